@@ -1,0 +1,47 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../../errors.js';
+import type { ApiKeyPrincipal, ApiKeysService } from './service.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the API-key guard on the routes it protects. */
+    apiKey: ApiKeyPrincipal | null;
+  }
+}
+
+const BEARER = /^Bearer +([^\s]+) *$/i;
+
+function presentedKey(request: FastifyRequest): string {
+  const header = request.headers.authorization;
+  if (header === undefined || header.trim() === '') {
+    throw new AppError(
+      'invalid_api_key',
+      "You didn't provide an API key. Send it in an Authorization header using Bearer auth (Authorization: Bearer YOUR_KEY).",
+    );
+  }
+  const match = BEARER.exec(header);
+  if (!match?.[1]) {
+    throw new AppError('invalid_api_key', 'The Authorization header must be "Bearer YOUR_KEY".');
+  }
+  return match[1];
+}
+
+/**
+ * Registers the API-key guard on the calling plugin's scope: every route
+ * registered in that scope (and only there, by Fastify's encapsulation)
+ * requires `Authorization: Bearer <API key>` (SPEC §3).
+ */
+export function requireApiKey(scope: FastifyInstance, apiKeys: ApiKeysService): void {
+  if (!scope.hasRequestDecorator('apiKey')) scope.decorateRequest('apiKey', null);
+  scope.addHook('onRequest', async (request) => {
+    const principal = await apiKeys.authenticate(presentedKey(request));
+    if (!principal) throw new AppError('invalid_api_key', 'Incorrect API key provided.');
+    request.apiKey = principal;
+  });
+}
+
+/** The principal of a guarded route; the guard guarantees it is set. */
+export function apiKeyOf(request: FastifyRequest): ApiKeyPrincipal {
+  if (!request.apiKey) throw new AppError('invalid_api_key', 'Incorrect API key provided.');
+  return request.apiKey;
+}

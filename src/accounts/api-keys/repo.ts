@@ -1,0 +1,72 @@
+import type { Kysely } from 'kysely';
+import type { ApiKeysTable, Database } from '../../storage/schema.js';
+
+export type ApiKeyRow = ApiKeysTable;
+
+export interface ApiKeyOwner {
+  keyId: string;
+  keyHash: string;
+  lastUsedAt: number | null;
+  userId: string;
+  username: string;
+}
+
+export class ApiKeysRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(row: ApiKeyRow): Promise<void> {
+    await this.db.insertInto('api_keys').values(row).execute();
+  }
+
+  async listForUser(userId: string): Promise<ApiKeyRow[]> {
+    return this.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
+      .execute();
+  }
+
+  /** One indexed lookup on the unique hash; revoked keys never match. */
+  async findActiveByHash(keyHash: string): Promise<ApiKeyOwner | undefined> {
+    return this.db
+      .selectFrom('api_keys')
+      .innerJoin('users', 'users.id', 'api_keys.user_id')
+      .select([
+        'api_keys.id as keyId',
+        'api_keys.key_hash as keyHash',
+        'api_keys.last_used_at as lastUsedAt',
+        'users.id as userId',
+        'users.username as username',
+      ])
+      .where('api_keys.key_hash', '=', keyHash)
+      .where('api_keys.revoked_at', 'is', null)
+      .executeTakeFirst();
+  }
+
+  /**
+   * Records use at most once per interval: the condition lives in the UPDATE,
+   * so concurrent requests (and other instances) write it once between them.
+   */
+  async touch(keyId: string, now: number, intervalMs: number): Promise<void> {
+    await this.db
+      .updateTable('api_keys')
+      .set({ last_used_at: now })
+      .where('id', '=', keyId)
+      .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', now - intervalMs)]))
+      .execute();
+  }
+
+  /** Revokes the user's active keys whose display prefix matches; returns how many. */
+  async revokeByPrefix(userId: string, prefix: string, now: number): Promise<number> {
+    const result = await this.db
+      .updateTable('api_keys')
+      .set({ revoked_at: now })
+      .where('user_id', '=', userId)
+      .where('prefix', '=', prefix)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+}

@@ -1,0 +1,21 @@
+import type { Kysely } from 'kysely';
+import type { Database, UsersTable } from '../storage/schema.js';
+import { usernameKey } from './usernames.js';
+
+export type UserRow = UsersTable;
+
+export class UsersRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(row: UserRow): Promise<void> {
+    await this.db.insertInto('users').values(row).execute();
+  }
+
+  async findByUsername(username: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('username_lower', '=', usernameKey(username)).executeTakeFirst();
+  }
+
+  async findById(id: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+}

@@ -1,0 +1,97 @@
+import { AppError } from '../errors.js';
+import { randomId } from '../security/secrets.js';
+import { hashPassword, passwordProblem } from './passwords.js';
+import { usernameKey, usernameProblem } from './usernames.js';
+import { UsersRepo, type UserRow } from './users-repo.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/schema.js';
+
+export interface User {
+  id: string;
+  username: string;
+  email: string | null;
+  avatar: string | null;
+  createdAt: number;
+}
+
+export interface NewUser {
+  username: string;
+  password: string;
+  email?: string | null;
+}
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+function toUser(row: UserRow): User {
+  return { id: row.id, username: row.username, email: row.email, avatar: row.avatar, createdAt: row.created_at };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  // PostgreSQL unique_violation, SQLite SQLITE_CONSTRAINT_UNIQUE.
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+export class UsersService {
+  private readonly repo: UsersRepo;
+
+  constructor(
+    db: Kysely<Database>,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.repo = new UsersRepo(db);
+  }
+
+  async create(input: NewUser): Promise<User> {
+    const usernameIssue = usernameProblem(input.username);
+    if (usernameIssue) throw new AppError('invalid_value', usernameIssue, 'username');
+    const passwordIssue = passwordProblem(input.password);
+    if (passwordIssue) throw new AppError('invalid_value', passwordIssue, 'password');
+    const email = input.email?.trim() || null;
+    if (email !== null && (email.length > 320 || !EMAIL.test(email))) {
+      throw new AppError('invalid_value', 'That email address is not valid.', 'email');
+    }
+    if (await this.repo.findByUsername(input.username)) throw usernameTaken();
+
+    const now = this.now();
+    const row: UserRow = {
+      id: randomId('user_'),
+      username: input.username,
+      username_lower: usernameKey(input.username),
+      email,
+      password_hash: await hashPassword(input.password),
+      avatar: null,
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await this.repo.insert(row);
+    } catch (error) {
+      // Two sign-ups racing for one name: the unique index decides.
+      if (isUniqueViolation(error)) throw usernameTaken();
+      throw error;
+    }
+    return toUser(row);
+  }
+
+  async findByUsername(username: string): Promise<User | undefined> {
+    const row = await this.repo.findByUsername(username);
+    return row && toUser(row);
+  }
+
+  async findById(id: string): Promise<User | undefined> {
+    const row = await this.repo.findById(id);
+    return row && toUser(row);
+  }
+
+  /** Like findByUsername, but a missing user is an error naming the username. */
+  async require(username: string): Promise<User> {
+    const user = await this.findByUsername(username);
+    if (!user) throw new AppError('not_found', `No user named ${JSON.stringify(username)}.`, 'username');
+    return user;
+  }
+}
+
+function usernameTaken(): AppError {
+  return new AppError('username_taken', 'That username is already taken.', 'username');
+}

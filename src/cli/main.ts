@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { keysCommand } from './keys.js';
+import { migrateCommand } from './migrate.js';
+import { serveCommand } from './serve.js';
+import { usersCommand } from './users.js';
+
+const ENVIRONMENT = `
+Configuration is read from environment variables (and .env if present):
+  PORT, HOST, PUBLIC_URL, DATABASE_URL, REDIS_URL, UPSTREAM_BASE_URL,
+  UPSTREAM_API_KEY, UPSTREAM_TIMEOUT, ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL,
+  AUTH_CODE_TTL, RATE_LIMIT_TOKEN, RATE_LIMIT_LOGIN, SIGNUP, METRICS_TOKEN,
+  LOG_LEVEL. See README.md for defaults and meanings.
+Every command migrates the database first.`;
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name('serika')
+    .description('Serika: an OpenAI-compatible AI platform API around a full OAuth 2.0 authorization server')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', ENVIRONMENT);
+  serveCommand(program);
+  migrateCommand(program);
+  usersCommand(program);
+  keysCommand(program);
+  await program.parseAsync(argv);
+}

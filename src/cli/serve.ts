@@ -1,0 +1,100 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Command } from 'commander';
+import { closeOnSignals, startServer } from '../server.js';
+import { openStorage } from '../storage/database.js';
+import { migrateToLatest } from '../storage/migrate.js';
+import { describeError, fail, loadConfig } from './context.js';
+
+type WorkerMessage = { type: 'listening'; url: string };
+
+function announce(url: string): void {
+  // The one plain line on stdout that scripts wait for (SPEC §1).
+  process.stdout.write(`Serika listening on ${url}\n`);
+}
+
+async function serveSingle(): Promise<void> {
+  const config = loadConfig();
+  try {
+    const server = await startServer(config);
+    closeOnSignals(server, (m) => server.app.log.info(m));
+    announce(server.url);
+  } catch (error) {
+    fail(`cannot start: ${describeError(error)}`);
+  }
+}
+
+async function serveWorker(): Promise<void> {
+  const config = loadConfig();
+  try {
+    const server = await startServer(config, { skipMigrations: true });
+    closeOnSignals(server, (m) => server.app.log.info(m));
+    process.send?.({ type: 'listening', url: server.url } satisfies WorkerMessage);
+  } catch (error) {
+    fail(`worker cannot start: ${describeError(error)}`);
+  }
+}
+
+/** node:cluster primary: migrate once, fork N workers sharing one port, replace any that die. */
+async function servePrimary(workers: number): Promise<void> {
+  const config = loadConfig();
+  const storage = openStorage(config.databaseUrl);
+  try {
+    await migrateToLatest(storage);
+  } catch (error) {
+    await storage.close().catch(() => {});
+    fail(`cannot migrate: ${describeError(error)}`);
+  }
+  await storage.close();
+
+  let stopping = false;
+  let announced = false;
+  const ready = new Set<number>();
+  const fork = (): Worker => {
+    const worker = cluster.fork();
+    worker.on('message', (message: WorkerMessage) => {
+      if (message?.type !== 'listening') return;
+      ready.add(worker.id);
+      if (!announced && ready.size >= workers) {
+        announced = true;
+        announce(message.url);
+      }
+    });
+    return worker;
+  };
+  cluster.on('exit', (worker, code, signal) => {
+    ready.delete(worker.id);
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    if (!announced) fail(`a worker failed to start (exit ${code ?? signal})`);
+    console.error(`serika: worker ${worker.process.pid} exited (${code ?? signal}); starting a replacement`);
+    fork();
+  });
+  const stop = () => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');
+    setTimeout(() => process.exit(1), 12_000).unref();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  for (let i = 0; i < workers; i++) fork();
+}
+
+function parseWorkers(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 256) fail(`--workers takes a whole number from 1 to 256, not ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function serveCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('migrate the database, then serve HTTP on HOST:PORT (what npm start runs)')
+    .option('--workers <n>', 'run N processes on one port (node:cluster)', parseWorkers)
+    .action(async (options: { workers?: number }) => {
+      if (cluster.isWorker) return serveWorker();
+      if (options.workers !== undefined && options.workers > 1) return servePrimary(options.workers);
+      return serveSingle();
+    });
+}

@@ -1,0 +1,46 @@
+/**
+ * Redirect URI registration rules (SPEC §3, RFC 9700 §2.1, RFC 8252).
+ * Returns the reason a URI is refused, or null when it may be registered.
+ * The URI is stored exactly as given: the authorize endpoint compares strings.
+ */
+export const REDIRECT_URI_MAX = 2048;
+
+export const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+// Schemes that execute or read locally; never a place to send a code.
+const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:', 'filesystem:']);
+
+export function redirectUriProblem(uri: string): string | null {
+  if (uri.length === 0) return 'must not be empty';
+  if (uri.length > REDIRECT_URI_MAX) return `must be at most ${REDIRECT_URI_MAX} characters`;
+  // Control characters and spaces would be normalised away by URL parsing and break exact matching.
+  if (/[\u0000-\u0020\u007f-\u009f]/.test(uri)) return 'must not contain spaces or control characters';
+  // RFC 6749 §3.1.2: the endpoint URI MUST NOT include a fragment component.
+  if (uri.includes('#')) return 'must not contain a fragment (#)';
+  // RFC 9700 §2.1: exact matching only, so no wildcard patterns.
+  if (uri.includes('*')) return 'must not contain a wildcard (*)';
+  // RFC 6749 §3.1.2: the redirection endpoint URI MUST be an absolute URI.
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(uri)) return 'must be an absolute URI with a scheme';
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'must be an absolute URI';
+  }
+  const scheme = url.protocol;
+  if (FORBIDDEN_SCHEMES.has(scheme)) return `must not use the ${scheme} scheme`;
+  if (scheme === 'https:' || scheme === 'http:') {
+    if (!/^https?:\/\//i.test(uri) || url.hostname === '') return 'must name a host';
+    if (url.username || url.password) return 'must not contain a user name or password';
+    // RFC 9700 §2.6 and RFC 8252 §7.3: plain http only on the loopback interface.
+    if (scheme === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+      return 'must use https, or http only for 127.0.0.1, [::1] or localhost';
+    }
+    return null;
+  }
+  // RFC 8252 §7.1: private-use URI schemes use reverse domain names, so they contain a dot.
+  if (!scheme.slice(0, -1).includes('.')) {
+    return 'must use https, http on a loopback host, or a private-use scheme with a dot such as com.example.app:/callback';
+  }
+  return null;
+}

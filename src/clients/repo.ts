@@ -1,0 +1,57 @@
+import type { Kysely } from 'kysely';
+import type { Database, OAuthClientsTable } from '../storage/schema.js';
+
+export type ClientRow = OAuthClientsTable;
+
+export type ClientChanges = Partial<Pick<ClientRow, 'name' | 'redirect_uris' | 'scopes' | 'secret_hash' | 'updated_at'>>;
+
+export class ClientsRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(row: ClientRow): Promise<void> {
+    await this.db.insertInto('oauth_clients').values(row).execute();
+  }
+
+  async findById(id: string): Promise<ClientRow | undefined> {
+    return this.db.selectFrom('oauth_clients').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Scoped to the owner, so another user's client is simply not found. */
+  async findOwned(userId: string, id: string): Promise<ClientRow | undefined> {
+    return this.db
+      .selectFrom('oauth_clients')
+      .selectAll()
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+  }
+
+  async listOwned(userId: string): Promise<ClientRow[]> {
+    return this.db
+      .selectFrom('oauth_clients')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
+      .execute();
+  }
+
+  async updateOwned(userId: string, id: string, changes: ClientChanges): Promise<boolean> {
+    const result = await this.db
+      .updateTable('oauth_clients')
+      .set(changes)
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async deleteOwned(userId: string, id: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('oauth_clients')
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+}

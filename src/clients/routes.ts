@@ -1,0 +1,107 @@
+import type { FastifyInstance } from 'fastify';
+import { apiKeyOf } from '../accounts/api-keys/guard.js';
+import { openAIErrorSchema } from '../http/openai-errors.js';
+import type { ClientsService } from './service.js';
+import {
+  clientIdParams,
+  clientListResponse,
+  clientObject,
+  createClientBody,
+  createdClientObject,
+  resetSecretResponse,
+  updateClientBody,
+  type CreateClientInput,
+  type UpdateClientInput,
+} from './schemas.js';
+
+const errors = { 400: openAIErrorSchema, 401: openAIErrorSchema, 404: openAIErrorSchema } as const;
+const common = { tags: ['clients'], security: [{ apiKey: [] }] };
+
+interface ByIdRoute {
+  Params: { clientId: string };
+}
+
+/**
+ * The client-management API (SPEC §3), relative to `/oauth/clients` inside
+ * an API-key-guarded scope. Every lookup is scoped to the caller, so another
+ * user's client is a 404 on every verb (CM-02).
+ */
+export async function clientRoutes(scope: FastifyInstance, clients: ClientsService): Promise<void> {
+  scope.post<{ Body: CreateClientInput }>(
+    '/oauth/clients',
+    {
+      schema: {
+        ...common,
+        summary: 'Register an OAuth client',
+        description: 'Returns the client with its secret, which is shown only here and on reset (null for a public client).',
+        body: createClientBody,
+        response: { 201: createdClientObject, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const created = await clients.create(apiKeyOf(request).userId, request.body);
+      return reply.code(201).header('cache-control', 'no-store').send(created);
+    },
+  );
+
+  scope.get(
+    '/oauth/clients',
+    { schema: { ...common, summary: "List the caller's OAuth clients", response: { 200: clientListResponse, 401: openAIErrorSchema } } },
+    async (request) => ({ object: 'list', data: await clients.list(apiKeyOf(request).userId) }),
+  );
+
+  scope.get<ByIdRoute>(
+    '/oauth/clients/:clientId',
+    { schema: { ...common, summary: 'Get an OAuth client', params: clientIdParams, response: { 200: clientObject, ...errors } } },
+    async (request) => clients.get(apiKeyOf(request).userId, request.params.clientId),
+  );
+
+  scope.patch<ByIdRoute & { Body: UpdateClientInput }>(
+    '/oauth/clients/:clientId',
+    {
+      schema: {
+        ...common,
+        summary: 'Update an OAuth client',
+        description: 'Changes name, redirectUris or scopes. Removing a scope revokes every grant and token of the client that holds it.',
+        params: clientIdParams,
+        body: updateClientBody,
+        response: { 200: clientObject, ...errors },
+      },
+    },
+    async (request) => clients.update(apiKeyOf(request).userId, request.params.clientId, request.body),
+  );
+
+  scope.delete<ByIdRoute>(
+    '/oauth/clients/:clientId',
+    {
+      schema: {
+        ...common,
+        summary: 'Delete an OAuth client',
+        description: 'Every grant, code and token of the client dies with it.',
+        params: clientIdParams,
+        response: { 204: { type: 'null', description: 'Deleted.' }, ...errors },
+      },
+    },
+    async (request, reply) => {
+      await clients.delete(apiKeyOf(request).userId, request.params.clientId);
+      return reply.code(204).send();
+    },
+  );
+
+  scope.post<ByIdRoute>(
+    '/oauth/clients/:clientId/reset-secret',
+    {
+      schema: {
+        ...common,
+        summary: "Reset a confidential client's secret",
+        description: 'The old secret stops working at once. A public client has no secret: 400.',
+        params: clientIdParams,
+        response: { 200: resetSecretResponse, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const result = await clients.resetSecret(apiKeyOf(request).userId, request.params.clientId);
+      return reply.header('cache-control', 'no-store').send(result);
+    },
+  );
+}

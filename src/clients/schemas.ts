@@ -1,0 +1,127 @@
+import { SCOPE_NAMES } from '../scopes.js';
+import { REDIRECT_URI_MAX } from './redirect-uris.js';
+
+/**
+ * JSON schemas of the client-management API (SPEC §3). They validate
+ * requests (types, sizes, unknown fields), serialise responses and feed the
+ * OpenAPI document; the redirect URI rules that a schema cannot say well
+ * live in redirect-uris.ts.
+ */
+const name = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 100,
+  description: 'Shown to users on the consent page. 1–100 characters.',
+  examples: ['My AI Writer'],
+} as const;
+
+const redirectUris = {
+  type: 'array',
+  minItems: 1,
+  maxItems: 10,
+  uniqueItems: true,
+  items: { type: 'string', maxLength: REDIRECT_URI_MAX },
+  description:
+    'Exact callback URIs (1–10): https, http only on 127.0.0.1, [::1] or localhost (any port), or a private-use scheme with a dot (com.example.app:/cb). No fragment, no wildcard.',
+  examples: [['https://myapp.example.com/callback', 'http://127.0.0.1:8080/callback']],
+} as const;
+
+const scopes = {
+  type: 'array',
+  minItems: 1,
+  maxItems: SCOPE_NAMES.length,
+  uniqueItems: true,
+  items: { type: 'string', enum: SCOPE_NAMES },
+  description: 'The scopes the client may request: a non-empty subset of profile, generations, characters.',
+  examples: [['profile', 'generations']],
+} as const;
+
+const clientProperties = {
+  clientId: { type: 'string', examples: ['client_3f5a0c1e9b7d4a2f8e6c0b1d2a3f4e5d'] },
+  name: { type: 'string' },
+  redirectUris: { type: 'array', items: { type: 'string' } },
+  scopes: { type: 'array', items: { type: 'string' } },
+  public: { type: 'boolean' },
+  createdAt: { type: 'string', format: 'date-time', examples: ['2026-11-28T09:30:00.000Z'] },
+} as const;
+
+export const clientObject = {
+  type: 'object',
+  required: ['clientId', 'name', 'redirectUris', 'scopes', 'public', 'createdAt'],
+  properties: clientProperties,
+} as const;
+
+export const createdClientObject = {
+  type: 'object',
+  required: [...clientObject.required, 'clientSecret'],
+  properties: {
+    ...clientProperties,
+    clientSecret: {
+      type: ['string', 'null'],
+      description: 'Shown only here and on reset; null for a public client.',
+      examples: ['secret_Qm9vS2V5c0FyZU5vdFJlYWxTZWNyZXRzQnV0VGhpc0lzT2s'],
+    },
+  },
+} as const;
+
+export const createClientBody = {
+  type: 'object',
+  required: ['name', 'redirectUris', 'scopes'],
+  additionalProperties: false,
+  properties: {
+    name,
+    redirectUris,
+    scopes,
+    public: {
+      type: 'boolean',
+      default: false,
+      description: 'true for an SPA, native or CLI app: no secret, PKCE only.',
+    },
+  },
+  examples: [
+    {
+      name: 'My AI Writer',
+      redirectUris: ['https://myapp.example.com/callback'],
+      scopes: ['profile', 'generations'],
+    },
+  ],
+} as const;
+
+export const updateClientBody = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: { name, redirectUris, scopes },
+  examples: [{ scopes: ['profile'] }],
+} as const;
+
+export const clientIdParams = {
+  type: 'object',
+  required: ['clientId'],
+  properties: { clientId: { type: 'string', maxLength: 200 } },
+} as const;
+
+export const resetSecretResponse = {
+  type: 'object',
+  required: ['clientId', 'clientSecret'],
+  properties: { clientId: clientProperties.clientId, clientSecret: { type: 'string' } },
+} as const;
+
+export const clientListResponse = {
+  type: 'object',
+  required: ['object', 'data'],
+  properties: { object: { type: 'string', enum: ['list'] }, data: { type: 'array', items: clientObject } },
+} as const;
+
+export interface CreateClientInput {
+  name: string;
+  redirectUris: string[];
+  scopes: string[];
+  public?: boolean;
+}
+
+export interface UpdateClientInput {
+  name?: string;
+  redirectUris?: string[];
+  scopes?: string[];
+}

@@ -1,0 +1,157 @@
+import { existsSync } from 'node:fs';
+
+/**
+ * Configuration comes from environment variables only (SPEC §1). Every
+ * variable is parsed here, once, with its default written out beside it;
+ * a bad value throws a ConfigError whose message is the single line the
+ * process prints before exiting 1.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  /** The issuer identifier. Resolved after listening when PORT=0 and PUBLIC_URL is unset. */
+  publicUrl: string;
+  publicUrlExplicit: boolean;
+  databaseUrl: string;
+  redisUrl: string | null;
+  upstreamBaseUrl: string | null;
+  upstreamApiKey: string | null;
+  /** Milliseconds. */
+  upstreamTimeoutMs: number;
+  /** Seconds. */
+  accessTokenTtl: number;
+  refreshTokenTtl: number;
+  authCodeTtl: number;
+  /** Requests per minute; 0 turns the limit off. */
+  rateLimitToken: number;
+  rateLimitLogin: number;
+  signup: 'open' | 'closed';
+  metricsToken: string | null;
+  logLevel: LogLevel;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    value: string,
+    accepts: string,
+  ) {
+    super(`Invalid ${variable}=${JSON.stringify(value)}: expected ${accepts}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Empty strings count as unset, as they do for most twelve-factor tools. */
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number, accepts: string): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, raw, accepts);
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new ConfigError(name, raw, accepts);
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const lower = raw.toLowerCase() as T;
+  if (!allowed.includes(lower)) throw new ConfigError(name, raw, `one of ${allowed.join(', ')}`);
+  return lower;
+}
+
+function httpUrl(env: Env, name: string, accepts: string, originOnly: boolean): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, raw, accepts);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(name, raw, accepts);
+  if (url.search || url.hash || url.username || url.password || raw.includes('#')) {
+    throw new ConfigError(name, raw, accepts);
+  }
+  if (originOnly) {
+    // RFC 8414 §2: the issuer is an https (or, for development, http) URL with no query or fragment;
+    // Serika serves at the origin root, so no path either.
+    if (url.pathname !== '/') throw new ConfigError(name, raw, accepts);
+    return url.origin;
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export function defaultPublicUrl(port: number): string {
+  return `http://localhost:${port}`;
+}
+
+export function parseConfig(env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 3000, 0, 65535, 'an integer from 0 to 65535 (0 picks a free port)');
+  const host = read(env, 'HOST') ?? '127.0.0.1';
+  if (/\s|\/|^\[|\]$/.test(host)) throw new ConfigError('HOST', host, 'a host name or IP address to listen on');
+
+  const explicitPublicUrl = httpUrl(env, 'PUBLIC_URL', 'an http(s) origin such as https://auth.example.com (no path, query or fragment)', true);
+
+  const databaseUrl = read(env, 'DATABASE_URL') ?? 'sqlite:./data/serika.db';
+  if (!/^sqlite:.+/.test(databaseUrl) && !/^postgres(ql)?:\/\/.+/.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', databaseUrl, 'sqlite:PATH or postgres://user@host:port/database');
+  }
+
+  const redisUrl = read(env, 'REDIS_URL') ?? null;
+  if (redisUrl !== null && !/^rediss?:\/\/.+/.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL', redisUrl, 'redis://host:port or rediss://host:port');
+  }
+
+  const upstreamBaseUrl =
+    httpUrl(env, 'UPSTREAM_BASE_URL', 'an http(s) base URL with its version, such as https://api.openai.com/v1', false) ?? null;
+
+  const timeoutRaw = read(env, 'UPSTREAM_TIMEOUT');
+  let upstreamTimeoutMs = 120_000;
+  if (timeoutRaw !== undefined) {
+    const seconds = /^\d+(\.\d+)?$/.test(timeoutRaw) ? Number(timeoutRaw) : NaN;
+    if (!(seconds > 0) || seconds > 86_400) {
+      throw new ConfigError('UPSTREAM_TIMEOUT', timeoutRaw, 'a number of seconds greater than 0 and at most 86400 (decimals allowed)');
+    }
+    upstreamTimeoutMs = Math.round(seconds * 1000);
+  }
+
+  const ttl = (name: string, fallback: number) =>
+    integer(env, name, fallback, 1, 10 * 365 * 86_400, 'a whole number of seconds from 1 to 315360000');
+  const rate = (name: string, fallback: number) =>
+    integer(env, name, fallback, 0, 1_000_000_000, 'a whole number of requests per minute (0 turns the limit off)');
+
+  return {
+    port,
+    host,
+    publicUrl: explicitPublicUrl ?? defaultPublicUrl(port),
+    publicUrlExplicit: explicitPublicUrl !== undefined,
+    databaseUrl,
+    redisUrl,
+    upstreamBaseUrl,
+    upstreamApiKey: read(env, 'UPSTREAM_API_KEY') ?? null,
+    upstreamTimeoutMs,
+    accessTokenTtl: ttl('ACCESS_TOKEN_TTL', 3600),
+    refreshTokenTtl: ttl('REFRESH_TOKEN_TTL', 2_592_000),
+    authCodeTtl: ttl('AUTH_CODE_TTL', 60),
+    rateLimitToken: rate('RATE_LIMIT_TOKEN', 600),
+    rateLimitLogin: rate('RATE_LIMIT_LOGIN', 20),
+    signup: oneOf(env, 'SIGNUP', ['open', 'closed'] as const, 'open'),
+    metricsToken: read(env, 'METRICS_TOKEN') ?? null,
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+}
+
+/** Reads `.env` from the working directory if present; variables already set win. */
+export function loadDotEnv(path = '.env'): void {
+  if (existsSync(path)) process.loadEnvFile(path);
+}

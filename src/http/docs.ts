@@ -1,0 +1,42 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { API_BASE, PATHS } from '../paths.js';
+
+/**
+ * The OpenAPI document is generated from the route schemas; register this
+ * before any route so every route is seen. The UI at /docs is served from
+ * the package's own files (no CDN).
+ */
+export async function registerDocs(app: FastifyInstance, publicUrl: () => string): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Serika API',
+        version: '0.1.0',
+        description:
+          'Serika is an OpenAI-compatible AI platform API around a full OAuth 2.0 authorization server. ' +
+          `Everything but the pages and operations endpoints lives under ${API_BASE}. ` +
+          'The client-management API authenticates with an API key: `Authorization: Bearer YOUR_KEY` ' +
+          '(create one with `npx serika keys create --username U`).',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'A Serika API key (sk-serika-…).' },
+        },
+      },
+      tags: [
+        { name: 'clients', description: 'Register and manage OAuth clients (SPEC §3).' },
+        { name: 'operations', description: 'Health and readiness.' },
+      ],
+    },
+    transform: ({ schema, url }) => ({ schema: schema ?? {}, url }),
+    transformObject: (documentObject) => {
+      const spec = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject;
+      return { ...spec, servers: [{ url: publicUrl() }] };
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: PATHS.docs, uiConfig: { docExpansion: 'list', deepLinking: true } });
+  app.get(PATHS.openapi, { schema: { hide: true } }, async () => app.swagger());
+}

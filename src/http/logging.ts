@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import type { LoggerOptions } from 'pino';
+import type { IncomingMessage } from 'node:http';
+import type { LogLevel } from '../config.js';
+
+const REDACTED = '[REDACTED]';
+
+/**
+ * Query parameters whose values are credentials or one-time codes (SPEC §4:
+ * never in a log). Matched by name, case-insensitively, anywhere in the key.
+ */
+const SENSITIVE_PARAM = /token|secret|password|code|key|verifier|assertion|session|state|credential|auth/i;
+
+/** The URL as logged: path kept, sensitive query values replaced. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q === -1) return url;
+  const path = url.slice(0, q);
+  const query = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq === -1) return pair;
+      let name = pair.slice(0, eq);
+      try {
+        name = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        return `${pair.slice(0, eq)}=${REDACTED}`;
+      }
+      return SENSITIVE_PARAM.test(name) ? `${pair.slice(0, eq)}=${REDACTED}` : pair;
+    })
+    .join('&');
+  return `${path}?${query}`;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Honour a sane X-Request-Id from a proxy, otherwise mint one. */
+export function requestId(request: IncomingMessage): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/**
+ * pino options: JSON lines with the request id (`reqId`) on every line of a
+ * request. Bodies are never logged; headers that carry credentials are
+ * censored should anything log them.
+ */
+export function loggerOptions(level: LogLevel): LoggerOptions {
+  return {
+    level,
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'req.headers["proxy-authorization"]',
+        'req.headers["x-api-key"]',
+        'res.headers["set-cookie"]',
+        'headers.authorization',
+        'headers.cookie',
+        '*.password',
+        '*.client_secret',
+        '*.clientSecret',
+        '*.access_token',
+        '*.refresh_token',
+        '*.code_verifier',
+      ],
+      censor: REDACTED,
+    },
+    serializers: {
+      req(request: { method: string; url: string; hostname?: string; ip?: string; socket?: { remotePort?: number } }) {
+        return {
+          method: request.method,
+          url: redactUrl(request.url),
+          host: request.hostname,
+          remoteAddress: request.ip,
+          remotePort: request.socket?.remotePort,
+        };
+      },
+    },
+  };
+}

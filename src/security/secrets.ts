@@ -1,0 +1,36 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Recognisable prefixes for every credential Serika hands out (SPEC §4): a
+ * leaked value can be identified by secret scanners, and the kinds never mix.
+ */
+export const PREFIX = {
+  apiKey: 'sk-serika-',
+  clientId: 'client_',
+  clientSecret: 'secret_',
+} as const;
+
+/** 256 bits from the CSPRNG, base64url without padding (43 characters). */
+export function randomSecret(prefix: string): string {
+  return prefix + randomBytes(32).toString('base64url');
+}
+
+/** A public identifier: 128 random bits as hex is plenty for uniqueness. */
+export function randomId(prefix: string): string {
+  return prefix + randomBytes(16).toString('hex');
+}
+
+/** Secrets are stored only as their SHA-256 (hex); they are 256-bit random, so no salt or stretching is needed. */
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+/**
+ * Constant-time string comparison (CM-05). Both sides are hashed first so
+ * that inputs of different lengths neither throw nor leak their length.
+ */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const da = createHash('sha256').update(a, 'utf8').digest();
+  const db = createHash('sha256').update(b, 'utf8').digest();
+  return timingSafeEqual(da, db) && a.length === b.length;
+}
