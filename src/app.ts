@@ -24,6 +24,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   const app = Fastify({
     logger: options.logStream ? { ...logger, stream: options.logStream } : logger,
     genReqId: requestId,
+    // Long enough for any ID we mint with room to spare, so an overlong one is a 404, not a 414.
+    routerOptions: { maxParamLength: 500 },
     ajv: {
       // Strict validation: unknown fields are an error (SPEC §3), never silently dropped,
       // and a number is never coerced into a string.

@@ -98,7 +98,7 @@ export const updateClientBody = {
 export const clientIdParams = {
   type: 'object',
   required: ['clientId'],
-  properties: { clientId: { type: 'string', maxLength: 200 } },
+  properties: { clientId: { type: 'string' } },
 } as const;
 
 export const resetSecretResponse = {

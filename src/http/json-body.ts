@@ -12,7 +12,8 @@ class InvalidJsonBody extends Error {
  * cURL), and prototype-poisoning keys are refused, as Fastify's own parser does.
  */
 export function registerJsonBody(app: FastifyInstance): void {
-  app.removeContentTypeParser('application/json');
+  // The API speaks JSON only: other types are a 415, not a string body.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(/^application\/([\w.+-]+\+)?json$/i, { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);

@@ -74,6 +74,7 @@ const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   404: 'not_found',
   405: 'method_not_allowed',
   413: 'request_too_large',
+  414: 'invalid_request',
   415: 'unsupported_media_type',
   429: 'rate_limit_exceeded',
   503: 'service_unavailable',

@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Dialect } from '../../src/storage/database.js';
+
+export const PG_URL = process.env.TEST_DATABASE_URL_PG;
+
+/** Every dialect suite is declared for both; PostgreSQL is skipped (and says so) without TEST_DATABASE_URL_PG. */
+export const DIALECTS: Dialect[] = ['sqlite', 'postgres'];
+
+export function dialectAvailable(dialect: Dialect): boolean {
+  return dialect === 'sqlite' || Boolean(PG_URL);
+}
+
+export interface TestDatabase {
+  dialect: Dialect;
+  url: string;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh, empty database: a temp SQLite file, or a new PostgreSQL schema reached through search_path. */
+export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase> {
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'serika-test-'));
+    return {
+      dialect,
+      url: `sqlite:${join(dir, 'serika.db')}`,
+      async cleanup() {
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  if (!PG_URL) throw new Error('TEST_DATABASE_URL_PG is not set');
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client(PG_URL);
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  const url = new URL(PG_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    dialect,
+    url: url.toString(),
+    async cleanup() {
+      const client = new pg.Client(PG_URL);
+      await client.connect();
+      await client.query(`drop schema if exists ${schema} cascade`);
+      await client.end();
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import type { DestinationStream } from 'pino';
+import { parseConfig, type Config } from '../../src/config.js';
+import { API_BASE } from '../../src/paths.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { createServices, type Services } from '../../src/services.js';
+import type { Dialect } from '../../src/storage/database.js';
+import { createTestDatabase, type TestDatabase } from './databases.js';
+
+export interface TestServer {
+  /** Origin, e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** Origin + /api/openai/v1 */
+  api: string;
+  config: Config;
+  services: Services;
+  server: RunningServer;
+  database: TestDatabase;
+  close(): Promise<void>;
+}
+
+/** A real server on 127.0.0.1 and a free port, over a fresh database of the given dialect. */
+export async function startTestServer(
+  dialect: Dialect,
+  env: Record<string, string> = {},
+  options: { logStream?: DestinationStream } = {},
+): Promise<TestServer> {
+  const database = await createTestDatabase(dialect);
+  const config = parseConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, LOG_LEVEL: 'silent', ...env });
+  const server = await startServer(config, options);
+  const services = createServices(config, server.storage);
+  return {
+    url: server.url,
+    api: server.url + API_BASE,
+    config,
+    services,
+    server,
+    database,
+    async close() {
+      await server.close();
+      await database.cleanup();
+    },
+  };
+}
+
+export interface Seeded {
+  userId: string;
+  username: string;
+  key: string;
+}
+
+let counter = 0;
+
+/** A user with an API key, created through the services (the CLI's path). */
+export async function seedUser(ts: TestServer, username = `user${++counter}_${process.pid}`): Promise<Seeded> {
+  const user = await ts.services.users.create({ username, password: 'correct horse battery staple' });
+  const { key } = await ts.services.apiKeys.create(user.id, 'test');
+  return { userId: user.id, username, key };
+}
+
+export interface Reply<T = unknown> {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: T;
+}
+
+/** fetch with an optional bearer key and JSON body; the body is parsed when it is JSON. */
+export async function call<T = any>(
+  method: string,
+  url: string,
+  options: { key?: string; json?: unknown; body?: string | Buffer; headers?: Record<string, string> } = {},
+): Promise<Reply<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key !== undefined) headers.authorization = `Bearer ${options.key}`;
+  let body: string | Buffer | undefined = options.body;
+  if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(url, { method, headers, body });
+  const text = await response.text();
+  let json: any = undefined;
+  if ((response.headers.get('content-type') ?? '').includes('json') && text !== '') json = JSON.parse(text);
+  return { status: response.status, headers: response.headers, text, json };
+}
