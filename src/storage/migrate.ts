@@ -1,4 +1,4 @@
-import { Migrator, type MigrationResultSet } from 'kysely';
+import { Migrator, sql, type MigrationResultSet } from 'kysely';
 import type { Storage } from './database.js';
 import { migrations } from './migrations/index.js';
 
@@ -18,6 +18,9 @@ export async function migrateToLatest(storage: Storage): Promise<string[]> {
   const migrator = new Migrator({
     db: storage.db,
     provider: { getMigrations: async () => migrations },
+    // Kysely looks for its bookkeeping tables in every schema unless told which one; name
+    // ours, or another schema's tables (another tenant, another test run) would be taken for them.
+    ...(storage.dialect === 'postgres' ? { migrationTableSchema: await currentSchema(storage) } : {}),
   });
   const result: MigrationResultSet = await migrator.migrateToLatest();
   if (result.error) {
@@ -26,4 +29,11 @@ export async function migrateToLatest(storage: Storage): Promise<string[]> {
     throw new MigrationError(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${cause}`, { cause: result.error });
   }
   return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+async function currentSchema(storage: Storage): Promise<string> {
+  const result = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(storage.db);
+  const schema = result.rows[0]?.schema;
+  if (!schema) throw new MigrationError('the PostgreSQL search_path names no existing schema to migrate');
+  return schema;
 }

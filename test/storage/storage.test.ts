@@ -1,0 +1,206 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeysService, LAST_USED_INTERVAL_MS } from '../../src/accounts/api-keys/service.js';
+import { UsersService } from '../../src/accounts/users-service.js';
+import { ClientsService } from '../../src/clients/service.js';
+import { AppError } from '../../src/errors.js';
+import { openStorage, type Storage } from '../../src/storage/database.js';
+import { migrateToLatest } from '../../src/storage/migrate.js';
+import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
+
+/** One storage suite, run on every dialect (SQLite always; PostgreSQL with TEST_DATABASE_URL_PG). */
+describe.each(DIALECTS)('storage (%s)', (dialect) => {
+  let database: TestDatabase;
+  let storage: Storage;
+  let clock = 1_800_000_000_000;
+  const now = () => clock;
+  let users: UsersService;
+  let keys: ApiKeysService;
+  let clients: ClientsService;
+
+  beforeAll(async () => {
+    if (!dialectAvailable(dialect)) return;
+    database = await createTestDatabase(dialect);
+    storage = openStorage(database.url);
+    await migrateToLatest(storage);
+    users = new UsersService(storage.db, now);
+    keys = new ApiKeysService(storage.db, now);
+    clients = new ClientsService(storage.db, now);
+  });
+  afterAll(async () => {
+    await storage?.close();
+    await database?.cleanup();
+  });
+
+  describe.skipIf(!dialectAvailable(dialect))('every dialect', () => {
+    it('migrates idempotently, and several migrators at once agree', async () => {
+      expect(await migrateToLatest(storage)).toEqual([]);
+      const others = [openStorage(database.url), openStorage(database.url)];
+      try {
+        const results = await Promise.all(others.map((s) => migrateToLatest(s)));
+        expect(results).toEqual([[], []]);
+      } finally {
+        await Promise.all(others.map((s) => s.close()));
+      }
+    });
+
+    it('applies every migration to a fresh database in one go', async () => {
+      const fresh = await createTestDatabase(dialect);
+      const s = openStorage(fresh.url);
+      try {
+        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients']);
+      } finally {
+        await s.close();
+        await fresh.cleanup();
+      }
+    });
+
+    if (dialect === 'sqlite') {
+      it('runs SQLite in WAL mode with synchronous=NORMAL and foreign keys on', async () => {
+        const journal = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(storage.db);
+        const sync = await sql<{ synchronous: number }>`pragma synchronous`.execute(storage.db);
+        const fk = await sql<{ foreign_keys: number }>`pragma foreign_keys`.execute(storage.db);
+        expect(journal.rows[0]?.journal_mode).toBe('wal');
+        expect(sync.rows[0]?.synchronous).toBe(1);
+        expect(fk.rows[0]?.foreign_keys).toBe(1);
+      });
+    }
+
+    it('reads 64-bit timestamps back as numbers', async () => {
+      const user = await users.create({ username: 'timey', password: 'password123' });
+      const found = await users.findById(user.id);
+      expect(found?.createdAt).toBe(clock);
+      expect(typeof found?.createdAt).toBe('number');
+    });
+
+    it('keeps usernames unique regardless of case, and keeps the given case', async () => {
+      const user = await users.create({ username: 'Carol.S', password: 'password123', email: 'carol@example.com' });
+      expect(user.username).toBe('Carol.S');
+      expect((await users.findByUsername('carol.s'))?.id).toBe(user.id);
+      await expect(users.create({ username: 'CAROL.S', password: 'password123' })).rejects.toMatchObject({ code: 'username_taken' });
+    });
+
+    it('lets the unique index settle racing sign-ups for one name', async () => {
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, () => users.create({ username: 'racer', password: 'password123' })),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results.filter((r) => r.status === 'rejected')) {
+        expect((r as PromiseRejectedResult).reason).toBeInstanceOf(AppError);
+        expect((r as PromiseRejectedResult).reason.code).toBe('username_taken');
+      }
+    });
+
+    it('refuses usernames and passwords outside SPEC §1', async () => {
+      for (const username of ['ab', 'a'.repeat(33), 'has space', 'émile', 'semi;colon']) {
+        await expect(users.create({ username, password: 'password123' })).rejects.toMatchObject({ param: 'username' });
+      }
+      for (const password of ['short', 'x'.repeat(257)]) {
+        await expect(users.create({ username: 'okname', password })).rejects.toMatchObject({ param: 'password' });
+      }
+      expect((await users.create({ username: 'okname', password: 'x'.repeat(256) })).username).toBe('okname');
+    });
+
+    it('stores passwords as Argon2id hashes', async () => {
+      const user = await users.create({ username: 'hashy', password: 'hunter2hunter2' });
+      const row = await storage.db.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
+      expect(row.password_hash).toMatch(/^\$argon2id\$/);
+      expect(row.password_hash).not.toContain('hunter2');
+    });
+
+    it('stores API keys as SHA-256 hashes with a listable prefix', async () => {
+      const user = await users.create({ username: 'keyholder', password: 'password123' });
+      const created = await keys.create(user.id, 'laptop');
+      expect(created.key).toMatch(/^sk-serika-[A-Za-z0-9_-]{43}$/);
+      expect(created.prefix).toBe(created.key.slice(0, 18));
+      const row = await storage.db.selectFrom('api_keys').selectAll().where('id', '=', created.id).executeTakeFirstOrThrow();
+      expect(JSON.stringify(row)).not.toContain(created.key);
+      const { sha256Hex } = await import('../../src/security/secrets.js');
+      expect(row.key_hash).toBe(sha256Hex(created.key));
+      const listed = await keys.list(user.id);
+      expect(listed).toEqual([expect.objectContaining({ name: 'laptop', prefix: created.prefix, lastUsedAt: null })]);
+      expect(JSON.stringify(listed)).not.toContain(created.key);
+    });
+
+    it('writes last used at most once a minute', async () => {
+      const user = await users.create({ username: 'busy', password: 'password123' });
+      const { key, id } = await keys.create(user.id, 'busy');
+      const lastUsed = async () =>
+        (await storage.db.selectFrom('api_keys').select('last_used_at').where('id', '=', id).executeTakeFirstOrThrow()).last_used_at;
+      const start = clock;
+      expect(await keys.authenticate(key)).toMatchObject({ userId: user.id, username: 'busy' });
+      expect(await lastUsed()).toBe(start);
+      clock += 30_000;
+      await Promise.all([keys.authenticate(key), keys.authenticate(key)]);
+      expect(await lastUsed()).toBe(start);
+      clock += LAST_USED_INTERVAL_MS;
+      await Promise.all([keys.authenticate(key), keys.authenticate(key), keys.authenticate(key)]);
+      expect(await lastUsed()).toBe(clock);
+    });
+
+    it('authenticates only live keys', async () => {
+      const user = await users.create({ username: 'revoker', password: 'password123' });
+      const a = await keys.create(user.id, 'a');
+      const b = await keys.create(user.id, 'b');
+      expect(await keys.revoke(user.id, a.prefix)).toBe(1);
+      expect(await keys.revoke(user.id, a.prefix)).toBe(0);
+      expect(await keys.authenticate(a.key)).toBeNull();
+      expect(await keys.authenticate(b.key)).not.toBeNull();
+      expect(await keys.revoke(user.id, b.prefix.slice('sk-serika-'.length))).toBe(1);
+      expect(await keys.authenticate(b.key)).toBeNull();
+      expect(await keys.authenticate('sk-serika-' + 'A'.repeat(43))).toBeNull();
+      expect(await keys.authenticate('')).toBeNull();
+    });
+
+    it("does not let one user revoke another's key", async () => {
+      const owner = await users.create({ username: 'owner1', password: 'password123' });
+      const other = await users.create({ username: 'other1', password: 'password123' });
+      const k = await keys.create(owner.id, 'mine');
+      expect(await keys.revoke(other.id, k.prefix)).toBe(0);
+      expect(await keys.authenticate(k.key)).not.toBeNull();
+    });
+
+    it('scopes clients to their owner', async () => {
+      const owner = await users.create({ username: 'clientowner', password: 'password123' });
+      const other = await users.create({ username: 'clientother', password: 'password123' });
+      const c = await clients.create(owner.id, { name: 'App', redirectUris: ['https://a.example/cb'], scopes: ['profile'] });
+      await expect(clients.get(other.id, c.clientId)).rejects.toMatchObject({ code: 'not_found' });
+      await expect(clients.update(other.id, c.clientId, { name: 'x' })).rejects.toMatchObject({ code: 'not_found' });
+      await expect(clients.resetSecret(other.id, c.clientId)).rejects.toMatchObject({ code: 'not_found' });
+      await expect(clients.delete(other.id, c.clientId)).rejects.toMatchObject({ code: 'not_found' });
+      expect(await clients.list(other.id)).toEqual([]);
+      expect((await clients.get(owner.id, c.clientId)).name).toBe('App');
+    });
+
+    it('round-trips the client object exactly', async () => {
+      const owner = await users.create({ username: 'roundtrip', password: 'password123' });
+      const uris = ['https://a.example/cb?x=1&y=%20', 'com.example.app:/cb', 'http://[::1]:9/cb'];
+      const c = await clients.create(owner.id, { name: 'Ünïcødé 名前 🚀', redirectUris: uris, scopes: ['characters', 'profile'] });
+      expect(await clients.get(owner.id, c.clientId)).toEqual({
+        clientId: c.clientId,
+        name: 'Ünïcødé 名前 🚀',
+        redirectUris: uris,
+        scopes: ['characters', 'profile'],
+        public: false,
+        createdAt: new Date(clock).toISOString(),
+      });
+    });
+
+    it("deletes a user's keys and clients with the user (foreign keys cascade)", async () => {
+      const user = await users.create({ username: 'leaver', password: 'password123' });
+      await keys.create(user.id, 'k');
+      await clients.create(user.id, { name: 'App', redirectUris: ['https://a.example/cb'], scopes: ['profile'] });
+      await storage.db.deleteFrom('users').where('id', '=', user.id).execute();
+      expect(await storage.db.selectFrom('api_keys').selectAll().where('user_id', '=', user.id).execute()).toEqual([]);
+      expect(await storage.db.selectFrom('oauth_clients').selectAll().where('user_id', '=', user.id).execute()).toEqual([]);
+    });
+
+    it('answers a ping, and fails it once closed', async () => {
+      await expect(storage.ping()).resolves.toBeUndefined();
+      const extra = openStorage(database.url);
+      await extra.ping();
+      await extra.close();
+      await expect(extra.ping()).rejects.toBeDefined();
+    });
+  });
+});
