@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, seedUser, startTestServer, type TestServer } from '../helpers/server.js';
+
+describe('operations endpoints', () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    ts = await startTestServer('sqlite', { METRICS_TOKEN: 'metrics-secret-token' });
+  });
+  afterAll(async () => {
+    await ts?.close();
+  });
+
+  it('answers /healthz', async () => {
+    const reply = await call('GET', `${ts.url}/healthz`);
+    expect(reply.status).toBe(200);
+    expect(reply.json).toEqual({ status: 'ok' });
+  });
+
+  it('answers /readyz when the database answers', async () => {
+    const reply = await call('GET', `${ts.url}/readyz`);
+    expect(reply.status).toBe(200);
+    expect(reply.json).toEqual({ status: 'ok', database: 'ok' });
+  });
+
+  it('puts a request id on every response, and keeps a sane one given by a proxy', async () => {
+    const minted = await call('GET', `${ts.url}/healthz`);
+    expect(minted.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const kept = await call('GET', `${ts.url}/healthz`, { headers: { 'x-request-id': 'lb-1234.abc' } });
+    expect(kept.headers.get('x-request-id')).toBe('lb-1234.abc');
+    const replaced = await call('GET', `${ts.url}/healthz`, { headers: { 'x-request-id': 'bad id <script>' } });
+    expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('guards /metrics with METRICS_TOKEN', async () => {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic bWV0cmljcw==' }]) {
+      const reply = await call('GET', `${ts.url}/metrics`, { headers });
+      expect(reply.status).toBe(401);
+      expect(reply.headers.get('www-authenticate')).toBe('Bearer realm="serika"');
+      expect(reply.text).not.toContain('serika_http_requests_total');
+    }
+  });
+
+  it('counts requests and latency by route pattern, never by ID', async () => {
+    const user = await seedUser(ts);
+    const created = await call('POST', `${ts.api}/oauth/clients`, {
+      key: user.key,
+      json: { name: 'm', redirectUris: ['https://a.example/cb'], scopes: ['profile'] },
+    });
+    await call('GET', `${ts.api}/oauth/clients/${created.json.clientId}`, { key: user.key });
+    const reply = await call('GET', `${ts.url}/metrics`, { headers: { authorization: 'Bearer metrics-secret-token' } });
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('content-type')).toContain('text/plain');
+    expect(reply.text).toMatch(/serika_http_requests_total\{method="POST",route="\/api\/openai\/v1\/oauth\/clients",status="201"\} 1/);
+    expect(reply.text).toContain('route="/api/openai/v1/oauth/clients/:clientId"');
+    expect(reply.text).toMatch(/serika_http_request_duration_seconds_bucket\{le="0.005",method="POST"/);
+    expect(reply.text).toContain('serika_process_cpu_seconds_total');
+    expect(reply.text).not.toContain(created.json.clientId);
+  });
+
+  it('serves the OpenAPI document built from the route schemas, with examples', async () => {
+    const reply = await call('GET', `${ts.url}/docs/openapi.json`);
+    expect(reply.status).toBe(200);
+    const doc = reply.json;
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.servers).toEqual([{ url: ts.config.publicUrl }]);
+    const clients = doc.paths['/api/openai/v1/oauth/clients'];
+    expect(Object.keys(clients).sort()).toEqual(['get', 'post']);
+    const byId = doc.paths['/api/openai/v1/oauth/clients/{clientId}'];
+    expect(Object.keys(byId).sort()).toEqual(['delete', 'get', 'patch']);
+    expect(doc.paths['/api/openai/v1/oauth/clients/{clientId}/reset-secret'].post).toBeDefined();
+    const body = clients.post.requestBody.content['application/json'].schema;
+    expect(body.required).toEqual(['name', 'redirectUris', 'scopes']);
+    expect(clients.post.requestBody.content['application/json'].example).toMatchObject({ name: 'My AI Writer' });
+    expect(clients.post.responses['201']).toBeDefined();
+    expect(clients.post.security).toEqual([{ apiKey: [] }]);
+    expect(doc.paths['/metrics']).toBeUndefined();
+  });
+
+  it('serves the docs UI from local assets only', async () => {
+    const page = await fetch(`${ts.url}/docs`, { redirect: 'follow' });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html.toLowerCase()).toContain('swagger');
+    expect(html).not.toMatch(/(src|href)=["']https?:\/\//);
+  });
+
+  it('answers /readyz with 503 once the database is gone, while /healthz stays up', async () => {
+    const other = await startTestServer('sqlite');
+    try {
+      await other.server.storage.close();
+      const ready = await call('GET', `${other.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(ready.json).toEqual({ status: 'unavailable', database: 'unreachable' });
+      expect((await call('GET', `${other.url}/healthz`)).status).toBe(200);
+    } finally {
+      await other.server.app.close();
+      await other.database.cleanup();
+    }
+  });
+});
+
+describe('operations without METRICS_TOKEN', () => {
+  it('serves /metrics openly', async () => {
+    const ts = await startTestServer('sqlite');
+    try {
+      const reply = await call('GET', `${ts.url}/metrics`);
+      expect(reply.status).toBe(200);
+      expect(reply.text).toContain('# TYPE serika_http_requests_total counter');
+    } finally {
+      await ts.close();
+    }
+  });
+});

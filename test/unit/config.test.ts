@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../src/config.js';
+
+describe('configuration', () => {
+  it('has the defaults SPEC §1 gives', () => {
+    expect(parseConfig({})).toEqual({
+      port: 3000,
+      host: '127.0.0.1',
+      publicUrl: 'http://localhost:3000',
+      publicUrlExplicit: false,
+      databaseUrl: 'sqlite:./data/serika.db',
+      redisUrl: null,
+      upstreamBaseUrl: null,
+      upstreamApiKey: null,
+      upstreamTimeoutMs: 120_000,
+      accessTokenTtl: 3600,
+      refreshTokenTtl: 2_592_000,
+      authCodeTtl: 60,
+      rateLimitToken: 600,
+      rateLimitLogin: 20,
+      signup: 'open',
+      metricsToken: null,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = parseConfig({
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      PUBLIC_URL: 'https://auth.example.com/',
+      DATABASE_URL: 'postgres://u@db:5432/serika',
+      REDIS_URL: 'redis://cache:6379',
+      UPSTREAM_BASE_URL: 'http://localhost:11434/v1/',
+      UPSTREAM_API_KEY: 'sk-up',
+      UPSTREAM_TIMEOUT: '2.5',
+      ACCESS_TOKEN_TTL: '60',
+      REFRESH_TOKEN_TTL: '120',
+      AUTH_CODE_TTL: '30',
+      RATE_LIMIT_TOKEN: '0',
+      RATE_LIMIT_LOGIN: '5',
+      SIGNUP: 'closed',
+      METRICS_TOKEN: 'm',
+      LOG_LEVEL: 'warn',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      publicUrl: 'https://auth.example.com',
+      publicUrlExplicit: true,
+      databaseUrl: 'postgres://u@db:5432/serika',
+      redisUrl: 'redis://cache:6379',
+      upstreamBaseUrl: 'http://localhost:11434/v1',
+      upstreamTimeoutMs: 2500,
+      accessTokenTtl: 60,
+      refreshTokenTtl: 120,
+      authCodeTtl: 30,
+      rateLimitToken: 0,
+      rateLimitLogin: 5,
+      signup: 'closed',
+      metricsToken: 'm',
+      logLevel: 'warn',
+    });
+  });
+
+  it('derives the default PUBLIC_URL from PORT', () => {
+    expect(parseConfig({ PORT: '4000' }).publicUrl).toBe('http://localhost:4000');
+  });
+
+  const bad: Array<[string, string]> = [
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['PUBLIC_URL', 'auth.example.com'],
+    ['PUBLIC_URL', 'https://auth.example.com/base'],
+    ['PUBLIC_URL', 'https://auth.example.com/?x=1'],
+    ['PUBLIC_URL', 'https://auth.example.com/#f'],
+    ['PUBLIC_URL', 'ftp://auth.example.com'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['DATABASE_URL', 'sqlite:'],
+    ['REDIS_URL', 'http://cache'],
+    ['UPSTREAM_BASE_URL', 'not a url'],
+    ['UPSTREAM_TIMEOUT', '0'],
+    ['UPSTREAM_TIMEOUT', 'soon'],
+    ['UPSTREAM_TIMEOUT', '-3'],
+    ['ACCESS_TOKEN_TTL', '0'],
+    ['REFRESH_TOKEN_TTL', '1e3'],
+    ['AUTH_CODE_TTL', 'sixty'],
+    ['RATE_LIMIT_TOKEN', '-1'],
+    ['RATE_LIMIT_LOGIN', 'lots'],
+    ['SIGNUP', 'maybe'],
+    ['LOG_LEVEL', 'loud'],
+  ];
+
+  it.each(bad)('refuses %s=%s with one line naming the variable and what it accepts', (name, value) => {
+    let error: unknown;
+    try {
+      parseConfig({ [name]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(new RegExp(`^Invalid ${name}=`));
+    expect(message).toContain('expected');
+    expect(message).not.toContain('\n');
+  });
+
+  it('treats empty values as unset', () => {
+    expect(parseConfig({ PORT: '', SIGNUP: ' ' }).port).toBe(3000);
+  });
+});

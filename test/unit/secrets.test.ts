@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { PREFIX, constantTimeEqual, randomSecret, sha256Hex } from '../../src/security/secrets.js';
+import { redactUrl } from '../../src/http/logging.js';
+
+describe('secrets', () => {
+  it('mints 256-bit secrets with their recognisable prefix', () => {
+    const a = randomSecret(PREFIX.clientSecret);
+    const b = randomSecret(PREFIX.clientSecret);
+    expect(a).toMatch(/^secret_[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(a.slice(7), 'base64url')).toHaveLength(32);
+    expect(a).not.toBe(b);
+  });
+
+  it('hashes with SHA-256', () => {
+    expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+
+  it('compares in constant time, and a length mismatch is false, never a throw (CM-05)', () => {
+    expect(constantTimeEqual('secret_abc', 'secret_abc')).toBe(true);
+    expect(constantTimeEqual('secret_abc', 'secret_abd')).toBe(false);
+    expect(() => constantTimeEqual('short', 'a much longer value')).not.toThrow();
+    expect(constantTimeEqual('short', 'a much longer value')).toBe(false);
+    expect(constantTimeEqual('', '')).toBe(true);
+    expect(constantTimeEqual('é', 'e\u0301')).toBe(false);
+  });
+});
+
+describe('log URL redaction', () => {
+  it('replaces the values of credential-bearing query parameters', () => {
+    expect(redactUrl('/oauth/authorize?client_id=c1&code_challenge=abc&state=xyz&scope=profile')).toBe(
+      '/oauth/authorize?client_id=c1&code_challenge=[REDACTED]&state=[REDACTED]&scope=profile',
+    );
+    expect(redactUrl('/x?access_token=t&refresh_token=r&client_secret=s&password=p&api_key=k&code=c')).toBe(
+      '/x?access_token=[REDACTED]&refresh_token=[REDACTED]&client_secret=[REDACTED]&password=[REDACTED]&api_key=[REDACTED]&code=[REDACTED]',
+    );
+    expect(redactUrl('/x?ACCESS%5FTOKEN=t')).toBe('/x?ACCESS%5FTOKEN=[REDACTED]');
+    expect(redactUrl('/plain/path')).toBe('/plain/path');
+    expect(redactUrl('/x?%E0%A4%A=1')).toBe('/x?%E0%A4%A=[REDACTED]');
+  });
+});
