@@ -14,7 +14,7 @@ export function redirectUriProblem(uri: string): string | null {
   if (uri.length === 0) return 'must not be empty';
   if (uri.length > REDIRECT_URI_MAX) return `must be at most ${REDIRECT_URI_MAX} characters`;
   // Control characters and spaces would be normalised away by URL parsing and break exact matching.
-  if (/[\u0000-\u0020\u007f-\u009f]/.test(uri)) return 'must not contain spaces or control characters';
+  if (/[\p{Cc}\s]/u.test(uri)) return 'must not contain spaces or control characters';
   // RFC 6749 §3.1.2: the endpoint URI MUST NOT include a fragment component.
   if (uri.includes('#')) return 'must not contain a fragment (#)';
   // RFC 9700 §2.1: exact matching only, so no wildcard patterns.

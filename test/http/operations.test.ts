@@ -32,7 +32,7 @@ describe('operations endpoints', () => {
   });
 
   it('guards /metrics with METRICS_TOKEN', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic bWV0cmljcw==' }]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic bWV0cmljcw==' }] as Array<Record<string, string>>) {
       const reply = await call('GET', `${ts.url}/metrics`, { headers });
       expect(reply.status).toBe(401);
       expect(reply.headers.get('www-authenticate')).toBe('Bearer realm="serika"');

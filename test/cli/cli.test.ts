@@ -1,0 +1,109 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+describe('the serika CLI', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'serika-cli-'));
+    env = { DATABASE_URL: `sqlite:${join(dir, 'cli.db')}` };
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('migrates and says so, then says the database is up to date', async () => {
+    const first = await runCli(['migrate'], env);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('0001_accounts_and_clients');
+    const second = await runCli(['migrate'], env);
+    expect(second).toMatchObject({ code: 0, stdout: 'Database is up to date.\n' });
+  });
+
+  it('creates a user from the first line of stdin and prints its id', async () => {
+    const result = await runCli(['users', 'create', '--username', 'Dana', '--password-stdin', '--email', 'dana@example.com'], env, 'a good password\nignored second line\n');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^user_[0-9a-f]{32}\n$/);
+  });
+
+  it('refuses a taken username regardless of case, with one line on stderr and exit 1', async () => {
+    const result = await runCli(['users', 'create', '--username', 'dana', '--password-stdin'], env, 'another password\n');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('serika: That username is already taken.\n');
+    expect(result.stdout).toBe('');
+  });
+
+  it.each([
+    [['users', 'create', '--username', 'x', '--password-stdin'], 'good password\n', /Usernames are 3 to 32/],
+    [['users', 'create', '--username', 'shorty', '--password-stdin'], 'short\n', /Passwords must be 8 to 256/],
+    [['users', 'create', '--username', 'nopass', '--password-stdin'], '', /no password on standard input/],
+    [['users', 'create', '--username', 'noflag'], 'good password\n', /--password-stdin is required/],
+    [['keys', 'create', '--username', 'nobody'], '', /No user named "nobody"/],
+    [['keys', 'revoke', '--username', 'Dana', '--prefix', 'sk-serika-nothing'], '', /no active API key of Dana has the prefix/],
+  ])('fails %j with one line and exit 1', async (args, input, message) => {
+    const result = await runCli(args, env, input);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('creates, lists and revokes API keys; the key appears once and only at creation', async () => {
+    const created = await runCli(['keys', 'create', '--username', 'dana', '--name', 'laptop'], env);
+    expect(created.code).toBe(0);
+    const lines = created.stdout.trimEnd().split('\n');
+    const key = lines[lines.length - 1]!;
+    expect(key).toMatch(/^sk-serika-[A-Za-z0-9_-]{43}$/);
+    expect(created.stderr).toContain('shown only once');
+
+    const list = await runCli(['keys', 'list', '--username', 'Dana'], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^PREFIX\s+NAME\s+CREATED\s+LAST USED\s+STATUS/);
+    expect(list.stdout).toContain(key.slice(0, 18));
+    expect(list.stdout).toContain('laptop');
+    expect(list.stdout).toContain('never');
+    expect(list.stdout).not.toContain(key);
+
+    const revoked = await runCli(['keys', 'revoke', '--username', 'dana', '--prefix', key.slice(0, 18)], env);
+    expect(revoked).toMatchObject({ code: 0, stdout: `Revoked 1 API key with prefix ${key.slice(0, 18)}.\n` });
+    const after = await runCli(['keys', 'list', '--username', 'dana'], env);
+    expect(after.stdout).toMatch(/revoked \d{4}-/);
+  });
+
+  it('stops on bad configuration with one line naming the variable, exit 1', async () => {
+    for (const [name, value] of [['PORT', 'abc'], ['DATABASE_URL', 'mysql://x'], ['SIGNUP', 'sometimes']] as const) {
+      const result = await runCli(['serve'], { ...env, [name]: value });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(new RegExp(`Invalid ${name}=.*expected`));
+    }
+  });
+
+  it('fails clearly when PostgreSQL is unreachable', async () => {
+    const result = await runCli(['migrate'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^serika: .*(ECONNREFUSED|connect)/);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it.each([[[]], [['serve']], [['migrate']], [['users', 'create']], [['keys', 'create']], [['keys', 'list']], [['keys', 'revoke']]])(
+    'has --help for %j',
+    async (args) => {
+      const result = await runCli([...args, '--help'], env);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^Usage: serika/);
+    },
+  );
+
+  it('documents --workers, --password-stdin and --prefix in their help', async () => {
+    expect((await runCli(['serve', '--help'], env)).stdout).toContain('--workers <n>');
+    expect((await runCli(['users', 'create', '--help'], env)).stdout).toContain('--password-stdin');
+    expect((await runCli(['keys', 'revoke', '--help'], env)).stdout).toContain('--prefix <prefix>');
+  });
+
+  it('runs through npx serika', async () => {
+    const result = await runCli(['keys', 'list', '--username', 'dana'], env, undefined, ['npx', 'serika']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('laptop');
+  });
+});
