@@ -1,16 +1,29 @@
+import cookie from '@fastify/cookie';
+import csrf from '@fastify/csrf-protection';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { requireApiKey } from './accounts/api-keys/guard.js';
 import { clientRoutes } from './clients/routes.js';
 import { AppError } from './errors.js';
 import { registerDocs } from './http/docs.js';
+import { field, registerFormBody } from './http/form-body.js';
 import { registerHealth } from './http/health.js';
 import { registerJsonBody } from './http/json-body.js';
 import { loggerOptions, requestId } from './http/logging.js';
 import { registerMetrics } from './http/metrics.js';
 import { sendOpenAIError } from './http/openai-errors.js';
+import { authorizeRoutes } from './oauth/authorize/route.js';
+import { sendOAuthJsonError } from './oauth/json-errors.js';
+import { metadataRoute } from './oauth/metadata.js';
+import { tokenRoute } from './oauth/token/route.js';
 import { API_BASE } from './paths.js';
+import { sharedSecret } from './security/server-secrets.js';
 import type { Services } from './services.js';
+import { accountsPages } from './web/accounts-pages.js';
+import { assetRoutes } from './web/assets.js';
+import { dashboardPages } from './web/dashboard.js';
+import { sendPageError } from './web/page-errors.js';
 
 export interface BuildOptions {
   /** Where JSON log lines go; stdout by default. */
@@ -43,17 +56,52 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     sendOpenAIError(new AppError('not_found', `Unknown route: ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}.`), request, reply),
   );
 
+  // Cookies are signed with a key every instance shares; CSRF tokens are checked against a signed cookie.
+  await app.register(cookie, { secret: await sharedSecret(services.storage.db, 'cookie-signing-key') });
+  await app.register(csrf, {
+    sessionPlugin: '@fastify/cookie',
+    cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, signed: true, secure: config.publicUrl.startsWith('https:') },
+    getToken: (request) => field(request.body, '_csrf'),
+  });
+  await app.register(rateLimit, { global: false });
+
   await registerDocs(app, () => config.publicUrl);
   registerMetrics(app, config.metricsToken);
   registerHealth(app, services.storage);
+  metadataRoute(app, config);
 
   await app.register(
     async (api) => {
-      requireApiKey(api, services.apiKeys);
-      await clientRoutes(api, services.clients);
+      await api.register(async (keyed) => {
+        requireApiKey(keyed, services.apiKeys);
+        await clientRoutes(keyed, services.clients);
+      });
+      await api.register(async (oauth) => {
+        registerFormBody(oauth);
+        oauth.setErrorHandler(sendOAuthJsonError);
+        // TK-01: no token response, error or not, may be cached.
+        oauth.addHook('onSend', async (_request, reply) => {
+          reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+        });
+        await tokenRoute(oauth, { clients: services.clients, store: services.oauth, now: services.now });
+      });
+      await api.register(async (authorize) => {
+        registerFormBody(authorize);
+        authorize.setErrorHandler(sendPageError);
+        const { clients, users, sessions, grants, oauth: store } = services;
+        await authorizeRoutes(authorize, { config, clients, users, sessions, grants, store });
+      });
     },
     { prefix: API_BASE },
   );
+
+  await app.register(async (pages) => {
+    registerFormBody(pages);
+    pages.setErrorHandler(sendPageError);
+    assetRoutes(pages);
+    await accountsPages(pages, { config, users: services.users, sessions: services.sessions, throttle: services.throttle });
+    await dashboardPages(pages, { sessions: services.sessions });
+  });
 
   return app;
 }

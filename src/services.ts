@@ -1,7 +1,11 @@
 import type { Config } from './config.js';
 import { ApiKeysService } from './accounts/api-keys/service.js';
+import { LoginThrottle } from './accounts/login-throttle.js';
+import { SessionsService } from './accounts/sessions.js';
 import { UsersService } from './accounts/users-service.js';
 import { ClientsService } from './clients/service.js';
+import { GrantsService } from './consent/grants.js';
+import { OAuthStore } from './oauth/store.js';
 import type { Storage } from './storage/database.js';
 
 /**
@@ -11,17 +15,32 @@ import type { Storage } from './storage/database.js';
 export interface Services {
   config: Config;
   storage: Storage;
+  now: () => number;
   users: UsersService;
   apiKeys: ApiKeysService;
   clients: ClientsService;
+  sessions: SessionsService;
+  throttle: LoginThrottle;
+  grants: GrantsService;
+  oauth: OAuthStore;
 }
 
 export function createServices(config: Config, storage: Storage, now: () => number = Date.now): Services {
+  const oauth = new OAuthStore(
+    storage.db,
+    { accessToken: config.accessTokenTtl, refreshToken: config.refreshTokenTtl, authCode: config.authCodeTtl },
+    now,
+  );
   return {
     config,
     storage,
+    now,
     users: new UsersService(storage.db, now),
     apiKeys: new ApiKeysService(storage.db, now),
-    clients: new ClientsService(storage.db, now),
+    clients: new ClientsService(storage.db, now, (clientId, removed) => oauth.revokeClientScopes(clientId, removed)),
+    sessions: new SessionsService(storage.db, now),
+    throttle: new LoginThrottle(storage.db, now),
+    grants: new GrantsService(storage.db, now),
+    oauth,
   };
 }

@@ -1,6 +1,6 @@
 import { AppError } from '../errors.js';
 import { randomId } from '../security/secrets.js';
-import { hashPassword, passwordProblem } from './passwords.js';
+import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import { usernameKey, usernameProblem } from './usernames.js';
 import { UsersRepo, type UserRow } from './users-repo.js';
 import type { Kysely } from 'kysely';
@@ -74,6 +74,16 @@ export class UsersService {
     return toUser(row);
   }
 
+  /**
+   * The user when the password matches, else null. An unknown username is
+   * checked against a dummy hash, so both failures cost the same time (UI-05).
+   */
+  async verifyCredentials(username: string, password: string): Promise<User | null> {
+    const row = username.length <= 64 ? await this.repo.findByUsername(username) : undefined;
+    const ok = await verifyPassword(row?.password_hash ?? (await dummyHash()), password.slice(0, 1024));
+    return row && ok ? toUser(row) : null;
+  }
+
   async findByUsername(username: string): Promise<User | undefined> {
     const row = await this.repo.findByUsername(username);
     return row && toUser(row);
@@ -90,6 +100,11 @@ export class UsersService {
     if (!user) throw new AppError('not_found', `No user named ${JSON.stringify(username)}.`, 'username');
     return user;
   }
+}
+
+let dummy: Promise<string> | undefined;
+function dummyHash(): Promise<string> {
+  return (dummy ??= hashPassword('no user has this password, it only spends time'));
 }
 
 function usernameTaken(): AppError {

@@ -21,6 +21,15 @@ export interface ClientWithSecret extends Client {
   clientSecret: string | null;
 }
 
+/** What the authorization server needs to know of a client. */
+export interface RegisteredClient extends Client {
+  ownerId: string;
+  secretHash: string | null;
+}
+
+/** Called after a PATCH removed scopes, so grants, codes and tokens holding them die (SPEC §3). */
+export type ScopesRemovedHook = (clientId: string, removed: string[]) => Promise<void>;
+
 export function toClient(row: ClientRow): Client {
   return {
     clientId: row.id,
@@ -61,8 +70,16 @@ export class ClientsService {
   constructor(
     db: Kysely<Database>,
     private readonly now: () => number = Date.now,
+    private readonly onScopesRemoved: ScopesRemovedHook = async () => {},
   ) {
     this.repo = new ClientsRepo(db);
+  }
+
+  /** Any client by ID, for the OAuth endpoints; undefined when unknown. */
+  async findRegistered(clientId: string): Promise<RegisteredClient | undefined> {
+    if (clientId.length > 200) return undefined;
+    const row = await this.repo.findById(clientId);
+    return row && { ...toClient(row), ownerId: row.user_id, secretHash: row.secret_hash };
   }
 
   async create(userId: string, input: CreateClientInput): Promise<ClientWithSecret> {
@@ -93,12 +110,16 @@ export class ClientsService {
   }
 
   async update(userId: string, clientId: string, input: UpdateClientInput): Promise<Client> {
-    await this.owned(userId, clientId);
+    const before = toClient(await this.owned(userId, clientId));
     const changes: ClientChanges = { updated_at: this.now() };
     if (input.name !== undefined) changes.name = checkName(input.name);
     if (input.redirectUris !== undefined) changes.redirect_uris = checkRedirectUris(input.redirectUris);
     if (input.scopes !== undefined) changes.scopes = checkScopes(input.scopes);
     if (!(await this.repo.updateOwned(userId, clientId, changes))) throw notFound('client');
+    if (input.scopes !== undefined) {
+      const removed = before.scopes.filter((s) => !input.scopes!.includes(s));
+      if (removed.length > 0) await this.onScopesRemoved(clientId, removed);
+    }
     return this.get(userId, clientId);
   }
 

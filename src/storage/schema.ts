@@ -1,5 +1,3 @@
-import type { Generated } from 'kysely';
-
 /**
  * Table types shared by both dialects. Times are epoch milliseconds in a
  * 64-bit integer column (read back as numbers on both), booleans are 0/1
@@ -43,10 +41,83 @@ export interface OAuthClientsTable {
   updated_at: number;
 }
 
+export interface ServerSecretsTable {
+  name: string;
+  value: string;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface LoginFailuresTable {
+  username_key: string;
+  failures: number;
+  last_failure_at: number;
+}
+
+export interface OAuthGrantsTable {
+  user_id: string;
+  client_id: string;
+  /** Space-separated scope names the user has allowed this client. */
+  scopes: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface OAuthPendingRequestsTable {
+  id: string;
+  user_id: string;
+  client_id: string;
+  redirect_uri: string;
+  scopes: string;
+  state: string | null;
+  code_challenge: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface OAuthCodesTable {
+  code_hash: string;
+  client_id: string;
+  user_id: string;
+  redirect_uri: string;
+  scopes: string;
+  code_challenge: string;
+  created_at: number;
+  expires_at: number;
+  consumed_at: number | null;
+}
+
+export type TokenKind = 'access' | 'refresh';
+
+export interface OAuthTokensTable {
+  token_hash: string;
+  kind: TokenKind;
+  client_id: string;
+  user_id: string;
+  scopes: string;
+  family_id: string;
+  code_hash: string | null;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  consumed_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
   oauth_clients: OAuthClientsTable;
+  server_secrets: ServerSecretsTable;
+  sessions: SessionsTable;
+  login_failures: LoginFailuresTable;
+  oauth_grants: OAuthGrantsTable;
+  oauth_pending_requests: OAuthPendingRequestsTable;
+  oauth_codes: OAuthCodesTable;
+  oauth_tokens: OAuthTokensTable;
 }
-
-export type { Generated };

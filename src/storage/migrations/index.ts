@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_accounts_and_clients.js';
+import * as m0002 from './0002_sessions_and_oauth.js';
 
 /**
  * The one migration sequence for both dialects, in order. Names sort
@@ -8,4 +9,5 @@ import * as m0001 from './0001_accounts_and_clients.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001_accounts_and_clients': m0001,
+  '0002_sessions_and_oauth': m0002,
 };

@@ -1,0 +1,60 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/schema.js';
+import { usernameKey } from './usernames.js';
+
+/** Failures before any delay, the first delay, and the ceiling: slowed more and more, never locked out (SPEC §2). */
+const FREE_FAILURES = 3;
+const BASE_DELAY_MS = 250;
+const MAX_DELAY_MS = 8_000;
+/** A quiet quarter of an hour forgives earlier failures. */
+const FORGET_AFTER_MS = 15 * 60 * 1000;
+
+export function delayAfter(failures: number): number {
+  if (failures < FREE_FAILURES) return 0;
+  return Math.min(BASE_DELAY_MS * 2 ** (failures - FREE_FAILURES), MAX_DELAY_MS);
+}
+
+/**
+ * Escalating delays per username, kept for names that exist and names that
+ * do not alike, so the delay reveals nothing about which usernames exist.
+ */
+export class LoginThrottle {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async delayFor(username: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('login_failures')
+      .select(['failures', 'last_failure_at'])
+      .where('username_key', '=', usernameKey(username).slice(0, 64))
+      .executeTakeFirst();
+    if (!row || this.now() - row.last_failure_at > FORGET_AFTER_MS) return 0;
+    return delayAfter(row.failures);
+  }
+
+  async recordFailure(username: string): Promise<void> {
+    const key = usernameKey(username).slice(0, 64);
+    const now = this.now();
+    await this.db
+      .insertInto('login_failures')
+      .values({ username_key: key, failures: 1, last_failure_at: now })
+      .onConflict((oc) =>
+        oc.column('username_key').doUpdateSet((eb) => ({
+          failures: eb
+            .case()
+            .when('login_failures.last_failure_at', '<', now - FORGET_AFTER_MS)
+            .then(1)
+            .else(eb('login_failures.failures', '+', 1))
+            .end(),
+          last_failure_at: now,
+        })),
+      )
+      .execute();
+  }
+
+  async clear(username: string): Promise<void> {
+    await this.db.deleteFrom('login_failures').where('username_key', '=', usernameKey(username).slice(0, 64)).execute();
+  }
+}

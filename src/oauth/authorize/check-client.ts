@@ -1,0 +1,16 @@
+import { OAuthError, invalidRequest } from '../errors.js';
+import { malformed, type AuthorizeStep } from './context.js';
+
+/**
+ * RFC 6749 §4.1.2.1: a missing, repeated or unknown client_id is told to the
+ * user on an error page, never by redirect (AZ-01, AZ-16).
+ */
+export const checkClient: AuthorizeStep = async (ctx, { clients }) => {
+  if (ctx.params.isRepeated('client_id')) throw invalidRequest('client_id was given more than once.');
+  const clientId = ctx.params.get('client_id');
+  if (clientId === undefined) throw invalidRequest('client_id is missing.');
+  if (malformed(clientId)) throw invalidRequest('client_id is not valid.');
+  const client = await clients.findRegistered(clientId);
+  if (!client) throw new OAuthError('invalid_client', 'No client has this client_id.', { status: 400 });
+  ctx.client = client;
+};

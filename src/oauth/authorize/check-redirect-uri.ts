@@ -1,0 +1,32 @@
+import { invalidRequest } from '../errors.js';
+import { malformed, type AuthorizeStep } from './context.js';
+
+// RFC 8252 §7.3: loopback redirect URIs may vary only in the port.
+const LOOPBACK = /^(http:\/\/(?:127\.0\.0\.1|\[::1\]|localhost))(?::\d{1,5})?(?=[/?]|$)(.*)$/;
+
+function withoutLoopbackPort(uri: string): string | null {
+  const match = LOOPBACK.exec(uri);
+  return match ? `${match[1]}${match[2]}` : null;
+}
+
+/** Exact string comparison (RFC 9700 §4.1.3), except the port of a loopback URI. */
+export function redirectUriMatches(registered: string[], requested: string): boolean {
+  if (registered.includes(requested)) return true;
+  const loose = withoutLoopbackPort(requested);
+  return loose !== null && registered.some((r) => withoutLoopbackPort(r) === loose);
+}
+
+/**
+ * RFC 6749 §4.1.2.1 and RFC 9700 §4.1: the redirect URI is required
+ * (OAuth 2.1) and verified before any other parameter, so no error is ever
+ * sent to an unregistered URI (AZ-02…AZ-07).
+ */
+export const checkRedirectUri: AuthorizeStep = (ctx) => {
+  if (ctx.params.isRepeated('redirect_uri')) throw invalidRequest('redirect_uri was given more than once.');
+  const uri = ctx.params.get('redirect_uri');
+  if (uri === undefined) throw invalidRequest('redirect_uri is missing.');
+  if (malformed(uri) || !redirectUriMatches(ctx.client!.redirectUris, uri)) {
+    throw invalidRequest('redirect_uri is not registered for this client.');
+  }
+  ctx.redirectUri = uri;
+};

@@ -1,0 +1,9 @@
+import { OAuthError, invalidRequest } from '../errors.js';
+import type { AuthorizeStep } from './context.js';
+
+/** RFC 6749 §3.1.1: only the code flow (AZ-08, AZ-09); the implicit grant is gone (RFC 9700 §2.1.2). */
+export const checkResponseType: AuthorizeStep = (ctx) => {
+  const type = ctx.params.get('response_type');
+  if (type === undefined) throw invalidRequest('response_type is missing.');
+  if (type !== 'code') throw new OAuthError('unsupported_response_type', 'Only response_type=code is supported.');
+};

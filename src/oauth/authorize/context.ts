@@ -1,0 +1,28 @@
+import type { RegisteredClient } from '../../clients/service.js';
+import type { ClientsService } from '../../clients/service.js';
+import type { OAuthParams } from '../params.js';
+
+/** What the authorize steps have established so far; each step reads and adds. */
+export interface AuthorizeContext {
+  params: OAuthParams;
+  client?: RegisteredClient;
+  /** Set once the redirect URI is verified: from then on errors redirect (RFC 6749 §4.1.2.1). */
+  redirectUri?: string;
+  state?: string;
+  scopes?: string[];
+  codeChallenge?: string;
+  prompt?: 'none' | 'consent';
+}
+
+export interface StepDeps {
+  clients: ClientsService;
+}
+
+export type AuthorizeStep = (ctx: AuthorizeContext, deps: StepDeps) => Promise<void> | void;
+
+/** AZ-17: every value at most 2048 characters, and no control characters. */
+export const MAX_PARAM_LENGTH = 2048;
+
+export function malformed(value: string): boolean {
+  return value.length > MAX_PARAM_LENGTH || /\p{Cc}/u.test(value);
+}

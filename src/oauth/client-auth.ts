@@ -1,0 +1,71 @@
+import type { FastifyRequest } from 'fastify';
+import type { ClientsService, RegisteredClient } from '../clients/service.js';
+import { constantTimeEqual, sha256Hex } from '../security/secrets.js';
+import { OAuthError, invalidRequest } from './errors.js';
+import type { OAuthParams } from './params.js';
+
+export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+
+export interface AuthenticatedClient {
+  client: RegisteredClient;
+  method: AuthMethod;
+}
+
+/** RFC 6749 §2.3.1: an invalid_client answered to Basic credentials carries the Basic challenge. */
+function invalidClient(description: string, basic: boolean): OAuthError {
+  const error = new OAuthError('invalid_client', description);
+  if (basic) error.wwwAuthenticate = 'Basic realm="serika"';
+  return error;
+}
+
+/** RFC 6749 §2.3.1 and Appendix B: Basic credentials are form-urlencoded before base64. */
+function formDecode(value: string): string {
+  return decodeURIComponent(value.replace(/\+/g, ' '));
+}
+
+export function parseBasic(header: string | undefined): { id: string; secret: string } | null {
+  if (header === undefined) return null;
+  const match = /^Basic(?: +(\S*))? *$/i.exec(header);
+  if (!match) return null; // another scheme: not client authentication
+  const encoded = match[1] ?? '';
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0) throw invalidRequest('Malformed Basic credentials.');
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon === -1) throw invalidRequest('Malformed Basic credentials: no colon.');
+  try {
+    return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+  } catch {
+    throw invalidRequest('Malformed Basic credentials: bad percent-encoding.');
+  }
+}
+
+/**
+ * Client authentication at the token, revocation and introspection
+ * endpoints: client_secret_basic, client_secret_post, or none for public
+ * clients (which identify themselves by client_id).
+ */
+export async function authenticateClient(request: FastifyRequest, params: OAuthParams, clients: ClientsService): Promise<AuthenticatedClient> {
+  const basic = parseBasic(request.headers.authorization);
+  const bodyId = params.get('client_id');
+  const bodySecret = params.get('client_secret');
+  // TK-12: one authentication method per request.
+  if (basic && bodySecret !== undefined) throw invalidRequest('Use one client authentication method: Basic or client_secret, not both.');
+  if (basic && bodyId !== undefined && bodyId !== basic.id) throw invalidRequest('client_id does not match the Basic credentials.');
+
+  const clientId = basic?.id ?? bodyId;
+  if (!clientId) throw invalidClient('Client authentication is required.', Boolean(basic));
+  const client = await clients.findRegistered(clientId);
+  if (!client) throw invalidClient('Client authentication failed.', Boolean(basic));
+
+  if (client.public) {
+    // TK-13: a public client has no secret; presenting one is an authentication failure.
+    if (basic || bodySecret !== undefined) throw invalidClient('Public clients do not authenticate with a secret.', Boolean(basic));
+    return { client, method: 'none' };
+  }
+  const secret = basic?.secret ?? bodySecret;
+  if (secret === undefined) throw invalidClient('Client authentication is required for confidential clients.', false);
+  if (client.secretHash === null || !constantTimeEqual(sha256Hex(secret), client.secretHash)) {
+    throw invalidClient('Client authentication failed.', Boolean(basic));
+  }
+  return { client, method: basic ? 'client_secret_basic' : 'client_secret_post' };
+}

@@ -1,0 +1,48 @@
+/**
+ * One error value per RFC 6749 error code (§4.1.2.1, §5.2), each knowing its
+ * HTTP status. The endpoint decides the wire format: JSON at the token,
+ * revocation and introspection endpoints, a redirect or an HTML page at the
+ * authorization endpoint.
+ */
+export const OAUTH_ERRORS = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  unsupported_token_type: 400,
+  invalid_scope: 400,
+  access_denied: 403,
+  unsupported_response_type: 400,
+  login_required: 400,
+  consent_required: 400,
+  server_error: 500,
+  temporarily_unavailable: 503,
+} as const;
+
+export type OAuthErrorCode = keyof typeof OAUTH_ERRORS;
+
+/** RFC 6749 §5.2: error_description is limited to printable ASCII except `"` and `\`. */
+export function safeDescription(text: string): string {
+  return text.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?').slice(0, 500);
+}
+
+export class OAuthError extends Error {
+  readonly status: number;
+  /** Set when the response must carry a challenge (invalid_client after Basic). */
+  wwwAuthenticate?: string;
+
+  constructor(
+    readonly code: OAuthErrorCode,
+    description: string,
+    options: { status?: number } = {},
+  ) {
+    super(safeDescription(description));
+    this.name = 'OAuthError';
+    this.status = options.status ?? OAUTH_ERRORS[code];
+  }
+}
+
+export const invalidRequest = (d: string) => new OAuthError('invalid_request', d);
+export const invalidGrant = (d: string) => new OAuthError('invalid_grant', d);
+export const invalidClient = (d: string) => new OAuthError('invalid_client', d);

@@ -1,0 +1,35 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { OAuthError } from './errors.js';
+
+/**
+ * The error handler of the JSON OAuth endpoints (token, revocation,
+ * introspection): RFC 6749 §5.2 bodies. Framework errors (a malformed body,
+ * an unsupported content type) become invalid_request (TK-15).
+ */
+export function sendOAuthJsonError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  let oauth: OAuthError;
+  if (error instanceof OAuthError) oauth = error;
+  else {
+    const e = error as FastifyError;
+    const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
+    if (status === 429) {
+      oauth = new OAuthError('invalid_request', 'Too many requests; retry later.', { status: 429 });
+    } else if (status >= 400 && status < 500) {
+      const description =
+        e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? 'Send application/x-www-form-urlencoded or application/json.'
+          : e.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+            ? 'The request body is too large.'
+            : 'The request body is malformed.';
+      oauth = new OAuthError('invalid_request', description, { status: status === 413 ? 413 : 400 });
+    } else {
+      request.log.error({ err: error }, 'OAuth endpoint failed');
+      oauth = new OAuthError('server_error', 'The server had an error while processing the request.');
+    }
+  }
+  if (oauth.wwwAuthenticate) reply.header('www-authenticate', oauth.wwwAuthenticate);
+  return reply
+    .code(oauth.status)
+    .type('application/json; charset=utf-8')
+    .send({ error: oauth.code, error_description: oauth.message });
+}

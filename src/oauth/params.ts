@@ -1,0 +1,49 @@
+import { invalidRequest } from './errors.js';
+
+/**
+ * Request parameters of an OAuth endpoint, from the query string or a form
+ * or JSON body. Repeats are kept so endpoints can refuse them (RFC 6749
+ * §3.1, §3.2); empty values count as absent (AZ-16).
+ */
+export class OAuthParams {
+  private constructor(private readonly values: Map<string, string[]>) {}
+
+  static fromQuery(rawUrl: string): OAuthParams {
+    const q = rawUrl.indexOf('?');
+    const values = new Map<string, string[]>();
+    if (q !== -1) {
+      for (const [name, value] of new URLSearchParams(rawUrl.slice(q + 1))) values.set(name, [...(values.get(name) ?? []), value]);
+    }
+    return new OAuthParams(values);
+  }
+
+  /** A parsed form body (FormBody) or JSON object; any JSON value that is not a string is refused. */
+  static fromBody(body: unknown): OAuthParams {
+    const values = new Map<string, string[]>();
+    if (body === undefined || body === null) return new OAuthParams(values);
+    if (typeof body !== 'object' || Array.isArray(body)) throw invalidRequest('The request body must be a form or a JSON object.');
+    for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
+      if (typeof value === 'string') values.set(name, [value]);
+      else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) values.set(name, value as string[]);
+      else throw invalidRequest(`Parameter ${name.replace(/[^\w.-]/g, '?').slice(0, 40)} must be a string.`);
+    }
+    return new OAuthParams(values);
+  }
+
+  get(name: string): string | undefined {
+    const first = this.values.get(name)?.[0];
+    return first === undefined || first === '' ? undefined : first;
+  }
+
+  isRepeated(name: string): boolean {
+    return (this.values.get(name)?.length ?? 0) > 1;
+  }
+
+  repeated(): string[] {
+    return [...this.values].filter(([, v]) => v.length > 1).map(([k]) => k);
+  }
+
+  names(): string[] {
+    return [...this.values.keys()];
+  }
+}

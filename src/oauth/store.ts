@@ -1,0 +1,187 @@
+import type { Kysely } from 'kysely';
+import { randomId, sha256Hex } from '../security/secrets.js';
+import type { Database, OAuthCodesTable, OAuthPendingRequestsTable, OAuthTokensTable } from '../storage/schema.js';
+import { formatScopes, mint, parseScopes } from './tokens.js';
+
+export interface Lifetimes {
+  /** Seconds. */
+  accessToken: number;
+  refreshToken: number;
+  authCode: number;
+}
+
+export type PendingRequest = OAuthPendingRequestsTable;
+export type CodeRow = OAuthCodesTable;
+export type TokenRow = OAuthTokensTable;
+
+export interface IssuedTokens {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+  scope: string;
+}
+
+export interface TokenSubject {
+  clientId: string;
+  userId: string;
+  scopes: string[];
+}
+
+/** Pending consent requests live ten minutes: long enough to read the page, short enough to go stale safely. */
+const PENDING_TTL_MS = 10 * 60 * 1000;
+
+/**
+ * Persistence of the authorization server's short- and long-lived state:
+ * pending consent requests, codes and tokens. Codes and tokens are stored
+ * only as SHA-256 hashes (SPEC §4).
+ */
+export class OAuthStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly lifetimes: Lifetimes,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async createPending(request: Omit<PendingRequest, 'id' | 'created_at' | 'expires_at'>): Promise<string> {
+    const now = this.now();
+    const id = randomId('req_');
+    await this.db
+      .insertInto('oauth_pending_requests')
+      .values({ ...request, id, created_at: now, expires_at: now + PENDING_TTL_MS })
+      .execute();
+    return id;
+  }
+
+  async findPending(id: string, userId: string): Promise<PendingRequest | undefined> {
+    return this.db
+      .selectFrom('oauth_pending_requests')
+      .selectAll()
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .where('expires_at', '>', this.now())
+      .executeTakeFirst();
+  }
+
+  /** Single use: the row is deleted as it is read, so a decision is taken once even if posted twice. */
+  async takePending(id: string, userId: string): Promise<PendingRequest | undefined> {
+    const row = await this.db
+      .deleteFrom('oauth_pending_requests')
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .returningAll()
+      .executeTakeFirst();
+    return row && row.expires_at > this.now() ? row : undefined;
+  }
+
+  async createCode(subject: TokenSubject & { redirectUri: string; codeChallenge: string }): Promise<string> {
+    const now = this.now();
+    const code = mint('code');
+    await this.db
+      .insertInto('oauth_codes')
+      .values({
+        code_hash: code.hash,
+        client_id: subject.clientId,
+        user_id: subject.userId,
+        redirect_uri: subject.redirectUri,
+        scopes: formatScopes(subject.scopes),
+        code_challenge: subject.codeChallenge,
+        created_at: now,
+        expires_at: now + this.lifetimes.authCode * 1000,
+        consumed_at: null,
+      })
+      .execute();
+    return code.value;
+  }
+
+  async findCode(code: string): Promise<CodeRow | undefined> {
+    return this.db.selectFrom('oauth_codes').selectAll().where('code_hash', '=', sha256Hex(code)).executeTakeFirst();
+  }
+
+  /**
+   * Consumes the code and issues its tokens in one transaction. The consuming
+   * UPDATE is conditional, so of any number of racing redemptions exactly one
+   * sees a row change (PostgreSQL re-checks the condition after the row lock;
+   * SQLite serialises writers). Returns null when the code was already used.
+   */
+  async redeemCode(codeHash: string, subject: TokenSubject): Promise<IssuedTokens | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const consumed = await trx
+        .updateTable('oauth_codes')
+        .set({ consumed_at: this.now() })
+        .where('code_hash', '=', codeHash)
+        .where('consumed_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(consumed.numUpdatedRows) !== 1) return null;
+      return this.issue(trx, subject, randomId('fam_'), codeHash);
+    });
+  }
+
+  /** RFC 6749 §4.1.2: a code used twice revokes every token issued from it. */
+  async revokeByCode(codeHash: string): Promise<number> {
+    const result = await this.db
+      .updateTable('oauth_tokens')
+      .set({ revoked_at: this.now() })
+      .where('code_hash', '=', codeHash)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async findToken(token: string): Promise<TokenRow | undefined> {
+    return this.db.selectFrom('oauth_tokens').selectAll().where('token_hash', '=', sha256Hex(token)).executeTakeFirst();
+  }
+
+  /**
+   * Removing a scope from a client (SPEC §3) revokes every grant, code and
+   * live token of that client that holds it.
+   */
+  async revokeClientScopes(clientId: string, removed: string[]): Promise<void> {
+    if (removed.length === 0) return;
+    const now = this.now();
+    const holds = (scopes: string) => parseScopes(scopes).some((s) => removed.includes(s));
+    await this.db.transaction().execute(async (trx) => {
+      const tokens = await trx
+        .selectFrom('oauth_tokens')
+        .select(['token_hash', 'scopes'])
+        .where('client_id', '=', clientId)
+        .where('revoked_at', 'is', null)
+        .execute();
+      const doomed = tokens.filter((t) => holds(t.scopes)).map((t) => t.token_hash);
+      for (let i = 0; i < doomed.length; i += 500) {
+        await trx.updateTable('oauth_tokens').set({ revoked_at: now }).where('token_hash', 'in', doomed.slice(i, i + 500)).execute();
+      }
+      const grants = await trx.selectFrom('oauth_grants').select(['user_id', 'scopes']).where('client_id', '=', clientId).execute();
+      for (const grant of grants.filter((g) => holds(g.scopes))) {
+        await trx.deleteFrom('oauth_grants').where('client_id', '=', clientId).where('user_id', '=', grant.user_id).execute();
+      }
+      const codes = await trx.selectFrom('oauth_codes').select(['code_hash', 'scopes']).where('client_id', '=', clientId).execute();
+      for (const code of codes.filter((c) => holds(c.scopes))) {
+        await trx.deleteFrom('oauth_codes').where('code_hash', '=', code.code_hash).execute();
+      }
+    });
+  }
+
+  /** Inserts an access token and a refresh token of one family. */
+  async issue(db: Kysely<Database>, subject: TokenSubject, familyId: string, codeHash: string | null): Promise<IssuedTokens> {
+    const now = this.now();
+    const access = mint('access');
+    const refresh = mint('refresh');
+    const scopes = formatScopes(subject.scopes);
+    const common = { client_id: subject.clientId, user_id: subject.userId, scopes, family_id: familyId, code_hash: codeHash, created_at: now, revoked_at: null, consumed_at: null };
+    await db
+      .insertInto('oauth_tokens')
+      .values([
+        { ...common, token_hash: access.hash, kind: 'access', expires_at: now + this.lifetimes.accessToken * 1000 },
+        { ...common, token_hash: refresh.hash, kind: 'refresh', expires_at: now + this.lifetimes.refreshToken * 1000 },
+      ])
+      .execute();
+    return {
+      access_token: access.value,
+      token_type: 'Bearer',
+      expires_in: this.lifetimes.accessToken,
+      refresh_token: refresh.value,
+      scope: scopes,
+    };
+  }
+}

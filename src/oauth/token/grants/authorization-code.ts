@@ -1,0 +1,36 @@
+import { OAuthError, invalidGrant, invalidRequest } from '../../errors.js';
+import { isValidPkceValue, verifyS256 } from '../../pkce.js';
+import type { IssuedTokens } from '../../store.js';
+import { parseScopes } from '../../tokens.js';
+import type { GrantHandler } from './types.js';
+
+/** RFC 6749 §4.1.3 with RFC 7636 §4.5–4.6: redeem a code once, bound to everything it was issued for. */
+export const authorizationCodeGrant: GrantHandler = async ({ params, client, store, now }): Promise<IssuedTokens> => {
+  const code = params.get('code');
+  if (code === undefined) throw invalidRequest('code is required.');
+  const redirectUri = params.get('redirect_uri');
+  if (redirectUri === undefined) throw invalidRequest('redirect_uri is required.'); // TK-05
+  const verifier = params.get('code_verifier');
+  if (verifier === undefined) throw invalidGrant('code_verifier is required.'); // TK-06
+  if (!isValidPkceValue(verifier)) throw invalidRequest('code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~.'); // TK-07
+
+  const row = await store.findCode(code);
+  if (!row) throw invalidGrant('The code is invalid, expired or already used.');
+  if (row.client_id !== client.clientId) throw invalidGrant('The code was issued to another client.'); // TK-04
+  if (row.consumed_at !== null) {
+    // TK-02, RFC 6749 §4.1.2: a code used twice revokes what it issued.
+    await store.revokeByCode(row.code_hash);
+    throw invalidGrant('The code was already used; the tokens issued from it are revoked.');
+  }
+  if (row.expires_at <= now()) throw invalidGrant('The code has expired.'); // TK-03
+  if (row.redirect_uri !== redirectUri) throw invalidGrant('redirect_uri does not match the authorization request.');
+  if (!verifyS256(verifier, row.code_challenge)) throw invalidGrant('code_verifier does not match the code_challenge.');
+
+  const issued = await store.redeemCode(row.code_hash, { clientId: client.clientId, userId: row.user_id, scopes: parseScopes(row.scopes) });
+  if (!issued) {
+    // Lost a race with a concurrent redemption: that one's tokens die too.
+    await store.revokeByCode(row.code_hash);
+    throw new OAuthError('invalid_grant', 'The code was already used; the tokens issued from it are revoked.');
+  }
+  return issued;
+};

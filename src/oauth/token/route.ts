@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import type { ClientsService } from '../../clients/service.js';
+import { authenticateClient } from '../client-auth.js';
+import { OAuthError, invalidRequest } from '../errors.js';
+import { OAuthParams } from '../params.js';
+import type { OAuthStore } from '../store.js';
+import { authorizationCodeGrant } from './grants/authorization-code.js';
+import type { GrantHandler } from './grants/types.js';
+
+export const GRANTS: Record<string, GrantHandler> = {
+  authorization_code: authorizationCodeGrant,
+};
+
+export interface TokenDeps {
+  clients: ClientsService;
+  store: OAuthStore;
+  now: () => number;
+}
+
+/** POST /oauth/token (RFC 6749 §3.2): form or JSON body, one grant handler per grant type. */
+export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promise<void> {
+  scope.post(
+    '/oauth/token',
+    {
+      schema: {
+        tags: ['oauth'],
+        summary: 'Token endpoint (RFC 6749 §3.2)',
+        description:
+          'grant_type=authorization_code (code, redirect_uri, code_verifier) or refresh_token. Client authentication: client_secret_basic, client_secret_post, or none (public clients, client_id only). Form-urlencoded or JSON.',
+      },
+    },
+    async (request, reply) => {
+      const params = OAuthParams.fromBody(request.body);
+      const repeated = params.repeated();
+      if (repeated.length > 0) throw invalidRequest(`Parameters may not repeat: ${repeated.join(', ').slice(0, 100)}.`); // TK-16
+      const grantType = params.get('grant_type');
+      if (grantType === undefined) throw invalidRequest('grant_type is required.'); // TK-14
+      const { client } = await authenticateClient(request, params, deps.clients);
+      const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
+      if (!grant) throw new OAuthError('unsupported_grant_type', 'Supported grant types: authorization_code, refresh_token.');
+      const issued = await grant({ params, client, store: deps.store, now: deps.now });
+      return reply.code(200).send(issued);
+    },
+  );
+}

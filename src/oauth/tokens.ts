@@ -1,0 +1,28 @@
+import { randomSecret, sha256Hex } from '../security/secrets.js';
+
+/** Distinct prefixes for each kind of OAuth credential (SPEC §4). */
+export const TOKEN_PREFIX = {
+  access: 'serika_at_',
+  refresh: 'serika_rt_',
+  code: 'serika_ac_',
+} as const;
+
+export type CredentialKind = keyof typeof TOKEN_PREFIX;
+
+export function mint(kind: CredentialKind): { value: string; hash: string } {
+  const value = randomSecret(TOKEN_PREFIX[kind]);
+  return { value, hash: sha256Hex(value) };
+}
+
+export function kindOf(value: string): CredentialKind | null {
+  for (const [kind, prefix] of Object.entries(TOKEN_PREFIX)) if (value.startsWith(prefix)) return kind as CredentialKind;
+  return null;
+}
+
+export function parseScopes(value: string): string[] {
+  return value.split(' ').filter(Boolean);
+}
+
+export function formatScopes(scopes: Iterable<string>): string {
+  return [...new Set(scopes)].join(' ');
+}

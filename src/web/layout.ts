@@ -1,0 +1,73 @@
+import type { FastifyReply } from 'fastify';
+import type { SessionUser } from '../accounts/sessions.js';
+import { html, type Html } from './html.js';
+
+export interface PageOptions {
+  title: string;
+  body: Html;
+  user?: SessionUser | null;
+  /** Needed for the "Sign out" form on signed-in pages. */
+  csrf?: string;
+  wide?: boolean;
+}
+
+/** SPEC §6 / UI-02, UI-03: pages never render in frames and never leak the URL to other sites. */
+export function pageHeaders(reply: FastifyReply): FastifyReply {
+  return reply
+    .header('x-frame-options', 'DENY')
+    .header(
+      'content-security-policy',
+      "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    )
+    .header('referrer-policy', 'no-referrer')
+    .header('cache-control', 'no-store')
+    .header('x-content-type-options', 'nosniff');
+}
+
+export function layout(options: PageOptions): string {
+  const { user, csrf } = options;
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${options.title} · Serika</title>
+<link rel="stylesheet" href="/assets/serika.css">
+</head>
+<body>
+<header class="top">
+  <a class="brand" href="/dashboard">Serika</a>
+  ${
+    user
+      ? html`<form method="post" action="/logout">
+    <span class="muted">Signed in as <strong>${user.username}</strong></span>
+    <input type="hidden" name="_csrf" value="${csrf ?? ''}">
+    <button type="submit" class="secondary">Sign out</button>
+  </form>`
+      : ''
+  }
+</header>
+<main${options.wide ? html` class="wide"` : ''}>
+${options.body}
+</main>
+</body>
+</html>
+`.value;
+}
+
+export function sendPage(reply: FastifyReply, status: number, options: PageOptions): FastifyReply {
+  return pageHeaders(reply).code(status).type('text/html; charset=utf-8').send(layout(options));
+}
+
+/** An error page naming the error (AZ-01, AZ-02): never a redirect. */
+export function sendErrorPage(reply: FastifyReply, status: number, error: string, description: string, user?: SessionUser | null): FastifyReply {
+  return sendPage(reply, status, {
+    title: 'Error',
+    user: user ?? null,
+    body: html`<div class="card">
+  <h1>Something went wrong</h1>
+  <p class="error"><strong>${error}</strong>: ${description}</p>
+  <p class="muted">If an app sent you here, go back to it and try again.</p>
+</div>`,
+  });
+}
