@@ -200,7 +200,7 @@ describe.each(DIALECTS)('authorization endpoint (%s)', (dialect) => {
     });
 
     it('AZ-19 every authorization response, errors included, carries iss equal to the metadata issuer', async () => {
-      const metadata = await (await fetch(`${ts.url}/.well-known/oauth-authorization-server`)).json();
+      const metadata = (await (await fetch(`${ts.url}/.well-known/oauth-authorization-server`)).json()) as any;
       const error = await get(params({ response_type: 'token' }));
       expect(new URL(error.headers.get('location')!).searchParams.get('iss')).toBe(metadata.issuer);
       const page = await get(params({ prompt: 'consent' }));
