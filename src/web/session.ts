@@ -42,14 +42,18 @@ export class CrossSiteRequestError extends Error {
 }
 
 /**
- * UI-01 (RFC 6749 §10.12): a form POST whose Origin is another site is
- * refused before anything else, whatever token it carries.
+ * UI-01 (RFC 6749 §10.12): a form POST from another site is refused before
+ * anything else, whatever token it carries. Browsers say so in
+ * Sec-Fetch-Site; Origin is checked too, except `null`, which our own pages
+ * produce (Referrer-Policy: no-referrer makes Chromium send `Origin: null`).
  */
 export function assertSameOrigin(request: FastifyRequest, publicUrl: string): void {
-  const origin = request.headers.origin;
   const fetchSite = request.headers['sec-fetch-site'];
-  if (fetchSite === 'cross-site') throw new CrossSiteRequestError('Cross-site form submissions are refused.');
-  if (origin === undefined) return;
+  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') {
+    throw new CrossSiteRequestError('Cross-site form submissions are refused.');
+  }
+  const origin = request.headers.origin;
+  if (origin === undefined || origin === 'null') return;
   const own = new Set([new URL(publicUrl).origin, `${request.protocol}://${request.headers.host ?? ''}`]);
   if (!own.has(origin)) throw new CrossSiteRequestError('Cross-site form submissions are refused.');
 }
