@@ -16,7 +16,13 @@ import { sendOpenAIError } from './http/openai-errors.js';
 import { authorizeRoutes } from './oauth/authorize/route.js';
 import { sendOAuthJsonError } from './oauth/json-errors.js';
 import { metadataRoute } from './oauth/metadata.js';
+import { introspectRoute } from './oauth/introspect.js';
+import { tokenRateLimits } from './oauth/rate-limits.js';
+import { revokeRoute } from './oauth/revoke.js';
 import { tokenRoute } from './oauth/token/route.js';
+import { bearerGuard } from './resources/bearer.js';
+import { userinfoRoute } from './resources/userinfo.js';
+import { registerCors } from './http/cors.js';
 import { API_BASE } from './paths.js';
 import { sharedSecret } from './security/server-secrets.js';
 import type { Services } from './services.js';
@@ -64,6 +70,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     getToken: (request) => field(request.body, '_csrf'),
   });
   await app.register(rateLimit, { global: false });
+  await registerCors(app);
 
   await registerDocs(app, () => config.publicUrl);
   registerMetrics(app, config.metricsToken);
@@ -83,7 +90,18 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         oauth.addHook('onSend', async (_request, reply) => {
           reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
         });
-        await tokenRoute(oauth, { clients: services.clients, store: services.oauth, now: services.now });
+        const limits = tokenRateLimits(oauth, config.rateLimitToken);
+        for (const hook of limits.onRequest) oauth.addHook('onRequest', hook);
+        for (const hook of limits.preHandler) oauth.addHook('preHandler', hook);
+        const deps = { clients: services.clients, users: services.users, store: services.oauth, now: services.now };
+        await tokenRoute(oauth, deps);
+        await revokeRoute(oauth, deps);
+        await introspectRoute(oauth, deps);
+      });
+      await api.register(async (resources) => {
+        registerFormBody(resources);
+        bearerGuard(resources, services.oauth);
+        await userinfoRoute(resources);
       });
       await api.register(async (authorize) => {
         registerFormBody(authorize);

@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   invalid_request: { status: 400, type: 'invalid_request_error' },
   public_client: { status: 400, type: 'invalid_request_error' },
   invalid_api_key: { status: 401, type: 'invalid_request_error' },
+  invalid_token: { status: 401, type: 'invalid_request_error' },
+  insufficient_scope: { status: 403, type: 'invalid_request_error' },
   unauthorized: { status: 401, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'invalid_request_error' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },

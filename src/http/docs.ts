@@ -24,10 +24,13 @@ export async function registerDocs(app: FastifyInstance, publicUrl: () => string
       components: {
         securitySchemes: {
           apiKey: { type: 'http', scheme: 'bearer', description: 'A Serika API key (sk-serika-…).' },
+          accessToken: { type: 'http', scheme: 'bearer', description: 'An OAuth access token (serika_at_…).' },
         },
       },
       tags: [
         { name: 'clients', description: 'Register and manage OAuth clients (SPEC §3).' },
+        { name: 'oauth', description: 'The OAuth 2.0 authorization server (SPEC §4).' },
+        { name: 'resources', description: 'What an access token reaches (SPEC §5).' },
         { name: 'operations', description: 'Health and readiness.' },
       ],
     },

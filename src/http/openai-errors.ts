@@ -119,6 +119,6 @@ export function openAIErrorBody(error: AppError): OpenAIErrorBody {
 export function sendOpenAIError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const appError = toAppError(error);
   if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
-  if (appError.status === 401) reply.header('www-authenticate', 'Bearer realm="serika"');
+  if (appError.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer realm="serika"');
   return reply.code(appError.status).type('application/json; charset=utf-8').send(openAIErrorBody(appError));
 }

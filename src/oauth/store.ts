@@ -25,7 +25,19 @@ export interface IssuedTokens {
 export interface TokenSubject {
   clientId: string;
   userId: string;
+  /** The scope of the refresh token (and of the access token unless accessScopes narrows it). */
   scopes: string[];
+  accessScopes?: string[];
+}
+
+/** An access token with its owner, as the bearer guard needs it. */
+export interface AccessGrant {
+  clientId: string;
+  userId: string;
+  username: string;
+  avatar: string | null;
+  scopes: string;
+  expiresAt: number;
 }
 
 /** Pending consent requests live ten minutes: long enough to read the page, short enough to go stale safely. */
@@ -128,6 +140,61 @@ export class OAuthStore {
     return Number(result.numUpdatedRows);
   }
 
+  /**
+   * RFC 9700 §4.14.2 rotation: consumes the refresh token and issues its
+   * successor in the same family, in one transaction. The consuming UPDATE is
+   * conditional, so of racing uses exactly one wins; null for the others.
+   */
+  async rotateRefresh(old: TokenRow, subject: TokenSubject): Promise<IssuedTokens | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const consumed = await trx
+        .updateTable('oauth_tokens')
+        .set({ consumed_at: this.now() })
+        .where('token_hash', '=', old.token_hash)
+        .where('consumed_at', 'is', null)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(consumed.numUpdatedRows) !== 1) return null;
+      return this.issue(trx, subject, old.family_id, old.code_hash);
+    });
+  }
+
+  /** Revokes every token of a family: the refresh chain and all its access tokens. */
+  async revokeFamily(familyId: string): Promise<number> {
+    const result = await this.db
+      .updateTable('oauth_tokens')
+      .set({ revoked_at: this.now() })
+      .where('family_id', '=', familyId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async revokeToken(tokenHash: string): Promise<void> {
+    await this.db.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).execute();
+  }
+
+  /** One indexed lookup on the hash: a live access token and its user, or undefined. */
+  async findLiveAccessToken(token: string): Promise<AccessGrant | undefined> {
+    const row = await this.db
+      .selectFrom('oauth_tokens')
+      .innerJoin('users', 'users.id', 'oauth_tokens.user_id')
+      .select([
+        'oauth_tokens.client_id as clientId',
+        'oauth_tokens.user_id as userId',
+        'users.username as username',
+        'users.avatar as avatar',
+        'oauth_tokens.scopes as scopes',
+        'oauth_tokens.expires_at as expiresAt',
+        'oauth_tokens.kind as kind',
+        'oauth_tokens.revoked_at as revokedAt',
+      ])
+      .where('oauth_tokens.token_hash', '=', sha256Hex(token))
+      .executeTakeFirst();
+    if (!row || row.kind !== 'access' || row.revokedAt !== null || row.expiresAt <= this.now()) return undefined;
+    return { clientId: row.clientId, userId: row.userId, username: row.username, avatar: row.avatar, scopes: row.scopes, expiresAt: row.expiresAt };
+  }
+
   async findToken(token: string): Promise<TokenRow | undefined> {
     return this.db.selectFrom('oauth_tokens').selectAll().where('token_hash', '=', sha256Hex(token)).executeTakeFirst();
   }
@@ -168,12 +235,14 @@ export class OAuthStore {
     const access = mint('access');
     const refresh = mint('refresh');
     const scopes = formatScopes(subject.scopes);
-    const common = { client_id: subject.clientId, user_id: subject.userId, scopes, family_id: familyId, code_hash: codeHash, created_at: now, revoked_at: null, consumed_at: null };
+    const accessScopes = formatScopes(subject.accessScopes ?? subject.scopes);
+    const common = { client_id: subject.clientId, user_id: subject.userId, family_id: familyId, code_hash: codeHash, created_at: now, revoked_at: null, consumed_at: null };
     await db
       .insertInto('oauth_tokens')
       .values([
-        { ...common, token_hash: access.hash, kind: 'access', expires_at: now + this.lifetimes.accessToken * 1000 },
-        { ...common, token_hash: refresh.hash, kind: 'refresh', expires_at: now + this.lifetimes.refreshToken * 1000 },
+        { ...common, token_hash: access.hash, kind: 'access', scopes: accessScopes, expires_at: now + this.lifetimes.accessToken * 1000 },
+        // Each refresh token lives REFRESH_TOKEN_TTL from its own issue (SPEC §1).
+        { ...common, token_hash: refresh.hash, kind: 'refresh', scopes, expires_at: now + this.lifetimes.refreshToken * 1000 },
       ])
       .execute();
     return {
@@ -181,7 +250,7 @@ export class OAuthStore {
       token_type: 'Bearer',
       expires_in: this.lifetimes.accessToken,
       refresh_token: refresh.value,
-      scope: scopes,
+      scope: accessScopes,
     };
   }
 }

@@ -5,10 +5,12 @@ import { OAuthError, invalidRequest } from '../errors.js';
 import { OAuthParams } from '../params.js';
 import type { OAuthStore } from '../store.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
+import { refreshTokenGrant } from './grants/refresh-token.js';
 import type { GrantHandler } from './grants/types.js';
 
 export const GRANTS: Record<string, GrantHandler> = {
   authorization_code: authorizationCodeGrant,
+  refresh_token: refreshTokenGrant,
 };
 
 export interface TokenDeps {

@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify';
+import { authenticateClient } from './client-auth.js';
+import { OAuthError } from './errors.js';
+import type { TokenEndpointsDeps } from './revoke.js';
+import { tokenParams } from './revoke.js';
+
+const INACTIVE = { active: false } as const;
+
+/**
+ * POST /oauth/introspect (RFC 7662), for confidential clients only (IN-01).
+ * Anything not live, or not the caller's, is `{"active":false}` and nothing
+ * more (§2.2, IN-02, IN-03).
+ */
+export async function introspectRoute(scope: FastifyInstance, deps: TokenEndpointsDeps): Promise<void> {
+  scope.post(
+    '/oauth/introspect',
+    {
+      schema: {
+        tags: ['oauth'],
+        summary: 'Token introspection (RFC 7662)',
+        description: 'token, optional token_type_hint. Confidential clients only. Access and refresh tokens.',
+      },
+    },
+    async (request) => {
+      const { params, token } = tokenParams(request.body);
+      const { client } = await authenticateClient(request, params, deps.clients);
+      if (client.public) throw new OAuthError('invalid_client', 'Introspection is for confidential clients only.');
+      const row = await deps.store.findToken(token);
+      if (!row || row.client_id !== client.clientId || row.revoked_at !== null || row.consumed_at !== null || row.expires_at <= deps.now()) {
+        return INACTIVE;
+      }
+      const user = await deps.users.findById(row.user_id);
+      if (!user) return INACTIVE;
+      return {
+        active: true,
+        scope: row.scopes,
+        client_id: row.client_id,
+        username: user.username,
+        sub: user.id,
+        exp: Math.floor(row.expires_at / 1000),
+        iat: Math.floor(row.created_at / 1000),
+        token_type: row.kind === 'access' ? 'Bearer' : 'refresh_token',
+      };
+    },
+  );
+}

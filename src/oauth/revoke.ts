@@ -1,0 +1,55 @@
+import type { FastifyInstance } from 'fastify';
+import type { ClientsService } from '../clients/service.js';
+import type { UsersService } from '../accounts/users-service.js';
+import { authenticateClient } from './client-auth.js';
+import { OAuthError, invalidRequest } from './errors.js';
+import { OAuthParams } from './params.js';
+import type { OAuthStore } from './store.js';
+
+export interface TokenEndpointsDeps {
+  clients: ClientsService;
+  users: UsersService;
+  store: OAuthStore;
+  now: () => number;
+}
+
+/** Parses, refuses repeats, and requires `token` (RV-05). */
+export function tokenParams(body: unknown): { params: OAuthParams; token: string } {
+  const params = OAuthParams.fromBody(body);
+  const repeated = params.repeated();
+  if (repeated.length > 0) throw invalidRequest(`Parameters may not repeat: ${repeated.join(', ').slice(0, 100)}.`);
+  const token = params.get('token');
+  if (token === undefined) throw invalidRequest('token is required.');
+  return { params, token };
+}
+
+/**
+ * POST /oauth/revoke (RFC 7009). Unknown tokens are a 200 (§2.2); a
+ * client revokes only its own tokens: another client's token is refused and
+ * stays valid (RV-04). token_type_hint is only a hint: the token is found by
+ * its hash whatever the hint says (§2.1).
+ */
+export async function revokeRoute(scope: FastifyInstance, deps: TokenEndpointsDeps): Promise<void> {
+  scope.post(
+    '/oauth/revoke',
+    {
+      schema: {
+        tags: ['oauth'],
+        summary: 'Token revocation (RFC 7009)',
+        description: 'token, optional token_type_hint. Confidential clients authenticate; public clients send client_id. A refresh token takes its whole family with it.',
+      },
+    },
+    async (request, reply) => {
+      const { params, token } = tokenParams(request.body);
+      const { client } = await authenticateClient(request, params, deps.clients);
+      const row = await deps.store.findToken(token);
+      if (row) {
+        if (row.client_id !== client.clientId) throw new OAuthError('invalid_request', 'This token was not issued to this client.');
+        // RV-02: revoking a refresh token ends its family, access tokens included.
+        if (row.kind === 'refresh') await deps.store.revokeFamily(row.family_id);
+        else await deps.store.revokeToken(row.token_hash);
+      }
+      return reply.code(200).send();
+    },
+  );
+}

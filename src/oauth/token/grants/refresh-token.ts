@@ -1,0 +1,41 @@
+import { OAuthError, invalidGrant, invalidRequest } from '../../errors.js';
+import type { IssuedTokens } from '../../store.js';
+import { parseScopes } from '../../tokens.js';
+import type { GrantHandler } from './types.js';
+
+/**
+ * RFC 6749 §6 with RFC 9700 §4.14.2: every use rotates the refresh token;
+ * a used one presented again revokes its whole family (RT-01…RT-04).
+ */
+export const refreshTokenGrant: GrantHandler = async ({ params, client, store, now }): Promise<IssuedTokens> => {
+  const presented = params.get('refresh_token');
+  if (presented === undefined) throw invalidRequest('refresh_token is required.');
+  const row = await store.findToken(presented);
+  if (!row || row.kind !== 'refresh') throw invalidGrant('The refresh token is invalid.');
+  if (row.client_id !== client.clientId) throw invalidGrant('The refresh token was issued to another client.');
+  if (row.revoked_at !== null) throw invalidGrant('The refresh token has been revoked.');
+  if (row.consumed_at !== null) {
+    // Replay: the token was stolen or the app lost track of its rotation; end the family.
+    await store.revokeFamily(row.family_id);
+    throw invalidGrant('The refresh token was already used; its family is revoked.');
+  }
+  if (row.expires_at <= now()) throw invalidGrant('The refresh token has expired.');
+
+  const familyScopes = parseScopes(row.scopes);
+  let accessScopes = familyScopes;
+  const requested = params.get('scope');
+  if (requested !== undefined) {
+    accessScopes = [...new Set(requested.split(' ').filter(Boolean))];
+    // RFC 6749 §6: the scope may narrow, never widen.
+    if (accessScopes.length === 0 || accessScopes.some((s) => !familyScopes.includes(s))) {
+      throw new OAuthError('invalid_scope', 'The requested scope exceeds the scope originally granted.');
+    }
+  }
+  const issued = await store.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes });
+  if (!issued) {
+    // Lost a race with a concurrent use of the same token: a replay all the same.
+    await store.revokeFamily(row.family_id);
+    throw invalidGrant('The refresh token was already used; its family is revoked.');
+  }
+  return issued;
+};

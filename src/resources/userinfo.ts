@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+import { openAIErrorSchema } from '../http/openai-errors.js';
+import { bearerOf, requireScope } from './bearer.js';
+
+const userinfoSchema = {
+  type: 'object',
+  required: ['id', 'username', 'avatar'],
+  properties: {
+    id: { type: 'string', examples: ['user_6f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e'] },
+    username: { type: 'string', examples: ['alice'] },
+    avatar: { type: ['string', 'null'], description: 'A URL, or null.' },
+  },
+} as const;
+
+/** GET /oauth/userinfo (scope profile): who the token acts for. */
+export async function userinfoRoute(scope: FastifyInstance): Promise<void> {
+  scope.get(
+    '/oauth/userinfo',
+    {
+      preHandler: requireScope('profile'),
+      schema: {
+        tags: ['resources'],
+        summary: 'The user the access token acts for (scope profile)',
+        security: [{ accessToken: [] }],
+        response: { 200: userinfoSchema, 400: openAIErrorSchema, 401: openAIErrorSchema, 403: openAIErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      const grant = bearerOf(request);
+      return reply.header('cache-control', 'no-store').send({ id: grant.userId, username: grant.username, avatar: grant.avatar });
+    },
+  );
+}
