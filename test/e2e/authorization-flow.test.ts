@@ -113,6 +113,29 @@ describe.skipIf(!HAVE_CHROMIUM)('authorization code + PKCE in a real browser, re
     const asked = await start(context, client, { prompt: 'consent' });
     const consented = await decideOnPage(asked.page, 'Allow');
     expect((await redeem(client, oauth.ClientSecretBasic(client.clientSecret!), consented, asked)).access_token).toMatch(/^serika_at_/);
+
+    // The rest of the lifecycle through the same library: refresh, userinfo, introspect, revoke.
+    const c: oauth.Client = { client_id: client.clientId };
+    const auth = oauth.ClientSecretBasic(client.clientSecret!);
+    const refreshed = await oauth.processRefreshTokenResponse(as, c, await oauth.refreshTokenGrantRequest(as, c, auth, tokens.refresh_token!, insecure));
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+    const me = await oauth.protectedResourceRequest(refreshed.access_token, 'GET', new URL(as.userinfo_endpoint!), undefined, undefined, insecure);
+    expect(me.status).toBe(200);
+    expect(await me.json()).toEqual({ id: endUser.userId, username: endUser.username, avatar: null });
+    const introspected = await oauth.processIntrospectionResponse(as, c, await oauth.introspectionRequest(as, c, auth, refreshed.access_token, insecure));
+    expect(introspected).toMatchObject({ active: true, client_id: client.clientId, username: endUser.username, sub: endUser.userId, scope: 'profile generations' });
+    await oauth.processRevocationResponse(await oauth.revocationRequest(as, c, auth, refreshed.refresh_token!, insecure));
+    const after = await oauth.processIntrospectionResponse(as, c, await oauth.introspectionRequest(as, c, auth, refreshed.access_token, insecure));
+    expect(after).toEqual({ active: false });
+    // oauth4webapi turns the RFC 6750 challenge into an error carrying the parsed parameters.
+    const refused = await oauth
+      .protectedResourceRequest(refreshed.access_token, 'GET', new URL(as.userinfo_endpoint!), undefined, undefined, insecure)
+      .then(() => null, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(oauth.WWWAuthenticateChallengeError);
+    const challenge = (refused as oauth.WWWAuthenticateChallengeError).cause[0]!;
+    expect(challenge.scheme).toBe('bearer');
+    expect(challenge.parameters.error).toBe('invalid_token');
+    expect((refused as oauth.WWWAuthenticateChallengeError).response.status).toBe(401);
     await context.close();
   });
 
