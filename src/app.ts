@@ -22,6 +22,8 @@ import { revokeRoute } from './oauth/revoke.js';
 import { tokenRoute } from './oauth/token/route.js';
 import { bearerGuard } from './resources/bearer.js';
 import { userinfoRoute } from './resources/userinfo.js';
+import { characterRoutes, oauthCharacterRoutes } from './resources/characters/routes.js';
+import { apiKeyGenerationRoutes, oauthGenerationRoutes } from './generation/routes.js';
 import { registerCors } from './http/cors.js';
 import { API_BASE } from './paths.js';
 import { sharedSecret } from './security/server-secrets.js';
@@ -82,6 +84,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
       await api.register(async (keyed) => {
         requireApiKey(keyed, services.apiKeys);
         await clientRoutes(keyed, services.clients);
+        await characterRoutes(keyed, services.characters);
+        await apiKeyGenerationRoutes(keyed, services.gateway, services.usage);
       });
       await api.register(async (oauth) => {
         registerFormBody(oauth);
@@ -102,6 +106,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         registerFormBody(resources);
         bearerGuard(resources, services.oauth);
         await userinfoRoute(resources);
+        await oauthCharacterRoutes(resources, services.characters);
+        await oauthGenerationRoutes(resources, services.gateway);
       });
       await api.register(async (authorize) => {
         registerFormBody(authorize);
@@ -119,6 +125,10 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     assetRoutes(pages);
     await accountsPages(pages, { config, users: services.users, sessions: services.sessions, throttle: services.throttle });
     await dashboardPages(pages, { sessions: services.sessions });
+  });
+
+  app.addHook('onClose', async () => {
+    await services.upstream.close();
   });
 
   return app;

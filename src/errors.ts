@@ -22,6 +22,9 @@ export const ERROR_CODES = {
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },
   server_error: { status: 500, type: 'server_error' },
+  upstream_error: { status: 502, type: 'api_error' },
+  upstream_timeout: { status: 504, type: 'api_error' },
+  upstream_not_configured: { status: 503, type: 'server_error' },
   service_unavailable: { status: 503, type: 'server_error' },
 } as const satisfies Record<string, { status: number; type: string }>;
 

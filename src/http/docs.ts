@@ -31,6 +31,8 @@ export async function registerDocs(app: FastifyInstance, publicUrl: () => string
         { name: 'clients', description: 'Register and manage OAuth clients (SPEC §3).' },
         { name: 'oauth', description: 'The OAuth 2.0 authorization server (SPEC §4).' },
         { name: 'resources', description: 'What an access token reaches (SPEC §5).' },
+        { name: 'characters', description: "The user's characters, with an API key (SPEC §2)." },
+        { name: 'generation', description: 'Chat, images, models and usage with an API key (SPEC §2, §5).' },
         { name: 'operations', description: 'Health and readiness.' },
       ],
     },

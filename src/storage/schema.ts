@@ -109,6 +109,36 @@ export interface OAuthTokensTable {
   consumed_at: number | null;
 }
 
+export interface CharactersTable {
+  id: string;
+  user_id: string;
+  name: string;
+  description: string;
+  personality: string;
+  greeting: string;
+  avatar: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface UsageRecordsTable {
+  id: string;
+  user_id: string;
+  client_id: string | null;
+  client_name: string | null;
+  api_key_id: string | null;
+  endpoint: string;
+  model: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  images: number;
+  status: number;
+  latency_ms: number;
+  /** UTC date, YYYY-MM-DD. */
+  day: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -120,4 +150,6 @@ export interface Database {
   oauth_pending_requests: OAuthPendingRequestsTable;
   oauth_codes: OAuthCodesTable;
   oauth_tokens: OAuthTokensTable;
+  characters: CharactersTable;
+  usage_records: UsageRecordsTable;
 }

@@ -1,0 +1,81 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { apiKeyOf } from '../accounts/api-keys/guard.js';
+import { openAIErrorSchema } from '../http/openai-errors.js';
+import { bearerOf, requireScope } from '../resources/bearer.js';
+import type { Gateway } from './gateway.js';
+import type { Principal, UsageService } from './usage.js';
+
+/** Generation requests are OpenAI's own shapes; the upstream judges them, Serika only needs an object. */
+const generationBody = {
+  type: 'object',
+  properties: { model: { type: 'string' }, stream: { type: 'boolean' }, stream_options: { type: ['object', 'null'] } },
+} as const;
+const errors = { 400: openAIErrorSchema, 401: openAIErrorSchema, 403: openAIErrorSchema, 502: openAIErrorSchema, 503: openAIErrorSchema, 504: openAIErrorSchema };
+const BODY_LIMIT = 10 * 1024 * 1024;
+
+type Json = Record<string, unknown>;
+
+/** The same three routes, once per way of proving who the caller is. */
+function generationRoutes(scope: FastifyInstance, gateway: Gateway, prefix: string, principalOf: (request: FastifyRequest) => Principal, tag: string, security: string, preHandler?: ReturnType<typeof requireScope>): void {
+  const common = { tags: [tag], security: [{ [security]: [] }] };
+  scope.post<{ Body: Json }>(
+    `${prefix}/chat/completions`,
+    { bodyLimit: BODY_LIMIT, preHandler, schema: { ...common, summary: 'Chat completions (OpenAI API), streamed or not', body: generationBody } },
+    async (request, reply) => gateway.chat(principalOf(request), request.body, request, reply),
+  );
+  scope.post<{ Body: Json }>(
+    `${prefix}/images/generations`,
+    { bodyLimit: BODY_LIMIT, preHandler, schema: { ...common, summary: 'Image generation (OpenAI API)', body: generationBody } },
+    async (request, reply) => gateway.images(principalOf(request), request.body, request, reply),
+  );
+  scope.get(`${prefix}/models`, { preHandler, schema: { ...common, summary: "The upstream's models", response: errors } }, async (request, reply) =>
+    gateway.models(request, reply),
+  );
+}
+
+const usageSchema = {
+  type: 'object',
+  required: ['object', 'data'],
+  properties: {
+    object: { type: 'string', enum: ['list'] },
+    data: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['date', 'clientId', 'clientName', 'promptTokens', 'completionTokens', 'images', 'requests'],
+        properties: {
+          date: { type: 'string', examples: ['2026-11-28'] },
+          clientId: { type: ['string', 'null'] },
+          clientName: { type: ['string', 'null'] },
+          promptTokens: { type: 'integer' },
+          completionTokens: { type: 'integer' },
+          images: { type: 'integer' },
+          requests: { type: 'integer' },
+        },
+      },
+    },
+  },
+} as const;
+
+/** API-key routes: /chat/completions, /images/generations, /models and /usage (SPEC §2, §5). */
+export async function apiKeyGenerationRoutes(scope: FastifyInstance, gateway: Gateway, usage: UsageService): Promise<void> {
+  generationRoutes(scope, gateway, '', (request) => ({ userId: apiKeyOf(request).userId, clientId: null, apiKeyId: apiKeyOf(request).apiKeyId }), 'generation', 'apiKey');
+  scope.get(
+    '/usage',
+    { schema: { tags: ['generation'], security: [{ apiKey: [] }], summary: 'Usage per day and app, last 30 days', response: { 200: usageSchema, 401: openAIErrorSchema } } },
+    async (request) => ({ object: 'list', data: await usage.lastThirtyDays(apiKeyOf(request).userId) }),
+  );
+}
+
+/** OAuth routes under /oauth with the `generations` scope (SPEC §5). */
+export async function oauthGenerationRoutes(scope: FastifyInstance, gateway: Gateway): Promise<void> {
+  generationRoutes(
+    scope,
+    gateway,
+    '/oauth',
+    (request) => ({ userId: bearerOf(request).userId, clientId: bearerOf(request).clientId, apiKeyId: null }),
+    'resources',
+    'accessToken',
+    requireScope('generations'),
+  );
+}

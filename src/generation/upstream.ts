@@ -1,0 +1,93 @@
+import { Agent, request, type Dispatcher } from 'undici';
+import { AppError } from '../errors.js';
+
+export interface UpstreamConfig {
+  baseUrl: string | null;
+  apiKey: string | null;
+  /** Longest wait for the first byte, and between two chunks (SPEC §1 UPSTREAM_TIMEOUT). */
+  timeoutMs: number;
+}
+
+export type UpstreamResponse = Dispatcher.ResponseData;
+
+/** Cap on a buffered (non-streamed) upstream answer; generous for base64 images. */
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+export function notConfigured(): AppError {
+  return new AppError('upstream_not_configured', 'No generation upstream is configured: set UPSTREAM_BASE_URL to an OpenAI-compatible provider.');
+}
+
+/** Maps a transport failure talking to the upstream to SPEC §5's statuses. */
+export function transportError(error: unknown): AppError {
+  const code = (error as { code?: string })?.code ?? '';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new AppError('upstream_timeout', 'The generation upstream did not answer in time.');
+  }
+  return new AppError('upstream_error', 'The generation upstream could not be reached or dropped the connection.');
+}
+
+/**
+ * The OpenAI-compatible upstream, over one keep-alive undici pool. Only
+ * Serika's own key goes upstream: never the caller's token, key or cookies.
+ */
+export class UpstreamClient {
+  private readonly agent: Agent;
+
+  constructor(private readonly config: UpstreamConfig) {
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      connections: 128,
+      headersTimeout: config.timeoutMs,
+      bodyTimeout: config.timeoutMs,
+      connect: { timeout: Math.min(10_000, config.timeoutMs) },
+    });
+  }
+
+  get configured(): boolean {
+    return this.config.baseUrl !== null;
+  }
+
+  async send(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<UpstreamResponse> {
+    if (this.config.baseUrl === null) throw notConfigured();
+    const headers: Record<string, string> = { accept: 'application/json, text/event-stream' };
+    if (this.config.apiKey) headers.authorization = `Bearer ${this.config.apiKey}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    try {
+      return await request(this.config.baseUrl + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+        dispatcher: this.agent,
+        headersTimeout: this.config.timeoutMs,
+        bodyTimeout: this.config.timeoutMs,
+      });
+    } catch (error) {
+      throw transportError(error);
+    }
+  }
+
+  /** Reads a whole answer, bounded in size and by the between-chunks timeout. */
+  async readAll(response: UpstreamResponse): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of response.body) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_BODY_BYTES) {
+          response.body.destroy();
+          throw new AppError('upstream_error', 'The generation upstream answered with too much data.');
+        }
+        chunks.push(chunk as Buffer);
+      }
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      throw transportError(error);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

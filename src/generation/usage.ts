@@ -1,0 +1,103 @@
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import { randomId } from '../security/secrets.js';
+import type { Database } from '../storage/schema.js';
+
+/** Who a generation is for and through what: an OAuth client, or an API key (clientId null). */
+export interface Principal {
+  userId: string;
+  clientId: string | null;
+  apiKeyId: string | null;
+}
+
+export interface UsageEntry {
+  principal: Principal;
+  clientName: string | null;
+  endpoint: 'chat.completions' | 'images.generations';
+  model: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  images: number;
+  status: number;
+  latencyMs: number;
+}
+
+export interface UsageDay {
+  date: string;
+  clientId: string | null;
+  clientName: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  images: number;
+  requests: number;
+}
+
+const DAY_MS = 86_400_000;
+const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.floor(n) : 0);
+
+/** Usage metering: one row per generation, committed before the response ends (SPEC §5). */
+export class UsageService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async record(entry: UsageEntry): Promise<void> {
+    const now = this.now();
+    // A failed call is charged nothing: its row keeps the status, with no tokens or images.
+    const ok = entry.status >= 200 && entry.status < 300;
+    await this.db
+      .insertInto('usage_records')
+      .values({
+        id: randomId('use_'),
+        user_id: entry.principal.userId,
+        client_id: entry.principal.clientId,
+        client_name: entry.clientName,
+        api_key_id: entry.principal.apiKeyId,
+        endpoint: entry.endpoint,
+        model: entry.model?.slice(0, 200) ?? null,
+        prompt_tokens: ok ? count(entry.promptTokens) : 0,
+        completion_tokens: ok ? count(entry.completionTokens) : 0,
+        images: ok ? count(entry.images) : 0,
+        status: entry.status,
+        latency_ms: Math.max(0, Math.round(entry.latencyMs)),
+        day: utcDay(now),
+        created_at: now,
+      })
+      .execute();
+  }
+
+  /** SPEC §5 `GET /usage`: per day and client, the last 30 days, successful calls only. */
+  async lastThirtyDays(userId: string): Promise<UsageDay[]> {
+    const since = utcDay(this.now() - 29 * DAY_MS);
+    const rows = await this.db
+      .selectFrom('usage_records')
+      .select([
+        'day',
+        'client_id',
+        (eb) => eb.fn.max('client_name').as('client_name'),
+        (eb) => eb.fn.sum<number>('prompt_tokens').as('prompt_tokens'),
+        (eb) => eb.fn.sum<number>('completion_tokens').as('completion_tokens'),
+        (eb) => eb.fn.sum<number>('images').as('images'),
+        (eb) => eb.fn.countAll<number>().as('requests'),
+      ])
+      .where('user_id', '=', userId)
+      .where('day', '>=', since)
+      .where('status', '>=', 200)
+      .where('status', '<', 300)
+      .groupBy(['day', 'client_id'])
+      .orderBy('day', 'asc')
+      .orderBy(sql`coalesce(client_id, '')`)
+      .execute();
+    return rows.map((r) => ({
+      date: r.day,
+      clientId: r.client_id,
+      clientName: r.client_id === null ? null : (r.client_name ?? null),
+      promptTokens: Number(r.prompt_tokens),
+      completionTokens: Number(r.completion_tokens),
+      images: Number(r.images),
+      requests: Number(r.requests),
+    }));
+  }
+}

@@ -1,0 +1,99 @@
+import type { Kysely } from 'kysely';
+import { invalidValue, notFound } from '../../errors.js';
+import { randomId } from '../../security/secrets.js';
+import type { CharactersTable, Database } from '../../storage/schema.js';
+import type { CharacterInput } from './schemas.js';
+
+export interface Character {
+  id: string;
+  name: string;
+  description: string;
+  personality: string;
+  greeting: string;
+  avatar: string | null;
+  createdAt: string;
+}
+
+function toCharacter(row: CharactersTable): Character {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    personality: row.personality,
+    greeting: row.greeting,
+    avatar: row.avatar,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+}
+
+function checkAvatar(avatar: string | null | undefined): string | null | undefined {
+  if (avatar === undefined || avatar === null || avatar === '') return avatar === '' ? null : avatar;
+  let url: URL;
+  try {
+    url = new URL(avatar);
+  } catch {
+    throw invalidValue('avatar', 'avatar must be an absolute http(s) URL or null.');
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || /\s/.test(avatar)) {
+    throw invalidValue('avatar', 'avatar must be an absolute http(s) URL or null.');
+  }
+  return avatar;
+}
+
+function checkName(name: string | undefined): string | undefined {
+  if (name !== undefined && name.trim() === '') throw invalidValue('name', 'name must contain a visible character.');
+  return name;
+}
+
+/** A user's characters; every query is scoped to the owner, so anyone else's is a 404. */
+export class CharactersService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(userId: string, input: CharacterInput): Promise<Character> {
+    const now = this.now();
+    const row: CharactersTable = {
+      id: randomId('char_'),
+      user_id: userId,
+      name: checkName(input.name) ?? '',
+      description: input.description ?? '',
+      personality: input.personality ?? '',
+      greeting: input.greeting ?? '',
+      avatar: checkAvatar(input.avatar) ?? null,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.db.insertInto('characters').values(row).execute();
+    return toCharacter(row);
+  }
+
+  async list(userId: string): Promise<Character[]> {
+    const rows = await this.db.selectFrom('characters').selectAll().where('user_id', '=', userId).orderBy('created_at', 'asc').orderBy('id', 'asc').execute();
+    return rows.map(toCharacter);
+  }
+
+  async get(userId: string, id: string): Promise<Character> {
+    const row = await this.db.selectFrom('characters').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    if (!row) throw notFound('character');
+    return toCharacter(row);
+  }
+
+  async update(userId: string, id: string, input: CharacterInput): Promise<Character> {
+    const changes: Partial<CharactersTable> = { updated_at: this.now() };
+    if (input.name !== undefined) changes.name = checkName(input.name);
+    if (input.description !== undefined) changes.description = input.description;
+    if (input.personality !== undefined) changes.personality = input.personality;
+    if (input.greeting !== undefined) changes.greeting = input.greeting;
+    if (input.avatar !== undefined) changes.avatar = checkAvatar(input.avatar) ?? null;
+    const result = await this.db.updateTable('characters').set(changes).where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw notFound('character');
+    return this.get(userId, id);
+  }
+
+  async delete(userId: string, id: string): Promise<void> {
+    const result = await this.db.deleteFrom('characters').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) throw notFound('character');
+  }
+}

@@ -1,0 +1,124 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A local OpenAI-compatible server for tests (test code only). The model
+ * name picks a behaviour, so one server covers every case; every request it
+ * receives is recorded with its headers and body.
+ */
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: any;
+  /** Set when the client went away before the answer was complete. */
+  aborted: boolean;
+}
+
+export interface FakeUpstream {
+  baseUrl: string;
+  received: ReceivedRequest[];
+  /** Resolves when a request is seen aborted. */
+  nextAbort(): Promise<ReceivedRequest>;
+  close(): Promise<void>;
+}
+
+export const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
+export const STREAM_USAGE = { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function completion(model: string) {
+  return {
+    id: 'chatcmpl-test',
+    object: 'chat.completion',
+    created: 1_795_000_000,
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from upstream' }, finish_reason: 'stop' }],
+    usage: USAGE,
+  };
+}
+
+function chunk(model: string, content: string | null, extra: Record<string, unknown> = {}) {
+  return {
+    id: 'chatcmpl-test',
+    object: 'chat.completion.chunk',
+    created: 1_795_000_000,
+    model,
+    choices: content === null ? [] : [{ index: 0, delta: { content }, finish_reason: null }],
+    ...extra,
+  };
+}
+
+export async function startFakeUpstream(): Promise<FakeUpstream> {
+  const received: ReceivedRequest[] = [];
+  const abortWaiters: Array<(r: ReceivedRequest) => void> = [];
+  const server: Server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const c of request) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const record: ReceivedRequest = { method: request.method ?? '', path: request.url ?? '', headers: request.headers, body: text ? JSON.parse(text) : undefined, aborted: false };
+    received.push(record);
+    response.on('close', () => {
+      if (!response.writableFinished) {
+        record.aborted = true;
+        abortWaiters.shift()?.(record);
+      }
+    });
+    const model: string = record.body?.model ?? '';
+    const json = (status: number, value: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+
+    if (request.url === '/v1/models') {
+      return json(200, { object: 'list', data: [{ id: 'test-model', object: 'model', created: 1, owned_by: 'test' }] });
+    }
+    switch (model) {
+      case 'fail-500':
+        return json(500, { error: { message: 'upstream exploded', type: 'server_error', param: null, code: null } });
+      case 'unauthorized':
+        return json(401, { error: { message: 'Incorrect API key provided: sk-upstream-secret', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+      case 'no-such-model':
+        return json(404, { error: { message: 'The model `no-such-model` does not exist', type: 'invalid_request_error', param: 'model', code: 'model_not_found' } });
+      case 'bad-request':
+        return json(400, { error: { message: 'messages is required', type: 'invalid_request_error', param: 'messages', code: null } });
+      case 'garbage':
+        return response.writeHead(200, { 'content-type': 'application/json' }).end('<html>definitely not json');
+      case 'drop':
+        return request.socket.destroy();
+      case 'slow':
+        await sleep(3000);
+        return json(200, completion(model));
+    }
+    if (request.url === '/v1/images/generations') {
+      const n = Number(record.body?.n ?? 1);
+      return json(200, { created: 1, data: Array.from({ length: n }, (_, i) => ({ url: `https://img.example/${i}.png` })), usage: { input_tokens: 9, output_tokens: 100 } });
+    }
+    if (record.body?.stream) {
+      response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      const includeUsage = record.body?.stream_options?.include_usage === true;
+      const send = (value: unknown) => response.write(`data: ${JSON.stringify(value)}\n\n`);
+      const words = model === 'slow-stream' ? ['one', ' two', ' three', ' four', ' five', ' six', ' seven', ' eight'] : ['Hello', ' from', ' upstream'];
+      for (const word of words) {
+        if (response.destroyed) return;
+        send(chunk(model, word, includeUsage ? { usage: null } : {}));
+        if (model === 'slow-stream') await sleep(300);
+        if (model === 'stall-stream') await sleep(3000);
+      }
+      if (model === 'drop-stream') return request.socket.destroy();
+      if (includeUsage) send(chunk(model, null, { usage: STREAM_USAGE }));
+      response.end('data: [DONE]\n\n');
+      return;
+    }
+    return json(200, completion(model));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    received,
+    nextAbort: () => new Promise((resolve) => abortWaiters.push(resolve)),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
