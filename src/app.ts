@@ -30,7 +30,7 @@ import { sharedSecret } from './security/server-secrets.js';
 import type { Services } from './services.js';
 import { accountsPages } from './web/accounts-pages.js';
 import { assetRoutes } from './web/assets.js';
-import { dashboardPages } from './web/dashboard.js';
+import { dashboardRoutes } from './web/dashboard/index.js';
 import { sendPageError } from './web/page-errors.js';
 
 export interface BuildOptions {
@@ -124,7 +124,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     pages.setErrorHandler(sendPageError);
     assetRoutes(pages);
     await accountsPages(pages, { config, users: services.users, sessions: services.sessions, throttle: services.throttle });
-    await dashboardPages(pages, { sessions: services.sessions });
+    pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', '/dashboard').send());
+    await pages.register(async (dashboard) => dashboardRoutes(dashboard, services));
   });
 
   app.addHook('onClose', async () => {

@@ -15,6 +15,14 @@ export class UsersRepo {
     return this.db.selectFrom('users').selectAll().where('username_lower', '=', usernameKey(username)).executeTakeFirst();
   }
 
+  async updatePassword(id: string, passwordHash: string, now: number): Promise<void> {
+    await this.db.updateTable('users').set({ password_hash: passwordHash, updated_at: now }).where('id', '=', id).execute();
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.deleteFrom('users').where('id', '=', id).execute();
+  }
+
   async findById(id: string): Promise<UserRow | undefined> {
     return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
   }

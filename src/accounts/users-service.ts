@@ -84,6 +84,22 @@ export class UsersService {
     return row && ok ? toUser(row) : null;
   }
 
+  /** Changes the password after checking the current one; the caller ends the other sessions. */
+  async changePassword(userId: string, current: string, next: string): Promise<void> {
+    const row = await this.repo.findById(userId);
+    if (!row || !(await verifyPassword(row.password_hash, current))) {
+      throw new AppError('invalid_value', 'The current password is not correct.', 'current_password');
+    }
+    const problem = passwordProblem(next);
+    if (problem) throw new AppError('invalid_value', problem, 'new_password');
+    await this.repo.updatePassword(userId, await hashPassword(next), this.now());
+  }
+
+  /** Deletes the account; its keys, clients, grants, tokens, sessions, characters and usage go with it (foreign keys cascade). */
+  async delete(userId: string): Promise<void> {
+    await this.repo.delete(userId);
+  }
+
   async findByUsername(username: string): Promise<User | undefined> {
     const row = await this.repo.findByUsername(username);
     return row && toUser(row);

@@ -44,11 +44,14 @@ export function toClient(row: ClientRow): Client {
 // Rules the JSON schema cannot express; types, counts and unknown fields are checked before this.
 function checkName(name: string): string {
   if (name.trim() === '') throw invalidValue('name', 'name must contain a visible character.');
+  if ([...name].length > 100) throw invalidValue('name', 'name must be at most 100 characters.');
   if (/\p{Cc}/u.test(name)) throw invalidValue('name', 'name must not contain control characters.');
   return name;
 }
 
 function checkRedirectUris(uris: string[]): string {
+  if (uris.length < 1 || uris.length > 10) throw invalidValue('redirectUris', 'Give 1 to 10 redirect URIs.');
+  if (new Set(uris).size !== uris.length) throw invalidValue('redirectUris', 'Each redirect URI may be given only once.');
   uris.forEach((uri, index) => {
     const problem = redirectUriProblem(uri);
     if (problem) throw invalidValue('redirectUris', `redirectUris[${index}] ${problem}.`);
@@ -57,6 +60,8 @@ function checkRedirectUris(uris: string[]): string {
 }
 
 function checkScopes(scopes: string[]): string {
+  if (scopes.length === 0) throw invalidValue('scopes', 'Choose at least one scope.');
+  if (new Set(scopes).size !== scopes.length) throw invalidValue('scopes', 'Each scope may be given only once.');
   const unknown = scopes.find((s) => !isScope(s));
   if (unknown !== undefined) {
     throw invalidValue('scopes', `Unknown scope ${JSON.stringify(unknown)}; known scopes are profile, generations, characters.`);

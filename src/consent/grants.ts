@@ -45,6 +45,48 @@ export class GrantsService {
       .execute();
   }
 
+  /** Every app the user has authorized, newest first, with the client's name. */
+  async listForUser(userId: string): Promise<Array<Grant & { clientName: string }>> {
+    const rows = await this.db
+      .selectFrom('oauth_grants')
+      .innerJoin('oauth_clients', 'oauth_clients.id', 'oauth_grants.client_id')
+      .select(['oauth_grants.user_id', 'oauth_grants.client_id', 'oauth_grants.scopes', 'oauth_grants.created_at', 'oauth_grants.updated_at', 'oauth_clients.name'])
+      .where('oauth_grants.user_id', '=', userId)
+      .orderBy('oauth_grants.created_at', 'desc')
+      .execute();
+    return rows.map((r) => ({ userId: r.user_id, clientId: r.client_id, scopes: parseScopes(r.scopes), createdAt: r.created_at, updatedAt: r.updated_at, clientName: r.name }));
+  }
+
+  /**
+   * "Revoke access": the grant and every token the app holds for the user
+   * die together, in one transaction, so the next request is refused.
+   */
+  async revokeAccess(userId: string, clientId: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const deleted = await trx.deleteFrom('oauth_grants').where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
+      await trx
+        .updateTable('oauth_tokens')
+        .set({ revoked_at: this.now() })
+        .where('user_id', '=', userId)
+        .where('client_id', '=', clientId)
+        .where('revoked_at', 'is', null)
+        .execute();
+      await trx.deleteFrom('oauth_codes').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
+      return Number(deleted.numDeletedRows) > 0;
+    });
+  }
+
+  /** When the app last obtained tokens for the user (code redemption or refresh). */
+  async lastTokenIssued(userId: string, clientId: string): Promise<number | null> {
+    const row = await this.db
+      .selectFrom('oauth_tokens')
+      .select((eb) => eb.fn.max('created_at').as('last'))
+      .where('user_id', '=', userId)
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return row?.last === null || row?.last === undefined ? null : Number(row.last);
+  }
+
   /** How many users have authorized the client. */
   async countForClient(clientId: string): Promise<number> {
     const row = await this.db

@@ -68,6 +68,39 @@ export class UsageService {
       .execute();
   }
 
+  /** Totals per app over the last 30 days, with when each was last used; keyed by client ID ('' for API keys). */
+  async totalsByApp(userId: string): Promise<Map<string, { promptTokens: number; completionTokens: number; images: number; requests: number; lastUsedAt: number }>> {
+    const since = utcDay(this.now() - 29 * DAY_MS);
+    const rows = await this.db
+      .selectFrom('usage_records')
+      .select([
+        'client_id',
+        (eb) => eb.fn.sum<number>('prompt_tokens').as('prompt_tokens'),
+        (eb) => eb.fn.sum<number>('completion_tokens').as('completion_tokens'),
+        (eb) => eb.fn.sum<number>('images').as('images'),
+        (eb) => eb.fn.countAll<number>().as('requests'),
+        (eb) => eb.fn.max('created_at').as('last_used_at'),
+      ])
+      .where('user_id', '=', userId)
+      .where('day', '>=', since)
+      .where('status', '>=', 200)
+      .where('status', '<', 300)
+      .groupBy('client_id')
+      .execute();
+    return new Map(
+      rows.map((r) => [
+        r.client_id ?? '',
+        {
+          promptTokens: Number(r.prompt_tokens),
+          completionTokens: Number(r.completion_tokens),
+          images: Number(r.images),
+          requests: Number(r.requests),
+          lastUsedAt: Number(r.last_used_at),
+        },
+      ]),
+    );
+  }
+
   /** SPEC §5 `GET /usage`: per day and client, the last 30 days, successful calls only. */
   async lastThirtyDays(userId: string): Promise<UsageDay[]> {
     const since = utcDay(this.now() - 29 * DAY_MS);

@@ -17,7 +17,7 @@ export function pageHeaders(reply: FastifyReply): FastifyReply {
     .header('x-frame-options', 'DENY')
     .header(
       'content-security-policy',
-      "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+      "default-src 'self'; img-src 'self' https: http: data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
     )
     .header('referrer-policy', 'no-referrer')
     .header('cache-control', 'no-store')
@@ -33,6 +33,7 @@ export function layout(options: PageOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${options.title} · Serika</title>
 <link rel="stylesheet" href="/assets/serika.css">
+<script src="/assets/serika.js" defer></script>
 </head>
 <body>
 <header class="top">

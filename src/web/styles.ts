@@ -30,5 +30,50 @@ ul.scopes li:first-child { border-top:none; }
 ul.scopes strong { display:block; }
 .muted { color:var(--muted); }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size:.9em; word-break:break-all; }
-@media (max-width: 480px) { main { margin:1rem auto; } .card { padding:1rem; } .actions button { flex:1 1 auto; } }
+nav.sections { max-width: 60rem; margin: 1rem auto 0; padding: 0 1rem; }
+nav.sections ul { list-style: none; display: flex; flex-wrap: wrap; gap: .25rem .5rem; padding: 0; margin: 0; }
+nav.sections a { display: inline-block; padding: .35rem .7rem; border-radius: 999px; text-decoration: none; color: var(--fg); border: 1px solid transparent; }
+nav.sections a[aria-current="page"] { background: var(--card); border-color: var(--line); font-weight: 600; }
+.dashboard .card { margin-bottom: 1rem; }
+main.wide { margin-top: 1rem; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr)); gap: 1rem; }
+.tile { display: flex; flex-direction: column; gap: .25rem; text-decoration: none; color: var(--fg); }
+.tile .count { font-size: 2rem; font-weight: 700; color: var(--accent); }
+.table-wrap { overflow-x: auto; }
+table { width: 100%; border-collapse: collapse; font-size: .95rem; }
+th, td { text-align: left; padding: .5rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { font-weight: 600; color: var(--muted); }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.visually-hidden { position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+fieldset { border: 1px solid var(--line); border-radius: 8px; padding: .75rem 1rem 1rem; margin: 1rem 0 0; }
+legend { font-weight: 600; padding: 0 .25rem; }
+.uri-row { display: flex; gap: .5rem; margin: .5rem 0; }
+.uri-row input { flex: 1 1 auto; min-width: 0; }
+.check { display: flex; gap: .6rem; align-items: baseline; margin: .5rem 0; }
+.check label { display: inline; font-weight: 400; margin: 0; }
+.check input { flex: none; }
+.field-error { color: var(--danger); margin: .3rem 0 0; font-size: .92rem; }
+[aria-invalid="true"] { border-color: var(--danger) !important; }
+.secret { background: #fffaeb; border: 1px solid #fedf89; border-radius: 10px; padding: 1rem; margin: 0 0 1rem; }
+.copy-row { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
+.copy-row code { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .4rem .5rem; flex: 1 1 16rem; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .4rem 1rem; margin: 0; }
+dl.facts dt { color: var(--muted); }
+dl.facts dd { margin: 0; }
+ul.plain { list-style: none; padding: 0; margin: 0; }
+ul.item-list { list-style: none; padding: 0; margin: 0; }
+ul.item-list li { padding: .7rem 0; border-top: 1px solid var(--line); display: flex; gap: .75rem; align-items: flex-start; flex-wrap: wrap; }
+ul.item-list li:first-child { border-top: none; }
+.avatar { width: 2.5rem; height: 2.5rem; border-radius: 50%; object-fit: cover; flex: none; }
+.avatar.placeholder { display: inline-flex; align-items: center; justify-content: center; background: #eceaff; color: var(--accent); font-weight: 700; }
+.avatar-preview { display: block; max-width: 8rem; max-height: 8rem; margin-top: .5rem; border-radius: 8px; border: 1px solid var(--line); }
+.button-link { display: inline-block; font-weight: 600; padding: .6rem 1.1rem; border-radius: 8px; border: 1px solid var(--line); background: #fff; color: var(--fg); text-decoration: none; }
+.button-link.danger { border-color: var(--danger); color: var(--danger); }
+.danger-zone { border-color: #fecdca; }
+figure.chart { margin: 0; }
+figure.chart svg { width: 100%; height: auto; }
+figcaption { display: flex; flex-wrap: wrap; gap: .5rem 1rem; margin-top: .5rem; font-size: .9rem; }
+.legend { display: inline-flex; align-items: center; gap: .35rem; }
+.swatch { width: .8rem; height: .8rem; }
+@media (max-width: 480px) { main { margin:1rem auto; } .card { padding:1rem; } .actions button, .actions .button-link { flex:1 1 auto; text-align:center; } dl.facts { grid-template-columns: 1fr; } dl.facts dd { margin-bottom: .5rem; } th, td { padding: .4rem; } }
 `;

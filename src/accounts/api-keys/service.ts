@@ -84,6 +84,11 @@ export class ApiKeysService {
     return this.repo.revokeByPrefix(userId, full, this.now());
   }
 
+  /** Revokes one of the user's keys by its ID (the dashboard's button); false when it is not theirs or already revoked. */
+  async revokeById(userId: string, keyId: string): Promise<boolean> {
+    return (await this.repo.revokeById(userId, keyId, this.now())) > 0;
+  }
+
   /** Resolves a presented key to its owner, or null for anything that is not a live key. */
   async authenticate(presented: string): Promise<ApiKeyPrincipal | null> {
     if (!presented.startsWith(PREFIX.apiKey) || presented.length > 200) return null;

@@ -1,0 +1,79 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SessionsService } from '../../accounts/sessions.js';
+import type { UsersService } from '../../accounts/users-service.js';
+import type { Config } from '../../config.js';
+import { AppError } from '../../errors.js';
+import { field } from '../../http/form-body.js';
+import { html, type Html } from '../html.js';
+import { clearSessionCookie, setSessionCookie } from '../session.js';
+import { csrfField, dashboardPage, describedBy, fieldError, userOf } from './common.js';
+
+/** The account: change password, sign out everywhere, delete (with a typed confirmation). */
+export async function accountPages(scope: FastifyInstance, deps: { users: UsersService; sessions: SessionsService; config: Config }): Promise<void> {
+  const { users, sessions, config } = deps;
+  const secure = config.publicUrl.startsWith('https:');
+
+  const page = (request: FastifyRequest, reply: FastifyReply, errors: Record<string, string> = {}, notice?: Html, status = 200) => {
+    const user = userOf(request);
+    return dashboardPage(request, reply, {
+      title: 'Account',
+      section: '/dashboard/account',
+      status,
+      body: html`<h1>Account</h1>${notice ?? ''}
+<div class="card"><h2>Change password</h2>
+<form method="post" action="/dashboard/account/password">${csrfField(reply)}
+  <label for="current_password">Current password</label>
+  <input type="password" id="current_password" name="current_password" autocomplete="current-password" required${describedBy('current_password', errors)}>
+  ${fieldError('current_password', errors)}
+  <label for="new_password">New password</label>
+  <input type="password" id="new_password" name="new_password" autocomplete="new-password" required minlength="8" maxlength="256"${describedBy('new_password', errors, 'new-password-hint')}>
+  <p class="hint" id="new-password-hint">At least 8 characters. Your other sessions are signed out.</p>
+  ${fieldError('new_password', errors)}
+  <div class="actions"><button type="submit">Change password</button></div>
+</form></div>
+<div class="card"><h2>Sessions</h2><p>Sign out of Serika on every browser and device, this one included.</p>
+<form method="post" action="/dashboard/account/sign-out-everywhere">${csrfField(reply)}<div class="actions"><button type="submit" class="secondary">Sign out everywhere</button></div></form></div>
+<div class="card danger-zone"><h2>Delete account</h2>
+<p>This deletes your account with its API keys, OAuth clients (and every grant and token they hold), the apps you connected and their tokens, your characters and your usage history. It cannot be undone.</p>
+<form method="post" action="/dashboard/account/delete">${csrfField(reply)}
+  <label for="confirm">Type your username, <strong>${user.username}</strong>, to confirm</label>
+  <input type="text" id="confirm" name="confirm" autocomplete="off" required${describedBy('confirm', errors)}>
+  ${fieldError('confirm', errors)}
+  <div class="actions"><button type="submit" class="danger">Delete my account</button></div>
+</form></div>`,
+    });
+  };
+
+  scope.get('/dashboard/account', async (request, reply) => page(request, reply));
+
+  scope.post('/dashboard/account/password', async (request, reply) => {
+    const user = userOf(request);
+    try {
+      await users.changePassword(user.userId, field(request.body, 'current_password') ?? '', field(request.body, 'new_password') ?? '');
+    } catch (error) {
+      if (error instanceof AppError && error.status < 500) return page(request, reply, { [error.param ?? 'new_password']: error.message }, undefined, 400);
+      throw error;
+    }
+    // Every other session ends; this browser gets a fresh one.
+    await sessions.endAllForUser(user.userId);
+    const session = await sessions.start(user.userId);
+    setSessionCookie(reply, session.id, session.expiresAt, secure);
+    return page(request, reply, {}, html`<p class="notice" role="status">Password changed. Your other sessions were signed out.</p>`);
+  });
+
+  scope.post('/dashboard/account/sign-out-everywhere', async (request, reply) => {
+    await sessions.endAllForUser(userOf(request).userId);
+    clearSessionCookie(reply, secure);
+    return reply.code(303).header('location', '/login').send();
+  });
+
+  scope.post('/dashboard/account/delete', async (request, reply) => {
+    const user = userOf(request);
+    if (field(request.body, 'confirm') !== user.username) {
+      return page(request, reply, { confirm: `Type ${user.username} exactly to delete the account.` }, undefined, 400);
+    }
+    await users.delete(user.userId);
+    clearSessionCookie(reply, secure);
+    return reply.code(303).header('location', '/signup').send();
+  });
+}

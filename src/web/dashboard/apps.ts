@@ -1,0 +1,66 @@
+import type { FastifyInstance } from 'fastify';
+import type { GrantsService } from '../../consent/grants.js';
+import type { UsageService } from '../../generation/usage.js';
+import { isScope, SCOPES } from '../../scopes.js';
+import { html } from '../html.js';
+import { confirmPage, dashboardPage, userOf, when } from './common.js';
+
+/** Connected apps: what the user has authorized, its use, and "Revoke access". */
+export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsService; usage: UsageService }): Promise<void> {
+  const { grants, usage } = deps;
+
+  scope.get('/dashboard/apps', async (request, reply) => {
+    const userId = userOf(request).userId;
+    const apps = await grants.listForUser(userId);
+    const totals = await usage.totalsByApp(userId);
+    const rows = await Promise.all(
+      apps.map(async (app) => {
+        const use = totals.get(app.clientId);
+        const tokens = await grants.lastTokenIssued(userId, app.clientId);
+        const lastUsed = Math.max(use?.lastUsedAt ?? 0, tokens ?? 0) || null;
+        return { app, use, lastUsed };
+      }),
+    );
+    return dashboardPage(request, reply, {
+      title: 'Connected apps',
+      section: '/dashboard/apps',
+      body: html`<h1>Connected apps</h1>
+<p class="muted">Apps you have allowed to act for you. Revoking access ends their tokens at once; they must ask you again.</p>
+${
+  rows.length === 0
+    ? html`<div class="card"><p class="muted">You have not authorized any app.</p></div>`
+    : rows.map(
+        ({ app, use, lastUsed }) => html`<div class="card app" data-client-id="${app.clientId}">
+  <h2>${app.clientName}</h2>
+  <dl class="facts">
+    <dt>Can</dt><dd><ul class="plain">${app.scopes.map((s) => html`<li><strong>${s}</strong> <span class="muted">${isScope(s) ? SCOPES[s] : ''}</span></li>`)}</ul></dd>
+    <dt>Granted</dt><dd>${when(app.createdAt)}</dd>
+    <dt>Last used</dt><dd>${when(lastUsed)}</dd>
+    <dt>Last 30 days</dt><dd>${use ? `${use.promptTokens + use.completionTokens} tokens · ${use.images} images · ${use.requests} requests` : 'no generations'}</dd>
+  </dl>
+  <div class="actions"><a class="button-link danger" href="/dashboard/apps/${app.clientId}/revoke">Revoke access</a></div>
+</div>`,
+      )
+}`,
+    });
+  });
+
+  scope.get<{ Params: { clientId: string } }>('/dashboard/apps/:clientId/revoke', async (request, reply) => {
+    const app = (await grants.listForUser(userOf(request).userId)).find((a) => a.clientId === request.params.clientId);
+    if (!app) return reply.code(303).header('location', '/dashboard/apps').send();
+    return confirmPage(request, reply, {
+      section: '/dashboard/apps',
+      title: 'Revoke access',
+      message: html`<p>Revoke the access of <strong>${app.clientName}</strong>? Its access and refresh tokens stop working at once, and it must ask for your consent again.</p>`,
+      action: `/dashboard/apps/${app.clientId}/revoke`,
+      button: 'Revoke access',
+      back: '/dashboard/apps',
+    });
+  });
+
+  scope.post<{ Params: { clientId: string } }>('/dashboard/apps/:clientId/revoke', async (request, reply) => {
+    await grants.revokeAccess(userOf(request).userId, request.params.clientId);
+    return reply.code(303).header('location', '/dashboard/apps').send();
+  });
+
+}

@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../../services.js';
+import { html } from '../html.js';
+import { accountPages } from './account.js';
+import { appsPages } from './apps.js';
+import { charactersPages } from './characters.js';
+import { clientsPages } from './clients.js';
+import { dashboardPage, guardDashboard, userOf } from './common.js';
+import { keysPages } from './keys.js';
+import { usagePages } from './usage.js';
+
+/** The dashboard: every section, behind one session guard and CSRF check. */
+export async function dashboardRoutes(scope: FastifyInstance, s: Services): Promise<void> {
+  guardDashboard(scope, { sessions: s.sessions, config: s.config });
+
+  scope.get('/dashboard', async (request, reply) => {
+    const userId = userOf(request).userId;
+    const [keys, clients, apps, characters] = await Promise.all([s.apiKeys.list(userId), s.clients.list(userId), s.grants.listForUser(userId), s.characters.list(userId)]);
+    const card = (href: string, title: string, count: number, what: string) =>
+      html`<a class="card tile" href="${href}"><strong>${title}</strong><span class="count">${count}</span><span class="muted">${what}</span></a>`;
+    return dashboardPage(request, reply, {
+      title: 'Dashboard',
+      section: '/dashboard',
+      body: html`<h1>Dashboard</h1>
+<p>You are signed in as <strong>${userOf(request).username}</strong>.</p>
+<div class="tiles">
+  ${card('/dashboard/keys', 'API keys', keys.filter((k) => k.revokedAt === null).length, 'active')}
+  ${card('/dashboard/clients', 'OAuth clients', clients.length, 'registered')}
+  ${card('/dashboard/apps', 'Connected apps', apps.length, 'authorized')}
+  ${card('/dashboard/characters', 'Characters', characters.length, 'created')}
+</div>`,
+    });
+  });
+
+  await keysPages(scope, s.apiKeys);
+  await clientsPages(scope, { clients: s.clients, grants: s.grants, config: s.config });
+  await appsPages(scope, { grants: s.grants, usage: s.usage });
+  await charactersPages(scope, s.characters);
+  await usagePages(scope, { usage: s.usage, now: s.now });
+  await accountPages(scope, { users: s.users, sessions: s.sessions, config: s.config });
+}
