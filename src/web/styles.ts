@@ -74,6 +74,8 @@ figure.chart { margin: 0; }
 figure.chart svg { width: 100%; height: auto; }
 figcaption { display: flex; flex-wrap: wrap; gap: .5rem 1rem; margin-top: .5rem; font-size: .9rem; }
 .legend { display: inline-flex; align-items: center; gap: .35rem; }
-.swatch { width: .8rem; height: .8rem; }
+figure.chart svg.swatch { width: .8rem; height: .8rem; flex: none; }
+.card > h1:first-child, .card > h2:first-child { margin-top: 0; }
+
 @media (max-width: 480px) { main { margin:1rem auto; } .card { padding:1rem; } .actions button, .actions .button-link { flex:1 1 auto; text-align:center; } dl.facts { grid-template-columns: 1fr; } dl.facts dd { margin-bottom: .5rem; } th, td { padding: .4rem; } }
 `;

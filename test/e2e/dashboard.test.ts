@@ -168,7 +168,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard in a real browser', () => {
     const text = (await card.textContent()) ?? '';
     expect(text).toContain('generations');
     expect(text).toContain('Generate text and images on your behalf');
-    expect(text).toContain('18 tokens · 0 images · 1 requests');
+    expect(text).toContain('18 tokens · 0 images · 1 request');
     expect(text).toMatch(/Granted\s*\d{4}-/);
     expect(text).toMatch(/Last used\s*\d{4}-/);
     await shoot(page, 'apps');

@@ -17,9 +17,9 @@ export function usageChart(rows: UsageDay[], today: number): Html {
   const color = (app: string) => COLORS[apps.indexOf(app) % COLORS.length]!;
   const totals = days.map((d) => rows.filter((r) => r.date === d).reduce((n, r) => n + r.promptTokens + r.completionTokens, 0));
   const max = Math.max(1, ...totals);
-  const width = 720;
-  const height = 220;
-  const left = 48;
+  const width = 480;
+  const height = 200;
+  const left = 40;
   const bottom = 24;
   const barWidth = (width - left) / days.length;
   const scale = (v: number) => (v / max) * (height - bottom - 10);
