@@ -1,19 +1,24 @@
 import type { Kysely } from 'kysely';
 import type { Database, OAuthClientsTable } from '../storage/schema.js';
+import { prepared } from '../storage/prepared.js';
 
 export type ClientRow = OAuthClientsTable;
 
 export type ClientChanges = Partial<Pick<ClientRow, 'name' | 'redirect_uris' | 'scopes' | 'secret_hash' | 'updated_at'>>;
 
 export class ClientsRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly selectById;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.selectById = prepared(db, (d) => d.selectFrom('oauth_clients').selectAll().where('id', '=', ''));
+  }
 
   async insert(row: ClientRow): Promise<void> {
     await this.db.insertInto('oauth_clients').values(row).execute();
   }
 
   async findById(id: string): Promise<ClientRow | undefined> {
-    return this.db.selectFrom('oauth_clients').selectAll().where('id', '=', id).executeTakeFirst();
+    return (await this.selectById(id)).rows[0];
   }
 
   /** Scoped to the owner, so another user's client is simply not found. */

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { randomId, sha256Hex } from '../security/secrets.js';
+import { prepared } from '../storage/prepared.js';
 import type { Database, OAuthCodesTable, OAuthPendingRequestsTable, OAuthTokensTable } from '../storage/schema.js';
 import { formatScopes, mint, parseScopes } from './tokens.js';
 
@@ -49,11 +50,34 @@ const PENDING_TTL_MS = 10 * 60 * 1000;
  * only as SHA-256 hashes (SPEC §4).
  */
 export class OAuthStore {
+  private readonly selectToken;
+  private readonly selectLiveAccess;
+  private readonly selectCode;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly lifetimes: Lifetimes,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.selectToken = prepared(db, (d) => d.selectFrom('oauth_tokens').selectAll().where('token_hash', '=', ''));
+    this.selectCode = prepared(db, (d) => d.selectFrom('oauth_codes').selectAll().where('code_hash', '=', ''));
+    this.selectLiveAccess = prepared(db, (d) =>
+      d
+        .selectFrom('oauth_tokens')
+        .innerJoin('users', 'users.id', 'oauth_tokens.user_id')
+        .select([
+          'oauth_tokens.client_id as clientId',
+          'oauth_tokens.user_id as userId',
+          'users.username as username',
+          'users.avatar as avatar',
+          'oauth_tokens.scopes as scopes',
+          'oauth_tokens.expires_at as expiresAt',
+          'oauth_tokens.kind as kind',
+          'oauth_tokens.revoked_at as revokedAt',
+        ])
+        .where('oauth_tokens.token_hash', '=', ''),
+    );
+  }
 
   async createPending(request: Omit<PendingRequest, 'id' | 'created_at' | 'expires_at'>): Promise<string> {
     const now = this.now();
@@ -107,7 +131,7 @@ export class OAuthStore {
   }
 
   async findCode(code: string): Promise<CodeRow | undefined> {
-    return this.db.selectFrom('oauth_codes').selectAll().where('code_hash', '=', sha256Hex(code)).executeTakeFirst();
+    return (await this.selectCode(sha256Hex(code))).rows[0];
   }
 
   /**
@@ -176,27 +200,13 @@ export class OAuthStore {
 
   /** One indexed lookup on the hash: a live access token and its user, or undefined. */
   async findLiveAccessToken(token: string): Promise<AccessGrant | undefined> {
-    const row = await this.db
-      .selectFrom('oauth_tokens')
-      .innerJoin('users', 'users.id', 'oauth_tokens.user_id')
-      .select([
-        'oauth_tokens.client_id as clientId',
-        'oauth_tokens.user_id as userId',
-        'users.username as username',
-        'users.avatar as avatar',
-        'oauth_tokens.scopes as scopes',
-        'oauth_tokens.expires_at as expiresAt',
-        'oauth_tokens.kind as kind',
-        'oauth_tokens.revoked_at as revokedAt',
-      ])
-      .where('oauth_tokens.token_hash', '=', sha256Hex(token))
-      .executeTakeFirst();
+    const row = (await this.selectLiveAccess(sha256Hex(token))).rows[0];
     if (!row || row.kind !== 'access' || row.revokedAt !== null || row.expiresAt <= this.now()) return undefined;
     return { clientId: row.clientId, userId: row.userId, username: row.username, avatar: row.avatar, scopes: row.scopes, expiresAt: row.expiresAt };
   }
 
   async findToken(token: string): Promise<TokenRow | undefined> {
-    return this.db.selectFrom('oauth_tokens').selectAll().where('token_hash', '=', sha256Hex(token)).executeTakeFirst();
+    return (await this.selectToken(sha256Hex(token))).rows[0];
   }
 
   /**

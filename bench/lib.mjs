@@ -1,0 +1,98 @@
+// Shared helpers of the benchmark: child processes, /proc readings, medians.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const TICKS = 100; // USER_HZ on Linux
+
+/** Starts a child that prints a ready line (`READY {json}` or "Serika listening on URL"). */
+export function startChild(args, env = {}, ready = /^READY (.*)$/m) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const onData = (chunk) => {
+      output += chunk;
+      const match = ready.exec(output);
+      if (match) {
+        child.stdout.off('data', onData);
+        child.stdout.resume();
+        child.stderr.resume();
+        resolve({ child, info: match[1].startsWith('{') ? JSON.parse(match[1]) : { url: match[1] }, stop: () => stop(child) });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (c) => (output += c));
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${output}`)));
+  });
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.removeAllListeners('exit');
+    child.on('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+/** CPU seconds (user + system) and RSS (MiB) of a process, from /proc. */
+export function procStats(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpu = (Number(fields[11]) + Number(fields[12])) / TICKS;
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    return { cpu, rssMb: rssKb / 1024 };
+  } catch {
+    return { cpu: 0, rssMb: 0 };
+  }
+}
+
+/** Runs one load scenario in its own process (bench/load.mjs). */
+export function load(scenario) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bench/load.mjs', JSON.stringify(scenario)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`load exited ${code}`))));
+  });
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : 0;
+}
+
+/**
+ * Measures a scenario `runs` times against the server process `pid`:
+ * median req/s, the median run's p50/p99, all errors and non-2xx, CPU per
+ * request and the server's RSS afterwards. `prepare(run)` returns the scenario
+ * for that run (fresh codes or refresh tokens, say).
+ */
+export async function measure(name, pid, runs, prepare) {
+  const results = [];
+  for (let run = 0; run < runs; run++) {
+    const scenario = await prepare(run);
+    const before = procStats(pid);
+    const result = await load(scenario);
+    const after = procStats(pid);
+    results.push({ ...result, cpuMsPerRequest: result.requests ? ((after.cpu - before.cpu) * 1000) / result.requests : 0, rssMb: after.rssMb });
+  }
+  const byRps = [...results].sort((a, b) => a.rps - b.rps);
+  const mid = byRps[Math.floor(byRps.length / 2)];
+  const row = {
+    name,
+    rps: median(results.map((r) => r.rps)),
+    p50: mid.p50,
+    p99: mid.p99,
+    errors: results.reduce((n, r) => n + r.errors + r.non2xx, 0),
+    cpuMsPerRequest: median(results.map((r) => r.cpuMsPerRequest)),
+    rssMb: Math.max(...results.map((r) => r.rssMb)),
+    requests: results.reduce((n, r) => n + r.requests, 0),
+  };
+  const flag = row.errors ? `  ERRORS ${row.errors}` : '';
+  process.stdout.write(`  ${name.padEnd(44)} ${row.rps.toFixed(0).padStart(7)} req/s  p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms${flag}\n`);
+  return row;
+}

@@ -1,0 +1,205 @@
+// npm run bench: the ceiling (bare Fastify), Serika on SQLite and PostgreSQL,
+// and the peer (node-oidc-provider), measured in one run from a separate load
+// process. Prints a table and the targets, and writes docs/BENCHMARKS.md.
+import { writeFileSync, readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { startChild, measure } from './lib.mjs';
+import { BENCH_DIR, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const PER_RUN = Number(process.env.BENCH_CODES ?? 20000);
+const PG_URL = process.env.BENCH_DATABASE_URL_PG ?? process.env.TEST_DATABASE_URL_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SKIP_MILLION = process.env.BENCH_SKIP_MILLION === '1';
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+const JSON_TYPE = { 'content-type': 'application/json' };
+const rows = [];
+const base = { duration: DURATION, connections: CONNECTIONS };
+const chatBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }] });
+const streamBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }], stream: true });
+
+function section(title) {
+  process.stdout.write(`\n${title}\n`);
+}
+
+async function ceiling() {
+  section('Ceiling: bare Fastify');
+  const server = await startChild(['bench/ceiling.mjs']);
+  rows.push({ group: 'ceiling', ...(await measure('bare Fastify GET /hello', server.child.pid, RUNS, () => ({ ...base, url: `${server.info.url}/hello` }))) });
+  rows.push({ group: 'ceiling', ...(await measure('bare Fastify form POST /echo', server.child.pid, RUNS, () => ({ ...base, url: `${server.info.url}/echo`, method: 'POST', headers: FORM, body: 'a=1&b=two' }))) });
+  await server.stop();
+}
+
+async function serika(dialect, upstream) {
+  section(`Serika on ${dialect === 'sqlite' ? 'SQLite (WAL, synchronous=NORMAL)' : 'PostgreSQL'}`);
+  const db = await freshDatabase(dialect, PG_URL);
+  const seeded = await seed(db.url);
+  const server = await startSerika(db.url, upstream);
+  const api = `${server.info.url}/api/openai/v1`;
+  const pid = server.child.pid;
+  const bearer = { authorization: `Bearer ${seeded.accessToken}` };
+  const basic = { authorization: 'Basic ' + Buffer.from(`${seeded.client.clientId}:${seeded.client.clientSecret}`).toString('base64') };
+  const { client } = seeded;
+  const group = `serika-${dialect}`;
+  const add = async (name, prepare) => rows.push({ group, dialect, ...(await measure(name, pid, RUNS, prepare)) });
+
+  await add('userinfo', () => ({ ...base, url: `${api}/oauth/userinfo`, headers: bearer }));
+  await add('introspection (Basic)', () => ({ ...base, url: `${api}/oauth/introspect`, method: 'POST', headers: { ...FORM, ...basic }, body: `token=${seeded.accessToken}` }));
+  await add('code + PKCE redemption (client_secret_post)', async () => {
+    const codes = await mintCodes(api, seeded, PER_RUN);
+    const file = writeBodies('redeem-post', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
+    return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
+  });
+  await add('code + PKCE redemption (client_secret_basic)', async () => {
+    const codes = await mintCodes(api, seeded, PER_RUN);
+    const file = writeBodies('redeem-basic', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier }).toString()));
+    return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: { ...FORM, ...basic }, bodiesFile: file, amount: PER_RUN };
+  });
+  await add('refresh (rotation)', async (run) => {
+    const tokens = await mintTokens(seeded.storage, seeded, PER_RUN, `fam_r${run}_`);
+    const file = writeBodies('refresh', tokens.map((t) => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
+    return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
+  });
+  await add('authorize → token, whole flows', () => ({
+    ...base,
+    kind: 'flow',
+    flow: {
+      authorizeUrl: `${api}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: client.clientId, redirect_uri: client.redirectUri, scope: 'profile', state: 's', code_challenge: client.challenge, code_challenge_method: 'S256' })}`,
+      cookie: seeded.cookie,
+      tokenUrl: `${api}/oauth/token`,
+      client,
+    },
+  }));
+  await add('chat completions', () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chatBody }));
+  await add('chat completions, streamed', () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: streamBody }));
+  await add('streamed: time to first byte (1 at a time)', () => ({ kind: 'ttfb', samples: 400, url: `${api}/oauth/chat/completions`, headers: { ...JSON_TYPE, ...bearer }, body: streamBody }));
+  await seeded.storage.close();
+  await server.stop();
+  await db.drop();
+}
+
+async function direct(upstream, pid) {
+  section('Direct to the same local upstream');
+  rows.push({ group: 'direct', ...(await measure('chat completions, direct', pid, RUNS, () => ({ ...base, url: `${upstream}/chat/completions`, method: 'POST', headers: JSON_TYPE, body: chatBody }))) });
+  rows.push({ group: 'direct', ...(await measure('chat completions, streamed, direct', pid, RUNS, () => ({ ...base, url: `${upstream}/chat/completions`, method: 'POST', headers: JSON_TYPE, body: streamBody }))) });
+  rows.push({ group: 'direct', ...(await measure('streamed: time to first byte, direct', pid, RUNS, () => ({ kind: 'ttfb', samples: 400, url: `${upstream}/chat/completions`, headers: JSON_TYPE, body: streamBody }))) });
+}
+
+async function peer() {
+  section('Peer: node-oidc-provider 9 (in-memory store)');
+  const server = await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), BENCH_DIR]);
+  const info = server.info;
+  const pid = server.child.pid;
+  const split = (file) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  const slice = (file, run, name) => writeBodies(name, split(file).slice(run * PER_RUN, (run + 1) * PER_RUN));
+  const add = async (name, prepare) => rows.push({ group: 'peer', ...(await measure(name, pid, RUNS, prepare)) });
+  await add('userinfo', () => ({ ...base, url: info.userinfo, headers: { authorization: `Bearer ${info.accessToken}` } }));
+  await add('introspection (Basic)', () => ({ ...base, url: info.introspection, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, body: `token=${info.accessToken}` }));
+  await add('code + PKCE redemption (client_secret_post)', (run) => ({ ...base, url: info.token, method: 'POST', headers: FORM, bodiesFile: slice(info.files.redeemPost, run, 'peer-post'), amount: PER_RUN }));
+  await add('code + PKCE redemption (client_secret_basic)', (run) => ({ ...base, url: info.token, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, bodiesFile: slice(info.files.redeemBasic, run, 'peer-basic'), amount: PER_RUN }));
+  await add('refresh (rotation)', (run) => ({ ...base, url: info.token, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, bodiesFile: slice(info.files.refresh, run, 'peer-refresh'), amount: PER_RUN }));
+  await server.stop();
+}
+
+async function million(upstream) {
+  section('Token table size: 1,000 vs 1,000,000 live tokens (SQLite)');
+  const db = await freshDatabase('sqlite');
+  const seeded = await seed(db.url);
+  await mintTokens(seeded.storage, seeded, 500, 'fam_k');
+  const measureBoth = async (label) => {
+    const server = await startSerika(db.url, upstream);
+    const api = `${server.info.url}/api/openai/v1`;
+    const basic = 'Basic ' + Buffer.from(`${seeded.client.clientId}:${seeded.client.clientSecret}`).toString('base64');
+    rows.push({ group: 'size', size: label, ...(await measure(`userinfo, ${label} tokens`, server.child.pid, RUNS, () => ({ ...base, url: `${api}/oauth/userinfo`, headers: { authorization: `Bearer ${seeded.accessToken}` } }))) });
+    rows.push({ group: 'size', size: label, ...(await measure(`introspection, ${label} tokens`, server.child.pid, RUNS, () => ({ ...base, url: `${api}/oauth/introspect`, method: 'POST', headers: { ...FORM, authorization: basic }, body: `token=${seeded.accessToken}` }))) });
+    await server.stop();
+  };
+  await measureBoth('1k');
+  process.stdout.write('  inserting 999,000 more tokens…\n');
+  await mintTokens(seeded.storage, seeded, 499_500, 'fam_m');
+  await measureBoth('1M');
+  await seeded.storage.close();
+}
+
+const find = (group, name) => rows.find((r) => r.group === group && r.name === name);
+const ratio = (a, b) => (a && b && b.rps ? a.rps / b.rps : NaN);
+
+function targets() {
+  const t = [];
+  const hello = find('ceiling', 'bare Fastify GET /hello');
+  t.push(['userinfo ≥ 0.7 × bare Fastify GET /hello (SQLite)', ratio(find('serika-sqlite', 'userinfo'), hello), 0.7]);
+  for (const name of ['code + PKCE redemption (client_secret_post)', 'code + PKCE redemption (client_secret_basic)', 'refresh (rotation)', 'introspection (Basic)']) {
+    const s = find('serika-sqlite', name);
+    t.push([`${name} ≥ 3 × node-oidc-provider (SQLite)`, ratio(s, find('peer', name)), 3]);
+    if (s) t.push([`${name} p99 < 20 ms at ${CONNECTIONS} connections (SQLite)`, s.p99, 20, 'below']);
+  }
+  for (const r of rows.filter((r) => r.group === 'serika-postgres' && !r.name.includes('first byte'))) {
+    t.push([`PostgreSQL ≥ 0.5 × SQLite: ${r.name}`, ratio(r, find('serika-sqlite', r.name)), 0.5]);
+  }
+  for (const name of ['userinfo', 'introspection']) {
+    const small = rows.find((r) => r.group === 'size' && r.size === '1k' && r.name.startsWith(name));
+    const big = rows.find((r) => r.group === 'size' && r.size === '1M' && r.name.startsWith(name));
+    if (small && big) t.push([`${name} with 1M tokens ≥ 0.9 × with 1k`, ratio(big, small), 0.9]);
+  }
+  const ttfb = find('serika-sqlite', 'streamed: time to first byte (1 at a time)');
+  const ttfbDirect = find('direct', 'streamed: time to first byte, direct');
+  if (ttfb && ttfbDirect) t.push(['streaming adds ≤ 1 ms to median time to first byte (ms added)', ttfb.p50 - ttfbDirect.p50, 1, 'below']);
+  t.push(['streaming keeps ≥ 0.9 × direct throughput', ratio(find('serika-sqlite', 'chat completions, streamed'), find('direct', 'chat completions, streamed, direct')), 0.9]);
+  return t.map(([label, value, goal, kind]) => ({ label, value, goal, met: Number.isFinite(value) && (kind === 'below' ? value <= goal : value >= goal) }));
+}
+
+function markdown(results) {
+  const cell = (v, d = 0) => (Number.isFinite(v) ? v.toFixed(d) : '–');
+  const table = [
+    '| group | scenario | req/s (median of ' + RUNS + ') | p50 ms | p99 ms | errors | server CPU ms/req | server RSS MiB |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.group} | ${r.name} | ${r.rps ? cell(r.rps) : '–'} | ${cell(r.p50, 2)} | ${cell(r.p99, 2)} | ${r.errors} | ${r.rps ? cell(r.cpuMsPerRequest, 3) : '–'} | ${cell(r.rssMb, 0)} |`),
+  ];
+  const goals = ['| target | measured | goal | met |', '|---|---:|---:|---|', ...results.map((t) => `| ${t.label} | ${cell(t.value, 2)} | ${t.goal} | ${t.met ? 'yes' : '**no**'} |`)];
+  const versions = JSON.parse(readFileSync('package-lock.json', 'utf8')).packages;
+  const v = (name) => versions[`node_modules/${name}`]?.version ?? '?';
+  return `# Benchmarks
+
+Generated by \`npm run bench\` on ${new Date().toISOString()}. Do not edit by hand: the figures are replaced on every run; the
+notes below the tables are kept in bench/NOTES.md and copied in.
+
+Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}.
+Load: autocannon ${v('autocannon')} in its own process, ${CONNECTIONS} connections, ${DURATION} s per run, ${RUNS} runs per
+scenario (the median run's latencies); servers on 127.0.0.1 with rate limits off and LOG_LEVEL=warn. Redemption and
+refresh runs use each code or refresh token once (${PER_RUN} per run; a run ends early when they are used up).
+Versions: fastify ${v('fastify')}, kysely ${v('kysely')}, better-sqlite3 ${v('better-sqlite3')}, pg ${v('pg')},
+oidc-provider ${v('oidc-provider')}; PostgreSQL on the same machine.
+
+## Results
+
+${table.join('\n')}
+
+## Targets
+
+${goals.join('\n')}
+
+${readFileSync('bench/NOTES.md', 'utf8')}`;
+}
+
+const upstream = await startChild(['bench/upstream.mjs']);
+try {
+  await ceiling();
+  await serika('sqlite', upstream.info.url);
+  await direct(upstream.info.url, upstream.child.pid);
+  try {
+    await serika('postgres', upstream.info.url);
+  } catch (error) {
+    process.stdout.write(`  PostgreSQL skipped: ${error.message.split('\n')[0]}\n`);
+  }
+  await peer();
+  if (!SKIP_MILLION) await million(upstream.info.url);
+} finally {
+  await upstream.stop();
+}
+const results = targets();
+section('Targets');
+for (const t of results) process.stdout.write(`  [${t.met ? 'met' : 'NOT MET'}] ${t.label}: ${Number.isFinite(t.value) ? t.value.toFixed(2) : 'n/a'} (goal ${t.goal})\n`);
+writeFileSync('docs/BENCHMARKS.md', markdown(results));
+process.stdout.write('\nWrote docs/BENCHMARKS.md\n');
+process.exit(0);
