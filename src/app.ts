@@ -25,6 +25,7 @@ import { userinfoRoute } from './resources/userinfo.js';
 import { characterRoutes, oauthCharacterRoutes } from './resources/characters/routes.js';
 import { apiKeyGenerationRoutes, oauthGenerationRoutes } from './generation/routes.js';
 import { registerCors } from './http/cors.js';
+import { sharedRateLimitStore } from './http/rate-limit-store.js';
 import { API_BASE } from './paths.js';
 import { sharedSecret } from './security/server-secrets.js';
 import type { Services } from './services.js';
@@ -71,7 +72,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, signed: true, secure: config.publicUrl.startsWith('https:') },
     getToken: (request) => field(request.body, '_csrf'),
   });
-  await app.register(rateLimit, { global: false });
+  // Rate-limit counters live in Redis when REDIS_URL is set (shared by every instance), else in-process.
+  await app.register(rateLimit, { global: false, store: sharedRateLimitStore(services.redis, app.log) });
   await registerCors(app);
 
   await registerDocs(app, () => config.publicUrl);
@@ -130,6 +132,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
 
   app.addHook('onClose', async () => {
     await services.upstream.close();
+    services.redis?.disconnect();
   });
 
   return app;

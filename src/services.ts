@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { ApiKeysService } from './accounts/api-keys/service.js';
 import { LoginThrottle } from './accounts/login-throttle.js';
@@ -31,6 +32,24 @@ export interface Services {
   usage: UsageService;
   upstream: UpstreamClient;
   gateway: Gateway;
+  /** Set when REDIS_URL is: shared rate limits across instances. */
+  redis: Redis | null;
+}
+
+/**
+ * Redis never blocks a request: commands fail at once while it is away (no
+ * offline queue), and the client keeps reconnecting in the background.
+ */
+export function connectRedis(url: string | null): Redis | null {
+  if (!url) return null;
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+  redis.on('error', () => {}); // reported by the rate-limit store when it matters
+  return redis;
 }
 
 export function createServices(config: Config, storage: Storage, now: () => number = Date.now): Services {
@@ -63,5 +82,6 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     usage,
     upstream,
     gateway,
+    redis: connectRedis(config.redisUrl),
   };
 }

@@ -1,11 +1,16 @@
 import type { Kysely } from 'kysely';
 import type { Database, UsersTable } from '../storage/schema.js';
 import { usernameKey } from './usernames.js';
+import { prepared } from '../storage/prepared.js';
 
 export type UserRow = UsersTable;
 
 export class UsersRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly selectById;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.selectById = prepared(db, (d) => d.selectFrom('users').selectAll().where('id', '=', ''));
+  }
 
   async insert(row: UserRow): Promise<void> {
     await this.db.insertInto('users').values(row).execute();
@@ -24,6 +29,6 @@ export class UsersRepo {
   }
 
   async findById(id: string): Promise<UserRow | undefined> {
-    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return (await this.selectById(id)).rows[0];
   }
 }

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { isDatabaseUnavailable } from '../storage/unavailable.js';
 
 /**
  * The OpenAI-style error wire format of the API (SPEC §3):
@@ -93,6 +94,7 @@ const FRAMEWORK_MESSAGES: Record<string, string> = {
 /** Turns anything thrown while serving an API request into an AppError; unknown failures become a 500. */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
+  if (isDatabaseUnavailable(error)) return new AppError('service_unavailable', 'The service is temporarily unavailable; try again shortly.');
   const e = error as FastifyError & { validation?: AjvError[]; validationContext?: string };
   if (Array.isArray(e?.validation)) return fromValidation(e.validation, e.validationContext);
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
@@ -118,7 +120,10 @@ export function openAIErrorBody(error: AppError): OpenAIErrorBody {
 /** The error handler of API scopes. */
 export function sendOpenAIError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const appError = toAppError(error);
-  if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+  if (appError.status === 503) {
+    request.log.warn({ err: error }, 'request refused: service unavailable');
+    reply.header('retry-after', '1');
+  } else if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
   if (appError.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer realm="serika"');
   return reply.code(appError.status).type('application/json; charset=utf-8').send(openAIErrorBody(appError));
 }

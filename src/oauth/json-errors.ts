@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { OAuthError } from './errors.js';
 
 /**
@@ -12,7 +13,11 @@ export function sendOAuthJsonError(error: unknown, request: FastifyRequest, repl
   else {
     const e = error as FastifyError;
     const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
-    if (status === 429) {
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'OAuth request refused: database unavailable');
+      reply.header('retry-after', '1');
+      oauth = new OAuthError('temporarily_unavailable', 'The service is temporarily unavailable; try again shortly.');
+    } else if (status === 429) {
       oauth = new OAuthError('invalid_request', 'Too many requests; retry later.', { status: 429 });
     } else if (status >= 400 && status < 500) {
       const description =

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import { createHash } from 'node:crypto';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type PostgresPool, type PostgresPoolClient, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 
@@ -81,7 +82,7 @@ function openPostgres(url: string): Storage {
   // An idle connection dropped by the server must not crash the process;
   // the next query gets a fresh connection or a clear error.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: withNamedStatements(pool) }) });
   return {
     db,
     dialect: 'postgres',
@@ -99,6 +100,43 @@ function openPostgres(url: string): Storage {
     async close() {
       await db.destroy();
     },
+  };
+}
+
+/**
+ * Parameterised queries run as named (server-side prepared) statements, so
+ * PostgreSQL parses and plans each one once per connection instead of on
+ * every call; pg remembers what each connection has prepared.
+ */
+function withNamedStatements(pool: pg.Pool): PostgresPool {
+  const names = new Map<string, string>();
+  const nameFor = (text: string) => {
+    let name = names.get(text);
+    if (!name) {
+      name = 's' + createHash('sha1').update(text).digest('hex').slice(0, 20);
+      if (names.size < 5000) names.set(text, name);
+    }
+    return name;
+  };
+  const guarded = new WeakSet<pg.PoolClient>();
+  return {
+    async connect() {
+      const client = await pool.connect();
+      // A connection that dies while checked out (PostgreSQL restarting) emits 'error'
+      // on the client; its query fails with the same error, so only keep the process alive.
+      if (!guarded.has(client)) {
+        guarded.add(client);
+        client.on('error', () => {});
+      }
+      return {
+        query: ((text: unknown, values?: unknown[]) =>
+          typeof text === 'string' && Array.isArray(values) && values.length > 0 && values.length <= 64
+            ? client.query({ name: nameFor(text), text, values })
+            : client.query(text as string, values)) as unknown as PostgresPoolClient['query'],
+        release: (destroy?: boolean) => client.release(destroy),
+      };
+    },
+    end: () => pool.end(),
   };
 }
 

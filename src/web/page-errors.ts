@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../oauth/errors.js';
+import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { sendErrorPage } from './layout.js';
 
 /** The error handler of every HTML scope: a page naming the error, never a stack trace. */
@@ -13,6 +14,10 @@ export function sendPageError(error: unknown, request: FastifyRequest, reply: Fa
   if (e?.code === 'SERIKA_CROSS_SITE') return sendErrorPage(reply, 403, 'cross_site_request', e.message);
   if (status === 429) {
     return sendErrorPage(reply, 429, 'too_many_requests', 'Too many attempts from your network. Wait a minute and try again.');
+  }
+  if (isDatabaseUnavailable(error)) {
+    request.log.warn({ err: error }, 'page refused: database unavailable');
+    return sendErrorPage(reply.header('retry-after', '5'), 503, 'temporarily_unavailable', 'Serika is briefly unavailable. Please try again in a moment.');
   }
   if (status >= 400 && status < 500) return sendErrorPage(reply, status, 'invalid_request', 'The request could not be understood.');
   request.log.error({ err: error }, 'page failed');

@@ -17,7 +17,7 @@ export interface TestClient {
 }
 
 export async function registerClient(
-  ts: TestServer,
+  ts: Pick<TestServer, 'api'>,
   owner: Seeded,
   options: { public?: boolean; redirectUris?: string[]; scopes?: string[]; name?: string } = {},
 ): Promise<TestClient> {
@@ -85,7 +85,7 @@ export interface AuthorizeParams {
   [extra: string]: string | undefined;
 }
 
-export function authorizeUrl(ts: TestServer, params: AuthorizeParams | Array<[string, string]>): string {
+export function authorizeUrl(ts: Pick<TestServer, 'api'>, params: AuthorizeParams | Array<[string, string]>): string {
   const query = new URLSearchParams();
   const entries = Array.isArray(params) ? params : Object.entries(params);
   for (const [k, v] of entries) if (v !== undefined) query.append(k, v);
@@ -107,7 +107,7 @@ export function standardParams(client: TestClient, challenge: string, overrides:
 }
 
 /** Posts the consent decision found on a consent page. */
-export async function decide(agent: Agent, ts: TestServer, consentHtml: string, decision: 'allow' | 'deny'): Promise<Response> {
+export async function decide(agent: Agent, ts: Pick<TestServer, 'api'>, consentHtml: string, decision: 'allow' | 'deny'): Promise<Response> {
   return agent.fetch(`${ts.api}/oauth/authorize/decision`, {
     form: { _csrf: hiddenField(consentHtml, '_csrf'), request_id: hiddenField(consentHtml, 'request_id'), decision },
   });
@@ -137,7 +137,7 @@ export function form(values: Record<string, string | undefined>): string {
 }
 
 export async function tokenRequest(
-  ts: TestServer,
+  ts: Pick<TestServer, 'api'>,
   body: Record<string, string | undefined> | string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: Headers; json: any }> {

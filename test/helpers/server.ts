@@ -18,6 +18,13 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** Another instance on an existing database (scale-out tests): same services, its own pool and port. */
+export async function startInstance(databaseUrl: string, env: Record<string, string> = {}, options: { logStream?: DestinationStream } = {}) {
+  const config = parseConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...env });
+  const server = await startServer(config, options);
+  return { url: server.url, api: server.url + API_BASE, config, server, services: createServices(config, server.storage), close: () => server.close() };
+}
+
 /** A real server on 127.0.0.1 and a free port, over a fresh database of the given dialect. */
 export async function startTestServer(
   dialect: Dialect,
@@ -51,7 +58,7 @@ export interface Seeded {
 let counter = 0;
 
 /** A user with an API key, created through the services (the CLI's path). */
-export async function seedUser(ts: TestServer, username = `user${++counter}_${process.pid}`): Promise<Seeded> {
+export async function seedUser(ts: Pick<TestServer, 'services'>, username = `user${++counter}_${process.pid}`): Promise<Seeded> {
   const user = await ts.services.users.create({ username, password: 'correct horse battery staple' });
   const { key } = await ts.services.apiKeys.create(user.id, 'test');
   return { userId: user.id, username, key };

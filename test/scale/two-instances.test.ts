@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PG_URL, createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { Agent, PASSWORD, authorizeUrl, decide, form, pkce, registerClient, standardParams, tokenRequest } from '../helpers/oauth.js';
+import { call, seedUser, startInstance } from '../helpers/server.js';
+
+const REDIS_URL = process.env.TEST_REDIS_URL;
+type Instance = Awaited<ReturnType<typeof startInstance>>;
+
+/** A form POST from a chosen loopback source address (127.0.0.0/8 is all local). */
+function postFrom(localAddress: string, url: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe.skipIf(!PG_URL || !REDIS_URL)('two instances on one PostgreSQL and one Redis', () => {
+  let database: TestDatabase;
+  let a: Instance;
+  let b: Instance;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    const env = { REDIS_URL: REDIS_URL!, RATE_LIMIT_TOKEN: '4' };
+    a = await startInstance(database.url, env);
+    b = await startInstance(database.url, env);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await database?.cleanup();
+  });
+
+  it('serves a flow started on one instance and finished on the other', async () => {
+    const owner = await seedUser(a, `owner_${randomBytes(3).toString('hex')}`);
+    const client = await registerClient(b, owner);
+    // Sign in on A; the session, the CSRF cookie key and the pending request all live in the shared database.
+    const agentA = new Agent(a.url);
+    const login = await (await agentA.fetch('/login')).text();
+    const csrf = /name="_csrf" value="([^"]*)"/.exec(login)![1]!;
+    expect((await agentA.fetch('/login', { form: { _csrf: csrf, username: owner.username, password: PASSWORD } })).status).toBe(303);
+    const { verifier, challenge } = pkce();
+    const consent = await agentA.fetch(authorizeUrl(a, standardParams(client, challenge)));
+    expect(consent.status).toBe(200);
+    // The decision is posted to B with A's cookies.
+    const agentB = new Agent(b.url);
+    for (const [k, v] of agentA.cookies) agentB.cookies.set(k, v);
+    const decided = await decide(agentB, b, await consent.text(), 'allow');
+    expect(decided.status).toBe(303);
+    const code = new URL(decided.headers.get('location')!).searchParams.get('code')!;
+    const tokens = await tokenRequest(a, { grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: verifier, client_id: client.clientId, client_secret: client.clientSecret! });
+    expect(tokens.status).toBe(200);
+    const me = await call('GET', `${b.api}/oauth/userinfo`, { headers: { authorization: `Bearer ${tokens.json.access_token}` } });
+    expect(me.json.username).toBe(owner.username);
+
+    // A token revoked through B is refused by A within a second (here: at once, nothing is cached).
+    const revoked = await fetch(`${b.api}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form({ token: tokens.json.refresh_token, client_id: client.clientId, client_secret: client.clientSecret! }) });
+    expect(revoked.status).toBe(200);
+    const started = Date.now();
+    let status = 200;
+    while (Date.now() - started < 1000 && status !== 401) status = (await call('GET', `${a.api}/oauth/userinfo`, { headers: { authorization: `Bearer ${tokens.json.access_token}` } })).status;
+    expect(status).toBe(401);
+  });
+
+  it('counts a rate limit hit through one instance on the other (per client, through Redis)', async () => {
+    const clientId = `client_${randomBytes(16).toString('hex')}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      // Different source addresses, so only the per-client counter can trip.
+      statuses.push(await postFrom(`127.0.${Math.floor(Math.random() * 200) + 20}.${i + 2}`, `${(i % 2 ? b : a).api}/oauth/token`, `grant_type=refresh_token&refresh_token=x&client_id=${clientId}`));
+    }
+    expect(statuses.slice(0, 4)).toEqual([401, 401, 401, 401]);
+    expect(statuses[4]).toBe(429);
+  });
+
+  it('degrades to per-instance limits with a warning, never an error, when Redis is away', async () => {
+    const lines: string[] = [];
+    const logStream = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const lonely = await startInstance(database.url, { REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_TOKEN: '3', LOG_LEVEL: 'warn' }, { logStream });
+    try {
+      const source = `127.0.${Math.floor(Math.random() * 200) + 20}.250`;
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push(await postFrom(source, `${lonely.api}/oauth/revoke`, `token=x&client_id=client_${randomBytes(8).toString('hex')}`));
+      expect(statuses).toEqual([401, 401, 401, 429]);
+      expect(lines.join('')).toContain('rate limits are counted per instance');
+      expect((await call('GET', `${lonely.url}/readyz`)).status).toBe(200);
+    } finally {
+      await lonely.close();
+    }
+  });
+});
