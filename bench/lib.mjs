@@ -37,8 +37,22 @@ function stop(child) {
   });
 }
 
-/** CPU seconds (user + system) and RSS (MiB) of a process, from /proc. */
+/** CPU seconds and RSS of a process and its children (cluster workers), from /proc. */
 export function procStats(pid) {
+  let total = single(pid);
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    for (const child of children) {
+      const s = single(Number(child));
+      total = { cpu: total.cpu + s.cpu, rssMb: total.rssMb + s.rssMb };
+    }
+  } catch {
+    /* no children file: a single process */
+  }
+  return total;
+}
+
+function single(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

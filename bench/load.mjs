@@ -107,5 +107,30 @@ async function runTtfb() {
   return { requests: samples.length, rps: 0, seconds: 0, p50: percentile(samples, 50), p99: percentile(samples, 99), errors, non2xx: 0 };
 }
 
-const run = scenario.kind === 'flow' ? runFlow : scenario.kind === 'ttfb' ? runTtfb : runAutocannon;
+/** wrk (Debian's package): a C load generator that leaves the cores to the servers. Several targets run at once and add up. */
+async function runWrk() {
+  const { spawn } = await import('node:child_process');
+  const one = (url) =>
+    new Promise((resolve, reject) => {
+      const headers = Object.entries(scenario.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+      const args = ['-t1', `-c${Math.max(1, Math.floor((scenario.connections ?? 32) / scenario.urls.length))}`, `-d${scenario.duration}s`, '--latency', ...headers, url];
+      const child = spawn('wrk', args);
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      child.on('error', reject);
+      child.on('exit', () => resolve(out));
+    });
+  const outputs = await Promise.all(scenario.urls.map(one));
+  const ms = (text) => {
+    const m = /([\d.]+)(us|ms|s)/.exec(text ?? '');
+    return m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : NaN;
+  };
+  const rps = outputs.reduce((n, o) => n + Number(/Requests\/sec:\s+([\d.]+)/.exec(o)?.[1] ?? 0), 0);
+  const requests = outputs.reduce((n, o) => n + Number(/(\d+) requests in/.exec(o)?.[1] ?? 0), 0);
+  const non2xx = outputs.reduce((n, o) => n + Number(/Non-2xx or 3xx responses: (\d+)/.exec(o)?.[1] ?? 0), 0);
+  const errors = outputs.reduce((n, o) => n + (/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(o)?.slice(1).reduce((a, b) => a + Number(b), 0) ?? 0), 0);
+  return { requests, rps, seconds: scenario.duration, p50: ms(/50%\s+(\S+)/.exec(outputs[0])?.[1]), p99: ms(/99%\s+(\S+)/.exec(outputs[0])?.[1]), errors, non2xx };
+}
+
+const run = scenario.kind === 'flow' ? runFlow : scenario.kind === 'ttfb' ? runTtfb : scenario.kind === 'wrk' ? runWrk : runAutocannon;
 process.stdout.write(JSON.stringify(await run()) + '\n');

@@ -14,6 +14,8 @@ const PG_URL = process.env.BENCH_DATABASE_URL_PG ?? process.env.TEST_DATABASE_UR
 const SKIP_MILLION = process.env.BENCH_SKIP_MILLION === '1';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const JSON_TYPE = { 'content-type': 'application/json' };
+const ONLY = process.env.BENCH_ONLY?.split(',');
+const want = (section) => !ONLY || ONLY.includes(section);
 const rows = [];
 const base = { duration: DURATION, connections: CONNECTIONS };
 const chatBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }] });
@@ -122,6 +124,28 @@ async function million(upstream) {
   await seeded.storage.close();
 }
 
+/** Issue 8: 2 workers vs 1, and 2 instances on one PostgreSQL vs 1 (wrk leaves the cores to the servers). */
+async function scaleOut(upstream) {
+  section('Scale-out on PostgreSQL (wrk)');
+  const db = await freshDatabase('postgres', PG_URL);
+  const seeded = await seed(db.url);
+  const headers = { authorization: `Bearer ${seeded.accessToken}` };
+  const path = '/api/openai/v1/oauth/userinfo';
+  const scenario = (urls) => ({ kind: 'wrk', urls: urls.map((u) => u + path), headers, duration: DURATION, connections: CONNECTIONS });
+  for (const workers of [1, 2]) {
+    const server = await startSerika(db.url, upstream, workers);
+    rows.push({ group: 'scale', ...(await measure(`userinfo, 1 instance, ${workers} worker${workers > 1 ? 's' : ''}`, server.child.pid, RUNS, () => scenario([server.info.url]))) });
+    await server.stop();
+  }
+  const a = await startSerika(db.url, upstream);
+  const b = await startSerika(db.url, upstream);
+  rows.push({ group: 'scale', ...(await measure('userinfo, 2 instances, 1 worker each', a.child.pid, RUNS, () => scenario([a.info.url, b.info.url]))) });
+  await a.stop();
+  await b.stop();
+  await seeded.storage.close();
+  await db.drop();
+}
+
 const find = (group, name) => rows.find((r) => r.group === group && r.name === name);
 const ratio = (a, b) => (a && b && b.rps ? a.rps / b.rps : NaN);
 
@@ -146,7 +170,17 @@ function targets() {
   const ttfbDirect = find('direct', 'streamed: time to first byte, direct');
   if (ttfb && ttfbDirect) t.push(['streaming adds ≤ 1 ms to median time to first byte (ms added)', ttfb.p50 - ttfbDirect.p50, 1, 'below']);
   t.push(['streaming keeps ≥ 0.9 × direct throughput', ratio(find('serika-sqlite', 'chat completions, streamed'), find('direct', 'chat completions, streamed, direct')), 0.9]);
-  return t.map(([label, value, goal, kind]) => ({ label, value, goal, met: Number.isFinite(value) && (kind === 'below' ? value <= goal : value >= goal) }));
+  const one = find('scale', 'userinfo, 1 instance, 1 worker');
+  const two = find('scale', 'userinfo, 1 instance, 2 workers');
+  const pair = find('scale', 'userinfo, 2 instances, 1 worker each');
+  if (one && two) t.push(['2 workers ÷ 1 worker, userinfo on PostgreSQL (reported)', ratio(two, one), null, 'report']);
+  if (one && pair) t.push(['2 instances ÷ 1 instance, userinfo on PostgreSQL (reported)', ratio(pair, one), null, 'report']);
+  return t.map(([label, value, goal, kind]) => ({
+    label,
+    value,
+    goal: goal ?? '–',
+    met: kind === 'report' ? 'report' : Number.isFinite(value) && (kind === 'below' ? value <= goal : value >= goal),
+  }));
 }
 
 function markdown(results) {
@@ -156,7 +190,7 @@ function markdown(results) {
     '|---|---|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.group} | ${r.name} | ${r.rps ? cell(r.rps) : '–'} | ${cell(r.p50, 2)} | ${cell(r.p99, 2)} | ${r.errors} | ${r.rps ? cell(r.cpuMsPerRequest, 3) : '–'} | ${cell(r.rssMb, 0)} |`),
   ];
-  const goals = ['| target | measured | goal | met |', '|---|---:|---:|---|', ...results.map((t) => `| ${t.label} | ${cell(t.value, 2)} | ${t.goal} | ${t.met ? 'yes' : '**no**'} |`)];
+  const goals = ['| target | measured | goal | met |', '|---|---:|---:|---|', ...results.map((t) => `| ${t.label} | ${cell(t.value, 2)} | ${t.goal} | ${t.met === 'report' ? '(figure)' : t.met ? 'yes' : '**no**'} |`)];
   const versions = JSON.parse(readFileSync('package-lock.json', 'utf8')).packages;
   const v = (name) => versions[`node_modules/${name}`]?.version ?? '?';
   return `# Benchmarks
@@ -184,22 +218,31 @@ ${readFileSync('bench/NOTES.md', 'utf8')}`;
 
 const upstream = await startChild(['bench/upstream.mjs']);
 try {
-  await ceiling();
-  await serika('sqlite', upstream.info.url);
-  await direct(upstream.info.url, upstream.child.pid);
-  try {
-    await serika('postgres', upstream.info.url);
-  } catch (error) {
-    process.stdout.write(`  PostgreSQL skipped: ${error.message.split('\n')[0]}\n`);
+  if (want('ceiling')) await ceiling();
+  if (want('sqlite')) await serika('sqlite', upstream.info.url);
+  if (want('direct')) await direct(upstream.info.url, upstream.child.pid);
+  if (want('postgres')) {
+    try {
+      await serika('postgres', upstream.info.url);
+    } catch (error) {
+      process.stdout.write(`  PostgreSQL skipped: ${error.message.split('\n')[0]}\n`);
+    }
   }
-  await peer();
-  if (!SKIP_MILLION) await million(upstream.info.url);
+  if (want('peer')) await peer();
+  if (want('million') && !SKIP_MILLION) await million(upstream.info.url);
+  if (want('scale')) {
+    try {
+      await scaleOut(upstream.info.url);
+    } catch (error) {
+      process.stdout.write(`  scale-out skipped: ${error.message.split('\n')[0]}\n`);
+    }
+  }
 } finally {
   await upstream.stop();
 }
 const results = targets();
 section('Targets');
-for (const t of results) process.stdout.write(`  [${t.met ? 'met' : 'NOT MET'}] ${t.label}: ${Number.isFinite(t.value) ? t.value.toFixed(2) : 'n/a'} (goal ${t.goal})\n`);
+for (const t of results) process.stdout.write(`  [${t.met === 'report' ? 'report' : t.met ? 'met' : 'NOT MET'}] ${t.label}: ${Number.isFinite(t.value) ? t.value.toFixed(2) : 'n/a'} (goal ${t.goal})\n`);
 writeFileSync('docs/BENCHMARKS.md', markdown(results));
 process.stdout.write('\nWrote docs/BENCHMARKS.md\n');
 process.exit(0);

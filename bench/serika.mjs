@@ -74,8 +74,8 @@ export async function mintTokens(storage, seeded, count, familyPrefix = 'fam_r')
   return values.filter((v) => v.row.kind === 'refresh').map((v) => v.value);
 }
 
-export function startSerika(databaseUrl, upstreamUrl) {
-  return startChild(['bin/serika.js', 'serve'], {
+export function startSerika(databaseUrl, upstreamUrl, workers = 1) {
+  return startChild(['bin/serika.js', 'serve', ...(workers > 1 ? ['--workers', String(workers)] : [])], {
     PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_URL: databaseUrl,
