@@ -1,8 +1,8 @@
-import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/security/secrets.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { basic, form, obtainCode, registerClient, tokenRequest, userWithSession, type Agent, type TestClient } from '../helpers/oauth.js';
+import { postFrom } from '../helpers/loopback.js';
 import { call, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
 
 describe.each(DIALECTS)('token lifecycle and the bearer guard (%s)', (dialect) => {
@@ -317,18 +317,6 @@ describe.each(DIALECTS)('token lifecycle and the bearer guard (%s)', (dialect) =
     });
   });
 });
-
-/** A form POST from a chosen loopback source address, so tests can be several IPs (127.0.0.0/8 is all local). */
-function postFrom(localAddress: string, url: string, body: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (response) => {
-      response.resume();
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers }));
-    });
-    request.on('error', reject);
-    request.end(body);
-  });
-}
 
 describe('rate limits on the token, revocation and introspection endpoints', () => {
   let ts: TestServer;

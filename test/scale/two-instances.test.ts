@@ -1,25 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_URL, createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { Agent, PASSWORD, authorizeUrl, decide, form, pkce, registerClient, standardParams, tokenRequest } from '../helpers/oauth.js';
+import { postFrom } from '../helpers/loopback.js';
 import { call, seedUser, startInstance } from '../helpers/server.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL;
 type Instance = Awaited<ReturnType<typeof startInstance>>;
-
-/** A form POST from a chosen loopback source address (127.0.0.0/8 is all local). */
-function postFrom(localAddress: string, url: string, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 describe.skipIf(!PG_URL || !REDIS_URL)('two instances on one PostgreSQL and one Redis', () => {
   let database: TestDatabase;
@@ -74,7 +62,7 @@ describe.skipIf(!PG_URL || !REDIS_URL)('two instances on one PostgreSQL and one 
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) {
       // Different source addresses, so only the per-client counter can trip.
-      statuses.push(await postFrom(`127.0.${Math.floor(Math.random() * 200) + 20}.${i + 2}`, `${(i % 2 ? b : a).api}/oauth/token`, `grant_type=refresh_token&refresh_token=x&client_id=${clientId}`));
+      statuses.push((await postFrom(`127.0.${Math.floor(Math.random() * 200) + 20}.${i + 2}`, `${(i % 2 ? b : a).api}/oauth/token`, `grant_type=refresh_token&refresh_token=x&client_id=${clientId}`)).status);
     }
     expect(statuses.slice(0, 4)).toEqual([401, 401, 401, 401]);
     expect(statuses[4]).toBe(429);
@@ -92,7 +80,7 @@ describe.skipIf(!PG_URL || !REDIS_URL)('two instances on one PostgreSQL and one 
     try {
       const source = `127.0.${Math.floor(Math.random() * 200) + 20}.250`;
       const statuses: number[] = [];
-      for (let i = 0; i < 4; i++) statuses.push(await postFrom(source, `${lonely.api}/oauth/revoke`, `token=x&client_id=client_${randomBytes(8).toString('hex')}`));
+      for (let i = 0; i < 4; i++) statuses.push((await postFrom(source, `${lonely.api}/oauth/revoke`, `token=x&client_id=client_${randomBytes(8).toString('hex')}`)).status);
       expect(statuses).toEqual([401, 401, 401, 429]);
       expect(lines.join('')).toContain('rate limits are counted per instance');
       expect((await call('GET', `${lonely.url}/readyz`)).status).toBe(200);
