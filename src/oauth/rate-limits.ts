@@ -1,22 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify';
 import { field } from '../http/form-body.js';
+import { parseBasic } from './client-auth.js';
 
 /** The client a token-endpoint request speaks for, read without judging it (Basic or body client_id). */
 export function claimedClientId(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  const basic = header && /^Basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(header);
-  if (basic) {
-    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon > 0) {
-      try {
-        return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
-      } catch {
-        return undefined;
-      }
-    }
+  try {
+    return parseBasic(request.headers.authorization)?.id ?? field(request.body, 'client_id');
+  } catch {
+    return field(request.body, 'client_id');
   }
-  return field(request.body, 'client_id');
 }
 
 class TooManyRequests extends Error {

@@ -40,6 +40,16 @@ function checkAvatar(avatar: string | null | undefined): string | null | undefin
   return avatar;
 }
 
+/** The same limits the JSON schema states, for callers that do not pass through it (the dashboard). */
+export const CHARACTER_LIMITS = { name: 100, description: 2000, personality: 4000, greeting: 2000, avatar: 2048 } as const;
+
+function checkLengths(input: CharacterInput): void {
+  for (const [name, max] of Object.entries(CHARACTER_LIMITS)) {
+    const value = (input as Record<string, unknown>)[name];
+    if (typeof value === 'string' && [...value].length > max) throw invalidValue(name, `${name} must be at most ${max} characters.`);
+  }
+}
+
 function checkName(name: string | undefined): string | undefined {
   if (name !== undefined && name.trim() === '') throw invalidValue('name', 'name must contain a visible character.');
   return name;
@@ -53,6 +63,8 @@ export class CharactersService {
   ) {}
 
   async create(userId: string, input: CharacterInput): Promise<Character> {
+    checkLengths(input);
+    if (!input.name?.trim()) throw invalidValue('name', 'Give the character a name.');
     const now = this.now();
     const row: CharactersTable = {
       id: randomId('char_'),
@@ -81,6 +93,7 @@ export class CharactersService {
   }
 
   async update(userId: string, id: string, input: CharacterInput): Promise<Character> {
+    checkLengths(input);
     const changes: Partial<CharactersTable> = { updated_at: this.now() };
     if (input.name !== undefined) changes.name = checkName(input.name);
     if (input.description !== undefined) changes.description = input.description;

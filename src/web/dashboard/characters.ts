@@ -1,29 +1,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import { field } from '../../http/form-body.js';
-import type { Character, CharactersService } from '../../resources/characters/service.js';
+import { CHARACTER_LIMITS, type Character, type CharactersService } from '../../resources/characters/service.js';
 import type { CharacterInput } from '../../resources/characters/schemas.js';
 import { html, type Html } from '../html.js';
 import { confirmPage, csrfField, dashboardPage, describedBy, fieldError, userOf } from './common.js';
-
-const LIMITS = { name: 100, description: 2000, personality: 4000, greeting: 2000, avatar: 2048 } as const;
 
 function readForm(body: unknown): CharacterInput {
   const text = (name: string) => (typeof (body as Record<string, unknown>)?.[name] === 'string' ? ((body as Record<string, string>)[name] ?? '') : '');
   return { name: text('name'), description: text('description'), personality: text('personality'), greeting: text('greeting'), avatar: field(body, 'avatar') ?? null };
 }
 
-function check(input: CharacterInput): void {
-  for (const [name, max] of Object.entries(LIMITS)) {
-    const value = (input as Record<string, string | null | undefined>)[name];
-    if (typeof value === 'string' && [...value].length > max) throw new AppError('invalid_value', `${name} must be at most ${max} characters.`, name);
-  }
-  if (!input.name?.trim()) throw new AppError('invalid_value', 'Give the character a name.', 'name');
-}
-
 function characterForm(reply: FastifyReply, input: CharacterInput, errors: Record<string, string>, action: string, submit: string): Html {
   const area = (name: 'description' | 'personality' | 'greeting', label: string) => html`<label for="${name}">${label}</label>
-  <textarea id="${name}" name="${name}" rows="3" maxlength="${LIMITS[name]}"${describedBy(name, errors)}>${input[name] ?? ''}</textarea>${fieldError(name, errors)}`;
+  <textarea id="${name}" name="${name}" rows="3" maxlength="${CHARACTER_LIMITS[name]}"${describedBy(name, errors)}>${input[name] ?? ''}</textarea>${fieldError(name, errors)}`;
   return html`<form method="post" action="${action}">${csrfField(reply)}
   <label for="name">Name</label>
   <input type="text" id="name" name="name" required maxlength="100" value="${input.name ?? ''}"${describedBy('name', errors)}>${fieldError('name', errors)}
@@ -89,7 +79,6 @@ export async function charactersPages(scope: FastifyInstance, characters: Charac
   scope.post('/dashboard/characters', async (request, reply) => {
     const input = readForm(request.body);
     try {
-      check(input);
       const created = await characters.create(userOf(request).userId, input);
       return await editPage(request, reply, created, undefined, {}, 201, html`<p class="notice" role="status">Character created.</p>`);
     } catch (error) {
@@ -105,7 +94,6 @@ export async function charactersPages(scope: FastifyInstance, characters: Charac
     if (!c) return reply;
     const input = readForm(request.body);
     try {
-      check(input);
       const updated = await characters.update(userOf(request).userId, c.id, input);
       return await editPage(request, reply, updated, undefined, {}, 200, html`<p class="notice" role="status">Saved.</p>`);
     } catch (error) {
