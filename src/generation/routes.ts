@@ -59,7 +59,10 @@ const usageSchema = {
 
 /** API-key routes: /chat/completions, /images/generations, /models and /usage (SPEC §2, §5). */
 export async function apiKeyGenerationRoutes(scope: FastifyInstance, gateway: Gateway, usage: UsageService): Promise<void> {
-  generationRoutes(scope, gateway, '', (request) => ({ userId: apiKeyOf(request).userId, clientId: null, apiKeyId: apiKeyOf(request).apiKeyId }), 'generation', 'apiKey');
+  generationRoutes(scope, gateway, '', (request) => {
+    const key = apiKeyOf(request);
+    return { userId: key.userId, clientId: null, apiKeyId: key.apiKeyId };
+  }, 'generation', 'apiKey');
   scope.get(
     '/usage',
     { schema: { tags: ['generation'], security: [{ apiKey: [] }], summary: 'Usage per day and app, last 30 days', response: { 200: usageSchema, 401: openAIErrorSchema } } },
@@ -73,7 +76,10 @@ export async function oauthGenerationRoutes(scope: FastifyInstance, gateway: Gat
     scope,
     gateway,
     '/oauth',
-    (request) => ({ userId: bearerOf(request).userId, clientId: bearerOf(request).clientId, apiKeyId: null }),
+    (request) => {
+      const grant = bearerOf(request);
+      return { userId: grant.userId, clientId: grant.clientId, apiKeyId: null };
+    },
     'resources',
     'accessToken',
     requireScope('generations'),

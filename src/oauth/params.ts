@@ -43,6 +43,13 @@ export class OAuthParams {
     return [...this.values].filter(([, v]) => v.length > 1).map(([k]) => k);
   }
 
+  /** RFC 6749 §3.1, §3.2: request and response parameters MUST NOT be included more than once. */
+  rejectRepeats(): this {
+    const repeated = this.repeated();
+    if (repeated.length > 0) throw invalidRequest(`Parameters may not repeat: ${repeated.join(', ').slice(0, 100)}.`);
+    return this;
+  }
+
   names(): string[] {
     return [...this.values.keys()];
   }

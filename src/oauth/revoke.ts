@@ -15,9 +15,7 @@ export interface TokenEndpointsDeps {
 
 /** Parses, refuses repeats, and requires `token` (RV-05). */
 export function tokenParams(body: unknown): { params: OAuthParams; token: string } {
-  const params = OAuthParams.fromBody(body);
-  const repeated = params.repeated();
-  if (repeated.length > 0) throw invalidRequest(`Parameters may not repeat: ${repeated.join(', ').slice(0, 100)}.`);
+  const params = OAuthParams.fromBody(body).rejectRepeats();
   const token = params.get('token');
   if (token === undefined) throw invalidRequest('token is required.');
   return { params, token };

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoginThrottle } from '../accounts/login-throttle.js';
 import type { SessionsService, SessionUser } from '../accounts/sessions.js';
@@ -8,7 +8,7 @@ import { AppError } from '../errors.js';
 import { field } from '../http/form-body.js';
 import { html } from './html.js';
 import { sendPage } from './layout.js';
-import { SESSION_COOKIE, assertSameOrigin, clearSessionCookie, currentUser, safeReturnTo, setSessionCookie } from './session.js';
+import { SESSION_COOKIE, clearSessionCookie, currentUser, protectFormPosts, safeReturnTo, setSessionCookie } from './session.js';
 
 export interface AccountsPagesDeps {
   config: Config;
@@ -86,12 +86,9 @@ function signupClosed(reply: FastifyReply): FastifyReply {
 export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesDeps): Promise<void> {
   const { config, users, sessions, throttle } = deps;
   const secure = config.publicUrl.startsWith('https:');
-  const perIp = config.rateLimitLogin > 0 ? { rateLimit: { max: config.rateLimitLogin, timeWindow: '1 minute' } } : {};
+  const perIp: FastifyContextConfig = config.rateLimitLogin > 0 ? { rateLimit: { max: config.rateLimitLogin, timeWindow: '1 minute' } } : {};
 
-  // UI-01: the Origin check runs before CSRF and before any handler on every page POST.
-  scope.addHook('preValidation', async (request) => {
-    if (request.method === 'POST') assertSameOrigin(request, config.publicUrl);
-  });
+  protectFormPosts(scope, config.publicUrl);
 
   const signIn = async (request: FastifyRequest, reply: FastifyReply, user: { id: string }, returnTo: string | null) => {
     const session = await sessions.start(user.id, request.cookies[SESSION_COOKIE]);
@@ -106,7 +103,7 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     return alreadySignedIn(await currentUser(request, sessions), returnTo, reply) ?? loginPage(reply, 200, { returnTo });
   });
 
-  scope.post('/login', { config: perIp, preHandler: scope.csrfProtection }, async (request, reply) => {
+  scope.post('/login', { config: perIp }, async (request, reply) => {
     const returnTo = safeReturnTo(field(request.body, 'return_to'));
     const username = field(request.body, 'username');
     const password = field(request.body, 'password');
@@ -129,7 +126,7 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     return alreadySignedIn(await currentUser(request, sessions), returnTo, reply) ?? signupPage(reply, 200, { returnTo });
   });
 
-  scope.post('/signup', { config: perIp, preHandler: scope.csrfProtection }, async (request, reply) => {
+  scope.post('/signup', { config: perIp }, async (request, reply) => {
     if (config.signup === 'closed') return signupClosed(reply);
     const returnTo = safeReturnTo(field(request.body, 'return_to'));
     const username = field(request.body, 'username') ?? '';
@@ -143,7 +140,7 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     }
   });
 
-  scope.post('/logout', { preHandler: scope.csrfProtection }, async (request, reply) => {
+  scope.post('/logout', async (request, reply) => {
     const id = request.cookies[SESSION_COOKIE];
     if (id) await sessions.end(id);
     clearSessionCookie(reply, secure);

@@ -61,10 +61,9 @@ export function sendPage(reply: FastifyReply, status: number, options: PageOptio
 }
 
 /** An error page naming the error (AZ-01, AZ-02): never a redirect. */
-export function sendErrorPage(reply: FastifyReply, status: number, error: string, description: string, user?: SessionUser | null): FastifyReply {
+export function sendErrorPage(reply: FastifyReply, status: number, error: string, description: string): FastifyReply {
   return sendPage(reply, status, {
     title: 'Error',
-    user: user ?? null,
     body: html`<div class="card">
   <h1>Something went wrong</h1>
   <p class="error"><strong>${error}</strong>: ${description}</p>

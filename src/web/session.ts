@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionsService, SessionUser } from '../accounts/sessions.js';
 
 export const SESSION_COOKIE = 'serika_session';
@@ -47,7 +47,7 @@ export class CrossSiteRequestError extends Error {
  * Sec-Fetch-Site; Origin is checked too, except `null`, which our own pages
  * produce (Referrer-Policy: no-referrer makes Chromium send `Origin: null`).
  */
-export function assertSameOrigin(request: FastifyRequest, publicUrl: string): void {
+function assertSameOrigin(request: FastifyRequest, publicUrl: string): void {
   const fetchSite = request.headers['sec-fetch-site'];
   if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') {
     throw new CrossSiteRequestError('Cross-site form submissions are refused.');
@@ -56,4 +56,19 @@ export function assertSameOrigin(request: FastifyRequest, publicUrl: string): vo
   if (origin === undefined || origin === 'null') return;
   const own = new Set([new URL(publicUrl).origin, `${request.protocol}://${request.headers.host ?? ''}`]);
   if (!own.has(origin)) throw new CrossSiteRequestError('Cross-site form submissions are refused.');
+}
+
+/**
+ * Every form POST of a scope (pages, consent, dashboard): the same-origin
+ * check first, before the body is even validated, then the CSRF token
+ * (RFC 6749 §10.12, UI-01).
+ */
+export function protectFormPosts(scope: FastifyInstance, publicUrl: string): void {
+  scope.addHook('preValidation', async (request) => {
+    if (request.method === 'POST') assertSameOrigin(request, publicUrl);
+  });
+  scope.addHook('preHandler', (request, reply, done) => {
+    if (request.method === 'POST') scope.csrfProtection(request, reply, done);
+    else done();
+  });
 }

@@ -58,24 +58,13 @@ export class ApiKeysRepo {
       .execute();
   }
 
-  async revokeById(userId: string, keyId: string, now: number): Promise<number> {
+  /** Revokes the user's active keys with this ID or display prefix; returns how many. */
+  async revoke(userId: string, by: 'id' | 'prefix', value: string, now: number): Promise<number> {
     const result = await this.db
       .updateTable('api_keys')
       .set({ revoked_at: now })
       .where('user_id', '=', userId)
-      .where('id', '=', keyId)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  }
-
-  /** Revokes the user's active keys whose display prefix matches; returns how many. */
-  async revokeByPrefix(userId: string, prefix: string, now: number): Promise<number> {
-    const result = await this.db
-      .updateTable('api_keys')
-      .set({ revoked_at: now })
-      .where('user_id', '=', userId)
-      .where('prefix', '=', prefix)
+      .where(by, '=', value)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     return Number(result.numUpdatedRows);

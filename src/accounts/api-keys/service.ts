@@ -81,12 +81,12 @@ export class ApiKeysService {
   /** Accepts the listed prefix with or without the `sk-serika-` start. */
   async revoke(userId: string, prefix: string): Promise<number> {
     const full = prefix.startsWith(PREFIX.apiKey) ? prefix : PREFIX.apiKey + prefix;
-    return this.repo.revokeByPrefix(userId, full, this.now());
+    return this.repo.revoke(userId, 'prefix', full, this.now());
   }
 
   /** Revokes one of the user's keys by its ID (the dashboard's button); false when it is not theirs or already revoked. */
   async revokeById(userId: string, keyId: string): Promise<boolean> {
-    return (await this.repo.revokeById(userId, keyId, this.now())) > 0;
+    return (await this.repo.revoke(userId, 'id', keyId, this.now())) > 0;
   }
 
   /** Resolves a presented key to its owner, or null for anything that is not a live key. */

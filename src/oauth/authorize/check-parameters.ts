@@ -10,8 +10,7 @@ export const checkParameters: AuthorizeStep = (ctx) => {
   const state = ctx.params.get('state');
   const stateSound = state !== undefined && !ctx.params.isRepeated('state') && !malformed(state);
   if (stateSound) ctx.state = state;
-  const repeated = ctx.params.repeated();
-  if (repeated.length > 0) throw invalidRequest(`Parameters may not repeat: ${repeated.join(', ').slice(0, 100)}.`);
+  ctx.params.rejectRepeats();
   for (const name of ctx.params.names()) {
     const value = ctx.params.get(name);
     if (malformed(name) || (value !== undefined && malformed(value))) {

@@ -6,7 +6,7 @@ import type { Config } from '../../config.js';
 import type { GrantsService } from '../../consent/grants.js';
 import { field } from '../../http/form-body.js';
 import { sendErrorPage, pageHeaders } from '../../web/layout.js';
-import { assertSameOrigin, currentUser } from '../../web/session.js';
+import { currentUser, protectFormPosts } from '../../web/session.js';
 import { OAuthError } from '../errors.js';
 import { OAuthParams } from '../params.js';
 import type { OAuthStore } from '../store.js';
@@ -34,9 +34,7 @@ export async function authorizeRoutes(scope: FastifyInstance, deps: AuthorizeDep
   scope.addHook('onRequest', async (_request, reply) => {
     pageHeaders(reply);
   });
-  scope.addHook('preValidation', async (request) => {
-    if (request.method === 'POST') assertSameOrigin(request, config.publicUrl);
-  });
+  protectFormPosts(scope, config.publicUrl);
 
   const fail = (reply: FastifyReply, ctx: AuthorizeContext, error: OAuthError) =>
     ctx.redirectUri === undefined
@@ -82,7 +80,7 @@ export async function authorizeRoutes(scope: FastifyInstance, deps: AuthorizeDep
     return sendConsentPage(reply, { user, client, ownerName: owner?.username ?? 'unknown', scopes, redirectUri, requestId });
   });
 
-  scope.post('/oauth/authorize/decision', { schema: { hide: true }, preHandler: scope.csrfProtection }, async (request, reply) => {
+  scope.post('/oauth/authorize/decision', { schema: { hide: true } }, async (request, reply) => {
     const user = await currentUser(request, sessions);
     if (!user) return sendErrorPage(reply, 401, 'login_required', 'Your session has ended. Go back to the app and start again.');
     const requestId = field(request.body, 'request_id');

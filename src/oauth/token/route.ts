@@ -32,9 +32,7 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
       },
     },
     async (request, reply) => {
-      const params = OAuthParams.fromBody(request.body);
-      const repeated = params.repeated();
-      if (repeated.length > 0) throw invalidRequest(`Parameters may not repeat: ${repeated.join(', ').slice(0, 100)}.`); // TK-16
+      const params = OAuthParams.fromBody(request.body).rejectRepeats(); // TK-16
       const grantType = params.get('grant_type');
       if (grantType === undefined) throw invalidRequest('grant_type is required.'); // TK-14
       const { client } = await authenticateClient(request, params, deps.clients);

@@ -3,7 +3,7 @@ import type { SessionsService, SessionUser } from '../../accounts/sessions.js';
 import type { Config } from '../../config.js';
 import { html, type Html } from '../html.js';
 import { sendPage } from '../layout.js';
-import { assertSameOrigin, currentUser } from '../session.js';
+import { currentUser, protectFormPosts } from '../session.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,17 +30,14 @@ export type Section = (typeof SECTIONS)[number][0];
  */
 export function guardDashboard(scope: FastifyInstance, deps: { sessions: SessionsService; config: Config }): void {
   if (!scope.hasRequestDecorator('sessionUser')) scope.decorateRequest('sessionUser', null);
+  protectFormPosts(scope, deps.config.publicUrl);
   scope.addHook('preValidation', async (request, reply) => {
-    if (request.method === 'POST') assertSameOrigin(request, deps.config.publicUrl);
     const user = await currentUser(request, deps.sessions);
     if (!user) {
       if (request.method === 'GET') return reply.code(303).header('location', `/login?return_to=${encodeURIComponent(request.url)}`).send();
       return reply.code(401).header('location', '/login').send();
     }
     request.sessionUser = user;
-  });
-  scope.addHook('preHandler', async (request, reply) => {
-    if (request.method === 'POST') await new Promise<void>((resolve, reject) => scope.csrfProtection(request, reply, (e?: Error) => (e ? reject(e) : resolve())));
   });
 }
 
