@@ -13,7 +13,6 @@ import { registerJsonBody } from './http/json-body.js';
 import { loggerOptions, requestId } from './http/logging.js';
 import { registerMetrics } from './http/metrics.js';
 import { sendOpenAIError } from './http/openai-errors.js';
-import { authorizeRoutes } from './oauth/authorize/route.js';
 import { sendOAuthJsonError } from './oauth/json-errors.js';
 import { metadataRoute } from './oauth/metadata.js';
 import { introspectRoute } from './oauth/introspect.js';
@@ -31,6 +30,7 @@ import { sharedSecret } from './security/server-secrets.js';
 import type { Services } from './services.js';
 import { accountsPages } from './web/accounts-pages.js';
 import { assetRoutes } from './web/assets.js';
+import { authorizePages } from './web/authorize-pages.js';
 import { dashboardRoutes } from './web/dashboard/index.js';
 import { sendPageError } from './web/page-errors.js';
 
@@ -111,12 +111,6 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         await oauthCharacterRoutes(resources, services.characters);
         await oauthGenerationRoutes(resources, services.gateway);
       });
-      await api.register(async (authorize) => {
-        registerFormBody(authorize);
-        authorize.setErrorHandler(sendPageError);
-        const { clients, users, sessions, grants, oauth: store } = services;
-        await authorizeRoutes(authorize, { config, clients, users, sessions, grants, store });
-      });
     },
     { prefix: API_BASE },
   );
@@ -125,6 +119,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     registerFormBody(pages);
     pages.setErrorHandler(sendPageError);
     assetRoutes(pages);
+    await authorizePages(pages, { authorization: services.authorization, sessions: services.sessions });
     await accountsPages(pages, { config, users: services.users, sessions: services.sessions, throttle: services.throttle });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', '/dashboard').send());
     await pages.register(async (dashboard) => dashboardRoutes(dashboard, services));

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 export interface Config {
   port: number;
   host: string;
-  /** The issuer identifier. Resolved after listening when PORT=0 and PUBLIC_URL is unset. */
+  /** The issuer identifier. With PORT=0 and no PUBLIC_URL, server.ts derives it from the picked port before the app is built. */
   publicUrl: string;
   publicUrlExplicit: boolean;
   databaseUrl: string;

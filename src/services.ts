@@ -6,6 +6,7 @@ import { SessionsService } from './accounts/sessions.js';
 import { UsersService } from './accounts/users-service.js';
 import { ClientsService } from './clients/service.js';
 import { GrantsService } from './consent/grants.js';
+import { AuthorizationService } from './oauth/authorize/service.js';
 import { OAuthStore } from './oauth/store.js';
 import { Gateway } from './generation/gateway.js';
 import { UpstreamClient } from './generation/upstream.js';
@@ -28,6 +29,7 @@ export interface Services {
   throttle: LoginThrottle;
   grants: GrantsService;
   oauth: OAuthStore;
+  authorization: AuthorizationService;
   characters: CharactersService;
   usage: UsageService;
   upstream: UpstreamClient;
@@ -58,7 +60,15 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     { accessToken: config.accessTokenTtl, refreshToken: config.refreshTokenTtl, authCode: config.authCodeTtl },
     now,
   );
-  const clients = new ClientsService(storage.db, now, (clientId, removed) => oauth.revokeClientScopes(clientId, removed));
+  const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.endGrant(trx, userId, clientId));
+  // SPEC §3: a removed scope ends the grants, codes and tokens holding it, together.
+  const clients = new ClientsService(storage.db, now, (clientId, removed) =>
+    storage.db.transaction().execute(async (trx) => {
+      await oauth.revokeClientScopes(trx, clientId, removed);
+      await grants.endGrantsHolding(trx, clientId, removed);
+    }),
+  );
+  const users = new UsersService(storage.db, now);
   const usage = new UsageService(storage.db, now);
   const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs });
   const gateway = new Gateway({
@@ -71,13 +81,14 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     config,
     storage,
     now,
-    users: new UsersService(storage.db, now),
+    users,
     apiKeys: new ApiKeysService(storage.db, now),
     clients,
     sessions: new SessionsService(storage.db, now),
     throttle: new LoginThrottle(storage.db, now),
-    grants: new GrantsService(storage.db, now),
+    grants,
     oauth,
+    authorization: new AuthorizationService({ clients, users, grants, store: oauth, issuer: config.publicUrl }),
     characters: new CharactersService(storage.db, now),
     usage,
     upstream,

@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Command } from 'commander';
-import { closeOnSignals, startServer } from '../server.js';
+import { closeOnSignals, freePort, startServer } from '../server.js';
 import { openStorage } from '../storage/database.js';
 import { migrateToLatest } from '../storage/migrate.js';
 import { describeError, fail, loadConfig } from './context.js';
@@ -17,7 +17,8 @@ async function serveSingle(): Promise<void> {
   try {
     const server = await startServer(config);
     closeOnSignals(server, (m) => server.app.log.info(m));
-    announce(server.url);
+    // The issuer, not the socket address: the URL people copy must pass discovery's issuer check.
+    announce(server.config.publicUrl);
   } catch (error) {
     fail(`cannot start: ${describeError(error)}`);
   }
@@ -28,7 +29,7 @@ async function serveWorker(): Promise<void> {
   try {
     const server = await startServer(config, { skipMigrations: true });
     closeOnSignals(server, (m) => server.app.log.info(m));
-    process.send?.({ type: 'listening', url: server.url } satisfies WorkerMessage);
+    process.send?.({ type: 'listening', url: server.config.publicUrl } satisfies WorkerMessage);
   } catch (error) {
     fail(`worker cannot start: ${describeError(error)}`);
   }
@@ -45,6 +46,8 @@ async function servePrimary(workers: number): Promise<void> {
     fail(`cannot migrate: ${describeError(error)}`);
   }
   await storage.close();
+  // PORT=0: every worker must listen on the same port, and derive the same issuer from it.
+  if (config.port === 0) process.env.PORT = String(await freePort(config.host));
 
   let stopping = false;
   let announced = false;

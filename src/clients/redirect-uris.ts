@@ -1,7 +1,8 @@
 /**
  * Redirect URI registration rules (SPEC §3, RFC 9700 §2.1, RFC 8252).
  * Returns the reason a URI is refused, or null when it may be registered.
- * The URI is stored exactly as given: the authorize endpoint compares strings.
+ * A URI is stored in its ASCII serialization (see asciiUri) and compared as
+ * a string by the authorize endpoint.
  */
 export const REDIRECT_URI_MAX = 2048;
 
@@ -43,4 +44,18 @@ export function redirectUriProblem(uri: string): string | null {
     return 'must use https, http on a loopback host, or a private-use scheme with a dot such as com.example.app:/callback';
   }
   return null;
+}
+
+/**
+ * A URI as it may go into a Location header and be stored: unchanged when it
+ * is printable ASCII, else its WHATWG serialization (non-ASCII
+ * percent-encoded, an IDN host in punycode), so a header can always be built.
+ */
+export function asciiUri(uri: string): string {
+  if (/^[\x21-\x7e]*$/.test(uri)) return uri;
+  try {
+    return new URL(uri).href;
+  } catch {
+    return encodeURI(uri);
+  }
 }

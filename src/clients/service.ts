@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
 import { AppError, invalidValue, notFound } from '../errors.js';
-import { isScope, type Scope } from '../scopes.js';
+import { formatScopes, isScope, parseScopes, SCOPE_NAMES, type Scope } from '../scopes.js';
 import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
-import { redirectUriProblem } from './redirect-uris.js';
+import { asciiUri, redirectUriProblem } from './redirect-uris.js';
 import { ClientsRepo, type ClientChanges, type ClientRow } from './repo.js';
 import type { CreateClientInput, UpdateClientInput } from './schemas.js';
 
@@ -35,7 +35,7 @@ export function toClient(row: ClientRow): Client {
     clientId: row.id,
     name: row.name,
     redirectUris: JSON.parse(row.redirect_uris) as string[],
-    scopes: row.scopes.split(' ').filter(isScope),
+    scopes: parseScopes(row.scopes).filter(isScope),
     public: row.is_public === 1,
     createdAt: new Date(row.created_at).toISOString(),
   };
@@ -49,13 +49,15 @@ function checkName(name: string): string {
   return name;
 }
 
-function checkRedirectUris(uris: string[]): string {
-  if (uris.length < 1 || uris.length > 10) throw invalidValue('redirectUris', 'Give 1 to 10 redirect URIs.');
-  if (new Set(uris).size !== uris.length) throw invalidValue('redirectUris', 'Each redirect URI may be given only once.');
-  uris.forEach((uri, index) => {
+function checkRedirectUris(given: string[]): string {
+  if (given.length < 1 || given.length > 10) throw invalidValue('redirectUris', 'Give 1 to 10 redirect URIs.');
+  given.forEach((uri, index) => {
     const problem = redirectUriProblem(uri);
     if (problem) throw invalidValue('redirectUris', `redirectUris[${index}] ${problem}.`);
   });
+  // Stored as sent in a Location header, so a registered URI can always be redirected to.
+  const uris = given.map(asciiUri);
+  if (new Set(uris).size !== uris.length) throw invalidValue('redirectUris', 'Each redirect URI may be given only once.');
   return JSON.stringify(uris);
 }
 
@@ -64,9 +66,9 @@ function checkScopes(scopes: string[]): string {
   if (new Set(scopes).size !== scopes.length) throw invalidValue('scopes', 'Each scope may be given only once.');
   const unknown = scopes.find((s) => !isScope(s));
   if (unknown !== undefined) {
-    throw invalidValue('scopes', `Unknown scope ${JSON.stringify(unknown)}; known scopes are profile, generations, characters.`);
+    throw invalidValue('scopes', `Unknown scope ${JSON.stringify(unknown)}; known scopes are ${SCOPE_NAMES.join(", ")}.`);
   }
-  return scopes.join(' ');
+  return formatScopes(scopes);
 }
 
 export class ClientsService {

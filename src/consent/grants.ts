@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
-import { formatScopes, parseScopes } from '../oauth/tokens.js';
+import { formatScopes, parseScopes } from '../scopes.js';
 
 export interface Grant {
   userId: string;
@@ -10,11 +10,18 @@ export interface Grant {
   updatedAt: number;
 }
 
+/**
+ * Another domain's part in ending grants, run in the same transaction (the
+ * consent domain writes only oauth_grants; oauth/ ends the tokens and codes).
+ */
+export type GrantsEndedHook = (trx: Kysely<Database>, userId: string, clientId: string) => Promise<void>;
+
 /** What a user has allowed which app: user × client × scopes. */
 export class GrantsService {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
+    private readonly onEnded: GrantsEndedHook = async () => {},
   ) {}
 
   async find(userId: string, clientId: string): Promise<Grant | undefined> {
@@ -64,27 +71,17 @@ export class GrantsService {
   async revokeAccess(userId: string, clientId: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const deleted = await trx.deleteFrom('oauth_grants').where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
-      await trx
-        .updateTable('oauth_tokens')
-        .set({ revoked_at: this.now() })
-        .where('user_id', '=', userId)
-        .where('client_id', '=', clientId)
-        .where('revoked_at', 'is', null)
-        .execute();
-      await trx.deleteFrom('oauth_codes').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
+      await this.onEnded(trx, userId, clientId);
       return Number(deleted.numDeletedRows) > 0;
     });
   }
 
-  /** When the app last obtained tokens for the user (code redemption or refresh). */
-  async lastTokenIssued(userId: string, clientId: string): Promise<number | null> {
-    const row = await this.db
-      .selectFrom('oauth_tokens')
-      .select((eb) => eb.fn.max('created_at').as('last'))
-      .where('user_id', '=', userId)
-      .where('client_id', '=', clientId)
-      .executeTakeFirst();
-    return row?.last === null || row?.last === undefined ? null : Number(row.last);
+  /** SPEC §3: a scope removed from a client ends every grant of it that holds the scope. */
+  async endGrantsHolding(trx: Kysely<Database>, clientId: string, removed: string[]): Promise<void> {
+    const grants = await trx.selectFrom('oauth_grants').select(['user_id', 'scopes']).where('client_id', '=', clientId).execute();
+    for (const grant of grants.filter((g) => parseScopes(g.scopes).some((s) => removed.includes(s)))) {
+      await trx.deleteFrom('oauth_grants').where('client_id', '=', clientId).where('user_id', '=', grant.user_id).execute();
+    }
   }
 
   /** How many users have authorized the client. */

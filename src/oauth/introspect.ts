@@ -25,10 +25,8 @@ export async function introspectRoute(scope: FastifyInstance, deps: TokenEndpoin
       const { params, token } = tokenParams(request.body);
       const { client } = await authenticateClient(request, params, deps.clients);
       if (client.public) throw new OAuthError('invalid_client', 'Introspection is for confidential clients only.');
-      const row = await deps.store.findToken(token);
-      if (!row || row.client_id !== client.clientId || row.revoked_at !== null || row.consumed_at !== null || row.expires_at <= deps.now()) {
-        return INACTIVE;
-      }
+      const row = await deps.store.findLiveTokenOf(token, client.clientId);
+      if (!row) return INACTIVE;
       const user = await deps.users.findById(row.user_id);
       if (!user) return INACTIVE;
       return {

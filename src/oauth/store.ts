@@ -2,7 +2,8 @@ import type { Kysely } from 'kysely';
 import { randomId, sha256Hex } from '../security/secrets.js';
 import { prepared } from '../storage/prepared.js';
 import type { Database, OAuthCodesTable, OAuthPendingRequestsTable, OAuthTokensTable } from '../storage/schema.js';
-import { formatScopes, mint, parseScopes } from './tokens.js';
+import { mint } from './tokens.js';
+import { formatScopes, parseScopes } from '../scopes.js';
 
 export interface Lifetimes {
   /** Seconds. */
@@ -41,6 +42,15 @@ export interface AccessGrant {
   expiresAt: number;
 }
 
+/** Where a token stands; the one place that decides whether a token is live. */
+export type TokenState = 'live' | 'revoked' | 'consumed' | 'expired';
+
+export function tokenState(row: { revoked_at: number | null; consumed_at: number | null; expires_at: number }, now: number): TokenState {
+  if (row.revoked_at !== null) return 'revoked';
+  if (row.consumed_at !== null) return 'consumed';
+  return row.expires_at <= now ? 'expired' : 'live';
+}
+
 /** Pending consent requests live ten minutes: long enough to read the page, short enough to go stale safely. */
 const PENDING_TTL_MS = 10 * 60 * 1000;
 
@@ -73,7 +83,9 @@ export class OAuthStore {
           'oauth_tokens.scopes as scopes',
           'oauth_tokens.expires_at as expiresAt',
           'oauth_tokens.kind as kind',
-          'oauth_tokens.revoked_at as revokedAt',
+          'oauth_tokens.revoked_at as revoked_at',
+          'oauth_tokens.consumed_at as consumed_at',
+          'oauth_tokens.expires_at as expires_at',
         ])
         .where('oauth_tokens.token_hash', '=', ''),
     );
@@ -87,16 +99,6 @@ export class OAuthStore {
       .values({ ...request, id, created_at: now, expires_at: now + PENDING_TTL_MS })
       .execute();
     return id;
-  }
-
-  async findPending(id: string, userId: string): Promise<PendingRequest | undefined> {
-    return this.db
-      .selectFrom('oauth_pending_requests')
-      .selectAll()
-      .where('id', '=', id)
-      .where('user_id', '=', userId)
-      .where('expires_at', '>', this.now())
-      .executeTakeFirst();
   }
 
   /** Single use: the row is deleted as it is read, so a decision is taken once even if posted twice. */
@@ -201,7 +203,7 @@ export class OAuthStore {
   /** One indexed lookup on the hash: a live access token and its user, or undefined. */
   async findLiveAccessToken(token: string): Promise<AccessGrant | undefined> {
     const row = (await this.selectLiveAccess(sha256Hex(token))).rows[0];
-    if (!row || row.kind !== 'access' || row.revokedAt !== null || row.expiresAt <= this.now()) return undefined;
+    if (!row || row.kind !== 'access' || tokenState(row, this.now()) !== 'live') return undefined;
     return { clientId: row.clientId, userId: row.userId, username: row.username, avatar: row.avatar, scopes: row.scopes, expiresAt: row.expiresAt };
   }
 
@@ -209,34 +211,52 @@ export class OAuthStore {
     return (await this.selectToken(sha256Hex(token))).rows[0];
   }
 
+  /** A live access or refresh token of this client, or undefined (introspection, RFC 7662 §2.2). */
+  async findLiveTokenOf(token: string, clientId: string): Promise<TokenRow | undefined> {
+    const row = await this.findToken(token);
+    return row && row.client_id === clientId && tokenState(row, this.now()) === 'live' ? row : undefined;
+  }
+
   /**
-   * Removing a scope from a client (SPEC §3) revokes every grant, code and
-   * live token of that client that holds it.
+   * Removing a scope from a client (SPEC §3) ends every code and live token
+   * of that client that holds it; run in the caller's transaction so the
+   * grants holding it end with them.
    */
-  async revokeClientScopes(clientId: string, removed: string[]): Promise<void> {
-    if (removed.length === 0) return;
+  async revokeClientScopes(trx: Kysely<Database>, clientId: string, removed: string[]): Promise<void> {
     const now = this.now();
     const holds = (scopes: string) => parseScopes(scopes).some((s) => removed.includes(s));
-    await this.db.transaction().execute(async (trx) => {
-      const tokens = await trx
-        .selectFrom('oauth_tokens')
-        .select(['token_hash', 'scopes'])
-        .where('client_id', '=', clientId)
-        .where('revoked_at', 'is', null)
-        .execute();
-      const doomed = tokens.filter((t) => holds(t.scopes)).map((t) => t.token_hash);
-      for (let i = 0; i < doomed.length; i += 500) {
-        await trx.updateTable('oauth_tokens').set({ revoked_at: now }).where('token_hash', 'in', doomed.slice(i, i + 500)).execute();
-      }
-      const grants = await trx.selectFrom('oauth_grants').select(['user_id', 'scopes']).where('client_id', '=', clientId).execute();
-      for (const grant of grants.filter((g) => holds(g.scopes))) {
-        await trx.deleteFrom('oauth_grants').where('client_id', '=', clientId).where('user_id', '=', grant.user_id).execute();
-      }
-      const codes = await trx.selectFrom('oauth_codes').select(['code_hash', 'scopes']).where('client_id', '=', clientId).execute();
-      for (const code of codes.filter((c) => holds(c.scopes))) {
-        await trx.deleteFrom('oauth_codes').where('code_hash', '=', code.code_hash).execute();
-      }
-    });
+    const tokens = await trx.selectFrom('oauth_tokens').select(['token_hash', 'scopes']).where('client_id', '=', clientId).where('revoked_at', 'is', null).execute();
+    const doomed = tokens.filter((t) => holds(t.scopes)).map((t) => t.token_hash);
+    for (let i = 0; i < doomed.length; i += 500) {
+      await trx.updateTable('oauth_tokens').set({ revoked_at: now }).where('token_hash', 'in', doomed.slice(i, i + 500)).execute();
+    }
+    const codes = await trx.selectFrom('oauth_codes').select(['code_hash', 'scopes']).where('client_id', '=', clientId).execute();
+    for (const code of codes.filter((c) => holds(c.scopes))) {
+      await trx.deleteFrom('oauth_codes').where('code_hash', '=', code.code_hash).execute();
+    }
+  }
+
+  /** A grant was revoked: every token the app holds for the user dies, and its codes can no longer be redeemed. */
+  async endGrant(trx: Kysely<Database>, userId: string, clientId: string): Promise<void> {
+    await trx
+      .updateTable('oauth_tokens')
+      .set({ revoked_at: this.now() })
+      .where('user_id', '=', userId)
+      .where('client_id', '=', clientId)
+      .where('revoked_at', 'is', null)
+      .execute();
+    await trx.deleteFrom('oauth_codes').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
+  }
+
+  /** When the app last obtained tokens for the user (code redemption or refresh). */
+  async lastIssued(userId: string, clientId: string): Promise<number | null> {
+    const row = await this.db
+      .selectFrom('oauth_tokens')
+      .select((eb) => eb.fn.max('created_at').as('last'))
+      .where('user_id', '=', userId)
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return row?.last === null || row?.last === undefined ? null : Number(row.last);
   }
 
   /** Inserts an access token and a refresh token of one family. */

@@ -13,16 +13,3 @@ export function mint(kind: CredentialKind): { value: string; hash: string } {
   const value = randomSecret(TOKEN_PREFIX[kind]);
   return { value, hash: sha256Hex(value) };
 }
-
-export function kindOf(value: string): CredentialKind | null {
-  for (const [kind, prefix] of Object.entries(TOKEN_PREFIX)) if (value.startsWith(prefix)) return kind as CredentialKind;
-  return null;
-}
-
-export function parseScopes(value: string): string[] {
-  return value.split(' ').filter(Boolean);
-}
-
-export function formatScopes(scopes: Iterable<string>): string {
-  return [...new Set(scopes)].join(' ');
-}

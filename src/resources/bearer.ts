@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { AppError } from '../errors.js';
 import type { AccessGrant, OAuthStore } from '../oauth/store.js';
-import { parseScopes } from '../oauth/tokens.js';
+import { parseScopes } from '../scopes.js';
 import type { Scope } from '../scopes.js';
 
 declare module 'fastify' {

@@ -59,15 +59,3 @@ ${options.body}
 export function sendPage(reply: FastifyReply, status: number, options: PageOptions): FastifyReply {
   return pageHeaders(reply).code(status).type('text/html; charset=utf-8').send(layout(options));
 }
-
-/** An error page naming the error (AZ-01, AZ-02): never a redirect. */
-export function sendErrorPage(reply: FastifyReply, status: number, error: string, description: string): FastifyReply {
-  return sendPage(reply, status, {
-    title: 'Error',
-    body: html`<div class="card">
-  <h1>Something went wrong</h1>
-  <p class="error"><strong>${error}</strong>: ${description}</p>
-  <p class="muted">If an app sent you here, go back to it and try again.</p>
-</div>`,
-  });
-}

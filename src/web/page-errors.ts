@@ -1,11 +1,48 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../oauth/errors.js';
+import { isClientGone } from '../http/client-gone.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
-import { sendErrorPage } from './layout.js';
+import { html, type Html } from './html.js';
+import { sendPage } from './layout.js';
 
-/** The error handler of every HTML scope: a page naming the error, never a stack trace. */
+/** An error page naming the error (AZ-01, AZ-02): never a redirect. */
+export function sendErrorPage(reply: FastifyReply, status: number, error: string, description: string, extra?: Html): FastifyReply {
+  return sendPage(reply, status, {
+    title: 'Error',
+    body: html`<div class="card">
+  <h1>Something went wrong</h1>
+  <p class="error"><strong>${error}</strong>: ${description}</p>
+  ${extra ?? ''}
+  <p class="muted">If an app sent you here, go back to it and try again.</p>
+</div>`,
+  });
+}
+
+/**
+ * An OAuth error the authorization endpoint may not redirect (RFC 6749
+ * §4.1.2.1). For an unregistered redirect URI the page shows what was sent,
+ * never the registered list, and the usual causes.
+ */
+export function sendOAuthErrorPage(reply: FastifyReply, error: OAuthError, sentRedirectUri?: string): FastifyReply {
+  const status = error.status >= 500 ? error.status : 400;
+  const extra =
+    sentRedirectUri === undefined
+      ? undefined
+      : html`<p>The app sent <code class="mono">${sentRedirectUri}</code></p>
+  <p class="muted">It must be registered exactly, character for character. The usual causes: <code>localhost</code> against <code>127.0.0.1</code>, a different port (only loopback URIs may change their port), <code>http</code> against <code>https</code>, or a trailing slash.</p>`;
+  return sendErrorPage(reply, status, error.code, error.message, extra);
+}
+
+const FRAMEWORK_STATUS_PAGES: Record<number, [string, string]> = {
+  404: ['not_found', 'There is no page here.'],
+  405: ['method_not_allowed', 'This page does not accept that method.'],
+  413: ['request_too_large', 'The form is too large.'],
+  415: ['unsupported_media_type', 'Send the form as application/x-www-form-urlencoded.'],
+};
+
+/** The error handler of every HTML scope, and the one mapper of errors to pages: a page naming the error, never a stack trace. */
 export function sendPageError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof OAuthError) return sendErrorPage(reply, error.status >= 500 ? 500 : 400, error.code, error.message);
+  if (error instanceof OAuthError) return sendOAuthErrorPage(reply, error);
   const e = error as FastifyError;
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (e?.code === 'FST_CSRF_INVALID_TOKEN' || e?.code === 'FST_CSRF_MISSING_SECRET') {
@@ -15,10 +52,16 @@ export function sendPageError(error: unknown, request: FastifyRequest, reply: Fa
   if (status === 429) {
     return sendErrorPage(reply, 429, 'too_many_requests', 'Too many attempts from your network. Wait a minute and try again.');
   }
+  if (isClientGone(error, request)) {
+    request.log.info({ err: error }, 'client went away');
+    return reply;
+  }
   if (isDatabaseUnavailable(error)) {
     request.log.warn({ err: error }, 'page refused: database unavailable');
     return sendErrorPage(reply.header('retry-after', '5'), 503, 'temporarily_unavailable', 'Serika is briefly unavailable. Please try again in a moment.');
   }
+  const known = FRAMEWORK_STATUS_PAGES[status];
+  if (known) return sendErrorPage(reply, status, known[0], known[1]);
   if (status >= 400 && status < 500) return sendErrorPage(reply, status, 'invalid_request', 'The request could not be understood.');
   request.log.error({ err: error }, 'page failed');
   return sendErrorPage(reply, 500, 'server_error', 'Something went wrong on our side. Please try again.');

@@ -2,7 +2,7 @@ import type { DestinationStream } from 'pino';
 import { parseConfig, type Config } from '../../src/config.js';
 import { API_BASE } from '../../src/paths.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { createServices, type Services } from '../../src/services.js';
+import type { Services } from '../../src/services.js';
 import type { Dialect } from '../../src/storage/database.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
 
@@ -22,7 +22,7 @@ export interface TestServer {
 export async function startInstance(databaseUrl: string, env: Record<string, string> = {}, options: { logStream?: DestinationStream } = {}) {
   const config = parseConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...env });
   const server = await startServer(config, options);
-  return { url: server.url, api: server.url + API_BASE, config, server, services: createServices(config, server.storage), close: () => server.close() };
+  return { url: server.url, api: server.url + API_BASE, config: server.config, server, services: server.services, close: () => server.close() };
 }
 
 /** A real server on 127.0.0.1 and a free port, over a fresh database of the given dialect. */
@@ -34,12 +34,11 @@ export async function startTestServer(
   const database = await createTestDatabase(dialect);
   const config = parseConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, LOG_LEVEL: 'silent', ...env });
   const server = await startServer(config, options);
-  const services = createServices(config, server.storage);
   return {
     url: server.url,
     api: server.url + API_BASE,
-    config,
-    services,
+    config: server.config,
+    services: server.services,
     server,
     database,
     async close() {

@@ -1,4 +1,5 @@
-import { invalidRequest } from '../errors.js';
+import { asciiUri } from '../../clients/redirect-uris.js';
+import { OAuthError, invalidRequest } from '../errors.js';
 import { malformed, type AuthorizeStep } from './context.js';
 
 // RFC 8252 §7.3: loopback redirect URIs may vary only in the port.
@@ -9,11 +10,19 @@ function withoutLoopbackPort(uri: string): string | null {
   return match ? `${match[1]}${match[2]}` : null;
 }
 
-/** Exact string comparison (RFC 9700 §4.1.3), except the port of a loopback URI. */
+/**
+ * Exact string comparison (RFC 9700 §4.1.3), except the port of a loopback
+ * URI. Registered URIs are stored ASCII-serialized, so a requested URI with
+ * non-ASCII characters is compared in that form too.
+ */
 export function redirectUriMatches(registered: string[], requested: string): boolean {
-  if (registered.includes(requested)) return true;
-  const loose = withoutLoopbackPort(requested);
-  return loose !== null && registered.some((r) => withoutLoopbackPort(r) === loose);
+  const candidates = new Set([requested, asciiUri(requested)]);
+  for (const uri of candidates) {
+    if (registered.includes(uri)) return true;
+    const loose = withoutLoopbackPort(uri);
+    if (loose !== null && registered.some((r) => withoutLoopbackPort(r) === loose)) return true;
+  }
+  return false;
 }
 
 /**
@@ -25,8 +34,9 @@ export const checkRedirectUri: AuthorizeStep = (ctx) => {
   if (ctx.params.isRepeated('redirect_uri')) throw invalidRequest('redirect_uri was given more than once.');
   const uri = ctx.params.get('redirect_uri');
   if (uri === undefined) throw invalidRequest('redirect_uri is missing.');
+  ctx.sentRedirectUri = uri.slice(0, 2048);
   if (malformed(uri) || !redirectUriMatches(ctx.client!.redirectUris, uri)) {
-    throw invalidRequest('redirect_uri is not registered for this client.');
+    throw new OAuthError('invalid_request', 'redirect_uri is not registered for this client.');
   }
   ctx.redirectUri = uri;
 };

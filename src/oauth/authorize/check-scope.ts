@@ -1,3 +1,4 @@
+import { formatScopes, parseScopes } from '../../scopes.js';
 import { OAuthError } from '../errors.js';
 import type { AuthorizeStep } from './context.js';
 
@@ -6,12 +7,12 @@ import type { AuthorizeStep } from './context.js';
  * client; a missing scope is invalid_scope too: the app asks for what it needs (AZ-13).
  */
 export const checkScope: AuthorizeStep = (ctx) => {
-  const requested = [...new Set((ctx.params.get('scope') ?? '').split(' ').filter(Boolean))];
+  const requested = parseScopes(ctx.params.get('scope') ?? '');
   if (requested.length === 0) throw new OAuthError('invalid_scope', 'scope is required.');
   const allowed = ctx.client!.scopes as string[];
   const refused = requested.filter((s) => !allowed.includes(s));
   if (refused.length > 0) {
-    throw new OAuthError('invalid_scope', `Scope not allowed for this client: ${refused.join(' ').slice(0, 100)}.`);
+    throw new OAuthError('invalid_scope', `Scope not allowed for this client: ${formatScopes(refused).slice(0, 100)}.`);
   }
   ctx.scopes = requested;
 };

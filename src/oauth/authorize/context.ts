@@ -8,6 +8,8 @@ export interface AuthorizeContext {
   client?: RegisteredClient;
   /** Set once the redirect URI is verified: from then on errors redirect (RFC 6749 §4.1.2.1). */
   redirectUri?: string;
+  /** The redirect_uri as sent, to show on the error page when it is not registered. */
+  sentRedirectUri?: string;
   state?: string;
   scopes?: string[];
   codeChallenge?: string;

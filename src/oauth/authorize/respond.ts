@@ -1,19 +1,15 @@
-import type { FastifyReply } from 'fastify';
+import { asciiUri } from '../../clients/redirect-uris.js';
 
 /**
  * An authorization response (RFC 6749 §4.1.2): parameters appended to the
  * registered redirect URI, keeping its own query byte for byte, plus `iss`
- * (RFC 9207). 303, so a POST is never replayed (RFC 9700 §4.12, AZ-20).
+ * (RFC 9207).
  */
-export function redirectWith(reply: FastifyReply, redirectUri: string, params: Record<string, string | undefined>, issuer: string): FastifyReply {
+export function responseLocation(redirectUri: string, params: Record<string, string | undefined>, issuer: string): string {
   const pairs = Object.entries({ ...params, iss: issuer })
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
     .map(([k, v]) => `${k}=${encodeURIComponent(v)}`);
-  const separator = redirectUri.includes('?') ? (redirectUri.endsWith('?') || redirectUri.endsWith('&') ? '' : '&') : '?';
-  return reply
-    .code(303)
-    .header('location', redirectUri + separator + pairs.join('&'))
-    .header('cache-control', 'no-store')
-    .header('referrer-policy', 'no-referrer')
-    .send();
+  const base = asciiUri(redirectUri);
+  const separator = base.includes('?') ? (base.endsWith('?') || base.endsWith('&') ? '' : '&') : '?';
+  return base + separator + pairs.join('&');
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { GrantsService } from '../../consent/grants.js';
 import type { UsageService } from '../../generation/usage.js';
+import type { OAuthStore } from '../../oauth/store.js';
 import { isScope, SCOPES } from '../../scopes.js';
 import { html } from '../html.js';
 import { confirmPage, dashboardPage, userOf, when } from './common.js';
@@ -8,8 +9,8 @@ import { confirmPage, dashboardPage, userOf, when } from './common.js';
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Connected apps: what the user has authorized, its use, and "Revoke access". */
-export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsService; usage: UsageService }): Promise<void> {
-  const { grants, usage } = deps;
+export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsService; usage: UsageService; oauth: OAuthStore }): Promise<void> {
+  const { grants, usage, oauth } = deps;
 
   scope.get('/dashboard/apps', async (request, reply) => {
     const userId = userOf(request).userId;
@@ -18,7 +19,7 @@ export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsSe
     const rows = await Promise.all(
       apps.map(async (app) => {
         const use = totals.get(app.clientId);
-        const tokens = await grants.lastTokenIssued(userId, app.clientId);
+        const tokens = await oauth.lastIssued(userId, app.clientId);
         const lastUsed = Math.max(use?.lastUsedAt ?? 0, tokens ?? 0) || null;
         return { app, use, lastUsed };
       }),

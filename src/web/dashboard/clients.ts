@@ -5,7 +5,7 @@ import type { GrantsService } from '../../consent/grants.js';
 import { AppError } from '../../errors.js';
 import { field } from '../../http/form-body.js';
 import { PATHS } from '../../paths.js';
-import { SCOPES, SCOPE_NAMES } from '../../scopes.js';
+import { formatScopes, SCOPES, SCOPE_NAMES } from '../../scopes.js';
 import { html, type Html } from '../html.js';
 import { confirmPage, csrfField, dashboardPage, describedBy, fieldError, secretOnce, userOf, when } from './common.js';
 
@@ -76,7 +76,7 @@ function authorizeUrl(config: Config, client: Client): string {
     response_type: 'code',
     client_id: client.clientId,
     redirect_uri: client.redirectUris[0] ?? '',
-    scope: client.scopes.join(' '),
+    scope: formatScopes(client.scopes),
     state: 'STATE',
     code_challenge: 'CODE_CHALLENGE',
     code_challenge_method: 'S256',

@@ -34,7 +34,7 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
 
   await keysPages(scope, s.apiKeys);
   await clientsPages(scope, { clients: s.clients, grants: s.grants, config: s.config });
-  await appsPages(scope, { grants: s.grants, usage: s.usage });
+  await appsPages(scope, { grants: s.grants, usage: s.usage, oauth: s.oauth });
   await charactersPages(scope, s.characters);
   await usagePages(scope, { usage: s.usage, now: s.now });
   await accountPages(scope, { users: s.users, sessions: s.sessions, config: s.config });

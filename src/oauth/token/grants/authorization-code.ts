@@ -1,7 +1,7 @@
 import { OAuthError, invalidGrant, invalidRequest } from '../../errors.js';
 import { isValidPkceValue, verifyS256 } from '../../pkce.js';
 import type { IssuedTokens } from '../../store.js';
-import { parseScopes } from '../../tokens.js';
+import { parseScopes } from '../../../scopes.js';
 import type { GrantHandler } from './types.js';
 
 /** RFC 6749 §4.1.3 with RFC 7636 §4.5–4.6: redeem a code once, bound to everything it was issued for. */

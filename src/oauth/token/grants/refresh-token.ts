@@ -1,6 +1,6 @@
 import { OAuthError, invalidGrant, invalidRequest } from '../../errors.js';
-import type { IssuedTokens } from '../../store.js';
-import { parseScopes } from '../../tokens.js';
+import { tokenState, type IssuedTokens } from '../../store.js';
+import { parseScopes } from '../../../scopes.js';
 import type { GrantHandler } from './types.js';
 
 /**
@@ -13,19 +13,20 @@ export const refreshTokenGrant: GrantHandler = async ({ params, client, store, n
   const row = await store.findToken(presented);
   if (!row || row.kind !== 'refresh') throw invalidGrant('The refresh token is invalid.');
   if (row.client_id !== client.clientId) throw invalidGrant('The refresh token was issued to another client.');
-  if (row.revoked_at !== null) throw invalidGrant('The refresh token has been revoked.');
-  if (row.consumed_at !== null) {
+  const state = tokenState(row, now());
+  if (state === 'revoked') throw invalidGrant('The refresh token has been revoked.');
+  if (state === 'consumed') {
     // Replay: the token was stolen or the app lost track of its rotation; end the family.
     await store.revokeFamily(row.family_id);
     throw invalidGrant('The refresh token was already used; its family is revoked.');
   }
-  if (row.expires_at <= now()) throw invalidGrant('The refresh token has expired.');
+  if (state === 'expired') throw invalidGrant('The refresh token has expired.');
 
   const familyScopes = parseScopes(row.scopes);
   let accessScopes = familyScopes;
   const requested = params.get('scope');
   if (requested !== undefined) {
-    accessScopes = [...new Set(requested.split(' ').filter(Boolean))];
+    accessScopes = parseScopes(requested);
     // RFC 6749 §6: the scope may narrow, never widen.
     if (accessScopes.length === 0 || accessScopes.some((s) => !familyScopes.includes(s))) {
       throw new OAuthError('invalid_scope', 'The requested scope exceeds the scope originally granted.');

@@ -1,0 +1,17 @@
+import type { RegisteredClient } from '../../clients/service.js';
+import type { OAuthError } from '../errors.js';
+
+/**
+ * What the authorization endpoint decided must happen next. The protocol
+ * decides; the page layer (web/) shows it and posts the user's decision
+ * back (node-oidc-provider's "interaction").
+ */
+export type AuthorizeOutcome =
+  /** An authorization response for the app: a code or an error, always 303 (AZ-20). */
+  | { kind: 'redirect'; location: string }
+  /** Client or redirect URI cannot be trusted: an error page, never a redirect (RFC 6749 §4.1.2.1). */
+  | { kind: 'error'; error: OAuthError; sentRedirectUri?: string }
+  /** Nobody is signed in: sign in first, then come back to this very request. */
+  | { kind: 'login'; client: RegisteredClient }
+  /** The user must allow or deny; the decision is posted back with requestId. */
+  | { kind: 'consent'; client: RegisteredClient; ownerName: string; scopes: string[]; redirectUri: string; requestId: string };

@@ -1,0 +1,105 @@
+import type { UsersService } from '../../accounts/users-service.js';
+import type { ClientsService, RegisteredClient } from '../../clients/service.js';
+import type { GrantsService } from '../../consent/grants.js';
+import { formatScopes, parseScopes } from '../../scopes.js';
+import { OAuthError } from '../errors.js';
+import { OAuthParams } from '../params.js';
+import type { OAuthStore } from '../store.js';
+import { redirectUriMatches } from './check-redirect-uri.js';
+import type { AuthorizeContext } from './context.js';
+import type { AuthorizeOutcome } from './outcome.js';
+import { responseLocation } from './respond.js';
+import { validateAuthorizeRequest } from './steps.js';
+
+export interface AuthorizationDeps {
+  clients: ClientsService;
+  users: UsersService;
+  grants: GrantsService;
+  store: OAuthStore;
+  issuer: string;
+}
+
+/**
+ * The authorization endpoint's decisions (RFC 6749 §4.1.1, §4.1.2), free of
+ * HTTP and HTML: the request is validated by the ordered steps, then the
+ * outcome says whether to redirect, show an error, sign in or ask consent.
+ */
+export class AuthorizationService {
+  constructor(private readonly deps: AuthorizationDeps) {}
+
+  private redirect(redirectUri: string, params: Record<string, string | undefined>): AuthorizeOutcome {
+    return { kind: 'redirect', location: responseLocation(redirectUri, params, this.deps.issuer) };
+  }
+
+  private fail(ctx: AuthorizeContext, error: OAuthError): AuthorizeOutcome {
+    if (ctx.redirectUri === undefined) return { kind: 'error', error, sentRedirectUri: ctx.sentRedirectUri };
+    return this.redirect(ctx.redirectUri, { error: error.code, error_description: error.message, state: ctx.state });
+  }
+
+  /** GET /oauth/authorize with the raw request URL and the signed-in user, if any. */
+  async start(rawUrl: string, userId: string | null): Promise<AuthorizeOutcome> {
+    const { clients, users, grants, store } = this.deps;
+    const ctx: AuthorizeContext = { params: OAuthParams.fromQuery(rawUrl) };
+    try {
+      await validateAuthorizeRequest(ctx, { clients });
+    } catch (error) {
+      if (error instanceof OAuthError) return this.fail(ctx, error);
+      throw error;
+    }
+    const client = ctx.client!;
+    const redirectUri = ctx.redirectUri!;
+    const scopes = ctx.scopes!;
+
+    if (userId === null) {
+      if (ctx.prompt === 'none') return this.fail(ctx, new OAuthError('login_required', 'The user is not signed in.'));
+      return { kind: 'login', client };
+    }
+    // RFC 8252 §8.6: public clients are always asked; prompt=consent always asks.
+    const mayReuseGrant = !client.public && ctx.prompt !== 'consent';
+    if (mayReuseGrant && (await grants.covers(userId, client.clientId, scopes))) {
+      const code = await store.createCode({ clientId: client.clientId, userId, scopes, redirectUri, codeChallenge: ctx.codeChallenge! });
+      return this.redirect(redirectUri, { code, state: ctx.state });
+    }
+    if (ctx.prompt === 'none') return this.fail(ctx, new OAuthError('consent_required', 'The user has not yet allowed this app.'));
+
+    const requestId = await store.createPending({
+      user_id: userId,
+      client_id: client.clientId,
+      redirect_uri: redirectUri,
+      scopes: formatScopes(scopes),
+      state: ctx.state ?? null,
+      code_challenge: ctx.codeChallenge!,
+    });
+    const owner = await users.findById(client.ownerId);
+    return { kind: 'consent', client, ownerName: owner?.username ?? 'unknown', scopes, redirectUri, requestId };
+  }
+
+  /**
+   * The consent decision, taken once (the pending request is deleted as it is
+   * read). The client is read again: it may have lost scopes or redirect URIs,
+   * or vanished, while the page was open.
+   */
+  async decide(requestId: string | undefined, userId: string, decision: 'allow' | 'deny'): Promise<AuthorizeOutcome> {
+    const { clients, grants, store } = this.deps;
+    const pending = requestId ? await store.takePending(requestId, userId) : undefined;
+    if (!pending) {
+      return { kind: 'error', error: new OAuthError('invalid_request', 'This authorization request has expired or was already answered. Go back to the app and start again.') };
+    }
+    const client: RegisteredClient | undefined = await clients.findRegistered(pending.client_id);
+    // RFC 6749 §4.1.2.1: never redirect to a URI the client no longer has registered.
+    if (!client || !redirectUriMatches(client.redirectUris, pending.redirect_uri)) {
+      return { kind: 'error', error: new OAuthError('invalid_request', 'The app changed its registration while this page was open. Go back to the app and start again.') };
+    }
+    const state = pending.state ?? undefined;
+    if (decision === 'deny') {
+      return this.redirect(pending.redirect_uri, { error: 'access_denied', error_description: 'The user denied the request.', state });
+    }
+    const scopes = parseScopes(pending.scopes);
+    if (!scopes.every((s) => (client.scopes as string[]).includes(s))) {
+      return this.redirect(pending.redirect_uri, { error: 'invalid_scope', error_description: 'The app no longer has these scopes.', state });
+    }
+    await grants.allow(userId, client.clientId, scopes);
+    const code = await store.createCode({ clientId: client.clientId, userId, scopes, redirectUri: pending.redirect_uri, codeChallenge: pending.code_challenge });
+    return this.redirect(pending.redirect_uri, { code, state });
+  }
+}
