@@ -95,6 +95,14 @@ export function defaultPublicUrl(port: number): string {
   return `http://localhost:${port}`;
 }
 
+// Sent as `Authorization: Bearer …`, so it must be one RFC 6750 b64token.
+function metricsToken(env: Env): string | null {
+  const token = read(env, 'METRICS_TOKEN');
+  if (token === undefined) return null;
+  if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) throw new ConfigError('METRICS_TOKEN', '(hidden)', 'letters, digits and - . _ ~ + / (a bearer token)');
+  return token;
+}
+
 export function parseConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535, 'an integer from 0 to 65535 (0 picks a free port)');
   const host = read(env, 'HOST') ?? '127.0.0.1';
@@ -146,7 +154,7 @@ export function parseConfig(env: Env = process.env): Config {
     rateLimitToken: rate('RATE_LIMIT_TOKEN', 600),
     rateLimitLogin: rate('RATE_LIMIT_LOGIN', 20),
     signup: oneOf(env, 'SIGNUP', ['open', 'closed'] as const, 'open'),
-    metricsToken: read(env, 'METRICS_TOKEN') ?? null,
+    metricsToken: metricsToken(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   };
 }

@@ -38,10 +38,12 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly param: string | null = null,
+    /** Only where the framework chose a status the code does not name (a 414 as invalid_request). */
+    status?: number,
   ) {
     super(message);
     this.name = 'AppError';
-    this.status = ERROR_CODES[code].status;
+    this.status = status ?? ERROR_CODES[code].status;
     this.type = ERROR_CODES[code].type;
   }
 }

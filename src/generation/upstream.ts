@@ -43,10 +43,6 @@ export class UpstreamClient {
     });
   }
 
-  get configured(): boolean {
-    return this.config.baseUrl !== null;
-  }
-
   async send(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<UpstreamResponse> {
     if (this.config.baseUrl === null) throw notConfigured();
     const headers: Record<string, string> = { accept: 'application/json, text/event-stream' };

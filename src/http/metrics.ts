@@ -1,3 +1,4 @@
+import { presentedCredentials } from './authorization-header.js';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { constantTimeEqual } from '../security/secrets.js';
@@ -38,9 +39,8 @@ export function registerMetrics(app: FastifyInstance, metricsToken: string | nul
 
   app.get(PATHS.metrics, { schema: { hide: true } }, async (request, reply) => {
     if (metricsToken !== null) {
-      const header = request.headers.authorization ?? '';
-      const presented = /^Bearer +(\S+) *$/i.exec(header)?.[1] ?? '';
-      if (!constantTimeEqual(presented, metricsToken)) {
+      const presented = presentedCredentials(request.headers.authorization);
+      if (presented.kind !== 'bearer' || !constantTimeEqual(presented.token, metricsToken)) {
         return reply
           .code(401)
           .header('www-authenticate', 'Bearer realm="serika"')

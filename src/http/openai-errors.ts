@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 
 /**
@@ -102,8 +102,7 @@ export function toAppError(error: unknown): AppError {
     const isJson = e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e instanceof SyntaxError;
     const code: ErrorCode = isJson ? 'invalid_json' : (STATUS_CODES[status] ?? 'invalid_request');
     const message = FRAMEWORK_MESSAGES[e.code] ?? (isJson ? FRAMEWORK_MESSAGES.FST_ERR_CTP_INVALID_JSON_BODY : undefined);
-    const appError = new AppError(code, message ?? defaultMessage(code));
-    return status === ERROR_CODES[code].status ? appError : Object.assign(appError, { status });
+    return new AppError(code, message ?? defaultMessage(code), null, status);
   }
   if (status === 503) return new AppError('service_unavailable', 'The service is temporarily unavailable; try again shortly.');
   return new AppError('server_error', 'The server had an error while processing your request.');

@@ -45,4 +45,3 @@ export class OAuthError extends Error {
 
 export const invalidRequest = (d: string) => new OAuthError('invalid_request', d);
 export const invalidGrant = (d: string) => new OAuthError('invalid_grant', d);
-export const invalidClient = (d: string) => new OAuthError('invalid_client', d);

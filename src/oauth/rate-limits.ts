@@ -13,7 +13,6 @@ export function claimedClientId(request: FastifyRequest): string | undefined {
 
 class TooManyRequests extends Error {
   readonly statusCode = 429;
-  readonly code = 'SERIKA_RATE_LIMITED';
 }
 
 /**

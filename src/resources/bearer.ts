@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { AppError } from '../errors.js';
+import { presentedCredentials } from '../http/authorization-header.js';
 import type { AccessGrant, OAuthStore } from '../oauth/store.js';
 import { parseScopes } from '../scopes.js';
 import type { Scope } from '../scopes.js';
@@ -47,15 +48,14 @@ export function bearerGuard(scope: FastifyInstance, store: OAuthStore): void {
     if ((query && 'access_token' in query) || hasFormToken(request)) {
       throw refuse(reply, 'invalid_request', 'Send the access token in the Authorization header only.');
     }
-    const header = request.headers.authorization;
-    if (header === undefined || !/^bearer(\s|$)/i.test(header)) {
+    const presented = presentedCredentials(request.headers.authorization);
+    if (presented.kind === 'none' || presented.kind === 'other') {
       // RS-01: no credentials or another scheme: a bare challenge, no error attribute (§3.1).
       challenge(reply);
       throw new AppError('invalid_token', 'This endpoint needs an OAuth access token: Authorization: Bearer ACCESS_TOKEN.');
     }
-    const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
-    if (!match) throw refuse(reply, 'invalid_request', 'The Authorization header must be "Bearer" and one token.'); // RS-05
-    const grant = await store.findLiveAccessToken(match[1]!);
+    if (presented.kind === 'malformed') throw refuse(reply, 'invalid_request', 'The Authorization header must be "Bearer" and one token.'); // RS-05
+    const grant = await store.findLiveAccessToken(presented.token);
     if (!grant) throw refuse(reply, 'invalid_token', 'The access token is invalid, expired or revoked.'); // RS-02
     request.bearer = grant;
   });

@@ -12,22 +12,21 @@ const userinfoSchema = {
   },
 } as const;
 
-/** GET /oauth/userinfo (scope profile): who the token acts for. */
+/** GET and POST /oauth/userinfo (scope profile): who the token acts for (OIDC Core §5.3.1 asks for both methods). */
 export async function userinfoRoute(scope: FastifyInstance): Promise<void> {
-  scope.get(
-    '/oauth/userinfo',
-    {
-      preHandler: requireScope('profile'),
-      schema: {
-        tags: ['resources'],
-        summary: 'The user the access token acts for (scope profile)',
-        security: [{ accessToken: [] }],
-        response: { 200: userinfoSchema, 400: openAIErrorSchema, 401: openAIErrorSchema, 403: openAIErrorSchema },
-      },
+  scope.route({
+    method: ['GET', 'POST'],
+    url: '/oauth/userinfo',
+    preHandler: requireScope('profile'),
+    schema: {
+      tags: ['resources'],
+      summary: 'The user the access token acts for (scope profile)',
+      security: [{ accessToken: [] }],
+      response: { 200: userinfoSchema, 400: openAIErrorSchema, 401: openAIErrorSchema, 403: openAIErrorSchema },
     },
-    async (request, reply) => {
+    handler: async (request, reply) => {
       const grant = bearerOf(request);
       return reply.header('cache-control', 'no-store').send({ id: grant.userId, username: grant.username, avatar: grant.avatar });
     },
-  );
+  });
 }

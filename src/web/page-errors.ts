@@ -24,7 +24,7 @@ export function sendErrorPage(reply: FastifyReply, status: number, error: string
  * never the registered list, and the usual causes.
  */
 export function sendOAuthErrorPage(reply: FastifyReply, error: OAuthError, sentRedirectUri?: string): FastifyReply {
-  const status = error.status >= 500 ? error.status : 400;
+  const status = error.status;
   const extra =
     sentRedirectUri === undefined
       ? undefined

@@ -91,7 +91,7 @@ describe.skipIf(!HAVE_CHROMIUM)('authorization code + PKCE in a real browser, re
     await started.page.waitForURL(/\/login\?return_to=/);
     await started.page.screenshot({ path: 'test-results/login.png', fullPage: true });
     await signInOnPage(started.page);
-    await expect(started.page.getByText('Browser Writer')).toBeTruthy();
+    expect(await started.page.getByRole('heading', { level: 1 }).textContent()).toContain('Browser Writer');
     expect(await started.page.content()).toContain('app_developer');
     const callback = await decideOnPage(started.page, 'Allow', 'consent');
     expect(callback.searchParams.get('iss')).toBe(ts.config.publicUrl);

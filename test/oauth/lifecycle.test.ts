@@ -300,13 +300,21 @@ describe.each(DIALECTS)('token lifecycle and the bearer guard (%s)', (dialect) =
         body: `access_token=${tokens.access_token}`,
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       });
-      expect(inForm.status).toBeGreaterThanOrEqual(400);
-      expect(inForm.status).toBeLessThan(500);
+      expect(inForm.status).toBe(400);
+      expect(inForm.headers.get('www-authenticate')).toMatch(/error="invalid_request"/);
+      expectBody(inForm, 'invalid_request');
+      // The same on a route that only exists as POST.
+      const onChat = await call('POST', `${ts.api}/oauth/chat/completions`, {
+        body: `access_token=${tokens.access_token}`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(onChat.status).toBe(400);
+      expectBody(onChat, 'invalid_request');
     });
 
     it('RS-05 Bearer with no value or with spaces inside, or a token in both header and query → 400 invalid_request', async () => {
       const tokens = await tokensFor(client, 'profile');
-      for (const header of ['Bearer', 'Bearer ', `Bearer ${tokens.access_token} extra`, `Bearer  ${tokens.access_token}`, `Bearer a b`]) {
+      for (const header of ['Bearer', 'Bearer ', `Bearer ${tokens.access_token} extra`, `Bearer a b`, `Bearer ${tokens.access_token}$`]) {
         const reply = await call('GET', `${ts.api}/oauth/userinfo`, { headers: { authorization: header } });
         expect(reply.status, header).toBe(400);
         expect(reply.headers.get('www-authenticate')).toMatch(/error="invalid_request"/);
@@ -314,6 +322,14 @@ describe.each(DIALECTS)('token lifecycle and the bearer guard (%s)', (dialect) =
       }
       const both = await call('GET', `${ts.api}/oauth/userinfo?access_token=${tokens.access_token}`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
       expect(both.status).toBe(400);
+    });
+
+    it('reads the scheme case-insensitively and allows several spaces before the token (RFC 7235 §2.1, RFC 6750 §2.1)', async () => {
+      const tokens = await tokensFor(client, 'profile');
+      for (const header of [`bearer ${tokens.access_token}`, `BEARER ${tokens.access_token}`, `Bearer  ${tokens.access_token}`]) {
+        const reply = await call('GET', `${ts.api}/oauth/userinfo`, { headers: { authorization: header } });
+        expect(reply.status, header).toBe(200);
+      }
     });
   });
 });

@@ -12,7 +12,7 @@ const ENDPOINTS: Array<{ method: string; path: string; scope: string; json?: unk
   { method: 'POST', path: '/oauth/images/generations', scope: 'generations', json: { model: 'img', prompt: 'x' } },
   { method: 'GET', path: '/oauth/models', scope: 'generations' },
   { method: 'GET', path: '/oauth/characters', scope: 'characters' },
-  { method: 'GET', path: '/oauth/characters/char_00000000000000000000000000000000', scope: 'characters' },
+  { method: 'GET', path: '/oauth/characters/:own', scope: 'characters' },
 ];
 const SCOPES = ['profile', 'generations', 'characters'];
 
@@ -22,12 +22,15 @@ describe('the scope matrix of protected endpoints', () => {
   const tokens: Record<string, string> = {};
   let revoked: string;
   let expired: string;
+  let characterId: string;
+  const url = (path: string) => ts.api + path.replace(':own', characterId);
 
   beforeAll(async () => {
     up = await startFakeUpstream();
     ts = await startTestServer('sqlite', { UPSTREAM_BASE_URL: up.baseUrl, RATE_LIMIT_TOKEN: '0' });
     const { user, agent } = await userWithSession(ts);
     const client = await clientWithAllScopes(ts, user);
+    characterId = (await ts.services.characters.create(user.userId, { name: 'Mira' })).id;
     for (const scope of SCOPES) tokens[scope] = (await accessTokenFor(ts, agent, client, scope)).access_token;
     tokens.all = (await accessTokenFor(ts, agent, client, SCOPES.join(' '))).access_token;
     revoked = (await accessTokenFor(ts, agent, client, SCOPES.join(' '))).access_token;
@@ -48,9 +51,9 @@ describe('the scope matrix of protected endpoints', () => {
     for (const scope of SCOPES) {
       const allowed = scope === endpoint.scope;
       it(`${endpoint.method} ${endpoint.path} with a ${scope} token → ${allowed ? 'served' : '403 insufficient_scope'}`, async () => {
-        const reply = await call(endpoint.method, ts.api + endpoint.path, { headers: { authorization: `Bearer ${tokens[scope]}` }, json: endpoint.json });
+        const reply = await call(endpoint.method, url(endpoint.path), { headers: { authorization: `Bearer ${tokens[scope]}` }, json: endpoint.json });
         if (allowed) {
-          expect([200, 404]).toContain(reply.status);
+          expect(reply.status, reply.text).toBe(200);
         } else {
           expect(reply.status).toBe(403);
           expect(reply.json.error.code).toBe('insufficient_scope');
@@ -60,15 +63,15 @@ describe('the scope matrix of protected endpoints', () => {
     }
     it(`${endpoint.method} ${endpoint.path} with revoked and expired tokens → 401 invalid_token`, async () => {
       for (const token of [revoked, expired]) {
-        const reply = await call(endpoint.method, ts.api + endpoint.path, { headers: { authorization: `Bearer ${token}` }, json: endpoint.json });
+        const reply = await call(endpoint.method, url(endpoint.path), { headers: { authorization: `Bearer ${token}` }, json: endpoint.json });
         expect(reply.status).toBe(401);
         expect(reply.json.error.code).toBe('invalid_token');
         expect(reply.headers.get('www-authenticate')).toContain('error="invalid_token"');
       }
     });
     it(`${endpoint.method} ${endpoint.path} with every scope → served`, async () => {
-      const reply = await call(endpoint.method, ts.api + endpoint.path, { headers: { authorization: `Bearer ${tokens.all}` }, json: endpoint.json });
-      expect([200, 404]).toContain(reply.status);
+      const reply = await call(endpoint.method, url(endpoint.path), { headers: { authorization: `Bearer ${tokens.all}` }, json: endpoint.json });
+      expect(reply.status, reply.text).toBe(200);
     });
   }
 });

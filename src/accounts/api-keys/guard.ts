@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
+import { presentedCredentials } from '../../http/authorization-header.js';
 import type { ApiKeyPrincipal, ApiKeysService } from './service.js';
 
 declare module 'fastify' {
@@ -9,21 +10,16 @@ declare module 'fastify' {
   }
 }
 
-const BEARER = /^Bearer +([^\s]+) *$/i;
-
 function presentedKey(request: FastifyRequest): string {
-  const header = request.headers.authorization;
-  if (header === undefined || header.trim() === '') {
+  const presented = presentedCredentials(request.headers.authorization);
+  if (presented.kind === 'none') {
     throw new AppError(
       'invalid_api_key',
       "You didn't provide an API key. Send it in an Authorization header using Bearer auth (Authorization: Bearer YOUR_KEY).",
     );
   }
-  const match = BEARER.exec(header);
-  if (!match?.[1]) {
-    throw new AppError('invalid_api_key', 'The Authorization header must be "Bearer YOUR_KEY".');
-  }
-  return match[1];
+  if (presented.kind !== 'bearer') throw new AppError('invalid_api_key', 'The Authorization header must be "Bearer YOUR_KEY".');
+  return presented.token;
 }
 
 /**
