@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { requireApiKey } from './accounts/api-keys/guard.js';
 import { clientRoutes } from './clients/routes.js';
-import { AppError } from './errors.js';
+import { frameworkErrors, notFound, sendErrorFor } from './error-formats.js';
 import { registerDocs } from './http/docs.js';
 import { field, registerFormBody } from './http/form-body.js';
 import { registerHealth } from './http/health.js';
@@ -25,14 +25,16 @@ import { characterRoutes, oauthCharacterRoutes } from './resources/characters/ro
 import { apiKeyGenerationRoutes, oauthGenerationRoutes } from './generation/routes.js';
 import { registerCors } from './http/cors.js';
 import { sharedRateLimitStore } from './http/rate-limit-store.js';
-import { API_BASE } from './paths.js';
+import { API_BASE, PATHS } from './paths.js';
 import { sharedSecret } from './security/server-secrets.js';
 import type { Services } from './services.js';
 import { accountsPages } from './web/accounts-pages.js';
 import { assetRoutes } from './web/assets.js';
 import { authorizePages } from './web/authorize-pages.js';
 import { dashboardRoutes } from './web/dashboard/index.js';
+import { pageHeaders } from './web/layout.js';
 import { sendPageError } from './web/page-errors.js';
+import { PageSessions, protectFormPosts } from './web/session.js';
 
 export interface BuildOptions {
   /** Where JSON log lines go; stdout by default. */
@@ -46,8 +48,9 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   const app = Fastify({
     logger: options.logStream ? { ...logger, stream: options.logStream } : logger,
     genReqId: requestId,
-    // Long enough for any ID we mint with room to spare, so an overlong one is a 404, not a 414.
+    // Long enough for any ID we mint with room to spare; a longer one is a 404 (frameworkErrors).
     routerOptions: { maxParamLength: 500 },
+    frameworkErrors,
     ajv: {
       // Strict validation: unknown fields are an error (SPEC §3), never silently dropped,
       // and a number is never coerced into a string.
@@ -60,17 +63,21 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     reply.header('x-content-type-options', 'nosniff');
   });
   registerJsonBody(app);
-  app.setErrorHandler(sendOpenAIError);
-  app.setNotFoundHandler((request, reply) =>
-    sendOpenAIError(new AppError('not_found', `Unknown route: ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}.`), request, reply),
-  );
+  app.setErrorHandler(sendErrorFor);
+  app.setNotFoundHandler(notFound);
 
-  // Cookies are signed with a key every instance shares; CSRF tokens are checked against a signed cookie.
+  // Cookies are signed with a key every instance shares; a CSRF token is checked against a signed
+  // cookie and bound (HMAC) to the session it was made for, so it works with no other session.
+  const pageSessions = new PageSessions(services.sessions, config.publicUrl);
+  app.decorate('pageSessions', pageSessions);
   await app.register(cookie, { secret: await sharedSecret(services.storage.db, 'cookie-signing-key') });
   await app.register(csrf, {
     sessionPlugin: '@fastify/cookie',
-    cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, signed: true, secure: config.publicUrl.startsWith('https:') },
+    cookieKey: pageSessions.csrfCookie,
+    cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, signed: true, secure: pageSessions.secure },
     getToken: (request) => field(request.body, '_csrf'),
+    getUserInfo: (request) => pageSessions.binding(request),
+    csrfOpts: { hmacKey: await sharedSecret(services.storage.db, 'csrf-hmac-key') },
   });
   // Rate-limit counters live in Redis when REDIS_URL is set (shared by every instance), else in-process.
   await app.register(rateLimit, { global: false, store: sharedRateLimitStore(services.redis, app.log) });
@@ -115,14 +122,21 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     { prefix: API_BASE },
   );
 
+  // The pages, the authorization endpoint among them: HTML, page headers (UI-02, UI-03), and
+  // one same-origin + CSRF guard for every form POST (UI-01), each run once per request.
   await app.register(async (pages) => {
     registerFormBody(pages);
     pages.setErrorHandler(sendPageError);
+    pages.addHook('onRequest', async (_request, reply) => {
+      pageHeaders(reply);
+    });
+    protectFormPosts(pages, config.publicUrl);
     assetRoutes(pages);
-    await authorizePages(pages, { authorization: services.authorization, sessions: services.sessions });
-    await accountsPages(pages, { config, users: services.users, sessions: services.sessions, throttle: services.throttle });
-    pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', '/dashboard').send());
-    await pages.register(async (dashboard) => dashboardRoutes(dashboard, services));
+    await authorizePages(pages, { authorization: services.authorization, pageSessions });
+    const { users, clients, throttle } = services;
+    await accountsPages(pages, { config, users, clients, pageSessions, throttle });
+    pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());
+    await pages.register(dashboardRoutes, services);
   });
 
   app.addHook('onClose', async () => {

@@ -48,5 +48,12 @@ export class AppError extends Error {
   }
 }
 
+/** The HTTP status an error asks for: an AppError's own, a framework error's statusCode, else 500. */
+export function statusOf(error: unknown): number {
+  if (error instanceof AppError) return error.status;
+  const code = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof code === 'number' && code >= 400 && code < 600 ? code : 500;
+}
+
 export const notFound = (what: string) => new AppError('not_found', `No such ${what}.`);
 export const invalidValue = (param: string, message: string) => new AppError('invalid_value', message, param);

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { InvalidBody, decodeUtf8 } from './json-body.js';
 
 /**
  * A parsed application/x-www-form-urlencoded body: each field is a string,
@@ -8,9 +9,30 @@ import type { FastifyInstance } from 'fastify';
  */
 export type FormBody = Record<string, string | string[]>;
 
+const FORMS = new WeakSet<object>();
+
+/** Whether a parsed body came from a form (where a repeated field is an array) rather than JSON. */
+export function isFormBody(body: unknown): body is FormBody {
+  return typeof body === 'object' && body !== null && FORMS.has(body);
+}
+
+function decodeComponent(text: string): string {
+  return decodeURIComponent(text.replace(/\+/g, ' '));
+}
+
+/**
+ * Strict: a malformed percent-encoding, or bytes (raw or percent-encoded)
+ * that are not UTF-8, throw, where URLSearchParams would keep them or turn
+ * them into U+FFFD.
+ */
 export function parseForm(text: string): FormBody {
   const out: FormBody = Object.create(null);
-  for (const [name, value] of new URLSearchParams(text)) {
+  FORMS.add(out);
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const name = decodeComponent(eq === -1 ? pair : pair.slice(0, eq));
+    const value = eq === -1 ? '' : decodeComponent(pair.slice(eq + 1));
     const existing = out[name];
     if (existing === undefined) out[name] = value;
     else out[name] = Array.isArray(existing) ? [...existing, value] : [existing, value];
@@ -20,8 +42,14 @@ export function parseForm(text: string): FormBody {
 
 /** Registers the form parser on one scope (pages, OAuth endpoints); the JSON API never accepts forms. */
 export function registerFormBody(scope: FastifyInstance): void {
-  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => {
-    done(null, parseForm(body as string));
+  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_request, body, done) => {
+    const text = decodeUtf8(body as Buffer);
+    if (text === null) return done(new InvalidBody('The form body is not valid UTF-8.'), undefined);
+    try {
+      done(null, parseForm(text));
+    } catch {
+      done(new InvalidBody('The form body has a malformed percent-encoding or is not UTF-8.'), undefined);
+    }
   });
 }
 

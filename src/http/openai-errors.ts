@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type ErrorCode } from '../errors.js';
+import { AppError, statusOf, type ErrorCode } from '../errors.js';
+import { isClientGone } from './client-gone.js';
+import { InvalidBody } from './json-body.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 
 /**
@@ -94,10 +96,11 @@ const FRAMEWORK_MESSAGES: Record<string, string> = {
 /** Turns anything thrown while serving an API request into an AppError; unknown failures become a 500. */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
+  if (error instanceof InvalidBody) return new AppError('invalid_json', error.message);
   if (isDatabaseUnavailable(error)) return new AppError('service_unavailable', 'The service is temporarily unavailable; try again shortly.');
   const e = error as FastifyError & { validation?: AjvError[]; validationContext?: string };
   if (Array.isArray(e?.validation)) return fromValidation(e.validation, e.validationContext);
-  const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
+  const status = statusOf(error);
   if (status >= 400 && status < 500) {
     const isJson = e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e instanceof SyntaxError;
     const code: ErrorCode = isJson ? 'invalid_json' : (STATUS_CODES[status] ?? 'invalid_request');
@@ -118,6 +121,10 @@ export function openAIErrorBody(error: AppError): OpenAIErrorBody {
 
 /** The error handler of API scopes. */
 export function sendOpenAIError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (isClientGone(error, request)) {
+    request.log.info('client closed the connection before its request was read');
+    return reply.code(400).send(openAIErrorBody(new AppError('invalid_request', 'The request was cut off.')));
+  }
   const appError = toAppError(error);
   if (appError.status === 503) {
     request.log.warn({ err: error }, 'request refused: service unavailable');

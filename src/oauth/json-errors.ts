@@ -1,5 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
+import { statusOf } from '../errors.js';
+import { isClientGone } from '../http/client-gone.js';
+import { InvalidBody } from '../http/json-body.js';
 import { OAuthError } from './errors.js';
 
 /**
@@ -12,8 +15,11 @@ export function sendOAuthJsonError(error: unknown, request: FastifyRequest, repl
   if (error instanceof OAuthError) oauth = error;
   else {
     const e = error as FastifyError;
-    const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
-    if (isDatabaseUnavailable(error)) {
+    const status = statusOf(error);
+    if (isClientGone(error, request)) {
+      request.log.info('client closed the connection before its request was read');
+      oauth = new OAuthError('invalid_request', 'The request was cut off.');
+    } else if (isDatabaseUnavailable(error)) {
       request.log.warn({ err: error }, 'OAuth request refused: database unavailable');
       reply.header('retry-after', '1');
       oauth = new OAuthError('temporarily_unavailable', 'The service is temporarily unavailable; try again shortly.');
@@ -25,7 +31,9 @@ export function sendOAuthJsonError(error: unknown, request: FastifyRequest, repl
           ? 'Send application/x-www-form-urlencoded or application/json.'
           : e.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
             ? 'The request body is too large.'
-            : 'The request body is malformed.';
+            : error instanceof InvalidBody
+              ? error.message
+              : 'The request body is malformed.';
       oauth = new OAuthError('invalid_request', description, { status: status === 413 ? 413 : 400 });
     } else {
       request.log.error({ err: error }, 'OAuth endpoint failed');

@@ -1,3 +1,4 @@
+import { isFormBody } from '../http/form-body.js';
 import { invalidRequest } from './errors.js';
 
 /**
@@ -17,14 +18,19 @@ export class OAuthParams {
     return new OAuthParams(values);
   }
 
-  /** A parsed form body (FormBody) or JSON object; any JSON value that is not a string is refused. */
+  /**
+   * A parsed form body (a repeated field is an array, kept so it can be
+   * refused) or a JSON object, whose every member must be a string: an
+   * array or number is invalid_request, never read as a value.
+   */
   static fromBody(body: unknown): OAuthParams {
     const values = new Map<string, string[]>();
     if (body === undefined || body === null) return new OAuthParams(values);
     if (typeof body !== 'object' || Array.isArray(body)) throw invalidRequest('The request body must be a form or a JSON object.');
+    const form = isFormBody(body);
     for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
       if (typeof value === 'string') values.set(name, [value]);
-      else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) values.set(name, value as string[]);
+      else if (form && Array.isArray(value)) values.set(name, value as string[]);
       else throw invalidRequest(`Parameter ${name.replace(/[^\w.-]/g, '?').slice(0, 40)} must be a string.`);
     }
     return new OAuthParams(values);

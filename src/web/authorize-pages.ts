@@ -1,17 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { SessionsService, SessionUser } from '../accounts/sessions.js';
+import type { SessionUser } from '../accounts/sessions.js';
 import { field } from '../http/form-body.js';
 import type { AuthorizationService } from '../oauth/authorize/service.js';
 import type { AuthorizeOutcome } from '../oauth/authorize/outcome.js';
 import { PATHS } from '../paths.js';
 import { sendPage } from './layout.js';
 import { sendOAuthErrorPage, sendErrorPage } from './page-errors.js';
-import { currentUser } from './session.js';
+import type { PageSessions } from './session.js';
 import { consentPage } from './views/consent.js';
 
 export interface AuthorizePagesDeps {
   authorization: AuthorizationService;
-  sessions: SessionsService;
+  pageSessions: PageSessions;
 }
 
 /**
@@ -20,7 +20,7 @@ export interface AuthorizePagesDeps {
  * posts the user's decision back.
  */
 export async function authorizePages(scope: FastifyInstance, deps: AuthorizePagesDeps): Promise<void> {
-  const { authorization, sessions } = deps;
+  const { authorization, pageSessions } = deps;
 
   const show = (request: FastifyRequest, reply: FastifyReply, user: SessionUser | null, outcome: AuthorizeOutcome) => {
     switch (outcome.kind) {
@@ -33,17 +33,17 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
         // Sign in first, then come back to this very request (SPEC §2).
         return reply.code(303).header('location', `${PATHS.login}?return_to=${encodeURIComponent(request.url)}`).send();
       case 'consent':
-        return sendPage(reply, 200, consentPage({ ...outcome, user: user!, csrf: reply.generateCsrf() }));
+        return sendPage(reply, 200, consentPage({ ...outcome, user: user!, csrf: pageSessions.csrf(reply) }));
     }
   };
 
   scope.get(PATHS.authorize, { schema: { hide: true } }, async (request, reply) => {
-    const user = await currentUser(request, sessions);
+    const user = await pageSessions.user(request);
     return show(request, reply, user, await authorization.start(request.raw.url ?? '', user?.userId ?? null));
   });
 
   scope.post(PATHS.authorizeDecision, { schema: { hide: true } }, async (request, reply) => {
-    const user = await currentUser(request, sessions);
+    const user = await pageSessions.user(request);
     if (!user) return sendErrorPage(reply, 401, 'login_required', 'Your session has ended. Go back to the app and start again.');
     const decision = field(request.body, 'decision');
     if (decision !== 'allow' && decision !== 'deny') return sendErrorPage(reply, 400, 'invalid_request', 'Choose Allow or Deny.');

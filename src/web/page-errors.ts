@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, statusOf } from '../errors.js';
 import { OAuthError } from '../oauth/errors.js';
 import { isClientGone } from '../http/client-gone.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
@@ -44,7 +45,7 @@ const FRAMEWORK_STATUS_PAGES: Record<number, [string, string]> = {
 export function sendPageError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof OAuthError) return sendOAuthErrorPage(reply, error);
   const e = error as FastifyError;
-  const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
+  const status = statusOf(error);
   if (e?.code === 'FST_CSRF_INVALID_TOKEN' || e?.code === 'FST_CSRF_MISSING_SECRET') {
     return sendErrorPage(reply, 403, 'invalid_csrf_token', 'This form has expired or did not come from this site. Go back, reload the page and try again.');
   }
@@ -53,13 +54,14 @@ export function sendPageError(error: unknown, request: FastifyRequest, reply: Fa
     return sendErrorPage(reply, 429, 'too_many_requests', 'Too many attempts from your network. Wait a minute and try again.');
   }
   if (isClientGone(error, request)) {
-    request.log.info({ err: error }, 'client went away');
-    return reply;
+    request.log.info('client closed the connection before its request was read');
+    return sendErrorPage(reply, 400, 'invalid_request', 'The request was cut off.');
   }
   if (isDatabaseUnavailable(error)) {
     request.log.warn({ err: error }, 'page refused: database unavailable');
     return sendErrorPage(reply.header('retry-after', '5'), 503, 'temporarily_unavailable', 'Serika is briefly unavailable. Please try again in a moment.');
   }
+  if (error instanceof AppError && status < 500) return sendErrorPage(reply, status, error.code, error.message);
   const known = FRAMEWORK_STATUS_PAGES[status];
   if (known) return sendErrorPage(reply, status, known[0], known[1]);
   if (status >= 400 && status < 500) return sendErrorPage(reply, status, 'invalid_request', 'The request could not be understood.');

@@ -1,39 +1,97 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionsService, SessionUser } from '../accounts/sessions.js';
+import { sha256Hex } from '../security/secrets.js';
 
-export const SESSION_COOKIE = 'serika_session';
+/**
+ * The browser side of sign-in sessions: the session cookie, and the CSRF
+ * token bound to it. Cookie names carry the `__Host-` prefix when PUBLIC_URL
+ * is https (Secure, Path=/, no Domain: no other app on the host can set them)
+ * and a `serika_` name always, so they never collide with other apps'
+ * cookies on a shared host such as 127.0.0.1.
+ */
+export class PageSessions {
+  readonly secure: boolean;
+  readonly sessionCookie: string;
+  readonly csrfCookie: string;
+  /** A session started during this request, before the browser has its cookie. */
+  private readonly started = new WeakMap<FastifyRequest, string>();
 
-/** The signed-in user of this request, or null. */
-export async function currentUser(request: FastifyRequest, sessions: SessionsService): Promise<SessionUser | null> {
-  const id = request.cookies[SESSION_COOKIE];
-  if (!id) return null;
-  return (await sessions.find(id)) ?? null;
+  constructor(
+    private readonly sessions: SessionsService,
+    publicUrl: string,
+  ) {
+    this.secure = publicUrl.startsWith('https:');
+    const prefix = this.secure ? '__Host-' : '';
+    this.sessionCookie = `${prefix}serika_session`;
+    this.csrfCookie = `${prefix}serika_csrf`;
+  }
+
+  private id(request: FastifyRequest): string | undefined {
+    return this.started.get(request) ?? request.cookies[this.sessionCookie];
+  }
+
+  /** The signed-in user of this request, or null. */
+  async user(request: FastifyRequest): Promise<SessionUser | null> {
+    const id = this.id(request);
+    return id ? ((await this.sessions.find(id)) ?? null) : null;
+  }
+
+  /**
+   * UI-06: a new session id at every sign-in (the previous one ends), and a
+   * new CSRF secret with it (the old cookie is dropped). SPEC §2: HttpOnly,
+   * SameSite=Lax, Secure when PUBLIC_URL is https.
+   */
+  async signIn(request: FastifyRequest, reply: FastifyReply, userId: string): Promise<void> {
+    const session = await this.sessions.start(userId, request.cookies[this.sessionCookie]);
+    this.started.set(request, session.id);
+    reply.setCookie(this.sessionCookie, session.id, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.secure, expires: new Date(session.expiresAt) });
+    reply.clearCookie(this.csrfCookie, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.secure });
+  }
+
+  /** Ends this browser's session (if any) and drops both cookies. */
+  async signOut(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const id = request.cookies[this.sessionCookie];
+    if (id) await this.sessions.end(id);
+    this.dropCookies(reply);
+  }
+
+  dropCookies(reply: FastifyReply): void {
+    reply.clearCookie(this.sessionCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.secure });
+    reply.clearCookie(this.csrfCookie, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.secure });
+  }
+
+  /** What a CSRF token is bound to: this request's session (a hash of it), or no session. */
+  binding(request: FastifyRequest): string {
+    const id = this.id(request);
+    return id ? sha256Hex(id) : 'no-session';
+  }
+
+  /** A CSRF token for a form on this reply's page, valid only with this session. */
+  csrf(reply: FastifyReply): string {
+    return reply.generateCsrf({ userInfo: this.binding(reply.request) });
+  }
 }
 
-/** SPEC §2: HttpOnly, SameSite=Lax, Secure when PUBLIC_URL is https. */
-export function setSessionCookie(reply: FastifyReply, id: string, expiresAt: number, secure: boolean): void {
-  reply.setCookie(SESSION_COOKIE, id, { path: '/', httpOnly: true, sameSite: 'lax', secure, expires: new Date(expiresAt) });
-}
-
-export function clearSessionCookie(reply: FastifyReply, secure: boolean): void {
-  reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure });
-}
+const BASE = 'http://serika.invalid';
 
 /**
  * UI-06: where to go after signing in: a same-origin relative path only,
  * never `//host`, `/\host` or anything with a scheme (no open redirect).
+ * Returned in its ASCII serialization (path and query), so it can always go
+ * into a Location header.
  */
 export function safeReturnTo(value: unknown): string | null {
   if (typeof value !== 'string' || value.length > 4096) return null;
   if (!value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return null;
-  if (/\p{Cc}/u.test(value)) return null;
+  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(value)) return null;
   try {
-    const resolved = new URL(value, 'http://serika.invalid');
-    if (resolved.origin !== 'http://serika.invalid') return null;
+    const resolved = new URL(value, BASE);
+    if (resolved.origin !== BASE) return null;
+    const path = resolved.pathname + resolved.search;
+    return path.startsWith('//') ? null : path;
   } catch {
     return null;
   }
-  return value;
 }
 
 export class CrossSiteRequestError extends Error {
@@ -54,8 +112,8 @@ function assertSameOrigin(request: FastifyRequest, publicUrl: string): void {
   }
   const origin = request.headers.origin;
   if (origin === undefined || origin === 'null') return;
-  const own = new Set([new URL(publicUrl).origin, `${request.protocol}://${request.headers.host ?? ''}`]);
-  if (!own.has(origin)) throw new CrossSiteRequestError('Cross-site form submissions are refused.');
+  // PUBLIC_URL's origin only: the Host header is the client's to choose.
+  if (origin !== new URL(publicUrl).origin) throw new CrossSiteRequestError('Cross-site form submissions are refused.');
 }
 
 /**

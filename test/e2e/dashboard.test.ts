@@ -155,7 +155,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard in a real browser', () => {
     const owner = await seedUser(ts, 'third_party_dev');
     const app = await call('POST', `${ts.api}/oauth/clients`, { key: owner.key, json: { name: 'Story Bot', redirectUris: ['https://bot.example.com/cb'], scopes: ['profile', 'generations'] } });
     const client: TestClient = { clientId: app.json.clientId, clientSecret: app.json.clientSecret, redirectUri: 'https://bot.example.com/cb', scopes: [] };
-    const agent = new Agent(ts.url);
+    const agent = new Agent(ts.url, ts.config.publicUrl);
     agent.cookies.clear();
     const devAgent = await signIn(ts, dev.username);
     const { code, verifier } = await obtainCode(ts, devAgent, client, { scope: 'profile generations' });

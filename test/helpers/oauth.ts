@@ -34,7 +34,11 @@ export async function registerClient(
 /** A cookie-keeping HTTP client standing in for a browser (redirects are not followed). */
 export class Agent {
   readonly cookies = new Map<string, string>();
-  constructor(readonly origin: string) {}
+  /** origin: where requests go; publicOrigin: the Origin a browser at PUBLIC_URL sends on form posts. */
+  constructor(
+    readonly origin: string,
+    readonly publicOrigin: string = origin,
+  ) {}
 
   async fetch(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
     const headers: Record<string, string> = { ...init.headers };
@@ -43,7 +47,7 @@ export class Agent {
     if (init.form) {
       body = new URLSearchParams(init.form).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
-      headers.origin ??= this.origin;
+      headers.origin ??= this.publicOrigin;
     }
     const absolute = url.startsWith('http') ? url : this.origin + url;
     const response = await fetch(absolute, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
@@ -66,7 +70,7 @@ export function hiddenField(html: string, name: string): string {
 }
 
 export async function signIn(ts: TestServer, username: string, password = PASSWORD): Promise<Agent> {
-  const agent = new Agent(ts.url);
+  const agent = new Agent(ts.url, ts.config.publicUrl);
   const page = await (await agent.fetch('/login')).text();
   const response = await agent.fetch('/login', { form: { _csrf: hiddenField(page, '_csrf'), username, password } });
   expect(response.status).toBe(303);

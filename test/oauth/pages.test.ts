@@ -46,7 +46,7 @@ describe('sign-in, sign-up and consent pages', () => {
   });
 
   it('signs up, lands on the dashboard with "Sign out", and signs out with a POST', async () => {
-    const agent = new Agent(ts.url);
+    const agent = new Agent(ts.url, ts.config.publicUrl);
     const page = await (await agent.fetch('/signup')).text();
     const created = await agent.fetch('/signup', {
       form: { _csrf: hiddenField(page, '_csrf'), username: 'newcomer', password: 'a fine password', email: '' },
@@ -64,7 +64,7 @@ describe('sign-in, sign-up and consent pages', () => {
   });
 
   it('re-shows the sign-up form with the reason when the input is refused', async () => {
-    const agent = new Agent(ts.url);
+    const agent = new Agent(ts.url, ts.config.publicUrl);
     const page = await (await agent.fetch('/signup')).text();
     const response = await agent.fetch('/signup', { form: { _csrf: hiddenField(page, '_csrf'), username: 'x', password: 'a fine password' } });
     expect(response.status).toBe(400);
@@ -80,7 +80,7 @@ describe('sign-in, sign-up and consent pages', () => {
 
   it('UI-01 sign-in without a valid CSRF token, or from a cross-site Origin, is refused and issues nothing', async () => {
     const user = await seedUser(ts);
-    const agent = new Agent(ts.url);
+    const agent = new Agent(ts.url, ts.config.publicUrl);
     const { csrf } = await loginForm(agent);
     const noToken = await agent.fetch('/login', { form: { username: user.username, password: PASSWORD } });
     expect(noToken.status).toBe(403);
@@ -97,7 +97,7 @@ describe('sign-in, sign-up and consent pages', () => {
     });
     expect(fetchSite.status).toBe(403);
     expect(agent.cookies.has(SESSION)).toBe(false);
-    const fresh = new Agent(ts.url);
+    const fresh = new Agent(ts.url, ts.config.publicUrl);
     const stolen = await fresh.fetch('/login', { form: { _csrf: csrf, username: user.username, password: PASSWORD } });
     expect(stolen.status).toBe(403);
   });
@@ -161,7 +161,7 @@ describe('sign-in, sign-up and consent pages', () => {
 
   it('UI-05 wrong passwords are slowed more and more per username, never locked out', async () => {
     const user = await seedUser(ts);
-    const agent = new Agent(ts.url);
+    const agent = new Agent(ts.url, ts.config.publicUrl);
     const attempt = async (password: string) => {
       const { csrf } = await loginForm(agent);
       const started = performance.now();
@@ -181,7 +181,7 @@ describe('sign-in, sign-up and consent pages', () => {
 
   it('UI-05 an unknown user and a wrong password get the same answer', async () => {
     const user = await seedUser(ts);
-    const agent = new Agent(ts.url);
+    const agent = new Agent(ts.url, ts.config.publicUrl);
     const bodies: string[] = [];
     for (const username of [user.username, 'no_such_user_anywhere']) {
       const { csrf } = await loginForm(agent);
@@ -199,7 +199,7 @@ describe('sign-in, sign-up and consent pages', () => {
     'UI-06 refuses the return path %j (no open redirect)',
     async (returnTo) => {
       const user = await seedUser(ts);
-      const agent = new Agent(ts.url);
+      const agent = new Agent(ts.url, ts.config.publicUrl);
       const { csrf } = await loginForm(agent);
       const response = await agent.fetch('/login', { form: { _csrf: csrf, username: user.username, password: PASSWORD, return_to: returnTo } });
       expect(response.status).toBe(303);
@@ -210,7 +210,7 @@ describe('sign-in, sign-up and consent pages', () => {
   it('UI-06 returns to the pending authorization request after sign-in', async () => {
     const { user } = await userWithSession(ts);
     const client = await registerClient(ts, user);
-    const agent = new Agent(ts.url);
+    const agent = new Agent(ts.url, ts.config.publicUrl);
     const start = await agent.fetch(authorizeUrl(ts, standardParams(client, pkce().challenge)));
     const login = start.headers.get('location')!;
     const page = await (await agent.fetch(login)).text();
@@ -238,7 +238,7 @@ describe('sign-in, sign-up and consent pages', () => {
 
   it('sets the session cookie HttpOnly and SameSite=Lax', async () => {
     const user = await seedUser(ts);
-    const agent = new Agent(ts.url);
+    const agent = new Agent(ts.url, ts.config.publicUrl);
     const { csrf } = await loginForm(agent);
     const response = await agent.fetch('/login', { form: { _csrf: csrf, username: user.username, password: PASSWORD } });
     const cookie = response.headers.getSetCookie().find((c) => c.startsWith(`${SESSION}=`))!;
@@ -285,7 +285,7 @@ describe('closed sign-up and the per-IP sign-in limit', () => {
 
   it('SIGNUP=closed answers the sign-up page and form with 403', async () => {
     expect((await fetch(`${ts.url}/signup`)).status).toBe(403);
-    const agent = new Agent(ts.url);
+    const agent = new Agent(ts.url, ts.config.publicUrl);
     const { csrf } = { csrf: hiddenField(await (await agent.fetch('/login')).text(), '_csrf') };
     const response = await agent.fetch('/signup', { form: { _csrf: csrf, username: 'sneaky', password: 'a fine password' } });
     expect(response.status).toBe(403);
@@ -293,7 +293,7 @@ describe('closed sign-up and the per-IP sign-in limit', () => {
   });
 
   it('UI-05 refuses sign-ins past RATE_LIMIT_LOGIN per IP with 429 and Retry-After', async () => {
-    const agent = new Agent(ts.url);
+    const agent = new Agent(ts.url, ts.config.publicUrl);
     const csrf = hiddenField(await (await agent.fetch('/login')).text(), '_csrf');
     const statuses: number[] = [];
     let last: Response | undefined;

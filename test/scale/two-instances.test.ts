@@ -30,7 +30,7 @@ describe.skipIf(!PG_URL || !REDIS_URL)('two instances on one PostgreSQL and one 
     const owner = await seedUser(a, `owner_${randomBytes(3).toString('hex')}`);
     const client = await registerClient(b, owner);
     // Sign in on A; the session, the CSRF cookie key and the pending request all live in the shared database.
-    const agentA = new Agent(a.url);
+    const agentA = new Agent(a.url, a.config.publicUrl);
     const login = await (await agentA.fetch('/login')).text();
     const csrf = /name="_csrf" value="([^"]*)"/.exec(login)![1]!;
     expect((await agentA.fetch('/login', { form: { _csrf: csrf, username: owner.username, password: PASSWORD } })).status).toBe(303);
@@ -38,7 +38,7 @@ describe.skipIf(!PG_URL || !REDIS_URL)('two instances on one PostgreSQL and one 
     const consent = await agentA.fetch(authorizeUrl(a, standardParams(client, challenge)));
     expect(consent.status).toBe(200);
     // The decision is posted to B with A's cookies.
-    const agentB = new Agent(b.url);
+    const agentB = new Agent(b.url, b.config.publicUrl);
     for (const [k, v] of agentA.cookies) agentB.cookies.set(k, v);
     const decided = await decide(agentB, b, await consent.text(), 'allow');
     expect(decided.status).toBe(303);

@@ -1,17 +1,18 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { LoginThrottle } from '../../accounts/login-throttle.js';
 import type { SessionsService } from '../../accounts/sessions.js';
 import type { UsersService } from '../../accounts/users-service.js';
-import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import { field } from '../../http/form-body.js';
+import { PATHS } from '../../paths.js';
 import { html, type Html } from '../html.js';
-import { clearSessionCookie, setSessionCookie } from '../session.js';
 import { csrfField, dashboardPage, describedBy, fieldError, userOf } from './common.js';
 
 /** The account: change password, sign out everywhere, delete (with a typed confirmation). */
-export async function accountPages(scope: FastifyInstance, deps: { users: UsersService; sessions: SessionsService; config: Config }): Promise<void> {
-  const { users, sessions, config } = deps;
-  const secure = config.publicUrl.startsWith('https:');
+export async function accountPages(scope: FastifyInstance, deps: { users: UsersService; sessions: SessionsService; throttle: LoginThrottle }): Promise<void> {
+  const { users, sessions, throttle } = deps;
+  const pageSessions = scope.pageSessions;
 
   const page = (request: FastifyRequest, reply: FastifyReply, errors: Record<string, string> = {}, notice?: Html, status = 200) => {
     const user = userOf(request);
@@ -48,23 +49,29 @@ export async function accountPages(scope: FastifyInstance, deps: { users: UsersS
 
   scope.post('/dashboard/account/password', async (request, reply) => {
     const user = userOf(request);
+    // The current-password check is slowed like sign-in (UI-05): a stolen session cannot guess at full speed.
+    const delay = await throttle.delayFor(user.username);
+    if (delay > 0) await sleep(delay);
     try {
       await users.changePassword(user.userId, field(request.body, 'current_password') ?? '', field(request.body, 'new_password') ?? '');
     } catch (error) {
-      if (error instanceof AppError && error.status < 500) return page(request, reply, { [error.param ?? 'new_password']: error.message }, undefined, 400);
+      if (error instanceof AppError && error.status < 500) {
+        if (error.param === 'current_password') await throttle.recordFailure(user.username);
+        return page(request, reply, { [error.param ?? 'new_password']: error.message }, undefined, 400);
+      }
       throw error;
     }
+    await throttle.clear(user.username);
     // Every other session ends; this browser gets a fresh one.
     await sessions.endAllForUser(user.userId);
-    const session = await sessions.start(user.userId);
-    setSessionCookie(reply, session.id, session.expiresAt, secure);
+    await pageSessions.signIn(request, reply, user.userId);
     return page(request, reply, {}, html`<p class="notice" role="status">Password changed. Your other sessions were signed out.</p>`);
   });
 
   scope.post('/dashboard/account/sign-out-everywhere', async (request, reply) => {
     await sessions.endAllForUser(userOf(request).userId);
-    clearSessionCookie(reply, secure);
-    return reply.code(303).header('location', '/login').send();
+    pageSessions.dropCookies(reply);
+    return reply.code(303).header('location', PATHS.login).send();
   });
 
   scope.post('/dashboard/account/delete', async (request, reply) => {
@@ -73,7 +80,7 @@ export async function accountPages(scope: FastifyInstance, deps: { users: UsersS
       return page(request, reply, { confirm: `Type ${user.username} exactly to delete the account.` }, undefined, 400);
     }
     await users.delete(user.userId);
-    clearSessionCookie(reply, secure);
-    return reply.code(303).header('location', '/signup').send();
+    pageSessions.dropCookies(reply);
+    return reply.code(303).header('location', PATHS.signup).send();
   });
 }

@@ -1,11 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { SessionsService, SessionUser } from '../../accounts/sessions.js';
-import type { Config } from '../../config.js';
+import type { SessionUser } from '../../accounts/sessions.js';
+import { PATHS } from '../../paths.js';
 import { html, type Html } from '../html.js';
 import { sendPage } from '../layout.js';
-import { currentUser, protectFormPosts } from '../session.js';
+import type { PageSessions } from '../session.js';
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** The pages' session cookies and CSRF binding (web/session.ts). */
+    pageSessions: PageSessions;
+  }
   interface FastifyRequest {
     /** Set on dashboard routes: the signed-in user. */
     sessionUser: SessionUser | null;
@@ -25,20 +29,25 @@ export const SECTIONS = [
 export type Section = (typeof SECTIONS)[number][0];
 
 /**
- * Every dashboard route needs a session (a GET without one goes to sign in
- * and comes back); every POST is same-origin and carries a CSRF token.
+ * Every dashboard route needs a session: without one, a GET goes to sign in
+ * and comes back, a POST goes to sign in (its form is stale). Same-origin and
+ * CSRF checks are the pages scope's, run once.
  */
-export function guardDashboard(scope: FastifyInstance, deps: { sessions: SessionsService; config: Config }): void {
-  if (!scope.hasRequestDecorator('sessionUser')) scope.decorateRequest('sessionUser', null);
-  protectFormPosts(scope, deps.config.publicUrl);
+export function guardDashboard(scope: FastifyInstance, pageSessions: PageSessions): void {
+  scope.decorateRequest('sessionUser', null);
   scope.addHook('preValidation', async (request, reply) => {
-    const user = await currentUser(request, deps.sessions);
+    const user = await pageSessions.user(request);
     if (!user) {
-      if (request.method === 'GET') return reply.code(303).header('location', `/login?return_to=${encodeURIComponent(request.url)}`).send();
-      return reply.code(401).header('location', '/login').send();
+      const back = request.method === 'GET' ? `?return_to=${encodeURIComponent(request.url)}` : '';
+      return reply.code(303).header('location', PATHS.login + back).send();
     }
     request.sessionUser = user;
   });
+}
+
+/** A CSRF token bound to this reply's session. */
+export function csrfToken(reply: FastifyReply): string {
+  return reply.server.pageSessions.csrf(reply);
 }
 
 export function userOf(request: FastifyRequest): SessionUser {
@@ -66,7 +75,7 @@ ${SECTIONS.map(([href, label]) => html`<li><a href="${href}"${href === view.sect
   return sendPage(reply, view.status ?? 200, {
     title: view.title,
     user: userOf(request),
-    csrf: reply.generateCsrf(),
+    csrf: csrfToken(reply),
     wide: true,
     body: html`${nav}<div class="dashboard">${view.body}</div>`,
   });
@@ -74,7 +83,7 @@ ${SECTIONS.map(([href, label]) => html`<li><a href="${href}"${href === view.sect
 
 /** A hidden CSRF field for a form on a dashboard page. */
 export function csrfField(reply: FastifyReply): Html {
-  return html`<input type="hidden" name="_csrf" value="${reply.generateCsrf()}">`;
+  return html`<input type="hidden" name="_csrf" value="${csrfToken(reply)}">`;
 }
 
 /** A labelled field with its error, if any, right beside it (aria-describedby ties them). */

@@ -9,9 +9,9 @@ import { dashboardPage, guardDashboard, userOf } from './common.js';
 import { keysPages } from './keys.js';
 import { usagePages } from './usage.js';
 
-/** The dashboard: every section, behind one session guard and CSRF check. */
+/** The dashboard: every section, behind one session guard (registered as its own encapsulated plugin). */
 export async function dashboardRoutes(scope: FastifyInstance, s: Services): Promise<void> {
-  guardDashboard(scope, { sessions: s.sessions, config: s.config });
+  guardDashboard(scope, scope.pageSessions);
 
   scope.get('/dashboard', async (request, reply) => {
     const userId = userOf(request).userId;
@@ -37,5 +37,5 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
   await appsPages(scope, { grants: s.grants, usage: s.usage, oauth: s.oauth });
   await charactersPages(scope, s.characters);
   await usagePages(scope, { usage: s.usage, now: s.now });
-  await accountPages(scope, { users: s.users, sessions: s.sessions, config: s.config });
+  await accountPages(scope, { users: s.users, sessions: s.sessions, throttle: s.throttle });
 }

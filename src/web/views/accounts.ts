@@ -1,0 +1,79 @@
+import { USERNAME_PATTERN } from '../../accounts/usernames.js';
+import { PATHS } from '../../paths.js';
+import { html } from '../html.js';
+import type { PageOptions } from '../layout.js';
+
+export interface FormState {
+  username?: string;
+  email?: string;
+  error?: string;
+  returnTo: string | null;
+  csrf: string;
+  /** The app whose authorization request is waiting for this sign-in, if any. */
+  appName?: string;
+}
+
+function returnField(returnTo: string | null) {
+  return returnTo ? html`<input type="hidden" name="return_to" value="${returnTo}">` : '';
+}
+
+function withReturn(path: string, returnTo: string | null): string {
+  return returnTo ? `${path}?return_to=${encodeURIComponent(returnTo)}` : path;
+}
+
+function forApp(appName: string | undefined) {
+  return appName ? html`<p class="muted">to continue to <strong>${appName}</strong></p>` : '';
+}
+
+export function loginView(state: FormState): PageOptions {
+  return {
+    title: 'Sign in',
+    body: html`<div class="card">
+  <h1>Sign in to Serika</h1>
+  ${forApp(state.appName)}
+  ${state.error ? html`<p class="error" role="alert">${state.error}</p>` : ''}
+  <form method="post" action="${PATHS.login}">
+    <input type="hidden" name="_csrf" value="${state.csrf}">
+    ${returnField(state.returnTo)}
+    <label for="username">Username</label>
+    <input type="text" id="username" name="username" autocomplete="username" required maxlength="64" value="${state.username ?? ''}" autofocus>
+    <label for="password">Password</label>
+    <input type="password" id="password" name="password" autocomplete="current-password" required maxlength="256">
+    <div class="actions"><button type="submit">Sign in</button></div>
+  </form>
+  <p class="hint">No account yet? <a href="${withReturn(PATHS.signup, state.returnTo)}">Create account</a></p>
+</div>`,
+  };
+}
+
+export function signupView(state: FormState): PageOptions {
+  return {
+    title: 'Create account',
+    body: html`<div class="card">
+  <h1>Create your Serika account</h1>
+  ${forApp(state.appName)}
+  ${state.error ? html`<p class="error" role="alert">${state.error}</p>` : ''}
+  <form method="post" action="${PATHS.signup}">
+    <input type="hidden" name="_csrf" value="${state.csrf}">
+    ${returnField(state.returnTo)}
+    <label for="username">Username</label>
+    <input type="text" id="username" name="username" autocomplete="username" required minlength="3" maxlength="32" pattern="${USERNAME_PATTERN}" value="${state.username ?? ''}" aria-describedby="username-hint" autofocus>
+    <p class="hint" id="username-hint">3–32 letters, digits, “_”, “.” or “-”, starting and ending with a letter or digit.</p>
+    <label for="password">Password</label>
+    <input type="password" id="password" name="password" autocomplete="new-password" required minlength="8" maxlength="256" aria-describedby="password-hint">
+    <p class="hint" id="password-hint">At least 8 characters.</p>
+    <label for="email">Email <span class="muted">(optional)</span></label>
+    <input type="email" id="email" name="email" autocomplete="email" maxlength="320" value="${state.email ?? ''}">
+    <div class="actions"><button type="submit">Create account</button></div>
+  </form>
+  <p class="hint">Already have an account? <a href="${withReturn(PATHS.login, state.returnTo)}">Sign in</a></p>
+</div>`,
+  };
+}
+
+export function signupClosedView(): PageOptions {
+  return {
+    title: 'Sign-up closed',
+    body: html`<div class="card"><h1>Sign-up is closed</h1><p>New accounts are created by the administrator on this server.</p><p><a href="${PATHS.login}">Sign in</a></p></div>`,
+  };
+}
