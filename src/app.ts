@@ -12,7 +12,6 @@ import { registerHealth } from './http/health.js';
 import { registerJsonBody } from './http/json-body.js';
 import { loggerOptions, requestId } from './http/logging.js';
 import { registerMetrics } from './http/metrics.js';
-import { sendOpenAIError } from './http/openai-errors.js';
 import { sendOAuthJsonError } from './oauth/json-errors.js';
 import { metadataRoute } from './oauth/metadata.js';
 import { introspectRoute } from './oauth/introspect.js';
