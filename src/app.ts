@@ -50,6 +50,10 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     // Long enough for any ID we mint with room to spare; a longer one is a 404 (frameworkErrors).
     routerOptions: { maxParamLength: 500 },
     frameworkErrors,
+    // Slow bodies (a byte every few seconds) must not hold a connection forever: the whole request,
+    // headers and body, arrives within REQUEST_TIMEOUT or the connection is answered 408 and closed.
+    requestTimeout: config.requestTimeoutMs,
+    http: { headersTimeout: Math.min(60_000, config.requestTimeoutMs), connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.requestTimeoutMs / 4)) },
     ajv: {
       // Strict validation: unknown fields are an error (SPEC §3), never silently dropped,
       // and a number is never coerced into a string.
@@ -57,9 +61,12 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     },
   });
 
+  const https = config.publicUrl.startsWith('https:');
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
+    // RFC 6797: once served over https, browsers keep to https.
+    if (https) reply.header('strict-transport-security', 'max-age=31536000');
   });
   registerJsonBody(app);
   app.setErrorHandler(sendErrorFor);
@@ -84,6 +91,9 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
 
   await registerDocs(app, () => config.publicUrl);
   registerMetrics(app, config.metricsToken);
+  if (https && config.metricsToken === null) {
+    app.log.warn('METRICS_TOKEN is not set: /metrics is open to anyone who can reach this server (set it, or block /metrics at the proxy)');
+  }
   registerHealth(app, services.storage);
   metadataRoute(app, config);
 
@@ -102,10 +112,9 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         oauth.addHook('onSend', async (_request, reply) => {
           reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
         });
-        const limits = tokenRateLimits(oauth, config.rateLimitToken);
+        const limits = tokenRateLimits(oauth, config.rateLimitToken, services.clients);
         for (const hook of limits.onRequest) oauth.addHook('onRequest', hook);
-        for (const hook of limits.preHandler) oauth.addHook('preHandler', hook);
-        const deps = { clients: services.clients, users: services.users, store: services.oauth, now: services.now };
+        const deps = { authenticate: limits.authenticate, users: services.users, store: services.oauth, now: services.now };
         await tokenRoute(oauth, deps);
         await revokeRoute(oauth, deps);
         await introspectRoute(oauth, deps);

@@ -18,6 +18,8 @@ export interface Config {
   upstreamApiKey: string | null;
   /** Milliseconds. */
   upstreamTimeoutMs: number;
+  /** Milliseconds: longest a client may take to send a whole request (headers and body). */
+  requestTimeoutMs: number;
   /** Seconds. */
   accessTokenTtl: number;
   refreshTokenTtl: number;
@@ -95,6 +97,15 @@ export function defaultPublicUrl(port: number): string {
   return `http://localhost:${port}`;
 }
 
+/** A duration in seconds (decimals allowed), as milliseconds. */
+function secondsMs(env: Env, name: string, fallback: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback * 1000;
+  const seconds = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+  if (!(seconds > 0) || seconds > 86_400) throw new ConfigError(name, raw, 'a number of seconds greater than 0 and at most 86400 (decimals allowed)');
+  return Math.round(seconds * 1000);
+}
+
 // Sent as `Authorization: Bearer …`, so it must be one RFC 6750 b64token.
 function metricsToken(env: Env): string | null {
   const token = read(env, 'METRICS_TOKEN');
@@ -123,15 +134,8 @@ export function parseConfig(env: Env = process.env): Config {
   const upstreamBaseUrl =
     httpUrl(env, 'UPSTREAM_BASE_URL', 'an http(s) base URL with its version, such as https://api.openai.com/v1', false) ?? null;
 
-  const timeoutRaw = read(env, 'UPSTREAM_TIMEOUT');
-  let upstreamTimeoutMs = 120_000;
-  if (timeoutRaw !== undefined) {
-    const seconds = /^\d+(\.\d+)?$/.test(timeoutRaw) ? Number(timeoutRaw) : NaN;
-    if (!(seconds > 0) || seconds > 86_400) {
-      throw new ConfigError('UPSTREAM_TIMEOUT', timeoutRaw, 'a number of seconds greater than 0 and at most 86400 (decimals allowed)');
-    }
-    upstreamTimeoutMs = Math.round(seconds * 1000);
-  }
+  const upstreamTimeoutMs = secondsMs(env, 'UPSTREAM_TIMEOUT', 120);
+  const requestTimeoutMs = secondsMs(env, 'REQUEST_TIMEOUT', 30);
 
   const ttl = (name: string, fallback: number) =>
     integer(env, name, fallback, 1, 10 * 365 * 86_400, 'a whole number of seconds from 1 to 315360000');
@@ -148,6 +152,7 @@ export function parseConfig(env: Env = process.env): Config {
     upstreamBaseUrl,
     upstreamApiKey: read(env, 'UPSTREAM_API_KEY') ?? null,
     upstreamTimeoutMs,
+    requestTimeoutMs,
     accessTokenTtl: ttl('ACCESS_TOKEN_TTL', 3600),
     refreshTokenTtl: ttl('REFRESH_TOKEN_TTL', 2_592_000),
     authCodeTtl: ttl('AUTH_CODE_TTL', 60),

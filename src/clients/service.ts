@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { AppError, invalidValue, notFound } from '../errors.js';
-import { formatScopes, isScope, parseScopes, SCOPE_NAMES, type Scope } from '../scopes.js';
+import { formatScopes, isScope, parseScopes, type Scope } from '../scopes.js';
 import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
 import { asciiUri, redirectUriProblem } from './redirect-uris.js';
@@ -41,16 +41,23 @@ export function toClient(row: ClientRow): Client {
   };
 }
 
-// Rules the JSON schema cannot express; types, counts and unknown fields are checked before this.
+// Only the rules the JSON schema (schemas.ts) cannot express: types, lengths, counts, repeats,
+// known scopes and unknown fields are the schema's, checked by the route or by validate.ts.
+
+/**
+ * A name is shown to users on the consent page: it needs a visible
+ * character, and may hold no control, format (zero-width, bidi override) or
+ * line-separator character that could disguise what it says.
+ */
 function checkName(name: string): string {
-  if (name.trim() === '') throw invalidValue('name', 'name must contain a visible character.');
-  if ([...name].length > 100) throw invalidValue('name', 'name must be at most 100 characters.');
-  if (/\p{Cc}/u.test(name)) throw invalidValue('name', 'name must not contain control characters.');
+  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cs}]/u.test(name)) {
+    throw invalidValue('name', 'name must not contain control, invisible-format or bidirectional-override characters.');
+  }
+  if (!/[\p{L}\p{N}\p{P}\p{S}]/u.test(name)) throw invalidValue('name', 'name must contain a visible character.');
   return name;
 }
 
 function checkRedirectUris(given: string[]): string {
-  if (given.length < 1 || given.length > 10) throw invalidValue('redirectUris', 'Give 1 to 10 redirect URIs.');
   given.forEach((uri, index) => {
     const problem = redirectUriProblem(uri);
     if (problem) throw invalidValue('redirectUris', `redirectUris[${index}] ${problem}.`);
@@ -62,12 +69,6 @@ function checkRedirectUris(given: string[]): string {
 }
 
 function checkScopes(scopes: string[]): string {
-  if (scopes.length === 0) throw invalidValue('scopes', 'Choose at least one scope.');
-  if (new Set(scopes).size !== scopes.length) throw invalidValue('scopes', 'Each scope may be given only once.');
-  const unknown = scopes.find((s) => !isScope(s));
-  if (unknown !== undefined) {
-    throw invalidValue('scopes', `Unknown scope ${JSON.stringify(unknown)}; known scopes are ${SCOPE_NAMES.join(", ")}.`);
-  }
   return formatScopes(scopes);
 }
 

@@ -42,6 +42,18 @@ export async function registerDocs(app: FastifyInstance, publicUrl: () => string
       return { ...spec, servers: [{ url: publicUrl() }] };
     },
   });
-  await app.register(swaggerUi, { routePrefix: PATHS.docs, uiConfig: { docExpansion: 'list', deepLinking: true } });
+  await app.register(swaggerUi, {
+    routePrefix: PATHS.docs,
+    uiConfig: { docExpansion: 'list', deepLinking: true },
+    // A page like the others: never framed, never leaking its URL (UI-02, UI-03).
+    uiHooks: {
+      onRequest: async (_request, reply) => {
+        reply
+          .header('x-frame-options', 'DENY')
+          .header('content-security-policy', "frame-ancestors 'none'; object-src 'none'; base-uri 'none'")
+          .header('referrer-policy', 'no-referrer');
+      },
+    },
+  });
   app.get(PATHS.openapi, { schema: { hide: true } }, async () => app.swagger());
 }

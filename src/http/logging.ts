@@ -28,7 +28,15 @@ export function redactUrl(url: string): string {
       } catch {
         return `${pair.slice(0, eq)}=${REDACTED}`;
       }
-      return SENSITIVE_PARAM.test(name) ? `${pair.slice(0, eq)}=${REDACTED}` : pair;
+      if (SENSITIVE_PARAM.test(name)) return `${pair.slice(0, eq)}=${REDACTED}`;
+      // A URL inside a parameter (`/login?return_to=/…/authorize?state=…`) is redacted the same way.
+      let value: string;
+      try {
+        value = decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' '));
+      } catch {
+        return `${pair.slice(0, eq)}=${REDACTED}`;
+      }
+      return value.includes('?') ? `${pair.slice(0, eq)}=${encodeURIComponent(redactUrl(value))}` : pair;
     })
     .join('&');
   return `${path}?${query}`;

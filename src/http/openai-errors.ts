@@ -44,7 +44,7 @@ function topLevelField(error: AjvError): string | null {
   return typeof named === 'string' ? named : null;
 }
 
-function fromValidation(errors: AjvError[], context: string | undefined): AppError {
+export function fromValidation(errors: AjvError[], context: string | undefined): AppError {
   const error = errors[0];
   if (!error) return new AppError('invalid_request', 'The request is not valid.');
   const param = topLevelField(error);
@@ -66,6 +66,16 @@ function fromValidation(errors: AjvError[], context: string | undefined): AppErr
         `Invalid value for '${field}': must be one of ${(error.params.allowedValues as unknown[]).map(String).join(', ')}.`,
         param,
       );
+    case 'minItems':
+      return new AppError('invalid_value', `'${field}' needs at least ${String(error.params.limit)} item${error.params.limit === 1 ? '' : 's'}.`, param);
+    case 'maxItems':
+      return new AppError('invalid_value', `'${field}' takes at most ${String(error.params.limit)} items.`, param);
+    case 'minLength':
+      return new AppError('invalid_value', error.params.limit === 1 ? `'${field}' must not be empty.` : `'${field}' must be at least ${String(error.params.limit)} characters.`, param);
+    case 'maxLength':
+      return new AppError('invalid_value', `'${field}' must be at most ${String(error.params.limit)} characters.`, param);
+    case 'uniqueItems':
+      return new AppError('invalid_value', `'${field}' must not list the same value twice.`, param);
     default:
       return new AppError('invalid_value', `Invalid value for '${field}': ${error.message ?? 'not allowed'}.`, param);
   }

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { authenticateClient } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import type { TokenEndpointsDeps } from './revoke.js';
 import { tokenParams } from './revoke.js';
@@ -21,9 +20,9 @@ export async function introspectRoute(scope: FastifyInstance, deps: TokenEndpoin
         description: 'token, optional token_type_hint. Confidential clients only. Access and refresh tokens.',
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { params, token } = tokenParams(request.body);
-      const { client } = await authenticateClient(request, params, deps.clients);
+      const { client } = await deps.authenticate(request, reply, params);
       if (client.public) throw new OAuthError('invalid_client', 'Introspection is for confidential clients only.');
       const row = await deps.store.findLiveTokenOf(token, client.clientId);
       if (!row) return INACTIVE;

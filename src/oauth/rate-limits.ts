@@ -1,48 +1,73 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify';
-import { field } from '../http/form-body.js';
-import { parseBasic } from './client-auth.js';
-
-/** The client a token-endpoint request speaks for, read without judging it (Basic or body client_id). */
-export function claimedClientId(request: FastifyRequest): string | undefined {
-  try {
-    return parseBasic(request.headers.authorization)?.id ?? field(request.body, 'client_id');
-  } catch {
-    return field(request.body, 'client_id');
-  }
-}
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { ClientsService } from '../clients/service.js';
+import { authenticateClient, parseBasic, type AuthenticatedClient } from './client-auth.js';
+import { OAuthError } from './errors.js';
+import type { OAuthParams } from './params.js';
 
 class TooManyRequests extends Error {
   readonly statusCode = 429;
 }
 
+/** The client a request claims to be, read without judging it (Basic or body client_id). */
+function claimedClientId(request: FastifyRequest, params: OAuthParams): string {
+  try {
+    return parseBasic(request.headers.authorization)?.id ?? params.get('client_id') ?? '';
+  } catch {
+    return params.get('client_id') ?? '';
+  }
+}
+
+export type ClientAuthenticator = (request: FastifyRequest, reply: FastifyReply, params: OAuthParams) => Promise<AuthenticatedClient>;
+
 /**
  * RATE_LIMIT_TOKEN per minute at the token, revocation and introspection
- * endpoints, counted per IP (before the body is read) and per client (after),
- * each answered with 429 and Retry-After. 0 turns both off. Both counters
- * live in @fastify/rate-limit's store, keyed apart by prefix.
+ * endpoints, answered with 429 and Retry-After; 0 turns them off. Three
+ * counters, kept apart by prefix in @fastify/rate-limit's store:
+ * - per IP, every request, before the body is read;
+ * - per client, only once the client has authenticated, so nobody who merely
+ *   knows a client_id can spend a client's allowance and lock it out;
+ * - per IP × claimed client_id, failed authentications only.
+ * Returns the per-IP hook and the client authentication every endpoint uses.
  */
-export function tokenRateLimits(scope: FastifyInstance, perMinute: number): { onRequest: onRequestHookHandler[]; preHandler: preHandlerHookHandler[] } {
-  if (perMinute <= 0) return { onRequest: [], preHandler: [] };
-  const check = (keyOf: (request: FastifyRequest) => string | undefined) => {
-    const limiter = scope.createRateLimit({
-      max: perMinute,
-      timeWindow: 60_000,
-      keyGenerator: (request) => keyOf(request) ?? '',
-      allowList: (request) => keyOf(request) === undefined,
-    });
+export function tokenRateLimits(
+  scope: FastifyInstance,
+  perMinute: number,
+  clients: ClientsService,
+): { onRequest: onRequestHookHandler[]; authenticate: ClientAuthenticator } {
+  const plain: ClientAuthenticator = (request, _reply, params) => authenticateClient(request, params, clients);
+  if (perMinute <= 0) return { onRequest: [], authenticate: plain };
+
+  const limiter = (key: (request: FastifyRequest) => string) => {
+    const check = scope.createRateLimit({ max: perMinute, timeWindow: 60_000, keyGenerator: key });
     return async (request: FastifyRequest, reply: FastifyReply) => {
-      const result = await limiter(request);
+      const result = await check(request);
       if (!result.isAllowed && result.isExceeded) {
         reply.header('retry-after', String(Math.max(1, result.ttlInSeconds)));
         throw new TooManyRequests('Too many requests; retry later.');
       }
     };
   };
+  const perIp = limiter((request) => `ip:${request.ip}`);
+  const claimed = new WeakMap<FastifyRequest, string>();
+  const perClient = limiter((request) => `client:${claimed.get(request) ?? ''}`);
+  const failures = limiter((request) => `fail:${request.ip}:${claimed.get(request) ?? ''}`);
+
   return {
-    onRequest: [check((request) => `ip:${request.ip}`)],
-    preHandler: [check((request) => {
-      const id = claimedClientId(request);
-      return id === undefined ? undefined : `client:${id}`;
-    })],
+    onRequest: [perIp],
+    authenticate: async (request, reply, params) => {
+      let authenticated: AuthenticatedClient;
+      try {
+        authenticated = await authenticateClient(request, params, clients);
+      } catch (error) {
+        if (error instanceof OAuthError && error.code === 'invalid_client') {
+          claimed.set(request, claimedClientId(request, params).slice(0, 200));
+          await failures(request, reply);
+        }
+        throw error;
+      }
+      claimed.set(request, authenticated.client.clientId);
+      await perClient(request, reply);
+      return authenticated;
+    },
   };
 }

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import type { ClientsService } from '../clients/service.js';
 import type { UsersService } from '../accounts/users-service.js';
-import { authenticateClient } from './client-auth.js';
 import { OAuthError, invalidRequest } from './errors.js';
 import { OAuthParams } from './params.js';
+import type { ClientAuthenticator } from './rate-limits.js';
 import type { OAuthStore } from './store.js';
 
 export interface TokenEndpointsDeps {
-  clients: ClientsService;
+  /** Client authentication with its rate limits (rate-limits.ts). */
+  authenticate: ClientAuthenticator;
   users: UsersService;
   store: OAuthStore;
   now: () => number;
@@ -39,7 +39,7 @@ export async function revokeRoute(scope: FastifyInstance, deps: TokenEndpointsDe
     },
     async (request, reply) => {
       const { params, token } = tokenParams(request.body);
-      const { client } = await authenticateClient(request, params, deps.clients);
+      const { client } = await deps.authenticate(request, reply, params);
       const row = await deps.store.findToken(token);
       if (row) {
         if (row.client_id !== client.clientId) throw new OAuthError('invalid_request', 'This token was not issued to this client.');

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { ClientsService } from '../../clients/service.js';
-import { authenticateClient } from '../client-auth.js';
 import { OAuthError, invalidRequest } from '../errors.js';
 import { OAuthParams } from '../params.js';
+import type { ClientAuthenticator } from '../rate-limits.js';
 import type { OAuthStore } from '../store.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
@@ -14,7 +13,7 @@ export const GRANTS: Record<string, GrantHandler> = {
 };
 
 export interface TokenDeps {
-  clients: ClientsService;
+  authenticate: ClientAuthenticator;
   store: OAuthStore;
   now: () => number;
 }
@@ -35,7 +34,7 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
       const params = OAuthParams.fromBody(request.body).rejectRepeats(); // TK-16
       const grantType = params.get('grant_type');
       if (grantType === undefined) throw invalidRequest('grant_type is required.'); // TK-14
-      const { client } = await authenticateClient(request, params, deps.clients);
+      const { client } = await deps.authenticate(request, reply, params);
       const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
       if (!grant) throw new OAuthError('unsupported_grant_type', 'Supported grant types: authorization_code, refresh_token.');
       const issued = await grant({ params, client, store: deps.store, now: deps.now });

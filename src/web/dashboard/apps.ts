@@ -4,9 +4,8 @@ import type { UsageService } from '../../generation/usage.js';
 import type { OAuthStore } from '../../oauth/store.js';
 import { isScope, SCOPES } from '../../scopes.js';
 import { html } from '../html.js';
-import { confirmPage, dashboardPage, userOf, when } from './common.js';
+import { confirmPage, dashboardPage, plural, userOf, when } from './common.js';
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Connected apps: what the user has authorized, its use, and "Revoke access". */
 export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsService; usage: UsageService; oauth: OAuthStore }): Promise<void> {
@@ -39,7 +38,7 @@ ${
     <dt>Can</dt><dd><ul class="plain">${app.scopes.map((s) => html`<li><strong>${s}</strong> <span class="muted">${isScope(s) ? SCOPES[s] : ''}</span></li>`)}</ul></dd>
     <dt>Granted</dt><dd>${when(app.createdAt)}</dd>
     <dt>Last used</dt><dd>${when(lastUsed)}</dd>
-    <dt>Last 30 days</dt><dd>${use ? `${use.promptTokens + use.completionTokens} tokens · ${plural(use.images, 'image')} · ${plural(use.requests, 'request')}` : 'no generations'}</dd>
+    <dt>Last 30 days</dt><dd>${use ? `${plural(use.promptTokens + use.completionTokens, 'token')} · ${plural(use.images, 'image')} · ${plural(use.requests, 'request')}` : 'no generations'}</dd>
   </dl>
   <div class="actions"><a class="button-link danger" href="/dashboard/apps/${app.clientId}/revoke">Revoke access</a></div>
 </div>`,

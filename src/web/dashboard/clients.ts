@@ -5,6 +5,8 @@ import type { GrantsService } from '../../consent/grants.js';
 import { AppError } from '../../errors.js';
 import { field } from '../../http/form-body.js';
 import { PATHS } from '../../paths.js';
+import { createClientBody } from '../../clients/schemas.js';
+import { checkCreateClient, checkUpdateClient } from '../../clients/validate.js';
 import { formatScopes, SCOPES, SCOPE_NAMES } from '../../scopes.js';
 import { html, type Html } from '../html.js';
 import { confirmPage, csrfField, dashboardPage, describedBy, fieldError, secretOnce, userOf, when } from './common.js';
@@ -15,6 +17,9 @@ interface ClientForm {
   scopes: string[];
   public: boolean;
 }
+
+/** The field limits of the form: those of the JSON API's schema. */
+const LIMITS = createClientBody.properties;
 
 const FIELD_OF: Record<string, string> = { name: 'name', redirectUris: 'redirect_uri', scopes: 'scope' };
 
@@ -30,10 +35,10 @@ function readForm(body: unknown): ClientForm {
 
 /** The create and edit form: name, redirect URI rows (add and remove), scopes with their descriptions, and the client type on creation. */
 function clientForm(reply: FastifyReply, form: ClientForm, errors: Record<string, string>, action: string, submit: string, creating: boolean): Html {
-  const rows = [...form.redirectUris, ''].slice(0, 10);
+  const rows = [...form.redirectUris, ''].slice(0, LIMITS.redirectUris.maxItems);
   return html`<form method="post" action="${action}" class="client-form">${csrfField(reply)}
   <label for="name">Name</label>
-  <input type="text" id="name" name="name" required maxlength="100" value="${form.name}"${describedBy('name', errors, 'name-hint')}>
+  <input type="text" id="name" name="name" required maxlength="${LIMITS.name.maxLength}" value="${form.name}"${describedBy('name', errors, 'name-hint')}>
   <p class="hint" id="name-hint">Shown to users on the consent page.</p>
   ${fieldError('name', errors)}
   <fieldset${describedBy('redirect_uri', errors, 'redirect-hint')}>
@@ -42,7 +47,7 @@ function clientForm(reply: FastifyReply, form: ClientForm, errors: Record<string
     <div class="uri-rows" data-rows>
     ${rows.map(
       (uri, i) => html`<div class="uri-row" data-row><label class="visually-hidden" for="redirect-${i}">Redirect URI ${i + 1}</label>
-      <input type="url" id="redirect-${i}" name="redirect_uri" inputmode="url" maxlength="2048" value="${uri}" placeholder="https://myapp.example.com/callback">
+      <input type="url" id="redirect-${i}" name="redirect_uri" inputmode="url" maxlength="${LIMITS.redirectUris.items.maxLength}" value="${uri}" placeholder="https://myapp.example.com/callback">
       <button type="button" class="secondary" data-remove-row aria-label="Remove redirect URI ${i + 1}">Remove</button></div>`,
     )}
     </div>
@@ -159,7 +164,8 @@ ${extra.notice ?? ''}
     const form = readForm(request.body);
     let created;
     try {
-      created = await clients.create(userOf(request).userId, form);
+      const { name, redirectUris, scopes } = form;
+      created = await clients.create(userOf(request).userId, checkCreateClient({ name, redirectUris, scopes, public: form.public }));
     } catch (error) {
       return listPage(request, reply, form, fail(error), 400);
     }
@@ -179,7 +185,8 @@ ${extra.notice ?? ''}
     if (!client) return reply;
     const form = { ...readForm(request.body), public: client.public };
     try {
-      const updated = await clients.update(userOf(request).userId, client.clientId, { name: form.name, redirectUris: form.redirectUris, scopes: form.scopes });
+      const changes = checkUpdateClient({ name: form.name, redirectUris: form.redirectUris, scopes: form.scopes });
+      const updated = await clients.update(userOf(request).userId, client.clientId, changes);
       return await detailPage(request, reply, updated, { notice: html`<p class="notice" role="status">Saved.</p>` });
     } catch (error) {
       return detailPage(request, reply, client, { form, errors: fail(error), status: 400 });

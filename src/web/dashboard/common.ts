@@ -55,6 +55,18 @@ export function userOf(request: FastifyRequest): SessionUser {
   return request.sessionUser;
 }
 
+const NUMBER = new Intl.NumberFormat('en-US');
+
+/** A count as people read it: 225,296. */
+export function count(n: number): string {
+  return NUMBER.format(n);
+}
+
+/** "1 image", "2,048 images". */
+export function plural(n: number, word: string): string {
+  return `${count(n)} ${word}${n === 1 ? '' : 's'}`;
+}
+
 export function when(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return 'never';
   return new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { UsageDay, UsageService } from '../../generation/usage.js';
 import { html, type Html } from '../html.js';
-import { dashboardPage, userOf } from './common.js';
+import { count, dashboardPage, userOf } from './common.js';
 
 const COLORS = ['#4b3fd1', '#0e9384', '#dc6803', '#c11574', '#1570ef', '#667085', '#7a5af8', '#099250'];
 const DAY_MS = 86_400_000;
@@ -30,7 +30,7 @@ export function usageChart(rows: UsageDay[], today: number): Html {
       .map((r) => {
         const h = scale(r.promptTokens + r.completionTokens);
         y -= h;
-        return html`<rect x="${(left + i * barWidth + 2).toFixed(1)}" y="${y.toFixed(1)}" width="${(barWidth - 4).toFixed(1)}" height="${h.toFixed(1)}" fill="${color(appLabel(r))}"><title>${d} · ${appLabel(r)}: ${r.promptTokens + r.completionTokens} tokens</title></rect>`;
+        return html`<rect x="${(left + i * barWidth + 2).toFixed(1)}" y="${y.toFixed(1)}" width="${(barWidth - 4).toFixed(1)}" height="${h.toFixed(1)}" fill="${color(appLabel(r))}"><title>${d} · ${appLabel(r)}: ${count(r.promptTokens + r.completionTokens)} tokens</title></rect>`;
       });
   });
   return html`<figure class="chart">
@@ -62,7 +62,7 @@ export async function usagePages(scope: FastifyInstance, deps: { usage: UsageSer
           : html`<div class="table-wrap"><table class="usage">
   <thead><tr><th scope="col">Date</th><th scope="col">App</th><th scope="col" class="num">Prompt tokens</th><th scope="col" class="num">Completion tokens</th><th scope="col" class="num">Images</th><th scope="col" class="num">Requests</th></tr></thead>
   <tbody>${[...rows].reverse().map(
-    (r) => html`<tr><td>${r.date}</td><td>${appLabel(r)}</td><td class="num">${r.promptTokens}</td><td class="num">${r.completionTokens}</td><td class="num">${r.images}</td><td class="num">${r.requests}</td></tr>`,
+    (r) => html`<tr><td>${r.date}</td><td>${appLabel(r)}</td><td class="num">${count(r.promptTokens)}</td><td class="num">${count(r.completionTokens)}</td><td class="num">${count(r.images)}</td><td class="num">${count(r.requests)}</td></tr>`,
   )}</tbody></table></div>`
       }</div>`,
     });
