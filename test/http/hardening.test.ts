@@ -205,7 +205,7 @@ describe('sessions, CSRF and the same-origin check', () => {
     const alicePage = await (await alice.fetch('/dashboard/keys')).text();
     // Bob's session cookie with Alice's CSRF cookie and token.
     const forged = new Agent(ts.url, ts.config.publicUrl);
-    forged.cookies.set('serika_csrf', alice.cookies.get('serika_csrf')!);
+    for (const [name, value] of alice.cookies) forged.cookies.set(name, value);
     forged.cookies.set('serika_session', bob.cookies.get('serika_session')!);
     const reply = await forged.fetch('/dashboard/keys', { form: { _csrf: hiddenField(alicePage, '_csrf'), name: 'forged' } });
     expect(reply.status).toBe(403);
@@ -397,5 +397,33 @@ describe('PORT=0 without PUBLIC_URL', () => {
     expect(metadata.authorization_endpoint).toBe(`${ts.config.publicUrl}/api/openai/v1/oauth/authorize`);
     const docs = await (await fetch(`${ts.url}/docs/openapi.json`)).json();
     expect(docs.servers[0].url).toBe(ts.config.publicUrl);
+  });
+});
+
+describe('a client that hangs up mid-body', () => {
+  let ts: TestServer;
+  const lines: string[] = [];
+  beforeAll(async () => {
+    const logStream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    ts = await startTestServer('sqlite', { LOG_LEVEL: 'info' }, { logStream });
+  });
+  afterAll(async () => ts?.close());
+
+  it.each(['/api/openai/v1/oauth/token', '/api/openai/v1/oauth/clients', '/login'])('is never logged as "database unavailable" (%s)', async (path) => {
+    const { port } = new URL(ts.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => socket.on('connect', resolve));
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const log = lines.join('');
+    expect(log).not.toMatch(/database unavailable|service unavailable/);
+    expect(log).not.toMatch(/"level":50/);
   });
 });

@@ -51,6 +51,12 @@ describe("the server's log", () => {
       await call('POST', server.url + API, { key, body: `client_secret=${querySecret}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
       await call('GET', `${server.url}/metrics`, { headers: { authorization: 'Bearer metrics-token-do-not-log' } });
       await call('GET', `${server.url}/metrics`, { headers: { cookie: `session=${queryToken}` } });
+      // A nested authorize URL in return_to: its state and code_challenge are redacted too.
+      const nestedState = 'nestedstate-should-be-redacted-4242';
+      const nestedChallenge = 'nestedchallenge-should-be-redacted-4343';
+      handedOut.push(nestedState, nestedChallenge);
+      const nested = `/api/openai/v1/oauth/authorize?client_id=c&state=${nestedState}&code_challenge=${nestedChallenge}`;
+      await call('GET', `${server.url}/login?return_to=${encodeURIComponent(nested)}`);
     } finally {
       await server.stop('SIGTERM');
     }
