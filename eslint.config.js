@@ -20,6 +20,11 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
+    // The pages' script runs in browsers.
+    files: ['src/web/assets/**/*.js'],
+    languageOptions: { globals: { ...globals.browser }, sourceType: 'script' },
+  },
+  {
     // Tests read loosely typed JSON replies.
     files: ['test/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

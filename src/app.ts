@@ -139,7 +139,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
       pageHeaders(reply);
     });
     protectFormPosts(pages, config.publicUrl);
-    assetRoutes(pages);
+    await assetRoutes(pages);
     await authorizePages(pages, { authorization: services.authorization, pageSessions });
     const { users, clients, throttle } = services;
     await accountsPages(pages, { config, users, clients, pageSessions, throttle });

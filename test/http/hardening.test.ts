@@ -392,10 +392,10 @@ describe('PORT=0 without PUBLIC_URL', () => {
     const port = new URL(ts.url).port;
     expect(ts.config.publicUrl).toBe(`http://localhost:${port}`);
     expect(Object.isFrozen(ts.config)).toBe(true);
-    const metadata = await (await fetch(`${ts.url}/.well-known/oauth-authorization-server`)).json();
+    const metadata: any = await (await fetch(`${ts.url}/.well-known/oauth-authorization-server`)).json();
     expect(metadata.issuer).toBe(ts.config.publicUrl);
     expect(metadata.authorization_endpoint).toBe(`${ts.config.publicUrl}/api/openai/v1/oauth/authorize`);
-    const docs = await (await fetch(`${ts.url}/docs/openapi.json`)).json();
+    const docs: any = await (await fetch(`${ts.url}/docs/openapi.json`)).json();
     expect(docs.servers[0].url).toBe(ts.config.publicUrl);
   });
 });

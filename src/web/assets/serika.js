@@ -1,9 +1,5 @@
-/**
- * The one script of the pages, served from /assets/serika.js (CSP
- * script-src 'self'). Everything works without it; it adds copy buttons,
- * redirect URI rows and the avatar preview.
- */
-export const SCRIPT = `
+// The one script of the pages (CSP script-src 'self'). Everything works without it;
+// it adds copy buttons, redirect URI rows and the avatar preview.
 document.addEventListener('click', async (event) => {
   const target = event.target instanceof Element ? event.target.closest('button') : null;
   if (!target) return;
@@ -49,8 +45,7 @@ document.addEventListener('input', (event) => {
   if (!(input instanceof HTMLInputElement) || !input.hasAttribute('data-avatar-input')) return;
   const preview = input.form.querySelector('[data-avatar-preview]');
   if (!preview) return;
-  const ok = /^https?:\\/\\/\\S+$/.test(input.value);
+  const ok = /^https?:\/\/\S+$/.test(input.value);
   preview.hidden = !ok;
   if (ok) preview.src = input.value;
 });
-`;
