@@ -1,7 +1,6 @@
-import { Readable } from 'node:stream';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
-import { openAIErrorBody } from '../http/openai-errors.js';
+import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js';
+import { Meter, type Measured } from './meter.js';
 import { SseSplitter } from './sse.js';
 import { transportError, type UpstreamClient, type UpstreamResponse } from './upstream.js';
 import type { Principal, UsageEntry, UsageService } from './usage.js';
@@ -14,24 +13,19 @@ export interface GatewayDeps {
   now: () => number;
 }
 
-type Endpoint = UsageEntry['endpoint'];
 type Json = Record<string, unknown>;
+
+/** What the app is answered: the upstream's JSON as it came, an error of its own, or an event stream. */
+export type GatewayResult =
+  | { kind: 'json'; status: number; body: Buffer }
+  | { kind: 'error'; status: number; body: OpenAIErrorBody }
+  | { kind: 'stream'; events: AsyncIterable<string> };
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The status a failed upstream answer is recorded with: what the app receives. */
 function upstreamFailureStatus(status: number): number {
   return status >= 500 || status === 401 || status === 403 || status < 400 ? 502 : status;
-}
-
-/** Aborts the upstream call when the app goes away before its answer is complete. */
-function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply): AbortController {
-  const controller = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  request.raw.on('aborted', () => controller.abort());
-  return controller;
 }
 
 function parseJson(buffer: Buffer): unknown {
@@ -42,27 +36,29 @@ function parseJson(buffer: Buffer): unknown {
   }
 }
 
+const modelOf = (body: Json) => (typeof body.model === 'string' ? body.model : null);
+
 /**
  * The generation gateway (SPEC §5): one implementation behind the OAuth and
- * API-key routes. Upstream failures map to 502 (5xx, garbage, dropped, or
- * its 401/403: Serika's own key failing), 504 (silent past
- * UPSTREAM_TIMEOUT), other 4xx passed on; every call is metered.
+ * API-key routes, free of HTTP framework: it calls the upstream, meters the
+ * call and says what to answer (routes.ts writes it). Upstream failures map
+ * to 502 (5xx, garbage, dropped, or its 401/403: Serika's own key failing),
+ * 504 (silent past UPSTREAM_TIMEOUT), other 4xx passed on.
  */
 export class Gateway {
   constructor(private readonly deps: GatewayDeps) {}
 
-  async models(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const controller = abortOnDisconnect(request, reply);
-    const response = await this.deps.upstream.send('GET', '/models', undefined, controller.signal);
+  async models(signal: AbortSignal): Promise<GatewayResult> {
+    const response = await this.deps.upstream.send('GET', '/models', undefined, signal);
     const body = await this.deps.upstream.readAll(response);
-    if (response.statusCode >= 300) return this.rejected(reply, response.statusCode, body);
+    if (response.statusCode >= 300) return rejected(response.statusCode, body);
     const json = parseJson(body);
     if (!isObject(json) || !Array.isArray(json.data)) throw new AppError('upstream_error', 'The generation upstream answered with something that is not a model list.');
-    return reply.code(200).type('application/json; charset=utf-8').send(body);
+    return { kind: 'json', status: 200, body };
   }
 
-  async images(principal: Principal, body: Json, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    return this.buffered('images.generations', '/images/generations', principal, body, request, reply, (json) => {
+  async images(principal: Principal, body: Json, signal: AbortSignal): Promise<GatewayResult> {
+    return this.buffered(this.meter(principal, 'images.generations', body), '/images/generations', body, signal, (json) => {
       const usage = isObject(json.usage) ? json.usage : {};
       return {
         promptTokens: Number(usage.input_tokens ?? usage.prompt_tokens ?? 0),
@@ -72,154 +68,134 @@ export class Gateway {
     });
   }
 
-  async chat(principal: Principal, body: Json, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    if (body.stream === true) return this.stream(principal, body, request, reply);
-    return this.buffered('chat.completions', '/chat/completions', principal, body, request, reply, (json) => {
+  async chat(principal: Principal, body: Json, signal: AbortSignal): Promise<GatewayResult> {
+    const meter = this.meter(principal, 'chat.completions', body);
+    if (body.stream === true) return this.stream(meter, body, signal);
+    return this.buffered(meter, '/chat/completions', body, signal, (json) => {
       const usage = isObject(json.usage) ? json.usage : {};
       return { promptTokens: Number(usage.prompt_tokens ?? 0), completionTokens: Number(usage.completion_tokens ?? 0), images: 0 };
     });
   }
 
-  private async buffered(
-    endpoint: Endpoint,
-    path: string,
-    principal: Principal,
-    body: Json,
-    request: FastifyRequest,
-    reply: FastifyReply,
-    measure: (json: Json) => { promptTokens: number; completionTokens: number; images: number },
-  ): Promise<FastifyReply> {
-    const started = this.deps.now();
-    const model = typeof body.model === 'string' ? body.model : null;
-    const charge = (status: number, m = { promptTokens: 0, completionTokens: 0, images: 0 }) =>
-      this.record({ principal, endpoint, model, status, latencyMs: this.deps.now() - started, ...m });
-    const controller = abortOnDisconnect(request, reply);
+  private meter(principal: Principal, endpoint: UsageEntry['endpoint'], body: Json): Meter {
+    return new Meter({ principal, endpoint, model: modelOf(body) }, (entry) => this.record(entry), this.deps.now);
+  }
+
+  private async buffered(meter: Meter, path: string, body: Json, signal: AbortSignal, measure: (json: Json) => Measured): Promise<GatewayResult> {
     let response: UpstreamResponse;
     let raw: Buffer;
     try {
-      response = await this.deps.upstream.send('POST', path, body, controller.signal);
+      response = await this.deps.upstream.send('POST', path, body, signal);
       raw = await this.deps.upstream.readAll(response);
     } catch (error) {
       const failure = error instanceof AppError ? error : transportError(error);
-      await charge(controller.signal.aborted ? 499 : failure.status);
+      await meter.charge(signal.aborted ? 499 : failure.status);
       throw failure;
     }
     if (response.statusCode >= 300) {
-      await charge(upstreamFailureStatus(response.statusCode));
-      return this.rejected(reply, response.statusCode, raw);
+      await meter.charge(upstreamFailureStatus(response.statusCode));
+      return rejected(response.statusCode, raw);
     }
     const json = parseJson(raw);
     if (!isObject(json)) {
-      await charge(502);
+      await meter.charge(502);
       throw new AppError('upstream_error', 'The generation upstream answered with something that is not JSON.');
     }
-    await charge(200, measure(json));
-    return reply.code(200).type('application/json; charset=utf-8').send(raw);
+    await meter.charge(200, measure(json));
+    return { kind: 'json', status: 200, body: raw };
   }
 
   /**
    * stream: true — server-sent events passed on chunk by chunk. Serika asks for
    * the usage chunk itself when the app did not, and then strips it.
    */
-  private async stream(principal: Principal, body: Json, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const started = this.deps.now();
-    const model = typeof body.model === 'string' ? body.model : null;
+  private async stream(meter: Meter, body: Json, signal: AbortSignal): Promise<GatewayResult> {
     const options = isObject(body.stream_options) ? body.stream_options : {};
     const appAskedUsage = options.include_usage === true;
     const upstreamBody = appAskedUsage ? body : { ...body, stream_options: { ...options, include_usage: true } };
-    const controller = abortOnDisconnect(request, reply);
-    const measured = { promptTokens: 0, completionTokens: 0, images: 0 };
-    let recorded = false;
-    const charge = async (status: number) => {
-      if (recorded) return;
-      recorded = true;
-      await this.record({ principal, endpoint: 'chat.completions', model, status, latencyMs: this.deps.now() - started, ...measured });
-    };
 
     let response: UpstreamResponse;
     try {
-      response = await this.deps.upstream.send('POST', '/chat/completions', upstreamBody, controller.signal);
+      response = await this.deps.upstream.send('POST', '/chat/completions', upstreamBody, signal);
     } catch (error) {
-      await charge(error instanceof AppError ? error.status : 502);
+      await meter.charge(error instanceof AppError ? error.status : 502);
       throw error;
     }
     if (response.statusCode >= 300) {
       const raw = await this.deps.upstream.readAll(response).catch(() => Buffer.alloc(0));
-      await charge(upstreamFailureStatus(response.statusCode));
-      return this.rejected(reply, response.statusCode, raw);
+      await meter.charge(upstreamFailureStatus(response.statusCode));
+      return rejected(response.statusCode, raw);
     }
     if (!String(response.headers['content-type'] ?? '').includes('text/event-stream')) {
       response.body.destroy();
-      await charge(502);
+      await meter.charge(502);
       throw new AppError('upstream_error', 'The generation upstream did not answer with an event stream.');
     }
-
-    const upstream = response.body;
-    const splitter = new SseSplitter();
-    const usageChunk = (data: string | null): Json | null => {
-      if (!data || data === '[DONE]' || !data.includes('"usage"')) return null;
-      const json = parseJson(Buffer.from(data));
-      return isObject(json) && isObject(json.usage) ? json : null;
-    };
-    const relay = (async function* (): AsyncGenerator<string> {
-      try {
-        for await (const chunk of upstream) {
-          for (const event of splitter.push(chunk as Buffer)) {
-            const withUsage = usageChunk(event.data);
-            if (withUsage) {
-              const usage = withUsage.usage as Json;
-              measured.promptTokens = Number(usage.prompt_tokens ?? 0);
-              measured.completionTokens = Number(usage.completion_tokens ?? 0);
-              if (!appAskedUsage && Array.isArray(withUsage.choices) && withUsage.choices.length === 0) continue;
-            }
-            // The usage is committed before the app sees the end of the stream.
-            if (event.data === '[DONE]') await charge(200);
-            yield event.raw;
-          }
-        }
-        for (const event of splitter.end()) yield event.raw;
-        await charge(200);
-      } catch (error) {
-        if (controller.signal.aborted) {
-          await charge(499); // the app went away: nothing charged
-          return;
-        }
-        const failure = transportError(error);
-        await charge(failure.status);
-        yield `data: ${JSON.stringify(openAIErrorBody(failure))}\n\n`;
-      }
-    })();
-
-    return reply
-      .code(200)
-      .header('content-type', 'text/event-stream; charset=utf-8')
-      .header('cache-control', 'no-cache')
-      .header('x-accel-buffering', 'no')
-      .send(Readable.from(relay, { objectMode: false }));
-  }
-
-  /** Non-2xx from the upstream: its 4xx passed on, its 401/403 and 5xx a 502. */
-  private rejected(reply: FastifyReply, status: number, raw: Buffer): FastifyReply {
-    if (status === 401 || status === 403) throw new AppError('upstream_error', "The generation upstream refused Serika's credentials (UPSTREAM_API_KEY).");
-    if (status < 400 || status >= 500) throw new AppError('upstream_error', `The generation upstream failed (status ${status}).`);
-    const json = parseJson(raw);
-    if (isObject(json) && isObject(json.error)) {
-      const e = json.error;
-      const message = typeof e.message === 'string' ? e.message : `The generation upstream refused the request (status ${status}).`;
-      return reply.code(status).send({
-        error: {
-          message,
-          type: typeof e.type === 'string' ? e.type : 'invalid_request_error',
-          param: typeof e.param === 'string' ? e.param : null,
-          code: typeof e.code === 'string' ? e.code : null,
-        },
-      });
-    }
-    return reply.code(status).send(openAIErrorBody(new AppError('invalid_request', `The generation upstream refused the request (status ${status}).`)));
+    return { kind: 'stream', events: relayEvents(response, meter, appAskedUsage, signal) };
   }
 
   private async record(entry: Omit<UsageEntry, 'clientName'>): Promise<void> {
     const clientName = entry.principal.clientId ? await this.deps.clientName(entry.principal.clientId) : null;
     await this.deps.usage.record({ ...entry, clientName });
   }
+}
+
+/** The upstream's events as they come, measuring the usage chunk (and dropping it when Serika asked for it). */
+async function* relayEvents(response: UpstreamResponse, meter: Meter, appAskedUsage: boolean, signal: AbortSignal): AsyncGenerator<string> {
+  const splitter = new SseSplitter();
+  const measured: Measured = { promptTokens: 0, completionTokens: 0, images: 0 };
+  const usageChunk = (data: string | null): Json | null => {
+    if (!data || data === '[DONE]' || !data.includes('"usage"')) return null;
+    const json = parseJson(Buffer.from(data));
+    return isObject(json) && isObject(json.usage) ? json : null;
+  };
+  try {
+    for await (const chunk of response.body) {
+      for (const event of splitter.push(chunk as Buffer)) {
+        const withUsage = usageChunk(event.data);
+        if (withUsage) {
+          const usage = withUsage.usage as Json;
+          measured.promptTokens = Number(usage.prompt_tokens ?? 0);
+          measured.completionTokens = Number(usage.completion_tokens ?? 0);
+          if (!appAskedUsage && Array.isArray(withUsage.choices) && withUsage.choices.length === 0) continue;
+        }
+        // The usage is committed before the app sees the end of the stream.
+        if (event.data === '[DONE]') await meter.charge(200, measured);
+        yield event.raw;
+      }
+    }
+    for (const event of splitter.end()) yield event.raw;
+    await meter.charge(200, measured);
+  } catch (error) {
+    if (signal.aborted) {
+      await meter.charge(499); // the app went away: nothing charged
+      return;
+    }
+    const failure = transportError(error);
+    await meter.charge(failure.status);
+    yield `data: ${JSON.stringify(openAIErrorBody(failure))}\n\n`;
+  }
+}
+
+/** Non-2xx from the upstream: its 4xx passed on, its 401/403 and 5xx a 502. */
+function rejected(status: number, raw: Buffer): GatewayResult {
+  if (status === 401 || status === 403) throw new AppError('upstream_error', "The generation upstream refused Serika's credentials (UPSTREAM_API_KEY).");
+  if (status < 400 || status >= 500) throw new AppError('upstream_error', `The generation upstream failed (status ${status}).`);
+  const json = parseJson(raw);
+  if (isObject(json) && isObject(json.error)) {
+    const e = json.error;
+    return {
+      kind: 'error',
+      status,
+      body: {
+        error: {
+          message: typeof e.message === 'string' ? e.message : `The generation upstream refused the request (status ${status}).`,
+          type: typeof e.type === 'string' ? e.type : 'invalid_request_error',
+          param: typeof e.param === 'string' ? e.param : null,
+          code: typeof e.code === 'string' ? e.code : null,
+        },
+      },
+    };
+  }
+  return { kind: 'error', status, body: openAIErrorBody(new AppError('invalid_request', `The generation upstream refused the request (status ${status}).`)) };
 }

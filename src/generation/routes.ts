@@ -3,6 +3,7 @@ import { apiKeyOf } from '../accounts/api-keys/guard.js';
 import { openAIErrorSchema } from '../http/openai-errors.js';
 import { bearerOf, requireScope } from '../resources/bearer.js';
 import type { Gateway } from './gateway.js';
+import { abortOnDisconnect, sendGatewayResult } from './reply.js';
 import type { Principal, UsageService } from './usage.js';
 
 /** Generation requests are OpenAI's own shapes; the upstream judges them, Serika only needs an object. */
@@ -21,15 +22,15 @@ function generationRoutes(scope: FastifyInstance, gateway: Gateway, prefix: stri
   scope.post<{ Body: Json }>(
     `${prefix}/chat/completions`,
     { bodyLimit: BODY_LIMIT, preHandler, schema: { ...common, summary: 'Chat completions (OpenAI API), streamed or not', body: generationBody } },
-    async (request, reply) => gateway.chat(principalOf(request), request.body, request, reply),
+    async (request, reply) => sendGatewayResult(reply, await gateway.chat(principalOf(request), request.body, abortOnDisconnect(request, reply))),
   );
   scope.post<{ Body: Json }>(
     `${prefix}/images/generations`,
     { bodyLimit: BODY_LIMIT, preHandler, schema: { ...common, summary: 'Image generation (OpenAI API)', body: generationBody } },
-    async (request, reply) => gateway.images(principalOf(request), request.body, request, reply),
+    async (request, reply) => sendGatewayResult(reply, await gateway.images(principalOf(request), request.body, abortOnDisconnect(request, reply))),
   );
   scope.get(`${prefix}/models`, { preHandler, schema: { ...common, summary: "The upstream's models", response: errors } }, async (request, reply) =>
-    gateway.models(request, reply),
+    sendGatewayResult(reply, await gateway.models(abortOnDisconnect(request, reply))),
   );
 }
 

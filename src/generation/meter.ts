@@ -1,0 +1,35 @@
+import type { Principal, UsageEntry } from './usage.js';
+
+export interface Measured {
+  promptTokens: number;
+  completionTokens: number;
+  images: number;
+}
+
+export const NOTHING: Measured = { promptTokens: 0, completionTokens: 0, images: 0 };
+
+/**
+ * The charging of one generation call, shared by the buffered and streaming
+ * paths: it knows who called what, when it started, and records the call
+ * exactly once, with the status the app received (failed calls are
+ * charged nothing).
+ */
+export class Meter {
+  private readonly started: number;
+  private recorded = false;
+
+  constructor(
+    private readonly call: { principal: Principal; endpoint: UsageEntry['endpoint']; model: string | null },
+    private readonly record: (entry: Omit<UsageEntry, 'clientName'>) => Promise<void>,
+    private readonly now: () => number,
+  ) {
+    this.started = now();
+  }
+
+  async charge(status: number, measured: Measured = NOTHING): Promise<void> {
+    if (this.recorded) return;
+    this.recorded = true;
+    const billed = status === 200 ? measured : NOTHING;
+    await this.record({ ...this.call, status, latencyMs: this.now() - this.started, ...billed });
+  }
+}
