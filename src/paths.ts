@@ -1,14 +1,37 @@
-/** Path constants in one place (SPEC: "Where things live"). */
+/** Path constants in one place (SPEC: "Where things live"); routes are registered with these, never a second literal. */
 export const API_BASE = '/api/openai/v1';
 
+/** Paths under API_BASE, as the API scope registers them. */
+export const API = {
+  clients: '/oauth/clients',
+  client: '/oauth/clients/:clientId',
+  clientResetSecret: '/oauth/clients/:clientId/reset-secret',
+  authorize: '/oauth/authorize',
+  authorizeDecision: '/oauth/authorize/decision',
+  token: '/oauth/token',
+  revoke: '/oauth/revoke',
+  introspect: '/oauth/introspect',
+  userinfo: '/oauth/userinfo',
+  characters: '/characters',
+  character: '/characters/:id',
+  oauthCharacters: '/oauth/characters',
+  oauthCharacter: '/oauth/characters/:id',
+  chatCompletions: '/chat/completions',
+  imageGenerations: '/images/generations',
+  models: '/models',
+  usage: '/usage',
+  /** The prefix of the resources an access token reaches. */
+  oauth: '/oauth',
+} as const;
+
 export const PATHS = {
-  clients: `${API_BASE}/oauth/clients`,
-  authorize: `${API_BASE}/oauth/authorize`,
-  authorizeDecision: `${API_BASE}/oauth/authorize/decision`,
-  token: `${API_BASE}/oauth/token`,
-  revoke: `${API_BASE}/oauth/revoke`,
-  introspect: `${API_BASE}/oauth/introspect`,
-  userinfo: `${API_BASE}/oauth/userinfo`,
+  clients: `${API_BASE}${API.clients}`,
+  authorize: `${API_BASE}${API.authorize}`,
+  authorizeDecision: `${API_BASE}${API.authorizeDecision}`,
+  token: `${API_BASE}${API.token}`,
+  revoke: `${API_BASE}${API.revoke}`,
+  introspect: `${API_BASE}${API.introspect}`,
+  userinfo: `${API_BASE}${API.userinfo}`,
   metadata: '/.well-known/oauth-authorization-server',
   login: '/login',
   signup: '/signup',
@@ -19,4 +42,15 @@ export const PATHS = {
   metrics: '/metrics',
   docs: '/docs',
   openapi: '/docs/openapi.json',
+} as const;
+
+/** The dashboard's sections; their sub-pages hang below each. */
+export const DASHBOARD = {
+  overview: '/dashboard',
+  keys: '/dashboard/keys',
+  clients: '/dashboard/clients',
+  apps: '/dashboard/apps',
+  characters: '/dashboard/characters',
+  usage: '/dashboard/usage',
+  account: '/dashboard/account',
 } as const;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { apiKeyOf } from '../accounts/api-keys/guard.js';
 import { openAIErrorSchema } from '../http/openai-errors.js';
 import type { ClientsService } from './service.js';
+import { API } from '../paths.js';
 import {
   clientIdParams,
   clientListResponse,
@@ -28,7 +29,7 @@ interface ByIdRoute {
  */
 export async function clientRoutes(scope: FastifyInstance, clients: ClientsService): Promise<void> {
   scope.post<{ Body: CreateClientInput }>(
-    '/oauth/clients',
+    API.clients,
     {
       schema: {
         ...common,
@@ -45,19 +46,19 @@ export async function clientRoutes(scope: FastifyInstance, clients: ClientsServi
   );
 
   scope.get(
-    '/oauth/clients',
+    API.clients,
     { schema: { ...common, summary: "List the caller's OAuth clients", response: { 200: clientListResponse, 401: openAIErrorSchema } } },
     async (request) => ({ object: 'list', data: await clients.list(apiKeyOf(request).userId) }),
   );
 
   scope.get<ByIdRoute>(
-    '/oauth/clients/:clientId',
+    API.client,
     { schema: { ...common, summary: 'Get an OAuth client', params: clientIdParams, response: { 200: clientObject, ...errors } } },
     async (request) => clients.get(apiKeyOf(request).userId, request.params.clientId),
   );
 
   scope.patch<ByIdRoute & { Body: UpdateClientInput }>(
-    '/oauth/clients/:clientId',
+    API.client,
     {
       schema: {
         ...common,
@@ -72,7 +73,7 @@ export async function clientRoutes(scope: FastifyInstance, clients: ClientsServi
   );
 
   scope.delete<ByIdRoute>(
-    '/oauth/clients/:clientId',
+    API.client,
     {
       schema: {
         ...common,
@@ -89,7 +90,7 @@ export async function clientRoutes(scope: FastifyInstance, clients: ClientsServi
   );
 
   scope.post<ByIdRoute>(
-    '/oauth/clients/:clientId/reset-secret',
+    API.clientResetSecret,
     {
       schema: {
         ...common,

@@ -5,6 +5,7 @@ import { bearerOf, requireScope } from '../resources/bearer.js';
 import type { Gateway } from './gateway.js';
 import { abortOnDisconnect, sendGatewayResult } from './reply.js';
 import type { Principal, UsageService } from './usage.js';
+import { API } from '../paths.js';
 
 /** Generation requests are OpenAI's own shapes; the upstream judges them, Serika only needs an object. */
 const generationBody = {
@@ -20,16 +21,16 @@ type Json = Record<string, unknown>;
 function generationRoutes(scope: FastifyInstance, gateway: Gateway, prefix: string, principalOf: (request: FastifyRequest) => Principal, tag: string, security: string, preHandler?: ReturnType<typeof requireScope>): void {
   const common = { tags: [tag], security: [{ [security]: [] }] };
   scope.post<{ Body: Json }>(
-    `${prefix}/chat/completions`,
+    `${prefix}${API.chatCompletions}`,
     { bodyLimit: BODY_LIMIT, preHandler, schema: { ...common, summary: 'Chat completions (OpenAI API), streamed or not', body: generationBody } },
     async (request, reply) => sendGatewayResult(reply, await gateway.chat(principalOf(request), request.body, abortOnDisconnect(request, reply))),
   );
   scope.post<{ Body: Json }>(
-    `${prefix}/images/generations`,
+    `${prefix}${API.imageGenerations}`,
     { bodyLimit: BODY_LIMIT, preHandler, schema: { ...common, summary: 'Image generation (OpenAI API)', body: generationBody } },
     async (request, reply) => sendGatewayResult(reply, await gateway.images(principalOf(request), request.body, abortOnDisconnect(request, reply))),
   );
-  scope.get(`${prefix}/models`, { preHandler, schema: { ...common, summary: "The upstream's models", response: errors } }, async (request, reply) =>
+  scope.get(`${prefix}${API.models}`, { preHandler, schema: { ...common, summary: "The upstream's models", response: errors } }, async (request, reply) =>
     sendGatewayResult(reply, await gateway.models(abortOnDisconnect(request, reply))),
   );
 }
@@ -65,7 +66,7 @@ export async function apiKeyGenerationRoutes(scope: FastifyInstance, gateway: Ga
     return { userId: key.userId, clientId: null, apiKeyId: key.apiKeyId };
   }, 'generation', 'apiKey');
   scope.get(
-    '/usage',
+    API.usage,
     { schema: { tags: ['generation'], security: [{ apiKey: [] }], summary: 'Usage per day and app, last 30 days', response: { 200: usageSchema, 401: openAIErrorSchema } } },
     async (request) => ({ object: 'list', data: await usage.lastThirtyDays(apiKeyOf(request).userId) }),
   );
@@ -76,7 +77,7 @@ export async function oauthGenerationRoutes(scope: FastifyInstance, gateway: Gat
   generationRoutes(
     scope,
     gateway,
-    '/oauth',
+    API.oauth,
     (request) => {
       const grant = bearerOf(request);
       return { userId: grant.userId, clientId: grant.clientId, apiKeyId: null };

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { OAuthError } from './errors.js';
 import type { TokenEndpointsDeps } from './revoke.js';
 import { tokenParams } from './revoke.js';
+import { API } from '../paths.js';
 
 const INACTIVE = { active: false } as const;
 
@@ -12,7 +13,7 @@ const INACTIVE = { active: false } as const;
  */
 export async function introspectRoute(scope: FastifyInstance, deps: TokenEndpointsDeps): Promise<void> {
   scope.post(
-    '/oauth/introspect',
+    API.introspect,
     {
       schema: {
         tags: ['oauth'],

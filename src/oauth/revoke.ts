@@ -4,6 +4,7 @@ import { OAuthError, invalidRequest } from './errors.js';
 import { OAuthParams } from './params.js';
 import type { ClientAuthenticator } from './rate-limits.js';
 import type { OAuthStore } from './store.js';
+import { API } from '../paths.js';
 
 export interface TokenEndpointsDeps {
   /** Client authentication with its rate limits (rate-limits.ts). */
@@ -29,7 +30,7 @@ export function tokenParams(body: unknown): { params: OAuthParams; token: string
  */
 export async function revokeRoute(scope: FastifyInstance, deps: TokenEndpointsDeps): Promise<void> {
   scope.post(
-    '/oauth/revoke',
+    API.revoke,
     {
       schema: {
         tags: ['oauth'],

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { openAIErrorSchema } from '../http/openai-errors.js';
 import { bearerOf, requireScope } from './bearer.js';
+import { API } from '../paths.js';
 
 const userinfoSchema = {
   type: 'object',
@@ -16,7 +17,7 @@ const userinfoSchema = {
 export async function userinfoRoute(scope: FastifyInstance): Promise<void> {
   scope.route({
     method: ['GET', 'POST'],
-    url: '/oauth/userinfo',
+    url: API.userinfo,
     preHandler: requireScope('profile'),
     schema: {
       tags: ['resources'],

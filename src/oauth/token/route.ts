@@ -6,6 +6,7 @@ import type { OAuthStore } from '../store.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 import type { GrantHandler } from './grants/types.js';
+import { API } from '../../paths.js';
 
 export const GRANTS: Record<string, GrantHandler> = {
   authorization_code: authorizationCodeGrant,
@@ -21,7 +22,7 @@ export interface TokenDeps {
 /** POST /oauth/token (RFC 6749 §3.2): form or JSON body, one grant handler per grant type. */
 export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promise<void> {
   scope.post(
-    '/oauth/token',
+    API.token,
     {
       schema: {
         tags: ['oauth'],

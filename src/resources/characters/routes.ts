@@ -4,6 +4,7 @@ import { openAIErrorSchema } from '../../http/openai-errors.js';
 import { bearerOf, requireScope } from '../bearer.js';
 import type { CharactersService } from './service.js';
 import { characterIdParams, characterList, characterObject, createCharacterBody, updateCharacterBody, type CharacterInput } from './schemas.js';
+import { API } from '../../paths.js';
 
 const errors = { 400: openAIErrorSchema, 401: openAIErrorSchema, 403: openAIErrorSchema, 404: openAIErrorSchema } as const;
 
@@ -15,28 +16,28 @@ interface ById {
 export async function characterRoutes(scope: FastifyInstance, characters: CharactersService): Promise<void> {
   const common = { tags: ['characters'], security: [{ apiKey: [] }] };
   scope.post<{ Body: CharacterInput }>(
-    '/characters',
+    API.characters,
     { schema: { ...common, summary: 'Create a character', body: createCharacterBody, response: { 201: characterObject, ...errors } } },
     async (request, reply) => reply.code(201).send(await characters.create(apiKeyOf(request).userId, request.body)),
   );
-  scope.get('/characters', { schema: { ...common, summary: 'List your characters', response: { 200: characterList, ...errors } } }, async (request) => ({
+  scope.get(API.characters, { schema: { ...common, summary: 'List your characters', response: { 200: characterList, ...errors } } }, async (request) => ({
     object: 'list',
     data: await characters.list(apiKeyOf(request).userId),
   }));
   scope.get<ById>(
-    '/characters/:id',
+    API.character,
     { schema: { ...common, summary: 'Get a character', params: characterIdParams, response: { 200: characterObject, ...errors } } },
     async (request) => characters.get(apiKeyOf(request).userId, request.params.id),
   );
   scope.patch<ById & { Body: CharacterInput }>(
-    '/characters/:id',
+    API.character,
     {
       schema: { ...common, summary: 'Update a character', params: characterIdParams, body: updateCharacterBody, response: { 200: characterObject, ...errors } },
     },
     async (request) => characters.update(apiKeyOf(request).userId, request.params.id, request.body),
   );
   scope.delete<ById>(
-    '/characters/:id',
+    API.character,
     { schema: { ...common, summary: 'Delete a character', params: characterIdParams, response: { 204: { type: 'null' }, ...errors } } },
     async (request, reply) => {
       await characters.delete(apiKeyOf(request).userId, request.params.id);
@@ -50,12 +51,12 @@ export async function oauthCharacterRoutes(scope: FastifyInstance, characters: C
   const common = { tags: ['resources'], security: [{ accessToken: [] }] };
   const preHandler = requireScope('characters');
   scope.get(
-    '/oauth/characters',
+    API.oauthCharacters,
     { preHandler, schema: { ...common, summary: "The user's characters (scope characters)", response: { 200: characterList, ...errors } } },
     async (request) => ({ object: 'list', data: await characters.list(bearerOf(request).userId) }),
   );
   scope.get<ById>(
-    '/oauth/characters/:id',
+    API.oauthCharacter,
     {
       preHandler,
       schema: { ...common, summary: "One of the user's characters (scope characters)", params: characterIdParams, response: { 200: characterObject, ...errors } },

@@ -5,7 +5,7 @@ import type { SessionsService } from '../../accounts/sessions.js';
 import type { UsersService } from '../../accounts/users-service.js';
 import { AppError } from '../../errors.js';
 import { field } from '../../http/form-body.js';
-import { PATHS } from '../../paths.js';
+import { DASHBOARD, PATHS } from '../../paths.js';
 import { html, type Html } from '../html.js';
 import { csrfField, dashboardPage, describedBy, fieldError, userOf } from './common.js';
 
@@ -18,11 +18,11 @@ export async function accountPages(scope: FastifyInstance, deps: { users: UsersS
     const user = userOf(request);
     return dashboardPage(request, reply, {
       title: 'Account',
-      section: '/dashboard/account',
+      section: DASHBOARD.account,
       status,
       body: html`<h1>Account</h1>${notice ?? ''}
 <div class="card"><h2>Change password</h2>
-<form method="post" action="/dashboard/account/password">${csrfField(reply)}
+<form method="post" action="${DASHBOARD.account}/password">${csrfField(reply)}
   <label for="current_password">Current password</label>
   <input type="password" id="current_password" name="current_password" autocomplete="current-password" required${describedBy('current_password', errors)}>
   ${fieldError('current_password', errors)}
@@ -33,10 +33,10 @@ export async function accountPages(scope: FastifyInstance, deps: { users: UsersS
   <div class="actions"><button type="submit">Change password</button></div>
 </form></div>
 <div class="card"><h2>Sessions</h2><p>Sign out of Serika on every browser and device, this one included.</p>
-<form method="post" action="/dashboard/account/sign-out-everywhere">${csrfField(reply)}<div class="actions"><button type="submit" class="secondary">Sign out everywhere</button></div></form></div>
+<form method="post" action="${DASHBOARD.account}/sign-out-everywhere">${csrfField(reply)}<div class="actions"><button type="submit" class="secondary">Sign out everywhere</button></div></form></div>
 <div class="card danger-zone"><h2>Delete account</h2>
 <p>This deletes your account with its API keys, OAuth clients (and every grant and token they hold), the apps you connected and their tokens, your characters and your usage history. It cannot be undone.</p>
-<form method="post" action="/dashboard/account/delete">${csrfField(reply)}
+<form method="post" action="${DASHBOARD.account}/delete">${csrfField(reply)}
   <label for="confirm">Type your username, <strong>${user.username}</strong>, to confirm</label>
   <input type="text" id="confirm" name="confirm" autocomplete="off" required${describedBy('confirm', errors)}>
   ${fieldError('confirm', errors)}
@@ -45,9 +45,9 @@ export async function accountPages(scope: FastifyInstance, deps: { users: UsersS
     });
   };
 
-  scope.get('/dashboard/account', async (request, reply) => page(request, reply));
+  scope.get(DASHBOARD.account, async (request, reply) => page(request, reply));
 
-  scope.post('/dashboard/account/password', async (request, reply) => {
+  scope.post(`${DASHBOARD.account}/password`, async (request, reply) => {
     const user = userOf(request);
     // The current-password check is slowed like sign-in (UI-05): a stolen session cannot guess at full speed.
     const delay = await throttle.delayFor(user.username);
@@ -68,13 +68,13 @@ export async function accountPages(scope: FastifyInstance, deps: { users: UsersS
     return page(request, reply, {}, html`<p class="notice" role="status">Password changed. Your other sessions were signed out.</p>`);
   });
 
-  scope.post('/dashboard/account/sign-out-everywhere', async (request, reply) => {
+  scope.post(`${DASHBOARD.account}/sign-out-everywhere`, async (request, reply) => {
     await sessions.endAllForUser(userOf(request).userId);
     pageSessions.dropCookies(reply);
     return reply.code(303).header('location', PATHS.login).send();
   });
 
-  scope.post('/dashboard/account/delete', async (request, reply) => {
+  scope.post(`${DASHBOARD.account}/delete`, async (request, reply) => {
     const user = userOf(request);
     if (field(request.body, 'confirm') !== user.username) {
       return page(request, reply, { confirm: `Type ${user.username} exactly to delete the account.` }, undefined, 400);

@@ -5,13 +5,14 @@ import type { OAuthStore } from '../../oauth/store.js';
 import { isScope, SCOPES } from '../../scopes.js';
 import { html } from '../html.js';
 import { confirmPage, dashboardPage, plural, userOf, when } from './common.js';
+import { DASHBOARD } from '../../paths.js';
 
 
 /** Connected apps: what the user has authorized, its use, and "Revoke access". */
 export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsService; usage: UsageService; oauth: OAuthStore }): Promise<void> {
   const { grants, usage, oauth } = deps;
 
-  scope.get('/dashboard/apps', async (request, reply) => {
+  scope.get(DASHBOARD.apps, async (request, reply) => {
     const userId = userOf(request).userId;
     const apps = await grants.listForUser(userId);
     const totals = await usage.totalsByApp(userId);
@@ -25,7 +26,7 @@ export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsSe
     );
     return dashboardPage(request, reply, {
       title: 'Connected apps',
-      section: '/dashboard/apps',
+      section: DASHBOARD.apps,
       body: html`<h1>Connected apps</h1>
 <p class="muted">Apps you have allowed to act for you. Revoking access ends their tokens at once; they must ask you again.</p>
 ${
@@ -40,29 +41,29 @@ ${
     <dt>Last used</dt><dd>${when(lastUsed)}</dd>
     <dt>Last 30 days</dt><dd>${use ? `${plural(use.promptTokens + use.completionTokens, 'token')} · ${plural(use.images, 'image')} · ${plural(use.requests, 'request')}` : 'no generations'}</dd>
   </dl>
-  <div class="actions"><a class="button-link danger" href="/dashboard/apps/${app.clientId}/revoke">Revoke access</a></div>
+  <div class="actions"><a class="button-link danger" href="${DASHBOARD.apps}/${app.clientId}/revoke">Revoke access</a></div>
 </div>`,
       )
 }`,
     });
   });
 
-  scope.get<{ Params: { clientId: string } }>('/dashboard/apps/:clientId/revoke', async (request, reply) => {
+  scope.get<{ Params: { clientId: string } }>(`${DASHBOARD.apps}/:clientId/revoke`, async (request, reply) => {
     const app = (await grants.listForUser(userOf(request).userId)).find((a) => a.clientId === request.params.clientId);
-    if (!app) return reply.code(303).header('location', '/dashboard/apps').send();
+    if (!app) return reply.code(303).header('location', DASHBOARD.apps).send();
     return confirmPage(request, reply, {
-      section: '/dashboard/apps',
+      section: DASHBOARD.apps,
       title: 'Revoke access',
       message: html`<p>Revoke the access of <strong>${app.clientName}</strong>? Its access and refresh tokens stop working at once, and it must ask for your consent again.</p>`,
-      action: `/dashboard/apps/${app.clientId}/revoke`,
+      action: `${DASHBOARD.apps}/${app.clientId}/revoke`,
       button: 'Revoke access',
-      back: '/dashboard/apps',
+      back: DASHBOARD.apps,
     });
   });
 
-  scope.post<{ Params: { clientId: string } }>('/dashboard/apps/:clientId/revoke', async (request, reply) => {
+  scope.post<{ Params: { clientId: string } }>(`${DASHBOARD.apps}/:clientId/revoke`, async (request, reply) => {
     await grants.revokeAccess(userOf(request).userId, request.params.clientId);
-    return reply.code(303).header('location', '/dashboard/apps').send();
+    return reply.code(303).header('location', DASHBOARD.apps).send();
   });
 
 }

@@ -5,6 +5,7 @@ import { CHARACTER_LIMITS, type Character, type CharactersService } from '../../
 import type { CharacterInput } from '../../resources/characters/schemas.js';
 import { html, type Html } from '../html.js';
 import { confirmPage, csrfField, dashboardPage, describedBy, fieldError, userOf } from './common.js';
+import { DASHBOARD } from '../../paths.js';
 
 function readForm(body: unknown): CharacterInput {
   const text = (name: string) => (typeof (body as Record<string, unknown>)?.[name] === 'string' ? ((body as Record<string, string>)[name] ?? '') : '');
@@ -40,7 +41,7 @@ export async function charactersPages(scope: FastifyInstance, characters: Charac
     const list = await characters.list(userOf(request).userId);
     return dashboardPage(request, reply, {
       title: 'Characters',
-      section: '/dashboard/characters',
+      section: DASHBOARD.characters,
       status,
       body: html`<h1>Characters</h1>
 <div class="card"><h2>Your characters</h2>${
@@ -48,35 +49,35 @@ export async function charactersPages(scope: FastifyInstance, characters: Charac
           ? html`<p class="muted">No characters yet.</p>`
           : html`<ul class="item-list characters">${list.map(
               (c: Character) => html`<li>${c.avatar ? html`<img class="avatar" src="${c.avatar}" alt="">` : html`<span class="avatar placeholder" aria-hidden="true">${c.name.slice(0, 1)}</span>`}
-              <div><a href="/dashboard/characters/${c.id}"><strong>${c.name}</strong></a><br><span class="muted">${c.description.slice(0, 140)}</span></div></li>`,
+              <div><a href="${DASHBOARD.characters}/${c.id}"><strong>${c.name}</strong></a><br><span class="muted">${c.description.slice(0, 140)}</span></div></li>`,
             )}</ul>`
       }</div>
-<div class="card"><h2>Create a character</h2>${characterForm(reply, input, errors, '/dashboard/characters', 'Create character')}</div>`,
+<div class="card"><h2>Create a character</h2>${characterForm(reply, input, errors, DASHBOARD.characters, 'Create character')}</div>`,
     });
   };
   const editPage = async (request: FastifyRequest, reply: FastifyReply, c: Character, input?: CharacterInput, errors: Record<string, string> = {}, status = 200, notice?: Html) =>
     dashboardPage(request, reply, {
       title: c.name,
-      section: '/dashboard/characters',
+      section: DASHBOARD.characters,
       status,
-      body: html`<p><a href="/dashboard/characters">← All characters</a></p><h1>${c.name}</h1>${notice ?? ''}
-<div class="card">${characterForm(reply, input ?? c, errors, `/dashboard/characters/${c.id}`, 'Save changes')}</div>
-<div class="card danger-zone"><div class="actions"><a class="button-link danger" href="/dashboard/characters/${c.id}/delete">Delete character</a></div></div>`,
+      body: html`<p><a href="${DASHBOARD.characters}">← All characters</a></p><h1>${c.name}</h1>${notice ?? ''}
+<div class="card">${characterForm(reply, input ?? c, errors, `${DASHBOARD.characters}/${c.id}`, 'Save changes')}</div>
+<div class="card danger-zone"><div class="actions"><a class="button-link danger" href="${DASHBOARD.characters}/${c.id}/delete">Delete character</a></div></div>`,
     });
   const owned = async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     try {
       return await characters.get(userOf(request).userId, request.params.id);
     } catch (error) {
       if (error instanceof AppError && error.code === 'not_found') {
-        await reply.code(303).header('location', '/dashboard/characters').send();
+        await reply.code(303).header('location', DASHBOARD.characters).send();
         return null;
       }
       throw error;
     }
   };
 
-  scope.get('/dashboard/characters', async (request, reply) => listPage(request, reply));
-  scope.post('/dashboard/characters', async (request, reply) => {
+  scope.get(DASHBOARD.characters, async (request, reply) => listPage(request, reply));
+  scope.post(DASHBOARD.characters, async (request, reply) => {
     const input = readForm(request.body);
     try {
       const created = await characters.create(userOf(request).userId, input);
@@ -85,11 +86,11 @@ export async function charactersPages(scope: FastifyInstance, characters: Charac
       return listPage(request, reply, input, fail(error), 400);
     }
   });
-  scope.get<{ Params: { id: string } }>('/dashboard/characters/:id', async (request, reply) => {
+  scope.get<{ Params: { id: string } }>(`${DASHBOARD.characters}/:id`, async (request, reply) => {
     const c = await owned(request, reply);
     return c ? editPage(request, reply, c) : reply;
   });
-  scope.post<{ Params: { id: string } }>('/dashboard/characters/:id', async (request, reply) => {
+  scope.post<{ Params: { id: string } }>(`${DASHBOARD.characters}/:id`, async (request, reply) => {
     const c = await owned(request, reply);
     if (!c) return reply;
     const input = readForm(request.body);
@@ -100,22 +101,22 @@ export async function charactersPages(scope: FastifyInstance, characters: Charac
       return editPage(request, reply, c, input, fail(error), 400);
     }
   });
-  scope.get<{ Params: { id: string } }>('/dashboard/characters/:id/delete', async (request, reply) => {
+  scope.get<{ Params: { id: string } }>(`${DASHBOARD.characters}/:id/delete`, async (request, reply) => {
     const c = await owned(request, reply);
     if (!c) return reply;
     return confirmPage(request, reply, {
-      section: '/dashboard/characters',
+      section: DASHBOARD.characters,
       title: 'Delete character',
       message: html`<p>Delete <strong>${c.name}</strong>? Apps that read your characters will no longer see it. This cannot be undone.</p>`,
-      action: `/dashboard/characters/${c.id}/delete`,
+      action: `${DASHBOARD.characters}/${c.id}/delete`,
       button: 'Delete character',
-      back: `/dashboard/characters/${c.id}`,
+      back: `${DASHBOARD.characters}/${c.id}`,
     });
   });
-  scope.post<{ Params: { id: string } }>('/dashboard/characters/:id/delete', async (request, reply) => {
+  scope.post<{ Params: { id: string } }>(`${DASHBOARD.characters}/:id/delete`, async (request, reply) => {
     await characters.delete(userOf(request).userId, request.params.id).catch((error: unknown) => {
       if (!(error instanceof AppError && error.code === 'not_found')) throw error;
     });
-    return reply.code(303).header('location', '/dashboard/characters').send();
+    return reply.code(303).header('location', DASHBOARD.characters).send();
   });
 }

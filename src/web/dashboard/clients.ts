@@ -4,7 +4,7 @@ import type { Config } from '../../config.js';
 import type { GrantsService } from '../../consent/grants.js';
 import { AppError } from '../../errors.js';
 import { field } from '../../http/form-body.js';
-import { PATHS } from '../../paths.js';
+import { DASHBOARD, PATHS } from '../../paths.js';
 import { createClientBody } from '../../clients/schemas.js';
 import { checkCreateClient, checkUpdateClient } from '../../clients/validate.js';
 import { formatScopes, SCOPES, SCOPE_NAMES } from '../../scopes.js';
@@ -100,7 +100,7 @@ export async function clientsPages(scope: FastifyInstance, deps: { clients: Clie
     const list = await clients.list(userOf(request).userId);
     return dashboardPage(request, reply, {
       title: 'OAuth clients',
-      section: '/dashboard/clients',
+      section: DASHBOARD.clients,
       status,
       body: html`<h1>OAuth clients</h1>
 <div class="card"><h2>Your clients</h2>
@@ -108,11 +108,11 @@ ${
   list.length === 0
     ? html`<p class="muted">No clients yet. Register your app below.</p>`
     : html`<ul class="item-list">${list.map(
-        (c) => html`<li><a href="/dashboard/clients/${c.clientId}"><strong>${c.name}</strong></a> <span class="muted">${c.public ? 'public' : 'confidential'} · ${c.scopes.join(', ')}</span><br><code>${c.clientId}</code></li>`,
+        (c) => html`<li><a href="${DASHBOARD.clients}/${c.clientId}"><strong>${c.name}</strong></a> <span class="muted">${c.public ? 'public' : 'confidential'} · ${c.scopes.join(', ')}</span><br><code>${c.clientId}</code></li>`,
       )}</ul>`
 }
 </div>
-<div class="card"><h2>Register a new client</h2>${clientForm(reply, form, errors, '/dashboard/clients', 'Create client', true)}</div>`,
+<div class="card"><h2>Register a new client</h2>${clientForm(reply, form, errors, DASHBOARD.clients, 'Create client', true)}</div>`,
     });
   };
 
@@ -122,9 +122,9 @@ ${
     const url = authorizeUrl(config, client);
     return dashboardPage(request, reply, {
       title: client.name,
-      section: '/dashboard/clients',
+      section: DASHBOARD.clients,
       status: extra.status,
-      body: html`<p><a href="/dashboard/clients">← All clients</a></p>
+      body: html`<p><a href="${DASHBOARD.clients}">← All clients</a></p>
 <h1>${client.name}</h1>
 ${extra.notice ?? ''}
 <div class="card">
@@ -138,10 +138,10 @@ ${extra.notice ?? ''}
   <p class="hint">Replace STATE with a random value and CODE_CHALLENGE with your PKCE S256 challenge.</p>
   <div class="copy-row"><code id="authorize-url" class="mono">${url}</code> <button type="button" class="secondary" data-copy="authorize-url">Copy</button></div>
 </div>
-<div class="card"><h2>Edit</h2>${clientForm(reply, form, extra.errors ?? {}, `/dashboard/clients/${client.clientId}`, 'Save changes', false)}</div>
+<div class="card"><h2>Edit</h2>${clientForm(reply, form, extra.errors ?? {}, `${DASHBOARD.clients}/${client.clientId}`, 'Save changes', false)}</div>
 <div class="card danger-zone"><h2>Danger zone</h2><div class="actions">
-  ${client.public ? '' : html`<a class="button-link" href="/dashboard/clients/${client.clientId}/reset-secret">Reset secret</a>`}
-  <a class="button-link danger" href="/dashboard/clients/${client.clientId}/delete">Delete client</a>
+  ${client.public ? '' : html`<a class="button-link" href="${DASHBOARD.clients}/${client.clientId}/reset-secret">Reset secret</a>`}
+  <a class="button-link danger" href="${DASHBOARD.clients}/${client.clientId}/delete">Delete client</a>
 </div></div>`,
     });
   };
@@ -151,16 +151,16 @@ ${extra.notice ?? ''}
       return await clients.get(userOf(request).userId, request.params.id);
     } catch (error) {
       if (error instanceof AppError && error.code === 'not_found') {
-        await dashboardPage(request, reply, { title: 'Not found', section: '/dashboard/clients', status: 404, body: html`<div class="card"><h1>No such client</h1><p><a href="/dashboard/clients">Back to your clients</a></p></div>` });
+        await dashboardPage(request, reply, { title: 'Not found', section: DASHBOARD.clients, status: 404, body: html`<div class="card"><h1>No such client</h1><p><a href="${DASHBOARD.clients}">Back to your clients</a></p></div>` });
         return null;
       }
       throw error;
     }
   };
 
-  scope.get('/dashboard/clients', async (request, reply) => listPage(request, reply));
+  scope.get(DASHBOARD.clients, async (request, reply) => listPage(request, reply));
 
-  scope.post('/dashboard/clients', async (request, reply) => {
+  scope.post(DASHBOARD.clients, async (request, reply) => {
     const form = readForm(request.body);
     let created;
     try {
@@ -175,12 +175,12 @@ ${extra.notice ?? ''}
     return detailPage(request, reply, created, { notice, status: 201 });
   });
 
-  scope.get<{ Params: { id: string } }>('/dashboard/clients/:id', async (request, reply) => {
+  scope.get<{ Params: { id: string } }>(`${DASHBOARD.clients}/:id`, async (request, reply) => {
     const client = await owned(request, reply);
     return client ? detailPage(request, reply, client) : reply;
   });
 
-  scope.post<{ Params: { id: string } }>('/dashboard/clients/:id', async (request, reply) => {
+  scope.post<{ Params: { id: string } }>(`${DASHBOARD.clients}/:id`, async (request, reply) => {
     const client = await owned(request, reply);
     if (!client) return reply;
     const form = { ...readForm(request.body), public: client.public };
@@ -193,44 +193,44 @@ ${extra.notice ?? ''}
     }
   });
 
-  scope.get<{ Params: { id: string } }>('/dashboard/clients/:id/reset-secret', async (request, reply) => {
+  scope.get<{ Params: { id: string } }>(`${DASHBOARD.clients}/:id/reset-secret`, async (request, reply) => {
     const client = await owned(request, reply);
     if (!client) return reply;
     return confirmPage(request, reply, {
-      section: '/dashboard/clients',
+      section: DASHBOARD.clients,
       title: 'Reset client secret',
       message: html`<p>Reset the secret of <strong>${client.name}</strong>? <strong>The old secret stops working at once</strong>: your app must use the new one for its next token request.</p>`,
-      action: `/dashboard/clients/${client.clientId}/reset-secret`,
+      action: `${DASHBOARD.clients}/${client.clientId}/reset-secret`,
       button: 'Reset secret',
-      back: `/dashboard/clients/${client.clientId}`,
+      back: `${DASHBOARD.clients}/${client.clientId}`,
     });
   });
 
-  scope.post<{ Params: { id: string } }>('/dashboard/clients/:id/reset-secret', async (request, reply) => {
+  scope.post<{ Params: { id: string } }>(`${DASHBOARD.clients}/:id/reset-secret`, async (request, reply) => {
     const client = await owned(request, reply);
     if (!client) return reply;
     const { clientSecret } = await clients.resetSecret(userOf(request).userId, client.clientId);
     return detailPage(request, reply, client, { notice: secretOnce('Secret reset. Your new client secret', clientSecret, 'client-secret') });
   });
 
-  scope.get<{ Params: { id: string } }>('/dashboard/clients/:id/delete', async (request, reply) => {
+  scope.get<{ Params: { id: string } }>(`${DASHBOARD.clients}/:id/delete`, async (request, reply) => {
     const client = await owned(request, reply);
     if (!client) return reply;
     const authorized = await grants.countForClient(client.clientId);
     return confirmPage(request, reply, {
-      section: '/dashboard/clients',
+      section: DASHBOARD.clients,
       title: 'Delete client',
       message: html`<p>Delete <strong>${client.name}</strong>? With it die the grants of the ${authorized} ${authorized === 1 ? 'user' : 'users'} who authorized it, every access and refresh token it holds, and its unused authorization codes. Apps using its client ID stop working at once. This cannot be undone.</p>`,
-      action: `/dashboard/clients/${client.clientId}/delete`,
+      action: `${DASHBOARD.clients}/${client.clientId}/delete`,
       button: 'Delete client',
-      back: `/dashboard/clients/${client.clientId}`,
+      back: `${DASHBOARD.clients}/${client.clientId}`,
     });
   });
 
-  scope.post<{ Params: { id: string } }>('/dashboard/clients/:id/delete', async (request, reply) => {
+  scope.post<{ Params: { id: string } }>(`${DASHBOARD.clients}/:id/delete`, async (request, reply) => {
     const client = await owned(request, reply);
     if (!client) return reply;
     await clients.delete(userOf(request).userId, client.clientId);
-    return reply.code(303).header('location', '/dashboard/clients').send();
+    return reply.code(303).header('location', DASHBOARD.clients).send();
   });
 }

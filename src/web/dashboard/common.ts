@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionUser } from '../../accounts/sessions.js';
-import { PATHS } from '../../paths.js';
+import { DASHBOARD, PATHS } from '../../paths.js';
 import { html, type Html } from '../html.js';
 import { sendPage } from '../layout.js';
 import type { PageSessions } from '../session.js';
@@ -17,13 +17,13 @@ declare module 'fastify' {
 }
 
 export const SECTIONS = [
-  ['/dashboard', 'Overview'],
-  ['/dashboard/keys', 'API keys'],
-  ['/dashboard/clients', 'OAuth clients'],
-  ['/dashboard/apps', 'Connected apps'],
-  ['/dashboard/characters', 'Characters'],
-  ['/dashboard/usage', 'Usage'],
-  ['/dashboard/account', 'Account'],
+  [DASHBOARD.overview, 'Overview'],
+  [DASHBOARD.keys, 'API keys'],
+  [DASHBOARD.clients, 'OAuth clients'],
+  [DASHBOARD.apps, 'Connected apps'],
+  [DASHBOARD.characters, 'Characters'],
+  [DASHBOARD.usage, 'Usage'],
+  [DASHBOARD.account, 'Account'],
 ] as const;
 
 export type Section = (typeof SECTIONS)[number][0];

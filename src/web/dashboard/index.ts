@@ -8,26 +8,27 @@ import { clientsPages } from './clients.js';
 import { dashboardPage, guardDashboard, userOf } from './common.js';
 import { keysPages } from './keys.js';
 import { usagePages } from './usage.js';
+import { DASHBOARD } from '../../paths.js';
 
 /** The dashboard: every section, behind one session guard (registered as its own encapsulated plugin). */
 export async function dashboardRoutes(scope: FastifyInstance, s: Services): Promise<void> {
   guardDashboard(scope, scope.pageSessions);
 
-  scope.get('/dashboard', async (request, reply) => {
+  scope.get(DASHBOARD.overview, async (request, reply) => {
     const userId = userOf(request).userId;
     const [keys, clients, apps, characters] = await Promise.all([s.apiKeys.list(userId), s.clients.list(userId), s.grants.listForUser(userId), s.characters.list(userId)]);
     const card = (href: string, title: string, count: number, what: string) =>
       html`<a class="card tile" href="${href}"><strong>${title}</strong><span class="count">${count}</span><span class="muted">${what}</span></a>`;
     return dashboardPage(request, reply, {
       title: 'Dashboard',
-      section: '/dashboard',
+      section: DASHBOARD.overview,
       body: html`<h1>Dashboard</h1>
 <p>You are signed in as <strong>${userOf(request).username}</strong>.</p>
 <div class="tiles">
-  ${card('/dashboard/keys', 'API keys', keys.filter((k) => k.revokedAt === null).length, 'active')}
-  ${card('/dashboard/clients', 'OAuth clients', clients.length, 'registered')}
-  ${card('/dashboard/apps', 'Connected apps', apps.length, 'authorized')}
-  ${card('/dashboard/characters', 'Characters', characters.length, 'created')}
+  ${card(DASHBOARD.keys, 'API keys', keys.filter((k) => k.revokedAt === null).length, 'active')}
+  ${card(DASHBOARD.clients, 'OAuth clients', clients.length, 'registered')}
+  ${card(DASHBOARD.apps, 'Connected apps', apps.length, 'authorized')}
+  ${card(DASHBOARD.characters, 'Characters', characters.length, 'created')}
 </div>`,
     });
   });

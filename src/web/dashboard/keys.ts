@@ -4,6 +4,7 @@ import { AppError } from '../../errors.js';
 import { field } from '../../http/form-body.js';
 import { html, type Html } from '../html.js';
 import { confirmPage, csrfField, dashboardPage, describedBy, fieldError, secretOnce, userOf, when } from './common.js';
+import { DASHBOARD } from '../../paths.js';
 
 /** API keys: create (shown once), list, revoke with a confirmation. */
 export async function keysPages(scope: FastifyInstance, apiKeys: ApiKeysService): Promise<void> {
@@ -12,14 +13,14 @@ export async function keysPages(scope: FastifyInstance, apiKeys: ApiKeysService)
     const errors = extra.errors ?? {};
     return dashboardPage(request, reply, {
       title: 'API keys',
-      section: '/dashboard/keys',
+      section: DASHBOARD.keys,
       status: extra.status,
       body: html`<h1>API keys</h1>
 ${extra.created ?? ''}
 <div class="card">
   <h2>Create a key</h2>
   <p class="hint">Keys call the client-management and first-party APIs as you: <code>Authorization: Bearer sk-serika-…</code></p>
-  <form method="post" action="/dashboard/keys">${csrfField(reply)}
+  <form method="post" action="${DASHBOARD.keys}">${csrfField(reply)}
     <label for="key-name">Name</label>
     <input type="text" id="key-name" name="name" maxlength="100" required value="${extra.name ?? ''}"${describedBy('name', errors)}>
     ${fieldError('name', errors)}
@@ -36,16 +37,16 @@ ${extra.created ?? ''}
     <tbody>${keys.map(
       (k) => html`<tr><td>${k.name}</td><td><code>${k.prefix}</code></td><td>${when(k.createdAt)}</td><td>${when(k.lastUsedAt)}</td>
       <td>${k.revokedAt === null ? 'active' : html`<span class="muted">revoked</span>`}</td>
-      <td>${k.revokedAt === null ? html`<a href="/dashboard/keys/${k.id}/revoke" aria-label="Revoke ${k.name}">Revoke</a>` : ''}</td></tr>`,
+      <td>${k.revokedAt === null ? html`<a href="${DASHBOARD.keys}/${k.id}/revoke" aria-label="Revoke ${k.name}">Revoke</a>` : ''}</td></tr>`,
     )}</tbody></table></div>`
   }
 </div>`,
     });
   };
 
-  scope.get('/dashboard/keys', async (request, reply) => render(request, reply));
+  scope.get(DASHBOARD.keys, async (request, reply) => render(request, reply));
 
-  scope.post('/dashboard/keys', async (request, reply) => {
+  scope.post(DASHBOARD.keys, async (request, reply) => {
     const name = field(request.body, 'name') ?? '';
     try {
       const created = await apiKeys.create(userOf(request).userId, name);
@@ -56,21 +57,21 @@ ${extra.created ?? ''}
     }
   });
 
-  scope.get<{ Params: { id: string } }>('/dashboard/keys/:id/revoke', async (request, reply) => {
+  scope.get<{ Params: { id: string } }>(`${DASHBOARD.keys}/:id/revoke`, async (request, reply) => {
     const key = (await apiKeys.list(userOf(request).userId)).find((k) => k.id === request.params.id && k.revokedAt === null);
-    if (!key) return reply.code(303).header('location', '/dashboard/keys').send();
+    if (!key) return reply.code(303).header('location', DASHBOARD.keys).send();
     return confirmPage(request, reply, {
-      section: '/dashboard/keys',
+      section: DASHBOARD.keys,
       title: 'Revoke API key',
       message: html`<p>Revoke <strong>${key.name}</strong> (<code>${key.prefix}</code>)? Anything using it gets <code>401</code> from the next request on. This cannot be undone.</p>`,
-      action: `/dashboard/keys/${key.id}/revoke`,
+      action: `${DASHBOARD.keys}/${key.id}/revoke`,
       button: 'Revoke key',
-      back: '/dashboard/keys',
+      back: DASHBOARD.keys,
     });
   });
 
-  scope.post<{ Params: { id: string } }>('/dashboard/keys/:id/revoke', async (request, reply) => {
+  scope.post<{ Params: { id: string } }>(`${DASHBOARD.keys}/:id/revoke`, async (request, reply) => {
     await apiKeys.revokeById(userOf(request).userId, request.params.id);
-    return reply.code(303).header('location', '/dashboard/keys').send();
+    return reply.code(303).header('location', DASHBOARD.keys).send();
   });
 }

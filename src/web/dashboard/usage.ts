@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { UsageDay, UsageService } from '../../generation/usage.js';
 import { html, type Html } from '../html.js';
 import { count, dashboardPage, userOf } from './common.js';
+import { DASHBOARD } from '../../paths.js';
 
 const COLORS = ['#4b3fd1', '#0e9384', '#dc6803', '#c11574', '#1570ef', '#667085', '#7a5af8', '#099250'];
 const DAY_MS = 86_400_000;
@@ -49,11 +50,11 @@ export function usageChart(rows: UsageDay[], today: number): Html {
 
 /** Usage: tokens, images and requests per app and per day, last 30 days, as a chart and a table. */
 export async function usagePages(scope: FastifyInstance, deps: { usage: UsageService; now: () => number }): Promise<void> {
-  scope.get('/dashboard/usage', async (request, reply) => {
+  scope.get(DASHBOARD.usage, async (request, reply) => {
     const rows = await deps.usage.lastThirtyDays(userOf(request).userId);
     return dashboardPage(request, reply, {
       title: 'Usage',
-      section: '/dashboard/usage',
+      section: DASHBOARD.usage,
       body: html`<h1>Usage</h1>
 <div class="card">${usageChart(rows, deps.now())}</div>
 <div class="card"><h2>By day and app</h2>${
