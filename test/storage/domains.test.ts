@@ -1,0 +1,222 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.js';
+import { createServices, type Services } from '../../src/services.js';
+import { sha256Hex } from '../../src/security/secrets.js';
+import { openStorage, type Storage } from '../../src/storage/database.js';
+import { migrateToLatest } from '../../src/storage/migrate.js';
+import { tokenState } from '../../src/oauth/store.js';
+import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
+
+const PASSWORD = 'correct horse battery staple';
+const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+
+/**
+ * The domain stores on every dialect, with an injected clock: the OAuth
+ * store, grants, sessions, the login throttle, usage and characters (the
+ * users, keys and clients are in storage.test.ts).
+ */
+describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
+  let database: TestDatabase;
+  let storage: Storage;
+  let s: Services;
+  let clock = 1_800_000_000_000;
+  const now = () => clock;
+  let userId: string;
+  let clientId: string;
+  let n = 0;
+
+  const newUser = async () => (await s.users.create({ username: `${dialect}_u${++n}`, password: PASSWORD })).id;
+  const newClient = async (owner: string, scopes = ['profile', 'generations', 'characters']) =>
+    (await s.clients.create(owner, { name: 'App', redirectUris: ['https://a.example/cb'], scopes })).clientId;
+
+  beforeAll(async () => {
+    if (!dialectAvailable(dialect)) return;
+    database = await createTestDatabase(dialect);
+    storage = openStorage(database.url);
+    await migrateToLatest(storage);
+    s = createServices(parseConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }), storage, now);
+    userId = await newUser();
+    clientId = await newClient(userId);
+  });
+  afterAll(async () => {
+    await s?.upstream.close();
+    await storage?.close();
+    await database?.cleanup();
+  });
+
+  describe.skipIf(!dialectAvailable(dialect))('every dialect', () => {
+    describe('OAuth store', () => {
+      it('takes a pending consent request once, and never after ten minutes or for another user', async () => {
+        const pending = { user_id: userId, client_id: clientId, redirect_uri: 'https://a.example/cb', scopes: 'profile', state: 's', code_challenge: CHALLENGE };
+        const id = await s.oauth.createPending(pending);
+        expect(await s.oauth.takePending(id, 'user_someone_else')).toBeUndefined();
+        expect(await s.oauth.takePending(id, userId)).toMatchObject(pending);
+        expect(await s.oauth.takePending(id, userId)).toBeUndefined();
+        const stale = await s.oauth.createPending(pending);
+        clock += 10 * 60 * 1000 + 1;
+        expect(await s.oauth.takePending(stale, userId)).toBeUndefined();
+      });
+
+      it('redeems a code exactly once, even when redemptions race, and revokes by code', async () => {
+        const code = await s.oauth.createCode({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        const row = await s.oauth.findCode(code);
+        expect(row).toMatchObject({ client_id: clientId, user_id: userId, scopes: 'profile', consumed_at: null, expires_at: clock + 60_000 });
+        const results = await Promise.all(Array.from({ length: 5 }, () => s.oauth.redeemCode(row!.code_hash, { clientId, userId, scopes: ['profile'] })));
+        const winners = results.filter((r) => r !== null);
+        expect(winners).toHaveLength(1);
+        expect(await s.oauth.findLiveAccessToken(winners[0]!.access_token)).toMatchObject({ clientId, userId, scopes: 'profile' });
+        expect(await s.oauth.revokeByCode(row!.code_hash)).toBe(2);
+        expect(await s.oauth.findLiveAccessToken(winners[0]!.access_token)).toBeUndefined();
+      });
+
+      it('rotates a refresh token once, keeps the family, and a family revocation ends it all', async () => {
+        const code = await s.oauth.createCode({ clientId, userId, scopes: ['profile', 'characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        const first = (await s.oauth.redeemCode(sha256Hex(code), { clientId, userId, scopes: ['profile', 'characters'] }))!;
+        const old = (await s.oauth.findToken(first.refresh_token))!;
+        const [a, b] = await Promise.all([
+          s.oauth.rotateRefresh(old, { clientId, userId, scopes: ['profile', 'characters'], accessScopes: ['profile'] }),
+          s.oauth.rotateRefresh(old, { clientId, userId, scopes: ['profile', 'characters'] }),
+        ]);
+        const next = (a ?? b)!;
+        expect([a, b].filter(Boolean)).toHaveLength(1);
+        expect(tokenState((await s.oauth.findToken(first.refresh_token))!, clock)).toBe('consumed');
+        const successor = (await s.oauth.findToken(next.refresh_token))!;
+        expect(successor.family_id).toBe(old.family_id);
+        expect(successor.scopes).toBe('profile characters');
+        expect(await s.oauth.revokeFamily(old.family_id)).toBeGreaterThanOrEqual(3);
+        expect(tokenState((await s.oauth.findToken(next.refresh_token))!, clock)).toBe('revoked');
+        expect(await s.oauth.findLiveAccessToken(next.access_token)).toBeUndefined();
+      });
+
+      it('decides liveness in one place: expired, revoked and consumed tokens are not live', async () => {
+        const code = await s.oauth.createCode({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        const issued = (await s.oauth.redeemCode(sha256Hex(code), { clientId, userId, scopes: ['profile'] }))!;
+        expect(await s.oauth.findLiveTokenOf(issued.access_token, clientId)).toBeDefined();
+        expect(await s.oauth.findLiveTokenOf(issued.access_token, 'client_other')).toBeUndefined();
+        clock += 3600 * 1000;
+        expect(await s.oauth.findLiveAccessToken(issued.access_token)).toBeUndefined();
+        expect(await s.oauth.findLiveTokenOf(issued.refresh_token, clientId)).toBeDefined();
+        await s.oauth.revokeToken(sha256Hex(issued.refresh_token));
+        expect(await s.oauth.findLiveTokenOf(issued.refresh_token, clientId)).toBeUndefined();
+        expect(await s.oauth.lastIssued(userId, clientId)).toBeGreaterThan(0);
+      });
+    });
+
+    describe('grants', () => {
+      it('merges what was allowed, covers subsets, lists with the client name, counts per client', async () => {
+        const user = await newUser();
+        const client = await newClient(userId);
+        await s.grants.allow(user, client, ['profile']);
+        await s.grants.allow(user, client, ['characters', 'profile']);
+        expect((await s.grants.find(user, client))!.scopes).toEqual(['profile', 'characters']);
+        expect(await s.grants.covers(user, client, ['characters'])).toBe(true);
+        expect(await s.grants.covers(user, client, ['generations'])).toBe(false);
+        expect(await s.grants.listForUser(user)).toEqual([expect.objectContaining({ clientId: client, clientName: 'App' })]);
+        expect(await s.grants.countForClient(client)).toBe(1);
+      });
+
+      it('"Revoke access" ends the grant and, in the same transaction through oauth/, every token and code', async () => {
+        const user = await newUser();
+        const client = await newClient(userId);
+        await s.grants.allow(user, client, ['profile']);
+        const code = await s.oauth.createCode({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        const issued = (await s.oauth.redeemCode(sha256Hex(code), { clientId: client, userId: user, scopes: ['profile'] }))!;
+        const unused = await s.oauth.createCode({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        expect(await s.grants.revokeAccess(user, client)).toBe(true);
+        expect(await s.grants.find(user, client)).toBeUndefined();
+        expect(await s.oauth.findLiveAccessToken(issued.access_token)).toBeUndefined();
+        expect(await s.oauth.findLiveTokenOf(issued.refresh_token, client)).toBeUndefined();
+        expect(await s.oauth.findCode(unused)).toBeUndefined();
+        expect(await s.grants.revokeAccess(user, client)).toBe(false);
+      });
+
+      it('removing a scope from a client ends the grants, codes and tokens holding it, and only those', async () => {
+        const user = await newUser();
+        const client = await newClient(userId);
+        await s.grants.allow(user, client, ['characters']);
+        const other = await newUser();
+        await s.grants.allow(other, client, ['profile']);
+        const holding = (await s.oauth.redeemCode(sha256Hex(await s.oauth.createCode({ clientId: client, userId: user, scopes: ['characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE })), { clientId: client, userId: user, scopes: ['characters'] }))!;
+        const keeping = (await s.oauth.redeemCode(sha256Hex(await s.oauth.createCode({ clientId: client, userId: other, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE })), { clientId: client, userId: other, scopes: ['profile'] }))!;
+        await s.clients.update(userId, client, { scopes: ['profile', 'generations'] });
+        expect(await s.grants.find(user, client)).toBeUndefined();
+        expect(await s.grants.find(other, client)).toBeDefined();
+        expect(await s.oauth.findLiveAccessToken(holding.access_token)).toBeUndefined();
+        expect(await s.oauth.findLiveAccessToken(keeping.access_token)).toBeDefined();
+      });
+    });
+
+    describe('sessions', () => {
+      it('start, find, expire after a week, end one or all; a new sign-in ends the previous session', async () => {
+        const user = await newUser();
+        const first = await s.sessions.start(user);
+        expect(await s.sessions.find(first.id)).toMatchObject({ userId: user });
+        const second = await s.sessions.start(user, first.id);
+        expect(await s.sessions.find(first.id)).toBeUndefined();
+        const third = await s.sessions.start(user);
+        await s.sessions.end(third.id);
+        expect(await s.sessions.find(third.id)).toBeUndefined();
+        const fourth = await s.sessions.start(user);
+        await s.sessions.endAllForUser(user);
+        expect(await s.sessions.find(fourth.id)).toBeUndefined();
+        expect(await s.sessions.find(second.id)).toBeUndefined();
+        const fifth = await s.sessions.start(user);
+        clock += 7 * 24 * 3600 * 1000 + 1;
+        expect(await s.sessions.find(fifth.id)).toBeUndefined();
+      });
+    });
+
+    describe('login throttle', () => {
+      it('slows more and more after three failures, per username regardless of case, forgets after a quiet quarter hour', async () => {
+        const name = `Throttled_${dialect}`;
+        const delays: number[] = [];
+        for (let i = 0; i < 6; i++) {
+          delays.push(await s.throttle.delayFor(name));
+          await s.throttle.recordFailure(i % 2 ? name.toLowerCase() : name);
+        }
+        expect(delays).toEqual([0, 0, 0, 250, 500, 1000]);
+        clock += 15 * 60 * 1000 + 1;
+        expect(await s.throttle.delayFor(name)).toBe(0);
+        await s.throttle.recordFailure(name);
+        expect(await s.throttle.delayFor(name)).toBe(0);
+        await s.throttle.clear(name);
+        expect(await s.throttle.delayFor(name)).toBe(0);
+      });
+    });
+
+    describe('usage', () => {
+      it('records every call, bills only successful ones, and sums per app and per day over 30 days', async () => {
+        const user = await newUser();
+        const principal = { userId: user, clientId, apiKeyId: null };
+        const entry = { principal, clientName: 'App', endpoint: 'chat.completions' as const, model: 'm', promptTokens: 10, completionTokens: 5, images: 0, status: 200, latencyMs: 12 };
+        await s.usage.record(entry);
+        await s.usage.record({ ...entry, status: 502 });
+        await s.usage.record({ ...entry, principal: { userId: user, clientId: null, apiKeyId: 'key_1' }, clientName: null, promptTokens: 1, completionTokens: 1 });
+        clock -= 40 * 86_400_000; // an old row, outside the window
+        await s.usage.record(entry);
+        clock += 40 * 86_400_000;
+        const totals = await s.usage.totalsByApp(user);
+        expect(totals.get(clientId)).toMatchObject({ promptTokens: 10, completionTokens: 5, requests: 1 });
+        expect(totals.get('')).toMatchObject({ promptTokens: 1, completionTokens: 1, requests: 1 });
+        const days = await s.usage.lastThirtyDays(user);
+        expect(days.reduce((sum, d) => sum + d.requests, 0)).toBe(2);
+      });
+    });
+
+    describe('characters', () => {
+      it('creates, lists, reads, updates and deletes, and never shows one user another user\'s', async () => {
+        const user = await newUser();
+        const stranger = await newUser();
+        const created = await s.characters.create(user, { name: 'Mira', greeting: 'Hello' });
+        expect(await s.characters.list(user)).toEqual([created]);
+        expect(await s.characters.get(user, created.id)).toEqual(created);
+        await expect(s.characters.get(stranger, created.id)).rejects.toMatchObject({ code: 'not_found' });
+        expect((await s.characters.update(user, created.id, { personality: 'curious' })).personality).toBe('curious');
+        await expect(s.characters.update(stranger, created.id, { name: 'x' })).rejects.toMatchObject({ code: 'not_found' });
+        await expect(s.characters.delete(stranger, created.id)).rejects.toMatchObject({ code: 'not_found' });
+        await s.characters.delete(user, created.id);
+        expect(await s.characters.list(user)).toEqual([]);
+      });
+    });
+  });
+});
