@@ -57,14 +57,16 @@ describe.skipIf(!PG_URL || !REDIS_URL)('two instances on one PostgreSQL and one 
     expect(status).toBe(401);
   });
 
-  it('counts a rate limit hit through one instance on the other (per client, through Redis)', async () => {
-    const clientId = `client_${randomBytes(16).toString('hex')}`;
+  it('counts a rate limit hit through one instance on the other (per authenticated client, through Redis)', async () => {
+    const owner = await seedUser(a, `limited_${randomBytes(3).toString('hex')}`);
+    const client = await registerClient(a, owner);
+    const body = form({ grant_type: 'refresh_token', refresh_token: 'serika_rt_x', client_id: client.clientId, client_secret: client.clientSecret! });
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) {
       // Different source addresses, so only the per-client counter can trip.
-      statuses.push((await postFrom(`127.0.${Math.floor(Math.random() * 200) + 20}.${i + 2}`, `${(i % 2 ? b : a).api}/oauth/token`, `grant_type=refresh_token&refresh_token=x&client_id=${clientId}`)).status);
+      statuses.push((await postFrom(`127.0.${Math.floor(Math.random() * 200) + 20}.${i + 2}`, `${(i % 2 ? b : a).api}/oauth/token`, body)).status);
     }
-    expect(statuses.slice(0, 4)).toEqual([401, 401, 401, 401]);
+    expect(statuses.slice(0, 4)).toEqual([400, 400, 400, 400]);
     expect(statuses[4]).toBe(429);
   });
 
