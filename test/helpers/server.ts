@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import type { DestinationStream } from 'pino';
 import { parseConfig, type Config } from '../../src/config.js';
 import { API_BASE } from '../../src/paths.js';
@@ -88,4 +89,16 @@ export async function call<T = any>(
   let json: any = undefined;
   if ((response.headers.get('content-type') ?? '').includes('json') && text !== '') json = JSON.parse(text);
   return { status: response.status, headers: response.headers, text, json };
+}
+
+/** A log stream for a test server, and the lines written to it so far. */
+export function captureLog(): { lines: string[]; logStream: Writable } {
+  const lines: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { lines, logStream };
 }

@@ -1,10 +1,9 @@
 import { connect } from 'node:net';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { postFrom, rawRequest } from '../helpers/loopback.js';
 import { Agent, authorizeUrl, decide, form, hiddenField, pkce, registerClient, signIn, standardParams, tokenRequest, userWithSession } from '../helpers/oauth.js';
-import { call, seedUser, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
+import { call, captureLog, seedUser, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
 import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
 
 const INVALID_UTF8 = Buffer.concat([Buffer.from('{"name":"a'), Buffer.from([0xff, 0xfe, 0xc3, 0x28]), Buffer.from('","redirectUris":["https://a.example/cb"],"scopes":["profile"]}')]);
@@ -350,14 +349,8 @@ describe('slow bodies', () => {
 
 describe('https deployments', () => {
   let ts: TestServer;
-  const lines: string[] = [];
+  const { lines, logStream } = captureLog();
   beforeAll(async () => {
-    const logStream = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
     ts = await startTestServer('sqlite', { PUBLIC_URL: 'https://auth.example.com', LOG_LEVEL: 'warn' }, { logStream });
   });
   afterAll(async () => ts?.close());
@@ -402,14 +395,8 @@ describe('PORT=0 without PUBLIC_URL', () => {
 
 describe('a client that hangs up mid-body', () => {
   let ts: TestServer;
-  const lines: string[] = [];
+  const { lines, logStream } = captureLog();
   beforeAll(async () => {
-    const logStream = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
     ts = await startTestServer('sqlite', { LOG_LEVEL: 'info' }, { logStream });
   });
   afterAll(async () => ts?.close());

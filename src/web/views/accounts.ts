@@ -1,6 +1,6 @@
 import { USERNAME_PATTERN } from '../../accounts/usernames.js';
 import { PATHS } from '../../paths.js';
-import { html } from '../html.js';
+import { html, type Html } from '../html.js';
 import type { PageOptions } from '../layout.js';
 
 export interface FormState {
@@ -25,38 +25,33 @@ function forApp(appName: string | undefined) {
   return appName ? html`<p class="muted">to continue to <strong>${appName}</strong></p>` : '';
 }
 
-export function loginView(state: FormState): PageOptions {
-  return {
-    title: 'Sign in',
-    body: html`<div class="card">
-  <h1>Sign in to Serika</h1>
+/** The frame both account forms share: heading, the app asking, the error, the CSRF and return fields, and a footer link. */
+function accountForm(state: FormState, heading: string, action: string, fields: Html, footer: Html): Html {
+  return html`<div class="card">
+  <h1>${heading}</h1>
   ${forApp(state.appName)}
   ${state.error ? html`<p class="error" role="alert">${state.error}</p>` : ''}
-  <form method="post" action="${PATHS.login}">
+  <form method="post" action="${action}">
     <input type="hidden" name="_csrf" value="${state.csrf}">
     ${returnField(state.returnTo)}
-    <label for="username">Username</label>
+    ${fields}
+  </form>
+  <p class="hint">${footer}</p>
+</div>`;
+}
+
+export function loginView(state: FormState): PageOptions {
+  const fields = html`<label for="username">Username</label>
     <input type="text" id="username" name="username" autocomplete="username" required maxlength="64" value="${state.username ?? ''}" autofocus>
     <label for="password">Password</label>
     <input type="password" id="password" name="password" autocomplete="current-password" required maxlength="256">
-    <div class="actions"><button type="submit">Sign in</button></div>
-  </form>
-  <p class="hint">No account yet? <a href="${withReturn(PATHS.signup, state.returnTo)}">Create account</a></p>
-</div>`,
-  };
+    <div class="actions"><button type="submit">Sign in</button></div>`;
+  const footer = html`No account yet? <a href="${withReturn(PATHS.signup, state.returnTo)}">Create account</a>`;
+  return { title: 'Sign in', body: accountForm(state, 'Sign in to Serika', PATHS.login, fields, footer) };
 }
 
 export function signupView(state: FormState): PageOptions {
-  return {
-    title: 'Create account',
-    body: html`<div class="card">
-  <h1>Create your Serika account</h1>
-  ${forApp(state.appName)}
-  ${state.error ? html`<p class="error" role="alert">${state.error}</p>` : ''}
-  <form method="post" action="${PATHS.signup}">
-    <input type="hidden" name="_csrf" value="${state.csrf}">
-    ${returnField(state.returnTo)}
-    <label for="username">Username</label>
+  const fields = html`<label for="username">Username</label>
     <input type="text" id="username" name="username" autocomplete="username" required minlength="3" maxlength="32" pattern="${USERNAME_PATTERN}" value="${state.username ?? ''}" aria-describedby="username-hint" autofocus>
     <p class="hint" id="username-hint">3–32 letters, digits, “_”, “.” or “-”, starting and ending with a letter or digit.</p>
     <label for="password">Password</label>
@@ -64,11 +59,9 @@ export function signupView(state: FormState): PageOptions {
     <p class="hint" id="password-hint">At least 8 characters.</p>
     <label for="email">Email <span class="muted">(optional)</span></label>
     <input type="email" id="email" name="email" autocomplete="email" maxlength="320" value="${state.email ?? ''}">
-    <div class="actions"><button type="submit">Create account</button></div>
-  </form>
-  <p class="hint">Already have an account? <a href="${withReturn(PATHS.login, state.returnTo)}">Sign in</a></p>
-</div>`,
-  };
+    <div class="actions"><button type="submit">Create account</button></div>`;
+  const footer = html`Already have an account? <a href="${withReturn(PATHS.login, state.returnTo)}">Sign in</a>`;
+  return { title: 'Create account', body: accountForm(state, 'Create your Serika account', PATHS.signup, fields, footer) };
 }
 
 export function signupClosedView(): PageOptions {
