@@ -26,7 +26,7 @@ import { registerCors } from './http/cors.js';
 import { sharedRateLimitStore } from './http/rate-limit-store.js';
 import { API_BASE, PATHS } from './paths.js';
 import { sharedSecret } from './security/server-secrets.js';
-import type { Services } from './services.js';
+import { closeServices, type Services } from './services.js';
 import { accountsPages } from './web/accounts-pages.js';
 import { assetRoutes } from './web/assets.js';
 import { authorizePages } from './web/authorize-pages.js';
@@ -34,6 +34,11 @@ import { dashboardRoutes } from './web/dashboard/index.js';
 import { pageHeaders } from './web/layout.js';
 import { sendPageError } from './web/page-errors.js';
 import { PageSessions, protectFormPosts } from './web/session.js';
+
+/** A hop count: trust that many proxies nearest the server (proxy-addr's meaning of a number). */
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
 
 export interface BuildOptions {
   /** Where JSON log lines go; stdout by default. */
@@ -47,6 +52,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   const app = Fastify({
     logger: options.logStream ? { ...logger, stream: options.logStream } : logger,
     genReqId: requestId,
+    // TRUST_PROXY: whose X-Forwarded-For/-Proto to believe; request.ip (rate limits, logs) follows it.
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     // Long enough for any ID we mint with room to spare; a longer one is a 404 (frameworkErrors).
     routerOptions: { maxParamLength: 500 },
     frameworkErrors,
@@ -147,10 +154,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     await pages.register(dashboardRoutes, services);
   });
 
-  app.addHook('onClose', async () => {
-    await services.upstream.close();
-    services.redis?.disconnect();
-  });
+  app.addHook('onClose', async () => closeServices(services));
 
   return app;
 }

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 
 /**
  * Configuration comes from environment variables only (SPEC §1). Every
@@ -30,6 +31,13 @@ export interface Config {
   signup: 'open' | 'closed';
   metricsToken: string | null;
   logLevel: LogLevel;
+  /** Fastify's trustProxy: whose X-Forwarded-For/-Proto to believe (false: nobody's). */
+  trustProxy: boolean | number | string;
+  /** Milliseconds: on SIGTERM, /readyz answers 503 while still serving for this long. */
+  shutdownDrainMs: number;
+  /** Milliseconds: then in-flight requests get this long before streams are ended. */
+  shutdownTimeoutMs: number;
+  maxClientsPerUser: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -41,9 +49,17 @@ export class ConfigError extends Error {
     value: string,
     accepts: string,
   ) {
-    super(`Invalid ${variable}=${JSON.stringify(value)}: expected ${accepts}`);
+    super(`Invalid ${variable}=${JSON.stringify(maskCredentials(value))}: expected ${accepts}`);
     this.name = 'ConfigError';
   }
+}
+
+/**
+ * A URL's password never reaches a message or a log: `postgres://u:secret@db`
+ * becomes `postgres://u:***@db` (works on text that merely holds such URLs).
+ */
+export function maskCredentials(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/@]*@/gi, '$1***@');
 }
 
 type Env = Record<string, string | undefined>;
@@ -98,12 +114,46 @@ export function defaultPublicUrl(port: number): string {
 }
 
 /** A duration in seconds (decimals allowed), as milliseconds. */
-function secondsMs(env: Env, name: string, fallback: number): number {
+function secondsMs(env: Env, name: string, fallback: number, zeroAllowed = false): number {
   const raw = read(env, name);
   if (raw === undefined) return fallback * 1000;
   const seconds = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
-  if (!(seconds > 0) || seconds > 86_400) throw new ConfigError(name, raw, 'a number of seconds greater than 0 and at most 86400 (decimals allowed)');
+  if (!(seconds > 0 || (zeroAllowed && seconds === 0)) || seconds > 86_400) {
+    throw new ConfigError(name, raw, `a number of seconds ${zeroAllowed ? 'from 0' : 'greater than 0 and'} to 86400 (decimals allowed)`);
+  }
   return Math.round(seconds * 1000);
+}
+
+function parsesAsUrl(value: string): boolean {
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** TRUST_PROXY: false (default), true, a hop count, or comma-separated addresses and CIDRs (Fastify's trustProxy). */
+function trustProxy(env: Env): boolean | number | string {
+  const raw = read(env, 'TRUST_PROXY');
+  const accepts = 'false, true, a hop count (1-10), or comma-separated IP addresses and CIDRs such as 10.0.0.0/8,127.0.0.1';
+  if (raw === undefined || raw.toLowerCase() === 'false') return false;
+  if (raw.toLowerCase() === 'true') return true;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops < 1 || hops > 10) throw new ConfigError('TRUST_PROXY', raw, accepts);
+    return hops;
+  }
+  const entries = raw.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 4 ? 32 : 128;
+    if (family === 0 || extra !== undefined || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= maxBits))) {
+      throw new ConfigError('TRUST_PROXY', raw, accepts);
+    }
+  }
+  return entries.join(',');
 }
 
 // Sent as `Authorization: Bearer …`, so it must be one RFC 6750 b64token.
@@ -122,13 +172,14 @@ export function parseConfig(env: Env = process.env): Config {
   const explicitPublicUrl = httpUrl(env, 'PUBLIC_URL', 'an http(s) origin such as https://auth.example.com (no path, query or fragment)', true);
 
   const databaseUrl = read(env, 'DATABASE_URL') ?? 'sqlite:./data/serika.db';
-  if (!/^sqlite:.+/.test(databaseUrl) && !/^postgres(ql)?:\/\/.+/.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL', databaseUrl, 'sqlite:PATH or postgres://user@host:port/database');
+  const databaseAccepts = 'sqlite:PATH or postgres://user:password@host:port/database (port 1-65535)';
+  if (!/^sqlite:.+/.test(databaseUrl) && !(/^postgres(ql)?:\/\/.+/.test(databaseUrl) && parsesAsUrl(databaseUrl))) {
+    throw new ConfigError('DATABASE_URL', databaseUrl, databaseAccepts);
   }
 
   const redisUrl = read(env, 'REDIS_URL') ?? null;
-  if (redisUrl !== null && !/^rediss?:\/\/.+/.test(redisUrl)) {
-    throw new ConfigError('REDIS_URL', redisUrl, 'redis://host:port or rediss://host:port');
+  if (redisUrl !== null && !(/^rediss?:\/\/.+/.test(redisUrl) && parsesAsUrl(redisUrl))) {
+    throw new ConfigError('REDIS_URL', redisUrl, 'redis://[:password@]host:port or rediss://… (port 1-65535)');
   }
 
   const upstreamBaseUrl =
@@ -161,6 +212,10 @@ export function parseConfig(env: Env = process.env): Config {
     signup: oneOf(env, 'SIGNUP', ['open', 'closed'] as const, 'open'),
     metricsToken: metricsToken(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    trustProxy: trustProxy(env),
+    shutdownDrainMs: secondsMs(env, 'SHUTDOWN_DRAIN', 5, true),
+    shutdownTimeoutMs: secondsMs(env, 'SHUTDOWN_TIMEOUT', 30, true),
+    maxClientsPerUser: integer(env, 'MAX_CLIENTS_PER_USER', 100, 1, 1_000_000, 'a whole number of clients from 1 to 1000000'),
   };
 }
 

@@ -54,6 +54,12 @@ export function connectRedis(url: string | null): Redis | null {
   return redis;
 }
 
+/** Closes what createServices opened besides the database (the upstream pool, Redis), so a process can exit. */
+export async function closeServices(services: Services): Promise<void> {
+  await services.upstream.close();
+  services.redis?.disconnect();
+}
+
 export function createServices(config: Config, storage: Storage, now: () => number = Date.now): Services {
   const oauth = new OAuthStore(
     storage.db,

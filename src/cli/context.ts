@@ -1,11 +1,12 @@
-import { ConfigError, loadDotEnv, parseConfig, type Config } from '../config.js';
-import { createServices, type Services } from '../services.js';
+import type { Command } from 'commander';
+import { ConfigError, loadDotEnv, maskCredentials, parseConfig, type Config } from '../config.js';
+import { closeServices, createServices, type Services } from '../services.js';
 import { openStorage } from '../storage/database.js';
 import { migrateToLatest } from '../storage/migrate.js';
 
-/** A failing command prints one line on stderr and exits 1 (SPEC §1). */
+/** A failing command prints one line on stderr and exits 1 (SPEC §1); never a password from a URL. */
 export function fail(message: string): never {
-  console.error(`serika: ${message.split('\n')[0]}`);
+  console.error(`serika: ${maskCredentials(message.split('\n')[0] ?? '')}`);
   process.exit(1);
 }
 
@@ -14,14 +15,34 @@ export function describeError(error: unknown): string {
     const code = (error as { code?: unknown }).code;
     // Connection failures from pg carry only a code (ECONNREFUSED) and an address.
     if (error.message === '' && typeof code === 'string') return code;
-    return error.message;
+    return maskCredentials(error.message);
   }
-  return String(error);
+  return maskCredentials(String(error));
+}
+
+/** Where DATABASE_URL came from, said with the database so a key made in the wrong one is easy to spot. */
+let databaseSource = 'DATABASE_URL';
+
+/**
+ * `--database-url URL` on a command: the database to use, over DATABASE_URL
+ * and .env (the CLI otherwise uses the server's environment).
+ */
+export function databaseOption(command: Command): Command {
+  return command
+    .option('--database-url <url>', 'the database to use (default: DATABASE_URL from the environment or .env, else sqlite:./data/serika.db)')
+    .hook('preAction', (_command, action) => {
+      const url = action.opts().databaseUrl as string | undefined;
+      if (url !== undefined) {
+        process.env.DATABASE_URL = url;
+        databaseSource = '--database-url';
+      }
+    });
 }
 
 export function loadConfig(): Config {
   try {
     loadDotEnv();
+    if (databaseSource === 'DATABASE_URL' && !process.env.DATABASE_URL?.trim()) databaseSource = 'the default; set DATABASE_URL or --database-url';
     return parseConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message);
@@ -29,9 +50,16 @@ export function loadConfig(): Config {
   }
 }
 
+/** "database sqlite:./data/serika.db (the default; …)", password masked. */
+export function databaseNote(config: Config): string {
+  return `database ${maskCredentials(config.databaseUrl)} (${databaseSource})`;
+}
+
 /**
  * Every command migrates first (SPEC §1), then runs with the services and
- * closes the database whatever happens; any error becomes the one-line failure.
+ * closes everything it opened (database, Redis, upstream pool) so the process
+ * exits; it says on stderr which database it used. Any error becomes the
+ * one-line failure, naming the database too.
  */
 export async function withServices<T>(action: (services: Services) => Promise<T>): Promise<T> {
   const config = loadConfig();
@@ -39,15 +67,20 @@ export async function withServices<T>(action: (services: Services) => Promise<T>
   try {
     storage = openStorage(config.databaseUrl);
   } catch (error) {
-    fail(`cannot open the database: ${describeError(error)}`);
+    fail(`cannot open the ${databaseNote(config)}: ${describeError(error)}`);
   }
+  let services: Services | undefined;
+  let result: { value: T } | { error: unknown };
   try {
     await migrateToLatest(storage);
-    return await action(createServices(config, storage));
+    services = createServices(config, storage);
+    result = { value: await action(services) };
   } catch (error) {
-    await storage.close().catch(() => {});
-    fail(describeError(error));
-  } finally {
-    await storage.close().catch(() => {});
+    result = { error };
   }
+  if (services) await closeServices(services).catch(() => {});
+  await storage.close().catch(() => {});
+  if ('error' in result) fail(`${describeError(result.error)} [${databaseNote(config)}]`);
+  console.error(`serika: used the ${databaseNote(config)}`);
+  return result.value;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { fail, withServices } from './context.js';
+import { databaseOption, withServices } from './context.js';
 
 function when(ms: number | null): string {
   return ms === null ? 'never' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -13,8 +13,7 @@ function table(rows: string[][]): string {
 export function keysCommand(program: Command): void {
   const keys = program.command('keys').description("manage a user's API keys");
 
-  keys
-    .command('create')
+  databaseOption(keys.command('create'))
     .description('create an API key; prints the key alone on the last line of stdout (shown only once)')
     .requiredOption('--username <username>', 'the user who owns the key')
     .option('--name <name>', 'a label to recognise the key by', 'default')
@@ -25,8 +24,7 @@ export function keysCommand(program: Command): void {
       console.log(created.key);
     });
 
-  keys
-    .command('list')
+  databaseOption(keys.command('list'))
     .description("list a user's API keys (never the key itself)")
     .requiredOption('--username <username>', 'the user whose keys to list')
     .action(async (options: { username: string }) => {
@@ -39,14 +37,16 @@ export function keysCommand(program: Command): void {
       console.log(table([['PREFIX', 'NAME', 'CREATED', 'LAST USED', 'STATUS'], ...rows]));
     });
 
-  keys
-    .command('revoke')
+  databaseOption(keys.command('revoke'))
     .description('revoke the API key with this prefix (as shown by keys list); it stops working at once')
     .requiredOption('--username <username>', 'the user who owns the key')
     .requiredOption('--prefix <prefix>', 'the key prefix shown by keys list, e.g. sk-serika-AbCd1234')
     .action(async (options: { username: string; prefix: string }) => {
-      const count = await withServices(async (s) => s.apiKeys.revoke((await s.users.require(options.username)).id, options.prefix));
-      if (count === 0) fail(`no active API key of ${options.username} has the prefix ${options.prefix}`);
+      const count = await withServices(async (s) => {
+        const revoked = await s.apiKeys.revoke((await s.users.require(options.username)).id, options.prefix);
+        if (revoked === 0) throw new Error(`no active API key of ${options.username} has the prefix ${options.prefix}`);
+        return revoked;
+      });
       console.log(`Revoked ${count} API key${count === 1 ? '' : 's'} with prefix ${options.prefix}.`);
     });
 }

@@ -7,9 +7,13 @@ import { usersCommand } from './users.js';
 const ENVIRONMENT = `
 Configuration is read from environment variables (and .env if present):
   PORT, HOST, PUBLIC_URL, DATABASE_URL, REDIS_URL, UPSTREAM_BASE_URL,
-  UPSTREAM_API_KEY, UPSTREAM_TIMEOUT, ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL,
-  AUTH_CODE_TTL, RATE_LIMIT_TOKEN, RATE_LIMIT_LOGIN, SIGNUP, METRICS_TOKEN,
-  LOG_LEVEL. See README.md for defaults and meanings.
+  UPSTREAM_API_KEY, UPSTREAM_TIMEOUT, REQUEST_TIMEOUT, ACCESS_TOKEN_TTL,
+  REFRESH_TOKEN_TTL, AUTH_CODE_TTL, RATE_LIMIT_TOKEN, RATE_LIMIT_LOGIN, SIGNUP,
+  METRICS_TOKEN, TRUST_PROXY, SHUTDOWN_DRAIN, SHUTDOWN_TIMEOUT,
+  MAX_CLIENTS_PER_USER, LOG_LEVEL. See README.md for defaults and meanings.
+Run it from the install directory with the server's environment: the
+commands that touch the database say on stderr which one they used, and
+take --database-url to name another.
 Every command migrates the database first.`;
 
 export async function main(argv: string[]): Promise<void> {

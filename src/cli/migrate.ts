@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import { openStorage } from '../storage/database.js';
 import { migrateToLatest } from '../storage/migrate.js';
-import { describeError, fail, loadConfig } from './context.js';
+import { databaseNote, databaseOption, describeError, fail, loadConfig } from './context.js';
 
 export function migrateCommand(program: Command): void {
-  program
-    .command('migrate')
+  databaseOption(program.command('migrate'))
     .description('apply pending database migrations to DATABASE_URL and exit')
     .action(async () => {
       const config = loadConfig();
@@ -13,9 +12,10 @@ export function migrateCommand(program: Command): void {
       try {
         const applied = await migrateToLatest(storage);
         console.log(applied.length ? `Applied ${applied.length} migration(s): ${applied.join(', ')}` : 'Database is up to date.');
+        console.error(`serika: used the ${databaseNote(config)}`);
       } catch (error) {
         await storage.close().catch(() => {});
-        fail(describeError(error));
+        fail(`${describeError(error)} [${databaseNote(config)}]`);
       }
       await storage.close();
     });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
-import { fail, withServices } from './context.js';
+import { databaseOption, fail, withServices } from './context.js';
 
 /** The password is the first line of standard input (SPEC §1), so it never appears in argv or shell history. */
 async function readFirstLine(): Promise<string> {
@@ -15,8 +15,7 @@ async function readFirstLine(): Promise<string> {
 
 export function usersCommand(program: Command): void {
   const users = program.command('users').description('manage users');
-  users
-    .command('create')
+  databaseOption(users.command('create'))
     .description('create a user and print its id; the password is read from the first line of stdin')
     .requiredOption('--username <username>', '3–32 characters of A-Z a-z 0-9 _ . -, unique regardless of case')
     .option('--password-stdin', 'read the password (8–256 characters) from the first line of stdin (required)')

@@ -30,7 +30,7 @@ describe('the serika CLI', () => {
   it('refuses a taken username regardless of case, with one line on stderr and exit 1', async () => {
     const result = await runCli(['users', 'create', '--username', 'dana', '--password-stdin'], env, 'another password\n');
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe('serika: That username is already taken.\n');
+    expect(result.stderr).toBe(`serika: That username is already taken. [database sqlite:${join(dir, 'cli.db')} (DATABASE_URL)]\n`);
     expect(result.stdout).toBe('');
   });
 
@@ -99,6 +99,53 @@ describe('the serika CLI', () => {
     expect((await runCli(['serve', '--help'], env)).stdout).toContain('--workers <n>');
     expect((await runCli(['users', 'create', '--help'], env)).stdout).toContain('--password-stdin');
     expect((await runCli(['keys', 'revoke', '--help'], env)).stdout).toContain('--prefix <prefix>');
+  });
+
+  it('says on stderr which database it used, and takes --database-url over DATABASE_URL', async () => {
+    const listed = await runCli(['keys', 'list', '--username', 'dana'], env);
+    expect(listed.stderr).toBe(`serika: used the database sqlite:${join(dir, 'cli.db')} (DATABASE_URL)\n`);
+    const other = `sqlite:${join(dir, 'other.db')}`;
+    const elsewhere = await runCli(['keys', 'list', '--username', 'dana', '--database-url', other], env);
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toBe(`serika: No user named "dana". [database ${other} (--database-url)]\n`);
+    const defaulted = await runCli(['migrate', '--help'], {});
+    expect(defaulted.stdout).toContain('--database-url <url>');
+  });
+
+  it('never prints the password of a database or Redis URL, and names the variable for a bad port', async () => {
+    for (const [name, value] of [
+      ['DATABASE_URL', 'postgres://serika:hunter2-secret@db:99999/serika'],
+      ['REDIS_URL', 'redis://:hunter2-secret@cache:99999'],
+      ['DATABASE_URL', 'mysql://serika:hunter2-secret@db/serika'],
+    ] as const) {
+      const result = await runCli(['migrate'], { [name]: value });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(new RegExp(`^serika: Invalid ${name}=.*expected`));
+      expect(result.stderr).not.toContain('hunter2');
+      expect(result.stderr).not.toContain('Invalid URL');
+    }
+    const unreachable = await runCli(['migrate'], { DATABASE_URL: 'postgres://serika:hunter2-secret@127.0.0.1:1/none' });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).not.toContain('hunter2');
+    expect(unreachable.stderr).toContain('serika:***@127.0.0.1:1');
+  });
+
+  it.skipIf(!process.env.TEST_REDIS_URL)('exits after every command when REDIS_URL is set (within 15 s each)', async () => {
+    const withRedis = { ...env, REDIS_URL: process.env.TEST_REDIS_URL! };
+    const runs: Array<[string[], string?]> = [
+      [['migrate']],
+      [['users', 'create', '--username', 'redisuser', '--password-stdin'], 'a good password\n'],
+      [['keys', 'create', '--username', 'redisuser']],
+      [['keys', 'list', '--username', 'redisuser']],
+    ];
+    for (const [args, input] of runs) {
+      const result = await runCli(args, withRedis, input, undefined, 15_000);
+      expect(result.timedOut, args.join(' ')).toBe(false);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+    }
+    const prefix = (await runCli(['keys', 'list', '--username', 'redisuser'], withRedis, undefined, undefined, 15_000)).stdout.split('\n')[1]!.split(/\s+/)[0]!;
+    const revoked = await runCli(['keys', 'revoke', '--username', 'redisuser', '--prefix', prefix], withRedis, undefined, undefined, 15_000);
+    expect(revoked).toMatchObject({ code: 0, timedOut: false });
   });
 
   it('runs through npx serika', async () => {

@@ -7,7 +7,8 @@ export const BIN = fileURLToPath(new URL('../../bin/serika.js', import.meta.url)
 const CONFIG_VARS = [
   'PORT', 'HOST', 'PUBLIC_URL', 'DATABASE_URL', 'REDIS_URL', 'UPSTREAM_BASE_URL', 'UPSTREAM_API_KEY', 'UPSTREAM_TIMEOUT',
   'ACCESS_TOKEN_TTL', 'REFRESH_TOKEN_TTL', 'AUTH_CODE_TTL', 'RATE_LIMIT_TOKEN', 'RATE_LIMIT_LOGIN', 'SIGNUP', 'METRICS_TOKEN',
-  'LOG_LEVEL', 'TEST_DATABASE_URL_PG', 'TEST_REDIS_URL',
+  'LOG_LEVEL', 'REQUEST_TIMEOUT', 'TRUST_PROXY', 'SHUTDOWN_DRAIN', 'SHUTDOWN_TIMEOUT', 'MAX_CLIENTS_PER_USER',
+  'TEST_DATABASE_URL_PG', 'TEST_REDIS_URL',
 ];
 
 /** The parent's environment without any Serika variable, plus the given ones: a child never inherits a mode by accident. */
@@ -21,19 +22,29 @@ export interface CliResult {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** Set when the command was still running after its time bound and was killed. */
+  timedOut?: boolean;
 }
 
 /** Runs the built CLI (`npm test` builds first) as `npx serika` would. */
-export function runCli(args: string[], env: Record<string, string>, input?: string, command = [process.execPath, BIN]): Promise<CliResult> {
+export function runCli(args: string[], env: Record<string, string>, input?: string, command = [process.execPath, BIN], timeoutMs = 60_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const [file, ...pre] = command;
     const child = spawn(file!, [...pre, ...args], { env: childEnv(env), cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, timedOut });
+    });
     child.stdin.end(input ?? '');
   });
 }
