@@ -35,6 +35,8 @@ import { pageHeaders } from './web/layout.js';
 import { sendPageError } from './web/page-errors.js';
 import { PageSessions, protectFormPosts } from './web/session.js';
 
+const isProbe = (url: string) => url === PATHS.healthz || url === PATHS.readyz;
+
 /** A hop count: trust that many proxies nearest the server (proxy-addr's meaning of a number). */
 function trustHops(hops: number): (address: string, hop: number) => boolean {
   return (_address, hop) => hop < hops;
@@ -52,6 +54,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   const app = Fastify({
     logger: options.logStream ? { ...logger, stream: options.logStream } : logger,
     genReqId: requestId,
+    // Health probes are logged at debug (below), not as two info lines every few seconds.
+    disableRequestLogging: (request) => isProbe(request.url),
     // TRUST_PROXY: whose X-Forwarded-For/-Proto to believe; request.ip (rate limits, logs) follows it.
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     // Long enough for any ID we mint with room to spare; a longer one is a 404 (frameworkErrors).
@@ -69,6 +73,9 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   });
 
   const https = config.publicUrl.startsWith('https:');
+  app.addHook('onResponse', async (request, reply) => {
+    if (isProbe(request.url)) request.log.debug({ url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'health probe');
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
@@ -101,7 +108,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   if (https && config.metricsToken === null) {
     app.log.warn('METRICS_TOKEN is not set: /metrics is open to anyone who can reach this server (set it, or block /metrics at the proxy)');
   }
-  registerHealth(app, services.storage);
+  registerHealth(app, services.storage, { redis: services.redis, draining: () => services.lifecycle.draining });
   metadataRoute(app, config);
 
   await app.register(

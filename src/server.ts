@@ -16,6 +16,8 @@ export interface RunningServer {
   /** The address actually listened on, as a URL. */
   url: string;
   close(): Promise<void>;
+  /** The graceful stop of SIGTERM: drain, let in-flight requests finish, end what remains (see shutdown()). */
+  shutdown(): Promise<void>;
 }
 
 export interface StartOptions extends BuildOptions {
@@ -69,17 +71,20 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
         throw error;
       }
       let closing: Promise<void> | undefined;
+      const close = () =>
+        (closing ??= (async () => {
+          await app.close();
+          await storage.close();
+        })());
+      let stopping: Promise<void> | undefined;
       return {
         app,
         storage,
         services,
         config,
         url: listenUrl(app.server.address() as AddressInfo),
-        close: () =>
-          (closing ??= (async () => {
-            await app.close();
-            await storage.close();
-          })()),
+        close,
+        shutdown: () => (stopping ??= shutdown(app, services, config, close)),
       };
     }
   } catch (error) {
@@ -88,13 +93,42 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
   }
 }
 
-/** Closes the server on SIGINT/SIGTERM: in-flight requests finish, then the database closes. */
-export function closeOnSignals(server: RunningServer, log: (message: string) => void): void {
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A graceful stop, each phase logged:
+ * 1. drain: /readyz answers 503 at once while everything is still served for
+ *    SHUTDOWN_DRAIN, so the load balancer notices before connections are refused;
+ * 2. close: no new connections; in-flight requests get up to SHUTDOWN_TIMEOUT;
+ * 3. end: streams still open end with an error event (and are metered), the
+ *    remaining connections close, then the database.
+ */
+async function shutdown(app: FastifyInstance, services: Services, config: Config, close: () => Promise<void>): Promise<void> {
+  const log = app.log;
+  services.lifecycle.draining = true;
+  log.info({ phase: 'drain', drainSeconds: config.shutdownDrainMs / 1000 }, 'shutdown: readiness is 503; still serving while the load balancer notices');
+  await sleep(config.shutdownDrainMs);
+  log.info({ phase: 'close', timeoutSeconds: config.shutdownTimeoutMs / 1000 }, 'shutdown: no new connections; waiting for in-flight requests');
+  const closed = close().then(() => true);
+  const finished = await Promise.race([closed, sleep(config.shutdownTimeoutMs).then(() => false)]);
+  if (!finished) {
+    log.warn({ phase: 'end' }, 'shutdown: in-flight requests outlived SHUTDOWN_TIMEOUT; ending open streams');
+    services.lifecycle.ending.abort();
+    // Give ended streams a moment to write their error event and usage row, then cut what is left.
+    await Promise.race([closed, sleep(2_000)]);
+    app.server.closeAllConnections();
+    await closed;
+  }
+  log.info({ phase: 'done' }, 'shutdown: complete');
+}
+
+/** SIGINT/SIGTERM run the graceful shutdown once; the process exits 0 when it is done (1 if it fails). */
+export function closeOnSignals(server: RunningServer): void {
   const stop = (signal: NodeJS.Signals) => {
-    log(`Received ${signal}; shutting down`);
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    server.close().then(
+    server.app.log.info({ signal }, `received ${signal}; shutting down`);
+    const limit = server.config.shutdownDrainMs + server.config.shutdownTimeoutMs + 10_000;
+    setTimeout(() => process.exit(1), limit).unref();
+    server.shutdown().then(
       () => process.exit(0),
       () => process.exit(1),
     );

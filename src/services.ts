@@ -36,6 +36,14 @@ export interface Services {
   gateway: Gateway;
   /** Set when REDIS_URL is: shared rate limits across instances. */
   redis: Redis | null;
+  lifecycle: Lifecycle;
+}
+
+/** Where the process stands in its life: draining (readiness 503) and, past the shutdown timeout, ending streams. */
+export interface Lifecycle {
+  draining: boolean;
+  /** Aborted when in-flight work must end now (SHUTDOWN_TIMEOUT passed): open streams end with an error event. */
+  readonly ending: AbortController;
 }
 
 /**
@@ -76,12 +84,14 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   );
   const users = new UsersService(storage.db, now);
   const usage = new UsageService(storage.db, now);
+  const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
   const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs });
   const gateway = new Gateway({
     upstream,
     usage,
     now,
     clientName: async (clientId) => (await clients.findRegistered(clientId))?.name ?? null,
+    ending: lifecycle.ending.signal,
   });
   return {
     config,
@@ -100,5 +110,6 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     upstream,
     gateway,
     redis: connectRedis(config.redisUrl),
+    lifecycle,
   };
 }

@@ -1,5 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Command } from 'commander';
+import { pino } from 'pino';
+import { loggerOptions } from '../http/logging.js';
 import { closeOnSignals, freePort, startServer } from '../server.js';
 import { openStorage } from '../storage/database.js';
 import { migrateToLatest } from '../storage/migrate.js';
@@ -16,7 +18,7 @@ async function serveSingle(): Promise<void> {
   const config = loadConfig();
   try {
     const server = await startServer(config);
-    closeOnSignals(server, (m) => server.app.log.info(m));
+    closeOnSignals(server);
     // The issuer, not the socket address: the URL people copy must pass discovery's issuer check.
     announce(server.config.publicUrl);
   } catch (error) {
@@ -28,7 +30,7 @@ async function serveWorker(): Promise<void> {
   const config = loadConfig();
   try {
     const server = await startServer(config, { skipMigrations: true });
-    closeOnSignals(server, (m) => server.app.log.info(m));
+    closeOnSignals(server);
     process.send?.({ type: 'listening', url: server.config.publicUrl } satisfies WorkerMessage);
   } catch (error) {
     fail(`worker cannot start: ${describeError(error)}`);
@@ -38,6 +40,8 @@ async function serveWorker(): Promise<void> {
 /** node:cluster primary: migrate once, fork N workers sharing one port, replace any that die. */
 async function servePrimary(workers: number): Promise<void> {
   const config = loadConfig();
+  // The primary's lines are JSON like the workers' (one log format for the whole deployment).
+  const log = pino(loggerOptions(config.logLevel));
   const storage = openStorage(config.databaseUrl);
   try {
     await migrateToLatest(storage);
@@ -71,13 +75,14 @@ async function servePrimary(workers: number): Promise<void> {
       return;
     }
     if (!announced) fail(`a worker failed to start (exit ${code ?? signal})`);
-    console.error(`serika: worker ${worker.process.pid} exited (${code ?? signal}); starting a replacement`);
+    log.warn({ pid: worker.process.pid, exit: code ?? signal }, 'worker exited; starting a replacement');
     fork();
   });
-  const stop = () => {
+  const stop = (signal: NodeJS.Signals) => {
     stopping = true;
+    log.info({ signal, workers: Object.keys(cluster.workers ?? {}).length }, `received ${signal}; each worker drains and stops`);
     for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');
-    setTimeout(() => process.exit(1), 12_000).unref();
+    setTimeout(() => process.exit(1), config.shutdownDrainMs + config.shutdownTimeoutMs + 15_000).unref();
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -11,6 +11,8 @@ export interface GatewayDeps {
   /** The client's display name for usage rows; null for API-key calls. */
   clientName: (clientId: string) => Promise<string | null>;
   now: () => number;
+  /** Aborted at shutdown when in-flight work must end: open streams end with an error event, metered. */
+  ending?: AbortSignal;
 }
 
 type Json = Record<string, unknown>;
@@ -131,7 +133,7 @@ export class Gateway {
       await meter.charge(502);
       throw new AppError('upstream_error', 'The generation upstream did not answer with an event stream.');
     }
-    return { kind: 'stream', events: relayEvents(response, meter, appAskedUsage, signal) };
+    return { kind: 'stream', events: relayEvents(response, meter, appAskedUsage, signal, this.deps.ending) };
   }
 
   private async record(entry: Omit<UsageEntry, 'clientName'>): Promise<void> {
@@ -141,8 +143,11 @@ export class Gateway {
 }
 
 /** The upstream's events as they come, measuring the usage chunk (and dropping it when Serika asked for it). */
-async function* relayEvents(response: UpstreamResponse, meter: Meter, appAskedUsage: boolean, signal: AbortSignal): AsyncGenerator<string> {
+async function* relayEvents(response: UpstreamResponse, meter: Meter, appAskedUsage: boolean, signal: AbortSignal, ending?: AbortSignal): AsyncGenerator<string> {
   const splitter = new SseSplitter();
+  const endNow = () => response.body.destroy(new Error('Serika is shutting down'));
+  if (ending?.aborted) endNow();
+  ending?.addEventListener('abort', endNow, { once: true });
   const measured: Measured = { promptTokens: 0, completionTokens: 0, images: 0 };
   const usageChunk = (data: string | null): Json | null => {
     if (!data || data === '[DONE]' || !data.includes('"usage"')) return null;
@@ -171,9 +176,13 @@ async function* relayEvents(response: UpstreamResponse, meter: Meter, appAskedUs
       await meter.charge(499); // the app went away: nothing charged
       return;
     }
-    const failure = transportError(error);
+    const failure = ending?.aborted
+      ? new AppError('service_unavailable', 'Serika is shutting down and ended this stream; retry the request.')
+      : transportError(error);
     await meter.charge(failure.status);
     yield `data: ${JSON.stringify(openAIErrorBody(failure))}\n\n`;
+  } finally {
+    ending?.removeEventListener('abort', endNow);
   }
 }
 

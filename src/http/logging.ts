@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { LoggerOptions } from 'pino';
+import { stdTimeFunctions, type LoggerOptions } from 'pino';
 import type { IncomingMessage } from 'node:http';
 import type { LogLevel } from '../config.js';
 
@@ -58,6 +58,8 @@ export function requestId(request: IncomingMessage): string {
 export function loggerOptions(level: LogLevel): LoggerOptions {
   return {
     level,
+    // ISO-8601 times ("time":"2026-11-29T20:30:00.000Z"), readable without converting epoch milliseconds.
+    timestamp: stdTimeFunctions.isoTime,
     redact: {
       paths: [
         'req.headers.authorization',

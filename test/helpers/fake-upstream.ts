@@ -96,11 +96,17 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       const includeUsage = record.body?.stream_options?.include_usage === true;
       const send = (value: unknown) => response.write(`data: ${JSON.stringify(value)}\n\n`);
-      const words = model === 'slow-stream' ? ['one', ' two', ' three', ' four', ' five', ' six', ' seven', ' eight'] : ['Hello', ' from', ' upstream'];
+      const words =
+        model === 'slow-stream'
+          ? ['one', ' two', ' three', ' four', ' five', ' six', ' seven', ' eight']
+          : model === 'endless-stream'
+            ? Array.from({ length: 150 }, (_, i) => ` word${i}`)
+            : ['Hello', ' from', ' upstream'];
       for (const word of words) {
         if (response.destroyed) return;
         send(chunk(model, word, includeUsage ? { usage: null } : {}));
         if (model === 'slow-stream') await sleep(300);
+        if (model === 'endless-stream') await sleep(200);
         if (model === 'stall-stream') await sleep(3000);
       }
       if (model === 'drop-stream') return request.socket.destroy();

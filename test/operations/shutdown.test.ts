@@ -1,0 +1,88 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.js';
+import { openStorage } from '../../src/storage/database.js';
+import { runCli, spawnServer, type ServerProcess } from '../helpers/cli.js';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { call } from '../helpers/server.js';
+
+const logLines = (server: ServerProcess) =>
+  server
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { msg: string; phase?: string; time: string });
+
+describe.each([[['serve']], [['serve', '--workers', '2']]])('graceful shutdown on SIGTERM (%j)', (args) => {
+  const dir = mkdtempSync(join(tmpdir(), 'serika-shutdown-'));
+  const env = { DATABASE_URL: `sqlite:${join(dir, 'shutdown.db')}`, SHUTDOWN_DRAIN: '1', SHUTDOWN_TIMEOUT: '1.5' };
+  let up: FakeUpstream;
+  let key: string;
+
+  beforeAll(async () => {
+    up = await startFakeUpstream();
+    await runCli(['users', 'create', '--username', 'streamer', '--password-stdin'], env, 'a good password\n');
+    key = (await runCli(['keys', 'create', '--username', 'streamer'], env)).stdout.trim();
+  });
+  afterAll(async () => {
+    await up?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers /readyz 503 at once, serves through the drain, ends a longer stream with an error event, meters it, exits 0', async () => {
+    const server = await spawnServer({ ...env, UPSTREAM_BASE_URL: up.baseUrl }, args);
+    const url = server.url.replace('localhost', '127.0.0.1');
+    expect((await call('GET', `${url}/readyz`)).json).toMatchObject({ status: 'ok', redis: 'off' });
+
+    // A stream of 150 chunks, 200 ms apart (30 s), far longer than drain + timeout.
+    const response = await fetch(`${url}/api/openai/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'endless-stream', stream: true, messages: [{ role: 'user', content: 'go on' }] }),
+    });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    let streamed = '';
+    const reading = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        streamed += Buffer.from(value).toString('utf8');
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const started = Date.now();
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const ready = await call('GET', `${url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(ready.json.status).toBe('draining');
+    // Still serving during the drain.
+    expect((await call('GET', `${url}/healthz`)).status).toBe(200);
+
+    await reading;
+    const code = await server.exited;
+    const elapsed = Date.now() - started;
+    expect(code).toBe(0);
+    expect(elapsed).toBeGreaterThan(2000); // drain 1 s + timeout 1.5 s
+    expect(elapsed).toBeLessThan(10_000);
+    expect(streamed).toContain('word3');
+    expect(streamed).toMatch(/data: \{"error":\{"message":"Serika is shutting down and ended this stream; retry the request\."/);
+
+    const phases = logLines(server).map((l) => l.phase).filter(Boolean);
+    expect(phases).toEqual(expect.arrayContaining(['drain', 'close', 'end', 'done']));
+    for (const line of logLines(server)) expect(line.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+
+    // The cut stream left its usage row.
+    const storage = openStorage(parseConfig(env).databaseUrl);
+    try {
+      const rows = await storage.db.selectFrom('usage_records').select(['status', 'model']).where('model', '=', 'endless-stream').execute();
+      expect(rows.at(-1)).toEqual({ status: 503, model: 'endless-stream' });
+    } finally {
+      await storage.close();
+    }
+  });
+});
