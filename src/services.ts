@@ -76,11 +76,15 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   );
   const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.endGrant(trx, userId, clientId));
   // SPEC §3: a removed scope ends the grants, codes and tokens holding it, together.
-  const clients = new ClientsService(storage.db, now, (clientId, removed) =>
-    storage.db.transaction().execute(async (trx) => {
-      await oauth.revokeClientScopes(trx, clientId, removed);
-      await grants.endGrantsHolding(trx, clientId, removed);
-    }),
+  const clients = new ClientsService(
+    storage.db,
+    now,
+    (clientId, removed) =>
+      storage.db.transaction().execute(async (trx) => {
+        await oauth.revokeClientScopes(trx, clientId, removed);
+        await grants.endGrantsHolding(trx, clientId, removed);
+      }),
+    config.maxClientsPerUser,
   );
   const users = new UsersService(storage.db, now);
   const usage = new UsageService(storage.db, now);

@@ -31,6 +31,11 @@ export class ClientsRepo {
       .executeTakeFirst();
   }
 
+  async countOwned(userId: string): Promise<number> {
+    const row = await this.db.selectFrom('oauth_clients').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', userId).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   async listOwned(userId: string): Promise<ClientRow[]> {
     return this.db
       .selectFrom('oauth_clients')

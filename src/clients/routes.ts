@@ -3,6 +3,7 @@ import { apiKeyOf } from '../accounts/api-keys/guard.js';
 import { openAIErrorSchema } from '../http/openai-errors.js';
 import type { ClientsService } from './service.js';
 import { API } from '../paths.js';
+import { listEnvelope, pageQuerySchema, pageRequest, type PageQuery } from '../storage/paging.js';
 import {
   clientIdParams,
   clientListResponse,
@@ -45,10 +46,20 @@ export async function clientRoutes(scope: FastifyInstance, clients: ClientsServi
     },
   );
 
-  scope.get(
+  scope.get<{ Querystring: PageQuery }>(
     API.clients,
-    { schema: { ...common, summary: "List the caller's OAuth clients", response: { 200: clientListResponse, 401: openAIErrorSchema } } },
-    async (request) => ({ object: 'list', data: await clients.list(apiKeyOf(request).userId) }),
+    {
+      schema: {
+        ...common,
+        summary: "List the caller's OAuth clients, oldest first, a page at a time",
+        querystring: pageQuerySchema,
+        response: { 200: clientListResponse, 400: openAIErrorSchema, 401: openAIErrorSchema },
+      },
+    },
+    async (request) => {
+      const page = await clients.page(apiKeyOf(request).userId, pageRequest(request.query));
+      return listEnvelope(page.data, page.hasMore, (c) => c.clientId);
+    },
   );
 
   scope.get<ByIdRoute>(

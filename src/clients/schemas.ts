@@ -1,4 +1,5 @@
 import { SCOPE_NAMES } from '../scopes.js';
+import { pageResponseProperties } from '../storage/paging.js';
 import { REDIRECT_URI_MAX } from './redirect-uris.js';
 
 /**
@@ -109,8 +110,8 @@ export const resetSecretResponse = {
 
 export const clientListResponse = {
   type: 'object',
-  required: ['object', 'data'],
-  properties: { object: { type: 'string', enum: ['list'] }, data: { type: 'array', items: clientObject } },
+  required: ['object', 'data', 'has_more', 'first_id', 'last_id'],
+  properties: { object: { type: 'string', enum: ['list'] }, data: { type: 'array', items: clientObject }, ...pageResponseProperties },
 } as const;
 
 export interface CreateClientInput {

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { AppError, invalidValue, notFound } from '../errors.js';
 import { formatScopes, isScope, parseScopes, type Scope } from '../scopes.js';
 import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.js';
+import { pageOwned, type PageRequest } from '../storage/paging.js';
 import type { Database } from '../storage/schema.js';
 import { asciiUri, redirectUriProblem } from './redirect-uris.js';
 import { ClientsRepo, type ClientChanges, type ClientRow } from './repo.js';
@@ -76,9 +77,10 @@ export class ClientsService {
   private readonly repo: ClientsRepo;
 
   constructor(
-    db: Kysely<Database>,
+    private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
     private readonly onScopesRemoved: ScopesRemovedHook = async () => {},
+    private readonly maxPerUser = 100,
   ) {
     this.repo = new ClientsRepo(db);
   }
@@ -91,6 +93,10 @@ export class ClientsService {
   }
 
   async create(userId: string, input: CreateClientInput): Promise<ClientWithSecret> {
+    // MAX_CLIENTS_PER_USER (SPEC §1, §3): a clear 400 rather than an ever-growing list.
+    if ((await this.repo.countOwned(userId)) >= this.maxPerUser) {
+      throw new AppError('invalid_request', `You have ${this.maxPerUser} OAuth clients, the most one user may have (MAX_CLIENTS_PER_USER). Delete one you no longer use first.`);
+    }
     const isPublic = input.public === true;
     const secret = isPublic ? null : randomSecret(PREFIX.clientSecret);
     const now = this.now();
@@ -107,6 +113,13 @@ export class ClientsService {
     };
     await this.repo.insert(row);
     return { ...toClient(row), clientSecret: secret };
+  }
+
+  /** One page of the user's clients, oldest first (SPEC §3: limit, after). */
+  async page(userId: string, request: PageRequest): Promise<{ data: Client[]; hasMore: boolean }> {
+    const page = await pageOwned(this.db, 'oauth_clients', userId, request);
+    if (!page) throw invalidValue('after', `after must be the id of one of your clients, such as the last_id of the previous page.`);
+    return { data: page.rows.map(toClient), hasMore: page.hasMore };
   }
 
   async list(userId: string): Promise<Client[]> {

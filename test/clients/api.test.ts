@@ -342,3 +342,51 @@ describe.each(DIALECTS)('client-management API over HTTP (%s)', (dialect) => {
     });
   });
 });
+
+describe.each(DIALECTS)('lists a page at a time, and caps clients per user (%s)', (dialect) => {
+  let ts: TestServer;
+  let owner: Seeded;
+  const valid = { name: 'Paged', redirectUris: ['https://a.example/cb'], scopes: ['profile'] };
+  beforeAll(async () => {
+    if (!dialectAvailable(dialect)) return;
+    ts = await startTestServer(dialect, { MAX_CLIENTS_PER_USER: '7' });
+    owner = await seedUser(ts);
+  });
+  afterAll(async () => ts?.close());
+
+  it.skipIf(!dialectAvailable(dialect))('pages clients with limit and after in OpenAI list shape, then refuses the 8th with a clear 400', async () => {
+    const created: string[] = [];
+    for (let i = 0; i < 7; i++) created.push((await call('POST', `${ts.api}/oauth/clients`, { key: owner.key, json: { ...valid, name: `Paged ${i}` } })).json.clientId);
+    const first = await call('GET', `${ts.api}/oauth/clients?limit=3`, { key: owner.key });
+    expect(first.json).toMatchObject({ object: 'list', has_more: true, first_id: created[0], last_id: created[2] });
+    expect(first.json.data.map((c: { clientId: string }) => c.clientId)).toEqual(created.slice(0, 3));
+    const second = await call('GET', `${ts.api}/oauth/clients?limit=3&after=${first.json.last_id}`, { key: owner.key });
+    expect(second.json.data.map((c: { clientId: string }) => c.clientId)).toEqual(created.slice(3, 6));
+    const last = await call('GET', `${ts.api}/oauth/clients?limit=3&after=${second.json.last_id}`, { key: owner.key });
+    expect(last.json).toMatchObject({ has_more: false, first_id: created[6], last_id: created[6] });
+    const all = await call('GET', `${ts.api}/oauth/clients`, { key: owner.key });
+    expect(all.json.data).toHaveLength(7);
+    expect(all.json.has_more).toBe(false);
+
+    for (const query of ['limit=0', 'limit=101', 'limit=x', 'after=client_nope', 'cursor=1']) {
+      const bad = await call('GET', `${ts.api}/oauth/clients?${query}`, { key: owner.key });
+      expect(bad.status, query).toBe(400);
+      expect(bad.json.error.type).toBe('invalid_request_error');
+    }
+    const stranger = await seedUser(ts);
+    const empty = await call('GET', `${ts.api}/oauth/clients`, { key: stranger.key });
+    expect(empty.json).toEqual({ object: 'list', data: [], has_more: false, first_id: null, last_id: null });
+    expect((await call('GET', `${ts.api}/oauth/clients?after=${created[0]}`, { key: stranger.key })).status).toBe(400);
+
+    const eighth = await call('POST', `${ts.api}/oauth/clients`, { key: owner.key, json: valid });
+    expect(eighth.status).toBe(400);
+    expect(eighth.json.error.message).toContain('MAX_CLIENTS_PER_USER');
+  });
+
+  it.skipIf(!dialectAvailable(dialect))('pages characters the same way', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await call('POST', `${ts.api}/characters`, { key: owner.key, json: { name: `C${i}` } })).json.id);
+    const page = await call('GET', `${ts.api}/characters?limit=2&after=${ids[0]}`, { key: owner.key });
+    expect(page.json).toMatchObject({ object: 'list', has_more: false, first_id: ids[1], last_id: ids[2] });
+  });
+});

@@ -22,6 +22,10 @@ describe('configuration', () => {
       signup: 'open',
       metricsToken: null,
       logLevel: 'info',
+      trustProxy: false,
+      shutdownDrainMs: 5_000,
+      shutdownTimeoutMs: 30_000,
+      maxClientsPerUser: 100,
     });
   });
 
@@ -84,6 +88,12 @@ describe('configuration', () => {
     ['UPSTREAM_BASE_URL', 'not a url'],
     ['UPSTREAM_TIMEOUT', '0'],
     ['REQUEST_TIMEOUT', '-1'],
+    ['TRUST_PROXY', 'everyone'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', '0'],
+    ['SHUTDOWN_DRAIN', 'soon'],
+    ['SHUTDOWN_TIMEOUT', '-1'],
+    ['MAX_CLIENTS_PER_USER', '0'],
     ['METRICS_TOKEN', 'has spaces'],
     ['UPSTREAM_TIMEOUT', 'soon'],
     ['UPSTREAM_TIMEOUT', '-3'],
@@ -108,6 +118,16 @@ describe('configuration', () => {
     expect(message).toMatch(new RegExp(`^Invalid ${name}=`));
     expect(message).toContain('expected');
     expect(message).not.toContain('\n');
+  });
+
+  it.each([
+    ['true', true],
+    ['false', false],
+    ['2', 2],
+    ['127.0.0.1', '127.0.0.1'],
+    ['10.0.0.0/8, 192.168.0.1 ,::1/128', '10.0.0.0/8,192.168.0.1,::1/128'],
+  ])('reads TRUST_PROXY=%s', (value, expected) => {
+    expect(parseConfig({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
   });
 
   it('treats empty values as unset', () => {

@@ -5,11 +5,17 @@ import { bearerOf, requireScope } from '../bearer.js';
 import type { CharactersService } from './service.js';
 import { characterIdParams, characterList, characterObject, createCharacterBody, updateCharacterBody, type CharacterInput } from './schemas.js';
 import { API } from '../../paths.js';
+import { listEnvelope, pageQuerySchema, pageRequest, type PageQuery, type PageRequest } from '../../storage/paging.js';
 
 const errors = { 400: openAIErrorSchema, 401: openAIErrorSchema, 403: openAIErrorSchema, 404: openAIErrorSchema } as const;
 
 interface ById {
   Params: { id: string };
+}
+
+async function page(characters: CharactersService, userId: string, request: PageRequest) {
+  const found = await characters.page(userId, request);
+  return listEnvelope(found.data, found.hasMore, (c) => c.id);
 }
 
 /** First-party CRUD with an API key (SPEC §2), inside the API-key-guarded scope. */
@@ -20,10 +26,11 @@ export async function characterRoutes(scope: FastifyInstance, characters: Charac
     { schema: { ...common, summary: 'Create a character', body: createCharacterBody, response: { 201: characterObject, ...errors } } },
     async (request, reply) => reply.code(201).send(await characters.create(apiKeyOf(request).userId, request.body)),
   );
-  scope.get(API.characters, { schema: { ...common, summary: 'List your characters', response: { 200: characterList, ...errors } } }, async (request) => ({
-    object: 'list',
-    data: await characters.list(apiKeyOf(request).userId),
-  }));
+  scope.get<{ Querystring: PageQuery }>(
+    API.characters,
+    { schema: { ...common, summary: 'List your characters, oldest first, a page at a time', querystring: pageQuerySchema, response: { 200: characterList, ...errors } } },
+    async (request) => page(characters, apiKeyOf(request).userId, pageRequest(request.query)),
+  );
   scope.get<ById>(
     API.character,
     { schema: { ...common, summary: 'Get a character', params: characterIdParams, response: { 200: characterObject, ...errors } } },
@@ -50,10 +57,10 @@ export async function characterRoutes(scope: FastifyInstance, characters: Charac
 export async function oauthCharacterRoutes(scope: FastifyInstance, characters: CharactersService): Promise<void> {
   const common = { tags: ['resources'], security: [{ accessToken: [] }] };
   const preHandler = requireScope('characters');
-  scope.get(
+  scope.get<{ Querystring: PageQuery }>(
     API.oauthCharacters,
-    { preHandler, schema: { ...common, summary: "The user's characters (scope characters)", response: { 200: characterList, ...errors } } },
-    async (request) => ({ object: 'list', data: await characters.list(bearerOf(request).userId) }),
+    { preHandler, schema: { ...common, summary: "The user's characters (scope characters), a page at a time", querystring: pageQuerySchema, response: { 200: characterList, ...errors } } },
+    async (request) => page(characters, bearerOf(request).userId, pageRequest(request.query)),
   );
   scope.get<ById>(
     API.oauthCharacter,

@@ -1,3 +1,4 @@
+import { pageResponseProperties } from '../../storage/paging.js';
 /** JSON schemas of the character object and its first-party CRUD (SPEC §2, §5). */
 const text = (max: number, description: string) => ({ type: 'string', maxLength: max, description }) as const;
 
@@ -25,8 +26,8 @@ export const characterObject = {
 
 export const characterList = {
   type: 'object',
-  required: ['object', 'data'],
-  properties: { object: { type: 'string', enum: ['list'] }, data: { type: 'array', items: characterObject } },
+  required: ['object', 'data', 'has_more', 'first_id', 'last_id'],
+  properties: { object: { type: 'string', enum: ['list'] }, data: { type: 'array', items: characterObject }, ...pageResponseProperties },
 } as const;
 
 export const createCharacterBody = {

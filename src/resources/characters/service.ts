@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { invalidValue, notFound } from '../../errors.js';
 import { randomId } from '../../security/secrets.js';
+import { pageOwned, type PageRequest } from '../../storage/paging.js';
 import type { CharactersTable, Database } from '../../storage/schema.js';
 import type { CharacterInput } from './schemas.js';
 
@@ -79,6 +80,13 @@ export class CharactersService {
     };
     await this.db.insertInto('characters').values(row).execute();
     return toCharacter(row);
+  }
+
+  /** One page of the user's characters, oldest first (limit, after). */
+  async page(userId: string, request: PageRequest): Promise<{ data: Character[]; hasMore: boolean }> {
+    const page = await pageOwned(this.db, 'characters', userId, request);
+    if (!page) throw invalidValue('after', 'after must be the id of one of your characters, such as the last_id of the previous page.');
+    return { data: page.rows.map(toCharacter), hasMore: page.hasMore };
   }
 
   async list(userId: string): Promise<Character[]> {
