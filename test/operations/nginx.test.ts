@@ -10,6 +10,8 @@ import { postFrom, rawRequest } from '../helpers/loopback.js';
 import { captureLog, startInstance, startTestServer, type TestServer } from '../helpers/server.js';
 
 const NGINX = '/usr/sbin/nginx';
+// Redis keeps counters for a minute across runs: each run speaks from its own addresses.
+const NET = `127.${Math.floor(Math.random() * 200) + 20}.${Math.floor(Math.random() * 250) + 1}`;
 const REDIS_URL = process.env.TEST_REDIS_URL;
 if (!existsSync(NGINX)) console.warn('nginx is not installed (apt-get install -y nginx): the proxy tests are skipped');
 if (!REDIS_URL) console.warn('TEST_REDIS_URL is not set: the two-instance proxy test is skipped');
@@ -107,25 +109,25 @@ describe.skipIf(!existsSync(NGINX) || !REDIS_URL)('behind nginx, configured as d
     const token = (localAddress: string, headers: Record<string, string> = {}) =>
       viaProxy(port, '/api/openai/v1/oauth/token', { localAddress, body: 'grant_type=refresh_token&refresh_token=x&client_id=client_nope', headers });
     const alice = [];
-    for (let i = 0; i < 4; i++) alice.push((await token('127.0.0.21')).status);
+    for (let i = 0; i < 4; i++) alice.push((await token(`${NET}.21`)).status);
     // Three per minute per IP, counted across both instances through Redis.
     expect(alice).toEqual([401, 401, 401, 429]);
-    expect((await token('127.0.0.22')).status).toBe(401);
+    expect((await token(`${NET}.22`)).status).toBe(401);
     // Claiming to be Alice does not make Bob Alice, nor does claiming anyone else free Alice.
-    expect((await token('127.0.0.23', { 'x-forwarded-for': '127.0.0.21' })).status).toBe(401);
-    expect((await token('127.0.0.21', { 'x-forwarded-for': '203.0.113.9' })).status).toBe(429);
+    expect((await token(`${NET}.23`, { 'x-forwarded-for': `${NET}.21` })).status).toBe(401);
+    expect((await token(`${NET}.21`, { 'x-forwarded-for': '203.0.113.9' })).status).toBe(429);
   });
 
   it('ignores X-Forwarded-For from a peer that is not a trusted proxy', async () => {
     const direct = [];
     for (let i = 0; i < 4; i++) {
-      const reply = await postFrom('127.0.0.31', `${a.api}/oauth/token`, 'grant_type=refresh_token&refresh_token=x&client_id=client_nope');
+      const reply = await postFrom(`${NET}.31`, `${a.api}/oauth/token`, 'grant_type=refresh_token&refresh_token=x&client_id=client_nope');
       direct.push(reply.status);
     }
     expect(direct).toEqual([401, 401, 401, 429]);
     // A fresh spoofed address from the same untrusted peer is still that peer.
     const spoofed = await rawRequest('POST', `${a.api}/oauth/token`, {
-      localAddress: '127.0.0.31',
+      localAddress: `${NET}.31`,
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '198.51.100.7' },
       body: 'grant_type=refresh_token&refresh_token=x&client_id=client_nope',
     });
@@ -134,6 +136,6 @@ describe.skipIf(!existsSync(NGINX) || !REDIS_URL)('behind nginx, configured as d
 
   it('logs the real client address of a proxied request', () => {
     const lines = log.lines.map((l) => JSON.parse(l)).filter((l) => l.req?.url === '/api/openai/v1/oauth/token');
-    expect(lines.some((l) => l.req.remoteAddress === '127.0.0.22')).toBe(true);
+    expect(lines.some((l) => l.req.remoteAddress === `${NET}.22`)).toBe(true);
   });
 });
