@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { buildApp, type BuildOptions } from './app.js';
 import { defaultPublicUrl, type Config } from './config.js';
+import { schedulePruning } from './pruner.js';
 import { createServices, type Services } from './services.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { migrateToLatest } from './storage/migrate.js';
@@ -70,9 +71,11 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
         if (given.port === 0 && (error as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 5) continue;
         throw error;
       }
+      const stopPruning = schedulePruning(services, app.log);
       let closing: Promise<void> | undefined;
       const close = () =>
         (closing ??= (async () => {
+          stopPruning();
           await app.close();
           await storage.close();
         })());

@@ -46,6 +46,11 @@ export class SessionsService {
     await this.db.deleteFrom('sessions').where('id_hash', '=', sha256Hex(id)).execute();
   }
 
+  /** Expired sessions, for the pruner. */
+  async prune(trx: Kysely<Database>, now: number): Promise<number> {
+    return Number((await trx.deleteFrom('sessions').where('expires_at', '<=', now).executeTakeFirst()).numDeletedRows);
+  }
+
   async endAllForUser(userId: string): Promise<void> {
     await this.db.deleteFrom('sessions').where('user_id', '=', userId).execute();
   }

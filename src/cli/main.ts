@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
+import { pruneCommand } from './prune.js';
 import { serveCommand } from './serve.js';
 import { usersCommand } from './users.js';
 
@@ -26,5 +27,6 @@ export async function main(argv: string[]): Promise<void> {
   migrateCommand(program);
   usersCommand(program);
   keysCommand(program);
+  pruneCommand(program);
   await program.parseAsync(argv);
 }

@@ -248,6 +248,20 @@ export class OAuthStore {
     await trx.deleteFrom('oauth_codes').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
   }
 
+  /**
+   * Prunes what can never be used again (run in the pruner's transaction):
+   * pending requests past their ten minutes, and codes and tokens a day past
+   * their expiry (the day keeps replays of the recently expired answered as
+   * such). Returns the rows deleted per kind.
+   */
+  async prune(trx: Kysely<Database>, now: number): Promise<Record<string, number>> {
+    const graceMs = 86_400_000;
+    const pending = await trx.deleteFrom('oauth_pending_requests').where('expires_at', '<', now).executeTakeFirst();
+    const codes = await trx.deleteFrom('oauth_codes').where('expires_at', '<', now - graceMs).executeTakeFirst();
+    const tokens = await trx.deleteFrom('oauth_tokens').where('expires_at', '<', now - graceMs).executeTakeFirst();
+    return { pendingRequests: Number(pending.numDeletedRows), codes: Number(codes.numDeletedRows), tokens: Number(tokens.numDeletedRows) };
+  }
+
   /** When the app last obtained tokens for the user (code redemption or refresh). */
   async lastIssued(userId: string, clientId: string): Promise<number | null> {
     const row = await this.db

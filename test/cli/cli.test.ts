@@ -86,7 +86,7 @@ describe('the serika CLI', () => {
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 
-  it.each([[[]], [['serve']], [['migrate']], [['users', 'create']], [['keys', 'create']], [['keys', 'list']], [['keys', 'revoke']]])(
+  it.each([[[]], [['serve']], [['migrate']], [['users', 'create']], [['keys', 'create']], [['keys', 'list']], [['keys', 'revoke']], [['prune']]])(
     'has --help for %j',
     async (args) => {
       const result = await runCli([...args, '--help'], env);
@@ -146,6 +146,12 @@ describe('the serika CLI', () => {
     const prefix = (await runCli(['keys', 'list', '--username', 'redisuser'], withRedis, undefined, undefined, 15_000)).stdout.split('\n')[1]!.split(/\s+/)[0]!;
     const revoked = await runCli(['keys', 'revoke', '--username', 'redisuser', '--prefix', prefix], withRedis, undefined, undefined, 15_000);
     expect(revoked).toMatchObject({ code: 0, timedOut: false });
+  });
+
+  it('prunes on demand and prints what it deleted', async () => {
+    const result = await runCli(['prune'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^pendingRequests\s+\d+\ncodes\s+\d+\ntokens\s+\d+\nsessions\s+\d+\nloginFailures\s+\d+\n$/);
   });
 
   it('runs through npx serika', async () => {

@@ -5,6 +5,8 @@ import { sha256Hex } from '../../src/security/secrets.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { tokenState } from '../../src/oauth/store.js';
+import { pruneOnce } from '../../src/pruner.js';
+import { sql } from 'kysely';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -201,6 +203,54 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         const days = await s.usage.lastThirtyDays(user);
         expect(days.reduce((sum, d) => sum + d.requests, 0)).toBe(2);
       });
+    });
+
+    describe('pruning', () => {
+      it('deletes expired pending requests, codes, tokens, sessions and forgiven failures, and keeps usage and live rows', async () => {
+        const user = await newUser();
+        const client = await newClient(user);
+        const pending = await s.oauth.createPending({ user_id: user, client_id: client, redirect_uri: 'https://a.example/cb', scopes: 'profile', state: null, code_challenge: CHALLENGE });
+        const code = await s.oauth.createCode({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        const issued = (await s.oauth.redeemCode(sha256Hex(code), { clientId: client, userId: user, scopes: ['profile'] }))!;
+        const session = await s.sessions.start(user);
+        await s.throttle.recordFailure(`pruned_${dialect}`);
+        await s.usage.record({ principal: { userId: user, clientId: client, apiKeyId: null }, clientName: 'App', endpoint: 'chat.completions', model: 'm', promptTokens: 1, completionTokens: 1, images: 0, status: 200, latencyMs: 1 });
+
+        // An hour on: the pending request is gone; the access token expired less than a day ago stays.
+        clock += 3600 * 1000 + 1;
+        const early = (await pruneOnce(s))!;
+        expect(early.pendingRequests).toBeGreaterThanOrEqual(1);
+        expect(await s.oauth.takePending(pending, user)).toBeUndefined();
+        expect(await s.oauth.findToken(issued.access_token)).toBeDefined();
+        expect(early.loginFailures).toBeGreaterThanOrEqual(1);
+
+        // Past the refresh lifetime and a day: everything of that flow goes, usage stays.
+        clock += 30 * 86_400_000 + 86_400_000;
+        const late = (await pruneOnce(s))!;
+        expect(late.tokens).toBeGreaterThanOrEqual(2);
+        expect(late.codes).toBeGreaterThanOrEqual(1);
+        expect(late.sessions).toBeGreaterThanOrEqual(1);
+        expect(await s.oauth.findToken(issued.refresh_token)).toBeUndefined();
+        expect(await s.oauth.findCode(code)).toBeUndefined();
+        expect(await s.sessions.find(session.id)).toBeUndefined();
+        const usage = await storage.db.selectFrom('usage_records').select('id').where('user_id', '=', user).execute();
+        expect(usage).toHaveLength(1);
+      });
+
+      if (dialect === 'postgres') {
+        it('lets one instance prune at a time (advisory lock)', async () => {
+          const other = openStorage(database.url);
+          try {
+            await other.db.transaction().execute(async (trx) => {
+              await sql`select pg_advisory_xact_lock(${0x5e71ca01})`.execute(trx);
+              expect(await pruneOnce(s)).toBeNull();
+            });
+            expect(await pruneOnce(s)).not.toBeNull();
+          } finally {
+            await other.close();
+          }
+        });
+      }
     });
 
     describe('characters', () => {

@@ -1,0 +1,16 @@
+import type { Command } from 'commander';
+import { pruneOnce } from '../pruner.js';
+import { databaseOption, withServices } from './context.js';
+
+export function pruneCommand(program: Command): void {
+  databaseOption(program.command('prune'))
+    .description('delete expired codes, pending requests, tokens (a day past expiry), sessions and login failures now; usage is kept (servers also do this hourly)')
+    .action(async () => {
+      const counts = await withServices(async (s) => {
+        const result = await pruneOnce(s);
+        if (!result) throw new Error('another instance is pruning right now; try again in a moment');
+        return result;
+      });
+      for (const [what, n] of Object.entries(counts)) console.log(`${what.padEnd(16)} ${n}`);
+    });
+}

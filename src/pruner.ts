@@ -1,0 +1,43 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { sql } from 'kysely';
+import type { Services } from './services.js';
+
+/** PostgreSQL advisory lock key of the pruner: one instance prunes at a time. */
+const PRUNE_LOCK = 0x5e71ca01;
+const HOUR_MS = 3_600_000;
+
+export type PruneCounts = Record<string, number>;
+
+/**
+ * Deletes what can never be used again: expired pending requests, codes and
+ * tokens (a day past expiry), sessions, forgiven login failures. Usage rows
+ * are kept: they are the bill. One transaction; on PostgreSQL it first takes
+ * an advisory lock and returns null when another instance holds it.
+ */
+export async function pruneOnce(services: Services): Promise<PruneCounts | null> {
+  const { storage, oauth, sessions, throttle } = services;
+  return storage.db.transaction().execute(async (trx) => {
+    if (storage.dialect === 'postgres') {
+      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as locked`.execute(trx);
+      if (!rows[0]?.locked) return null;
+    }
+    const now = services.now();
+    return { ...(await oauth.prune(trx, now)), sessions: await sessions.prune(trx, now), loginFailures: await throttle.prune(trx, now) };
+  });
+}
+
+/** Prunes hourly (first within a few minutes of start, jittered so instances spread out); returns the stop function. */
+export function schedulePruning(services: Services, log: FastifyBaseLogger, intervalMs = HOUR_MS): () => void {
+  let timer: NodeJS.Timeout;
+  const run = async () => {
+    try {
+      const counts = await pruneOnce(services);
+      if (counts) log.info({ pruned: counts }, 'pruned expired rows');
+    } catch (error) {
+      log.warn({ err: error }, 'pruning failed; trying again at the next interval');
+    }
+    timer = setTimeout(run, intervalMs).unref();
+  };
+  timer = setTimeout(run, 60_000 + Math.random() * 120_000).unref();
+  return () => clearTimeout(timer);
+}
