@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { keysCommand } from './keys.js';
+import { backupCommand } from './backup.js';
 import { migrateCommand } from './migrate.js';
 import { pruneCommand } from './prune.js';
 import { serveCommand } from './serve.js';
@@ -28,5 +29,6 @@ export async function main(argv: string[]): Promise<void> {
   usersCommand(program);
   keysCommand(program);
   pruneCommand(program);
+  backupCommand(program);
   await program.parseAsync(argv);
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { createHash } from 'node:crypto';
@@ -14,6 +14,12 @@ export interface Storage {
   readonly dialect: Dialect;
   /** Resolves when the database answers a trivial query. */
   ping(timeoutMs?: number): Promise<void>;
+  /**
+   * SQLite only: a consistent copy of the live database to a new file, with
+   * SQLite's online backup API (safe while serving; copying the .db file
+   * alone in WAL mode is not). Returns the pages copied.
+   */
+  backup?(destination: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -63,6 +69,13 @@ function openSqlite(url: string): Storage {
     dialect: 'sqlite',
     async ping() {
       await sql`select 1`.execute(db);
+    },
+    async backup(destination) {
+      if (existsSync(destination)) throw new Error(`${destination} already exists; back up to a new file`);
+      // After the first 100 pages, the rest in one step: a copy of one consistent moment that writers
+      // (WAL) never wait on, and that another process's writes cannot keep restarting.
+      const result = await connection.backup(destination, { progress: ({ totalPages }) => totalPages });
+      return result.totalPages;
     },
     async close() {
       await db.destroy();
