@@ -10,6 +10,7 @@ import { registerDocs } from './http/docs.js';
 import { field, registerFormBody } from './http/form-body.js';
 import { registerHealth } from './http/health.js';
 import { registerJsonBody } from './http/json-body.js';
+import { registerRequestContext } from './http/request-context.js';
 import { loggerOptions, requestId } from './http/logging.js';
 import { registerMetrics } from './http/metrics.js';
 import { sendOAuthJsonError } from './oauth/json-errors.js';
@@ -82,6 +83,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     // RFC 6797: once served over https, browsers keep to https.
     if (https) reply.header('strict-transport-security', 'max-age=31536000');
   });
+  registerRequestContext(app);
   registerJsonBody(app);
   app.setErrorHandler(sendErrorFor);
   app.setNotFoundHandler(notFound);
@@ -128,7 +130,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         });
         const limits = tokenRateLimits(oauth, config.rateLimitToken, services.clients);
         for (const hook of limits.onRequest) oauth.addHook('onRequest', hook);
-        const deps = { authenticate: limits.authenticate, users: services.users, store: services.oauth, now: services.now };
+        const deps = { authenticate: limits.authenticate, users: services.users, store: services.oauth, now: services.now, audit: services.audit };
         await tokenRoute(oauth, deps);
         await revokeRoute(oauth, deps);
         await introspectRoute(oauth, deps);
@@ -155,8 +157,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     protectFormPosts(pages, config.publicUrl);
     await assetRoutes(pages);
     await authorizePages(pages, { authorization: services.authorization, pageSessions });
-    const { users, clients, throttle } = services;
-    await accountsPages(pages, { config, users, clients, pageSessions, throttle });
+    const { users, clients, throttle, audit } = services;
+    await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());
     await pages.register(dashboardRoutes, services);
   });

@@ -52,5 +52,6 @@ export const DASHBOARD = {
   apps: '/dashboard/apps',
   characters: '/dashboard/characters',
   usage: '/dashboard/usage',
+  activity: '/dashboard/activity',
   account: '/dashboard/account',
 } as const;

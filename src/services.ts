@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { ApiKeysService } from './accounts/api-keys/service.js';
+import { AuditService } from './audit/service.js';
 import { LoginThrottle } from './accounts/login-throttle.js';
 import { SessionsService } from './accounts/sessions.js';
 import { UsersService } from './accounts/users-service.js';
@@ -30,6 +31,7 @@ export interface Services {
   grants: GrantsService;
   oauth: OAuthStore;
   authorization: AuthorizationService;
+  audit: AuditService;
   characters: CharactersService;
   usage: UsageService;
   upstream: UpstreamClient;
@@ -74,7 +76,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     { accessToken: config.accessTokenTtl, refreshToken: config.refreshTokenTtl, authCode: config.authCodeTtl },
     now,
   );
-  const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.endGrant(trx, userId, clientId));
+  const audit = new AuditService(storage.db, now);
+  const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.endGrant(trx, userId, clientId), audit);
   // SPEC §3: a removed scope ends the grants, codes and tokens holding it, together.
   const clients = new ClientsService(
     storage.db,
@@ -85,8 +88,9 @@ export function createServices(config: Config, storage: Storage, now: () => numb
         await grants.endGrantsHolding(trx, clientId, removed);
       }),
     config.maxClientsPerUser,
+    audit,
   );
-  const users = new UsersService(storage.db, now);
+  const users = new UsersService(storage.db, now, audit);
   const usage = new UsageService(storage.db, now);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
   const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs });
@@ -102,7 +106,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     storage,
     now,
     users,
-    apiKeys: new ApiKeysService(storage.db, now),
+    apiKeys: new ApiKeysService(storage.db, now, audit),
+    audit,
     clients,
     sessions: new SessionsService(storage.db, now),
     throttle: new LoginThrottle(storage.db, now),

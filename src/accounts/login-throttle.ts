@@ -3,7 +3,7 @@ import type { Database } from '../storage/schema.js';
 import { usernameKey } from './usernames.js';
 
 /** Failures before any delay, the first delay, and the ceiling: slowed more and more, never locked out (SPEC §2). */
-const FREE_FAILURES = 3;
+export const FREE_FAILURES = 3;
 const BASE_DELAY_MS = 250;
 const MAX_DELAY_MS = 8_000;
 /** A quiet quarter of an hour forgives earlier failures. */
@@ -34,10 +34,11 @@ export class LoginThrottle {
     return delayAfter(row.failures);
   }
 
-  async recordFailure(username: string): Promise<void> {
+  /** Counts a failure; returns the failures now counted for the name (a quiet quarter hour restarts at 1). */
+  async recordFailure(username: string): Promise<number> {
     const key = usernameKey(username).slice(0, 64);
     const now = this.now();
-    await this.db
+    const row = await this.db
       .insertInto('login_failures')
       .values({ username_key: key, failures: 1, last_failure_at: now })
       .onConflict((oc) =>
@@ -51,7 +52,9 @@ export class LoginThrottle {
           last_failure_at: now,
         })),
       )
-      .execute();
+      .returning('failures')
+      .executeTakeFirst();
+    return Number(row?.failures ?? 1);
   }
 
   /** Failures already forgiven (a quiet quarter hour), for the pruner. */

@@ -5,6 +5,7 @@ import { usernameKey, usernameProblem } from './usernames.js';
 import { UsersRepo, type UserRow } from './users-repo.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
+import type { AuditService } from '../audit/service.js';
 
 export interface User {
   id: string;
@@ -38,6 +39,7 @@ export class UsersService {
   constructor(
     db: Kysely<Database>,
     private readonly now: () => number = Date.now,
+    private readonly audit: AuditService | null = null,
   ) {
     this.repo = new UsersRepo(db);
   }
@@ -93,11 +95,14 @@ export class UsersService {
     const problem = passwordProblem(next);
     if (problem) throw new AppError('invalid_value', problem, 'new_password');
     await this.repo.updatePassword(userId, await hashPassword(next), this.now());
+    await this.audit?.record({ type: 'password.changed', userId });
   }
 
   /** Deletes the account; its keys, clients, grants, tokens, sessions, characters and usage go with it (foreign keys cascade). */
   async delete(userId: string): Promise<void> {
+    const row = await this.repo.findById(userId);
     await this.repo.delete(userId);
+    if (row) await this.audit?.record({ type: 'account.deleted', userId, detail: { username: row.username } });
   }
 
   async findByUsername(username: string): Promise<User | undefined> {

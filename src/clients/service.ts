@@ -7,6 +7,7 @@ import type { Database } from '../storage/schema.js';
 import { asciiUri, redirectUriProblem } from './redirect-uris.js';
 import { ClientsRepo, type ClientChanges, type ClientRow } from './repo.js';
 import type { CreateClientInput, UpdateClientInput } from './schemas.js';
+import type { AuditService } from '../audit/service.js';
 
 /** The client object of SPEC §3. */
 export interface Client {
@@ -81,6 +82,7 @@ export class ClientsService {
     private readonly now: () => number = Date.now,
     private readonly onScopesRemoved: ScopesRemovedHook = async () => {},
     private readonly maxPerUser = 100,
+    private readonly audit: AuditService | null = null,
   ) {
     this.repo = new ClientsRepo(db);
   }
@@ -153,6 +155,7 @@ export class ClientsService {
     const secret = randomSecret(PREFIX.clientSecret);
     const changed = await this.repo.updateOwned(userId, clientId, { secret_hash: sha256Hex(secret), updated_at: this.now() });
     if (!changed) throw notFound('client');
+    await this.audit?.record({ type: 'client.secret_reset', userId, clientId, detail: { name: row.name } });
     return { clientId, clientSecret: secret };
   }
 

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
 import { formatScopes, parseScopes } from '../scopes.js';
+import type { AuditService } from '../audit/service.js';
 
 export interface Grant {
   userId: string;
@@ -22,6 +23,7 @@ export class GrantsService {
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
     private readonly onEnded: GrantsEndedHook = async () => {},
+    private readonly audit: AuditService | null = null,
   ) {}
 
   async find(userId: string, clientId: string): Promise<Grant | undefined> {
@@ -72,7 +74,9 @@ export class GrantsService {
     return this.db.transaction().execute(async (trx) => {
       const deleted = await trx.deleteFrom('oauth_grants').where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
       await this.onEnded(trx, userId, clientId);
-      return Number(deleted.numDeletedRows) > 0;
+      const revoked = Number(deleted.numDeletedRows) > 0;
+      if (revoked) await this.audit?.record({ type: 'grant.revoked', userId, clientId }, trx);
+      return revoked;
     });
   }
 

@@ -3,6 +3,7 @@ import type { ClientsService } from '../clients/service.js';
 import { authenticateClient, parseBasic, type AuthenticatedClient } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import type { OAuthParams } from './params.js';
+import { identify } from '../http/request-context.js';
 
 class TooManyRequests extends Error {
   readonly statusCode = 429;
@@ -34,7 +35,11 @@ export function tokenRateLimits(
   perMinute: number,
   clients: ClientsService,
 ): { onRequest: onRequestHookHandler[]; authenticate: ClientAuthenticator } {
-  const plain: ClientAuthenticator = (request, _reply, params) => authenticateClient(request, params, clients);
+  const plain: ClientAuthenticator = async (request, _reply, params) => {
+    const authenticated = await authenticateClient(request, params, clients);
+    identify(request.log, { clientId: authenticated.client.clientId });
+    return authenticated;
+  };
   if (perMinute <= 0) return { onRequest: [], authenticate: plain };
 
   const limiter = (key: (request: FastifyRequest) => string) => {
@@ -57,7 +62,7 @@ export function tokenRateLimits(
     authenticate: async (request, reply, params) => {
       let authenticated: AuthenticatedClient;
       try {
-        authenticated = await authenticateClient(request, params, clients);
+        authenticated = await plain(request, reply, params);
       } catch (error) {
         if (error instanceof OAuthError && error.code === 'invalid_client') {
           claimed.set(request, claimedClientId(request, params).slice(0, 200));

@@ -4,6 +4,7 @@ import { presentedCredentials } from '../http/authorization-header.js';
 import type { AccessGrant, OAuthStore } from '../oauth/store.js';
 import { parseScopes } from '../scopes.js';
 import type { Scope } from '../scopes.js';
+import { identify } from '../http/request-context.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -58,6 +59,7 @@ export function bearerGuard(scope: FastifyInstance, store: OAuthStore): void {
     const grant = await store.findLiveAccessToken(presented.token);
     if (!grant) throw refuse(reply, 'invalid_token', 'The access token is invalid, expired or revoked.'); // RS-02
     request.bearer = grant;
+    identify(request.log, { userId: grant.userId, clientId: grant.clientId });
   });
 }
 

@@ -139,6 +139,17 @@ export interface UsageRecordsTable {
   created_at: number;
 }
 
+export interface AuditEventsTable {
+  id: string;
+  type: string;
+  user_id: string | null;
+  client_id: string | null;
+  ip: string | null;
+  /** JSON: ids and names, never a secret. */
+  detail: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -152,4 +163,5 @@ export interface Database {
   oauth_tokens: OAuthTokensTable;
   characters: CharactersTable;
   usage_records: UsageRecordsTable;
+  audit_events: AuditEventsTable;
 }

@@ -1,6 +1,6 @@
 import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LoginThrottle } from '../accounts/login-throttle.js';
+import { FREE_FAILURES, type LoginThrottle } from '../accounts/login-throttle.js';
 import type { UsersService } from '../accounts/users-service.js';
 import type { ClientsService } from '../clients/service.js';
 import type { Config } from '../config.js';
@@ -10,6 +10,7 @@ import { PATHS } from '../paths.js';
 import { sendPage } from './layout.js';
 import { safeReturnTo, type PageSessions } from './session.js';
 import { loginView, signupClosedView, signupView, type FormState } from './views/accounts.js';
+import type { AuditService } from '../audit/service.js';
 
 export interface AccountsPagesDeps {
   config: Config;
@@ -17,11 +18,12 @@ export interface AccountsPagesDeps {
   clients: ClientsService;
   pageSessions: PageSessions;
   throttle: LoginThrottle;
+  audit: AuditService;
 }
 
 /** Sign-up, sign-in and sign-out (SPEC §2). */
 export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesDeps): Promise<void> {
-  const { config, users, clients, pageSessions, throttle } = deps;
+  const { config, users, clients, pageSessions, throttle, audit } = deps;
   const perIp: FastifyContextConfig = config.rateLimitLogin > 0 ? { rateLimit: { max: config.rateLimitLogin, timeWindow: '1 minute' } } : {};
 
   /** The app waiting behind a sign-in, named on the page (an authorization request's client). */
@@ -55,7 +57,11 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     if (delay > 0) await sleep(delay);
     const user = await users.verifyCredentials(username, password);
     if (!user) {
-      await throttle.recordFailure(username);
+      const failures = await throttle.recordFailure(username);
+      // The burst that starts the slowdown is a security event of the account it targets.
+      if (failures === FREE_FAILURES) {
+        await audit.record({ type: 'sign_in.throttled', userId: (await users.findByUsername(username))?.id ?? null, detail: { username: username.slice(0, 64), failures } });
+      }
       return sendPage(reply, 401, loginView(await form(reply, { returnTo, username, error: 'Incorrect username or password.' })));
     }
     await throttle.clear(username);

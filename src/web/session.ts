@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionsService, SessionUser } from '../accounts/sessions.js';
 import { sha256Hex } from '../security/secrets.js';
+import { identify } from '../http/request-context.js';
 
 /**
  * The browser side of sign-in sessions: the session cookie, and the CSRF
@@ -33,7 +34,9 @@ export class PageSessions {
   /** The signed-in user of this request, or null. */
   async user(request: FastifyRequest): Promise<SessionUser | null> {
     const id = this.id(request);
-    return id ? ((await this.sessions.find(id)) ?? null) : null;
+    const user = id ? ((await this.sessions.find(id)) ?? null) : null;
+    if (user) identify(request.log, { userId: user.userId });
+    return user;
   }
 
   /**

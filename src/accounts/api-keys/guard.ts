@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import { presentedCredentials } from '../../http/authorization-header.js';
 import type { ApiKeyPrincipal, ApiKeysService } from './service.js';
+import { identify } from '../../http/request-context.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,6 +34,7 @@ export function requireApiKey(scope: FastifyInstance, apiKeys: ApiKeysService): 
     const principal = await apiKeys.authenticate(presentedKey(request));
     if (!principal) throw new AppError('invalid_api_key', 'Incorrect API key provided.');
     request.apiKey = principal;
+    identify(request.log, { userId: principal.userId, apiKeyId: principal.apiKeyId });
   });
 }
 

@@ -3,6 +3,7 @@ import { AppError } from '../../errors.js';
 import { PREFIX, constantTimeEqual, randomId, randomSecret, sha256Hex } from '../../security/secrets.js';
 import type { Database } from '../../storage/schema.js';
 import { ApiKeysRepo, type ApiKeyRow } from './repo.js';
+import type { AuditService } from '../../audit/service.js';
 
 /** Characters of the random part kept as the key's public, listable prefix. */
 const VISIBLE_CHARS = 8;
@@ -50,6 +51,7 @@ export class ApiKeysService {
   constructor(
     db: Kysely<Database>,
     private readonly now: () => number = Date.now,
+    private readonly audit: AuditService | null = null,
   ) {
     this.repo = new ApiKeysRepo(db);
   }
@@ -71,6 +73,7 @@ export class ApiKeysService {
       revoked_at: null,
     };
     await this.repo.insert(row);
+    await this.audit?.record({ type: 'api_key.created', userId, detail: { keyId: row.id, prefix: row.prefix, name: label } });
     return { ...toInfo(row), key };
   }
 
@@ -81,12 +84,16 @@ export class ApiKeysService {
   /** Accepts the listed prefix with or without the `sk-serika-` start. */
   async revoke(userId: string, prefix: string): Promise<number> {
     const full = prefix.startsWith(PREFIX.apiKey) ? prefix : PREFIX.apiKey + prefix;
-    return this.repo.revoke(userId, 'prefix', full, this.now());
+    const count = await this.repo.revoke(userId, 'prefix', full, this.now());
+    if (count > 0) await this.audit?.record({ type: 'api_key.revoked', userId, detail: { prefix: full } });
+    return count;
   }
 
   /** Revokes one of the user's keys by its ID (the dashboard's button); false when it is not theirs or already revoked. */
   async revokeById(userId: string, keyId: string): Promise<boolean> {
-    return (await this.repo.revoke(userId, 'id', keyId, this.now())) > 0;
+    const revoked = (await this.repo.revoke(userId, 'id', keyId, this.now())) > 0;
+    if (revoked) await this.audit?.record({ type: 'api_key.revoked', userId, detail: { keyId } });
+    return revoked;
   }
 
   /** Resolves a presented key to its owner, or null for anything that is not a live key. */

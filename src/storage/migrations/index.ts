@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001_accounts_and_clients.js';
 import * as m0002 from './0002_sessions_and_oauth.js';
 import * as m0003 from './0003_characters_and_usage.js';
+import * as m0004 from './0004_audit_events.js';
 
 /**
  * The one migration sequence for both dialects, in order. Names sort
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0001_accounts_and_clients': m0001,
   '0002_sessions_and_oauth': m0002,
   '0003_characters_and_usage': m0003,
+  '0004_audit_events': m0004,
 };

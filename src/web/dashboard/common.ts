@@ -23,6 +23,7 @@ export const SECTIONS = [
   [DASHBOARD.apps, 'Connected apps'],
   [DASHBOARD.characters, 'Characters'],
   [DASHBOARD.usage, 'Usage'],
+  [DASHBOARD.activity, 'Activity'],
   [DASHBOARD.account, 'Account'],
 ] as const;
 

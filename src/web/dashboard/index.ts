@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
 import { html } from '../html.js';
 import { accountPages } from './account.js';
+import { activityPages } from './activity.js';
 import { appsPages } from './apps.js';
 import { charactersPages } from './characters.js';
 import { clientsPages } from './clients.js';
@@ -38,5 +39,6 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
   await appsPages(scope, { grants: s.grants, usage: s.usage, oauth: s.oauth });
   await charactersPages(scope, s.characters);
   await usagePages(scope, { usage: s.usage, now: s.now });
+  await activityPages(scope, { audit: s.audit, appName: async (clientId) => (await s.clients.findRegistered(clientId))?.name ?? null });
   await accountPages(scope, { users: s.users, sessions: s.sessions, throttle: s.throttle });
 }

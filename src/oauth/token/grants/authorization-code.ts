@@ -1,11 +1,16 @@
-import { OAuthError, invalidGrant, invalidRequest } from '../../errors.js';
+import { invalidGrant, invalidRequest } from '../../errors.js';
 import { isValidPkceValue, verifyS256 } from '../../pkce.js';
 import type { IssuedTokens } from '../../store.js';
 import { parseScopes } from '../../../scopes.js';
 import type { GrantHandler } from './types.js';
 
 /** RFC 6749 §4.1.3 with RFC 7636 §4.5–4.6: redeem a code once, bound to everything it was issued for. */
-export const authorizationCodeGrant: GrantHandler = async ({ params, client, store, now }): Promise<IssuedTokens> => {
+export const authorizationCodeGrant: GrantHandler = async ({ params, client, store, now, audit }): Promise<IssuedTokens> => {
+  const replayed = async (codeHash: string, userId: string) => {
+    const revoked = await store.revokeByCode(codeHash);
+    await audit.record({ type: 'code.replayed', userId, clientId: client.clientId, detail: { tokensRevoked: revoked } });
+    throw invalidGrant('The code was already used; the tokens issued from it are revoked.');
+  };
   const code = params.get('code');
   if (code === undefined) throw invalidRequest('code is required.');
   const redirectUri = params.get('redirect_uri');
@@ -19,8 +24,7 @@ export const authorizationCodeGrant: GrantHandler = async ({ params, client, sto
   if (row.client_id !== client.clientId) throw invalidGrant('The code was issued to another client.'); // TK-04
   if (row.consumed_at !== null) {
     // TK-02, RFC 6749 §4.1.2: a code used twice revokes what it issued.
-    await store.revokeByCode(row.code_hash);
-    throw invalidGrant('The code was already used; the tokens issued from it are revoked.');
+    return replayed(row.code_hash, row.user_id);
   }
   if (row.expires_at <= now()) throw invalidGrant('The code has expired.'); // TK-03
   if (row.redirect_uri !== redirectUri) throw invalidGrant('redirect_uri does not match the authorization request.');
@@ -29,8 +33,7 @@ export const authorizationCodeGrant: GrantHandler = async ({ params, client, sto
   const issued = await store.redeemCode(row.code_hash, { clientId: client.clientId, userId: row.user_id, scopes: parseScopes(row.scopes) });
   if (!issued) {
     // Lost a race with a concurrent redemption: that one's tokens die too.
-    await store.revokeByCode(row.code_hash);
-    throw new OAuthError('invalid_grant', 'The code was already used; the tokens issued from it are revoked.');
+    return replayed(row.code_hash, row.user_id);
   }
   return issued;
 };

@@ -7,7 +7,12 @@ import type { GrantHandler } from './types.js';
  * RFC 6749 §6 with RFC 9700 §4.14.2: every use rotates the refresh token;
  * a used one presented again revokes its whole family (RT-01…RT-04).
  */
-export const refreshTokenGrant: GrantHandler = async ({ params, client, store, now }): Promise<IssuedTokens> => {
+export const refreshTokenGrant: GrantHandler = async ({ params, client, store, now, audit }): Promise<IssuedTokens> => {
+  const replayed = async (familyId: string, userId: string) => {
+    const revoked = await store.revokeFamily(familyId);
+    await audit.record({ type: 'refresh_token.replayed', userId, clientId: client.clientId, detail: { familyId, tokensRevoked: revoked } });
+    throw invalidGrant('The refresh token was already used; its family is revoked.');
+  };
   const presented = params.get('refresh_token');
   if (presented === undefined) throw invalidRequest('refresh_token is required.');
   const row = await store.findToken(presented);
@@ -17,8 +22,7 @@ export const refreshTokenGrant: GrantHandler = async ({ params, client, store, n
   if (state === 'revoked') throw invalidGrant('The refresh token has been revoked.');
   if (state === 'consumed') {
     // Replay: the token was stolen or the app lost track of its rotation; end the family.
-    await store.revokeFamily(row.family_id);
-    throw invalidGrant('The refresh token was already used; its family is revoked.');
+    return replayed(row.family_id, row.user_id);
   }
   if (state === 'expired') throw invalidGrant('The refresh token has expired.');
 
@@ -35,8 +39,7 @@ export const refreshTokenGrant: GrantHandler = async ({ params, client, store, n
   const issued = await store.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes });
   if (!issued) {
     // Lost a race with a concurrent use of the same token: a replay all the same.
-    await store.revokeFamily(row.family_id);
-    throw invalidGrant('The refresh token was already used; its family is revoked.');
+    return replayed(row.family_id, row.user_id);
   }
   return issued;
 };

@@ -1,12 +1,14 @@
 import type { RegisteredClient } from '../../../clients/service.js';
 import type { OAuthParams } from '../../params.js';
 import type { IssuedTokens, OAuthStore } from '../../store.js';
+import type { AuditService } from '../../../audit/service.js';
 
 export interface GrantContext {
   params: OAuthParams;
   client: RegisteredClient;
   store: OAuthStore;
   now: () => number;
+  audit: AuditService;
 }
 
 export type GrantHandler = (ctx: GrantContext) => Promise<IssuedTokens>;
