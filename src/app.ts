@@ -1,7 +1,7 @@
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { requireApiKey } from './accounts/api-keys/guard.js';
 import { clientRoutes } from './clients/routes.js';
@@ -56,7 +56,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     logger: options.logStream ? { ...logger, stream: options.logStream } : logger,
     genReqId: requestId,
     // Health probes are logged at debug (below), not as two info lines every few seconds.
-    disableRequestLogging: (request) => isProbe(request.url),
+    logController: new LogController({ disableRequestLogging: (request: { url?: string }) => isProbe(request.url ?? '') }),
     // TRUST_PROXY: whose X-Forwarded-For/-Proto to believe; request.ip (rate limits, logs) follows it.
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     // Long enough for any ID we mint with room to spare; a longer one is a 404 (frameworkErrors).
@@ -106,7 +106,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   await registerCors(app);
 
   await registerDocs(app, () => config.publicUrl);
-  registerMetrics(app, config.metricsToken);
+  registerMetrics(app, services.telemetry, config.metricsToken);
   if (https && config.metricsToken === null) {
     app.log.warn('METRICS_TOKEN is not set: /metrics is open to anyone who can reach this server (set it, or block /metrics at the proxy)');
   }
@@ -128,7 +128,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         oauth.addHook('onSend', async (_request, reply) => {
           reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
         });
-        const limits = tokenRateLimits(oauth, config.rateLimitToken, services.clients);
+        const limits = tokenRateLimits(oauth, config.rateLimitToken, services.clients, services.telemetry);
         for (const hook of limits.onRequest) oauth.addHook('onRequest', hook);
         const deps = { authenticate: limits.authenticate, users: services.users, store: services.oauth, now: services.now, audit: services.audit };
         await tokenRoute(oauth, deps);
@@ -157,8 +157,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     protectFormPosts(pages, config.publicUrl);
     await assetRoutes(pages);
     await authorizePages(pages, { authorization: services.authorization, pageSessions });
-    const { users, clients, throttle, audit } = services;
-    await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit });
+    const { users, clients, throttle, audit, telemetry } = services;
+    await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());
     await pages.register(dashboardRoutes, services);
   });

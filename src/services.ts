@@ -14,6 +14,8 @@ import { UpstreamClient } from './generation/upstream.js';
 import { UsageService } from './generation/usage.js';
 import { CharactersService } from './resources/characters/service.js';
 import type { Storage } from './storage/database.js';
+import { redisState } from './http/health.js';
+import { Telemetry } from './http/telemetry.js';
 
 /**
  * The registry of domain services. Route modules receive only the services
@@ -39,6 +41,7 @@ export interface Services {
   /** Set when REDIS_URL is: shared rate limits across instances. */
   redis: Redis | null;
   lifecycle: Lifecycle;
+  telemetry: Telemetry;
 }
 
 /** Where the process stands in its life: draining (readiness 503) and, past the shutdown timeout, ending streams. */
@@ -71,10 +74,13 @@ export async function closeServices(services: Services): Promise<void> {
 }
 
 export function createServices(config: Config, storage: Storage, now: () => number = Date.now): Services {
+  const redis = connectRedis(config.redisUrl);
+  const telemetry = new Telemetry({ pool: storage.poolStats, redis: redis ? () => redisState(redis) : undefined });
   const oauth = new OAuthStore(
     storage.db,
     { accessToken: config.accessTokenTtl, refreshToken: config.refreshTokenTtl, authCode: config.authCodeTtl },
     now,
+    telemetry,
   );
   const audit = new AuditService(storage.db, now);
   const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.endGrant(trx, userId, clientId), audit);
@@ -100,6 +106,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     now,
     clientName: async (clientId) => (await clients.findRegistered(clientId))?.name ?? null,
     ending: lifecycle.ending.signal,
+    telemetry,
   });
   return {
     config,
@@ -118,7 +125,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     usage,
     upstream,
     gateway,
-    redis: connectRedis(config.redisUrl),
+    redis,
+    telemetry,
     lifecycle,
   };
 }

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { loggerOptions } from '../http/logging.js';
+import { serveClusterMetrics } from '../http/metrics.js';
 import { closeOnSignals, freePort, startServer } from '../server.js';
 import { openStorage } from '../storage/database.js';
 import { migrateToLatest } from '../storage/migrate.js';
@@ -53,6 +54,7 @@ async function servePrimary(workers: number): Promise<void> {
   // PORT=0: every worker must listen on the same port, and derive the same issuer from it.
   if (config.port === 0) process.env.PORT = String(await freePort(config.host));
 
+  serveClusterMetrics();
   let stopping = false;
   let announced = false;
   const ready = new Set<number>();

@@ -4,6 +4,7 @@ import { Meter, type Measured } from './meter.js';
 import { SseSplitter } from './sse.js';
 import { transportError, type UpstreamClient, type UpstreamResponse } from './upstream.js';
 import type { Principal, UsageEntry, UsageService } from './usage.js';
+import type { Telemetry } from '../http/telemetry.js';
 
 export interface GatewayDeps {
   upstream: UpstreamClient;
@@ -13,6 +14,7 @@ export interface GatewayDeps {
   now: () => number;
   /** Aborted at shutdown when in-flight work must end: open streams end with an error event, metered. */
   ending?: AbortSignal;
+  telemetry?: Telemetry;
 }
 
 type Json = Record<string, unknown>;
@@ -137,6 +139,7 @@ export class Gateway {
   }
 
   private async record(entry: Omit<UsageEntry, 'clientName'>): Promise<void> {
+    this.deps.telemetry?.upstream(entry.endpoint, entry.status, entry.latencyMs / 1000);
     const clientName = entry.principal.clientId ? await this.deps.clientName(entry.principal.clientId) : null;
     await this.deps.usage.record({ ...entry, clientName });
   }

@@ -1,40 +1,67 @@
-import { presentedCredentials } from './authorization-header.js';
+import cluster from 'node:cluster';
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { constantTimeEqual } from '../security/secrets.js';
+import { AggregatorRegistry } from 'prom-client';
 import { PATHS } from '../paths.js';
+import { constantTimeEqual } from '../security/secrets.js';
+import { presentedCredentials } from './authorization-header.js';
+import type { Telemetry } from './telemetry.js';
+
+const MESSAGE = 'serika:metrics';
+
+interface MetricsMessage {
+  type: typeof MESSAGE;
+  id: string;
+  text?: string;
+  error?: string;
+}
+
+/** In a node:cluster worker: the metrics of every worker, summed by the primary (null elsewhere, or when it does not answer). */
+function clusterMetrics(timeoutMs = 5000): Promise<string | null> {
+  if (!cluster.isWorker || !process.send) return Promise.resolve(null);
+  const id = randomUUID();
+  return new Promise((resolve) => {
+    const done = (text: string | null) => {
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      resolve(text);
+    };
+    const onMessage = (message: MetricsMessage) => {
+      if (message?.type === MESSAGE && message.id === id) done(message.text ?? null);
+    };
+    const timer = setTimeout(() => done(null), timeoutMs);
+    process.on('message', onMessage);
+    process.send!({ type: MESSAGE, id } satisfies MetricsMessage);
+  });
+}
+
+/** In the node:cluster primary: answers workers' requests with every worker's metrics, summed (counters stay monotonic across scrapes). */
+export function serveClusterMetrics(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on('message', (worker, message: MetricsMessage) => {
+    if (message?.type !== MESSAGE) return;
+    aggregator.clusterMetrics().then(
+      (text) => worker.send({ type: MESSAGE, id: message.id, text } satisfies MetricsMessage),
+      (error: Error) => worker.send({ type: MESSAGE, id: message.id, error: error.message } satisfies MetricsMessage),
+    );
+  });
+}
 
 /**
  * Prometheus metrics: requests and latency by route (the route pattern, so
- * IDs never become label values), plus the process defaults. One registry
- * per app, so several apps in one process (tests) do not collide.
+ * IDs never become label values), the process defaults, and what the
+ * domains report through Telemetry. With --workers, every scrape returns the
+ * sum over all workers, whichever worker answers it.
  */
-export function registerMetrics(app: FastifyInstance, metricsToken: string | null): void {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'serika_' });
-  const labelNames = ['method', 'route', 'status'] as const;
-  const requests = new Counter({
-    name: 'serika_http_requests_total',
-    help: 'HTTP requests served, by method, route pattern and status code.',
-    labelNames,
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: 'serika_http_request_duration_seconds',
-    help: 'HTTP request latency in seconds, by method, route pattern and status code.',
-    labelNames,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-    registers: [registry],
-  });
-
+export function registerMetrics(app: FastifyInstance, telemetry: Telemetry, metricsToken: string | null): void {
   app.addHook('onResponse', async (request, reply) => {
     const labels = {
       method: request.method,
       route: request.routeOptions.url ?? 'unmatched',
       status: String(reply.statusCode),
     };
-    requests.inc(labels);
-    latency.observe(labels, reply.elapsedTime / 1000);
+    telemetry.requests.inc(labels);
+    telemetry.latency.observe(labels, reply.elapsedTime / 1000);
   });
 
   app.get(PATHS.metrics, { schema: { hide: true } }, async (request, reply) => {
@@ -48,6 +75,7 @@ export function registerMetrics(app: FastifyInstance, metricsToken: string | nul
           .send('Unauthorized: /metrics needs Authorization: Bearer $METRICS_TOKEN\n');
       }
     }
-    return reply.type(registry.contentType).send(await registry.metrics());
+    const text = (await clusterMetrics()) ?? (await telemetry.registry.metrics());
+    return reply.type(telemetry.registry.contentType).send(text);
   });
 }

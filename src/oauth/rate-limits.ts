@@ -4,6 +4,7 @@ import { authenticateClient, parseBasic, type AuthenticatedClient } from './clie
 import { OAuthError } from './errors.js';
 import type { OAuthParams } from './params.js';
 import { identify } from '../http/request-context.js';
+import type { Telemetry } from '../http/telemetry.js';
 
 class TooManyRequests extends Error {
   readonly statusCode = 429;
@@ -34,6 +35,7 @@ export function tokenRateLimits(
   scope: FastifyInstance,
   perMinute: number,
   clients: ClientsService,
+  telemetry?: Telemetry,
 ): { onRequest: onRequestHookHandler[]; authenticate: ClientAuthenticator } {
   const plain: ClientAuthenticator = async (request, _reply, params) => {
     const authenticated = await authenticateClient(request, params, clients);
@@ -42,20 +44,21 @@ export function tokenRateLimits(
   };
   if (perMinute <= 0) return { onRequest: [], authenticate: plain };
 
-  const limiter = (key: (request: FastifyRequest) => string) => {
+  const limiter = (name: 'ip' | 'client' | 'client_auth_failures', key: (request: FastifyRequest) => string) => {
     const check = scope.createRateLimit({ max: perMinute, timeWindow: 60_000, keyGenerator: key });
     return async (request: FastifyRequest, reply: FastifyReply) => {
       const result = await check(request);
       if (!result.isAllowed && result.isExceeded) {
+        telemetry?.rateLimited(name);
         reply.header('retry-after', String(Math.max(1, result.ttlInSeconds)));
         throw new TooManyRequests('Too many requests; retry later.');
       }
     };
   };
-  const perIp = limiter((request) => `ip:${request.ip}`);
+  const perIp = limiter('ip', (request) => `ip:${request.ip}`);
   const claimed = new WeakMap<FastifyRequest, string>();
-  const perClient = limiter((request) => `client:${claimed.get(request) ?? ''}`);
-  const failures = limiter((request) => `fail:${request.ip}:${claimed.get(request) ?? ''}`);
+  const perClient = limiter('client', (request) => `client:${claimed.get(request) ?? ''}`);
+  const failures = limiter('client_auth_failures', (request) => `fail:${request.ip}:${claimed.get(request) ?? ''}`);
 
   return {
     onRequest: [perIp],

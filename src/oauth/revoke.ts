@@ -45,7 +45,7 @@ export async function revokeRoute(scope: FastifyInstance, deps: TokenEndpointsDe
       if (row) {
         if (row.client_id !== client.clientId) throw new OAuthError('invalid_request', 'This token was not issued to this client.');
         // RV-02: revoking a refresh token ends its family, access tokens included.
-        if (row.kind === 'refresh') await deps.store.revokeFamily(row.family_id);
+        if (row.kind === 'refresh') await deps.store.revokeFamily(row.family_id, 'revocation');
         else await deps.store.revokeToken(row.token_hash);
       }
       return reply.code(200).send();

@@ -4,6 +4,7 @@ import { prepared } from '../storage/prepared.js';
 import type { Database, OAuthCodesTable, OAuthPendingRequestsTable, OAuthTokensTable } from '../storage/schema.js';
 import { mint } from './tokens.js';
 import { formatScopes, parseScopes } from '../scopes.js';
+import type { RevokeReason, Telemetry } from '../http/telemetry.js';
 
 export interface Lifetimes {
   /** Seconds. */
@@ -68,6 +69,7 @@ export class OAuthStore {
     private readonly db: Kysely<Database>,
     private readonly lifetimes: Lifetimes,
     private readonly now: () => number = Date.now,
+    private readonly telemetry: Telemetry | null = null,
   ) {
     this.selectToken = prepared(db, (d) => d.selectFrom('oauth_tokens').selectAll().where('token_hash', '=', ''));
     this.selectCode = prepared(db, (d) => d.selectFrom('oauth_codes').selectAll().where('code_hash', '=', ''));
@@ -152,6 +154,9 @@ export class OAuthStore {
         .executeTakeFirst();
       if (Number(consumed.numUpdatedRows) !== 1) return null;
       return this.issue(trx, subject, randomId('fam_'), codeHash);
+    }).then((issued) => {
+      if (issued) this.telemetry?.tokensIssued('authorization_code');
+      return issued;
     });
   }
 
@@ -163,7 +168,12 @@ export class OAuthStore {
       .where('code_hash', '=', codeHash)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+    return this.revoked('code_replay', Number(result.numUpdatedRows));
+  }
+
+  private revoked(reason: RevokeReason, count: number): number {
+    this.telemetry?.tokensRevoked(reason, count);
+    return count;
   }
 
   /**
@@ -182,22 +192,26 @@ export class OAuthStore {
         .executeTakeFirst();
       if (Number(consumed.numUpdatedRows) !== 1) return null;
       return this.issue(trx, subject, old.family_id, old.code_hash);
+    }).then((issued) => {
+      if (issued) this.telemetry?.tokensIssued('refresh_token');
+      return issued;
     });
   }
 
   /** Revokes every token of a family: the refresh chain and all its access tokens. */
-  async revokeFamily(familyId: string): Promise<number> {
+  async revokeFamily(familyId: string, reason: 'revocation' | 'refresh_replay'): Promise<number> {
     const result = await this.db
       .updateTable('oauth_tokens')
       .set({ revoked_at: this.now() })
       .where('family_id', '=', familyId)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+    return this.revoked(reason, Number(result.numUpdatedRows));
   }
 
   async revokeToken(tokenHash: string): Promise<void> {
-    await this.db.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).execute();
+    const result = await this.db.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).executeTakeFirst();
+    this.revoked('revocation', Number(result.numUpdatedRows));
   }
 
   /** One indexed lookup on the hash: a live access token and its user, or undefined. */
@@ -230,6 +244,7 @@ export class OAuthStore {
     for (let i = 0; i < doomed.length; i += 500) {
       await trx.updateTable('oauth_tokens').set({ revoked_at: now }).where('token_hash', 'in', doomed.slice(i, i + 500)).execute();
     }
+    this.revoked('scope_removed', doomed.length);
     const codes = await trx.selectFrom('oauth_codes').select(['code_hash', 'scopes']).where('client_id', '=', clientId).execute();
     for (const code of codes.filter((c) => holds(c.scopes))) {
       await trx.deleteFrom('oauth_codes').where('code_hash', '=', code.code_hash).execute();
@@ -238,13 +253,14 @@ export class OAuthStore {
 
   /** A grant was revoked: every token the app holds for the user dies, and its codes can no longer be redeemed. */
   async endGrant(trx: Kysely<Database>, userId: string, clientId: string): Promise<void> {
-    await trx
+    const result = await trx
       .updateTable('oauth_tokens')
       .set({ revoked_at: this.now() })
       .where('user_id', '=', userId)
       .where('client_id', '=', clientId)
       .where('revoked_at', 'is', null)
-      .execute();
+      .executeTakeFirst();
+    this.revoked('grant_revoked', Number(result.numUpdatedRows));
     await trx.deleteFrom('oauth_codes').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
   }
 

@@ -20,6 +20,8 @@ export interface Storage {
    * alone in WAL mode is not). Returns the pages copied.
    */
   backup?(destination: string): Promise<number>;
+  /** PostgreSQL only: the pool's connections, for metrics. */
+  poolStats?(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 
@@ -101,6 +103,7 @@ function openPostgres(url: string): Storage {
   return {
     db,
     dialect: 'postgres',
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async ping(timeoutMs = 2000) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {

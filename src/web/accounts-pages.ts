@@ -11,6 +11,7 @@ import { sendPage } from './layout.js';
 import { safeReturnTo, type PageSessions } from './session.js';
 import { loginView, signupClosedView, signupView, type FormState } from './views/accounts.js';
 import type { AuditService } from '../audit/service.js';
+import type { Telemetry } from '../http/telemetry.js';
 
 export interface AccountsPagesDeps {
   config: Config;
@@ -19,12 +20,14 @@ export interface AccountsPagesDeps {
   pageSessions: PageSessions;
   throttle: LoginThrottle;
   audit: AuditService;
+  telemetry: Telemetry;
 }
 
 /** Sign-up, sign-in and sign-out (SPEC §2). */
 export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesDeps): Promise<void> {
-  const { config, users, clients, pageSessions, throttle, audit } = deps;
-  const perIp: FastifyContextConfig = config.rateLimitLogin > 0 ? { rateLimit: { max: config.rateLimitLogin, timeWindow: '1 minute' } } : {};
+  const { config, users, clients, pageSessions, throttle, audit, telemetry } = deps;
+  const perIp: FastifyContextConfig =
+    config.rateLimitLogin > 0 ? { rateLimit: { max: config.rateLimitLogin, timeWindow: '1 minute', onExceeded: () => telemetry.rateLimited('login') } } : {};
 
   /** The app waiting behind a sign-in, named on the page (an authorization request's client). */
   const appAsking = async (returnTo: string | null): Promise<string | undefined> => {

@@ -85,7 +85,7 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         const successor = (await s.oauth.findToken(next.refresh_token))!;
         expect(successor.family_id).toBe(old.family_id);
         expect(successor.scopes).toBe('profile characters');
-        expect(await s.oauth.revokeFamily(old.family_id)).toBeGreaterThanOrEqual(3);
+        expect(await s.oauth.revokeFamily(old.family_id, 'revocation')).toBeGreaterThanOrEqual(3);
         expect(tokenState((await s.oauth.findToken(next.refresh_token))!, clock)).toBe('revoked');
         expect(await s.oauth.findLiveAccessToken(next.access_token)).toBeUndefined();
       });

@@ -9,7 +9,7 @@ import type { GrantHandler } from './types.js';
  */
 export const refreshTokenGrant: GrantHandler = async ({ params, client, store, now, audit }): Promise<IssuedTokens> => {
   const replayed = async (familyId: string, userId: string) => {
-    const revoked = await store.revokeFamily(familyId);
+    const revoked = await store.revokeFamily(familyId, 'refresh_replay');
     await audit.record({ type: 'refresh_token.replayed', userId, clientId: client.clientId, detail: { familyId, tokensRevoked: revoked } });
     throw invalidGrant('The refresh token was already used; its family is revoked.');
   };
