@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { buildApp, type BuildOptions } from './app.js';
 import { defaultPublicUrl, type Config } from './config.js';
+import { redisState } from './http/health.js';
 import { schedulePruning } from './pruner.js';
 import { createServices, type Services } from './services.js';
 import { openStorage, type Storage } from './storage/database.js';
@@ -72,6 +73,7 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
         throw error;
       }
       const stopPruning = schedulePruning(services, app.log);
+      warnIfRedisAway(services, app.log);
       let closing: Promise<void> | undefined;
       const close = () =>
         (closing ??= (async () => {
@@ -94,6 +96,19 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
     await storage.close().catch(() => {});
     throw error;
   }
+}
+
+/** REDIS_URL set but Redis not answering within a few seconds of start: say so once, and keep serving (it is optional). */
+function warnIfRedisAway(services: Services, log: FastifyInstance['log']): void {
+  const redis = services.redis;
+  if (!redis) return;
+  const timer = setTimeout(() => {
+    if (redis.status !== 'ready') {
+      log.warn({ redis: redisState(redis) }, 'REDIS_URL is set but Redis does not answer: rate limits are counted per instance until it does (/readyz and serika_redis_up report it)');
+    }
+  }, 3000);
+  timer.unref();
+  redis.once('ready', () => clearTimeout(timer));
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -19,7 +19,7 @@ describe('operations endpoints', () => {
   it('answers /readyz when the database answers', async () => {
     const reply = await call('GET', `${ts.url}/readyz`);
     expect(reply.status).toBe(200);
-    expect(reply.json).toEqual({ status: 'ok', database: 'ok' });
+    expect(reply.json).toEqual({ status: 'ok', database: 'ok', redis: 'off' });
   });
 
   it('puts a request id on every response, and keeps a sane one given by a proxy', async () => {
@@ -90,7 +90,7 @@ describe('operations endpoints', () => {
       await other.server.storage.close();
       const ready = await call('GET', `${other.url}/readyz`);
       expect(ready.status).toBe(503);
-      expect(ready.json).toEqual({ status: 'unavailable', database: 'unreachable' });
+      expect(ready.json).toEqual({ status: 'unavailable', database: 'unreachable', redis: 'off' });
       expect((await call('GET', `${other.url}/healthz`)).status).toBe(200);
     } finally {
       await other.server.app.close();

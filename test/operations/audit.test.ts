@@ -85,6 +85,14 @@ describe('security events: audit records, log lines, the Activity page', () => {
     expect(await events()).toContain('account.deleted');
   });
 
+  it('logs health probes at debug only, and ISO times', async () => {
+    await call('GET', `${ts.url}/healthz`);
+    await call('GET', `${ts.url}/readyz`);
+    const probes = lines().filter((l) => l.req?.url === '/healthz' || l.req?.url === '/readyz' || l.url === '/healthz');
+    expect(probes).toEqual([]);
+    for (const line of lines()) expect(line.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  });
+
   it('puts the user and client ids on request log lines', async () => {
     const completed = lines().filter((l) => l.msg === 'request completed');
     expect(completed.some((l) => l.userId === user.userId && l.apiKeyId)).toBe(true);

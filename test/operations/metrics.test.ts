@@ -6,7 +6,7 @@ import { spawnServer } from '../helpers/cli.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { postFrom } from '../helpers/loopback.js';
 import { form, userWithSession } from '../helpers/oauth.js';
-import { call, startTestServer, type TestServer } from '../helpers/server.js';
+import { call, captureLog, startTestServer, type TestServer } from '../helpers/server.js';
 import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
 
 /** The value of one sample line, `name{labels} value`, or 0 when absent. */
@@ -70,5 +70,23 @@ describe('metrics with --workers', () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('a REDIS_URL that does not answer', () => {
+  let ts: TestServer;
+  const log = captureLog();
+  beforeAll(async () => {
+    ts = await startTestServer('sqlite', { REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'warn' }, { logStream: log.logStream });
+  });
+  afterAll(async () => ts?.close());
+
+  it('is reported at start (a warning; it keeps serving), in /readyz (still 200) and in the metrics', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    expect(log.lines.join('')).toContain('REDIS_URL is set but Redis does not answer');
+    const ready = await call('GET', `${ts.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(ready.json).toEqual({ status: 'ok', database: 'ok', redis: 'down' });
+    expect(sample((await call('GET', `${ts.url}/metrics`)).text, 'serika_redis_up')).toBe(0);
   });
 });

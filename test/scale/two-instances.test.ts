@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_URL, createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { Agent, PASSWORD, authorizeUrl, decide, form, pkce, registerClient, standardParams, tokenRequest } from '../helpers/oauth.js';
 import { postFrom } from '../helpers/loopback.js';
-import { call, seedUser, startInstance } from '../helpers/server.js';
+import { call, captureLog, seedUser, startInstance } from '../helpers/server.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL;
 type Instance = Awaited<ReturnType<typeof startInstance>>;
@@ -71,13 +70,7 @@ describe.skipIf(!PG_URL || !REDIS_URL)('two instances on one PostgreSQL and one 
   });
 
   it('degrades to per-instance limits with a warning, never an error, when Redis is away', async () => {
-    const lines: string[] = [];
-    const logStream = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
+    const { lines, logStream } = captureLog();
     const lonely = await startInstance(database.url, { REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_TOKEN: '3', LOG_LEVEL: 'warn' }, { logStream });
     try {
       const source = `127.0.${Math.floor(Math.random() * 200) + 20}.250`;

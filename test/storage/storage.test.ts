@@ -48,7 +48,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
       const fresh = await createTestDatabase(dialect);
       const s = openStorage(fresh.url);
       try {
-        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage']);
+        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events']);
       } finally {
         await s.close();
         await fresh.cleanup();
