@@ -130,7 +130,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         });
         const limits = tokenRateLimits(oauth, config.rateLimitToken, services.clients, services.telemetry);
         for (const hook of limits.onRequest) oauth.addHook('onRequest', hook);
-        const deps = { authenticate: limits.authenticate, users: services.users, store: services.oauth, now: services.now, audit: services.audit };
+        const deps = { authenticate: limits.authenticate, users: services.users, store: services.oauth, now: services.now, audit: services.audit, idTokens: services.idTokens };
         await tokenRoute(oauth, deps);
         await revokeRoute(oauth, deps);
         await introspectRoute(oauth, deps);

@@ -25,6 +25,7 @@ export interface Config {
   accessTokenTtl: number;
   refreshTokenTtl: number;
   authCodeTtl: number;
+  idTokenTtl: number;
   /** Requests per minute; 0 turns the limit off. */
   rateLimitToken: number;
   rateLimitLogin: number;
@@ -207,6 +208,7 @@ export function parseConfig(env: Env = process.env): Config {
     accessTokenTtl: ttl('ACCESS_TOKEN_TTL', 3600),
     refreshTokenTtl: ttl('REFRESH_TOKEN_TTL', 2_592_000),
     authCodeTtl: ttl('AUTH_CODE_TTL', 60),
+    idTokenTtl: ttl('ID_TOKEN_TTL', 3600),
     rateLimitToken: rate('RATE_LIMIT_TOKEN', 600),
     rateLimitLogin: rate('RATE_LIMIT_LOGIN', 20),
     signup: oneOf(env, 'SIGNUP', ['open', 'closed'] as const, 'open'),

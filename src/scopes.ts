@@ -3,16 +3,29 @@
  * The one list: schemas, metadata, consent and checks all read it.
  */
 export const SCOPES = {
+  openid: 'Sign you in with your Serika account',
   profile: 'See your user ID, username and avatar',
+  email: 'See your email address',
   generations: 'Generate text and images on your behalf',
   characters: 'Read your characters',
 } as const;
+
+/**
+ * OIDC Core §11: offline_access asks for refresh tokens, which Serika always
+ * issues; it is accepted at authorize and dropped, never an invalid_scope.
+ */
+export const IGNORED_SCOPES = ['offline_access'] as const;
 
 export type Scope = keyof typeof SCOPES;
 export const SCOPE_NAMES = Object.keys(SCOPES) as Scope[];
 
 export function isScope(value: string): value is Scope {
   return Object.hasOwn(SCOPES, value);
+}
+
+/** Whether a client may be granted a scope: what it registered, and `openid`, which every client may ask for (SPEC §7). */
+export function clientMayRequest(registered: readonly string[], scope: string): boolean {
+  return scope === 'openid' || registered.includes(scope);
 }
 
 /** RFC 6749 §3.3: a scope string is space-delimited; the only place one is split. */

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { buildApp, type BuildOptions } from './app.js';
 import { defaultPublicUrl, type Config } from './config.js';
 import { redisState } from './http/health.js';
+import { SigningKeys } from './oidc/signing-keys.js';
 import { schedulePruning } from './pruner.js';
 import { createServices, type Services } from './services.js';
 import { openStorage, type Storage } from './storage/database.js';
@@ -55,11 +56,20 @@ export async function resolvePort(config: Config): Promise<Config> {
   return Object.freeze({ ...config, port, publicUrl: config.publicUrlExplicit ? config.publicUrl : defaultPublicUrl(port) });
 }
 
+/**
+ * Before serving (once, by the process that migrates): the schema, and the
+ * OIDC signing keys (made on first start; a corrupt row stops the start here).
+ */
+export async function prepareDatabase(storage: Storage, config: Config): Promise<void> {
+  await migrateToLatest(storage);
+  await new SigningKeys(storage.db, config.idTokenTtl * 1000).ensure();
+}
+
 /** Opens the database, migrates it, builds the app and listens. */
 export async function startServer(given: Config, options: StartOptions = {}): Promise<RunningServer> {
   const storage = openStorage(given.databaseUrl);
   try {
-    if (!options.skipMigrations) await migrateToLatest(storage);
+    if (!options.skipMigrations) await prepareDatabase(storage, given);
     // A picked port can be taken by someone else before we listen on it: pick again.
     for (let attempt = 1; ; attempt++) {
       const config = await resolvePort(given);

@@ -16,6 +16,8 @@ import { CharactersService } from './resources/characters/service.js';
 import type { Storage } from './storage/database.js';
 import { redisState } from './http/health.js';
 import { Telemetry } from './http/telemetry.js';
+import { IdTokens } from './oidc/id-token.js';
+import { SigningKeys } from './oidc/signing-keys.js';
 
 /**
  * The registry of domain services. Route modules receive only the services
@@ -34,6 +36,8 @@ export interface Services {
   oauth: OAuthStore;
   authorization: AuthorizationService;
   audit: AuditService;
+  signingKeys: SigningKeys;
+  idTokens: IdTokens;
   characters: CharactersService;
   usage: UsageService;
   upstream: UpstreamClient;
@@ -97,6 +101,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     audit,
   );
   const users = new UsersService(storage.db, now, audit);
+  const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, now);
+  const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
   const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs });
@@ -115,12 +121,22 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     users,
     apiKeys: new ApiKeysService(storage.db, now, audit),
     audit,
+    signingKeys,
+    idTokens,
     clients,
     sessions: new SessionsService(storage.db, now),
     throttle: new LoginThrottle(storage.db, now),
     grants,
     oauth,
-    authorization: new AuthorizationService({ clients, users, grants, store: oauth, issuer: config.publicUrl }),
+    authorization: new AuthorizationService({
+      clients,
+      users,
+      grants,
+      store: oauth,
+      issuer: config.publicUrl,
+      now,
+      idTokenHintSubject: (token) => idTokens.hintSubject(token),
+    }),
     characters: new CharactersService(storage.db, now),
     usage,
     upstream,

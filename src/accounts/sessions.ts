@@ -9,6 +9,8 @@ export interface SessionUser {
   userId: string;
   username: string;
   avatar: string | null;
+  /** When the user signed in (the session's start), ms: OIDC auth_time, max_age. */
+  authTime: number;
 }
 
 /**
@@ -36,7 +38,7 @@ export class SessionsService {
     return this.db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select(['users.id as userId', 'users.username as username', 'users.avatar as avatar'])
+      .select(['users.id as userId', 'users.username as username', 'users.avatar as avatar', 'sessions.created_at as authTime'])
       .where('sessions.id_hash', '=', sha256Hex(id))
       .where('sessions.expires_at', '>', this.now())
       .executeTakeFirst();

@@ -3,9 +3,8 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { loggerOptions } from '../http/logging.js';
 import { serveClusterMetrics } from '../http/metrics.js';
-import { closeOnSignals, freePort, startServer } from '../server.js';
+import { closeOnSignals, freePort, prepareDatabase, startServer } from '../server.js';
 import { openStorage } from '../storage/database.js';
-import { migrateToLatest } from '../storage/migrate.js';
 import { describeError, fail, loadConfig } from './context.js';
 
 type WorkerMessage = { type: 'listening'; url: string };
@@ -45,10 +44,10 @@ async function servePrimary(workers: number): Promise<void> {
   const log = pino(loggerOptions(config.logLevel));
   const storage = openStorage(config.databaseUrl);
   try {
-    await migrateToLatest(storage);
+    await prepareDatabase(storage, config);
   } catch (error) {
     await storage.close().catch(() => {});
-    fail(`cannot migrate: ${describeError(error)}`);
+    fail(`cannot start: ${describeError(error)}`);
   }
   await storage.close();
   // PORT=0: every worker must listen on the same port, and derive the same issuer from it.

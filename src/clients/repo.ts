@@ -4,7 +4,7 @@ import { prepared } from '../storage/prepared.js';
 
 export type ClientRow = OAuthClientsTable;
 
-export type ClientChanges = Partial<Pick<ClientRow, 'name' | 'redirect_uris' | 'scopes' | 'secret_hash' | 'updated_at'>>;
+export type ClientChanges = Partial<Pick<ClientRow, 'name' | 'redirect_uris' | 'scopes' | 'secret_hash' | 'updated_at' | 'id_token_signing_alg' | 'post_logout_redirect_uris'>>;
 
 export class ClientsRepo {
   private readonly selectById;

@@ -37,6 +37,21 @@ const scopes = {
   examples: [['profile', 'generations']],
 } as const;
 
+const idTokenSigningAlg = {
+  type: 'string',
+  enum: ['RS256', 'ES256', 'EdDSA'],
+  description: 'The alg of this client\'s ID tokens (OpenID Connect): RS256 (default), ES256 or EdDSA (Ed25519).',
+} as const;
+
+const postLogoutRedirectUris = {
+  type: 'array',
+  maxItems: 10,
+  uniqueItems: true,
+  items: { type: 'string', maxLength: REDIRECT_URI_MAX },
+  description: 'Where RP-initiated logout (/oauth/end_session) may send the user back, compared exactly; the rules of redirectUris.',
+  examples: [['https://myapp.example.com/signed-out']],
+} as const;
+
 const clientProperties = {
   clientId: { type: 'string', examples: ['client_3f5a0c1e9b7d4a2f8e6c0b1d2a3f4e5d'] },
   name: { type: 'string' },
@@ -44,11 +59,13 @@ const clientProperties = {
   scopes: { type: 'array', items: { type: 'string' } },
   public: { type: 'boolean' },
   createdAt: { type: 'string', format: 'date-time', examples: ['2026-11-28T09:30:00.000Z'] },
+  idTokenSigningAlg: { type: 'string' },
+  postLogoutRedirectUris: { type: 'array', items: { type: 'string' } },
 } as const;
 
 export const clientObject = {
   type: 'object',
-  required: ['clientId', 'name', 'redirectUris', 'scopes', 'public', 'createdAt'],
+  required: ['clientId', 'name', 'redirectUris', 'scopes', 'public', 'createdAt', 'idTokenSigningAlg', 'postLogoutRedirectUris'],
   properties: clientProperties,
 } as const;
 
@@ -78,6 +95,8 @@ export const createClientBody = {
       default: false,
       description: 'true for an SPA, native or CLI app: no secret, PKCE only.',
     },
+    idTokenSigningAlg,
+    postLogoutRedirectUris,
   },
   examples: [
     {
@@ -92,7 +111,7 @@ export const updateClientBody = {
   type: 'object',
   additionalProperties: false,
   minProperties: 1,
-  properties: { name, redirectUris, scopes },
+  properties: { name, redirectUris, scopes, idTokenSigningAlg, postLogoutRedirectUris },
   examples: [{ scopes: ['profile'] }],
 } as const;
 
@@ -119,10 +138,14 @@ export interface CreateClientInput {
   redirectUris: string[];
   scopes: string[];
   public?: boolean;
+  idTokenSigningAlg?: 'RS256' | 'ES256' | 'EdDSA';
+  postLogoutRedirectUris?: string[];
 }
 
 export interface UpdateClientInput {
   name?: string;
   redirectUris?: string[];
   scopes?: string[];
+  idTokenSigningAlg?: 'RS256' | 'ES256' | 'EdDSA';
+  postLogoutRedirectUris?: string[];
 }

@@ -17,7 +17,14 @@ export interface Client {
   scopes: Scope[];
   public: boolean;
   createdAt: string;
+  /** The alg of this client's ID tokens (SPEC §7). */
+  idTokenSigningAlg: SigningAlgName;
+  /** Where RP-initiated logout may send the user back, compared exactly (SPEC §7). */
+  postLogoutRedirectUris: string[];
 }
+
+export const SIGNING_ALG_NAMES = ['RS256', 'ES256', 'EdDSA'] as const;
+export type SigningAlgName = (typeof SIGNING_ALG_NAMES)[number];
 
 export interface ClientWithSecret extends Client {
   clientSecret: string | null;
@@ -40,6 +47,8 @@ export function toClient(row: ClientRow): Client {
     scopes: parseScopes(row.scopes).filter(isScope),
     public: row.is_public === 1,
     createdAt: new Date(row.created_at).toISOString(),
+    idTokenSigningAlg: (row.id_token_signing_alg ?? 'RS256') as SigningAlgName,
+    postLogoutRedirectUris: row.post_logout_redirect_uris === null ? [] : (JSON.parse(row.post_logout_redirect_uris) as string[]),
   };
 }
 
@@ -59,14 +68,14 @@ function checkName(name: string): string {
   return name;
 }
 
-function checkRedirectUris(given: string[]): string {
+function checkRedirectUris(given: string[], field: 'redirectUris' | 'postLogoutRedirectUris' = 'redirectUris'): string {
   given.forEach((uri, index) => {
     const problem = redirectUriProblem(uri);
-    if (problem) throw invalidValue('redirectUris', `redirectUris[${index}] ${problem}.`);
+    if (problem) throw invalidValue(field, `${field}[${index}] ${problem}.`);
   });
   // Stored as sent in a Location header, so a registered URI can always be redirected to.
   const uris = given.map(asciiUri);
-  if (new Set(uris).size !== uris.length) throw invalidValue('redirectUris', 'Each redirect URI may be given only once.');
+  if (new Set(uris).size !== uris.length) throw invalidValue(field, 'Each URI may be given only once.');
   return JSON.stringify(uris);
 }
 
@@ -112,6 +121,8 @@ export class ClientsService {
       secret_hash: secret === null ? null : sha256Hex(secret),
       created_at: now,
       updated_at: now,
+      id_token_signing_alg: input.idTokenSigningAlg ?? null,
+      post_logout_redirect_uris: input.postLogoutRedirectUris?.length ? checkRedirectUris(input.postLogoutRedirectUris, 'postLogoutRedirectUris') : null,
     };
     await this.repo.insert(row);
     return { ...toClient(row), clientSecret: secret };
@@ -138,6 +149,10 @@ export class ClientsService {
     if (input.name !== undefined) changes.name = checkName(input.name);
     if (input.redirectUris !== undefined) changes.redirect_uris = checkRedirectUris(input.redirectUris);
     if (input.scopes !== undefined) changes.scopes = checkScopes(input.scopes);
+    if (input.idTokenSigningAlg !== undefined) changes.id_token_signing_alg = input.idTokenSigningAlg;
+    if (input.postLogoutRedirectUris !== undefined) {
+      changes.post_logout_redirect_uris = input.postLogoutRedirectUris.length ? checkRedirectUris(input.postLogoutRedirectUris, 'postLogoutRedirectUris') : null;
+    }
     if (!(await this.repo.updateOwned(userId, clientId, changes))) throw notFound('client');
     if (input.scopes !== undefined) {
       const removed = before.scopes.filter((s) => !input.scopes!.includes(s));

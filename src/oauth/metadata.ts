@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { PATHS } from '../paths.js';
-import { SCOPE_NAMES } from '../scopes.js';
+import { IGNORED_SCOPES, SCOPE_NAMES } from '../scopes.js';
 
 /** RFC 8414 §2 authorization server metadata; the issuer is PUBLIC_URL exactly (MD-01). */
 export function authorizationServerMetadata(config: Config) {
@@ -13,7 +13,7 @@ export function authorizationServerMetadata(config: Config) {
     revocation_endpoint: base + PATHS.revoke,
     introspection_endpoint: base + PATHS.introspect,
     userinfo_endpoint: base + PATHS.userinfo,
-    scopes_supported: SCOPE_NAMES,
+    scopes_supported: [...SCOPE_NAMES, ...IGNORED_SCOPES],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     grant_types_supported: ['authorization_code', 'refresh_token'],

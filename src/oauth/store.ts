@@ -23,6 +23,8 @@ export interface IssuedTokens {
   expires_in: number;
   refresh_token: string;
   scope: string;
+  /** With openid (OIDC Core §3.1.3.3). */
+  id_token?: string;
 }
 
 export interface TokenSubject {
@@ -31,6 +33,8 @@ export interface TokenSubject {
   /** The scope of the refresh token (and of the access token unless accessScopes narrows it). */
   scopes: string[];
   accessScopes?: string[];
+  /** When the user signed in (ms), kept with the tokens for the ID tokens of refreshes. */
+  authTime?: number | null;
 }
 
 /** An access token with its owner, as the bearer guard needs it. */
@@ -93,12 +97,12 @@ export class OAuthStore {
     );
   }
 
-  async createPending(request: Omit<PendingRequest, 'id' | 'created_at' | 'expires_at'>): Promise<string> {
+  async createPending(request: Omit<PendingRequest, 'id' | 'created_at' | 'expires_at' | 'nonce' | 'auth_time'> & Partial<Pick<PendingRequest, 'nonce' | 'auth_time'>>): Promise<string> {
     const now = this.now();
     const id = randomId('req_');
     await this.db
       .insertInto('oauth_pending_requests')
-      .values({ ...request, id, created_at: now, expires_at: now + PENDING_TTL_MS })
+      .values({ nonce: null, auth_time: null, ...request, id, created_at: now, expires_at: now + PENDING_TTL_MS })
       .execute();
     return id;
   }
@@ -114,7 +118,7 @@ export class OAuthStore {
     return row && row.expires_at > this.now() ? row : undefined;
   }
 
-  async createCode(subject: TokenSubject & { redirectUri: string; codeChallenge: string }): Promise<string> {
+  async createCode(subject: TokenSubject & { redirectUri: string; codeChallenge: string; nonce?: string | null }): Promise<string> {
     const now = this.now();
     const code = mint('code');
     await this.db
@@ -129,6 +133,8 @@ export class OAuthStore {
         created_at: now,
         expires_at: now + this.lifetimes.authCode * 1000,
         consumed_at: null,
+        nonce: subject.nonce ?? null,
+        auth_time: subject.authTime ?? null,
       })
       .execute();
     return code.value;
@@ -296,7 +302,16 @@ export class OAuthStore {
     const refresh = mint('refresh');
     const scopes = formatScopes(subject.scopes);
     const accessScopes = formatScopes(subject.accessScopes ?? subject.scopes);
-    const common = { client_id: subject.clientId, user_id: subject.userId, family_id: familyId, code_hash: codeHash, created_at: now, revoked_at: null, consumed_at: null };
+    const common = {
+      client_id: subject.clientId,
+      user_id: subject.userId,
+      family_id: familyId,
+      code_hash: codeHash,
+      created_at: now,
+      revoked_at: null,
+      consumed_at: null,
+      auth_time: subject.authTime ?? null,
+    };
     await db
       .insertInto('oauth_tokens')
       .values([

@@ -39,6 +39,10 @@ export interface OAuthClientsTable {
   secret_hash: string | null;
   created_at: number;
   updated_at: number;
+  /** RS256 (null: the default), ES256 or EdDSA. */
+  id_token_signing_alg: string | null;
+  /** JSON array of strings, or null. */
+  post_logout_redirect_uris: string | null;
 }
 
 export interface ServerSecretsTable {
@@ -79,6 +83,9 @@ export interface OAuthPendingRequestsTable {
   code_challenge: string;
   created_at: number;
   expires_at: number;
+  nonce: string | null;
+  /** When the user signed in (ms), for auth_time. */
+  auth_time: number | null;
 }
 
 export interface OAuthCodesTable {
@@ -91,6 +98,8 @@ export interface OAuthCodesTable {
   created_at: number;
   expires_at: number;
   consumed_at: number | null;
+  nonce: string | null;
+  auth_time: number | null;
 }
 
 export type TokenKind = 'access' | 'refresh';
@@ -107,6 +116,7 @@ export interface OAuthTokensTable {
   expires_at: number;
   revoked_at: number | null;
   consumed_at: number | null;
+  auth_time: number | null;
 }
 
 export interface CharactersTable {
@@ -150,6 +160,15 @@ export interface AuditEventsTable {
   created_at: number;
 }
 
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  private_jwk: string;
+  created_at: number;
+  activates_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -164,4 +183,5 @@ export interface Database {
   characters: CharactersTable;
   usage_records: UsageRecordsTable;
   audit_events: AuditEventsTable;
+  signing_keys: SigningKeysTable;
 }

@@ -46,8 +46,12 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
 
   scope.get(PATHS.login, async (request, reply) => {
     const returnTo = returnToOf(request, 'query');
-    if (await pageSessions.user(request)) return signedIn(reply, returnTo);
-    return sendPage(reply, 200, loginView(await form(reply, { returnTo })));
+    const query = request.query as Record<string, unknown>;
+    // OIDC prompt=login / max_age: the app asked for a fresh sign-in, so the form is shown even to a signed-in user.
+    const fresh = query.prompt === 'login';
+    if (!fresh && (await pageSessions.user(request))) return signedIn(reply, returnTo);
+    const hint = typeof query.login_hint === 'string' ? query.login_hint.slice(0, 64) : undefined;
+    return sendPage(reply, 200, loginView(await form(reply, { returnTo, username: hint })));
   });
 
   scope.post(PATHS.login, { config: perIp }, async (request, reply) => {

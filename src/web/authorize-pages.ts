@@ -1,13 +1,22 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionUser } from '../accounts/sessions.js';
 import { field } from '../http/form-body.js';
-import type { AuthorizationService } from '../oauth/authorize/service.js';
+import { FRESH_LOGIN_MARKER, type AuthorizationService } from '../oauth/authorize/service.js';
 import type { AuthorizeOutcome } from '../oauth/authorize/outcome.js';
 import { PATHS } from '../paths.js';
 import { sendPage } from './layout.js';
 import { sendOAuthErrorPage, sendErrorPage } from './page-errors.js';
 import type { PageSessions } from './session.js';
 import { consentPage } from './views/consent.js';
+
+/** The authorize URL with its fresh-login marker set to `after` (any earlier marker replaced, every other byte kept). */
+function withFreshLoginMarker(url: string, after: number): string {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const query = q === -1 ? '' : url.slice(q + 1);
+  const kept = query.split('&').filter((pair) => pair !== '' && !pair.startsWith(`${FRESH_LOGIN_MARKER}=`));
+  return `${path}?${[...kept, `${FRESH_LOGIN_MARKER}=${after}`].join('&')}`;
+}
 
 export interface AuthorizePagesDeps {
   authorization: AuthorizationService;
@@ -29,9 +38,15 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
         return reply.code(303).header('location', outcome.location).header('cache-control', 'no-store').send();
       case 'error':
         return sendOAuthErrorPage(reply, outcome.error, outcome.sentRedirectUri);
-      case 'login':
-        // Sign in first, then come back to this very request (SPEC §2).
-        return reply.code(303).header('location', `${PATHS.login}?return_to=${encodeURIComponent(request.url)}`).send();
+      case 'login': {
+        // Sign in first, then come back to this very request (SPEC §2); a fresh sign-in
+        // (prompt=login, max_age) comes back marked with when it was asked for.
+        const back = outcome.fresh ? withFreshLoginMarker(request.url, outcome.freshLoginAfter) : request.url;
+        const query = new URLSearchParams({ return_to: back });
+        if (outcome.fresh) query.set('prompt', 'login');
+        if (outcome.loginHint) query.set('login_hint', outcome.loginHint);
+        return reply.code(303).header('location', `${PATHS.login}?${query}`).send();
+      }
       case 'consent':
         return sendPage(reply, 200, consentPage({ ...outcome, user: user!, csrf: pageSessions.csrf(reply) }));
     }
@@ -39,7 +54,7 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
 
   scope.get(PATHS.authorize, { schema: { hide: true } }, async (request, reply) => {
     const user = await pageSessions.user(request);
-    return show(request, reply, user, await authorization.start(request.raw.url ?? '', user?.userId ?? null));
+    return show(request, reply, user, await authorization.start(request.raw.url ?? '', user && { userId: user.userId, authTime: user.authTime }));
   });
 
   scope.post(PATHS.authorizeDecision, { schema: { hide: true } }, async (request, reply) => {

@@ -45,6 +45,8 @@ describe.each(DIALECTS)('client-management API over HTTP (%s)', (dialect) => {
         scopes: valid.scopes,
         public: false,
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        idTokenSigningAlg: 'RS256',
+        postLogoutRedirectUris: [],
         clientSecret: expect.stringMatching(/^secret_[A-Za-z0-9_-]{43}$/),
       });
       const listed = await call('GET', clients, { key: alice.key });
@@ -81,7 +83,7 @@ describe.each(DIALECTS)('client-management API over HTTP (%s)', (dialect) => {
       expect(list.status).toBe(200);
       expect(list.json.object).toBe('list');
       expect(list.json.data.map((c: any) => c.clientId)).toEqual([mine.json.clientId]);
-      expect(Object.keys(list.json.data[0]).sort()).toEqual(['clientId', 'createdAt', 'name', 'public', 'redirectUris', 'scopes']);
+      expect(Object.keys(list.json.data[0]).sort()).toEqual(['clientId', 'createdAt', 'idTokenSigningAlg', 'name', 'postLogoutRedirectUris', 'public', 'redirectUris', 'scopes']);
       const aliceList = await call('GET', clients, { key: alice.key });
       expect(aliceList.json.data.map((c: any) => c.clientId)).not.toContain(mine.json.clientId);
     });

@@ -316,7 +316,7 @@ describe('authorization server metadata', () => {
       revocation_endpoint: `${base}/revoke`,
       introspection_endpoint: `${base}/introspect`,
       userinfo_endpoint: `${base}/userinfo`,
-      scopes_supported: ['profile', 'generations', 'characters'],
+      scopes_supported: ['openid', 'profile', 'email', 'generations', 'characters', 'offline_access'],
       response_types_supported: ['code'],
       grant_types_supported: ['authorization_code', 'refresh_token'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],

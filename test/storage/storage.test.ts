@@ -48,7 +48,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
       const fresh = await createTestDatabase(dialect);
       const s = openStorage(fresh.url);
       try {
-        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events']);
+        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events', '0005_openid_connect']);
       } finally {
         await s.close();
         await fresh.cleanup();
@@ -183,6 +183,8 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
         scopes: ['characters', 'profile'],
         public: false,
         createdAt: new Date(clock).toISOString(),
+        idTokenSigningAlg: 'RS256',
+        postLogoutRedirectUris: [],
       });
     });
 

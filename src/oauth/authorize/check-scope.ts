@@ -1,4 +1,4 @@
-import { formatScopes, parseScopes } from '../../scopes.js';
+import { IGNORED_SCOPES, clientMayRequest, formatScopes, parseScopes } from '../../scopes.js';
 import { OAuthError } from '../errors.js';
 import type { AuthorizeStep } from './context.js';
 
@@ -7,10 +7,10 @@ import type { AuthorizeStep } from './context.js';
  * client; a missing scope is invalid_scope too: the app asks for what it needs (AZ-13).
  */
 export const checkScope: AuthorizeStep = (ctx) => {
-  const requested = parseScopes(ctx.params.get('scope') ?? '');
+  const requested = parseScopes(ctx.params.get('scope') ?? '').filter((s) => !(IGNORED_SCOPES as readonly string[]).includes(s));
   if (requested.length === 0) throw new OAuthError('invalid_scope', 'scope is required.');
   const allowed = ctx.client!.scopes as string[];
-  const refused = requested.filter((s) => !allowed.includes(s));
+  const refused = requested.filter((s) => !clientMayRequest(allowed, s));
   if (refused.length > 0) {
     throw new OAuthError('invalid_scope', `Scope not allowed for this client: ${formatScopes(refused).slice(0, 100)}.`);
   }

@@ -13,7 +13,12 @@ export interface AuthorizeContext {
   state?: string;
   scopes?: string[];
   codeChallenge?: string;
-  prompt?: 'none' | 'consent';
+  prompt?: Set<'none' | 'login' | 'consent'>;
+  /** Seconds (OIDC max_age). */
+  maxAge?: number;
+  nonce?: string;
+  loginHint?: string;
+  idTokenHint?: string;
 }
 
 export interface StepDeps {

@@ -11,7 +11,10 @@ export type AuthorizeOutcome =
   | { kind: 'redirect'; location: string }
   /** Client or redirect URI cannot be trusted: an error page, never a redirect (RFC 6749 §4.1.2.1). */
   | { kind: 'error'; error: OAuthError; sentRedirectUri?: string }
-  /** Nobody is signed in: sign in first, then come back to this very request. */
-  | { kind: 'login'; client: RegisteredClient }
+  /**
+   * Sign in first, then come back to this very request: nobody is signed in,
+   * or (fresh) prompt=login / max_age ask for a new sign-in after freshLoginAfter.
+   */
+  | { kind: 'login'; client: RegisteredClient; loginHint?: string; fresh: boolean; freshLoginAfter: number }
   /** The user must allow or deny; the decision is posted back with requestId. */
   | { kind: 'consent'; client: RegisteredClient; ownerName: string; scopes: string[]; redirectUri: string; requestId: string };

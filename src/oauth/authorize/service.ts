@@ -1,7 +1,7 @@
 import type { UsersService } from '../../accounts/users-service.js';
 import type { ClientsService, RegisteredClient } from '../../clients/service.js';
 import type { GrantsService } from '../../consent/grants.js';
-import { formatScopes, parseScopes } from '../../scopes.js';
+import { clientMayRequest, formatScopes, parseScopes } from '../../scopes.js';
 import { OAuthError } from '../errors.js';
 import { OAuthParams } from '../params.js';
 import type { OAuthStore } from '../store.js';
@@ -17,7 +17,13 @@ export interface AuthorizationDeps {
   grants: GrantsService;
   store: OAuthStore;
   issuer: string;
+  now: () => number;
+  /** The `sub` of an ID token Serika issued and that has not expired, else null (oidc/). */
+  idTokenHintSubject: (token: string) => Promise<string | null>;
 }
+
+/** Added to the authorize URL a fresh sign-in returns to: the time (ms) the sign-in was asked for. */
+export const FRESH_LOGIN_MARKER = 'fresh_login_after';
 
 /**
  * The authorization endpoint's decisions (RFC 6749 §4.1.1, §4.1.2), free of
@@ -36,8 +42,14 @@ export class AuthorizationService {
     return this.redirect(ctx.redirectUri, { error: error.code, error_description: error.message, state: ctx.state });
   }
 
-  /** GET /oauth/authorize with the raw request URL and the signed-in user, if any. */
-  async start(rawUrl: string, userId: string | null): Promise<AuthorizeOutcome> {
+  /**
+   * GET /oauth/authorize with the raw request URL and the signed-in user's
+   * session, if any. OIDC Core §3.1.2.1: prompt=login and a max_age the
+   * session is older than ask for a fresh sign-in, satisfied once the session
+   * began after this request first asked (the `fresh_login_after` marker the
+   * sign-in redirect adds).
+   */
+  async start(rawUrl: string, session: { userId: string; authTime: number } | null): Promise<AuthorizeOutcome> {
     const { clients, users, grants, store } = this.deps;
     const ctx: AuthorizeContext = { params: OAuthParams.fromQuery(rawUrl) };
     try {
@@ -49,18 +61,35 @@ export class AuthorizationService {
     const client = ctx.client!;
     const redirectUri = ctx.redirectUri!;
     const scopes = ctx.scopes!;
+    const prompt = ctx.prompt ?? new Set();
 
-    if (userId === null) {
-      if (ctx.prompt === 'none') return this.fail(ctx, new OAuthError('login_required', 'The user is not signed in.'));
-      return { kind: 'login', client };
+    let hintSubject: string | null = null;
+    if (ctx.idTokenHint !== undefined) {
+      hintSubject = await this.deps.idTokenHintSubject(ctx.idTokenHint);
+      if (hintSubject === null) return this.fail(ctx, new OAuthError('invalid_request', 'id_token_hint is not a valid ID token issued by Serika.'));
     }
+
+    const loginAfter = Number(ctx.params.get(FRESH_LOGIN_MARKER) ?? NaN);
+    const now = this.deps.now();
+    const wantsFresh = prompt.has('login') || (ctx.maxAge !== undefined && session !== null && now - session.authTime > ctx.maxAge * 1000);
+    const freshEnough = session !== null && Number.isFinite(loginAfter) && session.authTime >= loginAfter;
+    if (session === null || (wantsFresh && !freshEnough)) {
+      if (prompt.has('none')) return this.fail(ctx, new OAuthError('login_required', 'The user must sign in.'));
+      return { kind: 'login', client, loginHint: ctx.loginHint, fresh: session !== null, freshLoginAfter: now };
+    }
+    if (hintSubject !== null && hintSubject !== session.userId && prompt.has('none')) {
+      return this.fail(ctx, new OAuthError('login_required', 'The signed-in user is not the one id_token_hint names.'));
+    }
+    const userId = session.userId;
+    const codeFields = { clientId: client.clientId, userId, scopes, redirectUri, codeChallenge: ctx.codeChallenge!, nonce: ctx.nonce ?? null, authTime: session.authTime };
+
     // RFC 8252 §8.6: public clients are always asked; prompt=consent always asks.
-    const mayReuseGrant = !client.public && ctx.prompt !== 'consent';
+    const mayReuseGrant = !client.public && !prompt.has('consent');
     if (mayReuseGrant && (await grants.covers(userId, client.clientId, scopes))) {
-      const code = await store.createCode({ clientId: client.clientId, userId, scopes, redirectUri, codeChallenge: ctx.codeChallenge! });
+      const code = await store.createCode(codeFields);
       return this.redirect(redirectUri, { code, state: ctx.state });
     }
-    if (ctx.prompt === 'none') return this.fail(ctx, new OAuthError('consent_required', 'The user has not yet allowed this app.'));
+    if (prompt.has('none')) return this.fail(ctx, new OAuthError('consent_required', 'The user has not yet allowed this app.'));
 
     const requestId = await store.createPending({
       user_id: userId,
@@ -69,6 +98,8 @@ export class AuthorizationService {
       scopes: formatScopes(scopes),
       state: ctx.state ?? null,
       code_challenge: ctx.codeChallenge!,
+      nonce: ctx.nonce ?? null,
+      auth_time: session.authTime,
     });
     const owner = await users.findById(client.ownerId);
     return { kind: 'consent', client, ownerName: owner?.username ?? 'unknown', scopes, redirectUri, requestId };
@@ -95,11 +126,19 @@ export class AuthorizationService {
       return this.redirect(pending.redirect_uri, { error: 'access_denied', error_description: 'The user denied the request.', state });
     }
     const scopes = parseScopes(pending.scopes);
-    if (!scopes.every((s) => (client.scopes as string[]).includes(s))) {
+    if (!scopes.every((s) => clientMayRequest(client.scopes, s))) {
       return this.redirect(pending.redirect_uri, { error: 'invalid_scope', error_description: 'The app no longer has these scopes.', state });
     }
     await grants.allow(userId, client.clientId, scopes);
-    const code = await store.createCode({ clientId: client.clientId, userId, scopes, redirectUri: pending.redirect_uri, codeChallenge: pending.code_challenge });
+    const code = await store.createCode({
+      clientId: client.clientId,
+      userId,
+      scopes,
+      redirectUri: pending.redirect_uri,
+      codeChallenge: pending.code_challenge,
+      nonce: pending.nonce,
+      authTime: pending.auth_time,
+    });
     return this.redirect(pending.redirect_uri, { code, state });
   }
 }

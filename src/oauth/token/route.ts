@@ -8,6 +8,7 @@ import { refreshTokenGrant } from './grants/refresh-token.js';
 import type { GrantHandler } from './grants/types.js';
 import { API } from '../../paths.js';
 import type { AuditService } from '../../audit/service.js';
+import type { IdTokens } from '../../oidc/id-token.js';
 
 export const GRANTS: Record<string, GrantHandler> = {
   authorization_code: authorizationCodeGrant,
@@ -19,6 +20,7 @@ export interface TokenDeps {
   store: OAuthStore;
   now: () => number;
   audit: AuditService;
+  idTokens: IdTokens;
 }
 
 /** POST /oauth/token (RFC 6749 §3.2): form or JSON body, one grant handler per grant type. */
@@ -40,7 +42,7 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
       const { client } = await deps.authenticate(request, reply, params);
       const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
       if (!grant) throw new OAuthError('unsupported_grant_type', 'Supported grant types: authorization_code, refresh_token.');
-      const issued = await grant({ params, client, store: deps.store, now: deps.now, audit: deps.audit });
+      const issued = await grant({ params, client, store: deps.store, now: deps.now, audit: deps.audit, idTokens: deps.idTokens });
       return reply.code(200).send(issued);
     },
   );

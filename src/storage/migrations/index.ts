@@ -3,6 +3,7 @@ import * as m0001 from './0001_accounts_and_clients.js';
 import * as m0002 from './0002_sessions_and_oauth.js';
 import * as m0003 from './0003_characters_and_usage.js';
 import * as m0004 from './0004_audit_events.js';
+import * as m0005 from './0005_openid_connect.js';
 
 /**
  * The one migration sequence for both dialects, in order. Names sort
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0002_sessions_and_oauth': m0002,
   '0003_characters_and_usage': m0003,
   '0004_audit_events': m0004,
+  '0005_openid_connect': m0005,
 };

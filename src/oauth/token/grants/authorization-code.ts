@@ -5,7 +5,7 @@ import { parseScopes } from '../../../scopes.js';
 import type { GrantHandler } from './types.js';
 
 /** RFC 6749 §4.1.3 with RFC 7636 §4.5–4.6: redeem a code once, bound to everything it was issued for. */
-export const authorizationCodeGrant: GrantHandler = async ({ params, client, store, now, audit }): Promise<IssuedTokens> => {
+export const authorizationCodeGrant: GrantHandler = async ({ params, client, store, now, audit, idTokens }): Promise<IssuedTokens> => {
   const replayed = async (codeHash: string, userId: string) => {
     const revoked = await store.revokeByCode(codeHash);
     await audit.record({ type: 'code.replayed', userId, clientId: client.clientId, detail: { tokensRevoked: revoked } });
@@ -30,10 +30,15 @@ export const authorizationCodeGrant: GrantHandler = async ({ params, client, sto
   if (row.redirect_uri !== redirectUri) throw invalidGrant('redirect_uri does not match the authorization request.');
   if (!verifyS256(verifier, row.code_challenge)) throw invalidGrant('code_verifier does not match the code_challenge.');
 
-  const issued = await store.redeemCode(row.code_hash, { clientId: client.clientId, userId: row.user_id, scopes: parseScopes(row.scopes) });
+  const scopes = parseScopes(row.scopes);
+  const issued = await store.redeemCode(row.code_hash, { clientId: client.clientId, userId: row.user_id, scopes, authTime: row.auth_time });
   if (!issued) {
     // Lost a race with a concurrent redemption: that one's tokens die too.
     return replayed(row.code_hash, row.user_id);
+  }
+  // OIDC Core §3.1.3.3: with openid, an ID token beside the access token.
+  if (scopes.includes('openid')) {
+    issued.id_token = await idTokens.mint({ clientId: client.clientId, userId: row.user_id, scopes, alg: client.idTokenSigningAlg, nonce: row.nonce, authTime: row.auth_time, accessToken: issued.access_token });
   }
   return issued;
 };

@@ -7,7 +7,7 @@ import type { GrantHandler } from './types.js';
  * RFC 6749 §6 with RFC 9700 §4.14.2: every use rotates the refresh token;
  * a used one presented again revokes its whole family (RT-01…RT-04).
  */
-export const refreshTokenGrant: GrantHandler = async ({ params, client, store, now, audit }): Promise<IssuedTokens> => {
+export const refreshTokenGrant: GrantHandler = async ({ params, client, store, now, audit, idTokens }): Promise<IssuedTokens> => {
   const replayed = async (familyId: string, userId: string) => {
     const revoked = await store.revokeFamily(familyId, 'refresh_replay');
     await audit.record({ type: 'refresh_token.replayed', userId, clientId: client.clientId, detail: { familyId, tokensRevoked: revoked } });
@@ -36,10 +36,14 @@ export const refreshTokenGrant: GrantHandler = async ({ params, client, store, n
       throw new OAuthError('invalid_scope', 'The requested scope exceeds the scope originally granted.');
     }
   }
-  const issued = await store.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes });
+  const issued = await store.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes, authTime: row.auth_time });
   if (!issued) {
     // Lost a race with a concurrent use of the same token: a replay all the same.
     return replayed(row.family_id, row.user_id);
+  }
+  // OIDC Core §12.2: a refreshed ID token keeps the original auth_time; no nonce.
+  if (accessScopes.includes('openid')) {
+    issued.id_token = await idTokens.mint({ clientId: client.clientId, userId: row.user_id, scopes: accessScopes, alg: client.idTokenSigningAlg, authTime: row.auth_time, accessToken: issued.access_token });
   }
   return issued;
 };

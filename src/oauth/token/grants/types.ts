@@ -2,6 +2,7 @@ import type { RegisteredClient } from '../../../clients/service.js';
 import type { OAuthParams } from '../../params.js';
 import type { IssuedTokens, OAuthStore } from '../../store.js';
 import type { AuditService } from '../../../audit/service.js';
+import type { IdTokens } from '../../../oidc/id-token.js';
 
 export interface GrantContext {
   params: OAuthParams;
@@ -9,6 +10,7 @@ export interface GrantContext {
   store: OAuthStore;
   now: () => number;
   audit: AuditService;
+  idTokens: IdTokens;
 }
 
 export type GrantHandler = (ctx: GrantContext) => Promise<IssuedTokens>;

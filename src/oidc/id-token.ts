@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { SignJWT, base64url, createLocalJWKSet, jwtVerify } from 'jose';
+import type { UsersService } from '../accounts/users-service.js';
+import { DEFAULT_ALG, type SigningAlg, type SigningKeys } from './signing-keys.js';
+
+export interface IdTokenRequest {
+  clientId: string;
+  userId: string;
+  /** The scopes granted with it: profile and email add their claims. */
+  scopes: readonly string[];
+  alg?: SigningAlg | null;
+  nonce?: string | null;
+  /** When the user signed in, in milliseconds. */
+  authTime?: number | null;
+  /** The access token issued beside it, for at_hash. */
+  accessToken: string;
+}
+
+/**
+ * OIDC Core §3.1.3.6: at_hash is the left half of the hash of the access
+ * token, the hash the alg's own (SHA-256 for RS256/ES256; SHA-512 for
+ * EdDSA with Ed25519), base64url-encoded.
+ */
+export function atHash(accessToken: string, alg: SigningAlg): string {
+  const digest = createHash(alg === 'EdDSA' ? 'sha512' : 'sha256').update(accessToken, 'ascii').digest();
+  return base64url.encode(digest.subarray(0, digest.length / 2));
+}
+
+/** ID tokens (OIDC Core §2) signed with the database's keys (SPEC §7). */
+export class IdTokens {
+  constructor(
+    private readonly deps: { keys: SigningKeys; users: UsersService; issuer: string; ttlSeconds: number; now: () => number },
+  ) {}
+
+  /**
+   * The user an `id_token_hint` names: an ID token Serika signed (a key of
+   * its JWKS), for this issuer, not expired; null for anything else.
+   */
+  async hintSubject(token: string): Promise<string | null> {
+    try {
+      const { payload } = await jwtVerify(token, createLocalJWKSet(await this.deps.keys.jwks()), {
+        issuer: this.deps.issuer,
+        currentDate: new Date(this.deps.now()),
+      });
+      return typeof payload.sub === 'string' ? payload.sub : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async mint(request: IdTokenRequest): Promise<string> {
+    const { keys, users, issuer, ttlSeconds, now } = this.deps;
+    const alg = request.alg ?? DEFAULT_ALG;
+    const user = await users.findById(request.userId);
+    const claims: Record<string, unknown> = { sub: request.userId, at_hash: atHash(request.accessToken, alg) };
+    if (request.authTime) claims.auth_time = Math.floor(request.authTime / 1000);
+    if (request.nonce) claims.nonce = request.nonce;
+    if (user && request.scopes.includes('profile')) {
+      claims.preferred_username = user.username;
+      claims.name = user.username;
+      claims.picture = user.avatar;
+    }
+    if (user && request.scopes.includes('email')) {
+      claims.email = user.email;
+      // Serika does not verify addresses yet (SPEC §7).
+      claims.email_verified = false;
+    }
+    const { kid, key } = await keys.signingKey(alg);
+    const issuedAt = Math.floor(now() / 1000);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg, kid, typ: 'JWT' })
+      .setIssuer(issuer)
+      .setAudience(request.clientId)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + ttlSeconds)
+      .sign(key);
+  }
+}

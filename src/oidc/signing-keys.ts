@@ -1,0 +1,141 @@
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import type { Kysely } from 'kysely';
+import type { Database, SigningKeysTable } from '../storage/schema.js';
+
+/** The ID token algorithms Serika signs with (SPEC §7): RS256 by default, ES256 and EdDSA (Ed25519) per client. */
+export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+export const DEFAULT_ALG: SigningAlg = 'RS256';
+
+/** Clients cache a JWKS for about five minutes: a new key is published this long before it signs. */
+export const PUBLISH_BEFORE_SIGN_MS = 10 * 60 * 1000;
+/** How long a process trusts its copy of the key table (a rotation through the CLI is seen within this). */
+const CACHE_MS = 30 * 1000;
+
+export type KeyState = 'next' | 'active' | 'retired' | 'expired';
+
+export interface SigningKey {
+  kid: string;
+  alg: SigningAlg;
+  publicJwk: JWK;
+  createdAt: number;
+  activatesAt: number;
+  /** When a newer key of the same alg took over signing; null while none has. */
+  retiredAt: number | null;
+  state: KeyState;
+}
+
+export class SigningKeyError extends Error {}
+
+async function generate(alg: SigningAlg, now: number, activatesAt: number): Promise<SigningKeysTable> {
+  const options = alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : alg === 'RS256' ? { modulusLength: 2048, extractable: true } : { extractable: true };
+  const { publicKey, privateKey } = await generateKeyPair(alg, options);
+  const publicJwk = await exportJWK(publicKey);
+  // RFC 7638 thumbprint as kid: stable, derived from the key itself.
+  const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
+  const privateJwk = await exportJWK(privateKey);
+  return {
+    kid,
+    alg,
+    public_jwk: JSON.stringify({ ...publicJwk, kid, alg, use: 'sig' }),
+    private_jwk: JSON.stringify({ ...privateJwk, kid, alg }),
+    created_at: now,
+    activates_at: activatesAt,
+  };
+}
+
+/**
+ * ID token signing keys, kept in the database and shared by every instance.
+ * Per alg: the signing key is the newest one whose activation time has come;
+ * an older key retires then, and stays published until every ID token it
+ * signed has expired (retiredAt + ID_TOKEN_TTL).
+ */
+export class SigningKeys {
+  private cached: { at: number; rows: SigningKeysTable[] } | null = null;
+  private readonly imported = new Map<string, CryptoKey>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly idTokenTtlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** On first start: one active key per alg. Concurrent starts may both insert; the newest then simply wins. */
+  async ensure(): Promise<void> {
+    const rows = await this.rows(true);
+    const now = this.now();
+    for (const alg of SIGNING_ALGS) {
+      if (!rows.some((r) => r.alg === alg)) await this.db.insertInto('signing_keys').values(await generate(alg, now, now)).execute();
+    }
+    this.cached = null;
+    // A corrupt row must stop the start, not fail the first sign-in later.
+    for (const row of await this.rows(true)) await this.privateKey(row);
+  }
+
+  /** `serika signing-keys rotate`: a new key per alg, published now, signing after PUBLISH_BEFORE_SIGN_MS. */
+  async rotate(): Promise<SigningKey[]> {
+    const now = this.now();
+    const added: SigningKeysTable[] = [];
+    for (const alg of SIGNING_ALGS) added.push(await generate(alg, now, now + PUBLISH_BEFORE_SIGN_MS));
+    await this.db.insertInto('signing_keys').values(added).execute();
+    this.cached = null;
+    const all = await this.list();
+    return all.filter((k) => added.some((a) => a.kid === k.kid));
+  }
+
+  /** Every key with its state, newest first, read afresh from the database. */
+  async list(): Promise<SigningKey[]> {
+    return this.states(await this.rows(true));
+  }
+
+  private states(rows: SigningKeysTable[]): SigningKey[] {
+    const now = this.now();
+    return rows
+      .map((row) => {
+        const newer = rows.filter((r) => r.alg === row.alg && r.activates_at > row.activates_at && r.activates_at <= now);
+        const retiredAt = newer.length ? Math.min(...newer.map((r) => Number(r.activates_at))) : null;
+        const state: KeyState =
+          Number(row.activates_at) > now ? 'next' : retiredAt === null ? 'active' : now >= retiredAt + this.idTokenTtlMs ? 'expired' : 'retired';
+        return { kid: row.kid, alg: row.alg as SigningAlg, publicJwk: JSON.parse(row.public_jwk) as JWK, createdAt: Number(row.created_at), activatesAt: Number(row.activates_at), retiredAt, state };
+      })
+      .sort((a, b) => b.createdAt - a.createdAt || b.activatesAt - a.activatesAt);
+  }
+
+  /** The JWKS (RFC 7517): every key that is next, active or retired but not yet expired. */
+  async jwks(): Promise<{ keys: JWK[] }> {
+    const keys = await this.listCached();
+    return { keys: keys.filter((k) => k.state !== 'expired').map((k) => k.publicJwk) };
+  }
+
+  /** The key that signs for this alg now. */
+  async signingKey(alg: SigningAlg): Promise<{ kid: string; key: CryptoKey }> {
+    const active = (await this.listCached()).find((k) => k.alg === alg && k.state === 'active');
+    if (!active) throw new SigningKeyError(`No active ${alg} signing key: run serika signing-keys rotate`);
+    const row = (await this.rows(false)).find((r) => r.kid === active.kid)!;
+    return { kid: active.kid, key: await this.privateKey(row) };
+  }
+
+  private async listCached(): Promise<SigningKey[]> {
+    return this.states(await this.rows(false));
+  }
+
+  private async rows(fresh: boolean): Promise<SigningKeysTable[]> {
+    const now = this.now();
+    if (!fresh && this.cached && now - this.cached.at < CACHE_MS && now >= this.cached.at) return this.cached.rows;
+    const rows = await this.db.selectFrom('signing_keys').selectAll().execute();
+    this.cached = { at: now, rows };
+    return rows;
+  }
+
+  private async privateKey(row: SigningKeysTable): Promise<CryptoKey> {
+    const known = this.imported.get(row.kid);
+    if (known) return known;
+    try {
+      const key = (await importJWK(JSON.parse(row.private_jwk) as JWK, row.alg)) as CryptoKey;
+      this.imported.set(row.kid, key);
+      return key;
+    } catch (error) {
+      throw new SigningKeyError(`The signing key ${row.kid} (${row.alg}) in the signing_keys table is corrupt: ${(error as Error).message}`);
+    }
+  }
+}
