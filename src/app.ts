@@ -15,6 +15,7 @@ import { loggerOptions, requestId } from './http/logging.js';
 import { registerMetrics } from './http/metrics.js';
 import { sendOAuthJsonError } from './oauth/json-errors.js';
 import { metadataRoute } from './oauth/metadata.js';
+import { jwksRoute } from './oidc/jwks.js';
 import { introspectRoute } from './oauth/introspect.js';
 import { tokenRateLimits } from './oauth/rate-limits.js';
 import { revokeRoute } from './oauth/revoke.js';
@@ -31,6 +32,7 @@ import { closeServices, type Services } from './services.js';
 import { accountsPages } from './web/accounts-pages.js';
 import { assetRoutes } from './web/assets.js';
 import { authorizePages } from './web/authorize-pages.js';
+import { endSessionPages } from './web/end-session-pages.js';
 import { dashboardRoutes } from './web/dashboard/index.js';
 import { pageHeaders } from './web/layout.js';
 import { sendPageError } from './web/page-errors.js';
@@ -112,6 +114,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   }
   registerHealth(app, services.storage, { redis: services.redis, draining: () => services.lifecycle.draining });
   metadataRoute(app, config);
+  jwksRoute(app, services.signingKeys);
 
   await app.register(
     async (api) => {
@@ -157,6 +160,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     protectFormPosts(pages, config.publicUrl);
     await assetRoutes(pages);
     await authorizePages(pages, { authorization: services.authorization, pageSessions });
+    await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens });
     const { users, clients, throttle, audit, telemetry } = services;
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());

@@ -21,7 +21,7 @@ const OAUTH_JSON = new Set<string>([PATHS.token, PATHS.revoke, PATHS.introspect]
 export function errorFormatFor(url: string): ErrorFormat {
   const path = url.split('?')[0] ?? '';
   if (OAUTH_JSON.has(path)) return 'oauth-json';
-  if (path === PATHS.authorize || path.startsWith(`${PATHS.authorize}/`)) return 'page';
+  if (path === PATHS.authorize || path.startsWith(`${PATHS.authorize}/`) || path === PATHS.endSession) return 'page';
   if (path === API_BASE || path.startsWith(`${API_BASE}/`)) return 'openai';
   if (path.startsWith('/.well-known/') || path === PATHS.healthz || path === PATHS.readyz || path === PATHS.metrics || path.startsWith(`${PATHS.docs}/`)) {
     return 'openai';

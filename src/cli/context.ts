@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ConfigError, loadDotEnv, maskCredentials, parseConfig, type Config } from '../config.js';
 import { closeServices, createServices, type Services } from '../services.js';
 import { openStorage } from '../storage/database.js';
-import { migrateToLatest } from '../storage/migrate.js';
+import { prepareDatabase } from '../server.js';
 
 /** A failing command prints one line on stderr and exits 1 (SPEC §1); never a password from a URL. */
 export function fail(message: string): never {
@@ -72,7 +72,7 @@ export async function withServices<T>(action: (services: Services) => Promise<T>
   let services: Services | undefined;
   let result: { value: T } | { error: unknown };
   try {
-    await migrateToLatest(storage);
+    await prepareDatabase(storage, config);
     services = createServices(config, storage);
     result = { value: await action(services) };
   } catch (error) {

@@ -3,6 +3,7 @@ import { keysCommand } from './keys.js';
 import { backupCommand } from './backup.js';
 import { migrateCommand } from './migrate.js';
 import { pruneCommand } from './prune.js';
+import { signingKeysCommand } from './signing-keys.js';
 import { serveCommand } from './serve.js';
 import { usersCommand } from './users.js';
 
@@ -12,7 +13,7 @@ Configuration is read from environment variables (and .env if present):
   UPSTREAM_API_KEY, UPSTREAM_TIMEOUT, REQUEST_TIMEOUT, ACCESS_TOKEN_TTL,
   REFRESH_TOKEN_TTL, AUTH_CODE_TTL, RATE_LIMIT_TOKEN, RATE_LIMIT_LOGIN, SIGNUP,
   METRICS_TOKEN, TRUST_PROXY, SHUTDOWN_DRAIN, SHUTDOWN_TIMEOUT,
-  MAX_CLIENTS_PER_USER, LOG_LEVEL. See README.md for defaults and meanings.
+  MAX_CLIENTS_PER_USER, ID_TOKEN_TTL, LOG_LEVEL. See README.md for defaults and meanings.
 Run it from the install directory with the server's environment: the
 commands that touch the database say on stderr which one they used, and
 take --database-url to name another.
@@ -30,5 +31,6 @@ export async function main(argv: string[]): Promise<void> {
   keysCommand(program);
   pruneCommand(program);
   backupCommand(program);
+  signingKeysCommand(program);
   await program.parseAsync(argv);
 }

@@ -10,7 +10,7 @@ import { API_BASE, PATHS } from '../paths.js';
  */
 export function corsAllowed(url: string): boolean {
   const path = url.split('?')[0] ?? '';
-  if (path === PATHS.authorize || path.startsWith(`${PATHS.authorize}/`)) return false;
+  if (path === PATHS.authorize || path.startsWith(`${PATHS.authorize}/`) || path === PATHS.endSession) return false;
   return path.startsWith(`${API_BASE}/`) || path.startsWith('/.well-known/');
 }
 

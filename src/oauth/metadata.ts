@@ -1,9 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { PATHS } from '../paths.js';
+import { SIGNING_ALGS } from '../oidc/signing-keys.js';
 import { IGNORED_SCOPES, SCOPE_NAMES } from '../scopes.js';
 
-/** RFC 8414 §2 authorization server metadata; the issuer is PUBLIC_URL exactly (MD-01). */
+/** The claims an ID token or userinfo may hold (SPEC §7). */
+const CLAIMS = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'preferred_username', 'name', 'picture', 'email', 'email_verified'];
+
+/**
+ * RFC 8414 §2 authorization server metadata and OpenID Connect Discovery 1.0
+ * §3 provider metadata: one document, served at both addresses so they agree
+ * field for field; the issuer is PUBLIC_URL exactly (MD-01).
+ */
 export function authorizationServerMetadata(config: Config) {
   const base = config.publicUrl;
   return {
@@ -13,6 +21,8 @@ export function authorizationServerMetadata(config: Config) {
     revocation_endpoint: base + PATHS.revoke,
     introspection_endpoint: base + PATHS.introspect,
     userinfo_endpoint: base + PATHS.userinfo,
+    jwks_uri: base + PATHS.jwks,
+    end_session_endpoint: base + PATHS.endSession,
     scopes_supported: [...SCOPE_NAMES, ...IGNORED_SCOPES],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
@@ -22,12 +32,23 @@ export function authorizationServerMetadata(config: Config) {
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],
     authorization_response_iss_parameter_supported: true,
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: [...SIGNING_ALGS],
+    claims_supported: CLAIMS,
+    prompt_values_supported: ['none', 'login', 'consent'],
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    claims_parameter_supported: false,
     service_documentation: `${base}/docs`,
   };
 }
 
 export function metadataRoute(app: FastifyInstance, config: Config): void {
-  app.get(PATHS.metadata, { schema: { tags: ['oauth'], summary: 'Authorization server metadata (RFC 8414)' } }, async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=300').send(authorizationServerMetadata(config)),
-  );
+  const document = authorizationServerMetadata(config);
+  for (const [url, summary] of [
+    [PATHS.metadata, 'Authorization server metadata (RFC 8414)'],
+    [PATHS.openidConfiguration, 'OpenID Provider configuration (OpenID Connect Discovery 1.0)'],
+  ] as const) {
+    app.get(url, { schema: { tags: ['oauth'], summary } }, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(document));
+  }
 }

@@ -43,6 +43,7 @@ export interface AccessGrant {
   userId: string;
   username: string;
   avatar: string | null;
+  email: string | null;
   scopes: string;
   expiresAt: number;
 }
@@ -86,6 +87,7 @@ export class OAuthStore {
           'oauth_tokens.user_id as userId',
           'users.username as username',
           'users.avatar as avatar',
+          'users.email as email',
           'oauth_tokens.scopes as scopes',
           'oauth_tokens.expires_at as expiresAt',
           'oauth_tokens.kind as kind',
@@ -224,7 +226,7 @@ export class OAuthStore {
   async findLiveAccessToken(token: string): Promise<AccessGrant | undefined> {
     const row = (await this.selectLiveAccess(sha256Hex(token))).rows[0];
     if (!row || row.kind !== 'access' || tokenState(row, this.now()) !== 'live') return undefined;
-    return { clientId: row.clientId, userId: row.userId, username: row.username, avatar: row.avatar, scopes: row.scopes, expiresAt: row.expiresAt };
+    return { clientId: row.clientId, userId: row.userId, username: row.username, avatar: row.avatar, email: row.email, scopes: row.scopes, expiresAt: row.expiresAt };
   }
 
   async findToken(token: string): Promise<TokenRow | undefined> {

@@ -48,6 +48,20 @@ export class IdTokens {
     }
   }
 
+  /**
+   * RP-Initiated Logout 1.0 §2: an id_token_hint that expired still names who
+   * and for which client; its signature and issuer must be Serika's.
+   */
+  async logoutHint(token: string): Promise<{ sub: string; aud: string } | null> {
+    try {
+      const { payload } = await jwtVerify(token, createLocalJWKSet(await this.deps.keys.jwks()), { issuer: this.deps.issuer, currentDate: new Date(0) });
+      const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
+      return typeof payload.sub === 'string' && typeof aud === 'string' ? { sub: payload.sub, aud } : null;
+    } catch {
+      return null;
+    }
+  }
+
   async mint(request: IdTokenRequest): Promise<string> {
     const { keys, users, issuer, ttlSeconds, now } = this.deps;
     const alg = request.alg ?? DEFAULT_ALG;

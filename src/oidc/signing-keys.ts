@@ -60,12 +60,12 @@ export class SigningKeys {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** On first start: one active key per alg. Concurrent starts may both insert; the newest then simply wins. */
+  /** On first start (or when none can sign yet): one key per alg that signs now. */
   async ensure(): Promise<void> {
     const rows = await this.rows(true);
     const now = this.now();
     for (const alg of SIGNING_ALGS) {
-      if (!rows.some((r) => r.alg === alg)) await this.db.insertInto('signing_keys').values(await generate(alg, now, now)).execute();
+      if (!rows.some((r) => r.alg === alg && Number(r.activates_at) <= now)) await this.db.insertInto('signing_keys').values(await generate(alg, now, now)).execute();
     }
     this.cached = null;
     // A corrupt row must stop the start, not fail the first sign-in later.

@@ -63,13 +63,15 @@ export function bearerGuard(scope: FastifyInstance, store: OAuthStore): void {
   });
 }
 
-/** Per-route scope check (RS-03): 403 with the scope the route needs. */
-export function requireScope(needed: Scope): preHandlerAsyncHookHandler {
+/** Per-route scope check (RS-03): 403 with the scope the route needs (any one of several, when it takes several). */
+export function requireScope(needed: Scope, ...orElse: Scope[]): preHandlerAsyncHookHandler {
+  const accepted = [needed, ...orElse];
   return async function checkScope(request, reply) {
     const grant = request.bearer;
     if (!grant) throw new AppError('invalid_token', 'This endpoint needs an OAuth access token.');
-    if (!parseScopes(grant.scopes).includes(needed)) {
-      challenge(reply, 'insufficient_scope', `This endpoint needs the ${needed} scope.`, needed);
+    const held = parseScopes(grant.scopes);
+    if (!accepted.some((s) => held.includes(s))) {
+      challenge(reply, 'insufficient_scope', `This endpoint needs the ${accepted.join(' or ')} scope.`, needed);
       throw new AppError('insufficient_scope', `The access token lacks the "${needed}" scope this endpoint needs.`);
     }
   };

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionsService, SessionUser } from '../accounts/sessions.js';
+import { field } from '../http/form-body.js';
 import { sha256Hex } from '../security/secrets.js';
 import { identify } from '../http/request-context.js';
 
@@ -126,10 +127,22 @@ function assertSameOrigin(request: FastifyRequest, publicUrl: string): void {
  */
 export function protectFormPosts(scope: FastifyInstance, publicUrl: string): void {
   scope.addHook('preValidation', async (request) => {
-    if (request.method === 'POST') assertSameOrigin(request, publicUrl);
+    if (guarded(request)) assertSameOrigin(request, publicUrl);
   });
   scope.addHook('preHandler', (request, reply, done) => {
-    if (request.method === 'POST') scope.csrfProtection(request, reply, done);
+    if (guarded(request)) scope.csrfProtection(request, reply, done);
     else done();
   });
+}
+
+/**
+ * Every POST is guarded, except the one kind a route may opt into with
+ * `config: { crossSiteForm: true }`: a form another site posts (RP-initiated
+ * logout), carrying no CSRF token, which only shows a confirmation page and
+ * changes nothing. The confirmation it leads to carries a token and is guarded.
+ */
+function guarded(request: FastifyRequest): boolean {
+  if (request.method !== 'POST') return false;
+  const crossSite = (request.routeOptions.config as { crossSiteForm?: boolean } | undefined)?.crossSiteForm === true;
+  return !(crossSite && field(request.body, '_csrf') === undefined);
 }

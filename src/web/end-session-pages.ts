@@ -1,0 +1,76 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { asciiUri } from '../clients/redirect-uris.js';
+import type { ClientsService } from '../clients/service.js';
+import { field } from '../http/form-body.js';
+import { OAuthError } from '../oauth/errors.js';
+import { OAuthParams } from '../oauth/params.js';
+import type { IdTokens } from '../oidc/id-token.js';
+import { DASHBOARD, PATHS } from '../paths.js';
+import { sendPage } from './layout.js';
+import { sendOAuthErrorPage } from './page-errors.js';
+import type { PageSessions } from './session.js';
+import { confirmSignOutView, signedOutView } from './views/end-session.js';
+
+export interface EndSessionDeps {
+  pageSessions: PageSessions;
+  clients: ClientsService;
+  idTokens: IdTokens;
+}
+
+/**
+ * RP-Initiated Logout 1.0: GET or POST /oauth/end_session. The user confirms
+ * "Sign out of Serika?"; then the session ends and the user goes back to the
+ * client's registered post_logout_redirect_uri with `state`, or sees "You are
+ * signed out". A URI that is not registered exactly is never followed.
+ */
+export async function endSessionPages(scope: FastifyInstance, deps: EndSessionDeps): Promise<void> {
+  const { pageSessions, clients, idTokens } = deps;
+  const refuse = (reply: FastifyReply, description: string, sent?: string) => sendOAuthErrorPage(reply, new OAuthError('invalid_request', description), sent);
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply, params: OAuthParams, confirm: string | undefined) => {
+    const repeated = params.repeated();
+    if (repeated.length > 0) return refuse(reply, `Parameters may not repeat: ${repeated.join(', ').slice(0, 100)}.`);
+    const hintToken = params.get('id_token_hint');
+    const hint = hintToken === undefined ? null : await idTokens.logoutHint(hintToken);
+    if (hintToken !== undefined && hint === null) return refuse(reply, 'id_token_hint is not an ID token Serika issued.');
+    const given = params.get('client_id');
+    if (hint && given !== undefined && hint.aud !== given) return refuse(reply, 'client_id is not the client the id_token_hint was issued to.');
+    const clientId = given ?? hint?.aud;
+    const client = clientId === undefined ? undefined : await clients.findRegistered(clientId);
+    if (clientId !== undefined && !client) return refuse(reply, 'No client has this client_id.');
+    const uri = params.get('post_logout_redirect_uri');
+    if (uri !== undefined) {
+      if (!client) return refuse(reply, 'post_logout_redirect_uri needs client_id or id_token_hint, to know whose it is.');
+      // Exact match only: never an open redirect.
+      if (!client.postLogoutRedirectUris.includes(asciiUri(uri))) return refuse(reply, 'post_logout_redirect_uri is not registered for this client.', uri.slice(0, 2048));
+    }
+    const state = params.get('state');
+    const finish = () => {
+      if (uri === undefined) return sendPage(reply, 200, signedOutView());
+      const target = asciiUri(uri);
+      const location = state === undefined ? target : `${target}${target.includes('?') ? '&' : '?'}state=${encodeURIComponent(state)}`;
+      return reply.code(303).header('location', location).send();
+    };
+
+    const user = await pageSessions.user(request);
+    if (!user) return finish();
+    if (confirm === 'yes') {
+      await pageSessions.signOut(request, reply);
+      return finish();
+    }
+    if (confirm === 'no') return reply.code(303).header('location', DASHBOARD.overview).send();
+    const carry: Record<string, string> = {};
+    if (clientId !== undefined) carry.client_id = clientId;
+    if (uri !== undefined) carry.post_logout_redirect_uri = uri;
+    if (state !== undefined) carry.state = state;
+    return sendPage(reply, 200, confirmSignOutView({ user, csrf: pageSessions.csrf(reply), clientName: client?.name ?? null, carry }));
+  };
+
+  scope.get(PATHS.endSession, { schema: { hide: true } }, async (request, reply) => handle(request, reply, OAuthParams.fromQuery(request.raw.url ?? ''), undefined));
+  scope.post(PATHS.endSession, { schema: { hide: true }, config: { crossSiteForm: true } }, async (request, reply) => {
+    const params = OAuthParams.fromBody(request.body);
+    // Only our own confirmation form (it carries a CSRF token, checked before this) may confirm.
+    const confirm = field(request.body, '_csrf') === undefined ? undefined : field(request.body, 'confirm');
+    return handle(request, reply, params, confirm);
+  });
+}
