@@ -86,7 +86,7 @@ describe('the serika CLI', () => {
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 
-  it.each([[[]], [['serve']], [['migrate']], [['users', 'create']], [['keys', 'create']], [['keys', 'list']], [['keys', 'revoke']], [['prune']]])(
+  it.each([[[]], [['serve']], [['migrate']], [['users', 'create']], [['keys', 'create']], [['keys', 'list']], [['keys', 'revoke']], [['prune']], [['backup']], [['signing-keys', 'rotate']]])(
     'has --help for %j',
     async (args) => {
       const result = await runCli([...args, '--help'], env);
@@ -152,6 +152,17 @@ describe('the serika CLI', () => {
     const result = await runCli(['prune'], env);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^pendingRequests\s+\d+\ncodes\s+\d+\ntokens\s+\d+\nsessions\s+\d+\nloginFailures\s+\d+\n$/);
+  });
+
+  it('lists and rotates the OIDC signing keys', async () => {
+    const list = await runCli(['signing-keys', 'list'], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^KID\s+ALG\s+STATE\s+CREATED\s+SIGNS FROM\s+RETIRED/);
+    expect(list.stdout.match(/ active /g)).toHaveLength(3);
+    const rotated = await runCli(['signing-keys', 'rotate'], env);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout.match(/ next /g)).toHaveLength(3);
+    expect((await runCli(['signing-keys', 'list'], env)).stdout.split('\n').filter((l) => / (next|active) /.test(l))).toHaveLength(6);
   });
 
   it('runs through npx serika', async () => {

@@ -6,6 +6,9 @@ import { openStorage, type Storage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { tokenState } from '../../src/oauth/store.js';
 import { pruneOnce } from '../../src/pruner.js';
+import { IdTokens } from '../../src/oidc/id-token.js';
+import { SigningKeys } from '../../src/oidc/signing-keys.js';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { sql } from 'kysely';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
 
@@ -251,6 +254,52 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
           }
         });
       }
+    });
+
+    describe('OIDC signing keys', () => {
+      it('rotates with publish-then-sign, keeps a retired key published until its last ID token expired, and every instance agrees', async () => {
+        const ttl = 3600 * 1000;
+        const keys = new SigningKeys(storage.db, ttl, now);
+        const other = new SigningKeys(storage.db, ttl, now); // another instance on the same database
+        await keys.ensure();
+        const before = await keys.signingKey('RS256');
+        const tokens = new IdTokens({ keys, users: s.users, issuer: 'https://issuer.example', ttlSeconds: 3600, now });
+        const old = await tokens.mint({ clientId: 'client_x', userId, scopes: ['openid'], accessToken: 'at' });
+
+        const added = await keys.rotate();
+        expect(added.map((k) => k.state)).toEqual(['next', 'next', 'next']);
+        const next = added.find((k) => k.alg === 'RS256')!;
+        // Published at once, not signing yet.
+        clock += 31_000;
+        expect((await other.jwks()).keys.map((k) => k.kid)).toEqual(expect.arrayContaining([before.kid, next.kid]));
+        expect((await other.signingKey('RS256')).kid).toBe(before.kid);
+        // Ten minutes on, both instances sign with the new key; the old one still verifies.
+        clock += 10 * 60 * 1000;
+        expect((await keys.signingKey('RS256')).kid).toBe(next.kid);
+        expect((await other.signingKey('RS256')).kid).toBe(next.kid);
+        const jwks = createLocalJWKSet(await other.jwks());
+        await expect(jwtVerify(old, jwks, { issuer: 'https://issuer.example', currentDate: new Date(clock - 11 * 60 * 1000) })).resolves.toBeDefined();
+        expect((await keys.list()).find((k) => k.kid === before.kid)!.state).toBe('retired');
+        // The retired key leaves the JWKS once every ID token it signed has expired.
+        clock += ttl + 31_000;
+        expect((await keys.list()).find((k) => k.kid === before.kid)!.state).toBe('expired');
+        expect((await other.jwks()).keys.map((k) => k.kid)).not.toContain(before.kid);
+      });
+
+      it('stops the start with one clear error on a corrupt key row', async () => {
+        const fresh = await createTestDatabase(dialect);
+        const s2 = openStorage(fresh.url);
+        try {
+          await migrateToLatest(s2);
+          const keys = new SigningKeys(s2.db, 3600_000, now);
+          await keys.ensure();
+          await s2.db.updateTable('signing_keys').set({ private_jwk: '{"kty":"RSA","n":"broken"}' }).where('alg', '=', 'RS256').execute();
+          await expect(new SigningKeys(s2.db, 3600_000, now).ensure()).rejects.toThrow(/signing key .* \(RS256\) in the signing_keys table is corrupt/);
+        } finally {
+          await s2.close();
+          await fresh.cleanup();
+        }
+      });
     });
 
     describe('characters', () => {
