@@ -193,6 +193,21 @@ describe('OpenID Connect with openid-client v6 as the relying party', () => {
     expect(location.searchParams.get('state')).toBe('state-123');
   });
 
+  it('sets the ID token alg and post-logout redirect URIs from the dashboard form, judged by the API schema', async () => {
+    const page = await (await agent.fetch('/dashboard/clients')).text();
+    expect(page).toContain('ID token signing algorithm');
+    const created = await agent.fetch('/dashboard/clients', {
+      form: { _csrf: hiddenField(page, '_csrf'), name: 'Form RP', redirect_uri: REDIRECT, scope: 'profile', type: 'confidential', id_token_signing_alg: 'ES256', post_logout_redirect_uris: `${SIGNED_OUT}\nhttps://rp.example.com/bye` },
+    });
+    expect(created.status).toBe(201);
+    const listed = (await call('GET', `${ts.api}/oauth/clients`, { key: user.key })).json.data.find((c: { name: string }) => c.name === 'Form RP');
+    expect(listed).toMatchObject({ idTokenSigningAlg: 'ES256', postLogoutRedirectUris: [SIGNED_OUT, 'https://rp.example.com/bye'] });
+    const bad = await agent.fetch('/dashboard/clients', {
+      form: { _csrf: hiddenField(page, '_csrf'), name: 'Bad RP', redirect_uri: REDIRECT, scope: 'profile', id_token_signing_alg: 'HS256' },
+    });
+    expect(bad.status).toBe(400);
+  });
+
   it('accepts offline_access and ignores it; openid needs no registration, email does', async () => {
     const owner = await seedUser(ts);
     const rp = await registerClient(ts, owner, { scopes: ['profile'] });

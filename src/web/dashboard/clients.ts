@@ -16,12 +16,20 @@ interface ClientForm {
   redirectUris: string[];
   scopes: string[];
   public: boolean;
+  idTokenSigningAlg: string;
+  postLogoutRedirectUris: string[];
 }
 
 /** The field limits of the form: those of the JSON API's schema. */
 const LIMITS = createClientBody.properties;
 
-const FIELD_OF: Record<string, string> = { name: 'name', redirectUris: 'redirect_uri', scopes: 'scope' };
+const FIELD_OF: Record<string, string> = {
+  name: 'name',
+  redirectUris: 'redirect_uri',
+  scopes: 'scope',
+  idTokenSigningAlg: 'id_token_signing_alg',
+  postLogoutRedirectUris: 'post_logout_redirect_uri',
+};
 
 function values(body: unknown, name: string): string[] {
   const value = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined;
@@ -30,7 +38,19 @@ function values(body: unknown, name: string): string[] {
 }
 
 function readForm(body: unknown): ClientForm {
-  return { name: field(body, 'name') ?? '', redirectUris: values(body, 'redirect_uri'), scopes: values(body, 'scope'), public: field(body, 'type') === 'public' };
+  return {
+    name: field(body, 'name') ?? '',
+    redirectUris: values(body, 'redirect_uri'),
+    scopes: values(body, 'scope'),
+    public: field(body, 'type') === 'public',
+    idTokenSigningAlg: field(body, 'id_token_signing_alg') ?? 'RS256',
+    postLogoutRedirectUris: (field(body, 'post_logout_redirect_uris') ?? '').split(/\s+/).filter(Boolean),
+  };
+}
+
+/** The form as the API's input: the same schema judges both (clients/validate.ts). */
+function apiFields(form: ClientForm) {
+  return { name: form.name, redirectUris: form.redirectUris, scopes: form.scopes, idTokenSigningAlg: form.idTokenSigningAlg, postLogoutRedirectUris: form.postLogoutRedirectUris };
 }
 
 /** The create and edit form: name, redirect URI rows (add and remove), scopes with their descriptions, and the client type on creation. */
@@ -61,6 +81,17 @@ function clientForm(reply: FastifyReply, form: ClientForm, errors: Record<string
       <label for="scope-${s}"><strong>${s}</strong> <span class="muted">${SCOPES[s]}</span></label></div>`,
     )}
     ${fieldError('scope', errors)}
+  </fieldset>
+  <fieldset><legend>Sign in with Serika (OpenID Connect)</legend>
+    <label for="id_token_signing_alg">ID token signing algorithm</label>
+    <select id="id_token_signing_alg" name="id_token_signing_alg"${describedBy('id_token_signing_alg', errors)}>
+      ${LIMITS.idTokenSigningAlg.enum.map((alg) => html`<option value="${alg}"${form.idTokenSigningAlg === alg ? html` selected` : ''}>${alg}</option>`)}
+    </select>
+    ${fieldError('id_token_signing_alg', errors)}
+    <label for="post_logout_redirect_uris">Post-logout redirect URIs</label>
+    <textarea id="post_logout_redirect_uris" name="post_logout_redirect_uris" rows="2"${describedBy('post_logout_redirect_uri', errors, 'logout-hint')}>${form.postLogoutRedirectUris.join('\n')}</textarea>
+    <p class="hint" id="logout-hint">One per line: where your app may send users after they sign out of Serika. Compared exactly, like redirect URIs.</p>
+    ${fieldError('post_logout_redirect_uri', errors)}
   </fieldset>
   ${
     creating
@@ -96,7 +127,7 @@ export async function clientsPages(scope: FastifyInstance, deps: { clients: Clie
     throw error;
   };
 
-  const listPage = async (request: FastifyRequest, reply: FastifyReply, form: ClientForm = { name: '', redirectUris: [], scopes: ['profile'], public: false }, errors: Record<string, string> = {}, status = 200) => {
+  const listPage = async (request: FastifyRequest, reply: FastifyReply, form: ClientForm = { name: '', redirectUris: [], scopes: ['profile'], public: false, idTokenSigningAlg: 'RS256', postLogoutRedirectUris: [] }, errors: Record<string, string> = {}, status = 200) => {
     const list = await clients.list(userOf(request).userId);
     return dashboardPage(request, reply, {
       title: 'OAuth clients',
@@ -118,7 +149,7 @@ ${
 
   const detailPage = async (request: FastifyRequest, reply: FastifyReply, client: Client, extra: { notice?: Html; form?: ClientForm; errors?: Record<string, string>; status?: number } = {}) => {
     const authorized = await grants.countForClient(client.clientId);
-    const form = extra.form ?? { name: client.name, redirectUris: client.redirectUris, scopes: client.scopes, public: client.public };
+    const form = extra.form ?? { name: client.name, redirectUris: client.redirectUris, scopes: client.scopes, public: client.public, idTokenSigningAlg: client.idTokenSigningAlg, postLogoutRedirectUris: client.postLogoutRedirectUris };
     const url = authorizeUrl(config, client);
     return dashboardPage(request, reply, {
       title: client.name,
@@ -164,8 +195,7 @@ ${extra.notice ?? ''}
     const form = readForm(request.body);
     let created;
     try {
-      const { name, redirectUris, scopes } = form;
-      created = await clients.create(userOf(request).userId, checkCreateClient({ name, redirectUris, scopes, public: form.public }));
+      created = await clients.create(userOf(request).userId, checkCreateClient({ ...apiFields(form), public: form.public }));
     } catch (error) {
       return listPage(request, reply, form, fail(error), 400);
     }
@@ -185,7 +215,7 @@ ${extra.notice ?? ''}
     if (!client) return reply;
     const form = { ...readForm(request.body), public: client.public };
     try {
-      const changes = checkUpdateClient({ name: form.name, redirectUris: form.redirectUris, scopes: form.scopes });
+      const changes = checkUpdateClient(apiFields(form));
       const updated = await clients.update(userOf(request).userId, client.clientId, changes);
       return await detailPage(request, reply, updated, { notice: html`<p class="notice" role="status">Saved.</p>` });
     } catch (error) {
