@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**', 'test/**', 'bench/**', 'bin/**', 'scripts/**'],
+    files: ['src/cli/**', 'test/**', 'bench/**', 'bin/**', 'scripts/**', 'examples/**'],
     rules: { 'no-console': 'off' },
   },
   {
