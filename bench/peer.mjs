@@ -67,13 +67,16 @@ async function mint(clientId) {
 
 const basic = await mint('bench-basic');
 const post = await mint('bench-post');
-const codes = { basic: [], post: [] };
+const codes = { basic: [], post: [], oidc: [] };
 const refresh = [];
 for (let i = 0; i < count; i++) {
   for (const [kind, ctx] of [['basic', basic], ['post', post]]) {
     const code = new provider.AuthorizationCode({ client: ctx.client, accountId, grantId: ctx.grantId, scope: 'api', redirectUri, codeChallenge: challenge, codeChallengeMethod: 'S256', authTime });
     codes[kind].push(await code.save());
   }
+  // With openid: the token response carries an RS256 ID token (node-oidc-provider's default alg).
+  const oidcCode = new provider.AuthorizationCode({ client: post.client, accountId, grantId: post.grantId, scope: 'openid profile', redirectUri, codeChallenge: challenge, codeChallengeMethod: 'S256', authTime, nonce: 'bench-nonce' });
+  codes.oidc.push(await oidcCode.save());
   const rt = new provider.RefreshToken({ client: basic.client, accountId, grantId: basic.grantId, scope: 'api', gty: 'authorization_code', authTime });
   refresh.push(await rt.save());
 }
@@ -84,6 +87,8 @@ const lines = (values, fn) => values.map(fn).join('\n') + '\n';
 const redeemPost = `${outDir}/peer-redeem-post.txt`;
 const redeemBasic = `${outDir}/peer-redeem-basic.txt`;
 const refreshFile = `${outDir}/peer-refresh.txt`;
+const redeemOidc = `${outDir}/peer-redeem-oidc.txt`;
+writeFileSync(redeemOidc, lines(codes.oidc, (c) => new URLSearchParams({ grant_type: 'authorization_code', code: c, redirect_uri: redirectUri, code_verifier: verifier, client_id: 'bench-post', client_secret: secret }).toString()));
 writeFileSync(redeemPost, lines(codes.post, (c) => new URLSearchParams({ grant_type: 'authorization_code', code: c, redirect_uri: redirectUri, code_verifier: verifier, client_id: 'bench-post', client_secret: secret }).toString()));
 writeFileSync(redeemBasic, lines(codes.basic, (c) => new URLSearchParams({ grant_type: 'authorization_code', code: c, redirect_uri: redirectUri, code_verifier: verifier }).toString()));
 writeFileSync(refreshFile, lines(refresh, (r) => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: r }).toString()));
@@ -96,6 +101,6 @@ provider.listen(port, '127.0.0.1', () => {
     introspection: `${issuer}/token/introspection`,
     accessToken,
     basicAuth: 'Basic ' + Buffer.from(`bench-basic:${secret}`).toString('base64'),
-    files: { redeemPost, redeemBasic, refresh: refreshFile },
+    files: { redeemPost, redeemBasic, refresh: refreshFile, redeemOidc },
   })}\n`);
 });

@@ -17,6 +17,8 @@ const JSON_TYPE = { 'content-type': 'application/json' };
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const want = (section) => !ONLY || ONLY.includes(section);
 const rows = [];
+// SPEC §7 / issue 13: the same alg (RS256) on both sides.
+const ID_TOKEN_REDEMPTION = 'code + PKCE redemption with ID token (RS256, client_secret_post)';
 const base = { duration: DURATION, connections: CONNECTIONS };
 const chatBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }] });
 const streamBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }], stream: true });
@@ -51,6 +53,11 @@ async function serika(dialect, upstream) {
   await add('code + PKCE redemption (client_secret_post)', async () => {
     const codes = await mintCodes(api, seeded, PER_RUN);
     const file = writeBodies('redeem-post', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
+    return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
+  });
+  await add(ID_TOKEN_REDEMPTION, async () => {
+    const codes = await mintCodes(api, seeded, PER_RUN, { scope: 'openid profile', nonce: 'bench-nonce' });
+    const file = writeBodies('redeem-oidc', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
     return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
   });
   await add('code + PKCE redemption (client_secret_basic)', async () => {
@@ -100,6 +107,7 @@ async function peer() {
   await add('introspection (Basic)', () => ({ ...base, url: info.introspection, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, body: `token=${info.accessToken}` }));
   await add('code + PKCE redemption (client_secret_post)', (run) => ({ ...base, url: info.token, method: 'POST', headers: FORM, bodiesFile: slice(info.files.redeemPost, run, 'peer-post'), amount: PER_RUN }));
   await add('code + PKCE redemption (client_secret_basic)', (run) => ({ ...base, url: info.token, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, bodiesFile: slice(info.files.redeemBasic, run, 'peer-basic'), amount: PER_RUN }));
+  await add(ID_TOKEN_REDEMPTION, (run) => ({ ...base, url: info.token, method: 'POST', headers: FORM, bodiesFile: slice(info.files.redeemOidc, run, 'peer-oidc'), amount: PER_RUN }));
   await add('refresh (rotation)', (run) => ({ ...base, url: info.token, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, bodiesFile: slice(info.files.refresh, run, 'peer-refresh'), amount: PER_RUN }));
   await server.stop();
 }
@@ -153,6 +161,7 @@ function targets() {
   const t = [];
   const hello = find('ceiling', 'bare Fastify GET /hello');
   t.push(['userinfo ≥ 0.7 × bare Fastify GET /hello (SQLite)', ratio(find('serika-sqlite', 'userinfo'), hello), 0.7]);
+  t.push([`${ID_TOKEN_REDEMPTION} ≥ 1.0 × node-oidc-provider (SQLite)`, ratio(find('serika-sqlite', ID_TOKEN_REDEMPTION), find('peer', ID_TOKEN_REDEMPTION)), 1.0]);
   for (const name of ['code + PKCE redemption (client_secret_post)', 'code + PKCE redemption (client_secret_basic)', 'refresh (rotation)', 'introspection (Basic)']) {
     const s = find('serika-sqlite', name);
     t.push([`${name} ≥ 3 × node-oidc-provider (SQLite)`, ratio(s, find('peer', name)), 3]);

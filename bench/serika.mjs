@@ -44,7 +44,7 @@ export async function seed(databaseUrl) {
   const user = await s.users.create({ username: `bench_${randomBytes(3).toString('hex')}`, password: 'bench password 123' });
   const client = await s.clients.create(user.id, { name: 'Bench App', redirectUris: ['https://bench.example.com/cb'], scopes: ['profile', 'generations', 'characters'] });
   const scopes = ['profile', 'generations', 'characters'];
-  await s.grants.allow(user.id, client.clientId, scopes);
+  await s.grants.allow(user.id, client.clientId, [...scopes, 'openid']);
   const session = await s.sessions.start(user.id);
   const tokens = await s.oauth.issue(storage.db, { clientId: client.clientId, userId: user.id, scopes }, 'fam_bench', null);
   const verifier = randomBytes(32).toString('base64url');
@@ -90,7 +90,7 @@ export function startSerika(databaseUrl, upstreamUrl, workers = 1) {
 }
 
 /** Codes minted through the real authorize endpoint (signed-in session, stored grant): setup, not measured. */
-export async function mintCodes(api, seeded, count) {
+export async function mintCodes(api, seeded, count, extra = {}) {
   const query = new URLSearchParams({
     response_type: 'code',
     client_id: seeded.client.clientId,
@@ -99,6 +99,7 @@ export async function mintCodes(api, seeded, count) {
     state: 'bench',
     code_challenge: seeded.client.challenge,
     code_challenge_method: 'S256',
+    ...extra,
   });
   const url = `${api}/oauth/authorize?${query}`;
   const codes = [];
