@@ -25,6 +25,9 @@ export function registerRequestContext(app: FastifyInstance): void {
  * completion line included (pino child bindings).
  */
 export function identify(log: FastifyBaseLogger, ids: { userId?: string; clientId?: string | null; apiKeyId?: string }): void {
+  // Rebinding a logger is not free on the hot path: only when request lines are written at all.
+  const logger = log as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean; setBindings?: (b: Record<string, unknown>) => void };
+  if (logger.isLevelEnabled?.('info') === false) return;
   const bindings = Object.fromEntries(Object.entries(ids).filter(([, v]) => v !== undefined && v !== null));
-  (log as FastifyBaseLogger & { setBindings?: (b: Record<string, unknown>) => void }).setBindings?.(bindings);
+  logger.setBindings?.(bindings);
 }
