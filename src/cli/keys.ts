@@ -1,14 +1,7 @@
 import type { Command } from 'commander';
 import { databaseOption, withServices } from './context.js';
+import { table, when } from './table.js';
 
-function when(ms: number | null): string {
-  return ms === null ? 'never' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
-}
 
 export function keysCommand(program: Command): void {
   const keys = program.command('keys').description("manage a user's API keys");

@@ -13,6 +13,16 @@ const isPage = (reply: { headers: Headers | Record<string, unknown>; text: strin
   return String(type).startsWith('text/html') && reply.text.includes('<!doctype html>');
 };
 
+/** A SQLite server and its first user for a describe block, closed after it. */
+function serverWithOwner(set: (ts: TestServer, owner: Seeded) => void): void {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startTestServer('sqlite');
+    set(server, await seedUser(server));
+  });
+  afterAll(async () => server?.close());
+}
+
 describe('bad input answers in the endpoint format', () => {
   let ts: TestServer;
   let up: FakeUpstream;
@@ -108,12 +118,7 @@ describe('bad input answers in the endpoint format', () => {
 describe('Location headers and redirects', () => {
   let ts: TestServer;
   let owner: Seeded;
-
-  beforeAll(async () => {
-    ts = await startTestServer('sqlite');
-    owner = await seedUser(ts);
-  });
-  afterAll(async () => ts?.close());
+  serverWithOwner((server, seeded) => ([ts, owner] = [server, seeded]));
 
   it.each(['/dashboard/日本', '/dashboard/\u00e9t\u00e9'])('signs in and up with return_to %s: 303 with an ASCII Location and the cookie', async (returnTo) => {
     const agent = new Agent(ts.url, ts.config.publicUrl);
@@ -190,12 +195,7 @@ describe('Location headers and redirects', () => {
 describe('sessions, CSRF and the same-origin check', () => {
   let ts: TestServer;
   let owner: Seeded;
-
-  beforeAll(async () => {
-    ts = await startTestServer('sqlite');
-    owner = await seedUser(ts);
-  });
-  afterAll(async () => ts?.close());
+  serverWithOwner((server, seeded) => ([ts, owner] = [server, seeded]));
 
   it('binds the CSRF token to the session: a pair from one session fails with another session cookie', async () => {
     const alice = await signIn(ts, owner.username);
