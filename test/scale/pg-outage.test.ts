@@ -21,7 +21,7 @@ describe.skipIf(!PG_URL)('PostgreSQL going away under load (through a TCP proxy 
     proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
     const viaProxy = new URL(database.url);
     viaProxy.host = `127.0.0.1:${proxy.port}`;
-    serika = await startInstance(viaProxy.toString(), { RATE_LIMIT_TOKEN: '0' });
+    serika = await startInstance(viaProxy.toString(), { RATE_LIMIT_TOKEN: '0', MAX_CLIENTS_PER_USER: '100000' });
     owner = await seedUser(serika, 'outage_owner');
     client = await registerClient(serika, owner);
   });
@@ -101,8 +101,13 @@ describe.skipIf(!PG_URL)('PostgreSQL going away under load (through a TCP proxy 
       const me = await call('GET', `${serika.api}/oauth/userinfo`, { headers: { authorization: `Bearer ${token}` } });
       expect(me.status).toBe(200);
     }
-    const list = await call('GET', `${serika.api}/oauth/clients`, { key: owner.key });
-    const ids = new Set(list.json.data.map((c: { clientId: string }) => c.clientId));
+    const ids = new Set<string>();
+    for (let after = ''; ; ) {
+      const page = await call('GET', `${serika.api}/oauth/clients?limit=100${after ? `&after=${after}` : ''}`, { key: owner.key });
+      for (const c of page.json.data as Array<{ clientId: string }>) ids.add(c.clientId);
+      if (!page.json.has_more) break;
+      after = page.json.last_id;
+    }
     for (const id of createdClients) expect(ids.has(id)).toBe(true);
   });
 });

@@ -17,6 +17,7 @@ describe('configuration', () => {
       accessTokenTtl: 3600,
       refreshTokenTtl: 2_592_000,
       authCodeTtl: 60,
+      idTokenTtl: 3600,
       rateLimitToken: 600,
       rateLimitLogin: 20,
       signup: 'open',
