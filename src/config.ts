@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { B64TOKEN } from './http/authorization-header.js';
 
 /**
  * Configuration comes from environment variables only (SPEC §1). Every
@@ -161,7 +162,7 @@ function trustProxy(env: Env): boolean | number | string {
 function metricsToken(env: Env): string | null {
   const token = read(env, 'METRICS_TOKEN');
   if (token === undefined) return null;
-  if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) throw new ConfigError('METRICS_TOKEN', '(hidden)', 'letters, digits and - . _ ~ + / (a bearer token)');
+  if (!B64TOKEN.test(token)) throw new ConfigError('METRICS_TOKEN', '(hidden)', 'letters, digits and - . _ ~ + / (a bearer token)');
   return token;
 }
 

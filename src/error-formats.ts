@@ -4,7 +4,6 @@ import { sendOpenAIError } from './http/openai-errors.js';
 import { sendOAuthJsonError } from './oauth/json-errors.js';
 import { OAuthError } from './oauth/errors.js';
 import { API_BASE, PATHS } from './paths.js';
-import { pageHeaders } from './web/layout.js';
 import { sendPageError } from './web/page-errors.js';
 
 export type ErrorFormat = 'oauth-json' | 'openai' | 'page';
@@ -43,13 +42,13 @@ export function sendErrorFor(error: unknown, request: FastifyRequest, reply: Fas
 
 /**
  * Errors Fastify raises before a route is found (a malformed percent-encoding,
- * an overlong path parameter): the hooks have not run, so the request id and
- * the page headers are set here.
+ * an overlong path parameter): the hooks have not run, so the request id is
+ * set here.
  */
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // Pages get their headers from sendPage, like every page.
   reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff');
   const format = errorFormatFor(request.url);
-  if (format === 'page') pageHeaders(reply);
   // An ID longer than any we mint names nothing: 404, as for any unknown ID.
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
     return sendErrorFor(new AppError('not_found', 'Nothing has this ID.'), request, reply);
@@ -63,6 +62,5 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
 /** Unknown routes, and methods a path does not have (OPTIONS on a page included), in the path's format. */
 export function notFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const path = request.url.split('?')[0]?.slice(0, 200);
-  if (errorFormatFor(request.url) === 'page') pageHeaders(reply);
   return sendErrorFor(new AppError('not_found', `Unknown route: ${request.method} ${path}.`), request, reply);
 }

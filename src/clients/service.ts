@@ -79,10 +79,6 @@ function checkRedirectUris(given: string[], field: 'redirectUris' | 'postLogoutR
   return JSON.stringify(uris);
 }
 
-function checkScopes(scopes: string[]): string {
-  return formatScopes(scopes);
-}
-
 export class ClientsService {
   private readonly repo: ClientsRepo;
 
@@ -116,7 +112,7 @@ export class ClientsService {
       user_id: userId,
       name: checkName(input.name),
       redirect_uris: checkRedirectUris(input.redirectUris),
-      scopes: checkScopes(input.scopes),
+      scopes: formatScopes(input.scopes),
       is_public: isPublic ? 1 : 0,
       secret_hash: secret === null ? null : sha256Hex(secret),
       created_at: now,
@@ -148,7 +144,7 @@ export class ClientsService {
     const changes: ClientChanges = { updated_at: this.now() };
     if (input.name !== undefined) changes.name = checkName(input.name);
     if (input.redirectUris !== undefined) changes.redirect_uris = checkRedirectUris(input.redirectUris);
-    if (input.scopes !== undefined) changes.scopes = checkScopes(input.scopes);
+    if (input.scopes !== undefined) changes.scopes = formatScopes(input.scopes);
     if (input.idTokenSigningAlg !== undefined) changes.id_token_signing_alg = input.idTokenSigningAlg;
     if (input.postLogoutRedirectUris !== undefined) {
       changes.post_logout_redirect_uris = input.postLogoutRedirectUris.length ? checkRedirectUris(input.postLogoutRedirectUris, 'postLogoutRedirectUris') : null;

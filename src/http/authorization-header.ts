@@ -11,10 +11,12 @@ export type Presented =
   | { kind: 'bearer'; token: string };
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC 7235 §2.1).
-const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+const B64TOKEN_SOURCE = '[A-Za-z0-9\\-._~+/]+=*';
+const BEARER = new RegExp(`^bearer +(${B64TOKEN_SOURCE})$`, 'i');
 const SCHEME = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)(?: |$)/;
 
-export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** One RFC 6750 b64token (what a METRICS_TOKEN must be to travel in the header). */
+export const B64TOKEN = new RegExp(`^${B64TOKEN_SOURCE}$`);
 
 export function presentedCredentials(header: string | undefined): Presented {
   if (header === undefined || header.trim() === '') return { kind: 'none' };

@@ -153,7 +153,7 @@ export class OAuthStore {
    * SQLite serialises writers). Returns null when the code was already used.
    */
   async redeemCode(codeHash: string, subject: TokenSubject): Promise<IssuedTokens | null> {
-    return this.db.transaction().execute(async (trx) => {
+    const issued = await this.db.transaction().execute(async (trx) => {
       const consumed = await trx
         .updateTable('oauth_codes')
         .set({ consumed_at: this.now() })
@@ -162,10 +162,9 @@ export class OAuthStore {
         .executeTakeFirst();
       if (Number(consumed.numUpdatedRows) !== 1) return null;
       return this.issue(trx, subject, randomId('fam_'), codeHash);
-    }).then((issued) => {
-      if (issued) this.telemetry?.tokensIssued('authorization_code');
-      return issued;
     });
+    if (issued) this.telemetry?.tokensIssued('authorization_code');
+    return issued;
   }
 
   /** RFC 6749 §4.1.2: a code used twice revokes every token issued from it. */
@@ -190,7 +189,7 @@ export class OAuthStore {
    * conditional, so of racing uses exactly one wins; null for the others.
    */
   async rotateRefresh(old: TokenRow, subject: TokenSubject): Promise<IssuedTokens | null> {
-    return this.db.transaction().execute(async (trx) => {
+    const issued = await this.db.transaction().execute(async (trx) => {
       const consumed = await trx
         .updateTable('oauth_tokens')
         .set({ consumed_at: this.now() })
@@ -200,10 +199,9 @@ export class OAuthStore {
         .executeTakeFirst();
       if (Number(consumed.numUpdatedRows) !== 1) return null;
       return this.issue(trx, subject, old.family_id, old.code_hash);
-    }).then((issued) => {
-      if (issued) this.telemetry?.tokensIssued('refresh_token');
-      return issued;
     });
+    if (issued) this.telemetry?.tokensIssued('refresh_token');
+    return issued;
   }
 
   /** Revokes every token of a family: the refresh chain and all its access tokens. */

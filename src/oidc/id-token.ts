@@ -65,7 +65,8 @@ export class IdTokens {
   async mint(request: IdTokenRequest): Promise<string> {
     const { keys, users, issuer, ttlSeconds, now } = this.deps;
     const alg = request.alg ?? DEFAULT_ALG;
-    const user = await users.findById(request.userId);
+    // The user's row only when a claim needs it (most sign-ins ask for profile; a bare openid does not).
+    const user = request.scopes.includes('profile') || request.scopes.includes('email') ? await users.findById(request.userId) : undefined;
     const claims: Record<string, unknown> = { sub: request.userId, at_hash: atHash(request.accessToken, alg) };
     if (request.authTime) claims.auth_time = Math.floor(request.authTime / 1000);
     if (request.nonce) claims.nonce = request.nonce;

@@ -53,6 +53,7 @@ async function generate(alg: SigningAlg, now: number, activatesAt: number): Prom
 export class SigningKeys {
   private cached: { at: number; rows: SigningKeysTable[] } | null = null;
   private readonly imported = new Map<string, CryptoKey>();
+  private readonly publicJwks = new Map<string, JWK>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -96,7 +97,7 @@ export class SigningKeys {
         const retiredAt = newer.length ? Math.min(...newer.map((r) => Number(r.activates_at))) : null;
         const state: KeyState =
           Number(row.activates_at) > now ? 'next' : retiredAt === null ? 'active' : now >= retiredAt + this.idTokenTtlMs ? 'expired' : 'retired';
-        return { kid: row.kid, alg: row.alg as SigningAlg, publicJwk: JSON.parse(row.public_jwk) as JWK, createdAt: Number(row.created_at), activatesAt: Number(row.activates_at), retiredAt, state };
+        return { kid: row.kid, alg: row.alg as SigningAlg, publicJwk: this.publicJwk(row), createdAt: Number(row.created_at), activatesAt: Number(row.activates_at), retiredAt, state };
       })
       .sort((a, b) => b.createdAt - a.createdAt || b.activatesAt - a.activatesAt);
   }
@@ -107,12 +108,21 @@ export class SigningKeys {
     return { keys: keys.filter((k) => k.state !== 'expired').map((k) => k.publicJwk) };
   }
 
-  /** The key that signs for this alg now. */
+  /** The key that signs for this alg now: the one of that alg activated last (every ID token asks, so no state list is built). */
   async signingKey(alg: SigningAlg): Promise<{ kid: string; key: CryptoKey }> {
-    const active = (await this.listCached()).find((k) => k.alg === alg && k.state === 'active');
+    const now = this.now();
+    let active: SigningKeysTable | undefined;
+    for (const row of await this.rows(false)) {
+      if (row.alg === alg && Number(row.activates_at) <= now && (!active || Number(row.activates_at) > Number(active.activates_at))) active = row;
+    }
     if (!active) throw new SigningKeyError(`No active ${alg} signing key: run serika signing-keys rotate`);
-    const row = (await this.rows(false)).find((r) => r.kid === active.kid)!;
-    return { kid: active.kid, key: await this.privateKey(row) };
+    return { kid: active.kid, key: await this.privateKey(active) };
+  }
+
+  private publicJwk(row: SigningKeysTable): JWK {
+    let jwk = this.publicJwks.get(row.kid);
+    if (!jwk) this.publicJwks.set(row.kid, (jwk = JSON.parse(row.public_jwk) as JWK));
+    return jwk;
   }
 
   private async listCached(): Promise<SigningKey[]> {
