@@ -15,12 +15,15 @@ import { loggerOptions, requestId } from './http/logging.js';
 import { registerMetrics } from './http/metrics.js';
 import { sendOAuthJsonError } from './oauth/json-errors.js';
 import { metadataRoute } from './oauth/metadata.js';
+import { registerRoute } from './oauth/register.js';
+import { protectedResourceMetadataRoutes } from './resources/protected-resource-metadata.js';
 import { jwksRoute } from './oidc/jwks.js';
 import { introspectRoute } from './oauth/introspect.js';
 import { tokenRateLimits } from './oauth/rate-limits.js';
 import { revokeRoute } from './oauth/revoke.js';
 import { tokenRoute } from './oauth/token/route.js';
 import { bearerGuard } from './resources/bearer.js';
+import { protectedResource } from './audiences.js';
 import { userinfoRoute } from './resources/userinfo.js';
 import { characterRoutes, oauthCharacterRoutes } from './resources/characters/routes.js';
 import { apiKeyGenerationRoutes, oauthGenerationRoutes } from './generation/routes.js';
@@ -114,6 +117,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   }
   registerHealth(app, services.storage, { redis: services.redis, draining: () => services.lifecycle.draining });
   metadataRoute(app, config);
+  protectedResourceMetadataRoutes(app, config.publicUrl);
   jwksRoute(app, services.signingKeys);
 
   await app.register(
@@ -133,14 +137,17 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         });
         const limits = tokenRateLimits(oauth, config.rateLimitToken, services.clients, services.telemetry);
         for (const hook of limits.onRequest) oauth.addHook('onRequest', hook);
-        const deps = { authenticate: limits.authenticate, users: services.users, store: services.oauth, now: services.now, audit: services.audit, idTokens: services.idTokens };
+        const deps = { authenticate: limits.authenticate, users: services.users, store: services.oauth, now: services.now, audit: services.audit, idTokens: services.idTokens, issuer: config.publicUrl };
         await tokenRoute(oauth, deps);
         await revokeRoute(oauth, deps);
         await introspectRoute(oauth, deps);
       });
+      await api.register(async (registration) =>
+        registerRoute(registration, { registration: services.registration, open: config.registration === 'open', perHour: config.rateLimitRegister, telemetry: services.telemetry }),
+      );
       await api.register(async (resources) => {
         registerFormBody(resources);
-        bearerGuard(resources, services.oauth);
+        bearerGuard(resources, services.oauth, protectedResource(config.publicUrl, API_BASE));
         await userinfoRoute(resources);
         await oauthCharacterRoutes(resources, services.characters);
         await oauthGenerationRoutes(resources, services.gateway);

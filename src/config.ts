@@ -40,6 +40,14 @@ export interface Config {
   /** Milliseconds: then in-flight requests get this long before streams are ended. */
   shutdownTimeoutMs: number;
   maxClientsPerUser: number;
+  /** Dynamic client registration (SPEC §8). */
+  registration: 'open' | 'closed';
+  /** Registrations per IP per hour; 0 turns the limit off. */
+  rateLimitRegister: number;
+  /** Client ID metadata documents (SPEC §8). */
+  cimd: boolean;
+  /** Metadata documents may live on loopback and private addresses, over http too (development and tests only). */
+  cimdAllowPrivate: boolean;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -126,6 +134,10 @@ function secondsMs(env: Env, name: string, fallback: number, zeroAllowed = false
   return Math.round(seconds * 1000);
 }
 
+function flag(env: Env, name: string, fallback: boolean, on: string, off: string): boolean {
+  return oneOf(env, name, [on, off], fallback ? on : off) === on;
+}
+
 function parsesAsUrl(value: string): boolean {
   try {
     new URL(value);
@@ -195,6 +207,12 @@ export function parseConfig(env: Env = process.env): Config {
   const rate = (name: string, fallback: number) =>
     integer(env, name, fallback, 0, 1_000_000_000, 'a whole number of requests per minute (0 turns the limit off)');
 
+  const cimdAllowPrivate = flag(env, 'CIMD_ALLOW_PRIVATE', false, 'true', 'false');
+  // A production issuer must never fetch from its own network on a stranger's say-so (SSRF).
+  if (cimdAllowPrivate && explicitPublicUrl?.startsWith('https:')) {
+    throw new ConfigError('CIMD_ALLOW_PRIVATE', 'true', 'false when PUBLIC_URL is https (private metadata documents are for local development and tests only)');
+  }
+
   return {
     port,
     host,
@@ -219,6 +237,10 @@ export function parseConfig(env: Env = process.env): Config {
     shutdownDrainMs: secondsMs(env, 'SHUTDOWN_DRAIN', 5, true),
     shutdownTimeoutMs: secondsMs(env, 'SHUTDOWN_TIMEOUT', 30, true),
     maxClientsPerUser: integer(env, 'MAX_CLIENTS_PER_USER', 100, 1, 1_000_000, 'a whole number of clients from 1 to 1000000'),
+    registration: oneOf(env, 'REGISTRATION', ['open', 'closed'] as const, 'open'),
+    rateLimitRegister: integer(env, 'RATE_LIMIT_REGISTER', 10, 0, 1_000_000_000, 'a whole number of registrations per hour (0 turns the limit off)'),
+    cimd: flag(env, 'CIMD', true, 'on', 'off'),
+    cimdAllowPrivate,
   };
 }
 

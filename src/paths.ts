@@ -1,6 +1,9 @@
 /** Path constants in one place (SPEC: "Where things live"); routes are registered with these, never a second literal. */
 export const API_BASE = '/api/openai/v1';
 
+/** The MCP server (SPEC §8). */
+export const MCP_PATH = '/mcp';
+
 /** Paths under API_BASE, as the API scope registers them. */
 export const API = {
   clients: '/oauth/clients',
@@ -13,6 +16,7 @@ export const API = {
   introspect: '/oauth/introspect',
   userinfo: '/oauth/userinfo',
   endSession: '/oauth/end_session',
+  register: '/oauth/register',
   characters: '/characters',
   character: '/characters/:id',
   oauthCharacters: '/oauth/characters',
@@ -34,9 +38,12 @@ export const PATHS = {
   introspect: `${API_BASE}${API.introspect}`,
   userinfo: `${API_BASE}${API.userinfo}`,
   endSession: `${API_BASE}${API.endSession}`,
+  register: `${API_BASE}${API.register}`,
   metadata: '/.well-known/oauth-authorization-server',
   openidConfiguration: '/.well-known/openid-configuration',
   jwks: '/.well-known/jwks.json',
+  /** RFC 9728 §3.1: the resource's path follows this prefix; the prefix alone is the origin's. */
+  protectedResourceMetadata: '/.well-known/oauth-protected-resource',
   login: '/login',
   signup: '/signup',
   logout: '/logout',

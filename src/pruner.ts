@@ -10,19 +10,25 @@ export type PruneCounts = Record<string, number>;
 
 /**
  * Deletes what can never be used again: expired pending requests, codes and
- * tokens (a day past expiry), sessions, forgiven login failures. Usage rows
+ * tokens (a day past expiry), sessions, forgiven login failures, and
+ * ownerless clients unused for 30 days (SPEC §8). Usage rows
  * are kept: they are the bill. One transaction; on PostgreSQL it first takes
  * an advisory lock and returns null when another instance holds it.
  */
 export async function pruneOnce(services: Services): Promise<PruneCounts | null> {
-  const { storage, oauth, sessions, throttle } = services;
+  const { storage, oauth, sessions, throttle, clients } = services;
   return storage.db.transaction().execute(async (trx) => {
     if (storage.dialect === 'postgres') {
       const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as locked`.execute(trx);
       if (!rows[0]?.locked) return null;
     }
     const now = services.now();
-    return { ...(await oauth.prune(trx, now)), sessions: await sessions.prune(trx, now), loginFailures: await throttle.prune(trx, now) };
+    return {
+      ...(await oauth.prune(trx, now)),
+      sessions: await sessions.prune(trx, now),
+      loginFailures: await throttle.prune(trx, now),
+      unusedOwnerlessClients: await clients.pruneOwnerless(trx, now),
+    };
   });
 }
 

@@ -6,6 +6,8 @@ import { LoginThrottle } from './accounts/login-throttle.js';
 import { SessionsService } from './accounts/sessions.js';
 import { UsersService } from './accounts/users-service.js';
 import { ClientsService } from './clients/service.js';
+import { MetadataDocuments } from './clients/metadata-documents.js';
+import { ClientRegistration } from './clients/registration.js';
 import { GrantsService } from './consent/grants.js';
 import { AuthorizationService } from './oauth/authorize/service.js';
 import { OAuthStore } from './oauth/store.js';
@@ -30,6 +32,9 @@ export interface Services {
   users: UsersService;
   apiKeys: ApiKeysService;
   clients: ClientsService;
+  /** Client ID metadata documents (SPEC §8); null when CIMD=off. */
+  documents: MetadataDocuments | null;
+  registration: ClientRegistration;
   sessions: SessionsService;
   throttle: LoginThrottle;
   grants: GrantsService;
@@ -74,6 +79,7 @@ export function connectRedis(url: string | null): Redis | null {
 /** Closes what createServices opened besides the database (the upstream pool, Redis), so a process can exit. */
 export async function closeServices(services: Services): Promise<void> {
   await services.upstream.close();
+  await services.documents?.close();
   services.redis?.disconnect();
 }
 
@@ -101,6 +107,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     audit,
   );
   const users = new UsersService(storage.db, now, audit);
+  const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now }) : null;
   const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now);
@@ -124,12 +131,15 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     signingKeys,
     idTokens,
     clients,
+    documents,
+    registration: new ClientRegistration(storage.db, now, audit),
     sessions: new SessionsService(storage.db, now),
     throttle: new LoginThrottle(storage.db, now),
     grants,
     oauth,
     authorization: new AuthorizationService({
       clients,
+      documents,
       users,
       grants,
       store: oauth,

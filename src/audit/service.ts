@@ -11,6 +11,7 @@ export const AUDIT_EVENTS = {
   'api_key.created': 'API key created',
   'api_key.revoked': 'API key revoked',
   'client.secret_reset': 'OAuth client secret reset',
+  'client.registered': 'An OAuth client registered itself (RFC 7591)',
   'grant.revoked': 'Access of a connected app revoked',
   'refresh_token.replayed': 'A used refresh token was presented again: its whole family was revoked',
   'code.replayed': 'An authorization code was redeemed twice: the tokens it issued were revoked',

@@ -17,6 +17,41 @@ export class ClientsRepo {
     await this.db.insertInto('oauth_clients').values(row).execute();
   }
 
+  /**
+   * A metadata document's client, fetched again: what the document says is
+   * replaced, while when Serika first saw it and last granted it are kept.
+   */
+  async upsertDocument(row: ClientRow): Promise<void> {
+    const { name, redirect_uris, scopes, id_token_signing_alg, post_logout_redirect_uris, metadata, metadata_expires_at, updated_at } = row;
+    await this.db
+      .insertInto('oauth_clients')
+      .values(row)
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet({ name, redirect_uris, scopes, id_token_signing_alg, post_logout_redirect_uris, metadata, metadata_expires_at, updated_at }),
+      )
+      .execute();
+  }
+
+  async markGranted(id: string, now: number): Promise<void> {
+    await this.db.updateTable('oauth_clients').set({ last_granted_at: now }).where('id', '=', id).where('user_id', 'is', null).execute();
+  }
+
+  /**
+   * SPEC §8: ownerless clients no user has granted for 30 days go (their
+   * codes and revoked tokens with them, by cascade). Run in the pruner's transaction.
+   */
+  async deleteUnusedOwnerless(trx: Kysely<Database>, before: number): Promise<number> {
+    const result = await trx
+      .deleteFrom('oauth_clients')
+      .where('user_id', 'is', null)
+      .where('kind', '!=', 'owned')
+      .where('created_at', '<', before)
+      .where((eb) => eb.or([eb('last_granted_at', 'is', null), eb('last_granted_at', '<', before)]))
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('oauth_grants').select('oauth_grants.client_id').whereRef('oauth_grants.client_id', '=', 'oauth_clients.id'))))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async findById(id: string): Promise<ClientRow | undefined> {
     return (await this.selectById(id)).rows[0];
   }

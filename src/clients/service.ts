@@ -3,8 +3,9 @@ import { AppError, invalidValue, notFound } from '../errors.js';
 import { formatScopes, isScope, parseScopes, type Scope } from '../scopes.js';
 import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.js';
 import { pageOwned, type PageRequest } from '../storage/paging.js';
-import type { Database } from '../storage/schema.js';
+import type { ClientKind, Database } from '../storage/schema.js';
 import { asciiUri, redirectUriProblem } from './redirect-uris.js';
+import { SIGNING_ALG_NAMES, nameProblem, type SigningAlgName } from './rules.js';
 import { ClientsRepo, type ClientChanges, type ClientRow } from './repo.js';
 import type { CreateClientInput, UpdateClientInput } from './schemas.js';
 import type { AuditService } from '../audit/service.js';
@@ -23,8 +24,7 @@ export interface Client {
   postLogoutRedirectUris: string[];
 }
 
-export const SIGNING_ALG_NAMES = ['RS256', 'ES256', 'EdDSA'] as const;
-export type SigningAlgName = (typeof SIGNING_ALG_NAMES)[number];
+export { SIGNING_ALG_NAMES, type SigningAlgName };
 
 export interface ClientWithSecret extends Client {
   clientSecret: string | null;
@@ -32,9 +32,21 @@ export interface ClientWithSecret extends Client {
 
 /** What the authorization server needs to know of a client. */
 export interface RegisteredClient extends Client {
-  ownerId: string;
+  /** Null for ownerless clients: registered dynamically or known by a metadata document (SPEC §8). */
+  ownerId: string | null;
+  kind: ClientKind;
   secretHash: string | null;
 }
+
+export function toRegisteredClient(row: ClientRow): RegisteredClient {
+  return { ...toClient(row), ownerId: row.user_id, kind: row.kind, secretHash: row.secret_hash };
+}
+
+/** How long an ownerless client lives without a grant (SPEC §8). */
+export const OWNERLESS_UNUSED_MS = 30 * 86_400_000;
+
+/** A metadata document's client_id is its URL, far longer than ours; anything longer is no client. */
+export const MAX_CLIENT_ID_LENGTH = 2048;
 
 /** Called after a PATCH removed scopes, so grants, codes and tokens holding them die (SPEC §3). */
 export type ScopesRemovedHook = (clientId: string, removed: string[]) => Promise<void>;
@@ -55,16 +67,9 @@ export function toClient(row: ClientRow): Client {
 // Only the rules the JSON schema (schemas.ts) cannot express: types, lengths, counts, repeats,
 // known scopes and unknown fields are the schema's, checked by the route or by validate.ts.
 
-/**
- * A name is shown to users on the consent page: it needs a visible
- * character, and may hold no control, format (zero-width, bidi override) or
- * line-separator character that could disguise what it says.
- */
 function checkName(name: string): string {
-  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cs}]/u.test(name)) {
-    throw invalidValue('name', 'name must not contain control, invisible-format or bidirectional-override characters.');
-  }
-  if (!/[\p{L}\p{N}\p{P}\p{S}]/u.test(name)) throw invalidValue('name', 'name must contain a visible character.');
+  const problem = nameProblem(name);
+  if (problem) throw invalidValue('name', `name ${problem}`);
   return name;
 }
 
@@ -94,9 +99,19 @@ export class ClientsService {
 
   /** Any client by ID, for the OAuth endpoints; undefined when unknown. */
   async findRegistered(clientId: string): Promise<RegisteredClient | undefined> {
-    if (clientId.length > 200) return undefined;
+    if (clientId.length > MAX_CLIENT_ID_LENGTH) return undefined;
     const row = await this.repo.findById(clientId);
-    return row && { ...toClient(row), ownerId: row.user_id, secretHash: row.secret_hash };
+    return row && toRegisteredClient(row);
+  }
+
+  /** An ownerless client was just granted: it stays another 30 days (SPEC §8). */
+  async markGranted(clientId: string): Promise<void> {
+    await this.repo.markGranted(clientId, this.now());
+  }
+
+  /** SPEC §8: ownerless clients nobody has granted for 30 days (in the pruner's transaction). */
+  async pruneOwnerless(trx: Kysely<Database>, now: number): Promise<number> {
+    return this.repo.deleteUnusedOwnerless(trx, now - OWNERLESS_UNUSED_MS);
   }
 
   async create(userId: string, input: CreateClientInput): Promise<ClientWithSecret> {
@@ -119,6 +134,10 @@ export class ClientsService {
       updated_at: now,
       id_token_signing_alg: input.idTokenSigningAlg ?? null,
       post_logout_redirect_uris: input.postLogoutRedirectUris?.length ? checkRedirectUris(input.postLogoutRedirectUris, 'postLogoutRedirectUris') : null,
+      kind: 'owned',
+      metadata: null,
+      metadata_expires_at: null,
+      last_granted_at: null,
     };
     await this.repo.insert(row);
     return { ...toClient(row), clientSecret: secret };

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
 import { formatScopes, parseScopes } from '../scopes.js';
 import type { AuditService } from '../audit/service.js';
+import { EVERY_RESOURCE, audienceUnion, audienceWithin, formatAudience, parseAudience, type Audience } from '../audiences.js';
 
 export interface Grant {
   userId: string;
@@ -9,6 +10,8 @@ export interface Grant {
   scopes: string[];
   createdAt: number;
   updatedAt: number;
+  /** RFC 8707: the resources the user let the app reach. */
+  audience: Audience;
 }
 
 /**
@@ -33,37 +36,57 @@ export class GrantsService {
       .where('user_id', '=', userId)
       .where('client_id', '=', clientId)
       .executeTakeFirst();
-    return row && { userId: row.user_id, clientId: row.client_id, scopes: parseScopes(row.scopes), createdAt: row.created_at, updatedAt: row.updated_at };
+    return row && { userId: row.user_id, clientId: row.client_id, scopes: parseScopes(row.scopes), createdAt: row.created_at, updatedAt: row.updated_at, audience: parseAudience(row.resources) };
   }
 
-  /** True when a stored grant already allows every requested scope. */
-  async covers(userId: string, clientId: string, scopes: string[]): Promise<boolean> {
+  /** True when a stored grant already allows every requested scope and resource. */
+  async covers(userId: string, clientId: string, scopes: string[], audience: Audience = EVERY_RESOURCE): Promise<boolean> {
     const grant = await this.find(userId, clientId);
-    return grant !== undefined && scopes.every((s) => grant.scopes.includes(s));
+    return grant !== undefined && scopes.every((s) => grant.scopes.includes(s)) && audienceWithin(audience, grant.audience);
   }
 
-  /** Records an Allow: the grant becomes the union of what was allowed before and now. */
-  async allow(userId: string, clientId: string, scopes: string[]): Promise<void> {
+  /** Records an Allow: the grant becomes the union of what was allowed before and now, scopes and resources alike. */
+  async allow(userId: string, clientId: string, scopes: string[], audience: Audience = EVERY_RESOURCE): Promise<void> {
     const now = this.now();
     const existing = await this.find(userId, clientId);
     const merged = formatScopes([...(existing?.scopes ?? []), ...scopes]);
+    const resources = formatAudience(existing ? audienceUnion(existing.audience, audience) : audience);
     await this.db
       .insertInto('oauth_grants')
-      .values({ user_id: userId, client_id: clientId, scopes: merged, created_at: now, updated_at: now })
-      .onConflict((oc) => oc.columns(['user_id', 'client_id']).doUpdateSet({ scopes: merged, updated_at: now }))
+      .values({ user_id: userId, client_id: clientId, scopes: merged, created_at: now, updated_at: now, resources })
+      .onConflict((oc) => oc.columns(['user_id', 'client_id']).doUpdateSet({ scopes: merged, updated_at: now, resources }))
       .execute();
   }
 
   /** Every app the user has authorized, newest first, with the client's name. */
-  async listForUser(userId: string): Promise<Array<Grant & { clientName: string }>> {
+  async listForUser(userId: string): Promise<Array<Grant & { clientName: string; unverified: boolean }>> {
     const rows = await this.db
       .selectFrom('oauth_grants')
       .innerJoin('oauth_clients', 'oauth_clients.id', 'oauth_grants.client_id')
-      .select(['oauth_grants.user_id', 'oauth_grants.client_id', 'oauth_grants.scopes', 'oauth_grants.created_at', 'oauth_grants.updated_at', 'oauth_clients.name'])
+      .select([
+        'oauth_grants.user_id',
+        'oauth_grants.client_id',
+        'oauth_grants.scopes',
+        'oauth_grants.created_at',
+        'oauth_grants.updated_at',
+        'oauth_grants.resources',
+        'oauth_clients.name',
+        'oauth_clients.user_id as owner_id',
+      ])
       .where('oauth_grants.user_id', '=', userId)
       .orderBy('oauth_grants.created_at', 'desc')
       .execute();
-    return rows.map((r) => ({ userId: r.user_id, clientId: r.client_id, scopes: parseScopes(r.scopes), createdAt: r.created_at, updatedAt: r.updated_at, clientName: r.name }));
+    return rows.map((r) => ({
+      userId: r.user_id,
+      clientId: r.client_id,
+      scopes: parseScopes(r.scopes),
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      audience: parseAudience(r.resources),
+      clientName: r.name,
+      // SPEC §8: registered and metadata-document clients have no owner anyone vouches for.
+      unverified: r.owner_id === null,
+    }));
   }
 
   /**

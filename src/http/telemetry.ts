@@ -80,7 +80,7 @@ export class Telemetry {
     this.upstreamLatency.observe({ endpoint, status: String(status) }, seconds);
   }
 
-  rateLimited(limiter: 'ip' | 'client' | 'client_auth_failures' | 'login'): void {
+  rateLimited(limiter: 'ip' | 'client' | 'client_auth_failures' | 'login' | 'register'): void {
     this.limited.inc({ limiter });
   }
 

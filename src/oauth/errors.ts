@@ -19,6 +19,11 @@ export const OAUTH_ERRORS = {
   interaction_required: 400,
   request_not_supported: 400,
   request_uri_not_supported: 400,
+  // RFC 8707 §2
+  invalid_target: 400,
+  // RFC 7591 §3.2.2
+  invalid_redirect_uri: 400,
+  invalid_client_metadata: 400,
   server_error: 500,
   temporarily_unavailable: 503,
 } as const;

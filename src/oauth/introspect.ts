@@ -3,6 +3,7 @@ import { OAuthError } from './errors.js';
 import type { TokenEndpointsDeps } from './revoke.js';
 import { tokenParams } from './revoke.js';
 import { API } from '../paths.js';
+import { audienceUris, parseAudience } from '../audiences.js';
 
 const INACTIVE = { active: false } as const;
 
@@ -29,6 +30,8 @@ export async function introspectRoute(scope: FastifyInstance, deps: TokenEndpoin
       if (!row) return INACTIVE;
       const user = await deps.users.findById(row.user_id);
       if (!user) return INACTIVE;
+      // RFC 7662 §2.2 aud: one resource as a string, several as an array (as in a JWT).
+      const aud = audienceUris(parseAudience(row.resources), deps.issuer);
       return {
         active: true,
         scope: row.scopes,
@@ -38,6 +41,7 @@ export async function introspectRoute(scope: FastifyInstance, deps: TokenEndpoin
         exp: Math.floor(row.expires_at / 1000),
         iat: Math.floor(row.created_at / 1000),
         token_type: row.kind === 'access' ? 'Bearer' : 'refresh_token',
+        aud: aud.length === 1 ? aud[0] : aud,
       };
     },
   );

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { PATHS } from '../paths.js';
 import { SIGNING_ALGS } from '../oidc/signing-keys.js';
 import { IGNORED_SCOPES, SCOPE_NAMES } from '../scopes.js';
+import { ORIGIN, RESOURCE_PATHS, protectedResource } from '../audiences.js';
 
 /** The claims an ID token or userinfo may hold (SPEC §7). */
 const CLAIMS = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'preferred_username', 'name', 'picture', 'email', 'email_verified'];
@@ -23,6 +24,7 @@ export function authorizationServerMetadata(config: Config) {
     userinfo_endpoint: base + PATHS.userinfo,
     jwks_uri: base + PATHS.jwks,
     end_session_endpoint: base + PATHS.endSession,
+    ...(config.registration === 'open' ? { registration_endpoint: base + PATHS.register } : {}),
     scopes_supported: [...SCOPE_NAMES, ...IGNORED_SCOPES],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
@@ -40,6 +42,11 @@ export function authorizationServerMetadata(config: Config) {
     request_uri_parameter_supported: false,
     claims_parameter_supported: false,
     service_documentation: `${base}/docs`,
+    // RFC 8707 resource indicators: the resources tokens may be asked for (RFC 9728 §4), and the
+    // (unregistered, widely read) flag saying `resource` is understood.
+    protected_resources: [ORIGIN, ...RESOURCE_PATHS].map((p) => protectedResource(base, p).uri),
+    resource_indicators_supported: true,
+    client_id_metadata_document_supported: config.cimd,
   };
 }
 

@@ -1,6 +1,9 @@
 import { isFormBody } from '../http/form-body.js';
 import { invalidRequest } from './errors.js';
 
+/** RFC 8707 §2: resource may be given several times, one per resource. */
+const REPEATABLE = new Set(['resource']);
+
 /**
  * Request parameters of an OAuth endpoint, from the query string or a form
  * or JSON body. Repeats are kept so endpoints can refuse them (RFC 6749
@@ -41,15 +44,20 @@ export class OAuthParams {
     return first === undefined || first === '' ? undefined : first;
   }
 
+  /** Every value of a parameter that may repeat (RFC 8707 `resource`), empty ones left out. */
+  all(name: string): string[] {
+    return (this.values.get(name) ?? []).filter((v) => v !== '');
+  }
+
   isRepeated(name: string): boolean {
     return (this.values.get(name)?.length ?? 0) > 1;
   }
 
   repeated(): string[] {
-    return [...this.values].filter(([, v]) => v.length > 1).map(([k]) => k);
+    return [...this.values].filter(([name, v]) => v.length > 1 && !REPEATABLE.has(name)).map(([k]) => k);
   }
 
-  /** RFC 6749 §3.1, §3.2: request and response parameters MUST NOT be included more than once. */
+  /** RFC 6749 §3.1, §3.2: request and response parameters MUST NOT be included more than once (RFC 8707's resource excepted). */
   rejectRepeats(): this {
     const repeated = this.repeated();
     if (repeated.length > 0) throw invalidRequest(`Parameters may not repeat: ${repeated.join(', ').slice(0, 100)}.`);

@@ -12,6 +12,8 @@ export interface TokenEndpointsDeps {
   users: UsersService;
   store: OAuthStore;
   now: () => number;
+  /** PUBLIC_URL: audiences are shown as absolute resource identifiers. */
+  issuer: string;
 }
 
 /** Parses, refuses repeats, and requires `token` (RV-05). */

@@ -5,6 +5,7 @@ import type { Database, OAuthCodesTable, OAuthPendingRequestsTable, OAuthTokensT
 import { mint } from './tokens.js';
 import { formatScopes, parseScopes } from '../scopes.js';
 import type { RevokeReason, Telemetry } from '../http/telemetry.js';
+import { EVERY_RESOURCE, formatAudience, parseAudience, type Audience } from '../audiences.js';
 
 export interface Lifetimes {
   /** Seconds. */
@@ -35,6 +36,9 @@ export interface TokenSubject {
   accessScopes?: string[];
   /** When the user signed in (ms), kept with the tokens for the ID tokens of refreshes. */
   authTime?: number | null;
+  /** RFC 8707: the resources the refresh token (and the access token unless accessAudience narrows it) reach; the origin by default. */
+  audience?: Audience;
+  accessAudience?: Audience;
 }
 
 /** An access token with its owner, as the bearer guard needs it. */
@@ -46,6 +50,7 @@ export interface AccessGrant {
   email: string | null;
   scopes: string;
   expiresAt: number;
+  audience: Audience;
 }
 
 /** Where a token stands; the one place that decides whether a token is live. */
@@ -94,17 +99,20 @@ export class OAuthStore {
           'oauth_tokens.revoked_at as revoked_at',
           'oauth_tokens.consumed_at as consumed_at',
           'oauth_tokens.expires_at as expires_at',
+          'oauth_tokens.resources as resources',
         ])
         .where('oauth_tokens.token_hash', '=', ''),
     );
   }
 
-  async createPending(request: Omit<PendingRequest, 'id' | 'created_at' | 'expires_at' | 'nonce' | 'auth_time'> & Partial<Pick<PendingRequest, 'nonce' | 'auth_time'>>): Promise<string> {
+  async createPending(
+    request: Omit<PendingRequest, 'id' | 'created_at' | 'expires_at' | 'nonce' | 'auth_time' | 'resources'> & Partial<Pick<PendingRequest, 'nonce' | 'auth_time' | 'resources'>>,
+  ): Promise<string> {
     const now = this.now();
     const id = randomId('req_');
     await this.db
       .insertInto('oauth_pending_requests')
-      .values({ nonce: null, auth_time: null, ...request, id, created_at: now, expires_at: now + PENDING_TTL_MS })
+      .values({ nonce: null, auth_time: null, resources: null, ...request, id, created_at: now, expires_at: now + PENDING_TTL_MS })
       .execute();
     return id;
   }
@@ -121,6 +129,7 @@ export class OAuthStore {
   }
 
   async createCode(subject: TokenSubject & { redirectUri: string; codeChallenge: string; nonce?: string | null }): Promise<string> {
+    // The code carries the audience the user allowed; the token request may narrow it (RFC 8707 §2.2).
     const now = this.now();
     const code = mint('code');
     await this.db
@@ -137,6 +146,7 @@ export class OAuthStore {
         consumed_at: null,
         nonce: subject.nonce ?? null,
         auth_time: subject.authTime ?? null,
+        resources: formatAudience(subject.audience ?? EVERY_RESOURCE),
       })
       .execute();
     return code.value;
@@ -224,7 +234,16 @@ export class OAuthStore {
   async findLiveAccessToken(token: string): Promise<AccessGrant | undefined> {
     const row = (await this.selectLiveAccess(sha256Hex(token))).rows[0];
     if (!row || row.kind !== 'access' || tokenState(row, this.now()) !== 'live') return undefined;
-    return { clientId: row.clientId, userId: row.userId, username: row.username, avatar: row.avatar, email: row.email, scopes: row.scopes, expiresAt: row.expiresAt };
+    return {
+      clientId: row.clientId,
+      userId: row.userId,
+      username: row.username,
+      avatar: row.avatar,
+      email: row.email,
+      scopes: row.scopes,
+      expiresAt: row.expiresAt,
+      audience: parseAudience(row.resources),
+    };
   }
 
   async findToken(token: string): Promise<TokenRow | undefined> {
@@ -302,6 +321,7 @@ export class OAuthStore {
     const refresh = mint('refresh');
     const scopes = formatScopes(subject.scopes);
     const accessScopes = formatScopes(subject.accessScopes ?? subject.scopes);
+    const audience = subject.audience ?? EVERY_RESOURCE;
     const common = {
       client_id: subject.clientId,
       user_id: subject.userId,
@@ -315,9 +335,16 @@ export class OAuthStore {
     await db
       .insertInto('oauth_tokens')
       .values([
-        { ...common, token_hash: access.hash, kind: 'access', scopes: accessScopes, expires_at: now + this.lifetimes.accessToken * 1000 },
+        {
+          ...common,
+          token_hash: access.hash,
+          kind: 'access',
+          scopes: accessScopes,
+          expires_at: now + this.lifetimes.accessToken * 1000,
+          resources: formatAudience(subject.accessAudience ?? audience),
+        },
         // Each refresh token lives REFRESH_TOKEN_TTL from its own issue (SPEC §1).
-        { ...common, token_hash: refresh.hash, kind: 'refresh', scopes, expires_at: now + this.lifetimes.refreshToken * 1000 },
+        { ...common, token_hash: refresh.hash, kind: 'refresh', scopes, expires_at: now + this.lifetimes.refreshToken * 1000, resources: formatAudience(audience) },
       ])
       .execute();
     return {

@@ -22,7 +22,20 @@ export async function migrateToLatest(storage: Storage): Promise<string[]> {
     // ours, or another schema's tables (another tenant, another test run) would be taken for them.
     ...(storage.dialect === 'postgres' ? { migrationTableSchema: await currentSchema(storage) } : {}),
   });
-  const result: MigrationResultSet = await migrator.migrateToLatest();
+  // SQLite: a migration that rebuilds a table must not cascade its DROP to the rows that reference
+  // it (sqlite.org/lang_altertable.html §7); the pragma only takes effect outside a transaction.
+  const sqlite = storage.dialect === 'sqlite';
+  if (sqlite) await sql`pragma foreign_keys = off`.execute(storage.db);
+  let result: MigrationResultSet;
+  try {
+    result = await migrator.migrateToLatest();
+    if (sqlite && !result.error) {
+      const broken = await sql<{ table: string }>`pragma foreign_key_check`.execute(storage.db);
+      if (broken.rows.length > 0) throw new MigrationError(`migrations left ${broken.rows.length} rows whose foreign keys point nowhere (first in ${broken.rows[0]!.table})`);
+    }
+  } finally {
+    if (sqlite) await sql`pragma foreign_keys = on`.execute(storage.db);
+  }
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error');
     const cause = result.error instanceof Error ? result.error.message : String(result.error);

@@ -27,9 +27,13 @@ export interface ApiKeysTable {
   revoked_at: number | null;
 }
 
+/** owned: made by a user (SPEC §3); registered: RFC 7591; metadata_document: a client ID metadata document (SPEC §8). */
+export type ClientKind = 'owned' | 'registered' | 'metadata_document';
+
 export interface OAuthClientsTable {
   id: string;
-  user_id: string;
+  /** Null for ownerless clients (registered, metadata document). */
+  user_id: string | null;
   name: string;
   /** JSON array of strings, in the order given. */
   redirect_uris: string;
@@ -43,6 +47,13 @@ export interface OAuthClientsTable {
   id_token_signing_alg: string | null;
   /** JSON array of strings, or null. */
   post_logout_redirect_uris: string | null;
+  kind: ClientKind;
+  /** JSON: the registered metadata (RFC 7591 §3.2.1) or the fields kept from a metadata document. */
+  metadata: string | null;
+  /** A metadata document's row is fresh until then (its Cache-Control, 5 min to 24 h). */
+  metadata_expires_at: number | null;
+  /** When a user last allowed it; ownerless clients go 30 days after the later of this and created_at. */
+  last_granted_at: number | null;
 }
 
 export interface ServerSecretsTable {
@@ -71,6 +82,8 @@ export interface OAuthGrantsTable {
   scopes: string;
   created_at: number;
   updated_at: number;
+  /** The audience allowed (RFC 8707): space-separated resource paths; null is the origin. */
+  resources: string | null;
 }
 
 export interface OAuthPendingRequestsTable {
@@ -86,6 +99,7 @@ export interface OAuthPendingRequestsTable {
   nonce: string | null;
   /** When the user signed in (ms), for auth_time. */
   auth_time: number | null;
+  resources: string | null;
 }
 
 export interface OAuthCodesTable {
@@ -100,6 +114,7 @@ export interface OAuthCodesTable {
   consumed_at: number | null;
   nonce: string | null;
   auth_time: number | null;
+  resources: string | null;
 }
 
 export type TokenKind = 'access' | 'refresh';
@@ -117,6 +132,7 @@ export interface OAuthTokensTable {
   revoked_at: number | null;
   consumed_at: number | null;
   auth_time: number | null;
+  resources: string | null;
 }
 
 export interface CharactersTable {

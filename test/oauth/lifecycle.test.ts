@@ -240,6 +240,7 @@ describe.each(DIALECTS)('token lifecycle and the bearer guard (%s)', (dialect) =
         exp: expect.any(Number),
         iat: expect.any(Number),
         token_type: 'Bearer',
+        aud: ts.config.publicUrl,
       });
       expect(reply.json.exp - reply.json.iat).toBe(3600);
       const viaBasic = await introspect(null, tokens.refresh_token, { authorization: basic(client.clientId, client.clientSecret!) });
@@ -260,11 +261,13 @@ describe.each(DIALECTS)('token lifecycle and the bearer guard (%s)', (dialect) =
       expect(reply.json).toEqual({ id: owner.userId, username: owner.username, avatar: null });
     });
 
-    it('RS-01 no credentials, or another scheme → 401 with a bare Bearer challenge', async () => {
+    it('RS-01 no credentials, or another scheme → 401 with a Bearer challenge without error, naming the scope and the resource metadata (SPEC §8)', async () => {
       for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Token abc' }] as Array<Record<string, string>>) {
         const reply = await call('GET', `${ts.api}/oauth/userinfo`, { headers });
         expect(reply.status).toBe(401);
-        expect(reply.headers.get('www-authenticate')).toBe('Bearer realm="serika"');
+        expect(reply.headers.get('www-authenticate')).toBe(
+          `Bearer realm="serika", scope="profile", resource_metadata="${ts.config.publicUrl}/.well-known/oauth-protected-resource/api/openai/v1"`,
+        );
       }
     });
 
@@ -286,7 +289,7 @@ describe.each(DIALECTS)('token lifecycle and the bearer guard (%s)', (dialect) =
       const tokens = await tokensFor(client, 'generations');
       const reply = await userinfo(tokens.access_token);
       expect(reply.status).toBe(403);
-      expect(reply.headers.get('www-authenticate')).toMatch(/^Bearer realm="serika", error="insufficient_scope", .*scope="profile"$/);
+      expect(reply.headers.get('www-authenticate')).toMatch(/^Bearer realm="serika", error="insufficient_scope", .*scope="profile", resource_metadata="[^"]+\/.well-known\/oauth-protected-resource\/api\/openai\/v1"$/);
       expectBody(reply, 'insufficient_scope');
     });
 

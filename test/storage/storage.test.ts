@@ -48,7 +48,43 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
       const fresh = await createTestDatabase(dialect);
       const s = openStorage(fresh.url);
       try {
-        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events', '0005_openid_connect']);
+        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events', '0005_openid_connect', '0006_agents']);
+      } finally {
+        await s.close();
+        await fresh.cleanup();
+      }
+    });
+
+    it('0006 makes client owners optional without losing a client, grant, code or token (the SQLite rebuild cascades nothing)', async () => {
+      const fresh = await createTestDatabase(dialect);
+      const s = openStorage(fresh.url);
+      try {
+        const { Migrator } = await import('kysely');
+        const { migrations } = await import('../../src/storage/migrations/index.js');
+        const schema = dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(s.db)).rows[0]!.s : undefined;
+        const migrator = new Migrator({ db: s.db, provider: { getMigrations: async () => migrations }, ...(schema ? { migrationTableSchema: schema } : {}) });
+        expect((await migrator.migrateTo('0005_openid_connect')).error).toBeUndefined();
+        const db = s.db as unknown as import('kysely').Kysely<Record<string, Record<string, unknown>>>;
+        const t = 1_700_000_000_000;
+        await db.insertInto('users').values({ id: 'u1', username: 'u', username_lower: 'u', email: null, password_hash: 'x', avatar: null, created_at: t, updated_at: t }).execute();
+        await db
+          .insertInto('oauth_clients')
+          .values({ id: 'c1', user_id: 'u1', name: 'App', redirect_uris: '["https://a.example/cb"]', scopes: 'profile', is_public: 0, secret_hash: 'h', created_at: t, updated_at: t, id_token_signing_alg: null, post_logout_redirect_uris: null })
+          .execute();
+        await db.insertInto('oauth_grants').values({ user_id: 'u1', client_id: 'c1', scopes: 'profile', created_at: t, updated_at: t }).execute();
+        await db
+          .insertInto('oauth_tokens')
+          .values({ token_hash: 'th', kind: 'access', client_id: 'c1', user_id: 'u1', scopes: 'profile', family_id: 'f', code_hash: null, created_at: t, expires_at: t + 1, revoked_at: null, consumed_at: null, auth_time: null })
+          .execute();
+        expect(await migrateToLatest(s)).toEqual(['0006_agents']);
+        const client = await s.db.selectFrom('oauth_clients').selectAll().where('id', '=', 'c1').executeTakeFirstOrThrow();
+        expect(client).toMatchObject({ user_id: 'u1', kind: 'owned', name: 'App', secret_hash: 'h' });
+        expect(await s.db.selectFrom('oauth_grants').selectAll().execute()).toHaveLength(1);
+        expect(await s.db.selectFrom('oauth_tokens').select(['token_hash', 'resources']).execute()).toEqual([{ token_hash: 'th', resources: null }]);
+        // Owners are optional now, and the foreign keys still hold: deleting the user takes its client along.
+        await s.db.deleteFrom('users').where('id', '=', 'u1').execute();
+        expect(await s.db.selectFrom('oauth_clients').selectAll().execute()).toHaveLength(0);
+        expect(await s.db.selectFrom('oauth_tokens').selectAll().execute()).toHaveLength(0);
       } finally {
         await s.close();
         await fresh.cleanup();

@@ -27,6 +27,10 @@ describe('configuration', () => {
       shutdownDrainMs: 5_000,
       shutdownTimeoutMs: 30_000,
       maxClientsPerUser: 100,
+      registration: 'open',
+      rateLimitRegister: 10,
+      cimd: true,
+      cimdAllowPrivate: false,
     });
   });
 
@@ -48,8 +52,15 @@ describe('configuration', () => {
       SIGNUP: 'closed',
       METRICS_TOKEN: 'm',
       LOG_LEVEL: 'warn',
+      REGISTRATION: 'closed',
+      RATE_LIMIT_REGISTER: '0',
+      CIMD: 'off',
     });
     expect(config).toMatchObject({
+      registration: 'closed',
+      rateLimitRegister: 0,
+      cimd: false,
+      cimdAllowPrivate: false,
       port: 8080,
       host: '0.0.0.0',
       publicUrl: 'https://auth.example.com',
@@ -105,7 +116,16 @@ describe('configuration', () => {
     ['RATE_LIMIT_LOGIN', 'lots'],
     ['SIGNUP', 'maybe'],
     ['LOG_LEVEL', 'loud'],
+    ['REGISTRATION', 'maybe'],
+    ['RATE_LIMIT_REGISTER', '-1'],
+    ['CIMD', 'yes'],
+    ['CIMD_ALLOW_PRIVATE', '1'],
   ];
+
+  it('allows private metadata documents only for an http issuer', () => {
+    expect(parseConfig({ CIMD_ALLOW_PRIVATE: 'true', PUBLIC_URL: 'http://127.0.0.1:3000' }).cimdAllowPrivate).toBe(true);
+    expect(() => parseConfig({ CIMD_ALLOW_PRIVATE: 'true', PUBLIC_URL: 'https://auth.example.com' })).toThrow(/^Invalid CIMD_ALLOW_PRIVATE=.*PUBLIC_URL is https/);
+  });
 
   it.each(bad)('refuses %s=%s with one line naming the variable and what it accepts', (name, value) => {
     let error: unknown;

@@ -36,6 +36,9 @@ export const checkRedirectUri: AuthorizeStep = (ctx) => {
   if (uri === undefined) throw invalidRequest('redirect_uri is missing.');
   ctx.sentRedirectUri = uri.slice(0, 2048);
   if (malformed(uri) || !redirectUriMatches(ctx.client!.redirectUris, uri)) {
+    if (ctx.client!.kind === 'metadata_document') {
+      throw new OAuthError('invalid_request', `The client_id document at ${ctx.client!.clientId.slice(0, 200)} has redirect_uris that do not include ${uri.slice(0, 200)}.`);
+    }
     throw new OAuthError('invalid_request', 'redirect_uri is not registered for this client.');
   }
   ctx.redirectUri = uri;

@@ -1,5 +1,7 @@
 import type { RegisteredClient } from '../../clients/service.js';
 import type { ClientsService } from '../../clients/service.js';
+import type { MetadataDocuments } from '../../clients/metadata-documents.js';
+import type { Audience } from '../../audiences.js';
 import type { OAuthParams } from '../params.js';
 
 /** What the authorize steps have established so far; each step reads and adds. */
@@ -19,10 +21,15 @@ export interface AuthorizeContext {
   nonce?: string;
   loginHint?: string;
   idTokenHint?: string;
+  /** RFC 8707: what the app asked to reach; undefined when it sent no resource. */
+  audience?: Audience;
 }
 
 export interface StepDeps {
   clients: ClientsService;
+  /** Null when CIMD=off. */
+  documents: MetadataDocuments | null;
+  issuer: string;
 }
 
 export type AuthorizeStep = (ctx: AuthorizeContext, deps: StepDeps) => Promise<void> | void;

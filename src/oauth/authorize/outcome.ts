@@ -1,5 +1,6 @@
 import type { RegisteredClient } from '../../clients/service.js';
 import type { OAuthError } from '../errors.js';
+import type { Audience } from '../../audiences.js';
 
 /**
  * What the authorization endpoint decided must happen next. The protocol
@@ -17,4 +18,13 @@ export type AuthorizeOutcome =
    */
   | { kind: 'login'; client: RegisteredClient; loginHint?: string; fresh: boolean; freshLoginAfter: number }
   /** The user must allow or deny; the decision is posted back with requestId. */
-  | { kind: 'consent'; client: RegisteredClient; ownerName: string; scopes: string[]; redirectUri: string; requestId: string };
+  | {
+      kind: 'consent';
+      client: RegisteredClient;
+      /** Null for an ownerless (unverified) client. */
+      ownerName: string | null;
+      scopes: string[];
+      audience: Audience;
+      redirectUri: string;
+      requestId: string;
+    };

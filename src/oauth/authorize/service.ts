@@ -1,6 +1,8 @@
 import type { UsersService } from '../../accounts/users-service.js';
 import type { ClientsService, RegisteredClient } from '../../clients/service.js';
 import type { GrantsService } from '../../consent/grants.js';
+import type { MetadataDocuments } from '../../clients/metadata-documents.js';
+import { EVERY_RESOURCE, formatAudience, parseAudience } from '../../audiences.js';
 import { clientMayRequest, formatScopes, parseScopes } from '../../scopes.js';
 import { OAuthError } from '../errors.js';
 import { OAuthParams } from '../params.js';
@@ -13,6 +15,8 @@ import { validateAuthorizeRequest } from './steps.js';
 
 export interface AuthorizationDeps {
   clients: ClientsService;
+  /** Client ID metadata documents; null when CIMD=off. */
+  documents: MetadataDocuments | null;
   users: UsersService;
   grants: GrantsService;
   store: OAuthStore;
@@ -53,7 +57,7 @@ export class AuthorizationService {
     const { clients, users, grants, store } = this.deps;
     const ctx: AuthorizeContext = { params: OAuthParams.fromQuery(rawUrl) };
     try {
-      await validateAuthorizeRequest(ctx, { clients });
+      await validateAuthorizeRequest(ctx, { clients, documents: this.deps.documents, issuer: this.deps.issuer });
     } catch (error) {
       if (error instanceof OAuthError) return this.fail(ctx, error);
       throw error;
@@ -81,11 +85,12 @@ export class AuthorizationService {
       return this.fail(ctx, new OAuthError('login_required', 'The signed-in user is not the one id_token_hint names.'));
     }
     const userId = session.userId;
-    const codeFields = { clientId: client.clientId, userId, scopes, redirectUri, codeChallenge: ctx.codeChallenge!, nonce: ctx.nonce ?? null, authTime: session.authTime };
+    const audience = ctx.audience ?? EVERY_RESOURCE;
+    const codeFields = { clientId: client.clientId, userId, scopes, redirectUri, codeChallenge: ctx.codeChallenge!, nonce: ctx.nonce ?? null, authTime: session.authTime, audience };
 
-    // RFC 8252 §8.6: public clients are always asked; prompt=consent always asks.
-    const mayReuseGrant = !client.public && !prompt.has('consent');
-    if (mayReuseGrant && (await grants.covers(userId, client.clientId, scopes))) {
+    // RFC 8252 §8.6: public clients are always asked; so are ownerless ones (SPEC §8); prompt=consent always asks.
+    const mayReuseGrant = !client.public && client.ownerId !== null && !prompt.has('consent');
+    if (mayReuseGrant && (await grants.covers(userId, client.clientId, scopes, audience))) {
       const code = await store.createCode(codeFields);
       return this.redirect(redirectUri, { code, state: ctx.state });
     }
@@ -100,9 +105,10 @@ export class AuthorizationService {
       code_challenge: ctx.codeChallenge!,
       nonce: ctx.nonce ?? null,
       auth_time: session.authTime,
+      resources: formatAudience(audience),
     });
-    const owner = await users.findById(client.ownerId);
-    return { kind: 'consent', client, ownerName: owner?.username ?? 'unknown', scopes, redirectUri, requestId };
+    const owner = client.ownerId === null ? undefined : await users.findById(client.ownerId);
+    return { kind: 'consent', client, ownerName: client.ownerId === null ? null : (owner?.username ?? 'unknown'), scopes, audience, redirectUri, requestId };
   }
 
   /**
@@ -129,8 +135,11 @@ export class AuthorizationService {
     if (!scopes.every((s) => clientMayRequest(client.scopes, s))) {
       return this.redirect(pending.redirect_uri, { error: 'invalid_scope', error_description: 'The app no longer has these scopes.', state });
     }
-    await grants.allow(userId, client.clientId, scopes);
+    const audience = parseAudience(pending.resources);
+    await grants.allow(userId, client.clientId, scopes, audience);
+    if (client.ownerId === null) await clients.markGranted(client.clientId);
     const code = await store.createCode({
+      audience,
       clientId: client.clientId,
       userId,
       scopes,

@@ -3,6 +3,7 @@ import { checkParameters } from './check-parameters.js';
 import { checkPkce } from './check-pkce.js';
 import { checkPrompt } from './check-prompt.js';
 import { checkRedirectUri } from './check-redirect-uri.js';
+import { checkResource } from './check-resource.js';
 import { checkResponseType } from './check-response-type.js';
 import { checkScope } from './check-scope.js';
 import type { AuthorizeContext, AuthorizeStep, StepDeps } from './context.js';
@@ -18,6 +19,7 @@ export const AUTHORIZE_STEPS: ReadonlyArray<AuthorizeStep> = [
   checkResponseType,
   checkPkce,
   checkScope,
+  checkResource,
   checkPrompt,
 ];
 

@@ -21,6 +21,7 @@ export interface TokenDeps {
   now: () => number;
   audit: AuditService;
   idTokens: IdTokens;
+  issuer: string;
 }
 
 /** POST /oauth/token (RFC 6749 §3.2): form or JSON body, one grant handler per grant type. */
@@ -42,7 +43,7 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
       const { client } = await deps.authenticate(request, reply, params);
       const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
       if (!grant) throw new OAuthError('unsupported_grant_type', 'Supported grant types: authorization_code, refresh_token.');
-      const issued = await grant({ params, client, store: deps.store, now: deps.now, audit: deps.audit, idTokens: deps.idTokens });
+      const issued = await grant({ params, client, store: deps.store, now: deps.now, audit: deps.audit, idTokens: deps.idTokens, issuer: deps.issuer });
       return reply.code(200).send(issued);
     },
   );

@@ -4,6 +4,7 @@ import * as m0002 from './0002_sessions_and_oauth.js';
 import * as m0003 from './0003_characters_and_usage.js';
 import * as m0004 from './0004_audit_events.js';
 import * as m0005 from './0005_openid_connect.js';
+import * as m0006 from './0006_agents.js';
 
 /**
  * The one migration sequence for both dialects, in order. Names sort
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0003_characters_and_usage': m0003,
   '0004_audit_events': m0004,
   '0005_openid_connect': m0005,
+  '0006_agents': m0006,
 };

@@ -2,14 +2,18 @@ import type { SessionUser } from '../../accounts/sessions.js';
 import type { RegisteredClient } from '../../clients/service.js';
 import { PATHS } from '../../paths.js';
 import { SCOPES, isScope } from '../../scopes.js';
+import { audienceNames, type Audience } from '../../audiences.js';
+import { LOOPBACK_HOSTS } from '../../clients/redirect-uris.js';
 import { html, type Html } from '../html.js';
 import type { PageOptions } from '../layout.js';
 
 export interface ConsentView {
   user: SessionUser;
   client: RegisteredClient;
-  ownerName: string;
+  /** Null for an ownerless client (registered dynamically or by a metadata document). */
+  ownerName: string | null;
   scopes: string[];
+  audience: Audience;
   redirectUri: string;
   requestId: string;
   csrf: string;
@@ -24,15 +28,42 @@ function destination(uri: string): string {
   }
 }
 
-/** The consent page: the app, who registered it, each scope in plain words, Allow and Deny. */
+function isLoopback(uri: string): boolean {
+  try {
+    const url = new URL(uri);
+    return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Who stands behind the app: its owner, or for an ownerless client (SPEC §8)
+ * the plain fact that nobody at Serika vouches for it, with the host of its
+ * metadata document, and a warning when it can only return to this computer.
+ */
+function provenance(view: ConsentView): Html {
+  if (view.ownerName !== null) return html`<p class="muted">Registered by <strong>${view.ownerName}</strong></p>`;
+  const document = view.client.kind === 'metadata_document';
+  const loopbackOnly = view.client.redirectUris.every(isLoopback);
+  return html`<div class="notice warning" role="note">
+    <p><strong>${document ? 'Serika has not verified this app.' : 'Unverified app.'}</strong>
+    ${document ? html`It describes itself at <span class="mono">${destination(view.client.clientId)}</span>.` : html`It registered itself; Serika has not verified who made it.`}
+    Allow it only if you started this sign-in and trust it.</p>
+    ${loopbackOnly ? html`<p>This app can only send you back to a program on this computer (<span class="mono">${destination(view.client.redirectUris[0] ?? '')}</span>). If you did not just start it yourself, choose Deny.</p>` : ''}
+  </div>`;
+}
+
+/** The consent page: the app, who registered it, each scope in plain words, what it will reach, Allow and Deny. */
 export function consentPage(view: ConsentView): PageOptions {
   const body: Html = html`<div class="card">
   <h1><strong>${view.client.name}</strong> wants to access your Serika account</h1>
-  <p class="muted">Registered by <strong>${view.ownerName}</strong></p>
+  ${provenance(view)}
   <p>If you allow it, this app will be able to:</p>
   <ul class="scopes">
     ${view.scopes.map((s) => html`<li><strong>${s}</strong><span class="muted">${isScope(s) ? SCOPES[s] : s}</span></li>`)}
   </ul>
+  <p>It will reach: <strong>${audienceNames(view.audience).join(' and ')}</strong>.</p>
   <p class="hint">You will be sent back to <span class="mono">${destination(view.redirectUri)}</span>. You can revoke access at any time from your dashboard.</p>
   <form method="post" action="${PATHS.authorizeDecision}">
     <input type="hidden" name="_csrf" value="${view.csrf}">

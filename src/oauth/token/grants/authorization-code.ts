@@ -3,9 +3,11 @@ import { isValidPkceValue, verifyS256 } from '../../pkce.js';
 import type { IssuedTokens } from '../../store.js';
 import { parseScopes } from '../../../scopes.js';
 import type { GrantHandler } from './types.js';
+import { parseAudience } from '../../../audiences.js';
+import { narrowedAudience } from '../../resource-param.js';
 
 /** RFC 6749 §4.1.3 with RFC 7636 §4.5–4.6: redeem a code once, bound to everything it was issued for. */
-export const authorizationCodeGrant: GrantHandler = async ({ params, client, store, now, audit, idTokens }): Promise<IssuedTokens> => {
+export const authorizationCodeGrant: GrantHandler = async ({ params, client, store, now, audit, idTokens, issuer }): Promise<IssuedTokens> => {
   const replayed = async (codeHash: string, userId: string) => {
     const revoked = await store.revokeByCode(codeHash);
     await audit.record({ type: 'code.replayed', userId, clientId: client.clientId, detail: { tokensRevoked: revoked } });
@@ -31,7 +33,10 @@ export const authorizationCodeGrant: GrantHandler = async ({ params, client, sto
   if (!verifyS256(verifier, row.code_challenge)) throw invalidGrant('code_verifier does not match the code_challenge.');
 
   const scopes = parseScopes(row.scopes);
-  const issued = await store.redeemCode(row.code_hash, { clientId: client.clientId, userId: row.user_id, scopes, authTime: row.auth_time });
+  // RFC 8707 §2.2: the refresh token keeps the audience granted; the access token may be for less.
+  const audience = parseAudience(row.resources);
+  const accessAudience = narrowedAudience(params, issuer, audience);
+  const issued = await store.redeemCode(row.code_hash, { clientId: client.clientId, userId: row.user_id, scopes, authTime: row.auth_time, audience, accessAudience });
   if (!issued) {
     // Lost a race with a concurrent redemption: that one's tokens die too.
     return replayed(row.code_hash, row.user_id);

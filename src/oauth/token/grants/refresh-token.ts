@@ -2,12 +2,14 @@ import { OAuthError, invalidGrant, invalidRequest } from '../../errors.js';
 import { tokenState, type IssuedTokens } from '../../store.js';
 import { parseScopes } from '../../../scopes.js';
 import type { GrantHandler } from './types.js';
+import { parseAudience } from '../../../audiences.js';
+import { narrowedAudience } from '../../resource-param.js';
 
 /**
  * RFC 6749 §6 with RFC 9700 §4.14.2: every use rotates the refresh token;
  * a used one presented again revokes its whole family (RT-01…RT-04).
  */
-export const refreshTokenGrant: GrantHandler = async ({ params, client, store, now, audit, idTokens }): Promise<IssuedTokens> => {
+export const refreshTokenGrant: GrantHandler = async ({ params, client, store, now, audit, idTokens, issuer }): Promise<IssuedTokens> => {
   const replayed = async (familyId: string, userId: string) => {
     const revoked = await store.revokeFamily(familyId, 'refresh_replay');
     await audit.record({ type: 'refresh_token.replayed', userId, clientId: client.clientId, detail: { familyId, tokensRevoked: revoked } });
@@ -36,7 +38,9 @@ export const refreshTokenGrant: GrantHandler = async ({ params, client, store, n
       throw new OAuthError('invalid_scope', 'The requested scope exceeds the scope originally granted.');
     }
   }
-  const issued = await store.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes, authTime: row.auth_time });
+  const audience = parseAudience(row.resources);
+  const accessAudience = narrowedAudience(params, issuer, audience);
+  const issued = await store.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes, authTime: row.auth_time, audience, accessAudience });
   if (!issued) {
     // Lost a race with a concurrent use of the same token: a replay all the same.
     return replayed(row.family_id, row.user_id);

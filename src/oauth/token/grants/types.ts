@@ -11,6 +11,8 @@ export interface GrantContext {
   now: () => number;
   audit: AuditService;
   idTokens: IdTokens;
+  /** PUBLIC_URL, against which resource indicators are read. */
+  issuer: string;
 }
 
 export type GrantHandler = (ctx: GrantContext) => Promise<IssuedTokens>;

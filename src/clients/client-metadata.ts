@@ -1,0 +1,158 @@
+import AjvModule, { type ErrorObject } from 'ajv';
+import { IGNORED_SCOPES, SCOPE_NAMES, isScope, parseScopes, type Scope } from '../scopes.js';
+import { REDIRECT_URI_MAX, asciiUri, redirectUriProblem } from './redirect-uris.js';
+import { SIGNING_ALG_NAMES, nameProblem, type SigningAlgName } from './rules.js';
+
+/**
+ * Client metadata as RFC 7591 §2 names it (snake_case), the one reading of
+ * it for dynamic registration and for client ID metadata documents. Unknown
+ * members are ignored (RFC 7591 §2: "MUST ignore any client metadata … it
+ * does not understand"); known ones must be well formed.
+ */
+export type ClientMetadataErrorCode = 'invalid_redirect_uri' | 'invalid_client_metadata';
+
+export class ClientMetadataError extends Error {
+  constructor(
+    readonly code: ClientMetadataErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ClientMetadataError';
+  }
+}
+
+export const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
+export type AuthMethodName = (typeof AUTH_METHODS)[number];
+export const GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
+
+const uriList = { type: 'array', maxItems: 10, items: { type: 'string', maxLength: REDIRECT_URI_MAX } } as const;
+const text = (max: number) => ({ type: 'string', maxLength: max }) as const;
+
+export const clientMetadataSchema = {
+  type: 'object',
+  properties: {
+    redirect_uris: { ...uriList, minItems: 1 },
+    token_endpoint_auth_method: text(100),
+    grant_types: { type: 'array', maxItems: 10, items: text(200) },
+    response_types: { type: 'array', maxItems: 10, items: text(200) },
+    client_name: text(100),
+    client_uri: text(REDIRECT_URI_MAX),
+    logo_uri: text(REDIRECT_URI_MAX),
+    tos_uri: text(REDIRECT_URI_MAX),
+    policy_uri: text(REDIRECT_URI_MAX),
+    scope: text(1000),
+    contacts: { type: 'array', maxItems: 10, items: text(320) },
+    software_id: text(200),
+    software_version: text(200),
+    id_token_signed_response_alg: text(20),
+    post_logout_redirect_uris: uriList,
+  },
+  required: ['redirect_uris'],
+} as const;
+
+const Ajv = AjvModule.default;
+const validate = new Ajv({ allErrors: false, strict: false }).compile(clientMetadataSchema);
+
+/** The fields Serika stores and echoes beside the ones it acts on. */
+const INFORMATIONAL = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'contacts', 'software_id', 'software_version'] as const;
+
+export interface ClientMetadata {
+  name: string | null;
+  redirectUris: string[];
+  scopes: Scope[];
+  authMethod: AuthMethodName;
+  grantTypes: string[];
+  responseTypes: string[];
+  idTokenSigningAlg: SigningAlgName | null;
+  postLogoutRedirectUris: string[];
+  /** client_uri, logo_uri and the rest, as sent. */
+  informational: Record<string, unknown>;
+}
+
+function describe(error: ErrorObject | undefined): string {
+  if (!error) return 'The client metadata is not valid.';
+  const at = error.instancePath.replace(/^\//, '').replace(/\//g, '.') || (error.params as { missingProperty?: string }).missingProperty || 'the metadata';
+  if (error.keyword === 'required') return `${at} is required.`;
+  return `${at} ${error.message ?? 'is not valid'}.`;
+}
+
+function checkUris(uris: string[], field: string, code: ClientMetadataErrorCode): string[] {
+  uris.forEach((uri, index) => {
+    const problem = redirectUriProblem(uri);
+    if (problem) throw new ClientMetadataError(code, `${field}[${index}] ${problem}.`);
+  });
+  const ascii = uris.map(asciiUri);
+  if (new Set(ascii).size !== ascii.length) throw new ClientMetadataError(code, `${field} lists a URI more than once.`);
+  return ascii;
+}
+
+function informationalUris(input: Record<string, unknown>): void {
+  for (const field of ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri'] as const) {
+    const value = input[field];
+    if (value === undefined) continue;
+    let url: URL | null = null;
+    try {
+      url = new URL(value as string);
+    } catch {
+      // reported below
+    }
+    if (!url || url.protocol !== 'https:' || /[\p{Cc}\s]/u.test(value as string)) throw new ClientMetadataError('invalid_client_metadata', `${field} must be an https URL.`);
+  }
+}
+
+/** RFC 7591 §2, §3.2.2: the metadata, checked and with its defaults filled in. */
+export function readClientMetadata(input: unknown): ClientMetadata {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ClientMetadataError('invalid_client_metadata', 'The client metadata must be a JSON object.');
+  }
+  if (!validate(input)) {
+    const error = validate.errors?.[0];
+    const code = error?.instancePath.startsWith('/redirect_uris') || (error?.keyword === 'required' && describe(error).startsWith('redirect_uris')) ? 'invalid_redirect_uri' : 'invalid_client_metadata';
+    throw new ClientMetadataError(code, describe(error));
+  }
+  const given = input as Record<string, unknown> & { redirect_uris: string[] };
+  const authMethod = (given.token_endpoint_auth_method ?? 'client_secret_basic') as string;
+  if (!(AUTH_METHODS as readonly string[]).includes(authMethod)) {
+    throw new ClientMetadataError('invalid_client_metadata', `token_endpoint_auth_method ${authMethod.slice(0, 60)} is not supported; use one of ${AUTH_METHODS.join(', ')}.`);
+  }
+  const grantTypes = (given.grant_types as string[] | undefined) ?? ['authorization_code'];
+  const unsupported = grantTypes.find((g) => !(GRANT_TYPES as readonly string[]).includes(g));
+  if (unsupported !== undefined) throw new ClientMetadataError('invalid_client_metadata', `grant_types: ${unsupported.slice(0, 80)} is not supported; use ${GRANT_TYPES.join(', ')}.`);
+  if (!grantTypes.includes('authorization_code')) throw new ClientMetadataError('invalid_client_metadata', 'grant_types must include authorization_code.');
+  const responseTypes = (given.response_types as string[] | undefined) ?? ['code'];
+  if (responseTypes.some((r) => r !== 'code')) throw new ClientMetadataError('invalid_client_metadata', 'response_types may only be ["code"].');
+
+  let scopes: Scope[] = SCOPE_NAMES.filter((s) => s !== 'openid');
+  if (given.scope !== undefined) {
+    const asked = parseScopes(given.scope as string).filter((s) => !(IGNORED_SCOPES as readonly string[]).includes(s));
+    const unknown = asked.find((s) => !isScope(s));
+    if (unknown !== undefined) throw new ClientMetadataError('invalid_client_metadata', `scope: ${unknown.slice(0, 60)} is not a scope Serika knows (${SCOPE_NAMES.join(', ')}).`);
+    scopes = asked.filter(isScope);
+    if (scopes.length === 0) throw new ClientMetadataError('invalid_client_metadata', `scope must name at least one of ${SCOPE_NAMES.join(', ')}.`);
+  }
+  const alg = given.id_token_signed_response_alg as string | undefined;
+  if (alg !== undefined && !(SIGNING_ALG_NAMES as readonly string[]).includes(alg)) {
+    throw new ClientMetadataError('invalid_client_metadata', `id_token_signed_response_alg must be one of ${SIGNING_ALG_NAMES.join(', ')}.`);
+  }
+  let name: string | null = null;
+  if (given.client_name !== undefined) {
+    const problem = nameProblem(given.client_name as string);
+    if (problem) throw new ClientMetadataError('invalid_client_metadata', `client_name ${problem}`);
+    name = given.client_name as string;
+  }
+  informationalUris(given);
+  const informational: Record<string, unknown> = {};
+  for (const field of INFORMATIONAL) if (given[field] !== undefined) informational[field] = given[field];
+
+  return {
+    name,
+    redirectUris: checkUris(given.redirect_uris, 'redirect_uris', 'invalid_redirect_uri'),
+    scopes,
+    authMethod: authMethod as AuthMethodName,
+    grantTypes: [...new Set(grantTypes)],
+    responseTypes: ['code'],
+    idTokenSigningAlg: (alg as SigningAlgName | undefined) ?? null,
+    postLogoutRedirectUris: given.post_logout_redirect_uris ? checkUris(given.post_logout_redirect_uris as string[], 'post_logout_redirect_uris', 'invalid_client_metadata') : [],
+    informational,
+  };
+}

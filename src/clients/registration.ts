@@ -1,0 +1,72 @@
+import type { Kysely } from 'kysely';
+import { formatScopes } from '../scopes.js';
+import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.js';
+import type { Database } from '../storage/schema.js';
+import type { AuditService } from '../audit/service.js';
+import { readClientMetadata } from './client-metadata.js';
+import { ClientsRepo, type ClientRow } from './repo.js';
+
+/** Shown where a registered client gives no client_name. */
+export const UNNAMED_APP = 'Unnamed app';
+
+/**
+ * Dynamic client registration (RFC 7591, SPEC §8): anyone may register a
+ * client; it has no owner, is shown as unverified and always asks consent,
+ * and goes after 30 days without a grant (the pruner).
+ */
+export class ClientRegistration {
+  private readonly repo: ClientsRepo;
+
+  constructor(
+    db: Kysely<Database>,
+    private readonly now: () => number = Date.now,
+    private readonly audit: AuditService | null = null,
+  ) {
+    this.repo = new ClientsRepo(db);
+  }
+
+  /** RFC 7591 §3.2.1: the client information response, the metadata as registered. */
+  async register(input: unknown): Promise<Record<string, unknown>> {
+    const metadata = readClientMetadata(input);
+    const isPublic = metadata.authMethod === 'none';
+    const secret = isPublic ? null : randomSecret(PREFIX.clientSecret);
+    const now = this.now();
+    const registered = {
+      client_name: metadata.name ?? UNNAMED_APP,
+      redirect_uris: metadata.redirectUris,
+      grant_types: metadata.grantTypes,
+      response_types: metadata.responseTypes,
+      token_endpoint_auth_method: metadata.authMethod,
+      scope: formatScopes(metadata.scopes),
+      ...(metadata.idTokenSigningAlg ? { id_token_signed_response_alg: metadata.idTokenSigningAlg } : {}),
+      ...(metadata.postLogoutRedirectUris.length ? { post_logout_redirect_uris: metadata.postLogoutRedirectUris } : {}),
+      ...metadata.informational,
+    };
+    const row: ClientRow = {
+      id: randomId(PREFIX.clientId),
+      user_id: null,
+      name: registered.client_name,
+      redirect_uris: JSON.stringify(metadata.redirectUris),
+      scopes: registered.scope,
+      is_public: isPublic ? 1 : 0,
+      secret_hash: secret === null ? null : sha256Hex(secret),
+      created_at: now,
+      updated_at: now,
+      id_token_signing_alg: metadata.idTokenSigningAlg,
+      post_logout_redirect_uris: metadata.postLogoutRedirectUris.length ? JSON.stringify(metadata.postLogoutRedirectUris) : null,
+      kind: 'registered',
+      metadata: JSON.stringify(registered),
+      metadata_expires_at: null,
+      last_granted_at: null,
+    };
+    await this.repo.insert(row);
+    await this.audit?.record({ type: 'client.registered', userId: null, clientId: row.id, detail: { name: row.name } });
+    return {
+      client_id: row.id,
+      client_id_issued_at: Math.floor(now / 1000),
+      // RFC 7591 §3.2.1: 0 means the secret never expires.
+      ...(secret === null ? {} : { client_secret: secret, client_secret_expires_at: 0 }),
+      ...registered,
+    };
+  }
+}
