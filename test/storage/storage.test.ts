@@ -1,4 +1,5 @@
-import { sql } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
+import { migrations } from '../../src/storage/migrations/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeysService, LAST_USED_INTERVAL_MS } from '../../src/accounts/api-keys/service.js';
 import { UsersService } from '../../src/accounts/users-service.js';
@@ -59,12 +60,10 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
       const fresh = await createTestDatabase(dialect);
       const s = openStorage(fresh.url);
       try {
-        const { Migrator } = await import('kysely');
-        const { migrations } = await import('../../src/storage/migrations/index.js');
         const schema = dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(s.db)).rows[0]!.s : undefined;
         const migrator = new Migrator({ db: s.db, provider: { getMigrations: async () => migrations }, ...(schema ? { migrationTableSchema: schema } : {}) });
         expect((await migrator.migrateTo('0005_openid_connect')).error).toBeUndefined();
-        const db = s.db as unknown as import('kysely').Kysely<Record<string, Record<string, unknown>>>;
+        const db = s.db as unknown as Kysely<Record<string, Record<string, unknown>>>;
         const t = 1_700_000_000_000;
         await db.insertInto('users').values({ id: 'u1', username: 'u', username_lower: 'u', email: null, password_hash: 'x', avatar: null, created_at: t, updated_at: t }).execute();
         await db
