@@ -64,8 +64,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     logController: new LogController({ disableRequestLogging: (request: { url?: string }) => isProbe(request.url ?? '') }),
     // TRUST_PROXY: whose X-Forwarded-For/-Proto to believe; request.ip (rate limits, logs) follows it.
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
-    // Long enough for any ID we mint with room to spare; a longer one is a 404 (frameworkErrors).
-    routerOptions: { maxParamLength: 500 },
+    // Long enough for any ID we mint and a metadata document's URL (a client_id); a longer one is a 404 (frameworkErrors).
+    routerOptions: { maxParamLength: 2100 },
     frameworkErrors,
     // Slow bodies (a byte every few seconds) must not hold a connection forever: the whole request,
     // headers and body, arrives within REQUEST_TIMEOUT or the connection is answered 408 and closed.

@@ -5,8 +5,11 @@ import type { OAuthStore } from '../../oauth/store.js';
 import { isScope, SCOPES } from '../../scopes.js';
 import { html } from '../html.js';
 import { confirmPage, dashboardPage, plural, userOf, when } from './common.js';
-import { DASHBOARD } from '../../paths.js';
+import { DASHBOARD, MCP_PATH } from '../../paths.js';
+import { audienceNames } from '../../audiences.js';
 
+/** A client_id may be a metadata document's URL: one path segment all the same. */
+const appPath = (clientId: string, action: string) => `${DASHBOARD.apps}/${encodeURIComponent(clientId)}/${action}`;
 
 /** Connected apps: what the user has authorized, its use, and "Revoke access". */
 export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsService; usage: UsageService; oauth: OAuthStore }): Promise<void> {
@@ -34,14 +37,17 @@ ${
     ? html`<div class="card"><p class="muted">You have not authorized any app.</p></div>`
     : rows.map(
         ({ app, use, lastUsed }) => html`<div class="card app" data-client-id="${app.clientId}">
-  <h2>${app.clientName}</h2>
+  <h2>${app.clientName}${app.unverified ? html` <span class="badge warning" title="It registered itself; Serika has not verified who made it.">Unverified</span>` : ''}${
+    app.audience.length === 1 && app.audience[0] === MCP_PATH ? html` <span class="badge">via MCP</span>` : ''
+  }</h2>
   <dl class="facts">
+    <dt>Reaches</dt><dd>${audienceNames(app.audience).join(' and ')}</dd>
     <dt>Can</dt><dd><ul class="plain">${app.scopes.map((s) => html`<li><strong>${s}</strong> <span class="muted">${isScope(s) ? SCOPES[s] : ''}</span></li>`)}</ul></dd>
     <dt>Granted</dt><dd>${when(app.createdAt)}</dd>
     <dt>Last used</dt><dd>${when(lastUsed)}</dd>
     <dt>Last 30 days</dt><dd>${use ? `${plural(use.promptTokens + use.completionTokens, 'token')} · ${plural(use.images, 'image')} · ${plural(use.requests, 'request')}` : 'no generations'}</dd>
   </dl>
-  <div class="actions"><a class="button-link danger" href="${DASHBOARD.apps}/${app.clientId}/revoke">Revoke access</a></div>
+  <div class="actions"><a class="button-link danger" href="${appPath(app.clientId, 'revoke')}">Revoke access</a></div>
 </div>`,
       )
 }`,
@@ -55,7 +61,7 @@ ${
       section: DASHBOARD.apps,
       title: 'Revoke access',
       message: html`<p>Revoke the access of <strong>${app.clientName}</strong>? Its access and refresh tokens stop working at once, and it must ask for your consent again.</p>`,
-      action: `${DASHBOARD.apps}/${app.clientId}/revoke`,
+      action: appPath(app.clientId, 'revoke'),
       button: 'Revoke access',
       back: DASHBOARD.apps,
     });
