@@ -65,12 +65,14 @@ export class DocumentFetcher {
       throw new DocumentUnavailable(`${shown} could not be fetched: ${reason(error, this.limits.timeoutMs)}`);
     }
     const { statusCode, headers, body } = response;
+    // Discarding an unread body must not leave undici's abort error unhandled.
+    const discard = () => body.dump({ limit: this.limits.maxBytes }).catch(() => undefined);
     if (statusCode >= 300 && statusCode < 400) {
-      body.destroy();
+      await discard();
       throw new DocumentUnavailable(`${shown} answered ${statusCode} (a redirect); metadata documents are fetched without following redirects`);
     }
     if (statusCode !== 200) {
-      body.destroy();
+      await discard();
       throw new DocumentUnavailable(`${shown} answered HTTP ${statusCode}, not 200`);
     }
     const chunks: Buffer[] = [];
@@ -78,8 +80,8 @@ export class DocumentFetcher {
     try {
       for await (const chunk of body as AsyncIterable<Buffer>) {
         size += chunk.length;
+        // Leaving the loop by a throw closes the stream.
         if (size > this.limits.maxBytes) {
-          body.destroy();
           throw new DocumentUnavailable(`${shown} is larger than ${this.limits.maxBytes} bytes`);
         }
         chunks.push(chunk);

@@ -1,0 +1,208 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
+import { authorizeUrl, decide, form, pkce, standardParams, tokenRequest, userWithSession, type Agent, type TestClient } from '../helpers/oauth.js';
+import { call, startInstance, startTestServer, type TestServer } from '../helpers/server.js';
+
+/** A web server holding client ID metadata documents, counting what it is asked. */
+async function documentServer() {
+  const hits: string[] = [];
+  let flaky = 0;
+  let origin = '';
+  const doc = (path: string, extra: Record<string, unknown> = {}) => ({
+    client_id: `${origin}${path}`,
+    client_name: 'Desk Agent',
+    redirect_uris: ['http://127.0.0.1:7777/callback'],
+    ...extra,
+  });
+  const routes: Record<string, (request: IncomingMessage) => [number, Record<string, string>, string] | Promise<[number, Record<string, string>, string]>> = {
+    '/good.json': () => [200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600' }, JSON.stringify(doc('/good.json', { logo_uri: 'https://agent.example/logo.png', extra_field: 1 }))],
+    '/web.json': () => [200, { 'content-type': 'application/json' }, JSON.stringify(doc('/web.json', { redirect_uris: ['https://agent.example/cb'] }))],
+    '/redirect.json': () => [302, { location: `${origin}/good.json` }, ''],
+    '/slow.json': () => new Promise((resolve) => setTimeout(() => resolve([200, { 'content-type': 'application/json' }, JSON.stringify(doc('/slow.json'))]), 6500)),
+    '/big.json': () => [200, { 'content-type': 'application/json' }, JSON.stringify(doc('/big.json', { padding: 'x'.repeat(6 * 1024) }))],
+    '/text.json': () => [200, { 'content-type': 'text/html' }, '<html>hello</html>'],
+    '/other.json': () => [200, { 'content-type': 'application/json' }, JSON.stringify(doc('/other.json', { client_id: 'https://someone.else/client.json' }))],
+    '/no-redirects.json': () => [200, { 'content-type': 'application/json' }, JSON.stringify({ client_id: `${origin}/no-redirects.json`, client_name: 'X' })],
+    '/secret.json': () => [200, { 'content-type': 'application/json' }, JSON.stringify(doc('/secret.json', { token_endpoint_auth_method: 'client_secret_basic' }))],
+    '/flaky.json': () => (++flaky === 1 ? [500, {}, 'oops'] : [200, { 'content-type': 'application/json' }, JSON.stringify(doc('/flaky.json'))]),
+  };
+  const server: Server = createServer(async (request, response) => {
+    hits.push(request.url ?? '');
+    const route = routes[request.url ?? ''];
+    if (!route) return response.writeHead(404).end();
+    const [status, headers, body] = await route(request);
+    if (!response.destroyed) response.writeHead(status, headers).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { origin, hits, port: (server.address() as AddressInfo).port, close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe.each(DIALECTS)('client ID metadata documents (%s)', (dialect) => {
+  let ts: TestServer;
+  let agent: Agent;
+  let docs: Awaited<ReturnType<typeof documentServer>>;
+
+  beforeAll(async () => {
+    if (!dialectAvailable(dialect)) return;
+    docs = await documentServer();
+    // Documents on 127.0.0.1 over http: the development setting, for the positive cases only.
+    ts = await startTestServer(dialect, { RATE_LIMIT_TOKEN: '0', CIMD_ALLOW_PRIVATE: 'true' });
+    agent = (await userWithSession(ts, `cimd_${dialect}`)).agent;
+  });
+  afterAll(async () => {
+    await ts?.close();
+    await docs?.close();
+  });
+
+  const client = (path: string, redirectUri = 'http://127.0.0.1:7777/callback'): TestClient => ({ clientId: docs.origin + path, clientSecret: null, redirectUri, scopes: ['profile'] });
+  const authorize = (c: TestClient, extra = {}) => agent.fetch(authorizeUrl(ts, standardParams(c, pkce().challenge, { scope: 'profile', ...extra })));
+
+  describe.skipIf(!dialectAvailable(dialect))('documents', () => {
+    it('a URL client_id signs in: consent names the host, says Serika has not verified it, warns of loopback-only redirects; public client at the token endpoint', async () => {
+      const c = client('/good.json');
+      const { challenge, verifier } = pkce();
+      const page = await agent.fetch(authorizeUrl(ts, standardParams(c, challenge, { scope: 'profile' })));
+      const text = await page.text();
+      expect(page.status, text).toBe(200);
+      expect(text).toContain('Desk Agent');
+      expect(text).toContain('Serika has not verified this app.');
+      expect(text).toContain(`127.0.0.1:${docs.port}`);
+      expect(text).toContain('can only send you back to a program on this computer');
+      const back = await decide(agent, ts, text, 'allow');
+      const code = new URL(back.headers.get('location')!).searchParams.get('code')!;
+      // The loopback redirect URI may vary its port (RFC 8252 §7.3) — here it does not.
+      const tokens = await tokenRequest(ts, form({ grant_type: 'authorization_code', code, redirect_uri: c.redirectUri, code_verifier: verifier, client_id: c.clientId }));
+      expect(tokens.status, JSON.stringify(tokens.json)).toBe(200);
+      expect((await call('GET', `${ts.api}/oauth/userinfo`, { headers: { authorization: `Bearer ${tokens.json.access_token}` } })).status).toBe(200);
+      // A secret is an authentication failure for a public client.
+      const refresh = await tokenRequest(ts, form({ grant_type: 'refresh_token', refresh_token: tokens.json.refresh_token, client_id: c.clientId, client_secret: 'x' }));
+      expect(refresh.json.error).toBe('invalid_client');
+    });
+
+    it('is cached as Cache-Control says, always asks consent, and web redirect URIs carry no loopback warning', async () => {
+      const before = docs.hits.filter((h) => h === '/good.json').length;
+      for (let i = 0; i < 3; i++) {
+        const page = await authorize(client('/good.json'));
+        expect(page.status).toBe(200);
+      }
+      expect(docs.hits.filter((h) => h === '/good.json').length).toBe(before);
+      const web = await (await authorize(client('/web.json', 'https://agent.example/cb'))).text();
+      expect(web).toContain('Serika has not verified this app.');
+      expect(web).not.toContain('program on this computer');
+    });
+
+    it('a redirect_uri the document does not list → error page naming the document, never a redirect', async () => {
+      const page = await authorize(client('/good.json', 'https://evil.example/cb'));
+      expect(page.status).toBe(400);
+      expect(page.headers.get('location')).toBeNull();
+      expect(await page.text()).toContain(`client_id document at ${docs.origin}/good.json has redirect_uris that do not include https://evil.example/cb`);
+    });
+
+    it.each([
+      ['/redirect.json', 'redirect'],
+      ['/big.json', 'larger than 5120 bytes'],
+      ['/text.json', 'is not JSON'],
+      ['/other.json', 'not its own URL'],
+      ['/no-redirects.json', 'has no redirect_uris'],
+      ['/secret.json', 'accepts only none'],
+      ['/missing.json', 'HTTP 404'],
+    ])('%s → invalid_client page: %s', async (path, words) => {
+      const page = await authorize(client(path));
+      const text = await page.text();
+      expect(page.status).toBe(400);
+      expect(text).toContain('invalid_client');
+      expect(text).toContain(words);
+    });
+
+    it('a document that answers too slowly → invalid_client after 5 s', async () => {
+      const started = Date.now();
+      const page = await authorize(client('/slow.json'));
+      expect(page.status).toBe(400);
+      expect(await page.text()).toContain('no answer within 5 s');
+      expect(Date.now() - started).toBeLessThan(6500);
+    }, 15_000);
+
+    it('failures are never cached: the next attempt fetches again', async () => {
+      expect((await authorize(client('/flaky.json'))).status).toBe(400);
+      expect((await authorize(client('/flaky.json'))).status).toBe(200);
+      expect(docs.hits.filter((h) => h === '/flaky.json')).toHaveLength(2);
+    });
+  });
+
+  if (dialect === 'postgres') {
+    it.skipIf(!dialectAvailable(dialect))('two instances agree on a document client: fetched at one, redeemed at the other', async () => {
+      const other = await startInstance(ts.database.url, { RATE_LIMIT_TOKEN: '0', CIMD_ALLOW_PRIVATE: 'true', PUBLIC_URL: ts.config.publicUrl });
+      try {
+        const c = client('/good.json');
+        const { challenge, verifier } = pkce();
+        const page = await agent.fetch(authorizeUrl(ts, standardParams(c, challenge, { scope: 'profile' })));
+        const code = new URL((await decide(agent, ts, await page.text(), 'allow')).headers.get('location')!).searchParams.get('code')!;
+        const tokens = await tokenRequest(other, form({ grant_type: 'authorization_code', code, redirect_uri: c.redirectUri, code_verifier: verifier, client_id: c.clientId }));
+        expect(tokens.status).toBe(200);
+      } finally {
+        await other.close();
+      }
+    });
+  }
+});
+
+describe('client ID metadata documents are never fetched from private addresses', () => {
+  let ts: TestServer;
+  let agent: Agent;
+  let docs: Awaited<ReturnType<typeof documentServer>>;
+  beforeAll(async () => {
+    docs = await documentServer();
+    ts = await startTestServer('sqlite');
+    agent = (await userWithSession(ts, 'cimd_private')).agent;
+  });
+  afterAll(async () => {
+    await ts?.close();
+    await docs?.close();
+  });
+
+  it.each([
+    (p: number) => [`http://127.0.0.1:${p}/good.json`, 'invalid_request', 'https URL'],
+    (p: number) => [`https://127.0.0.1:${p}/good.json`, 'invalid_client', 'not a public address'],
+    (p: number) => [`https://localhost:${p}/good.json`, 'invalid_client', 'not a public address'],
+    (p: number) => [`https://[::1]:${p}/good.json`, 'invalid_client', 'not a public address'],
+    () => ['https://10.1.2.3/client.json', 'invalid_client', 'not a public address'],
+    () => ['https://169.254.169.254/latest/meta-data.json', 'invalid_client', 'not a public address'],
+    () => ['https://0x7f.1/client.json', 'invalid_request', 'normal form'],
+    () => ['https://[::ffff:7f00:1]/client.json', 'invalid_client', 'not a public address'],
+    () => ['https://app.example.com/client.json#f', 'invalid_request', 'fragment'],
+    () => ['https://user:pw@app.example.com/client.json', 'invalid_request', 'user name'],
+    () => ['https://app.example.com/a/../client.json', 'invalid_request', 'path segments'],
+    () => ['https://app.example.com/', 'invalid_request', 'must have a path'],
+  ])('case %#', async (make) => {
+    const [clientId, code, words] = make(docs.port) as [string, string, string];
+    const before = docs.hits.length;
+    const page = await agent.fetch(authorizeUrl(ts, standardParams({ clientId, clientSecret: null, redirectUri: 'http://127.0.0.1:7777/callback', scopes: ['profile'] }, pkce().challenge)));
+    const text = await page.text();
+    expect(page.status).toBe(400);
+    expect(page.headers.get('location')).toBeNull();
+    expect(text).toContain(code);
+    expect(text).toContain(words);
+    expect(docs.hits.length).toBe(before);
+  });
+
+  it('CIMD=off: a URL client_id is refused with a clear page and the metadata says so', async () => {
+    const off = await startTestServer('sqlite', { CIMD: 'off' });
+    try {
+      const offAgent = (await userWithSession(off, 'cimd_off')).agent;
+      const page = await offAgent.fetch(authorizeUrl(off, standardParams({ clientId: 'https://app.example.com/client.json', clientSecret: null, redirectUri: 'https://app.example.com/cb', scopes: ['profile'] }, pkce().challenge)));
+      expect(page.status).toBe(400);
+      expect(await page.text()).toContain('CIMD=off');
+      expect((await call('GET', `${off.url}/.well-known/oauth-authorization-server`)).json.client_id_metadata_document_supported).toBe(false);
+    } finally {
+      await off.close();
+    }
+  });
+});
