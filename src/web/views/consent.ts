@@ -1,23 +1,17 @@
 import type { SessionUser } from '../../accounts/sessions.js';
-import type { RegisteredClient } from '../../clients/service.js';
+import type { AuthorizeOutcome } from '../../oauth/authorize/outcome.js';
 import { PATHS } from '../../paths.js';
 import { SCOPES, isScope } from '../../scopes.js';
-import { audienceNames, type Audience } from '../../audiences.js';
+import { audienceNames } from '../../audiences.js';
 import { LOOPBACK_HOSTS } from '../../clients/redirect-uris.js';
 import { html, type Html } from '../html.js';
 import type { PageOptions } from '../layout.js';
 
-export interface ConsentView {
+/** What the authorization endpoint decided to ask, and who is asked. */
+export type ConsentView = Omit<Extract<AuthorizeOutcome, { kind: 'consent' }>, 'kind'> & {
   user: SessionUser;
-  client: RegisteredClient;
-  /** Null for an ownerless client (registered dynamically or by a metadata document). */
-  ownerName: string | null;
-  scopes: string[];
-  audience: Audience;
-  redirectUri: string;
-  requestId: string;
   csrf: string;
-}
+};
 
 function destination(uri: string): string {
   try {
