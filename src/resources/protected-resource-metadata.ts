@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ORIGIN, RESOURCES, RESOURCE_PATHS, protectedResource, type ResourcePath } from '../audiences.js';
 import { PATHS } from '../paths.js';
 
@@ -28,8 +28,9 @@ export function protectedResourceMetadataRoutes(app: FastifyInstance, publicUrl:
   for (const path of [ORIGIN, ...RESOURCE_PATHS]) {
     const document = protectedResourceMetadata(publicUrl, path);
     const url = PATHS.protectedResourceMetadata + (path === ORIGIN ? '' : path);
-    app.get(url, { schema: { tags: ['oauth'], summary: `Protected resource metadata (RFC 9728): ${document.resource_name}` } }, async (_request, reply) =>
-      reply.header('cache-control', 'public, max-age=300').send(document),
-    );
+    const send = async (_request: unknown, reply: FastifyReply) => reply.header('cache-control', 'public, max-age=300').send(document);
+    app.get(url, { schema: { tags: ['oauth'], summary: `Protected resource metadata (RFC 9728): ${document.resource_name}` } }, send);
+    // Clients that keep the resource's trailing slash ask here; the resource is the same (SPEC §8).
+    if (path !== ORIGIN) app.get(`${url}/`, { schema: { hide: true } }, send);
   }
 }

@@ -122,7 +122,8 @@ describe.each(DIALECTS)('client ID metadata documents (%s)', (dialect) => {
       expect(text).toContain(words);
     });
 
-    it('a document that answers too slowly → invalid_client after 5 s', async () => {
+    // The fetch is the same on every dialect: waited for once.
+    it.skipIf(dialect !== 'sqlite')('a document that answers too slowly → invalid_client after 5 s', async () => {
       const started = Date.now();
       const page = await authorize(client('/slow.json'));
       expect(page.status).toBe(400);

@@ -79,6 +79,8 @@ describe.each(DIALECTS)('protected resources and resource indicators (%s)', (dia
         client_id_metadata_document_supported: true,
       });
       expect((await call('GET', `${ts.url}/.well-known/openid-configuration`)).json).toEqual(json);
+      // A client that keeps the resource's trailing slash finds the same document.
+      expect((await call('GET', `${ts.url}/.well-known/oauth-protected-resource/mcp/`)).json.resource).toBe(MCP);
     });
 
     it('every 401 and 403 names the metadata and the scope, readable by browsers', async () => {
