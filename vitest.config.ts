@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Two files at a time (vitest's default on two cores is one): the suite is mostly waiting on
+    // child processes, databases and browsers, and every test has its own database and ports.
+    maxWorkers: 2,
   },
 });
