@@ -16,6 +16,7 @@ import { registerMetrics } from './http/metrics.js';
 import { sendOAuthJsonError } from './oauth/json-errors.js';
 import { metadataRoute } from './oauth/metadata.js';
 import { registerRoute } from './oauth/register.js';
+import { mcpRoutes } from './mcp/route.js';
 import { protectedResourceMetadataRoutes } from './resources/protected-resource-metadata.js';
 import { jwksRoute } from './oidc/jwks.js';
 import { introspectRoute } from './oauth/introspect.js';
@@ -154,6 +155,10 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
       });
     },
     { prefix: API_BASE },
+  );
+
+  await app.register(async (mcp) =>
+    mcpRoutes(mcp, { store: services.oauth, characters: services.characters, gateway: services.gateway, publicUrl: config.publicUrl }),
   );
 
   // The pages, the authorization endpoint among them: HTML, page headers (UI-02, UI-03), and

@@ -3,7 +3,7 @@ import { AppError } from './errors.js';
 import { sendOpenAIError } from './http/openai-errors.js';
 import { sendOAuthJsonError } from './oauth/json-errors.js';
 import { OAuthError } from './oauth/errors.js';
-import { API_BASE, PATHS } from './paths.js';
+import { API_BASE, MCP_PATH, PATHS } from './paths.js';
 import { sendPageError } from './web/page-errors.js';
 
 export type ErrorFormat = 'oauth-json' | 'openai' | 'page';
@@ -21,7 +21,7 @@ export function errorFormatFor(url: string): ErrorFormat {
   const path = url.split('?')[0] ?? '';
   if (OAUTH_JSON.has(path)) return 'oauth-json';
   if (path === PATHS.authorize || path.startsWith(`${PATHS.authorize}/`) || path === PATHS.endSession) return 'page';
-  if (path === API_BASE || path.startsWith(`${API_BASE}/`)) return 'openai';
+  if (path === API_BASE || path.startsWith(`${API_BASE}/`) || path === MCP_PATH) return 'openai';
   if (path.startsWith('/.well-known/') || path === PATHS.healthz || path === PATHS.readyz || path === PATHS.metrics || path.startsWith(`${PATHS.docs}/`)) {
     return 'openai';
   }

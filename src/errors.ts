@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   invalid_token: { status: 401, type: 'invalid_request_error' },
   insufficient_scope: { status: 403, type: 'invalid_request_error' },
   unauthorized: { status: 401, type: 'invalid_request_error' },
+  forbidden_origin: { status: 403, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'invalid_request_error' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   username_taken: { status: 409, type: 'invalid_request_error' },

@@ -1,3 +1,4 @@
+import { VERSION } from '../version.js';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
@@ -14,7 +15,7 @@ export async function registerDocs(app: FastifyInstance, publicUrl: () => string
       openapi: '3.1.0',
       info: {
         title: 'Serika API',
-        version: '0.1.0',
+        version: VERSION,
         description:
           'Serika is an OpenAI-compatible AI platform API around a full OAuth 2.0 authorization server. ' +
           `Everything but the pages and operations endpoints lives under ${API_BASE}. ` +

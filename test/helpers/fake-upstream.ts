@@ -23,6 +23,9 @@ export interface FakeUpstream {
   close(): Promise<void>;
 }
 
+/** A 1×1 PNG, as an upstream that answers images as base64 sends it. */
+export const TINY_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+
 export const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
 export const STREAM_USAGE = { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 };
 
@@ -87,6 +90,9 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       case 'slow':
         await sleep(3000);
         return json(200, completion(model));
+    }
+    if (request.url === '/v1/images/generations' && model === 'b64-image') {
+      return json(200, { created: 1, data: [{ b64_json: TINY_PNG }], usage: { input_tokens: 9, output_tokens: 100 } });
     }
     if (request.url === '/v1/images/generations') {
       const n = Number(record.body?.n ?? 1);

@@ -1,0 +1,121 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { protectedResource } from '../audiences.js';
+import { AppError, statusOf } from '../errors.js';
+import { isClientGone } from '../http/client-gone.js';
+import type { OAuthStore } from '../oauth/store.js';
+import { MCP_PATH } from '../paths.js';
+import { bearerGuard, bearerOf } from '../resources/bearer.js';
+import { parseScopes } from '../scopes.js';
+import { isDatabaseUnavailable } from '../storage/unavailable.js';
+import { VERSION } from '../version.js';
+import { createMcpServer, type McpCaller, type ToolDeps } from './tools.js';
+
+export interface McpRouteDeps extends Omit<ToolDeps, 'version'> {
+  store: OAuthStore;
+  publicUrl: string;
+}
+
+/** The SDK's own bound on a request body (4 MiB): a 1 MB prompt is read and judged, a larger body is a 413. */
+const BODY_LIMIT = 4 * 1024 * 1024;
+
+/** JSON-RPC 2.0 error object with no id: what MCP clients read from any refused request. */
+function jsonRpcError(code: number, message: string) {
+  return { jsonrpc: '2.0', error: { code, message }, id: null };
+}
+
+/**
+ * Errors raised before the SDK sees a request: the bearer guard's (an OAuth
+ * error body beside the WWW-Authenticate challenge, as the SDK's own
+ * challenges have), and the framework's (a JSON-RPC error).
+ */
+function sendMcpError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof AppError) return reply.code(error.status).send({ error: error.code, error_description: error.message });
+  const status = statusOf(error);
+  if (isClientGone(error, request)) return reply.code(400).send(jsonRpcError(-32600, 'The request was cut off.'));
+  if (isDatabaseUnavailable(error)) {
+    request.log.warn({ err: error }, 'MCP request refused: database unavailable');
+    return reply.code(503).header('retry-after', '1').send(jsonRpcError(-32603, 'The service is temporarily unavailable; try again shortly.'));
+  }
+  if (status >= 400 && status < 500) {
+    const code = (error as FastifyError).code;
+    const message = code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'The request body is larger than 4 MiB.' : 'The request is not valid.';
+    return reply.code(status).send(jsonRpcError(-32600, message));
+  }
+  request.log.error({ err: error }, 'MCP request failed');
+  return reply.code(500).send(jsonRpcError(-32603, 'The server had an error while processing the request.'));
+}
+
+/** The Fastify request as the web-standard Request the SDK serves (the body already read, as bytes). */
+function webRequest(request: FastifyRequest, publicUrl: string, signal: AbortSignal): Request {
+  const headers = new Headers();
+  const raw = request.raw.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  const body = request.method === 'POST' && Buffer.isBuffer(request.body) ? request.body : undefined;
+  return new Request(publicUrl + request.url, { method: request.method, headers, body, signal });
+}
+
+/**
+ * Serika's MCP server at /mcp (SPEC §8): Streamable HTTP through the official
+ * SDK's createMcpHandler — the 2026-07-28 revision per request, and the 2025
+ * revisions through its stateless fallback — so any instance answers any
+ * call. Bearer tokens only, through the §5 guard with the audience checked
+ * (a token for /mcp or the origin); a foreign Origin is refused (DNS
+ * rebinding, MCP transports §security); each tool's scope is the SDK's scope
+ * challenge, a 403 insufficient_scope naming the scope and the metadata.
+ */
+export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Promise<void> {
+  const resource = protectedResource(deps.publicUrl, MCP_PATH);
+  const toolDeps: ToolDeps = { characters: deps.characters, gateway: deps.gateway, version: VERSION };
+  const handler = createMcpHandler((context) => createMcpServer(toolDeps, (context.authInfo?.extra as { caller: McpCaller }).caller), {
+    legacy: 'stateless',
+    maxRequestBodySize: BODY_LIMIT,
+    onerror: (error) => scope.log.debug({ err: error }, 'MCP request refused by the SDK'),
+  });
+  scope.addHook('onClose', async () => handler.close());
+
+  scope.setErrorHandler(sendMcpError);
+  // The SDK reads the body itself: it judges the media type (415) and the JSON (-32700).
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_request, body, done) => done(null, body));
+
+  const origin = new URL(deps.publicUrl).origin;
+  scope.addHook('onRequest', async (request) => {
+    // Browsers send Origin; a page elsewhere must not drive the user's token here. No Origin is a non-browser client.
+    const sent = request.headers.origin;
+    if (sent !== undefined && sent !== origin) throw new AppError('forbidden_origin', `Requests from ${sent.slice(0, 100)} are not allowed; the MCP server answers ${origin} and non-browser clients.`);
+  });
+  bearerGuard(scope, deps.store, resource);
+
+  scope.route({
+    method: ['GET', 'POST', 'DELETE'],
+    url: MCP_PATH,
+    bodyLimit: BODY_LIMIT,
+    schema: { tags: ['mcp'], summary: 'MCP server (Streamable HTTP): tools whoami, list_characters, get_character, list_models, chat, generate_image', security: [{ accessToken: [] }] },
+    handler: async (request, reply) => {
+      const grant = bearerOf(request);
+      const controller = new AbortController();
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) controller.abort();
+      });
+      const caller: McpCaller = { userId: grant.userId, clientId: grant.clientId, username: grant.username, avatar: grant.avatar, signal: controller.signal };
+      const authInfo: AuthInfo = {
+        token: '',
+        clientId: grant.clientId,
+        scopes: parseScopes(grant.scopes),
+        expiresAt: Math.floor(grant.expiresAt / 1000),
+        resource: new URL(resource.uri),
+        resourceMetadataUrl: resource.metadataUrl,
+        extra: { caller },
+      };
+      const response = await handler.fetch(webRequest(request, deps.publicUrl, controller.signal), { authInfo });
+      reply.code(response.status);
+      response.headers.forEach((value, name) => {
+        if (name !== 'content-length') reply.header(name, value);
+      });
+      return reply.send(response.body ? Readable.fromWeb(response.body as NodeReadableStream) : undefined);
+    },
+  });
+}
