@@ -114,6 +114,19 @@ describe.each(DIALECTS)('the MCP server (%s)', (dialect) => {
       expect(row.images).toBeGreaterThanOrEqual(4);
     });
 
+    it('the connected app reads "via MCP" when its grant reaches the MCP server only', async () => {
+      const desk = app;
+      app = await registerClient(ts, owner, { name: 'Connector Only', scopes: ['profile'] });
+      try {
+        await token('profile', [`${ts.config.publicUrl}/mcp`]);
+      } finally {
+        app = desk;
+      }
+      const page = await (await agent.fetch('/dashboard/apps')).text();
+      expect(page).toMatch(/Connector Only <span class="badge">via MCP<\/span>/);
+      expect(page).not.toMatch(/Agent Desk <span class="badge">via MCP/);
+    });
+
     it('a token for the origin works; a token for the API only is refused with 401 and resource_metadata', async () => {
       const client = await connectV1(tokens.origin!);
       expect((await client.callTool({ name: 'whoami', arguments: {} })).structuredContent).toMatchObject({ id: owner.userId });
