@@ -18,6 +18,7 @@ const ONLY = process.env.BENCH_ONLY?.split(',');
 const want = (section) => !ONLY || ONLY.includes(section);
 const rows = [];
 // SPEC §7 / issue 13: the same alg (RS256) on both sides.
+const MCP_WHOAMI = 'MCP tools/call whoami (stateless, bearer)';
 const ID_TOKEN_REDEMPTION = 'code + PKCE redemption with ID token (RS256, client_secret_post)';
 const base = { duration: DURATION, connections: CONNECTIONS };
 const chatBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }] });
@@ -49,6 +50,13 @@ async function serika(dialect, upstream) {
   const add = async (name, prepare) => rows.push({ group, dialect, ...(await measure(name, pid, RUNS, prepare)) });
 
   await add('userinfo', () => ({ ...base, url: `${api}/oauth/userinfo`, headers: bearer }));
+  await add(MCP_WHOAMI, () => ({
+    ...base,
+    url: `${server.info.url}/mcp`,
+    method: 'POST',
+    headers: { ...JSON_TYPE, ...bearer, accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
+  }));
   await add('introspection (Basic)', () => ({ ...base, url: `${api}/oauth/introspect`, method: 'POST', headers: { ...FORM, ...basic }, body: `token=${seeded.accessToken}` }));
   await add('code + PKCE redemption (client_secret_post)', async () => {
     const codes = await mintCodes(api, seeded, PER_RUN);
@@ -161,6 +169,7 @@ function targets() {
   const t = [];
   const hello = find('ceiling', 'bare Fastify GET /hello');
   t.push(['userinfo ≥ 0.7 × bare Fastify GET /hello (SQLite)', ratio(find('serika-sqlite', 'userinfo'), hello), 0.7]);
+  t.push([`${MCP_WHOAMI} ≥ 0.3 × Serika userinfo (SQLite)`, ratio(find('serika-sqlite', MCP_WHOAMI), find('serika-sqlite', 'userinfo')), 0.3]);
   t.push([`${ID_TOKEN_REDEMPTION} ≥ 1.0 × node-oidc-provider (SQLite)`, ratio(find('serika-sqlite', ID_TOKEN_REDEMPTION), find('peer', ID_TOKEN_REDEMPTION)), 1.0]);
   for (const name of ['code + PKCE redemption (client_secret_post)', 'code + PKCE redemption (client_secret_basic)', 'refresh (rotation)', 'introspection (Basic)']) {
     const s = find('serika-sqlite', name);
