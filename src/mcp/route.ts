@@ -48,6 +48,17 @@ function sendMcpError(error: unknown, request: FastifyRequest, reply: FastifyRep
   return reply.code(500).send(jsonRpcError(-32603, 'The server had an error while processing the request.'));
 }
 
+/** The one tool a POST calls, read cheaply from a small body; undefined for anything else (then every tool is registered). */
+function calledTool(body: unknown): string | undefined {
+  if (!Buffer.isBuffer(body) || body.length > 65_536) return undefined;
+  try {
+    const message = JSON.parse(body.toString('utf8')) as { method?: unknown; params?: { name?: unknown } };
+    return message?.method === 'tools/call' && typeof message.params?.name === 'string' ? message.params.name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The Fastify request as the web-standard Request the SDK serves (the body already read, as bytes). */
 function webRequest(request: FastifyRequest, publicUrl: string, signal: AbortSignal): Request {
   const headers = new Headers();
@@ -100,7 +111,14 @@ export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Pro
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) controller.abort();
       });
-      const caller: McpCaller = { userId: grant.userId, clientId: grant.clientId, username: grant.username, avatar: grant.avatar, signal: controller.signal };
+      const caller: McpCaller = {
+        userId: grant.userId,
+        clientId: grant.clientId,
+        username: grant.username,
+        avatar: grant.avatar,
+        signal: controller.signal,
+        onlyTool: calledTool(request.body),
+      };
       const authInfo: AuthInfo = {
         token: '',
         clientId: grant.clientId,
@@ -115,7 +133,10 @@ export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Pro
       response.headers.forEach((value, name) => {
         if (name !== 'content-length') reply.header(name, value);
       });
-      return reply.send(response.body ? Readable.fromWeb(response.body as NodeReadableStream) : undefined);
+      if (!response.body) return reply.send();
+      // Event streams are relayed as they come; a single JSON answer is sent whole.
+      if (response.headers.get('content-type')?.startsWith('text/event-stream')) return reply.send(Readable.fromWeb(response.body as NodeReadableStream));
+      return reply.send(Buffer.from(await response.arrayBuffer()));
     },
   });
 }

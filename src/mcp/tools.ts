@@ -13,6 +13,8 @@ export interface McpCaller {
   avatar: string | null;
   /** Aborted when the HTTP request goes away. */
   signal: AbortSignal;
+  /** When the request calls one tool: only that one is registered (a server is built per request). */
+  onlyTool?: string;
 }
 
 export interface ToolDeps {
@@ -68,12 +70,39 @@ const messageSchema = z.object({
   content: z.string().max(MAX_TEXT),
 });
 
+// Built once: a server is made per request (stateless serving), and building schemas is most of its cost.
+const NO_INPUT = z.object({});
+const CHARACTER_INPUT = z.object({ character_id: z.string().min(1).max(200).describe('The id from list_characters, such as char_…') });
+const CHAT_INPUT = z.object({
+  prompt: z.string().min(1).max(MAX_TEXT).optional().describe('A single user message; or give messages.'),
+  messages: z.array(messageSchema).min(1).max(MAX_MESSAGES).optional().describe('The conversation so far, oldest first.'),
+  character_id: z.string().min(1).max(200).optional().describe('Answer as this character of the user (from list_characters).'),
+  model: z.string().min(1).max(200).optional().describe('A model from list_models; the upstream default when absent.'),
+  max_tokens: z.number().int().min(1).max(1_000_000).optional(),
+});
+const IMAGE_INPUT = z.object({
+  prompt: z.string().min(1).max(MAX_TEXT),
+  model: z.string().min(1).max(200).optional(),
+  size: z
+    .string()
+    .regex(/^\d{2,5}x\d{2,5}$/)
+    .optional()
+    .describe('Such as 1024x1024.'),
+});
+const NEEDS = { profile: requireScopes('profile'), characters: requireScopes('characters'), generations: requireScopes('generations') };
+const READ_ONLY = { readOnlyHint: true, openWorldHint: false };
+
 /**
  * Serika's MCP tools (SPEC §8), for one caller. Each declares the scope it
  * needs; a call without it is answered HTTP 403 insufficient_scope by the
  * SDK's scope challenge (MCP step-up), before the tool runs.
  */
-export function registerTools(server: McpServer, deps: ToolDeps, caller: McpCaller): void {
+export function registerTools(mcp: McpServer, deps: ToolDeps, caller: McpCaller): void {
+  const server = {
+    registerTool: ((name: string, ...rest: unknown[]) => {
+      if (caller.onlyTool === undefined || caller.onlyTool === name) (mcp.registerTool as (...args: unknown[]) => unknown)(name, ...rest);
+    }) as McpServer['registerTool'],
+  };
   const principal: Principal = { userId: caller.userId, clientId: caller.clientId, apiKeyId: null };
   const character = async (id: string): Promise<Character | null> => {
     try {
@@ -89,9 +118,9 @@ export function registerTools(server: McpServer, deps: ToolDeps, caller: McpCall
     {
       title: 'Who am I',
       description: "The Serika user this connection acts for: user ID, username and avatar URL.",
-      inputSchema: z.object({}),
-      annotations: { readOnlyHint: true, openWorldHint: false },
-      scopeChallenge: requireScopes('profile'),
+      inputSchema: NO_INPUT,
+      annotations: READ_ONLY,
+      scopeChallenge: NEEDS.profile,
     },
     async () => structured({ id: caller.userId, username: caller.username, avatar: caller.avatar }),
   );
@@ -101,9 +130,9 @@ export function registerTools(server: McpServer, deps: ToolDeps, caller: McpCall
     {
       title: 'List characters',
       description: "The user's characters on Serika (id, name, description). Use get_character for one character's personality and greeting.",
-      inputSchema: z.object({}),
-      annotations: { readOnlyHint: true, openWorldHint: false },
-      scopeChallenge: requireScopes('characters'),
+      inputSchema: NO_INPUT,
+      annotations: READ_ONLY,
+      scopeChallenge: NEEDS.characters,
     },
     async () => {
       const list = await deps.characters.list(caller.userId);
@@ -116,9 +145,9 @@ export function registerTools(server: McpServer, deps: ToolDeps, caller: McpCall
     {
       title: 'Get a character',
       description: "One of the user's characters, with its description, personality, greeting and avatar.",
-      inputSchema: z.object({ character_id: z.string().min(1).max(200).describe('The id from list_characters, such as char_…') }),
-      annotations: { readOnlyHint: true, openWorldHint: false },
-      scopeChallenge: requireScopes('characters'),
+      inputSchema: CHARACTER_INPUT,
+      annotations: READ_ONLY,
+      scopeChallenge: NEEDS.characters,
     },
     async ({ character_id }) => {
       const found = await character(character_id);
@@ -133,9 +162,9 @@ export function registerTools(server: McpServer, deps: ToolDeps, caller: McpCall
     {
       title: 'List models',
       description: 'The models Serika can generate with (from its upstream provider).',
-      inputSchema: z.object({}),
+      inputSchema: NO_INPUT,
       annotations: { readOnlyHint: true, openWorldHint: true },
-      scopeChallenge: requireScopes('generations'),
+      scopeChallenge: NEEDS.generations,
     },
     async () =>
       guarded(async () => {
@@ -152,15 +181,9 @@ export function registerTools(server: McpServer, deps: ToolDeps, caller: McpCall
       title: 'Chat',
       description:
         'Generates a chat completion on Serika, metered to the user for this app. Give either messages (OpenAI chat format) or a prompt. With character_id, the character (its personality and greeting) answers in persona.',
-      inputSchema: z.object({
-        prompt: z.string().min(1).max(MAX_TEXT).optional().describe('A single user message; or give messages.'),
-        messages: z.array(messageSchema).min(1).max(MAX_MESSAGES).optional().describe('The conversation so far, oldest first.'),
-        character_id: z.string().min(1).max(200).optional().describe('Answer as this character of the user (from list_characters).'),
-        model: z.string().min(1).max(200).optional().describe('A model from list_models; the upstream default when absent.'),
-        max_tokens: z.number().int().min(1).max(1_000_000).optional(),
-      }),
+      inputSchema: CHAT_INPUT,
       annotations: { readOnlyHint: false, openWorldHint: true },
-      scopeChallenge: requireScopes('generations'),
+      scopeChallenge: NEEDS.generations,
     },
     async ({ prompt, messages, character_id, model, max_tokens }) =>
       guarded(async () => {
@@ -190,13 +213,9 @@ export function registerTools(server: McpServer, deps: ToolDeps, caller: McpCall
     {
       title: 'Generate an image',
       description: 'Generates an image on Serika from a prompt, metered to the user for this app. Returns the image, or its URL when the upstream gives one.',
-      inputSchema: z.object({
-        prompt: z.string().min(1).max(MAX_TEXT),
-        model: z.string().min(1).max(200).optional(),
-        size: z.string().regex(/^\d{2,5}x\d{2,5}$/).optional().describe('Such as 1024x1024.'),
-      }),
+      inputSchema: IMAGE_INPUT,
       annotations: { readOnlyHint: false, openWorldHint: true },
-      scopeChallenge: requireScopes('generations'),
+      scopeChallenge: NEEDS.generations,
     },
     async ({ prompt, model, size }) =>
       guarded(async () => {

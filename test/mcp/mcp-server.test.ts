@@ -213,6 +213,15 @@ describe.each(DIALECTS)('the MCP server (%s)', (dialect) => {
       }
     });
 
+    it('serves the 2025-06-18 revision too: initialize negotiates it, then calls carry its header', async () => {
+      const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'old', version: '1' } } });
+      expect(init.status).toBe(200);
+      expect(message(init).result.protocolVersion).toBe('2025-06-18');
+      const whoami = await post({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'whoami', arguments: {} } }, { 'mcp-protocol-version': '2025-06-18' });
+      expect(whoami.status).toBe(200);
+      expect(message(whoami).result.structuredContent.id).toBe(owner.userId);
+    });
+
     it('an unsupported protocol-version header → 400; GET and DELETE (no sessions) → 405', async () => {
       const wrong = await post({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }, { 'mcp-protocol-version': '1999-01-01' });
       expect(wrong.status).toBe(400);
