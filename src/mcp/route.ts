@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server';
+import { WebStandardStreamableHTTPServerTransport, createMcpHandler, isLegacyRequest, type AuthInfo } from '@modelcontextprotocol/server';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { protectedResource } from '../audiences.js';
 import { AppError, statusOf } from '../errors.js';
@@ -48,30 +48,71 @@ function sendMcpError(error: unknown, request: FastifyRequest, reply: FastifyRep
   return reply.code(500).send(jsonRpcError(-32603, 'The server had an error while processing the request.'));
 }
 
-/** The one tool a POST calls, read cheaply from a small body; undefined for anything else (then every tool is registered). */
-function calledTool(body: unknown): string | undefined {
-  if (!Buffer.isBuffer(body) || body.length > 65_536) return undefined;
+/**
+ * A POST body parsed once, for the SDK (which would otherwise read and parse
+ * it again) and to learn the one tool it calls; null when it is not JSON (the
+ * SDK then reads it and answers -32700 itself).
+ */
+function parsedBody(body: unknown): { value: unknown } | null {
+  if (!Buffer.isBuffer(body)) return null;
   try {
-    const message = JSON.parse(body.toString('utf8')) as { method?: unknown; params?: { name?: unknown } };
-    return message?.method === 'tools/call' && typeof message.params?.name === 'string' ? message.params.name : undefined;
+    return { value: JSON.parse(body.toString('utf8')) as unknown };
   } catch {
-    return undefined;
+    return null;
   }
 }
 
+/** The one tool a message calls; undefined for anything else (then every tool is registered). */
+function calledTool(message: unknown): string | undefined {
+  const m = message as { method?: unknown; params?: { name?: unknown } } | null;
+  return m?.method === 'tools/call' && typeof m.params?.name === 'string' ? m.params.name : undefined;
+}
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: Buffer | ReadableStream | null;
+}
+
 /** The Fastify request as the web-standard Request the SDK serves (the body already read, as bytes). */
-function webRequest(request: FastifyRequest, publicUrl: string, signal: AbortSignal): Request {
+function webRequest(request: FastifyRequest, publicUrl: string): Request {
   const headers = new Headers();
   const raw = request.raw.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
   const body = request.method === 'POST' && Buffer.isBuffer(request.body) ? request.body : undefined;
-  return new Request(publicUrl + request.url, { method: request.method, headers, body, signal });
+  // No signal: the tools watch the connection themselves (McpCaller.signal), and a signal on every
+  // Request costs a follow-signal in undici for nothing.
+  return new Request(publicUrl + request.url, { method: request.method, headers, body });
+}
+
+/**
+ * The 2025 revisions, stateless: a server and a transport per request, as the
+ * SDK's own stateless fallback does, but answering with one JSON body
+ * (enableJsonResponse) rather than a one-event stream — a third of the cost,
+ * and the same for clients, which accept both. Sessions are not kept, so GET
+ * and DELETE (session operations) are 405.
+ */
+async function serveLegacy(request: Request, serverFor: () => ReturnType<typeof createMcpServer>, authInfo: AuthInfo, parsed: { value: unknown } | null): Promise<Answer> {
+  if (request.method !== 'POST') {
+    const body = Buffer.from(JSON.stringify(jsonRpcError(-32000, 'Method not allowed: this server keeps no sessions; send JSON-RPC with POST.')));
+    return { status: 405, headers: new Headers({ allow: 'POST', 'content-type': 'application/json' }), body };
+  }
+  const server = serverFor();
+  const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  await server.connect(transport);
+  try {
+    const response = await transport.handleRequest(request, parsed ? { authInfo, parsedBody: parsed.value } : { authInfo });
+    // Read before the server closes, so the answer is whole.
+    return { status: response.status, headers: response.headers, body: response.body ? Buffer.from(await response.arrayBuffer()) : null };
+  } finally {
+    await server.close();
+  }
 }
 
 /**
  * Serika's MCP server at /mcp (SPEC §8): Streamable HTTP through the official
- * SDK's createMcpHandler — the 2026-07-28 revision per request, and the 2025
- * revisions through its stateless fallback — so any instance answers any
+ * SDK — the 2026-07-28 revision through createMcpHandler, per request, and
+ * the 2025 revisions stateless (serveLegacy) — so any instance answers any
  * call. Bearer tokens only, through the §5 guard with the audience checked
  * (a token for /mcp or the origin); a foreign Origin is refused (DNS
  * rebinding, MCP transports §security); each tool's scope is the SDK's scope
@@ -81,7 +122,7 @@ export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Pro
   const resource = protectedResource(deps.publicUrl, MCP_PATH);
   const toolDeps: ToolDeps = { characters: deps.characters, gateway: deps.gateway, version: VERSION };
   const handler = createMcpHandler((context) => createMcpServer(toolDeps, (context.authInfo?.extra as { caller: McpCaller }).caller), {
-    legacy: 'stateless',
+    legacy: 'reject',
     maxRequestBodySize: BODY_LIMIT,
     onerror: (error) => scope.log.debug({ err: error }, 'MCP request refused by the SDK'),
   });
@@ -117,8 +158,9 @@ export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Pro
         username: grant.username,
         avatar: grant.avatar,
         signal: controller.signal,
-        onlyTool: calledTool(request.body),
       };
+      const parsed = request.method === 'POST' ? parsedBody(request.body) : null;
+      caller.onlyTool = calledTool(parsed?.value);
       const authInfo: AuthInfo = {
         token: '',
         clientId: grant.clientId,
@@ -128,15 +170,22 @@ export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Pro
         resourceMetadataUrl: resource.metadataUrl,
         extra: { caller },
       };
-      const response = await handler.fetch(webRequest(request, deps.publicUrl, controller.signal), { authInfo });
-      reply.code(response.status);
-      response.headers.forEach((value, name) => {
+      const web = webRequest(request, deps.publicUrl);
+      let answer: Answer;
+      if (await isLegacyRequest(web, parsed?.value, { maxRequestBodySize: BODY_LIMIT })) {
+        answer = await serveLegacy(web, () => createMcpServer(toolDeps, caller), authInfo, parsed);
+      } else {
+        const response = await handler.fetch(web, parsed ? { authInfo, parsedBody: parsed.value } : { authInfo });
+        // Event streams are relayed as they come; a single JSON answer is sent whole.
+        const streamed = response.headers.get('content-type')?.startsWith('text/event-stream') ?? false;
+        answer = { status: response.status, headers: response.headers, body: streamed ? response.body : response.body && Buffer.from(await response.arrayBuffer()) };
+      }
+      reply.code(answer.status);
+      answer.headers.forEach((value, name) => {
         if (name !== 'content-length') reply.header(name, value);
       });
-      if (!response.body) return reply.send();
-      // Event streams are relayed as they come; a single JSON answer is sent whole.
-      if (response.headers.get('content-type')?.startsWith('text/event-stream')) return reply.send(Readable.fromWeb(response.body as NodeReadableStream));
-      return reply.send(Buffer.from(await response.arrayBuffer()));
+      if (answer.body === null) return reply.send();
+      return reply.send(Buffer.isBuffer(answer.body) ? answer.body : Readable.fromWeb(answer.body as NodeReadableStream));
     },
   });
 }
