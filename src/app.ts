@@ -16,6 +16,7 @@ import { registerMetrics } from './http/metrics.js';
 import { sendOAuthJsonError } from './oauth/json-errors.js';
 import { metadataRoute } from './oauth/metadata.js';
 import { registerRoute } from './oauth/register.js';
+import { deviceAuthorizationRoute } from './oauth/device/route.js';
 import { mcpRoutes } from './mcp/route.js';
 import { protectedResourceMetadataRoutes } from './resources/protected-resource-metadata.js';
 import { jwksRoute } from './oidc/jwks.js';
@@ -37,6 +38,8 @@ import { accountsPages } from './web/accounts-pages.js';
 import { assetRoutes } from './web/assets.js';
 import { authorizePages } from './web/authorize-pages.js';
 import { endSessionPages } from './web/end-session-pages.js';
+import { devicePages } from './web/device-pages.js';
+import { DeviceCodeAttempts } from './oauth/device/attempts.js';
 import { dashboardRoutes } from './web/dashboard/index.js';
 import { pageHeaders } from './web/layout.js';
 import { sendPageError } from './web/page-errors.js';
@@ -138,10 +141,20 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         });
         const limits = tokenRateLimits(oauth, config.rateLimitToken, services.clients, services.telemetry);
         for (const hook of limits.onRequest) oauth.addHook('onRequest', hook);
-        const deps = { authenticate: limits.authenticate, users: services.users, store: services.oauth, now: services.now, audit: services.audit, idTokens: services.idTokens, issuer: config.publicUrl };
+        const deps = {
+          authenticate: limits.authenticate,
+          users: services.users,
+          store: services.oauth,
+          now: services.now,
+          audit: services.audit,
+          idTokens: services.idTokens,
+          issuer: config.publicUrl,
+          devices: services.devices,
+        };
         await tokenRoute(oauth, deps);
         await revokeRoute(oauth, deps);
         await introspectRoute(oauth, deps);
+        await deviceAuthorizationRoute(oauth, deps);
       });
       await api.register(async (registration) =>
         registerRoute(registration, { registration: services.registration, open: config.registration === 'open', perHour: config.rateLimitRegister, telemetry: services.telemetry }),
@@ -173,6 +186,15 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     await assetRoutes(pages);
     await authorizePages(pages, { authorization: services.authorization, pageSessions });
     await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens });
+    await devicePages(pages, {
+      pageSessions,
+      devices: services.devices,
+      attempts: new DeviceCodeAttempts(services.storage.db, services.now),
+      clients: services.clients,
+      users: services.users,
+      grants: services.grants,
+      audit: services.audit,
+    });
     const { users, clients, throttle, audit, telemetry } = services;
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());

@@ -27,6 +27,7 @@ export interface Config {
   refreshTokenTtl: number;
   authCodeTtl: number;
   idTokenTtl: number;
+  deviceCodeTtl: number;
   /** Requests per minute; 0 turns the limit off. */
   rateLimitToken: number;
   rateLimitLogin: number;
@@ -228,6 +229,7 @@ export function parseConfig(env: Env = process.env): Config {
     refreshTokenTtl: ttl('REFRESH_TOKEN_TTL', 2_592_000),
     authCodeTtl: ttl('AUTH_CODE_TTL', 60),
     idTokenTtl: ttl('ID_TOKEN_TTL', 3600),
+    deviceCodeTtl: integer(env, 'DEVICE_CODE_TTL', 600, 60, 86_400, 'a whole number of seconds from 60 to 86400'),
     rateLimitToken: rate('RATE_LIMIT_TOKEN', 600),
     rateLimitLogin: rate('RATE_LIMIT_LOGIN', 20),
     signup: oneOf(env, 'SIGNUP', ['open', 'closed'] as const, 'open'),

@@ -8,7 +8,7 @@ import { sendPageError } from './web/page-errors.js';
 
 export type ErrorFormat = 'oauth-json' | 'openai' | 'page';
 
-const OAUTH_JSON = new Set<string>([PATHS.token, PATHS.revoke, PATHS.introspect, PATHS.register]);
+const OAUTH_JSON = new Set<string>([PATHS.token, PATHS.revoke, PATHS.introspect, PATHS.register, PATHS.deviceAuthorization]);
 
 /**
  * Which wire format a path answers errors in, decided by the path alone so

@@ -16,7 +16,7 @@ export type PruneCounts = Record<string, number>;
  * an advisory lock and returns null when another instance holds it.
  */
 export async function pruneOnce(services: Services): Promise<PruneCounts | null> {
-  const { storage, oauth, sessions, throttle, clients } = services;
+  const { storage, oauth, sessions, throttle, clients, devices } = services;
   return storage.db.transaction().execute(async (trx) => {
     if (storage.dialect === 'postgres') {
       const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as locked`.execute(trx);
@@ -25,6 +25,7 @@ export async function pruneOnce(services: Services): Promise<PruneCounts | null>
     const now = services.now();
     return {
       ...(await oauth.prune(trx, now)),
+      deviceCodes: await devices.prune(trx, now),
       sessions: await sessions.prune(trx, now),
       loginFailures: await throttle.prune(trx, now),
       unusedOwnerlessClients: await clients.pruneOwnerless(trx, now),

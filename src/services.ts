@@ -11,6 +11,7 @@ import { ClientRegistration } from './clients/registration.js';
 import { GrantsService } from './consent/grants.js';
 import { AuthorizationService } from './oauth/authorize/service.js';
 import { OAuthStore } from './oauth/store.js';
+import { DeviceCodes } from './oauth/device/store.js';
 import { Gateway } from './generation/gateway.js';
 import { UpstreamClient } from './generation/upstream.js';
 import { UsageService } from './generation/usage.js';
@@ -39,6 +40,8 @@ export interface Services {
   throttle: LoginThrottle;
   grants: GrantsService;
   oauth: OAuthStore;
+  /** Device codes (SPEC §9). */
+  devices: DeviceCodes;
   authorization: AuthorizationService;
   audit: AuditService;
   signingKeys: SigningKeys;
@@ -137,6 +140,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     throttle: new LoginThrottle(storage.db, now),
     grants,
     oauth,
+    devices: new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry),
     authorization: new AuthorizationService({
       clients,
       documents,

@@ -15,6 +15,8 @@ export const AUDIT_EVENTS = {
   'grant.revoked': 'Access of a connected app revoked',
   'refresh_token.replayed': 'A used refresh token was presented again: its whole family was revoked',
   'code.replayed': 'An authorization code was redeemed twice: the tokens it issued were revoked',
+  'device_code.replayed': 'A device code was redeemed again after its tokens were issued',
+  'device.denied': 'A sign-in from a device was denied',
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENTS;

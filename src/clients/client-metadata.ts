@@ -1,7 +1,7 @@
 import AjvModule, { type ErrorObject } from 'ajv';
 import { IGNORED_SCOPES, SCOPE_NAMES, isScope, parseScopes, type Scope } from '../scopes.js';
 import { REDIRECT_URI_MAX, asciiUri, redirectUriProblem } from './redirect-uris.js';
-import { SIGNING_ALG_NAMES, nameProblem, type SigningAlgName } from './rules.js';
+import { DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, SIGNING_ALG_NAMES, nameProblem, type SigningAlgName } from './rules.js';
 
 /**
  * Client metadata as RFC 7591 §2 names it (snake_case), the one reading of
@@ -23,7 +23,7 @@ export class ClientMetadataError extends Error {
 
 export const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
 export type AuthMethodName = (typeof AUTH_METHODS)[number];
-export const GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
+export const GRANT_TYPES = GRANT_TYPE_NAMES;
 
 const uriList = { type: 'array', maxItems: 10, items: { type: 'string', maxLength: REDIRECT_URI_MAX } } as const;
 const text = (max: number) => ({ type: 'string', maxLength: max }) as const;
@@ -118,8 +118,10 @@ export function readClientMetadata(input: unknown): ClientMetadata {
   const grantTypes = (given.grant_types as string[] | undefined) ?? ['authorization_code'];
   const unsupported = grantTypes.find((g) => !(GRANT_TYPES as readonly string[]).includes(g));
   if (unsupported !== undefined) throw new ClientMetadataError('invalid_client_metadata', `grant_types: ${unsupported.slice(0, 80)} is not supported; use ${GRANT_TYPES.join(', ')}.`);
-  if (!grantTypes.includes('authorization_code')) throw new ClientMetadataError('invalid_client_metadata', 'grant_types must include authorization_code.');
-  const responseTypes = (given.response_types as string[] | undefined) ?? ['code'];
+  if (!grantTypes.includes('authorization_code') && !grantTypes.includes(DEVICE_CODE_GRANT)) {
+    throw new ClientMetadataError('invalid_client_metadata', `grant_types must include authorization_code or ${DEVICE_CODE_GRANT}.`);
+  }
+  const responseTypes = (given.response_types as string[] | undefined) ?? (grantTypes.includes('authorization_code') ? ['code'] : []);
   if (responseTypes.some((r) => r !== 'code')) throw new ClientMetadataError('invalid_client_metadata', 'response_types may only be ["code"].');
 
   let scopes: Scope[] = SCOPE_NAMES.filter((s) => s !== 'openid');
@@ -150,7 +152,7 @@ export function readClientMetadata(input: unknown): ClientMetadata {
     scopes,
     authMethod: authMethod as AuthMethodName,
     grantTypes: [...new Set(grantTypes)],
-    responseTypes: ['code'],
+    responseTypes: responseTypes.length ? ['code'] : [],
     idTokenSigningAlg: (alg as SigningAlgName | undefined) ?? null,
     postLogoutRedirectUris: given.post_logout_redirect_uris ? checkUris(given.post_logout_redirect_uris as string[], 'post_logout_redirect_uris', 'invalid_client_metadata') : [],
     informational,

@@ -5,6 +5,7 @@ import type { Database } from '../storage/schema.js';
 import { ClientMetadataError, readClientMetadata } from './client-metadata.js';
 import { DocumentFetcher, DocumentUnavailable } from './fetch-document.js';
 import { ClientsRepo, type ClientRow } from './repo.js';
+import { formatGrantTypes } from './rules.js';
 import { toRegisteredClient, type RegisteredClient } from './service.js';
 
 /**
@@ -155,6 +156,7 @@ export class MetadataDocuments {
       metadata: JSON.stringify(metadata.informational),
       metadata_expires_at: freshUntil,
       last_granted_at: null,
+      grant_types: formatGrantTypes(metadata.grantTypes),
     };
     await this.repo.upsertDocument(row);
     const client = toRegisteredClient(row);

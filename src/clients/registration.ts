@@ -5,6 +5,7 @@ import type { Database } from '../storage/schema.js';
 import type { AuditService } from '../audit/service.js';
 import { readClientMetadata } from './client-metadata.js';
 import { ClientsRepo, type ClientRow } from './repo.js';
+import { formatGrantTypes } from './rules.js';
 
 /** Shown where a registered client gives no client_name. */
 export const UNNAMED_APP = 'Unnamed app';
@@ -58,6 +59,7 @@ export class ClientRegistration {
       metadata: JSON.stringify(registered),
       metadata_expires_at: null,
       last_granted_at: null,
+      grant_types: formatGrantTypes(metadata.grantTypes),
     };
     await this.repo.insert(row);
     await this.audit?.record({ type: 'client.registered', userId: null, clientId: row.id, detail: { name: row.name } });

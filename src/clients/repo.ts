@@ -4,7 +4,7 @@ import { prepared } from '../storage/prepared.js';
 
 export type ClientRow = OAuthClientsTable;
 
-export type ClientChanges = Partial<Pick<ClientRow, 'name' | 'redirect_uris' | 'scopes' | 'secret_hash' | 'updated_at' | 'id_token_signing_alg' | 'post_logout_redirect_uris'>>;
+export type ClientChanges = Partial<Pick<ClientRow, 'name' | 'redirect_uris' | 'scopes' | 'secret_hash' | 'updated_at' | 'id_token_signing_alg' | 'post_logout_redirect_uris' | 'grant_types'>>;
 
 export class ClientsRepo {
   private readonly selectById;
@@ -22,12 +22,12 @@ export class ClientsRepo {
    * replaced, while when Serika first saw it and last granted it are kept.
    */
   async upsertDocument(row: ClientRow): Promise<void> {
-    const { name, redirect_uris, scopes, id_token_signing_alg, post_logout_redirect_uris, metadata, metadata_expires_at, updated_at } = row;
+    const { name, redirect_uris, scopes, id_token_signing_alg, post_logout_redirect_uris, metadata, metadata_expires_at, updated_at, grant_types } = row;
     await this.db
       .insertInto('oauth_clients')
       .values(row)
       .onConflict((oc) =>
-        oc.column('id').doUpdateSet({ name, redirect_uris, scopes, id_token_signing_alg, post_logout_redirect_uris, metadata, metadata_expires_at, updated_at }),
+        oc.column('id').doUpdateSet({ name, redirect_uris, scopes, id_token_signing_alg, post_logout_redirect_uris, metadata, metadata_expires_at, updated_at, grant_types }),
       )
       .execute();
   }

@@ -15,3 +15,19 @@ export function nameProblem(name: string): string | null {
   if (!/[\p{L}\p{N}\p{P}\p{S}]/u.test(name)) return 'must contain a visible character.';
   return null;
 }
+
+/** RFC 8628 §3.4's grant type, which a client opts into (SPEC §9). */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+export const GRANT_TYPE_NAMES = ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT] as const;
+export type GrantTypeName = (typeof GRANT_TYPE_NAMES)[number];
+export const DEFAULT_GRANT_TYPES: GrantTypeName[] = ['authorization_code', 'refresh_token'];
+
+/** Stored space-separated; null (the default) when it is the default, so older rows read the same. */
+export function formatGrantTypes(types: readonly string[]): string | null {
+  const unique = [...new Set(types)];
+  return unique.length === DEFAULT_GRANT_TYPES.length && DEFAULT_GRANT_TYPES.every((t) => unique.includes(t)) ? null : unique.join(' ');
+}
+
+export function parseGrantTypes(stored: string | null): GrantTypeName[] {
+  return stored === null ? [...DEFAULT_GRANT_TYPES] : (stored.split(' ').filter((t) => (GRANT_TYPE_NAMES as readonly string[]).includes(t)) as GrantTypeName[]);
+}

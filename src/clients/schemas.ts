@@ -1,6 +1,7 @@
 import { SCOPE_NAMES } from '../scopes.js';
 import { pageResponseProperties } from '../storage/paging.js';
 import { REDIRECT_URI_MAX } from './redirect-uris.js';
+import { DEVICE_CODE_GRANT, GRANT_TYPE_NAMES } from './rules.js';
 
 /**
  * JSON schemas of the client-management API (SPEC §3). They validate
@@ -52,6 +53,16 @@ const postLogoutRedirectUris = {
   examples: [['https://myapp.example.com/signed-out']],
 } as const;
 
+const grantTypes = {
+  type: 'array',
+  minItems: 1,
+  maxItems: GRANT_TYPE_NAMES.length,
+  uniqueItems: true,
+  items: { type: 'string', enum: GRANT_TYPE_NAMES },
+  description: `The grants the client may use (default ["authorization_code","refresh_token"]); add "${DEVICE_CODE_GRANT}" for sign-in from devices (CLI, TV).`,
+  examples: [['authorization_code', 'refresh_token', DEVICE_CODE_GRANT]],
+} as const;
+
 const clientProperties = {
   clientId: { type: 'string', examples: ['client_3f5a0c1e9b7d4a2f8e6c0b1d2a3f4e5d'] },
   name: { type: 'string' },
@@ -61,11 +72,12 @@ const clientProperties = {
   createdAt: { type: 'string', format: 'date-time', examples: ['2026-11-28T09:30:00.000Z'] },
   idTokenSigningAlg: { type: 'string' },
   postLogoutRedirectUris: { type: 'array', items: { type: 'string' } },
+  grantTypes: { type: 'array', items: { type: 'string' } },
 } as const;
 
 export const clientObject = {
   type: 'object',
-  required: ['clientId', 'name', 'redirectUris', 'scopes', 'public', 'createdAt', 'idTokenSigningAlg', 'postLogoutRedirectUris'],
+  required: ['clientId', 'name', 'redirectUris', 'scopes', 'public', 'createdAt', 'idTokenSigningAlg', 'postLogoutRedirectUris', 'grantTypes'],
   properties: clientProperties,
 } as const;
 
@@ -97,6 +109,7 @@ export const createClientBody = {
     },
     idTokenSigningAlg,
     postLogoutRedirectUris,
+    grantTypes,
   },
   examples: [
     {
@@ -111,7 +124,7 @@ export const updateClientBody = {
   type: 'object',
   additionalProperties: false,
   minProperties: 1,
-  properties: { name, redirectUris, scopes, idTokenSigningAlg, postLogoutRedirectUris },
+  properties: { name, redirectUris, scopes, idTokenSigningAlg, postLogoutRedirectUris, grantTypes },
   examples: [{ scopes: ['profile'] }],
 } as const;
 
@@ -140,6 +153,7 @@ export interface CreateClientInput {
   public?: boolean;
   idTokenSigningAlg?: 'RS256' | 'ES256' | 'EdDSA';
   postLogoutRedirectUris?: string[];
+  grantTypes?: string[];
 }
 
 export interface UpdateClientInput {
@@ -148,4 +162,5 @@ export interface UpdateClientInput {
   scopes?: string[];
   idTokenSigningAlg?: 'RS256' | 'ES256' | 'EdDSA';
   postLogoutRedirectUris?: string[];
+  grantTypes?: string[];
 }

@@ -5,7 +5,7 @@ import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.j
 import { pageOwned, type PageRequest } from '../storage/paging.js';
 import type { ClientKind, Database } from '../storage/schema.js';
 import { asciiUri, redirectUriProblem } from './redirect-uris.js';
-import { SIGNING_ALG_NAMES, nameProblem, type SigningAlgName } from './rules.js';
+import { SIGNING_ALG_NAMES, formatGrantTypes, nameProblem, parseGrantTypes, type GrantTypeName, type SigningAlgName } from './rules.js';
 import { ClientsRepo, type ClientChanges, type ClientRow } from './repo.js';
 import type { CreateClientInput, UpdateClientInput } from './schemas.js';
 import type { AuditService } from '../audit/service.js';
@@ -22,6 +22,8 @@ export interface Client {
   idTokenSigningAlg: SigningAlgName;
   /** Where RP-initiated logout may send the user back, compared exactly (SPEC §7). */
   postLogoutRedirectUris: string[];
+  /** The grants it may use (SPEC §9). */
+  grantTypes: GrantTypeName[];
 }
 
 export { SIGNING_ALG_NAMES, type SigningAlgName };
@@ -61,6 +63,7 @@ export function toClient(row: ClientRow): Client {
     createdAt: new Date(row.created_at).toISOString(),
     idTokenSigningAlg: (row.id_token_signing_alg ?? 'RS256') as SigningAlgName,
     postLogoutRedirectUris: row.post_logout_redirect_uris === null ? [] : (JSON.parse(row.post_logout_redirect_uris) as string[]),
+    grantTypes: parseGrantTypes(row.grant_types),
   };
 }
 
@@ -138,6 +141,7 @@ export class ClientsService {
       metadata: null,
       metadata_expires_at: null,
       last_granted_at: null,
+      grant_types: input.grantTypes ? formatGrantTypes(input.grantTypes) : null,
     };
     await this.repo.insert(row);
     return { ...toClient(row), clientSecret: secret };
@@ -165,6 +169,7 @@ export class ClientsService {
     if (input.redirectUris !== undefined) changes.redirect_uris = checkRedirectUris(input.redirectUris);
     if (input.scopes !== undefined) changes.scopes = formatScopes(input.scopes);
     if (input.idTokenSigningAlg !== undefined) changes.id_token_signing_alg = input.idTokenSigningAlg;
+    if (input.grantTypes !== undefined) changes.grant_types = formatGrantTypes(input.grantTypes);
     if (input.postLogoutRedirectUris !== undefined) {
       changes.post_logout_redirect_uris = input.postLogoutRedirectUris.length ? checkRedirectUris(input.postLogoutRedirectUris, 'postLogoutRedirectUris') : null;
     }

@@ -12,6 +12,8 @@ export interface Grant {
   updatedAt: number;
   /** RFC 8707: the resources the user let the app reach. */
   audience: Audience;
+  /** When the user last allowed it through /device (RFC 8628), or null. */
+  deviceAt: number | null;
 }
 
 /**
@@ -36,7 +38,7 @@ export class GrantsService {
       .where('user_id', '=', userId)
       .where('client_id', '=', clientId)
       .executeTakeFirst();
-    return row && { userId: row.user_id, clientId: row.client_id, scopes: parseScopes(row.scopes), createdAt: row.created_at, updatedAt: row.updated_at, audience: parseAudience(row.resources) };
+    return row && { userId: row.user_id, clientId: row.client_id, scopes: parseScopes(row.scopes), createdAt: row.created_at, updatedAt: row.updated_at, audience: parseAudience(row.resources), deviceAt: row.device_at };
   }
 
   /** True when a stored grant already allows every requested scope and resource. */
@@ -46,15 +48,15 @@ export class GrantsService {
   }
 
   /** Records an Allow: the grant becomes the union of what was allowed before and now, scopes and resources alike. */
-  async allow(userId: string, clientId: string, scopes: string[], audience: Audience = EVERY_RESOURCE): Promise<void> {
+  async allow(userId: string, clientId: string, scopes: string[], audience: Audience = EVERY_RESOURCE, how: { device?: boolean } = {}): Promise<void> {
     const now = this.now();
     const existing = await this.find(userId, clientId);
     const merged = formatScopes([...(existing?.scopes ?? []), ...scopes]);
     const resources = formatAudience(existing ? audienceUnion(existing.audience, audience) : audience);
     await this.db
       .insertInto('oauth_grants')
-      .values({ user_id: userId, client_id: clientId, scopes: merged, created_at: now, updated_at: now, resources })
-      .onConflict((oc) => oc.columns(['user_id', 'client_id']).doUpdateSet({ scopes: merged, updated_at: now, resources }))
+      .values({ user_id: userId, client_id: clientId, scopes: merged, created_at: now, updated_at: now, resources, device_at: how.device ? now : null })
+      .onConflict((oc) => oc.columns(['user_id', 'client_id']).doUpdateSet({ scopes: merged, updated_at: now, resources, ...(how.device ? { device_at: now } : {}) }))
       .execute();
   }
 
@@ -70,6 +72,7 @@ export class GrantsService {
         'oauth_grants.created_at',
         'oauth_grants.updated_at',
         'oauth_grants.resources',
+        'oauth_grants.device_at',
         'oauth_clients.name',
         'oauth_clients.user_id as owner_id',
       ])
@@ -83,6 +86,7 @@ export class GrantsService {
       createdAt: r.created_at,
       updatedAt: r.updated_at,
       audience: parseAudience(r.resources),
+      deviceAt: r.device_at,
       clientName: r.name,
       // SPEC §8: registered and metadata-document clients have no owner anyone vouches for.
       unverified: r.owner_id === null,

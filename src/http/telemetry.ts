@@ -84,7 +84,7 @@ export class Telemetry {
     this.limited.inc({ limiter });
   }
 
-  tokensIssued(grant: 'authorization_code' | 'refresh_token'): void {
+  tokensIssued(grant: 'authorization_code' | 'refresh_token' | 'device_code'): void {
     this.issued.inc({ grant });
   }
 

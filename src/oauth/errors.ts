@@ -19,6 +19,10 @@ export const OAUTH_ERRORS = {
   interaction_required: 400,
   request_not_supported: 400,
   request_uri_not_supported: 400,
+  // RFC 8628 §3.5
+  authorization_pending: 400,
+  slow_down: 400,
+  expired_token: 400,
   // RFC 8707 §2
   invalid_target: 400,
   // RFC 7591 §3.2.2

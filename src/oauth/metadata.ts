@@ -4,6 +4,7 @@ import { PATHS } from '../paths.js';
 import { SIGNING_ALGS } from '../oidc/signing-keys.js';
 import { IGNORED_SCOPES, SCOPE_NAMES } from '../scopes.js';
 import { ORIGIN, RESOURCE_PATHS, protectedResource } from '../audiences.js';
+import { GRANT_TYPE_NAMES } from '../clients/rules.js';
 
 /** The claims an ID token or userinfo may hold (SPEC §7). */
 const CLAIMS = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'preferred_username', 'name', 'picture', 'email', 'email_verified'];
@@ -25,10 +26,11 @@ export function authorizationServerMetadata(config: Config) {
     jwks_uri: base + PATHS.jwks,
     end_session_endpoint: base + PATHS.endSession,
     ...(config.registration === 'open' ? { registration_endpoint: base + PATHS.register } : {}),
+    device_authorization_endpoint: base + PATHS.deviceAuthorization,
     scopes_supported: [...SCOPE_NAMES, ...IGNORED_SCOPES],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code', 'refresh_token'],
+    grant_types_supported: [...GRANT_TYPE_NAMES],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],

@@ -5,6 +5,7 @@ export const TOKEN_PREFIX = {
   access: 'serika_at_',
   refresh: 'serika_rt_',
   code: 'serika_ac_',
+  device: 'serika_dc_',
 } as const;
 
 export type CredentialKind = keyof typeof TOKEN_PREFIX;

@@ -54,6 +54,8 @@ export interface OAuthClientsTable {
   metadata_expires_at: number | null;
   /** When a user last allowed it; ownerless clients go 30 days after the later of this and created_at. */
   last_granted_at: number | null;
+  /** Space-separated grant types; null is authorization_code refresh_token (SPEC §9). */
+  grant_types: string | null;
 }
 
 export interface ServerSecretsTable {
@@ -84,6 +86,8 @@ export interface OAuthGrantsTable {
   updated_at: number;
   /** The audience allowed (RFC 8707): space-separated resource paths; null is the origin. */
   resources: string | null;
+  /** When the user last allowed the app through /device. */
+  device_at: number | null;
 }
 
 export interface OAuthPendingRequestsTable {
@@ -133,6 +137,25 @@ export interface OAuthTokensTable {
   consumed_at: number | null;
   auth_time: number | null;
   resources: string | null;
+}
+
+export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';
+
+export interface OAuthDeviceCodesTable {
+  device_code_hash: string;
+  user_code_hash: string;
+  client_id: string;
+  scopes: string;
+  resources: string | null;
+  status: DeviceCodeStatus;
+  user_id: string | null;
+  auth_time: number | null;
+  /** Seconds between polls; slow_down adds 5 (RFC 8628 §3.5). */
+  interval_s: number;
+  last_polled_at: number | null;
+  request_ip: string | null;
+  created_at: number;
+  expires_at: number;
 }
 
 export interface CharactersTable {
@@ -200,4 +223,5 @@ export interface Database {
   usage_records: UsageRecordsTable;
   audit_events: AuditEventsTable;
   signing_keys: SigningKeysTable;
+  oauth_device_codes: OAuthDeviceCodesTable;
 }

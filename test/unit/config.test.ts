@@ -18,6 +18,7 @@ describe('configuration', () => {
       refreshTokenTtl: 2_592_000,
       authCodeTtl: 60,
       idTokenTtl: 3600,
+      deviceCodeTtl: 600,
       rateLimitToken: 600,
       rateLimitLogin: 20,
       signup: 'open',
@@ -120,6 +121,7 @@ describe('configuration', () => {
     ['RATE_LIMIT_REGISTER', '-1'],
     ['CIMD', 'yes'],
     ['CIMD_ALLOW_PRIVATE', '1'],
+    ['DEVICE_CODE_TTL', '30'],
   ];
 
   it('allows private metadata documents only for an http issuer', () => {

@@ -6,4 +6,6 @@ export const checkResponseType: AuthorizeStep = (ctx) => {
   const type = ctx.params.get('response_type');
   if (type === undefined) throw invalidRequest('response_type is missing.');
   if (type !== 'code') throw new OAuthError('unsupported_response_type', 'Only response_type=code is supported.');
+  // RFC 6749 §4.1.2.1: a client registered for the device grant only may not use the code flow.
+  if (!ctx.client!.grantTypes.includes('authorization_code')) throw new OAuthError('unauthorized_client', 'This client is not registered for the authorization code grant.');
 };

@@ -5,6 +5,9 @@ import type { ClientAuthenticator } from '../rate-limits.js';
 import type { OAuthStore } from '../store.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
+import { deviceCodeGrant } from './grants/device-code.js';
+import { DEVICE_CODE_GRANT } from '../../clients/rules.js';
+import type { DeviceCodes } from '../device/store.js';
 import type { GrantHandler } from './grants/types.js';
 import { API } from '../../paths.js';
 import type { AuditService } from '../../audit/service.js';
@@ -13,6 +16,7 @@ import type { IdTokens } from '../../oidc/id-token.js';
 export const GRANTS: Record<string, GrantHandler> = {
   authorization_code: authorizationCodeGrant,
   refresh_token: refreshTokenGrant,
+  [DEVICE_CODE_GRANT]: deviceCodeGrant,
 };
 
 export interface TokenDeps {
@@ -22,6 +26,7 @@ export interface TokenDeps {
   audit: AuditService;
   idTokens: IdTokens;
   issuer: string;
+  devices: DeviceCodes;
 }
 
 /** POST /oauth/token (RFC 6749 §3.2): form or JSON body, one grant handler per grant type. */
@@ -42,8 +47,8 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
       if (grantType === undefined) throw invalidRequest('grant_type is required.'); // TK-14
       const { client } = await deps.authenticate(request, reply, params);
       const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
-      if (!grant) throw new OAuthError('unsupported_grant_type', 'Supported grant types: authorization_code, refresh_token.');
-      const issued = await grant({ params, client, store: deps.store, now: deps.now, audit: deps.audit, idTokens: deps.idTokens, issuer: deps.issuer });
+      if (!grant) throw new OAuthError('unsupported_grant_type', `Supported grant types: ${Object.keys(GRANTS).join(', ')}.`);
+      const issued = await grant({ params, client, store: deps.store, now: deps.now, audit: deps.audit, idTokens: deps.idTokens, issuer: deps.issuer, devices: deps.devices });
       return reply.code(200).send(issued);
     },
   );

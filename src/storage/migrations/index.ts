@@ -5,6 +5,7 @@ import * as m0003 from './0003_characters_and_usage.js';
 import * as m0004 from './0004_audit_events.js';
 import * as m0005 from './0005_openid_connect.js';
 import * as m0006 from './0006_agents.js';
+import * as m0007 from './0007_device_grant.js';
 
 /**
  * The one migration sequence for both dialects, in order. Names sort
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0004_audit_events': m0004,
   '0005_openid_connect': m0005,
   '0006_agents': m0006,
+  '0007_device_grant': m0007,
 };

@@ -39,7 +39,7 @@ ${
         ({ app, use, lastUsed }) => html`<div class="card app" data-client-id="${app.clientId}">
   <h2>${app.clientName}${app.unverified ? html` <span class="badge warning" title="It registered itself; Serika has not verified who made it.">Unverified</span>` : ''}${
     app.audience.length === 1 && app.audience[0] === MCP_PATH ? html` <span class="badge">via MCP</span>` : ''
-  }</h2>
+  }${app.deviceAt !== null ? html` <span class="badge">signed in from a device</span>` : ''}</h2>
   <dl class="facts">
     <dt>Reaches</dt><dd>${audienceNames(app.audience).join(' and ')}</dd>
     <dt>Can</dt><dd><ul class="plain">${app.scopes.map((s) => html`<li><strong>${s}</strong> <span class="muted">${isScope(s) ? SCOPES[s] : ''}</span></li>`)}</ul></dd>

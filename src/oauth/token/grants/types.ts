@@ -3,6 +3,7 @@ import type { OAuthParams } from '../../params.js';
 import type { IssuedTokens, OAuthStore } from '../../store.js';
 import type { AuditService } from '../../../audit/service.js';
 import type { IdTokens } from '../../../oidc/id-token.js';
+import type { DeviceCodes } from '../../device/store.js';
 
 export interface GrantContext {
   params: OAuthParams;
@@ -13,6 +14,7 @@ export interface GrantContext {
   idTokens: IdTokens;
   /** PUBLIC_URL, against which resource indicators are read. */
   issuer: string;
+  devices: DeviceCodes;
 }
 
 export type GrantHandler = (ctx: GrantContext) => Promise<IssuedTokens>;

@@ -1,0 +1,50 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../storage/schema.js';
+
+/** SPEC §9: 5 wrong codes per user per 10 minutes, then a wait (RFC 8628 §5.1: user codes are guessable otherwise). */
+export const MAX_WRONG_CODES = 5;
+export const WRONG_CODE_WINDOW_MS = 10 * 60_000;
+
+/**
+ * Wrong user codes per signed-in user, counted in the database (every
+ * instance sees them) in the table of failed sign-ins under a key of their
+ * own; the pruner forgets them with the rest.
+ */
+export class DeviceCodeAttempts {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private key(userId: string): string {
+    return `device:${userId}`;
+  }
+
+  /** Milliseconds the user must wait before trying another code; 0 when they may try now. */
+  async waitFor(userId: string): Promise<number> {
+    const row = await this.db.selectFrom('login_failures').select(['failures', 'last_failure_at']).where('username_key', '=', this.key(userId)).executeTakeFirst();
+    if (!row || row.failures < MAX_WRONG_CODES) return 0;
+    return Math.max(0, row.last_failure_at + WRONG_CODE_WINDOW_MS - this.now());
+  }
+
+  /** Counts a wrong code (a quiet window starts the count again); returns how many are counted now. */
+  async recordWrong(userId: string): Promise<number> {
+    const now = this.now();
+    const row = await this.db
+      .insertInto('login_failures')
+      .values({ username_key: this.key(userId), failures: 1, last_failure_at: now })
+      .onConflict((oc) =>
+        oc.column('username_key').doUpdateSet((eb) => ({
+          failures: eb.case().when('login_failures.last_failure_at', '<', now - WRONG_CODE_WINDOW_MS).then(1).else(eb('login_failures.failures', '+', 1)).end(),
+          last_failure_at: now,
+        })),
+      )
+      .returning('failures')
+      .executeTakeFirst();
+    return Number(row?.failures ?? 1);
+  }
+
+  async clear(userId: string): Promise<void> {
+    await this.db.deleteFrom('login_failures').where('username_key', '=', this.key(userId)).execute();
+  }
+}

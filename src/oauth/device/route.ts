@@ -1,0 +1,56 @@
+import type { FastifyInstance } from 'fastify';
+import { EVERY_RESOURCE } from '../../audiences.js';
+import { DEVICE_CODE_GRANT } from '../../clients/rules.js';
+import { API, PATHS } from '../../paths.js';
+import { requestedScopes } from '../authorize/check-scope.js';
+import { OAuthError } from '../errors.js';
+import { OAuthParams } from '../params.js';
+import type { ClientAuthenticator } from '../rate-limits.js';
+import { audienceParam } from '../resource-param.js';
+import type { DeviceCodes } from './store.js';
+import { displayUserCode } from './user-codes.js';
+
+export interface DeviceAuthorizationDeps {
+  authenticate: ClientAuthenticator;
+  devices: DeviceCodes;
+  issuer: string;
+}
+
+/**
+ * POST /oauth/device_authorization (RFC 8628 §3.1–3.2, SPEC §9): client
+ * authentication as at the token endpoint (and its rate limits), `scope`
+ * and `resource` as at the authorization endpoint.
+ */
+export async function deviceAuthorizationRoute(scope: FastifyInstance, deps: DeviceAuthorizationDeps): Promise<void> {
+  scope.post(
+    API.deviceAuthorization,
+    {
+      schema: {
+        tags: ['oauth'],
+        summary: 'Device authorization (RFC 8628)',
+        description:
+          'client_id (and client authentication for confidential clients), scope, resource. The client must have the grant type urn:ietf:params:oauth:grant-type:device_code. Answers device_code, user_code, verification_uri, verification_uri_complete, expires_in and interval.',
+      },
+    },
+    async (request, reply) => {
+      const params = OAuthParams.fromBody(request.body).rejectRepeats();
+      const { client } = await deps.authenticate(request, reply, params);
+      if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {
+        throw new OAuthError('unauthorized_client', `This client may not use the device grant; add "${DEVICE_CODE_GRANT}" to its grantTypes (dashboard: "Allow sign-in from devices (CLI, TV)").`);
+      }
+      const scopes = requestedScopes(params.get('scope'), client.scopes);
+      const audience = audienceParam(params, deps.issuer) ?? EVERY_RESOURCE;
+      const created = await deps.devices.create({ clientId: client.clientId, scopes, audience, ip: request.ip });
+      const userCode = displayUserCode(created.userCode);
+      const verificationUri = deps.issuer + PATHS.device;
+      return reply.send({
+        device_code: created.deviceCode,
+        user_code: userCode,
+        verification_uri: verificationUri,
+        verification_uri_complete: `${verificationUri}?user_code=${userCode}`,
+        expires_in: created.expiresIn,
+        interval: created.interval,
+      });
+    },
+  );
+}
