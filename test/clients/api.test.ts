@@ -47,6 +47,7 @@ describe.each(DIALECTS)('client-management API over HTTP (%s)', (dialect) => {
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
         idTokenSigningAlg: 'RS256',
         postLogoutRedirectUris: [],
+        grantTypes: ['authorization_code', 'refresh_token'],
         clientSecret: expect.stringMatching(/^secret_[A-Za-z0-9_-]{43}$/),
       });
       const listed = await call('GET', clients, { key: alice.key });
@@ -67,6 +68,20 @@ describe.each(DIALECTS)('client-management API over HTTP (%s)', (dialect) => {
       expect(row.secret_hash).toMatch(/^[0-9a-f]{64}$/);
     });
 
+    it('grantTypes: the device grant is opted into, kept, changed by PATCH, and unknown grant types are refused', async () => {
+      const device = 'urn:ietf:params:oauth:grant-type:device_code';
+      const reply = await call('POST', clients, { key: alice.key, json: { ...valid, grantTypes: ['authorization_code', 'refresh_token', device] } });
+      expect(reply.status).toBe(201);
+      expect(reply.json.grantTypes).toEqual(['authorization_code', 'refresh_token', device]);
+      const patched = await call('PATCH', `${clients}/${reply.json.clientId}`, { key: alice.key, json: { grantTypes: ['authorization_code', 'refresh_token'] } });
+      expect(patched.json.grantTypes).toEqual(['authorization_code', 'refresh_token']);
+      for (const grantTypes of [['implicit'], [], ['authorization_code', 'authorization_code'], 'authorization_code']) {
+        const bad = await call('POST', clients, { key: alice.key, json: { ...valid, grantTypes } });
+        expect(bad.status).toBe(400);
+        expect(bad.json.error.param).toBe('grantTypes');
+      }
+    });
+
     it('creates a public client with a null secret', async () => {
       const reply = await call('POST', clients, {
         key: alice.key,
@@ -83,7 +98,7 @@ describe.each(DIALECTS)('client-management API over HTTP (%s)', (dialect) => {
       expect(list.status).toBe(200);
       expect(list.json.object).toBe('list');
       expect(list.json.data.map((c: any) => c.clientId)).toEqual([mine.json.clientId]);
-      expect(Object.keys(list.json.data[0]).sort()).toEqual(['clientId', 'createdAt', 'idTokenSigningAlg', 'name', 'postLogoutRedirectUris', 'public', 'redirectUris', 'scopes']);
+      expect(Object.keys(list.json.data[0]).sort()).toEqual(['clientId', 'createdAt', 'grantTypes', 'idTokenSigningAlg', 'name', 'postLogoutRedirectUris', 'public', 'redirectUris', 'scopes']);
       const aliceList = await call('GET', clients, { key: alice.key });
       expect(aliceList.json.data.map((c: any) => c.clientId)).not.toContain(mine.json.clientId);
     });

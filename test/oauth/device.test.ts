@@ -158,6 +158,18 @@ describe.each(DIALECTS)('device authorization grant (%s)', (dialect) => {
       expect(await locked.text()).toMatch(/Try again in \d+ minutes?/);
     });
 
+    it('the dashboard\'s "Allow sign-in from devices (CLI, TV)" sets the grant type', async () => {
+      const page = await (await agent.fetch('/dashboard/clients')).text();
+      expect(page).toContain('Allow sign-in from devices (CLI, TV)');
+      const created = await agent.fetch('/dashboard/clients', {
+        form: { _csrf: hiddenField(page, '_csrf'), name: 'From Dashboard', redirect_uri: 'http://127.0.0.1/cb', scope: 'profile', type: 'public', devices: 'on' },
+      });
+      expect(created.status).toBeLessThan(400);
+      const listed = await call('GET', `${ts.api}/oauth/clients`, { key: owner.key });
+      const client = listed.json.data.find((c: { name: string }) => c.name === 'From Dashboard');
+      expect(client.grantTypes).toContain(DEVICE);
+    });
+
     it('the pages need a session and CSRF', async () => {
       const anonymous = await fetch(`${ts.url}/device?user_code=BCDF-GHJK`, { redirect: 'manual' });
       expect(anonymous.status).toBe(303);

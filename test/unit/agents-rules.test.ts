@@ -102,6 +102,12 @@ describe('client metadata (RFC 7591 §2)', () => {
     expect(metadata.scopes).toEqual(['profile', 'email', 'generations', 'characters']);
   });
 
+  it('takes the device grant (RFC 8628) alone or beside the code flow', () => {
+    const device = 'urn:ietf:params:oauth:grant-type:device_code';
+    expect(readClientMetadata({ ...ok, grant_types: [device], token_endpoint_auth_method: 'none' })).toMatchObject({ grantTypes: [device], responseTypes: [] });
+    expect(readClientMetadata({ ...ok, grant_types: ['authorization_code', 'refresh_token', device] }).grantTypes).toHaveLength(3);
+  });
+
   it.each([
     [{}, 'invalid_redirect_uri'],
     [{ redirect_uris: [] }, 'invalid_redirect_uri'],

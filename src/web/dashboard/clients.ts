@@ -6,6 +6,7 @@ import { AppError } from '../../errors.js';
 import { field } from '../../http/form-body.js';
 import { DASHBOARD, PATHS } from '../../paths.js';
 import { createClientBody } from '../../clients/schemas.js';
+import { DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT } from '../../clients/rules.js';
 import { checkCreateClient, checkUpdateClient } from '../../clients/validate.js';
 import { formatScopes, SCOPES, SCOPE_NAMES } from '../../scopes.js';
 import { html, type Html } from '../html.js';
@@ -18,6 +19,8 @@ interface ClientForm {
   public: boolean;
   idTokenSigningAlg: string;
   postLogoutRedirectUris: string[];
+  /** "Allow sign-in from devices (CLI, TV)": the device grant (SPEC §9). */
+  devices: boolean;
 }
 
 /** The field limits of the form: those of the JSON API's schema. */
@@ -29,6 +32,7 @@ const FIELD_OF: Record<string, string> = {
   scopes: 'scope',
   idTokenSigningAlg: 'id_token_signing_alg',
   postLogoutRedirectUris: 'post_logout_redirect_uri',
+  grantTypes: 'devices',
 };
 
 function values(body: unknown, name: string): string[] {
@@ -45,12 +49,20 @@ function readForm(body: unknown): ClientForm {
     public: field(body, 'type') === 'public',
     idTokenSigningAlg: field(body, 'id_token_signing_alg') ?? 'RS256',
     postLogoutRedirectUris: (field(body, 'post_logout_redirect_uris') ?? '').split(/\s+/).filter(Boolean),
+    devices: field(body, 'devices') === 'on',
   };
 }
 
 /** The form as the API's input: the same schema judges both (clients/validate.ts). */
 function apiFields(form: ClientForm) {
-  return { name: form.name, redirectUris: form.redirectUris, scopes: form.scopes, idTokenSigningAlg: form.idTokenSigningAlg, postLogoutRedirectUris: form.postLogoutRedirectUris };
+  return {
+    name: form.name,
+    redirectUris: form.redirectUris,
+    scopes: form.scopes,
+    idTokenSigningAlg: form.idTokenSigningAlg,
+    postLogoutRedirectUris: form.postLogoutRedirectUris,
+    grantTypes: form.devices ? [...DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT] : [...DEFAULT_GRANT_TYPES],
+  };
 }
 
 /** The create and edit form: name, redirect URI rows (add and remove), scopes with their descriptions, and the client type on creation. */
@@ -93,6 +105,12 @@ function clientForm(reply: FastifyReply, form: ClientForm, errors: Record<string
     <p class="hint" id="logout-hint">One per line: where your app may send users after they sign out of Serika. Compared exactly, like redirect URIs.</p>
     ${fieldError('post_logout_redirect_uri', errors)}
   </fieldset>
+  <fieldset><legend>Devices</legend>
+    <div class="check"><input type="checkbox" id="devices" name="devices"${form.devices ? html` checked` : ''} aria-describedby="devices-hint">
+    <label for="devices"><strong>Allow sign-in from devices (CLI, TV)</strong></label></div>
+    <p class="hint" id="devices-hint">The device authorization grant (RFC 8628): your app shows a code, the user enters it at ${PATHS.device} on another device.</p>
+    ${fieldError('devices', errors)}
+  </fieldset>
   ${
     creating
       ? html`<fieldset><legend>Client type</legend>
@@ -127,7 +145,7 @@ export async function clientsPages(scope: FastifyInstance, deps: { clients: Clie
     throw error;
   };
 
-  const listPage = async (request: FastifyRequest, reply: FastifyReply, form: ClientForm = { name: '', redirectUris: [], scopes: ['profile'], public: false, idTokenSigningAlg: 'RS256', postLogoutRedirectUris: [] }, errors: Record<string, string> = {}, status = 200) => {
+  const listPage = async (request: FastifyRequest, reply: FastifyReply, form: ClientForm = { name: '', redirectUris: [], scopes: ['profile'], public: false, idTokenSigningAlg: 'RS256', postLogoutRedirectUris: [], devices: false }, errors: Record<string, string> = {}, status = 200) => {
     const list = await clients.list(userOf(request).userId);
     return dashboardPage(request, reply, {
       title: 'OAuth clients',
@@ -149,7 +167,15 @@ ${
 
   const detailPage = async (request: FastifyRequest, reply: FastifyReply, client: Client, extra: { notice?: Html; form?: ClientForm; errors?: Record<string, string>; status?: number } = {}) => {
     const authorized = await grants.countForClient(client.clientId);
-    const form = extra.form ?? { name: client.name, redirectUris: client.redirectUris, scopes: client.scopes, public: client.public, idTokenSigningAlg: client.idTokenSigningAlg, postLogoutRedirectUris: client.postLogoutRedirectUris };
+    const form = extra.form ?? {
+      name: client.name,
+      redirectUris: client.redirectUris,
+      scopes: client.scopes,
+      public: client.public,
+      idTokenSigningAlg: client.idTokenSigningAlg,
+      postLogoutRedirectUris: client.postLogoutRedirectUris,
+      devices: client.grantTypes.includes(DEVICE_CODE_GRANT),
+    };
     const url = authorizeUrl(config, client);
     return dashboardPage(request, reply, {
       title: client.name,
