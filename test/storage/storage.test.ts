@@ -220,6 +220,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
         createdAt: new Date(clock).toISOString(),
         idTokenSigningAlg: 'RS256',
         postLogoutRedirectUris: [],
+        grantTypes: ['authorization_code', 'refresh_token'],
       });
     });
 
