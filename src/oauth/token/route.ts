@@ -2,16 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import { OAuthError, invalidRequest } from '../errors.js';
 import { OAuthParams } from '../params.js';
 import type { ClientAuthenticator } from '../rate-limits.js';
-import type { OAuthStore } from '../store.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 import { deviceCodeGrant } from './grants/device-code.js';
 import { DEVICE_CODE_GRANT } from '../../clients/rules.js';
-import type { DeviceCodes } from '../device/store.js';
-import type { GrantHandler } from './grants/types.js';
+import type { GrantContext, GrantHandler } from './grants/types.js';
 import { API } from '../../paths.js';
-import type { AuditService } from '../../audit/service.js';
-import type { IdTokens } from '../../oidc/id-token.js';
 
 export const GRANTS: Record<string, GrantHandler> = {
   authorization_code: authorizationCodeGrant,
@@ -19,15 +15,8 @@ export const GRANTS: Record<string, GrantHandler> = {
   [DEVICE_CODE_GRANT]: deviceCodeGrant,
 };
 
-export interface TokenDeps {
-  authenticate: ClientAuthenticator;
-  store: OAuthStore;
-  now: () => number;
-  audit: AuditService;
-  idTokens: IdTokens;
-  issuer: string;
-  devices: DeviceCodes;
-}
+/** What every grant handler is given beside the request, and the client authentication. */
+export type TokenDeps = Omit<GrantContext, 'params' | 'client'> & { authenticate: ClientAuthenticator };
 
 /** POST /oauth/token (RFC 6749 §3.2): form or JSON body, one grant handler per grant type. */
 export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promise<void> {
@@ -48,7 +37,8 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
       const { client } = await deps.authenticate(request, reply, params);
       const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
       if (!grant) throw new OAuthError('unsupported_grant_type', `Supported grant types: ${Object.keys(GRANTS).join(', ')}.`);
-      const issued = await grant({ params, client, store: deps.store, now: deps.now, audit: deps.audit, idTokens: deps.idTokens, issuer: deps.issuer, devices: deps.devices });
+      const { authenticate: _authenticate, ...context } = deps;
+      const issued = await grant({ ...context, params, client });
       return reply.code(200).send(issued);
     },
   );
