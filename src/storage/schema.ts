@@ -158,6 +158,35 @@ export interface OAuthDeviceCodesTable {
   expires_at: number;
 }
 
+export type BudgetPeriod = 'day' | 'month' | 'total';
+
+export interface OAuthBudgetsTable {
+  user_id: string;
+  client_id: string;
+  /** Null: tokens are not limited. */
+  tokens_limit: number | null;
+  images_limit: number | null;
+  period: BudgetPeriod;
+  /** Start (ms) of the period the used counts are for; 0 for total. */
+  period_start: number;
+  tokens_used: number;
+  images_used: number;
+  /** Held by calls in flight (budget_reservations). */
+  tokens_reserved: number;
+  images_reserved: number;
+  updated_at: number;
+}
+
+export interface BudgetReservationsTable {
+  id: string;
+  user_id: string;
+  client_id: string;
+  tokens: number;
+  images: number;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface CharactersTable {
   id: string;
   user_id: string;
@@ -224,4 +253,6 @@ export interface Database {
   audit_events: AuditEventsTable;
   signing_keys: SigningKeysTable;
   oauth_device_codes: OAuthDeviceCodesTable;
+  oauth_budgets: OAuthBudgetsTable;
+  budget_reservations: BudgetReservationsTable;
 }

@@ -1,0 +1,189 @@
+import type { Kysely } from 'kysely';
+import { randomId } from '../security/secrets.js';
+import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
+import { periodEnd, periodStart, type BudgetLimit } from './budget-rules.js';
+
+/** A reservation left by a process that died is released after this long (SPEC §10, issue: "say 10 minutes"). */
+export const RESERVATION_TTL_MS = 10 * 60_000;
+
+export interface BudgetState extends BudgetLimit {
+  tokensUsed: number;
+  imagesUsed: number;
+  tokensReserved: number;
+  imagesReserved: number;
+  /** What is left for new calls: limit − used − reserved (null: not limited). */
+  tokensRemaining: number | null;
+  imagesRemaining: number | null;
+  /** When the period resets (ms); null for total. */
+  resetsAt: number | null;
+}
+
+export interface Cost {
+  tokens: number;
+  images: number;
+}
+
+export type Reservation = { kind: 'reserved'; id: string; state: BudgetState } | { kind: 'refused'; state: BudgetState };
+
+function stateOf(row: OAuthBudgetsTable): BudgetState {
+  const left = (limit: number | null, used: number, reserved: number) => (limit === null ? null : Math.max(0, limit - used - reserved));
+  return {
+    tokens: row.tokens_limit,
+    images: row.images_limit,
+    period: row.period,
+    tokensUsed: row.tokens_used,
+    imagesUsed: row.images_used,
+    tokensReserved: row.tokens_reserved,
+    imagesReserved: row.images_reserved,
+    tokensRemaining: left(row.tokens_limit, row.tokens_used, row.tokens_reserved),
+    imagesRemaining: left(row.images_limit, row.images_used, row.images_reserved),
+    resetsAt: periodEnd(row.period, row.period_start),
+  };
+}
+
+/**
+ * Budgets inside the grant (SPEC §10). A call reserves its largest possible
+ * cost with one conditional UPDATE that succeeds only if it fits — PostgreSQL
+ * re-checks the condition under the row lock, SQLite serialises writers — so
+ * concurrent calls on any number of instances never spend past the limit;
+ * it settles to the actual usage afterwards. Reservations of a process that
+ * died expire and are released once, never counted twice: settling and
+ * releasing both delete the reservation row first and act only if they did.
+ */
+export class BudgetsService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The budget of a grant, its period rolled over to now; null when the user set none. */
+  async get(userId: string, clientId: string): Promise<BudgetState | null> {
+    await this.maintain(this.db, userId, clientId);
+    const row = await this.db.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
+    return row ? stateOf(row) : null;
+  }
+
+  /** Sets, changes or (null) removes the limit; what was used in the current period is kept. Takes effect on the next call. */
+  async set(userId: string, clientId: string, limit: BudgetLimit | null, executor: Kysely<Database> = this.db): Promise<void> {
+    if (limit === null) {
+      await executor.deleteFrom('oauth_budgets').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
+      return;
+    }
+    const now = this.now();
+    const start = periodStart(limit.period, now);
+    await executor
+      .insertInto('oauth_budgets')
+      .values({
+        user_id: userId,
+        client_id: clientId,
+        tokens_limit: limit.tokens,
+        images_limit: limit.images,
+        period: limit.period,
+        period_start: start,
+        tokens_used: 0,
+        images_used: 0,
+        tokens_reserved: 0,
+        images_reserved: 0,
+        updated_at: now,
+      })
+      .onConflict((oc) =>
+        oc.columns(['user_id', 'client_id']).doUpdateSet((eb) => ({
+          tokens_limit: limit.tokens,
+          images_limit: limit.images,
+          // A new period kind starts counting afresh; the same kind keeps what this period used.
+          tokens_used: eb.case().when('oauth_budgets.period', '=', limit.period).then(eb.ref('oauth_budgets.tokens_used')).else(0).end(),
+          images_used: eb.case().when('oauth_budgets.period', '=', limit.period).then(eb.ref('oauth_budgets.images_used')).else(0).end(),
+          period_start: eb.case().when('oauth_budgets.period', '=', limit.period).then(eb.ref('oauth_budgets.period_start')).else(start).end(),
+          period: limit.period,
+          updated_at: now,
+        })),
+      )
+      .execute();
+  }
+
+  /**
+   * Holds `cost` for a call if it fits in what remains; otherwise says so
+   * with the state (for the 429). The caller settles the reservation after
+   * the call, whatever happened.
+   */
+  async reserve(userId: string, clientId: string, cost: Cost): Promise<Reservation | null> {
+    return this.db.transaction().execute(async (trx) => {
+      await this.maintain(trx, userId, clientId);
+      const now = this.now();
+      const held = await trx
+        .updateTable('oauth_budgets')
+        .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '+', cost.tokens), images_reserved: eb('images_reserved', '+', cost.images), updated_at: now }))
+        .where('user_id', '=', userId)
+        .where('client_id', '=', clientId)
+        .where((eb) =>
+          eb.and([
+            eb.or([eb('tokens_limit', 'is', null), eb(eb(eb('tokens_used', '+', eb.ref('tokens_reserved')), '+', cost.tokens), '<=', eb.ref('tokens_limit'))]),
+            eb.or([eb('images_limit', 'is', null), eb(eb(eb('images_used', '+', eb.ref('images_reserved')), '+', cost.images), '<=', eb.ref('images_limit'))]),
+          ]),
+        )
+        .returningAll()
+        .executeTakeFirst();
+      if (!held) {
+        const row = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
+        return row ? { kind: 'refused' as const, state: stateOf(row) } : null;
+      }
+      const id = randomId('rsv_');
+      await trx
+        .insertInto('budget_reservations')
+        .values({ id, user_id: userId, client_id: clientId, tokens: cost.tokens, images: cost.images, created_at: now, expires_at: now + RESERVATION_TTL_MS })
+        .execute();
+      return { kind: 'reserved' as const, id, state: stateOf(held) };
+    });
+  }
+
+  /** The call is over: its reservation goes, and what it actually spent (nothing, when it failed) is counted. */
+  async settle(reservationId: string, userId: string, clientId: string, spent: Cost): Promise<BudgetState | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const released = await trx.deleteFrom('budget_reservations').where('id', '=', reservationId).returning(['tokens', 'images']).executeTakeFirst();
+      // Released already by expiry: only the spending is counted, never the hold twice.
+      const held = released ?? { tokens: 0, images: 0 };
+      const row = await trx
+        .updateTable('oauth_budgets')
+        .set((eb) => ({
+          tokens_reserved: eb('tokens_reserved', '-', held.tokens),
+          images_reserved: eb('images_reserved', '-', held.images),
+          tokens_used: eb('tokens_used', '+', spent.tokens),
+          images_used: eb('images_used', '+', spent.images),
+          updated_at: this.now(),
+        }))
+        .where('user_id', '=', userId)
+        .where('client_id', '=', clientId)
+        .returningAll()
+        .executeTakeFirst();
+      return row ? stateOf(row) : null;
+    });
+  }
+
+  /** Rolls the period over when a new one began, and releases reservations a crashed call left. */
+  private async maintain(executor: Kysely<Database>, userId: string, clientId: string): Promise<void> {
+    const now = this.now();
+    const row = await executor.selectFrom('oauth_budgets').select(['period', 'period_start']).where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
+    if (!row) return;
+    const start = periodStart(row.period, now);
+    if (row.period !== 'total' && start > row.period_start) {
+      await executor
+        .updateTable('oauth_budgets')
+        .set({ period_start: start, tokens_used: 0, images_used: 0, updated_at: now })
+        .where('user_id', '=', userId)
+        .where('client_id', '=', clientId)
+        .where('period_start', '<', start)
+        .execute();
+    }
+    const stale = await executor.deleteFrom('budget_reservations').where('user_id', '=', userId).where('client_id', '=', clientId).where('expires_at', '<=', now).returning(['tokens', 'images']).execute();
+    if (stale.length > 0) {
+      const tokens = stale.reduce((sum, r) => sum + Number(r.tokens), 0);
+      const images = stale.reduce((sum, r) => sum + Number(r.images), 0);
+      await executor
+        .updateTable('oauth_budgets')
+        .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '-', tokens), images_reserved: eb('images_reserved', '-', images) }))
+        .where('user_id', '=', userId)
+        .where('client_id', '=', clientId)
+        .execute();
+    }
+  }
+}

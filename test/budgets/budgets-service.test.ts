@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsersService } from '../../src/accounts/users-service.js';
+import { ClientsService } from '../../src/clients/service.js';
+import { InvalidAuthorizationDetails, parseAuthorizationDetails, periodEnd, periodStart, promptEstimate } from '../../src/consent/budget-rules.js';
+import { BudgetsService, RESERVATION_TTL_MS } from '../../src/consent/budgets.js';
+import { GrantsService } from '../../src/consent/grants.js';
+import { openStorage, type Storage } from '../../src/storage/database.js';
+import { migrateToLatest } from '../../src/storage/migrate.js';
+import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
+
+describe('budget rules (SPEC §10, RFC 9396)', () => {
+  it('reads serika_budget details, month by default', () => {
+    expect(parseAuthorizationDetails('[{"type":"serika_budget","tokens":100000,"images":20,"period":"month"}]')).toEqual({ tokens: 100000, images: 20, period: 'month' });
+    expect(parseAuthorizationDetails('[{"type":"serika_budget","images":3}]')).toEqual({ tokens: null, images: 3, period: 'month' });
+    expect(parseAuthorizationDetails('[]')).toBeNull();
+  });
+
+  it.each([
+    ['not json', '{'],
+    ['an object', '{"type":"serika_budget","tokens":1}'],
+    ['a wrong type', '[{"type":"payment","tokens":1}]'],
+    ['no type', '[{"tokens":1}]'],
+    ['a negative amount', '[{"type":"serika_budget","tokens":-1}]'],
+    ['a fraction', '[{"type":"serika_budget","tokens":1.5}]'],
+    ['a string amount', '[{"type":"serika_budget","tokens":"10"}]'],
+    ['an unknown period', '[{"type":"serika_budget","tokens":1,"period":"week"}]'],
+    ['nothing limited', '[{"type":"serika_budget","period":"day"}]'],
+    ['two budgets', '[{"type":"serika_budget","tokens":1},{"type":"serika_budget","tokens":2}]'],
+    ['1 MB', `[{"type":"serika_budget","tokens":1,"x":"${'x'.repeat(1_000_000)}"}]`],
+  ])('%s → invalid_authorization_details', (_name, raw) => {
+    expect(() => parseAuthorizationDetails(raw)).toThrow(InvalidAuthorizationDetails);
+  });
+
+  it('periods are calendar UTC; total never resets; the prompt estimate errs high', () => {
+    const t = Date.UTC(2026, 10, 30, 23, 59, 59);
+    expect(periodStart('day', t)).toBe(Date.UTC(2026, 10, 30));
+    expect(periodEnd('day', periodStart('day', t))).toBe(Date.UTC(2026, 11, 1));
+    expect(periodEnd('month', periodStart('month', t))).toBe(Date.UTC(2026, 11, 1));
+    expect(periodEnd('month', Date.UTC(2026, 11, 1))).toBe(Date.UTC(2027, 0, 1));
+    expect(periodEnd('total', 0)).toBeNull();
+    expect(promptEstimate([{ role: 'user', content: 'héllo' }])).toBe(Math.ceil(Buffer.byteLength('[{"role":"user","content":"héllo"}]') / 2));
+  });
+});
+
+describe.each(DIALECTS)('BudgetsService (%s)', (dialect) => {
+  let database: TestDatabase;
+  let storage: Storage;
+  let clock = Date.UTC(2026, 10, 30, 12);
+  const now = () => clock;
+  let budgets: BudgetsService;
+  let grants: GrantsService;
+  let userId: string;
+  let clientId: string;
+
+  beforeAll(async () => {
+    if (!dialectAvailable(dialect)) return;
+    database = await createTestDatabase(dialect);
+    storage = openStorage(database.url);
+    await migrateToLatest(storage);
+    budgets = new BudgetsService(storage.db, now);
+    grants = new GrantsService(storage.db, now);
+    userId = (await new UsersService(storage.db, now).create({ username: `budget_${dialect}`, password: 'password123' })).id;
+    clientId = (await new ClientsService(storage.db, now).create(userId, { name: 'App', redirectUris: ['https://a.example/cb'], scopes: ['generations'] })).clientId;
+    await grants.allow(userId, clientId, ['generations']);
+  });
+  afterAll(async () => {
+    await storage?.close();
+    await database?.cleanup();
+  });
+
+  describe.skipIf(!dialectAvailable(dialect))('every dialect', () => {
+    it('50 concurrent reservations never hold more than the limit; settling counts what was spent', async () => {
+      await budgets.set(userId, clientId, { tokens: 10_000, images: null, period: 'month' });
+      const results = await Promise.all(Array.from({ length: 50 }, () => budgets.reserve(userId, clientId, { tokens: 700, images: 0 })));
+      const held = results.filter((r) => r?.kind === 'reserved');
+      expect(held).toHaveLength(14); // 14 × 700 = 9,800 ≤ 10,000 < 15 × 700
+      expect(results.filter((r) => r?.kind === 'refused')).toHaveLength(36);
+      await Promise.all(held.map((r) => budgets.settle((r as { id: string }).id, userId, clientId, { tokens: 650, images: 0 })));
+      const state = (await budgets.get(userId, clientId))!;
+      expect(state).toMatchObject({ tokensUsed: 14 * 650, tokensReserved: 0, tokensRemaining: 10_000 - 14 * 650 });
+    });
+
+    it('rolls the month over on the 1st (UTC) and keeps a changed limit\'s usage', async () => {
+      await budgets.set(userId, clientId, { tokens: 20_000, images: 5, period: 'month' });
+      expect((await budgets.get(userId, clientId))!.tokensUsed).toBe(14 * 650);
+      clock = Date.UTC(2026, 11, 1, 0, 0, 1);
+      const state = (await budgets.get(userId, clientId))!;
+      expect(state).toMatchObject({ tokensUsed: 0, imagesUsed: 0, resetsAt: Date.UTC(2027, 0, 1) });
+    });
+
+    it('a day budget resets at UTC midnight; total never', async () => {
+      await budgets.set(userId, clientId, { tokens: 100, images: null, period: 'day' });
+      const r = await budgets.reserve(userId, clientId, { tokens: 100, images: 0 });
+      await budgets.settle((r as { id: string }).id, userId, clientId, { tokens: 100, images: 0 });
+      expect((await budgets.reserve(userId, clientId, { tokens: 1, images: 0 }))!.kind).toBe('refused');
+      clock += 86_400_000;
+      const next = await budgets.reserve(userId, clientId, { tokens: 1, images: 0 });
+      expect(next!.kind).toBe('reserved');
+      await budgets.settle((next as { id: string }).id, userId, clientId, { tokens: 1, images: 0 });
+      await budgets.set(userId, clientId, { tokens: 10, images: null, period: 'total' });
+      const t = await budgets.reserve(userId, clientId, { tokens: 10, images: 0 });
+      expect(t!.kind).toBe('reserved');
+      await budgets.settle((t as { id: string }).id, userId, clientId, { tokens: 10, images: 0 });
+      clock += 400 * 86_400_000;
+      expect((await budgets.reserve(userId, clientId, { tokens: 1, images: 0 }))!.kind).toBe('refused');
+    });
+
+    it('a reservation a crashed process left is released after 10 minutes, once', async () => {
+      await budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'day' });
+      const before = (await budgets.get(userId, clientId))!;
+      expect(before.tokensRemaining).toBe(1_000);
+      const lost = await budgets.reserve(userId, clientId, { tokens: before.tokensRemaining!, images: 0 });
+      expect(lost!.kind).toBe('reserved');
+      expect((await budgets.reserve(userId, clientId, { tokens: 1, images: 0 }))!.kind).toBe('refused');
+      clock += RESERVATION_TTL_MS + 1;
+      const after = (await budgets.get(userId, clientId))!;
+      expect(after.tokensReserved).toBe(0);
+      expect(after.tokensRemaining).toBe(before.tokensRemaining);
+      // Settling it late counts only what it spent, never the released hold again.
+      await budgets.settle((lost as { id: string }).id, userId, clientId, { tokens: 30, images: 0 });
+      expect((await budgets.get(userId, clientId))!).toMatchObject({ tokensReserved: 0, tokensUsed: 30, tokensRemaining: 970 });
+    });
+
+    it('removing the limit, or revoking the grant, removes the budget', async () => {
+      await budgets.set(userId, clientId, null);
+      expect(await budgets.get(userId, clientId)).toBeNull();
+      expect(await budgets.reserve(userId, clientId, { tokens: 1, images: 0 })).toBeNull();
+      await budgets.set(userId, clientId, { tokens: 5, images: null, period: 'day' });
+      await grants.revokeAccess(userId, clientId);
+      expect(await budgets.get(userId, clientId)).toBeNull();
+    });
+  });
+});
