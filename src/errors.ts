@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   request_too_large: { status: 413, type: 'invalid_request_error' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },
+  // SPEC §10: the user's budget for the app is spent.
+  app_budget_exceeded: { status: 429, type: 'insufficient_quota' },
   server_error: { status: 500, type: 'server_error' },
   upstream_error: { status: 502, type: 'api_error' },
   upstream_timeout: { status: 504, type: 'api_error' },

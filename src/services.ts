@@ -9,6 +9,9 @@ import { ClientsService } from './clients/service.js';
 import { MetadataDocuments } from './clients/metadata-documents.js';
 import { ClientRegistration } from './clients/registration.js';
 import { GrantsService } from './consent/grants.js';
+import { BudgetsService } from './consent/budgets.js';
+import { BudgetGuard } from './generation/budget-guard.js';
+import { DASHBOARD } from './paths.js';
 import { AuthorizationService } from './oauth/authorize/service.js';
 import { OAuthStore } from './oauth/store.js';
 import { DeviceCodes } from './oauth/device/store.js';
@@ -39,6 +42,8 @@ export interface Services {
   sessions: SessionsService;
   throttle: LoginThrottle;
   grants: GrantsService;
+  /** Budgets inside the grant (SPEC §10). */
+  budgets: BudgetsService;
   oauth: OAuthStore;
   /** Device codes (SPEC §9). */
   devices: DeviceCodes;
@@ -115,14 +120,17 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
+  const budgets = new BudgetsService(storage.db, now);
+  const clientName = async (clientId: string) => (await clients.findRegistered(clientId))?.name ?? null;
   const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs });
   const gateway = new Gateway({
     upstream,
     usage,
     now,
-    clientName: async (clientId) => (await clients.findRegistered(clientId))?.name ?? null,
+    clientName,
     ending: lifecycle.ending.signal,
     telemetry,
+    budget: new BudgetGuard({ budgets, defaultMaxTokens: config.budgetDefaultMaxTokens, dashboardUrl: config.publicUrl + DASHBOARD.apps, clientName, now }),
   });
   return {
     config,
@@ -139,6 +147,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     sessions: new SessionsService(storage.db, now),
     throttle: new LoginThrottle(storage.db, now),
     grants,
+    budgets,
     oauth,
     devices: new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry),
     authorization: new AuthorizationService({

@@ -5,6 +5,8 @@ import { SseSplitter } from './sse.js';
 import { transportError, type UpstreamClient, type UpstreamResponse } from './upstream.js';
 import type { Principal, UsageEntry, UsageService } from './usage.js';
 import type { Telemetry } from '../http/telemetry.js';
+import type { BudgetGuard, Held } from './budget-guard.js';
+import type { BudgetState } from '../consent/budgets.js';
 
 export interface GatewayDeps {
   upstream: UpstreamClient;
@@ -15,15 +17,23 @@ export interface GatewayDeps {
   /** Aborted at shutdown when in-flight work must end: open streams end with an error event, metered. */
   ending?: AbortSignal;
   telemetry?: Telemetry;
+  /** Budgets inside the grant (SPEC §10); absent, nothing is budgeted. */
+  budget?: BudgetGuard;
 }
 
 type Json = Record<string, unknown>;
 
 /** What the app is answered: the upstream's JSON as it came, an error of its own, or an event stream. */
 export type GatewayResult =
-  | { kind: 'json'; status: number; body: Buffer }
-  | { kind: 'error'; status: number; body: OpenAIErrorBody }
-  | { kind: 'stream'; events: AsyncIterable<string> };
+  | { kind: 'json'; status: number; body: Buffer; headers?: Record<string, string> }
+  | { kind: 'error'; status: number; body: OpenAIErrorBody; headers?: Record<string, string> }
+  | { kind: 'stream'; events: AsyncIterable<string>; headers?: Record<string, string> };
+
+/** A call's budget, when its grant has one (budget-guard.ts). */
+interface Budgeted {
+  held: Held | null;
+  settled: BudgetState | null;
+}
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -62,7 +72,10 @@ export class Gateway {
   }
 
   async images(principal: Principal, body: Json, signal: AbortSignal): Promise<GatewayResult> {
-    return this.buffered(this.meter(principal, 'images.generations', body), '/images/generations', body, signal, (json) => {
+    const entered = await this.deps.budget?.enter(principal, 'images', body);
+    if (entered && 'status' in entered) return { kind: 'error', ...entered };
+    const budgeted: Budgeted = { held: entered ?? null, settled: null };
+    return this.buffered(this.meter(principal, 'images.generations', body, budgeted), '/images/generations', body, signal, budgeted, (json) => {
       const usage = isObject(json.usage) ? json.usage : {};
       return {
         promptTokens: Number(usage.input_tokens ?? usage.prompt_tokens ?? 0),
@@ -73,19 +86,28 @@ export class Gateway {
   }
 
   async chat(principal: Principal, body: Json, signal: AbortSignal): Promise<GatewayResult> {
-    const meter = this.meter(principal, 'chat.completions', body);
-    if (body.stream === true) return this.stream(meter, body, signal);
-    return this.buffered(meter, '/chat/completions', body, signal, (json) => {
+    const entered = await this.deps.budget?.enter(principal, 'chat', body);
+    if (entered && 'status' in entered) return { kind: 'error', ...entered };
+    const budgeted: Budgeted = { held: entered ?? null, settled: null };
+    const sent = budgeted.held?.body ?? body;
+    const meter = this.meter(principal, 'chat.completions', sent, budgeted);
+    if (sent.stream === true) return this.stream(meter, sent, signal, budgeted);
+    return this.buffered(meter, '/chat/completions', sent, signal, budgeted, (json) => {
       const usage = isObject(json.usage) ? json.usage : {};
       return { promptTokens: Number(usage.prompt_tokens ?? 0), completionTokens: Number(usage.completion_tokens ?? 0), images: 0 };
     });
   }
 
-  private meter(principal: Principal, endpoint: UsageEntry['endpoint'], body: Json): Meter {
-    return new Meter({ principal, endpoint, model: modelOf(body) }, (entry) => this.record(entry), this.deps.now);
+  private meter(principal: Principal, endpoint: UsageEntry['endpoint'], body: Json, budgeted?: Budgeted): Meter {
+    const settle = budgeted?.held
+      ? async (status: number, billed: Measured) => {
+          budgeted.settled = await budgeted.held!.settle(status, billed);
+        }
+      : undefined;
+    return new Meter({ principal, endpoint, model: modelOf(body) }, (entry) => this.record(entry), this.deps.now, settle);
   }
 
-  private async buffered(meter: Meter, path: string, body: Json, signal: AbortSignal, measure: (json: Json) => Measured): Promise<GatewayResult> {
+  private async buffered(meter: Meter, path: string, body: Json, signal: AbortSignal, budgeted: Budgeted, measure: (json: Json) => Measured): Promise<GatewayResult> {
     let response: UpstreamResponse;
     let raw: Buffer;
     try {
@@ -106,14 +128,14 @@ export class Gateway {
       throw new AppError('upstream_error', 'The generation upstream answered with something that is not JSON.');
     }
     await meter.charge(200, measure(json));
-    return { kind: 'json', status: 200, body: raw };
+    return { kind: 'json', status: 200, body: raw, ...(budgeted.held ? { headers: budgeted.held.headers(budgeted.settled) } : {}) };
   }
 
   /**
    * stream: true — server-sent events passed on chunk by chunk. Serika asks for
    * the usage chunk itself when the app did not, and then strips it.
    */
-  private async stream(meter: Meter, body: Json, signal: AbortSignal): Promise<GatewayResult> {
+  private async stream(meter: Meter, body: Json, signal: AbortSignal, budgeted: Budgeted): Promise<GatewayResult> {
     const options = isObject(body.stream_options) ? body.stream_options : {};
     const appAskedUsage = options.include_usage === true;
     const upstreamBody = appAskedUsage ? body : { ...body, stream_options: { ...options, include_usage: true } };
@@ -135,7 +157,8 @@ export class Gateway {
       await meter.charge(502);
       throw new AppError('upstream_error', 'The generation upstream did not answer with an event stream.');
     }
-    return { kind: 'stream', events: relayEvents(response, meter, appAskedUsage, signal, this.deps.ending) };
+    const headers = budgeted.held ? budgeted.held.headers(budgeted.held.state) : undefined;
+    return { kind: 'stream', events: relayEvents(response, meter, appAskedUsage, signal, this.deps.ending), ...(headers ? { headers } : {}) };
   }
 
   private async record(entry: Omit<UsageEntry, 'clientName'>): Promise<void> {

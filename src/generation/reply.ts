@@ -14,6 +14,7 @@ export function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply):
 
 /** Writes what the gateway decided: JSON as the upstream sent it, an OpenAI-style error, or server-sent events. */
 export function sendGatewayResult(reply: FastifyReply, result: GatewayResult): FastifyReply {
+  if (result.headers) reply.headers(result.headers);
   switch (result.kind) {
     case 'json':
       return reply.code(result.status).type('application/json; charset=utf-8').send(result.body);

@@ -69,6 +69,12 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       }
     });
     const model: string = record.body?.model ?? '';
+    // 'greedy' spends its whole completion cap (max_tokens or max_completion_tokens), and a prompt of
+    // a token per 4 bytes of its messages, as real tokenizers roughly count.
+    const greedy =
+      model === 'greedy'
+        ? { prompt_tokens: Math.ceil(JSON.stringify(record.body?.messages ?? '').length / 4), completion_tokens: Number(record.body?.max_tokens ?? record.body?.max_completion_tokens ?? 1000), total_tokens: 0 }
+        : null;
     const json = (status: number, value: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
 
     if (request.url === '/v1/models') {
@@ -116,11 +122,11 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         if (model === 'stall-stream') await sleep(3000);
       }
       if (model === 'drop-stream') return request.socket.destroy();
-      if (includeUsage) send(chunk(model, null, { usage: STREAM_USAGE }));
+      if (includeUsage) send(chunk(model, null, { usage: greedy ?? STREAM_USAGE }));
       response.end('data: [DONE]\n\n');
       return;
     }
-    return json(200, completion(model));
+    return json(200, greedy ? { ...completion(model), usage: greedy } : completion(model));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

@@ -19,6 +19,7 @@ describe('configuration', () => {
       authCodeTtl: 60,
       idTokenTtl: 3600,
       deviceCodeTtl: 600,
+      budgetDefaultMaxTokens: 4096,
       rateLimitToken: 600,
       rateLimitLogin: 20,
       signup: 'open',
@@ -122,6 +123,7 @@ describe('configuration', () => {
     ['CIMD', 'yes'],
     ['CIMD_ALLOW_PRIVATE', '1'],
     ['DEVICE_CODE_TTL', '30'],
+    ['BUDGET_DEFAULT_MAX_TOKENS', '0'],
   ];
 
   it('allows private metadata documents only for an http issuer', () => {

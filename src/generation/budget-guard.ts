@@ -1,0 +1,100 @@
+import { promptEstimate } from '../consent/budget-rules.js';
+import type { BudgetState, BudgetsService, Cost } from '../consent/budgets.js';
+import { AppError } from '../errors.js';
+import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js';
+import type { Measured } from './meter.js';
+import type { Principal } from './usage.js';
+
+type Json = Record<string, unknown>;
+
+export interface BudgetGuardDeps {
+  budgets: BudgetsService;
+  /** BUDGET_DEFAULT_MAX_TOKENS: the completion cap Serika sends when the app set none. */
+  defaultMaxTokens: number;
+  /** Where the user raises a limit (the dashboard's connected apps). */
+  dashboardUrl: string;
+  clientName: (clientId: string) => Promise<string | null>;
+  now: () => number;
+}
+
+/** A call that fits: the body to send upstream, and how to settle once the call is over. */
+export interface Held {
+  body: Json;
+  /** The budget with this call's hold in it. */
+  state: BudgetState;
+  settle: (status: number, measured: Measured) => Promise<BudgetState | null>;
+  headers: (state: BudgetState | null) => Record<string, string>;
+}
+
+/** A call that does not fit: the 429 of SPEC §10, answered before any upstream call. */
+export interface Refused {
+  status: 429;
+  body: OpenAIErrorBody;
+  headers: Record<string, string>;
+}
+
+const PERIOD_WORD = { day: 'daily', month: 'monthly', total: 'total' } as const;
+
+function remainingHeaders(state: BudgetState | null): Record<string, string> {
+  if (!state) return {};
+  const headers: Record<string, string> = {};
+  if (state.tokensRemaining !== null) headers['serika-budget-remaining-tokens'] = String(state.tokensRemaining);
+  if (state.imagesRemaining !== null) headers['serika-budget-remaining-images'] = String(state.imagesRemaining);
+  return headers;
+}
+
+/**
+ * The budget side of a generation call (SPEC §10), for OAuth-token calls
+ * only (API keys are never budgeted): reserve the largest possible cost —
+ * the prompt estimate plus the completion cap, lowered to what remains (and
+ * set when the app sent none), or `n` images — then settle to the actual
+ * usage, whatever the call's fate.
+ */
+export class BudgetGuard {
+  constructor(private readonly deps: BudgetGuardDeps) {}
+
+  async enter(principal: Principal, kind: 'chat' | 'images', body: Json): Promise<Held | Refused | null> {
+    if (principal.clientId === null) return null;
+    const { userId, clientId } = principal;
+    const budget = await this.deps.budgets.get(userId, clientId);
+    if (!budget) return null;
+    let cost: Cost;
+    let sent = body;
+    if (kind === 'chat') {
+      if (budget.tokensRemaining === null) return null;
+      const estimate = promptEstimate(body.messages);
+      const room = budget.tokensRemaining - estimate;
+      if (room < 1) return this.refuse(budget, clientId, 'tokens');
+      const field = typeof body.max_completion_tokens === 'number' ? 'max_completion_tokens' : 'max_tokens';
+      const asked = typeof body[field] === 'number' && (body[field] as number) > 0 ? (body[field] as number) : null;
+      const cap = Math.min(asked ?? this.deps.defaultMaxTokens, room);
+      sent = { ...body, [field]: cap };
+      cost = { tokens: estimate + cap, images: 0 };
+    } else {
+      if (budget.imagesRemaining === null) return null;
+      const n = typeof body.n === 'number' && Number.isSafeInteger(body.n) && body.n > 0 ? body.n : 1;
+      cost = { tokens: 0, images: n };
+    }
+    const reservation = await this.deps.budgets.reserve(userId, clientId, cost);
+    if (!reservation) return null;
+    if (reservation.kind === 'refused') return this.refuse(reservation.state, clientId, kind === 'chat' ? 'tokens' : 'images');
+    return {
+      body: sent,
+      state: reservation.state,
+      headers: remainingHeaders,
+      settle: (status, measured) =>
+        this.deps.budgets.settle(reservation.id, userId, clientId, status === 200 ? { tokens: kind === 'chat' ? measured.promptTokens + measured.completionTokens : 0, images: measured.images } : { tokens: 0, images: 0 }),
+    };
+  }
+
+  private async refuse(state: BudgetState, clientId: string, what: 'tokens' | 'images'): Promise<Refused> {
+    const app = (await this.deps.clientName(clientId)) ?? 'This app';
+    const limit = (what === 'tokens' ? state.tokens : state.images) ?? 0;
+    const resets = state.resetsAt === null ? '' : ` It resets on ${new Date(state.resetsAt).toISOString().slice(0, 10)} (UTC).`;
+    const message = `${app} has used the ${PERIOD_WORD[state.period]} limit of ${limit.toLocaleString('en-US')} ${what} that you set for it.${resets} You can raise it at ${this.deps.dashboardUrl}.`;
+    const error = new AppError('app_budget_exceeded', message);
+    const headers: Record<string, string> = { 'x-should-retry': 'false', ...remainingHeaders(state) };
+    if (state.resetsAt !== null) headers['retry-after'] = String(Math.max(1, Math.ceil((state.resetsAt - this.deps.now()) / 1000)));
+    return { status: 429, body: openAIErrorBody(error), headers };
+  }
+}

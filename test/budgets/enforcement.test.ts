@@ -1,0 +1,121 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
+import { startFakeUpstream, USAGE, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { userWithSession } from '../helpers/oauth.js';
+import { call, type Seeded, startTestServer, type TestServer } from '../helpers/server.js';
+import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
+
+/** SPEC §10 enforcement in the gateway: reserve before the upstream, settle after, 429 when it cannot fit. */
+describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
+  let ts: TestServer;
+  let up: FakeUpstream;
+  let owner: Seeded;
+  let token: string;
+  let clientId: string;
+
+  beforeAll(async () => {
+    if (!dialectAvailable(dialect)) return;
+    up = await startFakeUpstream();
+    ts = await startTestServer(dialect, { RATE_LIMIT_TOKEN: '0', UPSTREAM_BASE_URL: up.baseUrl });
+    const session = await userWithSession(ts, `spend_${dialect}`);
+    owner = session.user;
+    const client = await clientWithAllScopes(ts, owner, 'Budget App');
+    clientId = client.clientId;
+    token = (await accessTokenFor(ts, session.agent, client, 'generations')).access_token;
+  });
+  afterAll(async () => {
+    await ts?.close();
+    await up?.close();
+  });
+
+  const chat = (body: Record<string, unknown>, auth = token) =>
+    call('POST', `${ts.api}/oauth/chat/completions`, { headers: { authorization: `Bearer ${auth}` }, json: { model: 'test-model', messages: [{ role: 'user', content: 'hi' }], ...body } });
+  const upstreamCalls = () => up.received.filter((r) => r.path === '/v1/chat/completions').length;
+
+  describe.skipIf(!dialectAvailable(dialect))('chat', () => {
+    it('sets max_tokens to what remains when the app sent none, lowers the one it sent, and reports what remains', async () => {
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 1_000, images: null, period: 'month' });
+      const before = upstreamCalls();
+      const none = await chat({});
+      expect(none.status).toBe(200);
+      const sent = up.received.filter((r) => r.path === '/v1/chat/completions').at(-1)!;
+      expect(sent.body.max_tokens).toBeLessThan(1_000);
+      expect(sent.body.max_tokens).toBeGreaterThan(900);
+      expect(none.headers.get('serika-budget-remaining-tokens')).toBe(String(1_000 - USAGE.prompt_tokens - USAGE.completion_tokens));
+      const capped = await chat({ max_completion_tokens: 50_000 });
+      expect(capped.status).toBe(200);
+      const second = up.received.filter((r) => r.path === '/v1/chat/completions').at(-1)!;
+      expect(second.body.max_completion_tokens).toBeLessThan(1_000);
+      expect(second.body).not.toHaveProperty('max_tokens');
+      expect(upstreamCalls()).toBe(before + 2);
+    });
+
+    it('50 parallel calls (half streamed) never spend past the limit; refused ones never reach the upstream; the usage table agrees', async () => {
+      await ts.services.budgets.set(owner.userId, clientId, null);
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 10_000, images: null, period: 'day' });
+      const before = upstreamCalls();
+      const usageBefore = await call('GET', `${ts.api}/usage`, { key: owner.key });
+      const rowBefore = usageBefore.json.data.find((r: { clientId: string }) => r.clientId === clientId) ?? { promptTokens: 0, completionTokens: 0, requests: 0 };
+      // 'greedy' spends its whole cap: 50 × (8 + 600) = 30,400 tokens asked against a limit of 10,000.
+      const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => chat({ model: 'greedy', max_tokens: 600, ...(i % 2 ? { stream: true } : {}) })));
+      const ok = replies.filter((r) => r.status === 200);
+      const refused = replies.filter((r) => r.status === 429);
+      expect(ok.length + refused.length).toBe(50);
+      expect(refused.length).toBeGreaterThan(0);
+      expect(upstreamCalls() - before).toBe(ok.length);
+      for (const r of refused) {
+        expect(r.headers.get('x-should-retry')).toBe('false');
+        expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+        expect(r.json.error).toMatchObject({ type: 'insufficient_quota', code: 'app_budget_exceeded', param: null });
+        expect(r.json.error.message).toMatch(/^Budget App has used the daily limit of 10,000 tokens that you set for it\..*\/dashboard\/apps\.$/);
+      }
+      const state = (await ts.services.budgets.get(owner.userId, clientId))!;
+      expect(state.tokensReserved).toBe(0);
+      expect(state.tokensUsed).toBeLessThanOrEqual(10_000);
+      // Every call that ran spent up to its (possibly lowered) cap; together they stayed within the limit.
+      expect(state.tokensUsed).toBeGreaterThan(10_000 - 700);
+      const usage = await call('GET', `${ts.api}/usage`, { key: owner.key });
+      const row = usage.json.data.find((r: { clientId: string }) => r.clientId === clientId);
+      expect(row.promptTokens + row.completionTokens - rowBefore.promptTokens - rowBefore.completionTokens).toBe(state.tokensUsed);
+    });
+
+    it('the openai SDK sees RateLimitError app_budget_exceeded and does not retry', async () => {
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 5, images: null, period: 'total' });
+      const before = upstreamCalls();
+      const openai = new OpenAI({ baseURL: `${ts.api}/oauth`, apiKey: token, maxRetries: 2 });
+      let serikaRequests = 0;
+      const counting = new OpenAI({ baseURL: `${ts.api}/oauth`, apiKey: token, maxRetries: 2, fetch: (url, init) => ((serikaRequests += 1), fetch(url, init)) });
+      const error = await counting.chat.completions.create({ model: 'test-model', messages: [{ role: 'user', content: 'hello there' }] }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+      expect((error as InstanceType<typeof OpenAI.RateLimitError>).code).toBe('app_budget_exceeded');
+      expect(serikaRequests).toBe(1);
+      expect(upstreamCalls()).toBe(before);
+      expect(openai).toBeTruthy();
+    });
+
+    it('API-key calls are never budgeted; removing the limit lets the app call again', async () => {
+      const keyed = await call('POST', `${ts.api}/chat/completions`, { key: owner.key, json: { model: 'test-model', messages: [{ role: 'user', content: 'hi' }] } });
+      expect(keyed.status).toBe(200);
+      expect(keyed.headers.get('serika-budget-remaining-tokens')).toBeNull();
+      await ts.services.budgets.set(owner.userId, clientId, null);
+      expect((await chat({})).status).toBe(200);
+    });
+  });
+
+  describe.skipIf(!dialectAvailable(dialect))('images', () => {
+    it('reserve n images; past the limit → 429 before the upstream', async () => {
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: null, images: 3, period: 'month' });
+      const image = (n: number) => call('POST', `${ts.api}/oauth/images/generations`, { headers: { authorization: `Bearer ${token}` }, json: { model: 'test-image', prompt: 'a cat', n } });
+      expect((await image(2)).status).toBe(200);
+      const before = up.received.length;
+      const over = await image(2);
+      expect(over.status).toBe(429);
+      expect(over.json.error.message).toContain('monthly limit of 3 images');
+      expect(up.received.length).toBe(before);
+      const last = await image(1);
+      expect(last.status).toBe(200);
+      expect(last.headers.get('serika-budget-remaining-images')).toBe('0');
+    });
+  });
+});
