@@ -150,6 +150,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
           idTokens: services.idTokens,
           issuer: config.publicUrl,
           devices: services.devices,
+          budgets: services.budgets,
         };
         await tokenRoute(oauth, deps);
         await revokeRoute(oauth, deps);

@@ -153,6 +153,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     authorization: new AuthorizationService({
       clients,
       documents,
+      budgets,
       users,
       grants,
       store: oauth,

@@ -23,6 +23,8 @@ export const OAUTH_ERRORS = {
   authorization_pending: 400,
   slow_down: 400,
   expired_token: 400,
+  // RFC 9396 §5
+  invalid_authorization_details: 400,
   // RFC 8707 §2
   invalid_target: 400,
   // RFC 7591 §3.2.2

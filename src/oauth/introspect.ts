@@ -4,8 +4,20 @@ import type { TokenEndpointsDeps } from './revoke.js';
 import { tokenParams } from './revoke.js';
 import { API } from '../paths.js';
 import { audienceUris, parseAudience } from '../audiences.js';
+import { authorizationDetailsOf } from '../consent/budget-rules.js';
+import type { BudgetsService } from '../consent/budgets.js';
 
 const INACTIVE = { active: false } as const;
+
+/** SPEC §10: the grant's budget as RFC 9396 details, and what remains of it. */
+async function budgetFields(budgets: BudgetsService, userId: string, clientId: string): Promise<Record<string, unknown>> {
+  const budget = await budgets.get(userId, clientId);
+  if (!budget) return {};
+  return {
+    authorization_details: authorizationDetailsOf(budget),
+    budget_remaining: { tokens: budget.tokensRemaining, images: budget.imagesRemaining, resets_at: budget.resetsAt === null ? null : Math.floor(budget.resetsAt / 1000) },
+  };
+}
 
 /**
  * POST /oauth/introspect (RFC 7662), for confidential clients only (IN-01).
@@ -42,6 +54,7 @@ export async function introspectRoute(scope: FastifyInstance, deps: TokenEndpoin
         iat: Math.floor(row.created_at / 1000),
         token_type: row.kind === 'access' ? 'Bearer' : 'refresh_token',
         aud: aud.length === 1 ? aud[0] : aud,
+        ...(await budgetFields(deps.budgets, row.user_id, row.client_id)),
       };
     },
   );

@@ -5,6 +5,7 @@ import { SIGNING_ALGS } from '../oidc/signing-keys.js';
 import { IGNORED_SCOPES, SCOPE_NAMES } from '../scopes.js';
 import { ORIGIN, RESOURCE_PATHS, protectedResource } from '../audiences.js';
 import { GRANT_TYPE_NAMES } from '../clients/rules.js';
+import { BUDGET_TYPE } from '../consent/budget-rules.js';
 
 /** The claims an ID token or userinfo may hold (SPEC §7). */
 const CLAIMS = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'preferred_username', 'name', 'picture', 'email', 'email_verified'];
@@ -49,6 +50,8 @@ export function authorizationServerMetadata(config: Config) {
     protected_resources: [ORIGIN, ...RESOURCE_PATHS].map((p) => protectedResource(base, p).uri),
     resource_indicators_supported: true,
     client_id_metadata_document_supported: config.cimd,
+    // RFC 9396 §10: the spending limit of SPEC §10.
+    authorization_details_types_supported: [BUDGET_TYPE],
   };
 }
 

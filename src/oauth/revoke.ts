@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { BudgetsService } from '../consent/budgets.js';
 import type { UsersService } from '../accounts/users-service.js';
 import { OAuthError, invalidRequest } from './errors.js';
 import { OAuthParams } from './params.js';
@@ -14,6 +15,8 @@ export interface TokenEndpointsDeps {
   now: () => number;
   /** PUBLIC_URL: audiences are shown as absolute resource identifiers. */
   issuer: string;
+  /** Introspection shows a grant's budget (SPEC §10). */
+  budgets: BudgetsService;
 }
 
 /** Parses, refuses repeats, and requires `token` (RV-05). */

@@ -26,6 +26,8 @@ export interface IssuedTokens {
   scope: string;
   /** With openid (OIDC Core §3.1.3.3). */
   id_token?: string;
+  /** RFC 9396 §7: the spending limit granted (SPEC §10). */
+  authorization_details?: Array<Record<string, unknown>>;
 }
 
 export interface TokenSubject {

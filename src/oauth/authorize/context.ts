@@ -2,6 +2,7 @@ import type { RegisteredClient } from '../../clients/service.js';
 import type { ClientsService } from '../../clients/service.js';
 import type { MetadataDocuments } from '../../clients/metadata-documents.js';
 import type { Audience } from '../../audiences.js';
+import type { BudgetLimit } from '../../consent/budget-rules.js';
 import type { OAuthParams } from '../params.js';
 
 /** What the authorize steps have established so far; each step reads and adds. */
@@ -23,6 +24,8 @@ export interface AuthorizeContext {
   idTokenHint?: string;
   /** RFC 8707: what the app asked to reach; undefined when it sent no resource. */
   audience?: Audience;
+  /** RFC 9396 serika_budget: the spending limit the app asks for (SPEC §10). */
+  budget?: BudgetLimit;
 }
 
 export interface StepDeps {

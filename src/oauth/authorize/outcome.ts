@@ -1,6 +1,8 @@
 import type { RegisteredClient } from '../../clients/service.js';
 import type { OAuthError } from '../errors.js';
 import type { Audience } from '../../audiences.js';
+import type { BudgetLimit } from '../../consent/budget-rules.js';
+import type { BudgetState } from '../../consent/budgets.js';
 
 /**
  * What the authorization endpoint decided must happen next. The protocol
@@ -27,4 +29,7 @@ export type AuthorizeOutcome =
       audience: Audience;
       redirectUri: string;
       requestId: string;
+      /** What the app asked for with authorization_details (SPEC §10), and what the grant has now. */
+      requestedBudget: BudgetLimit | null;
+      currentBudget: BudgetState | null;
     };

@@ -2,6 +2,8 @@ import type { UsersService } from '../../accounts/users-service.js';
 import type { ClientsService, RegisteredClient } from '../../clients/service.js';
 import type { GrantsService } from '../../consent/grants.js';
 import type { MetadataDocuments } from '../../clients/metadata-documents.js';
+import type { BudgetsService } from '../../consent/budgets.js';
+import type { BudgetLimit } from '../../consent/budget-rules.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience } from '../../audiences.js';
 import { clientMayRequest, formatScopes, parseScopes } from '../../scopes.js';
 import { OAuthError } from '../errors.js';
@@ -19,6 +21,7 @@ export interface AuthorizationDeps {
   documents: MetadataDocuments | null;
   users: UsersService;
   grants: GrantsService;
+  budgets: BudgetsService;
   store: OAuthStore;
   issuer: string;
   now: () => number;
@@ -89,7 +92,8 @@ export class AuthorizationService {
     const codeFields = { clientId: client.clientId, userId, scopes, redirectUri, codeChallenge: ctx.codeChallenge!, nonce: ctx.nonce ?? null, authTime: session.authTime, audience };
 
     // RFC 8252 §8.6: public clients are always asked; so are ownerless ones (SPEC §8); prompt=consent always asks.
-    const mayReuseGrant = !client.public && client.ownerId !== null && !prompt.has('consent');
+    // SPEC §10: an app asking for a spending limit always shows the page, where the user sets it.
+    const mayReuseGrant = !client.public && client.ownerId !== null && !prompt.has('consent') && ctx.budget === undefined;
     if (mayReuseGrant && (await grants.covers(userId, client.clientId, scopes, audience))) {
       const code = await store.createCode(codeFields);
       return this.redirect(redirectUri, { code, state: ctx.state });
@@ -108,7 +112,18 @@ export class AuthorizationService {
       resources: formatAudience(audience),
     });
     const owner = client.ownerId === null ? undefined : await users.findById(client.ownerId);
-    return { kind: 'consent', client, ownerName: client.ownerId === null ? null : (owner?.username ?? 'unknown'), scopes, audience, redirectUri, requestId };
+    const currentBudget = await this.deps.budgets.get(userId, client.clientId);
+    return {
+      kind: 'consent',
+      client,
+      ownerName: client.ownerId === null ? null : (owner?.username ?? 'unknown'),
+      scopes,
+      audience,
+      redirectUri,
+      requestId,
+      requestedBudget: ctx.budget ?? null,
+      currentBudget,
+    };
   }
 
   /**
@@ -116,7 +131,11 @@ export class AuthorizationService {
    * read). The client is read again: it may have lost scopes or redirect URIs,
    * or vanished, while the page was open.
    */
-  async decide(requestId: string | undefined, userId: string, decision: 'allow' | 'deny'): Promise<AuthorizeOutcome> {
+  /**
+   * `budget`: the spending limit the user left on the page (null: no limit);
+   * undefined keeps what the grant had (SPEC §10: a budget survives re-consent).
+   */
+  async decide(requestId: string | undefined, userId: string, decision: 'allow' | 'deny', budget?: BudgetLimit | null): Promise<AuthorizeOutcome> {
     const { clients, grants, store } = this.deps;
     const pending = requestId ? await store.takePending(requestId, userId) : undefined;
     if (!pending) {
@@ -137,6 +156,7 @@ export class AuthorizationService {
     }
     const audience = parseAudience(pending.resources);
     await grants.allow(userId, client.clientId, scopes, audience);
+    if (budget !== undefined) await this.deps.budgets.set(userId, client.clientId, budget);
     if (client.ownerId === null) await clients.markGranted(client.clientId);
     const code = await store.createCode({
       audience,

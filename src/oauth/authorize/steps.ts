@@ -4,6 +4,7 @@ import { checkPkce } from './check-pkce.js';
 import { checkPrompt } from './check-prompt.js';
 import { checkRedirectUri } from './check-redirect-uri.js';
 import { checkResource } from './check-resource.js';
+import { checkAuthorizationDetails } from './check-authorization-details.js';
 import { checkResponseType } from './check-response-type.js';
 import { checkScope } from './check-scope.js';
 import type { AuthorizeContext, AuthorizeStep, StepDeps } from './context.js';
@@ -20,6 +21,7 @@ export const AUTHORIZE_STEPS: ReadonlyArray<AuthorizeStep> = [
   checkPkce,
   checkScope,
   checkResource,
+  checkAuthorizationDetails,
   checkPrompt,
 ];
 

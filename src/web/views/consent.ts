@@ -3,6 +3,7 @@ import type { AuthorizeOutcome } from '../../oauth/authorize/outcome.js';
 import { PATHS } from '../../paths.js';
 import { SCOPES, isScope } from '../../scopes.js';
 import { audienceNames } from '../../audiences.js';
+import { spendingLimitFieldset } from './spending-limit.js';
 import { LOOPBACK_HOSTS } from '../../clients/redirect-uris.js';
 import { html, type Html } from '../html.js';
 import type { PageOptions } from '../layout.js';
@@ -58,10 +59,11 @@ export function consentPage(view: ConsentView): PageOptions {
     ${view.scopes.map((s) => html`<li><strong>${s}</strong><span class="muted">${isScope(s) ? SCOPES[s] : s}</span></li>`)}
   </ul>
   <p>It will reach: <strong>${audienceNames(view.audience).join(' and ')}</strong>.</p>
-  <p class="hint">You will be sent back to <span class="mono">${destination(view.redirectUri)}</span>. You can revoke access at any time from your dashboard.</p>
   <form method="post" action="${PATHS.authorizeDecision}">
     <input type="hidden" name="_csrf" value="${view.csrf}">
     <input type="hidden" name="request_id" value="${view.requestId}">
+    ${spendingLimitFieldset({ appName: view.client.name, requested: view.requestedBudget, current: view.currentBudget })}
+    <p class="hint">You will be sent back to <span class="mono">${destination(view.redirectUri)}</span>. You can revoke access at any time from your dashboard.</p>
     <div class="actions">
       <button type="submit" name="decision" value="allow">Allow</button>
       <button type="submit" name="decision" value="deny" class="secondary">Deny</button>

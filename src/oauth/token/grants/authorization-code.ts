@@ -2,12 +2,12 @@ import { invalidGrant, invalidRequest } from '../../errors.js';
 import { isValidPkceValue, verifyS256 } from '../../pkce.js';
 import type { IssuedTokens } from '../../store.js';
 import { parseScopes } from '../../../scopes.js';
-import type { GrantHandler } from './types.js';
+import { grantedDetails, type GrantHandler } from './types.js';
 import { parseAudience } from '../../../audiences.js';
 import { narrowedAudience } from '../../resource-param.js';
 
 /** RFC 6749 §4.1.3 with RFC 7636 §4.5–4.6: redeem a code once, bound to everything it was issued for. */
-export const authorizationCodeGrant: GrantHandler = async ({ params, client, store, now, audit, idTokens, issuer }): Promise<IssuedTokens> => {
+export const authorizationCodeGrant: GrantHandler = async ({ params, client, budgets, store, now, audit, idTokens, issuer }): Promise<IssuedTokens> => {
   const replayed = async (codeHash: string, userId: string) => {
     const revoked = await store.revokeByCode(codeHash);
     await audit.record({ type: 'code.replayed', userId, clientId: client.clientId, detail: { tokensRevoked: revoked } });
@@ -45,5 +45,5 @@ export const authorizationCodeGrant: GrantHandler = async ({ params, client, sto
   if (scopes.includes('openid')) {
     issued.id_token = await idTokens.mint({ clientId: client.clientId, userId: row.user_id, scopes, alg: client.idTokenSigningAlg, nonce: row.nonce, authTime: row.auth_time, accessToken: issued.access_token });
   }
-  return issued;
+  return grantedDetails(issued, budgets, row.user_id, client.clientId);
 };

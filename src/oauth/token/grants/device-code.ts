@@ -3,13 +3,13 @@ import { DEVICE_CODE_GRANT } from '../../../clients/rules.js';
 import { parseScopes } from '../../../scopes.js';
 import { OAuthError, invalidGrant, invalidRequest } from '../../errors.js';
 import type { IssuedTokens } from '../../store.js';
-import type { GrantHandler } from './types.js';
+import { grantedDetails, type GrantHandler } from './types.js';
 
 /** RFC 8628 §3.5: the polling answers are §5.2 errors, 400 each. */
 const polling = (code: 'authorization_pending' | 'slow_down' | 'access_denied' | 'expired_token', description: string) => new OAuthError(code, description, { status: 400 });
 
 /** RFC 8628 §3.4–3.5: the device polls until the user decides; tokens exactly once. */
-export const deviceCodeGrant: GrantHandler = async ({ params, client, audit, idTokens, devices }): Promise<IssuedTokens> => {
+export const deviceCodeGrant: GrantHandler = async ({ params, client, budgets, audit, idTokens, devices }): Promise<IssuedTokens> => {
   if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) throw new OAuthError('unauthorized_client', 'This client may not use the device grant.');
   const deviceCode = params.get('device_code');
   if (deviceCode === undefined) throw invalidRequest('device_code is required.');
@@ -40,5 +40,5 @@ export const deviceCodeGrant: GrantHandler = async ({ params, client, audit, idT
   if (scopes.includes('openid')) {
     issued.id_token = await idTokens.mint({ clientId: client.clientId, userId: row.user_id!, scopes, alg: client.idTokenSigningAlg, authTime: row.auth_time, accessToken: issued.access_token });
   }
-  return issued;
+  return grantedDetails(issued, budgets, row.user_id!, client.clientId);
 };

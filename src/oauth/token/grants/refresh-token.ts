@@ -1,7 +1,7 @@
 import { OAuthError, invalidGrant, invalidRequest } from '../../errors.js';
 import { tokenState, type IssuedTokens } from '../../store.js';
 import { parseScopes } from '../../../scopes.js';
-import type { GrantHandler } from './types.js';
+import { grantedDetails, type GrantHandler } from './types.js';
 import { parseAudience } from '../../../audiences.js';
 import { narrowedAudience } from '../../resource-param.js';
 
@@ -9,7 +9,7 @@ import { narrowedAudience } from '../../resource-param.js';
  * RFC 6749 §6 with RFC 9700 §4.14.2: every use rotates the refresh token;
  * a used one presented again revokes its whole family (RT-01…RT-04).
  */
-export const refreshTokenGrant: GrantHandler = async ({ params, client, store, now, audit, idTokens, issuer }): Promise<IssuedTokens> => {
+export const refreshTokenGrant: GrantHandler = async ({ params, client, budgets, store, now, audit, idTokens, issuer }): Promise<IssuedTokens> => {
   const replayed = async (familyId: string, userId: string) => {
     const revoked = await store.revokeFamily(familyId, 'refresh_replay');
     await audit.record({ type: 'refresh_token.replayed', userId, clientId: client.clientId, detail: { familyId, tokensRevoked: revoked } });
@@ -49,5 +49,5 @@ export const refreshTokenGrant: GrantHandler = async ({ params, client, store, n
   if (accessScopes.includes('openid')) {
     issued.id_token = await idTokens.mint({ clientId: client.clientId, userId: row.user_id, scopes: accessScopes, alg: client.idTokenSigningAlg, authTime: row.auth_time, accessToken: issued.access_token });
   }
-  return issued;
+  return grantedDetails(issued, budgets, row.user_id, client.clientId);
 };

@@ -4,6 +4,8 @@ import type { IssuedTokens, OAuthStore } from '../../store.js';
 import type { AuditService } from '../../../audit/service.js';
 import type { IdTokens } from '../../../oidc/id-token.js';
 import type { DeviceCodes } from '../../device/store.js';
+import type { BudgetsService } from '../../../consent/budgets.js';
+import { authorizationDetailsOf } from '../../../consent/budget-rules.js';
 
 export interface GrantContext {
   params: OAuthParams;
@@ -15,6 +17,14 @@ export interface GrantContext {
   /** PUBLIC_URL, against which resource indicators are read. */
   issuer: string;
   devices: DeviceCodes;
+  budgets: BudgetsService;
+}
+
+/** RFC 9396 §7: the token response carries the authorization details granted — the budget, when the grant has one. */
+export async function grantedDetails(issued: IssuedTokens, budgets: BudgetsService, userId: string, clientId: string): Promise<IssuedTokens> {
+  const budget = await budgets.get(userId, clientId);
+  if (budget) issued.authorization_details = authorizationDetailsOf(budget);
+  return issued;
 }
 
 export type GrantHandler = (ctx: GrantContext) => Promise<IssuedTokens>;
