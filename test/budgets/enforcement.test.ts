@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { startFakeUpstream, USAGE, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { userWithSession } from '../helpers/oauth.js';
+import { hiddenField, userWithSession, type Agent } from '../helpers/oauth.js';
 import { call, type Seeded, startTestServer, type TestServer } from '../helpers/server.js';
 import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
 
@@ -13,6 +13,7 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
   let owner: Seeded;
   let token: string;
   let clientId: string;
+  let agent: Agent;
 
   beforeAll(async () => {
     if (!dialectAvailable(dialect)) return;
@@ -20,6 +21,7 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
     ts = await startTestServer(dialect, { RATE_LIMIT_TOKEN: '0', UPSTREAM_BASE_URL: up.baseUrl });
     const session = await userWithSession(ts, `spend_${dialect}`);
     owner = session.user;
+    agent = session.agent;
     const client = await clientWithAllScopes(ts, owner, 'Budget App');
     clientId = client.clientId;
     token = (await accessTokenFor(ts, session.agent, client, 'generations')).access_token;
@@ -100,6 +102,24 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
       expect(keyed.headers.get('serika-budget-remaining-tokens')).toBeNull();
       await ts.services.budgets.set(owner.userId, clientId, null);
       expect((await chat({})).status).toBe(200);
+    });
+  });
+
+  describe.skipIf(!dialectAvailable(dialect))('the dashboard', () => {
+    it('shows spent / limit with the reset date, and a change applies to the next call', async () => {
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 5_000, images: null, period: 'month' });
+      expect((await chat({})).status).toBe(200);
+      const page = await (await agent.fetch('/dashboard/apps')).text();
+      expect(page).toMatch(/18 \/ 5,000 tokens/);
+      expect(page).toMatch(/Resets \d{4}-\d\d-01 \(UTC\)/);
+      const save = (fields: Record<string, string>) => agent.fetch(`/dashboard/apps/${encodeURIComponent(clientId)}/budget`, { form: { _csrf: hiddenField(page, '_csrf'), ...fields } });
+      expect((await save({ budget: 'limit', budget_tokens: '10', budget_period: 'day' })).status).toBe(303);
+      const refused = await chat({});
+      expect(refused.status).toBe(429);
+      expect(refused.json.error.message).toContain('daily limit of 10 tokens');
+      expect((await save({ budget: 'none' })).status).toBe(303);
+      expect((await chat({})).status).toBe(200);
+      expect((await save({ budget: 'limit', budget_tokens: 'lots', budget_period: 'day' })).status).toBe(400);
     });
   });
 

@@ -3,8 +3,11 @@ import type { GrantsService } from '../../consent/grants.js';
 import type { UsageService } from '../../generation/usage.js';
 import type { OAuthStore } from '../../oauth/store.js';
 import { isScope, SCOPES } from '../../scopes.js';
-import { html } from '../html.js';
-import { confirmPage, dashboardPage, plural, userOf, when } from './common.js';
+import { html, type Html } from '../html.js';
+import type { BudgetState, BudgetsService } from '../../consent/budgets.js';
+import { InvalidSpendingLimit, readSpendingLimit, spendingLimitFieldset } from '../views/spending-limit.js';
+import { sendErrorPage } from '../page-errors.js';
+import { confirmPage, csrfField, dashboardPage, plural, userOf, when } from './common.js';
 import { DASHBOARD, MCP_PATH } from '../../paths.js';
 import { audienceNames } from '../../audiences.js';
 
@@ -12,8 +15,19 @@ import { audienceNames } from '../../audiences.js';
 const appPath = (clientId: string, action: string) => `${DASHBOARD.apps}/${encodeURIComponent(clientId)}/${action}`;
 
 /** Connected apps: what the user has authorized, its use, and "Revoke access". */
-export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsService; usage: UsageService; oauth: OAuthStore }): Promise<void> {
-  const { grants, usage, oauth } = deps;
+/** Spent / limit with a bar and the reset date (SPEC §10). */
+function spendingView(budget: BudgetState | null): Html {
+  if (!budget) return html`<p class="muted">No spending limit.</p>`;
+  const line = (what: string, limit: number | null, used: number) =>
+    limit === null
+      ? ''
+      : html`<div class="spend"><span>${used.toLocaleString('en-US')} / ${limit.toLocaleString('en-US')} ${what}</span><progress max="${Math.max(limit, 1)}" value="${Math.min(used, limit)}" aria-label="${what} spent"></progress></div>`;
+  return html`${line('tokens', budget.tokens, budget.tokensUsed)}${line('images', budget.images, budget.imagesUsed)}
+  <p class="hint">${budget.resetsAt === null ? 'In total; never resets.' : `Resets ${new Date(budget.resetsAt).toISOString().slice(0, 10)} (UTC).`}</p>`;
+}
+
+export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsService; usage: UsageService; oauth: OAuthStore; budgets: BudgetsService }): Promise<void> {
+  const { grants, usage, oauth, budgets } = deps;
 
   scope.get(DASHBOARD.apps, async (request, reply) => {
     const userId = userOf(request).userId;
@@ -24,7 +38,7 @@ export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsSe
         const use = totals.get(app.clientId);
         const tokens = await oauth.lastIssued(userId, app.clientId);
         const lastUsed = Math.max(use?.lastUsedAt ?? 0, tokens ?? 0) || null;
-        return { app, use, lastUsed };
+        return { app, use, lastUsed, budget: await budgets.get(userId, app.clientId) };
       }),
     );
     return dashboardPage(request, reply, {
@@ -36,7 +50,7 @@ ${
   rows.length === 0
     ? html`<div class="card"><p class="muted">You have not authorized any app.</p></div>`
     : rows.map(
-        ({ app, use, lastUsed }) => html`<div class="card app" data-client-id="${app.clientId}">
+        ({ app, use, lastUsed, budget }) => html`<div class="card app" data-client-id="${app.clientId}">
   <h2>${app.clientName}${app.unverified ? html` <span class="badge warning" title="It registered itself; Serika has not verified who made it.">Unverified</span>` : ''}${
     app.audience.length === 1 && app.audience[0] === MCP_PATH ? html` <span class="badge">via MCP</span>` : ''
   }${app.deviceAt !== null ? html` <span class="badge">signed in from a device</span>` : ''}</h2>
@@ -47,11 +61,33 @@ ${
     <dt>Last used</dt><dd>${when(lastUsed)}</dd>
     <dt>Last 30 days</dt><dd>${use ? `${plural(use.promptTokens + use.completionTokens, 'token')} · ${plural(use.images, 'image')} · ${plural(use.requests, 'request')}` : 'no generations'}</dd>
   </dl>
+  <details class="spending"><summary>Spending limit</summary>
+    ${spendingView(budget)}
+    <form method="post" action="${appPath(app.clientId, 'budget')}">${csrfField(reply)}
+      ${spendingLimitFieldset({ appName: app.clientName, requested: null, current: budget })}
+      <div class="actions"><button type="submit">Save limit</button></div>
+    </form>
+  </details>
   <div class="actions"><a class="button-link danger" href="${appPath(app.clientId, 'revoke')}">Revoke access</a></div>
 </div>`,
       )
 }`,
     });
+  });
+
+  // Set, change or remove the limit (SPEC §10): it applies from the next call.
+  scope.post<{ Params: { clientId: string } }>(`${DASHBOARD.apps}/:clientId/budget`, async (request, reply) => {
+    const userId = userOf(request).userId;
+    if (!(await grants.find(userId, request.params.clientId))) return reply.code(303).header('location', DASHBOARD.apps).send();
+    let limit;
+    try {
+      limit = readSpendingLimit(request.body);
+    } catch (error) {
+      if (error instanceof InvalidSpendingLimit) return sendErrorPage(reply, 400, 'invalid_request', `${error.message} Go back and correct it.`);
+      throw error;
+    }
+    if (limit !== undefined) await budgets.set(userId, request.params.clientId, limit);
+    return reply.code(303).header('location', DASHBOARD.apps).send();
   });
 
   scope.get<{ Params: { clientId: string } }>(`${DASHBOARD.apps}/:clientId/revoke`, async (request, reply) => {
