@@ -195,6 +195,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
       users: services.users,
       grants: services.grants,
       audit: services.audit,
+      budgets: services.budgets,
     });
     const { users, clients, throttle, audit, telemetry } = services;
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry });

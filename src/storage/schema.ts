@@ -156,6 +156,8 @@ export interface OAuthDeviceCodesTable {
   request_ip: string | null;
   created_at: number;
   expires_at: number;
+  /** JSON BudgetLimit the device asked for (SPEC §10), or null. */
+  budget: string | null;
 }
 
 export type BudgetPeriod = 'day' | 'month' | 'total';

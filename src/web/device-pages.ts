@@ -16,6 +16,9 @@ import { sendPage } from './layout.js';
 import { sendErrorPage } from './page-errors.js';
 import type { PageSessions } from './session.js';
 import { deviceCodeForm, deviceConfirmPage, deviceDonePage } from './views/device.js';
+import { InvalidSpendingLimit, readSpendingLimit } from './views/spending-limit.js';
+import type { BudgetsService } from '../consent/budgets.js';
+import type { BudgetLimit } from '../consent/budget-rules.js';
 
 export interface DevicePagesDeps {
   pageSessions: PageSessions;
@@ -25,6 +28,7 @@ export interface DevicePagesDeps {
   users: UsersService;
   grants: GrantsService;
   audit: AuditService;
+  budgets: BudgetsService;
 }
 
 function minutes(ms: number): string {
@@ -39,7 +43,7 @@ function minutes(ms: number): string {
  * CSRF-protected POST taken once.
  */
 export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps): Promise<void> {
-  const { pageSessions, devices, attempts, clients, users, grants, audit } = deps;
+  const { pageSessions, devices, attempts, clients, users, grants, audit, budgets } = deps;
 
   const signedIn = async (request: FastifyRequest, reply: FastifyReply): Promise<SessionUser | null> => {
     const user = await pageSessions.user(request);
@@ -80,6 +84,8 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
         code: displayUserCode(code!),
         startedAt: row.created_at,
         startedFrom: row.request_ip,
+        requestedBudget: row.budget === null ? null : (JSON.parse(row.budget) as BudgetLimit),
+        currentBudget: await budgets.get(user.userId, client.clientId),
       }),
     );
   };
@@ -104,6 +110,13 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
     if (!user) return sendErrorPage(reply, 401, 'login_required', 'Your session has ended. Sign in and enter the code again.');
     const decision = field(request.body, 'decision');
     if (decision !== 'allow' && decision !== 'deny') return sendErrorPage(reply, 400, 'invalid_request', 'Choose Allow or Deny.');
+    let budget: BudgetLimit | null | undefined;
+    try {
+      budget = decision === 'allow' ? readSpendingLimit(request.body) : undefined;
+    } catch (error) {
+      if (error instanceof InvalidSpendingLimit) return sendErrorPage(reply, 400, 'invalid_request', `${error.message} Go back and correct it.`);
+      throw error;
+    }
     const code = normalizeUserCode(field(request.body, 'user_code') ?? '');
     const row = code === null ? null : await devices.decide(code, user.userId, user.authTime, decision === 'allow' ? 'approved' : 'denied');
     if (!row) return sendErrorPage(reply, 400, 'invalid_request', 'This code was already used, was decided already, or has expired. Start again on your device.');
@@ -111,6 +124,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
     const clientName = client?.name ?? 'The app';
     if (decision === 'allow' && client) {
       await grants.allow(user.userId, client.clientId, parseScopes(row.scopes), parseAudience(row.resources), { device: true });
+      if (budget !== undefined) await budgets.set(user.userId, client.clientId, budget);
       if (client.ownerId === null) await clients.markGranted(client.clientId);
     } else {
       await audit.record({ type: 'device.denied', userId: user.userId, clientId: row.client_id });

@@ -110,6 +110,26 @@ describe.each(DIALECTS)('device authorization grant (%s)', (dialect) => {
       expect((await agent.fetch(`/device?user_code=${started.user_code}`)).status).toBe(400);
     });
 
+    it('a spending limit asked with authorization_details is shown, may be lowered, and is granted (SPEC §10)', async () => {
+      const auth = oauth.ClientSecretBasic(tv.clientSecret);
+      const response = await oauth.deviceAuthorizationRequest(as, { client_id: tv.clientId }, auth, { scope: 'profile', authorization_details: JSON.stringify([{ type: 'serika_budget', images: 10, period: 'day' }]) }, insecure);
+      const started = await oauth.processDeviceAuthorizationResponse(as, { client_id: tv.clientId }, response);
+      const page = await agent.fetch(`/device?user_code=${started.user_code}`);
+      const text = await page.text();
+      expect(text).toContain('Living Room TV asks for a limit of 10 images per day');
+      await agent.fetch('/device/decision', { form: { _csrf: hiddenField(text, '_csrf'), user_code: hiddenField(text, 'user_code'), decision: 'allow', budget: 'limit', budget_images: '4', budget_period: 'day' } });
+      const tokens = (await poll(started.device_code, tv)) as oauth.TokenEndpointResponse;
+      expect(tokens.authorization_details).toEqual([{ type: 'serika_budget', images: 4, period: 'day' }]);
+      for (const details of ['[{"type":"serika_budget","images":-1}]', '[{"type":"other"}]', `[{"type":"serika_budget","images":1,"pad":"${'x'.repeat(10_000)}"}]`]) {
+        const bad = await call('POST', `${ts.api}/oauth/device_authorization`, {
+          body: form({ scope: 'profile', authorization_details: details }),
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(tv.clientId, tv.clientSecret) },
+        });
+        expect(bad.status).toBe(400);
+        expect(bad.json.error).toBe('invalid_authorization_details');
+      }
+    });
+
     it('20 racing polls after approval → exactly one gets tokens', async () => {
       const started = await start('profile', tv);
       await decide(started.user_code, 'allow');

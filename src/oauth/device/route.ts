@@ -9,6 +9,7 @@ import type { ClientAuthenticator } from '../rate-limits.js';
 import { audienceParam } from '../resource-param.js';
 import type { DeviceCodes } from './store.js';
 import { displayUserCode } from './user-codes.js';
+import { authorizationDetailsParam } from '../authorization-details.js';
 
 export interface DeviceAuthorizationDeps {
   authenticate: ClientAuthenticator;
@@ -40,7 +41,8 @@ export async function deviceAuthorizationRoute(scope: FastifyInstance, deps: Dev
       }
       const scopes = requestedScopes(params.get('scope'), client.scopes);
       const audience = audienceParam(params, deps.issuer) ?? EVERY_RESOURCE;
-      const created = await deps.devices.create({ clientId: client.clientId, scopes, audience, ip: request.ip });
+      const budget = authorizationDetailsParam(params.get('authorization_details'));
+      const created = await deps.devices.create({ clientId: client.clientId, scopes, audience, ip: request.ip, budget });
       const userCode = displayUserCode(created.userCode);
       const verificationUri = deps.issuer + PATHS.device;
       return reply.send({

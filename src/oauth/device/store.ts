@@ -7,6 +7,7 @@ import type { IssuedTokens, OAuthStore, TokenSubject } from '../store.js';
 import { mint } from '../tokens.js';
 import { newUserCode } from './user-codes.js';
 import type { Telemetry } from '../../http/telemetry.js';
+import type { BudgetLimit } from '../../consent/budget-rules.js';
 
 export type DeviceCodeRow = OAuthDeviceCodesTable;
 
@@ -47,7 +48,7 @@ export class DeviceCodes {
     private readonly telemetry: Telemetry | null = null,
   ) {}
 
-  async create(request: { clientId: string; scopes: string[]; audience: Audience; ip: string | null }): Promise<NewDeviceCode> {
+  async create(request: { clientId: string; scopes: string[]; audience: Audience; ip: string | null; budget?: BudgetLimit | null }): Promise<NewDeviceCode> {
     const device = mint('device');
     for (let attempt = 0; ; attempt++) {
       const now = this.now();
@@ -69,6 +70,7 @@ export class DeviceCodes {
             interval_s: POLL_INTERVAL_S,
             last_polled_at: null,
             request_ip: request.ip,
+            budget: request.budget ? JSON.stringify(request.budget) : null,
             created_at: now,
             expires_at: now + this.ttlSeconds * 1000,
           })

@@ -33,6 +33,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('expires_at', 'bigint', (c) => c.notNull())
     .addForeignKeyConstraint('budget_reservations_budget_fk', ['user_id', 'client_id'], 'oauth_budgets', ['user_id', 'client_id'], (fk) => fk.onDelete('cascade'))
     .execute();
+  // The limit a device asked for (RFC 9396 at device authorization), shown on /device: JSON, or null.
+  await db.schema.alterTable('oauth_device_codes').addColumn('budget', 'text').execute();
+
   await db.schema.createIndex('budget_reservations_grant').on('budget_reservations').columns(['user_id', 'client_id', 'expires_at']).execute();
 }
 

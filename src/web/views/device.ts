@@ -5,6 +5,8 @@ import { PATHS } from '../../paths.js';
 import { SCOPES, isScope } from '../../scopes.js';
 import { html } from '../html.js';
 import type { PageOptions } from '../layout.js';
+import type { BudgetLimit } from '../../consent/budget-rules.js';
+import { spendingLimitFieldset } from './spending-limit.js';
 
 interface Signed {
   user: SessionUser;
@@ -40,6 +42,9 @@ export interface DeviceConfirmView extends Signed {
   code: string;
   startedAt: number;
   startedFrom: string | null;
+  /** What the device asked for (authorization_details), and what the grant has now (SPEC §10). */
+  requestedBudget: BudgetLimit | null;
+  currentBudget: BudgetLimit | null;
 }
 
 /**
@@ -70,6 +75,7 @@ export function deviceConfirmPage(view: DeviceConfirmView): PageOptions {
   <form method="post" action="${PATHS.deviceDecision}">
     <input type="hidden" name="_csrf" value="${view.csrf}">
     <input type="hidden" name="user_code" value="${view.code}">
+    ${spendingLimitFieldset({ appName: view.client.name, requested: view.requestedBudget, current: view.currentBudget })}
     <div class="actions equal">
       <button type="submit" name="decision" value="allow">Allow</button>
       <button type="submit" name="decision" value="deny">Deny</button>
