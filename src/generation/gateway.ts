@@ -1,11 +1,11 @@
 import { AppError } from '../errors.js';
 import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js';
-import { Meter, type Measured } from './meter.js';
+import { Meter, NOTHING, type Measured } from './meter.js';
 import { SseSplitter } from './sse.js';
 import { transportError, type UpstreamClient, type UpstreamResponse } from './upstream.js';
 import type { Principal, UsageEntry, UsageService } from './usage.js';
 import type { Telemetry } from '../http/telemetry.js';
-import type { BudgetGuard, Held } from './budget-guard.js';
+import type { BudgetGuard, Held, Refused } from './budget-guard.js';
 import type { BudgetState } from '../consent/budgets.js';
 
 export interface GatewayDeps {
@@ -73,7 +73,7 @@ export class Gateway {
 
   async images(principal: Principal, body: Json, signal: AbortSignal): Promise<GatewayResult> {
     const entered = await this.deps.budget?.enter(principal, 'images', body);
-    if (entered && 'status' in entered) return { kind: 'error', ...entered };
+    if (entered && 'status' in entered) return this.refused(principal, 'images.generations', body, entered);
     const budgeted: Budgeted = { held: entered ?? null, settled: null };
     return this.buffered(this.meter(principal, 'images.generations', body, budgeted), '/images/generations', body, signal, budgeted, (json) => {
       const usage = isObject(json.usage) ? json.usage : {};
@@ -87,7 +87,7 @@ export class Gateway {
 
   async chat(principal: Principal, body: Json, signal: AbortSignal): Promise<GatewayResult> {
     const entered = await this.deps.budget?.enter(principal, 'chat', body);
-    if (entered && 'status' in entered) return { kind: 'error', ...entered };
+    if (entered && 'status' in entered) return this.refused(principal, 'chat.completions', body, entered);
     const budgeted: Budgeted = { held: entered ?? null, settled: null };
     const sent = budgeted.held?.body ?? body;
     const meter = this.meter(principal, 'chat.completions', sent, budgeted);
@@ -159,6 +159,13 @@ export class Gateway {
     }
     const headers = budgeted.held ? budgeted.held.headers(budgeted.held.state) : undefined;
     return { kind: 'stream', events: relayEvents(response, meter, appAskedUsage, signal, this.deps.ending), ...(headers ? { headers } : {}) };
+  }
+
+  /** A call the budget refused: recorded (charged nothing) so the usage page can mark the day, never sent upstream. */
+  private async refused(principal: Principal, endpoint: UsageEntry['endpoint'], body: Json, refusal: Refused): Promise<GatewayResult> {
+    const clientName = principal.clientId ? await this.deps.clientName(principal.clientId) : null;
+    await this.deps.usage.record({ principal, endpoint, model: modelOf(body), status: refusal.status, latencyMs: 0, ...NOTHING, clientName });
+    return { kind: 'error', ...refusal };
   }
 
   private async record(entry: Omit<UsageEntry, 'clientName'>): Promise<void> {

@@ -101,6 +101,23 @@ export class UsageService {
     );
   }
 
+  /** Days of the last 30 on which an app's calls were refused by the user's spending limit (SPEC §10), with how many. */
+  async limitHits(userId: string): Promise<Array<{ date: string; clientId: string; clientName: string | null; refused: number }>> {
+    const since = utcDay(this.now() - 29 * DAY_MS);
+    const rows = await this.db
+      .selectFrom('usage_records')
+      .select(['day', 'client_id', (eb) => eb.fn.max('client_name').as('client_name'), (eb) => eb.fn.countAll<number>().as('refused')])
+      .where('user_id', '=', userId)
+      .where('day', '>=', since)
+      .where('status', '=', 429)
+      .where('latency_ms', '=', 0)
+      .where('client_id', 'is not', null)
+      .groupBy(['day', 'client_id'])
+      .orderBy('day', 'asc')
+      .execute();
+    return rows.map((r) => ({ date: r.day, clientId: r.client_id!, clientName: r.client_name ?? null, refused: Number(r.refused) }));
+  }
+
   /** SPEC §5 `GET /usage`: per day and client, the last 30 days, successful calls only. */
   async lastThirtyDays(userId: string): Promise<UsageDay[]> {
     const since = utcDay(this.now() - 29 * DAY_MS);

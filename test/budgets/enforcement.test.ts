@@ -117,6 +117,9 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
       const refused = await chat({});
       expect(refused.status).toBe(429);
       expect(refused.json.error.message).toContain('daily limit of 10 tokens');
+      // The usage page marks the day the app hit its limit; the refused call charged nothing.
+      const usagePage = await (await agent.fetch('/dashboard/usage')).text();
+      expect(usagePage).toMatch(/Budget App <span class="badge warning" title="\d+ calls refused">limit reached<\/span>/);
       expect((await save({ budget: 'none' })).status).toBe(303);
       expect((await chat({})).status).toBe(200);
       expect((await save({ budget: 'limit', budget_tokens: 'lots', budget_period: 'day' })).status).toBe(400);

@@ -51,7 +51,12 @@ export function usageChart(rows: UsageDay[], today: number): Html {
 /** Usage: tokens, images and requests per app and per day, last 30 days, as a chart and a table. */
 export async function usagePages(scope: FastifyInstance, deps: { usage: UsageService; now: () => number }): Promise<void> {
   scope.get(DASHBOARD.usage, async (request, reply) => {
-    const rows = await deps.usage.lastThirtyDays(userOf(request).userId);
+    const userId = userOf(request).userId;
+    const rows = await deps.usage.lastThirtyDays(userId);
+    // SPEC §10: the days an app hit the spending limit the user set.
+    const hits = await deps.usage.limitHits(userId);
+    const hitOf = (r: UsageDay) => hits.find((h) => h.date === r.date && h.clientId === r.clientId);
+    const unlisted = hits.filter((h) => !rows.some((r) => r.date === h.date && r.clientId === h.clientId));
     return dashboardPage(request, reply, {
       title: 'Usage',
       section: DASHBOARD.usage,
@@ -63,8 +68,12 @@ export async function usagePages(scope: FastifyInstance, deps: { usage: UsageSer
           : html`<div class="table-wrap"><table class="usage">
   <thead><tr><th scope="col">Date</th><th scope="col">App</th><th scope="col" class="num">Prompt tokens</th><th scope="col" class="num">Completion tokens</th><th scope="col" class="num">Images</th><th scope="col" class="num">Requests</th></tr></thead>
   <tbody>${[...rows].reverse().map(
-    (r) => html`<tr><td>${r.date}</td><td>${appLabel(r)}</td><td class="num">${count(r.promptTokens)}</td><td class="num">${count(r.completionTokens)}</td><td class="num">${count(r.images)}</td><td class="num">${count(r.requests)}</td></tr>`,
+    (r) => html`<tr><td>${r.date}</td><td>${appLabel(r)}${hitOf(r) ? html` <span class="badge warning" title="${count(hitOf(r)!.refused)} calls refused">limit reached</span>` : ''}</td><td class="num">${count(r.promptTokens)}</td><td class="num">${count(r.completionTokens)}</td><td class="num">${count(r.images)}</td><td class="num">${count(r.requests)}</td></tr>`,
   )}</tbody></table></div>`
+      }${
+        unlisted.length === 0
+          ? ''
+          : html`<h3>Limit reached</h3><ul class="plain">${unlisted.map((h) => html`<li>${h.date} · ${h.clientName ?? h.clientId}: limit reached, ${count(h.refused)} calls refused</li>`)}</ul>`
       }</div>`,
     });
   });
