@@ -91,7 +91,8 @@ export class BudgetGuard {
     const app = (await this.deps.clientName(clientId)) ?? 'This app';
     const limit = (what === 'tokens' ? state.tokens : state.images) ?? 0;
     const resets = state.resetsAt === null ? '' : ` It resets on ${new Date(state.resetsAt).toISOString().slice(0, 10)} (UTC).`;
-    const message = `${app} has used the ${PERIOD_WORD[state.period]} limit of ${limit.toLocaleString('en-US')} ${what} that you set for it.${resets} You can raise it at ${this.deps.dashboardUrl}.`;
+    const unit = limit === 1 ? what.slice(0, -1) : what;
+    const message = `${app} has used the ${PERIOD_WORD[state.period]} limit of ${limit.toLocaleString('en-US')} ${unit} that you set for it.${resets} You can raise it at ${this.deps.dashboardUrl}.`;
     const error = new AppError('app_budget_exceeded', message);
     const headers: Record<string, string> = { 'x-should-retry': 'false', ...remainingHeaders(state) };
     if (state.resetsAt !== null) headers['retry-after'] = String(Math.max(1, Math.ceil((state.resetsAt - this.deps.now()) / 1000)));

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { startFakeUpstream, USAGE, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { hiddenField, userWithSession, type Agent } from '../helpers/oauth.js';
-import { call, type Seeded, startTestServer, type TestServer } from '../helpers/server.js';
+import { call, type Seeded, startInstance, startTestServer, type TestServer } from '../helpers/server.js';
 import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
 
 /** SPEC §10 enforcement in the gateway: reserve before the upstream, settle after, 429 when it cannot fit. */
@@ -104,6 +104,33 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
       expect((await chat({})).status).toBe(200);
     });
   });
+
+  if (dialect === 'postgres') {
+    it.skipIf(!dialectAvailable(dialect))('two instances on one PostgreSQL share the limit: 50 calls split between them stay within it', async () => {
+      const other = await startInstance(ts.database.url, { RATE_LIMIT_TOKEN: '0', UPSTREAM_BASE_URL: up.baseUrl, PUBLIC_URL: ts.config.publicUrl });
+      try {
+        await ts.services.budgets.set(owner.userId, clientId, null);
+        await ts.services.budgets.set(owner.userId, clientId, { tokens: 10_000, images: null, period: 'day' });
+        const before = upstreamCalls();
+        const replies = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            call('POST', `${i % 2 ? other.api : ts.api}/oauth/chat/completions`, {
+              headers: { authorization: `Bearer ${token}` },
+              json: { model: 'greedy', max_tokens: 600, messages: [{ role: 'user', content: 'hi' }], ...(i % 4 < 2 ? { stream: true } : {}) },
+            }),
+          ),
+        );
+        const ok = replies.filter((r) => r.status === 200).length;
+        expect(replies.filter((r) => r.status === 429).length).toBe(50 - ok);
+        expect(upstreamCalls() - before).toBe(ok);
+        const state = (await ts.services.budgets.get(owner.userId, clientId))!;
+        expect(state.tokensUsed).toBeLessThanOrEqual(10_000);
+        expect(state.tokensReserved).toBe(0);
+      } finally {
+        await other.close();
+      }
+    });
+  }
 
   describe.skipIf(!dialectAvailable(dialect))('the dashboard', () => {
     it('shows spent / limit with the reset date, and a change applies to the next call', async () => {

@@ -205,6 +205,12 @@ describe.each(DIALECTS)('the MCP server (%s)', (dialect) => {
         const asThem = await client.callTool({ name: 'chat', arguments: { prompt: 'hi', character_id: theirs.json.id } });
         expect(asThem.isError).toBe(true);
         expect(JSON.stringify(asThem)).not.toContain('Secret Sable');
+        // A spending limit the user set holds for MCP tools too (SPEC §8, §10): the refusal is the tool's error.
+        await ts.services.budgets.set(owner.userId, app.clientId, { tokens: 1, images: null, period: 'day' });
+        const capped = await client.callTool({ name: 'chat', arguments: { prompt: 'hi' } });
+        expect(capped.isError).toBe(true);
+        expect(JSON.stringify(capped.content)).toContain('daily limit of 1 token ');
+        await ts.services.budgets.set(owner.userId, app.clientId, null);
         // An upstream failure is the tool's error, told in words.
         const failing = await client.callTool({ name: 'chat', arguments: { prompt: 'hi', model: 'fail-500' } });
         expect(failing.isError).toBe(true);
