@@ -1,6 +1,7 @@
 // npm run bench: the ceiling (bare Fastify), Serika on SQLite and PostgreSQL,
 // and the peer (node-oidc-provider), measured in one run from a separate load
 // process. Prints a table and the targets, and writes docs/BENCHMARKS.md.
+import { BudgetsService } from '../dist/consent/budgets.js';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { startChild, measure } from './lib.mjs';
@@ -18,6 +19,7 @@ const ONLY = process.env.BENCH_ONLY?.split(',');
 const want = (section) => !ONLY || ONLY.includes(section);
 const rows = [];
 // SPEC §7 / issue 13: the same alg (RS256) on both sides.
+const BUDGETED_CHAT = 'chat completions with a budget';
 const MCP_WHOAMI = 'MCP tools/call whoami (stateless, bearer)';
 const ID_TOKEN_REDEMPTION = 'code + PKCE redemption with ID token (RS256, client_secret_post)';
 const base = { duration: DURATION, connections: CONNECTIONS };
@@ -89,6 +91,11 @@ async function serika(dialect, upstream) {
     },
   }));
   await add('chat completions', () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chatBody }));
+  // SPEC §10: the same call under a spending limit it never reaches (reserve + settle on every call).
+  const budgets = new BudgetsService(seeded.storage.db);
+  await budgets.set(seeded.user.id, client.clientId, { tokens: 1_000_000_000_000, images: null, period: 'month' });
+  await add(BUDGETED_CHAT, () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chatBody }));
+  await budgets.set(seeded.user.id, client.clientId, null);
   await add('chat completions, streamed', () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: streamBody }));
   await add('streamed: time to first byte (1 at a time)', () => ({ kind: 'ttfb', samples: 400, url: `${api}/oauth/chat/completions`, headers: { ...JSON_TYPE, ...bearer }, body: streamBody }));
   await seeded.storage.close();
@@ -169,6 +176,7 @@ function targets() {
   const t = [];
   const hello = find('ceiling', 'bare Fastify GET /hello');
   t.push(['userinfo ≥ 0.7 × bare Fastify GET /hello (SQLite)', ratio(find('serika-sqlite', 'userinfo'), hello), 0.7]);
+  t.push([`${BUDGETED_CHAT} ≥ 0.8 × chat completions (SQLite)`, ratio(find('serika-sqlite', BUDGETED_CHAT), find('serika-sqlite', 'chat completions')), 0.8]);
   t.push([`${MCP_WHOAMI} ≥ 0.3 × Serika userinfo (SQLite)`, ratio(find('serika-sqlite', MCP_WHOAMI), find('serika-sqlite', 'userinfo')), 0.3]);
   t.push([`${ID_TOKEN_REDEMPTION} ≥ 1.0 × node-oidc-provider (SQLite)`, ratio(find('serika-sqlite', ID_TOKEN_REDEMPTION), find('peer', ID_TOKEN_REDEMPTION)), 1.0]);
   for (const name of ['code + PKCE redemption (client_secret_post)', 'code + PKCE redemption (client_secret_basic)', 'refresh (rotation)', 'introspection (Basic)']) {

@@ -58,9 +58,11 @@ export class BudgetsService {
 
   /** The budget of a grant, its period rolled over to now; null when the user set none. */
   async get(userId: string, clientId: string): Promise<BudgetState | null> {
-    await this.maintain(this.db, userId, clientId);
+    const now = this.now();
+    await this.releaseStale(this.db, userId, clientId, now);
     const row = await this.db.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
-    return row ? stateOf(row) : null;
+    if (!row) return null;
+    return stateOf((await this.rollOver(this.db, row, now)) ?? row);
   }
 
   /** Sets, changes or (null) removes the limit; what was used in the current period is kept. Takes effect on the next call. */
@@ -102,30 +104,46 @@ export class BudgetsService {
   }
 
   /**
-   * Holds `cost` for a call if it fits in what remains; otherwise says so
-   * with the state (for the 429). The caller settles the reservation after
-   * the call, whatever happened.
+   * Holds the cost of a call if it fits in what remains; otherwise says so
+   * with the state (for the 429). `plan` turns the budget as it stands into
+   * the cost to hold (null: this budget does not limit the call, or nothing
+   * fits); it runs inside the transaction, on the row it will update. The
+   * caller settles the reservation after the call, whatever happened. Null
+   * when the grant has no budget, or the plan holds nothing.
    */
-  async reserve(userId: string, clientId: string, cost: Cost): Promise<Reservation | null> {
+  async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Cost | 'refuse' | null): Promise<Reservation | null> {
     return this.db.transaction().execute(async (trx) => {
-      await this.maintain(trx, userId, clientId);
       const now = this.now();
-      const held = await trx
-        .updateTable('oauth_budgets')
-        .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '+', cost.tokens), images_reserved: eb('images_reserved', '+', cost.images), updated_at: now }))
-        .where('user_id', '=', userId)
-        .where('client_id', '=', clientId)
-        .where((eb) =>
-          eb.and([
-            eb.or([eb('tokens_limit', 'is', null), eb(eb(eb('tokens_used', '+', eb.ref('tokens_reserved')), '+', cost.tokens), '<=', eb.ref('tokens_limit'))]),
-            eb.or([eb('images_limit', 'is', null), eb(eb(eb('images_used', '+', eb.ref('images_reserved')), '+', cost.images), '<=', eb.ref('images_limit'))]),
-          ]),
-        )
-        .returningAll()
-        .executeTakeFirst();
+      let row = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
+      if (!row) return null;
+      row = (await this.rollOver(trx, row, now)) ?? row;
+      let cost = plan(stateOf(row));
+      if (cost === 'refuse' && (await this.releaseStale(trx, userId, clientId, now))) {
+        row = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow();
+        cost = plan(stateOf(row));
+      }
+      if (cost === null) return null;
+      if (cost === 'refuse') return { kind: 'refused' as const, state: stateOf(row) };
+      const fits = (c: Cost) =>
+        trx
+          .updateTable('oauth_budgets')
+          .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '+', c.tokens), images_reserved: eb('images_reserved', '+', c.images), updated_at: now }))
+          .where('user_id', '=', userId)
+          .where('client_id', '=', clientId)
+          .where((eb) =>
+            eb.and([
+              eb.or([eb('tokens_limit', 'is', null), eb(eb(eb('tokens_used', '+', eb.ref('tokens_reserved')), '+', c.tokens), '<=', eb.ref('tokens_limit'))]),
+              eb.or([eb('images_limit', 'is', null), eb(eb(eb('images_used', '+', eb.ref('images_reserved')), '+', c.images), '<=', eb.ref('images_limit'))]),
+            ]),
+          )
+          .returningAll()
+          .executeTakeFirst();
+      // The condition is checked again on the row as it is now: a call on another connection may have held some since the read.
+      let held = await fits(cost);
+      if (!held && (await this.releaseStale(trx, userId, clientId, now))) held = await fits(cost);
       if (!held) {
-        const row = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
-        return row ? { kind: 'refused' as const, state: stateOf(row) } : null;
+        const latest = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow();
+        return { kind: 'refused' as const, state: stateOf(latest) };
       }
       const id = randomId('rsv_');
       await trx
@@ -159,31 +177,32 @@ export class BudgetsService {
     });
   }
 
-  /** Rolls the period over when a new one began, and releases reservations a crashed call left. */
-  private async maintain(executor: Kysely<Database>, userId: string, clientId: string): Promise<void> {
-    const now = this.now();
-    const row = await executor.selectFrom('oauth_budgets').select(['period', 'period_start']).where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
-    if (!row) return;
+  /** A new period began: the used counts start again (a conditional UPDATE, so racing calls roll it once). */
+  private async rollOver(executor: Kysely<Database>, row: OAuthBudgetsTable, now: number): Promise<OAuthBudgetsTable | undefined> {
     const start = periodStart(row.period, now);
-    if (row.period !== 'total' && start > row.period_start) {
-      await executor
-        .updateTable('oauth_budgets')
-        .set({ period_start: start, tokens_used: 0, images_used: 0, updated_at: now })
-        .where('user_id', '=', userId)
-        .where('client_id', '=', clientId)
-        .where('period_start', '<', start)
-        .execute();
-    }
+    if (row.period === 'total' || start <= row.period_start) return undefined;
+    await executor
+      .updateTable('oauth_budgets')
+      .set({ period_start: start, tokens_used: 0, images_used: 0, updated_at: now })
+      .where('user_id', '=', row.user_id)
+      .where('client_id', '=', row.client_id)
+      .where('period_start', '<', start)
+      .execute();
+    return executor.selectFrom('oauth_budgets').selectAll().where('user_id', '=', row.user_id).where('client_id', '=', row.client_id).executeTakeFirst();
+  }
+
+  /** Releases, once, the holds of calls whose process died (their reservations expired); true when there were any. */
+  private async releaseStale(executor: Kysely<Database>, userId: string, clientId: string, now: number): Promise<boolean> {
     const stale = await executor.deleteFrom('budget_reservations').where('user_id', '=', userId).where('client_id', '=', clientId).where('expires_at', '<=', now).returning(['tokens', 'images']).execute();
-    if (stale.length > 0) {
-      const tokens = stale.reduce((sum, r) => sum + Number(r.tokens), 0);
-      const images = stale.reduce((sum, r) => sum + Number(r.images), 0);
-      await executor
-        .updateTable('oauth_budgets')
-        .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '-', tokens), images_reserved: eb('images_reserved', '-', images) }))
-        .where('user_id', '=', userId)
-        .where('client_id', '=', clientId)
-        .execute();
-    }
+    if (stale.length === 0) return false;
+    const tokens = stale.reduce((sum, r) => sum + Number(r.tokens), 0);
+    const images = stale.reduce((sum, r) => sum + Number(r.images), 0);
+    await executor
+      .updateTable('oauth_budgets')
+      .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '-', tokens), images_reserved: eb('images_reserved', '-', images) }))
+      .where('user_id', '=', userId)
+      .where('client_id', '=', clientId)
+      .execute();
+    return true;
   }
 }

@@ -56,26 +56,25 @@ export class BudgetGuard {
   async enter(principal: Principal, kind: 'chat' | 'images', body: Json): Promise<Held | Refused | null> {
     if (principal.clientId === null) return null;
     const { userId, clientId } = principal;
-    const budget = await this.deps.budgets.get(userId, clientId);
-    if (!budget) return null;
-    let cost: Cost;
     let sent = body;
-    if (kind === 'chat') {
-      if (budget.tokensRemaining === null) return null;
-      const estimate = promptEstimate(body.messages);
-      const room = budget.tokensRemaining - estimate;
-      if (room < 1) return this.refuse(budget, clientId, 'tokens');
-      const field = typeof body.max_completion_tokens === 'number' ? 'max_completion_tokens' : 'max_tokens';
-      const asked = typeof body[field] === 'number' && (body[field] as number) > 0 ? (body[field] as number) : null;
-      const cap = Math.min(asked ?? this.deps.defaultMaxTokens, room);
-      sent = { ...body, [field]: cap };
-      cost = { tokens: estimate + cap, images: 0 };
-    } else {
+    // Planned on the budget row inside the reserving transaction: one read, one conditional UPDATE.
+    const plan = (budget: BudgetState): Cost | 'refuse' | null => {
+      if (kind === 'chat') {
+        if (budget.tokensRemaining === null) return null;
+        const estimate = promptEstimate(body.messages);
+        const room = budget.tokensRemaining - estimate;
+        if (room < 1) return 'refuse';
+        const field = typeof body.max_completion_tokens === 'number' ? 'max_completion_tokens' : 'max_tokens';
+        const asked = typeof body[field] === 'number' && (body[field] as number) > 0 ? (body[field] as number) : null;
+        const cap = Math.min(asked ?? this.deps.defaultMaxTokens, room);
+        sent = { ...body, [field]: cap };
+        return { tokens: estimate + cap, images: 0 };
+      }
       if (budget.imagesRemaining === null) return null;
       const n = typeof body.n === 'number' && Number.isSafeInteger(body.n) && body.n > 0 ? body.n : 1;
-      cost = { tokens: 0, images: n };
-    }
-    const reservation = await this.deps.budgets.reserve(userId, clientId, cost);
+      return budget.imagesRemaining < n ? 'refuse' : { tokens: 0, images: n };
+    };
+    const reservation = await this.deps.budgets.reserve(userId, clientId, plan);
     if (!reservation) return null;
     if (reservation.kind === 'refused') return this.refuse(reservation.state, clientId, kind === 'chat' ? 'tokens' : 'images');
     return {

@@ -71,7 +71,7 @@ describe.each(DIALECTS)('BudgetsService (%s)', (dialect) => {
   describe.skipIf(!dialectAvailable(dialect))('every dialect', () => {
     it('50 concurrent reservations never hold more than the limit; settling counts what was spent', async () => {
       await budgets.set(userId, clientId, { tokens: 10_000, images: null, period: 'month' });
-      const results = await Promise.all(Array.from({ length: 50 }, () => budgets.reserve(userId, clientId, { tokens: 700, images: 0 })));
+      const results = await Promise.all(Array.from({ length: 50 }, () => budgets.reserve(userId, clientId, () => ({ tokens: 700, images: 0 }))));
       const held = results.filter((r) => r?.kind === 'reserved');
       expect(held).toHaveLength(14); // 14 × 700 = 9,800 ≤ 10,000 < 15 × 700
       expect(results.filter((r) => r?.kind === 'refused')).toHaveLength(36);
@@ -90,28 +90,28 @@ describe.each(DIALECTS)('BudgetsService (%s)', (dialect) => {
 
     it('a day budget resets at UTC midnight; total never', async () => {
       await budgets.set(userId, clientId, { tokens: 100, images: null, period: 'day' });
-      const r = await budgets.reserve(userId, clientId, { tokens: 100, images: 0 });
+      const r = await budgets.reserve(userId, clientId, () => ({ tokens: 100, images: 0 }));
       await budgets.settle((r as { id: string }).id, userId, clientId, { tokens: 100, images: 0 });
-      expect((await budgets.reserve(userId, clientId, { tokens: 1, images: 0 }))!.kind).toBe('refused');
+      expect((await budgets.reserve(userId, clientId, () => ({ tokens: 1, images: 0 })))!.kind).toBe('refused');
       clock += 86_400_000;
-      const next = await budgets.reserve(userId, clientId, { tokens: 1, images: 0 });
+      const next = await budgets.reserve(userId, clientId, () => ({ tokens: 1, images: 0 }));
       expect(next!.kind).toBe('reserved');
       await budgets.settle((next as { id: string }).id, userId, clientId, { tokens: 1, images: 0 });
       await budgets.set(userId, clientId, { tokens: 10, images: null, period: 'total' });
-      const t = await budgets.reserve(userId, clientId, { tokens: 10, images: 0 });
+      const t = await budgets.reserve(userId, clientId, () => ({ tokens: 10, images: 0 }));
       expect(t!.kind).toBe('reserved');
       await budgets.settle((t as { id: string }).id, userId, clientId, { tokens: 10, images: 0 });
       clock += 400 * 86_400_000;
-      expect((await budgets.reserve(userId, clientId, { tokens: 1, images: 0 }))!.kind).toBe('refused');
+      expect((await budgets.reserve(userId, clientId, () => ({ tokens: 1, images: 0 })))!.kind).toBe('refused');
     });
 
     it('a reservation a crashed process left is released after 10 minutes, once', async () => {
       await budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'day' });
       const before = (await budgets.get(userId, clientId))!;
       expect(before.tokensRemaining).toBe(1_000);
-      const lost = await budgets.reserve(userId, clientId, { tokens: before.tokensRemaining!, images: 0 });
+      const lost = await budgets.reserve(userId, clientId, () => ({ tokens: before.tokensRemaining!, images: 0 }));
       expect(lost!.kind).toBe('reserved');
-      expect((await budgets.reserve(userId, clientId, { tokens: 1, images: 0 }))!.kind).toBe('refused');
+      expect((await budgets.reserve(userId, clientId, () => ({ tokens: 1, images: 0 })))!.kind).toBe('refused');
       clock += RESERVATION_TTL_MS + 1;
       const after = (await budgets.get(userId, clientId))!;
       expect(after.tokensReserved).toBe(0);
@@ -124,7 +124,7 @@ describe.each(DIALECTS)('BudgetsService (%s)', (dialect) => {
     it('removing the limit, or revoking the grant, removes the budget', async () => {
       await budgets.set(userId, clientId, null);
       expect(await budgets.get(userId, clientId)).toBeNull();
-      expect(await budgets.reserve(userId, clientId, { tokens: 1, images: 0 })).toBeNull();
+      expect(await budgets.reserve(userId, clientId, () => ({ tokens: 1, images: 0 }))).toBeNull();
       await budgets.set(userId, clientId, { tokens: 5, images: null, period: 'day' });
       await grants.revokeAccess(userId, clientId);
       expect(await budgets.get(userId, clientId)).toBeNull();

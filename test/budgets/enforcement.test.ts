@@ -96,6 +96,26 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
       expect(openai).toBeTruthy();
     });
 
+    it('settles after upstream failures and client disconnects: the hold is returned, nothing is charged', async () => {
+      await ts.services.budgets.set(owner.userId, clientId, null);
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 50_000, images: null, period: 'month' });
+      expect((await chat({ model: 'fail-500' })).status).toBe(502);
+      expect((await chat({ model: 'garbage' })).status).toBe(502);
+      const controller = new AbortController();
+      const response = await fetch(`${ts.api}/oauth/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'endless-stream', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+        signal: controller.signal,
+      });
+      const reader = response.body!.getReader();
+      await reader.read();
+      controller.abort();
+      await up.nextAbort();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await ts.services.budgets.get(owner.userId, clientId))!).toMatchObject({ tokensUsed: 0, tokensReserved: 0, tokensRemaining: 50_000 });
+    });
+
     it('API-key calls are never budgeted; removing the limit lets the app call again', async () => {
       const keyed = await call('POST', `${ts.api}/chat/completions`, { key: owner.key, json: { model: 'test-model', messages: [{ role: 'user', content: 'hi' }] } });
       expect(keyed.status).toBe(200);

@@ -72,7 +72,6 @@ describe('budgets survive kill -9 during a streamed call', () => {
       await withServices((s) => s.storage.db.updateTable('budget_reservations').set({ expires_at: Date.now() - 1 }).execute());
       const after = await chat(second.url, 'test-model', false);
       expect(after.status).toBe(200);
-      expect(after.headers.get('serika-budget-remaining-tokens')).toBe(String(10_000 - 36));
       const state = await withServices(async (s) => s.budgets.get(seeded.userId, seeded.clientId));
       expect(state).toMatchObject({ tokensUsed: 36, tokensReserved: 0 });
     } finally {
