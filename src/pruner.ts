@@ -16,7 +16,7 @@ export type PruneCounts = Record<string, number>;
  * an advisory lock and returns null when another instance holds it.
  */
 export async function pruneOnce(services: Services): Promise<PruneCounts | null> {
-  const { storage, oauth, sessions, throttle, clients, devices } = services;
+  const { storage, oauth, sessions, throttle, clients, devices, budgets } = services;
   return storage.db.transaction().execute(async (trx) => {
     if (storage.dialect === 'postgres') {
       const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as locked`.execute(trx);
@@ -29,6 +29,7 @@ export async function pruneOnce(services: Services): Promise<PruneCounts | null>
       sessions: await sessions.prune(trx, now),
       loginFailures: await throttle.prune(trx, now),
       unusedOwnerlessClients: await clients.pruneOwnerless(trx, now),
+      budgetHoldsReleased: await budgets.releaseExpired(trx, now),
     };
   });
 }

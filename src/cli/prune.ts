@@ -4,7 +4,7 @@ import { databaseOption, withServices } from './context.js';
 
 export function pruneCommand(program: Command): void {
   databaseOption(program.command('prune'))
-    .description('delete expired codes, pending requests, tokens (a day past expiry), sessions and login failures, and ownerless clients unused for 30 days, now; usage is kept (servers also do this hourly)')
+    .description('delete expired codes and device codes, pending requests, tokens (a day past expiry), sessions and login failures, and ownerless clients unused for 30 days, and release the spending-limit holds of calls that died, now; usage is kept (servers also do this hourly)')
     .action(async () => {
       const counts = await withServices(async (s) => {
         const result = await pruneOnce(s);

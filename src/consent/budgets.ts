@@ -177,6 +177,13 @@ export class BudgetsService {
     });
   }
 
+  /** The pruner's part: holds of calls whose process died are released within the hour even if nobody reads the budget. */
+  async releaseExpired(trx: Kysely<Database>, now: number): Promise<number> {
+    const grants = await trx.selectFrom('budget_reservations').select(['user_id', 'client_id']).where('expires_at', '<=', now).distinct().execute();
+    for (const g of grants) await this.releaseStale(trx, g.user_id, g.client_id, now);
+    return grants.length;
+  }
+
   /** A new period began: the used counts start again (a conditional UPDATE, so racing calls roll it once). */
   private async rollOver(executor: Kysely<Database>, row: OAuthBudgetsTable, now: number): Promise<OAuthBudgetsTable | undefined> {
     const start = periodStart(row.period, now);

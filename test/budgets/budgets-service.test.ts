@@ -121,6 +121,15 @@ describe.each(DIALECTS)('BudgetsService (%s)', (dialect) => {
       expect((await budgets.get(userId, clientId))!).toMatchObject({ tokensReserved: 0, tokensUsed: 30, tokensRemaining: 970 });
     });
 
+    it('the pruner releases expired holds nobody read', async () => {
+      await budgets.set(userId, clientId, { tokens: 500, images: null, period: 'total' });
+      expect((await budgets.reserve(userId, clientId, () => ({ tokens: 300, images: 0 })))!.kind).toBe('reserved');
+      clock += RESERVATION_TTL_MS + 1;
+      expect(await storage.db.transaction().execute((trx) => budgets.releaseExpired(trx, clock))).toBe(1);
+      const row = await storage.db.selectFrom('oauth_budgets').select('tokens_reserved').where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow();
+      expect(row.tokens_reserved).toBe(0);
+    });
+
     it('removing the limit, or revoking the grant, removes the budget', async () => {
       await budgets.set(userId, clientId, null);
       expect(await budgets.get(userId, clientId)).toBeNull();
