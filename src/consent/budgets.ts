@@ -155,8 +155,10 @@ export class BudgetsService {
   }
 
   /** The call is over: its reservation goes, and what it actually spent (nothing, when it failed) is counted. */
-  async settle(reservationId: string, userId: string, clientId: string, spent: Cost): Promise<BudgetState | null> {
-    return this.db.transaction().execute(async (trx) => {
+  async settle(reservationId: string, userId: string, clientId: string, spent: Cost, executor?: Kysely<Database>): Promise<BudgetState | null> {
+    // In the caller's transaction when given one (the usage row and the settlement commit together).
+    const run = <T>(fn: (trx: Kysely<Database>) => Promise<T>) => (executor ? fn(executor) : this.db.transaction().execute(fn));
+    return run(async (trx) => {
       const released = await trx.deleteFrom('budget_reservations').where('id', '=', reservationId).returning(['tokens', 'images']).executeTakeFirst();
       // Released already by expiry: only the spending is counted, never the hold twice.
       const held = released ?? { tokens: 0, images: 0 };

@@ -4,6 +4,8 @@ import { AppError } from '../errors.js';
 import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js';
 import type { Measured } from './meter.js';
 import type { Principal } from './usage.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/schema.js';
 
 type Json = Record<string, unknown>;
 
@@ -22,7 +24,7 @@ export interface Held {
   body: Json;
   /** The budget with this call's hold in it. */
   state: BudgetState;
-  settle: (status: number, measured: Measured) => Promise<BudgetState | null>;
+  settle: (status: number, measured: Measured, executor?: Kysely<Database>) => Promise<BudgetState | null>;
   headers: (state: BudgetState | null) => Record<string, string>;
 }
 
@@ -81,8 +83,14 @@ export class BudgetGuard {
       body: sent,
       state: reservation.state,
       headers: remainingHeaders,
-      settle: (status, measured) =>
-        this.deps.budgets.settle(reservation.id, userId, clientId, status === 200 ? { tokens: kind === 'chat' ? measured.promptTokens + measured.completionTokens : 0, images: measured.images } : { tokens: 0, images: 0 }),
+      settle: (status, measured, executor) =>
+        this.deps.budgets.settle(
+          reservation.id,
+          userId,
+          clientId,
+          status === 200 ? { tokens: kind === 'chat' ? measured.promptTokens + measured.completionTokens : 0, images: measured.images } : { tokens: 0, images: 0 },
+          executor,
+        ),
     };
   }
 

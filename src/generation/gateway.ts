@@ -7,6 +7,8 @@ import type { Principal, UsageEntry, UsageService } from './usage.js';
 import type { Telemetry } from '../http/telemetry.js';
 import type { BudgetGuard, Held, Refused } from './budget-guard.js';
 import type { BudgetState } from '../consent/budgets.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/schema.js';
 
 export interface GatewayDeps {
   upstream: UpstreamClient;
@@ -19,6 +21,8 @@ export interface GatewayDeps {
   telemetry?: Telemetry;
   /** Budgets inside the grant (SPEC §10); absent, nothing is budgeted. */
   budget?: BudgetGuard;
+  /** One transaction for a budgeted call's usage row and its settlement (one commit instead of two). */
+  transaction?: <T>(fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>;
 }
 
 type Json = Record<string, unknown>;
@@ -99,12 +103,10 @@ export class Gateway {
   }
 
   private meter(principal: Principal, endpoint: UsageEntry['endpoint'], body: Json, budgeted?: Budgeted): Meter {
-    const settle = budgeted?.held
-      ? async (status: number, billed: Measured) => {
-          budgeted.settled = await budgeted.held!.settle(status, billed);
-        }
-      : undefined;
-    return new Meter({ principal, endpoint, model: modelOf(body) }, (entry) => this.record(entry), this.deps.now, settle);
+    const held = budgeted?.held;
+    if (!held) return new Meter({ principal, endpoint, model: modelOf(body) }, (entry) => this.record(entry), this.deps.now);
+    // The call's usage row and its budget settlement, committed together.
+    return new Meter({ principal, endpoint, model: modelOf(body) }, (entry) => this.record(entry, (trx) => held.settle(entry.status, entry, trx).then((state) => void (budgeted.settled = state))), this.deps.now);
   }
 
   private async buffered(meter: Meter, path: string, body: Json, signal: AbortSignal, budgeted: Budgeted, measure: (json: Json) => Measured): Promise<GatewayResult> {
@@ -168,10 +170,19 @@ export class Gateway {
     return { kind: 'error', ...refusal };
   }
 
-  private async record(entry: Omit<UsageEntry, 'clientName'>): Promise<void> {
+  private async record(entry: Omit<UsageEntry, 'clientName'>, alongside?: (trx?: Kysely<Database>) => Promise<void>): Promise<void> {
     this.deps.telemetry?.upstream(entry.endpoint, entry.status, entry.latencyMs / 1000);
     const clientName = entry.principal.clientId ? await this.deps.clientName(entry.principal.clientId) : null;
-    await this.deps.usage.record({ ...entry, clientName });
+    if (!alongside) return this.deps.usage.record({ ...entry, clientName });
+    const both = async (trx: Kysely<Database>) => {
+      await this.deps.usage.record({ ...entry, clientName }, trx);
+      await alongside(trx);
+    };
+    if (this.deps.transaction) await this.deps.transaction(both);
+    else {
+      await this.deps.usage.record({ ...entry, clientName });
+      await alongside();
+    }
   }
 }
 

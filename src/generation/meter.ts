@@ -22,8 +22,6 @@ export class Meter {
     private readonly call: { principal: Principal; endpoint: UsageEntry['endpoint']; model: string | null },
     private readonly record: (entry: Omit<UsageEntry, 'clientName'>) => Promise<void>,
     private readonly now: () => number,
-    /** Runs once the call is recorded, with what it was charged (a budget settles here, SPEC §10). */
-    private readonly afterCharge?: (status: number, billed: Measured) => Promise<void>,
   ) {
     this.started = now();
   }
@@ -33,6 +31,5 @@ export class Meter {
     this.recorded = true;
     const billed = status === 200 ? measured : NOTHING;
     await this.record({ ...this.call, status, latencyMs: this.now() - this.started, ...billed });
-    await this.afterCharge?.(status, billed);
   }
 }

@@ -43,11 +43,12 @@ export class UsageService {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async record(entry: UsageEntry): Promise<void> {
+  /** One call's row; in the caller's transaction when given one (a budget settles in the same commit). */
+  async record(entry: UsageEntry, executor: Kysely<Database> = this.db): Promise<void> {
     const now = this.now();
     // A failed call is charged nothing: its row keeps the status, with no tokens or images.
     const ok = entry.status >= 200 && entry.status < 300;
-    await this.db
+    await executor
       .insertInto('usage_records')
       .values({
         id: randomId('use_'),
