@@ -130,7 +130,6 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     clientName,
     ending: lifecycle.ending.signal,
     telemetry,
-    transaction: (fn) => storage.db.transaction().execute(fn),
     budget: new BudgetGuard({ budgets, defaultMaxTokens: config.budgetDefaultMaxTokens, dashboardUrl: config.publicUrl + DASHBOARD.apps, clientName, now }),
   });
   return {

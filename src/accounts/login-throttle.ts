@@ -15,6 +15,30 @@ export function delayAfter(failures: number): number {
 }
 
 /**
+ * One more failure under a key of the failures table (sign-ins per username, device codes per
+ * user); a count older than `forgetAfterMs` starts again at 1. Returns the count now.
+ */
+export async function countFailure(db: Kysely<Database>, key: string, now: number, forgetAfterMs: number): Promise<number> {
+  const row = await db
+    .insertInto('login_failures')
+    .values({ username_key: key, failures: 1, last_failure_at: now })
+    .onConflict((oc) =>
+      oc.column('username_key').doUpdateSet((eb) => ({
+        failures: eb
+          .case()
+          .when('login_failures.last_failure_at', '<', now - forgetAfterMs)
+          .then(1)
+          .else(eb('login_failures.failures', '+', 1))
+          .end(),
+        last_failure_at: now,
+      })),
+    )
+    .returning('failures')
+    .executeTakeFirst();
+  return Number(row?.failures ?? 1);
+}
+
+/**
  * Escalating delays per username, kept for names that exist and names that
  * do not alike, so the delay reveals nothing about which usernames exist.
  */
@@ -36,25 +60,7 @@ export class LoginThrottle {
 
   /** Counts a failure; returns the failures now counted for the name (a quiet quarter hour restarts at 1). */
   async recordFailure(username: string): Promise<number> {
-    const key = usernameKey(username).slice(0, 64);
-    const now = this.now();
-    const row = await this.db
-      .insertInto('login_failures')
-      .values({ username_key: key, failures: 1, last_failure_at: now })
-      .onConflict((oc) =>
-        oc.column('username_key').doUpdateSet((eb) => ({
-          failures: eb
-            .case()
-            .when('login_failures.last_failure_at', '<', now - FORGET_AFTER_MS)
-            .then(1)
-            .else(eb('login_failures.failures', '+', 1))
-            .end(),
-          last_failure_at: now,
-        })),
-      )
-      .returning('failures')
-      .executeTakeFirst();
-    return Number(row?.failures ?? 1);
+    return countFailure(this.db, usernameKey(username).slice(0, 64), this.now(), FORGET_AFTER_MS);
   }
 
   /** Failures already forgiven (a quiet quarter hour), for the pruner. */

@@ -1,7 +1,8 @@
 import AjvModule, { type ErrorObject } from 'ajv';
-import { IGNORED_SCOPES, SCOPE_NAMES, isScope, parseScopes, type Scope } from '../scopes.js';
+import { IGNORED_SCOPES, SCOPE_NAMES, formatScopes, isScope, parseScopes, type Scope } from '../scopes.js';
+import type { ClientRow } from './repo.js';
 import { REDIRECT_URI_MAX, asciiUri, redirectUriProblem } from './redirect-uris.js';
-import { DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, SIGNING_ALG_NAMES, nameProblem, type SigningAlgName } from './rules.js';
+import { DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, SIGNING_ALG_NAMES, formatGrantTypes, nameProblem, type SigningAlgName } from './rules.js';
 
 /**
  * Client metadata as RFC 7591 §2 names it (snake_case), the one reading of
@@ -156,5 +157,25 @@ export function readClientMetadata(input: unknown): ClientMetadata {
     idTokenSigningAlg: (alg as SigningAlgName | undefined) ?? null,
     postLogoutRedirectUris: given.post_logout_redirect_uris ? checkUris(given.post_logout_redirect_uris as string[], 'post_logout_redirect_uris', 'invalid_client_metadata') : [],
     informational,
+  };
+}
+
+/** The row of an ownerless client (registered, or known by a metadata document), built from its metadata. */
+export function ownerlessClientRow(
+  metadata: ClientMetadata,
+  fields: Pick<ClientRow, 'id' | 'name' | 'kind' | 'is_public' | 'secret_hash' | 'metadata' | 'metadata_expires_at'>,
+  now: number,
+): ClientRow {
+  return {
+    ...fields,
+    user_id: null,
+    redirect_uris: JSON.stringify(metadata.redirectUris),
+    scopes: formatScopes(metadata.scopes),
+    created_at: now,
+    updated_at: now,
+    id_token_signing_alg: metadata.idTokenSigningAlg,
+    post_logout_redirect_uris: metadata.postLogoutRedirectUris.length ? JSON.stringify(metadata.postLogoutRedirectUris) : null,
+    last_granted_at: null,
+    grant_types: formatGrantTypes(metadata.grantTypes),
   };
 }

@@ -1,11 +1,9 @@
 import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
-import { formatScopes } from '../scopes.js';
 import type { Database } from '../storage/schema.js';
-import { ClientMetadataError, readClientMetadata } from './client-metadata.js';
+import { ClientMetadataError, ownerlessClientRow, readClientMetadata } from './client-metadata.js';
 import { DocumentFetcher, DocumentUnavailable } from './fetch-document.js';
-import { ClientsRepo, type ClientRow } from './repo.js';
-import { formatGrantTypes } from './rules.js';
+import { ClientsRepo } from './repo.js';
 import { toRegisteredClient, type RegisteredClient } from './service.js';
 
 /**
@@ -140,24 +138,19 @@ export class MetadataDocuments {
     }
     const now = this.now();
     const freshUntil = now + freshFor(fetched.cacheControl);
-    const row: ClientRow = {
-      id: clientId,
-      user_id: null,
-      name: metadata.name!,
-      redirect_uris: JSON.stringify(metadata.redirectUris),
-      scopes: formatScopes(metadata.scopes),
-      is_public: 1,
-      secret_hash: null,
-      created_at: now,
-      updated_at: now,
-      id_token_signing_alg: metadata.idTokenSigningAlg,
-      post_logout_redirect_uris: metadata.postLogoutRedirectUris.length ? JSON.stringify(metadata.postLogoutRedirectUris) : null,
-      kind: 'metadata_document',
-      metadata: JSON.stringify(metadata.informational),
-      metadata_expires_at: freshUntil,
-      last_granted_at: null,
-      grant_types: formatGrantTypes(metadata.grantTypes),
-    };
+    const row = ownerlessClientRow(
+      metadata,
+      {
+        id: clientId,
+        name: metadata.name!,
+        kind: 'metadata_document',
+        is_public: 1,
+        secret_hash: null,
+        metadata: JSON.stringify(metadata.informational),
+        metadata_expires_at: freshUntil,
+      },
+      now,
+    );
     await this.repo.upsertDocument(row);
     const client = toRegisteredClient(row);
     this.cache.set(clientId, { client, freshUntil });

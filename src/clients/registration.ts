@@ -3,9 +3,8 @@ import { formatScopes } from '../scopes.js';
 import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
 import type { AuditService } from '../audit/service.js';
-import { readClientMetadata } from './client-metadata.js';
-import { ClientsRepo, type ClientRow } from './repo.js';
-import { formatGrantTypes } from './rules.js';
+import { ownerlessClientRow, readClientMetadata } from './client-metadata.js';
+import { ClientsRepo } from './repo.js';
 
 /** Shown where a registered client gives no client_name. */
 export const UNNAMED_APP = 'Unnamed app';
@@ -43,24 +42,19 @@ export class ClientRegistration {
       ...(metadata.postLogoutRedirectUris.length ? { post_logout_redirect_uris: metadata.postLogoutRedirectUris } : {}),
       ...metadata.informational,
     };
-    const row: ClientRow = {
-      id: randomId(PREFIX.clientId),
-      user_id: null,
-      name: registered.client_name,
-      redirect_uris: JSON.stringify(metadata.redirectUris),
-      scopes: registered.scope,
-      is_public: isPublic ? 1 : 0,
-      secret_hash: secret === null ? null : sha256Hex(secret),
-      created_at: now,
-      updated_at: now,
-      id_token_signing_alg: metadata.idTokenSigningAlg,
-      post_logout_redirect_uris: metadata.postLogoutRedirectUris.length ? JSON.stringify(metadata.postLogoutRedirectUris) : null,
-      kind: 'registered',
-      metadata: JSON.stringify(registered),
-      metadata_expires_at: null,
-      last_granted_at: null,
-      grant_types: formatGrantTypes(metadata.grantTypes),
-    };
+    const row = ownerlessClientRow(
+      metadata,
+      {
+        id: randomId(PREFIX.clientId),
+        name: registered.client_name,
+        kind: 'registered',
+        is_public: isPublic ? 1 : 0,
+        secret_hash: secret === null ? null : sha256Hex(secret),
+        metadata: JSON.stringify(registered),
+        metadata_expires_at: null,
+      },
+      now,
+    );
     await this.repo.insert(row);
     await this.audit?.record({ type: 'client.registered', userId: null, clientId: row.id, detail: { name: row.name } });
     return {

@@ -112,6 +112,9 @@ export class BudgetsService {
    * when the grant has no budget, or the plan holds nothing.
    */
   async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Cost | 'refuse' | null): Promise<Reservation | null> {
+    // Most grants have no budget: they are answered by one indexed read, outside any transaction.
+    const exists = await this.db.selectFrom('oauth_budgets').select('period').where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
+    if (!exists) return null;
     return this.db.transaction().execute(async (trx) => {
       const now = this.now();
       let row = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
@@ -155,10 +158,10 @@ export class BudgetsService {
   }
 
   /** The call is over: its reservation goes, and what it actually spent (nothing, when it failed) is counted. */
-  async settle(reservationId: string, userId: string, clientId: string, spent: Cost, executor?: Kysely<Database>): Promise<BudgetState | null> {
-    // In the caller's transaction when given one (the usage row and the settlement commit together).
-    const run = <T>(fn: (trx: Kysely<Database>) => Promise<T>) => (executor ? fn(executor) : this.db.transaction().execute(fn));
-    return run(async (trx) => {
+  async settle(reservationId: string, userId: string, clientId: string, spent: Cost, alongside?: (trx: Kysely<Database>) => Promise<void>): Promise<BudgetState | null> {
+    return this.db.transaction().execute(async (trx) => {
+      // The call's own record (its usage row) commits with its settlement: one commit, not two.
+      await alongside?.(trx);
       const released = await trx.deleteFrom('budget_reservations').where('id', '=', reservationId).returning(['tokens', 'images']).executeTakeFirst();
       // Released already by expiry: only the spending is counted, never the hold twice.
       const held = released ?? { tokens: 0, images: 0 };

@@ -24,7 +24,7 @@ export interface Held {
   body: Json;
   /** The budget with this call's hold in it. */
   state: BudgetState;
-  settle: (status: number, measured: Measured, executor?: Kysely<Database>) => Promise<BudgetState | null>;
+  settle: (status: number, measured: Measured, alongside?: (trx: Kysely<Database>) => Promise<void>) => Promise<BudgetState | null>;
   headers: (state: BudgetState | null) => Record<string, string>;
 }
 
@@ -83,13 +83,13 @@ export class BudgetGuard {
       body: sent,
       state: reservation.state,
       headers: remainingHeaders,
-      settle: (status, measured, executor) =>
+      settle: (status, measured, alongside) =>
         this.deps.budgets.settle(
           reservation.id,
           userId,
           clientId,
           status === 200 ? { tokens: kind === 'chat' ? measured.promptTokens + measured.completionTokens : 0, images: measured.images } : { tokens: 0, images: 0 },
-          executor,
+          alongside,
         ),
     };
   }

@@ -7,8 +7,6 @@ import type { Principal, UsageEntry, UsageService } from './usage.js';
 import type { Telemetry } from '../http/telemetry.js';
 import type { BudgetGuard, Held, Refused } from './budget-guard.js';
 import type { BudgetState } from '../consent/budgets.js';
-import type { Kysely } from 'kysely';
-import type { Database } from '../storage/schema.js';
 
 export interface GatewayDeps {
   upstream: UpstreamClient;
@@ -21,8 +19,6 @@ export interface GatewayDeps {
   telemetry?: Telemetry;
   /** Budgets inside the grant (SPEC §10); absent, nothing is budgeted. */
   budget?: BudgetGuard;
-  /** One transaction for a budgeted call's usage row and its settlement (one commit instead of two). */
-  transaction?: <T>(fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>;
 }
 
 type Json = Record<string, unknown>;
@@ -103,10 +99,7 @@ export class Gateway {
   }
 
   private meter(principal: Principal, endpoint: UsageEntry['endpoint'], body: Json, budgeted?: Budgeted): Meter {
-    const held = budgeted?.held;
-    if (!held) return new Meter({ principal, endpoint, model: modelOf(body) }, (entry) => this.record(entry), this.deps.now);
-    // The call's usage row and its budget settlement, committed together.
-    return new Meter({ principal, endpoint, model: modelOf(body) }, (entry) => this.record(entry, (trx) => held.settle(entry.status, entry, trx).then((state) => void (budgeted.settled = state))), this.deps.now);
+    return new Meter({ principal, endpoint, model: modelOf(body) }, (entry) => this.record(entry, budgeted), this.deps.now);
   }
 
   private async buffered(meter: Meter, path: string, body: Json, signal: AbortSignal, budgeted: Budgeted, measure: (json: Json) => Measured): Promise<GatewayResult> {
@@ -170,19 +163,13 @@ export class Gateway {
     return { kind: 'error', ...refusal };
   }
 
-  private async record(entry: Omit<UsageEntry, 'clientName'>, alongside?: (trx?: Kysely<Database>) => Promise<void>): Promise<void> {
+  /** The call's usage row; a budgeted call's settlement commits with it (one transaction). */
+  private async record(entry: Omit<UsageEntry, 'clientName'>, budgeted?: Budgeted): Promise<void> {
     this.deps.telemetry?.upstream(entry.endpoint, entry.status, entry.latencyMs / 1000);
     const clientName = entry.principal.clientId ? await this.deps.clientName(entry.principal.clientId) : null;
-    if (!alongside) return this.deps.usage.record({ ...entry, clientName });
-    const both = async (trx: Kysely<Database>) => {
-      await this.deps.usage.record({ ...entry, clientName }, trx);
-      await alongside(trx);
-    };
-    if (this.deps.transaction) await this.deps.transaction(both);
-    else {
-      await this.deps.usage.record({ ...entry, clientName });
-      await alongside();
-    }
+    const held = budgeted?.held;
+    if (!held) return this.deps.usage.record({ ...entry, clientName });
+    budgeted.settled = await held.settle(entry.status, entry, (trx) => this.deps.usage.record({ ...entry, clientName }, trx));
   }
 }
 

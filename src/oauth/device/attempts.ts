@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../storage/schema.js';
+import { countFailure } from '../../accounts/login-throttle.js';
 
 /** SPEC §9: 5 wrong codes per user per 10 minutes, then a wait (RFC 8628 §5.1: user codes are guessable otherwise). */
 export const MAX_WRONG_CODES = 5;
@@ -29,19 +30,7 @@ export class DeviceCodeAttempts {
 
   /** Counts a wrong code (a quiet window starts the count again); returns how many are counted now. */
   async recordWrong(userId: string): Promise<number> {
-    const now = this.now();
-    const row = await this.db
-      .insertInto('login_failures')
-      .values({ username_key: this.key(userId), failures: 1, last_failure_at: now })
-      .onConflict((oc) =>
-        oc.column('username_key').doUpdateSet((eb) => ({
-          failures: eb.case().when('login_failures.last_failure_at', '<', now - WRONG_CODE_WINDOW_MS).then(1).else(eb('login_failures.failures', '+', 1)).end(),
-          last_failure_at: now,
-        })),
-      )
-      .returning('failures')
-      .executeTakeFirst();
-    return Number(row?.failures ?? 1);
+    return countFailure(this.db, this.key(userId), this.now(), WRONG_CODE_WINDOW_MS);
   }
 
   async clear(userId: string): Promise<void> {

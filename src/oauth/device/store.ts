@@ -17,7 +17,7 @@ export const SLOW_DOWN_S = 5;
 
 export interface NewDeviceCode {
   deviceCode: string;
-  /** Eight letters, as stored (shown as XXXX-XXXX). */
+  /** Eight letters, as stored (shown in two groups of four, such as WDJB-MJHT). */
   userCode: string;
   expiresIn: number;
   interval: number;

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 
 /**
  * User codes (RFC 8628 §6.1, SPEC §9): 8 letters of a 20-letter alphabet
- * with no vowels (no words) and no look-alikes, shown as XXXX-XXXX; about
+ * with no vowels (no words) and no look-alikes, shown in two groups of four (WDJB-MJHT); about
  * 34.6 bits, enough with the attempt limit of /device.
  */
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';

@@ -26,7 +26,7 @@ export function deviceCodeForm(view: Signed & { code?: string; error?: string })
   <form method="post" action="${PATHS.device}">
     <input type="hidden" name="_csrf" value="${view.csrf}">
     <label for="user_code">Code</label>
-    <input type="text" id="user_code" name="user_code" required maxlength="64" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" placeholder="XXXX-XXXX" value="${view.code ?? ''}" class="mono code-input">
+    <input type="text" id="user_code" name="user_code" required maxlength="64" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" placeholder="such as WDJB-MJHT" value="${view.code ?? ''}" class="mono code-input">
     <div class="actions"><button type="submit">Continue</button></div>
   </form>
 </div>`,
@@ -38,7 +38,7 @@ export interface DeviceConfirmView extends Signed {
   ownerName: string | null;
   scopes: string[];
   audience: Audience;
-  /** As shown on the device: XXXX-XXXX. */
+  /** As shown on the device: two groups of four letters joined by a dash. */
   code: string;
   startedAt: number;
   startedFrom: string | null;
