@@ -30,6 +30,7 @@ export async function pruneOnce(services: Services): Promise<PruneCounts | null>
       loginFailures: await throttle.prune(trx, now),
       unusedOwnerlessClients: await clients.pruneOwnerless(trx, now),
       budgetHoldsReleased: await budgets.releaseExpired(trx, now),
+      cacheInvalidations: await services.invalidations.prune(trx, Date.now()),
     };
   });
 }

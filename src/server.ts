@@ -82,6 +82,7 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
         if (given.port === 0 && (error as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 5) continue;
         throw error;
       }
+      await services.invalidations.start();
       const stopPruning = schedulePruning(services, app.log);
       warnIfRedisAway(services, app.log);
       let closing: Promise<void> | undefined;
@@ -89,6 +90,7 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
         (closing ??= (async () => {
           stopPruning();
           await app.close();
+          await services.invalidations.stop();
           await storage.close();
         })());
       let stopping: Promise<void> | undefined;

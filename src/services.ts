@@ -24,6 +24,7 @@ import { redisState } from './http/health.js';
 import { Telemetry } from './http/telemetry.js';
 import { IdTokens } from './oidc/id-token.js';
 import { SigningKeys } from './oidc/signing-keys.js';
+import { InvalidationFeed } from './storage/invalidations.js';
 
 /**
  * The registry of domain services. Route modules receive only the services
@@ -55,6 +56,8 @@ export interface Services {
   usage: UsageService;
   upstream: UpstreamClient;
   gateway: Gateway;
+  /** What revocations ended, to every process's caches (started by the server). */
+  invalidations: InvalidationFeed;
   /** Set when REDIS_URL is: shared rate limits across instances. */
   redis: Redis | null;
   lifecycle: Lifecycle;
@@ -94,11 +97,12 @@ export async function closeServices(services: Services): Promise<void> {
 export function createServices(config: Config, storage: Storage, now: () => number = Date.now): Services {
   const redis = connectRedis(config.redisUrl);
   const telemetry = new Telemetry({ pool: storage.poolStats, redis: redis ? () => redisState(redis) : undefined });
+  const invalidations = new InvalidationFeed(storage);
   const oauth = new OAuthStore(
     storage.db,
     { accessToken: config.accessTokenTtl, refreshToken: config.refreshTokenTtl, authCode: config.authCodeTtl },
     now,
-    telemetry,
+    { telemetry, feed: invalidations, cacheSize: config.tokenCache },
   );
   const audit = new AuditService(storage.db, now);
   const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.endGrant(trx, userId, clientId), audit);
@@ -113,8 +117,9 @@ export function createServices(config: Config, storage: Storage, now: () => numb
       }),
     config.maxClientsPerUser,
     audit,
+    invalidations,
   );
-  const users = new UsersService(storage.db, now, audit);
+  const users = new UsersService(storage.db, now, audit, invalidations);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now }) : null;
   const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
@@ -168,5 +173,6 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     redis,
     telemetry,
     lifecycle,
+    invalidations,
   };
 }

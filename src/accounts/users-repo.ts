@@ -2,13 +2,18 @@ import type { Kysely } from 'kysely';
 import type { Database, UsersTable } from '../storage/schema.js';
 import { usernameKey } from './usernames.js';
 import { prepared } from '../storage/prepared.js';
+import type { InvalidationFeed } from '../storage/invalidations.js';
 
 export type UserRow = UsersTable;
 
 export class UsersRepo {
   private readonly selectById;
 
-  constructor(private readonly db: Kysely<Database>) {
+  /** feed: a deleted user's tokens go by cascade, so caches must hear of it. */
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly feed: InvalidationFeed | null = null,
+  ) {
     this.selectById = prepared(db, (d) => d.selectFrom('users').selectAll().where('id', '=', ''));
   }
 
@@ -25,7 +30,10 @@ export class UsersRepo {
   }
 
   async delete(id: string): Promise<void> {
-    await this.db.deleteFrom('users').where('id', '=', id).execute();
+    await this.db.transaction().execute(async (trx) => {
+      const result = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      if (Number(result.numDeletedRows) > 0) await this.feed?.record(trx, [{ kind: 'user', key: id }]);
+    });
   }
 
   async findById(id: string): Promise<UserRow | undefined> {

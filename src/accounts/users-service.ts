@@ -4,6 +4,7 @@ import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import { usernameKey, usernameProblem } from './usernames.js';
 import { UsersRepo, type UserRow } from './users-repo.js';
 import type { Kysely } from 'kysely';
+import type { InvalidationFeed } from '../storage/invalidations.js';
 import type { Database } from '../storage/schema.js';
 import type { AuditService } from '../audit/service.js';
 
@@ -40,8 +41,9 @@ export class UsersService {
     db: Kysely<Database>,
     private readonly now: () => number = Date.now,
     private readonly audit: AuditService | null = null,
+    feed: InvalidationFeed | null = null,
   ) {
-    this.repo = new UsersRepo(db);
+    this.repo = new UsersRepo(db, feed);
   }
 
   async create(input: NewUser): Promise<User> {

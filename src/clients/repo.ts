@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, OAuthClientsTable } from '../storage/schema.js';
 import { prepared } from '../storage/prepared.js';
+import type { InvalidationFeed } from '../storage/invalidations.js';
 
 export type ClientRow = OAuthClientsTable;
 
@@ -9,7 +10,11 @@ export type ClientChanges = Partial<Pick<ClientRow, 'name' | 'redirect_uris' | '
 export class ClientsRepo {
   private readonly selectById;
 
-  constructor(private readonly db: Kysely<Database>) {
+  /** feed: a deleted client's tokens go by cascade, so caches must hear of it. */
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly feed: InvalidationFeed | null = null,
+  ) {
     this.selectById = prepared(db, (d) => d.selectFrom('oauth_clients').selectAll().where('id', '=', ''));
   }
 
@@ -41,15 +46,17 @@ export class ClientsRepo {
    * codes and revoked tokens with them, by cascade). Run in the pruner's transaction.
    */
   async deleteUnusedOwnerless(trx: Kysely<Database>, before: number): Promise<number> {
-    const result = await trx
+    const deleted = await trx
       .deleteFrom('oauth_clients')
       .where('user_id', 'is', null)
       .where('kind', '!=', 'owned')
       .where('created_at', '<', before)
       .where((eb) => eb.or([eb('last_granted_at', 'is', null), eb('last_granted_at', '<', before)]))
       .where((eb) => eb.not(eb.exists(eb.selectFrom('oauth_grants').select('oauth_grants.client_id').whereRef('oauth_grants.client_id', '=', 'oauth_clients.id'))))
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+      .returning('id')
+      .execute();
+    await this.feed?.record(trx, deleted.map(({ id }) => ({ kind: 'client', key: id })));
+    return deleted.length;
   }
 
   async findById(id: string): Promise<ClientRow | undefined> {
@@ -92,11 +99,11 @@ export class ClientsRepo {
   }
 
   async deleteOwned(userId: string, id: string): Promise<boolean> {
-    const result = await this.db
-      .deleteFrom('oauth_clients')
-      .where('id', '=', id)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.deleteFrom('oauth_clients').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+      const deleted = Number(result.numDeletedRows) > 0;
+      if (deleted) await this.feed?.record(trx, [{ kind: 'client', key: id }]);
+      return deleted;
+    });
   }
 }

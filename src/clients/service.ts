@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { InvalidationFeed } from '../storage/invalidations.js';
 import { AppError, invalidValue, notFound } from '../errors.js';
 import { formatScopes, isScope, parseScopes, type Scope } from '../scopes.js';
 import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.js';
@@ -96,8 +97,9 @@ export class ClientsService {
     private readonly onScopesRemoved: ScopesRemovedHook = async () => {},
     private readonly maxPerUser = 100,
     private readonly audit: AuditService | null = null,
+    feed: InvalidationFeed | null = null,
   ) {
-    this.repo = new ClientsRepo(db);
+    this.repo = new ClientsRepo(db, feed);
   }
 
   /** Any client by ID, for the OAuth endpoints; undefined when unknown. */

@@ -6,6 +6,8 @@ import { mint } from './tokens.js';
 import { formatScopes, parseScopes } from '../scopes.js';
 import type { RevokeReason, Telemetry } from '../http/telemetry.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience, type Audience } from '../audiences.js';
+import type { Invalidation, InvalidationFeed } from '../storage/invalidations.js';
+import { AccessTokenCache, grantKey } from './access-token-cache.js';
 
 export interface Lifetimes {
   /** Seconds. */
@@ -55,6 +57,17 @@ export interface AccessGrant {
   audience: Audience;
 }
 
+/** A token row with its user's public fields: what the bearer guard and introspection read. */
+export type TokenWithUser = TokenRow & { username: string; avatar: string | null; email: string | null };
+
+export interface StoreOptions {
+  telemetry?: Telemetry | null;
+  /** Announces what revocations end, to every process's caches. */
+  feed?: InvalidationFeed | null;
+  /** Access-token lookups kept in memory (0: none). */
+  cacheSize?: number;
+}
+
 /** Where a token stands; the one place that decides whether a token is live. */
 export type TokenState = 'live' | 'revoked' | 'consumed' | 'expired';
 
@@ -74,35 +87,29 @@ const PENDING_TTL_MS = 10 * 60 * 1000;
  */
 export class OAuthStore {
   private readonly selectToken;
-  private readonly selectLiveAccess;
+  private readonly selectWithUser;
   private readonly selectCode;
+  private readonly telemetry: Telemetry | null;
+  private readonly feed: InvalidationFeed | null;
+  private readonly cache: AccessTokenCache<TokenWithUser> | null;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly lifetimes: Lifetimes,
     private readonly now: () => number = Date.now,
-    private readonly telemetry: Telemetry | null = null,
+    options: StoreOptions = {},
   ) {
+    this.telemetry = options.telemetry ?? null;
+    this.feed = options.feed ?? null;
+    this.cache = this.feed && (options.cacheSize ?? 0) > 0 ? new AccessTokenCache(this.feed, options.cacheSize!) : null;
     this.selectToken = prepared(db, (d) => d.selectFrom('oauth_tokens').selectAll().where('token_hash', '=', ''));
     this.selectCode = prepared(db, (d) => d.selectFrom('oauth_codes').selectAll().where('code_hash', '=', ''));
-    this.selectLiveAccess = prepared(db, (d) =>
+    this.selectWithUser = prepared(db, (d) =>
       d
         .selectFrom('oauth_tokens')
         .innerJoin('users', 'users.id', 'oauth_tokens.user_id')
-        .select([
-          'oauth_tokens.client_id as clientId',
-          'oauth_tokens.user_id as userId',
-          'users.username as username',
-          'users.avatar as avatar',
-          'users.email as email',
-          'oauth_tokens.scopes as scopes',
-          'oauth_tokens.expires_at as expiresAt',
-          'oauth_tokens.kind as kind',
-          'oauth_tokens.revoked_at as revoked_at',
-          'oauth_tokens.consumed_at as consumed_at',
-          'oauth_tokens.expires_at as expires_at',
-          'oauth_tokens.resources as resources',
-        ])
+        .selectAll('oauth_tokens')
+        .select(['users.username as username', 'users.avatar as avatar', 'users.email as email'])
         .where('oauth_tokens.token_hash', '=', ''),
     );
   }
@@ -181,13 +188,22 @@ export class OAuthStore {
 
   /** RFC 6749 §4.1.2: a code used twice revokes every token issued from it. */
   async revokeByCode(codeHash: string): Promise<number> {
-    const result = await this.db
-      .updateTable('oauth_tokens')
-      .set({ revoked_at: this.now() })
-      .where('code_hash', '=', codeHash)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return this.revoked('code_replay', Number(result.numUpdatedRows));
+    const count = await this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('oauth_tokens')
+        .set({ revoked_at: this.now() })
+        .where('code_hash', '=', codeHash)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return this.ended(trx, Number(result.numUpdatedRows), { kind: 'code', key: codeHash });
+    });
+    return this.revoked('code_replay', count);
+  }
+
+  /** Announces to every process's cache what a revocation ended (in its transaction), when it ended anything. */
+  private async ended(trx: Kysely<Database>, count: number, ...events: Invalidation[]): Promise<number> {
+    if (count > 0) await this.feed?.record(trx, events);
+    return count;
   }
 
   private revoked(reason: RevokeReason, count: number): number {
@@ -218,43 +234,65 @@ export class OAuthStore {
 
   /** Revokes every token of a family: the refresh chain and all its access tokens. */
   async revokeFamily(familyId: string, reason: 'revocation' | 'refresh_replay'): Promise<number> {
-    const result = await this.db
-      .updateTable('oauth_tokens')
-      .set({ revoked_at: this.now() })
-      .where('family_id', '=', familyId)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return this.revoked(reason, Number(result.numUpdatedRows));
+    const count = await this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('oauth_tokens')
+        .set({ revoked_at: this.now() })
+        .where('family_id', '=', familyId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return this.ended(trx, Number(result.numUpdatedRows), { kind: 'family', key: familyId });
+    });
+    return this.revoked(reason, count);
   }
 
   async revokeToken(tokenHash: string): Promise<void> {
-    const result = await this.db.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).executeTakeFirst();
-    this.revoked('revocation', Number(result.numUpdatedRows));
+    const count = await this.db.transaction().execute(async (trx) => {
+      const result = await trx.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).executeTakeFirst();
+      return this.ended(trx, Number(result.numUpdatedRows), { kind: 'token', key: tokenHash });
+    });
+    this.revoked('revocation', count);
   }
 
-  /** One indexed lookup on the hash: a live access token and its user, or undefined. */
+  /**
+   * A token with its user by the token's hash: one indexed lookup, or none
+   * when the access token is in the cache (kept exact by the invalidation feed).
+   */
+  private async withUser(token: string): Promise<TokenWithUser | undefined> {
+    const hash = sha256Hex(token);
+    const load = async () => (await this.selectWithUser(hash)).rows[0];
+    return this.cache ? this.cache.get(hash, load) : load();
+  }
+
+  /** Whether this process would answer a lookup of the token from memory (tests and metrics). */
+  isCached(token: string): boolean {
+    return this.cache?.holds(sha256Hex(token)) ?? false;
+  }
+
+  /** A live access token and its user, or undefined (the bearer guard). */
   async findLiveAccessToken(token: string): Promise<AccessGrant | undefined> {
-    const row = (await this.selectLiveAccess(sha256Hex(token))).rows[0];
+    const row = await this.withUser(token);
     if (!row || row.kind !== 'access' || tokenState(row, this.now()) !== 'live') return undefined;
     return {
-      clientId: row.clientId,
-      userId: row.userId,
+      clientId: row.client_id,
+      userId: row.user_id,
       username: row.username,
       avatar: row.avatar,
       email: row.email,
       scopes: row.scopes,
-      expiresAt: row.expiresAt,
+      expiresAt: row.expires_at,
       audience: parseAudience(row.resources),
     };
   }
 
+  /** The stored row, never from the cache (the token endpoint and revocation read it to change it). */
   async findToken(token: string): Promise<TokenRow | undefined> {
     return (await this.selectToken(sha256Hex(token))).rows[0];
   }
 
-  /** A live access or refresh token of this client, or undefined (introspection, RFC 7662 §2.2). */
-  async findLiveTokenOf(token: string, clientId: string): Promise<TokenRow | undefined> {
-    const row = await this.findToken(token);
+  /** A live access or refresh token of this client with its user, or undefined (introspection, RFC 7662 §2.2). */
+  async findLiveTokenOf(token: string, clientId: string): Promise<TokenWithUser | undefined> {
+    const row = await this.withUser(token);
     return row && row.client_id === clientId && tokenState(row, this.now()) === 'live' ? row : undefined;
   }
 
@@ -271,7 +309,7 @@ export class OAuthStore {
     for (let i = 0; i < doomed.length; i += 500) {
       await trx.updateTable('oauth_tokens').set({ revoked_at: now }).where('token_hash', 'in', doomed.slice(i, i + 500)).execute();
     }
-    this.revoked('scope_removed', doomed.length);
+    this.revoked('scope_removed', await this.ended(trx, doomed.length, { kind: 'client', key: clientId }));
     const codes = await trx.selectFrom('oauth_codes').select(['code_hash', 'scopes']).where('client_id', '=', clientId).execute();
     for (const code of codes.filter((c) => holds(c.scopes))) {
       await trx.deleteFrom('oauth_codes').where('code_hash', '=', code.code_hash).execute();
@@ -287,7 +325,7 @@ export class OAuthStore {
       .where('client_id', '=', clientId)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
-    this.revoked('grant_revoked', Number(result.numUpdatedRows));
+    this.revoked('grant_revoked', await this.ended(trx, Number(result.numUpdatedRows), { kind: 'grant', key: grantKey(userId, clientId) }));
     await trx.deleteFrom('oauth_codes').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
   }
 

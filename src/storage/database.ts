@@ -20,6 +20,13 @@ export interface Storage {
    * alone in WAL mode is not). Returns the pages copied.
    */
   backup?(destination: string): Promise<number>;
+  /**
+   * PostgreSQL only: calls onNotify for every NOTIFY on the channel (and once
+   * after each (re)connection, for what was missed while away), over a
+   * connection of its own that reconnects every second while lost. Returns
+   * the function that stops listening.
+   */
+  listen?(channel: string, onNotify: () => void): () => Promise<void>;
   /** PostgreSQL only: the pool's connections, for metrics. */
   poolStats?(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
@@ -104,6 +111,7 @@ function openPostgres(url: string): Storage {
     db,
     dialect: 'postgres',
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    listen: (channel, onNotify) => listen(url, channel, onNotify),
     async ping(timeoutMs = 2000) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -118,6 +126,42 @@ function openPostgres(url: string): Storage {
     async close() {
       await db.destroy();
     },
+  };
+}
+
+function listen(url: string, channel: string, onNotify: () => void): () => Promise<void> {
+  if (!/^[a-z_]+$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
+  let client: pg.Client | null = null;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const again = () => {
+    if (!stopped && !retry) retry = setTimeout(connect, 1000).unref();
+  };
+  const connect = async () => {
+    retry = undefined;
+    const candidate = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    candidate.on('error', () => {});
+    candidate.on('end', () => {
+      if (client === candidate) client = null;
+      again();
+    });
+    candidate.on('notification', () => onNotify());
+    try {
+      await candidate.connect();
+      await candidate.query(`listen ${channel}`);
+      if (stopped) return void candidate.end().catch(() => {});
+      client = candidate;
+      onNotify();
+    } catch {
+      candidate.end().catch(() => {});
+      again();
+    }
+  };
+  void connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    await client?.end().catch(() => {});
   };
 }
 

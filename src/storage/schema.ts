@@ -3,6 +3,8 @@
  * 64-bit integer column (read back as numbers on both), booleans are 0/1
  * integers: the two representations SQLite and PostgreSQL store alike.
  */
+import type { Generated } from 'kysely';
+
 export interface UsersTable {
   id: string;
   username: string;
@@ -239,6 +241,14 @@ export interface SigningKeysTable {
   activates_at: number;
 }
 
+/** The invalidation outbox (storage/invalidations.ts). */
+export interface CacheInvalidationsTable {
+  id: Generated<number>;
+  kind: string;
+  key: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -257,4 +267,5 @@ export interface Database {
   oauth_device_codes: OAuthDeviceCodesTable;
   oauth_budgets: OAuthBudgetsTable;
   budget_reservations: BudgetReservationsTable;
+  cache_invalidations: CacheInvalidationsTable;
 }

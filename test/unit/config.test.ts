@@ -20,6 +20,7 @@ describe('configuration', () => {
       idTokenTtl: 3600,
       deviceCodeTtl: 600,
       budgetDefaultMaxTokens: 4096,
+      tokenCache: 10_000,
       rateLimitToken: 600,
       rateLimitLogin: 20,
       signup: 'open',
