@@ -74,7 +74,7 @@ export async function mintTokens(storage, seeded, count, familyPrefix = 'fam_r')
   return values.filter((v) => v.row.kind === 'refresh').map((v) => v.value);
 }
 
-export function startSerika(databaseUrl, upstreamUrl, workers = 1) {
+export function startSerika(databaseUrl, upstreamUrl, workers = 1, env = {}) {
   return startChild(['bin/serika.js', 'serve', ...(workers > 1 ? ['--workers', String(workers)] : [])], {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -86,6 +86,7 @@ export function startSerika(databaseUrl, upstreamUrl, workers = 1) {
     UPSTREAM_BASE_URL: upstreamUrl,
     REDIS_URL: '',
     METRICS_TOKEN: '',
+    ...env,
   }, /^Serika listening on (\S+)$/m);
 }
 

@@ -1,0 +1,79 @@
+// The development loop's benchmark: a few scenarios against one Serika (or an
+// A/B pair differing only in environment variables, measured alternately on
+// one database), medians of --runs, with the server's CPU per request.
+//   node bench/quick.mjs [--pg] [--runs 3] [--duration 5] [--ab 'TOKEN_CACHE=0'] userinfo redeem …
+// Scenarios: hello (bare Fastify), userinfo, introspection, redeem, redeem-oidc, refresh, chat, budgeted, stream, mcp.
+import { parseArgs } from 'node:util';
+import { BudgetsService } from '../dist/consent/budgets.js';
+import { measure, startChild } from './lib.mjs';
+import { freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { pg: { type: 'boolean' }, runs: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' }, ab: { type: 'string' }, codes: { type: 'string', default: '5000' } },
+});
+const RUNS = Number(values.runs);
+const base = { duration: Number(values.duration), connections: 32 };
+const PER_RUN = Number(values.codes);
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+const JSON_TYPE = { 'content-type': 'application/json' };
+const chat = (stream) => JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }], ...(stream ? { stream: true } : {}) });
+const envOf = (text) => Object.fromEntries((text ?? '').split(/\s+/).filter(Boolean).map((kv) => kv.split('=')));
+
+const upstream = await startChild(['bench/upstream.mjs']);
+const db = await freshDatabase(values.pg ? 'postgres' : 'sqlite', process.env.TEST_DATABASE_URL_PG ?? 'postgres://postgres@127.0.0.1:5432/test');
+const seeded = await seed(db.url);
+const variants = [{ label: 'A', env: {} }, ...(values.ab ? [{ label: `B (${values.ab})`, env: envOf(values.ab) }] : [])];
+for (const v of variants) v.server = await startSerika(db.url, upstream.info.url, 1, v.env);
+const hello = positionals.includes('hello') ? await startChild(['bench/ceiling.mjs']) : null;
+const { client } = seeded;
+const bearer = { authorization: `Bearer ${seeded.accessToken}` };
+const basic = { authorization: 'Basic ' + Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64') };
+const redeemBodies = async (api, extra) => {
+  const codes = await mintCodes(api, seeded, PER_RUN, extra);
+  return writeBodies('q', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
+};
+const scenarios = {
+  userinfo: (api) => ({ ...base, url: `${api}/oauth/userinfo`, headers: bearer }),
+  introspection: (api) => ({ ...base, url: `${api}/oauth/introspect`, method: 'POST', headers: { ...FORM, ...basic }, body: `token=${seeded.accessToken}` }),
+  redeem: async (api) => ({ ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: await redeemBodies(api), amount: PER_RUN }),
+  'redeem-oidc': async (api) => ({ ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: await redeemBodies(api, { scope: 'openid profile', nonce: 'n' }), amount: PER_RUN }),
+  refresh: async (api, run) => {
+    const tokens = await mintTokens(seeded.storage, seeded, PER_RUN, `fam_q${run}_${Math.random()}_`);
+    const file = writeBodies('r', tokens.map((t) => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
+    return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
+  },
+  chat: (api) => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chat(false) }),
+  stream: (api) => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chat(true) }),
+  budgeted: (api) => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chat(false) }),
+  mcp: (api) => ({
+    ...base,
+    url: api.replace('/api/openai/v1', '/mcp'),
+    method: 'POST',
+    headers: { ...JSON_TYPE, ...bearer, accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
+  }),
+};
+const budgets = new BudgetsService(seeded.storage.db);
+try {
+  for (const name of positionals) {
+    if (name === 'hello') {
+      await measure('bare Fastify GET /hello', hello.child.pid, RUNS, () => ({ ...base, url: `${hello.info.url}/hello` }));
+      continue;
+    }
+    if (!scenarios[name]) throw new Error(`unknown scenario ${name}`);
+    if (name === 'budgeted') await budgets.set(seeded.user.id, client.clientId, { tokens: 1e12, images: null, period: 'month' });
+    for (const v of variants) {
+      const api = `${v.server.info.url}/api/openai/v1`;
+      const row = await measure(`${name} ${v.label}`, v.server.child.pid, RUNS, (run) => scenarios[name](api, run));
+      process.stdout.write(`    CPU ${row.cpuMsPerRequest.toFixed(3)} ms/req, RSS ${row.rssMb.toFixed(0)} MiB\n`);
+    }
+    if (name === 'budgeted') await budgets.set(seeded.user.id, client.clientId, null);
+  }
+} finally {
+  for (const v of variants) await v.server.stop();
+  await hello?.stop();
+  await upstream.stop();
+  await seeded.storage.close();
+  await db.drop();
+}
