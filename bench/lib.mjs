@@ -85,7 +85,7 @@ export function median(values) {
  * request and the server's RSS afterwards. `prepare(run)` returns the scenario
  * for that run (fresh codes or refresh tokens, say).
  */
-export async function measure(name, pid, runs, prepare) {
+export async function measure(name, pid, runs, prepare, quiet = false) {
   const results = [];
   for (let run = 0; run < runs; run++) {
     const scenario = await prepare(run);
@@ -107,6 +107,6 @@ export async function measure(name, pid, runs, prepare) {
     requests: results.reduce((n, r) => n + r.requests, 0),
   };
   const flag = row.errors ? `  ERRORS ${row.errors}` : '';
-  process.stdout.write(`  ${name.padEnd(44)} ${row.rps.toFixed(0).padStart(7)} req/s  p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms${flag}\n`);
+  if (!quiet) process.stdout.write(`  ${name.padEnd(44)} ${row.rps.toFixed(0).padStart(7)} req/s  p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms${flag}\n`);
   return row;
 }

@@ -1,16 +1,16 @@
 // The development loop's benchmark: a few scenarios against one Serika (or an
 // A/B pair differing only in environment variables, measured alternately on
 // one database), medians of --runs, with the server's CPU per request.
-//   node bench/quick.mjs [--pg] [--runs 3] [--duration 5] [--ab 'TOKEN_CACHE=0'] userinfo redeem …
+//   node bench/quick.mjs [--pg] [--prof] [--runs 3] [--duration 5] [--ab 'TOKEN_CACHE=0'] userinfo redeem …
 // Scenarios: hello (bare Fastify), userinfo, introspection, redeem, redeem-oidc, refresh, chat, budgeted, stream, mcp.
 import { parseArgs } from 'node:util';
 import { BudgetsService } from '../dist/consent/budgets.js';
-import { measure, startChild } from './lib.mjs';
+import { measure, median, startChild } from './lib.mjs';
 import { freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { pg: { type: 'boolean' }, runs: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' }, ab: { type: 'string' }, codes: { type: 'string', default: '5000' } },
+  options: { pg: { type: 'boolean' }, runs: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' }, ab: { type: 'string' }, codes: { type: 'string', default: '5000' }, prof: { type: 'boolean' } },
 });
 const RUNS = Number(values.runs);
 const base = { duration: Number(values.duration), connections: 32 };
@@ -23,8 +23,9 @@ const envOf = (text) => Object.fromEntries((text ?? '').split(/\s+/).filter(Bool
 const upstream = await startChild(['bench/upstream.mjs']);
 const db = await freshDatabase(values.pg ? 'postgres' : 'sqlite', process.env.TEST_DATABASE_URL_PG ?? 'postgres://postgres@127.0.0.1:5432/test');
 const seeded = await seed(db.url);
-const variants = [{ label: 'A', env: {} }, ...(values.ab ? [{ label: `B (${values.ab})`, env: envOf(values.ab) }] : [])];
-for (const v of variants) v.server = await startSerika(db.url, upstream.info.url, 1, v.env);
+// --prof: server A writes a CPU profile to test-results/profiles (summarise with bench/profile.mjs).
+const variants = [{ label: 'A', env: {}, nodeArgs: values.prof ? ['--cpu-prof', '--cpu-prof-dir=test-results/profiles'] : [] }, ...(values.ab ? [{ label: `B (${values.ab})`, env: envOf(values.ab) }] : [])];
+for (const v of variants) v.server = await startSerika(db.url, upstream.info.url, 1, v.env, v.nodeArgs);
 const hello = positionals.includes('hello') ? await startChild(['bench/ceiling.mjs']) : null;
 const { client } = seeded;
 const bearer = { authorization: `Bearer ${seeded.accessToken}` };
@@ -58,15 +59,23 @@ const budgets = new BudgetsService(seeded.storage.db);
 try {
   for (const name of positionals) {
     if (name === 'hello') {
-      await measure('bare Fastify GET /hello', hello.child.pid, RUNS, () => ({ ...base, url: `${hello.info.url}/hello` }));
+      const row = await measure('bare Fastify GET /hello', hello.child.pid, RUNS, () => ({ ...base, url: `${hello.info.url}/hello` }));
+      process.stdout.write(`    CPU ${row.cpuMsPerRequest.toFixed(3)} ms/req\n`);
       continue;
     }
     if (!scenarios[name]) throw new Error(`unknown scenario ${name}`);
     if (name === 'budgeted') await budgets.set(seeded.user.id, client.clientId, { tokens: 1e12, images: null, period: 'month' });
+    // A and B alternate run by run, so a noisy minute hits both alike.
+    const results = new Map(variants.map((v) => [v, []]));
+    for (let run = 0; run < RUNS; run++) {
+      for (const v of variants) {
+        const api = `${v.server.info.url}/api/openai/v1`;
+        results.get(v).push(await measure(`${name} ${v.label} (run ${run + 1})`, v.server.child.pid, 1, () => scenarios[name](api, run), true));
+      }
+    }
     for (const v of variants) {
-      const api = `${v.server.info.url}/api/openai/v1`;
-      const row = await measure(`${name} ${v.label}`, v.server.child.pid, RUNS, (run) => scenarios[name](api, run));
-      process.stdout.write(`    CPU ${row.cpuMsPerRequest.toFixed(3)} ms/req, RSS ${row.rssMb.toFixed(0)} MiB\n`);
+      const rows = results.get(v);
+      process.stdout.write(`= ${name} ${v.label}: median ${median(rows.map((r) => r.rps)).toFixed(0)} req/s, CPU ${median(rows.map((r) => r.cpuMsPerRequest)).toFixed(3)} ms/req, p99 ${median(rows.map((r) => r.p99)).toFixed(1)} ms\n`);
     }
     if (name === 'budgeted') await budgets.set(seeded.user.id, client.clientId, null);
   }

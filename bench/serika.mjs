@@ -74,8 +74,8 @@ export async function mintTokens(storage, seeded, count, familyPrefix = 'fam_r')
   return values.filter((v) => v.row.kind === 'refresh').map((v) => v.value);
 }
 
-export function startSerika(databaseUrl, upstreamUrl, workers = 1, env = {}) {
-  return startChild(['bin/serika.js', 'serve', ...(workers > 1 ? ['--workers', String(workers)] : [])], {
+export function startSerika(databaseUrl, upstreamUrl, workers = 1, env = {}, nodeArgs = []) {
+  return startChild([...nodeArgs, 'bin/serika.js', 'serve', ...(workers > 1 ? ['--workers', String(workers)] : [])], {
     PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_URL: databaseUrl,
@@ -86,6 +86,7 @@ export function startSerika(databaseUrl, upstreamUrl, workers = 1, env = {}) {
     UPSTREAM_BASE_URL: upstreamUrl,
     REDIS_URL: '',
     METRICS_TOKEN: '',
+    SHUTDOWN_DRAIN: '0',
     ...env,
   }, /^Serika listening on (\S+)$/m);
 }

@@ -10,7 +10,6 @@ import { registerDocs } from './http/docs.js';
 import { field, registerFormBody } from './http/form-body.js';
 import { registerHealth } from './http/health.js';
 import { registerJsonBody } from './http/json-body.js';
-import { registerRequestContext } from './http/request-context.js';
 import { loggerOptions, requestId } from './http/logging.js';
 import { registerMetrics } from './http/metrics.js';
 import { sendOAuthJsonError } from './oauth/json-errors.js';
@@ -83,16 +82,17 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   });
 
   const https = config.publicUrl.startsWith('https:');
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     if (isProbe(request.url)) request.log.debug({ url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'health probe');
+    done();
   });
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
     // RFC 6797: once served over https, browsers keep to https.
     if (https) reply.header('strict-transport-security', 'max-age=31536000');
+    done();
   });
-  registerRequestContext(app);
   registerJsonBody(app);
   app.setErrorHandler(sendErrorFor);
   app.setNotFoundHandler(notFound);
@@ -112,7 +112,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   });
   // Rate-limit counters live in Redis when REDIS_URL is set (shared by every instance), else in-process.
   await app.register(rateLimit, { global: false, store: sharedRateLimitStore(services.redis, app.log) });
-  await registerCors(app);
+  registerCors(app);
 
   await registerDocs(app, () => config.publicUrl);
   registerMetrics(app, services.telemetry, config.metricsToken);

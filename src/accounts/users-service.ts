@@ -1,3 +1,4 @@
+import type { RequestOrigin } from '../http/request-context.js';
 import { AppError } from '../errors.js';
 import { randomId } from '../security/secrets.js';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
@@ -89,7 +90,7 @@ export class UsersService {
   }
 
   /** Changes the password after checking the current one; the caller ends the other sessions. */
-  async changePassword(userId: string, current: string, next: string): Promise<void> {
+  async changePassword(userId: string, current: string, next: string, origin?: RequestOrigin): Promise<void> {
     const row = await this.repo.findById(userId);
     if (!row || !(await verifyPassword(row.password_hash, current))) {
       throw new AppError('invalid_value', 'The current password is not correct.', 'current_password');
@@ -97,14 +98,14 @@ export class UsersService {
     const problem = passwordProblem(next);
     if (problem) throw new AppError('invalid_value', problem, 'new_password');
     await this.repo.updatePassword(userId, await hashPassword(next), this.now());
-    await this.audit?.record({ type: 'password.changed', userId });
+    await this.audit?.record({ type: 'password.changed', userId }, origin);
   }
 
   /** Deletes the account; its keys, clients, grants, tokens, sessions, characters and usage go with it (foreign keys cascade). */
-  async delete(userId: string): Promise<void> {
+  async delete(userId: string, origin?: RequestOrigin): Promise<void> {
     const row = await this.repo.findById(userId);
     await this.repo.delete(userId);
-    if (row) await this.audit?.record({ type: 'account.deleted', userId, detail: { username: row.username } });
+    if (row) await this.audit?.record({ type: 'account.deleted', userId, detail: { username: row.username } }, origin);
   }
 
   async findByUsername(username: string): Promise<User | undefined> {

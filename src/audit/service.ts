@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { currentRequest } from '../http/request-context.js';
+import type { RequestOrigin } from '../http/request-context.js';
 import { randomId } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
 
@@ -45,8 +45,9 @@ export class AuditService {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async record(event: AuditEvent, executor: Kysely<Database> = this.db): Promise<void> {
-    const request = currentRequest();
+  /** origin: the request that caused it, when there is one (its address is stored, its logger writes the line). */
+  async record(event: AuditEvent, origin?: RequestOrigin, executor: Kysely<Database> = this.db): Promise<void> {
+    const request = origin;
     const row = {
       id: randomId('evt_'),
       type: event.type,

@@ -1,3 +1,4 @@
+import type { RequestOrigin } from '../http/request-context.js';
 import type { Kysely } from 'kysely';
 import { formatScopes } from '../scopes.js';
 import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.js';
@@ -26,7 +27,7 @@ export class ClientRegistration {
   }
 
   /** RFC 7591 §3.2.1: the client information response, the metadata as registered. */
-  async register(input: unknown): Promise<Record<string, unknown>> {
+  async register(input: unknown, origin?: RequestOrigin): Promise<Record<string, unknown>> {
     const metadata = readClientMetadata(input);
     const isPublic = metadata.authMethod === 'none';
     const secret = isPublic ? null : randomSecret(PREFIX.clientSecret);
@@ -56,7 +57,7 @@ export class ClientRegistration {
       now,
     );
     await this.repo.insert(row);
-    await this.audit?.record({ type: 'client.registered', userId: null, clientId: row.id, detail: { name: row.name } });
+    await this.audit?.record({ type: 'client.registered', userId: null, clientId: row.id, detail: { name: row.name } }, origin);
     return {
       client_id: row.id,
       client_id_issued_at: Math.floor(now / 1000),

@@ -112,7 +112,7 @@ export async function clientRoutes(scope: FastifyInstance, clients: ClientsServi
       },
     },
     async (request, reply) => {
-      const result = await clients.resetSecret(apiKeyOf(request).userId, request.params.clientId);
+      const result = await clients.resetSecret(apiKeyOf(request).userId, request.params.clientId, request);
       return reply.header('cache-control', 'no-store').send(result);
     },
   );

@@ -1,3 +1,4 @@
+import type { RequestOrigin } from '../http/request-context.js';
 import type { Kysely } from 'kysely';
 import type { InvalidationFeed } from '../storage/invalidations.js';
 import { AppError, invalidValue, notFound } from '../errors.js';
@@ -184,7 +185,7 @@ export class ClientsService {
   }
 
   /** The old secret stops working at once: only the new hash is stored (SPEC §3, CM-03). */
-  async resetSecret(userId: string, clientId: string): Promise<{ clientId: string; clientSecret: string }> {
+  async resetSecret(userId: string, clientId: string, origin?: RequestOrigin): Promise<{ clientId: string; clientSecret: string }> {
     const row = await this.owned(userId, clientId);
     if (row.is_public === 1) {
       throw new AppError('public_client', 'Public clients have no secret to reset; they authenticate with PKCE alone.');
@@ -192,7 +193,7 @@ export class ClientsService {
     const secret = randomSecret(PREFIX.clientSecret);
     const changed = await this.repo.updateOwned(userId, clientId, { secret_hash: sha256Hex(secret), updated_at: this.now() });
     if (!changed) throw notFound('client');
-    await this.audit?.record({ type: 'client.secret_reset', userId, clientId, detail: { name: row.name } });
+    await this.audit?.record({ type: 'client.secret_reset', userId, clientId, detail: { name: row.name } }, origin);
     return { clientId, clientSecret: secret };
   }
 

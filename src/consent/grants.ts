@@ -1,3 +1,4 @@
+import type { RequestOrigin } from '../http/request-context.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
 import { formatScopes, parseScopes } from '../scopes.js';
@@ -97,12 +98,12 @@ export class GrantsService {
    * "Revoke access": the grant and every token the app holds for the user
    * die together, in one transaction, so the next request is refused.
    */
-  async revokeAccess(userId: string, clientId: string): Promise<boolean> {
+  async revokeAccess(userId: string, clientId: string, origin?: RequestOrigin): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const deleted = await trx.deleteFrom('oauth_grants').where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
       await this.onEnded(trx, userId, clientId);
       const revoked = Number(deleted.numDeletedRows) > 0;
-      if (revoked) await this.audit?.record({ type: 'grant.revoked', userId, clientId }, trx);
+      if (revoked) await this.audit?.record({ type: 'grant.revoked', userId, clientId }, origin, trx);
       return revoked;
     });
   }

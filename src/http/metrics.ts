@@ -54,14 +54,9 @@ export function serveClusterMetrics(): void {
  * sum over all workers, whichever worker answers it.
  */
 export function registerMetrics(app: FastifyInstance, telemetry: Telemetry, metricsToken: string | null): void {
-  app.addHook('onResponse', async (request, reply) => {
-    const labels = {
-      method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
-      status: String(reply.statusCode),
-    };
-    telemetry.requests.inc(labels);
-    telemetry.latency.observe(labels, reply.elapsedTime / 1000);
+  app.addHook('onResponse', (request, reply, done) => {
+    telemetry.requests.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 
   app.get(PATHS.metrics, { schema: { hide: true } }, async (request, reply) => {

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RequestMetrics } from './request-metrics.js';
 
 /** Where the numbers come from that only their owners can read (a pool, a Redis client). */
 export interface TelemetrySources {
@@ -16,8 +17,8 @@ export type RevokeReason = 'revocation' | 'refresh_replay' | 'code_replay' | 'gr
  */
 export class Telemetry {
   readonly registry = new Registry();
-  readonly requests: Counter<'method' | 'route' | 'status'>;
-  readonly latency: Histogram<'method' | 'route' | 'status'>;
+  /** Requests and their latency by method, route pattern and status. */
+  readonly requests: RequestMetrics;
   private readonly upstreamLatency: Histogram<'endpoint' | 'status'>;
   private readonly limited: Counter<'limiter'>;
   private readonly issued: Counter<'grant'>;
@@ -26,15 +27,7 @@ export class Telemetry {
   constructor(sources: TelemetrySources = {}) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'serika_' });
-    const labelNames = ['method', 'route', 'status'] as const;
-    this.requests = new Counter({ name: 'serika_http_requests_total', help: 'HTTP requests served, by method, route pattern and status code.', labelNames, registers });
-    this.latency = new Histogram({
-      name: 'serika_http_request_duration_seconds',
-      help: 'HTTP request latency in seconds, by method, route pattern and status code.',
-      labelNames,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-      registers,
-    });
+    this.requests = new RequestMetrics(this.registry);
     this.upstreamLatency = new Histogram({
       name: 'serika_upstream_request_duration_seconds',
       help: 'Generation upstream calls: seconds until the answer was complete, by endpoint and the status the app received (499: the app went away).',

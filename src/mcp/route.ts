@@ -8,7 +8,6 @@ import { isClientGone } from '../http/client-gone.js';
 import type { OAuthStore } from '../oauth/store.js';
 import { MCP_PATH } from '../paths.js';
 import { bearerGuard, bearerOf } from '../resources/bearer.js';
-import { parseScopes } from '../scopes.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { VERSION } from '../version.js';
 import { createMcpServer, type McpCaller, type ToolDeps } from './tools.js';
@@ -164,7 +163,7 @@ export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Pro
       const authInfo: AuthInfo = {
         token: '',
         clientId: grant.clientId,
-        scopes: parseScopes(grant.scopes),
+        scopes: [...grant.scopeList],
         expiresAt: Math.floor(grant.expiresAt / 1000),
         resource: new URL(resource.uri),
         resourceMetadataUrl: resource.metadataUrl,

@@ -66,7 +66,7 @@ export async function registerRoute(scope: FastifyInstance, deps: RegisterDeps):
           throw new OAuthError('invalid_request', 'Too many registrations from this address; retry later.', { status: 429 });
         }
       }
-      return reply.code(201).send(await deps.registration.register(request.body));
+      return reply.code(201).send(await deps.registration.register(request.body, request));
     },
   );
 }

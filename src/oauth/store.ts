@@ -53,6 +53,8 @@ export interface AccessGrant {
   avatar: string | null;
   email: string | null;
   scopes: string;
+  /** The scopes, split once (RFC 6749 §3.3). */
+  scopeList: readonly string[];
   expiresAt: number;
   audience: Audience;
 }
@@ -92,6 +94,7 @@ export class OAuthStore {
   private readonly telemetry: Telemetry | null;
   private readonly feed: InvalidationFeed | null;
   private readonly cache: AccessTokenCache<TokenWithUser> | null;
+  private readonly grants = new WeakMap<TokenWithUser, AccessGrant>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -273,16 +276,23 @@ export class OAuthStore {
   async findLiveAccessToken(token: string): Promise<AccessGrant | undefined> {
     const row = await this.withUser(token);
     if (!row || row.kind !== 'access' || tokenState(row, this.now()) !== 'live') return undefined;
-    return {
-      clientId: row.client_id,
-      userId: row.user_id,
-      username: row.username,
-      avatar: row.avatar,
-      email: row.email,
-      scopes: row.scopes,
-      expiresAt: row.expires_at,
-      audience: parseAudience(row.resources),
-    };
+    // A cached row is read by many requests: its grant is built once (frozen, shared).
+    let grant = this.grants.get(row);
+    if (!grant) {
+      grant = Object.freeze({
+        clientId: row.client_id,
+        userId: row.user_id,
+        username: row.username,
+        avatar: row.avatar,
+        email: row.email,
+        scopes: row.scopes,
+        scopeList: Object.freeze(parseScopes(row.scopes)),
+        expiresAt: row.expires_at,
+        audience: parseAudience(row.resources),
+      });
+      this.grants.set(row, grant);
+    }
+    return grant;
   }
 
   /** The stored row, never from the cache (the token endpoint and revocation read it to change it). */

@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHook
 import { AppError } from '../errors.js';
 import { presentedCredentials } from '../http/authorization-header.js';
 import type { AccessGrant, OAuthStore } from '../oauth/store.js';
-import { parseScopes } from '../scopes.js';
 import type { Scope } from '../scopes.js';
 import { identify } from '../http/request-context.js';
 import { audienceCovers, type ProtectedResource } from '../audiences.js';
@@ -96,7 +95,7 @@ export function requireScope(needed: Scope, ...orElse: Scope[]): preHandlerAsync
   const check: ScopeCheck = async function checkScope(request, reply) {
     const grant = request.bearer;
     if (!grant) throw new AppError('invalid_token', 'This endpoint needs an OAuth access token.');
-    const held = parseScopes(grant.scopes);
+    const held = grant.scopeList;
     if (!accepted.some((s) => held.includes(s))) {
       challenge(request, reply, 'insufficient_scope', `This endpoint needs the ${accepted.join(' or ')} scope.`, needed);
       throw new AppError('insufficient_scope', `The access token lacks the "${needed}" scope this endpoint needs.`);

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { openAIErrorSchema } from '../http/openai-errors.js';
 import type { AccessGrant } from '../oauth/store.js';
-import { parseScopes } from '../scopes.js';
 import { bearerOf, requireScope } from './bearer.js';
 import { API } from '../paths.js';
 
@@ -26,7 +25,7 @@ const userinfoSchema = {
  * profile, `email` and `email_verified` with email.
  */
 export function userinfoClaims(grant: AccessGrant): Record<string, unknown> {
-  const scopes = parseScopes(grant.scopes);
+  const scopes = grant.scopeList;
   const claims: Record<string, unknown> = {};
   const openid = scopes.includes('openid');
   if (openid) claims.sub = grant.userId;

@@ -67,7 +67,7 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
       const failures = await throttle.recordFailure(username);
       // The burst that starts the slowdown is a security event of the account it targets.
       if (failures === FREE_FAILURES) {
-        await audit.record({ type: 'sign_in.throttled', userId: (await users.findByUsername(username))?.id ?? null, detail: { username: username.slice(0, 64), failures } });
+        await audit.record({ type: 'sign_in.throttled', userId: (await users.findByUsername(username))?.id ?? null, detail: { username: username.slice(0, 64), failures } }, request);
       }
       return sendPage(reply, 401, loginView(await form(reply, { returnTo, username, error: 'Incorrect username or password.' })));
     }

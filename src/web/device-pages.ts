@@ -127,7 +127,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
       if (budget !== undefined) await budgets.set(user.userId, client.clientId, budget);
       if (client.ownerId === null) await clients.markGranted(client.clientId);
     } else {
-      await audit.record({ type: 'device.denied', userId: user.userId, clientId: row.client_id });
+      await audit.record({ type: 'device.denied', userId: user.userId, clientId: row.client_id }, request);
     }
     await attempts.clear(user.userId);
     return sendPage(reply, 200, deviceDonePage({ user, csrf: pageSessions.csrf(reply), allowed: decision === 'allow', clientName }));

@@ -1,3 +1,4 @@
+import type { RequestOrigin } from '../../http/request-context.js';
 import type { Kysely } from 'kysely';
 import { AppError } from '../../errors.js';
 import { PREFIX, constantTimeEqual, randomId, randomSecret, sha256Hex } from '../../security/secrets.js';
@@ -56,7 +57,7 @@ export class ApiKeysService {
     this.repo = new ApiKeysRepo(db);
   }
 
-  async create(userId: string, name: string | undefined): Promise<CreatedApiKey> {
+  async create(userId: string, name: string | undefined, origin?: RequestOrigin): Promise<CreatedApiKey> {
     const label = (name ?? '').trim() || 'default';
     if ([...label].length > 100 || /\p{Cc}/u.test(label)) {
       throw new AppError('invalid_value', 'Key names are 1 to 100 printable characters.', 'name');
@@ -73,7 +74,7 @@ export class ApiKeysService {
       revoked_at: null,
     };
     await this.repo.insert(row);
-    await this.audit?.record({ type: 'api_key.created', userId, detail: { keyId: row.id, prefix: row.prefix, name: label } });
+    await this.audit?.record({ type: 'api_key.created', userId, detail: { keyId: row.id, prefix: row.prefix, name: label } }, origin);
     return { ...toInfo(row), key };
   }
 
@@ -82,17 +83,17 @@ export class ApiKeysService {
   }
 
   /** Accepts the listed prefix with or without the `sk-serika-` start. */
-  async revoke(userId: string, prefix: string): Promise<number> {
+  async revoke(userId: string, prefix: string, origin?: RequestOrigin): Promise<number> {
     const full = prefix.startsWith(PREFIX.apiKey) ? prefix : PREFIX.apiKey + prefix;
     const count = await this.repo.revoke(userId, 'prefix', full, this.now());
-    if (count > 0) await this.audit?.record({ type: 'api_key.revoked', userId, detail: { prefix: full } });
+    if (count > 0) await this.audit?.record({ type: 'api_key.revoked', userId, detail: { prefix: full } }, origin);
     return count;
   }
 
   /** Revokes one of the user's keys by its ID (the dashboard's button); false when it is not theirs or already revoked. */
-  async revokeById(userId: string, keyId: string): Promise<boolean> {
+  async revokeById(userId: string, keyId: string, origin?: RequestOrigin): Promise<boolean> {
     const revoked = (await this.repo.revoke(userId, 'id', keyId, this.now())) > 0;
-    if (revoked) await this.audit?.record({ type: 'api_key.revoked', userId, detail: { keyId } });
+    if (revoked) await this.audit?.record({ type: 'api_key.revoked', userId, detail: { keyId } }, origin);
     return revoked;
   }
 

@@ -16,7 +16,7 @@ export const GRANTS: Record<string, GrantHandler> = {
 };
 
 /** What every grant handler is given beside the request, and the client authentication. */
-export type TokenDeps = Omit<GrantContext, 'params' | 'client'> & { authenticate: ClientAuthenticator };
+export type TokenDeps = Omit<GrantContext, 'params' | 'client' | 'origin'> & { authenticate: ClientAuthenticator };
 
 /** POST /oauth/token (RFC 6749 §3.2): form or JSON body, one grant handler per grant type. */
 export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promise<void> {
@@ -38,7 +38,7 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
       const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
       if (!grant) throw new OAuthError('unsupported_grant_type', `Supported grant types: ${Object.keys(GRANTS).join(', ')}.`);
       const { authenticate: _authenticate, ...context } = deps;
-      const issued = await grant({ ...context, params, client });
+      const issued = await grant({ ...context, params, client, origin: request });
       return reply.code(200).send(issued);
     },
   );

@@ -53,7 +53,7 @@ export async function accountPages(scope: FastifyInstance, deps: { users: UsersS
     const delay = await throttle.delayFor(user.username);
     if (delay > 0) await sleep(delay);
     try {
-      await users.changePassword(user.userId, field(request.body, 'current_password') ?? '', field(request.body, 'new_password') ?? '');
+      await users.changePassword(user.userId, field(request.body, 'current_password') ?? '', field(request.body, 'new_password') ?? '', request);
     } catch (error) {
       if (error instanceof AppError && error.status < 500) {
         if (error.param === 'current_password') await throttle.recordFailure(user.username);
@@ -79,7 +79,7 @@ export async function accountPages(scope: FastifyInstance, deps: { users: UsersS
     if (field(request.body, 'confirm') !== user.username) {
       return page(request, reply, { confirm: `Type ${user.username} exactly to delete the account.` }, undefined, 400);
     }
-    await users.delete(user.userId);
+    await users.delete(user.userId, request);
     pageSessions.dropCookies(reply);
     return reply.code(303).header('location', PATHS.signup).send();
   });

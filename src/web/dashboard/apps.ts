@@ -104,7 +104,7 @@ ${
   });
 
   scope.post<{ Params: { clientId: string } }>(`${DASHBOARD.apps}/:clientId/revoke`, async (request, reply) => {
-    await grants.revokeAccess(userOf(request).userId, request.params.clientId);
+    await grants.revokeAccess(userOf(request).userId, request.params.clientId, request);
     return reply.code(303).header('location', DASHBOARD.apps).send();
   });
 

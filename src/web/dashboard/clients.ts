@@ -265,7 +265,7 @@ ${extra.notice ?? ''}
   scope.post<{ Params: { id: string } }>(`${DASHBOARD.clients}/:id/reset-secret`, async (request, reply) => {
     const client = await owned(request, reply);
     if (!client) return reply;
-    const { clientSecret } = await clients.resetSecret(userOf(request).userId, client.clientId);
+    const { clientSecret } = await clients.resetSecret(userOf(request).userId, client.clientId, request);
     return detailPage(request, reply, client, { notice: secretOnce('Secret reset. Your new client secret', clientSecret, 'client-secret') });
   });
 

@@ -49,7 +49,7 @@ ${extra.created ?? ''}
   scope.post(DASHBOARD.keys, async (request, reply) => {
     const name = field(request.body, 'name') ?? '';
     try {
-      const created = await apiKeys.create(userOf(request).userId, name);
+      const created = await apiKeys.create(userOf(request).userId, name, request);
       return await render(request, reply, { created: secretOnce(`Your new API key “${created.name}”`, created.key, 'new-key'), status: 201 });
     } catch (error) {
       if (error instanceof AppError && error.status < 500) return render(request, reply, { errors: { name: error.message }, name, status: 400 });
@@ -71,7 +71,7 @@ ${extra.created ?? ''}
   });
 
   scope.post<{ Params: { id: string } }>(`${DASHBOARD.keys}/:id/revoke`, async (request, reply) => {
-    await apiKeys.revokeById(userOf(request).userId, request.params.id);
+    await apiKeys.revokeById(userOf(request).userId, request.params.id, request);
     return reply.code(303).header('location', DASHBOARD.keys).send();
   });
 }

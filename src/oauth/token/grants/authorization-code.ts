@@ -7,10 +7,10 @@ import { parseAudience } from '../../../audiences.js';
 import { narrowedAudience } from '../../resource-param.js';
 
 /** RFC 6749 §4.1.3 with RFC 7636 §4.5–4.6: redeem a code once, bound to everything it was issued for. */
-export const authorizationCodeGrant: GrantHandler = async ({ params, client, budgets, store, now, audit, idTokens, issuer }): Promise<IssuedTokens> => {
+export const authorizationCodeGrant: GrantHandler = async ({ params, client, budgets, store, now, audit, idTokens, issuer, origin }): Promise<IssuedTokens> => {
   const replayed = async (codeHash: string, userId: string) => {
     const revoked = await store.revokeByCode(codeHash);
-    await audit.record({ type: 'code.replayed', userId, clientId: client.clientId, detail: { tokensRevoked: revoked } });
+    await audit.record({ type: 'code.replayed', userId, clientId: client.clientId, detail: { tokensRevoked: revoked } }, origin);
     throw invalidGrant('The code was already used; the tokens issued from it are revoked.');
   };
   const code = params.get('code');

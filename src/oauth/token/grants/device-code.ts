@@ -9,7 +9,7 @@ import { grantedDetails, type GrantHandler } from './types.js';
 const polling = (code: 'authorization_pending' | 'slow_down' | 'access_denied' | 'expired_token', description: string) => new OAuthError(code, description, { status: 400 });
 
 /** RFC 8628 §3.4–3.5: the device polls until the user decides; tokens exactly once. */
-export const deviceCodeGrant: GrantHandler = async ({ params, client, budgets, audit, idTokens, devices }): Promise<IssuedTokens> => {
+export const deviceCodeGrant: GrantHandler = async ({ params, client, budgets, audit, idTokens, devices, origin }): Promise<IssuedTokens> => {
   if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) throw new OAuthError('unauthorized_client', 'This client may not use the device grant.');
   const deviceCode = params.get('device_code');
   if (deviceCode === undefined) throw invalidRequest('device_code is required.');
@@ -34,7 +34,7 @@ export const deviceCodeGrant: GrantHandler = async ({ params, client, budgets, a
   const scopes = parseScopes(row.scopes);
   const issued = await devices.redeem(row, { clientId: client.clientId, userId: row.user_id!, scopes, authTime: row.auth_time, audience: parseAudience(row.resources) });
   if (!issued) {
-    await audit.record({ type: 'device_code.replayed', userId: row.user_id, clientId: client.clientId });
+    await audit.record({ type: 'device_code.replayed', userId: row.user_id, clientId: client.clientId }, origin);
     throw invalidGrant('The device code was already used; its tokens were issued.');
   }
   if (scopes.includes('openid')) {

@@ -9,10 +9,10 @@ import { narrowedAudience } from '../../resource-param.js';
  * RFC 6749 §6 with RFC 9700 §4.14.2: every use rotates the refresh token;
  * a used one presented again revokes its whole family (RT-01…RT-04).
  */
-export const refreshTokenGrant: GrantHandler = async ({ params, client, budgets, store, now, audit, idTokens, issuer }): Promise<IssuedTokens> => {
+export const refreshTokenGrant: GrantHandler = async ({ params, client, budgets, store, now, audit, idTokens, issuer, origin }): Promise<IssuedTokens> => {
   const replayed = async (familyId: string, userId: string) => {
     const revoked = await store.revokeFamily(familyId, 'refresh_replay');
-    await audit.record({ type: 'refresh_token.replayed', userId, clientId: client.clientId, detail: { familyId, tokensRevoked: revoked } });
+    await audit.record({ type: 'refresh_token.replayed', userId, clientId: client.clientId, detail: { familyId, tokensRevoked: revoked } }, origin);
     throw invalidGrant('The refresh token was already used; its family is revoked.');
   };
   const presented = params.get('refresh_token');

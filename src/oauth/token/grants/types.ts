@@ -2,6 +2,7 @@ import type { RegisteredClient } from '../../../clients/service.js';
 import type { OAuthParams } from '../../params.js';
 import type { IssuedTokens, OAuthStore } from '../../store.js';
 import type { AuditService } from '../../../audit/service.js';
+import type { RequestOrigin } from '../../../http/request-context.js';
 import type { IdTokens } from '../../../oidc/id-token.js';
 import type { DeviceCodes } from '../../device/store.js';
 import type { BudgetsService } from '../../../consent/budgets.js';
@@ -18,6 +19,8 @@ export interface GrantContext {
   issuer: string;
   devices: DeviceCodes;
   budgets: BudgetsService;
+  /** The token request, for the audit records of replays. */
+  origin: RequestOrigin;
 }
 
 /** RFC 9396 §7: the token response carries the authorization details granted — the budget, when the grant has one. */
