@@ -25,6 +25,7 @@ import { Telemetry } from './http/telemetry.js';
 import { IdTokens } from './oidc/id-token.js';
 import { SigningKeys } from './oidc/signing-keys.js';
 import { InvalidationFeed } from './storage/invalidations.js';
+import { GroupCommit, ownTransaction } from './storage/group-commit.js';
 
 /**
  * The registry of domain services. Route modules receive only the services
@@ -98,11 +99,12 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const redis = connectRedis(config.redisUrl);
   const telemetry = new Telemetry({ pool: storage.poolStats, redis: redis ? () => redisState(redis) : undefined });
   const invalidations = new InvalidationFeed(storage);
+  const transact = config.groupCommit ? new GroupCommit(storage.db).run : ownTransaction(storage.db);
   const oauth = new OAuthStore(
     storage.db,
     { accessToken: config.accessTokenTtl, refreshToken: config.refreshTokenTtl, authCode: config.authCodeTtl },
     now,
-    { telemetry, feed: invalidations, cacheSize: config.tokenCache },
+    { telemetry, feed: invalidations, cacheSize: config.tokenCache, transact },
   );
   const audit = new AuditService(storage.db, now);
   const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.endGrant(trx, userId, clientId), audit);
@@ -123,9 +125,9 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now }) : null;
   const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
-  const usage = new UsageService(storage.db, now);
+  const usage = new UsageService(storage.db, now, transact);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
-  const budgets = new BudgetsService(storage.db, now);
+  const budgets = new BudgetsService(storage.db, now, transact);
   const clientName = async (clientId: string) => (await clients.findRegistered(clientId))?.name ?? null;
   const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs });
   const gateway = new Gateway({

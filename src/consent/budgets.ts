@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { ownTransaction, type Transactor } from '../storage/group-commit.js';
 import { randomId } from '../security/secrets.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
 import { periodEnd, periodStart, type BudgetLimit } from './budget-rules.js';
@@ -54,6 +55,8 @@ export class BudgetsService {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
+    /** Holds and settlements commit through it (group commit, or a transaction each). */
+    private readonly transact: Transactor = ownTransaction(db),
   ) {}
 
   /** The budget of a grant, its period rolled over to now; null when the user set none. */
@@ -115,7 +118,7 @@ export class BudgetsService {
     // Most grants have no budget: they are answered by one indexed read, outside any transaction.
     const exists = await this.db.selectFrom('oauth_budgets').select('period').where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
     if (!exists) return null;
-    return this.db.transaction().execute(async (trx) => {
+    return this.transact(async (trx) => {
       const now = this.now();
       let row = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
       if (!row) return null;
@@ -159,7 +162,7 @@ export class BudgetsService {
 
   /** The call is over: its reservation goes, and what it actually spent (nothing, when it failed) is counted. */
   async settle(reservationId: string, userId: string, clientId: string, spent: Cost, alongside?: (trx: Kysely<Database>) => Promise<void>): Promise<BudgetState | null> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.transact(async (trx) => {
       // The call's own record (its usage row) commits with its settlement: one commit, not two.
       await alongside?.(trx);
       const released = await trx.deleteFrom('budget_reservations').where('id', '=', reservationId).returning(['tokens', 'images']).executeTakeFirst();

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { ownTransaction, type Transactor } from '../storage/group-commit.js';
 import { sql } from 'kysely';
 import { randomId } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
@@ -41,10 +42,12 @@ export class UsageService {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
+    private readonly transact: Transactor = ownTransaction(db),
   ) {}
 
-  /** One call's row; in the caller's transaction when given one (a budget settles in the same commit). */
-  async record(entry: UsageEntry, executor: Kysely<Database> = this.db): Promise<void> {
+  /** One call's row, committed before this resolves; in the caller's transaction when given one (a budget settles in the same commit). */
+  async record(entry: UsageEntry, executor?: Kysely<Database>): Promise<void> {
+    if (!executor) return this.transact((trx) => this.record(entry, trx));
     const now = this.now();
     // A failed call is charged nothing: its row keeps the status, with no tokens or images.
     const ok = entry.status >= 200 && entry.status < 300;

@@ -7,6 +7,7 @@ import { formatScopes, parseScopes } from '../scopes.js';
 import type { RevokeReason, Telemetry } from '../http/telemetry.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience, type Audience } from '../audiences.js';
 import type { Invalidation, InvalidationFeed } from '../storage/invalidations.js';
+import { ownTransaction, type Transactor } from '../storage/group-commit.js';
 import { AccessTokenCache, grantKey } from './access-token-cache.js';
 
 export interface Lifetimes {
@@ -68,6 +69,8 @@ export interface StoreOptions {
   feed?: InvalidationFeed | null;
   /** Access-token lookups kept in memory (0: none). */
   cacheSize?: number;
+  /** How redemptions and rotations commit (group commit, or a transaction each). */
+  transact?: Transactor;
 }
 
 /** Where a token stands; the one place that decides whether a token is live. */
@@ -95,6 +98,7 @@ export class OAuthStore {
   private readonly feed: InvalidationFeed | null;
   private readonly cache: AccessTokenCache<TokenWithUser> | null;
   private readonly grants = new WeakMap<TokenWithUser, AccessGrant>();
+  private readonly transact: Transactor;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -104,6 +108,7 @@ export class OAuthStore {
   ) {
     this.telemetry = options.telemetry ?? null;
     this.feed = options.feed ?? null;
+    this.transact = options.transact ?? ownTransaction(db);
     this.cache = this.feed && (options.cacheSize ?? 0) > 0 ? new AccessTokenCache(this.feed, options.cacheSize!) : null;
     this.selectToken = prepared(db, (d) => d.selectFrom('oauth_tokens').selectAll().where('token_hash', '=', ''));
     this.selectCode = prepared(db, (d) => d.selectFrom('oauth_codes').selectAll().where('code_hash', '=', ''));
@@ -175,7 +180,7 @@ export class OAuthStore {
    * SQLite serialises writers). Returns null when the code was already used.
    */
   async redeemCode(codeHash: string, subject: TokenSubject): Promise<IssuedTokens | null> {
-    const issued = await this.db.transaction().execute(async (trx) => {
+    const issued = await this.transact(async (trx) => {
       const consumed = await trx
         .updateTable('oauth_codes')
         .set({ consumed_at: this.now() })
@@ -220,7 +225,7 @@ export class OAuthStore {
    * conditional, so of racing uses exactly one wins; null for the others.
    */
   async rotateRefresh(old: TokenRow, subject: TokenSubject): Promise<IssuedTokens | null> {
-    const issued = await this.db.transaction().execute(async (trx) => {
+    const issued = await this.transact(async (trx) => {
       const consumed = await trx
         .updateTable('oauth_tokens')
         .set({ consumed_at: this.now() })

@@ -21,6 +21,7 @@ describe('configuration', () => {
       deviceCodeTtl: 600,
       budgetDefaultMaxTokens: 4096,
       tokenCache: 10_000,
+      groupCommit: true,
       rateLimitToken: 600,
       rateLimitLogin: 20,
       signup: 'open',

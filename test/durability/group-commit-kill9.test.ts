@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.js';
+import { sha256Hex } from '../../src/security/secrets.js';
+import { closeServices, createServices } from '../../src/services.js';
+import { openStorage } from '../../src/storage/database.js';
+import { migrateToLatest } from '../../src/storage/migrate.js';
+import { spawnServer } from '../helpers/cli.js';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+
+/**
+ * Issue 18: with group commit, a caller is answered only after the commit
+ * that holds its rows. Under concurrent refreshes and chat calls the process
+ * is killed (SIGKILL) mid-load; every refresh and every generation that was
+ * answered 200 must be in the database afterwards.
+ */
+describe('group commit loses nothing acknowledged to kill -9', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'serika-group-'));
+  const databaseUrl = `sqlite:${join(dir, 'group.db')}`;
+  let up: FakeUpstream;
+  beforeAll(async () => {
+    up = await startFakeUpstream();
+  });
+  afterAll(async () => {
+    await up?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function withServices<T>(run: (s: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
+    const storage = openStorage(databaseUrl);
+    await migrateToLatest(storage);
+    const services = createServices(parseConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', GROUP_COMMIT: 'off' }), storage);
+    try {
+      return await run(services);
+    } finally {
+      await closeServices(services);
+      await storage.close();
+    }
+  }
+
+  it('keeps every answered refresh rotation and usage row', async () => {
+    const REFRESHES = 400;
+    const seeded = await withServices(async (s) => {
+      const user = await s.users.create({ username: 'grouped', password: 'password123' });
+      const client = await s.clients.create(user.id, { name: 'Busy', redirectUris: ['https://b.example/cb'], scopes: ['generations'] });
+      await s.grants.allow(user.id, client.clientId, ['generations']);
+      const refresh: string[] = [];
+      let access = '';
+      for (let i = 0; i < REFRESHES; i++) {
+        const t = await s.oauth.issue(s.storage.db, { clientId: client.clientId, userId: user.id, scopes: ['generations'] }, `fam_g${i}`, null);
+        refresh.push(t.refresh_token);
+        access = t.access_token;
+      }
+      return { userId: user.id, clientId: client.clientId, clientSecret: client.clientSecret!, refresh, access };
+    });
+    const server = await spawnServer({ DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: up.baseUrl, LOG_LEVEL: 'warn', RATE_LIMIT_TOKEN: '0', GROUP_COMMIT: 'on' });
+    const api = `${server.url}/api/openai/v1`;
+    const answered = { refreshes: [] as Array<{ old: string; access: string; refresh: string }>, chats: 0 };
+    let killed = false;
+    const kill = async () => {
+      if (killed) return;
+      killed = true;
+      await server.stop('SIGKILL');
+    };
+    let next = 0;
+    const worker = async (w: number) => {
+      while (next < REFRESHES && !killed) {
+        const i = next++;
+        try {
+          if (w % 4 === 0) {
+            const r = await fetch(`${api}/oauth/chat/completions`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${seeded.access}`, 'content-type': 'application/json' },
+              body: JSON.stringify({ model: 'test-model', messages: [{ role: 'user', content: 'hi' }] }),
+            });
+            if (r.status === 200 && (await r.json()).choices) answered.chats++;
+          } else {
+            const r = await fetch(`${api}/oauth/token`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/x-www-form-urlencoded' },
+              body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: seeded.refresh[i]!, client_id: seeded.clientId, client_secret: seeded.clientSecret }),
+            });
+            if (r.status === 200) {
+              const json = await r.json();
+              answered.refreshes.push({ old: seeded.refresh[i]!, access: json.access_token, refresh: json.refresh_token });
+            }
+          }
+        } catch {
+          // the connection died with the process: not acknowledged
+        }
+        if (answered.refreshes.length >= 120) await kill();
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, (_, w) => worker(w)));
+    await kill();
+    expect(answered.refreshes.length).toBeGreaterThanOrEqual(120);
+    expect(answered.refreshes.length).toBeLessThan(REFRESHES);
+    expect(answered.chats).toBeGreaterThan(0);
+
+    await withServices(async (s) => {
+      for (const r of answered.refreshes) {
+        const [old, access, refresh] = await Promise.all([s.oauth.findToken(r.old), s.oauth.findToken(r.access), s.oauth.findToken(r.refresh)]);
+        expect(old?.consumed_at, 'the rotated refresh token is consumed').not.toBeNull();
+        expect(access?.token_hash).toBe(sha256Hex(r.access));
+        expect(refresh?.revoked_at).toBeNull();
+      }
+      const rows = await s.storage.db.selectFrom('usage_records').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', seeded.userId).executeTakeFirstOrThrow();
+      expect(Number(rows.n)).toBeGreaterThanOrEqual(answered.chats);
+    });
+  }, 60_000);
+});
