@@ -75,7 +75,7 @@ describe('group commit loses nothing acknowledged to kill -9', () => {
               headers: { authorization: `Bearer ${seeded.access}`, 'content-type': 'application/json' },
               body: JSON.stringify({ model: 'test-model', messages: [{ role: 'user', content: 'hi' }] }),
             });
-            if (r.status === 200 && (await r.json()).choices) answered.chats++;
+            if (r.status === 200 && ((await r.json()) as { choices?: unknown }).choices) answered.chats++;
           } else {
             const r = await fetch(`${api}/oauth/token`, {
               method: 'POST',
@@ -83,7 +83,7 @@ describe('group commit loses nothing acknowledged to kill -9', () => {
               body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: seeded.refresh[i]!, client_id: seeded.clientId, client_secret: seeded.clientSecret }),
             });
             if (r.status === 200) {
-              const json = await r.json();
+              const json = (await r.json()) as { access_token: string; refresh_token: string };
               answered.refreshes.push({ old: seeded.refresh[i]!, access: json.access_token, refresh: json.refresh_token });
             }
           }
