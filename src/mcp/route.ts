@@ -85,6 +85,22 @@ function webRequest(request: FastifyRequest, publicUrl: string): Request {
 }
 
 /**
+ * What the SDK reads of a request whose body is parsed already, on the way to
+ * the 2025 revisions (isLegacyRequest, the stateless transport): its method
+ * and headers.get(). Over Node's parsed headers, so no web Request (with its
+ * Headers validation and AbortSignal) is built for a call that needs none;
+ * the 2026 handler, which reads more, always gets a real one.
+ */
+function parsedRequest(request: FastifyRequest, publicUrl: string): Request {
+  const get = (name: string): string | null => {
+    const value = request.headers[name.toLowerCase()];
+    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+  };
+  const headers = { get, has: (name: string) => get(name) !== null };
+  return { method: request.method, url: publicUrl + request.url, headers } as unknown as Request;
+}
+
+/**
  * The 2025 revisions, stateless: a server and a transport per request, as the
  * SDK's own stateless fallback does, but answering with one JSON body
  * (enableJsonResponse) rather than a one-event stream — a third of the cost,
@@ -99,12 +115,17 @@ async function serveLegacy(request: Request, serverFor: () => ReturnType<typeof 
   const server = serverFor();
   const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   await server.connect(transport);
+  let answeredWhole = false;
   try {
     const response = await transport.handleRequest(request, parsed ? { authInfo, parsedBody: parsed.value } : { authInfo });
-    // Read before the server closes, so the answer is whole.
-    return { status: response.status, headers: response.headers, body: response.body ? Buffer.from(await response.arrayBuffer()) : null };
+    const answer = { status: response.status, headers: response.headers, body: response.body ? Buffer.from(await response.arrayBuffer()) : null };
+    answeredWhole = response.status === 200;
+    return answer;
   } finally {
-    await server.close();
+    // A 200 JSON answer means every request of the message was answered: nothing is in flight or
+    // timed, so close() would only build a 'Connection closed' error for nobody (a tenth of the
+    // call's CPU). Anything else (notifications still running, a refusal) is closed.
+    if (!answeredWhole) await server.close();
   }
 }
 
@@ -147,16 +168,23 @@ export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Pro
     schema: { tags: ['mcp'], summary: 'MCP server (Streamable HTTP): tools whoami, list_characters, get_character, list_models, chat, generate_image', security: [{ accessToken: [] }] },
     handler: async (request, reply) => {
       const grant = bearerOf(request);
-      const controller = new AbortController();
-      reply.raw.on('close', () => {
-        if (!reply.raw.writableFinished) controller.abort();
-      });
+      let controller: AbortController | undefined;
       const caller: McpCaller = {
         userId: grant.userId,
         clientId: grant.clientId,
         username: grant.username,
         avatar: grant.avatar,
-        signal: controller.signal,
+        // Made when a tool first asks (the ones that call the upstream): an AbortSignal costs more than whoami.
+        get signal() {
+          if (!controller) {
+            const made = (controller = new AbortController());
+            if (reply.raw.destroyed && !reply.raw.writableFinished) made.abort();
+            reply.raw.on('close', () => {
+              if (!reply.raw.writableFinished) made.abort();
+            });
+          }
+          return controller.signal;
+        },
       };
       const parsed = request.method === 'POST' ? parsedBody(request.body) : null;
       caller.onlyTool = calledTool(parsed?.value);
@@ -169,12 +197,13 @@ export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Pro
         resourceMetadataUrl: resource.metadataUrl,
         extra: { caller },
       };
-      const web = webRequest(request, deps.publicUrl);
+      const web = parsed ? parsedRequest(request, deps.publicUrl) : webRequest(request, deps.publicUrl);
       let answer: Answer;
       if (await isLegacyRequest(web, parsed?.value, { maxRequestBodySize: BODY_LIMIT })) {
         answer = await serveLegacy(web, () => createMcpServer(toolDeps, caller), authInfo, parsed);
       } else {
-        const response = await handler.fetch(web, parsed ? { authInfo, parsedBody: parsed.value } : { authInfo });
+        const full = parsed ? webRequest(request, deps.publicUrl) : web;
+        const response = await handler.fetch(full, parsed ? { authInfo, parsedBody: parsed.value } : { authInfo });
         // Event streams are relayed as they come; a single JSON answer is sent whole.
         const streamed = response.headers.get('content-type')?.startsWith('text/event-stream') ?? false;
         answer = { status: response.status, headers: response.headers, body: streamed ? response.body : response.body && Buffer.from(await response.arrayBuffer()) };
