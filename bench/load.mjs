@@ -92,6 +92,41 @@ async function runFlow() {
   return { requests: flows, rps: flows / seconds, seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, non2xx: 0 };
 }
 
+/** Refresh chains: each connection rotates its own refresh token, using the new one each time (a self-feeding soak load). */
+async function runRefreshChain() {
+  const { tokenUrl, client, tokens } = scenario.chain;
+  const deadline = Date.now() + scenario.duration * 1000;
+  const latencies = [];
+  let errors = 0;
+  let done = 0;
+  const started = Date.now();
+  const worker = async (i) => {
+    let token = tokens[i];
+    while (Date.now() < deadline && token) {
+      const t0 = performance.now();
+      try {
+        const r = await request(tokenUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token, client_id: client.clientId, client_secret: client.clientSecret }).toString(),
+        });
+        const json = await r.body.json();
+        if (r.statusCode !== 200) throw new Error(`refresh ${r.statusCode}`);
+        token = json.refresh_token;
+        done++;
+        latencies.push(performance.now() - t0);
+      } catch {
+        errors++;
+        token = undefined;
+      }
+    }
+  };
+  await Promise.all(tokens.map((_, i) => worker(i)));
+  const seconds = (Date.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { requests: done, rps: done / seconds, seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, non2xx: 0 };
+}
+
 /** Time to the first byte of a streamed completion, one request at a time. */
 async function runTtfb() {
   const samples = [];
@@ -141,5 +176,5 @@ async function runWrk() {
   return { requests, rps, seconds: scenario.duration, p50: ms(/50%\s+(\S+)/.exec(outputs[0])?.[1]), p99: ms(/99%\s+(\S+)/.exec(outputs[0])?.[1]), errors, non2xx };
 }
 
-const run = scenario.kind === 'flow' ? runFlow : scenario.kind === 'ttfb' ? runTtfb : scenario.kind === 'wrk' ? runWrk : runAutocannon;
+const run = scenario.kind === 'flow' ? runFlow : scenario.kind === 'refresh-chain' ? runRefreshChain : scenario.kind === 'ttfb' ? runTtfb : scenario.kind === 'wrk' ? runWrk : runAutocannon;
 process.stdout.write(JSON.stringify(await run()) + '\n');

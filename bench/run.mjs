@@ -4,13 +4,13 @@
 import { BudgetsService } from '../dist/consent/budgets.js';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { startChild, measure } from './lib.mjs';
+import { load, measure, procStats, startChild } from './lib.mjs';
 import { BENCH_DIR, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
 
-const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const PER_RUN = Number(process.env.BENCH_CODES ?? 20000);
+const PER_RUN = Number(process.env.BENCH_CODES ?? 10000);
 const PG_URL = process.env.BENCH_DATABASE_URL_PG ?? process.env.TEST_DATABASE_URL_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SKIP_MILLION = process.env.BENCH_SKIP_MILLION === '1';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -22,6 +22,8 @@ const rows = [];
 const BUDGETED_CHAT = 'chat completions with a budget';
 const MCP_WHOAMI = 'MCP tools/call whoami (stateless, bearer)';
 const ID_TOKEN_REDEMPTION = 'code + PKCE redemption with ID token (RS256, client_secret_post)';
+const PROXY_CEILING = 'bare Fastify + undici proxy: chat completions';
+const SOAK_MINUTES = Number(process.env.BENCH_SOAK_MINUTES ?? 10);
 const base = { duration: DURATION, connections: CONNECTIONS };
 const chatBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }] });
 const streamBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }], stream: true });
@@ -30,11 +32,12 @@ function section(title) {
   process.stdout.write(`\n${title}\n`);
 }
 
-async function ceiling() {
+async function ceiling(upstream) {
   section('Ceiling: bare Fastify');
-  const server = await startChild(['bench/ceiling.mjs']);
+  const server = await startChild(['bench/ceiling.mjs', upstream]);
   rows.push({ group: 'ceiling', ...(await measure('bare Fastify GET /hello', server.child.pid, RUNS, () => ({ ...base, url: `${server.info.url}/hello` }))) });
   rows.push({ group: 'ceiling', ...(await measure('bare Fastify form POST /echo', server.child.pid, RUNS, () => ({ ...base, url: `${server.info.url}/echo`, method: 'POST', headers: FORM, body: 'a=1&b=two' }))) });
+  rows.push({ group: 'ceiling', ...(await measure(PROXY_CEILING, server.child.pid, RUNS, () => ({ ...base, url: `${server.info.url}/proxy/chat/completions`, method: 'POST', headers: JSON_TYPE, body: chatBody }))) });
   await server.stop();
 }
 
@@ -169,43 +172,110 @@ async function scaleOut(upstream) {
   await db.drop();
 }
 
+/**
+ * Issue 18: RSS after a mixed soak (userinfo, whole authorize → token flows,
+ * refresh chains and chat at once, from four load processes) stays within
+ * 10 % of RSS after its first minute. RSS is read every 10 s.
+ */
+async function soak(upstream) {
+  section(`Soak: ${SOAK_MINUTES} minutes of mixed load (SQLite)`);
+  const db = await freshDatabase('sqlite');
+  const seeded = await seed(db.url);
+  const server = await startSerika(db.url, upstream);
+  const api = `${server.info.url}/api/openai/v1`;
+  const bearer = { authorization: `Bearer ${seeded.accessToken}` };
+  const { client } = seeded;
+  const seconds = SOAK_MINUTES * 60;
+  const connections = 8;
+  const chains = await mintTokens(seeded.storage, seeded, connections, 'fam_soak_');
+  const samples = [];
+  const started = Date.now();
+  const timer = setInterval(() => samples.push({ t: (Date.now() - started) / 1000, rssMb: procStats(server.child.pid).rssMb }), 10_000);
+  const before = procStats(server.child.pid);
+  const results = await Promise.all([
+    load({ duration: seconds, connections, url: `${api}/oauth/userinfo`, headers: bearer }),
+    load({ duration: seconds, connections, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chatBody }),
+    load({
+      duration: seconds,
+      connections,
+      kind: 'flow',
+      flow: {
+        authorizeUrl: `${api}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: client.clientId, redirect_uri: client.redirectUri, scope: 'profile', state: 's', code_challenge: client.challenge, code_challenge_method: 'S256' })}`,
+        cookie: seeded.cookie,
+        tokenUrl: `${api}/oauth/token`,
+        client,
+      },
+    }),
+    load({ duration: seconds, kind: 'refresh-chain', chain: { tokenUrl: `${api}/oauth/token`, client, tokens: chains } }),
+  ]);
+  clearInterval(timer);
+  const after = procStats(server.child.pid);
+  const requests = results.reduce((n, r) => n + r.requests, 0);
+  const atMinute = samples.find((x) => x.t >= 60) ?? samples[0];
+  const last = samples[samples.length - 1];
+  soakResult = {
+    minutes: SOAK_MINUTES,
+    requests,
+    errors: results.reduce((n, r) => n + r.errors + r.non2xx, 0),
+    perKind: ['userinfo', 'chat completions', 'authorize → token flows', 'refresh chains'].map((name, i) => `${name} ${results[i].rps.toFixed(0)} req/s`),
+    cpuMsPerRequest: ((after.cpu - before.cpu) * 1000) / requests,
+    rssAtMinute: atMinute?.rssMb,
+    rssAtEnd: last?.rssMb,
+    rssMax: Math.max(...samples.map((x) => x.rssMb)),
+  };
+  process.stdout.write(`  ${requests} requests (${soakResult.perKind.join(', ')}); RSS ${soakResult.rssAtMinute?.toFixed(0)} MiB at 1 min, ${soakResult.rssAtEnd?.toFixed(0)} MiB at the end, ${soakResult.rssMax.toFixed(0)} MiB at most\n`);
+  await seeded.storage.close();
+  await server.stop();
+}
+let soakResult = null;
+
 const find = (group, name) => rows.find((r) => r.group === group && r.name === name);
 const ratio = (a, b) => (a && b && b.rps ? a.rps / b.rps : NaN);
 
+/** A's CPU per request ÷ B's: how much more CPU A spends on a request (beside every req/s ratio: steadier on a shared machine). */
+const cpuRatio = (a, b) => (a && b && b.cpuMsPerRequest ? a.cpuMsPerRequest / b.cpuMsPerRequest : NaN);
+
 function targets() {
   const t = [];
+  const sq = (name) => find('serika-sqlite', name);
+  const pg = (name) => find('serika-postgres', name);
+  const peerRow = (name) => find('peer', name);
+  /** A target on SQLite rows, with the same ratio on PostgreSQL reported beside it. */
+  const vs = (issue, label, a, b, goal, pgA, pgB) => t.push({ issue, label, value: ratio(a, b), cpu: cpuRatio(a, b), goal, pg: pgA ? ratio(pgA, pgB) : NaN, pgCpu: pgA ? cpuRatio(pgA, pgB) : NaN });
   const hello = find('ceiling', 'bare Fastify GET /hello');
-  t.push(['userinfo ≥ 0.7 × bare Fastify GET /hello (SQLite)', ratio(find('serika-sqlite', 'userinfo'), hello), 0.7]);
-  t.push([`${BUDGETED_CHAT} ≥ 0.8 × chat completions (SQLite)`, ratio(find('serika-sqlite', BUDGETED_CHAT), find('serika-sqlite', 'chat completions')), 0.8]);
-  t.push([`${MCP_WHOAMI} ≥ 0.3 × Serika userinfo (SQLite)`, ratio(find('serika-sqlite', MCP_WHOAMI), find('serika-sqlite', 'userinfo')), 0.3]);
-  t.push([`${ID_TOKEN_REDEMPTION} ≥ 1.0 × node-oidc-provider (SQLite)`, ratio(find('serika-sqlite', ID_TOKEN_REDEMPTION), find('peer', ID_TOKEN_REDEMPTION)), 1.0]);
-  for (const name of ['code + PKCE redemption (client_secret_post)', 'code + PKCE redemption (client_secret_basic)', 'refresh (rotation)', 'introspection (Basic)']) {
-    const s = find('serika-sqlite', name);
-    t.push([`${name} ≥ 3 × node-oidc-provider (SQLite)`, ratio(s, find('peer', name)), 3]);
-    if (s) t.push([`${name} p99 < 20 ms at ${CONNECTIONS} connections (SQLite)`, s.p99, 20, 'below']);
+  vs(18, 'userinfo ≥ 0.5 × bare Fastify GET /hello', sq('userinfo'), hello, 0.5, pg('userinfo'), hello);
+  vs(18, 'PostgreSQL userinfo ≥ 0.8 × SQLite userinfo', pg('userinfo'), sq('userinfo'), 0.8);
+  for (const name of ['code + PKCE redemption (client_secret_post)', 'code + PKCE redemption (client_secret_basic)', 'refresh (rotation)']) {
+    vs(18, `${name} ≥ 1.5 × node-oidc-provider`, sq(name), peerRow(name), 1.5, pg(name), peerRow(name));
+    vs(18, `PostgreSQL ${name} ≥ 1.0 × node-oidc-provider`, pg(name), peerRow(name), 1.0);
+    if (sq(name)) t.push({ issue: 18, label: `${name} p99 < 20 ms at ${CONNECTIONS} connections`, value: sq(name).p99, goal: 20, kind: 'below', pg: pg(name)?.p99 ?? NaN });
   }
-  for (const r of rows.filter((r) => r.group === 'serika-postgres' && !r.name.includes('first byte'))) {
-    t.push([`PostgreSQL ≥ 0.5 × SQLite: ${r.name}`, ratio(r, find('serika-sqlite', r.name)), 0.5]);
+  vs(18, 'introspection (Basic) ≥ 3 × node-oidc-provider', sq('introspection (Basic)'), peerRow('introspection (Basic)'), 3, pg('introspection (Basic)'), peerRow('introspection (Basic)'));
+  vs(18, `chat completions ≥ 0.5 × ${PROXY_CEILING}`, sq('chat completions'), find('ceiling', PROXY_CEILING), 0.5, pg('chat completions'), find('ceiling', PROXY_CEILING));
+  vs(18, 'chat completions, streamed ≥ 0.95 × direct', sq('chat completions, streamed'), find('direct', 'chat completions, streamed, direct'), 0.95, pg('chat completions, streamed'), find('direct', 'chat completions, streamed, direct'));
+  if (soakResult) {
+    t.push({ issue: 18, label: `RSS after a ${soakResult.minutes}-minute mixed soak ÷ RSS after its first minute ≤ 1.10`, value: soakResult.rssAtEnd / soakResult.rssAtMinute, goal: 1.1, kind: 'below' });
   }
+  vs(13, `${ID_TOKEN_REDEMPTION} ≥ 1.0 × node-oidc-provider`, sq(ID_TOKEN_REDEMPTION), peerRow(ID_TOKEN_REDEMPTION), 1.0, pg(ID_TOKEN_REDEMPTION), peerRow(ID_TOKEN_REDEMPTION));
+  vs(15, `${MCP_WHOAMI} ≥ 0.3 × Serika userinfo`, sq(MCP_WHOAMI), sq('userinfo'), 0.3, pg(MCP_WHOAMI), pg('userinfo'));
+  vs(17, `${BUDGETED_CHAT} ≥ 0.8 × chat completions`, sq(BUDGETED_CHAT), sq('chat completions'), 0.8, pg(BUDGETED_CHAT), pg('chat completions'));
   for (const name of ['userinfo', 'introspection']) {
     const small = rows.find((r) => r.group === 'size' && r.size === '1k' && r.name.startsWith(name));
     const big = rows.find((r) => r.group === 'size' && r.size === '1M' && r.name.startsWith(name));
-    if (small && big) t.push([`${name} with 1M tokens ≥ 0.9 × with 1k`, ratio(big, small), 0.9]);
+    if (small && big) vs(7, `${name} with 1M tokens ≥ 0.9 × with 1k`, big, small, 0.9);
   }
-  const ttfb = find('serika-sqlite', 'streamed: time to first byte (1 at a time)');
+  const ttfb = sq('streamed: time to first byte (1 at a time)');
   const ttfbDirect = find('direct', 'streamed: time to first byte, direct');
-  if (ttfb && ttfbDirect) t.push(['streaming adds ≤ 1 ms to median time to first byte (ms added)', ttfb.p50 - ttfbDirect.p50, 1, 'below']);
-  t.push(['streaming keeps ≥ 0.9 × direct throughput', ratio(find('serika-sqlite', 'chat completions, streamed'), find('direct', 'chat completions, streamed, direct')), 0.9]);
+  if (ttfb && ttfbDirect) t.push({ issue: 7, label: 'streaming adds ≤ 1 ms to median time to first byte (ms added)', value: ttfb.p50 - ttfbDirect.p50, goal: 1, kind: 'below' });
   const one = find('scale', 'userinfo, 1 instance, 1 worker');
   const two = find('scale', 'userinfo, 1 instance, 2 workers');
   const pair = find('scale', 'userinfo, 2 instances, 1 worker each');
-  if (one && two) t.push(['2 workers ÷ 1 worker, userinfo on PostgreSQL (reported)', ratio(two, one), null, 'report']);
-  if (one && pair) t.push(['2 instances ÷ 1 instance, userinfo on PostgreSQL (reported)', ratio(pair, one), null, 'report']);
-  return t.map(([label, value, goal, kind]) => ({
-    label,
-    value,
-    goal: goal ?? '–',
-    met: kind === 'report' ? 'report' : Number.isFinite(value) && (kind === 'below' ? value <= goal : value >= goal),
+  if (one && two) t.push({ issue: 8, label: '2 workers ÷ 1 worker, userinfo on PostgreSQL', value: ratio(two, one), cpu: cpuRatio(two, one), kind: 'report' });
+  if (one && pair) t.push({ issue: 8, label: '2 instances ÷ 1 instance, userinfo on PostgreSQL', value: ratio(pair, one), cpu: cpuRatio(pair, one), kind: 'report' });
+  return t.map((x) => ({
+    ...x,
+    goal: x.goal ?? '–',
+    met: x.kind === 'report' ? 'report' : Number.isFinite(x.value) && (x.kind === 'below' ? x.value <= x.goal : x.value >= x.goal),
   }));
 }
 
@@ -216,7 +286,14 @@ function markdown(results) {
     '|---|---|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.group} | ${r.name} | ${r.rps ? cell(r.rps) : '–'} | ${cell(r.p50, 2)} | ${cell(r.p99, 2)} | ${r.errors} | ${r.rps ? cell(r.cpuMsPerRequest, 3) : '–'} | ${cell(r.rssMb, 0)} |`),
   ];
-  const goals = ['| target | measured | goal | met |', '|---|---:|---:|---|', ...results.map((t) => `| ${t.label} | ${cell(t.value, 2)} | ${t.goal} | ${t.met === 'report' ? '(figure)' : t.met ? 'yes' : '**no**'} |`)];
+  const goals = [
+    '| issue | target (SQLite) | measured | CPU/req ratio | goal | met | PostgreSQL (CPU/req ratio) |',
+    '|---|---|---:|---:|---:|---|---:|',
+    ...results.map((t) => `| ${t.issue} | ${t.label} | ${cell(t.value, 2)} | ${cell(t.cpu, 2)} | ${t.goal} | ${t.met === 'report' ? '(figure)' : t.met ? 'yes' : '**no**'} | ${Number.isFinite(t.pg) ? `${cell(t.pg, 2)} (${cell(t.pgCpu, 2)})` : '–'} |`),
+  ];
+  const soakText = soakResult
+    ? `\n## Soak\n\n${soakResult.minutes} minutes of mixed load on SQLite (${soakResult.perKind.join(', ')}; ${soakResult.requests} requests, ${soakResult.errors} errors, ${soakResult.cpuMsPerRequest.toFixed(3)} ms CPU per request): RSS ${cell(soakResult.rssAtMinute, 0)} MiB after the first minute, ${cell(soakResult.rssAtEnd, 0)} MiB at the end, ${cell(soakResult.rssMax, 0)} MiB at most.\n`
+    : '';
   const versions = JSON.parse(readFileSync('package-lock.json', 'utf8')).packages;
   const v = (name) => versions[`node_modules/${name}`]?.version ?? '?';
   return `# Benchmarks
@@ -237,14 +314,17 @@ ${table.join('\n')}
 
 ## Targets
 
-${goals.join('\n')}
+"CPU/req ratio" is the first scenario's server CPU per request ÷ the second's (lower is better; steadier than req/s on this
+shared machine). The PostgreSQL column is the same ratio with Serika on PostgreSQL.
 
+${goals.join('\n')}
+${soakText}
 ${readFileSync('bench/NOTES.md', 'utf8')}`;
 }
 
 const upstream = await startChild(['bench/upstream.mjs']);
 try {
-  if (want('ceiling')) await ceiling();
+  if (want('ceiling')) await ceiling(upstream.info.url);
   if (want('sqlite')) await serika('sqlite', upstream.info.url);
   if (want('direct')) await direct(upstream.info.url, upstream.child.pid);
   if (want('postgres')) {
@@ -256,6 +336,7 @@ try {
   }
   if (want('peer')) await peer();
   if (want('million') && !SKIP_MILLION) await million(upstream.info.url);
+  if (want('soak')) await soak(upstream.info.url);
   if (want('scale')) {
     try {
       await scaleOut(upstream.info.url);
@@ -268,7 +349,11 @@ try {
 }
 const results = targets();
 section('Targets');
-for (const t of results) process.stdout.write(`  [${t.met === 'report' ? 'report' : t.met ? 'met' : 'NOT MET'}] ${t.label}: ${Number.isFinite(t.value) ? t.value.toFixed(2) : 'n/a'} (goal ${t.goal})\n`);
+for (const t of results) {
+  const cpu = Number.isFinite(t.cpu) ? `, CPU/req ratio ${t.cpu.toFixed(2)}` : '';
+  const pgText = Number.isFinite(t.pg) ? `; PostgreSQL ${t.pg.toFixed(2)}` : '';
+  process.stdout.write(`  [${t.met === 'report' ? 'report' : t.met ? 'met' : 'NOT MET'}] #${t.issue} ${t.label}: ${Number.isFinite(t.value) ? t.value.toFixed(2) : 'n/a'}${cpu} (goal ${t.goal})${pgText}\n`);
+}
 writeFileSync('docs/BENCHMARKS.md', markdown(results));
 process.stdout.write('\nWrote docs/BENCHMARKS.md\n');
 process.exit(0);
