@@ -44,7 +44,7 @@ export function procStats(pid) {
     const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
     for (const child of children) {
       const s = single(Number(child));
-      total = { cpu: total.cpu + s.cpu, rssMb: total.rssMb + s.rssMb };
+      total = { cpu: total.cpu + s.cpu, rssMb: total.rssMb + s.rssMb, anonMb: total.anonMb + s.anonMb };
     }
   } catch {
     /* no children file: a single process */
@@ -57,10 +57,11 @@ function single(pid) {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const cpu = (Number(fields[11]) + Number(fields[12])) / TICKS;
-    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    return { cpu, rssMb: rssKb / 1024 };
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { cpu, rssMb: kb('VmRSS') / 1024, anonMb: kb('RssAnon') / 1024 };
   } catch {
-    return { cpu: 0, rssMb: 0 };
+    return { cpu: 0, rssMb: 0, anonMb: 0 };
   }
 }
 

@@ -190,7 +190,7 @@ async function soak(upstream) {
   const chains = await mintTokens(seeded.storage, seeded, connections, 'fam_soak_');
   const samples = [];
   const started = Date.now();
-  const timer = setInterval(() => samples.push({ t: (Date.now() - started) / 1000, rssMb: procStats(server.child.pid).rssMb }), 10_000);
+  const timer = setInterval(() => samples.push({ t: (Date.now() - started) / 1000, ...procStats(server.child.pid) }), 10_000);
   const before = procStats(server.child.pid);
   const results = await Promise.all([
     load({ duration: seconds, connections, url: `${api}/oauth/userinfo`, headers: bearer }),
@@ -222,6 +222,8 @@ async function soak(upstream) {
     rssAtMinute: atMinute?.rssMb,
     rssAtEnd: last?.rssMb,
     rssMax: Math.max(...samples.map((x) => x.rssMb)),
+    anonAtMinute: atMinute?.anonMb,
+    anonAtEnd: last?.anonMb,
   };
   process.stdout.write(`  ${requests} requests (${soakResult.perKind.join(', ')}); RSS ${soakResult.rssAtMinute?.toFixed(0)} MiB at 1 min, ${soakResult.rssAtEnd?.toFixed(0)} MiB at the end, ${soakResult.rssMax.toFixed(0)} MiB at most\n`);
   await seeded.storage.close();
@@ -292,7 +294,7 @@ function markdown(results) {
     ...results.map((t) => `| ${t.issue} | ${t.label} | ${cell(t.value, 2)} | ${cell(t.cpu, 2)} | ${t.goal} | ${t.met === 'report' ? '(figure)' : t.met ? 'yes' : '**no**'} | ${Number.isFinite(t.pg) ? `${cell(t.pg, 2)} (${cell(t.pgCpu, 2)})` : '–'} |`),
   ];
   const soakText = soakResult
-    ? `\n## Soak\n\n${soakResult.minutes} minutes of mixed load on SQLite (${soakResult.perKind.join(', ')}; ${soakResult.requests} requests, ${soakResult.errors} errors, ${soakResult.cpuMsPerRequest.toFixed(3)} ms CPU per request): RSS ${cell(soakResult.rssAtMinute, 0)} MiB after the first minute, ${cell(soakResult.rssAtEnd, 0)} MiB at the end, ${cell(soakResult.rssMax, 0)} MiB at most.\n`
+    ? `\n## Soak\n\n${soakResult.minutes} minutes of mixed load on SQLite (${soakResult.perKind.join(', ')}; ${soakResult.requests} requests, ${soakResult.errors} errors, ${soakResult.cpuMsPerRequest.toFixed(3)} ms CPU per request): RSS ${cell(soakResult.rssAtMinute, 0)} MiB after the first minute, ${cell(soakResult.rssAtEnd, 0)} MiB at the end, ${cell(soakResult.rssMax, 0)} MiB at most; of it anonymous memory (heaps, no files) ${cell(soakResult.anonAtMinute, 0)} MiB after the first minute and ${cell(soakResult.anonAtEnd, 0)} MiB at the end.\n`
     : '';
   const versions = JSON.parse(readFileSync('package-lock.json', 'utf8')).packages;
   const v = (name) => versions[`node_modules/${name}`]?.version ?? '?';
