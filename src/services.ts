@@ -120,9 +120,10 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     config.maxClientsPerUser,
     audit,
     invalidations,
+    config.tokenCache > 0 ? 1000 : 0,
   );
   const users = new UsersService(storage.db, now, audit, invalidations);
-  const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now }) : null;
+  const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations }) : null;
   const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now, transact);

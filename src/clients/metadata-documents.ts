@@ -4,6 +4,7 @@ import type { Database } from '../storage/schema.js';
 import { ClientMetadataError, ownerlessClientRow, readClientMetadata } from './client-metadata.js';
 import { DocumentFetcher, DocumentUnavailable } from './fetch-document.js';
 import { ClientsRepo } from './repo.js';
+import type { InvalidationFeed } from '../storage/invalidations.js';
 import { toRegisteredClient, type RegisteredClient } from './service.js';
 
 /**
@@ -66,6 +67,8 @@ export interface MetadataDocumentsOptions {
   now?: () => number;
   cacheSize?: number;
   timeoutMs?: number;
+  /** A document fetched again changes its client row: other processes' client caches hear of it. */
+  feed?: InvalidationFeed | null;
 }
 
 export class MetadataDocuments {
@@ -79,7 +82,7 @@ export class MetadataDocuments {
     db: Kysely<Database>,
     private readonly options: MetadataDocumentsOptions,
   ) {
-    this.repo = new ClientsRepo(db);
+    this.repo = new ClientsRepo(db, options.feed ?? null);
     this.now = options.now ?? Date.now;
     this.fetcher = new DocumentFetcher({ allowPrivate: options.allowPrivate, timeoutMs: options.timeoutMs ?? DOCUMENT_TIMEOUT_MS, maxBytes: DOCUMENT_MAX_BYTES });
     this.cache = new LRUCache({ max: options.cacheSize ?? 1000 });

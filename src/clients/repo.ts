@@ -10,7 +10,7 @@ export type ClientChanges = Partial<Pick<ClientRow, 'name' | 'redirect_uris' | '
 export class ClientsRepo {
   private readonly selectById;
 
-  /** feed: a deleted client's tokens go by cascade, so caches must hear of it. */
+  /** feed: caches of clients (and of their tokens, which a deletion takes by cascade) hear of every change here. */
   constructor(
     private readonly db: Kysely<Database>,
     private readonly feed: InvalidationFeed | null = null,
@@ -28,13 +28,16 @@ export class ClientsRepo {
    */
   async upsertDocument(row: ClientRow): Promise<void> {
     const { name, redirect_uris, scopes, id_token_signing_alg, post_logout_redirect_uris, metadata, metadata_expires_at, updated_at, grant_types } = row;
-    await this.db
-      .insertInto('oauth_clients')
-      .values(row)
-      .onConflict((oc) =>
-        oc.column('id').doUpdateSet({ name, redirect_uris, scopes, id_token_signing_alg, post_logout_redirect_uris, metadata, metadata_expires_at, updated_at, grant_types }),
-      )
-      .execute();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('oauth_clients')
+        .values(row)
+        .onConflict((oc) =>
+          oc.column('id').doUpdateSet({ name, redirect_uris, scopes, id_token_signing_alg, post_logout_redirect_uris, metadata, metadata_expires_at, updated_at, grant_types }),
+        )
+        .execute();
+      await this.feed?.record(trx, [{ kind: 'client', key: row.id }]);
+    });
   }
 
   async markGranted(id: string, now: number): Promise<void> {
@@ -89,13 +92,13 @@ export class ClientsRepo {
   }
 
   async updateOwned(userId: string, id: string, changes: ClientChanges): Promise<boolean> {
-    const result = await this.db
-      .updateTable('oauth_clients')
-      .set(changes)
-      .where('id', '=', id)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.updateTable('oauth_clients').set(changes).where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+      const updated = Number(result.numUpdatedRows) > 0;
+      // A cached copy (the token endpoint's) must not keep an old secret, redirect URI or scope.
+      if (updated) await this.feed?.record(trx, [{ kind: 'client', key: id }]);
+      return updated;
+    });
   }
 
   async deleteOwned(userId: string, id: string): Promise<boolean> {

@@ -1,6 +1,7 @@
 import type { RequestOrigin } from '../http/request-context.js';
 import type { Kysely } from 'kysely';
-import type { InvalidationFeed } from '../storage/invalidations.js';
+import type { Invalidation, InvalidationFeed } from '../storage/invalidations.js';
+import { FeedCache, type Eviction } from '../storage/feed-cache.js';
 import { AppError, invalidValue, notFound } from '../errors.js';
 import { formatScopes, isScope, parseScopes, type Scope } from '../scopes.js';
 import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.js';
@@ -44,6 +45,13 @@ export interface RegisteredClient extends Client {
 
 export function toRegisteredClient(row: ClientRow): RegisteredClient {
   return { ...toClient(row), ownerId: row.user_id, kind: row.kind, secretHash: row.secret_hash };
+}
+
+/** A client changes or goes with its own row, and with its owner's account (cascade). */
+function clientEviction(event: Invalidation): Eviction<RegisteredClient> | null {
+  if (event.kind === 'client') return { key: event.key };
+  if (event.kind === 'user') return { matches: (client) => client.ownerId === event.key };
+  return null;
 }
 
 /** How long an ownerless client lives without a grant (SPEC §8). */
@@ -91,6 +99,7 @@ function checkRedirectUris(given: string[], field: 'redirectUris' | 'postLogoutR
 
 export class ClientsService {
   private readonly repo: ClientsRepo;
+  private readonly cache: FeedCache<RegisteredClient> | null;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -99,15 +108,26 @@ export class ClientsService {
     private readonly maxPerUser = 100,
     private readonly audit: AuditService | null = null,
     feed: InvalidationFeed | null = null,
+    /** Clients kept in memory (0: none); exact through the feed, as the token cache is. */
+    cacheSize = 0,
   ) {
     this.repo = new ClientsRepo(db, feed);
+    this.cache = feed && cacheSize > 0 ? new FeedCache<RegisteredClient>(feed, { max: cacheSize, evicts: clientEviction }) : null;
   }
 
-  /** Any client by ID, for the OAuth endpoints; undefined when unknown. */
+  /** Any client by ID, for the OAuth endpoints; undefined when unknown. Shared when cached: never changed by callers. */
   async findRegistered(clientId: string): Promise<RegisteredClient | undefined> {
     if (clientId.length > MAX_CLIENT_ID_LENGTH) return undefined;
-    const row = await this.repo.findById(clientId);
-    return row && toRegisteredClient(row);
+    const load = async () => {
+      const row = await this.repo.findById(clientId);
+      return row && toRegisteredClient(row);
+    };
+    return this.cache ? this.cache.get(clientId, load) : load();
+  }
+
+  /** Whether this process would answer a lookup of the client from memory (tests). */
+  isCached(clientId: string): boolean {
+    return this.cache?.holds(clientId) ?? false;
   }
 
   /** An ownerless client was just granted: it stays another 30 days (SPEC §8). */

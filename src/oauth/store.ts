@@ -8,7 +8,8 @@ import type { RevokeReason, Telemetry } from '../http/telemetry.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience, type Audience } from '../audiences.js';
 import type { Invalidation, InvalidationFeed } from '../storage/invalidations.js';
 import { ownTransaction, type Transactor } from '../storage/group-commit.js';
-import { AccessTokenCache, grantKey } from './access-token-cache.js';
+import { accessTokenCache, grantKey } from './access-token-cache.js';
+import type { FeedCache } from '../storage/feed-cache.js';
 
 export interface Lifetimes {
   /** Seconds. */
@@ -96,7 +97,7 @@ export class OAuthStore {
   private readonly selectCode;
   private readonly telemetry: Telemetry | null;
   private readonly feed: InvalidationFeed | null;
-  private readonly cache: AccessTokenCache<TokenWithUser> | null;
+  private readonly cache: FeedCache<TokenWithUser> | null;
   private readonly grants = new WeakMap<TokenWithUser, AccessGrant>();
   private readonly transact: Transactor;
 
@@ -109,7 +110,7 @@ export class OAuthStore {
     this.telemetry = options.telemetry ?? null;
     this.feed = options.feed ?? null;
     this.transact = options.transact ?? ownTransaction(db);
-    this.cache = this.feed && (options.cacheSize ?? 0) > 0 ? new AccessTokenCache(this.feed, options.cacheSize!) : null;
+    this.cache = this.feed && (options.cacheSize ?? 0) > 0 ? accessTokenCache<TokenWithUser>(this.feed, options.cacheSize!) : null;
     this.selectToken = prepared(db, (d) => d.selectFrom('oauth_tokens').selectAll().where('token_hash', '=', ''));
     this.selectCode = prepared(db, (d) => d.selectFrom('oauth_codes').selectAll().where('code_hash', '=', ''));
     this.selectWithUser = prepared(db, (d) =>

@@ -138,6 +138,28 @@ describe.each(DIALECTS)('token cache: revocations reach another instance within 
     await refusedAtAWithin1s(tokens.access_token);
   });
 
+  it.skipIf(!dialectAvailable(dialect))('a client secret reset: the token endpoint of the other instance refuses the old secret within 1 s (clients are cached too)', async () => {
+    const { owner, client, tokens } = await setUp();
+    const refresh = (secret: string, token: string) =>
+      tokenRequest(a, { grant_type: 'refresh_token', refresh_token: token, client_id: client.clientId, client_secret: secret });
+    const first = await refresh(client.clientSecret!, tokens.refresh_token);
+    expect(first.status).toBe(200);
+    expect(a.services.clients.isCached(client.clientId)).toBe(true);
+    const reset = await call('POST', `${b.api}/oauth/clients/${client.clientId}/reset-secret`, { key: owner.key });
+    expect(reset.status).toBe(200);
+    const started = Date.now();
+    let status = 200;
+    let token = first.json.refresh_token as string;
+    while (status !== 401 && Date.now() - started < 1000) {
+      const reply = await refresh(client.clientSecret!, token);
+      status = reply.status;
+      if (status === 200) token = reply.json.refresh_token;
+    }
+    expect(status).toBe(401);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((await refresh(reset.json.clientSecret, token)).status).toBe(200);
+  });
+
   it.skipIf(!dialectAvailable(dialect))('a spending limit set through one instance is what the other reports at once (budgets are never cached)', async () => {
     const { owner, client, tokens } = await setUp();
     await cachedAtA(tokens.access_token);

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { openStorage, type Storage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { InvalidationFeed, type Invalidation } from '../../src/storage/invalidations.js';
-import { AccessTokenCache, type CacheableToken } from '../../src/oauth/access-token-cache.js';
+import { accessTokenCache, type CacheableToken } from '../../src/oauth/access-token-cache.js';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
 
 /** Polls a condition every 10 ms for at most `ms` (never a fixed sleep). */
@@ -94,7 +94,7 @@ describe.each(DIALECTS)('invalidation feed and token cache (%s)', (dialect) => {
     await sql`alter table cache_invalidations rename to cache_invalidations_away`.execute(storage.db);
     try {
       expect(await within(1000, () => !feed.fresh)).toBe(true);
-      const cache = new AccessTokenCache(feed, 10);
+      const cache = accessTokenCache<CacheableToken>(feed, 10);
       let loads = 0;
       const load = async () => (loads++, row('h1'));
       await cache.get('h1', load);
@@ -108,7 +108,7 @@ describe.each(DIALECTS)('invalidation feed and token cache (%s)', (dialect) => {
 
   it.skipIf(!dialectAvailable(dialect))('evicts exactly what each kind of invalidation names, and keeps the rest', async () => {
     const feed = await newFeed(storage);
-    const cache = new AccessTokenCache<CacheableToken>(feed, 100);
+    const cache = accessTokenCache<CacheableToken>(feed, 100);
     const rows = {
       token: row('t', { family_id: 'f0', code_hash: null, client_id: 'c0', user_id: 'u0' }),
       family: row('f', { family_id: 'f1', code_hash: null, client_id: 'c0', user_id: 'u0' }),
@@ -137,7 +137,7 @@ describe.each(DIALECTS)('invalidation feed and token cache (%s)', (dialect) => {
 
   it.skipIf(!dialectAvailable(dialect))('a lookup that overlapped an invalidation does not fill the cache; refresh tokens are never kept', async () => {
     const feed = await newFeed(storage);
-    const cache = new AccessTokenCache<CacheableToken>(feed, 100);
+    const cache = accessTokenCache<CacheableToken>(feed, 100);
     expect(await within(500, () => feed.fresh)).toBe(true);
     let finishLoad!: () => void;
     const slow = cache.get('h2', () => new Promise((resolve) => (finishLoad = () => resolve(row('h2')))));
