@@ -84,6 +84,14 @@ describe('configuration', () => {
     });
   });
 
+  it('groups commits by default on SQLite only; GROUP_COMMIT decides when set', () => {
+    expect(parseConfig({ DATABASE_URL: 'sqlite:./x.db' }).groupCommit).toBe(true);
+    expect(parseConfig({ DATABASE_URL: 'postgres://db/serika' }).groupCommit).toBe(false);
+    expect(parseConfig({ DATABASE_URL: 'postgres://db/serika', GROUP_COMMIT: 'on' }).groupCommit).toBe(true);
+    expect(parseConfig({ GROUP_COMMIT: 'off' }).groupCommit).toBe(false);
+    expect(() => parseConfig({ GROUP_COMMIT: 'yes' })).toThrow(/GROUP_COMMIT/);
+  });
+
   it('derives the default PUBLIC_URL from PORT', () => {
     expect(parseConfig({ PORT: '4000' }).publicUrl).toBe('http://localhost:4000');
   });
