@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { ownTransaction, type Transactor } from '../storage/group-commit.js';
+import { prepared } from '../storage/prepared.js';
 import { randomId } from '../security/secrets.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
 import { periodEnd, periodStart, type BudgetLimit } from './budget-rules.js';
@@ -52,19 +53,33 @@ function stateOf(row: OAuthBudgetsTable): BudgetState {
  * releasing both delete the reservation row first and act only if they did.
  */
 export class BudgetsService {
+  private readonly selectBudget;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
     /** Holds and settlements commit through it (group commit, or a transaction each). */
     private readonly transact: Transactor = ownTransaction(db),
-  ) {}
+  ) {
+    this.selectBudget = prepared(db, (d) => d.selectFrom('oauth_budgets').selectAll().where('user_id', '=', '').where('client_id', '=', ''));
+  }
+
+  /** The grant's budget row as it stands, or undefined: one indexed read (most grants have none). */
+  private async row(userId: string, clientId: string): Promise<OAuthBudgetsTable | undefined> {
+    return (await this.selectBudget(userId, clientId)).rows[0];
+  }
 
   /** The budget of a grant, its period rolled over to now; null when the user set none. */
   async get(userId: string, clientId: string): Promise<BudgetState | null> {
     const now = this.now();
-    await this.releaseStale(this.db, userId, clientId, now);
-    const row = await this.db.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
+    let row = await this.row(userId, clientId);
     if (!row) return null;
+    // Holds of calls that died are released here too, but only a budget holding something can have any:
+    // a read stays a read (this runs on every token response and introspection).
+    if ((row.tokens_reserved > 0 || row.images_reserved > 0) && (await this.releaseStale(this.db, userId, clientId, now))) {
+      row = await this.row(userId, clientId);
+      if (!row) return null;
+    }
     return stateOf((await this.rollOver(this.db, row, now)) ?? row);
   }
 
@@ -116,8 +131,7 @@ export class BudgetsService {
    */
   async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Cost | 'refuse' | null): Promise<Reservation | null> {
     // Most grants have no budget: they are answered by one indexed read, outside any transaction.
-    const exists = await this.db.selectFrom('oauth_budgets').select('period').where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
-    if (!exists) return null;
+    if (!(await this.row(userId, clientId))) return null;
     return this.transact(async (trx) => {
       const now = this.now();
       let row = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
