@@ -131,9 +131,22 @@ export class BudgetsService {
    */
   async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Cost | 'refuse' | null): Promise<Reservation | null> {
     // Most grants have no budget: they are answered by one indexed read, outside any transaction.
-    if (!(await this.row(userId, clientId))) return null;
+    const seen = await this.row(userId, clientId);
+    if (!seen) return null;
     return this.transact(async (trx) => {
       const now = this.now();
+      // First planned on the row just read, when its period is current: the conditional UPDATE checks the
+      // limit again on the row as it is now, so a stale read can only make it miss, never overspend.
+      if (seen.period === 'total' || periodStart(seen.period, now) <= seen.period_start) {
+        const cost = plan(stateOf(seen));
+        if (cost === null) return null;
+        if (cost !== 'refuse') {
+          const held = await this.hold(trx, userId, clientId, cost, now);
+          if (held) return held;
+        }
+      }
+      // Otherwise (or on a miss) read it again inside the transaction, roll the period over, release the
+      // holds of dead calls, plan again.
       let row = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
       if (!row) return null;
       row = (await this.rollOver(trx, row, now)) ?? row;
@@ -144,34 +157,36 @@ export class BudgetsService {
       }
       if (cost === null) return null;
       if (cost === 'refuse') return { kind: 'refused' as const, state: stateOf(row) };
-      const fits = (c: Cost) =>
-        trx
-          .updateTable('oauth_budgets')
-          .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '+', c.tokens), images_reserved: eb('images_reserved', '+', c.images), updated_at: now }))
-          .where('user_id', '=', userId)
-          .where('client_id', '=', clientId)
-          .where((eb) =>
-            eb.and([
-              eb.or([eb('tokens_limit', 'is', null), eb(eb(eb('tokens_used', '+', eb.ref('tokens_reserved')), '+', c.tokens), '<=', eb.ref('tokens_limit'))]),
-              eb.or([eb('images_limit', 'is', null), eb(eb(eb('images_used', '+', eb.ref('images_reserved')), '+', c.images), '<=', eb.ref('images_limit'))]),
-            ]),
-          )
-          .returningAll()
-          .executeTakeFirst();
-      // The condition is checked again on the row as it is now: a call on another connection may have held some since the read.
-      let held = await fits(cost);
-      if (!held && (await this.releaseStale(trx, userId, clientId, now))) held = await fits(cost);
-      if (!held) {
-        const latest = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow();
-        return { kind: 'refused' as const, state: stateOf(latest) };
-      }
-      const id = randomId('rsv_');
-      await trx
-        .insertInto('budget_reservations')
-        .values({ id, user_id: userId, client_id: clientId, tokens: cost.tokens, images: cost.images, created_at: now, expires_at: now + RESERVATION_TTL_MS })
-        .execute();
-      return { kind: 'reserved' as const, id, state: stateOf(held) };
+      let held = await this.hold(trx, userId, clientId, cost, now);
+      if (!held && (await this.releaseStale(trx, userId, clientId, now))) held = await this.hold(trx, userId, clientId, cost, now);
+      if (held) return held;
+      const latest = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow();
+      return { kind: 'refused' as const, state: stateOf(latest) };
     });
+  }
+
+  /** Holds the cost if it fits the row as it is now (one conditional UPDATE), with its reservation row; null when it does not fit. */
+  private async hold(trx: Kysely<Database>, userId: string, clientId: string, cost: Cost, now: number): Promise<Reservation | null> {
+    const held = await trx
+      .updateTable('oauth_budgets')
+      .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '+', cost.tokens), images_reserved: eb('images_reserved', '+', cost.images), updated_at: now }))
+      .where('user_id', '=', userId)
+      .where('client_id', '=', clientId)
+      .where((eb) =>
+        eb.and([
+          eb.or([eb('tokens_limit', 'is', null), eb(eb(eb('tokens_used', '+', eb.ref('tokens_reserved')), '+', cost.tokens), '<=', eb.ref('tokens_limit'))]),
+          eb.or([eb('images_limit', 'is', null), eb(eb(eb('images_used', '+', eb.ref('images_reserved')), '+', cost.images), '<=', eb.ref('images_limit'))]),
+        ]),
+      )
+      .returningAll()
+      .executeTakeFirst();
+    if (!held) return null;
+    const id = randomId('rsv_');
+    await trx
+      .insertInto('budget_reservations')
+      .values({ id, user_id: userId, client_id: clientId, tokens: cost.tokens, images: cost.images, created_at: now, expires_at: now + RESERVATION_TTL_MS })
+      .execute();
+    return { kind: 'reserved' as const, id, state: stateOf(held) };
   }
 
   /** The call is over: its reservation goes, and what it actually spent (nothing, when it failed) is counted. */
