@@ -28,6 +28,13 @@ const base = { duration: DURATION, connections: CONNECTIONS };
 const chatBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }] });
 const streamBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }], stream: true });
 
+/** Whole authorize → token flows, one after another on each connection (bench/load.mjs's 'flow'). */
+function flowScenario(api, seeded) {
+  const { client } = seeded;
+  const query = new URLSearchParams({ response_type: 'code', client_id: client.clientId, redirect_uri: client.redirectUri, scope: 'profile', state: 's', code_challenge: client.challenge, code_challenge_method: 'S256' });
+  return { kind: 'flow', flow: { authorizeUrl: `${api}/oauth/authorize?${query}`, cookie: seeded.cookie, tokenUrl: `${api}/oauth/token`, client } };
+}
+
 function section(title) {
   process.stdout.write(`\n${title}\n`);
 }
@@ -83,16 +90,7 @@ async function serika(dialect, upstream) {
     const file = writeBodies('refresh', tokens.map((t) => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
     return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
   });
-  await add('authorize → token, whole flows', () => ({
-    ...base,
-    kind: 'flow',
-    flow: {
-      authorizeUrl: `${api}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: client.clientId, redirect_uri: client.redirectUri, scope: 'profile', state: 's', code_challenge: client.challenge, code_challenge_method: 'S256' })}`,
-      cookie: seeded.cookie,
-      tokenUrl: `${api}/oauth/token`,
-      client,
-    },
-  }));
+  await add('authorize → token, whole flows', () => ({ ...base, ...flowScenario(api, seeded) }));
   await add('chat completions', () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chatBody }));
   // SPEC §10: the same call under a spending limit it never reaches (reserve + settle on every call).
   const budgets = new BudgetsService(seeded.storage.db);
@@ -195,17 +193,7 @@ async function soak(upstream) {
   const results = await Promise.all([
     load({ duration: seconds, connections, url: `${api}/oauth/userinfo`, headers: bearer }),
     load({ duration: seconds, connections, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chatBody }),
-    load({
-      duration: seconds,
-      connections,
-      kind: 'flow',
-      flow: {
-        authorizeUrl: `${api}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: client.clientId, redirect_uri: client.redirectUri, scope: 'profile', state: 's', code_challenge: client.challenge, code_challenge_method: 'S256' })}`,
-        cookie: seeded.cookie,
-        tokenUrl: `${api}/oauth/token`,
-        client,
-      },
-    }),
+    load({ duration: seconds, connections, ...flowScenario(api, seeded) }),
     load({ duration: seconds, kind: 'refresh-chain', chain: { tokenUrl: `${api}/oauth/token`, client, tokens: chains } }),
   ]);
   clearInterval(timer);

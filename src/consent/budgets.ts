@@ -76,7 +76,7 @@ export class BudgetsService {
     if (!row) return null;
     // Holds of calls that died are released here too, but only a budget holding something can have any:
     // a read stays a read (this runs on every token response and introspection).
-    if ((row.tokens_reserved > 0 || row.images_reserved > 0) && (await this.releaseStale(this.db, userId, clientId, now))) {
+    if ((row.tokens_reserved > 0 || row.images_reserved > 0) && (await this.db.transaction().execute((trx) => this.releaseStale(trx, userId, clientId, now)))) {
       row = await this.row(userId, clientId);
       if (!row) return null;
     }
@@ -194,6 +194,7 @@ export class BudgetsService {
     return this.transact(async (trx) => {
       // The call's own record (its usage row) commits with its settlement: one commit, not two.
       await alongside?.(trx);
+      await this.lockBudget(trx, userId, clientId);
       const released = await trx.deleteFrom('budget_reservations').where('id', '=', reservationId).returning(['tokens', 'images']).executeTakeFirst();
       // Released already by expiry: only the spending is counted, never the hold twice.
       const held = released ?? { tokens: 0, images: 0 };
@@ -212,6 +213,20 @@ export class BudgetsService {
         .executeTakeFirst();
       return row ? stateOf(row) : null;
     });
+  }
+
+  /**
+   * Takes the budget row's lock before touching its reservations. Every writer takes them in that order
+   * (a hold updates the row, then inserts; removing the budget locks the row, then cascades), so a
+   * settlement racing the user's "Remove limit" waits instead of deadlocking (PostgreSQL; SQLite has one writer).
+   */
+  private async lockBudget(trx: Kysely<Database>, userId: string, clientId: string): Promise<void> {
+    await trx
+      .updateTable('oauth_budgets')
+      .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+      .where('user_id', '=', userId)
+      .where('client_id', '=', clientId)
+      .execute();
   }
 
   /** The pruner's part: holds of calls whose process died are released within the hour even if nobody reads the budget. */
@@ -237,6 +252,7 @@ export class BudgetsService {
 
   /** Releases, once, the holds of calls whose process died (their reservations expired); true when there were any. */
   private async releaseStale(executor: Kysely<Database>, userId: string, clientId: string, now: number): Promise<boolean> {
+    await this.lockBudget(executor, userId, clientId);
     const stale = await executor.deleteFrom('budget_reservations').where('user_id', '=', userId).where('client_id', '=', clientId).where('expires_at', '<=', now).returning(['tokens', 'images']).execute();
     if (stale.length === 0) return false;
     const tokens = stale.reduce((sum, r) => sum + Number(r.tokens), 0);

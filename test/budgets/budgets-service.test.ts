@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsersService } from '../../src/accounts/users-service.js';
 import { ClientsService } from '../../src/clients/service.js';
 import { InvalidAuthorizationDetails, parseAuthorizationDetails, periodEnd, periodStart, promptEstimate } from '../../src/consent/budget-rules.js';
-import { BudgetsService, RESERVATION_TTL_MS } from '../../src/consent/budgets.js';
+import { BudgetsService, RESERVATION_TTL_MS, type Reservation } from '../../src/consent/budgets.js';
 import { GrantsService } from '../../src/consent/grants.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
@@ -69,6 +69,23 @@ describe.each(DIALECTS)('BudgetsService (%s)', (dialect) => {
   });
 
   describe.skipIf(!dialectAvailable(dialect))('every dialect', () => {
+    it('settlements racing "Remove limit" neither deadlock nor fail (every writer locks the budget row before its holds)', async () => {
+      // The full benchmark on PostgreSQL once died here: a settlement deleted its hold and then waited for the
+      // budget row, while the removal held the row and waited to cascade to that hold.
+      for (let round = 0; round < 5; round++) {
+        await budgets.set(userId, clientId, { tokens: 1_000_000, images: null, period: 'total' });
+        const held = (await Promise.all(Array.from({ length: 30 }, () => budgets.reserve(userId, clientId, () => ({ tokens: 10, images: 0 }))))).filter(
+          (r): r is Extract<Reservation, { kind: 'reserved' }> => r?.kind === 'reserved',
+        );
+        expect(held).toHaveLength(30);
+        const settled = held.map((r) => budgets.settle(r.id, userId, clientId, { tokens: 5, images: 0 }));
+        const removed = budgets.set(userId, clientId, null);
+        const outcomes = await Promise.allSettled([...settled, removed]);
+        expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason))).toEqual([]);
+      }
+      expect(await budgets.get(userId, clientId)).toBeNull();
+    });
+
     it('50 concurrent reservations never hold more than the limit; settling counts what was spent', async () => {
       await budgets.set(userId, clientId, { tokens: 10_000, images: null, period: 'month' });
       const results = await Promise.all(Array.from({ length: 50 }, () => budgets.reserve(userId, clientId, () => ({ tokens: 700, images: 0 }))));

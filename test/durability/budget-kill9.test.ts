@@ -1,39 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
-import { closeServices, createServices } from '../../src/services.js';
-import { openStorage } from '../../src/storage/database.js';
-import { migrateToLatest } from '../../src/storage/migrate.js';
+import { describe, expect, it } from 'vitest';
 import { spawnServer } from '../helpers/cli.js';
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { crashBed } from '../helpers/durability.js';
 
 /** SPEC §10: a reservation left by a process killed mid-call is released after its time, and only settled usage counts. */
 describe('budgets survive kill -9 during a streamed call', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'serika-budget-'));
-  const databaseUrl = `sqlite:${join(dir, 'budget.db')}`;
-  let up: FakeUpstream;
-  beforeAll(async () => {
-    up = await startFakeUpstream();
-  });
-  afterAll(async () => {
-    await up?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  /** Services over the same database file the server uses (the CLI's way in), for setup and inspection. */
-  async function withServices<T>(run: (s: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
-    const storage = openStorage(databaseUrl);
-    await migrateToLatest(storage);
-    const services = createServices(parseConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' }), storage);
-    try {
-      return await run(services);
-    } finally {
-      await closeServices(services);
-      await storage.close();
-    }
-  }
+  const { databaseUrl, upstream, withServices } = crashBed('budget');
 
   it('releases the dead call\'s hold once, and counts only what was settled', async () => {
     const seeded = await withServices(async (s) => {
@@ -44,7 +15,7 @@ describe('budgets survive kill -9 during a streamed call', () => {
       const tokens = await s.oauth.issue(s.storage.db, { clientId: client.clientId, userId: user.id, scopes: ['generations'] }, 'fam_kill', null);
       return { userId: user.id, clientId: client.clientId, token: tokens.access_token };
     });
-    const env = { DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: up.baseUrl, LOG_LEVEL: 'warn' };
+    const env = { DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: upstream().baseUrl, LOG_LEVEL: 'warn' };
     const first = await spawnServer(env);
     const chat = (url: string, model: string, stream: boolean) =>
       fetch(`${url}/api/openai/v1/oauth/chat/completions`, {

@@ -1,14 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
+import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/security/secrets.js';
-import { closeServices, createServices } from '../../src/services.js';
-import { openStorage } from '../../src/storage/database.js';
-import { migrateToLatest } from '../../src/storage/migrate.js';
 import { spawnServer } from '../helpers/cli.js';
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { crashBed } from '../helpers/durability.js';
 
 /**
  * Issue 18: with group commit, a caller is answered only after the commit
@@ -17,28 +10,7 @@ import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.j
  * answered 200 must be in the database afterwards.
  */
 describe('group commit loses nothing acknowledged to kill -9', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'serika-group-'));
-  const databaseUrl = `sqlite:${join(dir, 'group.db')}`;
-  let up: FakeUpstream;
-  beforeAll(async () => {
-    up = await startFakeUpstream();
-  });
-  afterAll(async () => {
-    await up?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function withServices<T>(run: (s: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
-    const storage = openStorage(databaseUrl);
-    await migrateToLatest(storage);
-    const services = createServices(parseConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', GROUP_COMMIT: 'off' }), storage);
-    try {
-      return await run(services);
-    } finally {
-      await closeServices(services);
-      await storage.close();
-    }
-  }
+  const { databaseUrl, upstream, withServices } = crashBed('group');
 
   it('keeps every answered refresh rotation and usage row', async () => {
     const REFRESHES = 400;
@@ -55,7 +27,7 @@ describe('group commit loses nothing acknowledged to kill -9', () => {
       }
       return { userId: user.id, clientId: client.clientId, clientSecret: client.clientSecret!, refresh, access };
     });
-    const server = await spawnServer({ DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: up.baseUrl, LOG_LEVEL: 'warn', RATE_LIMIT_TOKEN: '0', GROUP_COMMIT: 'on' });
+    const server = await spawnServer({ DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: upstream().baseUrl, LOG_LEVEL: 'warn', RATE_LIMIT_TOKEN: '0', GROUP_COMMIT: 'on' });
     const api = `${server.url}/api/openai/v1`;
     const answered = { refreshes: [] as Array<{ old: string; access: string; refresh: string }>, chats: 0 };
     let killed = false;

@@ -1,24 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { USAGE, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { describe, expect, it } from 'vitest';
+import { USAGE } from '../helpers/fake-upstream.js';
+import { crashBed } from '../helpers/durability.js';
 import { runCli, spawnServer } from '../helpers/cli.js';
 import { call } from '../helpers/server.js';
 
 describe('usage records survive kill -9', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'serika-usage-'));
-  let up: FakeUpstream;
-  beforeAll(async () => {
-    up = await startFakeUpstream();
-  });
-  afterAll(async () => {
-    await up?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { databaseUrl, upstream } = crashBed('usage');
 
   it('counts every acknowledged generation after SIGKILL and restart', async () => {
-    const env = { DATABASE_URL: `sqlite:${join(dir, 'usage.db')}`, UPSTREAM_BASE_URL: up.baseUrl, LOG_LEVEL: 'warn' };
+    const env = { DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: upstream().baseUrl, LOG_LEVEL: 'warn' };
     await runCli(['users', 'create', '--username', 'meter', '--password-stdin'], env, 'meter password\n');
     const key = (await runCli(['keys', 'create', '--username', 'meter'], env)).stdout.trim();
     const first = await spawnServer(env);

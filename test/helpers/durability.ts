@@ -1,0 +1,46 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { parseConfig } from '../../src/config.js';
+import { closeServices, createServices, type Services } from '../../src/services.js';
+import { openStorage } from '../../src/storage/database.js';
+import { migrateToLatest } from '../../src/storage/migrate.js';
+import { startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
+
+export interface CrashBed {
+  /** A SQLite file of its own, for servers spawned (and killed) by the test. */
+  readonly databaseUrl: string;
+  readonly upstream: () => FakeUpstream;
+  /** Services over the same file (the CLI's way in), for setup and inspection between server lives. */
+  withServices<T>(run: (s: Services) => Promise<T>): Promise<T>;
+}
+
+/** For kill -9 tests: a temporary SQLite file and a fake upstream, both gone after the suite. */
+export function crashBed(name: string): CrashBed {
+  const dir = mkdtempSync(join(tmpdir(), `serika-${name}-`));
+  const databaseUrl = `sqlite:${join(dir, `${name}.db`)}`;
+  let up: FakeUpstream;
+  beforeAll(async () => {
+    up = await startFakeUpstream();
+  });
+  afterAll(async () => {
+    await up?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    databaseUrl,
+    upstream: () => up,
+    async withServices(run) {
+      const storage = openStorage(databaseUrl);
+      await migrateToLatest(storage);
+      const services = createServices(parseConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' }), storage);
+      try {
+        return await run(services);
+      } finally {
+        await closeServices(services);
+        await storage.close();
+      }
+    },
+  };
+}
