@@ -75,6 +75,9 @@ export function load(scenario) {
   });
 }
 
+/** A latency for printing; a run whose output could not be read has none. */
+const ms = (value) => (Number.isFinite(value) ? value.toFixed(2) : '–');
+
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length ? sorted[Math.floor(sorted.length / 2)] : 0;
@@ -108,6 +111,6 @@ export async function measure(name, pid, runs, prepare, quiet = false) {
     requests: results.reduce((n, r) => n + r.requests, 0),
   };
   const flag = row.errors ? `  ERRORS ${row.errors}` : '';
-  if (!quiet) process.stdout.write(`  ${name.padEnd(44)} ${row.rps.toFixed(0).padStart(7)} req/s  p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms${flag}\n`);
+  if (!quiet) process.stdout.write(`  ${name.padEnd(44)} ${row.rps.toFixed(0).padStart(7)} req/s  p50 ${ms(row.p50)} ms  p99 ${ms(row.p99)} ms${flag}\n`);
   return row;
 }
