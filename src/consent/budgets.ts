@@ -64,9 +64,17 @@ export class BudgetsService {
     this.selectBudget = prepared(db, (d) => d.selectFrom('oauth_budgets').selectAll().where('user_id', '=', '').where('client_id', '=', ''));
   }
 
-  /** The grant's budget row as it stands, or undefined: one indexed read (most grants have none). */
-  private async row(userId: string, clientId: string): Promise<OAuthBudgetsTable | undefined> {
-    return (await this.selectBudget(userId, clientId)).rows[0];
+  /** The grant's budget row as it stands, or undefined: one indexed read (most grants have none), in the transaction when given one. */
+  private async row(userId: string, clientId: string, trx?: Kysely<Database>): Promise<OAuthBudgetsTable | undefined> {
+    if (!trx) return (await this.selectBudget(userId, clientId)).rows[0];
+    return trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
+  }
+
+  /** The row a transaction has just held or updated: its absence is an error. */
+  private async heldRow(trx: Kysely<Database>, userId: string, clientId: string): Promise<OAuthBudgetsTable> {
+    const row = await this.row(userId, clientId, trx);
+    if (!row) throw new Error(`the budget of ${userId} for ${clientId} vanished inside its transaction`);
+    return row;
   }
 
   /** The budget of a grant, its period rolled over to now; null when the user set none. */
@@ -147,12 +155,12 @@ export class BudgetsService {
       }
       // Otherwise (or on a miss) read it again inside the transaction, roll the period over, release the
       // holds of dead calls, plan again.
-      let row = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
+      let row = await this.row(userId, clientId, trx);
       if (!row) return null;
       row = (await this.rollOver(trx, row, now)) ?? row;
       let cost = plan(stateOf(row));
       if (cost === 'refuse' && (await this.releaseStale(trx, userId, clientId, now))) {
-        row = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow();
+        row = await this.heldRow(trx, userId, clientId);
         cost = plan(stateOf(row));
       }
       if (cost === null) return null;
@@ -160,7 +168,7 @@ export class BudgetsService {
       let held = await this.hold(trx, userId, clientId, cost, now);
       if (!held && (await this.releaseStale(trx, userId, clientId, now))) held = await this.hold(trx, userId, clientId, cost, now);
       if (held) return held;
-      const latest = await trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow();
+      const latest = await this.heldRow(trx, userId, clientId);
       return { kind: 'refused' as const, state: stateOf(latest) };
     });
   }
@@ -247,7 +255,7 @@ export class BudgetsService {
       .where('client_id', '=', row.client_id)
       .where('period_start', '<', start)
       .execute();
-    return executor.selectFrom('oauth_budgets').selectAll().where('user_id', '=', row.user_id).where('client_id', '=', row.client_id).executeTakeFirst();
+    return this.row(row.user_id, row.client_id, executor);
   }
 
   /** Releases, once, the holds of calls whose process died (their reservations expired); true when there were any. */

@@ -197,16 +197,19 @@ export class OAuthStore {
 
   /** RFC 6749 §4.1.2: a code used twice revokes every token issued from it. */
   async revokeByCode(codeHash: string): Promise<number> {
+    return this.revokeWhere('code_hash', codeHash, { kind: 'code', key: codeHash }, 'code_replay');
+  }
+
+  /**
+   * Revokes the live tokens whose column holds the value, and announces what
+   * it ended to every process's cache, in one transaction.
+   */
+  private async revokeWhere(column: 'code_hash' | 'family_id' | 'token_hash', value: string, event: Invalidation, reason: RevokeReason): Promise<number> {
     const count = await this.db.transaction().execute(async (trx) => {
-      const result = await trx
-        .updateTable('oauth_tokens')
-        .set({ revoked_at: this.now() })
-        .where('code_hash', '=', codeHash)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      return this.ended(trx, Number(result.numUpdatedRows), { kind: 'code', key: codeHash });
+      const result = await trx.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where(column, '=', value).where('revoked_at', 'is', null).executeTakeFirst();
+      return this.ended(trx, Number(result.numUpdatedRows), event);
     });
-    return this.revoked('code_replay', count);
+    return this.revoked(reason, count);
   }
 
   /** Announces to every process's cache what a revocation ended (in its transaction), when it ended anything. */
@@ -243,24 +246,11 @@ export class OAuthStore {
 
   /** Revokes every token of a family: the refresh chain and all its access tokens. */
   async revokeFamily(familyId: string, reason: 'revocation' | 'refresh_replay'): Promise<number> {
-    const count = await this.db.transaction().execute(async (trx) => {
-      const result = await trx
-        .updateTable('oauth_tokens')
-        .set({ revoked_at: this.now() })
-        .where('family_id', '=', familyId)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      return this.ended(trx, Number(result.numUpdatedRows), { kind: 'family', key: familyId });
-    });
-    return this.revoked(reason, count);
+    return this.revokeWhere('family_id', familyId, { kind: 'family', key: familyId }, reason);
   }
 
   async revokeToken(tokenHash: string): Promise<void> {
-    const count = await this.db.transaction().execute(async (trx) => {
-      const result = await trx.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).executeTakeFirst();
-      return this.ended(trx, Number(result.numUpdatedRows), { kind: 'token', key: tokenHash });
-    });
-    this.revoked('revocation', count);
+    await this.revokeWhere('token_hash', tokenHash, { kind: 'token', key: tokenHash }, 'revocation');
   }
 
   /**
