@@ -10,6 +10,7 @@ import { MCP_PATH } from '../paths.js';
 import { bearerGuard, bearerOf } from '../resources/bearer.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { VERSION } from '../version.js';
+import { SharedMcpServer } from './shared-server.js';
 import { createMcpServer, type McpCaller, type ToolDeps } from './tools.js';
 
 export interface McpRouteDeps extends Omit<ToolDeps, 'version'> {
@@ -84,6 +85,12 @@ function webRequest(request: FastifyRequest, publicUrl: string): Request {
   return new Request(publicUrl + request.url, { method: request.method, headers, body });
 }
 
+/** A request header as a web Headers object gives it (repeated ones joined). */
+function headerOf(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
 /**
  * What the SDK reads of a request whose body is parsed already, on the way to
  * the 2025 revisions (isLegacyRequest, the stateless transport): its method
@@ -92,10 +99,7 @@ function webRequest(request: FastifyRequest, publicUrl: string): Request {
  * the 2026 handler, which reads more, always gets a real one.
  */
 function parsedRequest(request: FastifyRequest, publicUrl: string): Request {
-  const get = (name: string): string | null => {
-    const value = request.headers[name.toLowerCase()];
-    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
-  };
+  const get = (name: string): string | null => headerOf(request, name) ?? null;
   const headers = { get, has: (name: string) => get(name) !== null };
   return { method: request.method, url: publicUrl + request.url, headers } as unknown as Request;
 }
@@ -132,8 +136,8 @@ async function serveLegacy(request: Request, serverFor: () => ReturnType<typeof 
 /**
  * Serika's MCP server at /mcp (SPEC §8): Streamable HTTP through the official
  * SDK — the 2026-07-28 revision through createMcpHandler, per request, and
- * the 2025 revisions stateless (serveLegacy) — so any instance answers any
- * call. Bearer tokens only, through the §5 guard with the audience checked
+ * the 2025 revisions stateless (a plain call by the process's shared server,
+ * anything else by serveLegacy) — so any instance answers any call. Bearer tokens only, through the §5 guard with the audience checked
  * (a token for /mcp or the origin); a foreign Origin is refused (DNS
  * rebinding, MCP transports §security); each tool's scope is the SDK's scope
  * challenge, a 403 insufficient_scope naming the scope and the metadata.
@@ -141,11 +145,13 @@ async function serveLegacy(request: Request, serverFor: () => ReturnType<typeof 
 export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Promise<void> {
   const resource = protectedResource(deps.publicUrl, MCP_PATH);
   const toolDeps: ToolDeps = { characters: deps.characters, gateway: deps.gateway, version: VERSION };
-  const handler = createMcpHandler((context) => createMcpServer(toolDeps, (context.authInfo?.extra as { caller: McpCaller }).caller), {
+  const handler = createMcpHandler(() => createMcpServer(toolDeps), {
     legacy: 'reject',
     maxRequestBodySize: BODY_LIMIT,
     onerror: (error) => scope.log.debug({ err: error }, 'MCP request refused by the SDK'),
   });
+  const shared = new SharedMcpServer(createMcpServer(toolDeps));
+  const resourceUrl = new URL(resource.uri);
   scope.addHook('onClose', async () => handler.close());
 
   scope.setErrorHandler(sendMcpError);
@@ -187,20 +193,21 @@ export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Pro
         },
       };
       const parsed = request.method === 'POST' ? parsedBody(request.body) : null;
-      caller.onlyTool = calledTool(parsed?.value);
       const authInfo: AuthInfo = {
         token: '',
         clientId: grant.clientId,
         scopes: [...grant.scopeList],
         expiresAt: Math.floor(grant.expiresAt / 1000),
-        resource: new URL(resource.uri),
+        resource: resourceUrl,
         resourceMetadataUrl: resource.metadataUrl,
         extra: { caller },
       };
-      const web = parsed ? parsedRequest(request, deps.publicUrl) : webRequest(request, deps.publicUrl);
       let answer: Answer;
+      const plain = parsed && (await shared.answer({ message: parsed.value, header: (name) => headerOf(request, name), authInfo }));
+      if (plain) return reply.code(200).header('content-type', 'application/json').send(JSON.stringify(plain));
+      const web = parsed ? parsedRequest(request, deps.publicUrl) : webRequest(request, deps.publicUrl);
       if (await isLegacyRequest(web, parsed?.value, { maxRequestBodySize: BODY_LIMIT })) {
-        answer = await serveLegacy(web, () => createMcpServer(toolDeps, caller), authInfo, parsed);
+        answer = await serveLegacy(web, () => createMcpServer(toolDeps, calledTool(parsed?.value)), authInfo, parsed);
       } else {
         const full = parsed ? webRequest(request, deps.publicUrl) : web;
         const response = await handler.fetch(full, parsed ? { authInfo, parsedBody: parsed.value } : { authInfo });

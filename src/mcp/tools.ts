@@ -1,4 +1,4 @@
-import { McpServer, requireScopes, type CallToolResult } from '@modelcontextprotocol/server';
+import { McpServer, requireScopes, type AuthInfo, type CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { Gateway, GatewayResult } from '../generation/gateway.js';
@@ -13,8 +13,11 @@ export interface McpCaller {
   avatar: string | null;
   /** Aborted when the HTTP request goes away. */
   signal: AbortSignal;
-  /** When the request calls one tool: only that one is registered (a server is built per request). */
-  onlyTool?: string;
+}
+
+/** The caller of one tool call, which the route put in the call's authInfo (so one server can serve every caller). */
+function callerOf(ctx: { http?: { authInfo?: AuthInfo } }): McpCaller {
+  return (ctx.http?.authInfo?.extra as { caller: McpCaller }).caller;
 }
 
 export interface ToolDeps {
@@ -93,18 +96,18 @@ const NEEDS = { profile: requireScopes('profile'), characters: requireScopes('ch
 const READ_ONLY = { readOnlyHint: true, openWorldHint: false };
 
 /**
- * Serika's MCP tools (SPEC §8), for one caller. Each declares the scope it
+ * Serika's MCP tools (SPEC §8), each acting for the caller of its call. Each declares the scope it
  * needs; a call without it is answered HTTP 403 insufficient_scope by the
  * SDK's scope challenge (MCP step-up), before the tool runs.
  */
-export function registerTools(mcp: McpServer, deps: ToolDeps, caller: McpCaller): void {
+export function registerTools(mcp: McpServer, deps: ToolDeps, onlyTool?: string): void {
   const server = {
     registerTool: ((name: string, ...rest: unknown[]) => {
-      if (caller.onlyTool === undefined || caller.onlyTool === name) (mcp.registerTool as (...args: unknown[]) => unknown)(name, ...rest);
+      if (onlyTool === undefined || onlyTool === name) (mcp.registerTool as (...args: unknown[]) => unknown)(name, ...rest);
     }) as McpServer['registerTool'],
   };
-  const principal: Principal = { userId: caller.userId, clientId: caller.clientId, apiKeyId: null };
-  const character = async (id: string): Promise<Character | null> => {
+  const principalOf = (caller: McpCaller): Principal => ({ userId: caller.userId, clientId: caller.clientId, apiKeyId: null });
+  const character = async (caller: McpCaller, id: string): Promise<Character | null> => {
     try {
       return await deps.characters.get(caller.userId, id);
     } catch (error) {
@@ -122,7 +125,10 @@ export function registerTools(mcp: McpServer, deps: ToolDeps, caller: McpCaller)
       annotations: READ_ONLY,
       scopeChallenge: NEEDS.profile,
     },
-    async () => structured({ id: caller.userId, username: caller.username, avatar: caller.avatar }),
+    async (_args, ctx) => {
+      const caller = callerOf(ctx);
+      return structured({ id: caller.userId, username: caller.username, avatar: caller.avatar });
+    },
   );
 
   server.registerTool(
@@ -134,8 +140,8 @@ export function registerTools(mcp: McpServer, deps: ToolDeps, caller: McpCaller)
       annotations: READ_ONLY,
       scopeChallenge: NEEDS.characters,
     },
-    async () => {
-      const list = await deps.characters.list(caller.userId);
+    async (_args, ctx) => {
+      const list = await deps.characters.list(callerOf(ctx).userId);
       return structured({ characters: list.map(characterSummary) });
     },
   );
@@ -149,8 +155,8 @@ export function registerTools(mcp: McpServer, deps: ToolDeps, caller: McpCaller)
       annotations: READ_ONLY,
       scopeChallenge: NEEDS.characters,
     },
-    async ({ character_id }) => {
-      const found = await character(character_id);
+    async ({ character_id }, ctx) => {
+      const found = await character(callerOf(ctx), character_id);
       // Another user's character is simply not found: nothing about it is told.
       if (!found) return failed(`No character ${character_id} among your characters. Use list_characters to see them.`);
       return structured({ ...found });
@@ -166,9 +172,9 @@ export function registerTools(mcp: McpServer, deps: ToolDeps, caller: McpCaller)
       annotations: { readOnlyHint: true, openWorldHint: true },
       scopeChallenge: NEEDS.generations,
     },
-    async () =>
+    async (_args, ctx) =>
       guarded(async () => {
-        const answer = gatewayJson(await deps.gateway.models(caller.signal));
+        const answer = gatewayJson(await deps.gateway.models(callerOf(ctx).signal));
         if (typeof answer === 'string') return failed(answer);
         const models = Array.isArray(answer.data) ? (answer.data as Array<{ id?: unknown }>).map((m) => String(m.id)) : [];
         return structured({ models });
@@ -185,19 +191,20 @@ export function registerTools(mcp: McpServer, deps: ToolDeps, caller: McpCaller)
       annotations: { readOnlyHint: false, openWorldHint: true },
       scopeChallenge: NEEDS.generations,
     },
-    async ({ prompt, messages, character_id, model, max_tokens }) =>
+    async ({ prompt, messages, character_id, model, max_tokens }, ctx) =>
       guarded(async () => {
+        const caller = callerOf(ctx);
         if ((prompt === undefined) === (messages === undefined)) return failed('Give either prompt or messages (one of the two).');
         const conversation: Array<{ role: string; content: string }> = messages ? [...messages] : [{ role: 'user', content: prompt! }];
         if (character_id !== undefined) {
-          const found = await character(character_id);
+          const found = await character(caller, character_id);
           if (!found) return failed(`No character ${character_id} among your characters. Use list_characters to see them.`);
           conversation.unshift({ role: 'system', content: personaOf(found) });
         }
         const body: Record<string, unknown> = { messages: conversation, stream: false };
         if (model !== undefined) body.model = model;
         if (max_tokens !== undefined) body.max_tokens = max_tokens;
-        const answer = gatewayJson(await deps.gateway.chat(principal, body, caller.signal));
+        const answer = gatewayJson(await deps.gateway.chat(principalOf(caller), body, caller.signal));
         if (typeof answer === 'string') return failed(answer);
         const choice = Array.isArray(answer.choices) ? (answer.choices[0] as { message?: { content?: unknown } } | undefined) : undefined;
         const reply = typeof choice?.message?.content === 'string' ? choice.message.content : '';
@@ -217,12 +224,13 @@ export function registerTools(mcp: McpServer, deps: ToolDeps, caller: McpCaller)
       annotations: { readOnlyHint: false, openWorldHint: true },
       scopeChallenge: NEEDS.generations,
     },
-    async ({ prompt, model, size }) =>
+    async ({ prompt, model, size }, ctx) =>
       guarded(async () => {
+        const caller = callerOf(ctx);
         const body: Record<string, unknown> = { prompt, n: 1 };
         if (model !== undefined) body.model = model;
         if (size !== undefined) body.size = size;
-        const answer = gatewayJson(await deps.gateway.images(principal, body, caller.signal));
+        const answer = gatewayJson(await deps.gateway.images(principalOf(caller), body, caller.signal));
         if (typeof answer === 'string') return failed(answer);
         const images = Array.isArray(answer.data) ? (answer.data as Array<{ b64_json?: unknown; url?: unknown }>) : [];
         const content: CallToolResult['content'] = [];
@@ -236,8 +244,12 @@ export function registerTools(mcp: McpServer, deps: ToolDeps, caller: McpCaller)
   );
 }
 
-/** A fresh server for one request (stateless serving: any instance answers any call). */
-export function createMcpServer(deps: ToolDeps, caller: McpCaller): McpServer {
+/**
+ * A server with Serika's tools: one per request for the SDK's transports
+ * (onlyTool: the one tool the request calls, when it calls one), or the
+ * process's shared one (every tool).
+ */
+export function createMcpServer(deps: ToolDeps, onlyTool?: string): McpServer {
   const server = new McpServer(
     { name: 'serika', title: 'Serika', version: deps.version },
     {
@@ -245,6 +257,6 @@ export function createMcpServer(deps: ToolDeps, caller: McpCaller): McpServer {
         "Serika is the user's AI platform account: their characters, and text and image generation metered to them. Use list_characters and get_character to learn a character; chat with character_id to answer as it.",
     },
   );
-  registerTools(server, deps, caller);
+  registerTools(server, deps, onlyTool);
   return server;
 }

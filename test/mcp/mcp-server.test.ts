@@ -18,12 +18,12 @@ describe.each(DIALECTS)('the MCP server (%s)', (dialect) => {
   let characterId: string;
   const tokens: Record<string, string> = {};
 
-  async function token(scope: string, resources: string[]): Promise<string> {
+  async function token(scope: string, resources: string[], as: Agent = agent): Promise<string> {
     const { verifier, challenge } = pkce();
     const params: Array<[string, string]> = [...(Object.entries(standardParams(app, challenge, { scope, prompt: 'consent' })) as Array<[string, string]>)];
     for (const r of resources) params.push(['resource', r]);
-    const page = await agent.fetch(authorizeUrl(ts, params));
-    const back = await decide(agent, ts, await page.text(), 'allow');
+    const page = await as.fetch(authorizeUrl(ts, params));
+    const back = await decide(as, ts, await page.text(), 'allow');
     const code = new URL(back.headers.get('location')!).searchParams.get('code')!;
     const reply = await tokenRequest(ts, form({ grant_type: 'authorization_code', code, redirect_uri: app.redirectUri, code_verifier: verifier }), { authorization: basic(app.clientId, app.clientSecret!) });
     expect(reply.status).toBe(200);
@@ -235,6 +235,19 @@ describe.each(DIALECTS)('the MCP server (%s)', (dialect) => {
         const reply = await call(method, mcpUrl.href, { headers: { authorization: `Bearer ${tokens.mcp}`, accept: 'text/event-stream' } });
         expect(reply.status).toBe(405);
       }
+    });
+
+    it('many callers at once, reusing JSON-RPC ids: each answer carries its own id and its own user', async () => {
+      const other = await userWithSession(ts);
+      const otherToken = await token('profile', [`${ts.config.publicUrl}/mcp`], other.agent);
+      const callers = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? { token: tokens.mcp!, userId: owner.userId } : { token: otherToken, userId: other.user.userId }));
+      const replies = await Promise.all(
+        callers.map((c, i) => post({ jsonrpc: '2.0', id: i % 3 === 0 ? 'same' : 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } }, { authorization: `Bearer ${c.token}`, 'mcp-protocol-version': '2025-11-25' })),
+      );
+      replies.forEach((reply, i) => {
+        expect(reply.status).toBe(200);
+        expect(message(reply)).toMatchObject({ id: i % 3 === 0 ? 'same' : 1, result: { structuredContent: { id: callers[i]!.userId } } });
+      });
     });
 
     it('a foreign Origin → 403; our own Origin and none are fine', async () => {
