@@ -3,6 +3,7 @@ import { randomId, sha256Hex } from '../security/secrets.js';
 import { prepared } from '../storage/prepared.js';
 import type { Database, OAuthCodesTable, OAuthPendingRequestsTable, OAuthTokensTable } from '../storage/schema.js';
 import { mint } from './tokens.js';
+import { tokenWrites, type TokenWrites } from './token-writes.js';
 import { formatScopes, parseScopes } from '../scopes.js';
 import type { RevokeReason, Telemetry } from '../http/telemetry.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience, type Audience } from '../audiences.js';
@@ -100,6 +101,7 @@ export class OAuthStore {
   private readonly cache: FeedCache<TokenWithUser> | null;
   private readonly grants = new WeakMap<TokenWithUser, AccessGrant>();
   private readonly transact: Transactor;
+  private readonly writes: TokenWrites = tokenWrites();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -182,13 +184,7 @@ export class OAuthStore {
    */
   async redeemCode(codeHash: string, subject: TokenSubject): Promise<IssuedTokens | null> {
     const issued = await this.transact(async (trx) => {
-      const consumed = await trx
-        .updateTable('oauth_codes')
-        .set({ consumed_at: this.now() })
-        .where('code_hash', '=', codeHash)
-        .where('consumed_at', 'is', null)
-        .executeTakeFirst();
-      if (Number(consumed.numUpdatedRows) !== 1) return null;
+      if (!(await this.writes.consumeCode(trx, codeHash, this.now()))) return null;
       return this.issue(trx, subject, randomId('fam_'), codeHash);
     });
     if (issued) this.telemetry?.tokensIssued('authorization_code');
@@ -230,14 +226,7 @@ export class OAuthStore {
    */
   async rotateRefresh(old: TokenRow, subject: TokenSubject): Promise<IssuedTokens | null> {
     const issued = await this.transact(async (trx) => {
-      const consumed = await trx
-        .updateTable('oauth_tokens')
-        .set({ consumed_at: this.now() })
-        .where('token_hash', '=', old.token_hash)
-        .where('consumed_at', 'is', null)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      if (Number(consumed.numUpdatedRows) !== 1) return null;
+      if (!(await this.writes.consumeRefresh(trx, old.token_hash, this.now()))) return null;
       return this.issue(trx, subject, old.family_id, old.code_hash);
     });
     if (issued) this.telemetry?.tokensIssued('refresh_token');
@@ -378,21 +367,19 @@ export class OAuthStore {
       consumed_at: null,
       auth_time: subject.authTime ?? null,
     };
-    await db
-      .insertInto('oauth_tokens')
-      .values([
-        {
-          ...common,
-          token_hash: access.hash,
-          kind: 'access',
-          scopes: accessScopes,
-          expires_at: now + this.lifetimes.accessToken * 1000,
-          resources: formatAudience(subject.accessAudience ?? audience),
-        },
-        // Each refresh token lives REFRESH_TOKEN_TTL from its own issue (SPEC §1).
-        { ...common, token_hash: refresh.hash, kind: 'refresh', scopes, expires_at: now + this.lifetimes.refreshToken * 1000, resources: formatAudience(audience) },
-      ])
-      .execute();
+    await this.writes.insertPair(
+      db,
+      {
+        ...common,
+        token_hash: access.hash,
+        kind: 'access',
+        scopes: accessScopes,
+        expires_at: now + this.lifetimes.accessToken * 1000,
+        resources: formatAudience(subject.accessAudience ?? audience),
+      },
+      // Each refresh token lives REFRESH_TOKEN_TTL from its own issue (SPEC §1).
+      { ...common, token_hash: refresh.hash, kind: 'refresh', scopes, expires_at: now + this.lifetimes.refreshToken * 1000, resources: formatAudience(audience) },
+    );
     return {
       access_token: access.value,
       token_type: 'Bearer',
