@@ -3,6 +3,7 @@ import { ownTransaction, type Transactor } from '../storage/group-commit.js';
 import { prepared } from '../storage/prepared.js';
 import { randomId } from '../security/secrets.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
+import { budgetStatements } from './budget-statements.js';
 import { periodEnd, periodStart, type BudgetLimit } from './budget-rules.js';
 
 /** A reservation left by a process that died is released after this long (SPEC §10, issue: "say 10 minutes"). */
@@ -54,6 +55,7 @@ function stateOf(row: OAuthBudgetsTable): BudgetState {
  */
 export class BudgetsService {
   private readonly selectBudget;
+  private readonly statements = budgetStatements();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -67,7 +69,7 @@ export class BudgetsService {
   /** The grant's budget row as it stands, or undefined: one indexed read (most grants have none), in the transaction when given one. */
   private async row(userId: string, clientId: string, trx?: Kysely<Database>): Promise<OAuthBudgetsTable | undefined> {
     if (!trx) return (await this.selectBudget(userId, clientId)).rows[0];
-    return trx.selectFrom('oauth_budgets').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
+    return (await this.statements.row(trx, { userId, clientId })).rows[0];
   }
 
   /** The row a transaction has just held or updated: its absence is an error. */
@@ -175,25 +177,10 @@ export class BudgetsService {
 
   /** Holds the cost if it fits the row as it is now (one conditional UPDATE), with its reservation row; null when it does not fit. */
   private async hold(trx: Kysely<Database>, userId: string, clientId: string, cost: Cost, now: number): Promise<Reservation | null> {
-    const held = await trx
-      .updateTable('oauth_budgets')
-      .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '+', cost.tokens), images_reserved: eb('images_reserved', '+', cost.images), updated_at: now }))
-      .where('user_id', '=', userId)
-      .where('client_id', '=', clientId)
-      .where((eb) =>
-        eb.and([
-          eb.or([eb('tokens_limit', 'is', null), eb(eb(eb('tokens_used', '+', eb.ref('tokens_reserved')), '+', cost.tokens), '<=', eb.ref('tokens_limit'))]),
-          eb.or([eb('images_limit', 'is', null), eb(eb(eb('images_used', '+', eb.ref('images_reserved')), '+', cost.images), '<=', eb.ref('images_limit'))]),
-        ]),
-      )
-      .returningAll()
-      .executeTakeFirst();
+    const held = (await this.statements.hold(trx, { userId, clientId, tokens: cost.tokens, images: cost.images, now })).rows[0];
     if (!held) return null;
     const id = randomId('rsv_');
-    await trx
-      .insertInto('budget_reservations')
-      .values({ id, user_id: userId, client_id: clientId, tokens: cost.tokens, images: cost.images, created_at: now, expires_at: now + RESERVATION_TTL_MS })
-      .execute();
+    await this.statements.insertReservation(trx, { id, userId, clientId, tokens: cost.tokens, images: cost.images, now, expires: now + RESERVATION_TTL_MS });
     return { kind: 'reserved' as const, id, state: stateOf(held) };
   }
 
@@ -203,22 +190,11 @@ export class BudgetsService {
       // The call's own record (its usage row) commits with its settlement: one commit, not two.
       await alongside?.(trx);
       await this.lockBudget(trx, userId, clientId);
-      const released = await trx.deleteFrom('budget_reservations').where('id', '=', reservationId).returning(['tokens', 'images']).executeTakeFirst();
+      const released = (await this.statements.takeReservation(trx, { id: reservationId })).rows[0];
       // Released already by expiry: only the spending is counted, never the hold twice.
       const held = released ?? { tokens: 0, images: 0 };
-      const row = await trx
-        .updateTable('oauth_budgets')
-        .set((eb) => ({
-          tokens_reserved: eb('tokens_reserved', '-', held.tokens),
-          images_reserved: eb('images_reserved', '-', held.images),
-          tokens_used: eb('tokens_used', '+', spent.tokens),
-          images_used: eb('images_used', '+', spent.images),
-          updated_at: this.now(),
-        }))
-        .where('user_id', '=', userId)
-        .where('client_id', '=', clientId)
-        .returningAll()
-        .executeTakeFirst();
+      const { rows } = await this.statements.settle(trx, { userId, clientId, heldTokens: held.tokens, heldImages: held.images, spentTokens: spent.tokens, spentImages: spent.images, now: this.now() });
+      const row = rows[0];
       return row ? stateOf(row) : null;
     });
   }
@@ -229,12 +205,7 @@ export class BudgetsService {
    * settlement racing the user's "Remove limit" waits instead of deadlocking (PostgreSQL; SQLite has one writer).
    */
   private async lockBudget(trx: Kysely<Database>, userId: string, clientId: string): Promise<void> {
-    await trx
-      .updateTable('oauth_budgets')
-      .set((eb) => ({ updated_at: eb.ref('updated_at') }))
-      .where('user_id', '=', userId)
-      .where('client_id', '=', clientId)
-      .execute();
+    await this.statements.lock(trx, { userId, clientId });
   }
 
   /** The pruner's part: holds of calls whose process died are released within the hour even if nobody reads the budget. */

@@ -1,7 +1,8 @@
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import { ownTransaction, type Transactor } from '../storage/group-commit.js';
 import { sql } from 'kysely';
 import { randomId } from '../security/secrets.js';
+import { preparedNamed } from '../storage/prepared.js';
 import type { Database } from '../storage/schema.js';
 
 /** Who a generation is for and through what: an OAuth client, or an API key (clientId null). */
@@ -38,7 +39,13 @@ const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.floor(n) : 0);
 
 /** Usage metering: one row per generation, committed before the response ends (SPEC §5). */
+/** The columns of a usage row, as the prepared insert names them. */
+const USAGE_COLUMNS = ['id', 'user_id', 'client_id', 'client_name', 'api_key_id', 'endpoint', 'model', 'prompt_tokens', 'completion_tokens', 'images', 'status', 'latency_ms', 'day', 'created_at'] as const;
+
 export class UsageService {
+  /** Every generation's insert, compiled once for this database. */
+  private readonly insert = preparedNamed(USAGE_COLUMNS, (db: Kysely<Database>, p) => db.insertInto('usage_records').values(p));
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
@@ -51,25 +58,22 @@ export class UsageService {
     const now = this.now();
     // A failed call is charged nothing: its row keeps the status, with no tokens or images.
     const ok = entry.status >= 200 && entry.status < 300;
-    await executor
-      .insertInto('usage_records')
-      .values({
-        id: randomId('use_'),
-        user_id: entry.principal.userId,
-        client_id: entry.principal.clientId,
-        client_name: entry.clientName,
-        api_key_id: entry.principal.apiKeyId,
-        endpoint: entry.endpoint,
-        model: entry.model?.slice(0, 200) ?? null,
-        prompt_tokens: ok ? count(entry.promptTokens) : 0,
-        completion_tokens: ok ? count(entry.completionTokens) : 0,
-        images: ok ? count(entry.images) : 0,
-        status: entry.status,
-        latency_ms: Math.max(0, Math.round(entry.latencyMs)),
-        day: utcDay(now),
-        created_at: now,
-      })
-      .execute();
+    await this.insert(executor, {
+      id: randomId('use_'),
+      user_id: entry.principal.userId,
+      client_id: entry.principal.clientId,
+      client_name: entry.clientName,
+      api_key_id: entry.principal.apiKeyId,
+      endpoint: entry.endpoint,
+      model: entry.model?.slice(0, 200) ?? null,
+      prompt_tokens: ok ? count(entry.promptTokens) : 0,
+      completion_tokens: ok ? count(entry.completionTokens) : 0,
+      images: ok ? count(entry.images) : 0,
+      status: entry.status,
+      latency_ms: Math.max(0, Math.round(entry.latencyMs)),
+      day: utcDay(now),
+      created_at: now,
+    } satisfies Insertable<Database['usage_records']>);
   }
 
   /** Totals per app over the last 30 days, with when each was last used; keyed by client ID ('' for API keys). */

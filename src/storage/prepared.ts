@@ -11,7 +11,7 @@ type Build<DB, Row> = (db: Kysely<DB>) => { compile(): CompiledQuery<Row> };
  */
 export function preparedIn<DB, Row>(build: Build<DB, Row>): (executor: Kysely<DB>, ...parameters: unknown[]) => Promise<QueryResult<Row>> {
   let compiled: CompiledQuery<Row> | undefined;
-  return (executor, ...parameters) => {
+  return async (executor, ...parameters) => {
     compiled ??= build(executor).compile();
     if (compiled.parameters.length !== parameters.length) throw new Error('prepared query called with the wrong number of parameters');
     return executor.executeQuery<Row>({ ...compiled, parameters });
@@ -22,4 +22,31 @@ export function preparedIn<DB, Row>(build: Build<DB, Row>): (executor: Kysely<DB
 export function prepared<DB, Row>(db: Kysely<DB>, build: Build<DB, Row>): (...parameters: unknown[]) => Promise<QueryResult<Row>> {
   const run = preparedIn(build);
   return (...parameters) => run(db, ...parameters);
+}
+
+/**
+ * A prepared query whose parameters are named: `build` receives a marker for
+ * each name and may use it anywhere, any number of times (or a literal where
+ * the value never changes); each run fills every marker's places with its
+ * value, in whatever order the compiled SQL has them. A parameter that is no
+ * marker is kept as compiled. Compiled once per query, on the first executor
+ * it runs on — so one instance per database.
+ */
+export function preparedNamed<DB, Row, Name extends string>(
+  names: readonly Name[],
+  build: (db: Kysely<DB>, p: Record<Name, never>) => { compile(): CompiledQuery<Row> },
+): (executor: Kysely<DB>, values: Record<Name, unknown>) => Promise<QueryResult<Row>> {
+  const marker = (name: string) => `\u0000prepared:${name}`;
+  const markers = Object.fromEntries(names.map((n) => [n, marker(n)])) as unknown as Record<Name, never>;
+  let compiled: { query: CompiledQuery<Row>; slots: Array<Name | null> } | undefined;
+  return async (executor, values) => {
+    if (!compiled) {
+      const query = build(executor, markers).compile();
+      const slots = query.parameters.map((p) => names.find((n) => p === marker(n)) ?? null);
+      for (const name of names) if (!slots.includes(name)) throw new Error(`prepared query does not use its parameter ${name}`);
+      compiled = { query, slots };
+    }
+    const { query, slots } = compiled;
+    return executor.executeQuery<Row>({ ...query, parameters: slots.map((slot, i) => (slot === null ? query.parameters[i] : values[slot])) });
+  };
 }

@@ -1,0 +1,56 @@
+import type { Kysely } from 'kysely';
+import { preparedNamed } from '../storage/prepared.js';
+import type { Database } from '../storage/schema.js';
+
+/**
+ * The statements of every budgeted call (hold, then settle), compiled once per
+ * database: building and compiling them cost about as much as running them.
+ * Each runs on the transaction it is given.
+ */
+export function budgetStatements() {
+  const grant = ['userId', 'clientId'] as const;
+  return {
+    row: preparedNamed(grant, (db: Kysely<Database>, p) => db.selectFrom('oauth_budgets').selectAll().where('user_id', '=', p.userId).where('client_id', '=', p.clientId)),
+    /** The conditional UPDATE of a hold: it matches only if the cost fits the row as it is now. */
+    hold: preparedNamed([...grant, 'tokens', 'images', 'now'], (db: Kysely<Database>, p) =>
+      db
+        .updateTable('oauth_budgets')
+        .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '+', p.tokens), images_reserved: eb('images_reserved', '+', p.images), updated_at: p.now }))
+        .where('user_id', '=', p.userId)
+        .where('client_id', '=', p.clientId)
+        .where((eb) =>
+          eb.and([
+            eb.or([eb('tokens_limit', 'is', null), eb(eb(eb('tokens_used', '+', eb.ref('tokens_reserved')), '+', p.tokens), '<=', eb.ref('tokens_limit'))]),
+            eb.or([eb('images_limit', 'is', null), eb(eb(eb('images_used', '+', eb.ref('images_reserved')), '+', p.images), '<=', eb.ref('images_limit'))]),
+          ]),
+        )
+        .returningAll(),
+    ),
+    insertReservation: preparedNamed(['id', ...grant, 'tokens', 'images', 'now', 'expires'], (db: Kysely<Database>, p) =>
+      db.insertInto('budget_reservations').values({ id: p.id, user_id: p.userId, client_id: p.clientId, tokens: p.tokens, images: p.images, created_at: p.now, expires_at: p.expires }),
+    ),
+    lock: preparedNamed(grant, (db: Kysely<Database>, p) =>
+      db
+        .updateTable('oauth_budgets')
+        .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+        .where('user_id', '=', p.userId)
+        .where('client_id', '=', p.clientId),
+    ),
+    takeReservation: preparedNamed(['id'], (db: Kysely<Database>, p) => db.deleteFrom('budget_reservations').where('id', '=', p.id).returning(['tokens', 'images'])),
+    /** A settlement: the hold comes off, the spending goes on. */
+    settle: preparedNamed([...grant, 'heldTokens', 'heldImages', 'spentTokens', 'spentImages', 'now'], (db: Kysely<Database>, p) =>
+      db
+        .updateTable('oauth_budgets')
+        .set((eb) => ({
+          tokens_reserved: eb('tokens_reserved', '-', p.heldTokens),
+          images_reserved: eb('images_reserved', '-', p.heldImages),
+          tokens_used: eb('tokens_used', '+', p.spentTokens),
+          images_used: eb('images_used', '+', p.spentImages),
+          updated_at: p.now,
+        }))
+        .where('user_id', '=', p.userId)
+        .where('client_id', '=', p.clientId)
+        .returningAll(),
+    ),
+  };
+}
