@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PREFIX, constantTimeEqual, randomSecret, sha256Hex } from '../../src/security/secrets.js';
+import { PREFIX, constantTimeEqual, randomId, randomSecret, sha256Hex } from '../../src/security/secrets.js';
 import { redactUrl } from '../../src/http/logging.js';
 
 describe('secrets', () => {
@@ -9,6 +9,24 @@ describe('secrets', () => {
     expect(a).toMatch(/^secret_[A-Za-z0-9_-]{43}$/);
     expect(Buffer.from(a.slice(7), 'base64url')).toHaveLength(32);
     expect(a).not.toBe(b);
+  });
+
+  it('never hands out the same random bytes twice, across many 4 KiB batches of secrets and ids', () => {
+    const values = new Set<string>();
+    const windows = new Set<string>();
+    let expected = 0;
+    for (let i = 0; i < 5000; i++) {
+      const id = i % 3 === 0;
+      const value = id ? randomId('x_') : randomSecret('y_');
+      values.add(value);
+      const raw = id ? Buffer.from(value.slice(2), 'hex') : Buffer.from(value.slice(2), 'base64url');
+      expect(raw).toHaveLength(id ? 16 : 32);
+      // No 8-byte window repeats: a batch re-used, or values overlapping, would repeat them.
+      for (let j = 0; j < raw.length; j += 8) windows.add(raw.subarray(j, j + 8).toString('hex'));
+      expected += raw.length / 8;
+    }
+    expect(values.size).toBe(5000);
+    expect(windows.size).toBe(expected);
   });
 
   it('hashes with SHA-256', () => {
