@@ -45,6 +45,7 @@ describe('the shared MCP server (one server for every plain 2025-revision call)'
       call(3, 'no_such_tool'),
       { jsonrpc: '2.0', id: 4, method: 'tools/list' },
       { jsonrpc: '2.0', id: 5, method: 'ping' },
+      { jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'echo', arguments: { n: 1 }, _meta: { progressToken: 'p1' } } },
     ];
     for (const message of messages) {
       expect(await shared.answer(sharedCall(message))).toEqual(await viaSdkTransport(message, auth('ann')));
@@ -75,6 +76,11 @@ describe('the shared MCP server (one server for every plain 2025-revision call)'
       ['a batch', [call(1, 'whoami')]],
       ['not JSON-RPC', { hello: 'world' }],
       ['an extra member (the SDK rejects it)', { ...call(1, 'whoami'), extra: true }],
+      ['a fractional id', call(1.5, 'whoami')],
+      ['an id that is an object', { ...call(1, 'whoami'), id: { a: 1 } }],
+      ['no jsonrpc version', { id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } }],
+      ['params as an array', { jsonrpc: '2.0', id: 1, method: 'tools/list', params: [] }],
+      ['a malformed _meta (the SDK rejects it)', { ...call(1, 'whoami'), params: { name: 'whoami', arguments: {}, _meta: { progressToken: { bad: true } } } }],
       ['a posted response', { jsonrpc: '2.0', id: 1, result: {} }],
       ['a tool the token lacks the scope for (403 step-up)', call(1, 'secret')],
       ['no scope at all', call(1, 'whoami'), HEADERS, auth('ann', [])],
