@@ -46,6 +46,8 @@ export interface TokenSubject {
   /** RFC 8707: the resources the refresh token (and the access token unless accessAudience narrows it) reach; the origin by default. */
   audience?: Audience;
   accessAudience?: Audience;
+  /** The access token, when the caller minted it before the commit (an ID token's at_hash, signed meanwhile). */
+  access?: { value: string; hash: string };
 }
 
 /** An access token with its owner, as the bearer guard needs it. */
@@ -352,7 +354,7 @@ export class OAuthStore {
   /** Inserts an access token and a refresh token of one family. */
   async issue(db: Kysely<Database>, subject: TokenSubject, familyId: string, codeHash: string | null): Promise<IssuedTokens> {
     const now = this.now();
-    const access = mint('access');
+    const access = subject.access ?? mint('access');
     const refresh = mint('refresh');
     const scopes = formatScopes(subject.scopes);
     const accessScopes = formatScopes(subject.accessScopes ?? subject.scopes);

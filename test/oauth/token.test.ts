@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/security/secrets.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
@@ -290,6 +291,23 @@ describe.each(DIALECTS)('token endpoint, authorization_code grant (%s)', (dialec
         .where('revoked_at', 'is', null)
         .execute();
       expect(live).toEqual([]);
+    });
+
+    it('with openid, the ID token is signed while the redemption commits: the one winner gets one, bound to its own access token; the losers get none', async () => {
+      const oidc = await registerClient(ts, owner, { scopes: ['openid', 'profile'] });
+      const { code, verifier } = await obtainCode(ts, agent, oidc, { scope: 'openid profile', nonce: 'n-race' });
+      const replies = await Promise.all(Array.from({ length: 20 }, () => redeem(oidc, code, verifier)));
+      const winners = replies.filter((r) => r.status === 200);
+      expect(winners).toHaveLength(1);
+      for (const loser of replies.filter((r) => r.status !== 200)) {
+        expect(loser.json.error).toBe('invalid_grant');
+        expect(loser.json.id_token).toBeUndefined();
+      }
+      for (const winner of winners) {
+        const claims = JSON.parse(Buffer.from(winner.json.id_token.split('.')[1], 'base64url').toString()) as { at_hash: string; nonce: string };
+        expect(claims.nonce).toBe('n-race');
+        expect(claims.at_hash).toBe(createHash('sha256').update(winner.json.access_token).digest().subarray(0, 16).toString('base64url'));
+      }
     });
   });
 });
