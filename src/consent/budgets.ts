@@ -62,6 +62,12 @@ export class BudgetsService {
     private readonly now: () => number = Date.now,
     /** Holds and settlements commit through it (group commit, or a transaction each). */
     private readonly transact: Transactor = ownTransaction(db),
+    /**
+     * Whether writers take the budget row's lock before its reservations (lockBudget). PostgreSQL locks rows and
+     * needs the order; SQLite locks the whole database at a transaction's first write, so there the extra UPDATE
+     * orders nothing.
+     */
+    private readonly rowLocks = true,
   ) {
     this.selectBudget = prepared(db, (d) => d.selectFrom('oauth_budgets').selectAll().where('user_id', '=', '').where('client_id', '=', ''));
   }
@@ -205,7 +211,7 @@ export class BudgetsService {
    * settlement racing the user's "Remove limit" waits instead of deadlocking (PostgreSQL; SQLite has one writer).
    */
   private async lockBudget(trx: Kysely<Database>, userId: string, clientId: string): Promise<void> {
-    await this.statements.lock(trx, { userId, clientId });
+    if (this.rowLocks) await this.statements.lock(trx, { userId, clientId });
   }
 
   /** The pruner's part: holds of calls whose process died are released within the hour even if nobody reads the budget. */
