@@ -89,15 +89,16 @@ export function median(values) {
  * request and the server's RSS afterwards. `prepare(run)` returns the scenario
  * for that run (fresh codes or refresh tokens, say).
  */
-export async function measure(name, pid, runs, prepare, quiet = false) {
-  const results = [];
-  for (let run = 0; run < runs; run++) {
-    const scenario = await prepare(run);
-    const before = procStats(pid);
-    const result = await load(scenario);
-    const after = procStats(pid);
-    results.push({ ...result, cpuMsPerRequest: result.requests ? ((after.cpu - before.cpu) * 1000) / result.requests : 0, rssMb: after.rssMb });
-  }
+/** One load run with the server's CPU per request over it. */
+async function measuredRun(pid, scenario) {
+  const before = procStats(pid);
+  const result = await load(scenario);
+  const after = procStats(pid);
+  return { ...result, cpuMsPerRequest: result.requests ? ((after.cpu - before.cpu) * 1000) / result.requests : 0, rssMb: after.rssMb };
+}
+
+/** A table row from several runs of one scenario: medians, and the p50/p99 of the median run. */
+function summarize(name, results, quiet, shownAs = name) {
   const byRps = [...results].sort((a, b) => a.rps - b.rps);
   const mid = byRps[Math.floor(byRps.length / 2)];
   const row = {
@@ -111,6 +112,34 @@ export async function measure(name, pid, runs, prepare, quiet = false) {
     requests: results.reduce((n, r) => n + r.requests, 0),
   };
   const flag = row.errors ? `  ERRORS ${row.errors}` : '';
-  if (!quiet) process.stdout.write(`  ${name.padEnd(44)} ${row.rps.toFixed(0).padStart(7)} req/s  p50 ${ms(row.p50)} ms  p99 ${ms(row.p99)} ms${flag}\n`);
+  if (!quiet) process.stdout.write(`  ${shownAs.padEnd(44)} ${row.rps.toFixed(0).padStart(7)} req/s  p50 ${ms(row.p50)} ms  p99 ${ms(row.p99)} ms${flag}\n`);
   return row;
+}
+
+export async function measure(name, pid, runs, prepare, quiet = false) {
+  const results = [];
+  for (let run = 0; run < runs; run++) results.push(await measuredRun(pid, await prepare(run)));
+  return summarize(name, results, quiet);
+}
+
+/**
+ * Scenarios whose ratio is a target, measured run by run in turn (A, B, A,
+ * B, …) rather than one after the other, so a noisy minute on this shared
+ * machine falls on both alike. Each entry: { name, pid (the server whose CPU
+ * is counted), prepare(run), before?(), after?(), shownAs? (its printed
+ * label) } (before/after set up and undo what only that scenario needs).
+ */
+export async function measureAlternating(entries, runs) {
+  const results = entries.map(() => []);
+  for (let run = 0; run < runs; run++) {
+    for (const [i, entry] of entries.entries()) {
+      await entry.before?.();
+      try {
+        results[i].push(await measuredRun(entry.pid, await entry.prepare(run)));
+      } finally {
+        await entry.after?.();
+      }
+    }
+  }
+  return entries.map((entry, i) => summarize(entry.name, results[i], false, entry.shownAs));
 }

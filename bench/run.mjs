@@ -4,7 +4,7 @@
 import { BudgetsService } from '../dist/consent/budgets.js';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { load, measure, procStats, startChild } from './lib.mjs';
+import { load, measure, measureAlternating, procStats, startChild } from './lib.mjs';
 import { BENCH_DIR, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
@@ -39,20 +39,25 @@ function section(title) {
   process.stdout.write(`\n${title}\n`);
 }
 
-async function ceiling(upstream) {
-  section('Ceiling: bare Fastify');
-  const server = await startChild(['bench/ceiling.mjs', upstream]);
-  rows.push({ group: 'ceiling', ...(await measure('bare Fastify GET /hello', server.child.pid, RUNS, () => ({ ...base, url: `${server.info.url}/hello` }))) });
-  rows.push({ group: 'ceiling', ...(await measure('bare Fastify form POST /echo', server.child.pid, RUNS, () => ({ ...base, url: `${server.info.url}/echo`, method: 'POST', headers: FORM, body: 'a=1&b=two' }))) });
-  rows.push({ group: 'ceiling', ...(await measure(PROXY_CEILING, server.child.pid, RUNS, () => ({ ...base, url: `${server.info.url}/proxy/chat/completions`, method: 'POST', headers: JSON_TYPE, body: chatBody }))) });
-  await server.stop();
-}
-
+/**
+ * Serika on one dialect, each scenario whose ratio is a target measured in
+ * turn, run by run, with what it is compared with: the bare Fastify ceiling,
+ * node-oidc-provider (a fresh one per section, its codes minted beforehand)
+ * and the upstream called directly. Those rows are grouped 'ceiling', 'peer'
+ * and 'direct' beside SQLite, and the same with " (beside PostgreSQL)".
+ */
 async function serika(dialect, upstream) {
-  section(`Serika on ${dialect === 'sqlite' ? 'SQLite (WAL, synchronous=NORMAL)' : 'PostgreSQL'}`);
+  section(`Serika on ${dialect === 'sqlite' ? 'SQLite (WAL, synchronous=NORMAL)' : 'PostgreSQL'}, in turn with the ceiling, the peer and the direct upstream`);
   const db = await freshDatabase(dialect, PG_URL);
   const seeded = await seed(db.url);
-  const server = await startSerika(db.url, upstream);
+  const server = await startSerika(db.url, upstream.info.url);
+  const ceilingServer = await startChild(['bench/ceiling.mjs', upstream.info.url]);
+  const peerServer = await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), BENCH_DIR]);
+  const beside = dialect === 'postgres' ? ' (beside PostgreSQL)' : '';
+  const ceilingEntry = (name, prepare) => ({ name, group: `ceiling${beside}`, pid: ceilingServer.child.pid, prepare, shownAs: `  ceiling: ${name}` });
+  const directEntry = (name, prepare) => ({ name, group: `direct${beside}`, pid: upstream.child.pid, prepare, shownAs: `  direct: ${name}` });
+  const peerEntry = peerEntries(peerServer, `peer${beside}`);
+  const ceilingUrl = ceilingServer.info.url;
   const api = `${server.info.url}/api/openai/v1`;
   const pid = server.child.pid;
   const bearer = { authorization: `Bearer ${seeded.accessToken}` };
@@ -60,72 +65,105 @@ async function serika(dialect, upstream) {
   const { client } = seeded;
   const group = `serika-${dialect}`;
   const add = async (name, prepare) => rows.push({ group, dialect, ...(await measure(name, pid, RUNS, prepare)) });
+  // Serika's entries, then its partners'.
+  const own = (name, prepare, extra = {}) => ({ name, group, pid, prepare, ...extra });
+  const addAlternating = async (entries) => {
+    const measured = await measureAlternating(entries, RUNS);
+    measured.forEach((row, i) => rows.push({ group: entries[i].group, dialect, ...row }));
+  };
 
-  await add('userinfo', () => ({ ...base, url: `${api}/oauth/userinfo`, headers: bearer }));
-  await add(MCP_WHOAMI, () => ({
-    ...base,
-    url: `${server.info.url}/mcp`,
-    method: 'POST',
-    headers: { ...JSON_TYPE, ...bearer, accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
-  }));
-  await add('introspection (Basic)', () => ({ ...base, url: `${api}/oauth/introspect`, method: 'POST', headers: { ...FORM, ...basic }, body: `token=${seeded.accessToken}` }));
-  await add('code + PKCE redemption (client_secret_post)', async () => {
-    const codes = await mintCodes(api, seeded, PER_RUN);
-    const file = writeBodies('redeem-post', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
-    return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
-  });
-  await add(ID_TOKEN_REDEMPTION, async () => {
-    const codes = await mintCodes(api, seeded, PER_RUN, { scope: 'openid profile', nonce: 'bench-nonce' });
-    const file = writeBodies('redeem-oidc', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
-    return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
-  });
-  await add('code + PKCE redemption (client_secret_basic)', async () => {
-    const codes = await mintCodes(api, seeded, PER_RUN);
-    const file = writeBodies('redeem-basic', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier }).toString()));
-    return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: { ...FORM, ...basic }, bodiesFile: file, amount: PER_RUN };
-  });
-  await add('refresh (rotation)', async (run) => {
-    const tokens = await mintTokens(seeded.storage, seeded, PER_RUN, `fam_r${run}_`);
-    const file = writeBodies('refresh', tokens.map((t) => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
-    return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
-  });
+  await addAlternating([
+    own('userinfo', () => ({ ...base, url: `${api}/oauth/userinfo`, headers: bearer })),
+    own(MCP_WHOAMI, () => ({
+      ...base,
+      url: `${server.info.url}/mcp`,
+      method: 'POST',
+      headers: { ...JSON_TYPE, ...bearer, accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
+    })),
+    ceilingEntry('bare Fastify GET /hello', () => ({ ...base, url: `${ceilingUrl}/hello` })),
+    peerEntry.userinfo,
+  ]);
+  await addAlternating([
+    own('introspection (Basic)', () => ({ ...base, url: `${api}/oauth/introspect`, method: 'POST', headers: { ...FORM, ...basic }, body: `token=${seeded.accessToken}` })),
+    peerEntry.introspection,
+  ]);
+  await addAlternating([
+    own('code + PKCE redemption (client_secret_post)', async () => {
+      const codes = await mintCodes(api, seeded, PER_RUN);
+      const file = writeBodies('redeem-post', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
+      return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
+    }),
+    peerEntry.redeemPost,
+  ]);
+  await addAlternating([
+    own(ID_TOKEN_REDEMPTION, async () => {
+      const codes = await mintCodes(api, seeded, PER_RUN, { scope: 'openid profile', nonce: 'bench-nonce' });
+      const file = writeBodies('redeem-oidc', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
+      return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
+    }),
+    peerEntry.redeemOidc,
+  ]);
+  await addAlternating([
+    own('code + PKCE redemption (client_secret_basic)', async () => {
+      const codes = await mintCodes(api, seeded, PER_RUN);
+      const file = writeBodies('redeem-basic', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier }).toString()));
+      return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: { ...FORM, ...basic }, bodiesFile: file, amount: PER_RUN };
+    }),
+    peerEntry.redeemBasic,
+  ]);
+  await addAlternating([
+    own('refresh (rotation)', async (run) => {
+      const tokens = await mintTokens(seeded.storage, seeded, PER_RUN, `fam_r${run}_`);
+      const file = writeBodies('refresh', tokens.map((t) => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
+      return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
+    }),
+    peerEntry.refresh,
+  ]);
   await add('authorize → token, whole flows', () => ({ ...base, ...flowScenario(api, seeded) }));
-  await add('chat completions', () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chatBody }));
-  // SPEC §10: the same call under a spending limit it never reaches (reserve + settle on every call).
+  // SPEC §10: the same call under a spending limit it never reaches (reserve + settle on every call), in turn with
+  // the call without one. The limit is set and removed through the database, as the dashboard does (next call obeys).
   const budgets = new BudgetsService(seeded.storage.db);
-  await budgets.set(seeded.user.id, client.clientId, { tokens: 1_000_000_000_000, images: null, period: 'month' });
-  await add(BUDGETED_CHAT, () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chatBody }));
-  await budgets.set(seeded.user.id, client.clientId, null);
-  await add('chat completions, streamed', () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: streamBody }));
-  await add('streamed: time to first byte (1 at a time)', () => ({ kind: 'ttfb', samples: 400, url: `${api}/oauth/chat/completions`, headers: { ...JSON_TYPE, ...bearer }, body: streamBody }));
+  const chat = () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chatBody });
+  await addAlternating([
+    own('chat completions', chat),
+    own(BUDGETED_CHAT, chat, {
+      before: () => budgets.set(seeded.user.id, client.clientId, { tokens: 1_000_000_000_000, images: null, period: 'month' }),
+      after: () => budgets.set(seeded.user.id, client.clientId, null),
+    }),
+    ceilingEntry(PROXY_CEILING, () => ({ ...base, url: `${ceilingUrl}/proxy/chat/completions`, method: 'POST', headers: JSON_TYPE, body: chatBody })),
+    directEntry('chat completions, direct', () => ({ ...base, url: `${upstream.info.url}/chat/completions`, method: 'POST', headers: JSON_TYPE, body: chatBody })),
+  ]);
+  await addAlternating([
+    own('chat completions, streamed', () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: streamBody })),
+    directEntry('chat completions, streamed, direct', () => ({ ...base, url: `${upstream.info.url}/chat/completions`, method: 'POST', headers: JSON_TYPE, body: streamBody })),
+  ]);
+  await addAlternating([
+    own('streamed: time to first byte (1 at a time)', () => ({ kind: 'ttfb', samples: 400, url: `${api}/oauth/chat/completions`, headers: { ...JSON_TYPE, ...bearer }, body: streamBody })),
+    directEntry('streamed: time to first byte, direct', () => ({ kind: 'ttfb', samples: 400, url: `${upstream.info.url}/chat/completions`, headers: JSON_TYPE, body: streamBody })),
+  ]);
   await seeded.storage.close();
   await server.stop();
+  await ceilingServer.stop();
+  await peerServer.stop();
   await db.drop();
 }
 
-async function direct(upstream, pid) {
-  section('Direct to the same local upstream');
-  rows.push({ group: 'direct', ...(await measure('chat completions, direct', pid, RUNS, () => ({ ...base, url: `${upstream}/chat/completions`, method: 'POST', headers: JSON_TYPE, body: chatBody }))) });
-  rows.push({ group: 'direct', ...(await measure('chat completions, streamed, direct', pid, RUNS, () => ({ ...base, url: `${upstream}/chat/completions`, method: 'POST', headers: JSON_TYPE, body: streamBody }))) });
-  rows.push({ group: 'direct', ...(await measure('streamed: time to first byte, direct', pid, RUNS, () => ({ kind: 'ttfb', samples: 400, url: `${upstream}/chat/completions`, headers: JSON_TYPE, body: streamBody }))) });
-}
-
-async function peer() {
-  section('Peer: node-oidc-provider 9 (in-memory store)');
-  const server = await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), BENCH_DIR]);
-  const info = server.info;
+/** node-oidc-provider's scenarios, one per Serika scenario it is compared with (its codes and tokens minted at its start). */
+function peerEntries(server, group) {
+  const { info } = server;
   const pid = server.child.pid;
   const split = (file) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
   const slice = (file, run, name) => writeBodies(name, split(file).slice(run * PER_RUN, (run + 1) * PER_RUN));
-  const add = async (name, prepare) => rows.push({ group: 'peer', ...(await measure(name, pid, RUNS, prepare)) });
-  await add('userinfo', () => ({ ...base, url: info.userinfo, headers: { authorization: `Bearer ${info.accessToken}` } }));
-  await add('introspection (Basic)', () => ({ ...base, url: info.introspection, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, body: `token=${info.accessToken}` }));
-  await add('code + PKCE redemption (client_secret_post)', (run) => ({ ...base, url: info.token, method: 'POST', headers: FORM, bodiesFile: slice(info.files.redeemPost, run, 'peer-post'), amount: PER_RUN }));
-  await add('code + PKCE redemption (client_secret_basic)', (run) => ({ ...base, url: info.token, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, bodiesFile: slice(info.files.redeemBasic, run, 'peer-basic'), amount: PER_RUN }));
-  await add(ID_TOKEN_REDEMPTION, (run) => ({ ...base, url: info.token, method: 'POST', headers: FORM, bodiesFile: slice(info.files.redeemOidc, run, 'peer-oidc'), amount: PER_RUN }));
-  await add('refresh (rotation)', (run) => ({ ...base, url: info.token, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, bodiesFile: slice(info.files.refresh, run, 'peer-refresh'), amount: PER_RUN }));
-  await server.stop();
+  const entry = (name, prepare) => ({ name, group, pid, prepare, shownAs: `  peer: ${name}` });
+  return {
+    userinfo: entry('userinfo', () => ({ ...base, url: info.userinfo, headers: { authorization: `Bearer ${info.accessToken}` } })),
+    introspection: entry('introspection (Basic)', () => ({ ...base, url: info.introspection, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, body: `token=${info.accessToken}` })),
+    redeemPost: entry('code + PKCE redemption (client_secret_post)', (run) => ({ ...base, url: info.token, method: 'POST', headers: FORM, bodiesFile: slice(info.files.redeemPost, run, 'peer-post'), amount: PER_RUN })),
+    redeemBasic: entry('code + PKCE redemption (client_secret_basic)', (run) => ({ ...base, url: info.token, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, bodiesFile: slice(info.files.redeemBasic, run, 'peer-basic'), amount: PER_RUN })),
+    redeemOidc: entry(ID_TOKEN_REDEMPTION, (run) => ({ ...base, url: info.token, method: 'POST', headers: FORM, bodiesFile: slice(info.files.redeemOidc, run, 'peer-oidc'), amount: PER_RUN })),
+    refresh: entry('refresh (rotation)', (run) => ({ ...base, url: info.token, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, bodiesFile: slice(info.files.refresh, run, 'peer-refresh'), amount: PER_RUN })),
+  };
 }
 
 async function million(upstream) {
@@ -230,23 +268,26 @@ function targets() {
   const sq = (name) => find('serika-sqlite', name);
   const pg = (name) => find('serika-postgres', name);
   const peerRow = (name) => find('peer', name);
+  const peerPg = (name) => find('peer (beside PostgreSQL)', name);
+  const ceilingPg = (name) => find('ceiling (beside PostgreSQL)', name);
+  const directPg = (name) => find('direct (beside PostgreSQL)', name);
   /** A target on SQLite rows, with the same ratio on PostgreSQL reported beside it. */
   const vs = (issue, label, a, b, goal, pgA, pgB) => t.push({ issue, label, value: ratio(a, b), cpu: cpuRatio(a, b), goal, pg: pgA ? ratio(pgA, pgB) : NaN, pgCpu: pgA ? cpuRatio(pgA, pgB) : NaN });
   const hello = find('ceiling', 'bare Fastify GET /hello');
-  vs(18, 'userinfo ≥ 0.5 × bare Fastify GET /hello', sq('userinfo'), hello, 0.5, pg('userinfo'), hello);
+  vs(18, 'userinfo ≥ 0.5 × bare Fastify GET /hello', sq('userinfo'), hello, 0.5, pg('userinfo'), ceilingPg('bare Fastify GET /hello'));
   vs(18, 'PostgreSQL userinfo ≥ 0.8 × SQLite userinfo', pg('userinfo'), sq('userinfo'), 0.8);
   for (const name of ['code + PKCE redemption (client_secret_post)', 'code + PKCE redemption (client_secret_basic)', 'refresh (rotation)']) {
-    vs(18, `${name} ≥ 1.5 × node-oidc-provider`, sq(name), peerRow(name), 1.5, pg(name), peerRow(name));
-    vs(18, `PostgreSQL ${name} ≥ 1.0 × node-oidc-provider`, pg(name), peerRow(name), 1.0);
+    vs(18, `${name} ≥ 1.5 × node-oidc-provider`, sq(name), peerRow(name), 1.5, pg(name), peerPg(name));
+    vs(18, `PostgreSQL ${name} ≥ 1.0 × node-oidc-provider`, pg(name), peerPg(name), 1.0);
     if (sq(name)) t.push({ issue: 18, label: `${name} p99 < 20 ms at ${CONNECTIONS} connections`, value: sq(name).p99, goal: 20, kind: 'below', pg: pg(name)?.p99 ?? NaN });
   }
-  vs(18, 'introspection (Basic) ≥ 3 × node-oidc-provider', sq('introspection (Basic)'), peerRow('introspection (Basic)'), 3, pg('introspection (Basic)'), peerRow('introspection (Basic)'));
-  vs(18, `chat completions ≥ 0.5 × ${PROXY_CEILING}`, sq('chat completions'), find('ceiling', PROXY_CEILING), 0.5, pg('chat completions'), find('ceiling', PROXY_CEILING));
-  vs(18, 'chat completions, streamed ≥ 0.95 × direct', sq('chat completions, streamed'), find('direct', 'chat completions, streamed, direct'), 0.95, pg('chat completions, streamed'), find('direct', 'chat completions, streamed, direct'));
+  vs(18, 'introspection (Basic) ≥ 3 × node-oidc-provider', sq('introspection (Basic)'), peerRow('introspection (Basic)'), 3, pg('introspection (Basic)'), peerPg('introspection (Basic)'));
+  vs(18, `chat completions ≥ 0.5 × ${PROXY_CEILING}`, sq('chat completions'), find('ceiling', PROXY_CEILING), 0.5, pg('chat completions'), ceilingPg(PROXY_CEILING));
+  vs(18, 'chat completions, streamed ≥ 0.95 × direct', sq('chat completions, streamed'), find('direct', 'chat completions, streamed, direct'), 0.95, pg('chat completions, streamed'), directPg('chat completions, streamed, direct'));
   if (soakResult) {
     t.push({ issue: 18, label: `RSS after a ${soakResult.minutes}-minute mixed soak ÷ RSS after its first minute ≤ 1.10`, value: soakResult.rssAtEnd / soakResult.rssAtMinute, goal: 1.1, kind: 'below' });
   }
-  vs(13, `${ID_TOKEN_REDEMPTION} ≥ 1.0 × node-oidc-provider`, sq(ID_TOKEN_REDEMPTION), peerRow(ID_TOKEN_REDEMPTION), 1.0, pg(ID_TOKEN_REDEMPTION), peerRow(ID_TOKEN_REDEMPTION));
+  vs(13, `${ID_TOKEN_REDEMPTION} ≥ 1.0 × node-oidc-provider`, sq(ID_TOKEN_REDEMPTION), peerRow(ID_TOKEN_REDEMPTION), 1.0, pg(ID_TOKEN_REDEMPTION), peerPg(ID_TOKEN_REDEMPTION));
   vs(15, `${MCP_WHOAMI} ≥ 0.3 × Serika userinfo`, sq(MCP_WHOAMI), sq('userinfo'), 0.3, pg(MCP_WHOAMI), pg('userinfo'));
   vs(17, `${BUDGETED_CHAT} ≥ 0.8 × chat completions`, sq(BUDGETED_CHAT), sq('chat completions'), 0.8, pg(BUDGETED_CHAT), pg('chat completions'));
   for (const name of ['userinfo', 'introspection']) {
@@ -293,7 +334,9 @@ notes below the tables are kept in bench/NOTES.md and copied in.
 
 Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}.
 Load: autocannon ${v('autocannon')} in its own process, ${CONNECTIONS} connections, ${DURATION} s per run, ${RUNS} runs per
-scenario (the median run's latencies); servers on 127.0.0.1 with rate limits off and LOG_LEVEL=warn. Redemption and
+scenario (the median run's latencies); servers on 127.0.0.1 with rate limits off and LOG_LEVEL=warn. Scenarios compared
+in a target are measured in turn, run by run (Serika, its partner, Serika, …), so a noisy minute falls on both: the
+ceiling, the peer (a fresh node-oidc-provider per section) and the direct upstream are measured beside each dialect. Redemption and
 refresh runs use each code or refresh token once (${PER_RUN} per run; a run ends early when they are used up).
 Versions: fastify ${v('fastify')}, kysely ${v('kysely')}, better-sqlite3 ${v('better-sqlite3')}, pg ${v('pg')},
 oidc-provider ${v('oidc-provider')}; PostgreSQL on the same machine.
@@ -314,17 +357,14 @@ ${readFileSync('bench/NOTES.md', 'utf8')}`;
 
 const upstream = await startChild(['bench/upstream.mjs']);
 try {
-  if (want('ceiling')) await ceiling(upstream.info.url);
-  if (want('sqlite')) await serika('sqlite', upstream.info.url);
-  if (want('direct')) await direct(upstream.info.url, upstream.child.pid);
+  if (want('sqlite')) await serika('sqlite', upstream);
   if (want('postgres')) {
     try {
-      await serika('postgres', upstream.info.url);
+      await serika('postgres', upstream);
     } catch (error) {
       process.stdout.write(`  PostgreSQL skipped: ${error.message.split('\n')[0]}\n`);
     }
   }
-  if (want('peer')) await peer();
   if (want('million') && !SKIP_MILLION) await million(upstream.info.url);
   if (want('soak')) await soak(upstream.info.url);
   if (want('scale')) {
