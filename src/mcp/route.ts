@@ -137,8 +137,9 @@ async function serveLegacy(request: Request, serverFor: () => ReturnType<typeof 
  * Serika's MCP server at /mcp (SPEC §8): Streamable HTTP through the official
  * SDK — the 2026-07-28 revision through createMcpHandler, per request, and
  * the 2025 revisions stateless (a plain call by the process's shared server,
- * anything else by serveLegacy) — so any instance answers any call. Bearer tokens only, through the §5 guard with the audience checked
- * (a token for /mcp or the origin); a foreign Origin is refused (DNS
+ * anything else by serveLegacy) — so any instance answers any call. Bearer
+ * tokens only, through the §5 guard with the audience checked (a token for
+ * /mcp or the origin); a foreign Origin is refused (DNS
  * rebinding, MCP transports §security); each tool's scope is the SDK's scope
  * challenge, a 403 insufficient_scope naming the scope and the metadata.
  */
