@@ -309,6 +309,22 @@ describe.each(DIALECTS)('token endpoint, authorization_code grant (%s)', (dialec
         expect(claims.at_hash).toBe(createHash('sha256').update(winner.json.access_token).digest().subarray(0, 16).toString('base64url'));
       }
     });
+
+    it('a refresh with openid: the new ID token is bound to the new access token, keeps auth_time and carries no nonce', async () => {
+      const oidc = await registerClient(ts, owner, { scopes: ['openid', 'profile'] });
+      const { code, verifier } = await obtainCode(ts, agent, oidc, { scope: 'openid profile', nonce: 'n-first' });
+      const first = await redeem(oidc, code, verifier);
+      expect(first.status).toBe(200);
+      const refreshed = await tokenRequest(ts, { grant_type: 'refresh_token', refresh_token: first.json.refresh_token, client_id: oidc.clientId, client_secret: oidc.clientSecret! });
+      expect(refreshed.status).toBe(200);
+      const claims = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as { at_hash: string; nonce?: string; auth_time: number };
+      const before = claims(first.json.id_token);
+      const after = claims(refreshed.json.id_token);
+      expect(after.at_hash).toBe(createHash('sha256').update(refreshed.json.access_token).digest().subarray(0, 16).toString('base64url'));
+      expect(after.at_hash).not.toBe(before.at_hash);
+      expect(after.auth_time).toBe(before.auth_time);
+      expect(after.nonce).toBeUndefined();
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import { invalidGrant, invalidRequest } from '../../errors.js';
 import { isValidPkceValue, verifyS256 } from '../../pkce.js';
-import { mint } from '../../tokens.js';
+import { idTokenDuringCommit } from './id-token-beside.js';
 import type { IssuedTokens } from '../../store.js';
 import { parseScopes } from '../../../scopes.js';
 import { grantedDetails, type GrantHandler } from './types.js';
@@ -37,13 +37,7 @@ export const authorizationCodeGrant: GrantHandler = async ({ params, client, bud
   // RFC 8707 §2.2: the refresh token keeps the audience granted; the access token may be for less.
   const audience = parseAudience(row.resources);
   const accessAudience = narrowedAudience(params, issuer, audience);
-  const access = mint('access');
-  // OIDC Core §3.1.3.3: with openid, an ID token beside the access token — signed while the redemption
-  // commits (the signature is the slowest step of the two), and never sent if the redemption loses a race.
-  const idToken = scopes.includes('openid')
-    ? idTokens.mint({ clientId: client.clientId, userId: row.user_id, scopes, alg: client.idTokenSigningAlg, nonce: row.nonce, authTime: row.auth_time, accessToken: access.value })
-    : null;
-  idToken?.catch(() => undefined); // awaited below; a redemption that fails first must not leave it unhandled
+  const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id, scopes, alg: client.idTokenSigningAlg, nonce: row.nonce, authTime: row.auth_time });
   const issued = await store.redeemCode(row.code_hash, { clientId: client.clientId, userId: row.user_id, scopes, authTime: row.auth_time, audience, accessAudience, access });
   if (!issued) {
     // Lost a race with a concurrent redemption: that one's tokens die too.

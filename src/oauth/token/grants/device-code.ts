@@ -1,3 +1,4 @@
+import { idTokenDuringCommit } from './id-token-beside.js';
 import { parseAudience } from '../../../audiences.js';
 import { DEVICE_CODE_GRANT } from '../../../clients/rules.js';
 import { parseScopes } from '../../../scopes.js';
@@ -32,13 +33,12 @@ export const deviceCodeGrant: GrantHandler = async ({ params, client, budgets, a
   }
   const { row } = outcome;
   const scopes = parseScopes(row.scopes);
-  const issued = await devices.redeem(row, { clientId: client.clientId, userId: row.user_id!, scopes, authTime: row.auth_time, audience: parseAudience(row.resources) });
+  const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id!, scopes, alg: client.idTokenSigningAlg, authTime: row.auth_time });
+  const issued = await devices.redeem(row, { clientId: client.clientId, userId: row.user_id!, scopes, authTime: row.auth_time, audience: parseAudience(row.resources), access });
   if (!issued) {
     await audit.record({ type: 'device_code.replayed', userId: row.user_id, clientId: client.clientId }, origin);
     throw invalidGrant('The device code was already used; its tokens were issued.');
   }
-  if (scopes.includes('openid')) {
-    issued.id_token = await idTokens.mint({ clientId: client.clientId, userId: row.user_id!, scopes, alg: client.idTokenSigningAlg, authTime: row.auth_time, accessToken: issued.access_token });
-  }
+  if (idToken) issued.id_token = await idToken;
   return grantedDetails(issued, budgets, row.user_id!, client.clientId);
 };

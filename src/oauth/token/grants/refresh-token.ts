@@ -1,3 +1,4 @@
+import { idTokenDuringCommit } from './id-token-beside.js';
 import { OAuthError, invalidGrant, invalidRequest } from '../../errors.js';
 import { tokenState, type IssuedTokens } from '../../store.js';
 import { parseScopes } from '../../../scopes.js';
@@ -40,14 +41,13 @@ export const refreshTokenGrant: GrantHandler = async ({ params, client, budgets,
   }
   const audience = parseAudience(row.resources);
   const accessAudience = narrowedAudience(params, issuer, audience);
-  const issued = await store.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes, authTime: row.auth_time, audience, accessAudience });
+  // OIDC Core §12.2: a refreshed ID token keeps the original auth_time; no nonce.
+  const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id, scopes: accessScopes, alg: client.idTokenSigningAlg, authTime: row.auth_time });
+  const issued = await store.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes, authTime: row.auth_time, audience, accessAudience, access });
   if (!issued) {
     // Lost a race with a concurrent use of the same token: a replay all the same.
     return replayed(row.family_id, row.user_id);
   }
-  // OIDC Core §12.2: a refreshed ID token keeps the original auth_time; no nonce.
-  if (accessScopes.includes('openid')) {
-    issued.id_token = await idTokens.mint({ clientId: client.clientId, userId: row.user_id, scopes: accessScopes, alg: client.idTokenSigningAlg, authTime: row.auth_time, accessToken: issued.access_token });
-  }
+  if (idToken) issued.id_token = await idToken;
   return grantedDetails(issued, budgets, row.user_id, client.clientId);
 };
