@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely';
 import { ownTransaction, type Transactor } from '../storage/group-commit.js';
-import { prepared } from '../storage/prepared.js';
 import { randomId } from '../security/secrets.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
 import { budgetStatements } from './budget-statements.js';
@@ -54,7 +53,6 @@ function stateOf(row: OAuthBudgetsTable): BudgetState {
  * releasing both delete the reservation row first and act only if they did.
  */
 export class BudgetsService {
-  private readonly selectBudget;
   private readonly statements = budgetStatements();
 
   constructor(
@@ -68,13 +66,10 @@ export class BudgetsService {
      * orders nothing.
      */
     private readonly rowLocks = true,
-  ) {
-    this.selectBudget = prepared(db, (d) => d.selectFrom('oauth_budgets').selectAll().where('user_id', '=', '').where('client_id', '=', ''));
-  }
+  ) {}
 
   /** The grant's budget row as it stands, or undefined: one indexed read (most grants have none), in the transaction when given one. */
-  private async row(userId: string, clientId: string, trx?: Kysely<Database>): Promise<OAuthBudgetsTable | undefined> {
-    if (!trx) return (await this.selectBudget(userId, clientId)).rows[0];
+  private async row(userId: string, clientId: string, trx: Kysely<Database> = this.db): Promise<OAuthBudgetsTable | undefined> {
     return (await this.statements.row(trx, { userId, clientId })).rows[0];
   }
 
