@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type PostgresPool, type PostgresPoolClient, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
+import { startCheckpointer, type Checkpointer } from './wal-checkpointer.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -73,6 +74,12 @@ function openSqlite(url: string): Storage {
   // A 64 MiB page cache, and no memory map: mapped pages count in the process's RSS as the file
   // grows, so RSS would climb with the database for hours (the soak in bench/run.mjs).
   connection.pragma('cache_size = -65536');
+  // Checkpoints on a thread of their own (wal-checkpointer.ts): a serving commit never copies the WAL.
+  let checkpointer: Checkpointer | undefined;
+  if (path !== ':memory:' && path !== '') {
+    connection.pragma('wal_autocheckpoint = 0');
+    checkpointer = startCheckpointer(resolve(path), () => connection.pragma('wal_autocheckpoint = 1000'));
+  }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
   return {
     db,
@@ -88,6 +95,7 @@ function openSqlite(url: string): Storage {
       return result.totalPages;
     },
     async close() {
+      await checkpointer?.stop();
       await db.destroy();
     },
   };

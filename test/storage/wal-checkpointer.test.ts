@@ -1,0 +1,56 @@
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { openStorage } from '../../src/storage/database.js';
+import { startCheckpointer } from '../../src/storage/wal-checkpointer.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'serika-ckpt-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** SQLite's WAL is copied into the database file by a thread of its own, never by a serving commit. */
+describe('WAL checkpoints off the event loop (SQLite)', () => {
+  it('the serving connection never checkpoints; the worker copies the WAL into the database file; closing leaves no WAL', async () => {
+    const path = join(dir, 'a.db');
+    const storage = openStorage(`sqlite:${path}`);
+    const { rows } = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(storage.db);
+    expect(rows[0]?.wal_autocheckpoint).toBe(0);
+    await sql`create table t (v blob)`.execute(storage.db);
+    const before = statSync(path).size;
+    // About 4 MB through the WAL: only a checkpoint moves it into the database file.
+    for (let i = 0; i < 64; i++) await sql`insert into t values (randomblob(65536))`.execute(storage.db);
+    await until(() => statSync(path).size > before + 3_000_000);
+    await storage.close();
+    // The worker's connection is closed too: the last connection out checkpoints and removes the WAL.
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('a checkpointer that cannot run hands checkpoints back to the serving connection', async () => {
+    let fellBack = 0;
+    const checkpointer = startCheckpointer(join(dir, 'missing', 'nothing.db'), () => fellBack++);
+    await until(() => fellBack > 0);
+    await checkpointer.stop();
+    expect(fellBack).toBeGreaterThan(0);
+  });
+
+  it('a stopped checkpointer does not fall back', async () => {
+    const path = join(dir, 'b.db');
+    const storage = openStorage(`sqlite:${path}`);
+    await sql`select 1`.execute(storage.db);
+    let fellBack = 0;
+    const checkpointer = startCheckpointer(path, () => fellBack++);
+    await checkpointer.stop();
+    await checkpointer.stop();
+    expect(fellBack).toBe(0);
+    await storage.close();
+  });
+});
