@@ -25,7 +25,33 @@ export interface Cost {
   images: number;
 }
 
+/**
+ * What a call would hold, planned on the budget as it stands. `shaped`: the
+ * remaining budget shaped the cost (a completion cap lowered to what is
+ * left), so a staler row would have planned it differently.
+ */
+export type Planned = (Cost & { shaped?: boolean }) | 'refuse' | null;
+
 export type Reservation = { kind: 'reserved'; id: string; state: BudgetState } | { kind: 'refused'; state: BudgetState };
+
+/** A bounded map of rows: past its size, the oldest entry goes (a Map keeps insertion order; a set re-inserts). */
+class RecentRows {
+  private readonly rows = new Map<string, OAuthBudgetsTable>();
+  constructor(private readonly max: number) {}
+  get(key: string): OAuthBudgetsTable | undefined {
+    return this.rows.get(key);
+  }
+  set(key: string, row: OAuthBudgetsTable): void {
+    this.rows.delete(key);
+    this.rows.set(key, row);
+    if (this.rows.size > this.max) this.rows.delete(this.rows.keys().next().value!);
+  }
+  delete(key: string): void {
+    this.rows.delete(key);
+  }
+}
+
+const grantKey = (userId: string, clientId: string) => `${userId} ${clientId}`;
 
 function stateOf(row: OAuthBudgetsTable): BudgetState {
   const left = (limit: number | null, used: number, reserved: number) => (limit === null ? null : Math.max(0, limit - used - reserved));
@@ -54,6 +80,13 @@ function stateOf(row: OAuthBudgetsTable): BudgetState {
  */
 export class BudgetsService {
   private readonly statements = budgetStatements();
+  /**
+   * The last row each budgeted grant was seen with here (read, held or settled): a budgeted call plans on it
+   * without reading the row first. Only ever a planning hint: the hold's conditional UPDATE checks the row as
+   * it is now, so a stale row can make a hold miss (and the call is planned again on a fresh read), never
+   * overspend. That no grant has a budget is never remembered: a limit set elsewhere must apply at once.
+   */
+  private readonly lastSeen = new RecentRows(10_000);
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -96,6 +129,7 @@ export class BudgetsService {
 
   /** Sets, changes or (null) removes the limit; what was used in the current period is kept. Takes effect on the next call. */
   async set(userId: string, clientId: string, limit: BudgetLimit | null, executor: Kysely<Database> = this.db): Promise<void> {
+    this.lastSeen.delete(grantKey(userId, clientId));
     if (limit === null) {
       await executor.deleteFrom('oauth_budgets').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
       return;
@@ -140,26 +174,35 @@ export class BudgetsService {
    * caller settles the reservation after the call, whatever happened. Null
    * when the grant has no budget, or the plan holds nothing.
    */
-  async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Cost | 'refuse' | null): Promise<Reservation | null> {
+  async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Planned): Promise<Reservation | null> {
+    const key = grantKey(userId, clientId);
+    const remembered = this.lastSeen.get(key);
     // Most grants have no budget: they are answered by one indexed read, outside any transaction.
-    const seen = await this.row(userId, clientId);
+    const seen = remembered ?? (await this.row(userId, clientId));
     if (!seen) return null;
     return this.transact(async (trx) => {
       const now = this.now();
-      // First planned on the row just read, when its period is current: the conditional UPDATE checks the
-      // limit again on the row as it is now, so a stale read can only make it miss, never overspend.
+      // First planned on the row just read (or last seen), when its period is current: the conditional UPDATE
+      // checks the limit again on the row as it is now, so a stale row can only make it miss, never overspend.
+      // A remembered row is trusted only for a plan that fits unshaped (a refusal, a lowered cap or "not
+      // limited" is decided on a fresh read).
       if (seen.period === 'total' || periodStart(seen.period, now) <= seen.period_start) {
         const cost = plan(stateOf(seen));
-        if (cost === null) return null;
-        if (cost !== 'refuse') {
-          const held = await this.hold(trx, userId, clientId, cost, now);
-          if (held) return held;
+        if (!remembered || (cost !== null && cost !== 'refuse' && !cost.shaped)) {
+          if (cost === null) return null;
+          if (cost !== 'refuse') {
+            const held = await this.hold(trx, userId, clientId, cost, now);
+            if (held) return held;
+          }
         }
       }
       // Otherwise (or on a miss) read it again inside the transaction, roll the period over, release the
       // holds of dead calls, plan again.
       let row = await this.row(userId, clientId, trx);
-      if (!row) return null;
+      if (!row) {
+        this.lastSeen.delete(key);
+        return null;
+      }
       row = (await this.rollOver(trx, row, now)) ?? row;
       let cost = plan(stateOf(row));
       if (cost === 'refuse' && (await this.releaseStale(trx, userId, clientId, now))) {
@@ -167,13 +210,19 @@ export class BudgetsService {
         cost = plan(stateOf(row));
       }
       if (cost === null) return null;
-      if (cost === 'refuse') return { kind: 'refused' as const, state: stateOf(row) };
+      if (cost === 'refuse') return { kind: 'refused' as const, state: this.saw(row) };
       let held = await this.hold(trx, userId, clientId, cost, now);
       if (!held && (await this.releaseStale(trx, userId, clientId, now))) held = await this.hold(trx, userId, clientId, cost, now);
       if (held) return held;
       const latest = await this.heldRow(trx, userId, clientId);
-      return { kind: 'refused' as const, state: stateOf(latest) };
+      return { kind: 'refused' as const, state: this.saw(latest) };
     });
+  }
+
+  /** Remembers a budget row as this process last saw it (lastSeen), and gives its state. */
+  private saw(row: OAuthBudgetsTable): BudgetState {
+    this.lastSeen.set(grantKey(row.user_id, row.client_id), row);
+    return stateOf(row);
   }
 
   /** Holds the cost if it fits the row as it is now (one conditional UPDATE), with its reservation row; null when it does not fit. */
@@ -182,7 +231,7 @@ export class BudgetsService {
     if (!held) return null;
     const id = randomId('rsv_');
     await this.statements.insertReservation(trx, { id, userId, clientId, tokens: cost.tokens, images: cost.images, now, expires: now + RESERVATION_TTL_MS });
-    return { kind: 'reserved' as const, id, state: stateOf(held) };
+    return { kind: 'reserved' as const, id, state: this.saw(held) };
   }
 
   /** The call is over: its reservation goes, and what it actually spent (nothing, when it failed) is counted. */
@@ -190,13 +239,13 @@ export class BudgetsService {
     return this.transact(async (trx) => {
       // The call's own record (its usage row) commits with its settlement: one commit, not two.
       await alongside?.(trx);
-      await this.lockBudget(trx, userId, clientId);
+      if (this.rowLocks) await this.lockBudget(trx, userId, clientId);
       const released = (await this.statements.takeReservation(trx, { id: reservationId })).rows[0];
       // Released already by expiry: only the spending is counted, never the hold twice.
       const held = released ?? { tokens: 0, images: 0 };
       const { rows } = await this.statements.settle(trx, { userId, clientId, heldTokens: held.tokens, heldImages: held.images, spentTokens: spent.tokens, spentImages: spent.images, now: this.now() });
       const row = rows[0];
-      return row ? stateOf(row) : null;
+      return row ? this.saw(row) : null;
     });
   }
 

@@ -1,5 +1,5 @@
 import { promptEstimate } from '../consent/budget-rules.js';
-import type { BudgetState, BudgetsService, Cost } from '../consent/budgets.js';
+import type { BudgetState, BudgetsService, Planned } from '../consent/budgets.js';
 import { AppError } from '../errors.js';
 import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js';
 import type { Measured } from './meter.js';
@@ -60,7 +60,7 @@ export class BudgetGuard {
     const { userId, clientId } = principal;
     let sent = body;
     // Planned on the budget row inside the reserving transaction: one read, one conditional UPDATE.
-    const plan = (budget: BudgetState): Cost | 'refuse' | null => {
+    const plan = (budget: BudgetState): Planned => {
       if (kind === 'chat') {
         if (budget.tokensRemaining === null) return null;
         const estimate = promptEstimate(body.messages);
@@ -68,9 +68,10 @@ export class BudgetGuard {
         if (room < 1) return 'refuse';
         const field = typeof body.max_completion_tokens === 'number' ? 'max_completion_tokens' : 'max_tokens';
         const asked = typeof body[field] === 'number' && (body[field] as number) > 0 ? (body[field] as number) : null;
-        const cap = Math.min(asked ?? this.deps.defaultMaxTokens, room);
+        const wanted = asked ?? this.deps.defaultMaxTokens;
+        const cap = Math.min(wanted, room);
         sent = { ...body, [field]: cap };
-        return { tokens: estimate + cap, images: 0 };
+        return { tokens: estimate + cap, images: 0, shaped: cap < wanted };
       }
       if (budget.imagesRemaining === null) return null;
       const n = typeof body.n === 'number' && Number.isSafeInteger(body.n) && body.n > 0 ? body.n : 1;

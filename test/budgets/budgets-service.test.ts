@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsersService } from '../../src/accounts/users-service.js';
 import { ClientsService } from '../../src/clients/service.js';
 import { InvalidAuthorizationDetails, parseAuthorizationDetails, periodEnd, periodStart, promptEstimate } from '../../src/consent/budget-rules.js';
-import { BudgetsService, RESERVATION_TTL_MS, type Reservation } from '../../src/consent/budgets.js';
+import { BudgetsService, RESERVATION_TTL_MS, type BudgetState, type Reservation } from '../../src/consent/budgets.js';
 import { GrantsService } from '../../src/consent/grants.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
@@ -145,6 +145,45 @@ describe.each(DIALECTS)('BudgetsService (%s)', (dialect) => {
       expect(await storage.db.transaction().execute((trx) => budgets.releaseExpired(trx, clock))).toBe(1);
       const row = await storage.db.selectFrom('oauth_budgets').select('tokens_reserved').where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow();
       expect(row.tokens_reserved).toBe(0);
+    });
+
+    it('a budget row remembered from the last call never decides against a change made elsewhere (another process)', async () => {
+      const elsewhere = new BudgetsService(storage.db, now);
+      // The completion cap a chat call asks for, lowered to what remains (as BudgetGuard plans it).
+      const chat = (wanted: number) => (s: BudgetState) => {
+        if (s.tokensRemaining === null) return null;
+        if (s.tokensRemaining < 1) return 'refuse' as const;
+        const cap = Math.min(wanted, s.tokensRemaining);
+        return { tokens: cap, images: 0, shaped: cap < wanted };
+      };
+      const held = async (r: Reservation | null) => {
+        expect(r?.kind).toBe('reserved');
+        await budgets.settle((r as { id: string }).id, userId, clientId, { tokens: 0, images: 0 });
+        return r as Extract<Reservation, { kind: 'reserved' }>;
+      };
+      // Images only: chat is not limited. Then a token limit set elsewhere applies to the very next call.
+      await budgets.set(userId, clientId, { tokens: null, images: 5, period: 'total' });
+      expect(await budgets.reserve(userId, clientId, chat(100))).toBeNull();
+      await held(await budgets.reserve(userId, clientId, () => ({ tokens: 0, images: 1 })));
+      await elsewhere.set(userId, clientId, { tokens: 50, images: 5, period: 'total' });
+      expect((await held(await budgets.reserve(userId, clientId, chat(100)))).state.tokensReserved).toBe(50);
+      // Lowered elsewhere: what fitted the remembered row no longer fits.
+      await elsewhere.set(userId, clientId, { tokens: 10, images: 5, period: 'total' });
+      expect((await held(await budgets.reserve(userId, clientId, chat(8)))).state.tokensReserved).toBe(8);
+      await elsewhere.set(userId, clientId, { tokens: 5, images: 5, period: 'total' });
+      expect((await held(await budgets.reserve(userId, clientId, chat(8)))).state.tokensReserved).toBe(5);
+      // Raised elsewhere: a cap the remembered row would lower, or a refusal it would give, is planned afresh.
+      await elsewhere.set(userId, clientId, { tokens: 1_000, images: 5, period: 'total' });
+      expect((await held(await budgets.reserve(userId, clientId, chat(100)))).state.tokensReserved).toBe(100);
+      const spent = await budgets.reserve(userId, clientId, () => ({ tokens: 1_000, images: 0 }));
+      await budgets.settle((spent as { id: string }).id, userId, clientId, { tokens: 1_000, images: 0 });
+      expect((await budgets.reserve(userId, clientId, chat(100)))!.kind).toBe('refused');
+      await elsewhere.set(userId, clientId, { tokens: 2_000, images: 5, period: 'total' });
+      expect((await held(await budgets.reserve(userId, clientId, chat(100)))).state.tokensReserved).toBe(100);
+      // Removed elsewhere: not limited any more.
+      await elsewhere.set(userId, clientId, null);
+      expect(await budgets.reserve(userId, clientId, chat(100))).toBeNull();
+      expect(await budgets.reserve(userId, clientId, chat(100))).toBeNull();
     });
 
     it('removing the limit, or revoking the grant, removes the budget', async () => {
