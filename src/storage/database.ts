@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type PostgresPool, type Po
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { startCheckpointer, type Checkpointer } from './wal-checkpointer.js';
+import { registerDirect } from './prepared.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -80,7 +81,15 @@ function openSqlite(url: string): Storage {
     connection.pragma('wal_autocheckpoint = 0');
     checkpointer = startCheckpointer(resolve(path), () => connection.pragma('wal_autocheckpoint = 1000'));
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
+  const cached = withStatementCache(connection);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
+  // What SqliteConnection.executeQuery answers, without its promise (prepared.ts runs it inside transactions).
+  registerDirect(db, (text, parameters) => {
+    const statement = cached.prepare(text) as unknown as SQLite.Statement;
+    if (statement.reader) return { rows: statement.all(parameters) };
+    const { changes, lastInsertRowid } = statement.run(parameters);
+    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+  });
   return {
     db,
     dialect: 'sqlite',

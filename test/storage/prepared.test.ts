@@ -44,4 +44,52 @@ describe.each(DIALECTS)('prepared queries (%s)', (dialect) => {
     const inTrx = preparedIn((db: Kysely<Database>) => db.selectFrom('cache_invalidations').select('key').where('key', '=', ''));
     expect((await storage.db.transaction().execute((trx) => inTrx(trx, 'a'))).rows).toEqual([{ key: 'a' }]);
   });
+
+  it.skipIf(!dialectAvailable(dialect))('inside a transaction a statement is part of it (SQLite runs it on the connection at once, not through Kysely): same answers, rolled back with it, errors reject', async () => {
+    const insert = preparedNamed(['id', 'key'], (db: Kysely<Database>, p) => db.insertInto('cache_invalidations').values({ id: p.id, created_at: 1, key: p.key, kind: 'token' }));
+    const count = preparedNamed(['key'], (db: Kysely<Database>, p) => db.selectFrom('cache_invalidations').select((eb) => eb.fn.countAll<number>().as('n')).where('key', '=', p.key));
+    const rename = preparedNamed(['key', 'to'], (db: Kysely<Database>, p) => db.updateTable('cache_invalidations').set({ key: p.to }).where('key', '=', p.key));
+    let viaKysely = 0;
+    await storage.db.transaction().execute(async (trx) => {
+      const executeQuery = trx.executeQuery.bind(trx);
+      trx.executeQuery = ((query: Parameters<typeof executeQuery>[0]) => {
+        viaKysely++;
+        return executeQuery(query);
+      }) as typeof trx.executeQuery;
+      await insert(trx, { id: 900_001, key: 'direct' });
+      await insert(trx, { id: 900_002, key: 'direct' });
+      expect(Number((await count(trx, { key: 'direct' })).rows[0]!.n)).toBe(2);
+      expect((await rename(trx, { key: 'direct', to: 'renamed' })).numAffectedRows).toBe(2n);
+    });
+    expect(viaKysely).toBe(dialect === 'sqlite' ? 0 : 4);
+    // A unique violation rejects the statement's promise, like any query.
+    await expect(storage.db.transaction().execute((trx) => insert(trx, { id: 900_001, key: 'again' }))).rejects.toThrow(/unique|UNIQUE/);
+    expect(Number((await count(storage.db, { key: 'renamed' })).rows[0]!.n)).toBe(2);
+    // Rolled back with its transaction.
+    await expect(
+      storage.db.transaction().execute(async (trx) => {
+        await insert(trx, { id: 900_003, key: 'undone' });
+        expect(Number((await count(trx, { key: 'undone' })).rows[0]!.n)).toBe(1);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(Number((await count(storage.db, { key: 'undone' })).rows[0]!.n)).toBe(0);
+  });
+
+  it.skipIf(!dialectAvailable(dialect))('two databases in one process: a statement runs on the database of the transaction it is given', async () => {
+    const other = await createTestDatabase(dialect);
+    const second = openStorage(other.url);
+    try {
+      await migrateToLatest(second);
+      const insert = preparedNamed(['key'], (db: Kysely<Database>, p) => db.insertInto('cache_invalidations').values({ created_at: 1, key: p.key, kind: 'token' }));
+      const keys = async (s: Storage) => (await s.db.selectFrom('cache_invalidations').select('key').where('key', 'like', 'which-%').execute()).map((r) => r.key);
+      await storage.db.transaction().execute((trx) => insert(trx, { key: 'which-first' }));
+      await second.db.transaction().execute((trx) => insert(trx, { key: 'which-second' }));
+      expect(await keys(storage)).toEqual(['which-first']);
+      expect(await keys(second)).toEqual(['which-second']);
+    } finally {
+      await second.close();
+      await other.cleanup();
+    }
+  });
 });
