@@ -6,10 +6,25 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const TICKS = 100; // USER_HZ on Linux
 
+/**
+ * Every child still running, so a benchmark that is stopped (Ctrl-C, `kill`, a timeout) stops its servers, upstream
+ * and load generator too instead of leaving them serving (and polling their databases) after it.
+ */
+const running = new Set();
+function track(child) {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGTERM');
+});
+for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) process.once(signal, () => process.exit(128 + number));
+
 /** Starts a child that prints a ready line (`READY {json}` or "Serika listening on URL"). */
 export function startChild(args, env = {}, ready = /^READY (.*)$/m) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = track(spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
     let output = '';
     const onData = (chunk) => {
       output += chunk;
@@ -68,7 +83,7 @@ function single(pid) {
 /** Runs one load scenario in its own process (bench/load.mjs). */
 export function load(scenario) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bench/load.mjs', JSON.stringify(scenario)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = track(spawn(process.execPath, ['bench/load.mjs', JSON.stringify(scenario)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }));
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`load exited ${code}`))));
