@@ -72,6 +72,14 @@ async function serika(dialect, upstream) {
     measured.forEach((row, i) => rows.push({ group: entries[i].group, dialect, ...row }));
   };
 
+  // A run's worth of fresh codes (minted through the authorize endpoint, not measured), redeemed once each.
+  const redemption = async (file, auth, extra) => {
+    const codes = await mintCodes(api, seeded, PER_RUN, extra);
+    const secret = auth === 'post' ? { client_id: client.clientId, client_secret: client.clientSecret } : {};
+    const bodies = codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, ...secret }).toString());
+    return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: auth === 'post' ? FORM : { ...FORM, ...basic }, bodiesFile: writeBodies(file, bodies), amount: PER_RUN };
+  };
+
   await addAlternating([
     own('userinfo', () => ({ ...base, url: `${api}/oauth/userinfo`, headers: bearer })),
     own(MCP_WHOAMI, () => ({
@@ -89,27 +97,15 @@ async function serika(dialect, upstream) {
     peerEntry.introspection,
   ]);
   await addAlternating([
-    own('code + PKCE redemption (client_secret_post)', async () => {
-      const codes = await mintCodes(api, seeded, PER_RUN);
-      const file = writeBodies('redeem-post', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
-      return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
-    }),
+    own('code + PKCE redemption (client_secret_post)', () => redemption('redeem-post', 'post')),
     peerEntry.redeemPost,
   ]);
   await addAlternating([
-    own(ID_TOKEN_REDEMPTION, async () => {
-      const codes = await mintCodes(api, seeded, PER_RUN, { scope: 'openid profile', nonce: 'bench-nonce' });
-      const file = writeBodies('redeem-oidc', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
-      return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
-    }),
+    own(ID_TOKEN_REDEMPTION, () => redemption('redeem-oidc', 'post', { scope: 'openid profile', nonce: 'bench-nonce' })),
     peerEntry.redeemOidc,
   ]);
   await addAlternating([
-    own('code + PKCE redemption (client_secret_basic)', async () => {
-      const codes = await mintCodes(api, seeded, PER_RUN);
-      const file = writeBodies('redeem-basic', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier }).toString()));
-      return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: { ...FORM, ...basic }, bodiesFile: file, amount: PER_RUN };
-    }),
+    own('code + PKCE redemption (client_secret_basic)', () => redemption('redeem-basic', 'basic')),
     peerEntry.redeemBasic,
   ]);
   await addAlternating([

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import { ownTransaction, type Transactor } from '../storage/group-commit.js';
 import { randomId } from '../security/secrets.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
@@ -33,23 +34,6 @@ export interface Cost {
 export type Planned = (Cost & { shaped?: boolean }) | 'refuse' | null;
 
 export type Reservation = { kind: 'reserved'; id: string; state: BudgetState } | { kind: 'refused'; state: BudgetState };
-
-/** A bounded map of rows: past its size, the oldest entry goes (a Map keeps insertion order; a set re-inserts). */
-class RecentRows {
-  private readonly rows = new Map<string, OAuthBudgetsTable>();
-  constructor(private readonly max: number) {}
-  get(key: string): OAuthBudgetsTable | undefined {
-    return this.rows.get(key);
-  }
-  set(key: string, row: OAuthBudgetsTable): void {
-    this.rows.delete(key);
-    this.rows.set(key, row);
-    if (this.rows.size > this.max) this.rows.delete(this.rows.keys().next().value!);
-  }
-  delete(key: string): void {
-    this.rows.delete(key);
-  }
-}
 
 const grantKey = (userId: string, clientId: string) => `${userId} ${clientId}`;
 
@@ -86,7 +70,7 @@ export class BudgetsService {
    * it is now, so a stale row can make a hold miss (and the call is planned again on a fresh read), never
    * overspend. That no grant has a budget is never remembered: a limit set elsewhere must apply at once.
    */
-  private readonly lastSeen = new RecentRows(10_000);
+  private readonly lastSeen = new LRUCache<string, OAuthBudgetsTable>({ max: 10_000 });
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -239,7 +223,7 @@ export class BudgetsService {
     return this.transact(async (trx) => {
       // The call's own record (its usage row) commits with its settlement: one commit, not two.
       await alongside?.(trx);
-      if (this.rowLocks) await this.lockBudget(trx, userId, clientId);
+      await this.lockBudget(trx, userId, clientId);
       const released = (await this.statements.takeReservation(trx, { id: reservationId })).rows[0];
       // Released already by expiry: only the spending is counted, never the hold twice.
       const held = released ?? { tokens: 0, images: 0 };
@@ -254,8 +238,9 @@ export class BudgetsService {
    * (a hold updates the row, then inserts; removing the budget locks the row, then cascades), so a
    * settlement racing the user's "Remove limit" waits instead of deadlocking (PostgreSQL; SQLite has one writer).
    */
-  private async lockBudget(trx: Kysely<Database>, userId: string, clientId: string): Promise<void> {
-    if (this.rowLocks) await this.statements.lock(trx, { userId, clientId });
+  private lockBudget(trx: Kysely<Database>, userId: string, clientId: string): Promise<unknown> | undefined {
+    // Not async: on SQLite a settlement awaits nothing here.
+    return this.rowLocks ? this.statements.lock(trx, { userId, clientId }) : undefined;
   }
 
   /** The pruner's part: holds of calls whose process died are released within the hour even if nobody reads the budget. */

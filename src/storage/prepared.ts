@@ -18,14 +18,10 @@ export function registerDirect(db: { getExecutor(): { readonly adapter: DialectA
  * promises per statement (a tenth of a budgeted call's CPU) buys nothing.
  * Outside a transaction it must queue behind the open one, through Kysely.
  */
-function run<DB, Row>(executor: Kysely<DB>, query: CompiledQuery<Row>, parameters: readonly unknown[]): Promise<QueryResult<Row>> {
+function run<DB, Row>(executor: Kysely<DB>, query: CompiledQuery<Row>, parameters: readonly unknown[]): QueryResult<Row> | Promise<QueryResult<Row>> {
   const direct = executor.isTransaction ? directRunners.get(executor.getExecutor().adapter) : undefined;
-  if (!direct) return executor.executeQuery<Row>({ ...query, parameters });
-  try {
-    return Promise.resolve(direct(query.sql, parameters) as QueryResult<Row>);
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  // Called from async functions: a statement that throws rejects their promise, as through Kysely.
+  return direct ? (direct(query.sql, parameters) as QueryResult<Row>) : executor.executeQuery<Row>({ ...query, parameters });
 }
 
 type Build<DB, Row> = (db: Kysely<DB>) => { compile(): CompiledQuery<Row> };
