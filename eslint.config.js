@@ -20,6 +20,12 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
+    // bin/ is CommonJS: it sizes libuv's thread pool before any ES module loads.
+    files: ['bin/**/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // The pages' script runs in browsers.
     files: ['src/web/assets/**/*.js'],
     languageOptions: { globals: { ...globals.browser }, sourceType: 'script' },

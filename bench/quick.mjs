@@ -2,11 +2,13 @@
 // A/B pair differing only in environment variables, measured alternately on
 // one database), medians of --runs, with the server's CPU per request.
 //   node bench/quick.mjs [--pg] [--prof] [--runs 3] [--duration 5] [--ab 'TOKEN_CACHE=0'] userinfo redeem …
-// Scenarios: hello (bare Fastify), userinfo, introspection, redeem, redeem-oidc, refresh, chat, budgeted, stream, mcp.
+// Scenarios: hello (bare Fastify), userinfo, introspection, redeem, redeem-oidc, refresh, chat, budgeted, stream, mcp;
+// peer-oidc: node-oidc-provider's ID-token redemption, measured in turn with Serika's (issue 13).
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BudgetsService } from '../dist/consent/budgets.js';
 import { measure, median, startChild } from './lib.mjs';
-import { freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
+import { BENCH_DIR, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -18,7 +20,7 @@ const PER_RUN = Number(values.codes);
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const JSON_TYPE = { 'content-type': 'application/json' };
 const chat = (stream) => JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }], ...(stream ? { stream: true } : {}) });
-const envOf = (text) => Object.fromEntries((text ?? '').split(/\s+/).filter(Boolean).map((kv) => kv.split('=')));
+const envOf = (text) => Object.fromEntries((text ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 const upstream = await startChild(['bench/upstream.mjs']);
 const db = await freshDatabase(values.pg ? 'postgres' : 'sqlite', process.env.TEST_DATABASE_URL_PG ?? 'postgres://postgres@127.0.0.1:5432/test');
@@ -26,12 +28,15 @@ const seeded = await seed(db.url);
 // --prof: server A writes a CPU profile to test-results/profiles (summarise with bench/profile.mjs).
 const variants = [{ label: 'A', env: {}, nodeArgs: values.prof ? ['--cpu-prof', '--cpu-prof-dir=test-results/profiles'] : [] }, ...(values.ab ? [{ label: `B (${values.ab})`, env: envOf(values.ab) }] : [])];
 for (const v of variants) v.server = await startSerika(db.url, upstream.info.url, 1, v.env, v.nodeArgs);
+// With --prof, codes are minted through a server of their own, so the profile holds only the measured requests.
+const minter = values.prof ? await startSerika(db.url, upstream.info.url, 1) : null;
 const hello = positionals.includes('hello') ? await startChild(['bench/ceiling.mjs']) : null;
+const peer = positionals.includes('peer-oidc') ? await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), BENCH_DIR]) : null;
 const { client } = seeded;
 const bearer = { authorization: `Bearer ${seeded.accessToken}` };
 const basic = { authorization: 'Basic ' + Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64') };
 const redeemBodies = async (api, extra) => {
-  const codes = await mintCodes(api, seeded, PER_RUN, extra);
+  const codes = await mintCodes(minter ? `${minter.info.url}/api/openai/v1` : api, seeded, PER_RUN, extra);
   return writeBodies('q', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
 };
 const scenarios = {
@@ -63,6 +68,21 @@ try {
       process.stdout.write(`    CPU ${row.cpuMsPerRequest.toFixed(3)} ms/req\n`);
       continue;
     }
+    if (name === 'peer-oidc') {
+      const lines = readFileSync(peer.info.files.redeemOidc, 'utf8').split('\n').filter(Boolean);
+      const peerRows = [];
+      const ownRows = [];
+      for (let run = 0; run < RUNS; run++) {
+        const file = writeBodies('peer-oidc', lines.slice(run * PER_RUN, (run + 1) * PER_RUN));
+        peerRows.push(await measure(`peer redeem-oidc (run ${run + 1})`, peer.child.pid, 1, () => ({ ...base, url: peer.info.token, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN }), true));
+        const server = variants[0].server;
+        ownRows.push(await measure(`serika redeem-oidc (run ${run + 1})`, server.child.pid, 1, () => scenarios['redeem-oidc'](`${server.info.url}/api/openai/v1`), true));
+      }
+      const rps = (rows) => median(rows.map((r) => r.rps));
+      const cpu = (rows) => median(rows.map((r) => r.cpuMsPerRequest));
+      process.stdout.write(`= redeem-oidc serika ÷ peer: ${(rps(ownRows) / rps(peerRows)).toFixed(2)} (${rps(ownRows).toFixed(0)} / ${rps(peerRows).toFixed(0)} req/s), CPU ${(cpu(ownRows) / cpu(peerRows)).toFixed(2)} (${cpu(ownRows).toFixed(3)} / ${cpu(peerRows).toFixed(3)} ms/req)\n`);
+      continue;
+    }
     if (!scenarios[name]) throw new Error(`unknown scenario ${name}`);
     if (name === 'budgeted') await budgets.set(seeded.user.id, client.clientId, { tokens: 1e12, images: null, period: 'month' });
     // A and B alternate run by run, so a noisy minute hits both alike.
@@ -82,6 +102,8 @@ try {
 } finally {
   for (const v of variants) await v.server.stop();
   await hello?.stop();
+  await peer?.stop();
+  await minter?.stop();
   await upstream.stop();
   await seeded.storage.close();
   await db.drop();

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-// The compiled CLI lives in dist/ (built by `npm install` through the prepare script).
-import { main } from '../dist/cli/main.js';
+'use strict';
+// CommonJS (bin/package.json), so the thread pool is sized before the first
+// ES module loads. The compiled CLI lives in dist/ (built by `npm install`
+// through the prepare script).
+require('./thread-pool.js').sizeThreadPool();
 
-await main(process.argv);
+import('../dist/cli/main.js').then(({ main }) => main(process.argv));
