@@ -10,8 +10,9 @@ import { MCP_PATH } from '../paths.js';
 import { bearerGuard, bearerOf } from '../resources/bearer.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { VERSION } from '../version.js';
+import { HttpCaller } from './http-caller.js';
 import { SharedMcpServer } from './shared-server.js';
-import { createMcpServer, type McpCaller, type ToolDeps } from './tools.js';
+import { createMcpServer, type ToolDeps } from './tools.js';
 
 export interface McpRouteDeps extends Omit<ToolDeps, 'version'> {
   store: OAuthStore;
@@ -175,24 +176,7 @@ export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Pro
     schema: { tags: ['mcp'], summary: 'MCP server (Streamable HTTP): tools whoami, list_characters, get_character, list_models, chat, generate_image', security: [{ accessToken: [] }] },
     handler: async (request, reply) => {
       const grant = bearerOf(request);
-      let controller: AbortController | undefined;
-      const caller: McpCaller = {
-        userId: grant.userId,
-        clientId: grant.clientId,
-        username: grant.username,
-        avatar: grant.avatar,
-        // Made when a tool first asks (the ones that call the upstream): an AbortSignal costs more than whoami.
-        get signal() {
-          if (!controller) {
-            const made = (controller = new AbortController());
-            if (reply.raw.destroyed && !reply.raw.writableFinished) made.abort();
-            reply.raw.on('close', () => {
-              if (!reply.raw.writableFinished) made.abort();
-            });
-          }
-          return controller.signal;
-        },
-      };
+      const caller = new HttpCaller(grant, reply.raw);
       const parsed = request.method === 'POST' ? parsedBody(request.body) : null;
       const authInfo: AuthInfo = {
         token: '',

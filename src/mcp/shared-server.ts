@@ -17,6 +17,25 @@ import {
  */
 const SHARED_METHODS = new Set(['tools/call', 'tools/list', 'ping']);
 
+/** The SDK protocol's entry for one request, past its message-kind checks. */
+type RequestEntry = (request: JSONRPCRequest, extra: { authInfo: AuthInfo }) => void;
+
+/**
+ * The protocol's own entry for a request (Protocol._onrequest), when this SDK
+ * version has one. The callback it installs on a transport first tries every
+ * message as a result and as an error response, two zod parses that fail for
+ * every request; a failed zod parse returns an object with a getter, and such
+ * objects made each scavenge copy and promote the call's garbage (with
+ * --trace-gc: old space grew about 4 MB per scavenge; bench/NOTES.md).
+ * answer() has classified the message already, with the SDK's
+ * isJSONRPCRequest. Without the entry, requests go through onmessage.
+ */
+function requestEntry(server: McpServer): RequestEntry | undefined {
+  const protocol = server.server as unknown as { _onrequest?: RequestEntry };
+  const entry = protocol._onrequest;
+  return typeof entry === 'function' ? entry.bind(protocol) : undefined;
+}
+
 type ScopeChallengeResolver = (context: { request: JSONRPCRequest; authInfo?: AuthInfo }) => unknown;
 
 interface Waiting {
@@ -37,6 +56,8 @@ class DispatchTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   scopeChallenge?: ScopeChallengeResolver;
+  /** Where requests go: the protocol's request entry when the SDK has one, else onmessage. */
+  deliver?: RequestEntry;
   private nextId = 0;
   private readonly waiting = new Map<number, Waiting>();
 
@@ -63,7 +84,8 @@ class DispatchTransport implements Transport {
     const id = ++this.nextId;
     return new Promise((resolve) => {
       this.waiting.set(id, { id: request.id, resolve });
-      this.onmessage?.({ ...request, id }, { authInfo });
+      const deliver = this.deliver ?? this.onmessage;
+      deliver?.({ ...request, id }, { authInfo });
     });
   }
 }
@@ -89,7 +111,9 @@ export class SharedMcpServer {
   private readonly connected: Promise<void>;
 
   constructor(server: McpServer) {
-    this.connected = server.connect(this.transport);
+    this.connected = server.connect(this.transport).then(() => {
+      this.transport.deliver = requestEntry(server);
+    });
   }
 
   async answer(call: SharedCall): Promise<JSONRPCMessage | null> {

@@ -91,4 +91,26 @@ describe('the shared MCP server (one server for every plain 2025-revision call)'
     // No header at all is the SDK's default revision (2025-03-26): a plain call.
     expect(await shared.answer(sharedCall(call(9, 'whoami'), auth('ann'), { ...HEADERS, 'mcp-protocol-version': undefined }))).toMatchObject({ id: 9 });
   });
+
+  it("hands each request to the protocol's request entry, past the transport callback's message-kind parses", async () => {
+    const shared = new SharedMcpServer(server());
+    expect(await shared.answer(sharedCall(call(1, 'whoami')))).toMatchObject({ id: 1 });
+    // The callback the SDK installed on the transport tries every message as a response first (two failing zod parses).
+    const transport = (shared as unknown as { transport: { onmessage: unknown } }).transport;
+    transport.onmessage = () => {
+      throw new Error('the transport callback was used');
+    };
+    expect(await shared.answer(sharedCall(call(2, 'whoami', {}), auth('bob')))).toMatchObject({ id: 2, result: { structuredContent: { user: 'bob' } } });
+  });
+
+  it('falls back to the transport callback with an SDK whose protocol has no request entry', async () => {
+    const protocolWithoutEntry = {
+      server: {},
+      async connect(transport: { onmessage?: (message: { id: number }) => void; send(message: unknown): Promise<void> }) {
+        transport.onmessage = (message) => void transport.send({ jsonrpc: '2.0', id: message.id, result: { content: [] } });
+      },
+    };
+    const shared = new SharedMcpServer(protocolWithoutEntry as unknown as McpServer);
+    expect(await shared.answer(sharedCall(call('x', 'whoami')))).toEqual({ jsonrpc: '2.0', id: 'x', result: { content: [] } });
+  });
 });
