@@ -12,7 +12,7 @@ import { BENCH_DIR, freshDatabase, mintCodes, mintTokens, seed, startSerika, wri
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { pg: { type: 'boolean' }, runs: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' }, ab: { type: 'string' }, codes: { type: 'string', default: '5000' }, prof: { type: 'boolean' } },
+  options: { pg: { type: 'boolean' }, minter: { type: 'boolean' }, runs: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' }, ab: { type: 'string' }, codes: { type: 'string', default: '5000' }, prof: { type: 'boolean' } },
 });
 const RUNS = Number(values.runs);
 const base = { duration: Number(values.duration), connections: 32 };
@@ -28,8 +28,8 @@ const seeded = await seed(db.url);
 // --prof: server A writes a CPU profile to test-results/profiles (summarise with bench/profile.mjs).
 const variants = [{ label: 'A', env: {}, nodeArgs: values.prof ? ['--cpu-prof', '--cpu-prof-dir=test-results/profiles'] : [] }, ...(values.ab ? [{ label: `B (${values.ab})`, env: envOf(values.ab) }] : [])];
 for (const v of variants) v.server = await startSerika(db.url, upstream.info.url, 1, v.env, v.nodeArgs);
-// With --prof, codes are minted through a server of their own, so the profile holds only the measured requests.
-const minter = values.prof ? await startSerika(db.url, upstream.info.url, 1) : null;
+// With --prof (or --minter), codes are minted through a server of their own, so the profile (or the CPU figure) holds only the measured requests.
+const minter = values.prof || values.minter ? await startSerika(db.url, upstream.info.url, 1) : null;
 const hello = positionals.includes('hello') ? await startChild(['bench/ceiling.mjs']) : null;
 const peer = positionals.includes('peer-oidc') ? await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), BENCH_DIR]) : null;
 const { client } = seeded;

@@ -21,6 +21,8 @@ export interface Lifetimes {
 
 export type PendingRequest = OAuthPendingRequestsTable;
 export type CodeRow = OAuthCodesTable;
+/** A code with its user's profile claims, read in the same statement (an ID token needs them). */
+export type CodeWithUser = CodeRow & { username: string; avatar: string | null; email: string | null };
 export type TokenRow = OAuthTokensTable;
 
 export interface IssuedTokens {
@@ -116,7 +118,14 @@ export class OAuthStore {
     this.transact = options.transact ?? ownTransaction(db);
     this.cache = this.feed && (options.cacheSize ?? 0) > 0 ? accessTokenCache<TokenWithUser>(this.feed, options.cacheSize!) : null;
     this.selectToken = prepared(db, (d) => d.selectFrom('oauth_tokens').selectAll().where('token_hash', '=', ''));
-    this.selectCode = prepared(db, (d) => d.selectFrom('oauth_codes').selectAll().where('code_hash', '=', ''));
+    this.selectCode = prepared(db, (d) =>
+      d
+        .selectFrom('oauth_codes')
+        .innerJoin('users', 'users.id', 'oauth_codes.user_id')
+        .selectAll('oauth_codes')
+        .select(['users.username as username', 'users.avatar as avatar', 'users.email as email'])
+        .where('oauth_codes.code_hash', '=', ''),
+    );
     this.selectWithUser = prepared(db, (d) =>
       d
         .selectFrom('oauth_tokens')
@@ -174,8 +183,9 @@ export class OAuthStore {
     return code.value;
   }
 
-  async findCode(code: string): Promise<CodeRow | undefined> {
-    return (await this.selectCode(sha256Hex(code))).rows[0];
+  /** The code with its user's profile (codes go with their user: the foreign key cascades). */
+  async findCode(code: string): Promise<CodeWithUser | undefined> {
+    return (await this.selectCode(sha256Hex(code))).rows[0] as CodeWithUser | undefined;
   }
 
   /**

@@ -124,6 +124,30 @@ describe.each(DIALECTS)('OpenID Connect with openid-client v6 as the relying par
       expect(session.cookies.has('serika_session')).toBe(false);
     });
 
+    it("reads the user's profile claims with the code, as they are at redemption (no second read)", async () => {
+      const { config } = await rpFor('RS256');
+      const verifier = client.randomPKCECodeVerifier();
+      const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid profile email', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+      const callback = await frontChannel(ts, agent, url);
+      const db = ts.services.storage.db;
+      await db.updateTable('users').set({ email: 'ada.new@example.com', avatar: 'https://img.example.com/ada.png' }).where('id', '=', user.userId).execute();
+      const users = ts.services.users;
+      const findById = users.findById;
+      let reads = 0;
+      users.findById = async (id: string) => {
+        reads++;
+        return findById.call(users, id);
+      };
+      try {
+        const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
+        expect(tokens.claims()).toMatchObject({ sub: user.userId, preferred_username: user.username, email: 'ada.new@example.com', picture: 'https://img.example.com/ada.png' });
+        expect(reads).toBe(0);
+      } finally {
+        users.findById = findById;
+        await db.updateTable('users').set({ email: 'ada@example.com', avatar: null }).where('id', '=', user.userId).execute();
+      }
+    });
+
     it('never follows an unregistered post_logout_redirect_uri, and signs out without one', async () => {
       const { clientId } = await rpFor('RS256');
       const evil = await agent.fetch(`${ts.api}/oauth/end_session?client_id=${clientId}&post_logout_redirect_uri=${encodeURIComponent('https://evil.example.com/')}`);
