@@ -83,12 +83,15 @@ function openSqlite(url: string): Storage {
   }
   const cached = withStatementCache(connection);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
-  // What SqliteConnection.executeQuery answers, without its promise (prepared.ts runs it inside transactions).
-  registerDirect(db, (text, parameters) => {
-    const statement = cached.prepare(text) as unknown as SQLite.Statement;
-    if (statement.reader) return { rows: statement.all(parameters) };
-    const { changes, lastInsertRowid } = statement.run(parameters);
-    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+  // What SqliteConnection.executeQuery answers, without its promise (prepared.ts runs it where nothing can be between).
+  registerDirect(db, {
+    run(text, parameters) {
+      const statement = cached.prepare(text) as unknown as SQLite.Statement;
+      if (statement.reader) return { rows: statement.all(parameters) };
+      const { changes, lastInsertRowid } = statement.run(parameters);
+      return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+    },
+    inTransaction: () => connection.inTransaction,
   });
   return {
     db,

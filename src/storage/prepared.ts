@@ -1,27 +1,35 @@
 import type { CompiledQuery, DialectAdapter, Kysely, QueryResult } from 'kysely';
 
-/** Runs one statement synchronously on a SQLite database's one connection. */
-export type DirectRunner = (sql: string, parameters: readonly unknown[]) => QueryResult<unknown>;
+/** A SQLite database's one connection, run on synchronously. */
+export interface DirectRunner {
+  run(sql: string, parameters: readonly unknown[]): QueryResult<unknown>;
+  /** True while the connection is inside a transaction (SQLite's own flag). */
+  inTransaction(): boolean;
+}
 
 /** SQLite databases by their Kysely adapter, which every transaction of a database shares with it. */
 const directRunners = new WeakMap<DialectAdapter, DirectRunner>();
 
 /** Registers a SQLite database's direct runner (database.ts). */
-export function registerDirect(db: { getExecutor(): { readonly adapter: DialectAdapter } }, run: DirectRunner): void {
-  directRunners.set(db.getExecutor().adapter, run);
+export function registerDirect(db: { getExecutor(): { readonly adapter: DialectAdapter } }, runner: DirectRunner): void {
+  directRunners.set(db.getExecutor().adapter, runner);
 }
 
 /**
- * Inside a SQLite transaction, a prepared statement runs on the connection
- * at once: the transaction holds SQLite's one connection until it ends (the
- * driver's mutex), so nothing else can run between, and Kysely's chain of
- * promises per statement (a tenth of a budgeted call's CPU) buys nothing.
- * Outside a transaction it must queue behind the open one, through Kysely.
+ * A prepared statement runs on SQLite's one connection at once, without
+ * Kysely's chain of promises per statement (a tenth of a budgeted call's
+ * CPU), wherever nothing else can be between: inside a transaction (it holds
+ * the connection until it ends: the driver's mutex), and outside one while the
+ * connection is in none. A transaction that holds the mutex but has not begun
+ * (or has committed) is no obstacle: the statement is then simply before (or
+ * after) it, as it would be had it queued first. Inside someone else's open
+ * transaction it must queue behind it, through Kysely.
  */
 function run<DB, Row>(executor: Kysely<DB>, query: CompiledQuery<Row>, parameters: readonly unknown[]): QueryResult<Row> | Promise<QueryResult<Row>> {
-  const direct = executor.isTransaction ? directRunners.get(executor.getExecutor().adapter) : undefined;
+  const direct = directRunners.get(executor.getExecutor().adapter);
   // Called from async functions: a statement that throws rejects their promise, as through Kysely.
-  return direct ? (direct(query.sql, parameters) as QueryResult<Row>) : executor.executeQuery<Row>({ ...query, parameters });
+  if (direct && (executor.isTransaction || !direct.inTransaction())) return direct.run(query.sql, parameters) as QueryResult<Row>;
+  return executor.executeQuery<Row>({ ...query, parameters });
 }
 
 type Build<DB, Row> = (db: Kysely<DB>) => { compile(): CompiledQuery<Row> };

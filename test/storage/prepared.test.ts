@@ -76,6 +76,48 @@ describe.each(DIALECTS)('prepared queries (%s)', (dialect) => {
     expect(Number((await count(storage.db, { key: 'undone' })).rows[0]!.n)).toBe(0);
   });
 
+  it.skipIf(!dialectAvailable(dialect))('outside a transaction a statement runs at once while the connection is in none (SQLite), and never inside another caller\'s open transaction', async () => {
+    const insert = preparedNamed(['key'], (db: Kysely<Database>, p) => db.insertInto('cache_invalidations').values({ created_at: 1, key: p.key, kind: 'token' }));
+    const count = preparedNamed(['key'], (db: Kysely<Database>, p) => db.selectFrom('cache_invalidations').select((eb) => eb.fn.countAll<number>().as('n')).where('key', '=', p.key));
+    const db = storage.db;
+    let viaKysely = 0;
+    const executeQuery = db.executeQuery.bind(db);
+    db.executeQuery = ((query: Parameters<typeof executeQuery>[0]) => {
+      viaKysely++;
+      return executeQuery(query);
+    }) as typeof db.executeQuery;
+    try {
+      await insert(db, { key: 'outside' });
+      expect(Number((await count(db, { key: 'outside' })).rows[0]!.n)).toBe(1);
+      expect(viaKysely).toBe(dialect === 'sqlite' ? 0 : 2);
+      viaKysely = 0;
+      // While another caller's transaction is open, a statement outside it waits for it to end and does not see inside it.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let began!: () => void;
+      const begun = new Promise<void>((resolve) => (began = resolve));
+      const transaction = db.transaction().execute(async (trx) => {
+        await insert(trx, { key: 'inside' });
+        began();
+        await held;
+        throw new Error('roll back');
+      });
+      await begun;
+      const seen = count(db, { key: 'inside' });
+      const written = insert(db, { key: 'beside' });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      release();
+      await expect(transaction).rejects.toThrow('roll back');
+      expect(Number((await seen).rows[0]!.n)).toBe(0);
+      await written;
+      expect(viaKysely).toBeGreaterThanOrEqual(2);
+      // The write outside was not rolled back with the transaction it waited for.
+      expect(Number((await count(db, { key: 'beside' })).rows[0]!.n)).toBe(1);
+    } finally {
+      db.executeQuery = executeQuery;
+    }
+  });
+
   it.skipIf(!dialectAvailable(dialect))('two databases in one process: a statement runs on the database of the transaction it is given', async () => {
     const other = await createTestDatabase(dialect);
     const second = openStorage(other.url);
