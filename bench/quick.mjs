@@ -3,7 +3,8 @@
 // one database), medians of --runs, with the server's CPU per request.
 //   node bench/quick.mjs [--pg] [--prof] [--runs 3] [--duration 5] [--ab 'TOKEN_CACHE=0'] userinfo redeem …
 // Scenarios: hello (bare Fastify), userinfo, introspection, redeem, redeem-oidc, refresh, chat, budgeted, stream, mcp;
-// peer-oidc: node-oidc-provider's ID-token redemption, measured in turn with Serika's (issue 13).
+// peer-oidc, peer-redeem: node-oidc-provider's redemption with an ID token (issue 13) or without, measured in turn
+// with Serika's.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BudgetsService } from '../dist/consent/budgets.js';
@@ -31,7 +32,8 @@ for (const v of variants) v.server = await startSerika(db.url, upstream.info.url
 // With --prof (or --minter), codes are minted through a server of their own, so the profile (or the CPU figure) holds only the measured requests.
 const minter = values.prof || values.minter ? await startSerika(db.url, upstream.info.url, 1) : null;
 const hello = positionals.includes('hello') ? await startChild(['bench/ceiling.mjs']) : null;
-const peer = positionals.includes('peer-oidc') ? await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), BENCH_DIR]) : null;
+const PEER_SCENARIOS = { 'peer-oidc': ['redeemOidc', 'redeem-oidc'], 'peer-redeem': ['redeemPost', 'redeem'] };
+const peer = positionals.some((p) => PEER_SCENARIOS[p]) ? await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), BENCH_DIR]) : null;
 const { client } = seeded;
 const bearer = { authorization: `Bearer ${seeded.accessToken}` };
 const basic = { authorization: 'Basic ' + Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64') };
@@ -68,19 +70,20 @@ try {
       process.stdout.write(`    CPU ${row.cpuMsPerRequest.toFixed(3)} ms/req\n`);
       continue;
     }
-    if (name === 'peer-oidc') {
-      const lines = readFileSync(peer.info.files.redeemOidc, 'utf8').split('\n').filter(Boolean);
+    if (PEER_SCENARIOS[name]) {
+      const [peerFile, own] = PEER_SCENARIOS[name];
+      const lines = readFileSync(peer.info.files[peerFile], 'utf8').split('\n').filter(Boolean);
       const peerRows = [];
       const ownRows = [];
       for (let run = 0; run < RUNS; run++) {
-        const file = writeBodies('peer-oidc', lines.slice(run * PER_RUN, (run + 1) * PER_RUN));
-        peerRows.push(await measure(`peer redeem-oidc (run ${run + 1})`, peer.child.pid, 1, () => ({ ...base, url: peer.info.token, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN }), true));
+        const file = writeBodies(name, lines.slice(run * PER_RUN, (run + 1) * PER_RUN));
+        peerRows.push(await measure(`peer ${own} (run ${run + 1})`, peer.child.pid, 1, () => ({ ...base, url: peer.info.token, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN }), true));
         const server = variants[0].server;
-        ownRows.push(await measure(`serika redeem-oidc (run ${run + 1})`, server.child.pid, 1, () => scenarios['redeem-oidc'](`${server.info.url}/api/openai/v1`), true));
+        ownRows.push(await measure(`serika ${own} (run ${run + 1})`, server.child.pid, 1, () => scenarios[own](`${server.info.url}/api/openai/v1`), true));
       }
       const rps = (rows) => median(rows.map((r) => r.rps));
       const cpu = (rows) => median(rows.map((r) => r.cpuMsPerRequest));
-      process.stdout.write(`= redeem-oidc serika ÷ peer: ${(rps(ownRows) / rps(peerRows)).toFixed(2)} (${rps(ownRows).toFixed(0)} / ${rps(peerRows).toFixed(0)} req/s), CPU ${(cpu(ownRows) / cpu(peerRows)).toFixed(2)} (${cpu(ownRows).toFixed(3)} / ${cpu(peerRows).toFixed(3)} ms/req)\n`);
+      process.stdout.write(`= ${own} serika ÷ peer: ${(rps(ownRows) / rps(peerRows)).toFixed(2)} (${rps(ownRows).toFixed(0)} / ${rps(peerRows).toFixed(0)} req/s), CPU ${(cpu(ownRows) / cpu(peerRows)).toFixed(2)} (${cpu(ownRows).toFixed(3)} / ${cpu(peerRows).toFixed(3)} ms/req)\n`);
       continue;
     }
     if (!scenarios[name]) throw new Error(`unknown scenario ${name}`);

@@ -51,9 +51,6 @@ async function serika(dialect, upstream) {
   const db = await freshDatabase(dialect, PG_URL);
   const seeded = await seed(db.url);
   const server = await startSerika(db.url, upstream.info.url);
-  // Codes are minted through a Serika of their own on the same database: the measured process serves only what is
-  // measured (the peer, too, mints its codes before anything is measured, at its start).
-  const minter = await startSerika(db.url, upstream.info.url);
   const ceilingServer = await startChild(['bench/ceiling.mjs', upstream.info.url]);
   const peerServer = await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), BENCH_DIR]);
   const beside = dialect === 'postgres' ? ' (beside PostgreSQL)' : '';
@@ -77,7 +74,7 @@ async function serika(dialect, upstream) {
 
   // A run's worth of fresh codes (minted through the authorize endpoint, not measured), redeemed once each.
   const redemption = async (file, auth, extra) => {
-    const codes = await mintCodes(`${minter.info.url}/api/openai/v1`, seeded, PER_RUN, extra);
+    const codes = await mintCodes(api, seeded, PER_RUN, extra);
     const secret = auth === 'post' ? { client_id: client.clientId, client_secret: client.clientSecret } : {};
     const bodies = codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, ...secret }).toString());
     return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: auth === 'post' ? FORM : { ...FORM, ...basic }, bodiesFile: writeBodies(file, bodies), amount: PER_RUN };
@@ -142,7 +139,6 @@ async function serika(dialect, upstream) {
     directEntry('streamed: time to first byte, direct', () => ({ kind: 'ttfb', samples: 400, url: `${upstream.info.url}/chat/completions`, headers: JSON_TYPE, body: streamBody })),
   ]);
   await seeded.storage.close();
-  await minter.stop();
   await server.stop();
   await ceilingServer.stop();
   await peerServer.stop();

@@ -121,8 +121,6 @@ export async function mintCodes(api, seeded, count, extra = {}) {
       }
     }),
   );
-  // As for mintTokens: the codes' pages copied into the database file before they are redeemed and measured.
-  if (seeded.storage.dialect === 'sqlite') await sql`pragma wal_checkpoint(TRUNCATE)`.execute(seeded.storage.db);
   return codes;
 }
 
