@@ -21,6 +21,8 @@ export interface Lifetimes {
 
 export type PendingRequest = OAuthPendingRequestsTable;
 export type CodeRow = OAuthCodesTable;
+/** The user's columns read beside a token or a code: userinfo's and the ID token's profile claims. */
+const USER_PROFILE = ['users.username as username', 'users.avatar as avatar', 'users.email as email'] as const;
 /** A code with its user's profile claims, read in the same statement (an ID token needs them). */
 export type CodeWithUser = CodeRow & { username: string; avatar: string | null; email: string | null };
 export type TokenRow = OAuthTokensTable;
@@ -123,7 +125,7 @@ export class OAuthStore {
         .selectFrom('oauth_codes')
         .innerJoin('users', 'users.id', 'oauth_codes.user_id')
         .selectAll('oauth_codes')
-        .select(['users.username as username', 'users.avatar as avatar', 'users.email as email'])
+        .select(USER_PROFILE)
         .where('oauth_codes.code_hash', '=', ''),
     );
     this.selectWithUser = prepared(db, (d) =>
@@ -131,7 +133,7 @@ export class OAuthStore {
         .selectFrom('oauth_tokens')
         .innerJoin('users', 'users.id', 'oauth_tokens.user_id')
         .selectAll('oauth_tokens')
-        .select(['users.username as username', 'users.avatar as avatar', 'users.email as email'])
+        .select(USER_PROFILE)
         .where('oauth_tokens.token_hash', '=', ''),
     );
   }
