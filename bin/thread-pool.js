@@ -3,7 +3,7 @@
 // file reads. Its default of 4 threads oversubscribes a small machine: on 2
 // cores, 4 signing threads, the event loop and the SQLite checkpoint thread
 // take turns on each core. One thread per core (at least 2, so one long
-// password hash never stalls a signature) measured +6 % on code redemption
+// password hash never stalls a signature) measured +2-3 % on code redemption
 // with an ID token (bench/NOTES.md). An operator's UV_THREADPOOL_SIZE wins.
 //
 // libuv reads the variable once, when the pool first starts, and Node's ESM

@@ -11,6 +11,7 @@ import type { Invalidation, InvalidationFeed } from '../storage/invalidations.js
 import { ownTransaction, type Transactor } from '../storage/group-commit.js';
 import { accessTokenCache, grantKey } from './access-token-cache.js';
 import type { FeedCache } from '../storage/feed-cache.js';
+import type { User } from '../accounts/users-service.js';
 
 export interface Lifetimes {
   /** Seconds. */
@@ -23,8 +24,10 @@ export type PendingRequest = OAuthPendingRequestsTable;
 export type CodeRow = OAuthCodesTable;
 /** The user's columns read beside a token or a code: userinfo's and the ID token's profile claims. */
 const USER_PROFILE = ['users.username as username', 'users.avatar as avatar', 'users.email as email'] as const;
+/** The user's profile as read beside a token or a code (USER_PROFILE). */
+type UserProfile = Pick<User, 'username' | 'avatar' | 'email'>;
 /** A code with its user's profile claims, read in the same statement (an ID token needs them). */
-export type CodeWithUser = CodeRow & { username: string; avatar: string | null; email: string | null };
+export type CodeWithUser = CodeRow & UserProfile;
 export type TokenRow = OAuthTokensTable;
 
 export interface IssuedTokens {
@@ -69,7 +72,7 @@ export interface AccessGrant {
 }
 
 /** A token row with its user's public fields: what the bearer guard and introspection read. */
-export type TokenWithUser = TokenRow & { username: string; avatar: string | null; email: string | null };
+export type TokenWithUser = TokenRow & UserProfile;
 
 export interface StoreOptions {
   telemetry?: Telemetry | null;
@@ -187,7 +190,7 @@ export class OAuthStore {
 
   /** The code with its user's profile (codes go with their user: the foreign key cascades). */
   async findCode(code: string): Promise<CodeWithUser | undefined> {
-    return (await this.selectCode(sha256Hex(code))).rows[0] as CodeWithUser | undefined;
+    return (await this.selectCode(sha256Hex(code))).rows[0];
   }
 
   /**

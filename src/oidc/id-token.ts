@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CompactSign, base64url, createLocalJWKSet, jwtVerify } from 'jose';
-import type { UsersService } from '../accounts/users-service.js';
+import type { User, UsersService } from '../accounts/users-service.js';
 import { DEFAULT_ALG, type SigningAlg, type SigningKeys } from './signing-keys.js';
 
 export interface IdTokenRequest {
@@ -19,11 +19,7 @@ export interface IdTokenRequest {
 }
 
 /** What profile and email add to an ID token. */
-export interface Profile {
-  username: string;
-  avatar: string | null;
-  email: string | null;
-}
+export type Profile = Pick<User, 'username' | 'avatar' | 'email'>;
 
 const encoder = new TextEncoder();
 
