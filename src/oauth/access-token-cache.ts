@@ -24,7 +24,7 @@ function evicts(event: Invalidation): Eviction<CacheableToken> {
       return { key };
     case 'family':
       return { matches: (row) => row.family_id === key };
-    case 'code':
+    case 'code': // recorded only by processes from before migration 0010 (a code's tokens are now its family)
       return { matches: (row) => row.code_hash === key };
     case 'grant':
       return { matches: (row) => grantKey(row.user_id, row.client_id) === key };

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { randomId, sha256Hex } from '../security/secrets.js';
 import { prepared } from '../storage/prepared.js';
 import type { Database, OAuthCodesTable, OAuthPendingRequestsTable, OAuthTokensTable } from '../storage/schema.js';
-import { mint } from './tokens.js';
+import { familyOfCode, mint } from './tokens.js';
 import { tokenWrites, type TokenWrites } from './token-writes.js';
 import { formatScopes, parseScopes } from '../scopes.js';
 import type { RevokeReason, Telemetry } from '../http/telemetry.js';
@@ -202,7 +202,7 @@ export class OAuthStore {
   async redeemCode(codeHash: string, subject: TokenSubject): Promise<IssuedTokens | null> {
     const issued = await this.transact(async (trx) => {
       if (!(await this.writes.consumeCode(trx, codeHash, this.now()))) return null;
-      return this.issue(trx, subject, randomId('fam_'), codeHash);
+      return this.issue(trx, subject, familyOfCode(codeHash), codeHash);
     });
     if (issued) this.telemetry?.tokensIssued('authorization_code');
     return issued;
@@ -210,14 +210,15 @@ export class OAuthStore {
 
   /** RFC 6749 §4.1.2: a code used twice revokes every token issued from it. */
   async revokeByCode(codeHash: string): Promise<number> {
-    return this.revokeWhere('code_hash', codeHash, { kind: 'code', key: codeHash }, 'code_replay');
+    const family = familyOfCode(codeHash);
+    return this.revokeWhere('family_id', family, { kind: 'family', key: family }, 'code_replay');
   }
 
   /**
    * Revokes the live tokens whose column holds the value, and announces what
    * it ended to every process's cache, in one transaction.
    */
-  private async revokeWhere(column: 'code_hash' | 'family_id' | 'token_hash', value: string, event: Invalidation, reason: RevokeReason): Promise<number> {
+  private async revokeWhere(column: 'family_id' | 'token_hash', value: string, event: Invalidation, reason: RevokeReason): Promise<number> {
     const count = await this.db.transaction().execute(async (trx) => {
       const result = await trx.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where(column, '=', value).where('revoked_at', 'is', null).executeTakeFirst();
       return this.ended(trx, Number(result.numUpdatedRows), event);

@@ -14,3 +14,12 @@ export function mint(kind: CredentialKind): { value: string; hash: string } {
   const value = randomSecret(TOKEN_PREFIX[kind]);
   return { value, hash: sha256Hex(value) };
 }
+
+/**
+ * The family of the tokens a code issued, named after the code (migration
+ * 0010): RFC 6749 §4.1.2's "revoke the tokens issued from a replayed code"
+ * goes through the family index, and tokens need no index on code_hash.
+ */
+export function familyOfCode(codeHash: string): string {
+  return `fam_${codeHash.slice(0, 32)}`;
+}

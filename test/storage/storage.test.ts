@@ -7,6 +7,8 @@ import { ClientsService } from '../../src/clients/service.js';
 import { AppError } from '../../src/errors.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
+import { OAuthStore } from '../../src/oauth/store.js';
+import { familyOfCode } from '../../src/oauth/tokens.js';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
 
 /** One storage suite, run on every dialect (SQLite always; PostgreSQL with TEST_DATABASE_URL_PG). */
@@ -49,7 +51,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
       const fresh = await createTestDatabase(dialect);
       const s = openStorage(fresh.url);
       try {
-        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events', '0005_openid_connect', '0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations']);
+        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events', '0005_openid_connect', '0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families']);
       } finally {
         await s.close();
         await fresh.cleanup();
@@ -75,7 +77,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
           .insertInto('oauth_tokens')
           .values({ token_hash: 'th', kind: 'access', client_id: 'c1', user_id: 'u1', scopes: 'profile', family_id: 'f', code_hash: null, created_at: t, expires_at: t + 1, revoked_at: null, consumed_at: null, auth_time: null })
           .execute();
-        expect(await migrateToLatest(s)).toEqual(['0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations']);
+        expect(await migrateToLatest(s)).toEqual(['0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families']);
         const client = await s.db.selectFrom('oauth_clients').selectAll().where('id', '=', 'c1').executeTakeFirstOrThrow();
         expect(client).toMatchObject({ user_id: 'u1', kind: 'owned', name: 'App', secret_hash: 'h' });
         expect(await s.db.selectFrom('oauth_grants').selectAll().execute()).toHaveLength(1);
@@ -84,6 +86,53 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
         await s.db.deleteFrom('users').where('id', '=', 'u1').execute();
         expect(await s.db.selectFrom('oauth_clients').selectAll().execute()).toHaveLength(0);
         expect(await s.db.selectFrom('oauth_tokens').selectAll().execute()).toHaveLength(0);
+      } finally {
+        await s.close();
+        await fresh.cleanup();
+      }
+    });
+
+    it('0010 names each code\'s token family after the code, so a replayed code still revokes tokens issued before it', async () => {
+      const fresh = await createTestDatabase(dialect);
+      const s = openStorage(fresh.url);
+      try {
+        const schema = dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(s.db)).rows[0]!.s : undefined;
+        const migrator = new Migrator({ db: s.db, provider: { getMigrations: async () => migrations }, ...(schema ? { migrationTableSchema: schema } : {}) });
+        expect((await migrator.migrateTo('0005_openid_connect')).error).toBeUndefined();
+        const db = s.db as unknown as Kysely<Record<string, Record<string, unknown>>>;
+        const t = 1_700_000_000_000;
+        await db.insertInto('users').values({ id: 'u1', username: 'u', username_lower: 'u', email: null, password_hash: 'x', avatar: null, created_at: t, updated_at: t }).execute();
+        await db
+          .insertInto('oauth_clients')
+          .values({ id: 'c1', user_id: 'u1', name: 'App', redirect_uris: '["https://a.example/cb"]', scopes: 'profile', is_public: 0, secret_hash: 'h', created_at: t, updated_at: t, id_token_signing_alg: null, post_logout_redirect_uris: null })
+          .execute();
+        expect((await migrator.migrateTo('0009_cache_invalidations')).error).toBeUndefined();
+        const code = 'a'.repeat(64);
+        const other = 'b'.repeat(64);
+        const token = (token_hash: string, kind: string, family_id: string, code_hash: string | null) => ({ token_hash, kind, client_id: 'c1', user_id: 'u1', scopes: 'profile', family_id, code_hash, created_at: t, expires_at: t + 3_600_000, revoked_at: null, consumed_at: null, auth_time: null, resources: null });
+        await db
+          .insertInto('oauth_tokens')
+          .values([
+            token('at1', 'access', 'fam_random1', code),
+            token('rt1', 'refresh', 'fam_random1', code),
+            token('rt2', 'refresh', 'fam_random1', code), // rotated: same family, same code
+            token('at3', 'access', 'fam_random2', other),
+            token('atd', 'access', 'fam_device', null), // the device grant's tokens come from no code
+          ])
+          .execute();
+        expect(await migrateToLatest(s)).toEqual(['0010_code_families']);
+        const families = await s.db.selectFrom('oauth_tokens').select(['token_hash', 'family_id']).orderBy('token_hash').execute();
+        expect(families).toEqual([
+          { token_hash: 'at1', family_id: familyOfCode(code) },
+          { token_hash: 'at3', family_id: familyOfCode(other) },
+          { token_hash: 'atd', family_id: 'fam_device' },
+          { token_hash: 'rt1', family_id: familyOfCode(code) },
+          { token_hash: 'rt2', family_id: familyOfCode(code) },
+        ]);
+        const store = new OAuthStore(s.db, { accessToken: 3600, refreshToken: 86400, authCode: 600 }, () => t);
+        expect(await store.revokeByCode(code)).toBe(3);
+        const live = await s.db.selectFrom('oauth_tokens').select('token_hash').where('revoked_at', 'is', null).orderBy('token_hash').execute();
+        expect(live.map((r) => r.token_hash)).toEqual(['at3', 'atd']);
       } finally {
         await s.close();
         await fresh.cleanup();

@@ -8,6 +8,7 @@ import * as m0006 from './0006_agents.js';
 import * as m0007 from './0007_device_grant.js';
 import * as m0008 from './0008_budgets.js';
 import * as m0009 from './0009_cache_invalidations.js';
+import * as m0010 from './0010_code_families.js';
 
 /**
  * The one migration sequence for both dialects, in order. Names sort
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0007_device_grant': m0007,
   '0008_budgets': m0008,
   '0009_cache_invalidations': m0009,
+  '0010_code_families': m0010,
 };
