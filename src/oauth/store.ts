@@ -3,7 +3,7 @@ import { randomId, sha256Hex } from '../security/secrets.js';
 import { prepared } from '../storage/prepared.js';
 import type { Database, OAuthCodesTable, OAuthPendingRequestsTable, OAuthTokensTable } from '../storage/schema.js';
 import { familyOfCode, mint } from './tokens.js';
-import { tokenWrites, type TokenWrites } from './token-writes.js';
+import { tokenRow, tokenWrites, type SharedColumns, type TokenWrites } from './token-writes.js';
 import { formatScopes, parseScopes } from '../scopes.js';
 import type { RevokeReason, Telemetry } from '../http/telemetry.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience, type Audience } from '../audiences.js';
@@ -375,28 +375,12 @@ export class OAuthStore {
     const scopes = formatScopes(subject.scopes);
     const accessScopes = formatScopes(subject.accessScopes ?? subject.scopes);
     const audience = subject.audience ?? EVERY_RESOURCE;
-    const common = {
-      client_id: subject.clientId,
-      user_id: subject.userId,
-      family_id: familyId,
-      code_hash: codeHash,
-      created_at: now,
-      revoked_at: null,
-      consumed_at: null,
-      auth_time: subject.authTime ?? null,
-    };
+    const common: SharedColumns = { client_id: subject.clientId, user_id: subject.userId, family_id: familyId, code_hash: codeHash, created_at: now, auth_time: subject.authTime ?? null };
     await this.writes.insertPair(
       db,
-      {
-        ...common,
-        token_hash: access.hash,
-        kind: 'access',
-        scopes: accessScopes,
-        expires_at: now + this.lifetimes.accessToken * 1000,
-        resources: formatAudience(subject.accessAudience ?? audience),
-      },
+      tokenRow(common, access.hash, 'access', accessScopes, now + this.lifetimes.accessToken * 1000, formatAudience(subject.accessAudience ?? audience)),
       // Each refresh token lives REFRESH_TOKEN_TTL from its own issue (SPEC §1).
-      { ...common, token_hash: refresh.hash, kind: 'refresh', scopes, expires_at: now + this.lifetimes.refreshToken * 1000, resources: formatAudience(audience) },
+      tokenRow(common, refresh.hash, 'refresh', scopes, now + this.lifetimes.refreshToken * 1000, formatAudience(audience)),
     );
     return {
       access_token: access.value,

@@ -20,6 +20,7 @@ export type TokenDeps = Omit<GrantContext, 'params' | 'client' | 'origin'> & { a
 
 /** POST /oauth/token (RFC 6749 §3.2): form or JSON body, one grant handler per grant type. */
 export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promise<void> {
+  const { authenticate, store, now, audit, idTokens, issuer, devices, budgets } = deps;
   scope.post(
     API.token,
     {
@@ -34,11 +35,11 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
       const params = OAuthParams.fromBody(request.body).rejectRepeats(); // TK-16
       const grantType = params.get('grant_type');
       if (grantType === undefined) throw invalidRequest('grant_type is required.'); // TK-14
-      const { client } = await deps.authenticate(request, reply, params);
+      const { client } = await authenticate(request, reply, params);
       const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
       if (!grant) throw new OAuthError('unsupported_grant_type', `Supported grant types: ${Object.keys(GRANTS).join(', ')}.`);
-      const { authenticate: _authenticate, ...context } = deps;
-      const issued = await grant({ ...context, params, client, origin: request });
+      // One literal, one hidden class: a rest pattern and a spread here made V8 build new maps on every request.
+      const issued = await grant({ params, client, origin: request, store, now, audit, idTokens, issuer, devices, budgets });
       return reply.code(200).send(issued);
     },
   );
