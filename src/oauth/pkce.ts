@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { constantTimeEqual } from '../security/secrets.js';
 
 // RFC 7636 §4.1 / §4.2: 43–128 characters of the unreserved set.
@@ -10,6 +10,6 @@ export function isValidPkceValue(value: string): boolean {
 
 /** RFC 7636 §4.6: BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge. */
 export function verifyS256(verifier: string, challenge: string): boolean {
-  const computed = createHash('sha256').update(verifier, 'ascii').digest('base64url');
+  const computed = hash('sha256', verifier, 'base64url'); // the verifier is ASCII (isValidPkceValue): UTF-8 is the same bytes
   return constantTimeEqual(computed, challenge);
 }

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { CompactSign, base64url, createLocalJWKSet, jwtVerify } from 'jose';
+import { hash } from 'node:crypto';
+import { CompactSign, createLocalJWKSet, jwtVerify } from 'jose';
 import type { User, UsersService } from '../accounts/users-service.js';
 import { DEFAULT_ALG, type SigningAlg, type SigningKeys } from './signing-keys.js';
 
@@ -29,8 +29,8 @@ const encoder = new TextEncoder();
  * EdDSA with Ed25519), base64url-encoded.
  */
 export function atHash(accessToken: string, alg: SigningAlg): string {
-  const digest = createHash(alg === 'EdDSA' ? 'sha512' : 'sha256').update(accessToken, 'ascii').digest();
-  return base64url.encode(digest.subarray(0, digest.length / 2));
+  const hex = hash(alg === 'EdDSA' ? 'sha512' : 'sha256', accessToken, 'hex'); // access tokens are ASCII
+  return Buffer.from(hex.slice(0, hex.length / 2), 'hex').toString('base64url');
 }
 
 /** ID tokens (OIDC Core §2) signed with the database's keys (SPEC §7). */

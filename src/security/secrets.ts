@@ -1,4 +1,4 @@
-import { createHash, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { hash, randomFillSync, timingSafeEqual } from 'node:crypto';
 
 /**
  * Recognisable prefixes for every credential Serika hands out (SPEC §4): a
@@ -40,9 +40,12 @@ export function randomId(prefix: string): string {
   return prefix + randomBytesFromBatch(16).toString('hex');
 }
 
-/** Secrets are stored only as their SHA-256 (hex); they are 256-bit random, so no salt or stretching is needed. */
+/**
+ * Secrets are stored only as their SHA-256 (hex); they are 256-bit random, so no salt or stretching is needed.
+ * crypto.hash, not createHash: no Hash object per call (a third of the time; a token request hashes six times).
+ */
 export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
+  return hash('sha256', value, 'hex');
 }
 
 /**
@@ -50,7 +53,7 @@ export function sha256Hex(value: string): string {
  * that inputs of different lengths neither throw nor leak their length.
  */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a, 'utf8').digest();
-  const db = createHash('sha256').update(b, 'utf8').digest();
+  const da = Buffer.from(sha256Hex(a), 'latin1');
+  const db = Buffer.from(sha256Hex(b), 'latin1');
   return timingSafeEqual(da, db) && a.length === b.length;
 }
