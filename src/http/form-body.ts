@@ -17,6 +17,8 @@ export function isFormBody(body: unknown): body is FormBody {
 }
 
 function decodeComponent(text: string): string {
+  // Most fields (codes, verifiers, client ids and secrets) hold neither: nothing to decode.
+  if (!text.includes('%') && !text.includes('+')) return text;
   return decodeURIComponent(text.replace(/\+/g, ' '));
 }
 

@@ -54,7 +54,9 @@ export class OAuthParams {
   }
 
   repeated(): string[] {
-    return [...this.values].filter(([name, v]) => v.length > 1 && !REPEATABLE.has(name)).map(([k]) => k);
+    const names: string[] = [];
+    for (const [name, v] of this.values) if (v.length > 1 && !REPEATABLE.has(name)) names.push(name);
+    return names;
   }
 
   /** RFC 6749 §3.1, §3.2: request and response parameters MUST NOT be included more than once (RFC 8707's resource excepted). */
