@@ -16,7 +16,8 @@ export function isFormBody(body: unknown): body is FormBody {
   return typeof body === 'object' && body !== null && FORMS.has(body);
 }
 
-function decodeComponent(text: string): string {
+/** One application/x-www-form-urlencoded name or value; throws on a malformed percent-encoding or non-UTF-8 bytes. */
+export function decodeComponent(text: string): string {
   // Most fields (codes, verifiers, client ids and secrets) hold neither: nothing to decode.
   if (!text.includes('%') && !text.includes('+')) return text;
   return decodeURIComponent(text.replace(/\+/g, ' '));

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ClientsService, RegisteredClient } from '../clients/service.js';
 import { constantTimeEqual, sha256Hex } from '../security/secrets.js';
 import { OAuthError, invalidRequest } from './errors.js';
+import { decodeComponent } from '../http/form-body.js';
 import type { OAuthParams } from './params.js';
 
 export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
@@ -19,9 +20,7 @@ function invalidClient(description: string, basic: boolean): OAuthError {
 }
 
 /** RFC 6749 §2.3.1 and Appendix B: Basic credentials are form-urlencoded before base64. */
-function formDecode(value: string): string {
-  return decodeURIComponent(value.replace(/\+/g, ' '));
-}
+const formDecode = decodeComponent;
 
 export function parseBasic(header: string | undefined): { id: string; secret: string } | null {
   if (header === undefined) return null;
