@@ -1,4 +1,4 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { AppError } from '../errors.js';
 
 export interface UpstreamConfig {
@@ -32,8 +32,12 @@ export function transportError(error: unknown): AppError {
  */
 export class UpstreamClient {
   private readonly agent: Agent;
+  /** The base URL taken apart once: each call goes to the pool as it is, not through undici's URL parsing and option copying. */
+  private readonly target: { origin: string; basePath: string } | null;
 
   constructor(private readonly config: UpstreamConfig) {
+    const base = config.baseUrl === null ? null : new URL(config.baseUrl);
+    this.target = base && { origin: base.origin, basePath: base.pathname.replace(/\/+$/, '') };
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       connections: 128,
@@ -44,17 +48,18 @@ export class UpstreamClient {
   }
 
   async send(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<UpstreamResponse> {
-    if (this.config.baseUrl === null) throw notConfigured();
+    if (this.target === null) throw notConfigured();
     const headers: Record<string, string> = { accept: 'application/json, text/event-stream' };
     if (this.config.apiKey) headers.authorization = `Bearer ${this.config.apiKey}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     try {
-      return await request(this.config.baseUrl + path, {
+      return await this.agent.request({
+        origin: this.target.origin,
+        path: this.target.basePath + path,
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
-        dispatcher: this.agent,
         headersTimeout: this.config.timeoutMs,
         bodyTimeout: this.config.timeoutMs,
       });
