@@ -62,7 +62,7 @@ function withStatementCache(connection: SQLite.Database): SqliteDatabase {
   };
 }
 
-function openSqlite(url: string): Storage {
+function openSqlite(url: string, options: StorageOptions): Storage {
   const path = sqlitePath(url);
   if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
   const connection = new SQLite(path);
@@ -79,7 +79,11 @@ function openSqlite(url: string): Storage {
   let checkpointer: Checkpointer | undefined;
   if (path !== ':memory:' && path !== '') {
     connection.pragma('wal_autocheckpoint = 0');
-    checkpointer = startCheckpointer(resolve(path), () => connection.pragma('wal_autocheckpoint = 1000'));
+    checkpointer = startCheckpointer(resolve(path), () => connection.pragma('wal_autocheckpoint = 1000'), {
+      // Holding Kysely's one connection keeps every transaction from starting until the copy is done.
+      onBehind: (catchUp) => db.connection().execute(catchUp),
+      ...(options.walRestartFrames ? { restartFrames: options.walRestartFrames } : {}),
+    });
   }
   const cached = withStatementCache(connection);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
@@ -224,8 +228,13 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
 }
 
 /** Chooses the dialect from DATABASE_URL (SPEC §1). */
-export function openStorage(databaseUrl: string): Storage {
-  if (databaseUrl.startsWith('sqlite:')) return openSqlite(databaseUrl);
+export interface StorageOptions {
+  /** SQLite: the WAL's length in frames past which it is copied whole and started again (wal-checkpointer.ts). */
+  walRestartFrames?: number;
+}
+
+export function openStorage(databaseUrl: string, options: StorageOptions = {}): Storage {
+  if (databaseUrl.startsWith('sqlite:')) return openSqlite(databaseUrl, options);
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) return openPostgres(databaseUrl);
   throw new Error(`Unsupported DATABASE_URL scheme: ${databaseUrl.split(':')[0]}`);
 }

@@ -11,9 +11,27 @@ import { Worker } from 'node:worker_threads';
  * every few milliseconds. If the thread cannot start or fails, the serving
  * connection checkpoints by itself again (`fallback`), so the WAL never grows
  * without bound.
+ *
+ * Only a writer restarts the WAL from its start, and only when its transaction
+ * began with every frame already copied (sqlite.org/wal.html §5, "checkpoint
+ * starvation"). Under steady writes a checkpoint on another thread never
+ * catches up — commits land while it copies — so the WAL grew for as long as
+ * the load lasted (400 MB in a one-minute refresh benchmark). So when the
+ * WAL passes `restartFrames` (64 MiB of 4 KiB pages by default), the
+ * worker says so, and the serving side holds its writers back (`onBehind`:
+ * no transaction starts; the event loop runs on) while one more checkpoint
+ * copies the last frames; the next commit then starts the WAL again.
  */
 export interface Checkpointer {
   stop(): Promise<void>;
+}
+
+export interface CheckpointerOptions {
+  everyMs?: number;
+  /** The WAL's length, in frames (pages), past which the writers are held back for a full copy. */
+  restartFrames?: number;
+  /** Runs `catchUp` (a last checkpoint) while no writer can commit; resolves when it is done. */
+  onBehind?: (catchUp: () => Promise<void>) => Promise<void>;
 }
 
 const WORKER_SOURCE = `
@@ -21,24 +39,53 @@ const { parentPort, workerData } = require('node:worker_threads');
 const SQLite = require(workerData.driver);
 const db = new SQLite(workerData.path, { fileMustExist: true });
 db.pragma('busy_timeout = 0');
-const timer = setInterval(() => {
+let behind = false;
+const checkpoint = () => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    return db.pragma('wal_checkpoint(PASSIVE)')[0];
   } catch (error) {
     // SQLITE_BUSY: another connection is checkpointing; the next tick tries again.
     if (error && error.code !== 'SQLITE_BUSY' && error.code !== 'SQLITE_LOCKED') throw error;
+    return undefined;
+  }
+};
+const timer = setInterval(() => {
+  const result = checkpoint();
+  if (!behind && result && result.log >= workerData.restartFrames) {
+    behind = true;
+    parentPort.postMessage('behind');
   }
 }, workerData.everyMs);
-parentPort.on('message', () => {
+parentPort.on('message', (message) => {
+  if (message === 'catch-up') {
+    checkpoint();
+    behind = false;
+    parentPort.postMessage('caught-up');
+    return;
+  }
   clearInterval(timer);
   db.close();
   parentPort.close();
 });
 `;
 
-export function startCheckpointer(path: string, fallback: () => void, everyMs = 20): Checkpointer {
+export function startCheckpointer(path: string, fallback: () => void, options: CheckpointerOptions = {}): Checkpointer {
+  const { everyMs = 20, restartFrames = 16_384, onBehind } = options;
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, everyMs } });
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, everyMs, restartFrames: onBehind ? restartFrames : Infinity } });
+  let caughtUp: (() => void) | null = null;
+  const catchUp = () =>
+    new Promise<void>((resolve) => {
+      caughtUp = resolve;
+      worker.postMessage('catch-up');
+    });
+  worker.on('message', (message) => {
+    if (message === 'behind' && onBehind && !stopping) void onBehind(catchUp).catch(() => undefined);
+    if (message === 'caught-up') {
+      caughtUp?.();
+      caughtUp = null;
+    }
+  });
   // Never what keeps a process alive (a CLI command ends when its work does).
   worker.unref();
   let stopping = false;
@@ -52,6 +99,7 @@ export function startCheckpointer(path: string, fallback: () => void, everyMs = 
     async stop() {
       if (stopping) return exited;
       stopping = true;
+      caughtUp?.(); // a catch-up the worker will not answer any more
       // Awaited, so it must keep the process alive until it has closed its connection.
       worker.ref();
       worker.postMessage('stop');
