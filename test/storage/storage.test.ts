@@ -58,20 +58,26 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
       }
     });
 
-    it('0006 makes client owners optional without losing a client, grant, code or token (the SQLite rebuild cascades nothing)', async () => {
+    /** A fresh database migrated up to 0005, holding one user (u1) and their client (c1) as 0005 stores them. */
+    const atMigration0005 = async () => {
       const fresh = await createTestDatabase(dialect);
       const s = openStorage(fresh.url);
+      const schema = dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(s.db)).rows[0]!.s : undefined;
+      const migrator = new Migrator({ db: s.db, provider: { getMigrations: async () => migrations }, ...(schema ? { migrationTableSchema: schema } : {}) });
+      expect((await migrator.migrateTo('0005_openid_connect')).error).toBeUndefined();
+      const db = s.db as unknown as Kysely<Record<string, Record<string, unknown>>>;
+      const t = 1_700_000_000_000;
+      await db.insertInto('users').values({ id: 'u1', username: 'u', username_lower: 'u', email: null, password_hash: 'x', avatar: null, created_at: t, updated_at: t }).execute();
+      await db
+        .insertInto('oauth_clients')
+        .values({ id: 'c1', user_id: 'u1', name: 'App', redirect_uris: '["https://a.example/cb"]', scopes: 'profile', is_public: 0, secret_hash: 'h', created_at: t, updated_at: t, id_token_signing_alg: null, post_logout_redirect_uris: null })
+        .execute();
+      return { fresh, s, migrator, db, t };
+    };
+
+    it('0006 makes client owners optional without losing a client, grant, code or token (the SQLite rebuild cascades nothing)', async () => {
+      const { fresh, s, db, t } = await atMigration0005();
       try {
-        const schema = dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(s.db)).rows[0]!.s : undefined;
-        const migrator = new Migrator({ db: s.db, provider: { getMigrations: async () => migrations }, ...(schema ? { migrationTableSchema: schema } : {}) });
-        expect((await migrator.migrateTo('0005_openid_connect')).error).toBeUndefined();
-        const db = s.db as unknown as Kysely<Record<string, Record<string, unknown>>>;
-        const t = 1_700_000_000_000;
-        await db.insertInto('users').values({ id: 'u1', username: 'u', username_lower: 'u', email: null, password_hash: 'x', avatar: null, created_at: t, updated_at: t }).execute();
-        await db
-          .insertInto('oauth_clients')
-          .values({ id: 'c1', user_id: 'u1', name: 'App', redirect_uris: '["https://a.example/cb"]', scopes: 'profile', is_public: 0, secret_hash: 'h', created_at: t, updated_at: t, id_token_signing_alg: null, post_logout_redirect_uris: null })
-          .execute();
         await db.insertInto('oauth_grants').values({ user_id: 'u1', client_id: 'c1', scopes: 'profile', created_at: t, updated_at: t }).execute();
         await db
           .insertInto('oauth_tokens')
@@ -93,19 +99,8 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
     });
 
     it('0010 names each code\'s token family after the code, so a replayed code still revokes tokens issued before it', async () => {
-      const fresh = await createTestDatabase(dialect);
-      const s = openStorage(fresh.url);
+      const { fresh, s, migrator, db, t } = await atMigration0005();
       try {
-        const schema = dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(s.db)).rows[0]!.s : undefined;
-        const migrator = new Migrator({ db: s.db, provider: { getMigrations: async () => migrations }, ...(schema ? { migrationTableSchema: schema } : {}) });
-        expect((await migrator.migrateTo('0005_openid_connect')).error).toBeUndefined();
-        const db = s.db as unknown as Kysely<Record<string, Record<string, unknown>>>;
-        const t = 1_700_000_000_000;
-        await db.insertInto('users').values({ id: 'u1', username: 'u', username_lower: 'u', email: null, password_hash: 'x', avatar: null, created_at: t, updated_at: t }).execute();
-        await db
-          .insertInto('oauth_clients')
-          .values({ id: 'c1', user_id: 'u1', name: 'App', redirect_uris: '["https://a.example/cb"]', scopes: 'profile', is_public: 0, secret_hash: 'h', created_at: t, updated_at: t, id_token_signing_alg: null, post_logout_redirect_uris: null })
-          .execute();
         expect((await migrator.migrateTo('0009_cache_invalidations')).error).toBeUndefined();
         const code = 'a'.repeat(64);
         const other = 'b'.repeat(64);
