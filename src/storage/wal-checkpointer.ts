@@ -91,6 +91,9 @@ export function startCheckpointer(path: string, fallback: () => void, options: C
   let stopping = false;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const failed = () => {
+    // A catch-up the worker can no longer answer must not keep the writers held back.
+    caughtUp?.();
+    caughtUp = null;
     if (!stopping) fallback();
   };
   worker.once('error', failed);
