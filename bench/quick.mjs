@@ -2,7 +2,7 @@
 // A/B pair differing only in environment variables, measured alternately on
 // one database), medians of --runs, with the server's CPU per request.
 //   node bench/quick.mjs [--pg] [--prof] [--runs 3] [--duration 5] [--ab 'TOKEN_CACHE=0'] userinfo redeem …
-// Scenarios: hello (bare Fastify), userinfo, introspection, redeem, redeem-oidc, refresh, chat, budgeted, stream, mcp;
+// Scenarios: hello (bare Fastify), userinfo, introspection, redeem, redeem-basic, redeem-oidc, refresh, chat, budgeted, stream, mcp;
 // peer-oidc, peer-redeem: node-oidc-provider's redemption with an ID token (issue 13) or without, measured in turn
 // with Serika's.
 import { readFileSync } from 'node:fs';
@@ -37,14 +37,17 @@ const peer = positionals.some((p) => PEER_SCENARIOS[p]) ? await startChild(['ben
 const { client } = seeded;
 const bearer = { authorization: `Bearer ${seeded.accessToken}` };
 const basic = { authorization: 'Basic ' + Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64') };
-const redeemBodies = async (api, extra) => {
+const redeemBodies = async (api, extra, withSecret = true) => {
   const codes = await mintCodes(minter ? `${minter.info.url}/api/openai/v1` : api, seeded, PER_RUN, extra);
-  return writeBodies('q', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, client_id: client.clientId, client_secret: client.clientSecret }).toString()));
+  // client_secret_post names the client in the body; client_secret_basic (redeem-basic) in the header only, as bench/run.mjs does.
+  const secret = withSecret ? { client_id: client.clientId, client_secret: client.clientSecret } : {};
+  return writeBodies('q', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, ...secret }).toString()));
 };
 const scenarios = {
   userinfo: (api) => ({ ...base, url: `${api}/oauth/userinfo`, headers: bearer }),
   introspection: (api) => ({ ...base, url: `${api}/oauth/introspect`, method: 'POST', headers: { ...FORM, ...basic }, body: `token=${seeded.accessToken}` }),
   redeem: async (api) => ({ ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: await redeemBodies(api), amount: PER_RUN }),
+  'redeem-basic': async (api) => ({ ...base, url: `${api}/oauth/token`, method: 'POST', headers: { ...FORM, ...basic }, bodiesFile: await redeemBodies(api, undefined, false), amount: PER_RUN }),
   'redeem-oidc': async (api) => ({ ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: await redeemBodies(api, { scope: 'openid profile', nonce: 'n' }), amount: PER_RUN }),
   refresh: async (api, run) => {
     const tokens = await mintTokens(seeded.storage, seeded, PER_RUN, `fam_q${run}_${Math.random()}_`);
