@@ -17,6 +17,9 @@ export interface User {
   createdAt: number;
 }
 
+/** A user's profile claims: what userinfo and an ID token say of them beside the id. */
+export type UserProfile = Pick<User, 'username' | 'avatar' | 'email'>;
+
 export interface NewUser {
   username: string;
   password: string;

@@ -19,9 +19,6 @@ function invalidClient(description: string, basic: boolean): OAuthError {
   return error;
 }
 
-/** RFC 6749 §2.3.1 and Appendix B: Basic credentials are form-urlencoded before base64. */
-const formDecode = decodeComponent;
-
 export function parseBasic(header: string | undefined): { id: string; secret: string } | null {
   if (header === undefined) return null;
   const match = /^Basic(?: +(\S*))? *$/i.exec(header);
@@ -32,7 +29,8 @@ export function parseBasic(header: string | undefined): { id: string; secret: st
   const colon = decoded.indexOf(':');
   if (colon === -1) throw invalidRequest('Malformed Basic credentials: no colon.');
   try {
-    return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+    // RFC 6749 §2.3.1 and Appendix B: Basic credentials are form-urlencoded before base64.
+    return { id: decodeComponent(decoded.slice(0, colon)), secret: decodeComponent(decoded.slice(colon + 1)) };
   } catch {
     throw invalidRequest('Malformed Basic credentials: bad percent-encoding.');
   }

@@ -11,7 +11,7 @@ import type { Invalidation, InvalidationFeed } from '../storage/invalidations.js
 import { ownTransaction, type Transactor } from '../storage/group-commit.js';
 import { accessTokenCache, grantKey } from './access-token-cache.js';
 import type { FeedCache } from '../storage/feed-cache.js';
-import type { User } from '../accounts/users-service.js';
+import type { UserProfile } from '../accounts/users-service.js';
 
 export interface Lifetimes {
   /** Seconds. */
@@ -24,8 +24,6 @@ export type PendingRequest = OAuthPendingRequestsTable;
 export type CodeRow = OAuthCodesTable;
 /** The user's columns read beside a token or a code: userinfo's and the ID token's profile claims. */
 const USER_PROFILE = ['users.username as username', 'users.avatar as avatar', 'users.email as email'] as const;
-/** The user's profile as read beside a token or a code (USER_PROFILE). */
-type UserProfile = Pick<User, 'username' | 'avatar' | 'email'>;
 /** A code with its user's profile claims, read in the same statement (an ID token needs them). */
 export type CodeWithUser = CodeRow & UserProfile;
 export type TokenRow = OAuthTokensTable;

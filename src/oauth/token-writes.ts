@@ -5,6 +5,8 @@ import type { Database, OAuthTokensTable } from '../storage/schema.js';
 /** Every column of a token row, in the order the prepared insert takes them. */
 const COLUMNS = ['token_hash', 'kind', 'client_id', 'user_id', 'scopes', 'family_id', 'code_hash', 'created_at', 'expires_at', 'revoked_at', 'consumed_at', 'auth_time', 'resources'] as const satisfies ReadonlyArray<keyof OAuthTokensTable>;
 const placeholder = Object.fromEntries(COLUMNS.map((c) => [c, null])) as unknown as OAuthTokensTable;
+/** A row's values in the prepared inserts' order. */
+const valuesOf = (row: OAuthTokensTable) => COLUMNS.map((c) => row[c]);
 
 /** The columns the two tokens of one issue share. */
 export type SharedColumns = Pick<OAuthTokensTable, 'client_id' | 'user_id' | 'family_id' | 'code_hash' | 'created_at' | 'auth_time'>;
@@ -48,10 +50,10 @@ export function tokenWrites(): TokenWrites {
       // and may abort (the foreign keys) a statement journal, copying every page it touches first (3 % of the main
       // thread). PostgreSQL: one statement, one round trip.
       if (trx.getExecutor().adapter instanceof SqliteAdapter) {
-        await insertOne(trx, ...COLUMNS.map((c) => access[c]));
-        await insertOne(trx, ...COLUMNS.map((c) => refresh[c]));
+        await insertOne(trx, ...valuesOf(access));
+        await insertOne(trx, ...valuesOf(refresh));
       } else {
-        await insertPair(trx, ...COLUMNS.map((c) => access[c]), ...COLUMNS.map((c) => refresh[c]));
+        await insertPair(trx, ...valuesOf(access), ...valuesOf(refresh));
       }
     },
     consumeCode: (trx, codeHash, now) => once(consumeCode(trx, now, codeHash)),

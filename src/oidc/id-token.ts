@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { CompactSign, createLocalJWKSet, jwtVerify } from 'jose';
-import type { User, UsersService } from '../accounts/users-service.js';
+import type { UserProfile, UsersService } from '../accounts/users-service.js';
 import { DEFAULT_ALG, type SigningAlg, type SigningKeys } from './signing-keys.js';
 
 export interface IdTokenRequest {
@@ -15,11 +15,8 @@ export interface IdTokenRequest {
   /** The access token issued beside it, for at_hash. */
   accessToken: string;
   /** The user's profile claims when the caller has read them already (else they are read here). */
-  profile?: Profile;
+  profile?: UserProfile;
 }
-
-/** What profile and email add to an ID token. */
-export type Profile = Pick<User, 'username' | 'avatar' | 'email'>;
 
 const encoder = new TextEncoder();
 

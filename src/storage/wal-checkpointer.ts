@@ -74,6 +74,11 @@ export function startCheckpointer(path: string, fallback: () => void, options: C
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, everyMs, restartFrames: onBehind ? restartFrames : Infinity } });
   let caughtUp: (() => void) | null = null;
+  /** Ends a pending catch-up: answered, or one the worker will not answer any more (it failed, or it is stopping). */
+  const release = () => {
+    caughtUp?.();
+    caughtUp = null;
+  };
   const catchUp = () =>
     new Promise<void>((resolve) => {
       caughtUp = resolve;
@@ -81,19 +86,14 @@ export function startCheckpointer(path: string, fallback: () => void, options: C
     });
   worker.on('message', (message) => {
     if (message === 'behind' && onBehind && !stopping) void onBehind(catchUp).catch(() => undefined);
-    if (message === 'caught-up') {
-      caughtUp?.();
-      caughtUp = null;
-    }
+    if (message === 'caught-up') release();
   });
   // Never what keeps a process alive (a CLI command ends when its work does).
   worker.unref();
   let stopping = false;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const failed = () => {
-    // A catch-up the worker can no longer answer must not keep the writers held back.
-    caughtUp?.();
-    caughtUp = null;
+    release(); // the writers are never left held back
     if (!stopping) fallback();
   };
   worker.once('error', failed);
@@ -102,7 +102,7 @@ export function startCheckpointer(path: string, fallback: () => void, options: C
     async stop() {
       if (stopping) return exited;
       stopping = true;
-      caughtUp?.(); // a catch-up the worker will not answer any more
+      release();
       // Awaited, so it must keep the process alive until it has closed its connection.
       worker.ref();
       worker.postMessage('stop');
