@@ -2,7 +2,7 @@
 // A/B pair differing only in environment variables, measured alternately on
 // one database), medians of --runs, with the server's CPU per request.
 //   node bench/quick.mjs [--pg] [--prof] [--runs 3] [--duration 5] [--ab 'TOKEN_CACHE=0'] userinfo redeem …
-// Scenarios: hello (bare Fastify), userinfo, introspection, redeem, redeem-basic, redeem-oidc, refresh, chat, budgeted, stream, mcp;
+// Scenarios: hello (bare Fastify), proxy (its undici proxy), chat-direct and stream-direct (the upstream itself), userinfo, introspection, redeem, redeem-basic, redeem-oidc, refresh, chat, budgeted, stream, mcp;
 // peer-oidc, peer-redeem: node-oidc-provider's redemption with an ID token (issue 13) or without, measured in turn
 // with Serika's.
 import { readFileSync } from 'node:fs';
@@ -31,7 +31,7 @@ const variants = [{ label: 'A', env: {}, nodeArgs: values.prof ? ['--cpu-prof', 
 for (const v of variants) v.server = await startSerika(db.url, upstream.info.url, 1, v.env, v.nodeArgs);
 // With --prof (or --minter), codes are minted through a server of their own, so the profile (or the CPU figure) holds only the measured requests.
 const minter = values.prof || values.minter ? await startSerika(db.url, upstream.info.url, 1) : null;
-const hello = positionals.includes('hello') ? await startChild(['bench/ceiling.mjs']) : null;
+const hello = positionals.some((p) => p === 'hello' || p === 'proxy') ? await startChild(['bench/ceiling.mjs', upstream.info.url]) : null;
 const PEER_SCENARIOS = { 'peer-oidc': ['redeemOidc', 'redeem-oidc'], 'peer-redeem': ['redeemPost', 'redeem'] };
 const peer = positionals.some((p) => PEER_SCENARIOS[p]) ? await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), BENCH_DIR]) : null;
 const { client } = seeded;
@@ -65,11 +65,19 @@ const scenarios = {
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
   }),
 };
+// What Serika's scenarios are compared with: the bare Fastify ceiling, its undici proxy, and the upstream called directly.
+const OTHERS = {
+  hello: () => ['bare Fastify GET /hello', hello.child.pid, () => ({ ...base, url: `${hello.info.url}/hello` })],
+  proxy: () => ['bare Fastify + undici proxy', hello.child.pid, () => ({ ...base, url: `${hello.info.url}/proxy/chat/completions`, method: 'POST', headers: JSON_TYPE, body: chat(false) })],
+  'chat-direct': () => ['chat completions, direct', upstream.child.pid, () => ({ ...base, url: `${upstream.info.url}/chat/completions`, method: 'POST', headers: JSON_TYPE, body: chat(false) })],
+  'stream-direct': () => ['chat completions, streamed, direct', upstream.child.pid, () => ({ ...base, url: `${upstream.info.url}/chat/completions`, method: 'POST', headers: JSON_TYPE, body: chat(true) })],
+};
 const budgets = new BudgetsService(seeded.storage.db);
 try {
   for (const name of positionals) {
-    if (name === 'hello') {
-      const row = await measure('bare Fastify GET /hello', hello.child.pid, RUNS, () => ({ ...base, url: `${hello.info.url}/hello` }));
+    if (OTHERS[name]) {
+      const [title, pid, prepare] = OTHERS[name]();
+      const row = await measure(title, pid, RUNS, prepare);
       process.stdout.write(`    CPU ${row.cpuMsPerRequest.toFixed(3)} ms/req\n`);
       continue;
     }
