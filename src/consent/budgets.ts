@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { ownTransaction, type Transactor } from '../storage/group-commit.js';
-import { randomId } from '../security/secrets.js';
+import { sortableId } from '../security/secrets.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
 import { budgetStatements } from './budget-statements.js';
 import { periodEnd, periodStart, type BudgetLimit } from './budget-rules.js';
@@ -213,7 +213,8 @@ export class BudgetsService {
   private async hold(trx: Kysely<Database>, userId: string, clientId: string, cost: Cost, now: number): Promise<Reservation | null> {
     const held = (await this.statements.hold(trx, { userId, clientId, tokens: cost.tokens, images: cost.images, now })).rows[0];
     if (!held) return null;
-    const id = randomId('rsv_');
+    // Time-ordered, as usage rows: inserted and deleted with each call, at the key's last page.
+    const id = sortableId('rsv_', now);
     await this.statements.insertReservation(trx, { id, userId, clientId, tokens: cost.tokens, images: cost.images, now, expires: now + RESERVATION_TTL_MS });
     return { kind: 'reserved' as const, id, state: this.saw(held) };
   }

@@ -1,7 +1,7 @@
 import type { Insertable, Kysely } from 'kysely';
 import { ownTransaction, type Transactor } from '../storage/group-commit.js';
 import { sql } from 'kysely';
-import { randomId } from '../security/secrets.js';
+import { sortableId } from '../security/secrets.js';
 import { preparedNamed } from '../storage/prepared.js';
 import type { Database } from '../storage/schema.js';
 
@@ -59,7 +59,8 @@ export class UsageService {
     // A failed call is charged nothing: its row keeps the status, with no tokens or images.
     const ok = entry.status >= 200 && entry.status < 300;
     await this.insert(executor, {
-      id: randomId('use_'),
+      // Time-ordered: each usage commit appends to the primary key's last page instead of a random page per row.
+      id: sortableId('use_', now),
       user_id: entry.principal.userId,
       client_id: entry.principal.clientId,
       client_name: entry.clientName,
