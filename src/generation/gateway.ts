@@ -123,7 +123,8 @@ export class Gateway {
       throw new AppError('upstream_error', 'The generation upstream answered with something that is not JSON.');
     }
     await meter.charge(200, measure(json));
-    return { kind: 'json', status: 200, body: raw, ...(budgeted.held ? { headers: budgeted.held.headers(budgeted.settled) } : {}) };
+    const { held } = budgeted;
+    return held ? { kind: 'json', status: 200, body: raw, headers: held.headers(budgeted.settled) } : { kind: 'json', status: 200, body: raw };
   }
 
   /**
@@ -159,17 +160,18 @@ export class Gateway {
   /** A call the budget refused: recorded (charged nothing) so the usage page can mark the day, never sent upstream. */
   private async refused(principal: Principal, endpoint: UsageEntry['endpoint'], body: Json, refusal: Refused): Promise<GatewayResult> {
     const clientName = principal.clientId ? await this.deps.clientName(principal.clientId) : null;
-    await this.deps.usage.record({ principal, endpoint, model: modelOf(body), status: refusal.status, latencyMs: 0, ...NOTHING, clientName });
+    const { promptTokens, completionTokens, images } = NOTHING;
+    await this.deps.usage.record({ principal, clientName, endpoint, model: modelOf(body), promptTokens, completionTokens, images, status: refusal.status, latencyMs: 0 });
     return { kind: 'error', ...refusal };
   }
 
   /** The call's usage row; a budgeted call's settlement commits with it (one transaction). */
-  private async record(entry: Omit<UsageEntry, 'clientName'>, budgeted?: Budgeted): Promise<void> {
+  private async record(entry: UsageEntry, budgeted?: Budgeted): Promise<void> {
     this.deps.telemetry?.upstream(entry.endpoint, entry.status, entry.latencyMs / 1000);
-    const clientName = entry.principal.clientId ? await this.deps.clientName(entry.principal.clientId) : null;
+    if (entry.principal.clientId) entry.clientName = await this.deps.clientName(entry.principal.clientId);
     const held = budgeted?.held;
-    if (!held) return this.deps.usage.record({ ...entry, clientName });
-    budgeted.settled = await held.settle(entry.status, entry, (trx) => this.deps.usage.record({ ...entry, clientName }, trx));
+    if (!held) return this.deps.usage.record(entry);
+    budgeted.settled = await held.settle(entry.status, entry, (trx) => this.deps.usage.record(entry, trx));
   }
 }
 

@@ -34,10 +34,15 @@ export class UpstreamClient {
   private readonly agent: Agent;
   /** The base URL taken apart once: each call goes to the pool as it is, not through undici's URL parsing and option copying. */
   private readonly target: { origin: string; basePath: string } | null;
+  /** The request headers, made once (undici copies what it is given). */
+  private readonly headers: { plain: Readonly<Record<string, string>>; json: Readonly<Record<string, string>> };
 
   constructor(private readonly config: UpstreamConfig) {
     const base = config.baseUrl === null ? null : new URL(config.baseUrl);
     this.target = base && { origin: base.origin, basePath: base.pathname.replace(/\/+$/, '') };
+    const plain: Record<string, string> = { accept: 'application/json, text/event-stream' };
+    if (config.apiKey) plain.authorization = `Bearer ${config.apiKey}`;
+    this.headers = { plain: Object.freeze(plain), json: Object.freeze({ ...plain, 'content-type': 'application/json' }) };
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       connections: 128,
@@ -49,9 +54,7 @@ export class UpstreamClient {
 
   async send(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<UpstreamResponse> {
     if (this.target === null) throw notConfigured();
-    const headers: Record<string, string> = { accept: 'application/json, text/event-stream' };
-    if (this.config.apiKey) headers.authorization = `Bearer ${this.config.apiKey}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    const headers = body === undefined ? this.headers.plain : this.headers.json;
     try {
       return await this.agent.request({
         origin: this.target.origin,
