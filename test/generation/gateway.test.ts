@@ -151,6 +151,28 @@ describe('generation through an OpenAI-compatible upstream', () => {
     });
   });
 
+  describe('a client that disconnects while the upstream is still thinking', () => {
+    it('aborts the upstream request before its answer, and is charged nothing', async () => {
+      const aborted = up.nextAbort();
+      const before = up.received.length;
+      const request = httpRequest(`${ts.api}/oauth/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
+      request.on('error', () => undefined);
+      request.end(JSON.stringify({ model: 'slow', messages: [] }));
+      // Gone once the upstream has the call (it answers 'slow' after 3 s).
+      const deadline = Date.now() + 5000;
+      while (up.received.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      request.destroy();
+      const seen = await aborted;
+      expect(seen.body.model).toBe('slow');
+      const until = Date.now() + 2000;
+      while ((await usageRows()).at(-1)?.status !== 499 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect((await usageRows()).at(-1)).toMatchObject({ status: 499, prompt_tokens: 0, completion_tokens: 0 });
+    });
+  });
+
   describe('the same routes with an API key', () => {
     it('serve chat, images, models and report GET /usage with clientId null for API-key calls', async () => {
       const keyed = new OpenAI({ apiKey: user.key, baseURL: ts.api, maxRetries: 0 });
