@@ -175,6 +175,9 @@ export class Gateway {
   }
 }
 
+/** A `usage` key whose value is an object (outside a JSON string a quote is never escaped, so this is a key). */
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+
 /** The upstream's events as they come, measuring the usage chunk (and dropping it when Serika asked for it). */
 async function* relayEvents(response: UpstreamResponse, meter: Meter, appAskedUsage: boolean, signal: AbortSignal, ending?: AbortSignal): AsyncGenerator<string> {
   const splitter = new SseSplitter();
@@ -183,7 +186,8 @@ async function* relayEvents(response: UpstreamResponse, meter: Meter, appAskedUs
   ending?.addEventListener('abort', endNow, { once: true });
   const measured: Measured = { promptTokens: 0, completionTokens: 0, images: 0 };
   const usageChunk = (data: string | null): Json | null => {
-    if (!data || data === '[DONE]' || !data.includes('"usage"')) return null;
+    // With include_usage every chunk says `"usage":null`; only the one whose usage is an object is parsed.
+    if (!data || !USAGE_OBJECT.test(data)) return null;
     const json = parseJson(Buffer.from(data));
     return isObject(json) && isObject(json.usage) ? json : null;
   };

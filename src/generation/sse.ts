@@ -39,7 +39,12 @@ export class SseSplitter {
   }
 }
 
+/** One `data:` line and its blank line, as upstreams send nearly every event: read without splitting into lines. */
+const SINGLE_DATA_LINE = /^data: ?([^\r\n]*)\n\n$/;
+
 function parse(raw: string): SseEvent {
+  const single = SINGLE_DATA_LINE.exec(raw);
+  if (single) return { raw, data: single[1]! };
   const data = raw
     .split(/\r\n|\n|\r/)
     .filter((line) => line.startsWith('data:'))
