@@ -97,10 +97,13 @@ export class BudgetsService {
     return row;
   }
 
-  /** The budget of a grant, its period rolled over to now; null when the user set none. */
-  async get(userId: string, clientId: string): Promise<BudgetState | null> {
+  /**
+   * The budget of a grant, its period rolled over to now; null when the user set none. `known`: the row as a
+   * statement just read it beside something else (joined-budget.ts), null when that read found none.
+   */
+  async get(userId: string, clientId: string, known?: OAuthBudgetsTable | null): Promise<BudgetState | null> {
     const now = this.now();
-    let row = await this.row(userId, clientId);
+    let row = known === undefined ? await this.row(userId, clientId) : (known ?? undefined);
     if (!row) return null;
     // Holds of calls that died are released here too, but only a budget holding something can have any:
     // a read stays a read (this runs on every token response and introspection).

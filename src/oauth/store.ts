@@ -1,3 +1,4 @@
+import { JOINED_BUDGET, type JoinedBudget } from '../consent/joined-budget.js';
 import type { Kysely } from 'kysely';
 import { randomId, sha256Hex } from '../security/secrets.js';
 import { prepared } from '../storage/prepared.js';
@@ -24,8 +25,8 @@ export type PendingRequest = OAuthPendingRequestsTable;
 export type CodeRow = OAuthCodesTable;
 /** The user's columns read beside a token or a code: userinfo's and the ID token's profile claims. */
 const USER_PROFILE = ['users.username as username', 'users.avatar as avatar', 'users.email as email'] as const;
-/** A code with its user's profile claims, read in the same statement (an ID token needs them). */
-export type CodeWithUser = CodeRow & UserProfile;
+/** A code with its user's profile claims (an ID token needs them) and its grant's budget, read in the same statement. */
+export type CodeWithUser = CodeRow & UserProfile & JoinedBudget;
 export type TokenRow = OAuthTokensTable;
 
 export interface IssuedTokens {
@@ -125,8 +126,10 @@ export class OAuthStore {
       d
         .selectFrom('oauth_codes')
         .innerJoin('users', 'users.id', 'oauth_codes.user_id')
+        .leftJoin('oauth_budgets', (join) => join.onRef('oauth_budgets.user_id', '=', 'oauth_codes.user_id').onRef('oauth_budgets.client_id', '=', 'oauth_codes.client_id'))
         .selectAll('oauth_codes')
         .select(USER_PROFILE)
+        .select(JOINED_BUDGET)
         .where('oauth_codes.code_hash', '=', ''),
     );
     this.selectWithUser = prepared(db, (d) =>
@@ -186,7 +189,7 @@ export class OAuthStore {
     return code.value;
   }
 
-  /** The code with its user's profile (codes go with their user: the foreign key cascades). */
+  /** The code with its user's profile (codes go with their user: the foreign key cascades) and its grant's budget. */
   async findCode(code: string): Promise<CodeWithUser | undefined> {
     return (await this.selectCode(sha256Hex(code))).rows[0];
   }

@@ -6,6 +6,7 @@ import { parseScopes } from '../../../scopes.js';
 import { grantedDetails, type GrantHandler } from './types.js';
 import { parseAudience } from '../../../audiences.js';
 import { narrowedAudience } from '../../resource-param.js';
+import { joinedBudget } from '../../../consent/joined-budget.js';
 
 /** RFC 6749 §4.1.3 with RFC 7636 §4.5–4.6: redeem a code once, bound to everything it was issued for. */
 export const authorizationCodeGrant: GrantHandler = async ({ params, client, budgets, store, now, audit, idTokens, issuer, origin }): Promise<IssuedTokens> => {
@@ -44,5 +45,6 @@ export const authorizationCodeGrant: GrantHandler = async ({ params, client, bud
     return replayed(row.code_hash, row.user_id);
   }
   if (idToken) issued.id_token = await idToken;
-  return grantedDetails(issued, budgets, row.user_id, client.clientId);
+  // The budget as the code's statement read it: no read of its own (SPEC §10's details in the token response).
+  return grantedDetails(issued, budgets, row.user_id, client.clientId, joinedBudget(row, row.user_id, row.client_id));
 };

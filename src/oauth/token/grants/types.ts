@@ -6,6 +6,7 @@ import type { RequestOrigin } from '../../../http/request-context.js';
 import type { IdTokens } from '../../../oidc/id-token.js';
 import type { DeviceCodes } from '../../device/store.js';
 import type { BudgetsService } from '../../../consent/budgets.js';
+import type { OAuthBudgetsTable } from '../../../storage/schema.js';
 import { authorizationDetailsOf } from '../../../consent/budget-rules.js';
 
 export interface GrantContext {
@@ -24,8 +25,8 @@ export interface GrantContext {
 }
 
 /** RFC 9396 §7: the token response carries the authorization details granted — the budget, when the grant has one. */
-export async function grantedDetails(issued: IssuedTokens, budgets: BudgetsService, userId: string, clientId: string): Promise<IssuedTokens> {
-  const budget = await budgets.get(userId, clientId);
+export async function grantedDetails(issued: IssuedTokens, budgets: BudgetsService, userId: string, clientId: string, known?: OAuthBudgetsTable | null): Promise<IssuedTokens> {
+  const budget = await budgets.get(userId, clientId, known);
   if (budget) issued.authorization_details = authorizationDetailsOf(budget);
   return issued;
 }
