@@ -121,7 +121,14 @@ export class OAuthStore {
     this.feed = options.feed ?? null;
     this.transact = options.transact ?? ownTransaction(db);
     this.cache = this.feed && (options.cacheSize ?? 0) > 0 ? accessTokenCache<TokenWithUser>(this.feed, options.cacheSize!) : null;
-    this.selectToken = prepared(db, (d) => d.selectFrom('oauth_tokens').selectAll().where('token_hash', '=', ''));
+    this.selectToken = prepared(db, (d) =>
+      d
+        .selectFrom('oauth_tokens')
+        .leftJoin('oauth_budgets', (join) => join.onRef('oauth_budgets.user_id', '=', 'oauth_tokens.user_id').onRef('oauth_budgets.client_id', '=', 'oauth_tokens.client_id'))
+        .selectAll('oauth_tokens')
+        .select(JOINED_BUDGET)
+        .where('oauth_tokens.token_hash', '=', ''),
+    );
     this.selectCode = prepared(db, (d) =>
       d
         .selectFrom('oauth_codes')
@@ -299,8 +306,8 @@ export class OAuthStore {
     return grant;
   }
 
-  /** The stored row, never from the cache (the token endpoint and revocation read it to change it). */
-  async findToken(token: string): Promise<TokenRow | undefined> {
+  /** The stored row, never from the cache (the token endpoint and revocation read it to change it), with its grant's budget (a refresh's token response carries it). */
+  async findToken(token: string): Promise<TokenRow & JoinedBudget | undefined> {
     return (await this.selectToken(sha256Hex(token))).rows[0];
   }
 

@@ -5,6 +5,7 @@ import { parseScopes } from '../../../scopes.js';
 import { grantedDetails, type GrantHandler } from './types.js';
 import { parseAudience } from '../../../audiences.js';
 import { narrowedAudience } from '../../resource-param.js';
+import { joinedBudget } from '../../../consent/joined-budget.js';
 
 /**
  * RFC 6749 §6 with RFC 9700 §4.14.2: every use rotates the refresh token;
@@ -49,5 +50,5 @@ export const refreshTokenGrant: GrantHandler = async ({ params, client, budgets,
     return replayed(row.family_id, row.user_id);
   }
   if (idToken) issued.id_token = await idToken;
-  return grantedDetails(issued, budgets, row.user_id, client.clientId);
+  return grantedDetails(issued, budgets, row.user_id, client.clientId, joinedBudget(row, row.user_id, row.client_id));
 };
