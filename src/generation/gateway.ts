@@ -42,9 +42,9 @@ function upstreamFailureStatus(status: number): number {
   return status >= 500 || status === 401 || status === 403 || status < 400 ? 502 : status;
 }
 
-function parseJson(buffer: Buffer): unknown {
+function parseJson(text: Buffer | string): unknown {
   try {
-    return JSON.parse(buffer.toString('utf8'));
+    return JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
   } catch {
     return undefined;
   }
@@ -188,7 +188,7 @@ async function* relayEvents(response: UpstreamResponse, meter: Meter, appAskedUs
   const usageChunk = (data: string | null): Json | null => {
     // With include_usage every chunk says `"usage":null`; only the one whose usage is an object is parsed.
     if (!data || !USAGE_OBJECT.test(data)) return null;
-    const json = parseJson(Buffer.from(data));
+    const json = parseJson(data);
     return isObject(json) && isObject(json.usage) ? json : null;
   };
   try {

@@ -26,8 +26,8 @@ const encoder = new TextEncoder();
  * EdDSA with Ed25519), base64url-encoded.
  */
 export function atHash(accessToken: string, alg: SigningAlg): string {
-  const hex = hash(alg === 'EdDSA' ? 'sha512' : 'sha256', accessToken, 'hex'); // access tokens are ASCII
-  return Buffer.from(hex.slice(0, hex.length / 2), 'hex').toString('base64url');
+  const digest = hash(alg === 'EdDSA' ? 'sha512' : 'sha256', accessToken, 'buffer'); // access tokens are ASCII
+  return digest.subarray(0, digest.length / 2).toString('base64url');
 }
 
 /** ID tokens (OIDC Core §2) signed with the database's keys (SPEC §7). */

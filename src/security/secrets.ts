@@ -61,7 +61,7 @@ export function sha256Hex(value: string): string {
  * that inputs of different lengths neither throw nor leak their length.
  */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const da = Buffer.from(sha256Hex(a), 'latin1');
-  const db = Buffer.from(sha256Hex(b), 'latin1');
+  const da = hash('sha256', a, 'buffer');
+  const db = hash('sha256', b, 'buffer');
   return timingSafeEqual(da, db) && a.length === b.length;
 }

@@ -46,5 +46,5 @@ export const authorizationCodeGrant: GrantHandler = async ({ params, client, bud
   }
   if (idToken) issued.id_token = await idToken;
   // The budget as the code's statement read it: no read of its own (SPEC §10's details in the token response).
-  return grantedDetails(issued, budgets, row.user_id, client.clientId, joinedBudget(row, row.user_id, row.client_id));
+  return grantedDetails(issued, budgets, row.user_id, client.clientId, joinedBudget(row));
 };

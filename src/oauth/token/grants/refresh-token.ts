@@ -50,5 +50,5 @@ export const refreshTokenGrant: GrantHandler = async ({ params, client, budgets,
     return replayed(row.family_id, row.user_id);
   }
   if (idToken) issued.id_token = await idToken;
-  return grantedDetails(issued, budgets, row.user_id, client.clientId, joinedBudget(row, row.user_id, row.client_id));
+  return grantedDetails(issued, budgets, row.user_id, client.clientId, joinedBudget(row));
 };
