@@ -99,12 +99,13 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const redis = connectRedis(config.redisUrl);
   const telemetry = new Telemetry({ pool: storage.poolStats, redis: redis ? () => redisState(redis) : undefined });
   const invalidations = new InvalidationFeed(storage);
-  const transact = config.groupCommit ? new GroupCommit(storage.db).run : ownTransaction(storage.db);
+  const group = config.groupCommit ? new GroupCommit(storage.db).run : null;
+  const transact = group ?? ownTransaction(storage.db);
   const oauth = new OAuthStore(
     storage.db,
     { accessToken: config.accessTokenTtl, refreshToken: config.refreshTokenTtl, authCode: config.authCodeTtl },
     now,
-    { telemetry, feed: invalidations, cacheSize: config.tokenCache, transact },
+    { telemetry, feed: invalidations, cacheSize: config.tokenCache, transact: group },
   );
   const audit = new AuditService(storage.db, now);
   const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.endGrant(trx, userId, clientId), audit);

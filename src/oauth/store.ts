@@ -4,22 +4,18 @@ import { randomId, sha256Hex } from '../security/secrets.js';
 import { prepared } from '../storage/prepared.js';
 import type { Database, OAuthCodesTable, OAuthPendingRequestsTable, OAuthTokensTable } from '../storage/schema.js';
 import { familyOfCode, mint } from './tokens.js';
-import { tokenRow, tokenWrites, type SharedColumns, type TokenWrites } from './token-writes.js';
+import { tokenWrites, type Consumed, type TokenWrites } from './token-writes.js';
+import { tokenPair, type IssuedTokens, type Lifetimes, type TokenSubject } from './token-pair.js';
+
+export type { IssuedTokens, Lifetimes, TokenSubject } from './token-pair.js';
 import { formatScopes, parseScopes } from '../scopes.js';
 import type { RevokeReason, Telemetry } from '../http/telemetry.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience, type Audience } from '../audiences.js';
 import type { Invalidation, InvalidationFeed } from '../storage/invalidations.js';
-import { ownTransaction, type Transactor } from '../storage/group-commit.js';
+import type { Transactor } from '../storage/group-commit.js';
 import { accessTokenCache, grantKey } from './access-token-cache.js';
 import type { FeedCache } from '../storage/feed-cache.js';
 import type { UserProfile } from '../accounts/users-service.js';
-
-export interface Lifetimes {
-  /** Seconds. */
-  accessToken: number;
-  refreshToken: number;
-  authCode: number;
-}
 
 export type PendingRequest = OAuthPendingRequestsTable;
 export type CodeRow = OAuthCodesTable;
@@ -28,33 +24,6 @@ const USER_PROFILE = ['users.username as username', 'users.avatar as avatar', 'u
 /** A code with its user's profile claims (an ID token needs them) and its grant's budget, read in the same statement. */
 export type CodeWithUser = CodeRow & UserProfile & JoinedBudget;
 export type TokenRow = OAuthTokensTable;
-
-export interface IssuedTokens {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  refresh_token: string;
-  scope: string;
-  /** With openid (OIDC Core §3.1.3.3). */
-  id_token?: string;
-  /** RFC 9396 §7: the spending limit granted (SPEC §10). */
-  authorization_details?: Array<Record<string, unknown>>;
-}
-
-export interface TokenSubject {
-  clientId: string;
-  userId: string;
-  /** The scope of the refresh token (and of the access token unless accessScopes narrows it). */
-  scopes: string[];
-  accessScopes?: string[];
-  /** When the user signed in (ms), kept with the tokens for the ID tokens of refreshes. */
-  authTime?: number | null;
-  /** RFC 8707: the resources the refresh token (and the access token unless accessAudience narrows it) reach; the origin by default. */
-  audience?: Audience;
-  accessAudience?: Audience;
-  /** The access token, when the caller minted it before the commit (an ID token's at_hash, signed meanwhile). */
-  access?: { value: string; hash: string };
-}
 
 /** An access token with its owner, as the bearer guard needs it. */
 export interface AccessGrant {
@@ -79,8 +48,8 @@ export interface StoreOptions {
   feed?: InvalidationFeed | null;
   /** Access-token lookups kept in memory (0: none). */
   cacheSize?: number;
-  /** How redemptions and rotations commit (group commit, or a transaction each). */
-  transact?: Transactor;
+  /** Group commit's transactor for redemptions and rotations; without it each commits by itself. */
+  transact?: Transactor | null;
 }
 
 /** Where a token stands; the one place that decides whether a token is live. */
@@ -108,7 +77,7 @@ export class OAuthStore {
   private readonly feed: InvalidationFeed | null;
   private readonly cache: FeedCache<TokenWithUser> | null;
   private readonly grants = new WeakMap<TokenWithUser, AccessGrant>();
-  private readonly transact: Transactor;
+  private readonly transact: Transactor | null;
   private readonly writes: TokenWrites = tokenWrites();
 
   constructor(
@@ -119,7 +88,7 @@ export class OAuthStore {
   ) {
     this.telemetry = options.telemetry ?? null;
     this.feed = options.feed ?? null;
-    this.transact = options.transact ?? ownTransaction(db);
+    this.transact = options.transact ?? null;
     this.cache = this.feed && (options.cacheSize ?? 0) > 0 ? accessTokenCache<TokenWithUser>(this.feed, options.cacheSize!) : null;
     this.selectToken = prepared(db, (d) =>
       d
@@ -208,10 +177,7 @@ export class OAuthStore {
    * SQLite serialises writers). Returns null when the code was already used.
    */
   async redeemCode(codeHash: string, subject: TokenSubject): Promise<IssuedTokens | null> {
-    const issued = await this.transact(async (trx) => {
-      if (!(await this.writes.consumeCode(trx, codeHash, this.now()))) return null;
-      return this.issue(trx, subject, familyOfCode(codeHash), codeHash);
-    });
+    const issued = await this.replace({ kind: 'code', hash: codeHash }, subject, familyOfCode(codeHash), codeHash);
     if (issued) this.telemetry?.tokensIssued('authorization_code');
     return issued;
   }
@@ -251,10 +217,7 @@ export class OAuthStore {
    * conditional, so of racing uses exactly one wins; null for the others.
    */
   async rotateRefresh(old: TokenRow, subject: TokenSubject): Promise<IssuedTokens | null> {
-    const issued = await this.transact(async (trx) => {
-      if (!(await this.writes.consumeRefresh(trx, old.token_hash, this.now()))) return null;
-      return this.issue(trx, subject, old.family_id, old.code_hash);
-    });
+    const issued = await this.replace({ kind: 'refresh', hash: old.token_hash }, subject, old.family_id, old.code_hash);
     if (issued) this.telemetry?.tokensIssued('refresh_token');
     return issued;
   }
@@ -377,25 +340,23 @@ export class OAuthStore {
 
   /** Inserts an access token and a refresh token of one family. */
   async issue(db: Kysely<Database>, subject: TokenSubject, familyId: string, codeHash: string | null): Promise<IssuedTokens> {
-    const now = this.now();
-    const access = subject.access ?? mint('access');
-    const refresh = mint('refresh');
-    const scopes = formatScopes(subject.scopes);
-    const accessScopes = formatScopes(subject.accessScopes ?? subject.scopes);
-    const audience = subject.audience ?? EVERY_RESOURCE;
-    const common: SharedColumns = { client_id: subject.clientId, user_id: subject.userId, family_id: familyId, code_hash: codeHash, created_at: now, auth_time: subject.authTime ?? null };
-    await this.writes.insertPair(
-      db,
-      tokenRow(common, access.hash, 'access', accessScopes, now + this.lifetimes.accessToken * 1000, formatAudience(subject.accessAudience ?? audience)),
-      // Each refresh token lives REFRESH_TOKEN_TTL from its own issue (SPEC §1).
-      tokenRow(common, refresh.hash, 'refresh', scopes, now + this.lifetimes.refreshToken * 1000, formatAudience(audience)),
-    );
-    return {
-      access_token: access.value,
-      token_type: 'Bearer',
-      expires_in: this.lifetimes.accessToken,
-      refresh_token: refresh.value,
-      scope: accessScopes,
-    };
+    const { rows, issued } = tokenPair(subject, familyId, codeHash, this.now(), this.lifetimes);
+    await this.writes.insertPair(db, ...rows);
+    return issued;
   }
+
+  /**
+   * Consumes a code or a refresh token and issues the pair that takes its
+   * place, committed before this resolves; null when it was used already.
+   */
+  private async replace(consumed: Consumed, subject: TokenSubject, familyId: string, codeHash: string | null): Promise<IssuedTokens | null> {
+    const now = this.now();
+    const { rows, issued } = tokenPair(subject, familyId, codeHash, now, this.lifetimes);
+    const work = async (trx: Kysely<Database>) => ((await this.writes.replace(trx, consumed, now, ...rows)) ? issued : null);
+    if (this.transact) return this.transact(work);
+    // One statement is a transaction by itself (PostgreSQL): none is opened around it, which saves BEGIN and COMMIT,
+    // two of a redemption's five round trips.
+    return this.writes.isOneStatement(this.db) ? work(this.db) : this.db.transaction().execute(work);
+  }
+
 }

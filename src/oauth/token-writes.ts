@@ -1,10 +1,26 @@
-import { SqliteAdapter, type Kysely } from 'kysely';
+import { SqliteAdapter, sql, type Kysely } from 'kysely';
 import { preparedIn } from '../storage/prepared.js';
 import type { Database, OAuthTokensTable } from '../storage/schema.js';
 
 /** Every column of a token row, in the order the prepared insert takes them. */
 const COLUMNS = ['token_hash', 'kind', 'client_id', 'user_id', 'scopes', 'family_id', 'code_hash', 'created_at', 'expires_at', 'revoked_at', 'consumed_at', 'auth_time', 'resources'] as const satisfies ReadonlyArray<keyof OAuthTokensTable>;
 const placeholder = Object.fromEntries(COLUMNS.map((c) => [c, null])) as unknown as OAuthTokensTable;
+/** Each column's PostgreSQL type: a VALUES list takes no types from the table it feeds, so its parameters are cast. */
+const PG_TYPES: Record<(typeof COLUMNS)[number], 'text' | 'bigint'> = {
+  token_hash: 'text',
+  kind: 'text',
+  client_id: 'text',
+  user_id: 'text',
+  scopes: 'text',
+  family_id: 'text',
+  code_hash: 'text',
+  created_at: 'bigint',
+  expires_at: 'bigint',
+  revoked_at: 'bigint',
+  consumed_at: 'bigint',
+  auth_time: 'bigint',
+  resources: 'text',
+};
 /** A row's values in the prepared inserts' order. */
 const valuesOf = (row: OAuthTokensTable) => COLUMNS.map((c) => row[c]);
 
@@ -21,13 +37,20 @@ export function tokenRow(shared: SharedColumns, token_hash: string, kind: 'acces
   return { token_hash, kind, client_id, user_id, scopes, family_id, code_hash, created_at, expires_at, revoked_at: null, consumed_at: null, auth_time, resources };
 }
 
+/** What a new pair of tokens takes the place of: the code it redeems or the refresh token it rotates, by hash. */
+export type Consumed = { kind: 'code' | 'refresh'; hash: string };
+
 export interface TokenWrites {
   /** Inserts an access token and its refresh token. */
   insertPair(trx: Kysely<Database>, access: OAuthTokensTable, refresh: OAuthTokensTable): Promise<void>;
-  /** Marks a code used unless it already was; true when this call used it. */
-  consumeCode(trx: Kysely<Database>, codeHash: string, now: number): Promise<boolean>;
-  /** Marks a live refresh token used unless it already was or is revoked; true when this call used it. */
-  consumeRefresh(trx: Kysely<Database>, tokenHash: string, now: number): Promise<boolean>;
+  /**
+   * Marks the code (or the live refresh token) used unless it already was,
+   * and inserts the pair issued in its place; false, and nothing written,
+   * when it was used already (or the refresh token revoked).
+   */
+  replace(trx: Kysely<Database>, consumed: Consumed, now: number, access: OAuthTokensTable, refresh: OAuthTokensTable): Promise<boolean>;
+  /** True where `replace` is one statement (PostgreSQL), which is atomic without a transaction around it. */
+  isOneStatement(db: Kysely<Database>): boolean;
 }
 
 /**
@@ -43,20 +66,43 @@ export function tokenWrites(): TokenWrites {
   const consumeRefresh = preparedIn((db: Kysely<Database>) =>
     db.updateTable('oauth_tokens').set({ consumed_at: 0 }).where('token_hash', '=', '').where('consumed_at', 'is', null).where('revoked_at', 'is', null),
   );
+  // PostgreSQL: the consuming UPDATE and the INSERT in one statement; the INSERT's rows are crossed with the UPDATE's,
+  // so they are written only when the UPDATE changed a row. One round trip, and a transaction by itself.
+  const columns = sql.join(COLUMNS.map((c) => sql.ref(c)));
+  const values = () => sql`(${sql.join(COLUMNS.map((c) => sql`${null}::${sql.raw(PG_TYPES[c])}`))})`;
+  const pgReplace = (consume: ReturnType<typeof sql>) =>
+    preparedIn((db: Kysely<Database>) => ({
+      compile: () =>
+        sql`with consumed as (${consume} returning 1) insert into oauth_tokens (${columns}) select v.* from (values ${values()}, ${values()}) as v (${columns}) cross join consumed`.compile({
+          getExecutor: () => db.getExecutor(),
+        }),
+    }));
+  const pgReplaceCode = pgReplace(sql`update oauth_codes set consumed_at = ${0} where code_hash = ${''} and consumed_at is null`);
+  const pgReplaceRefresh = pgReplace(sql`update oauth_tokens set consumed_at = ${0} where token_hash = ${''} and consumed_at is null and revoked_at is null`);
   const once = async (result: Promise<{ numAffectedRows?: bigint }>) => Number((await result).numAffectedRows) === 1;
+  const isSqlite = (db: Kysely<Database>) => db.getExecutor().adapter instanceof SqliteAdapter;
+  const insertPairWith = async (trx: Kysely<Database>, access: OAuthTokensTable, refresh: OAuthTokensTable) => {
+    // SQLite: two single-row statements, not one of two rows. SQLite gives a statement that writes several rows
+    // and may abort (the foreign keys) a statement journal, copying every page it touches first (3 % of the main
+    // thread). PostgreSQL: one statement, one round trip.
+    if (isSqlite(trx)) {
+      await insertOne(trx, ...valuesOf(access));
+      await insertOne(trx, ...valuesOf(refresh));
+    } else {
+      await insertPair(trx, ...valuesOf(access), ...valuesOf(refresh));
+    }
+  };
   return {
-    async insertPair(trx, access, refresh) {
-      // SQLite: two single-row statements, not one of two rows. SQLite gives a statement that writes several rows
-      // and may abort (the foreign keys) a statement journal, copying every page it touches first (3 % of the main
-      // thread). PostgreSQL: one statement, one round trip.
-      if (trx.getExecutor().adapter instanceof SqliteAdapter) {
-        await insertOne(trx, ...valuesOf(access));
-        await insertOne(trx, ...valuesOf(refresh));
-      } else {
-        await insertPair(trx, ...valuesOf(access), ...valuesOf(refresh));
+    insertPair: insertPairWith,
+    async replace(trx, consumed, now, access, refresh) {
+      if (!isSqlite(trx)) {
+        const statement = consumed.kind === 'code' ? pgReplaceCode : pgReplaceRefresh;
+        return Number((await statement(trx, now, consumed.hash, ...valuesOf(access), ...valuesOf(refresh))).numAffectedRows) === 2;
       }
+      const used = consumed.kind === 'code' ? await once(consumeCode(trx, now, consumed.hash)) : await once(consumeRefresh(trx, now, consumed.hash));
+      if (used) await insertPairWith(trx, access, refresh);
+      return used;
     },
-    consumeCode: (trx, codeHash, now) => once(consumeCode(trx, now, codeHash)),
-    consumeRefresh: (trx, tokenHash, now) => once(consumeRefresh(trx, now, tokenHash)),
+    isOneStatement: (db) => !isSqlite(db),
   };
 }

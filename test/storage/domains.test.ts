@@ -74,6 +74,28 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         expect(await s.oauth.findLiveAccessToken(winners[0]!.access_token)).toBeUndefined();
       });
 
+      it('writes a redemption or a rotation whole or not at all: a pair that cannot be inserted leaves its code or refresh token unused', async () => {
+        // PostgreSQL consumes and inserts in one statement with no transaction around it; SQLite in a transaction.
+        const familySize = async (familyId: string) =>
+          Number((await storage.db.selectFrom('oauth_tokens').select((eb) => eb.fn.countAll().as('n')).where('family_id', '=', familyId).executeTakeFirstOrThrow()).n);
+        const code = await s.oauth.createCode({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        // A client that does not exist: the tokens' foreign key refuses the pair.
+        await expect(s.oauth.redeemCode(sha256Hex(code), { clientId: 'client_gone', userId, scopes: ['profile'] })).rejects.toThrow(/foreign key/i);
+        expect((await s.oauth.findCode(code))!.consumed_at).toBeNull();
+        const issued = (await s.oauth.redeemCode(sha256Hex(code), { clientId, userId, scopes: ['profile'] }))!;
+        expect((await s.oauth.findCode(code))!.consumed_at).toBe(clock);
+        const old = (await s.oauth.findToken(issued.refresh_token))!;
+        expect(await familySize(old.family_id)).toBe(2);
+
+        await expect(s.oauth.rotateRefresh(old, { clientId: 'client_gone', userId, scopes: ['profile'] })).rejects.toThrow(/foreign key/i);
+        expect(tokenState((await s.oauth.findToken(issued.refresh_token))!, clock)).toBe('live');
+        expect(await familySize(old.family_id)).toBe(2);
+        // A revoked refresh token is not rotated, and nothing is written in its place.
+        await s.oauth.revokeToken(old.token_hash);
+        expect(await s.oauth.rotateRefresh(old, { clientId, userId, scopes: ['profile'] })).toBeNull();
+        expect(await familySize(old.family_id)).toBe(2);
+      });
+
       it('rotates a refresh token once, keeps the family, and a family revocation ends it all', async () => {
         const code = await s.oauth.createCode({ clientId, userId, scopes: ['profile', 'characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
         const first = (await s.oauth.redeemCode(sha256Hex(code), { clientId, userId, scopes: ['profile', 'characters'] }))!;
