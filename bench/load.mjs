@@ -2,6 +2,7 @@
 // with the server's event loop. Reads one scenario as JSON from argv[2] and
 // prints one JSON result line.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { request } from 'undici';
 
@@ -151,30 +152,75 @@ async function runTtfb() {
   return { requests: samples.length, rps: 0, seconds: 0, p50: percentile(samples, 50), p99: percentile(samples, 99), errors, non2xx: 0 };
 }
 
-/** wrk (Debian's package): a C load generator that leaves the cores to the servers. Several targets run at once and add up. */
-async function runWrk() {
-  const { spawn } = await import('node:child_process');
-  const one = (url) =>
-    new Promise((resolve, reject) => {
-      const headers = Object.entries(scenario.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-      const args = ['-t1', `-c${Math.max(1, Math.floor((scenario.connections ?? 32) / scenario.urls.length))}`, `-d${scenario.duration}s`, '--latency', ...headers, url];
-      const child = spawn('wrk', args);
-      let out = '';
-      child.stdout.on('data', (c) => (out += c));
-      child.on('error', reject);
-      child.on('exit', () => resolve(out));
-    });
-  const outputs = await Promise.all(scenario.urls.map(one));
-  const ms = (text) => {
-    const m = /([\d.]+)(us|ms|s)/.exec(text ?? '');
-    return m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : NaN;
+const wrkMs = (text) => {
+  const m = /([\d.]+)(us|ms|s)/.exec(text ?? '');
+  return m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : NaN;
+};
+/** What one wrk run printed: its answers, their rate, the latency percentiles, socket errors and non-2xx answers. */
+function wrkSummary(out) {
+  return {
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    p50: wrkMs(/50%\s+(\S+)/.exec(out)?.[1]),
+    p99: wrkMs(/99%\s+(\S+)/.exec(out)?.[1]),
+    errors: /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((a, b) => a + Number(b), 0) ?? 0,
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
   };
-  const rps = outputs.reduce((n, o) => n + Number(/Requests\/sec:\s+([\d.]+)/.exec(o)?.[1] ?? 0), 0);
-  const requests = outputs.reduce((n, o) => n + Number(/(\d+) requests in/.exec(o)?.[1] ?? 0), 0);
-  const non2xx = outputs.reduce((n, o) => n + Number(/Non-2xx or 3xx responses: (\d+)/.exec(o)?.[1] ?? 0), 0);
-  const errors = outputs.reduce((n, o) => n + (/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(o)?.slice(1).reduce((a, b) => a + Number(b), 0) ?? 0), 0);
-  return { requests, rps, seconds: scenario.duration, p50: ms(/50%\s+(\S+)/.exec(outputs[0])?.[1]), p99: ms(/99%\s+(\S+)/.exec(outputs[0])?.[1]), errors, non2xx };
 }
 
-const run = scenario.kind === 'flow' ? runFlow : scenario.kind === 'refresh-chain' ? runRefreshChain : scenario.kind === 'ttfb' ? runTtfb : scenario.kind === 'wrk' ? runWrk : runAutocannon;
+/** Runs wrk once; `onLine` sees each line it prints and may stop it (SIGINT: wrk then prints its summary at once). */
+async function spawnWrk(args, env, onLine = () => {}) {
+  const { spawn } = await import('node:child_process');
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { env: { ...process.env, ...env } });
+    let out = '';
+    let seen = 0;
+    child.stdout.on('data', (c) => {
+      out += c;
+      const lines = out.split('\n');
+      for (; seen < lines.length - 1; seen++) onLine(lines[seen], () => child.kill('SIGINT'));
+    });
+    child.stderr.on('data', (c) => process.stderr.write(c));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 || code === null ? resolve(out) : reject(new Error(`wrk exited ${code}:\n${out}`))));
+  });
+}
+
+/**
+ * The scenario through wrk (Debian's package, bench/wrk.lua): a C load generator that leaves the cores to the
+ * servers, where autocannon takes most of one of the two. A run with a body file ends when every body has its answer,
+ * timed by the script.
+ */
+async function runWrkScenario() {
+  const headers = Object.entries(scenario.headers ?? {}).flat();
+  const file = scenario.bodiesFile ?? '-';
+  const amount = String(scenario.amount ?? 1e9);
+  let done = null;
+  const args = ['-t1', `-c${scenario.connections ?? 32}`, `-d${scenario.duration}s`, '--latency', '-s', fileURLToPath(new URL('wrk.lua', import.meta.url)), scenario.url, '--', scenario.method ?? 'GET', file, amount, ...headers];
+  const out = await spawnWrk(args, { WRK_BODY: scenario.body ?? '' }, (line, stop) => {
+    const m = /^DONE (\d+) ([\d.]+) (\d+)$/.exec(line);
+    if (m) {
+      done = { requests: Number(m[1]), seconds: Number(m[2]), non2xx: Number(m[3]) };
+      stop();
+    }
+  });
+  const summary = wrkSummary(out);
+  if (!done) return { ...summary, seconds: summary.requests / summary.rps };
+  return { ...summary, requests: done.requests, rps: done.requests / done.seconds, seconds: done.seconds, non2xx: done.non2xx };
+}
+
+/** wrk against several targets at once, which add up (the scale-out rows). */
+async function runWrk() {
+  const one = (url) => {
+    const headers = Object.entries(scenario.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+    return spawnWrk(['-t1', `-c${Math.max(1, Math.floor((scenario.connections ?? 32) / scenario.urls.length))}`, `-d${scenario.duration}s`, '--latency', ...headers, url], {});
+  };
+  const outputs = (await Promise.all(scenario.urls.map(one))).map(wrkSummary);
+  const sum = (key) => outputs.reduce((n, o) => n + o[key], 0);
+  return { requests: sum('requests'), rps: sum('rps'), seconds: scenario.duration, p50: outputs[0].p50, p99: outputs[0].p99, errors: sum('errors'), non2xx: sum('non2xx') };
+}
+
+// BENCH_LOADGEN=autocannon measures a scenario with autocannon instead (how the runs before wrk were made).
+const LOADGEN = process.env.BENCH_LOADGEN ?? 'wrk';
+const run = scenario.kind === 'flow' ? runFlow : scenario.kind === 'refresh-chain' ? runRefreshChain : scenario.kind === 'ttfb' ? runTtfb : scenario.kind === 'wrk' ? runWrk : LOADGEN === 'autocannon' ? runAutocannon : runWrkScenario;
 process.stdout.write(JSON.stringify(await run()) + '\n');

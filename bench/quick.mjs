@@ -3,8 +3,8 @@
 // one database), medians of --runs, with the server's CPU per request.
 //   node bench/quick.mjs [--pg] [--prof] [--runs 3] [--duration 5] [--ab 'TOKEN_CACHE=0'] userinfo redeem …
 // Scenarios: hello (bare Fastify), proxy (its undici proxy), chat-direct and stream-direct (the upstream itself), userinfo, introspection, redeem, redeem-basic, redeem-oidc, refresh, chat, budgeted, stream, mcp;
-// peer-oidc, peer-redeem: node-oidc-provider's redemption with an ID token (issue 13) or without, measured in turn
-// with Serika's.
+// peer-oidc, peer-redeem, peer-refresh, peer-introspection: node-oidc-provider's redemption with an ID token (issue 13)
+// or without, rotation and introspection, measured in turn with Serika's.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BudgetsService } from '../dist/consent/budgets.js';
@@ -32,7 +32,7 @@ for (const v of variants) v.server = await startSerika(db.url, upstream.info.url
 // With --prof (or --minter), codes are minted through a server of their own, so the profile (or the CPU figure) holds only the measured requests.
 const minter = values.prof || values.minter ? await startSerika(db.url, upstream.info.url, 1) : null;
 const hello = positionals.some((p) => p === 'hello' || p === 'proxy') ? await startChild(['bench/ceiling.mjs', upstream.info.url]) : null;
-const PEER_SCENARIOS = { 'peer-oidc': ['redeemOidc', 'redeem-oidc'], 'peer-redeem': ['redeemPost', 'redeem'] };
+const PEER_SCENARIOS = { 'peer-oidc': ['redeemOidc', 'redeem-oidc'], 'peer-redeem': ['redeemPost', 'redeem'], 'peer-refresh': ['refresh', 'refresh'], 'peer-introspection': [null, 'introspection'] };
 const peer = positionals.some((p) => PEER_SCENARIOS[p]) ? await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), BENCH_DIR]) : null;
 const { client } = seeded;
 const bearer = { authorization: `Bearer ${seeded.accessToken}` };
@@ -83,12 +83,14 @@ try {
     }
     if (PEER_SCENARIOS[name]) {
       const [peerFile, own] = PEER_SCENARIOS[name];
-      const lines = readFileSync(peer.info.files[peerFile], 'utf8').split('\n').filter(Boolean);
+      const lines = peerFile ? readFileSync(peer.info.files[peerFile], 'utf8').split('\n').filter(Boolean) : [];
+      // Without a file of its own: the same request every time (introspection of one token).
+      const fixed = () => ({ ...base, url: peer.info.introspection, method: 'POST', headers: { ...FORM, authorization: peer.info.basicAuth }, body: `token=${peer.info.accessToken}` });
       const peerRows = [];
       const ownRows = [];
       for (let run = 0; run < RUNS; run++) {
-        const file = writeBodies(name, lines.slice(run * PER_RUN, (run + 1) * PER_RUN));
-        peerRows.push(await measure(`peer ${own} (run ${run + 1})`, peer.child.pid, 1, () => ({ ...base, url: peer.info.token, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN }), true));
+        const file = peerFile && writeBodies(name, lines.slice(run * PER_RUN, (run + 1) * PER_RUN));
+        peerRows.push(await measure(`peer ${own} (run ${run + 1})`, peer.child.pid, 1, () => (file ? { ...base, url: peer.info.token, method: 'POST', headers: peerFile === 'refresh' ? { ...FORM, authorization: peer.info.basicAuth } : FORM, bodiesFile: file, amount: PER_RUN } : fixed()), true));
         const server = variants[0].server;
         ownRows.push(await measure(`serika ${own} (run ${run + 1})`, server.child.pid, 1, () => scenarios[own](`${server.info.url}/api/openai/v1`), true));
       }
