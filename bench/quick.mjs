@@ -1,7 +1,7 @@
 // The development loop's benchmark: a few scenarios against one Serika (or an
 // A/B pair differing only in environment variables, measured alternately on
 // one database), medians of --runs, with the server's CPU per request.
-//   node bench/quick.mjs [--pg] [--prof] [--runs 3] [--duration 5] [--ab 'TOKEN_CACHE=0'] userinfo redeem …
+//   node bench/quick.mjs [--pg] [--prof] [--node-args='--log-deopt --logfile=/tmp/v8.log'] [--runs 3] [--duration 5] [--ab 'TOKEN_CACHE=0'] userinfo redeem …
 // Scenarios: hello (bare Fastify), proxy (its undici proxy), chat-direct and stream-direct (the upstream itself), userinfo, introspection, redeem, redeem-basic, redeem-oidc, refresh, chat, budgeted, stream, mcp;
 // peer-oidc, peer-redeem, peer-refresh, peer-introspection: node-oidc-provider's redemption with an ID token (issue 13)
 // or without, rotation and introspection, measured in turn with Serika's.
@@ -13,7 +13,7 @@ import { BENCH_DIR, freshDatabase, mintCodes, mintTokens, seed, startSerika, wri
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { pg: { type: 'boolean' }, minter: { type: 'boolean' }, runs: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' }, ab: { type: 'string' }, codes: { type: 'string', default: '5000' }, prof: { type: 'boolean' } },
+  options: { pg: { type: 'boolean' }, minter: { type: 'boolean' }, runs: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' }, ab: { type: 'string' }, 'node-args': { type: 'string' }, codes: { type: 'string', default: '5000' }, prof: { type: 'boolean' } },
 });
 const RUNS = Number(values.runs);
 const base = { duration: Number(values.duration), connections: 32 };
@@ -27,7 +27,9 @@ const upstream = await startChild(['bench/upstream.mjs']);
 const db = await freshDatabase(values.pg ? 'postgres' : 'sqlite', process.env.TEST_DATABASE_URL_PG ?? 'postgres://postgres@127.0.0.1:5432/test');
 const seeded = await seed(db.url);
 // --prof: server A writes a CPU profile to test-results/profiles (summarise with bench/profile.mjs).
-const variants = [{ label: 'A', env: {}, nodeArgs: values.prof ? ['--cpu-prof', '--cpu-prof-dir=test-results/profiles'] : [] }, ...(values.ab ? [{ label: `B (${values.ab})`, env: envOf(values.ab) }] : [])];
+// --node-args: Node.js or V8 flags for server A (--log-deopt --logfile=…, say).
+const nodeArgsA = [...(values.prof ? ['--cpu-prof', '--cpu-prof-dir=test-results/profiles'] : []), ...(values['node-args']?.split(/\s+/).filter(Boolean) ?? [])];
+const variants = [{ label: 'A', env: {}, nodeArgs: nodeArgsA }, ...(values.ab ? [{ label: `B (${values.ab})`, env: envOf(values.ab) }] : [])];
 for (const v of variants) v.server = await startSerika(db.url, upstream.info.url, 1, v.env, v.nodeArgs);
 // With --prof (or --minter), codes are minted through a server of their own, so the profile (or the CPU figure) holds only the measured requests.
 const minter = values.prof || values.minter ? await startSerika(db.url, upstream.info.url, 1) : null;
