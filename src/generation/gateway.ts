@@ -1,7 +1,8 @@
+import type { Readable } from 'node:stream';
 import { AppError } from '../errors.js';
 import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js';
 import { Meter, NOTHING, type Measured } from './meter.js';
-import { SseSplitter } from './sse.js';
+import { relayEvents } from './relay.js';
 import { transportError, type UpstreamClient, type UpstreamResponse } from './upstream.js';
 import type { Principal, UsageEntry, UsageService } from './usage.js';
 import type { Telemetry } from '../http/telemetry.js';
@@ -27,7 +28,7 @@ type Json = Record<string, unknown>;
 export type GatewayResult =
   | { kind: 'json'; status: number; body: Buffer; headers?: Record<string, string> }
   | { kind: 'error'; status: number; body: OpenAIErrorBody; headers?: Record<string, string> }
-  | { kind: 'stream'; events: AsyncIterable<string>; headers?: Record<string, string> };
+  | { kind: 'stream'; events: Readable; headers?: Record<string, string> };
 
 /** A call's budget, when its grant has one (budget-guard.ts). */
 interface Budgeted {
@@ -172,54 +173,6 @@ export class Gateway {
     const held = budgeted?.held;
     if (!held) return this.deps.usage.record(entry);
     budgeted.settled = await held.settle(entry.status, entry, (trx) => this.deps.usage.record(entry, trx));
-  }
-}
-
-/** A `usage` key whose value is an object (outside a JSON string a quote is never escaped, so this is a key). */
-const USAGE_OBJECT = /"usage"\s*:\s*\{/;
-
-/** The upstream's events as they come, measuring the usage chunk (and dropping it when Serika asked for it). */
-async function* relayEvents(response: UpstreamResponse, meter: Meter, appAskedUsage: boolean, signal: AbortSignal, ending?: AbortSignal): AsyncGenerator<string> {
-  const splitter = new SseSplitter();
-  const endNow = () => response.body.destroy(new Error('Serika is shutting down'));
-  if (ending?.aborted) endNow();
-  ending?.addEventListener('abort', endNow, { once: true });
-  const measured: Measured = { promptTokens: 0, completionTokens: 0, images: 0 };
-  const usageChunk = (data: string | null): Json | null => {
-    // With include_usage every chunk says `"usage":null`; only the one whose usage is an object is parsed.
-    if (!data || !USAGE_OBJECT.test(data)) return null;
-    const json = parseJson(data);
-    return isObject(json) && isObject(json.usage) ? json : null;
-  };
-  try {
-    for await (const chunk of response.body) {
-      for (const event of splitter.push(chunk as Buffer)) {
-        const withUsage = usageChunk(event.data);
-        if (withUsage) {
-          const usage = withUsage.usage as Json;
-          measured.promptTokens = Number(usage.prompt_tokens ?? 0);
-          measured.completionTokens = Number(usage.completion_tokens ?? 0);
-          if (!appAskedUsage && Array.isArray(withUsage.choices) && withUsage.choices.length === 0) continue;
-        }
-        // The usage is committed before the app sees the end of the stream.
-        if (event.data === '[DONE]') await meter.charge(200, measured);
-        yield event.raw;
-      }
-    }
-    for (const event of splitter.end()) yield event.raw;
-    await meter.charge(200, measured);
-  } catch (error) {
-    if (signal.aborted) {
-      await meter.charge(499); // the app went away: nothing charged
-      return;
-    }
-    const failure = ending?.aborted
-      ? new AppError('service_unavailable', 'Serika is shutting down and ended this stream; retry the request.')
-      : transportError(error);
-    await meter.charge(failure.status);
-    yield `data: ${JSON.stringify(openAIErrorBody(failure))}\n\n`;
-  } finally {
-    ending?.removeEventListener('abort', endNow);
   }
 }
 

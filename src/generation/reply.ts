@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayResult } from './gateway.js';
 
@@ -26,6 +25,6 @@ export function sendGatewayResult(reply: FastifyReply, result: GatewayResult): F
         .header('content-type', 'text/event-stream; charset=utf-8')
         .header('cache-control', 'no-cache')
         .header('x-accel-buffering', 'no')
-        .send(Readable.from(result.events, { objectMode: false }));
+        .send(result.events);
   }
 }

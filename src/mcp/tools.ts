@@ -50,7 +50,10 @@ export function personaOf(c: Character): string {
 
 function gatewayJson(result: GatewayResult): Record<string, unknown> | string {
   if (result.kind === 'error') return result.body.error.message;
-  if (result.kind === 'stream') return 'The upstream answered with a stream where a single answer was asked for.';
+  if (result.kind === 'stream') {
+    result.events.destroy();
+    return 'The upstream answered with a stream where a single answer was asked for.';
+  }
   try {
     return JSON.parse(result.body.toString('utf8')) as Record<string, unknown>;
   } catch {

@@ -120,6 +120,41 @@ describe('generation through an OpenAI-compatible upstream', () => {
       expect((await usageRows()).at(-1)).toMatchObject({ status: 504, prompt_tokens: 0 });
     });
 
+    it('a stream the upstream drops halfway ends with an error event, charged nothing', async () => {
+      const stream = await sdk.chat.completions.create({ model: 'drop-stream', messages: [], stream: true });
+      const words: string[] = [];
+      const error = await (async () => {
+        for await (const chunk of stream) words.push(chunk.choices[0]?.delta.content ?? '');
+      })().catch((e: unknown) => e);
+      expect(words.join('')).toBe('Hello from upstream');
+      expect(error).toBeInstanceOf(OpenAI.APIError);
+      expect((await usageRows()).filter((r) => r.model === 'drop-stream')).toEqual([expect.objectContaining({ status: 502, prompt_tokens: 0, completion_tokens: 0 })]);
+    });
+
+    it('commits the usage before the app sees [DONE], though the upstream holds the stream open after it', async () => {
+      const seen = await new Promise<string>((resolve, reject) => {
+        const request = httpRequest(`${ts.api}/oauth/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        });
+        request.on('response', (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => {
+            text += chunk;
+            if (text.includes('[DONE]')) resolve(text);
+          });
+          response.on('error', reject);
+        });
+        request.on('error', reject);
+        request.end(JSON.stringify({ model: 'linger-stream', messages: [], stream: true }));
+      });
+      // Read the moment [DONE] arrived: the upstream ends its stream a second later.
+      const rows = (await usageRows()).filter((r) => r.model === 'linger-stream');
+      expect(rows).toEqual([expect.objectContaining({ status: 200, prompt_tokens: STREAM_USAGE.prompt_tokens, completion_tokens: STREAM_USAGE.completion_tokens })]);
+      expect(seen).not.toMatch(/"usage":\{/);
+    });
+
     it('stays healthy after every failure', async () => {
       expect((await call('GET', `${ts.url}/healthz`)).status).toBe(200);
       expect((await sdk.chat.completions.create({ model: 'test-model', messages: [] })).usage).toEqual(USAGE);

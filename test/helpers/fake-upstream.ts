@@ -121,8 +121,18 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         if (model === 'endless-stream') await sleep(200);
         if (model === 'stall-stream') await sleep(3000);
       }
-      if (model === 'drop-stream') return request.socket.destroy();
+      if (model === 'drop-stream') {
+        // Halfway: the words have reached Serika, then the connection goes.
+        await sleep(100);
+        return request.socket.destroy();
+      }
       if (includeUsage) send(chunk(model, null, { usage: greedy ?? STREAM_USAGE }));
+      if (model === 'linger-stream') {
+        // [DONE], then the connection held open a while before it ends.
+        response.write('data: [DONE]\n\n');
+        await sleep(1000);
+        return response.end();
+      }
       response.end('data: [DONE]\n\n');
       return;
     }
