@@ -6,8 +6,6 @@ import type { Database, OAuthCodesTable, OAuthPendingRequestsTable, OAuthTokensT
 import { familyOfCode, mint } from './tokens.js';
 import { tokenWrites, type Consumed, type TokenWrites } from './token-writes.js';
 import { tokenPair, type IssuedTokens, type Lifetimes, type TokenSubject } from './token-pair.js';
-
-export type { IssuedTokens, Lifetimes, TokenSubject } from './token-pair.js';
 import { formatScopes, parseScopes } from '../scopes.js';
 import type { RevokeReason, Telemetry } from '../http/telemetry.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience, type Audience } from '../audiences.js';
@@ -16,6 +14,8 @@ import type { Transactor } from '../storage/group-commit.js';
 import { accessTokenCache, grantKey } from './access-token-cache.js';
 import type { FeedCache } from '../storage/feed-cache.js';
 import type { UserProfile } from '../accounts/users-service.js';
+
+export type { IssuedTokens, Lifetimes, TokenSubject } from './token-pair.js';
 
 export type PendingRequest = OAuthPendingRequestsTable;
 export type CodeRow = OAuthCodesTable;
@@ -358,5 +358,4 @@ export class OAuthStore {
     // two of a redemption's five round trips.
     return this.writes.isOneStatement(this.db) ? work(this.db) : this.db.transaction().execute(work);
   }
-
 }
