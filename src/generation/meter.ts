@@ -16,7 +16,8 @@ export const NOTHING: Measured = { promptTokens: 0, completionTokens: 0, images:
  */
 export class Meter {
   private readonly started: number;
-  private recorded = false;
+  /** The one recording of this call: a later charge waits for it rather than answering before it has committed. */
+  private recording: Promise<void> | null = null;
 
   constructor(
     private readonly call: { principal: Principal; endpoint: UsageEntry['endpoint']; model: string | null },
@@ -27,9 +28,12 @@ export class Meter {
     this.started = now();
   }
 
-  async charge(status: number, measured: Measured = NOTHING): Promise<void> {
-    if (this.recorded) return;
-    this.recorded = true;
+  charge(status: number, measured: Measured = NOTHING): Promise<void> {
+    this.recording ??= this.recordOnce(status, measured);
+    return this.recording;
+  }
+
+  private async recordOnce(status: number, measured: Measured): Promise<void> {
     const billed = status === 200 ? measured : NOTHING;
     const { principal, endpoint, model } = this.call;
     // One literal of one shape: spreads here built a new hidden class on every call (MigrateToMap, CopyAddDescriptor in the profile).

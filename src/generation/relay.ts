@@ -86,11 +86,13 @@ export function relayEvents(response: UpstreamResponse, meter: Meter, appAskedUs
   };
 
   body.on('data', (chunk: Buffer) => forward(splitter.push(chunk), 0));
+  // The body may end while the usage commits before [DONE] (its end does not wait for a paused reader): charge()
+  // then answers with that commit, after the events held behind it have gone out.
   body.on('end', () => {
-    for (const event of splitter.end()) out.push(event.raw);
     meter.charge(200, measured).then(() => {
       over = true;
       ending?.removeEventListener('abort', endNow);
+      for (const event of splitter.end()) out.push(event.raw);
       out.push(null);
     }, fail);
   });
