@@ -161,8 +161,9 @@ function wrkSummary(out) {
   return {
     requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-    p50: wrkMs(/50%\s+(\S+)/.exec(out)?.[1]),
-    p99: wrkMs(/99%\s+(\S+)/.exec(out)?.[1]),
+    // The latency distribution's own lines: "+/- Stdev" columns such as 76.99% end the same way.
+    p50: wrkMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1]),
+    p99: wrkMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1]),
     errors: /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((a, b) => a + Number(b), 0) ?? 0,
     non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
   };
