@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { AppError } from '../errors.js';
 import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js';
 import { Meter, NOTHING, type Measured } from './meter.js';
+import { isObject, parseJson } from './json.js';
 import { relayEvents } from './relay.js';
 import { transportError, type UpstreamClient, type UpstreamResponse } from './upstream.js';
 import type { Principal, UsageEntry, UsageService } from './usage.js';
@@ -36,19 +37,9 @@ interface Budgeted {
   settled: BudgetState | null;
 }
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** The status a failed upstream answer is recorded with: what the app receives. */
 function upstreamFailureStatus(status: number): number {
   return status >= 500 || status === 401 || status === 403 || status < 400 ? 502 : status;
-}
-
-function parseJson(text: Buffer | string): unknown {
-  try {
-    return JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }
 
 const modelOf = (body: Json) => (typeof body.model === 'string' ? body.model : null);

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { AppError } from '../errors.js';
 import { openAIErrorBody } from '../http/openai-errors.js';
+import { isObject, parseJson } from './json.js';
 import type { Meter, Measured } from './meter.js';
 import { SseSplitter, type SseEvent } from './sse.js';
 import { transportError, type UpstreamResponse } from './upstream.js';
@@ -8,17 +9,11 @@ import { transportError, type UpstreamResponse } from './upstream.js';
 /** A `usage` key whose value is an object (outside a JSON string a quote is never escaped, so this is a key). */
 const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** A streamed chunk whose usage is an object (with include_usage every chunk says `"usage":null`: only that one is parsed). */
 function usageChunk(data: string | null): Record<string, unknown> | null {
   if (!data || !USAGE_OBJECT.test(data)) return null;
-  try {
-    const json: unknown = JSON.parse(data);
-    return isObject(json) && isObject(json.usage) ? json : null;
-  } catch {
-    return null;
-  }
+  const json = parseJson(data);
+  return isObject(json) && isObject(json.usage) ? json : null;
 }
 
 /**
@@ -42,13 +37,17 @@ export function relayEvents(response: UpstreamResponse, meter: Meter, appAskedUs
   let over = false;
 
   const endNow = () => body.destroy(new Error('Serika is shutting down'));
+  /** Nothing more comes from the upstream: no resuming it, no shutdown to watch for. */
+  const finish = () => {
+    over = true;
+    ending?.removeEventListener('abort', endNow);
+  };
   const out = new Readable({
     read() {
       if (!committing && !over) body.resume();
     },
     destroy(error, callback) {
-      over = true;
-      ending?.removeEventListener('abort', endNow);
+      finish();
       // The app went away (or the reply failed): the upstream call ends, and is charged nothing.
       if (!body.destroyed) body.destroy();
       meter.charge(499).then(
@@ -90,16 +89,14 @@ export function relayEvents(response: UpstreamResponse, meter: Meter, appAskedUs
   // then answers with that commit, after the events held behind it have gone out.
   body.on('end', () => {
     meter.charge(200, measured).then(() => {
-      over = true;
-      ending?.removeEventListener('abort', endNow);
+      finish();
       for (const event of splitter.end()) out.push(event.raw);
       out.push(null);
     }, fail);
   });
   body.on('error', (error: unknown) => {
     if (over) return;
-    over = true;
-    ending?.removeEventListener('abort', endNow);
+    finish();
     if (signal.aborted) {
       // The app went away: nothing charged, nothing more to say.
       meter.charge(499).then(() => out.push(null), fail);

@@ -1,4 +1,4 @@
-import { SqliteAdapter, sql, type Kysely } from 'kysely';
+import { SqliteAdapter, sql, type Kysely, type RawBuilder } from 'kysely';
 import { preparedIn } from '../storage/prepared.js';
 import type { Database, OAuthTokensTable } from '../storage/schema.js';
 
@@ -62,24 +62,20 @@ export interface TokenWrites {
 export function tokenWrites(): TokenWrites {
   const insertOne = preparedIn((db: Kysely<Database>) => db.insertInto('oauth_tokens').values(placeholder));
   const insertPair = preparedIn((db: Kysely<Database>) => db.insertInto('oauth_tokens').values([placeholder, placeholder]));
-  const consumeCode = preparedIn((db: Kysely<Database>) => db.updateTable('oauth_codes').set({ consumed_at: 0 }).where('code_hash', '=', '').where('consumed_at', 'is', null));
-  const consumeRefresh = preparedIn((db: Kysely<Database>) =>
-    db.updateTable('oauth_tokens').set({ consumed_at: 0 }).where('token_hash', '=', '').where('consumed_at', 'is', null).where('revoked_at', 'is', null),
-  );
+  // The conditional UPDATE that uses a code or a live refresh token: of racing uses exactly one changes a row.
+  const consuming = {
+    code: sql`update oauth_codes set consumed_at = ${0} where code_hash = ${''} and consumed_at is null`,
+    refresh: sql`update oauth_tokens set consumed_at = ${0} where token_hash = ${''} and consumed_at is null and revoked_at is null`,
+  };
   // PostgreSQL: the consuming UPDATE and the INSERT in one statement; the INSERT's rows are crossed with the UPDATE's,
   // so they are written only when the UPDATE changed a row. One round trip, and a transaction by itself.
   const columns = sql.join(COLUMNS.map((c) => sql.ref(c)));
   const values = () => sql`(${sql.join(COLUMNS.map((c) => sql`${null}::${sql.raw(PG_TYPES[c])}`))})`;
-  const pgReplace = (consume: ReturnType<typeof sql>) =>
-    preparedIn((db: Kysely<Database>) => ({
-      compile: () =>
-        sql`with consumed as (${consume} returning 1) insert into oauth_tokens (${columns}) select v.* from (values ${values()}, ${values()}) as v (${columns}) cross join consumed`.compile({
-          getExecutor: () => db.getExecutor(),
-        }),
-    }));
-  const pgReplaceCode = pgReplace(sql`update oauth_codes set consumed_at = ${0} where code_hash = ${''} and consumed_at is null`);
-  const pgReplaceRefresh = pgReplace(sql`update oauth_tokens set consumed_at = ${0} where token_hash = ${''} and consumed_at is null and revoked_at is null`);
-  const once = async (result: Promise<{ numAffectedRows?: bigint }>) => Number((await result).numAffectedRows) === 1;
+  const andInsert = (consume: RawBuilder<unknown>) =>
+    sql`with consumed as (${consume} returning 1) insert into oauth_tokens (${columns}) select v.* from (values ${values()}, ${values()}) as v (${columns}) cross join consumed`;
+  const compiled = (query: RawBuilder<unknown>) => preparedIn((db: Kysely<Database>) => ({ compile: () => query.compile({ getExecutor: () => db.getExecutor() }) }));
+  const consume = { code: compiled(consuming.code), refresh: compiled(consuming.refresh) };
+  const consumeAndInsert = { code: compiled(andInsert(consuming.code)), refresh: compiled(andInsert(consuming.refresh)) };
   const isSqlite = (db: Kysely<Database>) => db.getExecutor().adapter instanceof SqliteAdapter;
   const insertPairWith = async (trx: Kysely<Database>, access: OAuthTokensTable, refresh: OAuthTokensTable) => {
     // SQLite: two single-row statements, not one of two rows. SQLite gives a statement that writes several rows
@@ -96,10 +92,9 @@ export function tokenWrites(): TokenWrites {
     insertPair: insertPairWith,
     async replace(trx, consumed, now, access, refresh) {
       if (!isSqlite(trx)) {
-        const statement = consumed.kind === 'code' ? pgReplaceCode : pgReplaceRefresh;
-        return Number((await statement(trx, now, consumed.hash, ...valuesOf(access), ...valuesOf(refresh))).numAffectedRows) === 2;
+        return Number((await consumeAndInsert[consumed.kind](trx, now, consumed.hash, ...valuesOf(access), ...valuesOf(refresh))).numAffectedRows) === 2;
       }
-      const used = consumed.kind === 'code' ? await once(consumeCode(trx, now, consumed.hash)) : await once(consumeRefresh(trx, now, consumed.hash));
+      const used = Number((await consume[consumed.kind](trx, now, consumed.hash)).numAffectedRows) === 1;
       if (used) await insertPairWith(trx, access, refresh);
       return used;
     },
