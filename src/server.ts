@@ -4,11 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { buildApp, type BuildOptions } from './app.js';
 import { defaultPublicUrl, type Config } from './config.js';
 import { redisState } from './http/health.js';
-import { SigningKeys } from './oidc/signing-keys.js';
 import { schedulePruning } from './pruner.js';
 import { createServices, type Services } from './services.js';
 import { openStorage, type Storage } from './storage/database.js';
-import { migrateToLatest } from './storage/migrate.js';
+import { prepareDatabase } from './prepare-database.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -54,15 +53,6 @@ export async function resolvePort(config: Config): Promise<Config> {
   if (config.port !== 0) return Object.freeze({ ...config });
   const port = await freePort(config.host);
   return Object.freeze({ ...config, port, publicUrl: config.publicUrlExplicit ? config.publicUrl : defaultPublicUrl(port) });
-}
-
-/**
- * Before serving (once, by the process that migrates): the schema, and the
- * OIDC signing keys (made on first start; a corrupt row stops the start here).
- */
-export async function prepareDatabase(storage: Storage, config: Config): Promise<void> {
-  await migrateToLatest(storage);
-  await new SigningKeys(storage.db, config.idTokenTtl * 1000).ensure();
 }
 
 /** Opens the database, migrates it, builds the app and listens. */

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { openStorage } from '../storage/database.js';
-import { databaseNote, databaseOption, describeError, fail, loadConfig } from './context.js';
+import { databaseNote, databaseOption, describeError, fail, loadConfig, openDatabase } from './context.js';
 
 export function backupCommand(program: Command): void {
   databaseOption(program.command('backup'))
@@ -9,7 +8,7 @@ export function backupCommand(program: Command): void {
     .requiredOption('--to <file>', 'the backup file to create (must not exist)')
     .action(async (options: { to: string }) => {
       const config = loadConfig();
-      const storage = openStorage(config.databaseUrl);
+      const storage = await openDatabase(config);
       try {
         if (!storage.backup) {
           throw new Error('serika backup copies SQLite databases; for PostgreSQL use pg_dump -Fc (see docs/deploying.md, "Backups")');

@@ -1,15 +1,14 @@
 import type { Command } from 'commander';
-import { openStorage } from '../storage/database.js';
-import { migrateToLatest } from '../storage/migrate.js';
-import { databaseNote, databaseOption, describeError, fail, loadConfig } from './context.js';
+import { databaseNote, databaseOption, describeError, fail, loadConfig, openDatabase } from './context.js';
 
 export function migrateCommand(program: Command): void {
   databaseOption(program.command('migrate'))
     .description('apply pending database migrations to DATABASE_URL and exit')
     .action(async () => {
       const config = loadConfig();
-      const storage = openStorage(config.databaseUrl);
+      const storage = await openDatabase(config);
       try {
+        const { migrateToLatest } = await import('../storage/migrate.js');
         const applied = await migrateToLatest(storage);
         console.log(applied.length ? `Applied ${applied.length} migration(s): ${applied.join(', ')}` : 'Database is up to date.');
         console.error(`serika: used the ${databaseNote(config)}`);

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { pruneOnce } from '../pruner.js';
 import { databaseOption, withServices } from './context.js';
 
 export function pruneCommand(program: Command): void {
@@ -7,6 +6,7 @@ export function pruneCommand(program: Command): void {
     .description('delete expired codes and device codes, pending requests, tokens (a day past expiry), sessions and login failures, and ownerless clients unused for 30 days, and release the spending-limit holds of calls that died, now; usage is kept (servers also do this hourly)')
     .action(async () => {
       const counts = await withServices(async (s) => {
+        const { pruneOnce } = await import('../pruner.js');
         const result = await pruneOnce(s);
         if (!result) throw new Error('another instance is pruning right now; try again in a moment');
         return result;

@@ -105,9 +105,11 @@ function openSqlite(url: string, options: StorageOptions): Storage {
     },
     async backup(destination) {
       if (existsSync(destination)) throw new Error(`${destination} already exists; back up to a new file`);
-      // After the first 100 pages, the rest in one step: a copy of one consistent moment that writers
-      // (WAL) never wait on, and that another process's writes cannot keep restarting.
-      const result = await connection.backup(destination, { progress: ({ totalPages }) => totalPages });
+      // Every step copies the whole file from one read snapshot, which writers (WAL) never wait on.
+      // SQLite restarts a backup at its next step when another connection wrote in between, so a step
+      // of fewer pages than the file then holds (the last step's count, while servers grow the file)
+      // never finishes. better-sqlite3 clamps a negative step ("all") to 0, hence the largest int.
+      const result = await connection.backup(destination, { progress: () => 0x7fffffff });
       return result.totalPages;
     },
     async close() {

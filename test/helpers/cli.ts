@@ -59,11 +59,15 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `serika serve` as a child process and waits for its "Serika listening on" line. */
+/**
+ * Starts `serika serve` as a child process and waits for its "Serika listening on" line. No
+ * shutdown drain unless the test sets one: nothing balances load in front of a test's server, and
+ * the default 5 s drain made every stop() wait 5 s.
+ */
 export function spawnServer(env: Record<string, string>, args: string[] = ['serve']): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: childEnv({ PORT: '0', HOST: '127.0.0.1', ...env }),
+      env: childEnv({ PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DRAIN: '0', ...env }),
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
