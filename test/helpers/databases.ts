@@ -33,7 +33,9 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
     };
   }
   if (!PG_URL) throw new Error('TEST_DATABASE_URL_PG is not set');
-  const schema = `t_${randomBytes(6).toString('hex')}`;
+  // Named for this run: helpers/global-setup.ts drops them when every file is done.
+  const run = process.env.SERIKA_TEST_SCHEMA_RUN;
+  const schema = run ? `t_${run}_${randomBytes(6).toString('hex')}` : `t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client(PG_URL);
   await admin.connect();
   await admin.query(`create schema ${schema}`);
@@ -44,6 +46,7 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
     dialect,
     url: url.toString(),
     async cleanup() {
+      if (run) return;
       const client = new pg.Client(PG_URL);
       await client.connect();
       await client.query(`drop schema if exists ${schema} cascade`);

@@ -1,9 +1,32 @@
-/** Says plainly which service-backed suites run (SPEC §1: skipped suites say so). */
-export default function setup(): void {
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+/**
+ * Says plainly which service-backed suites run (SPEC §1: skipped suites say
+ * so), and names this run's PostgreSQL schemas. They are dropped here, after
+ * every file: a schema dropped while another file's migrator lists the
+ * tables of every schema failed that file ("schema t_… does not exist").
+ */
+export default function setup(): (() => Promise<void>) | void {
   if (!process.env.TEST_DATABASE_URL_PG) {
     console.warn('[serika tests] TEST_DATABASE_URL_PG is not set: PostgreSQL suites are skipped (SQLite only).');
   }
   if (!process.env.TEST_REDIS_URL) {
     console.warn('[serika tests] TEST_REDIS_URL is not set: Redis suites are skipped.');
   }
+  const url = process.env.TEST_DATABASE_URL_PG;
+  if (!url) return;
+  const run = randomBytes(4).toString('hex');
+  // Inherited by the test workers, which start after this (helpers/databases.ts).
+  process.env.SERIKA_TEST_SCHEMA_RUN = run;
+  return async () => {
+    const client = new pg.Client(url);
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like $1`, [`t\\_${run}\\_%`]);
+      for (const { nspname } of rows) await client.query(`drop schema if exists "${nspname}" cascade`);
+    } finally {
+      await client.end();
+    }
+  };
 }
