@@ -1,9 +1,9 @@
 import { JOINED_BUDGET, type JoinedBudget } from '../consent/joined-budget.js';
 import type { Kysely } from 'kysely';
-import { randomId, sha256Hex } from '../security/secrets.js';
+import { randomId } from '../security/secrets.js';
 import { prepared } from '../storage/prepared.js';
 import type { Database, OAuthCodesTable, OAuthPendingRequestsTable, OAuthTokensTable } from '../storage/schema.js';
-import { familyOfCode, mint } from './tokens.js';
+import { credentialKey, familyOfCode, mint } from './tokens.js';
 import { tokenWrites, type Consumed, type TokenWrites } from './token-writes.js';
 import { tokenPair, type IssuedTokens, type Lifetimes, type TokenSubject } from './token-pair.js';
 import { formatScopes, parseScopes } from '../scopes.js';
@@ -167,7 +167,7 @@ export class OAuthStore {
 
   /** The code with its user's profile (codes go with their user: the foreign key cascades) and its grant's budget. */
   async findCode(code: string): Promise<CodeWithUser | undefined> {
-    return (await this.selectCode(sha256Hex(code))).rows[0];
+    return (await this.selectCode(credentialKey(code))).rows[0];
   }
 
   /**
@@ -236,14 +236,14 @@ export class OAuthStore {
    * when the access token is in the cache (kept exact by the invalidation feed).
    */
   private async withUser(token: string): Promise<TokenWithUser | undefined> {
-    const hash = sha256Hex(token);
+    const hash = credentialKey(token);
     const load = async () => (await this.selectWithUser(hash)).rows[0];
     return this.cache ? this.cache.get(hash, load) : load();
   }
 
   /** Whether this process would answer a lookup of the token from memory (tests and metrics). */
   isCached(token: string): boolean {
-    return this.cache?.holds(sha256Hex(token)) ?? false;
+    return this.cache?.holds(credentialKey(token)) ?? false;
   }
 
   /** A live access token and its user, or undefined (the bearer guard). */
@@ -271,7 +271,7 @@ export class OAuthStore {
 
   /** The stored row, never from the cache (the token endpoint and revocation read it to change it), with its grant's budget (a refresh's token response carries it). */
   async findToken(token: string): Promise<TokenRow & JoinedBudget | undefined> {
-    return (await this.selectToken(sha256Hex(token))).rows[0];
+    return (await this.selectToken(credentialKey(token))).rows[0];
   }
 
   /** A live access or refresh token of this client with its user, or undefined (introspection, RFC 7662 §2.2). */

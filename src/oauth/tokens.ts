@@ -10,9 +10,36 @@ export const TOKEN_PREFIX = {
 
 export type CredentialKind = keyof typeof TOKEN_PREFIX;
 
-export function mint(kind: CredentialKind): { value: string; hash: string } {
-  const value = randomSecret(TOKEN_PREFIX[kind]);
-  return { value, hash: sha256Hex(value) };
+/** The issue time's hex digits after a credential's prefix: 12, milliseconds since 1970 (until the year 10889). */
+const TIME_DIGITS = 12;
+/** A prefix, the time, then randomSecret's 43 characters (256 bits). */
+const TIMED = /^serika_[a-z]{2}_[0-9a-f]{12}[A-Za-z0-9_-]{43}$/;
+
+/**
+ * A credential is its prefix, its issue time in hex, and 256 random bits.
+ * The time is not secret (its issue time is in every token response); it
+ * leads the stored key, so the keys of credentials made together sort
+ * together: a group commit's new tokens fill the last page of the key's
+ * B-tree instead of dirtying a random page each (on SQLite, each dirty page
+ * is a WAL frame and two system calls per commit).
+ */
+export function mint(kind: CredentialKind, now = Date.now()): { value: string; hash: string } {
+  const prefix = TOKEN_PREFIX[kind];
+  const value = randomSecret(prefix + Math.floor(now).toString(16).padStart(TIME_DIGITS, '0'));
+  return { value, hash: credentialKey(value) };
+}
+
+/**
+ * What a credential is stored and looked up by: its issue time and its
+ * SHA-256 (hex), or for a credential from before the time was in it (and any
+ * string of another shape), its SHA-256 alone — never the secret itself.
+ */
+export function credentialKey(value: string): string {
+  if (TIMED.test(value)) {
+    const start = value.indexOf('_', 7) + 1;
+    return value.slice(start, start + TIME_DIGITS) + sha256Hex(value);
+  }
+  return sha256Hex(value);
 }
 
 /**

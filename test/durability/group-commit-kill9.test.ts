@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/security/secrets.js';
+import { credentialKey } from '../../src/oauth/tokens.js';
 import { spawnServer } from '../helpers/cli.js';
 import { crashBed } from '../helpers/durability.js';
 
@@ -75,7 +75,7 @@ describe('group commit loses nothing acknowledged to kill -9', () => {
       for (const r of answered.refreshes) {
         const [old, access, refresh] = await Promise.all([s.oauth.findToken(r.old), s.oauth.findToken(r.access), s.oauth.findToken(r.refresh)]);
         expect(old?.consumed_at, 'the rotated refresh token is consumed').not.toBeNull();
-        expect(access?.token_hash).toBe(sha256Hex(r.access));
+        expect(access?.token_hash).toBe(credentialKey(r.access));
         expect(refresh?.revoked_at).toBeNull();
       }
       const rows = await s.storage.db.selectFrom('usage_records').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', seeded.userId).executeTakeFirstOrThrow();

@@ -13,7 +13,7 @@ import { HAVE_CHROMIUM, launchBrowser, startCallbackServer, type CallbackServer 
 import { runCli, spawnServer, type ServerProcess } from '../helpers/cli.js';
 import { PASSWORD } from '../helpers/oauth.js';
 import { openStorage } from '../../src/storage/database.js';
-import { sha256Hex } from '../../src/security/secrets.js';
+import { credentialKey } from '../../src/oauth/tokens.js';
 import { call } from '../helpers/server.js';
 
 const FIXTURES = new URL('../fixtures/tls/', import.meta.url);
@@ -134,7 +134,7 @@ describe.skipIf(!HAVE_CHROMIUM)('MCP SDK client authorization against Serika', (
   async function audienceOf(accessToken: string): Promise<string | null> {
     const storage = openStorage(`sqlite:${join(dir, 'serika.db')}`);
     try {
-      const row = await storage.db.selectFrom('oauth_tokens').select('resources').where('token_hash', '=', sha256Hex(accessToken)).executeTakeFirstOrThrow();
+      const row = await storage.db.selectFrom('oauth_tokens').select('resources').where('token_hash', '=', credentialKey(accessToken)).executeTakeFirstOrThrow();
       return row.resources;
     } finally {
       await storage.close();

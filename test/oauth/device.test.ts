@@ -1,6 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/security/secrets.js';
+import { credentialKey } from '../../src/oauth/tokens.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { basic, form, hiddenField, tokenRequest, userWithSession, type Agent } from '../helpers/oauth.js';
 import { call, type Seeded, startTestServer, type TestServer } from '../helpers/server.js';
@@ -54,7 +54,7 @@ describe.each(DIALECTS)('device authorization grant (%s)', (dialect) => {
     ts.services.storage.db
       .updateTable('oauth_device_codes')
       .set((eb) => ({ last_polled_at: eb('last_polled_at', '-', seconds * 1000), created_at: eb('created_at', '-', seconds * 1000), expires_at: eb('expires_at', '-', seconds * 1000) }))
-      .where('device_code_hash', '=', sha256Hex(deviceCode))
+      .where('device_code_hash', '=', credentialKey(deviceCode))
       .execute();
 
   describe.skipIf(!dialectAvailable(dialect))('the flow', () => {
@@ -76,7 +76,7 @@ describe.each(DIALECTS)('device authorization grant (%s)', (dialect) => {
       expect(((await poll(started.device_code)) as oauth.ResponseBodyError).error).toBe('authorization_pending');
       const fast = (await poll(started.device_code)) as oauth.ResponseBodyError;
       expect(fast.error).toBe('slow_down');
-      const row = await ts.services.storage.db.selectFrom('oauth_device_codes').select('interval_s').where('device_code_hash', '=', sha256Hex(started.device_code)).executeTakeFirstOrThrow();
+      const row = await ts.services.storage.db.selectFrom('oauth_device_codes').select('interval_s').where('device_code_hash', '=', credentialKey(started.device_code)).executeTakeFirstOrThrow();
       expect(row.interval_s).toBe(10);
       await elapse(started.device_code, 6);
       // 6 s is past the first interval but not the grown one: still slow_down.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/security/secrets.js';
+import { credentialKey } from '../../src/oauth/tokens.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { basic, form, obtainCode, registerClient, tokenRequest, userWithSession, type Agent, type TestClient } from '../helpers/oauth.js';
 import { postFrom } from '../helpers/loopback.js';
@@ -89,7 +89,7 @@ describe.each(DIALECTS)('token lifecycle and the bearer guard (%s)', (dialect) =
       const family = await ts.services.storage.db
         .selectFrom('oauth_tokens')
         .select(['family_id'])
-        .where('token_hash', '=', sha256Hex(first.refresh_token))
+        .where('token_hash', '=', credentialKey(first.refresh_token))
         .executeTakeFirstOrThrow();
       const live = await ts.services.storage.db
         .selectFrom('oauth_tokens')
@@ -118,7 +118,7 @@ describe.each(DIALECTS)('token lifecycle and the bearer guard (%s)', (dialect) =
       expect(stolen.json.error).toBe('invalid_grant');
       expect((await refresh(client, mine.refresh_token)).status).toBe(200); // untouched by the attempt
       const expiring = await tokensFor(client);
-      await ts.services.storage.db.updateTable('oauth_tokens').set({ expires_at: Date.now() - 1 }).where('token_hash', '=', sha256Hex(expiring.refresh_token)).execute();
+      await ts.services.storage.db.updateTable('oauth_tokens').set({ expires_at: Date.now() - 1 }).where('token_hash', '=', credentialKey(expiring.refresh_token)).execute();
       expect((await refresh(client, expiring.refresh_token)).json.error).toBe('invalid_grant');
       expect((await refresh(client, 'serika_rt_nonsense')).json.error).toBe('invalid_grant');
       expect((await refresh(client, expiring.access_token)).json.error).toBe('invalid_grant');
@@ -216,7 +216,7 @@ describe.each(DIALECTS)('token lifecycle and the bearer guard (%s)', (dialect) =
       const consumed = await tokensFor(client);
       await refresh(client, consumed.refresh_token);
       const expired = await tokensFor(client);
-      await ts.services.storage.db.updateTable('oauth_tokens').set({ expires_at: Date.now() - 1 }).where('token_hash', '=', sha256Hex(expired.access_token)).execute();
+      await ts.services.storage.db.updateTable('oauth_tokens').set({ expires_at: Date.now() - 1 }).where('token_hash', '=', credentialKey(expired.access_token)).execute();
       const { code } = await obtainCode(ts, agent, client, { prompt: 'consent' });
       for (const token of ['garbage', 'serika_at_x', revoked.access_token, consumed.refresh_token, expired.access_token, code]) {
         const reply = await introspect(client, token);
@@ -273,7 +273,7 @@ describe.each(DIALECTS)('token lifecycle and the bearer guard (%s)', (dialect) =
 
     it('RS-02 expired, revoked, malformed or unknown token → 401 error="invalid_token"', async () => {
       const expired = await tokensFor(client, 'profile');
-      await ts.services.storage.db.updateTable('oauth_tokens').set({ expires_at: Date.now() - 1 }).where('token_hash', '=', sha256Hex(expired.access_token)).execute();
+      await ts.services.storage.db.updateTable('oauth_tokens').set({ expires_at: Date.now() - 1 }).where('token_hash', '=', credentialKey(expired.access_token)).execute();
       const revoked = await tokensFor(client, 'profile');
       await revoke(client, revoked.access_token);
       const refreshAsAccess = await tokensFor(client, 'profile');

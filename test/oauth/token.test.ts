@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/security/secrets.js';
+import { credentialKey } from '../../src/oauth/tokens.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import {
   basic,
@@ -59,15 +59,15 @@ describe.each(DIALECTS)('token endpoint, authorization_code grant (%s)', (dialec
       const reply = await redeem(client, code, verifier);
       expect(reply.status).toBe(200);
       expect(reply.json).toEqual({
-        access_token: expect.stringMatching(/^serika_at_[A-Za-z0-9_-]{43}$/),
+        access_token: expect.stringMatching(/^serika_at_[0-9a-f]{12}[A-Za-z0-9_-]{43}$/),
         token_type: 'Bearer',
         expires_in: 3600,
-        refresh_token: expect.stringMatching(/^serika_rt_[A-Za-z0-9_-]{43}$/),
+        refresh_token: expect.stringMatching(/^serika_rt_[0-9a-f]{12}[A-Za-z0-9_-]{43}$/),
         scope: 'profile generations',
       });
       const rows = await ts.services.storage.db.selectFrom('oauth_tokens').selectAll().execute();
       expect(JSON.stringify(rows)).not.toContain(reply.json.access_token);
-      expect(rows.some((r) => r.token_hash === sha256Hex(reply.json.access_token))).toBe(true);
+      expect(rows.some((r) => r.token_hash === credentialKey(reply.json.access_token))).toBe(true);
       const codes = await ts.services.storage.db.selectFrom('oauth_codes').selectAll().execute();
       expect(JSON.stringify(codes)).not.toContain(code);
     });
@@ -93,7 +93,7 @@ describe.each(DIALECTS)('token endpoint, authorization_code grant (%s)', (dialec
 
     it('TK-03 an expired code → invalid_grant', async () => {
       const { code, verifier } = await obtainCode(ts, agent, client);
-      await ts.services.storage.db.updateTable('oauth_codes').set({ expires_at: Date.now() - 1 }).where('code_hash', '=', sha256Hex(code)).execute();
+      await ts.services.storage.db.updateTable('oauth_codes').set({ expires_at: Date.now() - 1 }).where('code_hash', '=', credentialKey(code)).execute();
       expectOAuthError(await redeem(client, code, verifier), 400, 'invalid_grant');
     });
 
@@ -287,7 +287,7 @@ describe.each(DIALECTS)('token endpoint, authorization_code grant (%s)', (dialec
       const live = await ts.services.storage.db
         .selectFrom('oauth_tokens')
         .select('token_hash')
-        .where('code_hash', '=', sha256Hex(code))
+        .where('code_hash', '=', credentialKey(code))
         .where('revoked_at', 'is', null)
         .execute();
       expect(live).toEqual([]);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/security/secrets.js';
+import { credentialKey } from '../../src/oauth/tokens.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { form, userWithSession } from '../helpers/oauth.js';
 import { call, startTestServer, type TestServer } from '../helpers/server.js';
@@ -40,7 +40,7 @@ describe('the scope matrix of protected endpoints', () => {
       body: form({ token: revoked, client_id: client.clientId, client_secret: client.clientSecret! }),
     });
     expired = (await accessTokenFor(ts, agent, client, SCOPES.join(' '))).access_token;
-    await ts.services.storage.db.updateTable('oauth_tokens').set({ expires_at: Date.now() - 1 }).where('token_hash', '=', sha256Hex(expired)).execute();
+    await ts.services.storage.db.updateTable('oauth_tokens').set({ expires_at: Date.now() - 1 }).where('token_hash', '=', credentialKey(expired)).execute();
   });
   afterAll(async () => {
     await ts?.close();

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
 import { createServices, type Services } from '../../src/services.js';
-import { sha256Hex } from '../../src/security/secrets.js';
+import { credentialKey } from '../../src/oauth/tokens.js';
+import { randomSecret, sha256Hex } from '../../src/security/secrets.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { tokenState } from '../../src/oauth/store.js';
@@ -80,9 +81,9 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
           Number((await storage.db.selectFrom('oauth_tokens').select((eb) => eb.fn.countAll().as('n')).where('family_id', '=', familyId).executeTakeFirstOrThrow()).n);
         const code = await s.oauth.createCode({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
         // A client that does not exist: the tokens' foreign key refuses the pair.
-        await expect(s.oauth.redeemCode(sha256Hex(code), { clientId: 'client_gone', userId, scopes: ['profile'] })).rejects.toThrow(/foreign key/i);
+        await expect(s.oauth.redeemCode(credentialKey(code), { clientId: 'client_gone', userId, scopes: ['profile'] })).rejects.toThrow(/foreign key/i);
         expect((await s.oauth.findCode(code))!.consumed_at).toBeNull();
-        const issued = (await s.oauth.redeemCode(sha256Hex(code), { clientId, userId, scopes: ['profile'] }))!;
+        const issued = (await s.oauth.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile'] }))!;
         expect((await s.oauth.findCode(code))!.consumed_at).toBe(clock);
         const old = (await s.oauth.findToken(issued.refresh_token))!;
         expect(await familySize(old.family_id)).toBe(2);
@@ -98,7 +99,7 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
 
       it('rotates a refresh token once, keeps the family, and a family revocation ends it all', async () => {
         const code = await s.oauth.createCode({ clientId, userId, scopes: ['profile', 'characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
-        const first = (await s.oauth.redeemCode(sha256Hex(code), { clientId, userId, scopes: ['profile', 'characters'] }))!;
+        const first = (await s.oauth.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile', 'characters'] }))!;
         const old = (await s.oauth.findToken(first.refresh_token))!;
         const [a, b] = await Promise.all([
           s.oauth.rotateRefresh(old, { clientId, userId, scopes: ['profile', 'characters'], accessScopes: ['profile'] }),
@@ -115,15 +116,37 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         expect(await s.oauth.findLiveAccessToken(next.access_token)).toBeUndefined();
       });
 
+      it('still takes codes and tokens made before their keys began with the issue time (stored under the plain SHA-256)', async () => {
+        // Made as they were before: prefix and 256 random bits, the row keyed by the SHA-256 alone.
+        const oldStyle = (prefix: string) => randomSecret(prefix);
+        const code = oldStyle('serika_ac_');
+        const made = await s.oauth.createCode({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        await storage.db.updateTable('oauth_codes').set({ code_hash: sha256Hex(code) }).where('code_hash', '=', credentialKey(made)).execute();
+        const row = (await s.oauth.findCode(code))!;
+        expect(row.code_hash).toBe(sha256Hex(code));
+        const issued = (await s.oauth.redeemCode(row.code_hash, { clientId, userId, scopes: ['profile'] }))!;
+        const [access, refresh] = [oldStyle('serika_at_'), oldStyle('serika_rt_')];
+        await storage.db.updateTable('oauth_tokens').set({ token_hash: sha256Hex(access) }).where('token_hash', '=', credentialKey(issued.access_token)).execute();
+        await storage.db.updateTable('oauth_tokens').set({ token_hash: sha256Hex(refresh) }).where('token_hash', '=', credentialKey(issued.refresh_token)).execute();
+        expect(await s.oauth.findLiveAccessToken(access)).toMatchObject({ clientId, userId, scopes: 'profile' });
+        const old = (await s.oauth.findToken(refresh))!;
+        expect(old.kind).toBe('refresh');
+        const next = (await s.oauth.rotateRefresh(old, { clientId, userId, scopes: ['profile'] }))!;
+        expect(next.refresh_token).toMatch(/^serika_rt_[0-9a-f]{12}[A-Za-z0-9_-]{43}$/);
+        expect(tokenState((await s.oauth.findToken(refresh))!, clock)).toBe('consumed');
+        await s.oauth.revokeToken(sha256Hex(access));
+        expect(await s.oauth.findLiveAccessToken(access)).toBeUndefined();
+      });
+
       it('decides liveness in one place: expired, revoked and consumed tokens are not live', async () => {
         const code = await s.oauth.createCode({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
-        const issued = (await s.oauth.redeemCode(sha256Hex(code), { clientId, userId, scopes: ['profile'] }))!;
+        const issued = (await s.oauth.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile'] }))!;
         expect(await s.oauth.findLiveTokenOf(issued.access_token, clientId)).toBeDefined();
         expect(await s.oauth.findLiveTokenOf(issued.access_token, 'client_other')).toBeUndefined();
         clock += 3600 * 1000;
         expect(await s.oauth.findLiveAccessToken(issued.access_token)).toBeUndefined();
         expect(await s.oauth.findLiveTokenOf(issued.refresh_token, clientId)).toBeDefined();
-        await s.oauth.revokeToken(sha256Hex(issued.refresh_token));
+        await s.oauth.revokeToken(credentialKey(issued.refresh_token));
         expect(await s.oauth.findLiveTokenOf(issued.refresh_token, clientId)).toBeUndefined();
         expect(await s.oauth.lastIssued(userId, clientId)).toBeGreaterThan(0);
       });
@@ -147,7 +170,7 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         const client = await newClient(userId);
         await s.grants.allow(user, client, ['profile']);
         const code = await s.oauth.createCode({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
-        const issued = (await s.oauth.redeemCode(sha256Hex(code), { clientId: client, userId: user, scopes: ['profile'] }))!;
+        const issued = (await s.oauth.redeemCode(credentialKey(code), { clientId: client, userId: user, scopes: ['profile'] }))!;
         const unused = await s.oauth.createCode({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
         expect(await s.grants.revokeAccess(user, client)).toBe(true);
         expect(await s.grants.find(user, client)).toBeUndefined();
@@ -163,8 +186,8 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         await s.grants.allow(user, client, ['characters']);
         const other = await newUser();
         await s.grants.allow(other, client, ['profile']);
-        const holding = (await s.oauth.redeemCode(sha256Hex(await s.oauth.createCode({ clientId: client, userId: user, scopes: ['characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE })), { clientId: client, userId: user, scopes: ['characters'] }))!;
-        const keeping = (await s.oauth.redeemCode(sha256Hex(await s.oauth.createCode({ clientId: client, userId: other, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE })), { clientId: client, userId: other, scopes: ['profile'] }))!;
+        const holding = (await s.oauth.redeemCode(credentialKey(await s.oauth.createCode({ clientId: client, userId: user, scopes: ['characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE })), { clientId: client, userId: user, scopes: ['characters'] }))!;
+        const keeping = (await s.oauth.redeemCode(credentialKey(await s.oauth.createCode({ clientId: client, userId: other, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE })), { clientId: client, userId: other, scopes: ['profile'] }))!;
         await s.clients.update(userId, client, { scopes: ['profile', 'generations'] });
         expect(await s.grants.find(user, client)).toBeUndefined();
         expect(await s.grants.find(other, client)).toBeDefined();
@@ -236,7 +259,7 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         const client = await newClient(user);
         const pending = await s.oauth.createPending({ user_id: user, client_id: client, redirect_uri: 'https://a.example/cb', scopes: 'profile', state: null, code_challenge: CHALLENGE });
         const code = await s.oauth.createCode({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
-        const issued = (await s.oauth.redeemCode(sha256Hex(code), { clientId: client, userId: user, scopes: ['profile'] }))!;
+        const issued = (await s.oauth.redeemCode(credentialKey(code), { clientId: client, userId: user, scopes: ['profile'] }))!;
         const session = await s.sessions.start(user);
         await s.throttle.recordFailure(`pruned_${dialect}`);
         await s.usage.record({ principal: { userId: user, clientId: client, apiKeyId: null }, clientName: 'App', endpoint: 'chat.completions', model: 'm', promptTokens: 1, completionTokens: 1, images: 0, status: 200, latencyMs: 1 });

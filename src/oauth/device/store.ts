@@ -4,7 +4,7 @@ import { randomId, sha256Hex } from '../../security/secrets.js';
 import type { Database, OAuthDeviceCodesTable } from '../../storage/schema.js';
 import { formatScopes } from '../../scopes.js';
 import type { IssuedTokens, OAuthStore, TokenSubject } from '../store.js';
-import { mint } from '../tokens.js';
+import { credentialKey, mint } from '../tokens.js';
 import { newUserCode } from './user-codes.js';
 import type { Telemetry } from '../../http/telemetry.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
@@ -118,7 +118,7 @@ export class DeviceCodes {
    * and the interval grows by 5 s for every later poll (RFC 8628 §3.5).
    */
   async poll(deviceCode: string, clientId: string): Promise<PollOutcome> {
-    const hash = sha256Hex(deviceCode);
+    const hash = credentialKey(deviceCode);
     const row = await this.db.selectFrom('oauth_device_codes').selectAll().where('device_code_hash', '=', hash).executeTakeFirst();
     if (!row) return { kind: 'unknown' };
     if (row.client_id !== clientId) return { kind: 'other_client' };
