@@ -19,13 +19,12 @@ export function describeError(error: unknown): string {
   return maskCredentials(String(error));
 }
 
-/*
- * What an action runs is imported when it runs (here and in every command):
- * `--help`, a bad flag or a command that needs only the database never loads
- * the server's modules (0.8 s of loading here; the tests start the CLI often).
+/**
+ * Opens DATABASE_URL's storage, or fails with the one line naming the
+ * database. What an action runs is imported when it runs (here and in every
+ * command): `--help`, a bad flag or a command that needs only the database
+ * never loads the server's modules (0.8 s of loading; the tests start the CLI often).
  */
-
-/** Opens DATABASE_URL's storage, or fails with the one line naming the database. */
 export async function openDatabase(config: Config): Promise<Storage> {
   const { openStorage } = await import('../storage/database.js');
   try {
