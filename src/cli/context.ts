@@ -77,20 +77,18 @@ export function databaseNote(config: Config): string {
  */
 export async function withServices<T>(action: (services: Services) => Promise<T>): Promise<T> {
   const config = loadConfig();
+  const [{ prepareDatabase }, { closeServices, createServices }] = await Promise.all([import('../prepare-database.js'), import('../services.js')]);
   const storage = await openDatabase(config);
   let services: Services | undefined;
-  let closeServices: ((services: Services) => Promise<void>) | undefined;
   let result: { value: T } | { error: unknown };
   try {
-    const [{ prepareDatabase }, built] = await Promise.all([import('../prepare-database.js'), import('../services.js')]);
     await prepareDatabase(storage, config);
-    closeServices = built.closeServices;
-    services = built.createServices(config, storage);
+    services = createServices(config, storage);
     result = { value: await action(services) };
   } catch (error) {
     result = { error };
   }
-  if (services && closeServices) await closeServices(services).catch(() => {});
+  if (services) await closeServices(services).catch(() => {});
   await storage.close().catch(() => {});
   if ('error' in result) fail(`${describeError(result.error)} [${databaseNote(config)}]`);
   console.error(`serika: used the ${databaseNote(config)}`);

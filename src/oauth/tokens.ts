@@ -1,4 +1,4 @@
-import { randomSecret, sha256Hex } from '../security/secrets.js';
+import { randomSecret, sha256Hex, sortableTime } from '../security/secrets.js';
 
 /** Distinct prefixes for each kind of OAuth credential (SPEC §4). */
 export const TOKEN_PREFIX = {
@@ -10,10 +10,8 @@ export const TOKEN_PREFIX = {
 
 export type CredentialKind = keyof typeof TOKEN_PREFIX;
 
-/** The issue time's hex digits after a credential's prefix: 12, milliseconds since 1970 (until the year 10889). */
-const TIME_DIGITS = 12;
-/** A prefix, the time, then randomSecret's 43 characters (256 bits). */
-const TIMED = /^serika_[a-z]{2}_[0-9a-f]{12}[A-Za-z0-9_-]{43}$/;
+/** A prefix, the issue time (sortableTime's 12 hex digits), then randomSecret's 43 characters (256 bits). */
+const TIMED = /^serika_[a-z]{2}_([0-9a-f]{12})[A-Za-z0-9_-]{43}$/;
 
 /**
  * A credential is its prefix, its issue time in hex, and 256 random bits.
@@ -24,8 +22,7 @@ const TIMED = /^serika_[a-z]{2}_[0-9a-f]{12}[A-Za-z0-9_-]{43}$/;
  * is a WAL frame and two system calls per commit).
  */
 export function mint(kind: CredentialKind, now = Date.now()): { value: string; hash: string } {
-  const prefix = TOKEN_PREFIX[kind];
-  const value = randomSecret(prefix + Math.floor(now).toString(16).padStart(TIME_DIGITS, '0'));
+  const value = randomSecret(TOKEN_PREFIX[kind] + sortableTime(now));
   return { value, hash: credentialKey(value) };
 }
 
@@ -35,11 +32,8 @@ export function mint(kind: CredentialKind, now = Date.now()): { value: string; h
  * string of another shape), its SHA-256 alone — never the secret itself.
  */
 export function credentialKey(value: string): string {
-  if (TIMED.test(value)) {
-    const start = value.indexOf('_', 7) + 1;
-    return value.slice(start, start + TIME_DIGITS) + sha256Hex(value);
-  }
-  return sha256Hex(value);
+  const time = TIMED.exec(value)?.[1];
+  return time === undefined ? sha256Hex(value) : time + sha256Hex(value);
 }
 
 /**
