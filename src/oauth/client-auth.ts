@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { ClientsService, RegisteredClient } from '../clients/service.js';
-import { constantTimeEqual, sha256Hex } from '../security/secrets.js';
+import { equalKnownLength, sha256Hex } from '../security/secrets.js';
 import { OAuthError, invalidRequest } from './errors.js';
 import { decodeComponent } from '../http/form-body.js';
 import type { OAuthParams } from './params.js';
@@ -61,7 +61,7 @@ export async function authenticateClient(request: FastifyRequest, params: OAuthP
   }
   const secret = basic?.secret ?? bodySecret;
   if (secret === undefined) throw invalidClient('Client authentication is required for confidential clients.', false);
-  if (client.secretHash === null || !constantTimeEqual(sha256Hex(secret), client.secretHash)) {
+  if (client.secretHash === null || !equalKnownLength(sha256Hex(secret), client.secretHash)) {
     throw invalidClient('Client authentication failed.', Boolean(basic));
   }
   return { client, method: basic ? 'client_secret_basic' : 'client_secret_post' };

@@ -70,3 +70,14 @@ export function constantTimeEqual(a: string, b: string): boolean {
   const db = hash('sha256', b, 'buffer');
   return timingSafeEqual(da, db) && a.length === b.length;
 }
+
+/**
+ * Constant-time comparison of strings whose length is no secret: a SHA-256 hex digest against a stored one, a PKCE
+ * challenge (sent in the clear). One pass over the bytes, where constantTimeEqual hashes both sides first: a token
+ * request compared a client secret's and a verifier's digests that way, four SHA-256 runs more than it needs.
+ */
+export function equalKnownLength(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

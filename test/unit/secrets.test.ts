@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PREFIX, constantTimeEqual, randomId, randomSecret, sha256Hex } from '../../src/security/secrets.js';
+import { PREFIX, constantTimeEqual, equalKnownLength, randomId, randomSecret, sha256Hex } from '../../src/security/secrets.js';
 import { redactUrl } from '../../src/http/logging.js';
 
 describe('secrets', () => {
@@ -40,6 +40,16 @@ describe('secrets', () => {
     expect(constantTimeEqual('short', 'a much longer value')).toBe(false);
     expect(constantTimeEqual('', '')).toBe(true);
     expect(constantTimeEqual('é', 'e\u0301')).toBe(false);
+  });
+
+  it('compares digests and challenges of public length byte for byte: a mismatch or another length is false, never a throw', () => {
+    const digest = sha256Hex('secret_abc');
+    expect(equalKnownLength(sha256Hex('secret_abc'), digest)).toBe(true);
+    expect(equalKnownLength(sha256Hex('secret_abd'), digest)).toBe(false);
+    expect(equalKnownLength(digest.slice(0, 63), digest)).toBe(false);
+    expect(() => equalKnownLength('short', digest)).not.toThrow();
+    expect(equalKnownLength('é', 'e\u0301')).toBe(false);
+    expect(equalKnownLength('ab', 'é')).toBe(false); // the same UTF-8 length, different bytes
   });
 });
 

@@ -1,7 +1,7 @@
 import type { RequestOrigin } from '../../http/request-context.js';
 import type { Kysely } from 'kysely';
 import { AppError } from '../../errors.js';
-import { PREFIX, constantTimeEqual, randomId, randomSecret, sha256Hex } from '../../security/secrets.js';
+import { PREFIX, equalKnownLength, randomId, randomSecret, sha256Hex } from '../../security/secrets.js';
 import type { Database } from '../../storage/schema.js';
 import { ApiKeysRepo, type ApiKeyRow } from './repo.js';
 import type { AuditService } from '../../audit/service.js';
@@ -102,7 +102,7 @@ export class ApiKeysService {
     if (!presented.startsWith(PREFIX.apiKey) || presented.length > 200) return null;
     const hash = sha256Hex(presented);
     const found = await this.repo.findActiveByHash(hash);
-    if (!found || !constantTimeEqual(found.keyHash, hash)) return null;
+    if (!found || !equalKnownLength(found.keyHash, hash)) return null;
     const now = this.now();
     if (found.lastUsedAt === null || now - found.lastUsedAt >= LAST_USED_INTERVAL_MS) {
       await this.repo.touch(found.keyId, now, LAST_USED_INTERVAL_MS);
