@@ -374,16 +374,24 @@ describe.each(DIALECTS)('lists a page at a time, and caps clients per user (%s)'
   it.skipIf(!dialectAvailable(dialect))('pages clients with limit and after in OpenAI list shape, then refuses the 8th with a clear 400', async () => {
     const created: string[] = [];
     for (let i = 0; i < 7; i++) created.push((await call('POST', `${ts.api}/oauth/clients`, { key: owner.key, json: { ...valid, name: `Paged ${i}` } })).json.clientId);
-    const first = await call('GET', `${ts.api}/oauth/clients?limit=3`, { key: owner.key });
-    expect(first.json).toMatchObject({ object: 'list', has_more: true, first_id: created[0], last_id: created[2] });
-    expect(first.json.data.map((c: { clientId: string }) => c.clientId)).toEqual(created.slice(0, 3));
-    const second = await call('GET', `${ts.api}/oauth/clients?limit=3&after=${first.json.last_id}`, { key: owner.key });
-    expect(second.json.data.map((c: { clientId: string }) => c.clientId)).toEqual(created.slice(3, 6));
-    const last = await call('GET', `${ts.api}/oauth/clients?limit=3&after=${second.json.last_id}`, { key: owner.key });
-    expect(last.json).toMatchObject({ has_more: false, first_id: created[6], last_id: created[6] });
+    // Newest last: by creation time, and by id among clients made in the same millisecond (a fast machine makes several).
     const all = await call('GET', `${ts.api}/oauth/clients`, { key: owner.key });
     expect(all.json.data).toHaveLength(7);
     expect(all.json.has_more).toBe(false);
+    const listed: Array<{ clientId: string; createdAt: string }> = all.json.data;
+    const key = (c: { clientId: string; createdAt: string }) => `${new Date(c.createdAt).getTime().toString().padStart(15, '0')} ${c.clientId}`;
+    const order = (a: { clientId: string; createdAt: string }, b: { clientId: string; createdAt: string }) => (key(a) < key(b) ? -1 : 1);
+    expect(listed).toEqual([...listed].sort(order));
+    expect(listed.map((c) => c.clientId).sort()).toEqual([...created].sort());
+    const ids = listed.map((c) => c.clientId);
+
+    const first = await call('GET', `${ts.api}/oauth/clients?limit=3`, { key: owner.key });
+    expect(first.json).toMatchObject({ object: 'list', has_more: true, first_id: ids[0], last_id: ids[2] });
+    expect(first.json.data.map((c: { clientId: string }) => c.clientId)).toEqual(ids.slice(0, 3));
+    const second = await call('GET', `${ts.api}/oauth/clients?limit=3&after=${first.json.last_id}`, { key: owner.key });
+    expect(second.json.data.map((c: { clientId: string }) => c.clientId)).toEqual(ids.slice(3, 6));
+    const last = await call('GET', `${ts.api}/oauth/clients?limit=3&after=${second.json.last_id}`, { key: owner.key });
+    expect(last.json).toMatchObject({ has_more: false, first_id: ids[6], last_id: ids[6] });
 
     for (const query of ['limit=0', 'limit=101', 'limit=x', 'after=client_nope', 'cursor=1']) {
       const bad = await call('GET', `${ts.api}/oauth/clients?${query}`, { key: owner.key });
