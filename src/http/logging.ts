@@ -50,7 +50,7 @@ export function requestId(request: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-/** Fields censored one level down in whatever is logged or bound: `{ body: { password } }` logs `[REDACTED]`. */
+/** Fields censored one level down in whatever is logged: `{ body: { password } }` logs `[REDACTED]`. */
 const CENSORED_FIELDS = new Set(['password', 'client_secret', 'clientSecret', 'access_token', 'refresh_token', 'id_token', 'id_token_hint', 'private_jwk', 'code_verifier']);
 
 /**
