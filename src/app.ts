@@ -97,19 +97,10 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   app.setErrorHandler(sendErrorFor);
   app.setNotFoundHandler(notFound);
 
-  // Cookies are signed with a key every instance shares; a CSRF token is checked against a signed
-  // cookie and bound (HMAC) to the session it was made for, so it works with no other session.
   const pageSessions = new PageSessions(services.sessions, config.publicUrl);
   app.decorate('pageSessions', pageSessions);
-  await app.register(cookie, { secret: await sharedSecret(services.storage.db, 'cookie-signing-key') });
-  await app.register(csrf, {
-    sessionPlugin: '@fastify/cookie',
-    cookieKey: pageSessions.csrfCookie,
-    cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, signed: true, secure: pageSessions.secure },
-    getToken: (request) => field(request.body, '_csrf'),
-    getUserInfo: (request) => pageSessions.binding(request),
-    csrfOpts: { hmacKey: await sharedSecret(services.storage.db, 'csrf-hmac-key') },
-  });
+  const cookieSigningKey = await sharedSecret(services.storage.db, 'cookie-signing-key');
+  const csrfHmacKey = await sharedSecret(services.storage.db, 'csrf-hmac-key');
   // Rate-limit counters live in Redis when REDIS_URL is set (shared by every instance), else in-process.
   await app.register(rateLimit, { global: false, store: sharedRateLimitStore(services.redis, app.log) });
   registerCors(app);
@@ -178,6 +169,19 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   // The pages, the authorization endpoint among them: HTML, page headers (UI-02, UI-03), and
   // one same-origin + CSRF guard for every form POST (UI-01), each run once per request.
   await app.register(async (pages) => {
+    // Cookies are signed with a key every instance shares; a CSRF token is checked against a signed
+    // cookie and bound (HMAC) to the session it was made for, so it works with no other session.
+    // Registered here, not on the app: only pages have sessions, and every API request would otherwise
+    // run the cookie plugin's two hooks (parse on request, write on send).
+    await pages.register(cookie, { secret: cookieSigningKey });
+    await pages.register(csrf, {
+      sessionPlugin: '@fastify/cookie',
+      cookieKey: pageSessions.csrfCookie,
+      cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, signed: true, secure: pageSessions.secure },
+      getToken: (request) => field(request.body, '_csrf'),
+      getUserInfo: (request) => pageSessions.binding(request),
+      csrfOpts: { hmacKey: csrfHmacKey },
+    });
     registerFormBody(pages);
     pages.setErrorHandler(sendPageError);
     pages.addHook('onRequest', async (_request, reply) => {
