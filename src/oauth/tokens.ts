@@ -22,8 +22,15 @@ const TIMED = /^serika_[a-z]{2}_([0-9a-f]{12})[A-Za-z0-9_-]{43}$/;
  * is a WAL frame and two system calls per commit).
  */
 export function mint(kind: CredentialKind, now = Date.now()): { value: string; hash: string } {
-  const value = randomSecret(TOKEN_PREFIX[kind] + sortableTime(now));
-  return { value, hash: credentialKey(value) };
+  const time = sortableTime(now);
+  const value = randomSecret(TOKEN_PREFIX[kind] + time);
+  // The time is known here: the key without credentialKey's match of the value (two per redemption).
+  return { value, hash: keyOf(time, value) };
+}
+
+/** The stored key: the issue time, when the credential has one, then the SHA-256. */
+function keyOf(time: string | undefined, value: string): string {
+  return (time ?? '') + sha256Hex(value);
 }
 
 /**
@@ -32,8 +39,7 @@ export function mint(kind: CredentialKind, now = Date.now()): { value: string; h
  * string of another shape), its SHA-256 alone — never the secret itself.
  */
 export function credentialKey(value: string): string {
-  const time = TIMED.exec(value)?.[1];
-  return time === undefined ? sha256Hex(value) : time + sha256Hex(value);
+  return keyOf(TIMED.exec(value)?.[1], value);
 }
 
 /**
