@@ -4,8 +4,9 @@ import pg from 'pg';
 /**
  * Says plainly which service-backed suites run (SPEC §1: skipped suites say
  * so), and names this run's PostgreSQL schemas. They are dropped here, after
- * every file: a schema dropped while another file's migrator lists the
- * tables of every schema failed that file ("schema t_… does not exist").
+ * every file. (A schema dropped while another file's migrator listed the
+ * tables of every schema failed that file, "schema t_… does not exist"; the
+ * introspector now reads its own schema only, storage/pg-introspector.ts.)
  */
 export default function setup(): (() => Promise<void>) | void {
   if (!process.env.TEST_DATABASE_URL_PG) {

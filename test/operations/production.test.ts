@@ -49,5 +49,6 @@ describe('a production install (no dev dependencies, no rebuild)', () => {
     } finally {
       child.kill('SIGTERM');
     }
-  });
+    // Copying node_modules and `npm prune` take about 8 s here and several times that on a loaded machine.
+  }, 120_000);
 });
