@@ -1,21 +1,22 @@
 import {
+  DEFAULT_MIGRATION_LOCK_TABLE,
+  DEFAULT_MIGRATION_TABLE,
   PostgresDialect,
+  PostgresIntrospector,
   sql,
   type DatabaseIntrospector,
-  type DatabaseMetadata,
   type DatabaseMetadataOptions,
-  type RawBuilder,
-  type SchemaMetadata,
   type TableMetadata,
 } from 'kysely';
 
-/** What runs a raw query: a Kysely instance, a transaction or one pinned connection. */
-type Executor = Parameters<RawBuilder<unknown>['execute']>[0];
+/** The Kysely instance (or pinned connection) an introspector reads through. */
+type IntrospectedDb = ConstructorParameters<typeof PostgresIntrospector>[0];
 
-const KYSELY_TABLES = ['kysely_migration', 'kysely_migration_lock'];
+const KYSELY_TABLES = [DEFAULT_MIGRATION_TABLE, DEFAULT_MIGRATION_LOCK_TABLE];
 
 interface ColumnRow {
   table: string;
+  schema: string;
   table_type: string;
   column: string;
   not_null: boolean;
@@ -33,18 +34,15 @@ interface ColumnRow {
  * query fails it with "relation … does not exist" — the migrator asks it whether its bookkeeping
  * tables exist at every start. This one reads only the schema Serika works in (search_path's
  * first, where the migrations put everything) and finds serial and identity columns from the
- * catalog rows themselves, resolving no name.
+ * catalog rows themselves, resolving no name. Its schema list (and the metadata built on getTables) is Kysely's.
  */
-export class CurrentSchemaIntrospector implements DatabaseIntrospector {
-  constructor(private readonly db: Executor) {}
-
-  async getSchemas(): Promise<SchemaMetadata[]> {
-    const { rows } = await sql<{ nspname: string }>`select nspname from pg_catalog.pg_namespace`.execute(this.db);
-    return rows.map((row) => ({ name: row.nspname }));
+export class CurrentSchemaIntrospector extends PostgresIntrospector {
+  constructor(private readonly db: IntrospectedDb) {
+    super(db);
   }
 
-  async getTables(options: DatabaseMetadataOptions = { withInternalKyselyTables: false }): Promise<TableMetadata[]> {
-    const { rows } = await sql<ColumnRow & { schema: string }>`
+  override async getTables(options: DatabaseMetadataOptions = { withInternalKyselyTables: false }): Promise<TableMetadata[]> {
+    const { rows } = await sql<ColumnRow>`
       select c.relname as "table", c.relkind as table_type, ns.nspname as "schema",
              a.attname as "column", a.attnotnull as not_null, a.atthasdef as has_default, a.attidentity as identity,
              pg_catalog.pg_get_expr(d.adbin, d.adrelid) as default_expression,
@@ -80,15 +78,11 @@ export class CurrentSchemaIntrospector implements DatabaseIntrospector {
     }
     return [...tables.values()];
   }
-
-  async getMetadata(options?: DatabaseMetadataOptions): Promise<DatabaseMetadata> {
-    return { tables: await this.getTables(options) };
-  }
 }
 
 /** PostgreSQL as Kysely speaks it, introspecting only the current schema (see CurrentSchemaIntrospector). */
 export class CurrentSchemaPostgresDialect extends PostgresDialect {
-  override createIntrospector(db: Executor): DatabaseIntrospector {
+  override createIntrospector(db: IntrospectedDb): DatabaseIntrospector {
     return new CurrentSchemaIntrospector(db);
   }
 }
