@@ -6,6 +6,7 @@ import type { BudgetsService } from '../../consent/budgets.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience } from '../../audiences.js';
 import { clientMayRequest, formatScopes, parseScopes } from '../../scopes.js';
+import { redirectsErrors } from '../../clients/trust.js';
 import { OAuthError } from '../errors.js';
 import { OAuthParams } from '../params.js';
 import type { OAuthStore } from '../store.js';
@@ -44,9 +45,21 @@ export class AuthorizationService {
     return { kind: 'redirect', location: responseLocation(redirectUri, params, this.deps.issuer) };
   }
 
+  /**
+   * An error response (RFC 6749 §4.1.2.1): redirected only to a client Serika trusts, else
+   * shown as a page (RFC 9700 §4.11.2). After the user's own decision (afterDecision) the
+   * page offers the response as a link: the authorization server "MAY inform the user and
+   * rely on the user to make the correct decision".
+   */
+  private answerError(client: RegisteredClient, redirectUri: string, error: OAuthError, state: string | undefined, afterDecision = false): AuthorizeOutcome {
+    const location = responseLocation(redirectUri, { error: error.code, error_description: error.message, state }, this.deps.issuer);
+    if (redirectsErrors(client)) return { kind: 'redirect', location };
+    return { kind: 'error', error: new OAuthError(error.code, error.message, { status: 400 }), returnTo: afterDecision ? location : undefined };
+  }
+
   private fail(ctx: AuthorizeContext, error: OAuthError): AuthorizeOutcome {
     if (ctx.redirectUri === undefined) return { kind: 'error', error, sentRedirectUri: ctx.sentRedirectUri };
-    return this.redirect(ctx.redirectUri, { error: error.code, error_description: error.message, state: ctx.state });
+    return this.answerError(ctx.client!, ctx.redirectUri, error, ctx.state);
   }
 
   /**
@@ -148,11 +161,11 @@ export class AuthorizationService {
     }
     const state = pending.state ?? undefined;
     if (decision === 'deny') {
-      return this.redirect(pending.redirect_uri, { error: 'access_denied', error_description: 'The user denied the request.', state });
+      return this.answerError(client, pending.redirect_uri, new OAuthError('access_denied', 'The user denied the request.'), state, true);
     }
     const scopes = parseScopes(pending.scopes);
     if (!scopes.every((s) => clientMayRequest(client.scopes, s))) {
-      return this.redirect(pending.redirect_uri, { error: 'invalid_scope', error_description: 'The app no longer has these scopes.', state });
+      return this.answerError(client, pending.redirect_uri, new OAuthError('invalid_scope', 'The app no longer has these scopes.'), state, true);
     }
     const audience = parseAudience(pending.resources);
     await grants.allow(userId, client.clientId, scopes, audience);
