@@ -190,7 +190,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     protectFormPosts(pages, config.publicUrl);
     await assetRoutes(pages);
     await authorizePages(pages, { authorization: services.authorization, pageSessions });
-    await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens });
+    await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens, audit: services.audit });
     await devicePages(pages, {
       pageSessions,
       devices: services.devices,

@@ -17,6 +17,7 @@ export const AUDIT_EVENTS = {
   'code.replayed': 'An authorization code was redeemed twice: the tokens it issued were revoked',
   'device_code.replayed': 'A device code was redeemed again after its tokens were issued',
   'device.denied': 'A sign-in from a device was denied',
+  'session.ended': "Signed out at an app's request (RP-initiated logout)",
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENTS;
