@@ -1,9 +1,8 @@
 import { randomInt } from 'node:crypto';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USER_CODE_ALPHABET } from '../../src/oauth/device/user-codes.js';
 import { credentialKey } from '../../src/oauth/tokens.js';
-import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
+import { DIALECTS, dialectAvailable, failInserts } from '../helpers/databases.js';
 import { basic, form, hiddenField, tokenRequest, userWithSession, type Agent } from '../helpers/oauth.js';
 import { call, type Seeded, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -168,13 +167,8 @@ describe.each(DIALECTS)('the device decision and its guard (%s)', (dialect) => {
       const code = await start();
       const page = await confirmationPage(agent, code.user_code);
       const db = ts.services.storage.db;
-      // The budget is written after the code is decided and the grant stored: make that write fail, in this test's own database.
-      if (dialect === 'sqlite') {
-        await sql`create trigger fail_budget before insert on oauth_budgets begin select raise(abort, 'injected failure'); end`.execute(db);
-      } else {
-        await sql`create function fail_budget() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$`.execute(db);
-        await sql`create trigger fail_budget before insert on oauth_budgets for each row execute function fail_budget()`.execute(db);
-      }
+      // The budget is written after the code is decided and the grant stored: that write fails.
+      const restore = await failInserts(db, dialect, 'oauth_budgets');
       const fields = { _csrf: page.csrf, user_code: page.userCode, confirmation: page.confirmation, decision: 'allow', budget: 'limit', budget_tokens: '1000', budget_period: 'day' };
       try {
         const failed = await post(agent, fields);
@@ -185,8 +179,7 @@ describe.each(DIALECTS)('the device decision and its guard (%s)', (dialect) => {
         expect((await ts.services.audit.listForUser(user.userId)).map((e) => e.type)).not.toContain('device.approved');
         expect((await poll(code.device_code)).json.error).toBe('authorization_pending');
       } finally {
-        await sql`drop trigger fail_budget${sql.raw(dialect === 'postgres' ? ' on oauth_budgets' : '')}`.execute(db);
-        if (dialect === 'postgres') await sql`drop function fail_budget()`.execute(db);
+        await restore();
       }
       const decided = await post(agent, fields);
       expect(decided.status).toBe(200);
