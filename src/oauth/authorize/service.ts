@@ -1,6 +1,8 @@
 import type { UsersService } from '../../accounts/users-service.js';
 import type { ClientsService, RegisteredClient } from '../../clients/service.js';
 import type { GrantsService } from '../../consent/grants.js';
+import type { ConsentRecorder } from '../../consent/record.js';
+import type { Transactor } from '../../storage/group-commit.js';
 import type { MetadataDocuments } from '../../clients/metadata-documents.js';
 import type { BudgetsService } from '../../consent/budgets.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
@@ -23,6 +25,9 @@ export interface AuthorizationDeps {
   users: UsersService;
   grants: GrantsService;
   budgets: BudgetsService;
+  /** Records an Allow (grant, budget) in the transaction that creates the code. */
+  consents: ConsentRecorder;
+  transact: Transactor;
   store: OAuthStore;
   issuer: string;
   now: () => number;
@@ -149,7 +154,7 @@ export class AuthorizationService {
    * undefined keeps what the grant had (SPEC §10: a budget survives re-consent).
    */
   async decide(requestId: string | undefined, userId: string, decision: 'allow' | 'deny', budget?: BudgetLimit | null): Promise<AuthorizeOutcome> {
-    const { clients, grants, store } = this.deps;
+    const { clients, store } = this.deps;
     const pending = requestId ? await store.takePending(requestId, userId) : undefined;
     if (!pending) {
       return { kind: 'error', error: new OAuthError('invalid_request', 'This authorization request has expired or was already answered. Go back to the app and start again.') };
@@ -168,18 +173,11 @@ export class AuthorizationService {
       return this.answerError(client, pending.redirect_uri, new OAuthError('invalid_scope', 'The app no longer has these scopes.'), state, true);
     }
     const audience = parseAudience(pending.resources);
-    await grants.allow(userId, client.clientId, scopes, audience);
-    if (budget !== undefined) await this.deps.budgets.set(userId, client.clientId, budget);
-    if (client.ownerId === null) await clients.markGranted(client.clientId);
-    const code = await store.createCode({
-      audience,
-      clientId: client.clientId,
-      userId,
-      scopes,
-      redirectUri: pending.redirect_uri,
-      codeChallenge: pending.code_challenge,
-      nonce: pending.nonce,
-      authTime: pending.auth_time,
+    // The consent and the code it issues are stored together or not at all.
+    const code = await this.deps.transact(async (trx) => {
+      await this.deps.consents.record(trx, { userId, clientId: client.clientId, scopes, audience, budget });
+      const subject = { audience, clientId: client.clientId, userId, scopes, redirectUri: pending.redirect_uri, codeChallenge: pending.code_challenge, nonce: pending.nonce, authTime: pending.auth_time };
+      return store.createCode(subject, trx);
     });
     return this.redirect(pending.redirect_uri, { code, state });
   }
