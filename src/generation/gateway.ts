@@ -191,7 +191,8 @@ export class Gateway {
  * unbudgeted one (an API key, or a grant with no token limit) has no reservation, and charging it nothing would
  * under-report what the upstream bills, so it is charged an estimate that errs high, as the reservation does:
  * the prompt estimate of §10 plus the completion text the upstream sent so far, its UTF-8 bytes ÷ 2 rounded up
- * (no tokenizer counts fewer than one token per two bytes of text). Reasoning a model does not show is not in it.
+ * (tokenizers count about a token per 4 bytes of English, a token per CJK character of 3 bytes, so ÷ 2 errs
+ * high for text). Reasoning a model does not show is not in it: only its usage can tell.
  */
 function unmeasured(body: Json, budgeted: Budgeted): Unmeasured {
   if (budgeted.held) return budgeted.held.reserved;
