@@ -17,6 +17,7 @@ export interface RunningServer {
   config: Config;
   /** The address actually listened on, as a URL. */
   url: string;
+  /** Stops now: streams still open end at once with an error event, charged (SPEC §10). */
   close(): Promise<void>;
   /** The graceful stop of SIGTERM: drain, let in-flight requests finish, end what remains (see shutdown()). */
   shutdown(): Promise<void>;
@@ -90,7 +91,11 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
         services,
         config,
         url: listenUrl(app.server.address() as AddressInfo),
-        close,
+        close: () => {
+          // Not the graceful stop: open streams, and those the apps left that are read on for their usage, end now (charged).
+          services.lifecycle.ending.abort();
+          return close();
+        },
         shutdown: () => (stopping ??= shutdown(app, services, config, close)),
       };
     }

@@ -95,6 +95,8 @@ export function connectRedis(url: string | null): Redis | null {
 
 /** Closes what createServices opened besides the database (the upstream pool, Redis), so a process can exit. */
 export async function closeServices(services: Services): Promise<void> {
+  // Streams the apps left are still read for their usage (or until lifecycle.ending): their rows commit first.
+  await services.gateway.close();
   await services.upstream.close();
   await services.documents?.close();
   services.redis?.disconnect();
@@ -146,6 +148,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     now,
     clientName,
     ending: lifecycle.ending.signal,
+    drainMs: config.upstreamTimeoutMs,
     telemetry,
     budget: new BudgetGuard({ budgets, defaultMaxTokens: config.budgetDefaultMaxTokens, dashboardUrl: config.publicUrl + DASHBOARD.apps, clientName, now }),
   });

@@ -235,21 +235,24 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
     });
 
     describe('usage', () => {
-      it('records every call, bills only successful ones, and sums per app and per day over 30 days', async () => {
+      it('records every call with what it was charged, and sums the calls that succeeded or were charged, per app and per day over 30 days', async () => {
         const user = await newUser();
         const principal = { userId: user, clientId, apiKeyId: null };
         const entry = { principal, clientName: 'App', endpoint: 'chat.completions' as const, model: 'm', promptTokens: 10, completionTokens: 5, images: 0, status: 200, latencyMs: 12 };
         await s.usage.record(entry);
-        await s.usage.record({ ...entry, status: 502 });
+        // A failed call, charged nothing (the meter records it so), is not summed.
+        await s.usage.record({ ...entry, status: 502, promptTokens: 0, completionTokens: 0 });
+        // A stream the app left, charged (SPEC §10), is.
+        await s.usage.record({ ...entry, status: 499, promptTokens: 4, completionTokens: 6 });
         await s.usage.record({ ...entry, principal: { userId: user, clientId: null, apiKeyId: 'key_1' }, clientName: null, promptTokens: 1, completionTokens: 1 });
         clock -= 40 * 86_400_000; // an old row, outside the window
         await s.usage.record(entry);
         clock += 40 * 86_400_000;
         const totals = await s.usage.totalsByApp(user);
-        expect(totals.get(clientId)).toMatchObject({ promptTokens: 10, completionTokens: 5, requests: 1 });
+        expect(totals.get(clientId)).toMatchObject({ promptTokens: 14, completionTokens: 11, requests: 2 });
         expect(totals.get('')).toMatchObject({ promptTokens: 1, completionTokens: 1, requests: 1 });
         const days = await s.usage.lastThirtyDays(user);
-        expect(days.reduce((sum, d) => sum + d.requests, 0)).toBe(2);
+        expect(days.reduce((sum, d) => sum + d.requests, 0)).toBe(3);
       });
     });
 
