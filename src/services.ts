@@ -129,7 +129,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now, transact);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
-  const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres');
+  const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres', audit);
   const clientName = async (clientId: string) => (await clients.findRegistered(clientId))?.name ?? null;
   const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs });
   const gateway = new Gateway({

@@ -124,7 +124,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
     const clientName = client?.name ?? 'The app';
     if (decision === 'allow' && client) {
       await grants.allow(user.userId, client.clientId, parseScopes(row.scopes), parseAudience(row.resources), { device: true });
-      if (budget !== undefined) await budgets.set(user.userId, client.clientId, budget);
+      if (budget !== undefined) await budgets.set(user.userId, client.clientId, budget, undefined, request);
       if (client.ownerId === null) await clients.markGranted(client.clientId);
     } else {
       await audit.record({ type: 'device.denied', userId: user.userId, clientId: row.client_id }, request);

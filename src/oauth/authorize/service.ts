@@ -4,6 +4,7 @@ import type { GrantsService } from '../../consent/grants.js';
 import type { MetadataDocuments } from '../../clients/metadata-documents.js';
 import type { BudgetsService } from '../../consent/budgets.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
+import type { RequestOrigin } from '../../http/request-context.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience } from '../../audiences.js';
 import { clientMayRequest, formatScopes, parseScopes } from '../../scopes.js';
 import { OAuthError } from '../errors.js';
@@ -134,8 +135,9 @@ export class AuthorizationService {
   /**
    * `budget`: the spending limit the user left on the page (null: no limit);
    * undefined keeps what the grant had (SPEC §10: a budget survives re-consent).
+   * `origin`: the decision's request, for the audit event of a changed limit.
    */
-  async decide(requestId: string | undefined, userId: string, decision: 'allow' | 'deny', budget?: BudgetLimit | null): Promise<AuthorizeOutcome> {
+  async decide(requestId: string | undefined, userId: string, decision: 'allow' | 'deny', budget?: BudgetLimit | null, origin?: RequestOrigin): Promise<AuthorizeOutcome> {
     const { clients, grants, store } = this.deps;
     const pending = requestId ? await store.takePending(requestId, userId) : undefined;
     if (!pending) {
@@ -156,7 +158,7 @@ export class AuthorizationService {
     }
     const audience = parseAudience(pending.resources);
     await grants.allow(userId, client.clientId, scopes, audience);
-    if (budget !== undefined) await this.deps.budgets.set(userId, client.clientId, budget);
+    if (budget !== undefined) await this.deps.budgets.set(userId, client.clientId, budget, undefined, origin);
     if (client.ownerId === null) await clients.markGranted(client.clientId);
     const code = await store.createCode({
       audience,
