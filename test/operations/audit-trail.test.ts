@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
-import { Agent, PASSWORD, authorizeUrl, basic, form, hiddenField, pkce, registerClient, standardParams, tokenRequest, userWithSession, type TestClient } from '../helpers/oauth.js';
+import { Agent, PASSWORD, authorizeUrl, basic, form, hiddenField, pkce, registerClient, standardParams, tokenRequest, userWithSession } from '../helpers/oauth.js';
 import { call, captureLog, type Seeded, startTestServer, type TestServer } from '../helpers/server.js';
 import { pruneOnce } from '../../src/pruner.js';
 
