@@ -38,7 +38,6 @@ import { assetRoutes } from './web/assets.js';
 import { authorizePages } from './web/authorize-pages.js';
 import { endSessionPages } from './web/end-session-pages.js';
 import { devicePages } from './web/device-pages.js';
-import { DeviceCodeAttempts } from './oauth/device/attempts.js';
 import { dashboardRoutes } from './web/dashboard/index.js';
 import { pageHeaders } from './web/layout.js';
 import { sendPageError } from './web/page-errors.js';
@@ -193,17 +192,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     protectFormPosts(pages, config.publicUrl);
     await assetRoutes(pages);
     await authorizePages(pages, { authorization: services.authorization, pageSessions });
-    await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens });
-    await devicePages(pages, {
-      pageSessions,
-      devices: services.devices,
-      attempts: new DeviceCodeAttempts(services.storage.db, services.now),
-      clients: services.clients,
-      users: services.users,
-      grants: services.grants,
-      audit: services.audit,
-      budgets: services.budgets,
-    });
+    await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens, audit: services.audit });
+    await devicePages(pages, { pageSessions, decisions: services.deviceDecisions });
     const { users, clients, throttle, audit, telemetry } = services;
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());

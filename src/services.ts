@@ -15,6 +15,9 @@ import { DASHBOARD } from './paths.js';
 import { AuthorizationService } from './oauth/authorize/service.js';
 import { OAuthStore } from './oauth/store.js';
 import { DeviceCodes } from './oauth/device/store.js';
+import { DeviceCodeAttempts } from './oauth/device/attempts.js';
+import { DeviceDecisions } from './oauth/device/decision.js';
+import { ConsentRecorder } from './consent/record.js';
 import { Gateway } from './generation/gateway.js';
 import { UpstreamClient } from './generation/upstream.js';
 import { UsageService } from './generation/usage.js';
@@ -49,6 +52,8 @@ export interface Services {
   oauth: OAuthStore;
   /** Device codes (SPEC §9). */
   devices: DeviceCodes;
+  /** The device page's decisions (SPEC §9), beside the authorization endpoint's. */
+  deviceDecisions: DeviceDecisions;
   authorization: AuthorizationService;
   audit: AuditService;
   signingKeys: SigningKeys;
@@ -130,6 +135,9 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const usage = new UsageService(storage.db, now, transact);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
   const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres', audit);
+  // One way to record a consent, for the authorization endpoint and the device page alike.
+  const consents = new ConsentRecorder(grants, budgets, (trx, clientId) => clients.markGranted(clientId, trx));
+  const devices = new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry);
   const clientName = async (clientId: string) => (await clients.findRegistered(clientId))?.name ?? null;
   const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs });
   const gateway = new Gateway({
@@ -158,11 +166,23 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     grants,
     budgets,
     oauth,
-    devices: new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry),
+    devices,
+    deviceDecisions: new DeviceDecisions({
+      devices,
+      attempts: new DeviceCodeAttempts(storage.db, now),
+      clients,
+      users,
+      budgets,
+      consents,
+      audit,
+      transact: ownTransaction(storage.db),
+    }),
     authorization: new AuthorizationService({
       clients,
       documents,
       budgets,
+      consents,
+      transact: ownTransaction(storage.db),
       users,
       grants,
       store: oauth,

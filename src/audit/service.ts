@@ -26,7 +26,9 @@ export const AUDIT_EVENTS = {
   'refresh_token.replayed': 'A used refresh token was presented again: its whole family was revoked',
   'code.replayed': 'An authorization code was redeemed twice: the tokens it issued were revoked',
   'device_code.replayed': 'A device code was redeemed again after its tokens were issued',
+  'device.approved': 'A sign-in from a device was allowed',
   'device.denied': 'A sign-in from a device was denied',
+  'session.ended': "Signed out at an app's request (RP-initiated logout)",
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENTS;

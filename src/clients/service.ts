@@ -130,9 +130,9 @@ export class ClientsService {
     return this.cache?.holds(clientId) ?? false;
   }
 
-  /** An ownerless client was just granted: it stays another 30 days (SPEC §8). */
-  async markGranted(clientId: string): Promise<void> {
-    await this.repo.markGranted(clientId, this.now());
+  /** An ownerless client was just granted: it stays another 30 days (SPEC §8); an owned one is not changed. */
+  async markGranted(clientId: string, executor?: Kysely<Database>): Promise<void> {
+    await this.repo.markGranted(clientId, this.now(), executor);
   }
 
   /** SPEC §8: ownerless clients nobody has granted for 30 days (in the pruner's transaction). */

@@ -141,11 +141,11 @@ export class OAuthStore {
     return row && row.expires_at > this.now() ? row : undefined;
   }
 
-  async createCode(subject: TokenSubject & { redirectUri: string; codeChallenge: string; nonce?: string | null }): Promise<string> {
+  async createCode(subject: TokenSubject & { redirectUri: string; codeChallenge: string; nonce?: string | null }, executor: Kysely<Database> = this.db): Promise<string> {
     // The code carries the audience the user allowed; the token request may narrow it (RFC 8707 §2.2).
     const now = this.now();
     const code = mint('code');
-    await this.db
+    await executor
       .insertInto('oauth_codes')
       .values({
         code_hash: code.hash,
