@@ -80,6 +80,9 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     },
   });
 
+  // Audit lines are written whatever LOG_LEVEL is, to the same destination (audit/service.ts).
+  services.audit.logTo(app.log);
+
   const https = config.publicUrl.startsWith('https:');
   app.addHook('onResponse', (request, reply, done) => {
     if (isProbe(request.url)) request.log.debug({ url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'health probe');

@@ -55,6 +55,8 @@ export interface Config {
   cimd: boolean;
   /** Metadata documents may live on loopback and private addresses, over http too (development and tests only). */
   cimdAllowPrivate: boolean;
+  /** Days an audit event is kept before the pruner deletes it. */
+  auditRetentionDays: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -254,6 +256,7 @@ export function parseConfig(env: Env = process.env): Config {
     rateLimitRegister: integer(env, 'RATE_LIMIT_REGISTER', 10, 0, 1_000_000_000, 'a whole number of registrations per hour (0 turns the limit off)'),
     cimd: flag(env, 'CIMD', true, 'on', 'off'),
     cimdAllowPrivate,
+    auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500, 'a whole number of days from 1 to 36500'),
   };
 }
 

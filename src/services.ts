@@ -136,7 +136,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now, transact);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
-  const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres');
+  const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres', audit);
   // One way to record a consent, for the authorization endpoint and the device page alike.
   const consents = new ConsentRecorder(grants, budgets, (trx, clientId) => clients.markGranted(clientId, trx));
   const devices = new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry);

@@ -14,7 +14,8 @@ Configuration is read from environment variables (and .env if present):
   REFRESH_TOKEN_TTL, AUTH_CODE_TTL, RATE_LIMIT_TOKEN, RATE_LIMIT_LOGIN, SIGNUP,
   METRICS_TOKEN, TRUST_PROXY, SHUTDOWN_DRAIN, SHUTDOWN_TIMEOUT,
   MAX_CLIENTS_PER_USER, ID_TOKEN_TTL, REGISTRATION, RATE_LIMIT_REGISTER, CIMD,
-  CIMD_ALLOW_PRIVATE, DEVICE_CODE_TTL, BUDGET_DEFAULT_MAX_TOKENS, TOKEN_CACHE, GROUP_COMMIT, LOG_LEVEL.
+  CIMD_ALLOW_PRIVATE, DEVICE_CODE_TTL, BUDGET_DEFAULT_MAX_TOKENS, TOKEN_CACHE, GROUP_COMMIT, LOG_LEVEL,
+  AUDIT_RETENTION_DAYS.
   See README.md for defaults and meanings.
 Run it from the install directory with the server's environment: the
 commands that touch the database say on stderr which one they used, and

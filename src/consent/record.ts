@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Audience } from '../audiences.js';
+import type { RequestOrigin } from '../http/request-context.js';
 import type { Database } from '../storage/schema.js';
 import type { BudgetLimit } from './budget-rules.js';
 import type { BudgetsService } from './budgets.js';
@@ -37,9 +38,10 @@ export class ConsentRecorder {
     private readonly onRecorded: ConsentRecordedHook = async () => {},
   ) {}
 
-  async record(trx: Kysely<Database>, consent: Consent): Promise<void> {
+  /** origin: the decision's request, for the audit event of a changed spending limit (budget.changed). */
+  async record(trx: Kysely<Database>, consent: Consent, origin?: RequestOrigin): Promise<void> {
     await this.grants.allow(consent.userId, consent.clientId, consent.scopes, consent.audience, { device: consent.device }, trx);
-    if (consent.budget !== undefined) await this.budgets.set(consent.userId, consent.clientId, consent.budget, trx);
+    if (consent.budget !== undefined) await this.budgets.set(consent.userId, consent.clientId, consent.budget, trx, origin);
     await this.onRecorded(trx, consent.clientId);
   }
 }

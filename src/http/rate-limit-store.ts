@@ -13,6 +13,13 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {current, ttl}`;
 
+// The count as it stands, without counting (a peek: @fastify/rate-limit's `{ increment: false }`).
+const READ = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then ttl = 0 end
+return {current, ttl}`;
+
 /** In-process fixed windows, bounded: the store without Redis, and the fallback when Redis is away. */
 class LocalWindows {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();
@@ -27,6 +34,12 @@ class LocalWindows {
     }
     w.count++;
     return { current: w.count, ttl: w.resetAt - now };
+  }
+
+  peek(key: string): Result {
+    const now = Date.now();
+    const w = this.windows.get(key);
+    return !w || w.resetAt <= now ? { current: 0, ttl: 0 } : { current: w.count, ttl: w.resetAt - now };
   }
 
   private prune(now: number): void {
@@ -50,15 +63,24 @@ export function sharedRateLimitStore(redis: Redis | null, log: FastifyBaseLogger
     ) {}
 
     incr(key: string, callback: Callback, timeWindow: number): void {
+      this.run(INCR, [this.prefix + key, String(timeWindow)], () => local.hit(this.prefix + key, timeWindow), callback);
+    }
+
+    read(key: string, callback: Callback): void {
+      this.run(READ, [this.prefix + key], () => local.peek(this.prefix + key), callback);
+    }
+
+    /** The script on Redis, or the local windows while Redis is away. */
+    private run(script: string, args: [string, ...string[]], fallback: () => Result, callback: Callback): void {
       if (!redis || redis.status !== 'ready') {
         if (redis && !degraded) {
           degraded = true;
           log.warn('Redis is unreachable: rate limits are counted per instance until it is back');
         }
-        callback(null, local.hit(this.prefix + key, timeWindow));
+        callback(null, fallback());
         return;
       }
-      redis.eval(INCR, 1, this.prefix + key, String(timeWindow)).then(
+      redis.eval(script, 1, ...args).then(
         (result) => {
           if (degraded) {
             degraded = false;
@@ -72,7 +94,7 @@ export function sharedRateLimitStore(redis: Redis | null, log: FastifyBaseLogger
             degraded = true;
             log.warn({ err: error }, 'Redis failed: rate limits are counted per instance until it is back');
           }
-          callback(null, local.hit(this.prefix + key, timeWindow));
+          callback(null, fallback());
         },
       );
     }

@@ -227,8 +227,9 @@ export class OAuthStore {
     return this.revokeWhere('family_id', familyId, { kind: 'family', key: familyId }, reason);
   }
 
-  async revokeToken(tokenHash: string): Promise<void> {
-    await this.revokeWhere('token_hash', tokenHash, { kind: 'token', key: tokenHash }, 'revocation');
+  /** Revokes one token; returns 1 when it was live, else 0. */
+  async revokeToken(tokenHash: string): Promise<number> {
+    return this.revokeWhere('token_hash', tokenHash, { kind: 'token', key: tokenHash }, 'revocation');
   }
 
   /**

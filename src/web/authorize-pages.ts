@@ -70,6 +70,6 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
       if (error instanceof InvalidSpendingLimit) return sendErrorPage(reply, 400, 'invalid_request', `${error.message} Go back and correct it.`);
       throw error;
     }
-    return show(request, reply, user, await authorization.decide(field(request.body, 'request_id'), user.userId, decision, budget));
+    return show(request, reply, user, await authorization.decide(field(request.body, 'request_id'), user.userId, decision, budget, request));
   });
 }

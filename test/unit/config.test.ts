@@ -35,6 +35,7 @@ describe('configuration', () => {
       rateLimitRegister: 10,
       cimd: true,
       cimdAllowPrivate: false,
+      auditRetentionDays: 365,
     });
   });
 
@@ -59,6 +60,7 @@ describe('configuration', () => {
       REGISTRATION: 'closed',
       RATE_LIMIT_REGISTER: '0',
       CIMD: 'off',
+      AUDIT_RETENTION_DAYS: '30',
     });
     expect(config).toMatchObject({
       registration: 'closed',
@@ -81,6 +83,7 @@ describe('configuration', () => {
       signup: 'closed',
       metricsToken: 'm',
       logLevel: 'warn',
+      auditRetentionDays: 30,
     });
   });
 
@@ -134,6 +137,8 @@ describe('configuration', () => {
     ['CIMD_ALLOW_PRIVATE', '1'],
     ['DEVICE_CODE_TTL', '30'],
     ['BUDGET_DEFAULT_MAX_TOKENS', '0'],
+    ['AUDIT_RETENTION_DAYS', '0'],
+    ['AUDIT_RETENTION_DAYS', 'a year'],
   ];
 
   it('allows private metadata documents only for an http issuer', () => {

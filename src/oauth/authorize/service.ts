@@ -6,6 +6,7 @@ import type { Transactor } from '../../storage/group-commit.js';
 import type { MetadataDocuments } from '../../clients/metadata-documents.js';
 import type { BudgetsService } from '../../consent/budgets.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
+import type { RequestOrigin } from '../../http/request-context.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience } from '../../audiences.js';
 import { clientMayRequest, formatScopes, parseScopes } from '../../scopes.js';
 import { redirectsErrors } from '../../clients/trust.js';
@@ -152,8 +153,9 @@ export class AuthorizationService {
   /**
    * `budget`: the spending limit the user left on the page (null: no limit);
    * undefined keeps what the grant had (SPEC §10: a budget survives re-consent).
+   * `origin`: the decision's request, for the audit event of a changed limit.
    */
-  async decide(requestId: string | undefined, userId: string, decision: 'allow' | 'deny', budget?: BudgetLimit | null): Promise<AuthorizeOutcome> {
+  async decide(requestId: string | undefined, userId: string, decision: 'allow' | 'deny', budget?: BudgetLimit | null, origin?: RequestOrigin): Promise<AuthorizeOutcome> {
     const { clients, store } = this.deps;
     const pending = requestId ? await store.takePending(requestId, userId) : undefined;
     if (!pending) {
@@ -175,7 +177,7 @@ export class AuthorizationService {
     const audience = parseAudience(pending.resources);
     // The consent and the code it issues are stored together or not at all.
     const code = await this.deps.transact(async (trx) => {
-      await this.deps.consents.record(trx, { userId, clientId: client.clientId, scopes, audience, budget });
+      await this.deps.consents.record(trx, { userId, clientId: client.clientId, scopes, audience, budget }, origin);
       const subject = { audience, clientId: client.clientId, userId, scopes, redirectUri: pending.redirect_uri, codeChallenge: pending.code_challenge, nonce: pending.nonce, authTime: pending.auth_time };
       return store.createCode(subject, trx);
     });

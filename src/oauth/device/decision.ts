@@ -123,7 +123,7 @@ export class DeviceDecisions {
       if (typeof decided === 'string') return { kind: decided };
       if (allowed) {
         const consent = { userId: input.userId, clientId: client.clientId, scopes: parseScopes(decided.scopes), audience: parseAudience(decided.resources), budget: input.budget, device: true };
-        await this.deps.consents.record(trx, consent);
+        await this.deps.consents.record(trx, consent, origin);
       }
       // The address the device asked from, beside the browser's (the row's ip): the user can tell a stranger's request.
       const event = { type: allowed ? ('device.approved' as const) : ('device.denied' as const), userId: input.userId, clientId: client.clientId, detail: { deviceIp: decided.request_ip } };
