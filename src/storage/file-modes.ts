@@ -33,7 +33,7 @@ export function createOwnerOnlyFile(path: string, exclusive: boolean): void {
   }
 }
 
-/** Makes each existing file of the list owner-only; returns the ones that were not, with their old mode (e.g. "0644"). */
+/** Makes each existing file of the list owner-only (0600); returns the ones that were not, with their old mode (e.g. "0644"). */
 export function tightenToOwnerOnly(paths: readonly string[]): Array<{ path: string; mode: string }> {
   const tightened = [];
   for (const path of paths) {
@@ -45,7 +45,7 @@ export function tightenToOwnerOnly(paths: readonly string[]): Array<{ path: stri
       throw error;
     }
     if ((mode & 0o077) === 0) continue;
-    chmodSync(path, mode & 0o700);
+    chmodSync(path, FILE_MODE);
     tightened.push({ path, mode: '0' + mode.toString(8) });
   }
   return tightened;
