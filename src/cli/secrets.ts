@@ -6,7 +6,7 @@ export function secretsCommand(program: Command): void {
   const secrets = program.command('secrets').description('the keys Serika keeps in its database, sealed under KEY_ENCRYPTION_SECRETS (see docs/deploying.md)');
   databaseOption(secrets.command('reencrypt'))
     .description(
-      'seal every private signing key and server secret under the first KEY_ENCRYPTION_SECRETS secret: those sealed under another listed secret and those stored plain (after a rotation: put the new secret first on every instance, then run this)',
+      'seal every private signing key and the cookie and CSRF keys under the first KEY_ENCRYPTION_SECRETS secret: those sealed under another listed secret and those stored plain (after a rotation: put the new secret first on every instance, then run this)',
     )
     .action(async () => {
       const { reencrypt } = await import('../security/sealed-columns.js');

@@ -19,7 +19,7 @@ export interface SealedColumn {
 }
 
 export const SIGNING_KEYS_COLUMN = { table: 'signing_keys', id: 'kid', column: 'private_jwk', holds: 'private signing keys', one: 'the private signing key' } as const satisfies SealedColumn;
-export const SERVER_SECRETS_COLUMN = { table: 'server_secrets', id: 'name', column: 'value', holds: 'server secrets (cookie and CSRF keys)', one: 'the server secret' } as const satisfies SealedColumn;
+export const SERVER_SECRETS_COLUMN = { table: 'server_secrets', id: 'name', column: 'value', holds: 'cookie and CSRF keys', one: 'the server secret' } as const satisfies SealedColumn;
 
 export const SEALED_COLUMNS: readonly SealedColumn[] = [SIGNING_KEYS_COLUMN, SERVER_SECRETS_COLUMN];
 

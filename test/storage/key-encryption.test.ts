@@ -75,7 +75,7 @@ describe.each(DIALECTS)('keys at rest under KEY_ENCRYPTION_SECRETS (%s)', (diale
       const warnings = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.msg.includes('KEY_ENCRYPTION_SECRETS'));
       expect(warnings.map((w) => w.msg)).toEqual([
         '3 private signing keys (signing_keys.private_jwk) are not sealed under the first KEY_ENCRYPTION_SECRETS secret: run npx serika secrets reencrypt',
-        '2 server secrets (cookie and CSRF keys) (server_secrets.value) are not sealed under the first KEY_ENCRYPTION_SECRETS secret: run npx serika secrets reencrypt',
+        '2 cookie and CSRF keys (server_secrets.value) are not sealed under the first KEY_ENCRYPTION_SECRETS secret: run npx serika secrets reencrypt',
       ]);
     });
 
