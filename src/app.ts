@@ -101,8 +101,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
 
   const pageSessions = new PageSessions(services.sessions, config.publicUrl);
   app.decorate('pageSessions', pageSessions);
-  const cookieSigningKey = await sharedSecret(services.storage.db, 'cookie-signing-key');
-  const csrfHmacKey = await sharedSecret(services.storage.db, 'csrf-hmac-key');
+  const cookieSigningKey = await sharedSecret(services.storage.db, 'cookie-signing-key', services.keyEncryption);
+  const csrfHmacKey = await sharedSecret(services.storage.db, 'csrf-hmac-key', services.keyEncryption);
   // Rate-limit counters live in Redis when REDIS_URL is set (shared by every instance), else in-process.
   await app.register(rateLimit, { global: false, store: sharedRateLimitStore(services.redis, app.log) });
   registerCors(app);

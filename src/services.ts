@@ -27,6 +27,7 @@ import { redisState } from './http/health.js';
 import { Telemetry } from './http/telemetry.js';
 import { IdTokens } from './oidc/id-token.js';
 import { SigningKeys } from './oidc/signing-keys.js';
+import { KeyEncryption } from './security/key-encryption.js';
 import { InvalidationFeed } from './storage/invalidations.js';
 import { GroupCommit, ownTransaction } from './storage/group-commit.js';
 
@@ -57,6 +58,8 @@ export interface Services {
   authorization: AuthorizationService;
   audit: AuditService;
   signingKeys: SigningKeys;
+  /** KEY_ENCRYPTION_SECRETS: seals keys at rest (SPEC §6). */
+  keyEncryption: KeyEncryption;
   idTokens: IdTokens;
   characters: CharactersService;
   usage: UsageService;
@@ -132,7 +135,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   );
   const users = new UsersService(storage.db, now, audit, invalidations);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations }) : null;
-  const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, now);
+  const keyEncryption = new KeyEncryption(config.keyEncryptionSecrets);
+  const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, keyEncryption, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now, transact);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
@@ -160,6 +164,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     apiKeys: new ApiKeysService(storage.db, now, audit),
     audit,
     signingKeys,
+    keyEncryption,
     idTokens,
     clients,
     documents,

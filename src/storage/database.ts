@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { createHash } from 'node:crypto';
@@ -8,6 +8,7 @@ import type { Database } from './schema.js';
 import { startCheckpointer, type Checkpointer } from './wal-checkpointer.js';
 import { registerDirect } from './prepared.js';
 import { CurrentSchemaPostgresDialect } from './pg-introspector.js';
+import { createOwnerOnlyFile, ensureOwnerOnlyDirectory, tightenToOwnerOnly } from './file-modes.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -63,9 +64,25 @@ function withStatementCache(connection: SQLite.Database): SqliteDatabase {
   };
 }
 
+/**
+ * SPEC §6: the database is owner-only from its first byte. SQLite creates the
+ * -wal and -shm with the database file's mode, so the file is created 0600
+ * before SQLite opens it; files left readable by others (by an older version)
+ * are tightened, and the caller is told.
+ */
+function prepareSqliteFiles(path: string, warn: (message: string) => void): void {
+  ensureOwnerOnlyDirectory(dirname(resolve(path)));
+  createOwnerOnlyFile(path, false);
+  const tightened = tightenToOwnerOnly([path, `${path}-wal`, `${path}-shm`]);
+  if (tightened.length > 0) {
+    const files = tightened.map((f) => `${f.path} (was ${f.mode})`).join(', ');
+    warn(`made the database files owner-only (0600), as they hold password hashes and keys: ${files}`);
+  }
+}
+
 function openSqlite(url: string, options: StorageOptions): Storage {
   const path = sqlitePath(url);
-  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  if (path !== ':memory:' && path !== '') prepareSqliteFiles(path, options.onWarning ?? (() => {}));
   const connection = new SQLite(path);
   // WAL with synchronous=NORMAL is durable against a process crash (SPEC §6);
   // the busy timeout lets the CLI and a running server share the file.
@@ -105,13 +122,27 @@ function openSqlite(url: string, options: StorageOptions): Storage {
       await sql`select 1`.execute(db);
     },
     async backup(destination) {
-      if (existsSync(destination)) throw new Error(`${destination} already exists; back up to a new file`);
+      // Owner-only before SQLite writes a page into it (SPEC §6): the backup holds what the database does.
+      try {
+        createOwnerOnlyFile(destination, true);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw new Error(`${destination} already exists; back up to a new file`);
+        if (code === 'ENOENT') throw new Error(`cannot save the backup: the directory ${dirname(destination)} does not exist`);
+        throw error;
+      }
       // Every step copies the whole file from one read snapshot, which writers (WAL) never wait on.
       // SQLite restarts a backup at its next step when another connection wrote in between, so a step
       // of fewer pages than the file then holds (the last step's count, while servers grow the file)
       // never finishes. better-sqlite3 clamps a negative step ("all") to 0, hence the largest int.
-      const result = await connection.backup(destination, { progress: () => 0x7fffffff });
-      return result.totalPages;
+      try {
+        const result = await connection.backup(destination, { progress: () => 0x7fffffff });
+        return result.totalPages;
+      } catch (error) {
+        // better-sqlite3 removes only a file it created; this one is ours.
+        rmSync(destination, { force: true });
+        throw error;
+      }
     },
     async close() {
       await checkpointer?.stop();
@@ -264,6 +295,8 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
 export interface StorageOptions {
   /** SQLite: the WAL's length in frames past which it is copied whole and started again (wal-checkpointer.ts). */
   walRestartFrames?: number;
+  /** Told what opening fixed that the operator should know of (SQLite: database files made owner-only). */
+  onWarning?: (message: string) => void;
 }
 
 export function openStorage(databaseUrl: string, options: StorageOptions = {}): Storage {

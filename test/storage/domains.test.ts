@@ -9,6 +9,7 @@ import { tokenState } from '../../src/oauth/store.js';
 import { pruneOnce } from '../../src/pruner.js';
 import { IdTokens } from '../../src/oidc/id-token.js';
 import { SigningKeys } from '../../src/oidc/signing-keys.js';
+import { KeyEncryption } from '../../src/security/key-encryption.js';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { sql } from 'kysely';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
@@ -307,8 +308,8 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
     describe('OIDC signing keys', () => {
       it('rotates with publish-then-sign, keeps a retired key published until its last ID token expired, and every instance agrees', async () => {
         const ttl = 3600 * 1000;
-        const keys = new SigningKeys(storage.db, ttl, now);
-        const other = new SigningKeys(storage.db, ttl, now); // another instance on the same database
+        const keys = new SigningKeys(storage.db, ttl, new KeyEncryption([]), now);
+        const other = new SigningKeys(storage.db, ttl, new KeyEncryption([]), now); // another instance on the same database
         await keys.ensure();
         const before = await keys.signingKey('RS256');
         const tokens = new IdTokens({ keys, users: s.users, issuer: 'https://issuer.example', ttlSeconds: 3600, now });
@@ -339,10 +340,10 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         const s2 = openStorage(fresh.url);
         try {
           await migrateToLatest(s2);
-          const keys = new SigningKeys(s2.db, 3600_000, now);
+          const keys = new SigningKeys(s2.db, 3600_000, new KeyEncryption([]), now);
           await keys.ensure();
           await s2.db.updateTable('signing_keys').set({ private_jwk: '{"kty":"RSA","n":"broken"}' }).where('alg', '=', 'RS256').execute();
-          await expect(new SigningKeys(s2.db, 3600_000, now).ensure()).rejects.toThrow(/signing key .* \(RS256\) in the signing_keys table is corrupt/);
+          await expect(new SigningKeys(s2.db, 3600_000, new KeyEncryption([]), now).ensure()).rejects.toThrow(/signing key .* \(RS256\) in the signing_keys table is corrupt/);
         } finally {
           await s2.close();
           await fresh.cleanup();

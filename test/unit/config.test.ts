@@ -36,6 +36,7 @@ describe('configuration', () => {
       cimd: true,
       cimdAllowPrivate: false,
       auditRetentionDays: 365,
+      keyEncryptionSecrets: [],
     });
   });
 
@@ -139,7 +140,18 @@ describe('configuration', () => {
     ['BUDGET_DEFAULT_MAX_TOKENS', '0'],
     ['AUDIT_RETENTION_DAYS', '0'],
     ['AUDIT_RETENTION_DAYS', 'a year'],
+    ['KEY_ENCRYPTION_SECRETS', 'too-short-a-secret'],
+    ['KEY_ENCRYPTION_SECRETS', `${'n'.repeat(32)},`],
   ];
+
+  it('reads KEY_ENCRYPTION_SECRETS as comma-separated secrets of 32 characters or more, and never echoes one', () => {
+    const first = 'f'.repeat(32);
+    const second = 's'.repeat(40);
+    expect(parseConfig({ KEY_ENCRYPTION_SECRETS: ` ${first} , ${second}` }).keyEncryptionSecrets).toEqual([first, second]);
+    const short = 'hunter2-but-not-32-characters';
+    expect(() => parseConfig({ KEY_ENCRYPTION_SECRETS: `${first},${short}` })).toThrow(/^Invalid KEY_ENCRYPTION_SECRETS=.*secret 2 has 29 characters.*at least 32 characters/);
+    expect(() => parseConfig({ KEY_ENCRYPTION_SECRETS: `${first},${short}` })).not.toThrow(/hunter2/);
+  });
 
   it('allows private metadata documents only for an http issuer', () => {
     expect(parseConfig({ CIMD_ALLOW_PRIVATE: 'true', PUBLIC_URL: 'http://127.0.0.1:3000' }).cimdAllowPrivate).toBe(true);
