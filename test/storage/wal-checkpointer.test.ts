@@ -64,7 +64,7 @@ describe('WAL checkpoints off the event loop (SQLite)', () => {
     await sql`create table t (v blob)`.execute(served.db);
     // Each commit made after the thread's checkpoint caught up starts the WAL again, which counts up the header's checkpoint sequence.
     const first = walSequence(path);
-    await until(() => walSequence(path) >= first + 3, 30_000, async () => {
+    await until(() => walSequence(path) >= first + 3, 20_000, async () => {
       await sql`insert into t values (randomblob(100))`.execute(served.db);
     });
     expect(await synchronous(served)).toBe(1);
