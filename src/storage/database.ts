@@ -84,10 +84,10 @@ function openSqlite(url: string, options: StorageOptions): Storage {
   const path = sqlitePath(url);
   if (path !== ':memory:' && path !== '') prepareSqliteFiles(path, options.onWarning ?? (() => {}));
   const connection = new SQLite(path);
-  // WAL with synchronous=NORMAL is durable against a process crash (SPEC §6);
-  // the busy timeout lets the CLI and a running server share the file.
+  // WAL with synchronous=NORMAL is durable against a process crash, and a power loss may roll back the last
+  // commits but never corrupts the file (SPEC §6); the busy timeout lets the CLI and a running server share the file.
   connection.pragma('journal_mode = WAL');
-  syncsItself(connection);
+  connection.pragma('synchronous = NORMAL');
   connection.pragma('foreign_keys = ON');
   connection.pragma('busy_timeout = 5000');
   // A 64 MiB page cache, and no memory map: mapped pages count in the process's RSS as the file
@@ -96,7 +96,7 @@ function openSqlite(url: string, options: StorageOptions): Storage {
   // Checkpoints on a thread of their own (wal-checkpointer.ts): a serving commit never copies the WAL.
   let checkpointer: Checkpointer | undefined;
   if (path !== ':memory:' && path !== '') {
-    leavesSyncsToCheckpointer(connection);
+    leavesCheckpointsToThread(connection);
     checkpointer = startCheckpointer(resolve(path), () => checkpointsItself(connection), {
       // Holding Kysely's one connection keeps every transaction from starting until the copy is done.
       onBehind: (catchUp) => db.connection().execute(catchUp),
@@ -146,38 +146,30 @@ function openSqlite(url: string, options: StorageOptions): Storage {
     },
     async close() {
       await checkpointer?.stop();
-      // The last connection out checkpoints and deletes the WAL: with its syncs, as any checkpoint.
-      syncsItself(connection);
+      // The last connection out checkpoints and deletes the WAL, with the syncs of any NORMAL checkpoint.
       await db.destroy();
     },
   };
 }
 
-/** SPEC §6's setting: commits never wait on the disk; checkpoints sync the WAL before copying it and the database after. */
-export function syncsItself(connection: SQLite.Database): void {
-  connection.pragma('synchronous = NORMAL');
-}
-
 /**
- * While the checkpoint thread runs, the serving connection neither
- * checkpoints nor syncs. Under NORMAL its only sync is of the WAL's header
- * when a commit starts the WAL again — after every checkpoint that caught
- * up, so after every idle 20 ms: an fsync on the event loop (0.4 ms of a
- * streamed chat's usage commit, measured). That sync keeps a checkpoint from
- * copying frames of the new WAL while an older header could still be what
- * is on disk (sqlite.org/src/info/ff5be73dee); here every checkpoint is the
- * worker's, which syncs the whole WAL file, header included, before it
- * copies a frame. A process crash loses nothing either way (the writes are
- * in the OS's cache); a power loss may lose the last commits, as under NORMAL.
+ * While the checkpoint thread runs, the serving connection never checkpoints.
+ * It keeps synchronous=NORMAL (set at open, SPEC §6), so its one sync is of
+ * the WAL's header when a commit starts the WAL again, after every checkpoint
+ * that caught up (so after every idle 20 ms): an fsync on the event loop,
+ * which SQLite makes inside the commit and no setting moves to another thread.
+ * Without it (synchronous=OFF, as this connection once ran), the new header
+ * may reach the disk after frames written over the old WAL, and a power loss
+ * between them can corrupt the database (sqlite.org/src/info/ff5be73dee);
+ * with it, a power loss may only roll back the last commits. Its cost is in
+ * bench/NOTES.md.
  */
-export function leavesSyncsToCheckpointer(connection: SQLite.Database): void {
+export function leavesCheckpointsToThread(connection: SQLite.Database): void {
   connection.pragma('wal_autocheckpoint = 0');
-  connection.pragma('synchronous = OFF');
 }
 
-/** The checkpoint thread is gone: the serving connection checkpoints (every 1,000 pages) and syncs again. */
+/** The checkpoint thread is gone: the serving connection checkpoints by itself again (every 1,000 pages), with NORMAL's syncs. */
 export function checkpointsItself(connection: SQLite.Database): void {
-  syncsItself(connection);
   connection.pragma('wal_autocheckpoint = 1000');
 }
 

@@ -151,14 +151,14 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
     });
 
     if (dialect === 'sqlite') {
-      // SPEC §6's WAL with synchronous=NORMAL: commits never sync; checkpoints (the checkpoint thread's) sync the WAL and
-      // the database file; the serving connection's one sync, of a restarted WAL's header, is left to them (wal-checkpointer.test.ts).
-      it('runs SQLite in WAL mode, syncing only at checkpoints, with foreign keys on', async () => {
+      // SPEC §6's WAL with synchronous=NORMAL: a commit syncs only the header of a WAL it starts again; checkpoints (the
+      // checkpoint thread's) sync the WAL and the database file (wal-checkpointer.test.ts, test/durability/wal-header-sync.test.ts).
+      it('runs SQLite in WAL mode with synchronous=NORMAL and foreign keys on', async () => {
         const journal = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(storage.db);
         const sync = await sql<{ synchronous: number }>`pragma synchronous`.execute(storage.db);
         const fk = await sql<{ foreign_keys: number }>`pragma foreign_keys`.execute(storage.db);
         expect(journal.rows[0]?.journal_mode).toBe('wal');
-        expect(sync.rows[0]?.synchronous).toBe(0);
+        expect(sync.rows[0]?.synchronous).toBe(1);
         expect(fk.rows[0]?.foreign_keys).toBe(1);
       });
     }
