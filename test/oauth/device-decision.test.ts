@@ -74,6 +74,18 @@ describe.each(DIALECTS)('the device decision and its guard (%s)', (dialect) => {
       expect(await locked.text()).toMatch(/Too many wrong codes\. Try again in \d+ minutes?/);
     });
 
+    it('counts guesses sent all at once: 30 in parallel get at most 5 look-ups, then the wait', async () => {
+      const { agent: guesser } = await userWithSession(ts);
+      const victim = await start();
+      const csrf = hiddenField(await (await guesser.fetch('/device')).text(), '_csrf');
+      const guesses = Array.from({ length: 30 }, () => post(guesser, { _csrf: csrf, user_code: randomCode(), confirmation: 'serika_dcf_guess', decision: 'allow' }));
+      const statuses = (await Promise.all(guesses)).map((r) => r.status);
+      expect(statuses.filter((s) => s === 400).length).toBeLessThanOrEqual(5);
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(25);
+      expect(statuses.filter((s) => s !== 400 && s !== 429)).toEqual([]);
+      expect((await typeCode(guesser, victim.user_code)).status).toBe(429);
+    });
+
     it("during the wait no decision is taken: the victim's code stays pending even with a confirmation page opened before", async () => {
       const { user: attacker, agent } = await userWithSession(ts);
       const victim = await start();

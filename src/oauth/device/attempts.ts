@@ -30,8 +30,22 @@ export class DeviceCodeAttempts {
     return Math.max(0, row.last_failure_at + WRONG_CODE_WINDOW_MS - this.now());
   }
 
-  /** Counts a wrong code (a quiet window starts the count again); returns how many are counted now. */
-  async recordWrong(userId: string): Promise<number> {
+  /**
+   * Counts a try before its code is looked up (a quiet window starts the count again) and
+   * returns how many are counted now: codes sent together then cannot all pass the limit's
+   * check before any of them is counted, since each count is one atomic upsert.
+   */
+  async take(userId: string): Promise<number> {
     return countFailure(this.db, this.key(userId), this.now(), WRONG_CODE_WINDOW_MS);
+  }
+
+  /** Gives back the try of a code that was right (only a wrong code counts). */
+  async giveBack(userId: string): Promise<void> {
+    await this.db
+      .updateTable('login_failures')
+      .set((eb) => ({ failures: eb('failures', '-', 1) }))
+      .where('username_key', '=', this.key(userId))
+      .where('failures', '>', 0)
+      .execute();
   }
 }

@@ -8,7 +8,7 @@ import type { ConsentRecorder } from '../../consent/record.js';
 import type { RequestOrigin } from '../../http/request-context.js';
 import { parseScopes } from '../../scopes.js';
 import type { Transactor } from '../../storage/group-commit.js';
-import { MAX_WRONG_CODES, type DeviceCodeAttempts } from './attempts.js';
+import { MAX_WRONG_CODES, WRONG_CODE_WINDOW_MS, type DeviceCodeAttempts } from './attempts.js';
 import type { DeviceCodeRow, DeviceCodes } from './store.js';
 import { displayUserCode, normalizeUserCode } from './user-codes.js';
 
@@ -82,10 +82,14 @@ export class DeviceDecisions {
     const { attempts, devices, clients } = this.deps;
     const wait = await attempts.waitFor(userId);
     if (wait > 0) return { kind: 'wait', ms: wait };
+    // Counted before the look-up: 30 guesses sent at once get 5 look-ups, not 30.
+    const tries = await attempts.take(userId);
+    if (tries > MAX_WRONG_CODES) return { kind: 'wait', ms: (await attempts.waitFor(userId)) || WRONG_CODE_WINDOW_MS };
     const code = normalizeUserCode(typed);
     const row = code === null ? undefined : await devices.findPending(code);
     const client = row && (await clients.findRegistered(row.client_id));
-    if (!row || !client) return { kind: 'wrong', left: Math.max(0, MAX_WRONG_CODES - (await attempts.recordWrong(userId))) };
+    if (!row || !client) return { kind: 'wrong', left: Math.max(0, MAX_WRONG_CODES - tries) };
+    await attempts.giveBack(userId);
     return { kind: 'found', row, client, code: code! };
   }
 
