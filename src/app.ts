@@ -29,7 +29,7 @@ import { userinfoRoute } from './resources/userinfo.js';
 import { characterRoutes, oauthCharacterRoutes } from './resources/characters/routes.js';
 import { apiKeyGenerationRoutes, oauthGenerationRoutes } from './generation/routes.js';
 import { registerCors } from './http/cors.js';
-import { sharedRateLimitStore } from './http/rate-limit-store.js';
+import { RateCounters, rateLimitStore } from './http/rate-limit-store.js';
 import { API_BASE, PATHS } from './paths.js';
 import { sharedSecret } from './security/server-secrets.js';
 import { closeServices, type Services } from './services.js';
@@ -104,7 +104,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   const cookieSigningKey = await sharedSecret(services.storage.db, 'cookie-signing-key', services.keyEncryption);
   const csrfHmacKey = await sharedSecret(services.storage.db, 'csrf-hmac-key', services.keyEncryption);
   // Rate-limit counters live in Redis when REDIS_URL is set (shared by every instance), else in-process.
-  await app.register(rateLimit, { global: false, store: sharedRateLimitStore(services.redis, app.log) });
+  const rateCounters = new RateCounters(services.redis, app.log);
+  await app.register(rateLimit, { global: false, store: rateLimitStore(rateCounters) });
   registerCors(app);
 
   await registerDocs(app, () => config.publicUrl);
@@ -195,7 +196,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens, audit: services.audit });
     await devicePages(pages, { pageSessions, decisions: services.deviceDecisions });
     const { users, clients, throttle, audit, telemetry } = services;
-    await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry });
+    await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounters });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());
     await pages.register(dashboardRoutes, services);
   });

@@ -13,6 +13,7 @@ import { loginView, signupClosedView, signupView, type FormState } from './views
 import type { AuditService } from '../audit/service.js';
 import type { Telemetry } from '../http/telemetry.js';
 import { loginIpLimit } from './login-limit.js';
+import type { RateCounters } from '../http/rate-limit-store.js';
 
 export interface AccountsPagesDeps {
   config: Config;
@@ -22,6 +23,7 @@ export interface AccountsPagesDeps {
   throttle: LoginThrottle;
   audit: AuditService;
   telemetry: Telemetry;
+  rateCounters: RateCounters;
 }
 
 /** Sign-up, sign-in and sign-out (SPEC §2). */
@@ -30,7 +32,7 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
   const perIp: FastifyContextConfig =
     config.rateLimitLogin > 0 ? { rateLimit: { max: config.rateLimitLogin, timeWindow: '1 minute', onExceeded: () => telemetry.rateLimited('login') } } : {};
   // /login counts failed sign-ins only (SPEC §2): whoever signs in successfully is never refused.
-  const loginLimit = loginIpLimit(scope, config.rateLimitLogin, {
+  const loginLimit = loginIpLimit(deps.rateCounters, config.rateLimitLogin, {
     telemetry,
     onLockout: (request, retryAfter) => audit.record({ type: 'sign_in.ip_limited', userId: null, detail: { failures: config.rateLimitLogin, retryAfter } }, request),
   });
@@ -61,7 +63,17 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
   });
 
   scope.post(PATHS.login, async (request, reply) => {
-    await loginLimit?.check(request, reply);
+    // Counted before the password is checked, given back unless it was wrong (see loginIpLimit).
+    await loginLimit?.take(request, reply);
+    let wrongPassword = false;
+    try {
+      return await signIn(request, reply, () => (wrongPassword = true));
+    } finally {
+      if (!wrongPassword) await loginLimit?.giveBack(request);
+    }
+  });
+
+  const signIn = async (request: FastifyRequest, reply: FastifyReply, wrong: () => void) => {
     const returnTo = returnToOf(request, 'body');
     const username = field(request.body, 'username');
     const password = field(request.body, 'password');
@@ -71,7 +83,7 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     if (delay > 0) await sleep(delay);
     const user = await users.verifyCredentials(username, password);
     if (!user) {
-      await loginLimit?.failed(request);
+      wrong();
       const failures = await throttle.recordFailure(username);
       // A failure is an event of the account it targets (none for an unknown name, whose row keeps the name
       // as typed, cut to a username's longest); never the password.
@@ -86,7 +98,7 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     await pageSessions.signIn(request, reply, user.id);
     await audit.record({ type: 'sign_in.succeeded', userId: user.id }, request);
     return signedIn(reply, returnTo);
-  });
+  };
 
   scope.get(PATHS.signup, async (request, reply) => {
     if (config.signup === 'closed') return sendPage(reply, 403, signupClosedView());
