@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { requireApiKey } from './accounts/api-keys/guard.js';
 import { clientRoutes } from './clients/routes.js';
-import { frameworkErrors, notFound, sendErrorFor } from './error-formats.js';
+import { frameworkErrors, handleClientError, notFound, originForm, sendErrorFor } from './error-formats.js';
 import { registerDocs } from './http/docs.js';
 import { field, registerFormBody } from './http/form-body.js';
 import { registerHealth } from './http/health.js';
@@ -70,6 +70,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     // Long enough for any ID we mint and a metadata document's URL (a client_id); a longer one is a 404 (frameworkErrors).
     routerOptions: { maxParamLength: 2100 },
     frameworkErrors,
+    rewriteUrl: (request) => originForm(request.url ?? '/'),
+    clientErrorHandler: handleClientError,
     // Slow bodies (a byte every few seconds) must not hold a connection forever: the whole request,
     // headers and body, arrives within REQUEST_TIMEOUT or the connection is answered 408 and closed.
     requestTimeout: config.requestTimeoutMs,
