@@ -30,6 +30,7 @@ import { characterRoutes, oauthCharacterRoutes } from './resources/characters/ro
 import { apiKeyGenerationRoutes, oauthGenerationRoutes } from './generation/routes.js';
 import { registerCors } from './http/cors.js';
 import { sharedRateLimitStore } from './http/rate-limit-store.js';
+import { fastifyTrustProxy, warnOfUnseenProxies } from './http/trust-proxy.js';
 import { API_BASE, PATHS } from './paths.js';
 import { sharedSecret } from './security/server-secrets.js';
 import { closeServices, type Services } from './services.js';
@@ -46,11 +47,6 @@ import { PageSessions, protectFormPosts } from './web/session.js';
 
 const isProbe = (url: string) => url === PATHS.healthz || url === PATHS.readyz;
 
-/** A hop count: trust that many proxies nearest the server (proxy-addr's meaning of a number). */
-function trustHops(hops: number): (address: string, hop: number) => boolean {
-  return (_address, hop) => hop < hops;
-}
-
 export interface BuildOptions {
   /** Where JSON log lines go; stdout by default. */
   logStream?: DestinationStream;
@@ -66,7 +62,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     // Health probes are logged at debug (below), not as two info lines every few seconds.
     logController: new LogController({ disableRequestLogging: (request: { url?: string }) => isProbe(request.url ?? '') }),
     // TRUST_PROXY: whose X-Forwarded-For/-Proto to believe; request.ip (rate limits, logs) follows it.
-    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     // Long enough for any ID we mint and a metadata document's URL (a client_id); a longer one is a 404 (frameworkErrors).
     routerOptions: { maxParamLength: 2100 },
     frameworkErrors,
@@ -83,6 +79,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     },
   });
 
+  warnOfUnseenProxies(app, config.trustProxy);
   const https = config.publicUrl.startsWith('https:');
   app.addHook('onResponse', (request, reply, done) => {
     if (isProbe(request.url)) request.log.debug({ url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'health probe');
