@@ -101,7 +101,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   const cookieSigningKey = await sharedSecret(services.storage.db, 'cookie-signing-key');
   const csrfHmacKey = await sharedSecret(services.storage.db, 'csrf-hmac-key');
   // Rate-limit counters live in Redis when REDIS_URL is set (shared by every instance), else in-process.
-  await app.register(rateLimit, { global: false, store: sharedRateLimitStore(services.redis, app.log) });
+  services.rateCounter.log = app.log;
+  await app.register(rateLimit, { global: false, store: sharedRateLimitStore(services.rateCounter) });
   registerCors(app);
 
   await registerDocs(app, () => config.publicUrl);

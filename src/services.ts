@@ -21,6 +21,7 @@ import { UsageService } from './generation/usage.js';
 import { CharactersService } from './resources/characters/service.js';
 import type { Storage } from './storage/database.js';
 import { redisState } from './http/health.js';
+import { RateCounter } from './http/rate-limit-store.js';
 import { Telemetry } from './http/telemetry.js';
 import { IdTokens } from './oidc/id-token.js';
 import { SigningKeys } from './oidc/signing-keys.js';
@@ -61,6 +62,8 @@ export interface Services {
   invalidations: InvalidationFeed;
   /** Set when REDIS_URL is: shared rate limits across instances. */
   redis: Redis | null;
+  /** Rate-limit counters, in Redis when it is set (the app's limits and the domains' throttles). */
+  rateCounter: RateCounter;
   lifecycle: Lifecycle;
   telemetry: Telemetry;
 }
@@ -124,6 +127,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     config.tokenCache > 0 ? 1000 : 0,
   );
   const users = new UsersService(storage.db, now, audit, invalidations);
+  const rateCounter = new RateCounter(redis);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations }) : null;
   const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
@@ -175,6 +179,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     upstream,
     gateway,
     redis,
+    rateCounter,
     telemetry,
     lifecycle,
     invalidations,

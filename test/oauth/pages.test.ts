@@ -306,3 +306,67 @@ describe('closed sign-up and the per-IP sign-in limit', () => {
     expect(last!.headers.get('content-type')).toContain('text/html');
   });
 });
+
+/** SPEC §1 RATE_LIMIT_SIGNUP: accounts created per IP at /signup; refused attempts do not count. */
+describe.each([
+  ['counted in the process', false],
+  ['counted in Redis, across instances', true],
+])('RATE_LIMIT_SIGNUP (%s)', (_label, withRedis) => {
+  const redisUrl = process.env.TEST_REDIS_URL;
+  let a: TestServer;
+  let b: TestServer;
+  // TRUST_PROXY=1: each test picks its client address by X-Forwarded-For (Redis keeps counts across runs: a fresh one each time).
+  const address = () => `198.51.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+  beforeAll(async () => {
+    if (withRedis && !redisUrl) return;
+    const env = { RATE_LIMIT_SIGNUP: '2', TRUST_PROXY: '1', ...(withRedis ? { REDIS_URL: redisUrl! } : {}) };
+    a = await startTestServer('sqlite', env);
+    b = withRedis ? await startTestServer('sqlite', env) : a;
+    // Until Redis answers, each instance counts on its own.
+    while (withRedis && [a, b].some((ts) => ts.services.redis?.status !== 'ready')) await new Promise((resolve) => setTimeout(resolve, 20));
+  });
+  afterAll(async () => {
+    await a?.close();
+    if (b !== a) await b?.close();
+  });
+
+  async function signUp(ts: TestServer, ip: string, username: string) {
+    const agent = new Agent(ts.url, ts.config.publicUrl);
+    const headers = { 'x-forwarded-for': ip };
+    const page = await (await agent.fetch('/signup', { headers })).text();
+    return agent.fetch('/signup', { headers, form: { _csrf: hiddenField(page, '_csrf'), username, password: 'a fine password' } });
+  }
+  const name = () => `s${Math.random().toString(36).slice(2, 12)}`;
+
+  it.skipIf(withRedis && !redisUrl)('counts only accounts created: refused forms are free; past the limit a 429 page with Retry-After creates nothing', async () => {
+    const ip = address();
+    for (let i = 0; i < 3; i++) expect((await signUp(a, ip, 'x')).status).toBe(400);
+    expect((await signUp(a, ip, name())).status).toBe(303);
+    expect((await signUp(b, ip, name())).status).toBe(303);
+    const refusedName = name();
+    const refused = await signUp(a, ip, refusedName);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(3000);
+    expect(await refused.text()).toContain('Too many accounts have been created from your network');
+    expect(await a.services.users.findByUsername(refusedName)).toBeUndefined();
+    expect((await signUp(b, ip, name())).status).toBe(429);
+    // Another address is not held back.
+    expect((await signUp(b, address(), name())).status).toBe(303);
+  });
+});
+
+describe('RATE_LIMIT_SIGNUP=0', () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    ts = await startTestServer('sqlite', { RATE_LIMIT_SIGNUP: '0', RATE_LIMIT_LOGIN: '0' });
+  });
+  afterAll(async () => ts?.close());
+
+  it('turns the limit off', async () => {
+    for (let i = 0; i < 12; i++) {
+      const agent = new Agent(ts.url, ts.config.publicUrl);
+      const page = await (await agent.fetch('/signup')).text();
+      expect((await agent.fetch('/signup', { form: { _csrf: hiddenField(page, '_csrf'), username: `free${i}`, password: 'a fine password' } })).status).toBe(303);
+    }
+  });
+});
