@@ -128,7 +128,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   );
   const users = new UsersService(storage.db, now, audit, invalidations);
   const rateCounter = new RateCounter(redis);
-  const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations }) : null;
+  const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
   const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now, transact);

@@ -31,6 +31,7 @@ export function sendErrorPage(reply: FastifyReply, status: number, error: string
  */
 export function sendOAuthErrorPage(reply: FastifyReply, error: OAuthError, sentRedirectUri?: string): FastifyReply {
   const status = error.status;
+  if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
   const extra =
     sentRedirectUri === undefined
       ? undefined
