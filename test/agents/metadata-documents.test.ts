@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { authorizeUrl, decide, form, pkce, standardParams, tokenRequest, userWithSession, type Agent, type TestClient } from '../helpers/oauth.js';
-import { call, captureLog, startInstance, startTestServer, type TestServer } from '../helpers/server.js';
+import { call, captureLog, randomAddress, startInstance, startPair, startTestServer, type TestServer } from '../helpers/server.js';
 import { DOCUMENT_FETCH_LIMITS } from '../../src/clients/metadata-documents.js';
 
 /** A web server holding client ID metadata documents, counting what it is asked. */
@@ -272,8 +272,9 @@ describe.each([
   const { perIp, perHost } = DOCUMENT_FETCH_LIMITS;
   let a: TestServer;
   let b: TestServer;
+  let close: () => Promise<void>;
   let docs: Awaited<ReturnType<typeof documentServer>>;
-  const address = () => `198.51.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+  const address = randomAddress;
   // Two more spellings of loopback are two more hosts: room under the per-host limit for the per-IP test,
   // which leaves 127.0.0.1 to the per-host one.
   const otherHosts = () => [`http://localhost:${docs.port}`, `http://[::1]:${docs.port}`];
@@ -281,14 +282,10 @@ describe.each([
   beforeAll(async () => {
     if (withRedis && !redisUrl) return;
     docs = await documentServer();
-    const env = { CIMD_ALLOW_PRIVATE: 'true', TRUST_PROXY: '1', ...(withRedis ? { REDIS_URL: redisUrl! } : {}) };
-    a = await startTestServer('sqlite', env);
-    b = withRedis ? await startTestServer('sqlite', env) : a;
-    while (withRedis && [a, b].some((ts) => ts.services.redis?.status !== 'ready')) await new Promise((resolve) => setTimeout(resolve, 20));
+    ({ a, b, close } = await startPair({ CIMD_ALLOW_PRIVATE: 'true', TRUST_PROXY: '1' }, withRedis ? redisUrl! : null));
   });
   afterAll(async () => {
-    await a?.close();
-    if (b !== a) await b?.close();
+    await close?.();
     await docs?.close();
   });
   // Redis keeps a host's count for a minute, across runs too: each test starts its hosts from zero.

@@ -11,7 +11,7 @@ import {
   standardParams,
   userWithSession,
 } from '../helpers/oauth.js';
-import { seedUser, startTestServer, type TestServer } from '../helpers/server.js';
+import { randomAddress, seedUser, startPair, startTestServer, type TestServer } from '../helpers/server.js';
 
 const SESSION = 'serika_session';
 
@@ -315,20 +315,14 @@ describe.each([
   const redisUrl = process.env.TEST_REDIS_URL;
   let a: TestServer;
   let b: TestServer;
-  // TRUST_PROXY=1: each test picks its client address by X-Forwarded-For (Redis keeps counts across runs: a fresh one each time).
-  const address = () => `198.51.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+  let close: () => Promise<void>;
+  // TRUST_PROXY=1: each test picks its client address by X-Forwarded-For.
+  const address = randomAddress;
   beforeAll(async () => {
     if (withRedis && !redisUrl) return;
-    const env = { RATE_LIMIT_SIGNUP: '2', TRUST_PROXY: '1', ...(withRedis ? { REDIS_URL: redisUrl! } : {}) };
-    a = await startTestServer('sqlite', env);
-    b = withRedis ? await startTestServer('sqlite', env) : a;
-    // Until Redis answers, each instance counts on its own.
-    while (withRedis && [a, b].some((ts) => ts.services.redis?.status !== 'ready')) await new Promise((resolve) => setTimeout(resolve, 20));
+    ({ a, b, close } = await startPair({ RATE_LIMIT_SIGNUP: '2', TRUST_PROXY: '1' }, withRedis ? redisUrl! : null));
   });
-  afterAll(async () => {
-    await a?.close();
-    if (b !== a) await b?.close();
-  });
+  afterAll(async () => close?.());
 
   async function signUp(ts: TestServer, ip: string, username: string) {
     const agent = new Agent(ts.url, ts.config.publicUrl);
