@@ -49,7 +49,7 @@ function section(title) {
  * and 'direct' beside SQLite, and the same with " (beside PostgreSQL)".
  */
 async function serika(dialect, upstream) {
-  section(`Serika on ${dialect === 'sqlite' ? 'SQLite (WAL; commits sync nothing, the checkpoint thread syncs the WAL before copying it)' : 'PostgreSQL'}, in turn with the ceiling, the peer and the direct upstream`);
+  section(`Serika on ${dialect === 'sqlite' ? 'SQLite (WAL, synchronous=NORMAL: a commit syncs only the header of a WAL it starts again, the checkpoint thread syncs the WAL before copying it)' : 'PostgreSQL'}, in turn with the ceiling, the peer and the direct upstream`);
   const db = await freshDatabase(dialect, PG_URL);
   const seeded = await seed(db.url);
   const server = await startSerika(db.url, upstream.info.url);

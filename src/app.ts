@@ -39,7 +39,6 @@ import { assetRoutes } from './web/assets.js';
 import { authorizePages } from './web/authorize-pages.js';
 import { endSessionPages } from './web/end-session-pages.js';
 import { devicePages } from './web/device-pages.js';
-import { DeviceCodeAttempts } from './oauth/device/attempts.js';
 import { dashboardRoutes } from './web/dashboard/index.js';
 import { pageHeaders } from './web/layout.js';
 import { sendPageError } from './web/page-errors.js';
@@ -80,6 +79,9 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   });
 
   warnOfUnseenProxies(app, config.trustProxy);
+  // Audit lines are written whatever LOG_LEVEL is, to the same destination (audit/service.ts).
+  services.audit.logTo(app.log);
+
   const https = config.publicUrl.startsWith('https:');
   app.addHook('onResponse', (request, reply, done) => {
     if (isProbe(request.url)) request.log.debug({ url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'health probe');
@@ -98,8 +100,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
 
   const pageSessions = new PageSessions(services.sessions, config.publicUrl);
   app.decorate('pageSessions', pageSessions);
-  const cookieSigningKey = await sharedSecret(services.storage.db, 'cookie-signing-key');
-  const csrfHmacKey = await sharedSecret(services.storage.db, 'csrf-hmac-key');
+  const cookieSigningKey = await sharedSecret(services.storage.db, 'cookie-signing-key', services.keyEncryption);
+  const csrfHmacKey = await sharedSecret(services.storage.db, 'csrf-hmac-key', services.keyEncryption);
   // Rate-limit counters live in Redis when REDIS_URL is set (shared by every instance), else in-process.
   services.rateCounter.log = app.log;
   await app.register(rateLimit, { global: false, store: sharedRateLimitStore(services.rateCounter) });
@@ -190,17 +192,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     protectFormPosts(pages, config.publicUrl);
     await assetRoutes(pages);
     await authorizePages(pages, { authorization: services.authorization, pageSessions });
-    await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens });
-    await devicePages(pages, {
-      pageSessions,
-      devices: services.devices,
-      attempts: new DeviceCodeAttempts(services.storage.db, services.now),
-      clients: services.clients,
-      users: services.users,
-      grants: services.grants,
-      audit: services.audit,
-      budgets: services.budgets,
-    });
+    await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens, audit: services.audit });
+    await devicePages(pages, { pageSessions, decisions: services.deviceDecisions });
     const { users, clients, throttle, audit, telemetry } = services;
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());

@@ -57,6 +57,10 @@ export interface Config {
   cimd: boolean;
   /** Metadata documents may live on loopback and private addresses, over http too (development and tests only). */
   cimdAllowPrivate: boolean;
+  /** Days an audit event is kept before the pruner deletes it. */
+  auditRetentionDays: number;
+  /** KEY_ENCRYPTION_SECRETS: the first seals private keys at rest, any of them opens (empty: stored plain). */
+  keyEncryptionSecrets: readonly string[];
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -187,6 +191,21 @@ function metricsToken(env: Env): string | null {
   return token;
 }
 
+/** The shortest secret KEY_ENCRYPTION_SECRETS accepts (SPEC §1). */
+export const KEY_ENCRYPTION_SECRET_MIN = 32;
+
+// Never echoed back: the message says what is wrong with which entry, not the value.
+function keyEncryptionSecrets(env: Env): string[] {
+  const raw = read(env, 'KEY_ENCRYPTION_SECRETS');
+  if (raw === undefined) return [];
+  const secrets = raw.split(',').map((s) => s.trim());
+  const accepts = `comma-separated secrets of at least ${KEY_ENCRYPTION_SECRET_MIN} characters each (the first encrypts, any decrypts)`;
+  secrets.forEach((secret, i) => {
+    if (secret.length < KEY_ENCRYPTION_SECRET_MIN) throw new ConfigError('KEY_ENCRYPTION_SECRETS', `(hidden; secret ${i + 1} has ${secret.length} characters)`, accepts);
+  });
+  return [...new Set(secrets)];
+}
+
 export function parseConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535, 'an integer from 0 to 65535 (0 picks a free port)');
   const host = read(env, 'HOST') ?? '127.0.0.1';
@@ -257,6 +276,8 @@ export function parseConfig(env: Env = process.env): Config {
     rateLimitRegister: integer(env, 'RATE_LIMIT_REGISTER', 10, 0, 1_000_000_000, 'a whole number of registrations per hour (0 turns the limit off)'),
     cimd: flag(env, 'CIMD', true, 'on', 'off'),
     cimdAllowPrivate,
+    auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500, 'a whole number of days from 1 to 36500'),
+    keyEncryptionSecrets: keyEncryptionSecrets(env),
   };
 }
 

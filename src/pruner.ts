@@ -8,14 +8,25 @@ const HOUR_MS = 3_600_000;
 
 export type PruneCounts = Record<string, number>;
 
+const DAY_MS = 86_400_000;
+
 /**
  * Deletes what can never be used again: expired pending requests, codes and
  * tokens (a day past expiry), sessions, forgiven login failures, and
- * ownerless clients unused for 30 days (SPEC §8). Usage rows
- * are kept: they are the bill. One transaction; on PostgreSQL it first takes
- * an advisory lock and returns null when another instance holds it.
+ * ownerless clients unused for 30 days (SPEC §8), in one transaction; on
+ * PostgreSQL it first takes an advisory lock and returns null when another
+ * instance holds it. Then, in batches of their own, audit events older than
+ * AUDIT_RETENTION_DAYS (SPEC §1). Usage rows are kept: they are the bill.
  */
 export async function pruneOnce(services: Services): Promise<PruneCounts | null> {
+  const counts = await pruneExpired(services);
+  if (!counts) return null;
+  // Outside the transaction: a year of events is many batches, and one transaction would hold SQLite's write lock throughout.
+  const auditEvents = await services.audit.pruneBefore(services.now() - services.config.auditRetentionDays * DAY_MS);
+  return { ...counts, auditEvents };
+}
+
+async function pruneExpired(services: Services): Promise<PruneCounts | null> {
   const { storage, oauth, sessions, throttle, clients, devices, budgets } = services;
   return storage.db.transaction().execute(async (trx) => {
     if (storage.dialect === 'postgres') {

@@ -8,6 +8,8 @@ import { schedulePruning } from './pruner.js';
 import { createServices, type Services } from './services.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { prepareDatabase } from './prepare-database.js';
+import { KeyEncryption } from './security/key-encryption.js';
+import { keyEncryptionWarnings } from './security/sealed-columns.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -17,6 +19,7 @@ export interface RunningServer {
   config: Config;
   /** The address actually listened on, as a URL. */
   url: string;
+  /** Stops now: streams still open end at once with an error event, charged (SPEC §10). */
   close(): Promise<void>;
   /** The graceful stop of SIGTERM: drain, let in-flight requests finish, end what remains (see shutdown()). */
   shutdown(): Promise<void>;
@@ -57,9 +60,12 @@ export async function resolvePort(config: Config): Promise<Config> {
 
 /** Opens the database, migrates it, builds the app and listens. */
 export async function startServer(given: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const storage = openStorage(given.databaseUrl);
+  // Said once the app's logger exists.
+  const warnings: string[] = [];
+  const storage = openStorage(given.databaseUrl, { onWarning: (message) => warnings.push(message) });
   try {
     if (!options.skipMigrations) await prepareDatabase(storage, given);
+    warnings.push(...(await keyEncryptionWarnings(given.publicUrl, storage.db, new KeyEncryption(given.keyEncryptionSecrets))));
     // A picked port can be taken by someone else before we listen on it: pick again.
     for (let attempt = 1; ; attempt++) {
       const config = await resolvePort(given);
@@ -75,6 +81,7 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
       await services.invalidations.start();
       const stopPruning = schedulePruning(services, app.log);
       warnIfRedisAway(services, app.log);
+      for (const message of warnings) app.log.warn(message);
       let closing: Promise<void> | undefined;
       const close = () =>
         (closing ??= (async () => {
@@ -90,7 +97,11 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
         services,
         config,
         url: listenUrl(app.server.address() as AddressInfo),
-        close,
+        close: () => {
+          // Not the graceful stop: open streams, and those the apps left that are read on for their usage, end now (charged).
+          services.lifecycle.ending.abort();
+          return close();
+        },
         shutdown: () => (stopping ??= shutdown(app, services, config, close)),
       };
     }

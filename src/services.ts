@@ -15,6 +15,9 @@ import { DASHBOARD } from './paths.js';
 import { AuthorizationService } from './oauth/authorize/service.js';
 import { OAuthStore } from './oauth/store.js';
 import { DeviceCodes } from './oauth/device/store.js';
+import { DeviceCodeAttempts } from './oauth/device/attempts.js';
+import { DeviceDecisions } from './oauth/device/decision.js';
+import { ConsentRecorder } from './consent/record.js';
 import { Gateway } from './generation/gateway.js';
 import { UpstreamClient } from './generation/upstream.js';
 import { UsageService } from './generation/usage.js';
@@ -25,6 +28,7 @@ import { RateCounter } from './http/rate-limit-store.js';
 import { Telemetry } from './http/telemetry.js';
 import { IdTokens } from './oidc/id-token.js';
 import { SigningKeys } from './oidc/signing-keys.js';
+import { KeyEncryption } from './security/key-encryption.js';
 import { InvalidationFeed } from './storage/invalidations.js';
 import { GroupCommit, ownTransaction } from './storage/group-commit.js';
 
@@ -50,9 +54,13 @@ export interface Services {
   oauth: OAuthStore;
   /** Device codes (SPEC §9). */
   devices: DeviceCodes;
+  /** The device page's decisions (SPEC §9), beside the authorization endpoint's. */
+  deviceDecisions: DeviceDecisions;
   authorization: AuthorizationService;
   audit: AuditService;
   signingKeys: SigningKeys;
+  /** KEY_ENCRYPTION_SECRETS: seals keys at rest (SPEC §6). */
+  keyEncryption: KeyEncryption;
   idTokens: IdTokens;
   characters: CharactersService;
   usage: UsageService;
@@ -93,6 +101,8 @@ export function connectRedis(url: string | null): Redis | null {
 
 /** Closes what createServices opened besides the database (the upstream pool, Redis), so a process can exit. */
 export async function closeServices(services: Services): Promise<void> {
+  // Streams the apps left are still read for their usage (or until lifecycle.ending): their rows commit first.
+  await services.gateway.close();
   await services.upstream.close();
   await services.documents?.close();
   services.redis?.disconnect();
@@ -129,11 +139,15 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const users = new UsersService(storage.db, now, audit, invalidations);
   const rateCounter = new RateCounter(redis);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
-  const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, now);
+  const keyEncryption = new KeyEncryption(config.keyEncryptionSecrets);
+  const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, keyEncryption, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now, transact);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
-  const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres');
+  const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres', audit);
+  // One way to record a consent, for the authorization endpoint and the device page alike.
+  const consents = new ConsentRecorder(grants, budgets, (trx, clientId) => clients.markGranted(clientId, trx));
+  const devices = new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry);
   const clientName = async (clientId: string) => (await clients.findRegistered(clientId))?.name ?? null;
   const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs });
   const gateway = new Gateway({
@@ -142,6 +156,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     now,
     clientName,
     ending: lifecycle.ending.signal,
+    drainMs: config.upstreamTimeoutMs,
     telemetry,
     budget: new BudgetGuard({ budgets, defaultMaxTokens: config.budgetDefaultMaxTokens, dashboardUrl: config.publicUrl + DASHBOARD.apps, clientName, now }),
   });
@@ -153,6 +168,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     apiKeys: new ApiKeysService(storage.db, now, audit),
     audit,
     signingKeys,
+    keyEncryption,
     idTokens,
     clients,
     documents,
@@ -162,11 +178,23 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     grants,
     budgets,
     oauth,
-    devices: new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry),
+    devices,
+    deviceDecisions: new DeviceDecisions({
+      devices,
+      attempts: new DeviceCodeAttempts(storage.db, now),
+      clients,
+      users,
+      budgets,
+      consents,
+      audit,
+      transact: ownTransaction(storage.db),
+    }),
     authorization: new AuthorizationService({
       clients,
       documents,
       budgets,
+      consents,
+      transact: ownTransaction(storage.db),
       users,
       grants,
       store: oauth,

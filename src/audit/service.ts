@@ -1,22 +1,34 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RequestOrigin } from '../http/request-context.js';
 import { randomId } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
 
 /** The security events Serika records (ids and names only, never a secret). */
 export const AUDIT_EVENTS = {
+  'sign_in.succeeded': 'Signed in',
+  'sign_in.failed': 'A sign-in failed: wrong password',
   'sign_in.throttled': 'Repeated failed sign-ins: further attempts are slowed',
+  'sign_in.ip_limited': 'Too many failed sign-ins from one address: it is refused until the minute is over',
   'password.changed': 'Password changed; other sessions signed out',
   'account.deleted': 'Account deleted',
   'api_key.created': 'API key created',
   'api_key.revoked': 'API key revoked',
   'client.secret_reset': 'OAuth client secret reset',
   'client.registered': 'An OAuth client registered itself (RFC 7591)',
+  'client.created': 'OAuth client created',
+  'client.deleted': 'OAuth client deleted, with its grants and tokens',
+  'client.redirect_uris_changed': 'Redirect URIs of an OAuth client changed',
+  'token.revoked': 'An app revoked one of its tokens (RFC 7009)',
+  'budget.changed': 'Spending limit of a connected app changed',
   'grant.revoked': 'Access of a connected app revoked',
   'refresh_token.replayed': 'A used refresh token was presented again: its whole family was revoked',
   'code.replayed': 'An authorization code was redeemed twice: the tokens it issued were revoked',
   'device_code.replayed': 'A device code was redeemed again after its tokens were issued',
+  'device.approved': 'A sign-in from a device was allowed',
   'device.denied': 'A sign-in from a device was denied',
+  'session.ended': "Signed out at an app's request (RP-initiated logout)",
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENTS;
@@ -34,16 +46,30 @@ export interface StoredAuditEvent extends Required<AuditEvent> {
   createdAt: number;
 }
 
+/** Rows the pruner deletes per statement: each a short write, so requests run between them. */
+export const PRUNE_BATCH = 1000;
+
 /**
  * Security events as named audit records: a row (the user sees their own on
  * the dashboard's Activity page) and a log line `audit: <type>` with the same
- * ids, the request's address when there is a request.
+ * ids, the request's address and id when there is a request.
+ *
+ * The lines are written at info by a child logger with a level of its own, so
+ * LOG_LEVEL (warn, error, even silent) never filters them out; they go where
+ * every other line goes. Without a logger (the CLI) only the row is written.
  */
 export class AuditService {
+  private log: FastifyBaseLogger | null = null;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** The server's logger, for events recorded without a request (the app attaches it when built). */
+  logTo(log: FastifyBaseLogger): void {
+    this.log = log;
+  }
 
   /** origin: the request that caused it, when there is one (its address is stored, its logger writes the line). */
   async record(event: AuditEvent, origin?: RequestOrigin, executor: Kysely<Database> = this.db): Promise<void> {
@@ -58,7 +84,30 @@ export class AuditService {
       created_at: this.now(),
     };
     await executor.insertInto('audit_events').values(row).execute();
-    request?.log.info({ audit: { type: event.type, id: row.id, userId: row.user_id, clientId: row.client_id, ip: row.ip, ...event.detail } }, `audit: ${event.type}`);
+    // A child with its own level: LOG_LEVEL filters the parent's lines, never this one. The request's logger
+    // carries its id (reqId).
+    const log = (request?.log ?? this.log)?.child({}, { level: 'info' });
+    log?.info({ audit: { type: event.type, id: row.id, userId: row.user_id, clientId: row.client_id, ip: row.ip, ...event.detail } }, `audit: ${event.type}`);
+  }
+
+  /**
+   * Deletes the events created before `cutoff` (AUDIT_RETENTION_DAYS), `batchSize` rows per statement by the
+   * created_at index, running `between` after each full batch (by default: the event loop's next turn), so a
+   * large table is pruned in short writes that never hold the database or the event loop for long. Returns how
+   * many were deleted.
+   */
+  async pruneBefore(cutoff: number, batchSize = PRUNE_BATCH, between: () => Promise<unknown> = nextTurn): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const result = await this.db
+        .deleteFrom('audit_events')
+        .where('id', 'in', (eb) => eb.selectFrom('audit_events').select('id').where('created_at', '<', cutoff).limit(batchSize))
+        .executeTakeFirst();
+      const deleted = Number(result.numDeletedRows);
+      total += deleted;
+      if (deleted < batchSize) return total;
+      await between();
+    }
   }
 
   /** The user's own events, newest first. */

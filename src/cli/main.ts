@@ -3,6 +3,7 @@ import { keysCommand } from './keys.js';
 import { backupCommand } from './backup.js';
 import { migrateCommand } from './migrate.js';
 import { pruneCommand } from './prune.js';
+import { secretsCommand } from './secrets.js';
 import { signingKeysCommand } from './signing-keys.js';
 import { serveCommand } from './serve.js';
 import { usersCommand } from './users.js';
@@ -15,7 +16,8 @@ Configuration is read from environment variables (and .env if present):
   RATE_LIMIT_SIGNUP, SIGNUP,
   METRICS_TOKEN, TRUST_PROXY, SHUTDOWN_DRAIN, SHUTDOWN_TIMEOUT,
   MAX_CLIENTS_PER_USER, ID_TOKEN_TTL, REGISTRATION, RATE_LIMIT_REGISTER, CIMD,
-  CIMD_ALLOW_PRIVATE, DEVICE_CODE_TTL, BUDGET_DEFAULT_MAX_TOKENS, TOKEN_CACHE, GROUP_COMMIT, LOG_LEVEL.
+  CIMD_ALLOW_PRIVATE, DEVICE_CODE_TTL, BUDGET_DEFAULT_MAX_TOKENS, TOKEN_CACHE, GROUP_COMMIT, LOG_LEVEL,
+  AUDIT_RETENTION_DAYS, KEY_ENCRYPTION_SECRETS.
   See README.md for defaults and meanings.
 Run it from the install directory with the server's environment: the
 commands that touch the database say on stderr which one they used, and
@@ -35,5 +37,6 @@ export async function main(argv: string[]): Promise<void> {
   pruneCommand(program);
   backupCommand(program);
   signingKeysCommand(program);
+  secretsCommand(program);
   await program.parseAsync(argv);
 }

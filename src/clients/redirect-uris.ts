@@ -59,3 +59,13 @@ export function asciiUri(uri: string): string {
     return encodeURI(uri);
   }
 }
+
+/** Where a redirect URI leads, for people: its host, or its scheme for a private-use URI (RFC 8252 §7.1). */
+export function redirectUriHost(uri: string): string {
+  try {
+    const url = new URL(uri);
+    return url.host || url.protocol.replace(/:$/, '');
+  } catch {
+    return uri;
+  }
+}

@@ -40,8 +40,8 @@ export class ClientsRepo {
     });
   }
 
-  async markGranted(id: string, now: number): Promise<void> {
-    await this.db.updateTable('oauth_clients').set({ last_granted_at: now }).where('id', '=', id).where('user_id', 'is', null).execute();
+  async markGranted(id: string, now: number, executor: Kysely<Database> = this.db): Promise<void> {
+    await executor.updateTable('oauth_clients').set({ last_granted_at: now }).where('id', '=', id).where('user_id', 'is', null).execute();
   }
 
   /**

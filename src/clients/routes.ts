@@ -41,7 +41,7 @@ export async function clientRoutes(scope: FastifyInstance, clients: ClientsServi
       },
     },
     async (request, reply) => {
-      const created = await clients.create(apiKeyOf(request).userId, request.body);
+      const created = await clients.create(apiKeyOf(request).userId, request.body, request);
       return reply.code(201).header('cache-control', 'no-store').send(created);
     },
   );
@@ -80,7 +80,7 @@ export async function clientRoutes(scope: FastifyInstance, clients: ClientsServi
         response: { 200: clientObject, ...errors },
       },
     },
-    async (request) => clients.update(apiKeyOf(request).userId, request.params.clientId, request.body),
+    async (request) => clients.update(apiKeyOf(request).userId, request.params.clientId, request.body, request),
   );
 
   scope.delete<ByIdRoute>(
@@ -95,7 +95,7 @@ export async function clientRoutes(scope: FastifyInstance, clients: ClientsServi
       },
     },
     async (request, reply) => {
-      await clients.delete(apiKeyOf(request).userId, request.params.clientId);
+      await clients.delete(apiKeyOf(request).userId, request.params.clientId, request);
       return reply.code(204).send();
     },
   );

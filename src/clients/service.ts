@@ -131,9 +131,9 @@ export class ClientsService {
     return this.cache?.holds(clientId) ?? false;
   }
 
-  /** An ownerless client was just granted: it stays another 30 days (SPEC §8). */
-  async markGranted(clientId: string): Promise<void> {
-    await this.repo.markGranted(clientId, this.now());
+  /** An ownerless client was just granted: it stays another 30 days (SPEC §8); an owned one is not changed. */
+  async markGranted(clientId: string, executor?: Kysely<Database>): Promise<void> {
+    await this.repo.markGranted(clientId, this.now(), executor);
   }
 
   /** SPEC §8: ownerless clients nobody has granted for 30 days (in the pruner's transaction). */
@@ -141,7 +141,8 @@ export class ClientsService {
     return this.repo.deleteUnusedOwnerless(trx, now - OWNERLESS_UNUSED_MS);
   }
 
-  async create(userId: string, input: CreateClientInput): Promise<ClientWithSecret> {
+  /** origin: the request (API or dashboard form) that made it, for the audit event. */
+  async create(userId: string, input: CreateClientInput, origin?: RequestOrigin): Promise<ClientWithSecret> {
     // MAX_CLIENTS_PER_USER (SPEC §1, §3): a clear 400 rather than an ever-growing list.
     if ((await this.repo.countOwned(userId)) >= this.maxPerUser) {
       throw new AppError('invalid_request', `You have ${this.maxPerUser} OAuth clients, the most one user may have (MAX_CLIENTS_PER_USER). Delete one you no longer use first.`);
@@ -168,7 +169,9 @@ export class ClientsService {
       grant_types: input.grantTypes ? formatGrantTypes(input.grantTypes) : null,
     };
     await this.repo.insert(row);
-    return { ...toClient(row), clientSecret: secret };
+    const client = toClient(row);
+    await this.audit?.record({ type: 'client.created', userId, clientId: row.id, detail: { name: row.name, redirectUris: client.redirectUris.join(' '), public: isPublic ? 1 : 0 } }, origin);
+    return { ...client, clientSecret: secret };
   }
 
   /** One page of the user's clients, oldest first (SPEC §3: limit, after). */
@@ -186,7 +189,7 @@ export class ClientsService {
     return toClient(await this.owned(userId, clientId));
   }
 
-  async update(userId: string, clientId: string, input: UpdateClientInput): Promise<Client> {
+  async update(userId: string, clientId: string, input: UpdateClientInput, origin?: RequestOrigin): Promise<Client> {
     const before = toClient(await this.owned(userId, clientId));
     const changes: ClientChanges = { updated_at: this.now() };
     if (input.name !== undefined) changes.name = checkName(input.name);
@@ -198,6 +201,9 @@ export class ClientsService {
       changes.post_logout_redirect_uris = input.postLogoutRedirectUris.length ? checkRedirectUris(input.postLogoutRedirectUris, 'postLogoutRedirectUris') : null;
     }
     if (!(await this.repo.updateOwned(userId, clientId, changes))) throw notFound('client');
+    // Where the app's users may be sent is a security event: a stolen key's first move is an attacker's URI.
+    await this.recordUrisChange(userId, before, 'redirectUris', changes.redirect_uris, origin);
+    await this.recordUrisChange(userId, before, 'postLogoutRedirectUris', changes.post_logout_redirect_uris, origin);
     if (input.scopes !== undefined) {
       const removed = before.scopes.filter((s) => !input.scopes!.includes(s));
       if (removed.length > 0) await this.onScopesRemoved(clientId, removed);
@@ -218,8 +224,31 @@ export class ClientsService {
     return { clientId, clientSecret: secret };
   }
 
-  async delete(userId: string, clientId: string): Promise<void> {
+  async delete(userId: string, clientId: string, origin?: RequestOrigin): Promise<void> {
+    // Read first: the event names the client, which the Activity page can no longer look up.
+    const row = await this.owned(userId, clientId);
     if (!(await this.repo.deleteOwned(userId, clientId))) throw notFound('client');
+    await this.audit?.record({ type: 'client.deleted', userId, clientId, detail: { name: row.name } }, origin);
+  }
+
+  /** client.redirect_uris_changed when an update changed one of the lists (stored: JSON, or null for none). */
+  private async recordUrisChange(
+    userId: string,
+    before: Client,
+    list: 'redirectUris' | 'postLogoutRedirectUris',
+    stored: string | null | undefined,
+    origin: RequestOrigin | undefined,
+  ): Promise<void> {
+    if (stored === undefined) return;
+    const old = before[list];
+    const now = stored === null ? [] : (JSON.parse(stored) as string[]);
+    const added = now.filter((uri) => !old.includes(uri));
+    const removed = old.filter((uri) => !now.includes(uri));
+    if (added.length === 0 && removed.length === 0) return;
+    await this.audit?.record(
+      { type: 'client.redirect_uris_changed', userId, clientId: before.clientId, detail: { list, from: old.length, to: now.length, added: added.join(' '), removed: removed.join(' ') } },
+      origin,
+    );
   }
 
   private async owned(userId: string, clientId: string): Promise<ClientRow> {

@@ -82,7 +82,11 @@ export function authorizationDetailsOf(limit: BudgetLimit): Array<Record<string,
   return [{ type: BUDGET_TYPE, ...(limit.tokens !== null ? { tokens: limit.tokens } : {}), ...(limit.images !== null ? { images: limit.images } : {}), period: limit.period }];
 }
 
-/** SPEC §10: a prompt estimate that errs high — the UTF-8 bytes of the messages ÷ 2, rounded up. */
-export function promptEstimate(messages: unknown): number {
-  return Math.ceil(Buffer.byteLength(JSON.stringify(messages ?? ''), 'utf8') / 2);
+/**
+ * SPEC §10: a prompt estimate that errs high — UTF-8 bytes ÷ 2, rounded up — of the whole request body, not the
+ * messages alone: tools, functions and response_format reach the model's prompt too, and so may any field an
+ * upstream knows and Serika does not (the few bytes of the model name and the knobs only err high).
+ */
+export function promptEstimate(body: Record<string, unknown>): number {
+  return Math.ceil(Buffer.byteLength(JSON.stringify(body), 'utf8') / 2);
 }

@@ -5,6 +5,8 @@ import { sortableId } from '../security/secrets.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
 import { budgetStatements } from './budget-statements.js';
 import { periodEnd, periodStart, type BudgetLimit } from './budget-rules.js';
+import type { AuditService } from '../audit/service.js';
+import type { RequestOrigin } from '../http/request-context.js';
 
 /** A reservation left by a process that died is released after this long (SPEC §10, issue: "say 10 minutes"). */
 export const RESERVATION_TTL_MS = 10 * 60_000;
@@ -36,6 +38,15 @@ export type Planned = (Cost & { shaped?: boolean }) | 'refuse' | null;
 export type Reservation = { kind: 'reserved'; id: string; state: BudgetState } | { kind: 'refused'; state: BudgetState };
 
 const grantKey = (userId: string, clientId: string) => `${userId} ${clientId}`;
+
+function sameLimit(a: BudgetLimit | null, b: BudgetLimit | null): boolean {
+  return a === null || b === null ? a === b : a.tokens === b.tokens && a.images === b.images && a.period === b.period;
+}
+
+/** A limit as audit detail: fromTokens, fromImages, fromPeriod (all null: no limit). */
+function limitDetail(side: 'from' | 'to', limit: BudgetLimit | null): Record<string, number | string | null> {
+  return { [`${side}Tokens`]: limit?.tokens ?? null, [`${side}Images`]: limit?.images ?? null, [`${side}Period`]: limit?.period ?? null };
+}
 
 function stateOf(row: OAuthBudgetsTable): BudgetState {
   const left = (limit: number | null, used: number, reserved: number) => (limit === null ? null : Math.max(0, limit - used - reserved));
@@ -83,6 +94,8 @@ export class BudgetsService {
      * orders nothing.
      */
     private readonly rowLocks = true,
+    /** Changes of a limit are security events (budget.changed). */
+    private readonly audit: AuditService | null = null,
   ) {}
 
   /** The grant's budget row as it stands, or undefined: one indexed read (most grants have none), in the transaction when given one. */
@@ -114,8 +127,25 @@ export class BudgetsService {
     return stateOf((await this.rollOver(this.db, row, now)) ?? row);
   }
 
-  /** Sets, changes or (null) removes the limit; what was used in the current period is kept. Takes effect on the next call. */
-  async set(userId: string, clientId: string, limit: BudgetLimit | null, executor: Kysely<Database> = this.db): Promise<void> {
+  /**
+   * Sets, changes or (null) removes the limit; what was used in the current period is kept. Takes effect on the
+   * next call. A change (not the same limit set again) is recorded as budget.changed, from and to, in the same
+   * transaction; origin: the request (dashboard card, consent) that changed it.
+   */
+  async set(userId: string, clientId: string, limit: BudgetLimit | null, executor: Kysely<Database> = this.db, origin?: RequestOrigin): Promise<void> {
+    const change = async (trx: Kysely<Database>) => {
+      // The row's lock first (PostgreSQL): racing changes are recorded one after the other, each from what the last set.
+      await this.lockBudget(trx, userId, clientId);
+      const before = await this.row(userId, clientId, trx);
+      const from: BudgetLimit | null = before ? { tokens: before.tokens_limit, images: before.images_limit, period: before.period } : null;
+      await this.write(userId, clientId, limit, trx);
+      if (sameLimit(from, limit)) return;
+      await this.audit?.record({ type: 'budget.changed', userId, clientId, detail: { ...limitDetail('from', from), ...limitDetail('to', limit) } }, origin, trx);
+    };
+    await (executor.isTransaction ? change(executor) : executor.transaction().execute(change));
+  }
+
+  private async write(userId: string, clientId: string, limit: BudgetLimit | null, executor: Kysely<Database>): Promise<void> {
     this.lastSeen.delete(grantKey(userId, clientId));
     if (limit === null) {
       await executor.deleteFrom('oauth_budgets').where('user_id', '=', userId).where('client_id', '=', clientId).execute();

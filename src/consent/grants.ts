@@ -32,8 +32,8 @@ export class GrantsService {
     private readonly audit: AuditService | null = null,
   ) {}
 
-  async find(userId: string, clientId: string): Promise<Grant | undefined> {
-    const row = await this.db
+  async find(userId: string, clientId: string, executor: Kysely<Database> = this.db): Promise<Grant | undefined> {
+    const row = await executor
       .selectFrom('oauth_grants')
       .selectAll()
       .where('user_id', '=', userId)
@@ -48,13 +48,16 @@ export class GrantsService {
     return grant !== undefined && scopes.every((s) => grant.scopes.includes(s)) && audienceWithin(audience, grant.audience);
   }
 
-  /** Records an Allow: the grant becomes the union of what was allowed before and now, scopes and resources alike. */
-  async allow(userId: string, clientId: string, scopes: string[], audience: Audience = EVERY_RESOURCE, how: { device?: boolean } = {}): Promise<void> {
+  /**
+   * The grant becomes the union of what was allowed before and now, scopes and resources alike. A user's
+   * Allow is recorded through ConsentRecorder (consent/record.ts), which calls this with its transaction.
+   */
+  async allow(userId: string, clientId: string, scopes: string[], audience: Audience = EVERY_RESOURCE, how: { device?: boolean } = {}, executor: Kysely<Database> = this.db): Promise<void> {
     const now = this.now();
-    const existing = await this.find(userId, clientId);
+    const existing = await this.find(userId, clientId, executor);
     const merged = formatScopes([...(existing?.scopes ?? []), ...scopes]);
     const resources = formatAudience(existing ? audienceUnion(existing.audience, audience) : audience);
-    await this.db
+    await executor
       .insertInto('oauth_grants')
       .values({ user_id: userId, client_id: clientId, scopes: merged, created_at: now, updated_at: now, resources, device_at: how.device ? now : null })
       .onConflict((oc) => oc.columns(['user_id', 'client_id']).doUpdateSet({ scopes: merged, updated_at: now, resources, ...(how.device ? { device_at: now } : {}) }))

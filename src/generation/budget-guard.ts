@@ -24,7 +24,10 @@ export interface Held {
   body: Json;
   /** The budget with this call's hold in it. */
   state: BudgetState;
-  settle: (status: number, measured: Measured, alongside?: (trx: Kysely<Database>) => Promise<void>) => Promise<BudgetState | null>;
+  /** What was held: the charge of a call whose usage never comes (SPEC §10). */
+  reserved: Measured;
+  /** Counts what the call is charged (nothing, when it failed) in place of its hold. */
+  settle: (charged: Measured, alongside?: (trx: Kysely<Database>) => Promise<void>) => Promise<BudgetState | null>;
   headers: (state: BudgetState | null) => Record<string, string>;
 }
 
@@ -35,7 +38,34 @@ export interface Refused {
   headers: Record<string, string>;
 }
 
+/** OpenAI's own bounds on `n` (chat choices, images): anything else cannot be bounded, and is refused. */
+const MOST_CHOICES = { chat: 128, images: 10 } as const;
+
+/** `n` as the app sent it (absent or null: 1), or the 400 naming it. */
+function countOf(n: unknown, kind: 'chat' | 'images'): number | AppError {
+  if (n === undefined || n === null) return 1;
+  const most = MOST_CHOICES[kind];
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= most) return n;
+  return new AppError('invalid_value', `Invalid 'n': expected a whole number from 1 to ${most}.`, 'n');
+}
+
+const CAP_FIELDS = ['max_completion_tokens', 'max_tokens'] as const;
+type CapField = (typeof CAP_FIELDS)[number];
+
+/** The completion caps the app sent (none: Serika sets max_tokens), or the 400 naming one that is not a whole number ≥ 1. */
+function capsOf(body: Json): Array<[CapField, number]> | AppError {
+  const caps: Array<[CapField, number]> = [];
+  for (const field of CAP_FIELDS) {
+    const value = body[field];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) return new AppError('invalid_value', `Invalid '${field}': expected a whole number of at least 1.`, field);
+    caps.push([field, value]);
+  }
+  return caps;
+}
+
 const PERIOD_WORD = { day: 'daily', month: 'monthly', total: 'total' } as const;
+const PERIOD_LEFT = { day: ' today', month: ' this month', total: '' } as const;
 
 function remainingHeaders(state: BudgetState | null): Record<string, string> {
   if (!state) return {};
@@ -48,9 +78,11 @@ function remainingHeaders(state: BudgetState | null): Record<string, string> {
 /**
  * The budget side of a generation call (SPEC §10), for OAuth-token calls
  * only (API keys are never budgeted): reserve the largest possible cost —
- * the prompt estimate plus the completion cap, lowered to what remains (and
- * set when the app sent none), or `n` images — then settle to the actual
- * usage, whatever the call's fate.
+ * the prompt estimate of the whole body plus the completion cap `n` times,
+ * the cap lowered to what remains (and set when the app sent none), or `n`
+ * images — then settle to what the call is charged, whatever its fate. What
+ * cannot be bounded (`n` or a cap that is not a whole number in range) is
+ * refused with a 400 naming it, when the budget limits the call.
  */
 export class BudgetGuard {
   constructor(private readonly deps: BudgetGuardDeps) {}
@@ -59,48 +91,72 @@ export class BudgetGuard {
     if (principal.clientId === null) return null;
     const { userId, clientId } = principal;
     let sent = body;
+    let reserved: Measured = { promptTokens: 0, completionTokens: 0, images: 0 };
+    /** What the call would need at most, unlowered (for the 429). */
+    let needed = 0;
+    /** Set when the budget limits the call and the body cannot be bounded: nothing is held, the call is refused. */
+    let unbounded: AppError | null = null;
+    let estimate: number | undefined;
     // Planned on the budget row inside the reserving transaction: one read, one conditional UPDATE.
     const plan = (budget: BudgetState): Planned => {
+      unbounded = null;
+      const n = countOf(body.n, kind);
       if (kind === 'chat') {
         if (budget.tokensRemaining === null) return null;
-        const estimate = promptEstimate(body.messages);
-        const room = budget.tokensRemaining - estimate;
-        if (room < 1) return 'refuse';
-        const field = typeof body.max_completion_tokens === 'number' ? 'max_completion_tokens' : 'max_tokens';
-        const asked = typeof body[field] === 'number' && (body[field] as number) > 0 ? (body[field] as number) : null;
-        const wanted = asked ?? this.deps.defaultMaxTokens;
-        const cap = Math.min(wanted, room);
-        sent = { ...body, [field]: cap };
-        return { tokens: estimate + cap, images: 0, shaped: cap < wanted };
+        const caps = capsOf(body);
+        if (n instanceof AppError || caps instanceof AppError) {
+          unbounded = n instanceof AppError ? n : (caps as AppError);
+          return null;
+        }
+        estimate ??= promptEstimate(body);
+        const wanted = caps.length ? Math.max(...caps.map(([, cap]) => cap)) : this.deps.defaultMaxTokens;
+        needed = estimate + wanted * n;
+        // n choices each up to the cap: the cap is what remains shared among them.
+        const cap = Math.min(wanted, Math.floor((budget.tokensRemaining - estimate) / n));
+        if (cap < 1) return 'refuse';
+        sent = { ...body };
+        if (caps.length === 0) sent.max_tokens = cap;
+        // Every cap the app sent is lowered: an upstream may honour either.
+        for (const [field, asked] of caps) sent[field] = Math.min(asked, cap);
+        reserved = { promptTokens: estimate, completionTokens: cap * n, images: 0 };
+        return { tokens: estimate + cap * n, images: 0, shaped: cap < wanted };
       }
       if (budget.imagesRemaining === null) return null;
-      const n = typeof body.n === 'number' && Number.isSafeInteger(body.n) && body.n > 0 ? body.n : 1;
+      if (n instanceof AppError) {
+        unbounded = n;
+        return null;
+      }
+      needed = n;
+      reserved = { promptTokens: 0, completionTokens: 0, images: n };
       return budget.imagesRemaining < n ? 'refuse' : { tokens: 0, images: n };
     };
     const reservation = await this.deps.budgets.reserve(userId, clientId, plan);
+    if (unbounded) throw unbounded;
     if (!reservation) return null;
-    if (reservation.kind === 'refused') return this.refuse(reservation.state, clientId, kind === 'chat' ? 'tokens' : 'images');
+    if (reservation.kind === 'refused') return this.refuse(reservation.state, clientId, kind === 'chat' ? 'tokens' : 'images', needed);
     return {
       body: sent,
       state: reservation.state,
+      reserved,
       headers: remainingHeaders,
-      settle: (status, measured, alongside) =>
-        this.deps.budgets.settle(
-          reservation.id,
-          userId,
-          clientId,
-          status === 200 ? { tokens: kind === 'chat' ? measured.promptTokens + measured.completionTokens : 0, images: measured.images } : { tokens: 0, images: 0 },
-          alongside,
-        ),
+      settle: (charged, alongside) =>
+        this.deps.budgets.settle(reservation.id, userId, clientId, { tokens: kind === 'chat' ? charged.promptTokens + charged.completionTokens : 0, images: charged.images }, alongside),
     };
   }
 
-  private async refuse(state: BudgetState, clientId: string, what: 'tokens' | 'images'): Promise<Refused> {
+  /** SPEC §10's 429: what the limit is, what remains and what the call needed, when it resets, where to raise it. */
+  private async refuse(state: BudgetState, clientId: string, what: 'tokens' | 'images', needed: number): Promise<Refused> {
     const app = (await this.deps.clientName(clientId)) ?? 'This app';
     const limit = (what === 'tokens' ? state.tokens : state.images) ?? 0;
-    const resets = state.resetsAt === null ? '' : ` It resets on ${new Date(state.resetsAt).toISOString().slice(0, 10)} (UTC).`;
+    const remaining = (what === 'tokens' ? state.tokensRemaining : state.imagesRemaining) ?? 0;
+    const count = (n: number) => n.toLocaleString('en-US');
     const unit = limit === 1 ? what.slice(0, -1) : what;
-    const message = `${app} has used the ${PERIOD_WORD[state.period]} limit of ${limit.toLocaleString('en-US')} ${unit} that you set for it.${resets} You can raise it at ${this.deps.dashboardUrl}.`;
+    const need = what === 'tokens' ? `needs up to ${count(needed)}` : `needs ${count(needed)}`;
+    const resets = state.resetsAt === null ? '' : ` It resets on ${new Date(state.resetsAt).toISOString().slice(0, 10)} (UTC).`;
+    const message =
+      `${app} has used the ${PERIOD_WORD[state.period]} limit of ${count(limit)} ${unit} that you set for it.` +
+      ` It has ${count(remaining)} of its ${count(limit)} ${unit} left${PERIOD_LEFT[state.period]}; this call ${need}.${resets}` +
+      ` You can raise it at ${this.deps.dashboardUrl}.`;
     const error = new AppError('app_budget_exceeded', message);
     const headers: Record<string, string> = { 'x-should-retry': 'false', ...remainingHeaders(state) };
     if (state.resetsAt !== null) headers['retry-after'] = String(Math.max(1, Math.ceil((state.resetsAt - this.deps.now()) / 1000)));

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import { AppError } from '../errors.js';
 import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js';
-import { Meter, NOTHING, type Measured } from './meter.js';
+import { promptEstimate } from '../consent/budget-rules.js';
+import { completionTextBytes, Meter, NOTHING, unmeasuredCharge, type Measured, type Unmeasured } from './meter.js';
 import { isObject, parseJson } from './json.js';
 import { relayEvents } from './relay.js';
 import { transportError, type UpstreamClient, type UpstreamResponse } from './upstream.js';
@@ -21,6 +22,8 @@ export interface GatewayDeps {
   telemetry?: Telemetry;
   /** Budgets inside the grant (SPEC §10); absent, nothing is budgeted. */
   budget?: BudgetGuard;
+  /** How long a stream the app left is read on for its usage (UPSTREAM_TIMEOUT). */
+  drainMs: number;
 }
 
 type Json = Record<string, unknown>;
@@ -52,6 +55,9 @@ const modelOf = (body: Json) => (typeof body.model === 'string' ? body.model : n
  * 504 (silent past UPSTREAM_TIMEOUT), other 4xx passed on.
  */
 export class Gateway {
+  /** Streams not yet charged, each settled once its usage row has committed (or failed to). */
+  private readonly open = new Set<Promise<void>>();
+
   constructor(private readonly deps: GatewayDeps) {}
 
   async models(signal: AbortSignal): Promise<GatewayResult> {
@@ -68,6 +74,7 @@ export class Gateway {
     if (entered && 'status' in entered) return this.refused(principal, 'images.generations', body, entered);
     const budgeted: Budgeted = { held: entered ?? null, settled: null };
     return this.buffered(this.meter(principal, 'images.generations', body, budgeted), '/images/generations', body, signal, budgeted, (json) => {
+      // An image call is charged its images (data.length) whether or not tokens are reported.
       const usage = isObject(json.usage) ? json.usage : {};
       return {
         promptTokens: Number(usage.input_tokens ?? usage.prompt_tokens ?? 0),
@@ -84,17 +91,24 @@ export class Gateway {
     const sent = budgeted.held?.body ?? body;
     const meter = this.meter(principal, 'chat.completions', sent, budgeted);
     if (sent.stream === true) return this.stream(meter, sent, signal, budgeted);
-    return this.buffered(meter, '/chat/completions', sent, signal, budgeted, (json) => {
-      const usage = isObject(json.usage) ? json.usage : {};
+    return this.buffered(meter, '/chat/completions', sent, signal, budgeted, (json, raw) => {
+      const usage = json.usage;
+      // An answer without its usage is charged as a stream whose usage never came (SPEC §10).
+      if (!isObject(usage)) return unmeasuredCharge(unmeasured(body, budgeted), completionTextBytes(raw.toString('utf8')));
       return { promptTokens: Number(usage.prompt_tokens ?? 0), completionTokens: Number(usage.completion_tokens ?? 0), images: 0 };
     });
+  }
+
+  /** Waits for the charging of streams still being read (those the app left are read on, up to drainMs, or until `ending`). */
+  async close(): Promise<void> {
+    await Promise.all(this.open);
   }
 
   private meter(principal: Principal, endpoint: UsageEntry['endpoint'], body: Json, budgeted?: Budgeted): Meter {
     return new Meter({ principal, endpoint, model: modelOf(body) }, (entry) => this.record(entry, budgeted), this.deps.now);
   }
 
-  private async buffered(meter: Meter, path: string, body: Json, signal: AbortSignal, budgeted: Budgeted, measure: (json: Json) => Measured): Promise<GatewayResult> {
+  private async buffered(meter: Meter, path: string, body: Json, signal: AbortSignal, budgeted: Budgeted, measure: (json: Json, raw: Buffer) => Measured): Promise<GatewayResult> {
     let response: UpstreamResponse;
     let raw: Buffer;
     try {
@@ -114,7 +128,7 @@ export class Gateway {
       await meter.charge(502);
       throw new AppError('upstream_error', 'The generation upstream answered with something that is not JSON.');
     }
-    await meter.charge(200, measure(json));
+    await meter.charge(200, measure(json, raw));
     const { held } = budgeted;
     return held ? { kind: 'json', status: 200, body: raw, headers: held.headers(budgeted.settled) } : { kind: 'json', status: 200, body: raw };
   }
@@ -130,7 +144,8 @@ export class Gateway {
 
     let response: UpstreamResponse;
     try {
-      response = await this.deps.upstream.send('POST', '/chat/completions', upstreamBody, signal);
+      // Not aborted when the app goes away: a stream the app leaves is read on for its usage (relay.ts).
+      response = await this.deps.upstream.send('POST', '/chat/completions', upstreamBody);
     } catch (error) {
       await meter.charge(error instanceof AppError ? error.status : 502);
       throw error;
@@ -146,7 +161,11 @@ export class Gateway {
       throw new AppError('upstream_error', 'The generation upstream did not answer with an event stream.');
     }
     const headers = budgeted.held ? budgeted.held.headers(budgeted.held.state) : undefined;
-    return { kind: 'stream', events: relayEvents(response, meter, appAskedUsage, signal, this.deps.ending), ...(headers ? { headers } : {}) };
+    const events = relayEvents(response, meter, { appAskedUsage, signal, ending: this.deps.ending, drainMs: this.deps.drainMs, unmeasured: unmeasured(body, budgeted) });
+    const charged = meter.recorded().catch(() => {});
+    this.open.add(charged);
+    void charged.then(() => this.open.delete(charged));
+    return { kind: 'stream', events, ...(headers ? { headers } : {}) };
   }
 
   /** A call the budget refused: recorded (charged nothing) so the usage page can mark the day, never sent upstream. */
@@ -163,8 +182,21 @@ export class Gateway {
     if (entry.principal.clientId) entry.clientName = await this.deps.clientName(entry.principal.clientId);
     const held = budgeted?.held;
     if (!held) return this.deps.usage.record(entry);
-    budgeted.settled = await held.settle(entry.status, entry, (trx) => this.deps.usage.record(entry, trx));
+    budgeted.settled = await held.settle(entry, (trx) => this.deps.usage.record(entry, trx));
   }
+}
+
+/**
+ * What a chat call whose usage never comes is charged (SPEC §10): a budgeted call its whole reservation. An
+ * unbudgeted one (an API key, or a grant with no token limit) has no reservation, and charging it nothing would
+ * under-report what the upstream bills, so it is charged an estimate that errs high, as the reservation does:
+ * the prompt estimate of §10 plus the completion text the upstream sent so far, its UTF-8 bytes ÷ 2 rounded up
+ * (tokenizers count about a token per 4 bytes of English, a token per CJK character of 3 bytes, so ÷ 2 errs
+ * high for text). Reasoning a model does not show is not in it: only its usage can tell.
+ */
+function unmeasured(body: Json, budgeted: Budgeted): Unmeasured {
+  if (budgeted.held) return budgeted.held.reserved;
+  return (completionBytes) => ({ promptTokens: promptEstimate(body), completionTokens: Math.ceil(completionBytes / 2), images: 0 });
 }
 
 /** Non-2xx from the upstream: its 4xx passed on, its 401/403 and 5xx a 502. */

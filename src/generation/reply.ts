@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayResult } from './gateway.js';
 
-/** Aborts the upstream call when the app goes away before its answer is complete. */
+/** Aborted when the app goes away before its answer is complete: a buffered call ends its upstream call; a stream is read on for its usage (relay.ts). */
 export function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.on('close', () => {

@@ -52,7 +52,7 @@ export class UpstreamClient {
     });
   }
 
-  async send(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<UpstreamResponse> {
+  async send(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignal): Promise<UpstreamResponse> {
     if (this.target === null) throw notConfigured();
     const headers = body === undefined ? this.headers.plain : this.headers.json;
     try {

@@ -1,4 +1,4 @@
-import type { Insertable, Kysely } from 'kysely';
+import type { ExpressionBuilder, Insertable, Kysely } from 'kysely';
 import { ownTransaction, type Transactor } from '../storage/group-commit.js';
 import { sql } from 'kysely';
 import { sortableId } from '../security/secrets.js';
@@ -38,6 +38,13 @@ const DAY_MS = 86_400_000;
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.floor(n) : 0);
 
+/**
+ * The calls the totals count: those that succeeded, and those charged though they did not (a stream the app
+ * left or a shutdown cut, SPEC §10). A failed call is charged nothing (the meter records it with no tokens).
+ */
+const counted = (eb: ExpressionBuilder<Database, 'usage_records'>) =>
+  eb.or([eb.and([eb('status', '>=', 200), eb('status', '<', 300)]), eb('prompt_tokens', '>', 0), eb('completion_tokens', '>', 0), eb('images', '>', 0)]);
+
 /** Usage metering: one row per generation, committed before the response ends (SPEC §5). */
 /** The columns of a usage row, as the prepared insert names them. */
 const USAGE_COLUMNS = ['id', 'user_id', 'client_id', 'client_name', 'api_key_id', 'endpoint', 'model', 'prompt_tokens', 'completion_tokens', 'images', 'status', 'latency_ms', 'day', 'created_at'] as const;
@@ -56,8 +63,6 @@ export class UsageService {
   async record(entry: UsageEntry, executor?: Kysely<Database>): Promise<void> {
     if (!executor) return this.transact((trx) => this.record(entry, trx));
     const now = this.now();
-    // A failed call is charged nothing: its row keeps the status, with no tokens or images.
-    const ok = entry.status >= 200 && entry.status < 300;
     await this.insert(executor, {
       // Time-ordered: each usage commit appends to the primary key's last page instead of a random page per row.
       id: sortableId('use_', now),
@@ -67,9 +72,9 @@ export class UsageService {
       api_key_id: entry.principal.apiKeyId,
       endpoint: entry.endpoint,
       model: entry.model?.slice(0, 200) ?? null,
-      prompt_tokens: ok ? count(entry.promptTokens) : 0,
-      completion_tokens: ok ? count(entry.completionTokens) : 0,
-      images: ok ? count(entry.images) : 0,
+      prompt_tokens: count(entry.promptTokens),
+      completion_tokens: count(entry.completionTokens),
+      images: count(entry.images),
       status: entry.status,
       latency_ms: Math.max(0, Math.round(entry.latencyMs)),
       day: utcDay(now),
@@ -92,8 +97,7 @@ export class UsageService {
       ])
       .where('user_id', '=', userId)
       .where('day', '>=', since)
-      .where('status', '>=', 200)
-      .where('status', '<', 300)
+      .where(counted)
       .groupBy('client_id')
       .execute();
     return new Map(
@@ -127,7 +131,7 @@ export class UsageService {
     return rows.map((r) => ({ date: r.day, clientId: r.client_id!, clientName: r.client_name ?? null, refused: Number(r.refused) }));
   }
 
-  /** SPEC §5 `GET /usage`: per day and client, the last 30 days, successful calls only. */
+  /** SPEC §5 `GET /usage`: per day and client, the last 30 days, the calls that succeeded or were charged. */
   async lastThirtyDays(userId: string): Promise<UsageDay[]> {
     const since = utcDay(this.now() - 29 * DAY_MS);
     const rows = await this.db
@@ -143,8 +147,7 @@ export class UsageService {
       ])
       .where('user_id', '=', userId)
       .where('day', '>=', since)
-      .where('status', '>=', 200)
-      .where('status', '<', 300)
+      .where(counted)
       .groupBy(['day', 'client_id'])
       .orderBy('day', 'asc')
       .orderBy(sql`coalesce(client_id, '')`)

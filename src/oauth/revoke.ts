@@ -6,6 +6,7 @@ import { OAuthParams } from './params.js';
 import type { ClientAuthenticator } from './rate-limits.js';
 import type { OAuthStore } from './store.js';
 import { API } from '../paths.js';
+import type { AuditService } from '../audit/service.js';
 
 export interface TokenEndpointsDeps {
   /** Client authentication with its rate limits (rate-limits.ts). */
@@ -17,6 +18,8 @@ export interface TokenEndpointsDeps {
   issuer: string;
   /** Introspection shows a grant's budget (SPEC §10). */
   budgets: BudgetsService;
+  /** Revocations are security events (token.revoked). */
+  audit: AuditService;
 }
 
 /** Parses, refuses repeats, and requires `token` (RV-05). */
@@ -50,8 +53,11 @@ export async function revokeRoute(scope: FastifyInstance, deps: TokenEndpointsDe
       if (row) {
         if (row.client_id !== client.clientId) throw new OAuthError('invalid_request', 'This token was not issued to this client.');
         // RV-02: revoking a refresh token ends its family, access tokens included.
-        if (row.kind === 'refresh') await deps.store.revokeFamily(row.family_id, 'revocation');
-        else await deps.store.revokeToken(row.token_hash);
+        const revoked = row.kind === 'refresh' ? await deps.store.revokeFamily(row.family_id, 'revocation') : await deps.store.revokeToken(row.token_hash);
+        // Recorded only when something was live: revoking a dead token again is a 200 (RFC 7009 §2.2) and no event.
+        if (revoked > 0) {
+          await deps.audit.record({ type: 'token.revoked', userId: row.user_id, clientId: client.clientId, detail: { tokenType: `${row.kind}_token`, tokensRevoked: revoked } }, request);
+        }
       }
       return reply.code(200).send();
     },

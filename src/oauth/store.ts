@@ -141,11 +141,11 @@ export class OAuthStore {
     return row && row.expires_at > this.now() ? row : undefined;
   }
 
-  async createCode(subject: TokenSubject & { redirectUri: string; codeChallenge: string; nonce?: string | null }): Promise<string> {
+  async createCode(subject: TokenSubject & { redirectUri: string; codeChallenge: string; nonce?: string | null }, executor: Kysely<Database> = this.db): Promise<string> {
     // The code carries the audience the user allowed; the token request may narrow it (RFC 8707 §2.2).
     const now = this.now();
     const code = mint('code');
-    await this.db
+    await executor
       .insertInto('oauth_codes')
       .values({
         code_hash: code.hash,
@@ -227,8 +227,9 @@ export class OAuthStore {
     return this.revokeWhere('family_id', familyId, { kind: 'family', key: familyId }, reason);
   }
 
-  async revokeToken(tokenHash: string): Promise<void> {
-    await this.revokeWhere('token_hash', tokenHash, { kind: 'token', key: tokenHash }, 'revocation');
+  /** Revokes one token; returns 1 when it was live, else 0. */
+  async revokeToken(tokenHash: string): Promise<number> {
+    return this.revokeWhere('token_hash', tokenHash, { kind: 'token', key: tokenHash }, 'revocation');
   }
 
   /**

@@ -1,5 +1,7 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
+import { KeyEncryptionError, type KeyEncryption } from '../security/key-encryption.js';
+import { SIGNING_KEYS_COLUMN, sealContext } from '../security/sealed-columns.js';
 import type { Database, SigningKeysTable } from '../storage/schema.js';
 
 /** The ID token algorithms Serika signs with (SPEC §7): RS256 by default, ES256 and EdDSA (Ed25519) per client. */
@@ -27,7 +29,7 @@ export interface SigningKey {
 
 export class SigningKeyError extends Error {}
 
-async function generate(alg: SigningAlg, now: number, activatesAt: number): Promise<SigningKeysTable> {
+async function generate(alg: SigningAlg, now: number, activatesAt: number, encryption: KeyEncryption): Promise<SigningKeysTable> {
   const options = alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : alg === 'RS256' ? { modulusLength: 2048, extractable: true } : { extractable: true };
   const { publicKey, privateKey } = await generateKeyPair(alg, options);
   const publicJwk = await exportJWK(publicKey);
@@ -38,7 +40,8 @@ async function generate(alg: SigningAlg, now: number, activatesAt: number): Prom
     kid,
     alg,
     public_jwk: JSON.stringify({ ...publicJwk, kid, alg, use: 'sig' }),
-    private_jwk: JSON.stringify({ ...privateJwk, kid, alg }),
+    // Sealed under KEY_ENCRYPTION_SECRETS when set (SPEC §6): a backup alone does not give away the key.
+    private_jwk: encryption.seal(JSON.stringify({ ...privateJwk, kid, alg }), sealContext(SIGNING_KEYS_COLUMN, kid)),
     created_at: now,
     activates_at: activatesAt,
   };
@@ -58,6 +61,7 @@ export class SigningKeys {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly idTokenTtlMs: number,
+    private readonly encryption: KeyEncryption,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -66,7 +70,7 @@ export class SigningKeys {
     const rows = await this.rows(true);
     const now = this.now();
     for (const alg of SIGNING_ALGS) {
-      if (!rows.some((r) => r.alg === alg && Number(r.activates_at) <= now)) await this.db.insertInto('signing_keys').values(await generate(alg, now, now)).execute();
+      if (!rows.some((r) => r.alg === alg && Number(r.activates_at) <= now)) await this.db.insertInto('signing_keys').values(await generate(alg, now, now, this.encryption)).execute();
     }
     this.cached = null;
     // A corrupt row must stop the start, not fail the first sign-in later.
@@ -77,7 +81,7 @@ export class SigningKeys {
   async rotate(): Promise<SigningKey[]> {
     const now = this.now();
     const added: SigningKeysTable[] = [];
-    for (const alg of SIGNING_ALGS) added.push(await generate(alg, now, now + PUBLISH_BEFORE_SIGN_MS));
+    for (const alg of SIGNING_ALGS) added.push(await generate(alg, now, now + PUBLISH_BEFORE_SIGN_MS, this.encryption));
     await this.db.insertInto('signing_keys').values(added).execute();
     this.cached = null;
     const all = await this.list();
@@ -141,10 +145,12 @@ export class SigningKeys {
     const known = this.imported.get(row.kid);
     if (known) return known;
     try {
-      const key = (await importJWK(JSON.parse(row.private_jwk) as JWK, row.alg)) as CryptoKey;
+      const jwk = JSON.parse(this.encryption.open(row.private_jwk, sealContext(SIGNING_KEYS_COLUMN, row.kid))) as JWK;
+      const key = (await importJWK(jwk, row.alg)) as CryptoKey;
       this.imported.set(row.kid, key);
       return key;
     } catch (error) {
+      if (error instanceof KeyEncryptionError) throw new SigningKeyError(error.message);
       throw new SigningKeyError(`The signing key ${row.kid} (${row.alg}) in the signing_keys table is corrupt: ${(error as Error).message}`);
     }
   }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { createHash } from 'node:crypto';
@@ -8,6 +8,7 @@ import type { Database } from './schema.js';
 import { startCheckpointer, type Checkpointer } from './wal-checkpointer.js';
 import { registerDirect } from './prepared.js';
 import { CurrentSchemaPostgresDialect } from './pg-introspector.js';
+import { createOwnerOnlyFile, ensureOwnerOnlyDirectory, tightenToOwnerOnly } from './file-modes.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -63,14 +64,30 @@ function withStatementCache(connection: SQLite.Database): SqliteDatabase {
   };
 }
 
+/**
+ * SPEC §6: the database is owner-only from its first byte. SQLite creates the
+ * -wal and -shm with the database file's mode, so the file is created 0600
+ * before SQLite opens it; files left readable by others (by an older version)
+ * are tightened, and the caller is told.
+ */
+function prepareSqliteFiles(path: string, warn: (message: string) => void): void {
+  ensureOwnerOnlyDirectory(dirname(resolve(path)));
+  createOwnerOnlyFile(path, false);
+  const tightened = tightenToOwnerOnly([path, `${path}-wal`, `${path}-shm`]);
+  if (tightened.length > 0) {
+    const files = tightened.map((f) => `${f.path} (was ${f.mode})`).join(', ');
+    warn(`made the database files owner-only (0600), as they hold password hashes and keys: ${files}`);
+  }
+}
+
 function openSqlite(url: string, options: StorageOptions): Storage {
   const path = sqlitePath(url);
-  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  if (path !== ':memory:' && path !== '') prepareSqliteFiles(path, options.onWarning ?? (() => {}));
   const connection = new SQLite(path);
-  // WAL with synchronous=NORMAL is durable against a process crash (SPEC §6);
-  // the busy timeout lets the CLI and a running server share the file.
+  // WAL with synchronous=NORMAL is durable against a process crash, and a power loss may roll back the last
+  // commits but never corrupts the file (SPEC §6); the busy timeout lets the CLI and a running server share the file.
   connection.pragma('journal_mode = WAL');
-  syncsItself(connection);
+  connection.pragma('synchronous = NORMAL');
   connection.pragma('foreign_keys = ON');
   connection.pragma('busy_timeout = 5000');
   // A 64 MiB page cache, and no memory map: mapped pages count in the process's RSS as the file
@@ -79,7 +96,7 @@ function openSqlite(url: string, options: StorageOptions): Storage {
   // Checkpoints on a thread of their own (wal-checkpointer.ts): a serving commit never copies the WAL.
   let checkpointer: Checkpointer | undefined;
   if (path !== ':memory:' && path !== '') {
-    leavesSyncsToCheckpointer(connection);
+    leavesCheckpointsToThread(connection);
     checkpointer = startCheckpointer(resolve(path), () => checkpointsItself(connection), {
       // Holding Kysely's one connection keeps every transaction from starting until the copy is done.
       onBehind: (catchUp) => db.connection().execute(catchUp),
@@ -105,48 +122,54 @@ function openSqlite(url: string, options: StorageOptions): Storage {
       await sql`select 1`.execute(db);
     },
     async backup(destination) {
-      if (existsSync(destination)) throw new Error(`${destination} already exists; back up to a new file`);
+      // Owner-only before SQLite writes a page into it (SPEC §6): the backup holds what the database does.
+      try {
+        createOwnerOnlyFile(destination, true);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw new Error(`${destination} already exists; back up to a new file`);
+        if (code === 'ENOENT') throw new Error(`cannot save the backup: the directory ${dirname(destination)} does not exist`);
+        throw error;
+      }
       // Every step copies the whole file from one read snapshot, which writers (WAL) never wait on.
       // SQLite restarts a backup at its next step when another connection wrote in between, so a step
       // of fewer pages than the file then holds (the last step's count, while servers grow the file)
       // never finishes. better-sqlite3 clamps a negative step ("all") to 0, hence the largest int.
-      const result = await connection.backup(destination, { progress: () => 0x7fffffff });
-      return result.totalPages;
+      try {
+        const result = await connection.backup(destination, { progress: () => 0x7fffffff });
+        return result.totalPages;
+      } catch (error) {
+        // better-sqlite3 removes only a file it created; this one is ours.
+        rmSync(destination, { force: true });
+        throw error;
+      }
     },
     async close() {
       await checkpointer?.stop();
-      // The last connection out checkpoints and deletes the WAL: with its syncs, as any checkpoint.
-      syncsItself(connection);
+      // The last connection out checkpoints and deletes the WAL, with the syncs of any NORMAL checkpoint.
       await db.destroy();
     },
   };
 }
 
-/** SPEC §6's setting: commits never wait on the disk; checkpoints sync the WAL before copying it and the database after. */
-export function syncsItself(connection: SQLite.Database): void {
-  connection.pragma('synchronous = NORMAL');
-}
-
 /**
- * While the checkpoint thread runs, the serving connection neither
- * checkpoints nor syncs. Under NORMAL its only sync is of the WAL's header
- * when a commit starts the WAL again — after every checkpoint that caught
- * up, so after every idle 20 ms: an fsync on the event loop (0.4 ms of a
- * streamed chat's usage commit, measured). That sync keeps a checkpoint from
- * copying frames of the new WAL while an older header could still be what
- * is on disk (sqlite.org/src/info/ff5be73dee); here every checkpoint is the
- * worker's, which syncs the whole WAL file, header included, before it
- * copies a frame. A process crash loses nothing either way (the writes are
- * in the OS's cache); a power loss may lose the last commits, as under NORMAL.
+ * While the checkpoint thread runs, the serving connection never checkpoints.
+ * It keeps synchronous=NORMAL (set at open, SPEC §6), so its one sync is of
+ * the WAL's header when a commit starts the WAL again, after every checkpoint
+ * that caught up (so after every idle 20 ms): an fsync on the event loop,
+ * which SQLite makes inside the commit and no setting moves to another thread.
+ * Without it (synchronous=OFF, as this connection once ran), the new header
+ * may reach the disk after frames written over the old WAL, and a power loss
+ * between them can corrupt the database (sqlite.org/src/info/ff5be73dee);
+ * with it, a power loss may only roll back the last commits. Its cost is in
+ * bench/NOTES.md.
  */
-export function leavesSyncsToCheckpointer(connection: SQLite.Database): void {
+export function leavesCheckpointsToThread(connection: SQLite.Database): void {
   connection.pragma('wal_autocheckpoint = 0');
-  connection.pragma('synchronous = OFF');
 }
 
-/** The checkpoint thread is gone: the serving connection checkpoints (every 1,000 pages) and syncs again. */
+/** The checkpoint thread is gone: the serving connection checkpoints by itself again (every 1,000 pages), with NORMAL's syncs. */
 export function checkpointsItself(connection: SQLite.Database): void {
-  syncsItself(connection);
   connection.pragma('wal_autocheckpoint = 1000');
 }
 
@@ -264,6 +287,8 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
 export interface StorageOptions {
   /** SQLite: the WAL's length in frames past which it is copied whole and started again (wal-checkpointer.ts). */
   walRestartFrames?: number;
+  /** Told what opening fixed that the operator should know of (SQLite: database files made owner-only). */
+  onWarning?: (message: string) => void;
 }
 
 export function openStorage(databaseUrl: string, options: StorageOptions = {}): Storage {

@@ -162,6 +162,15 @@ export interface OAuthDeviceCodesTable {
   budget: string | null;
 }
 
+/** One-time ids of device confirmation pages (SPEC §9), as SHA-256: a decision presents the id of the page it came from. */
+export interface OAuthDeviceConfirmationsTable {
+  id_hash: string;
+  device_code_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export type BudgetPeriod = 'day' | 'month' | 'total';
 
 export interface OAuthBudgetsTable {
@@ -265,6 +274,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   signing_keys: SigningKeysTable;
   oauth_device_codes: OAuthDeviceCodesTable;
+  oauth_device_confirmations: OAuthDeviceConfirmationsTable;
   oauth_budgets: OAuthBudgetsTable;
   budget_reservations: BudgetReservationsTable;
   cache_invalidations: CacheInvalidationsTable;

@@ -39,7 +39,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 const SQLite = require(workerData.driver);
 const db = new SQLite(workerData.path, { fileMustExist: true });
 db.pragma('busy_timeout = 0');
-// Every checkpoint syncs the WAL before copying it and the database file after (database.ts relies on it).
+// Every checkpoint syncs the WAL before copying it and the database file after, as NORMAL does (SPEC §6).
 db.pragma('synchronous = NORMAL');
 let behind = false;
 const checkpoint = () => {

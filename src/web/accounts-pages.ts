@@ -12,6 +12,7 @@ import { safeReturnTo, type PageSessions } from './session.js';
 import { loginView, signupClosedView, signupView, type FormState } from './views/accounts.js';
 import type { AuditService } from '../audit/service.js';
 import type { Telemetry } from '../http/telemetry.js';
+import { loginIpLimit } from './login-limit.js';
 
 export interface AccountsPagesDeps {
   config: Config;
@@ -28,6 +29,11 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
   const { config, users, clients, pageSessions, throttle, audit, telemetry } = deps;
   const perIp: FastifyContextConfig =
     config.rateLimitLogin > 0 ? { rateLimit: { max: config.rateLimitLogin, timeWindow: '1 minute', onExceeded: () => telemetry.rateLimited('login') } } : {};
+  // /login counts failed sign-ins only (SPEC §2): whoever signs in successfully is never refused.
+  const loginLimit = loginIpLimit(scope, config.rateLimitLogin, {
+    telemetry,
+    onLockout: (request, retryAfter) => audit.record({ type: 'sign_in.ip_limited', userId: null, detail: { failures: config.rateLimitLogin, retryAfter } }, request),
+  });
   // SPEC §1 RATE_LIMIT_SIGNUP: accounts created per IP per hour; a refused attempt costs nothing.
   const signups =
     config.rateLimitSignup > 0 ? scope.createRateLimit({ max: config.rateLimitSignup, timeWindow: 3_600_000, keyGenerator: (request) => `signup:${request.ip}` }) : null;
@@ -57,7 +63,8 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     return sendPage(reply, 200, loginView(await form(reply, { returnTo, username: hint })));
   });
 
-  scope.post(PATHS.login, { config: perIp }, async (request, reply) => {
+  scope.post(PATHS.login, async (request, reply) => {
+    await loginLimit?.check(request, reply);
     const returnTo = returnToOf(request, 'body');
     const username = field(request.body, 'username');
     const password = field(request.body, 'password');
@@ -67,15 +74,20 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     if (delay > 0) await sleep(delay);
     const user = await users.verifyCredentials(username, password);
     if (!user) {
+      await loginLimit?.failed(request);
       const failures = await throttle.recordFailure(username);
-      // The burst that starts the slowdown is a security event of the account it targets.
-      if (failures === FREE_FAILURES) {
-        await audit.record({ type: 'sign_in.throttled', userId: (await users.findByUsername(username))?.id ?? null, detail: { username: username.slice(0, 64), failures } }, request);
-      }
+      // A failure is an event of the account it targets (none for an unknown name, whose row keeps the name
+      // as typed, cut to a username's longest); never the password.
+      const target = username.length <= 64 ? ((await users.findByUsername(username))?.id ?? null) : null;
+      const attempted = username.slice(0, 64);
+      await audit.record({ type: 'sign_in.failed', userId: target, detail: { username: attempted } }, request);
+      // The burst that starts the slowdown is a security event too.
+      if (failures === FREE_FAILURES) await audit.record({ type: 'sign_in.throttled', userId: target, detail: { username: attempted, failures } }, request);
       return sendPage(reply, 401, loginView(await form(reply, { returnTo, username, error: 'Incorrect username or password.' })));
     }
     await throttle.clear(username);
     await pageSessions.signIn(request, reply, user.id);
+    await audit.record({ type: 'sign_in.succeeded', userId: user.id }, request);
     return signedIn(reply, returnTo);
   });
 

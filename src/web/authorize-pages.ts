@@ -38,7 +38,7 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
         // RFC 9700 §4.12 (AZ-20): 303, so a POST is never replayed.
         return reply.code(303).header('location', outcome.location).header('cache-control', 'no-store').send();
       case 'error':
-        return sendOAuthErrorPage(reply, outcome.error, outcome.sentRedirectUri);
+        return sendOAuthErrorPage(reply, outcome.error, outcome.sentRedirectUri, outcome.returnTo);
       case 'login': {
         // Sign in first, then come back to this very request (SPEC §2); a fresh sign-in
         // (prompt=login, max_age) comes back marked with when it was asked for.
@@ -71,6 +71,6 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
       if (error instanceof InvalidSpendingLimit) return sendErrorPage(reply, 400, 'invalid_request', `${error.message} Go back and correct it.`);
       throw error;
     }
-    return show(request, reply, user, await authorization.decide(field(request.body, 'request_id'), user.userId, decision, budget));
+    return show(request, reply, user, await authorization.decide(field(request.body, 'request_id'), user.userId, decision, budget, request));
   });
 }

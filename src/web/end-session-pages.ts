@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditService } from '../audit/service.js';
 import { asciiUri } from '../clients/redirect-uris.js';
 import type { ClientsService } from '../clients/service.js';
 import { field } from '../http/form-body.js';
@@ -15,16 +16,18 @@ export interface EndSessionDeps {
   pageSessions: PageSessions;
   clients: ClientsService;
   idTokens: IdTokens;
+  audit: AuditService;
 }
 
 /**
  * RP-Initiated Logout 1.0: GET or POST /oauth/end_session. The user confirms
  * "Sign out of Serika?"; then the session ends and the user goes back to the
- * client's registered post_logout_redirect_uri with `state`, or sees "You are
- * signed out". A URI that is not registered exactly is never followed.
+ * client's registered post_logout_redirect_uri with `state` when a valid
+ * id_token_hint names that client, or sees "You are signed out" with a link
+ * to it (SPEC §7). A URI that is not registered exactly is never followed.
  */
 export async function endSessionPages(scope: FastifyInstance, deps: EndSessionDeps): Promise<void> {
-  const { pageSessions, clients, idTokens } = deps;
+  const { pageSessions, clients, idTokens, audit } = deps;
   const refuse = (reply: FastifyReply, description: string, sent?: string) => sendOAuthErrorPage(reply, new OAuthError('invalid_request', description), sent);
 
   const handle = async (request: FastifyRequest, reply: FastifyReply, params: OAuthParams, confirm: string | undefined) => {
@@ -45,21 +48,29 @@ export async function endSessionPages(scope: FastifyInstance, deps: EndSessionDe
       if (!client.postLogoutRedirectUris.includes(asciiUri(uri))) return refuse(reply, 'post_logout_redirect_uri is not registered for this client.', uri.slice(0, 2048));
     }
     const state = params.get('state');
+    const target = uri === undefined ? undefined : asciiUri(uri);
+    const returnTo = target === undefined || state === undefined ? target : `${target}${target.includes('?') ? '&' : '?'}state=${encodeURIComponent(state)}`;
+    // RP-Initiated Logout 1.0 §3: without an id_token_hint for this client the OP must not redirect
+    // after logout unless it can otherwise confirm the target, and anyone may register a URI
+    // (SPEC §8); so the user gets a link instead.
+    // An expired hint still counts (§2, and node-oidc-provider's IdToken.validate ignores exp):
+    // its signature, issuer and audience are what say the request is the app's.
+    const hinted = hint !== null && client !== undefined && hint.aud === client.clientId;
     const finish = () => {
-      if (uri === undefined) return sendPage(reply, 200, signedOutView());
-      const target = asciiUri(uri);
-      const location = state === undefined ? target : `${target}${target.includes('?') ? '&' : '?'}state=${encodeURIComponent(state)}`;
-      return reply.code(303).header('location', location).send();
+      if (returnTo !== undefined && hinted) return reply.code(303).header('location', returnTo).send();
+      return sendPage(reply, 200, signedOutView(returnTo));
     };
 
     const user = await pageSessions.user(request);
     if (!user) return finish();
     if (confirm === 'yes') {
       await pageSessions.signOut(request, reply);
+      await audit.record({ type: 'session.ended', userId: user.userId, clientId: client?.clientId ?? null }, request);
       return finish();
     }
     if (confirm === 'no') return reply.code(303).header('location', DASHBOARD.overview).send();
     const carry: Record<string, string> = {};
+    if (hintToken !== undefined) carry.id_token_hint = hintToken;
     if (clientId !== undefined) carry.client_id = clientId;
     if (uri !== undefined) carry.post_logout_redirect_uri = uri;
     if (state !== undefined) carry.state = state;

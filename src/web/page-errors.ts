@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, statusOf } from '../errors.js';
+import { redirectUriHost } from '../clients/redirect-uris.js';
 import { OAuthError } from '../oauth/errors.js';
 import { isClientGone } from '../http/client-gone.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
@@ -26,18 +27,21 @@ export function sendErrorPage(reply: FastifyReply, status: number, error: string
 
 /**
  * An OAuth error the authorization endpoint may not redirect (RFC 6749
- * §4.1.2.1). For an unregistered redirect URI the page shows what was sent,
- * never the registered list, and the usual causes.
+ * §4.1.2.1, RFC 9700 §4.11.2). For an unregistered redirect URI the page
+ * shows what was sent, never the registered list, and the usual causes;
+ * returnTo, the error response after the user's own decision, is a link the
+ * user may follow, never an automatic redirect.
  */
-export function sendOAuthErrorPage(reply: FastifyReply, error: OAuthError, sentRedirectUri?: string): FastifyReply {
-  const status = error.status;
+export function sendOAuthErrorPage(reply: FastifyReply, error: OAuthError, sentRedirectUri?: string, returnTo?: string): FastifyReply {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
-  const extra =
-    sentRedirectUri === undefined
-      ? undefined
-      : html`<p>The app sent <code class="mono">${sentRedirectUri}</code></p>
+  let extra: Html | undefined;
+  if (sentRedirectUri !== undefined) {
+    extra = html`<p>The app sent <code class="mono">${sentRedirectUri}</code></p>
   <p class="muted">It must be registered exactly, character for character. The usual causes: <code>localhost</code> against <code>127.0.0.1</code>, a different port (only loopback URIs may change their port), <code>http</code> against <code>https</code>, or a trailing slash.</p>`;
-  return sendErrorPage(reply, status, error.code, error.message, extra);
+  } else if (returnTo !== undefined) {
+    extra = html`<p><a href="${returnTo}">Return to ${redirectUriHost(returnTo)}</a></p>`;
+  }
+  return sendErrorPage(reply, error.status, error.code, error.message, extra);
 }
 
 const FRAMEWORK_STATUS_PAGES: Record<number, [string, string]> = {

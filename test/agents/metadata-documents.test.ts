@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
-import { authorizeUrl, decide, form, pkce, standardParams, tokenRequest, userWithSession, type Agent, type TestClient } from '../helpers/oauth.js';
+import { authorizeUrl, decide, expectErrorPage, form, pkce, returnLink, standardParams, tokenRequest, userWithSession, type Agent, type TestClient } from '../helpers/oauth.js';
 import { call, captureLog, randomAddress, startInstance, startPair, startTestServer, type TestServer } from '../helpers/server.js';
 import { DOCUMENT_FETCH_LIMITS } from '../../src/clients/metadata-documents.js';
 
@@ -107,6 +107,15 @@ describe.each(DIALECTS)('client ID metadata documents (%s)', (dialect) => {
       const web = await (await authorize(client('/web.json', 'https://agent.example/cb'))).text();
       expect(web).toContain('Serika has not verified this app.');
       expect(web).not.toContain('program on this computer');
+    });
+
+    it('authorization errors of a document client are pages, never redirects; Deny offers a link back (RFC 9700 §4.11.2)', async () => {
+      const c = client('/good.json');
+      await expectErrorPage(await authorize(c, { response_type: 'token' }), 'unsupported_response_type');
+      await expectErrorPage(await authorize(c, { scope: 'profile admin' }), 'invalid_scope');
+      const denied = await expectErrorPage(await decide(agent, ts, await (await authorize(c)).text(), 'deny'), 'access_denied');
+      expect(denied).toContain('Return to 127.0.0.1:7777');
+      expect(returnLink(denied)!.searchParams.get('error')).toBe('access_denied');
     });
 
     it('a redirect_uri the document does not list → error page naming the document, never a redirect', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pruneOnce } from '../../src/pruner.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
-import { basic, decide, form, obtainCode, pkce, authorizeUrl, standardParams, tokenRequest, userWithSession, type Agent, type TestClient } from '../helpers/oauth.js';
+import { Agent, basic, decide, expectErrorPage, form, obtainCode, pkce, authorizeUrl, returnLink, standardParams, tokenRequest, userWithSession, type AuthorizeParams, type TestClient } from '../helpers/oauth.js';
 import { call, startInstance, startTestServer, type TestServer } from '../helpers/server.js';
 
 const DAY = 86_400_000;
@@ -73,6 +73,41 @@ describe.each(DIALECTS)('dynamic client registration (%s)', (dialect) => {
       expect(apps).toMatch(/Agent Hub <span class="badge warning"[^>]*>Unverified<\/span>/);
       const clients = await (await agent.fetch('/dashboard/clients')).text();
       expect(clients).not.toContain('Agent Hub');
+    });
+
+    it('authorization errors of a registered client are pages, never redirects; Deny offers a link; Allow redirects (RFC 9700 §4.11.2)', async () => {
+      const evil = asClient(await register({ client_name: 'Phisher', redirect_uris: ['https://evil.example/x'], token_endpoint_auth_method: 'none', scope: 'profile' }));
+      const authorize = (extra: AuthorizeParams = {}, as: Agent = agent) => as.fetch(authorizeUrl(ts, standardParams(evil, pkce().challenge, extra)));
+      const cases: Array<[AuthorizeParams, string, string]> = [
+        [{ response_type: 'token' }, 'unsupported_response_type', 'Only response_type=code is supported.'],
+        [{ response_type: undefined }, 'invalid_request', 'response_type is missing.'],
+        [{ code_challenge: undefined }, 'invalid_request', 'code_challenge is required'],
+        [{ scope: 'characters' }, 'invalid_scope', 'Scope not allowed for this client: characters'],
+        [{ resource: 'https://other.example/' }, 'invalid_target', 'is not served by this authorization server'],
+        [{ authorization_details: '{"type":"serika_budget"}' }, 'invalid_authorization_details', 'authorization_details'],
+        [{ request: 'eyJhbGciOiJub25lIn0.e30.' }, 'request_not_supported', 'Request objects (request) are not supported.'],
+        [{ id_token_hint: 'not-a-token' }, 'invalid_request', 'id_token_hint is not a valid ID token'],
+        // A registered client always sees consent (SPEC §8), so prompt=none cannot pass.
+        [{ prompt: 'none' }, 'consent_required', 'The user has not yet allowed this app.'],
+      ];
+      for (const [extra, error, description] of cases) {
+        const page = await expectErrorPage(await authorize(extra), error);
+        expect(page).toContain(description);
+        // Not even a link: the request, not the user, made this error.
+        expect(returnLink(page)).toBeNull();
+        expect(page).not.toContain('evil.example/x');
+      }
+      await expectErrorPage(await authorize({ prompt: 'none' }, new Agent(ts.url, ts.config.publicUrl)), 'login_required');
+
+      const denied = await expectErrorPage(await decide(agent, ts, await (await authorize()).text(), 'deny'), 'access_denied');
+      const back = returnLink(denied)!;
+      expect(`${back.origin}${back.pathname}`).toBe('https://evil.example/x');
+      expect(Object.fromEntries(back.searchParams)).toEqual({ error: 'access_denied', error_description: 'The user denied the request.', state: 'state-123', iss: ts.config.publicUrl });
+      expect(denied).toContain('Return to evil.example');
+
+      const allowed = await decide(agent, ts, await (await authorize()).text(), 'allow');
+      expect(allowed.status).toBe(303);
+      expect(new URL(allowed.headers.get('location')!).searchParams.get('code')).toMatch(/^serika_ac_/);
     });
 
     it.each([

@@ -38,7 +38,10 @@ describe('budget rules (SPEC §10, RFC 9396)', () => {
     expect(periodEnd('month', periodStart('month', t))).toBe(Date.UTC(2026, 11, 1));
     expect(periodEnd('month', Date.UTC(2026, 11, 1))).toBe(Date.UTC(2027, 0, 1));
     expect(periodEnd('total', 0)).toBeNull();
-    expect(promptEstimate([{ role: 'user', content: 'héllo' }])).toBe(Math.ceil(Buffer.byteLength('[{"role":"user","content":"héllo"}]') / 2));
+    expect(promptEstimate({ messages: [{ role: 'user', content: 'héllo' }] })).toBe(Math.ceil(Buffer.byteLength('{"messages":[{"role":"user","content":"héllo"}]}') / 2));
+    // The whole body: tools, functions and response_format reach the prompt too.
+    const tools = [{ type: 'function', function: { name: 'f', description: 'x'.repeat(200_000) } }];
+    expect(promptEstimate({ messages: [], tools })).toBeGreaterThan(100_000);
   });
 });
 

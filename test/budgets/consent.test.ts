@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
+import { DIALECTS, dialectAvailable, failInserts } from '../helpers/databases.js';
 import { authorizeUrl, basic, form, hiddenField, pkce, registerClient, standardParams, tokenRequest, userWithSession, type Agent, type TestClient } from '../helpers/oauth.js';
 import { call, type Seeded, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -81,6 +81,24 @@ describe.each(DIALECTS)('budgets on the consent page (%s)', (dialect) => {
       });
       expect(reply.status).toBe(400);
       expect(await reply.text()).toContain('whole number');
+    });
+
+    it('an Allow is stored with its code or not at all: a code that cannot be written leaves no grant and no limit', async () => {
+      const { user, agent: fresh } = await userWithSession(ts);
+      const page = await fresh.fetch(authorizeUrl(ts, standardParams(app, pkce().challenge, { scope: 'generations', prompt: 'consent' })));
+      const html = await page.text();
+      const db = ts.services.storage.db;
+      const restore = await failInserts(db, dialect, 'oauth_codes');
+      try {
+        const reply = await fresh.fetch(`${ts.api}/oauth/authorize/decision`, {
+          form: { _csrf: hiddenField(html, '_csrf'), request_id: hiddenField(html, 'request_id'), decision: 'allow', budget: 'limit', budget_tokens: '500', budget_period: 'day' },
+        });
+        expect(reply.status).toBeGreaterThanOrEqual(500);
+      } finally {
+        await restore();
+      }
+      expect(await db.selectFrom('oauth_grants').selectAll().where('user_id', '=', user.userId).executeTakeFirst()).toBeUndefined();
+      expect(await db.selectFrom('oauth_budgets').selectAll().where('user_id', '=', user.userId).executeTakeFirst()).toBeUndefined();
     });
   });
 });

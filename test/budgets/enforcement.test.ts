@@ -33,6 +33,8 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
 
   const chat = (body: Record<string, unknown>, auth = token) =>
     call('POST', `${ts.api}/oauth/chat/completions`, { headers: { authorization: `Bearer ${auth}` }, json: { model: 'test-model', messages: [{ role: 'user', content: 'hi' }], ...body } });
+  /** SPEC §10's prompt estimate of the body the app sent: its UTF-8 bytes ÷ 2, rounded up. */
+  const estimate = (body: Record<string, unknown>) => Math.ceil(Buffer.byteLength(JSON.stringify(body)) / 2);
   const upstreamCalls = () => up.received.filter((r) => r.path === '/v1/chat/completions').length;
 
   describe.skipIf(!dialectAvailable(dialect))('chat', () => {
@@ -96,24 +98,100 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
       expect(openai).toBeTruthy();
     });
 
-    it('settles after upstream failures and client disconnects: the hold is returned, nothing is charged', async () => {
+    it('settles after upstream failures: the hold is returned, nothing is charged (streams the app leaves: unfinished-streams.test.ts)', async () => {
       await ts.services.budgets.set(owner.userId, clientId, null);
       await ts.services.budgets.set(owner.userId, clientId, { tokens: 50_000, images: null, period: 'month' });
       expect((await chat({ model: 'fail-500' })).status).toBe(502);
       expect((await chat({ model: 'garbage' })).status).toBe(502);
-      const controller = new AbortController();
-      const response = await fetch(`${ts.api}/oauth/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'endless-stream', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
-        signal: controller.signal,
-      });
-      const reader = response.body!.getReader();
-      await reader.read();
-      controller.abort();
-      await up.nextAbort();
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await chat({ model: 'drop-stream', stream: true })).text).toContain('"error"');
       expect((await ts.services.budgets.get(owner.userId, clientId))!).toMatchObject({ tokensUsed: 0, tokensReserved: 0, tokensRemaining: 50_000 });
+    });
+
+    it('an answer without usage is charged the whole reservation', async () => {
+      await ts.services.budgets.set(owner.userId, clientId, null);
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 50_000, images: null, period: 'month' });
+      const body = { model: 'no-usage', messages: [{ role: 'user', content: 'hi' }], max_tokens: 70 };
+      expect((await chat(body)).status).toBe(200);
+      expect((await ts.services.budgets.get(owner.userId, clientId))!).toMatchObject({ tokensUsed: estimate(body) + 70, tokensReserved: 0 });
+    });
+
+    it('n choices reserve the cap n times: the cap is what remains shared among them', async () => {
+      await ts.services.budgets.set(owner.userId, clientId, null);
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 1_000, images: null, period: 'month' });
+      // Issue 30: n: 50, max_tokens: 100 against 1,000 tokens was answered 200 with 5,010 spent.
+      const body = { model: 'greedy', messages: [{ role: 'user', content: 'hi' }], n: 50, max_tokens: 100 };
+      const reply = await chat(body);
+      expect(reply.status).toBe(200);
+      const cap = Math.floor((1_000 - estimate(body)) / 50);
+      expect(up.received.at(-1)!.body).toMatchObject({ n: 50, max_tokens: cap });
+      const state = (await ts.services.budgets.get(owner.userId, clientId))!;
+      expect(state.tokensUsed).toBeLessThanOrEqual(1_000);
+      expect(state.tokensUsed).toBeGreaterThan(cap * 50);
+      // Both caps the app sent are lowered (an upstream may honour either); n too large to fit even 1 each: 429.
+      await ts.services.budgets.set(owner.userId, clientId, null);
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 1_000, images: null, period: 'month' });
+      expect((await chat({ model: 'test-model', n: 4, max_tokens: 10, max_completion_tokens: 5_000 })).status).toBe(200);
+      expect(up.received.at(-1)!.body).toMatchObject({ max_tokens: 10, max_completion_tokens: expect.any(Number) });
+      expect(up.received.at(-1)!.body.max_completion_tokens).toBeLessThan(1_000 / 4);
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 100, images: null, period: 'month' });
+      const before = upstreamCalls();
+      const wide = { model: 'test-model', messages: [{ role: 'user', content: 'hi' }], n: 128 };
+      const refused = await chat(wide);
+      expect(refused.status).toBe(429);
+      expect(refused.json.error.message).toContain(`this call needs up to ${(estimate(wide) + 4096 * 128).toLocaleString('en-US')}.`);
+      expect(upstreamCalls()).toBe(before);
+    });
+
+    it.each([
+      ['n', { n: 2.5 }],
+      ['n', { n: 0 }],
+      ['n', { n: 1_000 }],
+      ['n', { n: '3' }],
+      ['max_tokens', { max_tokens: '5000' }],
+      ['max_completion_tokens', { max_completion_tokens: 10.5 }],
+    ] as const)('what cannot be bounded is refused before the upstream: 400 naming %s (%j)', async (param, extra) => {
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 1_000, images: null, period: 'month' });
+      const before = upstreamCalls();
+      const reply = await chat(extra);
+      expect(reply.status).toBe(400);
+      expect(reply.json.error).toMatchObject({ type: 'invalid_request_error', param, code: 'invalid_value' });
+      expect(reply.json.error.message).toContain(`'${param}'`);
+      expect(upstreamCalls()).toBe(before);
+    });
+
+    it('the prompt estimate covers the whole body: a 200 KB tools description does not fit 1,000 tokens', async () => {
+      await ts.services.budgets.set(owner.userId, clientId, null);
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 1_000, images: null, period: 'day' });
+      // Issue 30: it was answered 200 with 50,044 tokens spent.
+      const tools = [{ type: 'function', function: { name: 'lookup', description: 'x'.repeat(200_000), parameters: { type: 'object', properties: {} } } }];
+      const before = upstreamCalls();
+      const body = { model: 'greedy', messages: [{ role: 'user', content: 'hi' }], tools };
+      const reply = await chat(body);
+      expect(reply.status).toBe(429);
+      expect(upstreamCalls()).toBe(before);
+      expect(reply.json.error.message).toContain(`It has 1,000 of its 1,000 tokens left today; this call needs up to ${(estimate(body) + 4096).toLocaleString('en-US')}.`);
+      expect((await ts.services.budgets.get(owner.userId, clientId))!).toMatchObject({ tokensUsed: 0, tokensReserved: 0 });
+    });
+
+    it('the 429 says what remains and what the call needed, in SPEC §10\'s words', async () => {
+      await ts.services.budgets.set(owner.userId, clientId, null);
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 100, images: null, period: 'day' });
+      expect((await chat({ max_tokens: 10 })).status).toBe(200);
+      const left = 100 - USAGE.prompt_tokens - USAGE.completion_tokens;
+      const body = { model: 'test-model', messages: [{ role: 'user', content: 'y'.repeat(200) }] };
+      const reply = await chat(body);
+      expect(reply.status).toBe(429);
+      expect(reply.headers.get('x-should-retry')).toBe('false');
+      expect(Number(reply.headers.get('retry-after'))).toBeGreaterThan(0);
+      const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+      expect(reply.json.error).toEqual({
+        message:
+          `Budget App has used the daily limit of 100 tokens that you set for it. It has ${left} of its 100 tokens left today; ` +
+          `this call needs up to ${(estimate(body) + 4096).toLocaleString('en-US')}. It resets on ${tomorrow} (UTC). You can raise it at ${ts.config.publicUrl}/dashboard/apps.`,
+        type: 'insufficient_quota',
+        code: 'app_budget_exceeded',
+        param: null,
+      });
     });
 
     it('API-key calls are never budgeted; removing the limit lets the app call again', async () => {
@@ -181,7 +259,11 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
       const before = up.received.length;
       const over = await image(2);
       expect(over.status).toBe(429);
-      expect(over.json.error.message).toContain('monthly limit of 3 images');
+      expect(over.json.error.message).toContain('monthly limit of 3 images that you set for it. It has 1 of its 3 images left this month; this call needs 2.');
+      expect(up.received.length).toBe(before);
+      const unbounded = await image(2.5);
+      expect(unbounded.status).toBe(400);
+      expect(unbounded.json.error).toMatchObject({ param: 'n', code: 'invalid_value' });
       expect(up.received.length).toBe(before);
       const last = await image(1);
       expect(last.status).toBe(200);

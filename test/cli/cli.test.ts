@@ -71,7 +71,7 @@ describe('the serika CLI', () => {
   });
 
   it('stops on bad configuration with one line naming the variable, exit 1', async () => {
-    for (const [name, value] of [['PORT', 'abc'], ['DATABASE_URL', 'mysql://x'], ['SIGNUP', 'sometimes']] as const) {
+    for (const [name, value] of [['PORT', 'abc'], ['DATABASE_URL', 'mysql://x'], ['SIGNUP', 'sometimes'], ['KEY_ENCRYPTION_SECRETS', 'shorter-than-32']] as const) {
       const result = await runCli(['serve'], { ...env, [name]: value });
       expect(result.code).toBe(1);
       expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
@@ -86,7 +86,7 @@ describe('the serika CLI', () => {
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 
-  it.each([[[]], [['serve']], [['migrate']], [['users', 'create']], [['keys', 'create']], [['keys', 'list']], [['keys', 'revoke']], [['prune']], [['backup']], [['signing-keys', 'rotate']]])(
+  it.each([[[]], [['serve']], [['migrate']], [['users', 'create']], [['keys', 'create']], [['keys', 'list']], [['keys', 'revoke']], [['prune']], [['backup']], [['signing-keys', 'rotate']], [['secrets']], [['secrets', 'reencrypt']]])(
     'has --help for %j',
     async (args) => {
       const result = await runCli([...args, '--help'], env);
@@ -151,7 +151,7 @@ describe('the serika CLI', () => {
   it('prunes on demand and prints what it deleted', async () => {
     const result = await runCli(['prune'], env);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^pendingRequests\s+\d+\ncodes\s+\d+\ntokens\s+\d+\ndeviceCodes\s+\d+\nsessions\s+\d+\nloginFailures\s+\d+\nunusedOwnerlessClients\s+\d+\nbudgetHoldsReleased\s+\d+\ncacheInvalidations\s+\d+\n$/);
+    expect(result.stdout).toMatch(/^pendingRequests\s+\d+\ncodes\s+\d+\ntokens\s+\d+\ndeviceCodes\s+\d+\nsessions\s+\d+\nloginFailures\s+\d+\nunusedOwnerlessClients\s+\d+\nbudgetHoldsReleased\s+\d+\ncacheInvalidations\s+\d+\nauditEvents\s+\d+\n$/);
   });
 
   it('lists and rotates the OIDC signing keys', async () => {
@@ -163,6 +163,30 @@ describe('the serika CLI', () => {
     expect(rotated.code).toBe(0);
     expect(rotated.stdout.match(/ next /g)).toHaveLength(3);
     expect((await runCli(['signing-keys', 'list'], env)).stdout.split('\n').filter((l) => / (next|active) /.test(l))).toHaveLength(6);
+  });
+
+  it('seals the keys with secrets reencrypt; a start without the secret then fails with one line naming KEY_ENCRYPTION_SECRETS', async () => {
+    const sealedEnv = { DATABASE_URL: `sqlite:${join(dir, 'sealed.db')}` };
+    const secret = { KEY_ENCRYPTION_SECRETS: 'a-secret-of-at-least-thirty-two-characters' };
+    expect((await runCli(['signing-keys', 'list'], sealedEnv)).code).toBe(0);
+    const unset = await runCli(['secrets', 'reencrypt'], sealedEnv);
+    expect(unset.code).toBe(1);
+    expect(unset.stderr).toMatch(/^serika: KEY_ENCRYPTION_SECRETS is not set: there is no secret to encrypt under \[database /);
+    expect(unset.stderr.trimEnd().split('\n')).toHaveLength(1);
+
+    const sealed = await runCli(['secrets', 'reencrypt'], { ...sealedEnv, ...secret });
+    expect(sealed.code, sealed.stderr).toBe(0);
+    expect(sealed.stdout).toMatch(/^VALUES\s+RE-ENCRYPTED\s+WERE PLAIN\s+ALREADY CURRENT\s+CHANGED MEANWHILE\nprivate signing keys\s+0\s+3\s+0\s+0\n/);
+    expect(sealed.stdout).toMatch(/Every value above is sealed under the first KEY_ENCRYPTION_SECRETS secret \(fingerprint [\w-]{12}\)\.\n$/);
+
+    const start = await runCli(['serve'], { ...sealedEnv, PORT: '0' });
+    expect(start.code).toBe(1);
+    expect(start.stderr).toMatch(/^serika: cannot start: the private signing key \S+ is sealed under a KEY_ENCRYPTION_SECRETS secret \(fingerprint [\w-]{12}\), but KEY_ENCRYPTION_SECRETS is not set\n$/);
+  }, 90_000); // four CLI runs, the first making the RSA keys
+
+  it('lists the secrets command in the top-level help', async () => {
+    expect((await runCli(['--help'], env)).stdout).toMatch(/secrets\s+the keys Serika keeps in its database/);
+    expect((await runCli(['secrets', 'reencrypt', '--help'], env)).stdout).toContain('KEY_ENCRYPTION_SECRETS');
   });
 
   it('runs through npx serika', async () => {

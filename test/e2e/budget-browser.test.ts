@@ -52,14 +52,14 @@ describe.skipIf(!HAVE_CHROMIUM)('a spending limit set in Chromium', () => {
     await page.getByRole('group', { name: 'Spending limit' }).waitFor();
     expect(await page.getByLabel('Tokens', { exact: true }).inputValue()).toBe('100000');
     expect(await page.getByLabel('Limit what this app may spend for you').isChecked()).toBe(true);
-    await page.getByLabel('Tokens', { exact: true }).fill('20');
+    await page.getByLabel('Tokens', { exact: true }).fill('40');
     await page.getByLabel('Period').selectOption('day');
     await page.screenshot({ path: 'test-results/budget-consent.png', fullPage: true });
     const landed = callback.next();
     await page.getByRole('button', { name: 'Allow' }).click();
     const code = (await landed).searchParams.get('code')!;
     const tokens = await tokenRequest(ts, form({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier, client_id: app.clientId }));
-    expect(tokens.json.authorization_details).toEqual([{ type: 'serika_budget', tokens: 20, period: 'day' }]);
+    expect(tokens.json.authorization_details).toEqual([{ type: 'serika_budget', tokens: 40, period: 'day' }]);
 
     const chat = () => call('POST', `${ts.api}/oauth/chat/completions`, { headers: { authorization: `Bearer ${tokens.json.access_token}` }, json: { model: 'test-model', messages: [{ role: 'user', content: 'hi' }] } });
     expect((await chat()).status).toBe(200);

@@ -70,7 +70,7 @@ describe('examples/web-signin against a started Serika', () => {
     const confirm = await endSession.text();
     expect(confirm).toContain('Sign out of Serika?');
     const out = await browser.fetch(`${ts.api}/oauth/end_session`, {
-      form: { _csrf: hiddenField(confirm, '_csrf'), client_id: hiddenField(confirm, 'client_id'), post_logout_redirect_uri: `${appUrl}/`, state: 'signed-out', confirm: 'yes' },
+      form: { _csrf: hiddenField(confirm, '_csrf'), id_token_hint: hiddenField(confirm, 'id_token_hint'), client_id: hiddenField(confirm, 'client_id'), post_logout_redirect_uri: `${appUrl}/`, state: 'signed-out', confirm: 'yes' },
     });
     expect(out.headers.get('location')).toBe(`${appUrl}/?state=signed-out`);
   });

@@ -162,7 +162,8 @@ describe('generation through an OpenAI-compatible upstream', () => {
   });
 
   describe('a client that disconnects mid-stream', () => {
-    it('aborts the upstream request, and is charged nothing', async () => {
+    it('is read on for its usage up to UPSTREAM_TIMEOUT, then cut and charged an estimate (no budget: the prompt estimate and the text read ÷ 2)', async () => {
+      const appBody = { model: 'slow-stream', messages: [], stream: true };
       const aborted = up.nextAbort();
       await new Promise<void>((resolve, reject) => {
         const request = httpRequest(`${ts.api}/oauth/chat/completions`, {
@@ -177,12 +178,18 @@ describe('generation through an OpenAI-compatible upstream', () => {
           });
         });
         request.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
-        request.end(JSON.stringify({ model: 'slow-stream', messages: [], stream: true }));
+        request.end(JSON.stringify(appBody));
       });
+      // The slow stream takes 2.4 s; Serika reads on for UPSTREAM_TIMEOUT (1 s), then ends the upstream call.
       const seen = await aborted;
       expect(seen.body.model).toBe('slow-stream');
-      await new Promise((r) => setTimeout(r, 200));
-      expect((await usageRows()).at(-1)).toMatchObject({ status: 499, prompt_tokens: 0, completion_tokens: 0 });
+      const until = Date.now() + 2000;
+      while ((await usageRows()).at(-1)?.model !== 'slow-stream' && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      const row = (await usageRows()).at(-1)!;
+      expect(row).toMatchObject({ status: 499, prompt_tokens: Math.ceil(Buffer.byteLength(JSON.stringify(appBody)) / 2) });
+      // At least the first word ('one'), at most all eight.
+      expect(row.completion_tokens).toBeGreaterThanOrEqual(2);
+      expect(row.completion_tokens).toBeLessThanOrEqual(Math.ceil('one two three four five six seven eight'.length / 2));
     });
   });
 
@@ -222,9 +229,10 @@ describe('generation through an OpenAI-compatible upstream', () => {
       expect(keyRow).toEqual({ date: today, clientId: null, clientName: null, promptTokens: 11 + 9, completionTokens: 7 + 100, images: 1, requests: 2 });
       const appRow = usage.json.data.find((r: any) => r.clientId === clientId);
       expect(appRow).toMatchObject({ date: today, clientName: 'Generation App' });
-      // Successful calls only: every failure above is absent from the totals.
+      // Calls that succeeded or were charged (the stream the app left): every failure above is absent from the totals.
       const rows = await usageRows();
-      const ok = rows.filter((r) => r.client_id === clientId && r.status === 200);
+      const ok = rows.filter((r) => r.client_id === clientId && (r.status === 200 || r.prompt_tokens + r.completion_tokens > 0));
+      expect(ok.some((r) => r.status === 499)).toBe(true);
       expect(appRow.requests).toBe(ok.length);
       expect(appRow.promptTokens).toBe(ok.reduce((n, r) => n + r.prompt_tokens, 0));
       expect(appRow.completionTokens).toBe(ok.reduce((n, r) => n + r.completion_tokens, 0));

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { sql, type Kysely } from 'kysely';
 import type { Dialect } from '../../src/storage/database.js';
+import type { Database } from '../../src/storage/schema.js';
 
 export const PG_URL = process.env.TEST_DATABASE_URL_PG;
 
@@ -52,5 +54,24 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
       await client.query(`drop schema if exists ${schema} cascade`);
       await client.end();
     },
+  };
+}
+
+/**
+ * A step that fails midway, in a test's own database: every INSERT into `table` raises until the returned
+ * function is called (a trigger, so the product code runs unchanged). For checking that a multi-step write
+ * is one transaction.
+ */
+export async function failInserts(db: Kysely<Database>, dialect: Dialect, table: keyof Database): Promise<() => Promise<void>> {
+  const name = sql.id(`fail_${table}`);
+  if (dialect === 'sqlite') {
+    await sql`create trigger ${name} before insert on ${sql.table(table)} begin select raise(abort, 'injected failure'); end`.execute(db);
+    return async () => void (await sql`drop trigger ${name}`.execute(db));
+  }
+  await sql`create function ${name}() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$`.execute(db);
+  await sql`create trigger ${name} before insert on ${sql.table(table)} for each row execute function ${name}()`.execute(db);
+  return async () => {
+    await sql`drop trigger ${name} on ${sql.table(table)}`.execute(db);
+    await sql`drop function ${name}()`.execute(db);
   };
 }

@@ -42,13 +42,19 @@ function completion(model: string) {
   };
 }
 
-function chunk(model: string, content: string | null, extra: Record<string, unknown> = {}) {
+/** A streamed chunk: a word, the end of the answer (`finish_reason`), or (null) none, as the usage chunk has. */
+function chunk(model: string, content: string | { finish: string } | null, extra: Record<string, unknown> = {}) {
   return {
     id: 'chatcmpl-test',
     object: 'chat.completion.chunk',
     created: 1_795_000_000,
     model,
-    choices: content === null ? [] : [{ index: 0, delta: { content }, finish_reason: null }],
+    choices:
+      content === null
+        ? []
+        : typeof content === 'string'
+          ? [{ index: 0, delta: { content }, finish_reason: null }]
+          : [{ index: 0, delta: {}, finish_reason: content.finish }],
     ...extra,
   };
 }
@@ -69,11 +75,17 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       }
     });
     const model: string = record.body?.model ?? '';
-    // 'greedy' spends its whole completion cap (max_tokens or max_completion_tokens), and a prompt of
-    // a token per 4 bytes of its messages, as real tokenizers roughly count.
+    // 'greedy' spends its whole completion cap (max_tokens or max_completion_tokens) on each of its n choices,
+    // and a prompt of a token per 4 bytes of what reaches the model (messages, tools, functions, response_format),
+    // as real tokenizers roughly count.
+    const b = record.body ?? {};
     const greedy =
       model === 'greedy'
-        ? { prompt_tokens: Math.ceil(JSON.stringify(record.body?.messages ?? '').length / 4), completion_tokens: Number(record.body?.max_tokens ?? record.body?.max_completion_tokens ?? 1000), total_tokens: 0 }
+        ? {
+            prompt_tokens: Math.ceil(JSON.stringify([b.messages, b.tools, b.functions, b.response_format]).length / 4),
+            completion_tokens: Number(b.max_tokens ?? b.max_completion_tokens ?? 1000) * Number(b.n ?? 1),
+            total_tokens: 0,
+          }
         : null;
     const json = (status: number, value: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
 
@@ -126,7 +138,12 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         await sleep(100);
         return request.socket.destroy();
       }
-      if (includeUsage) send(chunk(model, null, { usage: greedy ?? STREAM_USAGE }));
+      // As OpenAI streams: the answer's end (finish_reason), then a chunk with no choices and the usage.
+      send(chunk(model, { finish: 'stop' }, includeUsage ? { usage: null } : {}));
+      // 'late-usage': the usage comes a while after finish_reason (an app that stops there has gone by then);
+      // 'no-usage-stream' never sends it, and ends a while after its words.
+      if (model === 'late-usage' || model === 'no-usage-stream') await sleep(500);
+      if (includeUsage && model !== 'no-usage-stream') send(chunk(model, null, { usage: greedy ?? STREAM_USAGE }));
       if (model === 'linger-stream') {
         // [DONE], then the connection held open a while before it ends.
         response.write('data: [DONE]\n\n');
@@ -135,6 +152,10 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       }
       response.end('data: [DONE]\n\n');
       return;
+    }
+    if (model === 'no-usage') {
+      const { usage: _omitted, ...answer } = completion(model);
+      return json(200, answer);
     }
     return json(200, greedy ? { ...completion(model), usage: greedy } : completion(model));
   });

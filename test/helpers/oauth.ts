@@ -117,6 +117,28 @@ export async function decide(agent: Agent, ts: Pick<TestServer, 'api'>, consentH
   });
 }
 
+/**
+ * An authorization error shown as a page, never redirected (RFC 6749 §4.1.2.1, RFC 9700 §4.11.2):
+ * 400, the pages' headers (UI-02, UI-03), and the error code named. Returns the page.
+ */
+export async function expectErrorPage(response: Response, error: string): Promise<string> {
+  expect(response.status).toBe(400);
+  expect(response.headers.get('location')).toBeNull();
+  expect(response.headers.get('content-type')).toContain('text/html');
+  expect(response.headers.get('x-frame-options')).toBe('DENY');
+  expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+  expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+  const body = await response.text();
+  expect(body).toContain(`<strong>${error}</strong>`);
+  return body;
+}
+
+/** The "Return to <host>" link of an error or signed-out page, as a URL, or null when there is none. */
+export function returnLink(page: string): URL | null {
+  const match = /<a href="([^"]*)">Return to [^<]*<\/a>/.exec(page);
+  return match ? new URL(match[1]!.replace(/&amp;/g, '&')) : null;
+}
+
 /** The whole front channel: authorize, consent if asked, and the code from the redirect. */
 export async function obtainCode(
   ts: TestServer,

@@ -19,10 +19,19 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * Where a test server's lines go: the test's stream when it gave one; otherwise nowhere at LOG_LEVEL=silent (the
+ * tests' default), whose servers still write their audit lines (audit/service.ts), so the test output stays clean.
+ */
+function logOptions(config: Config, options: { logStream?: DestinationStream }): { logStream?: DestinationStream } {
+  if (options.logStream || config.logLevel !== 'silent') return options;
+  return { ...options, logStream: new Writable({ write: (_chunk, _encoding, done) => done() }) };
+}
+
 /** Another instance on an existing database (scale-out tests): same services, its own pool and port. */
 export async function startInstance(databaseUrl: string, env: Record<string, string> = {}, options: { logStream?: DestinationStream } = {}) {
   const config = parseConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...env });
-  const server = await startServer(config, options);
+  const server = await startServer(config, logOptions(config, options));
   return { url: server.url, api: server.url + API_BASE, config: server.config, server, services: server.services, close: () => server.close() };
 }
 
@@ -34,7 +43,7 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const database = await createTestDatabase(dialect);
   const config = parseConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, LOG_LEVEL: 'silent', ...env });
-  const server = await startServer(config, options);
+  const server = await startServer(config, logOptions(config, options));
   return {
     url: server.url,
     api: server.url + API_BASE,

@@ -211,6 +211,12 @@ describe.each(DIALECTS)('the MCP server (%s)', (dialect) => {
         const capped = await client.callTool({ name: 'chat', arguments: { prompt: 'hi' } });
         expect(capped.isError).toBe(true);
         expect(JSON.stringify(capped.content)).toContain('daily limit of 1 token ');
+        // What remains and what the call needed (SPEC §10), for the tools as for the API.
+        expect(JSON.stringify(capped.content)).toMatch(/It has 1 of its 1 token left today; this call needs up to \d[\d,]*\./);
+        await ts.services.budgets.set(owner.userId, app.clientId, { tokens: null, images: 0, period: 'month' });
+        const noImage = await client.callTool({ name: 'generate_image', arguments: { prompt: 'a cat' } });
+        expect(noImage.isError).toBe(true);
+        expect(JSON.stringify(noImage.content)).toContain('It has 0 of its 0 images left this month; this call needs 1.');
         await ts.services.budgets.set(owner.userId, app.clientId, null);
         // An upstream failure is the tool's error, told in words.
         const failing = await client.callTool({ name: 'chat', arguments: { prompt: 'hi', model: 'fail-500' } });

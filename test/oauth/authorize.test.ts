@@ -3,6 +3,7 @@ import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import {
   authorizeUrl,
   decide,
+  expectErrorPage,
   pkce,
   registerClient,
   standardParams,
@@ -37,15 +38,6 @@ describe.each(DIALECTS)('authorization endpoint (%s)', (dialect) => {
 
   const get = (params: AuthorizeParams | Array<[string, string]>) => agent.fetch(authorizeUrl(ts, params));
   const params = (overrides: AuthorizeParams = {}) => standardParams(client, challenge, overrides);
-
-  async function expectErrorPage(response: Response, error: string) {
-    expect(response.status).toBe(400);
-    expect(response.headers.get('location')).toBeNull();
-    expect(response.headers.get('content-type')).toContain('text/html');
-    const body = await response.text();
-    expect(body).toContain(error);
-    return body;
-  }
 
   function expectRedirectError(response: Response, error: string, base = client.redirectUri, state: string | null = 'state-123') {
     expect(response.status).toBe(303);

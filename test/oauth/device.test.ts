@@ -47,7 +47,7 @@ describe.each(DIALECTS)('device authorization grant (%s)', (dialect) => {
     const page = await who.fetch(`/device?user_code=${encodeURIComponent(userCode)}`);
     const text = await page.text();
     expect(page.status, text).toBe(200);
-    return who.fetch('/device/decision', { form: { _csrf: hiddenField(text, '_csrf'), user_code: hiddenField(text, 'user_code'), decision } });
+    return who.fetch('/device/decision', { form: { _csrf: hiddenField(text, '_csrf'), user_code: hiddenField(text, 'user_code'), confirmation: hiddenField(text, 'confirmation'), decision } });
   };
   /** Lets the interval pass (the injected clock of the database row). */
   const elapse = (deviceCode: string, seconds: number) =>
@@ -117,7 +117,8 @@ describe.each(DIALECTS)('device authorization grant (%s)', (dialect) => {
       const page = await agent.fetch(`/device?user_code=${started.user_code}`);
       const text = await page.text();
       expect(text).toContain('Living Room TV asks for a limit of 10 images per day');
-      await agent.fetch('/device/decision', { form: { _csrf: hiddenField(text, '_csrf'), user_code: hiddenField(text, 'user_code'), decision: 'allow', budget: 'limit', budget_images: '4', budget_period: 'day' } });
+      const confirmation = hiddenField(text, 'confirmation');
+      await agent.fetch('/device/decision', { form: { _csrf: hiddenField(text, '_csrf'), user_code: hiddenField(text, 'user_code'), confirmation, decision: 'allow', budget: 'limit', budget_images: '4', budget_period: 'day' } });
       const tokens = (await poll(started.device_code, tv)) as oauth.TokenEndpointResponse;
       expect(tokens.authorization_details).toEqual([{ type: 'serika_budget', images: 4, period: 'day' }]);
       for (const details of ['[{"type":"serika_budget","images":-1}]', '[{"type":"other"}]', `[{"type":"serika_budget","images":1,"pad":"${'x'.repeat(10_000)}"}]`]) {

@@ -1,7 +1,8 @@
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { SignJWT, createLocalJWKSet, decodeProtectedHeader, generateKeyPair, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, PASSWORD, authorizeUrl, decide, hiddenField, pkce, registerClient, signIn, standardParams } from '../helpers/oauth.js';
+import { Agent, PASSWORD, authorizeUrl, decide, hiddenField, pkce, registerClient, returnLink, signIn, standardParams } from '../helpers/oauth.js';
+import { IdTokens } from '../../src/oidc/id-token.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { call, seedUser, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
 
@@ -116,8 +117,10 @@ describe.each(DIALECTS)('OpenID Connect with openid-client v6 as the relying par
       const html = await page.text();
       expect(page.status).toBe(200);
       expect(html).toContain('Sign out of Serika?');
+      // The confirmation carries the hint: only with it does the sign-out end in a redirect (SPEC §7).
+      expect(hiddenField(html, 'id_token_hint')).toBe(refreshed.id_token);
       const out = await session.fetch(`${ts.api}/oauth/end_session`, {
-        form: { _csrf: hiddenField(html, '_csrf'), client_id: clientId, post_logout_redirect_uri: SIGNED_OUT, state: 'bye', confirm: 'yes' },
+        form: { _csrf: hiddenField(html, '_csrf'), id_token_hint: hiddenField(html, 'id_token_hint'), client_id: clientId, post_logout_redirect_uri: SIGNED_OUT, state: 'bye', confirm: 'yes' },
       });
       expect(out.status).toBe(303);
       expect(out.headers.get('location')).toBe(`${SIGNED_OUT}?state=bye`);
@@ -160,6 +163,85 @@ describe.each(DIALECTS)('OpenID Connect with openid-client v6 as the relying par
       expect(posted.status).toBe(200);
       expect(await posted.text()).toContain('Sign out of Serika?');
       expect((await agent.fetch('/dashboard')).status).toBe(200);
+    });
+
+    it('end_session redirects only with a valid id_token_hint for that client, owned or registered; else "You are signed out" with a link', async () => {
+      const endSession = (params: Record<string, string>) => new Agent(ts.url, ts.config.publicUrl).fetch(`${ts.api}/oauth/end_session?${new URLSearchParams(params)}`);
+      const expectLinkPage = async (response: Response, href: string) => {
+        expect(response.status).toBe(200);
+        expect(response.headers.get('location')).toBeNull();
+        const page = await response.text();
+        expect(page).toContain('You are signed out');
+        expect(page).toContain(`Return to ${new URL(href).host}`);
+        expect(returnLink(page)!.href).toBe(href);
+      };
+      const expectRedirect = (response: Response, location: string) => {
+        expect(response.status).toBe(303);
+        expect(response.headers.get('location')).toBe(location);
+      };
+      // Anyone may register a post-logout URI (SPEC §8): the issue's reproduction.
+      const registered = await call('POST', `${ts.api}/oauth/register`, { json: { client_name: 'Phisher', redirect_uris: ['https://evil.example/cb'], post_logout_redirect_uris: ['https://evil.example/x'] } });
+      expect(registered.status).toBe(201);
+      const evil = registered.json.client_id as string;
+      await expectLinkPage(await endSession({ client_id: evil, post_logout_redirect_uri: 'https://evil.example/x', state: 's 1' }), 'https://evil.example/x?state=s%201');
+      await expectLinkPage(await endSession({ client_id: evil, post_logout_redirect_uri: 'https://evil.example/x' }), 'https://evil.example/x');
+      // An owned client is no different without a hint.
+      const { clientId } = await rpFor('RS256');
+      await expectLinkPage(await endSession({ client_id: clientId, post_logout_redirect_uri: SIGNED_OUT, state: 'bye' }), `${SIGNED_OUT}?state=bye`);
+
+      // A hint Serika signed for that client redirects, for either client; an expired one too
+      // (RP-Initiated Logout 1.0 §2; node-oidc-provider's IdToken.validate ignores exp).
+      const claims = { userId: user.userId, scopes: ['openid'], accessToken: 'x' };
+      const hint = (forClient: string) => ts.services.idTokens.mint({ clientId: forClient, ...claims });
+      const { signingKeys: keys, users } = ts.services;
+      const expired = await new IdTokens({ keys, users, issuer: ts.config.publicUrl, ttlSeconds: 60, now: () => Date.now() - 3_600_000 }).mint({ clientId, ...claims });
+      expect(JSON.parse(Buffer.from(expired.split('.')[1]!, 'base64url').toString()).exp * 1000).toBeLessThan(Date.now());
+      expectRedirect(await endSession({ id_token_hint: await hint(clientId), post_logout_redirect_uri: SIGNED_OUT, state: 'bye' }), `${SIGNED_OUT}?state=bye`);
+      expectRedirect(await endSession({ id_token_hint: expired, client_id: clientId, post_logout_redirect_uri: SIGNED_OUT }), SIGNED_OUT);
+      expectRedirect(await endSession({ id_token_hint: await hint(evil), post_logout_redirect_uri: 'https://evil.example/x', state: 'b' }), 'https://evil.example/x?state=b');
+
+      // A hint for another client, or one Serika did not sign, never redirects.
+      const mixed = await endSession({ id_token_hint: await hint(evil), client_id: clientId, post_logout_redirect_uri: SIGNED_OUT });
+      expect(mixed.status).toBe(400);
+      expect(mixed.headers.get('location')).toBeNull();
+      const crossed = await endSession({ id_token_hint: await hint(clientId), post_logout_redirect_uri: 'https://evil.example/x' });
+      expect(crossed.status).toBe(400);
+      expect(crossed.headers.get('location')).toBeNull();
+      const { privateKey } = await generateKeyPair('RS256');
+      const forged = await new SignJWT({ sub: user.userId })
+        .setProtectedHeader({ alg: 'RS256', kid: decodeProtectedHeader(await hint(clientId)).kid! })
+        .setIssuer(ts.config.publicUrl)
+        .setAudience(clientId)
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(privateKey);
+      const refused = await endSession({ id_token_hint: forged, post_logout_redirect_uri: SIGNED_OUT });
+      expect(refused.status).toBe(400);
+      expect(refused.headers.get('location')).toBeNull();
+      expect(await refused.text()).toContain('id_token_hint is not an ID token Serika issued.');
+    });
+
+    it('signed in without a hint: the user confirms, is signed out and gets a link; session.ended is audited', async () => {
+      const { clientId } = await rpFor('RS256');
+      const ended = async () => (await ts.services.audit.listForUser(user.userId)).filter((e) => e.type === 'session.ended');
+      const before = (await ended()).length;
+      const session = await signIn(ts, user.username);
+      const page = await session.fetch(`${ts.api}/oauth/end_session?${new URLSearchParams({ client_id: clientId, post_logout_redirect_uri: SIGNED_OUT, state: 'bye' })}`);
+      const html = await page.text();
+      expect(html).toContain('Sign out of Serika?');
+      expect(html).not.toContain('name="id_token_hint"');
+      const out = await session.fetch(`${ts.api}/oauth/end_session`, {
+        form: { _csrf: hiddenField(html, '_csrf'), client_id: clientId, post_logout_redirect_uri: SIGNED_OUT, state: 'bye', confirm: 'yes' },
+      });
+      expect(out.status).toBe(200);
+      expect(out.headers.get('location')).toBeNull();
+      const signedOut = await out.text();
+      expect(signedOut).toContain('You are signed out');
+      expect(returnLink(signedOut)!.href).toBe(`${SIGNED_OUT}?state=bye`);
+      expect(session.cookies.has('serika_session')).toBe(false);
+      const events = await ended();
+      expect(events).toHaveLength(before + 1);
+      expect(events[0]).toMatchObject({ type: 'session.ended', userId: user.userId, clientId, ip: expect.any(String) });
     });
 
     it('prompt=login and max_age=0 ask for a fresh sign-in even with a session, and auth_time moves forward', async () => {

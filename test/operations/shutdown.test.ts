@@ -31,16 +31,17 @@ describe.each([[['serve']], [['serve', '--workers', '2']]])('graceful shutdown o
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('answers /readyz 503 at once, serves through the drain, ends a longer stream with an error event, meters it, exits 0', async () => {
+  it('answers /readyz 503 at once, serves through the drain, ends a longer stream with an error event, charges it, exits 0', async () => {
     const server = await spawnServer({ ...env, UPSTREAM_BASE_URL: up.baseUrl }, args);
     const url = server.url.replace('localhost', '127.0.0.1');
     expect((await call('GET', `${url}/readyz`)).json).toMatchObject({ status: 'ok', redis: 'off' });
 
     // A stream of 150 chunks, 200 ms apart (30 s), far longer than drain + timeout.
+    const body = { model: 'endless-stream', stream: true, messages: [{ role: 'user', content: 'go on' }] };
     const response = await fetch(`${url}/api/openai/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'endless-stream', stream: true, messages: [{ role: 'user', content: 'go on' }] }),
+      body: JSON.stringify(body),
     });
     expect(response.status).toBe(200);
     const reader = response.body!.getReader();
@@ -76,11 +77,24 @@ describe.each([[['serve']], [['serve', '--workers', '2']]])('graceful shutdown o
     expect(phases).toEqual(expect.arrayContaining(['drain', 'close', 'end', 'done']));
     for (const line of logLines(server)) expect(line.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
 
-    // The cut stream left its usage row.
+    // The cut stream left its usage row, charged (SPEC §10). An API-key call has no reservation: the estimate is the
+    // prompt estimate of its body plus the completion text it was sent, UTF-8 bytes ÷ 2 rounded up.
+    const delivered = streamed
+      .split('\n\n')
+      .map((event) => event.replace(/^data: /, ''))
+      .filter((data) => data.startsWith('{"id"'))
+      .map((data) => (JSON.parse(data) as { choices: Array<{ delta: { content?: string } }> }).choices[0]?.delta.content ?? '')
+      .join('');
+    expect(delivered).toMatch(/^ word0 word1 word2 word3/);
     const storage = openStorage(parseConfig(env).databaseUrl);
     try {
-      const rows = await storage.db.selectFrom('usage_records').select(['status', 'model']).where('model', '=', 'endless-stream').execute();
-      expect(rows.at(-1)).toEqual({ status: 503, model: 'endless-stream' });
+      const rows = await storage.db.selectFrom('usage_records').select(['status', 'model', 'prompt_tokens', 'completion_tokens']).where('model', '=', 'endless-stream').execute();
+      expect(rows.at(-1)).toEqual({
+        status: 503,
+        model: 'endless-stream',
+        prompt_tokens: Math.ceil(Buffer.byteLength(JSON.stringify(body)) / 2),
+        completion_tokens: Math.ceil(Buffer.byteLength(delivered) / 2),
+      });
     } finally {
       await storage.close();
     }

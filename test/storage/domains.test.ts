@@ -9,6 +9,7 @@ import { tokenState } from '../../src/oauth/store.js';
 import { pruneOnce } from '../../src/pruner.js';
 import { IdTokens } from '../../src/oidc/id-token.js';
 import { SigningKeys } from '../../src/oidc/signing-keys.js';
+import { KeyEncryption } from '../../src/security/key-encryption.js';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { sql } from 'kysely';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
@@ -235,21 +236,24 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
     });
 
     describe('usage', () => {
-      it('records every call, bills only successful ones, and sums per app and per day over 30 days', async () => {
+      it('records every call with what it was charged, and sums the calls that succeeded or were charged, per app and per day over 30 days', async () => {
         const user = await newUser();
         const principal = { userId: user, clientId, apiKeyId: null };
         const entry = { principal, clientName: 'App', endpoint: 'chat.completions' as const, model: 'm', promptTokens: 10, completionTokens: 5, images: 0, status: 200, latencyMs: 12 };
         await s.usage.record(entry);
-        await s.usage.record({ ...entry, status: 502 });
+        // A failed call, charged nothing (the meter records it so), is not summed.
+        await s.usage.record({ ...entry, status: 502, promptTokens: 0, completionTokens: 0 });
+        // A stream the app left, charged (SPEC §10), is.
+        await s.usage.record({ ...entry, status: 499, promptTokens: 4, completionTokens: 6 });
         await s.usage.record({ ...entry, principal: { userId: user, clientId: null, apiKeyId: 'key_1' }, clientName: null, promptTokens: 1, completionTokens: 1 });
         clock -= 40 * 86_400_000; // an old row, outside the window
         await s.usage.record(entry);
         clock += 40 * 86_400_000;
         const totals = await s.usage.totalsByApp(user);
-        expect(totals.get(clientId)).toMatchObject({ promptTokens: 10, completionTokens: 5, requests: 1 });
+        expect(totals.get(clientId)).toMatchObject({ promptTokens: 14, completionTokens: 11, requests: 2 });
         expect(totals.get('')).toMatchObject({ promptTokens: 1, completionTokens: 1, requests: 1 });
         const days = await s.usage.lastThirtyDays(user);
-        expect(days.reduce((sum, d) => sum + d.requests, 0)).toBe(2);
+        expect(days.reduce((sum, d) => sum + d.requests, 0)).toBe(3);
       });
     });
 
@@ -304,8 +308,8 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
     describe('OIDC signing keys', () => {
       it('rotates with publish-then-sign, keeps a retired key published until its last ID token expired, and every instance agrees', async () => {
         const ttl = 3600 * 1000;
-        const keys = new SigningKeys(storage.db, ttl, now);
-        const other = new SigningKeys(storage.db, ttl, now); // another instance on the same database
+        const keys = new SigningKeys(storage.db, ttl, new KeyEncryption([]), now);
+        const other = new SigningKeys(storage.db, ttl, new KeyEncryption([]), now); // another instance on the same database
         await keys.ensure();
         const before = await keys.signingKey('RS256');
         const tokens = new IdTokens({ keys, users: s.users, issuer: 'https://issuer.example', ttlSeconds: 3600, now });
@@ -336,10 +340,10 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         const s2 = openStorage(fresh.url);
         try {
           await migrateToLatest(s2);
-          const keys = new SigningKeys(s2.db, 3600_000, now);
+          const keys = new SigningKeys(s2.db, 3600_000, new KeyEncryption([]), now);
           await keys.ensure();
           await s2.db.updateTable('signing_keys').set({ private_jwk: '{"kty":"RSA","n":"broken"}' }).where('alg', '=', 'RS256').execute();
-          await expect(new SigningKeys(s2.db, 3600_000, now).ensure()).rejects.toThrow(/signing key .* \(RS256\) in the signing_keys table is corrupt/);
+          await expect(new SigningKeys(s2.db, 3600_000, new KeyEncryption([]), now).ensure()).rejects.toThrow(/signing key .* \(RS256\) in the signing_keys table is corrupt/);
         } finally {
           await s2.close();
           await fresh.cleanup();

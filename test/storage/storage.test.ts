@@ -51,7 +51,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
       const fresh = await createTestDatabase(dialect);
       const s = openStorage(fresh.url);
       try {
-        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events', '0005_openid_connect', '0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families']);
+        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events', '0005_openid_connect', '0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families', '0011_device_confirmations', '0013_audit_events_created']);
       } finally {
         await s.close();
         await fresh.cleanup();
@@ -99,7 +99,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
           .insertInto('oauth_tokens')
           .values({ token_hash: 'th', kind: 'access', client_id: 'c1', user_id: 'u1', scopes: 'profile', family_id: 'f', code_hash: null, created_at: t, expires_at: t + 1, revoked_at: null, consumed_at: null, auth_time: null })
           .execute();
-        expect(await migrateToLatest(s)).toEqual(['0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families']);
+        expect(await migrateToLatest(s)).toEqual(['0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families', '0011_device_confirmations', '0013_audit_events_created']);
         const client = await s.db.selectFrom('oauth_clients').selectAll().where('id', '=', 'c1').executeTakeFirstOrThrow();
         expect(client).toMatchObject({ user_id: 'u1', kind: 'owned', name: 'App', secret_hash: 'h' });
         expect(await s.db.selectFrom('oauth_grants').selectAll().execute()).toHaveLength(1);
@@ -131,7 +131,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
             token('atd', 'access', 'fam_device', null), // the device grant's tokens come from no code
           ])
           .execute();
-        expect(await migrateToLatest(s)).toEqual(['0010_code_families']);
+        expect(await migrateToLatest(s)).toEqual(['0010_code_families', '0011_device_confirmations', '0013_audit_events_created']);
         const families = await s.db.selectFrom('oauth_tokens').select(['token_hash', 'family_id']).orderBy('token_hash').execute();
         expect(families).toEqual([
           { token_hash: 'at1', family_id: familyOfCode(code) },
@@ -151,14 +151,14 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
     });
 
     if (dialect === 'sqlite') {
-      // SPEC §6's WAL with synchronous=NORMAL: commits never sync; checkpoints (the checkpoint thread's) sync the WAL and
-      // the database file; the serving connection's one sync, of a restarted WAL's header, is left to them (wal-checkpointer.test.ts).
-      it('runs SQLite in WAL mode, syncing only at checkpoints, with foreign keys on', async () => {
+      // SPEC §6's WAL with synchronous=NORMAL: a commit syncs only the header of a WAL it starts again; checkpoints (the
+      // checkpoint thread's) sync the WAL and the database file (wal-checkpointer.test.ts, test/durability/wal-header-sync.test.ts).
+      it('runs SQLite in WAL mode with synchronous=NORMAL and foreign keys on', async () => {
         const journal = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(storage.db);
         const sync = await sql<{ synchronous: number }>`pragma synchronous`.execute(storage.db);
         const fk = await sql<{ foreign_keys: number }>`pragma foreign_keys`.execute(storage.db);
         expect(journal.rows[0]?.journal_mode).toBe('wal');
-        expect(sync.rows[0]?.synchronous).toBe(0);
+        expect(sync.rows[0]?.synchronous).toBe(1);
         expect(fk.rows[0]?.foreign_keys).toBe(1);
       });
     }

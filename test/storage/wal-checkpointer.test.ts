@@ -1,20 +1,23 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { walSequence } from '../helpers/wal.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import SQLite from 'better-sqlite3';
-import { checkpointsItself, leavesSyncsToCheckpointer, openStorage, type Storage } from '../../src/storage/database.js';
+import { checkpointsItself, leavesCheckpointsToThread, openStorage, type Storage } from '../../src/storage/database.js';
 import { startCheckpointer } from '../../src/storage/wal-checkpointer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'serika-ckpt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function until(check: () => boolean, ms = 5000): Promise<void> {
+/** Polls `check` (running `between` before each wait) until it holds, or fails after `ms`. */
+async function until(check: () => boolean, ms = 5000, between?: () => Promise<void>): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
+    await between?.();
+    await new Promise((r) => setTimeout(r, between ? 30 : 10));
   }
 }
 
@@ -52,21 +55,30 @@ describe('WAL checkpoints off the event loop (SQLite)', () => {
     await storage.close();
   });
 
-  it('a serving commit never syncs while the checkpoint thread runs; without the thread, the connection syncs its own checkpoints again', async () => {
+  it('the serving connection keeps synchronous=NORMAL beside the checkpoint thread and through WAL restarts (SPEC §6: each restart syncs the header)', async () => {
     const synchronous = async (storage: Storage) => (await sql<{ synchronous: number }>`pragma synchronous`.execute(storage.db)).rows[0]?.synchronous;
-    // A commit that starts the WAL again (after every checkpoint that caught up) would otherwise fsync its header on the event loop.
-    const served = openStorage(`sqlite:${join(dir, 'd.db')}`);
-    expect(await synchronous(served)).toBe(0);
+    const path = join(dir, 'd.db');
+    const served = openStorage(`sqlite:${path}`);
+    // NORMAL (1): the commit that starts the WAL again syncs its new header before any frame follows it (sqlite.org/src/info/ff5be73dee).
+    expect(await synchronous(served)).toBe(1);
+    await sql`create table t (v blob)`.execute(served.db);
+    // Each commit made after the thread's checkpoint caught up starts the WAL again, which counts up the header's checkpoint sequence.
+    const first = walSequence(path);
+    await until(() => walSequence(path) >= first + 3, 20_000, async () => {
+      await sql`insert into t values (randomblob(100))`.execute(served.db);
+    });
+    expect(await synchronous(served)).toBe(1);
     await served.close();
-    // In memory there is no checkpoint thread and nothing to sync: SPEC §6's setting stays.
+    // In memory there is no checkpoint thread: the same setting.
     const memory = openStorage('sqlite::memory:');
     expect(await synchronous(memory)).toBe(1);
     await memory.close();
-    // The fallback when the thread fails: the serving connection checkpoints, with the syncs every checkpoint needs.
+    // The fallback when the thread fails: the serving connection checkpoints again; its syncs never change.
     const connection = new SQLite(join(dir, 'e.db'));
     connection.pragma('journal_mode = WAL');
-    leavesSyncsToCheckpointer(connection);
-    expect([connection.pragma('synchronous', { simple: true }), connection.pragma('wal_autocheckpoint', { simple: true })]).toEqual([0, 0]);
+    connection.pragma('synchronous = NORMAL');
+    leavesCheckpointsToThread(connection);
+    expect([connection.pragma('synchronous', { simple: true }), connection.pragma('wal_autocheckpoint', { simple: true })]).toEqual([1, 0]);
     checkpointsItself(connection);
     expect([connection.pragma('synchronous', { simple: true }), connection.pragma('wal_autocheckpoint', { simple: true })]).toEqual([1, 1000]);
     connection.close();

@@ -36,6 +36,8 @@ describe('configuration', () => {
       rateLimitRegister: 10,
       cimd: true,
       cimdAllowPrivate: false,
+      auditRetentionDays: 365,
+      keyEncryptionSecrets: [],
     });
   });
 
@@ -61,6 +63,7 @@ describe('configuration', () => {
       REGISTRATION: 'closed',
       RATE_LIMIT_REGISTER: '0',
       CIMD: 'off',
+      AUDIT_RETENTION_DAYS: '30',
     });
     expect(config).toMatchObject({
       registration: 'closed',
@@ -84,6 +87,7 @@ describe('configuration', () => {
       signup: 'closed',
       metricsToken: 'm',
       logLevel: 'warn',
+      auditRetentionDays: 30,
     });
   });
 
@@ -139,7 +143,20 @@ describe('configuration', () => {
     ['CIMD_ALLOW_PRIVATE', '1'],
     ['DEVICE_CODE_TTL', '30'],
     ['BUDGET_DEFAULT_MAX_TOKENS', '0'],
+    ['AUDIT_RETENTION_DAYS', '0'],
+    ['AUDIT_RETENTION_DAYS', 'a year'],
+    ['KEY_ENCRYPTION_SECRETS', 'too-short-a-secret'],
+    ['KEY_ENCRYPTION_SECRETS', `${'n'.repeat(32)},`],
   ];
+
+  it('reads KEY_ENCRYPTION_SECRETS as comma-separated secrets of 32 characters or more, and never echoes one', () => {
+    const first = 'f'.repeat(32);
+    const second = 's'.repeat(40);
+    expect(parseConfig({ KEY_ENCRYPTION_SECRETS: ` ${first} , ${second}` }).keyEncryptionSecrets).toEqual([first, second]);
+    const short = 'hunter2-but-not-32-characters';
+    expect(() => parseConfig({ KEY_ENCRYPTION_SECRETS: `${first},${short}` })).toThrow(/^Invalid KEY_ENCRYPTION_SECRETS=.*secret 2 has 29 characters.*at least 32 characters/);
+    expect(() => parseConfig({ KEY_ENCRYPTION_SECRETS: `${first},${short}` })).not.toThrow(/hunter2/);
+  });
 
   it('allows private metadata documents only for an http issuer', () => {
     expect(parseConfig({ CIMD_ALLOW_PRIVATE: 'true', PUBLIC_URL: 'http://127.0.0.1:3000' }).cimdAllowPrivate).toBe(true);

@@ -12,8 +12,12 @@ import type { BudgetState } from '../../consent/budgets.js';
 export type AuthorizeOutcome =
   /** An authorization response for the app: a code or an error, always 303 (AZ-20). */
   | { kind: 'redirect'; location: string }
-  /** Client or redirect URI cannot be trusted: an error page, never a redirect (RFC 6749 §4.1.2.1). */
-  | { kind: 'error'; error: OAuthError; sentRedirectUri?: string }
+  /**
+   * An error page, never a redirect: client or redirect URI unknown (RFC 6749 §4.1.2.1), or a
+   * client nobody vouches for (RFC 9700 §4.11.2). After the user's own decision, returnTo is the
+   * error response the user may choose to follow by a link.
+   */
+  | { kind: 'error'; error: OAuthError; sentRedirectUri?: string; returnTo?: string }
   /**
    * Sign in first, then come back to this very request: nobody is signed in,
    * or (fresh) prompt=login / max_age ask for a new sign-in after freshLoginAfter.

@@ -1,11 +1,15 @@
 import type { UsersService } from '../../accounts/users-service.js';
 import type { ClientsService, RegisteredClient } from '../../clients/service.js';
 import type { GrantsService } from '../../consent/grants.js';
+import type { ConsentRecorder } from '../../consent/record.js';
+import type { Transactor } from '../../storage/group-commit.js';
 import type { DocumentRequester, MetadataDocuments } from '../../clients/metadata-documents.js';
 import type { BudgetsService } from '../../consent/budgets.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
+import type { RequestOrigin } from '../../http/request-context.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience } from '../../audiences.js';
 import { clientMayRequest, formatScopes, parseScopes } from '../../scopes.js';
+import { redirectsErrors } from '../../clients/trust.js';
 import { OAuthError } from '../errors.js';
 import { OAuthParams } from '../params.js';
 import type { OAuthStore } from '../store.js';
@@ -22,6 +26,9 @@ export interface AuthorizationDeps {
   users: UsersService;
   grants: GrantsService;
   budgets: BudgetsService;
+  /** Records an Allow (grant, budget) in the transaction that creates the code. */
+  consents: ConsentRecorder;
+  transact: Transactor;
   store: OAuthStore;
   issuer: string;
   now: () => number;
@@ -44,9 +51,21 @@ export class AuthorizationService {
     return { kind: 'redirect', location: responseLocation(redirectUri, params, this.deps.issuer) };
   }
 
+  /**
+   * An error response (RFC 6749 §4.1.2.1): redirected only to a client Serika trusts, else
+   * shown as a page (RFC 9700 §4.11.2). After the user's own decision (afterDecision) the
+   * page offers the response as a link: the authorization server "MAY inform the user and
+   * rely on the user to make the correct decision".
+   */
+  private answerError(client: RegisteredClient, redirectUri: string, error: OAuthError, state: string | undefined, afterDecision = false): AuthorizeOutcome {
+    const location = responseLocation(redirectUri, { error: error.code, error_description: error.message, state }, this.deps.issuer);
+    if (redirectsErrors(client)) return { kind: 'redirect', location };
+    return { kind: 'error', error: new OAuthError(error.code, error.message, { status: 400 }), returnTo: afterDecision ? location : undefined };
+  }
+
   private fail(ctx: AuthorizeContext, error: OAuthError): AuthorizeOutcome {
     if (ctx.redirectUri === undefined) return { kind: 'error', error, sentRedirectUri: ctx.sentRedirectUri };
-    return this.redirect(ctx.redirectUri, { error: error.code, error_description: error.message, state: ctx.state });
+    return this.answerError(ctx.client!, ctx.redirectUri, error, ctx.state);
   }
 
   /**
@@ -134,9 +153,10 @@ export class AuthorizationService {
   /**
    * `budget`: the spending limit the user left on the page (null: no limit);
    * undefined keeps what the grant had (SPEC §10: a budget survives re-consent).
+   * `origin`: the decision's request, for the audit event of a changed limit.
    */
-  async decide(requestId: string | undefined, userId: string, decision: 'allow' | 'deny', budget?: BudgetLimit | null): Promise<AuthorizeOutcome> {
-    const { clients, grants, store } = this.deps;
+  async decide(requestId: string | undefined, userId: string, decision: 'allow' | 'deny', budget?: BudgetLimit | null, origin?: RequestOrigin): Promise<AuthorizeOutcome> {
+    const { clients, store } = this.deps;
     const pending = requestId ? await store.takePending(requestId, userId) : undefined;
     if (!pending) {
       return { kind: 'error', error: new OAuthError('invalid_request', 'This authorization request has expired or was already answered. Go back to the app and start again.') };
@@ -148,25 +168,18 @@ export class AuthorizationService {
     }
     const state = pending.state ?? undefined;
     if (decision === 'deny') {
-      return this.redirect(pending.redirect_uri, { error: 'access_denied', error_description: 'The user denied the request.', state });
+      return this.answerError(client, pending.redirect_uri, new OAuthError('access_denied', 'The user denied the request.'), state, true);
     }
     const scopes = parseScopes(pending.scopes);
     if (!scopes.every((s) => clientMayRequest(client.scopes, s))) {
-      return this.redirect(pending.redirect_uri, { error: 'invalid_scope', error_description: 'The app no longer has these scopes.', state });
+      return this.answerError(client, pending.redirect_uri, new OAuthError('invalid_scope', 'The app no longer has these scopes.'), state, true);
     }
     const audience = parseAudience(pending.resources);
-    await grants.allow(userId, client.clientId, scopes, audience);
-    if (budget !== undefined) await this.deps.budgets.set(userId, client.clientId, budget);
-    if (client.ownerId === null) await clients.markGranted(client.clientId);
-    const code = await store.createCode({
-      audience,
-      clientId: client.clientId,
-      userId,
-      scopes,
-      redirectUri: pending.redirect_uri,
-      codeChallenge: pending.code_challenge,
-      nonce: pending.nonce,
-      authTime: pending.auth_time,
+    // The consent and the code it issues are stored together or not at all.
+    const code = await this.deps.transact(async (trx) => {
+      await this.deps.consents.record(trx, { userId, clientId: client.clientId, scopes, audience, budget }, origin);
+      const subject = { audience, clientId: client.clientId, userId, scopes, redirectUri: pending.redirect_uri, codeChallenge: pending.code_challenge, nonce: pending.nonce, authTime: pending.auth_time };
+      return store.createCode(subject, trx);
     });
     return this.redirect(pending.redirect_uri, { code, state });
   }

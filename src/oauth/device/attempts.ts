@@ -9,7 +9,9 @@ export const WRONG_CODE_WINDOW_MS = 10 * 60_000;
 /**
  * Wrong user codes per signed-in user, counted in the database (every
  * instance sees them) in the table of failed sign-ins under a key of their
- * own; the pruner forgets them with the rest.
+ * own; the pruner forgets them with the rest. A right code does not clear
+ * the count: the limit is per 10 minutes, and a guesser could otherwise
+ * reset it by deciding a code of their own every few guesses.
  */
 export class DeviceCodeAttempts {
   constructor(
@@ -31,9 +33,5 @@ export class DeviceCodeAttempts {
   /** Counts a wrong code (a quiet window starts the count again); returns how many are counted now. */
   async recordWrong(userId: string): Promise<number> {
     return countFailure(this.db, this.key(userId), this.now(), WRONG_CODE_WINDOW_MS);
-  }
-
-  async clear(userId: string): Promise<void> {
-    await this.db.deleteFrom('login_failures').where('username_key', '=', this.key(userId)).execute();
   }
 }

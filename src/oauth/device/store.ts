@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { formatAudience, type Audience } from '../../audiences.js';
-import { randomId, sha256Hex } from '../../security/secrets.js';
+import { randomId, randomSecret, sha256Hex } from '../../security/secrets.js';
 import type { Database, OAuthDeviceCodesTable } from '../../storage/schema.js';
 import { formatScopes } from '../../scopes.js';
 import type { IssuedTokens, OAuthStore, TokenSubject } from '../store.js';
@@ -14,6 +14,10 @@ export type DeviceCodeRow = OAuthDeviceCodesTable;
 /** RFC 8628 §3.2: the polling interval Serika asks for, and what slow_down adds (§3.5). */
 export const POLL_INTERVAL_S = 5;
 export const SLOW_DOWN_S = 5;
+
+/** How long a confirmation page's one-time id may decide (SPEC §9: the decision comes from the page it was shown on). */
+export const CONFIRMATION_TTL_MS = 10 * 60_000;
+const CONFIRMATION_PREFIX = 'serika_dcf_';
 
 export interface NewDeviceCode {
   deviceCode: string;
@@ -98,17 +102,52 @@ export class DeviceCodes {
       .executeTakeFirst();
   }
 
-  /** The user's decision, taken once: a code already decided (or expired) is not changed, and null says so. */
-  async decide(userCode: string, userId: string, authTime: number, decision: 'approved' | 'denied'): Promise<DeviceCodeRow | null> {
-    const row = await this.db
+  /**
+   * A one-time id for the confirmation page shown to `userId` for this code
+   * (SPEC §9): the decision must present it. 256 CSPRNG bits, stored as
+   * SHA-256, good for CONFIRMATION_TTL_MS and never past the code's expiry.
+   */
+  async confirmation(row: DeviceCodeRow, userId: string): Promise<string> {
+    const now = this.now();
+    const id = randomSecret(CONFIRMATION_PREFIX);
+    await this.db
+      .insertInto('oauth_device_confirmations')
+      .values({ id_hash: sha256Hex(id), device_code_hash: row.device_code_hash, user_id: userId, created_at: now, expires_at: Math.min(row.expires_at, now + CONFIRMATION_TTL_MS) })
+      .execute();
+    return id;
+  }
+
+  /**
+   * The user's decision, taken once, in the caller's transaction: the page's
+   * one-time id is used up (it must be this user's, for this code, unexpired),
+   * then the code, still pending, is decided. A code already decided (or
+   * expired) is not changed: 'decided_before' says so.
+   */
+  async decide(
+    trx: Kysely<Database>,
+    decision: { confirmation: string; deviceCodeHash: string; userId: string; authTime: number; status: 'approved' | 'denied' },
+  ): Promise<DeviceCodeRow | 'unconfirmed' | 'decided_before'> {
+    const now = this.now();
+    const confirmed = await trx
+      .deleteFrom('oauth_device_confirmations')
+      .where('id_hash', '=', sha256Hex(decision.confirmation))
+      .where('user_id', '=', decision.userId)
+      .where('device_code_hash', '=', decision.deviceCodeHash)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    if (Number(confirmed.numDeletedRows) !== 1) return 'unconfirmed';
+    const row = await trx
       .updateTable('oauth_device_codes')
-      .set({ status: decision, user_id: userId, auth_time: authTime })
-      .where('user_code_hash', '=', sha256Hex(userCode))
+      .set({ status: decision.status, user_id: decision.userId, auth_time: decision.authTime })
+      .where('device_code_hash', '=', decision.deviceCodeHash)
       .where('status', '=', 'pending')
-      .where('expires_at', '>', this.now())
+      .where('expires_at', '>', now)
       .returningAll()
       .executeTakeFirst();
-    return row ?? null;
+    if (!row) return 'decided_before';
+    // The other pages shown for this code can decide nothing now.
+    await trx.deleteFrom('oauth_device_confirmations').where('device_code_hash', '=', decision.deviceCodeHash).execute();
+    return row;
   }
 
   /**

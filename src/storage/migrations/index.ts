@@ -9,6 +9,8 @@ import * as m0007 from './0007_device_grant.js';
 import * as m0008 from './0008_budgets.js';
 import * as m0009 from './0009_cache_invalidations.js';
 import * as m0010 from './0010_code_families.js';
+import * as m0011 from './0011_device_confirmations.js';
+import * as m0013 from './0013_audit_events_created.js';
 
 /**
  * The one migration sequence for both dialects, in order. Names sort
@@ -26,4 +28,6 @@ export const migrations: Record<string, Migration> = {
   '0008_budgets': m0008,
   '0009_cache_invalidations': m0009,
   '0010_code_families': m0010,
+  '0011_device_confirmations': m0011,
+  '0013_audit_events_created': m0013,
 };

@@ -1,8 +1,32 @@
 import type { FastifyInstance } from 'fastify';
-import { AUDIT_EVENTS, type AuditService } from '../../audit/service.js';
+import { AUDIT_EVENTS, type AuditService, type StoredAuditEvent } from '../../audit/service.js';
+import type { BudgetLimit, BudgetPeriod } from '../../consent/budget-rules.js';
 import { DASHBOARD } from '../../paths.js';
-import { html } from '../html.js';
+import { html, type Html } from '../html.js';
+import { describeLimit } from '../views/spending-limit.js';
 import { dashboardPage, userOf, when } from './common.js';
+
+/** A budget.changed side (fromTokens, fromImages, fromPeriod) in words. */
+function limitOf(detail: StoredAuditEvent['detail'], side: 'from' | 'to'): string {
+  const period = detail[`${side}Period`];
+  if (typeof period !== 'string') return 'no limit';
+  const amount = (v: unknown) => (typeof v === 'number' ? v : null);
+  const limit: BudgetLimit = { tokens: amount(detail[`${side}Tokens`]), images: amount(detail[`${side}Images`]), period: period as BudgetPeriod };
+  return describeLimit(limit);
+}
+
+/** What an event's detail adds to its description on the page. */
+function specifics(e: StoredAuditEvent): Html | string {
+  const d = e.detail;
+  if (d.prefix) return html` <code>${String(d.prefix)}</code>`;
+  if (e.type === 'budget.changed') return `: from ${limitOf(d, 'from')} to ${limitOf(d, 'to')}`;
+  if (e.type === 'token.revoked') return ` (${String(d.tokenType).replace('_', ' ')})`;
+  if (e.type === 'client.redirect_uris_changed') {
+    const list = (label: string, uris: unknown) => (typeof uris === 'string' && uris !== '' ? html`<br>${label}: ${uris.split(' ').map((u) => html`<code>${u}</code> `)}` : '');
+    return html`${d.list === 'postLogoutRedirectUris' ? ' (post-logout)' : ''}${list('added', d.added)}${list('removed', d.removed)}`;
+  }
+  return '';
+}
 
 /** Activity: the security events of the user's own account, newest first. */
 export async function activityPages(scope: FastifyInstance, deps: { audit: AuditService; appName: (clientId: string) => Promise<string | null> }): Promise<void> {
@@ -14,14 +38,14 @@ export async function activityPages(scope: FastifyInstance, deps: { audit: Audit
       title: 'Activity',
       section: DASHBOARD.activity,
       body: html`<h1>Activity</h1>
-<p class="muted">Security events of your account: sign-in slowdowns, password and key changes, revoked apps, and tokens Serika revoked because they were replayed. The last 100, newest first.</p>
+<p class="muted">Security events of your account: sign-ins and failed ones, password and key changes, your OAuth clients and their redirect URIs, spending limits, revoked apps and tokens, and tokens Serika revoked because they were replayed. The last 100, newest first.</p>
 ${
   events.length === 0
     ? html`<div class="card"><p class="muted">Nothing yet.</p></div>`
     : html`<div class="card"><table class="activity">
   <thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">App</th><th scope="col">From</th></tr></thead>
   <tbody>${events.map(
-    (e) => html`<tr data-event="${e.type}"><td>${when(e.createdAt)}</td><td>${AUDIT_EVENTS[e.type] ?? e.type}${e.detail.prefix ? html` <code>${String(e.detail.prefix)}</code>` : ''}</td><td>${e.clientId ? (names.get(e.clientId) ?? e.clientId) : ''}</td><td>${e.ip ?? 'the command line'}</td></tr>`,
+    (e) => html`<tr data-event="${e.type}"><td>${when(e.createdAt)}</td><td>${AUDIT_EVENTS[e.type] ?? e.type}${specifics(e)}</td><td>${e.clientId ? (names.get(e.clientId) ?? (typeof e.detail.name === 'string' ? e.detail.name : e.clientId)) : ''}</td><td>${e.ip ?? 'the command line'}</td></tr>`,
   )}</tbody>
 </table></div>`
 }`,

@@ -86,7 +86,7 @@ ${
       if (error instanceof InvalidSpendingLimit) return sendErrorPage(reply, 400, 'invalid_request', `${error.message} Go back and correct it.`);
       throw error;
     }
-    if (limit !== undefined) await budgets.set(userId, request.params.clientId, limit);
+    if (limit !== undefined) await budgets.set(userId, request.params.clientId, limit, undefined, request);
     return reply.code(303).header('location', DASHBOARD.apps).send();
   });
 

@@ -221,7 +221,7 @@ ${extra.notice ?? ''}
     const form = readForm(request.body);
     let created;
     try {
-      created = await clients.create(userOf(request).userId, checkCreateClient({ ...apiFields(form), public: form.public }));
+      created = await clients.create(userOf(request).userId, checkCreateClient({ ...apiFields(form), public: form.public }), request);
     } catch (error) {
       return listPage(request, reply, form, fail(error), 400);
     }
@@ -242,7 +242,7 @@ ${extra.notice ?? ''}
     const form = { ...readForm(request.body), public: client.public };
     try {
       const changes = checkUpdateClient(apiFields(form));
-      const updated = await clients.update(userOf(request).userId, client.clientId, changes);
+      const updated = await clients.update(userOf(request).userId, client.clientId, changes, request);
       return await detailPage(request, reply, updated, { notice: html`<p class="notice" role="status">Saved.</p>` });
     } catch (error) {
       return detailPage(request, reply, client, { form, errors: fail(error), status: 400 });
@@ -286,7 +286,7 @@ ${extra.notice ?? ''}
   scope.post<{ Params: { id: string } }>(`${DASHBOARD.clients}/:id/delete`, async (request, reply) => {
     const client = await owned(request, reply);
     if (!client) return reply;
-    await clients.delete(userOf(request).userId, client.clientId);
+    await clients.delete(userOf(request).userId, client.clientId, request);
     return reply.code(303).header('location', DASHBOARD.clients).send();
   });
 }

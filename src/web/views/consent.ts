@@ -4,7 +4,7 @@ import { PATHS } from '../../paths.js';
 import { SCOPES, isScope } from '../../scopes.js';
 import { audienceNames } from '../../audiences.js';
 import { spendingLimitFieldset } from './spending-limit.js';
-import { LOOPBACK_HOSTS } from '../../clients/redirect-uris.js';
+import { LOOPBACK_HOSTS, redirectUriHost as destination } from '../../clients/redirect-uris.js';
 import { html, type Html } from '../html.js';
 import type { PageOptions } from '../layout.js';
 
@@ -13,15 +13,6 @@ export type ConsentView = Omit<Extract<AuthorizeOutcome, { kind: 'consent' }>, '
   user: SessionUser;
   csrf: string;
 };
-
-function destination(uri: string): string {
-  try {
-    const url = new URL(uri);
-    return url.host || url.protocol.replace(/:$/, '');
-  } catch {
-    return uri;
-  }
-}
 
 function isLoopback(uri: string): boolean {
   try {

@@ -1,11 +1,10 @@
 import type { SessionUser } from '../../accounts/sessions.js';
-import { audienceNames, type Audience } from '../../audiences.js';
-import type { RegisteredClient } from '../../clients/service.js';
+import { audienceNames } from '../../audiences.js';
+import type { DeviceConfirmation } from '../../oauth/device/decision.js';
 import { PATHS } from '../../paths.js';
 import { SCOPES, isScope } from '../../scopes.js';
 import { html } from '../html.js';
 import type { PageOptions } from '../layout.js';
-import type { BudgetLimit } from '../../consent/budget-rules.js';
 import { spendingLimitFieldset } from './spending-limit.js';
 
 interface Signed {
@@ -33,25 +32,13 @@ export function deviceCodeForm(view: Signed & { code?: string; error?: string })
   };
 }
 
-export interface DeviceConfirmView extends Signed {
-  client: RegisteredClient;
-  ownerName: string | null;
-  scopes: string[];
-  audience: Audience;
-  /** As shown on the device: two groups of four letters joined by a dash. */
-  code: string;
-  startedAt: number;
-  startedFrom: string | null;
-  /** What the device asked for (authorization_details), and what the grant has now (SPEC §10). */
-  requestedBudget: BudgetLimit | null;
-  currentBudget: BudgetLimit | null;
-}
+export type DeviceConfirmView = Signed & DeviceConfirmation;
 
 /**
  * The confirmation (RFC 8628 §5.4, draft-ietf-oauth-cross-device-security):
  * the app, who stands behind it, what it may do, when and from where the
  * request began, and the warning — with Allow and Deny alike, so neither is
- * the easy click.
+ * the easy click. The decision carries the page's one-time id (SPEC §9).
  */
 export function deviceConfirmPage(view: DeviceConfirmView): PageOptions {
   const started = new Date(view.startedAt).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
@@ -75,6 +62,7 @@ export function deviceConfirmPage(view: DeviceConfirmView): PageOptions {
   <form method="post" action="${PATHS.deviceDecision}">
     <input type="hidden" name="_csrf" value="${view.csrf}">
     <input type="hidden" name="user_code" value="${view.code}">
+    <input type="hidden" name="confirmation" value="${view.confirmation}">
     ${spendingLimitFieldset({ appName: view.client.name, requested: view.requestedBudget, current: view.currentBudget })}
     <div class="actions equal">
       <button type="submit" name="decision" value="allow">Allow</button>

@@ -1,4 +1,5 @@
 import type { SessionUser } from '../../accounts/sessions.js';
+import { redirectUriHost } from '../../clients/redirect-uris.js';
 import { PATHS } from '../../paths.js';
 import { html } from '../html.js';
 import type { PageOptions } from '../layout.js';
@@ -32,9 +33,10 @@ export function confirmSignOutView(view: EndSessionView): PageOptions {
   };
 }
 
-export function signedOutView(): PageOptions {
+/** returnTo: the app's registered post-logout URI (with its state), offered as a link, not followed (SPEC §7). */
+export function signedOutView(returnTo?: string): PageOptions {
   return {
     title: 'Signed out',
-    body: html`<div class="card"><h1>You are signed out</h1><p>You can close this window, or <a href="${PATHS.login}">sign in again</a>.</p></div>`,
+    body: html`<div class="card"><h1>You are signed out</h1>${returnTo === undefined ? '' : html`<p><a href="${returnTo}">Return to ${redirectUriHost(returnTo)}</a></p>`}<p>You can close this window, or <a href="${PATHS.login}">sign in again</a>.</p></div>`,
   };
 }

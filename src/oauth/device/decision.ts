@@ -1,0 +1,134 @@
+import type { UsersService } from '../../accounts/users-service.js';
+import { parseAudience, type Audience } from '../../audiences.js';
+import type { AuditService } from '../../audit/service.js';
+import type { ClientsService, RegisteredClient } from '../../clients/service.js';
+import type { BudgetLimit } from '../../consent/budget-rules.js';
+import type { BudgetsService } from '../../consent/budgets.js';
+import type { ConsentRecorder } from '../../consent/record.js';
+import type { RequestOrigin } from '../../http/request-context.js';
+import { parseScopes } from '../../scopes.js';
+import type { Transactor } from '../../storage/group-commit.js';
+import { MAX_WRONG_CODES, type DeviceCodeAttempts } from './attempts.js';
+import type { DeviceCodeRow, DeviceCodes } from './store.js';
+import { displayUserCode, normalizeUserCode } from './user-codes.js';
+
+export interface DeviceDecisionDeps {
+  devices: DeviceCodes;
+  attempts: DeviceCodeAttempts;
+  clients: ClientsService;
+  users: UsersService;
+  budgets: BudgetsService;
+  consents: ConsentRecorder;
+  audit: AuditService;
+  transact: Transactor;
+}
+
+/** What the confirmation page shows (RFC 8628 §5.4), with the one-time id its decision must present. */
+export interface DeviceConfirmation {
+  client: RegisteredClient;
+  ownerName: string | null;
+  scopes: string[];
+  audience: Audience;
+  /** As shown on the device: two groups of four letters joined by a dash. */
+  code: string;
+  startedAt: number;
+  startedFrom: string | null;
+  /** What the device asked for (authorization_details), and what the grant has now (SPEC §10). */
+  requestedBudget: BudgetLimit | null;
+  currentBudget: BudgetLimit | null;
+  confirmation: string;
+}
+
+/** The wrong-code limit's answers: wait `ms` before trying again, or a wrong code with `left` tries before the wait. */
+export type Refusal = { kind: 'wait'; ms: number } | { kind: 'wrong'; left: number };
+
+export type DeviceLookUp = Refusal | ({ kind: 'confirm' } & DeviceConfirmation);
+
+export type DeviceDecisionOutcome =
+  | Refusal
+  /** The decision did not come from a confirmation page shown to this user for this code (or that page is too old). */
+  | { kind: 'unconfirmed' }
+  /** Decided already (decided codes cannot be decided again), or expired meanwhile. */
+  | { kind: 'decided_before' }
+  | { kind: 'decided'; allowed: boolean; clientName: string };
+
+export interface DeviceDecision {
+  userId: string;
+  authTime: number;
+  /** The code as typed (the form's hidden copy of it). */
+  typed: string;
+  /** The confirmation page's one-time id, as posted. */
+  confirmation: string | undefined;
+  decision: 'allow' | 'deny';
+  /** The spending limit left on the page (null: no limit); undefined keeps the grant's. */
+  budget?: BudgetLimit | null;
+}
+
+/**
+ * The user's side of the device grant (RFC 8628 §3.3, SPEC §9), free of HTTP
+ * and HTML, beside AuthorizationService.decide. Every code typed, on the
+ * code form and in a decision alike, goes through the wrong-code limit: 5
+ * wrong codes per user per 10 minutes, then a wait during which no code is
+ * accepted and no decision taken (RFC 8628 §5.1: user codes are guessable
+ * otherwise). A decision presents the one-time id of the confirmation page
+ * it came from, and is taken in one transaction: the page's id used up, the
+ * code decided, the consent recorded and the audit event written, or none.
+ */
+export class DeviceDecisions {
+  constructor(private readonly deps: DeviceDecisionDeps) {}
+
+  /** The pending code the user typed, within the limit; a wrong one is counted. */
+  private async checked(userId: string, typed: string): Promise<Refusal | { kind: 'found'; row: DeviceCodeRow; client: RegisteredClient; code: string }> {
+    const { attempts, devices, clients } = this.deps;
+    const wait = await attempts.waitFor(userId);
+    if (wait > 0) return { kind: 'wait', ms: wait };
+    const code = normalizeUserCode(typed);
+    const row = code === null ? undefined : await devices.findPending(code);
+    const client = row && (await clients.findRegistered(row.client_id));
+    if (!row || !client) return { kind: 'wrong', left: Math.max(0, MAX_WRONG_CODES - (await attempts.recordWrong(userId))) };
+    return { kind: 'found', row, client, code: code! };
+  }
+
+  /** The code form (or verification_uri_complete): the confirmation to show, with its one-time id. */
+  async lookUp(userId: string, typed: string): Promise<DeviceLookUp> {
+    const found = await this.checked(userId, typed);
+    if (found.kind !== 'found') return found;
+    const { row, client, code } = found;
+    const owner = client.ownerId === null ? undefined : await this.deps.users.findById(client.ownerId);
+    return {
+      kind: 'confirm',
+      client,
+      ownerName: client.ownerId === null ? null : (owner?.username ?? 'unknown'),
+      scopes: parseScopes(row.scopes),
+      audience: parseAudience(row.resources),
+      code: displayUserCode(code),
+      startedAt: row.created_at,
+      startedFrom: row.request_ip,
+      requestedBudget: row.budget === null ? null : (JSON.parse(row.budget) as BudgetLimit),
+      currentBudget: await this.deps.budgets.get(userId, client.clientId),
+      confirmation: await this.deps.devices.confirmation(row, userId),
+    };
+  }
+
+  /** The decision posted from the confirmation page, taken once. `origin`: the browser's request (its address goes in the audit row). */
+  async decide(input: DeviceDecision, origin: RequestOrigin): Promise<DeviceDecisionOutcome> {
+    const found = await this.checked(input.userId, input.typed);
+    if (found.kind !== 'found') return found;
+    const { row, client } = found;
+    if (input.confirmation === undefined || input.confirmation === '') return { kind: 'unconfirmed' };
+    const allowed = input.decision === 'allow';
+    return this.deps.transact(async (trx): Promise<DeviceDecisionOutcome> => {
+      const status = allowed ? 'approved' : 'denied';
+      const decided = await this.deps.devices.decide(trx, { confirmation: input.confirmation!, deviceCodeHash: row.device_code_hash, userId: input.userId, authTime: input.authTime, status });
+      if (typeof decided === 'string') return { kind: decided };
+      if (allowed) {
+        const consent = { userId: input.userId, clientId: client.clientId, scopes: parseScopes(decided.scopes), audience: parseAudience(decided.resources), budget: input.budget, device: true };
+        await this.deps.consents.record(trx, consent, origin);
+      }
+      // The address the device asked from, beside the browser's (the row's ip): the user can tell a stranger's request.
+      const event = { type: allowed ? ('device.approved' as const) : ('device.denied' as const), userId: input.userId, clientId: client.clientId, detail: { deviceIp: decided.request_ip } };
+      await this.deps.audit.record(event, origin, trx);
+      return { kind: 'decided', allowed, clientName: client.name };
+    });
+  }
+}
