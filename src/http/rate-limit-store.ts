@@ -2,8 +2,12 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
 
-type Result = { current: number; ttl: number };
-type Callback = (error: Error | null, result: Result) => void;
+/** A fixed window's count so far and the milliseconds until it ends. */
+export type RateWindow = { current: number; ttl: number };
+type Callback = (error: Error | null, result: RateWindow) => void;
+type Log = Pick<FastifyBaseLogger, 'warn' | 'info'>;
+
+const PREFIX = 'serika:rl:';
 
 // One atomic step per hit: count, and start the window on the first hit.
 const INCR = `
@@ -13,18 +17,18 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {current, ttl}`;
 
-// The count as it stands, without counting (a peek: @fastify/rate-limit's `{ increment: false }`).
-const READ = `
+// The count without counting: 0 when no window is open.
+const PEEK = `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then ttl = 0 end
+if ttl < 0 then return {0, 0} end
 return {current, ttl}`;
 
-/** In-process fixed windows, bounded: the store without Redis, and the fallback when Redis is away. */
+/** In-process fixed windows, bounded: the counter without Redis, and the fallback when Redis is away. */
 class LocalWindows {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();
 
-  hit(key: string, windowMs: number): Result {
+  hit(key: string, windowMs: number): RateWindow {
     const now = Date.now();
     let w = this.windows.get(key);
     if (!w || w.resetAt <= now) {
@@ -36,10 +40,10 @@ class LocalWindows {
     return { current: w.count, ttl: w.resetAt - now };
   }
 
-  peek(key: string): Result {
+  peek(key: string): RateWindow {
     const now = Date.now();
     const w = this.windows.get(key);
-    return !w || w.resetAt <= now ? { current: 0, ttl: 0 } : { current: w.count, ttl: w.resetAt - now };
+    return w && w.resetAt > now ? { current: w.count, ttl: w.resetAt - now } : { current: 0, ttl: 0 };
   }
 
   private prune(now: number): void {
@@ -49,54 +53,78 @@ class LocalWindows {
 }
 
 /**
- * A @fastify/rate-limit store: counters shared by every instance through
- * Redis when REDIS_URL is set. When Redis is unreachable, each instance
- * counts on its own, with one warning per outage, and never fails a request.
+ * Fixed-window counters shared by every instance through Redis when
+ * REDIS_URL is set. When Redis is unreachable, each instance counts on its
+ * own, with one warning per outage, and never fails a request. Behind
+ * @fastify/rate-limit (sharedRateLimitStore) and the limits counted in the
+ * domains (metadata documents fetched). Keys share one prefix.
  */
-export function sharedRateLimitStore(redis: Redis | null, log: FastifyBaseLogger) {
-  const local = new LocalWindows();
-  let degraded = false;
+export class RateCounter {
+  private readonly local = new LocalWindows();
+  private degraded = false;
+  /** Where outages are told; set by the app that owns the counter. */
+  log: Log | null = null;
+
+  constructor(private readonly redis: Redis | null) {}
+
+  /** Counts one more under key (a window of windowMs starts at the first); without Redis the callback runs at once. */
+  incr(key: string, windowMs: number, callback: Callback): void {
+    this.run(INCR, key, [String(windowMs)], () => this.local.hit(PREFIX + key, windowMs), callback);
+  }
+
+  /** The count under key now, without counting. */
+  read(key: string, callback: Callback): void {
+    this.run(PEEK, key, [], () => this.local.peek(PREFIX + key), callback);
+  }
+
+  hit(key: string, windowMs: number): Promise<RateWindow> {
+    return new Promise((resolve) => this.incr(key, windowMs, (_error, result) => resolve(result)));
+  }
+
+  private run(script: string, key: string, args: string[], locally: () => RateWindow, callback: Callback): void {
+    const redis = this.redis;
+    if (!redis || redis.status !== 'ready') {
+      if (redis && !this.degraded) {
+        this.degraded = true;
+        this.log?.warn('Redis is unreachable: rate limits are counted per instance until it is back');
+      }
+      callback(null, locally());
+      return;
+    }
+    redis.eval(script, 1, PREFIX + key, ...args).then(
+      (result) => {
+        if (this.degraded) {
+          this.degraded = false;
+          this.log?.info('Redis is back: rate limits are shared again');
+        }
+        const [current, ttl] = result as [number, number];
+        callback(null, { current, ttl });
+      },
+      (error: unknown) => {
+        if (!this.degraded) {
+          this.degraded = true;
+          this.log?.warn({ err: error }, 'Redis failed: rate limits are counted per instance until it is back');
+        }
+        callback(null, locally());
+      },
+    );
+  }
+}
+
+/** A @fastify/rate-limit store over the counter, with `read` for checks that count only some outcomes ({ increment: false }). */
+export function sharedRateLimitStore(counter: RateCounter) {
   return class SharedStore {
     constructor(
       _params?: unknown,
-      private readonly prefix = 'serika:rl:',
+      private readonly prefix = '',
     ) {}
 
     incr(key: string, callback: Callback, timeWindow: number): void {
-      this.run(INCR, [this.prefix + key, String(timeWindow)], () => local.hit(this.prefix + key, timeWindow), callback);
+      counter.incr(this.prefix + key, timeWindow, callback);
     }
 
     read(key: string, callback: Callback): void {
-      this.run(READ, [this.prefix + key], () => local.peek(this.prefix + key), callback);
-    }
-
-    /** The script on Redis, or the local windows while Redis is away. */
-    private run(script: string, args: [string, ...string[]], fallback: () => Result, callback: Callback): void {
-      if (!redis || redis.status !== 'ready') {
-        if (redis && !degraded) {
-          degraded = true;
-          log.warn('Redis is unreachable: rate limits are counted per instance until it is back');
-        }
-        callback(null, fallback());
-        return;
-      }
-      redis.eval(script, 1, ...args).then(
-        (result) => {
-          if (degraded) {
-            degraded = false;
-            log.info('Redis is back: rate limits are shared again');
-          }
-          const [current, ttl] = result as [number, number];
-          callback(null, { current, ttl });
-        },
-        (error: unknown) => {
-          if (!degraded) {
-            degraded = true;
-            log.warn({ err: error }, 'Redis failed: rate limits are counted per instance until it is back');
-          }
-          callback(null, fallback());
-        },
-      );
+      counter.read(this.prefix + key, callback);
     }
 
     child(routeOptions: unknown): SharedStore {

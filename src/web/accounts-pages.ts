@@ -34,6 +34,9 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     telemetry,
     onLockout: (request, retryAfter) => audit.record({ type: 'sign_in.ip_limited', userId: null, detail: { failures: config.rateLimitLogin, retryAfter } }, request),
   });
+  // SPEC §1 RATE_LIMIT_SIGNUP: accounts created per IP per hour; a refused attempt costs nothing.
+  const signups =
+    config.rateLimitSignup > 0 ? scope.createRateLimit({ max: config.rateLimitSignup, timeWindow: 3_600_000, keyGenerator: (request) => `signup:${request.ip}` }) : null;
 
   /** The app waiting behind a sign-in, named on the page (an authorization request's client). */
   const appAsking = async (returnTo: string | null): Promise<string | undefined> => {
@@ -100,6 +103,13 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     const returnTo = returnToOf(request, 'body');
     const username = field(request.body, 'username') ?? '';
     const email = field(request.body, 'email');
+    const allowance = await signups?.(request, { increment: false });
+    if (allowance && !allowance.isAllowed && allowance.remaining === 0) {
+      telemetry.rateLimited('signup');
+      const minutes = Math.max(1, Math.ceil(allowance.ttlInSeconds / 60));
+      const error = `Too many accounts have been created from your network in the last hour. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+      return sendPage(reply.header('retry-after', String(allowance.ttlInSeconds)), 429, signupView(await form(reply, { returnTo, username, email, error })));
+    }
     let userId: string;
     try {
       userId = (await users.create({ username, password: field(request.body, 'password') ?? '', email: email ?? null })).id;
@@ -107,6 +117,7 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
       if (!(error instanceof AppError) || error.status >= 500) throw error;
       return sendPage(reply, error.status === 409 ? 409 : 400, signupView(await form(reply, { returnTo, username, email, error: error.message })));
     }
+    await signups?.(request);
     await pageSessions.signIn(request, reply, userId);
     return signedIn(reply, returnTo);
   });
