@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { requireApiKey } from './accounts/api-keys/guard.js';
 import { clientRoutes } from './clients/routes.js';
-import { frameworkErrors, notFound, sendErrorFor } from './error-formats.js';
+import { frameworkErrors, handleClientError, notFound, originForm, sendErrorFor } from './error-formats.js';
 import { registerDocs } from './http/docs.js';
 import { field, registerFormBody } from './http/form-body.js';
 import { registerHealth } from './http/health.js';
@@ -29,7 +29,8 @@ import { userinfoRoute } from './resources/userinfo.js';
 import { characterRoutes, oauthCharacterRoutes } from './resources/characters/routes.js';
 import { apiKeyGenerationRoutes, oauthGenerationRoutes } from './generation/routes.js';
 import { registerCors } from './http/cors.js';
-import { RateCounters, rateLimitStore } from './http/rate-limit-store.js';
+import { sharedRateLimitStore } from './http/rate-limit-store.js';
+import { fastifyTrustProxy, warnOfUnseenProxies } from './http/trust-proxy.js';
 import { API_BASE, PATHS } from './paths.js';
 import { sharedSecret } from './security/server-secrets.js';
 import { closeServices, type Services } from './services.js';
@@ -44,11 +45,6 @@ import { sendPageError } from './web/page-errors.js';
 import { PageSessions, protectFormPosts } from './web/session.js';
 
 const isProbe = (url: string) => url === PATHS.healthz || url === PATHS.readyz;
-
-/** A hop count: trust that many proxies nearest the server (proxy-addr's meaning of a number). */
-function trustHops(hops: number): (address: string, hop: number) => boolean {
-  return (_address, hop) => hop < hops;
-}
 
 export interface BuildOptions {
   /** Where JSON log lines go; stdout by default. */
@@ -65,10 +61,12 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     // Health probes are logged at debug (below), not as two info lines every few seconds.
     logController: new LogController({ disableRequestLogging: (request: { url?: string }) => isProbe(request.url ?? '') }),
     // TRUST_PROXY: whose X-Forwarded-For/-Proto to believe; request.ip (rate limits, logs) follows it.
-    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     // Long enough for any ID we mint and a metadata document's URL (a client_id); a longer one is a 404 (frameworkErrors).
     routerOptions: { maxParamLength: 2100 },
     frameworkErrors,
+    rewriteUrl: (request) => originForm(request.url ?? '/'),
+    clientErrorHandler: handleClientError,
     // Slow bodies (a byte every few seconds) must not hold a connection forever: the whole request,
     // headers and body, arrives within REQUEST_TIMEOUT or the connection is answered 408 and closed.
     requestTimeout: config.requestTimeoutMs,
@@ -80,6 +78,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     },
   });
 
+  warnOfUnseenProxies(app, config.trustProxy);
   // Audit lines are written whatever LOG_LEVEL is, to the same destination (audit/service.ts).
   services.audit.logTo(app.log);
 
@@ -104,8 +103,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   const cookieSigningKey = await sharedSecret(services.storage.db, 'cookie-signing-key', services.keyEncryption);
   const csrfHmacKey = await sharedSecret(services.storage.db, 'csrf-hmac-key', services.keyEncryption);
   // Rate-limit counters live in Redis when REDIS_URL is set (shared by every instance), else in-process.
-  const rateCounters = new RateCounters(services.redis, app.log);
-  await app.register(rateLimit, { global: false, store: rateLimitStore(rateCounters) });
+  services.rateCounter.log = app.log;
+  await app.register(rateLimit, { global: false, store: sharedRateLimitStore(services.rateCounter) });
   registerCors(app);
 
   await registerDocs(app, () => config.publicUrl);
@@ -196,7 +195,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens, audit: services.audit });
     await devicePages(pages, { pageSessions, decisions: services.deviceDecisions });
     const { users, clients, throttle, audit, telemetry } = services;
-    await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounters });
+    await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());
     await pages.register(dashboardRoutes, services);
   });

@@ -1,4 +1,5 @@
 import { API_BASE, MCP_PATH, PATHS } from './paths.js';
+import { hasDotSegment } from './uri-syntax.js';
 
 /**
  * Serika's protected resources (SPEC §8), the one list: RFC 8707 resource
@@ -33,6 +34,8 @@ export function resourcePathOf(indicator: string, publicUrl: string): string {
     throw new InvalidTarget('resource must be an absolute URI.');
   }
   if (indicator.includes('#')) throw new InvalidTarget('resource must not have a fragment (RFC 8707 §2).');
+  // The URL parser would resolve them, so `/api/openai/v1/../../mcp` would name a resource it does not read as.
+  if (hasDotSegment(indicator)) throw new InvalidTarget('resource must not contain . or .. path segments (RFC 3986 §3.3).');
   if (url.search || url.username || url.password) throw new InvalidTarget(`resource ${indicator.slice(0, 200)} is not a resource Serika serves.`);
   if (url.origin !== new URL(publicUrl).origin) throw new InvalidTarget(`resource ${indicator.slice(0, 200)} is not served by this authorization server (${publicUrl}).`);
   const path = url.pathname.replace(/\/+$/, '') || ORIGIN;

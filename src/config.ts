@@ -37,6 +37,8 @@ export interface Config {
   /** Requests per minute; 0 turns the limit off. */
   rateLimitToken: number;
   rateLimitLogin: number;
+  /** Accounts created per IP per hour at /signup; 0 turns the limit off. */
+  rateLimitSignup: number;
   signup: 'open' | 'closed';
   metricsToken: string | null;
   logLevel: LogLevel;
@@ -262,6 +264,7 @@ export function parseConfig(env: Env = process.env): Config {
     groupCommit: flag(env, 'GROUP_COMMIT', databaseUrl.startsWith('sqlite:'), 'on', 'off'),
     rateLimitToken: rate('RATE_LIMIT_TOKEN', 600),
     rateLimitLogin: rate('RATE_LIMIT_LOGIN', 20),
+    rateLimitSignup: integer(env, 'RATE_LIMIT_SIGNUP', 10, 0, 1_000_000_000, 'a whole number of accounts per hour (0 turns the limit off)'),
     signup: oneOf(env, 'SIGNUP', ['open', 'closed'] as const, 'open'),
     metricsToken: metricsToken(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),

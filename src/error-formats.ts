@@ -1,10 +1,15 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { AppError } from './errors.js';
-import { sendOpenAIError } from './http/openai-errors.js';
+import { CORS_ANSWER, corsAllowed } from './http/cors.js';
+import { openAIErrorBody, sendOpenAIError } from './http/openai-errors.js';
 import { sendOAuthJsonError } from './oauth/json-errors.js';
 import { OAuthError } from './oauth/errors.js';
 import { API_BASE, MCP_PATH, PATHS } from './paths.js';
-import { sendPageError } from './web/page-errors.js';
+import { layout, PAGE_HEADERS } from './web/layout.js';
+import { errorPage, sendPageError } from './web/page-errors.js';
 
 export type ErrorFormat = 'oauth-json' | 'openai' | 'page';
 
@@ -63,4 +68,81 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
 export function notFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const path = request.url.split('?')[0]?.slice(0, 200);
   return sendErrorFor(new AppError('not_found', `Unknown route: ${request.method} ${path}.`), request, reply);
+}
+
+/**
+ * RFC 9112 §3.2.2: a server accepts a request target in absolute form
+ * (`GET http://host/path`). It is served as its path and query, so every
+ * rule that reads the URL (routing, error formats, the authorize request)
+ * sees what an origin-form request would show. Fastify's rewriteUrl: one
+ * character compared for an ordinary request.
+ */
+export function originForm(url: string): string {
+  if (url.charCodeAt(0) === 47) return url;
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url);
+  if (!authority) return url;
+  const rest = url.slice(authority[0].length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
+/** Why Node refused a connection's request before Fastify saw it, as a status and our own words. */
+function refusalOf(code: string | undefined): [number, string] {
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'The request line and headers are larger than this server accepts.'];
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'The request did not arrive in time.'];
+  return [400, 'The request is not valid HTTP.'];
+}
+
+/** The path a refused request named, when the bytes Node could not parse begin with its request line. */
+function targetOf(raw: Buffer | undefined): string {
+  const line = /^[A-Z]+ ([^\s]+)/.exec(raw?.subarray(0, 8192).toString('latin1') ?? '');
+  return line ? originForm(line[1]!) : '';
+}
+
+/** A whole HTTP/1.1 response refusing a request in its endpoint's format, with a fresh request id. */
+export function refusalResponse(path: string, status: number, message: string, requestId: string): string {
+  let type = 'application/json; charset=utf-8';
+  let headers: Record<string, string> = {};
+  let body: string;
+  switch (errorFormatFor(path)) {
+    case 'oauth-json':
+      headers = { 'cache-control': 'no-store' };
+      body = JSON.stringify({ error: 'invalid_request', error_description: message });
+      break;
+    case 'openai':
+      body = JSON.stringify(openAIErrorBody(new AppError('invalid_request', message, null, status)));
+      break;
+    case 'page':
+      type = 'text/html; charset=utf-8';
+      headers = PAGE_HEADERS;
+      body = layout(errorPage('invalid_request', message));
+      break;
+  }
+  if (corsAllowed(path)) headers = { ...headers, ...CORS_ANSWER };
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`, `x-request-id: ${requestId}`, 'x-content-type-options: nosniff'];
+  for (const [name, value] of Object.entries(headers)) if (name !== 'x-content-type-options') lines.push(`${name}: ${value}`);
+  lines.push(`content-type: ${type}`, `content-length: ${Buffer.byteLength(body)}`, 'connection: close');
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+/**
+ * Fastify's clientErrorHandler: requests Node refuses before routing (a head
+ * over the size limit, 431; a request that is not HTTP, 400; one that does
+ * not arrive in time, 408) answered in the format of the endpoint they named
+ * and with an X-Request-Id, like every other refusal (SPEC §6). Node hands
+ * over only the bytes it was parsing: when the request line came in an
+ * earlier packet the endpoint is unknown, and the page format answers.
+ * Fastify calls it with the app as `this`.
+ */
+export function handleClientError(this: { log: FastifyBaseLogger }, error: Error, socket: Socket): void {
+  const { code, rawPacket } = error as Error & { code?: string; rawPacket?: Buffer };
+  if (code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] = refusalOf(code);
+  const requestId = randomUUID();
+  const path = targetOf(Buffer.isBuffer(rawPacket) ? rawPacket : undefined);
+  this.log.info({ reqId: requestId, url: path.split('?')[0] || undefined, statusCode: status, code }, 'request refused before it was read');
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(refusalResponse(path, status, message, requestId), () => socket.destroy());
 }

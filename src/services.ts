@@ -24,6 +24,7 @@ import { UsageService } from './generation/usage.js';
 import { CharactersService } from './resources/characters/service.js';
 import type { Storage } from './storage/database.js';
 import { redisState } from './http/health.js';
+import { RateCounter } from './http/rate-limit-store.js';
 import { Telemetry } from './http/telemetry.js';
 import { IdTokens } from './oidc/id-token.js';
 import { SigningKeys } from './oidc/signing-keys.js';
@@ -69,6 +70,8 @@ export interface Services {
   invalidations: InvalidationFeed;
   /** Set when REDIS_URL is: shared rate limits across instances. */
   redis: Redis | null;
+  /** Rate-limit counters, in Redis when it is set (the app's limits and the domains' throttles). */
+  rateCounter: RateCounter;
   lifecycle: Lifecycle;
   telemetry: Telemetry;
 }
@@ -134,7 +137,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     config.tokenCache > 0 ? 1000 : 0,
   );
   const users = new UsersService(storage.db, now, audit, invalidations);
-  const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations }) : null;
+  const rateCounter = new RateCounter(redis);
+  const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
   const keyEncryption = new KeyEncryption(config.keyEncryptionSecrets);
   const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, keyEncryption, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
@@ -203,6 +207,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     upstream,
     gateway,
     redis,
+    rateCounter,
     telemetry,
     lifecycle,
     invalidations,

@@ -2,7 +2,8 @@ import AjvModule, { type ErrorObject } from 'ajv';
 import { IGNORED_SCOPES, SCOPE_NAMES, formatScopes, isScope, parseScopes, type Scope } from '../scopes.js';
 import type { ClientRow } from './repo.js';
 import { REDIRECT_URI_MAX, asciiUri, redirectUriProblem } from './redirect-uris.js';
-import { DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, SIGNING_ALG_NAMES, formatGrantTypes, nameProblem, type SigningAlgName } from './rules.js';
+import { DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, SIGNING_ALG_NAMES, formatGrantTypes, type SigningAlgName } from './rules.js';
+import { nameProblem } from '../visible-text.js';
 
 /**
  * Client metadata as RFC 7591 §2 names it (snake_case), the one reading of

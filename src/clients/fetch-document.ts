@@ -13,7 +13,7 @@ export interface FetchedDocument {
   cacheControl: string | null;
 }
 
-/** Why a document could not be had; the message names the URL and is shown to the developer. */
+/** Why a document could not be had: the message names the URL and the reason, for the log only (the page says one generic text). */
 export class DocumentUnavailable extends Error {}
 
 /**

@@ -8,7 +8,8 @@ import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.j
 import { pageOwned, type PageRequest } from '../storage/paging.js';
 import type { ClientKind, Database } from '../storage/schema.js';
 import { asciiUri, redirectUriProblem } from './redirect-uris.js';
-import { SIGNING_ALG_NAMES, formatGrantTypes, nameProblem, parseGrantTypes, type GrantTypeName, type SigningAlgName } from './rules.js';
+import { SIGNING_ALG_NAMES, formatGrantTypes, parseGrantTypes, type GrantTypeName, type SigningAlgName } from './rules.js';
+import { nameProblem } from '../visible-text.js';
 import { ClientsRepo, type ClientChanges, type ClientRow } from './repo.js';
 import type { CreateClientInput, UpdateClientInput } from './schemas.js';
 import type { AuditService } from '../audit/service.js';

@@ -14,7 +14,8 @@ export function corsAllowed(url: string): boolean {
   return path.startsWith(`${API_BASE}/`) || path.startsWith('/.well-known/');
 }
 
-const ANSWER = {
+/** What an answer carries where CORS is allowed. */
+export const CORS_ANSWER = {
   'access-control-allow-origin': '*',
   'access-control-expose-headers': 'WWW-Authenticate, Retry-After, X-Request-Id',
 };
@@ -39,7 +40,7 @@ export function registerCors(app: FastifyInstance): void {
       reply.code(204).headers(PREFLIGHT).send();
       return;
     }
-    reply.headers(ANSWER);
+    reply.headers(CORS_ANSWER);
     done();
   });
   // Preflights reach the hook above through this route; other OPTIONS requests are not found.

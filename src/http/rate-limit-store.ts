@@ -2,10 +2,12 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
 
-export type Count = { current: number; ttl: number };
-type Callback = (error: Error | null, result: Count) => void;
+/** A fixed window's count so far and the milliseconds until it ends. */
+export type RateWindow = { current: number; ttl: number };
+type Callback = (error: Error | null, result: RateWindow) => void;
+type Log = Pick<FastifyBaseLogger, 'warn' | 'info'>;
 
-const NAMESPACE = 'serika:rl:';
+const PREFIX = 'serika:rl:';
 
 // One atomic step per hit: count, and start the window on the first hit.
 const INCR = `
@@ -20,14 +22,14 @@ const GIVE_BACK = `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current > 0 then current = redis.call('DECR', KEYS[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then ttl = 0 end
+if ttl < 0 then return {0, 0} end
 return {current, ttl}`;
 
-/** In-process fixed windows, bounded: the counters without Redis, and the fallback when Redis is away. */
+/** In-process fixed windows, bounded: the counter without Redis, and the fallback when Redis is away. */
 class LocalWindows {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();
 
-  hit(key: string, windowMs: number): Count {
+  hit(key: string, windowMs: number): RateWindow {
     const now = Date.now();
     let w = this.windows.get(key);
     if (!w || w.resetAt <= now) {
@@ -39,7 +41,7 @@ class LocalWindows {
     return { current: w.count, ttl: w.resetAt - now };
   }
 
-  giveBack(key: string): Count {
+  giveBack(key: string): RateWindow {
     const now = Date.now();
     const w = this.windows.get(key);
     if (!w || w.resetAt <= now) return { current: 0, ttl: 0 };
@@ -57,59 +59,63 @@ class LocalWindows {
  * Fixed-window counters shared by every instance through Redis when
  * REDIS_URL is set. When Redis is unreachable, each instance counts on its
  * own, with one warning per outage, and never fails a request. Behind
- * @fastify/rate-limit (`rateLimitStore`) and used directly where a hit must
- * be given back (the sign-in limit, which counts failures only).
+ * @fastify/rate-limit (sharedRateLimitStore) and the limits counted in the
+ * domains (metadata documents fetched, failed sign-ins). Keys share one prefix.
  */
-export class RateCounters {
+export class RateCounter {
   private readonly local = new LocalWindows();
   private degraded = false;
+  /** Where outages are told; set by the app that owns the counter. */
+  log: Log | null = null;
 
-  constructor(
-    private readonly redis: Redis | null,
-    private readonly log: FastifyBaseLogger,
-  ) {}
+  constructor(private readonly redis: Redis | null) {}
 
-  /** Counts a hit (the first one starts a window of `windowMs`) and returns the count it makes. */
-  hit(key: string, windowMs: number): Promise<Count> {
-    return this.run(INCR, [NAMESPACE + key, String(windowMs)], () => this.local.hit(NAMESPACE + key, windowMs));
+  /** Counts one more under key (a window of windowMs starts at the first); without Redis the callback runs at once. */
+  incr(key: string, windowMs: number, callback: Callback): void {
+    this.run(INCR, key, [String(windowMs)], () => this.local.hit(PREFIX + key, windowMs), callback);
   }
 
-  /** Takes one hit back from the current window, never below 0. */
-  giveBack(key: string): Promise<Count> {
-    return this.run(GIVE_BACK, [NAMESPACE + key], () => this.local.giveBack(NAMESPACE + key));
+  hit(key: string, windowMs: number): Promise<RateWindow> {
+    return new Promise((resolve) => this.incr(key, windowMs, (_error, result) => resolve(result)));
   }
 
-  /** The script on Redis, or the local windows while Redis is away. */
-  private async run(script: string, args: [string, ...string[]], fallback: () => Count): Promise<Count> {
+  /** Takes one hit back from the current window, never below 0 (a limit that counts only some outcomes). */
+  giveBack(key: string): Promise<RateWindow> {
+    return new Promise((resolve) => this.run(GIVE_BACK, key, [], () => this.local.giveBack(PREFIX + key), (_error, result) => resolve(result)));
+  }
+
+  private run(script: string, key: string, args: string[], locally: () => RateWindow, callback: Callback): void {
     const redis = this.redis;
     if (!redis || redis.status !== 'ready') {
       if (redis && !this.degraded) {
         this.degraded = true;
-        this.log.warn('Redis is unreachable: rate limits are counted per instance until it is back');
+        this.log?.warn('Redis is unreachable: rate limits are counted per instance until it is back');
       }
-      return fallback();
+      callback(null, locally());
+      return;
     }
-    let result: unknown;
-    try {
-      result = await redis.eval(script, 1, ...args);
-    } catch (error) {
-      if (!this.degraded) {
-        this.degraded = true;
-        this.log.warn({ err: error }, 'Redis failed: rate limits are counted per instance until it is back');
-      }
-      return fallback();
-    }
-    if (this.degraded) {
-      this.degraded = false;
-      this.log.info('Redis is back: rate limits are shared again');
-    }
-    const [current, ttl] = result as [number, number];
-    return { current, ttl };
+    redis.eval(script, 1, PREFIX + key, ...args).then(
+      (result) => {
+        if (this.degraded) {
+          this.degraded = false;
+          this.log?.info('Redis is back: rate limits are shared again');
+        }
+        const [current, ttl] = result as [number, number];
+        callback(null, { current, ttl });
+      },
+      (error: unknown) => {
+        if (!this.degraded) {
+          this.degraded = true;
+          this.log?.warn({ err: error }, 'Redis failed: rate limits are counted per instance until it is back');
+        }
+        callback(null, locally());
+      },
+    );
   }
 }
 
-/** The counters as a @fastify/rate-limit store (a route's own limit gets a key prefix of its own). */
-export function rateLimitStore(counters: RateCounters) {
+/** A @fastify/rate-limit store over the counter (limits that count every request). */
+export function sharedRateLimitStore(counter: RateCounter) {
   return class SharedStore {
     constructor(
       _params?: unknown,
@@ -117,10 +123,7 @@ export function rateLimitStore(counters: RateCounters) {
     ) {}
 
     incr(key: string, callback: Callback, timeWindow: number): void {
-      counters.hit(this.prefix + key, timeWindow).then(
-        (count) => callback(null, count),
-        (error: Error) => callback(error, { current: 0, ttl: 0 }),
-      );
+      counter.incr(this.prefix + key, timeWindow, callback);
     }
 
     child(routeOptions: unknown): SharedStore {

@@ -56,6 +56,8 @@ export class Telemetry {
         name: 'serika_redis_up',
         help: '1 when Redis (REDIS_URL) answers, 0 when it does not; absent without REDIS_URL.',
         registers,
+        // With --workers the primary merges the workers' samples: 1 only when every worker reaches Redis (summed, it read N).
+        aggregator: 'min',
         collect() {
           const state = redis();
           if (state !== 'off') this.set(state === 'ok' ? 1 : 0);
@@ -73,7 +75,7 @@ export class Telemetry {
     this.upstreamLatency.observe({ endpoint, status: String(status) }, seconds);
   }
 
-  rateLimited(limiter: 'ip' | 'client' | 'client_auth_failures' | 'login' | 'register'): void {
+  rateLimited(limiter: 'ip' | 'client' | 'client_auth_failures' | 'login' | 'register' | 'signup'): void {
     this.limited.inc({ limiter });
   }
 

@@ -7,7 +7,7 @@ import { AppError, statusOf } from '../errors.js';
 import { isClientGone } from '../http/client-gone.js';
 import type { OAuthStore } from '../oauth/store.js';
 import { MCP_PATH } from '../paths.js';
-import { bearerGuard, bearerOf } from '../resources/bearer.js';
+import { bearerChallenge, bearerGuard, bearerOf, withRealm } from '../resources/bearer.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { VERSION } from '../version.js';
 import { HttpCaller } from './http-caller.js';
@@ -162,10 +162,14 @@ export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Pro
   scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_request, body, done) => done(null, body));
 
   const origin = new URL(deps.publicUrl).origin;
-  scope.addHook('onRequest', async (request) => {
+  scope.addHook('onRequest', async (request, reply) => {
     // Browsers send Origin; a page elsewhere must not drive the user's token here. No Origin is a non-browser client.
     const sent = request.headers.origin;
-    if (sent !== undefined && sent !== origin) throw new AppError('forbidden_origin', `Requests from ${sent.slice(0, 100)} are not allowed; the MCP server answers ${origin} and non-browser clients.`);
+    if (sent !== undefined && sent !== origin) {
+      // SPEC §8: every 401 and 403 of /mcp carries the challenge (realm, resource_metadata).
+      bearerChallenge(request, reply);
+      throw new AppError('forbidden_origin', `Requests from ${sent.slice(0, 100)} are not allowed; the MCP server answers ${origin} and non-browser clients.`);
+    }
   });
   bearerGuard(scope, deps.store, resource);
 
@@ -202,7 +206,8 @@ export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Pro
       }
       reply.code(answer.status);
       answer.headers.forEach((value, name) => {
-        if (name !== 'content-length') reply.header(name, value);
+        if (name === 'www-authenticate') reply.header(name, withRealm(value));
+        else if (name !== 'content-length') reply.header(name, value);
       });
       if (answer.body === null) return reply.send();
       return reply.send(Buffer.isBuffer(answer.body) ? answer.body : Readable.fromWeb(answer.body as NodeReadableStream));

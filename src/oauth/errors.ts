@@ -45,15 +45,18 @@ export class OAuthError extends Error {
   readonly status: number;
   /** Set when the response must carry a challenge (invalid_client after Basic). */
   wwwAuthenticate?: string;
+  /** Seconds, for a Retry-After header (a throttled request). */
+  readonly retryAfter?: number;
 
   constructor(
     readonly code: OAuthErrorCode,
     description: string,
-    options: { status?: number } = {},
+    options: { status?: number; retryAfter?: number } = {},
   ) {
     super(safeDescription(description));
     this.name = 'OAuthError';
     this.status = options.status ?? OAUTH_ERRORS[code];
+    if (options.retryAfter !== undefined) this.retryAfter = options.retryAfter;
   }
 }
 

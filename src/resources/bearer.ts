@@ -21,6 +21,13 @@ declare module 'fastify' {
 
 const REALM = 'realm="serika"';
 
+/** A Bearer challenge written by a library (the MCP SDK's scope challenge) with our realm first, as ours have (SPEC §8). */
+export function withRealm(value: string): string {
+  if (!/^Bearer(\s|$)/i.test(value) || /^Bearer\s+realm=/i.test(value)) return value;
+  const rest = value.slice('Bearer'.length).trim();
+  return rest ? `Bearer ${REALM}, ${rest}` : `Bearer ${REALM}`;
+}
+
 
 /** The scope a route asks for, carried from requireScope() to the route's config (for the 401 challenge). */
 const NEEDS = Symbol('needsScope');
@@ -31,7 +38,7 @@ type ScopeCheck = preHandlerAsyncHookHandler & { [NEEDS]?: string };
  * metadata and the scope the call needs (MCP clients start discovery from
  * it), with error attributes when there was a token to judge.
  */
-function challenge(request: FastifyRequest, reply: FastifyReply, error?: string, description?: string, scope?: string): void {
+export function bearerChallenge(request: FastifyRequest, reply: FastifyReply, error?: string, description?: string, scope?: string): void {
   const parts = [`Bearer ${REALM}`];
   if (error) parts.push(`error="${error}"`);
   if (description) parts.push(`error_description="${description.replace(/["\\]/g, "'")}"`);
@@ -43,7 +50,7 @@ function challenge(request: FastifyRequest, reply: FastifyReply, error?: string,
 }
 
 function refuse(request: FastifyRequest, reply: FastifyReply, code: 'invalid_request' | 'invalid_token', message: string): AppError {
-  challenge(request, reply, code, message);
+  bearerChallenge(request, reply, code, message);
   return new AppError(code, message);
 }
 
@@ -74,7 +81,7 @@ export function bearerGuard(scope: FastifyInstance, store: OAuthStore, resource:
     const presented = presentedCredentials(request.headers.authorization);
     if (presented.kind === 'none' || presented.kind === 'other') {
       // RS-01: no credentials or another scheme: a bare challenge, no error attribute (§3.1).
-      challenge(request, reply);
+      bearerChallenge(request, reply);
       throw new AppError('invalid_token', 'This endpoint needs an OAuth access token: Authorization: Bearer ACCESS_TOKEN.');
     }
     if (presented.kind === 'malformed') throw refuse(request, reply, 'invalid_request', 'The Authorization header must be "Bearer" and one token.'); // RS-05
@@ -97,7 +104,7 @@ export function requireScope(needed: Scope, ...orElse: Scope[]): preHandlerAsync
     if (!grant) throw new AppError('invalid_token', 'This endpoint needs an OAuth access token.');
     const held = grant.scopeList;
     if (!accepted.some((s) => held.includes(s))) {
-      challenge(request, reply, 'insufficient_scope', `This endpoint needs the ${accepted.join(' or ')} scope.`, needed);
+      bearerChallenge(request, reply, 'insufficient_scope', `This endpoint needs the ${accepted.join(' or ')} scope.`, needed);
       throw new AppError('insufficient_scope', `The access token lacks the "${needed}" scope this endpoint needs.`);
     }
   };

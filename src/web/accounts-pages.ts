@@ -13,7 +13,7 @@ import { loginView, signupClosedView, signupView, type FormState } from './views
 import type { AuditService } from '../audit/service.js';
 import type { Telemetry } from '../http/telemetry.js';
 import { loginIpLimit } from './login-limit.js';
-import type { RateCounters } from '../http/rate-limit-store.js';
+import type { RateCounter } from '../http/rate-limit-store.js';
 
 export interface AccountsPagesDeps {
   config: Config;
@@ -23,7 +23,7 @@ export interface AccountsPagesDeps {
   throttle: LoginThrottle;
   audit: AuditService;
   telemetry: Telemetry;
-  rateCounters: RateCounters;
+  rateCounter: RateCounter;
 }
 
 /** Sign-up, sign-in and sign-out (SPEC §2). */
@@ -32,10 +32,13 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
   const perIp: FastifyContextConfig =
     config.rateLimitLogin > 0 ? { rateLimit: { max: config.rateLimitLogin, timeWindow: '1 minute', onExceeded: () => telemetry.rateLimited('login') } } : {};
   // /login counts failed sign-ins only (SPEC §2): whoever signs in successfully is never refused.
-  const loginLimit = loginIpLimit(deps.rateCounters, config.rateLimitLogin, {
+  const loginLimit = loginIpLimit(deps.rateCounter, config.rateLimitLogin, {
     telemetry,
     onLockout: (request, retryAfter) => audit.record({ type: 'sign_in.ip_limited', userId: null, detail: { failures: config.rateLimitLogin, retryAfter } }, request),
   });
+  // SPEC §1 RATE_LIMIT_SIGNUP: accounts created per IP per hour. Counted before the account is made (sign-ups
+  // sent together cannot all pass before any is counted), given back when none was made.
+  const signupKey = (request: FastifyRequest) => `signup:${request.ip}`;
 
   /** The app waiting behind a sign-in, named on the page (an authorization request's client). */
   const appAsking = async (returnTo: string | null): Promise<string | undefined> => {
@@ -112,10 +115,22 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     const returnTo = returnToOf(request, 'body');
     const username = field(request.body, 'username') ?? '';
     const email = field(request.body, 'email');
+    if (config.rateLimitSignup > 0) {
+      const counted = await deps.rateCounter.hit(signupKey(request), 3_600_000);
+      if (counted.current > config.rateLimitSignup) {
+        await deps.rateCounter.giveBack(signupKey(request));
+        telemetry.rateLimited('signup');
+        const seconds = Math.max(1, Math.ceil(counted.ttl / 1000));
+        const minutes = Math.max(1, Math.ceil(seconds / 60));
+        const error = `Too many accounts have been created from your network in the last hour. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+        return sendPage(reply.header('retry-after', String(seconds)), 429, signupView(await form(reply, { returnTo, username, email, error })));
+      }
+    }
     let userId: string;
     try {
       userId = (await users.create({ username, password: field(request.body, 'password') ?? '', email: email ?? null })).id;
     } catch (error) {
+      if (config.rateLimitSignup > 0) await deps.rateCounter.giveBack(signupKey(request));
       if (!(error instanceof AppError) || error.status >= 500) throw error;
       return sendPage(reply, error.status === 409 ? 409 : 400, signupView(await form(reply, { returnTo, username, email, error: error.message })));
     }

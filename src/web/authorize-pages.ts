@@ -55,7 +55,8 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
 
   scope.get(PATHS.authorize, { schema: { hide: true } }, async (request, reply) => {
     const user = await pageSessions.user(request);
-    return show(request, reply, user, await authorization.start(request.raw.url ?? '', user && { userId: user.userId, authTime: user.authTime }));
+    const session = user && { userId: user.userId, authTime: user.authTime };
+    return show(request, reply, user, await authorization.start(request.raw.url ?? '', session, { ip: request.ip, log: request.log }));
   });
 
   scope.post(PATHS.authorizeDecision, { schema: { hide: true } }, async (request, reply) => {

@@ -12,16 +12,17 @@ export interface PageOptions {
 }
 
 /** SPEC §6 / UI-02, UI-03: pages never render in frames and never leak the URL to other sites. */
+export const PAGE_HEADERS = {
+  'x-frame-options': 'DENY',
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' https: http: data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+} as const;
+
 export function pageHeaders(reply: FastifyReply): FastifyReply {
-  return reply
-    .header('x-frame-options', 'DENY')
-    .header(
-      'content-security-policy',
-      "default-src 'self'; img-src 'self' https: http: data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-    )
-    .header('referrer-policy', 'no-referrer')
-    .header('cache-control', 'no-store')
-    .header('x-content-type-options', 'nosniff');
+  return reply.headers(PAGE_HEADERS);
 }
 
 export function layout(options: PageOptions): string {

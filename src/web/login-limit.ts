@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RateCounters } from '../http/rate-limit-store.js';
+import type { RateCounter } from '../http/rate-limit-store.js';
 import type { Telemetry } from '../http/telemetry.js';
 
 const MINUTE_MS = 60_000;
@@ -32,7 +32,7 @@ export interface LoginIpLimit {
  * events. Null when the limit is off (0).
  */
 export function loginIpLimit(
-  counters: RateCounters,
+  counters: RateCounter,
   perMinute: number,
   deps: { telemetry: Telemetry; onLockout: (request: FastifyRequest, retryAfterSeconds: number) => Promise<void> },
 ): LoginIpLimit | null {

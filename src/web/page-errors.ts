@@ -5,11 +5,11 @@ import { OAuthError } from '../oauth/errors.js';
 import { isClientGone } from '../http/client-gone.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { html, type Html } from './html.js';
-import { sendPage } from './layout.js';
+import { sendPage, type PageOptions } from './layout.js';
 
-/** An error page naming the error (AZ-01, AZ-02): never a redirect. */
-export function sendErrorPage(reply: FastifyReply, status: number, error: string, description: string, extra?: Html): FastifyReply {
-  return sendPage(reply, status, {
+/** The page naming an error (AZ-01, AZ-02). */
+export function errorPage(error: string, description: string, extra?: Html): PageOptions {
+  return {
     title: 'Error',
     body: html`<div class="card">
   <h1>Something went wrong</h1>
@@ -17,7 +17,12 @@ export function sendErrorPage(reply: FastifyReply, status: number, error: string
   ${extra ?? ''}
   <p class="muted">If an app sent you here, go back to it and try again.</p>
 </div>`,
-  });
+  };
+}
+
+/** An error page: never a redirect. */
+export function sendErrorPage(reply: FastifyReply, status: number, error: string, description: string, extra?: Html): FastifyReply {
+  return sendPage(reply, status, errorPage(error, description, extra));
 }
 
 /**
@@ -28,6 +33,7 @@ export function sendErrorPage(reply: FastifyReply, status: number, error: string
  * user may follow, never an automatic redirect.
  */
 export function sendOAuthErrorPage(reply: FastifyReply, error: OAuthError, sentRedirectUri?: string, returnTo?: string): FastifyReply {
+  if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
   let extra: Html | undefined;
   if (sentRedirectUri !== undefined) {
     extra = html`<p>The app sent <code class="mono">${sentRedirectUri}</code></p>

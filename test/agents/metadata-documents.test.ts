@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { authorizeUrl, decide, expectErrorPage, form, pkce, returnLink, standardParams, tokenRequest, userWithSession, type Agent, type TestClient } from '../helpers/oauth.js';
-import { call, startInstance, startTestServer, type TestServer } from '../helpers/server.js';
+import { call, captureLog, randomAddress, startInstance, startPair, startTestServer, type TestServer } from '../helpers/server.js';
+import { DOCUMENT_FETCH_LIMITS } from '../../src/clients/metadata-documents.js';
 
 /** A web server holding client ID metadata documents, counting what it is asked. */
 async function documentServer() {
@@ -27,6 +28,7 @@ async function documentServer() {
     '/no-redirects.json': () => [200, { 'content-type': 'application/json' }, JSON.stringify({ client_id: `${origin}/no-redirects.json`, client_name: 'X' })],
     '/secret.json': () => [200, { 'content-type': 'application/json' }, JSON.stringify(doc('/secret.json', { token_endpoint_auth_method: 'client_secret_basic' }))],
     '/flaky.json': () => (++flaky === 1 ? [500, {}, 'oops'] : [200, { 'content-type': 'application/json' }, JSON.stringify(doc('/flaky.json'))]),
+    '/delayed.json': () => new Promise((resolve) => setTimeout(() => resolve([200, { 'content-type': 'application/json' }, JSON.stringify(doc('/delayed.json'))]), 300)),
   };
   const server: Server = createServer(async (request, response) => {
     hits.push(request.url ?? '');
@@ -45,16 +47,24 @@ async function documentServer() {
   };
 }
 
+/** The one text every failed fetch shows (SPEC §8: no port-scanning oracle), the document URL aside. */
+const FETCH_FAILED = /The client_id metadata document at \S+ could not be fetched\. Serika fetches it with GET from a public address, without following redirects, and needs a 200 answer holding a JSON object of at most 5 KB within 5 s\./;
+const errorText = (page: string) => /<p class="error">([\s\S]*?)<\/p>/.exec(page)?.[1] ?? '';
+/** The log lines that say why a fetch failed, for the document URL. */
+const reasons = (lines: string[], url: string) =>
+  lines.filter((l) => l.includes('could not be fetched') && l.includes(JSON.stringify(url))).map((l) => (JSON.parse(l) as { reason: string }).reason);
+
 describe.each(DIALECTS)('client ID metadata documents (%s)', (dialect) => {
   let ts: TestServer;
   let agent: Agent;
   let docs: Awaited<ReturnType<typeof documentServer>>;
+  const log = captureLog();
 
   beforeAll(async () => {
     if (!dialectAvailable(dialect)) return;
     docs = await documentServer();
     // Documents on 127.0.0.1 over http: the development setting, for the positive cases only.
-    ts = await startTestServer(dialect, { RATE_LIMIT_TOKEN: '0', CIMD_ALLOW_PRIVATE: 'true' });
+    ts = await startTestServer(dialect, { RATE_LIMIT_TOKEN: '0', CIMD_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'info' }, { logStream: log.logStream });
     agent = (await userWithSession(ts, `cimd_${dialect}`)).agent;
   });
   afterAll(async () => {
@@ -116,14 +126,25 @@ describe.each(DIALECTS)('client ID metadata documents (%s)', (dialect) => {
     });
 
     it.each([
-      ['/redirect.json', 'redirect'],
+      ['/redirect.json', 'answered 302'],
       ['/big.json', 'larger than 5120 bytes'],
       ['/text.json', 'is not JSON'],
+      ['/missing.json', 'HTTP 404'],
+    ])('%s → invalid_client page with the one fetch-failure text; the reason (%s) goes to the log only', async (path, reason) => {
+      const page = await authorize(client(path));
+      const text = await page.text();
+      expect(page.status).toBe(400);
+      expect(text).toContain('invalid_client');
+      expect(errorText(text)).toMatch(FETCH_FAILED);
+      expect(text).not.toContain(reason);
+      expect(reasons(log.lines, docs.origin + path).join()).toContain(reason);
+    });
+
+    it.each([
       ['/other.json', 'not its own URL'],
       ['/no-redirects.json', 'has no redirect_uris'],
       ['/secret.json', 'accepts only none'],
-      ['/missing.json', 'HTTP 404'],
-    ])('%s → invalid_client page: %s', async (path, words) => {
+    ])('%s, fetched but wrong → invalid_client page naming the problem: %s', async (path, words) => {
       const page = await authorize(client(path));
       const text = await page.text();
       expect(page.status).toBe(400);
@@ -131,14 +152,34 @@ describe.each(DIALECTS)('client ID metadata documents (%s)', (dialect) => {
       expect(text).toContain(words);
     });
 
+    it('every failed fetch reads the same, whatever failed: refused, 404, 500, a redirect, too large, not JSON', async () => {
+      const closed = `http://127.0.0.1:${docs.port + 1}/nothing-listens.json`;
+      const texts = new Set<string>();
+      for (const url of [closed, ...['/missing.json', '/redirect.json', '/big.json', '/text.json'].map((p) => docs.origin + p)]) {
+        const page = await authorize({ clientId: url, clientSecret: null, redirectUri: 'http://127.0.0.1:7777/callback', scopes: ['profile'] });
+        texts.add(errorText(await page.text()).replace(url, 'URL'));
+      }
+      expect(texts.size).toBe(1);
+      expect(reasons(log.lines, closed).join()).toMatch(/ECONNREFUSED/);
+    });
+
     // The fetch is the same on every dialect: waited for once.
-    it.skipIf(dialect !== 'sqlite')('a document that answers too slowly → invalid_client after 5 s', async () => {
+    it.skipIf(dialect !== 'sqlite')('a document that answers too slowly → invalid_client after 5 s, with the same text', async () => {
       const started = Date.now();
       const page = await authorize(client('/slow.json'));
       expect(page.status).toBe(400);
-      expect(await page.text()).toContain('no answer within 5 s');
+      const text = await page.text();
+      expect(errorText(text)).toMatch(FETCH_FAILED);
+      expect(text).not.toContain('no answer');
+      expect(reasons(log.lines, `${docs.origin}/slow.json`).join()).toContain('no answer within 5 s');
       expect(Date.now() - started).toBeLessThan(6500);
     }, 15_000);
+
+    it('concurrent requests for one document share one fetch', async () => {
+      const pages = await Promise.all(Array.from({ length: 6 }, () => authorize(client('/delayed.json'))));
+      expect(pages.map((p) => p.status)).toEqual([200, 200, 200, 200, 200, 200]);
+      expect(docs.hits.filter((h) => h === '/delayed.json')).toHaveLength(1);
+    });
 
     it('failures are never cached: the next attempt fetches again', async () => {
       expect((await authorize(client('/flaky.json'))).status).toBe(400);
@@ -168,9 +209,10 @@ describe('client ID metadata documents are never fetched from private addresses'
   let ts: TestServer;
   let agent: Agent;
   let docs: Awaited<ReturnType<typeof documentServer>>;
+  const log = captureLog();
   beforeAll(async () => {
     docs = await documentServer();
-    ts = await startTestServer('sqlite');
+    ts = await startTestServer('sqlite', { LOG_LEVEL: 'info' }, { logStream: log.logStream });
     agent = (await userWithSession(ts, 'cimd_private')).agent;
   });
   afterAll(async () => {
@@ -178,15 +220,16 @@ describe('client ID metadata documents are never fetched from private addresses'
     await docs?.close();
   });
 
+  // A private address is a failed fetch like any other: the page does not say which (the log does).
   it.each([
     (p: number) => [`http://127.0.0.1:${p}/good.json`, 'invalid_request', 'https URL'],
-    (p: number) => [`https://127.0.0.1:${p}/good.json`, 'invalid_client', 'not a public address'],
-    (p: number) => [`https://localhost:${p}/good.json`, 'invalid_client', 'not a public address'],
-    (p: number) => [`https://[::1]:${p}/good.json`, 'invalid_client', 'not a public address'],
-    () => ['https://10.1.2.3/client.json', 'invalid_client', 'not a public address'],
-    () => ['https://169.254.169.254/latest/meta-data.json', 'invalid_client', 'not a public address'],
+    (p: number) => [`https://127.0.0.1:${p}/good.json`, 'invalid_client', 'could not be fetched'],
+    (p: number) => [`https://localhost:${p}/good.json`, 'invalid_client', 'could not be fetched'],
+    (p: number) => [`https://[::1]:${p}/good.json`, 'invalid_client', 'could not be fetched'],
+    () => ['https://10.1.2.3/client.json', 'invalid_client', 'could not be fetched'],
+    () => ['https://169.254.169.254/latest/meta-data.json', 'invalid_client', 'could not be fetched'],
     () => ['https://0x7f.1/client.json', 'invalid_request', 'normal form'],
-    () => ['https://[::ffff:7f00:1]/client.json', 'invalid_client', 'not a public address'],
+    () => ['https://[::ffff:7f00:1]/client.json', 'invalid_client', 'could not be fetched'],
     () => ['https://app.example.com/client.json#f', 'invalid_request', 'fragment'],
     () => ['https://user:pw@app.example.com/client.json', 'invalid_request', 'user name'],
     () => ['https://app.example.com/a/../client.json', 'invalid_request', 'path segments'],
@@ -200,7 +243,14 @@ describe('client ID metadata documents are never fetched from private addresses'
     expect(page.headers.get('location')).toBeNull();
     expect(text).toContain(code);
     expect(text).toContain(words);
+    expect(text).not.toContain('which is not');
     expect(docs.hits.length).toBe(before);
+  });
+
+  it('the log says which address was refused', async () => {
+    const url = 'https://169.254.169.254/latest/meta-data.json';
+    await agent.fetch(authorizeUrl(ts, standardParams({ clientId: url, clientSecret: null, redirectUri: 'http://127.0.0.1:7777/callback', scopes: ['profile'] }, pkce().challenge)));
+    expect(reasons(log.lines, url).join()).toContain('169.254.169.254, which is not a public address');
   });
 
   it('CIMD=off: a URL client_id is refused with a clear page and the metadata says so', async () => {
@@ -214,5 +264,86 @@ describe('client ID metadata documents are never fetched from private addresses'
     } finally {
       await off.close();
     }
+  });
+});
+
+/**
+ * SPEC §8: a stranger names the URL, so fetches are throttled per requesting
+ * IP and, for documents not stored yet, per host (DOCUMENT_FETCH_LIMITS): no
+ * scanning or flooding through Serika. TRUST_PROXY=1 lets each test pick its
+ * client address by X-Forwarded-For.
+ */
+describe.each([
+  ['counted in the process', false],
+  ['counted in Redis, across two instances', true],
+])('metadata document fetches are throttled (%s)', (_label, withRedis) => {
+  const redisUrl = process.env.TEST_REDIS_URL;
+  const { perIp, perHost } = DOCUMENT_FETCH_LIMITS;
+  let a: TestServer;
+  let b: TestServer;
+  let close: () => Promise<void>;
+  let docs: Awaited<ReturnType<typeof documentServer>>;
+  const address = randomAddress;
+  // Two more spellings of loopback are two more hosts: room under the per-host limit for the per-IP test,
+  // which leaves 127.0.0.1 to the per-host one.
+  const otherHosts = () => [`http://localhost:${docs.port}`, `http://[::1]:${docs.port}`];
+
+  beforeAll(async () => {
+    if (withRedis && !redisUrl) return;
+    docs = await documentServer();
+    ({ a, b, close } = await startPair({ CIMD_ALLOW_PRIVATE: 'true', TRUST_PROXY: '1' }, withRedis ? redisUrl! : null));
+  });
+  afterAll(async () => {
+    await close?.();
+    await docs?.close();
+  });
+  // Redis keeps a host's count for a minute, across runs too: each test starts its hosts from zero.
+  const forgetHosts = async () => {
+    if (withRedis) await a.services.redis!.del(...['127.0.0.1', 'localhost', '[::1]'].map((h) => `serika:rl:cimd:host:${h}`));
+  };
+
+  const ask = (ts: TestServer, ip: string, clientId: string) =>
+    fetch(authorizeUrl(ts, standardParams({ clientId, clientSecret: null, redirectUri: 'http://127.0.0.1:7777/callback', scopes: ['profile'] }, pkce().challenge)), {
+      headers: { 'x-forwarded-for': ip },
+      redirect: 'manual',
+    });
+  const unique = (origin: string) => `${origin}/made-up/${Math.random().toString(36).slice(2)}.json`;
+
+  it.skipIf(withRedis && !redisUrl)(`one address may cause ${perIp} fetches a minute; the next is a 429 page with Retry-After and fetches nothing`, async () => {
+    await forgetHosts();
+    const ip = address();
+    for (let i = 0; i < perIp; i++) {
+      const page = await ask(i % 2 ? b : a, ip, unique(otherHosts()[i % 2]!));
+      expect(page.status, `fetch ${i + 1}`).toBe(400);
+    }
+    const before = docs.hits.length;
+    const refused = await ask(a, ip, unique(docs.origin));
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(refused.headers.get('location')).toBeNull();
+    const text = await refused.text();
+    expect(text).toContain('temporarily_unavailable');
+    expect(text).toContain('Too many client ID metadata documents are being fetched');
+    expect(docs.hits.length).toBe(before);
+    // Another address is not held back.
+    expect((await ask(b, address(), unique(otherHosts()[0]!))).status).toBe(400);
+  });
+
+  it.skipIf(withRedis && !redisUrl)(`one host is asked for at most ${perHost} new documents a minute, whoever asks; a stored document still refreshes`, async () => {
+    await forgetHosts();
+    // A new document too: stored (and cached) before the host's allowance is spent.
+    const good = `${docs.origin}/good.json`;
+    expect((await ask(a, address(), good)).status).toBe(303);
+    for (let i = 1; i < perHost; i++) expect((await ask(i % 2 ? b : a, address(), unique(docs.origin))).status, `fetch ${i + 1}`).toBe(400);
+    const before = docs.hits.length;
+    expect((await ask(b, address(), unique(docs.origin))).status).toBe(429);
+    expect(docs.hits.length).toBe(before);
+    // Another host is not held back.
+    expect((await ask(a, address(), unique(`http://localhost:${docs.port}`))).status).toBe(400);
+    // The stored document, gone stale, is fetched again all the same: made-up URLs cannot keep a host's known apps from refreshing.
+    await a.services.storage.db.updateTable('oauth_clients').set({ metadata_expires_at: 1 }).where('id', '=', good).execute();
+    (a.services.documents as unknown as { cache: { clear(): void } }).cache.clear();
+    expect((await ask(a, address(), good)).status).toBe(303);
+    expect(docs.hits.length).toBe(before + 2);
   });
 });

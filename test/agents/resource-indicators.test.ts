@@ -159,6 +159,25 @@ describe.each(DIALECTS)('protected resources and resource indicators (%s)', (dia
       expect(reply.json.error).toBe('invalid_target');
     });
 
+    it('a resource with . or .. path segments (raw, percent-encoded or behind a backslash) → invalid_target, never the path it resolves to', async () => {
+      // Each resolves to /mcp (or /mcp/) when parsed as a URL.
+      const dotted = [`${API}/../../../mcp`, `${issuer}/./mcp`, `${MCP}/.`, `${API}/%2e%2E/%2E%2e/%2e%2e/mcp`, `${API}/%2e%2e/%2e%2e/%2e%2e/mcp/`, `${issuer}/api\\..\\mcp`];
+      for (const resource of dotted) {
+        const { challenge } = pkce();
+        const response = await agent.fetch(authorizeUrl(ts, [...(Object.entries(standardParams(client, challenge)) as Array<[string, string]>), ['resource', resource]]));
+        expect(response.status, resource).toBe(303);
+        const location = new URL(response.headers.get('location')!);
+        expect(location.searchParams.get('error'), resource).toBe('invalid_target');
+        expect(location.searchParams.get('error_description')).toContain('path segments');
+      }
+      const { code, verifier } = await obtainCode(ts, agent, client, { prompt: 'consent' });
+      const reply = await tokenRequest(ts, form({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: verifier, resource: `${API}/../../../mcp` }), {
+        authorization: basic(client.clientId, client.clientSecret!),
+      });
+      expect(reply.status).toBe(400);
+      expect(reply.json.error).toBe('invalid_target');
+    });
+
     it('the consent page names what the app will reach; a stored grant is reused only when it covers the resource', async () => {
       const { challenge } = pkce();
       const page = await (await agent.fetch(authorizeUrl(ts, [...(Object.entries(standardParams(client, challenge, { prompt: 'consent' })) as Array<[string, string]>), ['resource', MCP]]))).text();

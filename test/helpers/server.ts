@@ -111,3 +111,20 @@ export function captureLog(): { lines: string[]; logStream: Writable } {
   });
   return { lines, logStream };
 }
+
+/**
+ * One SQLite server, or, given a Redis URL, two sharing that Redis (for limits counted across
+ * instances), returned once Redis answers both: until then each instance counts on its own.
+ */
+export async function startPair(env: Record<string, string>, redisUrl: string | null): Promise<{ a: TestServer; b: TestServer; close(): Promise<void> }> {
+  const withRedis = redisUrl ? { ...env, REDIS_URL: redisUrl } : env;
+  const a = await startTestServer('sqlite', withRedis);
+  const b = redisUrl ? await startTestServer('sqlite', withRedis) : a;
+  while (redisUrl && [a, b].some((ts) => ts.services.redis?.status !== 'ready')) await new Promise((resolve) => setTimeout(resolve, 20));
+  return { a, b, close: async () => void (await Promise.all([a.close(), b !== a ? b.close() : undefined])) };
+}
+
+/** A client address to send as X-Forwarded-For behind TRUST_PROXY=1: a fresh one each time, as Redis keeps counts across runs. */
+export function randomAddress(): string {
+  return `198.51.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+}

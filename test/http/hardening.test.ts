@@ -289,6 +289,37 @@ describe('names that could disguise an app or a user', () => {
     expect(reply.json.error.param).toBe('name');
   });
 
+  // Letters and a symbol by Unicode's categories, yet drawn as blank space: "Goo\u3164gle" reads as "Goo gle".
+  const blanks = [
+    ['the Hangul choseong filler', '\u115f'],
+    ['the Hangul jungseong filler', '\u1160'],
+    ['the Hangul filler', '\u3164'],
+    ['the halfwidth Hangul filler', '\uffa0'],
+    ['the braille blank', '\u2800'],
+  ];
+
+  it.each(blanks)('refuses %s, alone or inside a name, wherever a name is read: client, character, API key, registration', async (_label, blank) => {
+    for (const name of [blank, `Goo${blank}gle`]) {
+      const client = await call('POST', `${ts.api}/oauth/clients`, { key: owner.key, json: { name, redirectUris: ['https://a.example/cb'], scopes: ['profile'] } });
+      expect(client.status).toBe(400);
+      expect(client.json.error.param).toBe('name');
+      const character = await call('POST', `${ts.api}/characters`, { key: owner.key, json: { name } });
+      expect(character.status).toBe(400);
+      expect(character.json.error.param).toBe('name');
+      await expect(ts.services.apiKeys.create(owner.userId, name)).rejects.toMatchObject({ param: 'name' });
+      const registered = await call('POST', `${ts.api}/oauth/register`, { json: { client_name: name, redirect_uris: ['http://127.0.0.1:9/cb'] } });
+      expect(registered.status).toBe(400);
+      expect(registered.json.error).toBe('invalid_client_metadata');
+    }
+  });
+
+  it('refuses a renamed character whose new name is blank', async () => {
+    const created = await call('POST', `${ts.api}/characters`, { key: owner.key, json: { name: 'Nova' } });
+    const renamed = await call('PATCH', `${ts.api}/characters/${created.json.id}`, { key: owner.key, json: { name: '\u2800\u2800' } });
+    expect(renamed.status).toBe(400);
+    expect(renamed.json.error.param).toBe('name');
+  });
+
   it('accepts names in any script, with emoji', async () => {
     const reply = await call('POST', `${ts.api}/oauth/clients`, { key: owner.key, json: { name: '書く Writer ✍️', redirectUris: ['https://a.example/cb'], scopes: ['profile'] } });
     expect(reply.status).toBe(201);

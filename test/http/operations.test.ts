@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, seedUser, startTestServer, type TestServer } from '../helpers/server.js';
+import { call, captureLog, seedUser, startTestServer, type TestServer } from '../helpers/server.js';
 
 describe('operations endpoints', () => {
   let ts: TestServer;
@@ -106,6 +106,49 @@ describe('operations without METRICS_TOKEN', () => {
       const reply = await call('GET', `${ts.url}/metrics`);
       expect(reply.status).toBe(200);
       expect(reply.text).toContain('# TYPE serika_http_requests_total counter');
+    } finally {
+      await ts.close();
+    }
+  });
+});
+
+describe('TRUST_PROXY that believes more hops than stand in front of Serika', () => {
+  const warnings = (lines: string[]) => lines.filter((l) => l.includes('"level":40') && l.includes('TRUST_PROXY'));
+
+  it('true: a warning at start, before any request', async () => {
+    const log = captureLog();
+    const ts = await startTestServer('sqlite', { TRUST_PROXY: 'true', LOG_LEVEL: 'warn' }, { logStream: log.logStream });
+    try {
+      expect(warnings(log.lines)).toHaveLength(1);
+      expect(warnings(log.lines)[0]).toContain('TRUST_PROXY=true believes every X-Forwarded-For entry');
+    } finally {
+      await ts.close();
+    }
+  });
+
+  it('a hop count: one warning when the first request has fewer X-Forwarded-For entries (one for two), probes aside, and none later', async () => {
+    const log = captureLog();
+    const ts = await startTestServer('sqlite', { TRUST_PROXY: '2', LOG_LEVEL: 'warn' }, { logStream: log.logStream });
+    try {
+      await call('GET', `${ts.url}/healthz`);
+      expect(warnings(log.lines)).toHaveLength(0);
+      await call('GET', `${ts.url}/.well-known/oauth-authorization-server`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+      expect(warnings(log.lines)).toHaveLength(1);
+      expect(JSON.parse(warnings(log.lines)[0]!)).toMatchObject({ trustProxy: 2, forwardedFor: 1 });
+      for (let i = 0; i < 3; i++) await call('GET', `${ts.url}/.well-known/oauth-authorization-server`);
+      expect(warnings(log.lines)).toHaveLength(1);
+    } finally {
+      await ts.close();
+    }
+  });
+
+  it('a hop count the first request bears out: no warning', async () => {
+    const log = captureLog();
+    const ts = await startTestServer('sqlite', { TRUST_PROXY: '1', LOG_LEVEL: 'warn' }, { logStream: log.logStream });
+    try {
+      await call('GET', `${ts.url}/.well-known/oauth-authorization-server`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+      await call('GET', `${ts.url}/.well-known/oauth-authorization-server`);
+      expect(warnings(log.lines)).toHaveLength(0);
     } finally {
       await ts.close();
     }

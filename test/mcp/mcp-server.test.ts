@@ -156,6 +156,7 @@ describe.each(DIALECTS)('the MCP server (%s)', (dialect) => {
         });
         expect(refused.status).toBe(403);
         const challenge = refused.headers.get('www-authenticate')!;
+        expect(challenge).toMatch(/^Bearer realm="serika", /);
         expect(challenge).toContain('error="insufficient_scope"');
         expect(challenge).toContain(`scope="${scope}"`);
         expect(challenge).toContain(`resource_metadata="${ts.config.publicUrl}/.well-known/oauth-protected-resource/mcp"`);
@@ -256,9 +257,11 @@ describe.each(DIALECTS)('the MCP server (%s)', (dialect) => {
       });
     });
 
-    it('a foreign Origin → 403; our own Origin and none are fine', async () => {
+    it('a foreign Origin → 403 with the challenge (realm, resource_metadata); our own Origin and none are fine', async () => {
       const body = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} };
-      expect((await post(body, { origin: 'https://evil.example' })).status).toBe(403);
+      const foreign = await post(body, { origin: 'https://evil.example' });
+      expect(foreign.status).toBe(403);
+      expect(foreign.headers.get('www-authenticate')).toBe(`Bearer realm="serika", resource_metadata="${ts.config.publicUrl}/.well-known/oauth-protected-resource/mcp"`);
       expect((await post(body, { origin: new URL(ts.config.publicUrl).origin })).status).toBe(200);
       expect((await post(body)).status).toBe(200);
     });

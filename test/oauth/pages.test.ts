@@ -11,7 +11,7 @@ import {
   standardParams,
   userWithSession,
 } from '../helpers/oauth.js';
-import { seedUser, startTestServer, type TestServer } from '../helpers/server.js';
+import { randomAddress, seedUser, startPair, startTestServer, type TestServer } from '../helpers/server.js';
 
 const SESSION = 'serika_session';
 
@@ -304,5 +304,78 @@ describe('closed sign-up and the per-IP sign-in limit', () => {
     expect(statuses).toEqual([401, 401, 401, 429]);
     expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(last!.headers.get('content-type')).toContain('text/html');
+  });
+});
+
+/** SPEC §1 RATE_LIMIT_SIGNUP: accounts created per IP at /signup; refused attempts do not count. */
+describe.each([
+  ['counted in the process', false],
+  ['counted in Redis, across instances', true],
+])('RATE_LIMIT_SIGNUP (%s)', (_label, withRedis) => {
+  const redisUrl = process.env.TEST_REDIS_URL;
+  let a: TestServer;
+  let b: TestServer;
+  let close: () => Promise<void>;
+  // TRUST_PROXY=1: each test picks its client address by X-Forwarded-For.
+  const address = randomAddress;
+  beforeAll(async () => {
+    if (withRedis && !redisUrl) return;
+    ({ a, b, close } = await startPair({ RATE_LIMIT_SIGNUP: '2', TRUST_PROXY: '1' }, withRedis ? redisUrl! : null));
+  });
+  afterAll(async () => close?.());
+
+  async function signUp(ts: TestServer, ip: string, username: string) {
+    const agent = new Agent(ts.url, ts.config.publicUrl);
+    const headers = { 'x-forwarded-for': ip };
+    const page = await (await agent.fetch('/signup', { headers })).text();
+    return agent.fetch('/signup', { headers, form: { _csrf: hiddenField(page, '_csrf'), username, password: 'a fine password' } });
+  }
+  const name = () => `s${Math.random().toString(36).slice(2, 12)}`;
+
+  it.skipIf(withRedis && !redisUrl)('counts only accounts created: refused forms are free; past the limit a 429 page with Retry-After creates nothing', async () => {
+    const ip = address();
+    for (let i = 0; i < 3; i++) expect((await signUp(a, ip, 'x')).status).toBe(400);
+    expect((await signUp(a, ip, name())).status).toBe(303);
+    expect((await signUp(b, ip, name())).status).toBe(303);
+    const refusedName = name();
+    const refused = await signUp(a, ip, refusedName);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(3000);
+    expect(await refused.text()).toContain('Too many accounts have been created from your network');
+    expect(await a.services.users.findByUsername(refusedName)).toBeUndefined();
+    expect((await signUp(b, ip, name())).status).toBe(429);
+    // Another address is not held back.
+    expect((await signUp(b, address(), name())).status).toBe(303);
+  });
+
+  it.skipIf(withRedis && !redisUrl)('counts each sign-up before the account is made: 8 sent together from one address create 2', async () => {
+    const ip = address();
+    const forms = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const ts = i % 2 ? b : a;
+        const agent = new Agent(ts.url, ts.config.publicUrl);
+        const page = await (await agent.fetch('/signup', { headers: { 'x-forwarded-for': ip } })).text();
+        return { agent, csrf: hiddenField(page, '_csrf') };
+      }),
+    );
+    const sent = forms.map(({ agent, csrf }) => agent.fetch('/signup', { headers: { 'x-forwarded-for': ip }, form: { _csrf: csrf, username: name(), password: 'a fine password' } }));
+    const statuses = (await Promise.all(sent)).map((r) => r.status).sort();
+    expect(statuses).toEqual([303, 303, 429, 429, 429, 429, 429, 429]);
+  });
+});
+
+describe('RATE_LIMIT_SIGNUP=0', () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    ts = await startTestServer('sqlite', { RATE_LIMIT_SIGNUP: '0', RATE_LIMIT_LOGIN: '0' });
+  });
+  afterAll(async () => ts?.close());
+
+  it('turns the limit off', async () => {
+    for (let i = 0; i < 12; i++) {
+      const agent = new Agent(ts.url, ts.config.publicUrl);
+      const page = await (await agent.fetch('/signup')).text();
+      expect((await agent.fetch('/signup', { form: { _csrf: hiddenField(page, '_csrf'), username: `free${i}`, password: 'a fine password' } })).status).toBe(303);
+    }
   });
 });

@@ -71,6 +71,22 @@ describe('metrics with --workers', () => {
       await server.stop();
     }
   });
+
+  it.skipIf(!process.env.TEST_REDIS_URL)('serika_redis_up is 1, not the number of workers, while every worker reaches Redis', async () => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${join(dir, 'r.db')}`, REDIS_URL: process.env.TEST_REDIS_URL! }, ['serve', '--workers', '2']);
+    try {
+      const url = server.url.replace('localhost', '127.0.0.1');
+      // Both workers connected: /readyz reports Redis from whichever answers.
+      for (let i = 0; i < 50; i++) {
+        const replies = await Promise.all([1, 2, 3, 4].map(() => call('GET', `${url}/readyz`)));
+        if (replies.every((r) => r.json?.redis === 'ok')) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      for (let i = 0; i < 4; i++) expect(sample((await call('GET', `${url}/metrics`)).text, 'serika_redis_up')).toBe(1);
+    } finally {
+      await server.stop();
+    }
+  });
 });
 
 describe('a REDIS_URL that does not answer', () => {

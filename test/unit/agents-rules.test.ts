@@ -28,6 +28,12 @@ describe('resource indicators (RFC 8707, SPEC §8)', () => {
     'http://auth.example.com/mcp',
     'https://auth.example.com:8443/mcp',
     'https://user@auth.example.com/mcp',
+    // RFC 3986 §3.3 dot segments, which a URL parser would resolve to /mcp.
+    `${ISSUER}/api/openai/v1/../../../mcp`,
+    `${ISSUER}/./mcp`,
+    `${ISSUER}/mcp/.`,
+    `${ISSUER}/x/%2E%2e/mcp`,
+    `${ISSUER}/x\\..\\mcp`,
   ])('refuses %s as invalid_target', (indicator) => {
     expect(() => requestedAudience([indicator], ISSUER)).toThrow(InvalidTarget);
   });

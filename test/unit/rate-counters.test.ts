@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RateCounters } from '../../src/http/rate-limit-store.js';
+import { RateCounter } from '../../src/http/rate-limit-store.js';
 import { connectRedis } from '../../src/services.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL;
@@ -13,11 +12,11 @@ describe.each([
 ] as const)('rate counters (%s)', (mode, url) => {
   const skip = mode === 'Redis' && !url;
   const redis = connectRedis(url);
-  let counters: RateCounters;
+  let counters: RateCounter;
 
   beforeAll(async () => {
     if (redis && redis.status !== 'ready') await new Promise((ready) => redis.once('ready', ready));
-    counters = new RateCounters(redis, pino({ level: 'silent' }));
+    counters = new RateCounter(redis);
   });
   afterAll(() => redis?.disconnect());
 

@@ -5,6 +5,7 @@ import { PREFIX, equalKnownLength, randomId, randomSecret, sha256Hex } from '../
 import type { Database } from '../../storage/schema.js';
 import { ApiKeysRepo, type ApiKeyRow } from './repo.js';
 import type { AuditService } from '../../audit/service.js';
+import { nameProblem } from '../../visible-text.js';
 
 /** Characters of the random part kept as the key's public, listable prefix. */
 const VISIBLE_CHARS = 8;
@@ -59,7 +60,7 @@ export class ApiKeysService {
 
   async create(userId: string, name: string | undefined, origin?: RequestOrigin): Promise<CreatedApiKey> {
     const label = (name ?? '').trim() || 'default';
-    if ([...label].length > 100 || /\p{Cc}/u.test(label)) {
+    if ([...label].length > 100 || nameProblem(label)) {
       throw new AppError('invalid_value', 'Key names are 1 to 100 printable characters.', 'name');
     }
     const key = randomSecret(PREFIX.apiKey);

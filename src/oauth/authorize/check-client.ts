@@ -15,9 +15,11 @@ export const checkClient: AuthorizeStep = async (ctx, { clients, documents }) =>
     // SPEC §8: a URL client_id is a client ID metadata document, fetched (or taken from the cache) now.
     if (!documents) throw new OAuthError('invalid_client', 'This server does not accept client ID metadata documents (CIMD=off); register the client instead.', { status: 400 });
     try {
-      ctx.client = await documents.resolve(clientId);
+      ctx.client = await documents.resolve(clientId, ctx.requester);
     } catch (error) {
-      if (error instanceof ClientIdDocumentError) throw new OAuthError(error.code, error.message, { status: 400 });
+      if (error instanceof ClientIdDocumentError) {
+        throw new OAuthError(error.code, error.message, error.retryAfter === undefined ? { status: 400 } : { status: 429, retryAfter: error.retryAfter });
+      }
       throw error;
     }
     return;

@@ -1,6 +1,6 @@
 import type { RegisteredClient } from '../../clients/service.js';
 import type { ClientsService } from '../../clients/service.js';
-import type { MetadataDocuments } from '../../clients/metadata-documents.js';
+import type { DocumentRequester, MetadataDocuments } from '../../clients/metadata-documents.js';
 import type { Audience } from '../../audiences.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
 import type { OAuthParams } from '../params.js';
@@ -8,6 +8,8 @@ import type { OAuthParams } from '../params.js';
 /** What the authorize steps have established so far; each step reads and adds. */
 export interface AuthorizeContext {
   params: OAuthParams;
+  /** Who sent the request: a metadata document fetch counts against its IP and logs why it failed. */
+  requester: DocumentRequester;
   client?: RegisteredClient;
   /** Set once the redirect URI is verified: from then on errors redirect (RFC 6749 §4.1.2.1). */
   redirectUri?: string;

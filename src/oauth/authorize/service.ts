@@ -3,7 +3,7 @@ import type { ClientsService, RegisteredClient } from '../../clients/service.js'
 import type { GrantsService } from '../../consent/grants.js';
 import type { ConsentRecorder } from '../../consent/record.js';
 import type { Transactor } from '../../storage/group-commit.js';
-import type { MetadataDocuments } from '../../clients/metadata-documents.js';
+import type { DocumentRequester, MetadataDocuments } from '../../clients/metadata-documents.js';
 import type { BudgetsService } from '../../consent/budgets.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
 import type { RequestOrigin } from '../../http/request-context.js';
@@ -75,9 +75,9 @@ export class AuthorizationService {
    * began after this request first asked (the `fresh_login_after` marker the
    * sign-in redirect adds).
    */
-  async start(rawUrl: string, session: { userId: string; authTime: number } | null): Promise<AuthorizeOutcome> {
+  async start(rawUrl: string, session: { userId: string; authTime: number } | null, requester: DocumentRequester): Promise<AuthorizeOutcome> {
     const { clients, users, grants, store } = this.deps;
-    const ctx: AuthorizeContext = { params: OAuthParams.fromQuery(rawUrl) };
+    const ctx: AuthorizeContext = { params: OAuthParams.fromQuery(rawUrl), requester };
     try {
       await validateAuthorizeRequest(ctx, { clients, documents: this.deps.documents, issuer: this.deps.issuer });
     } catch (error) {

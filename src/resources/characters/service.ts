@@ -4,6 +4,7 @@ import { randomId } from '../../security/secrets.js';
 import { pageOwned, type PageRequest } from '../../storage/paging.js';
 import type { CharactersTable, Database } from '../../storage/schema.js';
 import type { CharacterInput } from './schemas.js';
+import { nameProblem } from '../../visible-text.js';
 
 export interface Character {
   id: string;
@@ -52,7 +53,8 @@ function checkLengths(input: CharacterInput): void {
 }
 
 function checkName(name: string | undefined): string | undefined {
-  if (name !== undefined && name.trim() === '') throw invalidValue('name', 'name must contain a visible character.');
+  const problem = name === undefined ? null : nameProblem(name);
+  if (problem) throw invalidValue('name', `name ${problem}`);
   return name;
 }
 
