@@ -88,13 +88,16 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     if (!user) {
       wrong();
       const failures = await throttle.recordFailure(username);
-      // A failure is an event of the account it targets (none for an unknown name, whose row keeps the name
-      // as typed, cut to a username's longest); never the password.
+      // A failure is an event of the account it targets; never the password, and for a name no account has,
+      // not the name either (it is often a password typed in the wrong box): the row keeps the address only.
       const target = username.length <= 64 ? ((await users.findByUsername(username))?.id ?? null) : null;
-      const attempted = username.slice(0, 64);
-      await audit.record({ type: 'sign_in.failed', userId: target, detail: { username: attempted } }, request);
-      // The burst that starts the slowdown is a security event too.
-      if (failures === FREE_FAILURES) await audit.record({ type: 'sign_in.throttled', userId: target, detail: { username: attempted, failures } }, request);
+      const named: Record<string, string> = target === null ? {} : { username };
+      // Each failure up to the slowdown, then the burst that starts it and every doubling after (8, 16, 32…):
+      // a stranger who knows a username cannot push the account's other events off its Activity page.
+      if (failures <= FREE_FAILURES) await audit.record({ type: 'sign_in.failed', userId: target, detail: named }, request);
+      if (failures === FREE_FAILURES || (failures > FREE_FAILURES && (failures & (failures - 1)) === 0)) {
+        await audit.record({ type: 'sign_in.throttled', userId: target, detail: { ...named, failures } }, request);
+      }
       return sendPage(reply, 401, loginView(await form(reply, { returnTo, username, error: 'Incorrect username or password.' })));
     }
     await throttle.clear(username);
