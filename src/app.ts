@@ -195,7 +195,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens, audit: services.audit });
     await devicePages(pages, { pageSessions, decisions: services.deviceDecisions });
     const { users, clients, throttle, audit, telemetry } = services;
-    await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry });
+    await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());
     await pages.register(dashboardRoutes, services);
   });

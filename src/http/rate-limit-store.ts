@@ -17,9 +17,10 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {current, ttl}`;
 
-// The count without counting: 0 when no window is open.
-const PEEK = `
+// A hit given back, in one atomic step: never below 0, never a window of its own (DECR keeps the TTL).
+const GIVE_BACK = `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current > 0 then current = redis.call('DECR', KEYS[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then return {0, 0} end
 return {current, ttl}`;
@@ -40,10 +41,12 @@ class LocalWindows {
     return { current: w.count, ttl: w.resetAt - now };
   }
 
-  peek(key: string): RateWindow {
+  giveBack(key: string): RateWindow {
     const now = Date.now();
     const w = this.windows.get(key);
-    return w && w.resetAt > now ? { current: w.count, ttl: w.resetAt - now } : { current: 0, ttl: 0 };
+    if (!w || w.resetAt <= now) return { current: 0, ttl: 0 };
+    if (w.count > 0) w.count--;
+    return { current: w.count, ttl: w.resetAt - now };
   }
 
   private prune(now: number): void {
@@ -57,7 +60,7 @@ class LocalWindows {
  * REDIS_URL is set. When Redis is unreachable, each instance counts on its
  * own, with one warning per outage, and never fails a request. Behind
  * @fastify/rate-limit (sharedRateLimitStore) and the limits counted in the
- * domains (metadata documents fetched). Keys share one prefix.
+ * domains (metadata documents fetched, failed sign-ins). Keys share one prefix.
  */
 export class RateCounter {
   private readonly local = new LocalWindows();
@@ -72,13 +75,13 @@ export class RateCounter {
     this.run(INCR, key, [String(windowMs)], () => this.local.hit(PREFIX + key, windowMs), callback);
   }
 
-  /** The count under key now, without counting. */
-  read(key: string, callback: Callback): void {
-    this.run(PEEK, key, [], () => this.local.peek(PREFIX + key), callback);
-  }
-
   hit(key: string, windowMs: number): Promise<RateWindow> {
     return new Promise((resolve) => this.incr(key, windowMs, (_error, result) => resolve(result)));
+  }
+
+  /** Takes one hit back from the current window, never below 0 (a limit that counts only some outcomes). */
+  giveBack(key: string): Promise<RateWindow> {
+    return new Promise((resolve) => this.run(GIVE_BACK, key, [], () => this.local.giveBack(PREFIX + key), (_error, result) => resolve(result)));
   }
 
   private run(script: string, key: string, args: string[], locally: () => RateWindow, callback: Callback): void {
@@ -111,7 +114,7 @@ export class RateCounter {
   }
 }
 
-/** A @fastify/rate-limit store over the counter, with `read` for checks that count only some outcomes ({ increment: false }). */
+/** A @fastify/rate-limit store over the counter (limits that count every request). */
 export function sharedRateLimitStore(counter: RateCounter) {
   return class SharedStore {
     constructor(
@@ -121,10 +124,6 @@ export function sharedRateLimitStore(counter: RateCounter) {
 
     incr(key: string, callback: Callback, timeWindow: number): void {
       counter.incr(this.prefix + key, timeWindow, callback);
-    }
-
-    read(key: string, callback: Callback): void {
-      counter.read(this.prefix + key, callback);
     }
 
     child(routeOptions: unknown): SharedStore {

@@ -13,6 +13,7 @@ import { loginView, signupClosedView, signupView, type FormState } from './views
 import type { AuditService } from '../audit/service.js';
 import type { Telemetry } from '../http/telemetry.js';
 import { loginIpLimit } from './login-limit.js';
+import type { RateCounter } from '../http/rate-limit-store.js';
 
 export interface AccountsPagesDeps {
   config: Config;
@@ -22,6 +23,7 @@ export interface AccountsPagesDeps {
   throttle: LoginThrottle;
   audit: AuditService;
   telemetry: Telemetry;
+  rateCounter: RateCounter;
 }
 
 /** Sign-up, sign-in and sign-out (SPEC §2). */
@@ -30,13 +32,13 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
   const perIp: FastifyContextConfig =
     config.rateLimitLogin > 0 ? { rateLimit: { max: config.rateLimitLogin, timeWindow: '1 minute', onExceeded: () => telemetry.rateLimited('login') } } : {};
   // /login counts failed sign-ins only (SPEC §2): whoever signs in successfully is never refused.
-  const loginLimit = loginIpLimit(scope, config.rateLimitLogin, {
+  const loginLimit = loginIpLimit(deps.rateCounter, config.rateLimitLogin, {
     telemetry,
     onLockout: (request, retryAfter) => audit.record({ type: 'sign_in.ip_limited', userId: null, detail: { failures: config.rateLimitLogin, retryAfter } }, request),
   });
-  // SPEC §1 RATE_LIMIT_SIGNUP: accounts created per IP per hour; a refused attempt costs nothing.
-  const signups =
-    config.rateLimitSignup > 0 ? scope.createRateLimit({ max: config.rateLimitSignup, timeWindow: 3_600_000, keyGenerator: (request) => `signup:${request.ip}` }) : null;
+  // SPEC §1 RATE_LIMIT_SIGNUP: accounts created per IP per hour. Counted before the account is made (sign-ups
+  // sent together cannot all pass before any is counted), given back when none was made.
+  const signupKey = (request: FastifyRequest) => `signup:${request.ip}`;
 
   /** The app waiting behind a sign-in, named on the page (an authorization request's client). */
   const appAsking = async (returnTo: string | null): Promise<string | undefined> => {
@@ -64,7 +66,17 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
   });
 
   scope.post(PATHS.login, async (request, reply) => {
-    await loginLimit?.check(request, reply);
+    // Counted before the password is checked, given back unless it was wrong (see loginIpLimit).
+    await loginLimit?.take(request, reply);
+    let wrongPassword = false;
+    try {
+      return await signIn(request, reply, () => (wrongPassword = true));
+    } finally {
+      if (!wrongPassword) await loginLimit?.giveBack(request);
+    }
+  });
+
+  const signIn = async (request: FastifyRequest, reply: FastifyReply, wrong: () => void) => {
     const returnTo = returnToOf(request, 'body');
     const username = field(request.body, 'username');
     const password = field(request.body, 'password');
@@ -74,22 +86,25 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     if (delay > 0) await sleep(delay);
     const user = await users.verifyCredentials(username, password);
     if (!user) {
-      await loginLimit?.failed(request);
+      wrong();
       const failures = await throttle.recordFailure(username);
-      // A failure is an event of the account it targets (none for an unknown name, whose row keeps the name
-      // as typed, cut to a username's longest); never the password.
+      // A failure is an event of the account it targets; never the password, and for a name no account has,
+      // not the name either (it is often a password typed in the wrong box): the row keeps the address only.
       const target = username.length <= 64 ? ((await users.findByUsername(username))?.id ?? null) : null;
-      const attempted = username.slice(0, 64);
-      await audit.record({ type: 'sign_in.failed', userId: target, detail: { username: attempted } }, request);
-      // The burst that starts the slowdown is a security event too.
-      if (failures === FREE_FAILURES) await audit.record({ type: 'sign_in.throttled', userId: target, detail: { username: attempted, failures } }, request);
+      const named: Record<string, string> = target === null ? {} : { username };
+      // Each failure up to the slowdown, then the burst that starts it and every doubling after (8, 16, 32…):
+      // a stranger who knows a username cannot push the account's other events off its Activity page.
+      if (failures <= FREE_FAILURES) await audit.record({ type: 'sign_in.failed', userId: target, detail: named }, request);
+      if (failures === FREE_FAILURES || (failures > FREE_FAILURES && (failures & (failures - 1)) === 0)) {
+        await audit.record({ type: 'sign_in.throttled', userId: target, detail: { ...named, failures } }, request);
+      }
       return sendPage(reply, 401, loginView(await form(reply, { returnTo, username, error: 'Incorrect username or password.' })));
     }
     await throttle.clear(username);
     await pageSessions.signIn(request, reply, user.id);
     await audit.record({ type: 'sign_in.succeeded', userId: user.id }, request);
     return signedIn(reply, returnTo);
-  });
+  };
 
   scope.get(PATHS.signup, async (request, reply) => {
     if (config.signup === 'closed') return sendPage(reply, 403, signupClosedView());
@@ -103,21 +118,25 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     const returnTo = returnToOf(request, 'body');
     const username = field(request.body, 'username') ?? '';
     const email = field(request.body, 'email');
-    const allowance = await signups?.(request, { increment: false });
-    if (allowance && !allowance.isAllowed && allowance.remaining === 0) {
-      telemetry.rateLimited('signup');
-      const minutes = Math.max(1, Math.ceil(allowance.ttlInSeconds / 60));
-      const error = `Too many accounts have been created from your network in the last hour. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
-      return sendPage(reply.header('retry-after', String(allowance.ttlInSeconds)), 429, signupView(await form(reply, { returnTo, username, email, error })));
+    if (config.rateLimitSignup > 0) {
+      const counted = await deps.rateCounter.hit(signupKey(request), 3_600_000);
+      if (counted.current > config.rateLimitSignup) {
+        await deps.rateCounter.giveBack(signupKey(request));
+        telemetry.rateLimited('signup');
+        const seconds = Math.max(1, Math.ceil(counted.ttl / 1000));
+        const minutes = Math.max(1, Math.ceil(seconds / 60));
+        const error = `Too many accounts have been created from your network in the last hour. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+        return sendPage(reply.header('retry-after', String(seconds)), 429, signupView(await form(reply, { returnTo, username, email, error })));
+      }
     }
     let userId: string;
     try {
       userId = (await users.create({ username, password: field(request.body, 'password') ?? '', email: email ?? null })).id;
     } catch (error) {
+      if (config.rateLimitSignup > 0) await deps.rateCounter.giveBack(signupKey(request));
       if (!(error instanceof AppError) || error.status >= 500) throw error;
       return sendPage(reply, error.status === 409 ? 409 : 400, signupView(await form(reply, { returnTo, username, email, error: error.message })));
     }
-    await signups?.(request);
     await pageSessions.signIn(request, reply, userId);
     return signedIn(reply, returnTo);
   });

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditService } from '../audit/service.js';
 import { asciiUri } from '../clients/redirect-uris.js';
+import { redirectsErrors } from '../clients/trust.js';
 import type { ClientsService } from '../clients/service.js';
 import { field } from '../http/form-body.js';
 import { OAuthError } from '../oauth/errors.js';
@@ -54,19 +55,22 @@ export async function endSessionPages(scope: FastifyInstance, deps: EndSessionDe
     // after logout unless it can otherwise confirm the target, and anyone may register a URI
     // (SPEC §8); so the user gets a link instead.
     // An expired hint still counts (§2, and node-oidc-provider's IdToken.validate ignores exp):
-    // its signature, issuer and audience are what say the request is the app's.
-    const hinted = hint !== null && client !== undefined && hint.aud === client.clientId;
-    const finish = () => {
-      if (returnTo !== undefined && hinted) return reply.code(303).header('location', returnTo).send();
+    // its signature, issuer and audience are what say the request is the app's. But for a client
+    // nobody vouches for (RFC 9700 §4.11.2, clients/trust.ts) any ID token its registrant ever got
+    // by signing in to it is such a hint, so there it must also name the user being signed out.
+    const followable = (signedOut: string | null) =>
+      hint !== null && client !== undefined && hint.aud === client.clientId && (redirectsErrors(client) || hint.sub === signedOut);
+    const finish = (signedOut: string | null) => {
+      if (returnTo !== undefined && followable(signedOut)) return reply.code(303).header('location', returnTo).send();
       return sendPage(reply, 200, signedOutView(returnTo));
     };
 
     const user = await pageSessions.user(request);
-    if (!user) return finish();
+    if (!user) return finish(null);
     if (confirm === 'yes') {
       await pageSessions.signOut(request, reply);
       await audit.record({ type: 'session.ended', userId: user.userId, clientId: client?.clientId ?? null }, request);
-      return finish();
+      return finish(user.userId);
     }
     if (confirm === 'no') return reply.code(303).header('location', DASHBOARD.overview).send();
     const carry: Record<string, string> = {};

@@ -14,8 +14,9 @@ const someAddress = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1,
 
 /**
  * RATE_LIMIT_LOGIN (SPEC §1, §2; OAUTH-CASES UI-05): failed sign-ins per IP and minute. Successful ones
- * are never counted; a refused address is refused before its password is checked; the lockout is one
- * audit event, not one per refused request.
+ * are never counted (each sign-in is counted before its password is checked and given back if right);
+ * a refused address is refused before its password is checked; the lockout is one audit event, not one
+ * per refused request.
  */
 describe.each(modes)('the per-IP sign-in limit (%s)', (mode, env) => {
   const skip = mode === 'Redis' && !REDIS_URL;
@@ -49,6 +50,26 @@ describe.each(modes)('the per-IP sign-in limit (%s)', (mode, env) => {
       for (let i = 0; i < 25; i++) statuses.push((await login(from, user.username, PASSWORD)).status);
       expect(statuses).toEqual(Array(25).fill(303));
       expect(await eventsFrom(from, 'sign_in.succeeded')).toHaveLength(25);
+    });
+
+    it('counts each sign-in before its password is checked: 60 wrong ones sent together get 20 checks', async () => {
+      const from = someAddress();
+      const headers = { 'x-forwarded-for': from };
+      // Each form first (the GETs are not counted), then every POST at once.
+      const forms = await Promise.all(
+        Array.from({ length: 60 }, async (_, i) => {
+          const agent = new Agent(ts.url, ts.config.publicUrl);
+          const csrf = hiddenField(await (await agent.fetch('/login', { headers })).text(), '_csrf');
+          return { agent, form: { _csrf: csrf, username: `burst${i}_${randomInt(1e9)}`, password: 'wrong password' } };
+        }),
+      );
+      const responses = await Promise.all(forms.map(({ agent, form }) => agent.fetch('/login', { headers, form })));
+      const statuses = responses.map((r) => r.status);
+      // A 401 is a password checked (and wrong); a 429 was refused before its password was looked at.
+      expect(statuses.filter((s) => s === 401)).toHaveLength(20);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(40);
+      expect(await eventsFrom(from, 'sign_in.failed')).toHaveLength(20);
+      expect(await eventsFrom(from, 'sign_in.ip_limited')).toHaveLength(1);
     });
 
     it('refuses the 21st failure, before checking the password, and records the lockout once', async () => {

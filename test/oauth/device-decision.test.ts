@@ -147,6 +147,20 @@ describe.each(DIALECTS)('the device decision and its guard (%s)', (dialect) => {
       expect(await status(code.device_code)).toBe('denied');
     });
 
+    it('keeps at most 5 open confirmation pages per user and code: opening more retires the oldest', async () => {
+      const { agent } = await userWithSession(ts);
+      const code = await start();
+      const pages = [];
+      for (let i = 0; i < 20; i++) pages.push(await confirmationPage(agent, code.user_code));
+      const rows = await ts.services.storage.db.selectFrom('oauth_device_confirmations').select('id_hash').where('device_code_hash', '=', credentialKey(code.device_code)).execute();
+      expect(rows).toHaveLength(5);
+      const oldest = pages[0]!;
+      expect((await post(agent, { _csrf: oldest.csrf, user_code: oldest.userCode, confirmation: oldest.confirmation, decision: 'deny' })).status).toBe(400);
+      const newest = pages[19]!;
+      expect((await post(agent, { _csrf: newest.csrf, user_code: newest.userCode, confirmation: newest.confirmation, decision: 'deny' })).status).toBe(200);
+      expect(await status(code.device_code)).toBe('denied');
+    });
+
     it('a wrong code with no valid one-time id is refused and counted as a wrong code', async () => {
       const { agent } = await userWithSession(ts);
       const reply = await post(agent, { user_code: randomCode(), decision: 'allow' });

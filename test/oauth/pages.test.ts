@@ -347,6 +347,21 @@ describe.each([
     // Another address is not held back.
     expect((await signUp(b, address(), name())).status).toBe(303);
   });
+
+  it.skipIf(withRedis && !redisUrl)('counts each sign-up before the account is made: 8 sent together from one address create 2', async () => {
+    const ip = address();
+    const forms = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const ts = i % 2 ? b : a;
+        const agent = new Agent(ts.url, ts.config.publicUrl);
+        const page = await (await agent.fetch('/signup', { headers: { 'x-forwarded-for': ip } })).text();
+        return { agent, csrf: hiddenField(page, '_csrf') };
+      }),
+    );
+    const sent = forms.map(({ agent, csrf }) => agent.fetch('/signup', { headers: { 'x-forwarded-for': ip }, form: { _csrf: csrf, username: name(), password: 'a fine password' } }));
+    const statuses = (await Promise.all(sent)).map((r) => r.status).sort();
+    expect(statuses).toEqual([303, 303, 429, 429, 429, 429, 429, 429]);
+  });
 });
 
 describe('RATE_LIMIT_SIGNUP=0', () => {

@@ -1,7 +1,7 @@
 import { SignJWT, createLocalJWKSet, decodeProtectedHeader, generateKeyPair, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, PASSWORD, authorizeUrl, decide, hiddenField, pkce, registerClient, returnLink, signIn, standardParams } from '../helpers/oauth.js';
+import { Agent, PASSWORD, authorizeUrl, decide, hiddenField, pkce, registerClient, returnLink, signIn, standardParams, userWithSession } from '../helpers/oauth.js';
 import { IdTokens } from '../../src/oidc/id-token.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { call, seedUser, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
@@ -198,7 +198,18 @@ describe.each(DIALECTS)('OpenID Connect with openid-client v6 as the relying par
       expect(JSON.parse(Buffer.from(expired.split('.')[1]!, 'base64url').toString()).exp * 1000).toBeLessThan(Date.now());
       expectRedirect(await endSession({ id_token_hint: await hint(clientId), post_logout_redirect_uri: SIGNED_OUT, state: 'bye' }), `${SIGNED_OUT}?state=bye`);
       expectRedirect(await endSession({ id_token_hint: expired, client_id: clientId, post_logout_redirect_uri: SIGNED_OUT }), SIGNED_OUT);
-      expectRedirect(await endSession({ id_token_hint: await hint(evil), post_logout_redirect_uri: 'https://evil.example/x', state: 'b' }), 'https://evil.example/x?state=b');
+      // For a client nobody owns, a hint is any ID token its registrant ever got (their own sign-in):
+      // it redirects only when it names the user being signed out.
+      await expectLinkPage(await endSession({ id_token_hint: await hint(evil), post_logout_redirect_uri: 'https://evil.example/x', state: 'b' }), 'https://evil.example/x?state=b');
+      const confirmOut = async (who: Agent, hintToken: string) => {
+        const params = { id_token_hint: hintToken, post_logout_redirect_uri: 'https://evil.example/x', state: 'b' };
+        const page = await (await who.fetch(`${ts.api}/oauth/end_session?${new URLSearchParams(params)}`)).text();
+        return who.fetch(`${ts.api}/oauth/end_session`, { form: { _csrf: hiddenField(page, '_csrf'), ...params, confirm: 'yes' } });
+      };
+      const { user: registrant } = await userWithSession(ts);
+      const registrantsHint = await ts.services.idTokens.mint({ clientId: evil, userId: registrant.userId, scopes: ['openid'], accessToken: 'x' });
+      await expectLinkPage(await confirmOut(await signIn(ts, user.username), registrantsHint), 'https://evil.example/x?state=b');
+      expectRedirect(await confirmOut(await signIn(ts, user.username), await hint(evil)), 'https://evil.example/x?state=b');
 
       // A hint for another client, or one Serika did not sign, never redirects.
       const mixed = await endSession({ id_token_hint: await hint(evil), client_id: clientId, post_logout_redirect_uri: SIGNED_OUT });

@@ -17,6 +17,8 @@ export const SLOW_DOWN_S = 5;
 
 /** How long a confirmation page's one-time id may decide (SPEC §9: the decision comes from the page it was shown on). */
 export const CONFIRMATION_TTL_MS = 10 * 60_000;
+/** Confirmation pages of one code a user may have open at once; opening another retires the oldest. */
+export const OPEN_CONFIRMATIONS = 5;
 const CONFIRMATION_PREFIX = 'serika_dcf_';
 
 export interface NewDeviceCode {
@@ -110,6 +112,22 @@ export class DeviceCodes {
   async confirmation(row: DeviceCodeRow, userId: string): Promise<string> {
     const now = this.now();
     const id = randomSecret(CONFIRMATION_PREFIX);
+    // A few open pages per user and code (tabs, reloads), never an unbounded pile: a right code costs no try.
+    await this.db
+      .deleteFrom('oauth_device_confirmations')
+      .where('device_code_hash', '=', row.device_code_hash)
+      .where('user_id', '=', userId)
+      .where('id_hash', 'not in', (eb) =>
+        eb
+          .selectFrom('oauth_device_confirmations')
+          .select('id_hash')
+          .where('device_code_hash', '=', row.device_code_hash)
+          .where('user_id', '=', userId)
+          .orderBy('created_at', 'desc')
+          .orderBy('id_hash')
+          .limit(OPEN_CONFIRMATIONS - 1),
+      )
+      .execute();
     await this.db
       .insertInto('oauth_device_confirmations')
       .values({ id_hash: sha256Hex(id), device_code_hash: row.device_code_hash, user_id: userId, created_at: now, expires_at: Math.min(row.expires_at, now + CONFIRMATION_TTL_MS) })
