@@ -1,3 +1,4 @@
+import { AppError, invalidValue } from '../errors.js';
 import type { BudgetPeriod } from '../storage/schema.js';
 
 export type { BudgetPeriod };
@@ -89,4 +90,65 @@ export function authorizationDetailsOf(limit: BudgetLimit): Array<Record<string,
  */
 export function promptEstimate(body: Record<string, unknown>): number {
   return Math.ceil(Buffer.byteLength(JSON.stringify(body), 'utf8') / 2);
+}
+
+/**
+ * The most one image part can cost, whatever its bytes (a URL is a few dozen). OpenAI's vision pricing: an image
+ * is scaled to fit 2048×2048, then its short side to 768, so it covers at most 2 × 4 = 8 tiles of 512 px; gpt-4o
+ * charges 85 + 170 a tile, gpt-4o-mini 2,833 + 5,667 a tile, so up to 2,833 + 8 × 5,667 = 48,169 tokens — the
+ * largest published per-image cost among OpenAI's vision models as of 2026. An upstream that charges more is
+ * §10's "upstream that ignores the cap".
+ */
+export const IMAGE_PART_MOST_TOKENS = 48_169;
+/**
+ * `detail: "low"` is the base alone on tiled models (gpt-4o-mini: 2,833), but the patch-metered models
+ * (gpt-4.1-nano, gpt-5-nano: 32 px patches capped at 1,536, × 2.46) are not documented to lower their count for
+ * it, so a low-detail image may still cost 1,536 × 2.46 = 3,779 tokens.
+ */
+export const LOW_DETAIL_IMAGE_PART_MOST_TOKENS = 3_779;
+
+/** Content parts that are text the byte estimate already bounds. */
+const TEXT_PARTS = new Set(['text', 'refusal']);
+
+/** The most one content part can add to the byte estimate, or the 400 naming it when nothing bounds it. */
+function partMost(part: unknown, param: string): number | AppError {
+  const type = typeof part === 'object' && part !== null ? (part as Record<string, unknown>).type : undefined;
+  if (typeof type === 'string' && TEXT_PARTS.has(type)) return 0;
+  if (type === 'image_url') {
+    const image = (part as Record<string, unknown>).image_url;
+    const detail = typeof image === 'object' && image !== null ? (image as Record<string, unknown>).detail : undefined;
+    return detail === 'low' ? LOW_DETAIL_IMAGE_PART_MOST_TOKENS : IMAGE_PART_MOST_TOKENS;
+  }
+  // Audio is base64 in `data`, so its bytes are in the estimate: 4/3 of the audio's bytes, ÷ 2, is 2/3 of a token
+  // per audio byte. Audio costs about 10 tokens a second (OpenAI: a token per 100 ms; Gemini 32 a second), which
+  // the estimate covers for any audio of at least 48 bytes (384 bits) a second — mp3's lowest bitrate is 8 kbit/s,
+  // 8 kHz 16-bit wav 128 kbit/s, i.e. hundreds to thousands of estimated tokens a second.
+  if (type === 'input_audio') return 0;
+  if (type === 'file') {
+    return invalidValue(param, `Invalid '${param}': a call with a spending limit cannot include files; what a file costs cannot be known before the call.`);
+  }
+  const named = typeof type === 'string' ? `'${type.slice(0, 40)}' content` : 'a content part without a type';
+  return invalidValue(param, `Invalid '${param}': a call with a spending limit cannot include ${named}; what it costs cannot be known before the call.`);
+}
+
+/**
+ * The prompt estimate of a call a token limit applies to (SPEC §10): the byte estimate of the whole body, plus,
+ * for each part of a `messages[i].content` array that is not text, the most it can cost beyond its bytes — or
+ * the 400 naming a part whose cost nothing bounds (a file, an unknown part). Calls with no token limit skip it:
+ * the upstream judges their content.
+ */
+export function promptBound(body: Record<string, unknown>): number | AppError {
+  let most = promptEstimate(body);
+  const messages = body.messages;
+  if (!Array.isArray(messages)) return most;
+  for (const [i, message] of messages.entries()) {
+    const content = typeof message === 'object' && message !== null ? (message as Record<string, unknown>).content : undefined;
+    if (!Array.isArray(content)) continue;
+    for (const [j, part] of content.entries()) {
+      const extra = partMost(part, `messages[${i}].content[${j}]`);
+      if (extra instanceof AppError) return extra;
+      most += extra;
+    }
+  }
+  return most;
 }

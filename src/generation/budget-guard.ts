@@ -1,4 +1,4 @@
-import { promptEstimate } from '../consent/budget-rules.js';
+import { promptBound } from '../consent/budget-rules.js';
 import type { BudgetState, BudgetsService, Planned } from '../consent/budgets.js';
 import { AppError } from '../errors.js';
 import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js';
@@ -78,10 +78,11 @@ function remainingHeaders(state: BudgetState | null): Record<string, string> {
 /**
  * The budget side of a generation call (SPEC §10), for OAuth-token calls
  * only (API keys are never budgeted): reserve the largest possible cost —
- * the prompt estimate of the whole body plus the completion cap `n` times,
- * the cap lowered to what remains (and set when the app sent none), or `n`
- * images — then settle to what the call is charged, whatever its fate. What
- * cannot be bounded (`n` or a cap that is not a whole number in range) is
+ * the prompt estimate of the whole body (with the most each image part can
+ * cost) plus the completion cap `n` times, the cap lowered to what remains
+ * (and set when the app sent none), or `n` images — then settle to what the
+ * call is charged, whatever its fate. What cannot be bounded (`n` or a cap
+ * that is not a whole number in range, a file or unknown content part) is
  * refused with a 400 naming it, when the budget limits the call.
  */
 export class BudgetGuard {
@@ -96,7 +97,8 @@ export class BudgetGuard {
     let needed = 0;
     /** Set when the budget limits the call and the body cannot be bounded: nothing is held, the call is refused. */
     let unbounded: AppError | null = null;
-    let estimate: number | undefined;
+    /** The prompt estimate (or the 400 of a part nothing bounds), worked out once however often the plan runs. */
+    let bound: number | AppError | undefined;
     // Planned on the budget row inside the reserving transaction: one read, one conditional UPDATE.
     const plan = (budget: BudgetState): Planned => {
       unbounded = null;
@@ -108,7 +110,13 @@ export class BudgetGuard {
           unbounded = n instanceof AppError ? n : (caps as AppError);
           return null;
         }
-        estimate ??= promptEstimate(body);
+        // Walked only here, once a token limit applies: content parts can cost far more than their bytes.
+        bound ??= promptBound(body);
+        if (bound instanceof AppError) {
+          unbounded = bound;
+          return null;
+        }
+        const estimate = bound;
         const wanted = caps.length ? Math.max(...caps.map(([, cap]) => cap)) : this.deps.defaultMaxTokens;
         needed = estimate + wanted * n;
         // n choices each up to the cap: the cap is what remains shared among them.

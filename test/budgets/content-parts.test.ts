@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IMAGE_PART_MOST_TOKENS, LOW_DETAIL_IMAGE_PART_MOST_TOKENS, promptBound, promptEstimate } from '../../src/consent/budget-rules.js';
+import { AppError } from '../../src/errors.js';
+import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { userWithSession } from '../helpers/oauth.js';
+import { call, type Seeded, startTestServer, type TestServer } from '../helpers/server.js';
+import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
+
+type Json = Record<string, unknown>;
+
+const image = (detail?: string) => ({ type: 'image_url', image_url: { url: 'https://images.example/x.png', ...(detail ? { detail } : {}) } });
+/** A system message first, so a part's param names a message index other than 0. */
+const asking = (...parts: unknown[]): Json => ({
+  model: 'test-model',
+  messages: [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: [{ type: 'text', text: 'What is in this?' }, ...parts] },
+  ],
+});
+const fileId = { type: 'file', file: { file_id: 'file-abc123' } };
+const fileData = { type: 'file', file: { filename: 'a.pdf', file_data: 'data:application/pdf;base64,JVBERi0xLjQK' } };
+const video = { type: 'input_video', input_video: { url: 'https://videos.example/x.mp4' } };
+
+describe('promptBound: the prompt estimate of a call a token limit applies to', () => {
+  it('adds the most an image part can cost to the byte estimate; text, refusal and audio parts add nothing', () => {
+    expect(IMAGE_PART_MOST_TOKENS).toBe(2_833 + 8 * 5_667);
+    expect(LOW_DETAIL_IMAGE_PART_MOST_TOKENS).toBe(Math.ceil(1_536 * 2.46));
+    const plain = { messages: [{ role: 'user', content: 'hi' }] };
+    expect(promptBound(plain)).toBe(promptEstimate(plain));
+    const texts = { messages: [{ role: 'assistant', content: [{ type: 'refusal', refusal: 'no' }] }, { role: 'user', content: [{ type: 'text', text: 'hi' }] }] };
+    expect(promptBound(texts)).toBe(promptEstimate(texts));
+    // Its base64 is in the bytes: ≥ 2/3 of a token per audio byte, far above ~10 audio tokens a second.
+    const audio = asking({ type: 'input_audio', input_audio: { data: 'UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=', format: 'wav' } });
+    expect(promptBound(audio)).toBe(promptEstimate(audio));
+    const images = asking(image('high'), image(), image('auto'), image('low'));
+    expect(promptBound(images)).toBe(promptEstimate(images) + 3 * IMAGE_PART_MOST_TOKENS + LOW_DETAIL_IMAGE_PART_MOST_TOKENS);
+    // Bodies the upstream will refuse are left to it.
+    expect(promptBound({ messages: 'hi' })).toBe(promptEstimate({ messages: 'hi' }));
+  });
+
+  it.each([
+    ['a file_id', fileId, 'messages[1].content[1]', 'cannot include files'],
+    ['file_data', fileData, 'messages[1].content[1]', 'cannot include files'],
+    ['an unknown part', video, 'messages[1].content[1]', "cannot include 'input_video' content"],
+    ['a part that is not an object', 'hello', 'messages[1].content[1]', 'cannot include a content part without a type'],
+  ])('%s cannot be bounded: the 400 names it', (_, part, param, words) => {
+    const bound = promptBound(asking(part));
+    expect(bound).toBeInstanceOf(AppError);
+    expect(bound).toMatchObject({ status: 400, code: 'invalid_value', param });
+    expect((bound as AppError).message).toContain(`Invalid '${param}': a call with a spending limit ${words}`);
+  });
+});
+
+/** SPEC §10: content parts cost far more than their bytes; a budgeted call reserves their most, or is refused. */
+describe.each(DIALECTS)('budgeted calls with content parts (%s)', (dialect) => {
+  let ts: TestServer;
+  let up: FakeUpstream;
+  let owner: Seeded;
+  let token: string;
+  let clientId: string;
+
+  beforeAll(async () => {
+    if (!dialectAvailable(dialect)) return;
+    up = await startFakeUpstream();
+    ts = await startTestServer(dialect, { RATE_LIMIT_TOKEN: '0', UPSTREAM_BASE_URL: up.baseUrl });
+    const session = await userWithSession(ts, `parts_${dialect}`);
+    owner = session.user;
+    const client = await clientWithAllScopes(ts, owner, 'Vision App');
+    clientId = client.clientId;
+    token = (await accessTokenFor(ts, session.agent, client, 'generations')).access_token;
+  });
+  afterAll(async () => {
+    await ts?.close();
+    await up?.close();
+  });
+
+  const chat = (body: Json) => call('POST', `${ts.api}/oauth/chat/completions`, { headers: { authorization: `Bearer ${token}` }, json: body });
+  const estimate = (body: Json) => Math.ceil(Buffer.byteLength(JSON.stringify(body)) / 2);
+  const upstreamCalls = () => up.received.filter((r) => r.path === '/v1/chat/completions');
+  const limit = async (tokens: number | null) => {
+    await ts.services.budgets.set(owner.userId, clientId, null);
+    if (tokens !== null) await ts.services.budgets.set(owner.userId, clientId, { tokens, images: null, period: 'month' });
+  };
+
+  describe.skipIf(!dialectAvailable(dialect))('chat', () => {
+    it('one high-detail image does not fit 1,000 tokens: 429 before the upstream, needing its 48,169', async () => {
+      // Issue 30: an image part of ~60 bytes was reserved ~30 tokens; four of them spent ~100k against 1,000.
+      await limit(1_000);
+      const before = upstreamCalls().length;
+      for (const body of [asking(image('high')), asking(image(), image(), image(), image())]) {
+        const reply = await chat(body);
+        expect(reply.status).toBe(429);
+        expect(reply.json.error).toMatchObject({ code: 'app_budget_exceeded', type: 'insufficient_quota' });
+        const images = (body.messages as Array<{ content: unknown[] }>)[1]!.content.length - 1;
+        expect(reply.json.error.message).toContain(`this call needs up to ${(estimate(body) + images * 48_169 + 4096).toLocaleString('en-US')}.`);
+      }
+      expect(upstreamCalls().length).toBe(before);
+      expect((await ts.services.budgets.get(owner.userId, clientId))!).toMatchObject({ tokensUsed: 0, tokensReserved: 0 });
+    });
+
+    it('under 60,000 tokens it is sent, and its hold covers the image: a call whose usage never comes is charged it', async () => {
+      await limit(60_000);
+      const body: Json = { ...asking(image('high')), max_tokens: 100 };
+      const reply = await chat(body);
+      expect(reply.status).toBe(200);
+      expect(upstreamCalls().at(-1)!.body).toMatchObject({ max_tokens: 100, messages: body.messages });
+      // The no-usage answer is charged its whole reservation (SPEC §10): the bytes, the image's most and the cap.
+      const noUsage = { ...body, model: 'no-usage' };
+      expect((await chat(noUsage)).status).toBe(200);
+      const state = (await ts.services.budgets.get(owner.userId, clientId))!;
+      expect(state.tokensReserved).toBe(0);
+      expect(state.tokensUsed).toBe(18 + estimate(noUsage) + 48_169 + 100);
+      // What remains is lowered by the image's hold: the next cap is what is left after it.
+      await limit(50_000);
+      expect((await chat(asking(image('high')))).status).toBe(200);
+      const fitted = asking(image('high'));
+      expect(upstreamCalls().at(-1)!.body.max_tokens).toBe(50_000 - estimate(fitted) - 48_169);
+    });
+
+    it('a low-detail image holds its smaller most: it fits 5,000 tokens', async () => {
+      await limit(5_000);
+      const body = asking(image('low'));
+      const reply = await chat(body);
+      expect(reply.status).toBe(200);
+      expect(upstreamCalls().at(-1)!.body.max_tokens).toBe(5_000 - estimate(body) - 3_779);
+    });
+
+    it.each([
+      ['a file_id part', fileId, 'cannot include files'],
+      ['a file_data part', fileData, 'cannot include files'],
+      ['an input_video part (a type Serika does not know)', video, "cannot include 'input_video' content"],
+    ])('%s cannot be bounded: 400 naming it, before the upstream', async (_, part, words) => {
+      await limit(1_000_000);
+      const before = upstreamCalls().length;
+      const reply = await chat(asking(part));
+      expect(reply.status).toBe(400);
+      expect(reply.json.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_value', param: 'messages[1].content[1]' });
+      expect(reply.json.error.message).toContain(`a call with a spending limit ${words}`);
+      expect(upstreamCalls().length).toBe(before);
+      expect((await ts.services.budgets.get(owner.userId, clientId))!).toMatchObject({ tokensUsed: 0, tokensReserved: 0 });
+    });
+
+    it('with no token limit the same bodies go to the upstream untouched: it judges them', async () => {
+      for (const tokens of [null, 'images only'] as const) {
+        await limit(null);
+        if (tokens) await ts.services.budgets.set(owner.userId, clientId, { tokens: null, images: 1, period: 'day' });
+        for (const body of [asking(image('high'), image(), image(), image()), asking(image('low')), asking(fileId), asking(fileData), asking(video)]) {
+          const reply = await chat(body);
+          expect(reply.status).toBe(200);
+          expect(upstreamCalls().at(-1)!.body).toEqual(body);
+        }
+      }
+    });
+  });
+});
