@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE_PART_MOST_TOKENS, LOW_DETAIL_IMAGE_PART_MOST_TOKENS, promptBound, promptEstimate } from '../../src/consent/budget-rules.js';
 import { AppError } from '../../src/errors.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { userWithSession } from '../helpers/oauth.js';
-import { call, type Seeded, startTestServer, type TestServer } from '../helpers/server.js';
-import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
+import { type FakeUpstream } from '../helpers/fake-upstream.js';
+import { call, type Seeded, type TestServer } from '../helpers/server.js';
+import { startGenerationApp, type GenerationApp } from '../helpers/tokens.js';
 
 type Json = Record<string, unknown>;
 
@@ -54,6 +53,7 @@ describe('promptBound: the prompt estimate of a call a token limit applies to', 
 
 /** SPEC §10: content parts cost far more than their bytes; a budgeted call reserves their most, or is refused. */
 describe.each(DIALECTS)('budgeted calls with content parts (%s)', (dialect) => {
+  let app: GenerationApp;
   let ts: TestServer;
   let up: FakeUpstream;
   let owner: Seeded;
@@ -62,18 +62,10 @@ describe.each(DIALECTS)('budgeted calls with content parts (%s)', (dialect) => {
 
   beforeAll(async () => {
     if (!dialectAvailable(dialect)) return;
-    up = await startFakeUpstream();
-    ts = await startTestServer(dialect, { RATE_LIMIT_TOKEN: '0', UPSTREAM_BASE_URL: up.baseUrl });
-    const session = await userWithSession(ts, `parts_${dialect}`);
-    owner = session.user;
-    const client = await clientWithAllScopes(ts, owner, 'Vision App');
-    clientId = client.clientId;
-    token = (await accessTokenFor(ts, session.agent, client, 'generations')).access_token;
+    app = await startGenerationApp(dialect, `parts_${dialect}`, 'Vision App');
+    ({ ts, up, owner, token, clientId } = app);
   });
-  afterAll(async () => {
-    await ts?.close();
-    await up?.close();
-  });
+  afterAll(async () => app?.close());
 
   const chat = (body: Json) => call('POST', `${ts.api}/oauth/chat/completions`, { headers: { authorization: `Bearer ${token}` }, json: body });
   const estimate = (body: Json) => Math.ceil(Buffer.byteLength(JSON.stringify(body)) / 2);

@@ -1,13 +1,14 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
-import { startFakeUpstream, USAGE, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { hiddenField, userWithSession, type Agent } from '../helpers/oauth.js';
-import { call, type Seeded, startInstance, startTestServer, type TestServer } from '../helpers/server.js';
-import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
+import { USAGE, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { hiddenField, type Agent } from '../helpers/oauth.js';
+import { call, type Seeded, startInstance, type TestServer } from '../helpers/server.js';
+import { startGenerationApp, type GenerationApp } from '../helpers/tokens.js';
 
 /** SPEC §10 enforcement in the gateway: reserve before the upstream, settle after, 429 when it cannot fit. */
 describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
+  let app: GenerationApp;
   let ts: TestServer;
   let up: FakeUpstream;
   let owner: Seeded;
@@ -17,19 +18,10 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
 
   beforeAll(async () => {
     if (!dialectAvailable(dialect)) return;
-    up = await startFakeUpstream();
-    ts = await startTestServer(dialect, { RATE_LIMIT_TOKEN: '0', UPSTREAM_BASE_URL: up.baseUrl });
-    const session = await userWithSession(ts, `spend_${dialect}`);
-    owner = session.user;
-    agent = session.agent;
-    const client = await clientWithAllScopes(ts, owner, 'Budget App');
-    clientId = client.clientId;
-    token = (await accessTokenFor(ts, session.agent, client, 'generations')).access_token;
+    app = await startGenerationApp(dialect, `spend_${dialect}`, 'Budget App');
+    ({ ts, up, owner, token, clientId, agent } = app);
   });
-  afterAll(async () => {
-    await ts?.close();
-    await up?.close();
-  });
+  afterAll(async () => app?.close());
 
   const chat = (body: Record<string, unknown>, auth = token) =>
     call('POST', `${ts.api}/oauth/chat/completions`, { headers: { authorization: `Bearer ${auth}` }, json: { model: 'test-model', messages: [{ role: 'user', content: 'hi' }], ...body } });

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
-import { startFakeUpstream, STREAM_USAGE, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { userWithSession } from '../helpers/oauth.js';
-import { startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
-import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
+import { STREAM_USAGE, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { type Seeded, type TestServer } from '../helpers/server.js';
+import { startGenerationApp, type GenerationApp } from '../helpers/tokens.js';
 
 /** SPEC §10: the prompt estimate of a body as the app sent it (UTF-8 bytes ÷ 2, rounded up). */
 const estimate = (body: Record<string, unknown>) => Math.ceil(Buffer.byteLength(JSON.stringify(body)) / 2);
@@ -14,6 +13,7 @@ const estimate = (body: Record<string, unknown>) => Math.ceil(Buffer.byteLength(
  * row is written either way. The test upstream sends the usage chunk after the finish_reason chunk, as OpenAI does.
  */
 describe.each(DIALECTS)('streams that do not run to their end are charged (%s)', (dialect) => {
+  let app: GenerationApp;
   let ts: TestServer;
   let up: FakeUpstream;
   let owner: Seeded;
@@ -22,18 +22,10 @@ describe.each(DIALECTS)('streams that do not run to their end are charged (%s)',
 
   beforeAll(async () => {
     if (!dialectAvailable(dialect)) return;
-    up = await startFakeUpstream();
-    ts = await startTestServer(dialect, { RATE_LIMIT_TOKEN: '0', UPSTREAM_BASE_URL: up.baseUrl, UPSTREAM_TIMEOUT: '3' });
-    const session = await userWithSession(ts, `unfinished_${dialect}`);
-    owner = session.user;
-    const client = await clientWithAllScopes(ts, owner, 'Quitter App');
-    clientId = client.clientId;
-    token = (await accessTokenFor(ts, session.agent, client, 'generations')).access_token;
+    app = await startGenerationApp(dialect, `unfinished_${dialect}`, 'Quitter App', { UPSTREAM_TIMEOUT: '3' });
+    ({ ts, up, owner, token, clientId } = app);
   });
-  afterAll(async () => {
-    await ts?.close();
-    await up?.close();
-  });
+  afterAll(async () => app?.close());
 
   const rowsOf = (model: string) =>
     ts.services.storage.db.selectFrom('usage_records').select(['status', 'prompt_tokens', 'completion_tokens']).where('client_id', '=', clientId).where('model', '=', model).execute();
