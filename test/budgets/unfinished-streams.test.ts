@@ -3,6 +3,7 @@ import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { STREAM_USAGE, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { type Seeded, type TestServer } from '../helpers/server.js';
 import { startGenerationApp, type GenerationApp } from '../helpers/tokens.js';
+import { until } from '../helpers/until.js';
 
 /** SPEC §10: the prompt estimate of a body as the app sent it (UTF-8 bytes ÷ 2, rounded up). */
 const estimate = (body: Record<string, unknown>) => Math.ceil(Buffer.byteLength(JSON.stringify(body)) / 2);
@@ -31,8 +32,7 @@ describe.each(DIALECTS)('streams that do not run to their end are charged (%s)',
     ts.services.storage.db.selectFrom('usage_records').select(['status', 'prompt_tokens', 'completion_tokens']).where('client_id', '=', clientId).where('model', '=', model).execute();
   /** Waits (a bounded poll) until `count` rows of `model` are written. */
   async function rowsWritten(model: string, count: number) {
-    const until = Date.now() + 15_000;
-    while ((await rowsOf(model)).length < count && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    await until(async () => (await rowsOf(model)).length >= count, { timeoutMs: 15_000, intervalMs: 25, message: `${count} usage rows of ${model}` });
     return rowsOf(model);
   }
   /** Streams a chat and goes away (the connection closed) once `leaveAt` says so of what came so far. */

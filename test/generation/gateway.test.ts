@@ -5,6 +5,7 @@ import { STREAM_USAGE, USAGE, startFakeUpstream, type FakeUpstream } from '../he
 import { userWithSession, type Agent } from '../helpers/oauth.js';
 import { call, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
 import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
+import { until } from '../helpers/until.js';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
 
@@ -183,9 +184,13 @@ describe('generation through an OpenAI-compatible upstream', () => {
       // The slow stream takes 2.4 s; Serika reads on for UPSTREAM_TIMEOUT (1 s), then ends the upstream call.
       const seen = await aborted;
       expect(seen.body.model).toBe('slow-stream');
-      const until = Date.now() + 2000;
-      while ((await usageRows()).at(-1)?.model !== 'slow-stream' && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      const row = (await usageRows()).at(-1)!;
+      const row = await until(
+        async () => {
+          const last = (await usageRows()).at(-1);
+          return last?.model === 'slow-stream' && last;
+        },
+        { message: "the slow stream's usage row" },
+      );
       expect(row).toMatchObject({ status: 499, prompt_tokens: Math.ceil(Buffer.byteLength(JSON.stringify(appBody)) / 2) });
       // At least the first word ('one'), at most all eight.
       expect(row.completion_tokens).toBeGreaterThanOrEqual(2);
@@ -204,13 +209,11 @@ describe('generation through an OpenAI-compatible upstream', () => {
       request.on('error', () => undefined);
       request.end(JSON.stringify({ model: 'slow', messages: [] }));
       // Gone once the upstream has the call (it answers 'slow' after 3 s).
-      const deadline = Date.now() + 5000;
-      while (up.received.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await until(() => up.received.length > before, { intervalMs: 10, message: 'the upstream to receive the call' });
       request.destroy();
       const seen = await aborted;
       expect(seen.body.model).toBe('slow');
-      const until = Date.now() + 2000;
-      while ((await usageRows()).at(-1)?.status !== 499 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      await until(async () => (await usageRows()).at(-1)?.status === 499, { message: 'a usage row with status 499' });
       expect((await usageRows()).at(-1)).toMatchObject({ status: 499, prompt_tokens: 0, completion_tokens: 0 });
     });
   });

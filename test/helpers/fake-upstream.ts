@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sleep } from './until.js';
 
 /**
  * A local OpenAI-compatible server for tests (test code only). The model
@@ -29,7 +30,7 @@ export const TINY_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR
 export const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
 export const STREAM_USAGE = { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// Every sleep below is the point: the upstream's latency, which the gateway's timeouts and streams are tested against.
 
 function completion(model: string) {
   return {

@@ -6,6 +6,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import type { Services } from '../../src/services.js';
 import type { Dialect } from '../../src/storage/database.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
+import { until } from './until.js';
 
 export interface TestServer {
   /** Origin, e.g. http://127.0.0.1:41234 */
@@ -120,7 +121,7 @@ export async function startPair(env: Record<string, string>, redisUrl: string | 
   const withRedis = redisUrl ? { ...env, REDIS_URL: redisUrl } : env;
   const a = await startTestServer('sqlite', withRedis);
   const b = redisUrl ? await startTestServer('sqlite', withRedis) : a;
-  while (redisUrl && [a, b].some((ts) => ts.services.redis?.status !== 'ready')) await new Promise((resolve) => setTimeout(resolve, 20));
+  if (redisUrl) await until(() => [a, b].every((ts) => ts.services.redis?.status === 'ready'), { timeoutMs: 10_000, message: 'both instances to reach Redis' });
   return { a, b, close: async () => void (await Promise.all([a.close(), b !== a ? b.close() : undefined])) };
 }
 

@@ -5,6 +5,7 @@ import { postFrom, rawRequest } from '../helpers/loopback.js';
 import { Agent, authorizeUrl, decide, form, hiddenField, pkce, registerClient, signIn, standardParams, tokenRequest, userWithSession } from '../helpers/oauth.js';
 import { call, captureLog, seedUser, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
 import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
+import { until } from '../helpers/until.js';
 
 const INVALID_UTF8 = Buffer.concat([Buffer.from('{"name":"a'), Buffer.from([0xff, 0xfe, 0xc3, 0x28]), Buffer.from('","redirectUris":["https://a.example/cb"],"scopes":["profile"]}')]);
 const deepJson = (depth: number) => `{"model":"m","messages":[{"role":"user","content":${'['.repeat(depth)}${']'.repeat(depth)}}]}`;
@@ -444,9 +445,13 @@ describe('a client that hangs up mid-body', () => {
     const socket = connect(Number(port), '127.0.0.1');
     await new Promise((resolve) => socket.on('connect', resolve));
     socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const entries = () => lines.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { reqId?: string; msg: string; req?: { url: string } });
+    const incoming = await until(() => entries().find((e) => e.msg === 'incoming request' && e.req?.url === path), { message: `the server to log the incoming ${path} request` });
     socket.destroy();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The positive anchor: the server logs how this very request ended (answered before its body, or
+    // the hang-up); only once it has is the absence of an error line below worth anything.
+    const ending = await until(() => entries().find((e) => e.reqId === incoming.reqId && e.msg !== 'incoming request'), { message: `the server to log how the ${path} request ended` });
+    expect(ending.msg).toMatch(/^(client closed the connection before its request was read|request completed)$/);
     const log = lines.join('');
     expect(log).not.toMatch(/database unavailable|service unavailable/);
     expect(log).not.toMatch(/"level":50/);

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, spawnServer } from '../helpers/cli.js';
 import { call } from '../helpers/server.js';
+import { until } from '../helpers/until.js';
 
 describe('serika backup (SQLite online backup API)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'serika-backup-'));
@@ -25,7 +26,7 @@ describe('serika backup (SQLite online backup API)', () => {
       }
     });
     try {
-      while (acknowledged.length < 100) await new Promise((resolve) => setTimeout(resolve, 20));
+      await until(() => acknowledged.length >= 100, { timeoutMs: 20_000, message: '100 acknowledged writes' });
       const before = [...acknowledged];
       const backup = await runCli(['backup', '--to', join(dir, 'copy.db')], env);
       expect(backup.code, backup.stderr).toBe(0);

@@ -8,6 +8,7 @@ import { postFrom } from '../helpers/loopback.js';
 import { form, userWithSession } from '../helpers/oauth.js';
 import { call, captureLog, startTestServer, type TestServer } from '../helpers/server.js';
 import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
+import { until } from '../helpers/until.js';
 
 /** The value of one sample line, `name{labels} value`, or 0 when absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -77,11 +78,13 @@ describe('metrics with --workers', () => {
     try {
       const url = server.url.replace('localhost', '127.0.0.1');
       // Both workers connected: /readyz reports Redis from whichever answers.
-      for (let i = 0; i < 50; i++) {
-        const replies = await Promise.all([1, 2, 3, 4].map(() => call('GET', `${url}/readyz`)));
-        if (replies.every((r) => r.json?.redis === 'ok')) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await until(
+        async () => {
+          const replies = await Promise.all([1, 2, 3, 4].map(() => call('GET', `${url}/readyz`)));
+          return replies.every((r) => r.json?.redis === 'ok');
+        },
+        { timeoutMs: 10_000, intervalMs: 100, message: '/readyz to report Redis ok from both workers' },
+      );
       for (let i = 0; i < 4; i++) expect(sample((await call('GET', `${url}/metrics`)).text, 'serika_redis_up')).toBe(1);
     } finally {
       await server.stop();
@@ -98,8 +101,7 @@ describe('a REDIS_URL that does not answer', () => {
   afterAll(async () => ts?.close());
 
   it('is reported at start (a warning; it keeps serving), in /readyz (still 200) and in the metrics', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 3500));
-    expect(log.lines.join('')).toContain('REDIS_URL is set but Redis does not answer');
+    await until(() => log.lines.join('').includes('REDIS_URL is set but Redis does not answer'), { timeoutMs: 15_000, intervalMs: 50, message: 'the start-up warning that Redis does not answer' });
     const ready = await call('GET', `${ts.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(ready.json).toEqual({ status: 'ok', database: 'ok', redis: 'down' });

@@ -8,6 +8,7 @@ import { freePort } from '../../src/server.js';
 import { ROOT } from '../helpers/cli.js';
 import { postFrom, rawRequest } from '../helpers/loopback.js';
 import { captureLog, startInstance, startTestServer, type TestServer } from '../helpers/server.js';
+import { until } from '../helpers/until.js';
 
 const NGINX = '/usr/sbin/nginx';
 // Redis keeps counters for a minute across runs: each run speaks from its own addresses.
@@ -81,13 +82,11 @@ describe.skipIf(!existsSync(NGINX) || !REDIS_URL)('behind nginx, configured as d
         `  include ${dir}/serika.conf;\n}\n`,
     );
     nginx = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
-    for (let i = 0; i < 50; i++) {
-      try {
-        if ((await viaProxy(port, '/healthz', { localAddress: '127.0.0.1' })).status === 200) break;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
+    await until(async () => (await viaProxy(port, '/healthz', { localAddress: '127.0.0.1' }).catch(() => null))?.status === 200, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      message: 'nginx to proxy /healthz',
+    });
   });
   afterAll(async () => {
     nginx?.kill('SIGTERM');

@@ -7,6 +7,7 @@ import { openStorage } from '../../src/storage/database.js';
 import { runCli, spawnServer, type ServerProcess } from '../helpers/cli.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { call } from '../helpers/server.js';
+import { until } from '../helpers/until.js';
 
 const logLines = (server: ServerProcess) =>
   server
@@ -53,13 +54,17 @@ describe.each([[['serve']], [['serve', '--workers', '2']]])('graceful shutdown o
         streamed += Buffer.from(value).toString('utf8');
       }
     })();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await until(() => streamed.includes('data:'), { timeoutMs: 10_000, message: 'the first streamed chunk' });
 
     const started = Date.now();
     server.child.kill('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    const ready = await call('GET', `${url}/readyz`);
-    expect(ready.status).toBe(503);
+    const ready = await until(
+      async () => {
+        const reply = await call('GET', `${url}/readyz`);
+        return reply.status === 503 && reply;
+      },
+      { timeoutMs: 10_000, message: '/readyz to answer 503 once SIGTERM is handled' },
+    );
     expect(ready.json.status).toBe('draining');
     // Still serving during the drain.
     expect((await call('GET', `${url}/healthz`)).status).toBe(200);

@@ -4,9 +4,9 @@ import { PG_URL, createTestDatabase, type TestDatabase } from '../helpers/databa
 import { form, registerClient, type TestClient } from '../helpers/oauth.js';
 import { call, seedUser, startInstance, type Seeded } from '../helpers/server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { sleep, until } from '../helpers/until.js';
 
 type Instance = Awaited<ReturnType<typeof startInstance>>;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!PG_URL)('PostgreSQL going away under load (through a TCP proxy the test controls)', () => {
   let database: TestDatabase;
@@ -64,30 +64,26 @@ describe.skipIf(!PG_URL)('PostgreSQL going away under load (through a TCP proxy 
         statuses.set(created.status, (statuses.get(created.status) ?? 0) + 1);
         if (created.status === 201) createdClients.push(created.json.clientId);
         else expect(created.json.error.code).toBe('service_unavailable');
-        await sleep(5);
+        await sleep(5); // pacing the load, not waiting for anything
       }
     };
     const load = Promise.all(Array.from({ length: 8 }, worker));
 
-    await sleep(400);
+    await until(() => acknowledged.length >= 8, { timeoutMs: 15_000, message: 'the load to have refreshed tokens before the cut' });
     proxy.cut();
-    await sleep(300);
-    const ready = await call('GET', `${serika.url}/readyz`);
-    expect(ready.status).toBe(503);
+    await until(async () => (await call('GET', `${serika.url}/readyz`)).status === 503, { timeoutMs: 10_000, message: '/readyz to answer 503 once the database is cut off' });
     const during = await call('GET', `${serika.api}/oauth/clients`, { key: owner.key });
     expect(during.status).toBe(503);
     expect(during.json.error.code).toBe('service_unavailable');
     expect(during.headers.get('retry-after')).toBe('1');
-    await sleep(1500);
+    // The outage lasts until the load has met it (a 503 counted), so the checks below cover writes made around it.
+    await until(() => (statuses.get(503) ?? 0) > 0, { timeoutMs: 15_000, message: 'the load to get a 503 during the outage' });
     proxy.resume();
 
-    // Recovery within seconds, without a restart.
-    const recovering = Date.now();
-    while ((await call('GET', `${serika.url}/readyz`)).status !== 200) {
-      expect(Date.now() - recovering).toBeLessThan(10_000);
-      await sleep(100);
-    }
-    await sleep(500);
+    // Recovery within seconds, without a restart, and the load succeeding again.
+    await until(async () => (await call('GET', `${serika.url}/readyz`)).status === 200, { timeoutMs: 10_000, intervalMs: 100, message: '/readyz to answer 200 after the database is back' });
+    const atRecovery = acknowledged.length;
+    await until(() => acknowledged.length > atRecovery, { timeoutMs: 10_000, message: 'a refresh acknowledged after recovery' });
     stop = true;
     await load;
 

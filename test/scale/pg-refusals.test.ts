@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_URL } from '../helpers/databases.js';
 import { form, registerClient, type TestClient } from '../helpers/oauth.js';
 import { call, seedUser, startInstance, type Seeded } from '../helpers/server.js';
+import { until } from '../helpers/until.js';
 
 type Instance = Awaited<ReturnType<typeof startInstance>>;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * PostgreSQL refusing new connections, for real: a role of its own over a database of its own (both `t_dur_…`,
@@ -47,8 +47,7 @@ describe.skipIf(!PG_URL)('PostgreSQL refusing connections: 503 with Retry-After 
   /** Ends the role's open connections (the pool drops each as it hears), so every request needs a fresh one. */
   async function dropPooledConnections(): Promise<void> {
     await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where usename = $1', [name]);
-    for (let i = 0; i < 500 && serika.services.storage.poolStats!().total > 0; i++) await sleep(10);
-    expect(serika.services.storage.poolStats!().total).toBe(0);
+    await until(() => serika.services.storage.poolStats!().total === 0, { intervalMs: 10, message: 'the pool to drop every terminated connection' });
   }
 
   async function expectEveryFormatRefused(): Promise<void> {

@@ -5,13 +5,7 @@ import { migrateToLatest } from '../../src/storage/migrate.js';
 import { InvalidationFeed, type Invalidation } from '../../src/storage/invalidations.js';
 import { accessTokenCache, type CacheableToken } from '../../src/oauth/access-token-cache.js';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
-
-/** Polls a condition every 10 ms for at most `ms` (never a fixed sleep). */
-async function within(ms: number, condition: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  return condition();
-}
+import { until } from '../helpers/until.js';
 
 const row = (hash: string, over: Partial<CacheableToken> = {}): CacheableToken => ({ token_hash: hash, kind: 'access', family_id: 'fam_1', code_hash: 'code_1', client_id: 'client_1', user_id: 'user_1', ...over });
 
@@ -58,11 +52,11 @@ describe.each(DIALECTS)('invalidation feed and token cache (%s)', (dialect) => {
       }),
     ).rejects.toThrow('rolled back');
     await storage.db.transaction().execute((trx) => writer.record(trx, [{ kind: 'client', key: 'client_b' }]));
-    expect(await within(1000, () => seen.length === 3)).toBe(true);
+    await until(() => seen.length === 3, { timeoutMs: 1000, intervalMs: 10, message: 'the reader to see 3 invalidations' });
     await reader.catchUp();
     expect(seen).toEqual([{ kind: 'family', key: 'fam_a' }, { kind: 'user', key: 'user_a' }, { kind: 'client', key: 'client_b' }]);
     // The writer's own rolled-back change keeps its caches off only until the hole is known for one.
-    expect(await within(1000, () => writer.fresh)).toBe(true);
+    await until(() => writer.fresh, { timeoutMs: 1000, intervalMs: 10, message: "the writer's feed to be fresh again" });
   });
 
   it.skipIf(dialect !== 'postgres' || !dialectAvailable(dialect))('delivers ids that commit out of order (PostgreSQL)', async () => {
@@ -81,19 +75,19 @@ describe.each(DIALECTS)('invalidation feed and token cache (%s)', (dialect) => {
     });
     await recorded;
     await storage.db.transaction().execute((trx) => writer.record(trx, [{ kind: 'token', key: 'higher id, first commit' }]));
-    expect(await within(1000, () => seen.length === 1)).toBe(true);
+    await until(() => seen.length === 1, { timeoutMs: 1000, intervalMs: 10, message: 'the reader to see the first commit' });
     releaseFirst();
     await first;
-    expect(await within(1000, () => seen.length === 2)).toBe(true);
+    await until(() => seen.length === 2, { timeoutMs: 1000, intervalMs: 10, message: 'the reader to see both commits' });
     expect(seen).toEqual(['higher id, first commit', 'lower id, later commit']);
   });
 
   it.skipIf(!dialectAvailable(dialect))('is not fresh while the outbox cannot be read, so caches answer from the database', async () => {
     const feed = await newFeed(other, { staleMs: 200 });
-    expect(await within(500, () => feed.fresh)).toBe(true);
+    await until(() => feed.fresh, { timeoutMs: 500, intervalMs: 10, message: 'the feed to be fresh' });
     await sql`alter table cache_invalidations rename to cache_invalidations_away`.execute(storage.db);
     try {
-      expect(await within(1000, () => !feed.fresh)).toBe(true);
+      await until(() => !feed.fresh, { timeoutMs: 1000, intervalMs: 10, message: 'the feed to go stale while the outbox is unreadable' });
       const cache = accessTokenCache<CacheableToken>(feed, 10);
       let loads = 0;
       const load = async () => (loads++, row('h1'));
@@ -103,7 +97,7 @@ describe.each(DIALECTS)('invalidation feed and token cache (%s)', (dialect) => {
     } finally {
       await sql`alter table cache_invalidations_away rename to cache_invalidations`.execute(storage.db);
     }
-    expect(await within(1000, () => feed.fresh)).toBe(true);
+    await until(() => feed.fresh, { timeoutMs: 1000, intervalMs: 10, message: 'the feed to be fresh' });
   });
 
   it.skipIf(!dialectAvailable(dialect))('evicts exactly what each kind of invalidation names, and keeps the rest', async () => {
@@ -131,21 +125,21 @@ describe.each(DIALECTS)('invalidation feed and token cache (%s)', (dialect) => {
       ]),
     );
     await feed.catchUp();
-    expect(await within(1000, () => feed.fresh)).toBe(true);
+    await until(() => feed.fresh, { timeoutMs: 1000, intervalMs: 10, message: 'the feed to be fresh' });
     expect(Object.values(rows).filter((r) => cache.holds(r.token_hash)).map((r) => r.token_hash)).toEqual(['x']);
   });
 
   it.skipIf(!dialectAvailable(dialect))('a lookup that overlapped an invalidation does not fill the cache; refresh tokens are never kept', async () => {
     const feed = await newFeed(storage);
     const cache = accessTokenCache<CacheableToken>(feed, 100);
-    expect(await within(500, () => feed.fresh)).toBe(true);
+    await until(() => feed.fresh, { timeoutMs: 500, intervalMs: 10, message: 'the feed to be fresh' });
     let finishLoad!: () => void;
     const slow = cache.get('h2', () => new Promise((resolve) => (finishLoad = () => resolve(row('h2')))));
     await storage.db.transaction().execute((trx) => feed.record(trx, [{ kind: 'user', key: 'someone' }]));
     await feed.catchUp();
     finishLoad();
     await slow;
-    expect(await within(1000, () => feed.fresh)).toBe(true);
+    await until(() => feed.fresh, { timeoutMs: 1000, intervalMs: 10, message: 'the feed to be fresh' });
     expect(cache.holds('h2')).toBe(false);
     await cache.get('h3', async () => row('h3', { kind: 'refresh' }));
     expect(cache.holds('h3')).toBe(false);

@@ -105,6 +105,8 @@ describe.each(DIALECTS)('prepared queries (%s)', (dialect) => {
       await begun;
       const seen = count(db, { key: 'inside' });
       const written = insert(db, { key: 'beside' });
+      // A fixed window on purpose: the two statements above get the chance to run (wrongly) inside the
+      // open transaction before it ends. The anchor is `beside` landing after it, below.
       await new Promise((resolve) => setTimeout(resolve, 20));
       release();
       await expect(transaction).rejects.toThrow('roll back');

@@ -7,19 +7,10 @@ import { sql } from 'kysely';
 import SQLite from 'better-sqlite3';
 import { checkpointsItself, leavesCheckpointsToThread, openStorage, type Storage } from '../../src/storage/database.js';
 import { startCheckpointer } from '../../src/storage/wal-checkpointer.js';
+import { until } from '../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'serika-ckpt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Polls `check` (running `between` before each wait) until it holds, or fails after `ms`. */
-async function until(check: () => boolean, ms = 5000, between?: () => Promise<void>): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await between?.();
-    await new Promise((r) => setTimeout(r, between ? 30 : 10));
-  }
-}
 
 /** SQLite's WAL is copied into the database file by a thread of its own, never by a serving commit. */
 describe('WAL checkpoints off the event loop (SQLite)', () => {
@@ -32,7 +23,7 @@ describe('WAL checkpoints off the event loop (SQLite)', () => {
     const before = statSync(path).size;
     // About 4 MB through the WAL: only a checkpoint moves it into the database file.
     for (let i = 0; i < 64; i++) await sql`insert into t values (randomblob(65536))`.execute(storage.db);
-    await until(() => statSync(path).size > before + 3_000_000);
+    await until(() => statSync(path).size > before + 3_000_000, { intervalMs: 10, message: 'the checkpoint thread to copy the WAL into the database file' });
     await storage.close();
     // The worker's connection is closed too: the last connection out checkpoints and removes the WAL.
     expect(existsSync(`${path}-wal`)).toBe(false);
@@ -64,9 +55,15 @@ describe('WAL checkpoints off the event loop (SQLite)', () => {
     await sql`create table t (v blob)`.execute(served.db);
     // Each commit made after the thread's checkpoint caught up starts the WAL again, which counts up the header's checkpoint sequence.
     const first = walSequence(path);
-    await until(() => walSequence(path) >= first + 3, 20_000, async () => {
-      await sql`insert into t values (randomblob(100))`.execute(served.db);
-    });
+    // Each poll commits once more until three checkpoints have restarted the WAL.
+    await until(
+      async () => {
+        if (walSequence(path) >= first + 3) return true;
+        await sql`insert into t values (randomblob(100))`.execute(served.db);
+        return false;
+      },
+      { timeoutMs: 20_000, intervalMs: 30, message: 'three WAL restarts (checkpoint sequence +3)' },
+    );
     expect(await synchronous(served)).toBe(1);
     await served.close();
     // In memory there is no checkpoint thread: the same setting.
@@ -87,7 +84,7 @@ describe('WAL checkpoints off the event loop (SQLite)', () => {
   it('a checkpointer that cannot run hands checkpoints back to the serving connection', async () => {
     let fellBack = 0;
     const checkpointer = startCheckpointer(join(dir, 'missing', 'nothing.db'), () => fellBack++);
-    await until(() => fellBack > 0);
+    await until(() => fellBack > 0, { intervalMs: 10, message: 'the failed checkpointer to fall back' });
     await checkpointer.stop();
     expect(fellBack).toBeGreaterThan(0);
   });

@@ -4,6 +4,7 @@ import { completionTextBytes, Meter, type Unmeasured } from '../../src/generatio
 import { relayEvents, type RelayOptions } from '../../src/generation/relay.js';
 import type { UpstreamResponse } from '../../src/generation/upstream.js';
 import type { UsageEntry } from '../../src/generation/usage.js';
+import { sleep, until } from '../helpers/until.js';
 
 const WORD = 'data: {"choices":[{"delta":{"content":"hi"}}],"usage":null}\n\n';
 const FINISH = 'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}\n\n';
@@ -23,7 +24,7 @@ const live = () => {
 /** A meter whose commit takes `ms`, logging when it has committed. */
 function slowMeter(log: string[], ms: number): Meter {
   const record = async (entry: UsageEntry) => {
-    await new Promise((resolve) => setTimeout(resolve, ms));
+    await sleep(ms); // a slow database is the point: the relay must not end the stream before the commit
     log.push(`committed ${entry.status} ${entry.promptTokens}+${entry.completionTokens}`);
   };
   return new Meter({ principal: { userId: 'user_1', clientId: 'client_1', apiKeyId: null }, endpoint: 'chat.completions', model: 'm' }, record, Date.now);
@@ -39,13 +40,7 @@ async function relay(chunks: string[], appAskedUsage: boolean, log: string[], un
 }
 
 /** Resolves once the meter has logged a commit. */
-async function committed(log: string[]): Promise<string> {
-  for (;;) {
-    const line = log.find((l) => l.startsWith('committed'));
-    if (line) return line;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const committed = (log: string[]): Promise<string> => until(() => log.find((l) => l.startsWith('committed')), { intervalMs: 5, message: 'the meter to commit' });
 
 describe('the streamed chat relay', () => {
   it('holds [DONE] and the end of the reply until the usage has committed, though the upstream ends meanwhile', async () => {
