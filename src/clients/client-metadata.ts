@@ -2,7 +2,7 @@ import AjvModule, { type ErrorObject } from 'ajv';
 import { IGNORED_SCOPES, SCOPE_NAMES, formatScopes, isScope, parseScopes, type Scope } from '../scopes.js';
 import type { ClientRow } from './repo.js';
 import { REDIRECT_URI_MAX, asciiUri, redirectUriProblem } from './redirect-uris.js';
-import { DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, SIGNING_ALG_NAMES, formatGrantTypes, type SigningAlgName } from './rules.js';
+import { DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, SIGNING_ALG_NAMES, formatGrantTypes, type SigningAlgName } from './rules.js';
 import { nameProblem } from '../visible-text.js';
 
 /**
@@ -117,7 +117,9 @@ export function readClientMetadata(input: unknown): ClientMetadata {
   if (!(AUTH_METHODS as readonly string[]).includes(authMethod)) {
     throw new ClientMetadataError('invalid_client_metadata', `token_endpoint_auth_method ${authMethod.slice(0, 60)} is not supported; use one of ${AUTH_METHODS.join(', ')}.`);
   }
-  const grantTypes = (given.grant_types as string[] | undefined) ?? ['authorization_code'];
+  // RFC 7591 §2 defaults grant_types to ["authorization_code"]; SPEC §9's default adds refresh_token, and the
+  // response says so (SPEC §8): a client that names its grant types gets exactly those, refresh tokens included or not.
+  const grantTypes = (given.grant_types as string[] | undefined) ?? [...DEFAULT_GRANT_TYPES];
   const unsupported = grantTypes.find((g) => !(GRANT_TYPES as readonly string[]).includes(g));
   if (unsupported !== undefined) throw new ClientMetadataError('invalid_client_metadata', `grant_types: ${unsupported.slice(0, 80)} is not supported; use ${GRANT_TYPES.join(', ')}.`);
   if (!grantTypes.includes('authorization_code') && !grantTypes.includes(DEVICE_CODE_GRANT)) {
@@ -125,6 +127,10 @@ export function readClientMetadata(input: unknown): ClientMetadata {
   }
   const responseTypes = (given.response_types as string[] | undefined) ?? (grantTypes.includes('authorization_code') ? ['code'] : []);
   if (responseTypes.some((r) => r !== 'code')) throw new ClientMetadataError('invalid_client_metadata', 'response_types may only be ["code"].');
+  // RFC 7591 §2.1: authorization_code goes with response_type code, and code with authorization_code.
+  if (grantTypes.includes('authorization_code') !== responseTypes.includes('code')) {
+    throw new ClientMetadataError('invalid_client_metadata', 'grant_types authorization_code and response_types code go together (RFC 7591 §2.1).');
+  }
 
   let scopes: Scope[] = SCOPE_NAMES.filter((s) => s !== 'openid');
   if (given.scope !== undefined) {

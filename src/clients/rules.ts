@@ -6,7 +6,24 @@ export type SigningAlgName = (typeof SIGNING_ALG_NAMES)[number];
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const GRANT_TYPE_NAMES = ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT] as const;
 export type GrantTypeName = (typeof GRANT_TYPE_NAMES)[number];
+/**
+ * SPEC §9's default. With refresh_token in it, refresh tokens are always issued (SPEC §7), so
+ * offline_access stays accepted and ignored: it neither grants refresh tokens to a client
+ * registered without the grant (that would make its registration untrue, SPEC §8) nor is
+ * needed by one registered with it.
+ */
 export const DEFAULT_GRANT_TYPES: GrantTypeName[] = ['authorization_code', 'refresh_token'];
+
+/** "May this client use this grant", the one rule: the token endpoint for every grant, and whether a refresh token is issued. */
+export function mayUseGrant(client: { grantTypes: readonly string[] }, grantType: string): boolean {
+  return client.grantTypes.includes(grantType);
+}
+
+/** The unauthorized_client description, naming what to change. */
+export function grantRefusal(grantType: string): string {
+  if (grantType === DEVICE_CODE_GRANT) return `This client may not use the device grant; add "${DEVICE_CODE_GRANT}" to its grantTypes (dashboard: "Allow sign-in from devices (CLI, TV)").`;
+  return `This client is not registered for the ${grantType} grant; its grantTypes do not include it.`;
+}
 
 /** Stored space-separated; null (the default) when it is the default, so older rows read the same. */
 export function formatGrantTypes(types: readonly string[]): string | null {

@@ -15,7 +15,8 @@ export interface IssuedTokens {
   access_token: string;
   token_type: 'Bearer';
   expires_in: number;
-  refresh_token: string;
+  /** RFC 6749 §5.1: OPTIONAL; absent for a client without the refresh_token grant. */
+  refresh_token?: string;
   scope: string;
   /** With openid (OIDC Core §3.1.3.3). */
   id_token?: string;
@@ -36,27 +37,28 @@ export interface TokenSubject {
   accessAudience?: Audience;
   /** The access token, when the caller minted it before the commit (an ID token's at_hash, signed meanwhile). */
   access?: { value: string; hash: string };
+  /** False when the client may not use the refresh_token grant: the access token alone (RFC 6749 §5.1). */
+  refresh?: boolean;
 }
 
 export interface TokenPair {
-  rows: [access: OAuthTokensTable, refresh: OAuthTokensTable];
+  /** The access token's row, then the refresh token's when one is issued. */
+  rows: [access: OAuthTokensTable, refresh?: OAuthTokensTable];
   issued: IssuedTokens;
 }
 
-/** The rows of a new access token and refresh token of one family, and the token response's fields. */
+/** The rows of a new access token and (unless subject.refresh is false) refresh token of one family, and the token response's fields. */
 export function tokenPair(subject: TokenSubject, familyId: string, codeHash: string | null, now: number, lifetimes: Lifetimes): TokenPair {
   const access = subject.access ?? mint('access');
-  const refresh = mint('refresh');
   const scopes = formatScopes(subject.scopes);
   const accessScopes = formatScopes(subject.accessScopes ?? subject.scopes);
   const audience = subject.audience ?? EVERY_RESOURCE;
   const common: SharedColumns = { client_id: subject.clientId, user_id: subject.userId, family_id: familyId, code_hash: codeHash, created_at: now, auth_time: subject.authTime ?? null };
-  return {
-    rows: [
-      tokenRow(common, access.hash, 'access', accessScopes, now + lifetimes.accessToken * 1000, formatAudience(subject.accessAudience ?? audience)),
-      // Each refresh token lives REFRESH_TOKEN_TTL from its own issue (SPEC §1).
-      tokenRow(common, refresh.hash, 'refresh', scopes, now + lifetimes.refreshToken * 1000, formatAudience(audience)),
-    ],
-    issued: { access_token: access.value, token_type: 'Bearer', expires_in: lifetimes.accessToken, refresh_token: refresh.value, scope: accessScopes },
-  };
+  const accessRow = tokenRow(common, access.hash, 'access', accessScopes, now + lifetimes.accessToken * 1000, formatAudience(subject.accessAudience ?? audience));
+  const issued: IssuedTokens = { access_token: access.value, token_type: 'Bearer', expires_in: lifetimes.accessToken, scope: accessScopes };
+  if (subject.refresh === false) return { rows: [accessRow], issued };
+  const refresh = mint('refresh');
+  issued.refresh_token = refresh.value;
+  // Each refresh token lives REFRESH_TOKEN_TTL from its own issue (SPEC §1).
+  return { rows: [accessRow, tokenRow(common, refresh.hash, 'refresh', scopes, now + lifetimes.refreshToken * 1000, formatAudience(audience))], issued };
 }

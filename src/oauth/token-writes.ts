@@ -41,14 +41,15 @@ export function tokenRow(shared: SharedColumns, token_hash: string, kind: 'acces
 export type Consumed = { kind: 'code' | 'refresh'; hash: string };
 
 export interface TokenWrites {
-  /** Inserts an access token and its refresh token. */
-  insertPair(trx: Kysely<Database>, access: OAuthTokensTable, refresh: OAuthTokensTable): Promise<void>;
+  /** Inserts an access token and its refresh token, if one is issued. */
+  insertPair(trx: Kysely<Database>, access: OAuthTokensTable, refresh?: OAuthTokensTable): Promise<void>;
   /**
    * Marks the code (or the live refresh token) used unless it already was,
-   * and inserts the pair issued in its place; false, and nothing written,
+   * and inserts the tokens issued in its place (the access token alone for a
+   * client without the refresh_token grant); false, and nothing written,
    * when it was used already (or the refresh token revoked).
    */
-  replace(trx: Kysely<Database>, consumed: Consumed, now: number, access: OAuthTokensTable, refresh: OAuthTokensTable): Promise<boolean>;
+  replace(trx: Kysely<Database>, consumed: Consumed, now: number, access: OAuthTokensTable, refresh?: OAuthTokensTable): Promise<boolean>;
   /** True where `replace` is one statement (PostgreSQL), which is atomic without a transaction around it. */
   isOneStatement(db: Kysely<Database>): boolean;
 }
@@ -71,19 +72,21 @@ export function tokenWrites(): TokenWrites {
   // so they are written only when the UPDATE changed a row. One round trip, and a transaction by itself.
   const columns = sql.join(COLUMNS.map((c) => sql.ref(c)));
   const values = () => sql`(${sql.join(COLUMNS.map((c) => sql`${null}::${sql.raw(PG_TYPES[c])}`))})`;
-  const andInsert = (consume: RawBuilder<unknown>) =>
-    sql`with consumed as (${consume} returning 1) insert into oauth_tokens (${columns}) select v.* from (values ${values()}, ${values()}) as v (${columns}) cross join consumed`;
+  const andInsert = (consume: RawBuilder<unknown>, rows: 1 | 2) =>
+    sql`with consumed as (${consume} returning 1) insert into oauth_tokens (${columns}) select v.* from (values ${sql.join(rows === 2 ? [values(), values()] : [values()])}) as v (${columns}) cross join consumed`;
   const compiled = (query: RawBuilder<unknown>) => preparedIn((db: Kysely<Database>) => ({ compile: () => query.compile({ getExecutor: () => db.getExecutor() }) }));
   const consume = { code: compiled(consuming.code), refresh: compiled(consuming.refresh) };
-  const consumeAndInsert = { code: compiled(andInsert(consuming.code)), refresh: compiled(andInsert(consuming.refresh)) };
+  const consumeAndInsert = { code: compiled(andInsert(consuming.code, 2)), refresh: compiled(andInsert(consuming.refresh, 2)) };
+  // For a client without the refresh_token grant: the access token alone.
+  const consumeAndInsertAccess = { code: compiled(andInsert(consuming.code, 1)), refresh: compiled(andInsert(consuming.refresh, 1)) };
   const isSqlite = (db: Kysely<Database>) => db.getExecutor().adapter instanceof SqliteAdapter;
-  const insertPairWith = async (trx: Kysely<Database>, access: OAuthTokensTable, refresh: OAuthTokensTable) => {
+  const insertPairWith = async (trx: Kysely<Database>, access: OAuthTokensTable, refresh?: OAuthTokensTable) => {
     // SQLite: two single-row statements, not one of two rows. SQLite gives a statement that writes several rows
     // and may abort (the foreign keys) a statement journal, copying every page it touches first (3 % of the main
     // thread). PostgreSQL: one statement, one round trip.
-    if (isSqlite(trx)) {
+    if (isSqlite(trx) || !refresh) {
       await insertOne(trx, ...valuesOf(access));
-      await insertOne(trx, ...valuesOf(refresh));
+      if (refresh) await insertOne(trx, ...valuesOf(refresh));
     } else {
       await insertPair(trx, ...valuesOf(access), ...valuesOf(refresh));
     }
@@ -92,6 +95,7 @@ export function tokenWrites(): TokenWrites {
     insertPair: insertPairWith,
     async replace(trx, consumed, now, access, refresh) {
       if (!isSqlite(trx)) {
+        if (!refresh) return Number((await consumeAndInsertAccess[consumed.kind](trx, now, consumed.hash, ...valuesOf(access))).numAffectedRows) === 1;
         return Number((await consumeAndInsert[consumed.kind](trx, now, consumed.hash, ...valuesOf(access), ...valuesOf(refresh))).numAffectedRows) === 2;
       }
       const used = Number((await consume[consumed.kind](trx, now, consumed.hash)).numAffectedRows) === 1;

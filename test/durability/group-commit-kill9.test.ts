@@ -22,7 +22,7 @@ describe('group commit loses nothing acknowledged to kill -9', () => {
       let access = '';
       for (let i = 0; i < REFRESHES; i++) {
         const t = await s.oauth.issue(s.storage.db, { clientId: client.clientId, userId: user.id, scopes: ['generations'] }, `fam_g${i}`, null);
-        refresh.push(t.refresh_token);
+        refresh.push(t.refresh_token!);
         access = t.access_token;
       }
       return { userId: user.id, clientId: client.clientId, clientSecret: client.clientSecret!, refresh, access };

@@ -121,6 +121,8 @@ describe.each(DIALECTS)('device authorization grant (%s)', (dialect) => {
       await agent.fetch('/device/decision', { form: { _csrf: hiddenField(text, '_csrf'), user_code: hiddenField(text, 'user_code'), confirmation, decision: 'allow', budget: 'limit', budget_images: '4', budget_period: 'day' } });
       const tokens = (await poll(started.device_code, tv)) as oauth.TokenEndpointResponse;
       expect(tokens.authorization_details).toEqual([{ type: 'serika_budget', images: 4, period: 'day' }]);
+      // RFC 6749 §5.1: the TV's grantTypes lack refresh_token, so none is issued (the CLI's, which has it, gets one above).
+      expect(tokens.refresh_token).toBeUndefined();
       for (const details of ['[{"type":"serika_budget","images":-1}]', '[{"type":"other"}]', `[{"type":"serika_budget","images":1,"pad":"${'x'.repeat(10_000)}"}]`]) {
         const bad = await call('POST', `${ts.api}/oauth/device_authorization`, {
           body: form({ scope: 'profile', authorization_details: details }),

@@ -86,11 +86,11 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         expect((await s.oauth.findCode(code))!.consumed_at).toBeNull();
         const issued = (await s.oauth.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile'] }))!;
         expect((await s.oauth.findCode(code))!.consumed_at).toBe(clock);
-        const old = (await s.oauth.findToken(issued.refresh_token))!;
+        const old = (await s.oauth.findToken(issued.refresh_token!))!;
         expect(await familySize(old.family_id)).toBe(2);
 
         await expect(s.oauth.rotateRefresh(old, { clientId: 'client_gone', userId, scopes: ['profile'] })).rejects.toThrow(/foreign key/i);
-        expect(tokenState((await s.oauth.findToken(issued.refresh_token))!, clock)).toBe('live');
+        expect(tokenState((await s.oauth.findToken(issued.refresh_token!))!, clock)).toBe('live');
         expect(await familySize(old.family_id)).toBe(2);
         // A revoked refresh token is not rotated, and nothing is written in its place.
         await s.oauth.revokeToken(old.token_hash);
@@ -101,19 +101,19 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
       it('rotates a refresh token once, keeps the family, and a family revocation ends it all', async () => {
         const code = await s.oauth.createCode({ clientId, userId, scopes: ['profile', 'characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
         const first = (await s.oauth.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile', 'characters'] }))!;
-        const old = (await s.oauth.findToken(first.refresh_token))!;
+        const old = (await s.oauth.findToken(first.refresh_token!))!;
         const [a, b] = await Promise.all([
           s.oauth.rotateRefresh(old, { clientId, userId, scopes: ['profile', 'characters'], accessScopes: ['profile'] }),
           s.oauth.rotateRefresh(old, { clientId, userId, scopes: ['profile', 'characters'] }),
         ]);
         const next = (a ?? b)!;
         expect([a, b].filter(Boolean)).toHaveLength(1);
-        expect(tokenState((await s.oauth.findToken(first.refresh_token))!, clock)).toBe('consumed');
-        const successor = (await s.oauth.findToken(next.refresh_token))!;
+        expect(tokenState((await s.oauth.findToken(first.refresh_token!))!, clock)).toBe('consumed');
+        const successor = (await s.oauth.findToken(next.refresh_token!))!;
         expect(successor.family_id).toBe(old.family_id);
         expect(successor.scopes).toBe('profile characters');
         expect(await s.oauth.revokeFamily(old.family_id, 'revocation')).toBeGreaterThanOrEqual(3);
-        expect(tokenState((await s.oauth.findToken(next.refresh_token))!, clock)).toBe('revoked');
+        expect(tokenState((await s.oauth.findToken(next.refresh_token!))!, clock)).toBe('revoked');
         expect(await s.oauth.findLiveAccessToken(next.access_token)).toBeUndefined();
       });
 
@@ -128,7 +128,7 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         const issued = (await s.oauth.redeemCode(row.code_hash, { clientId, userId, scopes: ['profile'] }))!;
         const [access, refresh] = [oldStyle('serika_at_'), oldStyle('serika_rt_')];
         await storage.db.updateTable('oauth_tokens').set({ token_hash: sha256Hex(access) }).where('token_hash', '=', credentialKey(issued.access_token)).execute();
-        await storage.db.updateTable('oauth_tokens').set({ token_hash: sha256Hex(refresh) }).where('token_hash', '=', credentialKey(issued.refresh_token)).execute();
+        await storage.db.updateTable('oauth_tokens').set({ token_hash: sha256Hex(refresh) }).where('token_hash', '=', credentialKey(issued.refresh_token!)).execute();
         expect(await s.oauth.findLiveAccessToken(access)).toMatchObject({ clientId, userId, scopes: 'profile' });
         const old = (await s.oauth.findToken(refresh))!;
         expect(old.kind).toBe('refresh');
@@ -146,9 +146,9 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         expect(await s.oauth.findLiveTokenOf(issued.access_token, 'client_other')).toBeUndefined();
         clock += 3600 * 1000;
         expect(await s.oauth.findLiveAccessToken(issued.access_token)).toBeUndefined();
-        expect(await s.oauth.findLiveTokenOf(issued.refresh_token, clientId)).toBeDefined();
-        await s.oauth.revokeToken(credentialKey(issued.refresh_token));
-        expect(await s.oauth.findLiveTokenOf(issued.refresh_token, clientId)).toBeUndefined();
+        expect(await s.oauth.findLiveTokenOf(issued.refresh_token!, clientId)).toBeDefined();
+        await s.oauth.revokeToken(credentialKey(issued.refresh_token!));
+        expect(await s.oauth.findLiveTokenOf(issued.refresh_token!, clientId)).toBeUndefined();
         expect(await s.oauth.lastIssued(userId, clientId)).toBeGreaterThan(0);
       });
     });
@@ -176,7 +176,7 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         expect(await s.grants.revokeAccess(user, client)).toBe(true);
         expect(await s.grants.find(user, client)).toBeUndefined();
         expect(await s.oauth.findLiveAccessToken(issued.access_token)).toBeUndefined();
-        expect(await s.oauth.findLiveTokenOf(issued.refresh_token, client)).toBeUndefined();
+        expect(await s.oauth.findLiveTokenOf(issued.refresh_token!, client)).toBeUndefined();
         expect(await s.oauth.findCode(unused)).toBeUndefined();
         expect(await s.grants.revokeAccess(user, client)).toBe(false);
       });
@@ -282,7 +282,7 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         expect(late.tokens).toBeGreaterThanOrEqual(2);
         expect(late.codes).toBeGreaterThanOrEqual(1);
         expect(late.sessions).toBeGreaterThanOrEqual(1);
-        expect(await s.oauth.findToken(issued.refresh_token)).toBeUndefined();
+        expect(await s.oauth.findToken(issued.refresh_token!)).toBeUndefined();
         expect(await s.oauth.findCode(code)).toBeUndefined();
         expect(await s.sessions.find(session.id)).toBeUndefined();
         const usage = await storage.db.selectFrom('usage_records').select('id').where('user_id', '=', user).execute();

@@ -51,7 +51,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
       const fresh = await createTestDatabase(dialect);
       const s = openStorage(fresh.url);
       try {
-        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events', '0005_openid_connect', '0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families', '0011_device_confirmations', '0013_audit_events_created']);
+        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events', '0005_openid_connect', '0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families', '0011_device_confirmations', '0013_audit_events_created', '0014_refresh_grant_kept']);
       } finally {
         await s.close();
         await fresh.cleanup();
@@ -99,7 +99,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
           .insertInto('oauth_tokens')
           .values({ token_hash: 'th', kind: 'access', client_id: 'c1', user_id: 'u1', scopes: 'profile', family_id: 'f', code_hash: null, created_at: t, expires_at: t + 1, revoked_at: null, consumed_at: null, auth_time: null })
           .execute();
-        expect(await migrateToLatest(s)).toEqual(['0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families', '0011_device_confirmations', '0013_audit_events_created']);
+        expect(await migrateToLatest(s)).toEqual(['0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families', '0011_device_confirmations', '0013_audit_events_created', '0014_refresh_grant_kept']);
         const client = await s.db.selectFrom('oauth_clients').selectAll().where('id', '=', 'c1').executeTakeFirstOrThrow();
         expect(client).toMatchObject({ user_id: 'u1', kind: 'owned', name: 'App', secret_hash: 'h' });
         expect(await s.db.selectFrom('oauth_grants').selectAll().execute()).toHaveLength(1);
@@ -131,7 +131,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
             token('atd', 'access', 'fam_device', null), // the device grant's tokens come from no code
           ])
           .execute();
-        expect(await migrateToLatest(s)).toEqual(['0010_code_families', '0011_device_confirmations', '0013_audit_events_created']);
+        expect(await migrateToLatest(s)).toEqual(['0010_code_families', '0011_device_confirmations', '0013_audit_events_created', '0014_refresh_grant_kept']);
         const families = await s.db.selectFrom('oauth_tokens').select(['token_hash', 'family_id']).orderBy('token_hash').execute();
         expect(families).toEqual([
           { token_hash: 'at1', family_id: familyOfCode(code) },
@@ -144,6 +144,29 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
         expect(await store.revokeByCode(code)).toBe(3);
         const live = await s.db.selectFrom('oauth_tokens').select('token_hash').where('revoked_at', 'is', null).orderBy('token_hash').execute();
         expect(live.map((r) => r.token_hash)).toEqual(['at3', 'atd']);
+      } finally {
+        await s.close();
+        await fresh.cleanup();
+      }
+    });
+
+    it('keeps the refresh grant of every client made before the grant was checked (0014)', async () => {
+      const { fresh, s, migrator, db, t } = await atMigration0005();
+      try {
+        expect((await migrator.migrateTo('0013_audit_events_created')).error).toBeUndefined();
+        const client = (id: string, grant_types: string | null) => ({ id, user_id: 'u1', name: id, redirect_uris: '["https://a.example/cb"]', scopes: 'profile', is_public: 0, secret_hash: 'h', created_at: t, updated_at: t, id_token_signing_alg: null, post_logout_redirect_uris: null, grant_types });
+        await db
+          .insertInto('oauth_clients')
+          .values([client('c_code', 'authorization_code'), client('c_device', 'urn:ietf:params:oauth:grant-type:device_code'), client('c_both', 'authorization_code refresh_token')])
+          .execute();
+        expect(await migrateToLatest(s)).toEqual(['0014_refresh_grant_kept']);
+        const rows = await s.db.selectFrom('oauth_clients').select(['id', 'grant_types']).orderBy('id').execute();
+        expect(Object.fromEntries(rows.map((r) => [r.id, r.grant_types]))).toEqual({
+          c1: null, // the default: authorization_code and refresh_token
+          c_both: 'authorization_code refresh_token',
+          c_code: 'authorization_code refresh_token',
+          c_device: 'urn:ietf:params:oauth:grant-type:device_code refresh_token',
+        });
       } finally {
         await s.close();
         await fresh.cleanup();

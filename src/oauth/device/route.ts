@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { EVERY_RESOURCE } from '../../audiences.js';
-import { DEVICE_CODE_GRANT } from '../../clients/rules.js';
+import { DEVICE_CODE_GRANT, grantRefusal, mayUseGrant } from '../../clients/rules.js';
 import { API, PATHS } from '../../paths.js';
 import { requestedScopes } from '../authorize/check-scope.js';
 import { OAuthError } from '../errors.js';
@@ -36,9 +36,8 @@ export async function deviceAuthorizationRoute(scope: FastifyInstance, deps: Dev
     async (request, reply) => {
       const params = OAuthParams.fromBody(request.body).rejectRepeats();
       const { client } = await deps.authenticate(request, reply, params);
-      if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {
-        throw new OAuthError('unauthorized_client', `This client may not use the device grant; add "${DEVICE_CODE_GRANT}" to its grantTypes (dashboard: "Allow sign-in from devices (CLI, TV)").`);
-      }
+      // RFC 8628 §3.1: the same rule the token endpoint applies, asked before a code is handed out.
+      if (!mayUseGrant(client, DEVICE_CODE_GRANT)) throw new OAuthError('unauthorized_client', grantRefusal(DEVICE_CODE_GRANT));
       const scopes = requestedScopes(params.get('scope'), client.scopes);
       const audience = audienceParam(params, deps.issuer) ?? EVERY_RESOURCE;
       const budget = authorizationDetailsParam(params.get('authorization_details'));

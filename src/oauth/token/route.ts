@@ -5,7 +5,7 @@ import type { ClientAuthenticator } from '../rate-limits.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 import { deviceCodeGrant } from './grants/device-code.js';
-import { DEVICE_CODE_GRANT } from '../../clients/rules.js';
+import { DEVICE_CODE_GRANT, grantRefusal, mayUseGrant } from '../../clients/rules.js';
 import type { GrantContext, GrantHandler } from './grants/types.js';
 import { API } from '../../paths.js';
 
@@ -28,7 +28,7 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
         tags: ['oauth'],
         summary: 'Token endpoint (RFC 6749 §3.2)',
         description:
-          'grant_type=authorization_code (code, redirect_uri, code_verifier) or refresh_token. Client authentication: client_secret_basic, client_secret_post, or none (public clients, client_id only). Form-urlencoded or JSON.',
+          'grant_type=authorization_code (code, redirect_uri, code_verifier), refresh_token or urn:ietf:params:oauth:grant-type:device_code, each only for a client whose grantTypes include it (otherwise 400 unauthorized_client). Client authentication: client_secret_basic, client_secret_post, or none (public clients, client_id only). Form-urlencoded or JSON.',
       },
     },
     async (request, reply) => {
@@ -38,6 +38,8 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
       const { client } = await authenticate(request, reply, params);
       const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
       if (!grant) throw new OAuthError('unsupported_grant_type', `Supported grant types: ${Object.keys(GRANTS).join(', ')}.`);
+      // The one rule for every grant, refresh_token included (RFC 6749 §5.2 unauthorized_client; SPEC §9 grantTypes).
+      if (!mayUseGrant(client, grantType)) throw new OAuthError('unauthorized_client', grantRefusal(grantType));
       // One literal, one hidden class: a rest pattern and a spread here made V8 build new maps on every request.
       const issued = await grant({ params, client, origin: request, store, now, audit, idTokens, issuer, devices, budgets });
       return reply.code(200).send(issued);

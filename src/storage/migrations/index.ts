@@ -11,6 +11,7 @@ import * as m0009 from './0009_cache_invalidations.js';
 import * as m0010 from './0010_code_families.js';
 import * as m0011 from './0011_device_confirmations.js';
 import * as m0013 from './0013_audit_events_created.js';
+import * as m0014 from './0014_refresh_grant_kept.js';
 
 /**
  * The one migration sequence for both dialects, in order. Names sort
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '0010_code_families': m0010,
   '0011_device_confirmations': m0011,
   '0013_audit_events_created': m0013,
+  '0014_refresh_grant_kept': m0014,
 };

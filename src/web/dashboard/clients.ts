@@ -53,15 +53,20 @@ function readForm(body: unknown): ClientForm {
   };
 }
 
-/** The form as the API's input: the same schema judges both (clients/validate.ts). */
-function apiFields(form: ClientForm) {
+/**
+ * The form as the API's input: the same schema judges both (clients/validate.ts). The form has no
+ * refresh-token switch: a new client gets SPEC §9's default, and an edit keeps what the client has
+ * (one the API set without refresh_token stays without it, so its grantTypes stay true).
+ */
+function apiFields(form: ClientForm, current?: Client) {
+  const base = current ? current.grantTypes.filter((g) => g !== DEVICE_CODE_GRANT) : DEFAULT_GRANT_TYPES;
   return {
     name: form.name,
     redirectUris: form.redirectUris,
     scopes: form.scopes,
     idTokenSigningAlg: form.idTokenSigningAlg,
     postLogoutRedirectUris: form.postLogoutRedirectUris,
-    grantTypes: form.devices ? [...DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT] : [...DEFAULT_GRANT_TYPES],
+    grantTypes: form.devices ? [...base, DEVICE_CODE_GRANT] : [...base],
   };
 }
 
@@ -241,7 +246,7 @@ ${extra.notice ?? ''}
     if (!client) return reply;
     const form = { ...readForm(request.body), public: client.public };
     try {
-      const changes = checkUpdateClient(apiFields(form));
+      const changes = checkUpdateClient(apiFields(form, client));
       const updated = await clients.update(userOf(request).userId, client.clientId, changes, request);
       return await detailPage(request, reply, updated, { notice: html`<p class="notice" role="status">Saved.</p>` });
     } catch (error) {

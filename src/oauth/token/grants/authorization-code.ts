@@ -7,6 +7,7 @@ import { grantedDetails, type GrantHandler } from './types.js';
 import { parseAudience } from '../../../audiences.js';
 import { narrowedAudience } from '../../resource-param.js';
 import { joinedBudget } from '../../../consent/joined-budget.js';
+import { mayUseGrant } from '../../../clients/rules.js';
 
 /** RFC 6749 §4.1.3 with RFC 7636 §4.5–4.6: redeem a code once, bound to everything it was issued for. */
 export const authorizationCodeGrant: GrantHandler = async ({ params, client, budgets, store, now, audit, idTokens, issuer, origin }): Promise<IssuedTokens> => {
@@ -39,7 +40,7 @@ export const authorizationCodeGrant: GrantHandler = async ({ params, client, bud
   const audience = parseAudience(row.resources);
   const accessAudience = narrowedAudience(params, issuer, audience);
   const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id, scopes, alg: client.idTokenSigningAlg, nonce: row.nonce, authTime: row.auth_time, profile: row });
-  const issued = await store.redeemCode(row.code_hash, { clientId: client.clientId, userId: row.user_id, scopes, authTime: row.auth_time, audience, accessAudience, access });
+  const issued = await store.redeemCode(row.code_hash, { clientId: client.clientId, userId: row.user_id, scopes, authTime: row.auth_time, audience, accessAudience, access, refresh: mayUseGrant(client, 'refresh_token') });
   if (!issued) {
     // Lost a race with a concurrent redemption: that one's tokens die too.
     return replayed(row.code_hash, row.user_id);

@@ -1,6 +1,6 @@
 import { idTokenDuringCommit } from './id-token-beside.js';
 import { parseAudience } from '../../../audiences.js';
-import { DEVICE_CODE_GRANT } from '../../../clients/rules.js';
+import { mayUseGrant } from '../../../clients/rules.js';
 import { parseScopes } from '../../../scopes.js';
 import { OAuthError, invalidGrant, invalidRequest } from '../../errors.js';
 import type { IssuedTokens } from '../../store.js';
@@ -11,7 +11,6 @@ const polling = (code: 'authorization_pending' | 'slow_down' | 'access_denied' |
 
 /** RFC 8628 §3.4–3.5: the device polls until the user decides; tokens exactly once. */
 export const deviceCodeGrant: GrantHandler = async ({ params, client, budgets, audit, idTokens, devices, origin }): Promise<IssuedTokens> => {
-  if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) throw new OAuthError('unauthorized_client', 'This client may not use the device grant.');
   const deviceCode = params.get('device_code');
   if (deviceCode === undefined) throw invalidRequest('device_code is required.');
   const outcome = await devices.poll(deviceCode, client.clientId);
@@ -34,7 +33,7 @@ export const deviceCodeGrant: GrantHandler = async ({ params, client, budgets, a
   const { row } = outcome;
   const scopes = parseScopes(row.scopes);
   const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id!, scopes, alg: client.idTokenSigningAlg, authTime: row.auth_time });
-  const issued = await devices.redeem(row, { clientId: client.clientId, userId: row.user_id!, scopes, authTime: row.auth_time, audience: parseAudience(row.resources), access });
+  const issued = await devices.redeem(row, { clientId: client.clientId, userId: row.user_id!, scopes, authTime: row.auth_time, audience: parseAudience(row.resources), access, refresh: mayUseGrant(client, 'refresh_token') });
   if (!issued) {
     await audit.record({ type: 'device_code.replayed', userId: row.user_id, clientId: client.clientId }, origin);
     throw invalidGrant('The device code was already used; its tokens were issued.');
