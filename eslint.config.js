@@ -46,6 +46,18 @@ export default tseslint.config(
     },
   },
   {
+    // Tests and the CLI's entry get the two promise rules only; the rest of
+    // the type-checked preset would flag every loosely typed JSON reply.
+    files: ['test/**/*.ts', 'bin/**/*.js'],
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     // Tests read loosely typed JSON replies.
     files: ['test/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
