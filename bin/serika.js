@@ -6,4 +6,6 @@
 require('./thread-pool.js').sizeThreadPool();
 require('./v8-flags.js').setV8Flags();
 
-import('../dist/cli/main.js').then(({ main }) => main(process.argv));
+// Not caught on purpose: a CLI that cannot load or fails unexpectedly should
+// crash with Node's report of the unhandled rejection and exit status 1.
+void import('../dist/cli/main.js').then(({ main }) => main(process.argv));

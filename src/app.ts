@@ -64,7 +64,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     trustProxy: fastifyTrustProxy(config.trustProxy),
     // Long enough for any ID we mint and a metadata document's URL (a client_id); a longer one is a 404 (frameworkErrors).
     routerOptions: { maxParamLength: 2100 },
-    frameworkErrors,
+    // The reply is sent inside; Fastify ignores what this handler returns.
+    frameworkErrors: (error, request, reply) => void frameworkErrors(error, request, reply),
     rewriteUrl: (request) => originForm(request.url ?? '/'),
     clientErrorHandler: handleClientError,
     // Slow bodies (a byte every few seconds) must not hold a connection forever: the whole request,

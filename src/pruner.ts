@@ -56,8 +56,9 @@ export function schedulePruning(services: Services, log: FastifyBaseLogger, inte
     } catch (error) {
       log.warn({ err: error }, 'pruning failed; trying again at the next interval');
     }
-    timer = setTimeout(run, intervalMs).unref();
+    timer = setTimeout(() => void run(), intervalMs).unref();
   };
-  timer = setTimeout(run, 60_000 + Math.random() * 120_000).unref();
+  // run never rejects: a failed pass is logged and the next one still scheduled.
+  timer = setTimeout(() => void run(), 60_000 + Math.random() * 120_000).unref();
   return () => clearTimeout(timer);
 }

@@ -187,14 +187,14 @@ export class MetadataDocuments {
       throw new ClientIdDocumentError('invalid_client', fetchFailedMessage(clientId));
     }
     if (fields.client_id !== clientId) {
-      throw new ClientIdDocumentError('invalid_client', `The ${where} names client_id ${JSON.stringify(String(fields.client_id ?? '(none)')).slice(0, 200)}, not its own URL.`);
+      throw new ClientIdDocumentError('invalid_client', `The ${where} names client_id ${JSON.stringify(fields.client_id ?? '(none)').slice(0, 200)}, not its own URL.`);
     }
     if ('client_secret' in fields) throw new ClientIdDocumentError('invalid_client', `The ${where} contains a client_secret; metadata documents are public.`);
     if (typeof fields.client_name !== 'string') throw new ClientIdDocumentError('invalid_client', `The ${where} has no client_name.`);
     if (fields.redirect_uris === undefined) throw new ClientIdDocumentError('invalid_client', `The ${where} has no redirect_uris.`);
     const method = fields.token_endpoint_auth_method ?? 'none';
     if (method !== 'none') {
-      throw new ClientIdDocumentError('invalid_client', `The ${where} asks for token_endpoint_auth_method ${String(method).slice(0, 60)}; Serika accepts only none for metadata documents.`);
+      throw new ClientIdDocumentError('invalid_client', `The ${where} asks for token_endpoint_auth_method ${(typeof method === 'string' ? method : JSON.stringify(method)).slice(0, 60)}; Serika accepts only none for metadata documents.`);
     }
     let metadata;
     try {

@@ -64,7 +64,7 @@ export function parseAuthorizationDetails(raw: string): BudgetLimit | null {
   for (const entry of parsed) {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new InvalidAuthorizationDetails('Each authorization_details entry must be an object.');
     const fields = entry as Record<string, unknown>;
-    if (fields.type !== BUDGET_TYPE) throw new InvalidAuthorizationDetails(`Unknown authorization_details type ${JSON.stringify(String(fields.type ?? '(none)')).slice(0, 60)}; Serika knows ${BUDGET_TYPE}.`);
+    if (fields.type !== BUDGET_TYPE) throw new InvalidAuthorizationDetails(`Unknown authorization_details type ${JSON.stringify(fields.type ?? '(none)').slice(0, 60)}; Serika knows ${BUDGET_TYPE}.`);
     if (budget) throw new InvalidAuthorizationDetails(`authorization_details may hold one ${BUDGET_TYPE}.`);
     const period = fields.period ?? 'month';
     if (typeof period !== 'string' || !(BUDGET_PERIODS as readonly string[]).includes(period)) {

@@ -96,7 +96,8 @@ export class BudgetGuard {
     /** What the call would need at most, unlowered (for the 429). */
     let needed = 0;
     /** Set when the budget limits the call and the body cannot be bounded: nothing is held, the call is refused. */
-    let unbounded: AppError | null = null;
+    // Widened on purpose: plan (a closure) sets it, which TypeScript's narrowing cannot see.
+    let unbounded = null as AppError | null;
     /** The prompt estimate (or the 400 of a part nothing bounds), worked out once however often the plan runs. */
     let bound: number | AppError | undefined;
     // Planned on the budget row inside the reserving transaction: one read, one conditional UPDATE.

@@ -48,11 +48,12 @@ export async function registerDocs(app: FastifyInstance, publicUrl: () => string
     uiConfig: { docExpansion: 'list', deepLinking: true },
     // A page like the others: never framed, never leaking its URL (UI-02, UI-03).
     uiHooks: {
-      onRequest: async (_request, reply) => {
+      onRequest: (_request, reply, done) => {
         reply
           .header('x-frame-options', 'DENY')
           .header('content-security-policy', "frame-ancestors 'none'; object-src 'none'; base-uri 'none'")
           .header('referrer-policy', 'no-referrer');
+        done();
       },
     },
   });

@@ -29,7 +29,7 @@ export function decodeComponent(text: string): string {
  * them into U+FFFD.
  */
 export function parseForm(text: string): FormBody {
-  const out: FormBody = Object.create(null);
+  const out = Object.create(null) as FormBody;
   FORMS.add(out);
   for (const pair of text.split('&')) {
     if (pair === '') continue;

@@ -77,7 +77,7 @@ class DispatchTransport implements Transport {
     const waiting = this.waiting.get(message.id);
     if (!waiting) return;
     this.waiting.delete(message.id);
-    waiting.resolve({ ...message, id: waiting.id } as JSONRPCMessage);
+    waiting.resolve({ ...message, id: waiting.id });
   }
 
   dispatch(request: JSONRPCRequest, authInfo: AuthInfo): Promise<JSONRPCMessage> {

@@ -32,7 +32,7 @@ export interface Storage {
    */
   listen?(channel: string, onNotify: () => void): () => Promise<void>;
   /** PostgreSQL only: the pool's connections, for metrics. */
-  poolStats?(): { total: number; idle: number; waiting: number };
+  poolStats?: () => { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 
@@ -59,7 +59,7 @@ function withStatementCache(connection: SQLite.Database): SqliteDatabase {
         statement = connection.prepare(text);
         if (statements.size < 2000) statements.set(text, statement);
       }
-      return statement as unknown as ReturnType<SqliteDatabase['prepare']>;
+      return statement;
     },
   };
 }
@@ -180,7 +180,7 @@ function openPostgres(url: string): Storage {
     connectionTimeoutMillis: 5000,
     // bigint columns hold epoch milliseconds, well inside Number's safe range.
     types: {
-      getTypeParser: ((oid: number, format?: string) =>
+      getTypeParser: ((oid: number, format?: string): unknown =>
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
@@ -216,7 +216,8 @@ function listen(url: string, channel: string, onNotify: () => void): () => Promi
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
   const again = () => {
-    if (!stopped && !retry) retry = setTimeout(connect, 1000).unref();
+    // connect never rejects: it catches its own failures and schedules the next try.
+    if (!stopped && !retry) retry = setTimeout(() => void connect(), 1000).unref();
   };
   const connect = async () => {
     retry = undefined;

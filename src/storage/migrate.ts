@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { Migrator, sql, type MigrationResultSet } from 'kysely';
 import type { Storage } from './database.js';
 import { migrations } from './migrations/index.js';
@@ -39,7 +40,7 @@ export async function migrateToLatest(storage: Storage): Promise<string[]> {
   }
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error');
-    const cause = result.error instanceof Error ? result.error.message : String(result.error);
+    const cause = result.error instanceof Error ? result.error.message : inspect(result.error);
     throw new MigrationError(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${cause}`, { cause: result.error });
   }
   return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

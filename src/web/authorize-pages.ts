@@ -46,7 +46,7 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
         const query = new URLSearchParams({ return_to: back });
         if (outcome.fresh) query.set('prompt', 'login');
         if (outcome.loginHint) query.set('login_hint', outcome.loginHint);
-        return reply.code(303).header('location', `${PATHS.login}?${query}`).send();
+        return reply.code(303).header('location', `${PATHS.login}?${query.toString()}`).send();
       }
       case 'consent':
         return sendPage(reply, 200, consentPage({ ...outcome, user: user!, csrf: pageSessions.csrf(reply) }));

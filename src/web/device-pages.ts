@@ -33,7 +33,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
   const signedIn = async (request: FastifyRequest, reply: FastifyReply): Promise<SessionUser | null> => {
     const user = await pageSessions.user(request);
     if (!user) {
-      await reply.code(303).header('location', `${PATHS.login}?${new URLSearchParams({ return_to: request.url })}`).send();
+      await reply.code(303).header('location', `${PATHS.login}?${new URLSearchParams({ return_to: request.url }).toString()}`).send();
       return null;
     }
     return user;

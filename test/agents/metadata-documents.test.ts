@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
@@ -30,13 +30,18 @@ async function documentServer() {
     '/flaky.json': () => (++flaky === 1 ? [500, {}, 'oops'] : [200, { 'content-type': 'application/json' }, JSON.stringify(doc('/flaky.json'))]),
     '/delayed.json': () => new Promise((resolve) => setTimeout(() => resolve([200, { 'content-type': 'application/json' }, JSON.stringify(doc('/delayed.json'))]), 300)),
   };
-  const server: Server = createServer(async (request, response) => {
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
     hits.push(request.url ?? '');
     const route = routes[request.url ?? ''];
     if (!route) return response.writeHead(404).end();
     const [status, headers, body] = await route(request);
     if (!response.destroyed) response.writeHead(status, headers).end(body);
-  });
+  };
+  // A route that throws drops the connection (failing the fetch that asked) and says why.
+  const server: Server = createServer((request, response) => void handle(request, response).catch((error: unknown) => {
+    console.error(error);
+    response.destroy();
+  }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { origin, hits, port: (server.address() as AddressInfo).port, close: () =>

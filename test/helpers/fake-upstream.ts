@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sleep } from './until.js';
 
@@ -63,7 +63,7 @@ function chunk(model: string, content: string | { finish: string } | null, extra
 export async function startFakeUpstream(): Promise<FakeUpstream> {
   const received: ReceivedRequest[] = [];
   const abortWaiters: Array<(r: ReceivedRequest) => void> = [];
-  const server: Server = createServer(async (request, response) => {
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const c of request) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
@@ -159,7 +159,12 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       return json(200, answer);
     }
     return json(200, greedy ? { ...completion(model), usage: greedy } : completion(model));
-  });
+  };
+  // A request the fake cannot answer drops the connection (failing the call that sent it) and says why.
+  const server: Server = createServer((request, response) => void handle(request, response).catch((error: unknown) => {
+    console.error(error);
+    response.destroy();
+  }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
