@@ -102,9 +102,10 @@ describe('client ID metadata document URLs', () => {
 describe('client metadata (RFC 7591 §2)', () => {
   const ok = { redirect_uris: ['https://app.example.com/cb'] };
 
-  it('fills in the RFC defaults and ignores what it does not know', () => {
+  // RFC 7591's defaults, but for grant_types SPEC §9's: refresh tokens come with the code unless a client says otherwise.
+  it('fills in the defaults and ignores what it does not know', () => {
     const metadata = readClientMetadata({ ...ok, something_new: { deep: true } });
-    expect(metadata).toMatchObject({ authMethod: 'client_secret_basic', grantTypes: ['authorization_code'], responseTypes: ['code'], name: null });
+    expect(metadata).toMatchObject({ authMethod: 'client_secret_basic', grantTypes: ['authorization_code', 'refresh_token'], responseTypes: ['code'], name: null });
     expect(metadata.scopes).toEqual(['profile', 'email', 'generations', 'characters']);
   });
 
