@@ -5,7 +5,7 @@
 // (a handful of early collections decides it, and the decision stays for the process's life), every
 // request's objects land in the old generation, keep the young ones they point to alive, and each
 // scavenge copies megabytes: the same server then spent 1.6-1.9 x the CPU per userinfo request, with
-// a p99 four times higher, in about half of its starts (bench/NOTES.md, "Pretenuring"). Off, the
+// a p99 four times higher, in about half of its starts (bench/NOTES.md, log entry `9243ce0`). Off, the
 // young generation does what it is for. An operator who names the flag on Node's command line wins.
 const v8 = require('node:v8');
 

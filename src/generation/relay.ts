@@ -43,8 +43,8 @@ export interface RelayOptions {
  *
  * Events are pushed from the upstream body's own `data` events; the body is
  * paused while the app reads slower than the upstream writes and while the
- * usage commits. (An async generator read through `Readable.from` cost
- * promise round trips per event in both: a quarter of a stream's main thread.)
+ * usage commits. (Not an async generator through `Readable.from`: promise
+ * round trips per event; bench/NOTES.md.)
  */
 export function relayEvents(response: UpstreamResponse, meter: Meter, options: RelayOptions): Readable {
   const { appAskedUsage, signal, ending, drainMs, unmeasured } = options;

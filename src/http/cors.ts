@@ -29,8 +29,8 @@ const PREFLIGHT = {
 /**
  * The CORS headers, fixed by path: `*`, never credentials (Fetch §3.2).
  * Written here rather than with @fastify/cors, whose per-path options
- * (its delegator) rebuild and merge option objects on every request: a
- * third of userinfo's CPU in an A/B measurement (bench/NOTES.md).
+ * (its delegator) rebuild and merge option objects on every request
+ * (bench/NOTES.md).
  */
 export function registerCors(app: FastifyInstance): void {
   app.addHook('onRequest', (request, reply, done) => {

@@ -92,8 +92,8 @@ export function loggerOptions(level: LogLevel): LoggerOptions {
       censor: REDACTED,
     },
     // pino's own `*.password` paths would do what censorFields does, but pino runs a wildcard path over every binding
-    // of every child logger (a clone and a JSON serialisation of each, and Fastify makes a child per request: 8–10 %
-    // of userinfo's throughput). Bindings are only ever ids here (Fastify's reqId, identify()'s ids).
+    // of every child logger, and Fastify makes a child per request (bench/NOTES.md). Bindings are only ever ids here
+    // (Fastify's reqId, identify()'s ids).
     formatters: { log: censorFields },
     serializers: {
       req(request: { method: string; url: string; hostname?: string; ip?: string; socket?: { remotePort?: number } }) {

@@ -3,8 +3,8 @@ import type { FastifyBaseLogger } from 'fastify';
 /**
  * Where a request came from, as the services that record security events
  * need it: its address and its logger (a Fastify request is one). Passed
- * explicitly: an AsyncLocalStorage would cost every request of every route a
- * quarter of its CPU on Node 20 (promise hooks), for the few that audit.
+ * explicitly: AsyncLocalStorage's promise hooks would tax every request of
+ * every route for the few that audit (bench/NOTES.md).
  */
 export interface RequestOrigin {
   ip: string;

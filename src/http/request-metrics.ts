@@ -23,8 +23,8 @@ interface Sample {
  * kept per method × route × status in one map of plain counters and read by
  * prom-client's registry at scrape time (the registry calls get()). A
  * prom-client Counter and Histogram validate and hash their label object on
- * every call: 15–20 % of a userinfo request's CPU in an A/B measurement
- * (bench/NOTES.md); here a request costs one map lookup and a bucket search.
+ * every call (bench/NOTES.md); here a request costs one map lookup and a
+ * bucket search.
  */
 export class RequestMetrics {
   private readonly slots = new Map<string, Slot>();

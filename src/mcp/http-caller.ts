@@ -3,10 +3,8 @@ import type { McpCaller } from './tools.js';
 
 /**
  * The caller of one MCP call over HTTP. A class, with its getter on the
- * prototype: an object literal with a getter per call (what this was) made
- * each scavenge copy and promote the call's garbage — with --trace-gc, old
- * space grew by megabytes per scavenge under load, and the class alone took
- * an MCP call from 0.085 to 0.068 ms of CPU (bench/NOTES.md).
+ * prototype: an object literal with a getter per call gets the call's garbage
+ * promoted (bench/NOTES.md).
  */
 export class HttpCaller implements McpCaller {
   readonly userId: string;

@@ -128,8 +128,8 @@ async function serveLegacy(request: Request, serverFor: () => ReturnType<typeof 
     return answer;
   } finally {
     // A 200 JSON answer means every request of the message was answered: nothing is in flight or
-    // timed, so close() would only build a 'Connection closed' error for nobody (a tenth of the
-    // call's CPU). Anything else (notifications still running, a refusal) is closed.
+    // timed, so close() would only build a 'Connection closed' error for nobody (bench/NOTES.md).
+    // Anything else (notifications still running, a refusal) is closed.
     if (!answeredWhole) await server.close();
   }
 }

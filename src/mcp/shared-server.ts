@@ -24,9 +24,8 @@ type RequestEntry = (request: JSONRPCRequest, extra: { authInfo: AuthInfo }) => 
  * The protocol's own entry for a request (Protocol._onrequest), when this SDK
  * version has one. The callback it installs on a transport first tries every
  * message as a result and as an error response, two zod parses that fail for
- * every request; a failed zod parse returns an object with a getter, and such
- * objects made each scavenge copy and promote the call's garbage (with
- * --trace-gc: old space grew about 4 MB per scavenge; bench/NOTES.md).
+ * every request; a failed parse returns an object with a getter, which gets
+ * the call's garbage promoted (bench/NOTES.md).
  * answer() has classified the message already, with the SDK's
  * isJSONRPCRequest. Without the entry, requests go through onmessage.
  */
@@ -101,8 +100,8 @@ export interface SharedCall {
  * One McpServer for the process, answering the plain case of the 2025
  * revisions' stateless serving — a single request for a tool call, the tool
  * list or a ping, with every header the SDK's transport demands — without
- * building a server and a transport per call (two thirds of an MCP call's
- * CPU). Everything else (initialize, notifications, batches, sessions' GET
+ * building a server and a transport per call (bench/NOTES.md). Everything
+ * else (initialize, notifications, batches, sessions' GET
  * and DELETE, the 2026 revision, every refusal the SDK's transport writes,
  * scope challenges) is left to the SDK's transport: answer() returns null.
  */

@@ -27,11 +27,7 @@ const valuesOf = (row: OAuthTokensTable) => COLUMNS.map((c) => row[c]);
 /** The columns the two tokens of one issue share. */
 export type SharedColumns = Pick<OAuthTokensTable, 'client_id' | 'user_id' | 'family_id' | 'code_hash' | 'created_at' | 'auth_time'>;
 
-/**
- * A token row written out as one literal, so every row has one hidden class
- * (a row spread from the shared part and then extended made V8 build new maps
- * on every issue: 3 % of the token endpoint's main thread in the profile).
- */
+/** A token row written out as one literal, not spread and extended, so every row has one hidden class (bench/NOTES.md). */
 export function tokenRow(shared: SharedColumns, token_hash: string, kind: 'access' | 'refresh', scopes: string, expires_at: number, resources: string | null): OAuthTokensTable {
   const { client_id, user_id, family_id, code_hash, created_at, auth_time } = shared;
   return { token_hash, kind, client_id, user_id, scopes, family_id, code_hash, created_at, expires_at, revoked_at: null, consumed_at: null, auth_time, resources };
@@ -81,9 +77,8 @@ export function tokenWrites(): TokenWrites {
   const consumeAndInsertAccess = { code: compiled(andInsert(consuming.code, 1)), refresh: compiled(andInsert(consuming.refresh, 1)) };
   const isSqlite = (db: Kysely<Database>) => db.getExecutor().adapter instanceof SqliteAdapter;
   const insertPairWith = async (trx: Kysely<Database>, access: OAuthTokensTable, refresh?: OAuthTokensTable) => {
-    // SQLite: two single-row statements, not one of two rows. SQLite gives a statement that writes several rows
-    // and may abort (the foreign keys) a statement journal, copying every page it touches first (3 % of the main
-    // thread). PostgreSQL: one statement, one round trip.
+    // SQLite: two single-row statements, since a multi-row one that may abort (the foreign keys) gets a statement
+    // journal (bench/NOTES.md). PostgreSQL: one statement, one round trip.
     if (isSqlite(trx) || !refresh) {
       await insertOne(trx, ...valuesOf(access));
       if (refresh) await insertOne(trx, ...valuesOf(refresh));

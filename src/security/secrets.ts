@@ -13,7 +13,7 @@ export const PREFIX = {
 /**
  * CSPRNG bytes drawn from a 4 KiB batch: one call into the CSPRNG per 128
  * secrets instead of one each (a budgeted call draws two ids, a redemption
- * three; each call was a few percent of a request's CPU), as Node's own
+ * three; bench/NOTES.md), as Node's own
  * crypto.randomUUID batches. Every byte is handed out once; a spent batch is
  * replaced, never refilled, so nothing handed out changes afterwards.
  */
@@ -55,7 +55,7 @@ export function sortableTime(now: number): string {
 
 /**
  * Secrets are stored only as their SHA-256 (hex); they are 256-bit random, so no salt or stretching is needed.
- * crypto.hash, not createHash: no Hash object per call (a third of the time; a token request hashes six times).
+ * crypto.hash, not createHash: no Hash object per call (a token request hashes six times; bench/NOTES.md).
  */
 export function sha256Hex(value: string): string {
   return hash('sha256', value, 'hex');

@@ -47,7 +47,7 @@ export function sqlitePath(url: string): string {
 /**
  * Kysely prepares every query anew; SQLite statements are reusable, so keep
  * them by SQL text (the driver runs one query at a time, so a statement is
- * never in use twice). Profiling put prepare() at 14 % of the token endpoint's CPU.
+ * never in use twice). prepare() was a hot spot of the token endpoint (bench/NOTES.md).
  */
 function withStatementCache(connection: SQLite.Database): SqliteDatabase {
   const statements = new Map<string, SQLite.Statement>();
@@ -158,7 +158,7 @@ function openSqlite(url: string, options: StorageOptions): Storage {
  * the WAL's header when a commit starts the WAL again, after every checkpoint
  * that caught up (so after every idle 20 ms): an fsync on the event loop,
  * which SQLite makes inside the commit and no setting moves to another thread.
- * Without it (synchronous=OFF, as this connection once ran), the new header
+ * Under synchronous=OFF the new header
  * may reach the disk after frames written over the old WAL, and a power loss
  * between them can corrupt the database (sqlite.org/src/info/ff5be73dee);
  * with it, a power loss may only roll back the last commits. Its cost is in

@@ -27,7 +27,7 @@ export function ownTransaction(db: Kysely<Database>): Transactor {
  * while the previous group commits) share one transaction. Every caller is
  * answered only after the COMMIT that holds its rows, so nothing
  * acknowledged can be lost. Optimistic: no savepoint per job (two statements
- * each, a fifth of a chat call's CPU); when a job fails, the whole group rolls
+ * each; bench/NOTES.md); when a job fails, the whole group rolls
  * back and each of its jobs runs again in a transaction of its own, so a
  * failure fails only its own caller (and a failed COMMIT is retried job by
  * job). On SQLite a commit writes every page it dirtied to the WAL, and the

@@ -17,8 +17,8 @@ export function registerDirect(db: { getExecutor(): { readonly adapter: DialectA
 
 /**
  * A prepared statement runs on SQLite's one connection at once, without
- * Kysely's chain of promises per statement (a tenth of a budgeted call's
- * CPU), wherever nothing else can be between: inside a transaction (it holds
+ * Kysely's chain of promises per statement (bench/NOTES.md), wherever
+ * nothing else can be between: inside a transaction (it holds
  * the connection until it ends: the driver's mutex), and outside one while the
  * connection is in none. A transaction that holds the mutex but has not begun
  * (or has committed) is no obstacle: the statement is then simply before (or
@@ -38,7 +38,7 @@ type Build<DB, Row> = (db: Kysely<DB>) => { compile(): CompiledQuery<Row> };
  * A hot query built and compiled once, then run with new parameters on any
  * executor of the same database (the database itself or a transaction): the
  * query builder and compiler cost more than the statement itself on the
- * busiest paths (a third of userinfo's CPU in the profile). `build` receives
+ * busiest paths (bench/NOTES.md). `build` receives
  * placeholder values and must use each exactly once, in order.
  */
 export function preparedIn<DB, Row>(build: Build<DB, Row>): (executor: Kysely<DB>, ...parameters: unknown[]) => Promise<QueryResult<Row>> {

@@ -4,8 +4,7 @@ import { Worker } from 'node:worker_threads';
 /**
  * Runs SQLite's WAL checkpoints on a thread of their own. With automatic
  * checkpoints, the commit that crosses 1,000 WAL pages copies them all into the
- * database file while the event loop waits (profiled: commit was a third of a
- * budgeted chat call's SQLite time, and the cause of its p99). Here the serving
+ * database file while the event loop waits (bench/NOTES.md). Here the serving
  * connection never checkpoints; a second connection on a worker thread runs a
  * PASSIVE checkpoint (it never blocks readers or writers, sqlite.org/wal.html §3)
  * every few milliseconds. If the thread cannot start or fails, the serving
@@ -15,8 +14,8 @@ import { Worker } from 'node:worker_threads';
  * Only a writer restarts the WAL from its start, and only when its transaction
  * began with every frame already copied (sqlite.org/wal.html §5, "checkpoint
  * starvation"). Under steady writes a checkpoint on another thread never
- * catches up — commits land while it copies — so the WAL grew for as long as
- * the load lasted (400 MB in a one-minute refresh benchmark). So when the
+ * catches up — commits land while it copies — so the WAL grows for as long as
+ * the load lasts (bench/NOTES.md). So when the
  * WAL passes `restartFrames` (64 MiB of 4 KiB pages by default), the
  * worker says so, and the serving side holds its writers back (`onBehind`:
  * no transaction starts; the event loop runs on) while one more checkpoint
