@@ -59,8 +59,14 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
     const user = await signedIn(request, reply);
     if (!user) return reply;
     const typed = (request.query as Record<string, unknown>).user_code;
-    // verification_uri_complete: straight to the confirmation, which shows the code to compare (RFC 8628 §3.3.1).
-    if (typeof typed === 'string' && typed !== '') return lookUp(reply, user, typed);
+    if (typeof typed === 'string' && typed !== '') {
+      // A navigation another site started (Fetch Metadata) only fills in the form: a page could otherwise
+      // send a signed-in user here with wrong codes until the wait holds their own devices for 10 minutes.
+      const site = request.headers['sec-fetch-site'];
+      if (site === 'cross-site' || site === 'same-site') return sendPage(reply, 200, deviceCodeForm({ user, csrf: pageSessions.csrf(reply), code: typed.slice(0, 64) }));
+      // verification_uri_complete: straight to the confirmation, which shows the code to compare (RFC 8628 §3.3.1).
+      return lookUp(reply, user, typed);
+    }
     return sendPage(reply, 200, deviceCodeForm({ user, csrf: pageSessions.csrf(reply) }));
   });
 

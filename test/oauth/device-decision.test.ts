@@ -86,6 +86,22 @@ describe.each(DIALECTS)('the device decision and its guard (%s)', (dialect) => {
       expect((await typeCode(guesser, victim.user_code)).status).toBe(429);
     });
 
+    it('a code link another site sends the user to only fills in the form: nothing is looked up or counted', async () => {
+      const { agent } = await userWithSession(ts);
+      const crossSite = { 'sec-fetch-site': 'cross-site' };
+      for (let i = 0; i < 8; i++) {
+        const page = await agent.fetch(`/device?user_code=${randomCode()}`, { headers: crossSite });
+        expect(page.status).toBe(200);
+        expect(await page.text()).toContain('Connect a device');
+      }
+      const own = await start();
+      const prefilled = await (await agent.fetch(`/device?user_code=${own.user_code}`, { headers: crossSite })).text();
+      expect(prefilled).toContain(`value="${own.user_code}"`);
+      expect(prefilled).not.toContain('name="confirmation"');
+      // Not locked: the user's own code, typed or opened from their own device's link, is confirmed.
+      expect((await confirmationPage(agent, own.user_code)).confirmation).toMatch(/^serika_dcf_/);
+    });
+
     it("during the wait no decision is taken: the victim's code stays pending even with a confirmation page opened before", async () => {
       const { user: attacker, agent } = await userWithSession(ts);
       const victim = await start();
