@@ -38,6 +38,22 @@ export async function countFailure(db: Kysely<Database>, key: string, now: numbe
   return Number(row?.failures ?? 1);
 }
 
+/** The count under a key of the failures table and when the last was counted (device codes read their wait from it). */
+export async function failuresUnder(db: Kysely<Database>, key: string): Promise<{ failures: number; lastFailureAt: number } | undefined> {
+  const row = await db.selectFrom('login_failures').select(['failures', 'last_failure_at']).where('username_key', '=', key).executeTakeFirst();
+  return row && { failures: row.failures, lastFailureAt: row.last_failure_at };
+}
+
+/** Takes one counted failure back under a key (a try counted before it was known to be right), never below 0. */
+export async function uncountFailure(db: Kysely<Database>, key: string): Promise<void> {
+  await db
+    .updateTable('login_failures')
+    .set((eb) => ({ failures: eb('failures', '-', 1) }))
+    .where('username_key', '=', key)
+    .where('failures', '>', 0)
+    .execute();
+}
+
 /**
  * Escalating delays per username, kept for names that exist and names that
  * do not alike, so the delay reveals nothing about which usernames exist.

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../storage/schema.js';
-import { countFailure } from '../../accounts/login-throttle.js';
+import { countFailure, failuresUnder, uncountFailure } from '../../accounts/login-throttle.js';
 
 /** SPEC §9: 5 wrong codes per user per 10 minutes, then a wait (RFC 8628 §5.1: user codes are guessable otherwise). */
 export const MAX_WRONG_CODES = 5;
@@ -9,9 +9,10 @@ export const WRONG_CODE_WINDOW_MS = 10 * 60_000;
 /**
  * Wrong user codes per signed-in user, counted in the database (every
  * instance sees them) in the table of failed sign-ins under a key of their
- * own; the pruner forgets them with the rest. A right code does not clear
- * the count: the limit is per 10 minutes, and a guesser could otherwise
- * reset it by deciding a code of their own every few guesses.
+ * own, through the accounts domain's functions (it owns that table); the
+ * pruner forgets them with the rest. A right code does not clear the count:
+ * the limit is per 10 minutes, and a guesser could otherwise reset it by
+ * deciding a code of their own every few guesses.
  */
 export class DeviceCodeAttempts {
   constructor(
@@ -25,9 +26,9 @@ export class DeviceCodeAttempts {
 
   /** Milliseconds the user must wait before trying another code; 0 when they may try now. */
   async waitFor(userId: string): Promise<number> {
-    const row = await this.db.selectFrom('login_failures').select(['failures', 'last_failure_at']).where('username_key', '=', this.key(userId)).executeTakeFirst();
+    const row = await failuresUnder(this.db, this.key(userId));
     if (!row || row.failures < MAX_WRONG_CODES) return 0;
-    return Math.max(0, row.last_failure_at + WRONG_CODE_WINDOW_MS - this.now());
+    return Math.max(0, row.lastFailureAt + WRONG_CODE_WINDOW_MS - this.now());
   }
 
   /**
@@ -41,11 +42,6 @@ export class DeviceCodeAttempts {
 
   /** Gives back the try of a code that was right (only a wrong code counts). */
   async giveBack(userId: string): Promise<void> {
-    await this.db
-      .updateTable('login_failures')
-      .set((eb) => ({ failures: eb('failures', '-', 1) }))
-      .where('username_key', '=', this.key(userId))
-      .where('failures', '>', 0)
-      .execute();
+    await uncountFailure(this.db, this.key(userId));
   }
 }
