@@ -1,6 +1,6 @@
 import { promptBound } from '../consent/budget-rules.js';
 import type { BudgetState, BudgetsService, Planned } from '../consent/budgets.js';
-import { AppError } from '../errors.js';
+import { AppError, invalidValue } from '../errors.js';
 import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js';
 import type { Measured } from './meter.js';
 import type { Principal } from './usage.js';
@@ -46,7 +46,7 @@ function countOf(n: unknown, kind: 'chat' | 'images'): number | AppError {
   if (n === undefined || n === null) return 1;
   const most = MOST_CHOICES[kind];
   if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= most) return n;
-  return new AppError('invalid_value', `Invalid 'n': expected a whole number from 1 to ${most}.`, 'n');
+  return invalidValue('n', `Invalid 'n': expected a whole number from 1 to ${most}.`);
 }
 
 const CAP_FIELDS = ['max_completion_tokens', 'max_tokens'] as const;
@@ -58,7 +58,7 @@ function capsOf(body: Json): Array<[CapField, number]> | AppError {
   for (const field of CAP_FIELDS) {
     const value = body[field];
     if (value === undefined || value === null) continue;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) return new AppError('invalid_value', `Invalid '${field}': expected a whole number of at least 1.`, field);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) return invalidValue(field, `Invalid '${field}': expected a whole number of at least 1.`);
     caps.push([field, value]);
   }
   return caps;
@@ -98,26 +98,26 @@ export class BudgetGuard {
     /** Set when the budget limits the call and the body cannot be bounded: nothing is held, the call is refused. */
     // Widened on purpose: plan (a closure) sets it, which TypeScript's narrowing cannot see.
     let unbounded = null as AppError | null;
+    // What cannot be bounded is refused only when a limit applies (plan), but it is the same whatever the budget.
+    const n = countOf(body.n, kind);
+    const caps = kind === 'chat' ? capsOf(body) : [];
     /** The prompt estimate (or the 400 of a part nothing bounds), worked out once however often the plan runs. */
     let bound: number | AppError | undefined;
     // Planned on the budget row inside the reserving transaction: one read, one conditional UPDATE.
     const plan = (budget: BudgetState): Planned => {
       unbounded = null;
-      const n = countOf(body.n, kind);
       if (kind === 'chat') {
         if (budget.tokensRemaining === null) return null;
-        const caps = capsOf(body);
         if (n instanceof AppError || caps instanceof AppError) {
           unbounded = n instanceof AppError ? n : (caps as AppError);
           return null;
         }
-        // Walked only here, once a token limit applies: content parts can cost far more than their bytes.
-        bound ??= promptBound(body);
-        if (bound instanceof AppError) {
-          unbounded = bound;
+        // Content parts are walked only once a token limit applies: they can cost far more than their bytes.
+        const estimate = (bound ??= promptBound(body));
+        if (estimate instanceof AppError) {
+          unbounded = estimate;
           return null;
         }
-        const estimate = bound;
         const wanted = caps.length ? Math.max(...caps.map(([, cap]) => cap)) : this.deps.defaultMaxTokens;
         needed = estimate + wanted * n;
         // n choices each up to the cap: the cap is what remains shared among them.

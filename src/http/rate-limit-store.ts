@@ -84,6 +84,18 @@ export class RateCounter {
     return new Promise((resolve) => this.run(GIVE_BACK, key, [], () => this.local.giveBack(PREFIX + key), (_error, result) => resolve(result)));
   }
 
+  /**
+   * One of `limit` places in the window, counted before the work it guards (so attempts sent together cannot all
+   * pass before any is counted): null when there is a place, else the seconds until the window ends (the refused
+   * attempt is not counted). A limit that counts only some outcomes gives the place back (giveBack) for the others.
+   */
+  async take(key: string, limit: number, windowMs: number): Promise<number | null> {
+    const counted = await this.hit(key, windowMs);
+    if (counted.current <= limit) return null;
+    await this.giveBack(key);
+    return Math.max(1, Math.ceil(counted.ttl / 1000));
+  }
+
   private run(script: string, key: string, args: string[], locally: () => RateWindow, callback: Callback): void {
     const redis = this.redis;
     if (!redis || redis.status !== 'ready') {

@@ -119,11 +119,9 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     const username = field(request.body, 'username') ?? '';
     const email = field(request.body, 'email');
     if (config.rateLimitSignup > 0) {
-      const counted = await deps.rateCounter.hit(signupKey(request), 3_600_000);
-      if (counted.current > config.rateLimitSignup) {
-        await deps.rateCounter.giveBack(signupKey(request));
+      const seconds = await deps.rateCounter.take(signupKey(request), config.rateLimitSignup, 3_600_000);
+      if (seconds !== null) {
         telemetry.rateLimited('signup');
-        const seconds = Math.max(1, Math.ceil(counted.ttl / 1000));
         const minutes = Math.max(1, Math.ceil(seconds / 60));
         const error = `Too many accounts have been created from your network in the last hour. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
         return sendPage(reply.header('retry-after', String(seconds)), 429, signupView(await form(reply, { returnTo, username, email, error })));

@@ -40,11 +40,9 @@ export function loginIpLimit(
   const failures = (request: FastifyRequest) => `login-failures:${request.ip}`;
   return {
     async take(request, reply) {
-      const counted = await counters.hit(failures(request), MINUTE_MS);
-      // Past the limit the count may run on: the window is fixed, so it still ends when it would have.
-      if (counted.current <= perMinute) return;
+      const retryAfter = await counters.take(failures(request), perMinute, MINUTE_MS);
+      if (retryAfter === null) return;
       deps.telemetry.rateLimited('login');
-      const retryAfter = Math.max(1, Math.ceil(counted.ttl / 1000));
       const lockout = await counters.hit(`login-lockouts:${request.ip}`, MINUTE_MS);
       if (lockout.current === 1) await deps.onLockout(request, retryAfter);
       reply.header('retry-after', String(retryAfter));
