@@ -11,7 +11,7 @@ import { parseConfig } from '../dist/config.js';
 import { createServices } from '../dist/services.js';
 import { openStorage } from '../dist/storage/database.js';
 import { migrateToLatest } from '../dist/storage/migrate.js';
-import { mint } from '../dist/oauth/tokens.js';
+import { mint } from '../dist/oauth/store/credentials.js';
 import { startChild } from './lib.mjs';
 
 export const BENCH_DIR = mkdtempSync(join(tmpdir(), 'serika-bench-'));
@@ -47,7 +47,7 @@ export async function seed(databaseUrl) {
   const scopes = ['profile', 'generations', 'characters'];
   await s.grants.allow(user.id, client.clientId, [...scopes, 'openid']);
   const session = await s.sessions.start(user.id);
-  const tokens = await s.oauth.issue(storage.db, { clientId: client.clientId, userId: user.id, scopes }, 'fam_bench', null);
+  const tokens = await s.oauth.issuance.issue(storage.db, { clientId: client.clientId, userId: user.id, scopes }, 'fam_bench', null);
   const verifier = randomBytes(32).toString('base64url');
   return {
     storage,

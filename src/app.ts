@@ -12,7 +12,7 @@ import { registerHealth } from './http/health.js';
 import { registerJsonBody } from './http/json-body.js';
 import { loggerOptions, requestId } from './http/logging.js';
 import { registerMetrics } from './http/metrics.js';
-import { sendOAuthJsonError } from './oauth/json-errors.js';
+import { sendOAuthJsonError } from './oauth/protocol/json-errors.js';
 import { metadataRoute } from './oauth/metadata.js';
 import { registerRoute } from './oauth/register.js';
 import { deviceAuthorizationRoute } from './oauth/device/route.js';
@@ -20,7 +20,8 @@ import { mcpRoutes } from './mcp/route.js';
 import { protectedResourceMetadataRoutes } from './resources/protected-resource-metadata.js';
 import { jwksRoute } from './oidc/jwks.js';
 import { introspectRoute } from './oauth/introspect.js';
-import { tokenRateLimits } from './oauth/rate-limits.js';
+import { tokenRateLimits } from './oauth/protocol/rate-limits.js';
+import { clientAuthenticator } from './oauth/protocol/client-auth.js';
 import { revokeRoute } from './oauth/revoke.js';
 import { tokenRoute } from './oauth/token/route.js';
 import { bearerGuard } from './resources/bearer.js';
@@ -133,10 +134,10 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         oauth.addHook('onSend', async (_request, reply) => {
           reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
         });
-        const limits = tokenRateLimits(oauth, config.rateLimitToken, services.clients, services.telemetry);
+        const limits = tokenRateLimits(oauth, config.rateLimitToken, services.telemetry);
         for (const hook of limits.onRequest) oauth.addHook('onRequest', hook);
         const deps = {
-          authenticate: limits.authenticate,
+          authenticate: clientAuthenticator(services.clients, limits),
           users: services.users,
           store: services.oauth,
           now: services.now,

@@ -13,7 +13,7 @@ import { BudgetsService } from './consent/budgets.js';
 import { BudgetGuard } from './generation/budget-guard.js';
 import { DASHBOARD } from './paths.js';
 import { AuthorizationService } from './oauth/authorize/service.js';
-import { OAuthStore } from './oauth/store.js';
+import { OAuthStore } from './oauth/store/store.js';
 import { DeviceCodes } from './oauth/device/store.js';
 import { DeviceCodeAttempts } from './oauth/device/attempts.js';
 import { DeviceDecisions } from './oauth/device/decision.js';
@@ -121,14 +121,14 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     { telemetry, feed: invalidations, cacheSize: config.tokenCache, transact: group },
   );
   const audit = new AuditService(storage.db, now);
-  const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.endGrant(trx, userId, clientId), audit);
+  const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.revocation.grant(trx, userId, clientId), audit);
   // SPEC §3: a removed scope ends the grants, codes and tokens holding it, together.
   const clients = new ClientsService(
     storage.db,
     now,
     (clientId, removed) =>
       storage.db.transaction().execute(async (trx) => {
-        await oauth.revokeClientScopes(trx, clientId, removed);
+        await oauth.revocation.clientScopes(trx, clientId, removed);
         await grants.endGrantsHolding(trx, clientId, removed);
       }),
     config.maxClientsPerUser,

@@ -5,7 +5,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { protectedResource } from '../audiences.js';
 import { AppError, statusOf } from '../errors.js';
 import { isClientGone } from '../http/client-gone.js';
-import type { OAuthStore } from '../oauth/store.js';
+import type { OAuthStore } from '../oauth/store/store.js';
 import { MCP_PATH } from '../paths.js';
 import { bearerChallenge, bearerGuard, bearerOf, withRealm } from '../resources/bearer.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';

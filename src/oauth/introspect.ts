@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { OAuthError } from './errors.js';
+import { OAuthError } from './protocol/errors.js';
 import type { TokenEndpointsDeps } from './revoke.js';
 import { tokenParams } from './revoke.js';
 import { API } from '../paths.js';
@@ -38,7 +38,7 @@ export async function introspectRoute(scope: FastifyInstance, deps: TokenEndpoin
       const { params, token } = tokenParams(request.body);
       const { client } = await deps.authenticate(request, reply, params);
       if (client.public) throw new OAuthError('invalid_client', 'Introspection is for confidential clients only.');
-      const row = await deps.store.findLiveTokenOf(token, client.clientId);
+      const row = await deps.store.tokens.findLiveOf(token, client.clientId);
       if (!row) return INACTIVE;
       // RFC 7662 §2.2 aud: one resource as a string, several as an array (as in a JWT).
       const aud = audienceUris(parseAudience(row.resources), deps.issuer);

@@ -5,8 +5,8 @@ import { statusOf } from '../errors.js';
 import { InvalidBody } from '../http/json-body.js';
 import type { Telemetry } from '../http/telemetry.js';
 import { API } from '../paths.js';
-import { OAuthError } from './errors.js';
-import { sendOAuthJsonError } from './json-errors.js';
+import { OAuthError } from './protocol/errors.js';
+import { sendOAuthJsonError } from './protocol/json-errors.js';
 
 export interface RegisterDeps {
   registration: ClientRegistration;

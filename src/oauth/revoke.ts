@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { BudgetsService } from '../consent/budgets.js';
 import type { UsersService } from '../accounts/users-service.js';
-import { OAuthError, invalidRequest } from './errors.js';
-import { OAuthParams } from './params.js';
-import type { ClientAuthenticator } from './rate-limits.js';
-import type { OAuthStore } from './store.js';
+import { OAuthError, invalidRequest } from './protocol/errors.js';
+import { OAuthParams } from './protocol/params.js';
+import type { ClientAuthenticator } from './protocol/client-auth.js';
+import type { OAuthStore } from './store/store.js';
 import { API } from '../paths.js';
 import type { AuditService } from '../audit/service.js';
 
@@ -49,11 +49,11 @@ export async function revokeRoute(scope: FastifyInstance, deps: TokenEndpointsDe
     async (request, reply) => {
       const { params, token } = tokenParams(request.body);
       const { client } = await deps.authenticate(request, reply, params);
-      const row = await deps.store.findToken(token);
+      const row = await deps.store.tokens.find(token);
       if (row) {
         if (row.client_id !== client.clientId) throw new OAuthError('invalid_request', 'This token was not issued to this client.');
         // RV-02: revoking a refresh token ends its family, access tokens included.
-        const revoked = row.kind === 'refresh' ? await deps.store.revokeFamily(row.family_id, 'revocation') : await deps.store.revokeToken(row.token_hash);
+        const revoked = row.kind === 'refresh' ? await deps.store.revocation.family(row.family_id, 'revocation') : await deps.store.revocation.token(row.token_hash);
         // Recorded only when something was live: revoking a dead token again is a 200 (RFC 7009 §2.2) and no event.
         if (revoked > 0) {
           await deps.audit.record({ type: 'token.revoked', userId: row.user_id, clientId: client.clientId, detail: { tokenType: `${row.kind}_token`, tokensRevoked: revoked } }, request);

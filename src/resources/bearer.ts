@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { AppError } from '../errors.js';
 import { presentedCredentials } from '../http/authorization-header.js';
-import type { AccessGrant, OAuthStore } from '../oauth/store.js';
+import type { OAuthStore } from '../oauth/store/store.js';
+import type { AccessGrant } from '../oauth/store/token-lookup.js';
 import type { Scope } from '../scopes.js';
 import { identify } from '../http/request-context.js';
 import { audienceCovers, type ProtectedResource } from '../audiences.js';
@@ -85,7 +86,7 @@ export function bearerGuard(scope: FastifyInstance, store: OAuthStore, resource:
       throw new AppError('invalid_token', 'This endpoint needs an OAuth access token: Authorization: Bearer ACCESS_TOKEN.');
     }
     if (presented.kind === 'malformed') throw refuse(request, reply, 'invalid_request', 'The Authorization header must be "Bearer" and one token.'); // RS-05
-    const grant = await store.findLiveAccessToken(presented.token);
+    const grant = await store.tokens.findLiveAccess(presented.token);
     if (!grant) throw refuse(request, reply, 'invalid_token', 'The access token is invalid, expired or revoked.'); // RS-02
     // RFC 8707, SPEC §8: a token is good only at the resources it was issued for.
     if (!audienceCovers(grant.audience, resource.path)) {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { openAIErrorSchema } from '../http/openai-errors.js';
-import type { AccessGrant } from '../oauth/store.js';
+import type { AccessGrant } from '../oauth/store/token-lookup.js';
 import { bearerOf, requireScope } from './bearer.js';
 import { API } from '../paths.js';
 

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, statusOf } from '../errors.js';
 import { redirectUriHost } from '../clients/redirect-uris.js';
-import { OAuthError } from '../oauth/errors.js';
+import { OAuthError } from '../oauth/protocol/errors.js';
 import { isClientGone } from '../http/client-gone.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { html, type Html } from './html.js';

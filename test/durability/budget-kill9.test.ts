@@ -12,7 +12,7 @@ describe('budgets survive kill -9 during a streamed call', () => {
       const client = await s.clients.create(user.id, { name: 'Streamer', redirectUris: ['https://s.example/cb'], scopes: ['generations'] });
       await s.grants.allow(user.id, client.clientId, ['generations']);
       await s.budgets.set(user.id, client.clientId, { tokens: 10_000, images: null, period: 'total' });
-      const tokens = await s.oauth.issue(s.storage.db, { clientId: client.clientId, userId: user.id, scopes: ['generations'] }, 'fam_kill', null);
+      const tokens = await s.oauth.issuance.issue(s.storage.db, { clientId: client.clientId, userId: user.id, scopes: ['generations'] }, 'fam_kill', null);
       return { userId: user.id, clientId: client.clientId, token: tokens.access_token };
     });
     const env = { DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: upstream().baseUrl, LOG_LEVEL: 'warn' };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { credentialKey } from '../../src/oauth/tokens.js';
+import { credentialKey } from '../../src/oauth/store/credentials.js';
 import { spawnServer } from '../helpers/cli.js';
 import { crashBed } from '../helpers/durability.js';
 
@@ -21,7 +21,7 @@ describe('group commit loses nothing acknowledged to kill -9', () => {
       const refresh: string[] = [];
       let access = '';
       for (let i = 0; i < REFRESHES; i++) {
-        const t = await s.oauth.issue(s.storage.db, { clientId: client.clientId, userId: user.id, scopes: ['generations'] }, `fam_g${i}`, null);
+        const t = await s.oauth.issuance.issue(s.storage.db, { clientId: client.clientId, userId: user.id, scopes: ['generations'] }, `fam_g${i}`, null);
         refresh.push(t.refresh_token!);
         access = t.access_token;
       }
@@ -73,7 +73,7 @@ describe('group commit loses nothing acknowledged to kill -9', () => {
 
     await withServices(async (s) => {
       for (const r of answered.refreshes) {
-        const [old, access, refresh] = await Promise.all([s.oauth.findToken(r.old), s.oauth.findToken(r.access), s.oauth.findToken(r.refresh)]);
+        const [old, access, refresh] = await Promise.all([s.oauth.tokens.find(r.old), s.oauth.tokens.find(r.access), s.oauth.tokens.find(r.refresh)]);
         expect(old?.consumed_at, 'the rotated refresh token is consumed').not.toBeNull();
         expect(access?.token_hash).toBe(credentialKey(r.access));
         expect(refresh?.revoked_at).toBeNull();

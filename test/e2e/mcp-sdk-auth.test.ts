@@ -13,7 +13,7 @@ import { HAVE_CHROMIUM, launchBrowser, startCallbackServer, type CallbackServer 
 import { runCli, spawnServer, type ServerProcess } from '../helpers/cli.js';
 import { PASSWORD } from '../helpers/oauth.js';
 import { openStorage } from '../../src/storage/database.js';
-import { credentialKey } from '../../src/oauth/tokens.js';
+import { credentialKey } from '../../src/oauth/store/credentials.js';
 import { call } from '../helpers/server.js';
 
 const FIXTURES = new URL('../fixtures/tls/', import.meta.url);

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USER_CODE_ALPHABET } from '../../src/oauth/device/user-codes.js';
-import { credentialKey } from '../../src/oauth/tokens.js';
+import { credentialKey } from '../../src/oauth/store/credentials.js';
 import { DIALECTS, dialectAvailable, failInserts } from '../helpers/databases.js';
 import { basic, form, hiddenField, tokenRequest, userWithSession, type Agent } from '../helpers/oauth.js';
 import { call, type Seeded, startTestServer, type TestServer } from '../helpers/server.js';

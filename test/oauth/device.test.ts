@@ -1,6 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentialKey } from '../../src/oauth/tokens.js';
+import { credentialKey } from '../../src/oauth/store/credentials.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { basic, form, hiddenField, tokenRequest, userWithSession, type Agent } from '../helpers/oauth.js';
 import { call, type Seeded, startTestServer, type TestServer } from '../helpers/server.js';

@@ -39,10 +39,10 @@ describe.each(DIALECTS)('grant types (%s)', (dialect) => {
   const refresh = (client: TestClient, token: string) => tokenRequest(ts, { grant_type: 'refresh_token', refresh_token: token, client_id: client.clientId });
   /** A refresh token issued to the client through the services, as one issued before its grant types changed would be. */
   const forged = async (client: TestClient) =>
-    (await ts.services.oauth.issue(ts.services.storage.db, { clientId: client.clientId, userId: owner.userId, scopes: ['profile'] }, `fam_forged_${client.clientId}`, null)).refresh_token!;
+    (await ts.services.oauth.issuance.issue(ts.services.storage.db, { clientId: client.clientId, userId: owner.userId, scopes: ['profile'] }, `fam_forged_${client.clientId}`, null)).refresh_token!;
   const userinfo = async (access: string) => (await call('GET', `${ts.api}/oauth/userinfo`, { headers: { authorization: `Bearer ${access}` } })).status;
   const familyRows = async (access: string) => {
-    const row = (await ts.services.oauth.findToken(access))!;
+    const row = (await ts.services.oauth.tokens.find(access))!;
     return ts.services.storage.db.selectFrom('oauth_tokens').select('kind').where('family_id', '=', row.family_id).execute();
   };
 

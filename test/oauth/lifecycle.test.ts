@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentialKey } from '../../src/oauth/tokens.js';
+import { credentialKey } from '../../src/oauth/store/credentials.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { basic, form, obtainCode, registerClient, tokenRequest, userWithSession, type Agent, type TestClient } from '../helpers/oauth.js';
 import { postFrom } from '../helpers/loopback.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentialKey } from '../../src/oauth/tokens.js';
+import { credentialKey } from '../../src/oauth/store/credentials.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import {
   basic,
@@ -42,7 +42,7 @@ describe.each(DIALECTS)('token endpoint, authorization_code grant (%s)', (dialec
       ...extra,
     });
 
-  const tokenState = async (token: string) => (await ts.services.oauth.findToken(token))?.revoked_at;
+  const tokenState = async (token: string) => (await ts.services.oauth.tokens.find(token))?.revoked_at;
 
   function expectOAuthError(reply: { status: number; json: any; headers: Headers }, status: number, error: string) {
     expect(reply.status).toBe(status);
@@ -155,7 +155,7 @@ describe.each(DIALECTS)('token endpoint, authorization_code grant (%s)', (dialec
       const body = { grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: verifier };
       expect((await tokenRequest(ts, body, { authorization: basic(client.clientId, client.clientSecret!) })).status).toBe(200);
       // RFC 6749 Appendix B's example: characters outside the unreserved set arrive encoded.
-      const { parseBasic } = await import('../../src/oauth/client-auth.js');
+      const { parseBasic } = await import('../../src/oauth/protocol/client-auth.js');
       const encoded = 'Basic ' + Buffer.from('an%3Aidentifier:some+secure+%26+non-standard+secret').toString('base64');
       expect(parseBasic(encoded)).toEqual({ id: 'an:identifier', secret: 'some secure & non-standard secret' });
       for (const header of ['Basic', 'Basic !!!!', 'Basic ' + Buffer.from('no-colon').toString('base64'), 'Basic ' + Buffer.from('a:%zz').toString('base64')]) {
@@ -230,7 +230,7 @@ describe.each(DIALECTS)('token endpoint, authorization_code grant (%s)', (dialec
       const reply = await tokenRequest(ts, { grant_type: '"\\<é>\u0001', client_id: client.clientId, client_secret: client.clientSecret! });
       expectOAuthError(reply, 400, 'unsupported_grant_type');
       expect(reply.json.error_description).not.toContain('é');
-      const { safeDescription } = await import('../../src/oauth/errors.js');
+      const { safeDescription } = await import('../../src/oauth/protocol/errors.js');
       expect(safeDescription('a"b\\c\u00e9\n')).toBe('a?b?c??');
     });
   });
@@ -250,10 +250,10 @@ describe.each(DIALECTS)('token endpoint, authorization_code grant (%s)', (dialec
       const tokens = await redeem(c, first.code, first.verifier);
       const second = await obtainCode(ts, agent, c);
       expect((await call('DELETE', `${ts.api}/oauth/clients/${c.clientId}`, { key: owner.key })).status).toBe(204);
-      expect(await ts.services.oauth.findToken(tokens.json.access_token)).toBeUndefined();
-      expect(await ts.services.oauth.findToken(tokens.json.refresh_token)).toBeUndefined();
+      expect(await ts.services.oauth.tokens.find(tokens.json.access_token)).toBeUndefined();
+      expect(await ts.services.oauth.tokens.find(tokens.json.refresh_token)).toBeUndefined();
       expectOAuthError(await redeem(c, second.code, second.verifier), 401, 'invalid_client');
-      expect(await ts.services.oauth.findCode(second.code)).toBeUndefined();
+      expect(await ts.services.oauth.codes.find(second.code)).toBeUndefined();
     });
 
     it('removing a scope revokes the grants, codes and tokens of the client that hold it', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentialKey } from '../../src/oauth/tokens.js';
+import { credentialKey } from '../../src/oauth/store/credentials.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { form, userWithSession } from '../helpers/oauth.js';
 import { call, startTestServer, type TestServer } from '../helpers/server.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mint } from '../../src/oauth/tokens.js';
+import { mint } from '../../src/oauth/store/credentials.js';
 import { PG_URL, createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { form, registerClient, type TestClient } from '../helpers/oauth.js';
 import { call, seedUser, startInstance, type Seeded } from '../helpers/server.js';

@@ -48,7 +48,7 @@ describe.each(DIALECTS)('token cache: revocations reach another instance within 
   /** A serves the token from its cache (so the test shows the cache being told, not merely missed). */
   async function cachedAtA(token: string): Promise<void> {
     expect(await userinfoAt(a, token)).toBe(200);
-    expect(a.services.oauth.isCached(token)).toBe(true);
+    expect(a.services.oauth.tokens.isCached(token)).toBe(true);
     expect(await userinfoAt(a, token)).toBe(200);
   }
 

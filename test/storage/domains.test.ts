@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
 import { createServices, type Services } from '../../src/services.js';
-import { credentialKey } from '../../src/oauth/tokens.js';
+import { credentialKey } from '../../src/oauth/store/credentials.js';
 import { randomSecret, sha256Hex } from '../../src/security/secrets.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
-import { tokenState } from '../../src/oauth/store.js';
+import { tokenState } from '../../src/oauth/store/token-state.js';
 import { pruneOnce } from '../../src/pruner.js';
 import { IdTokens } from '../../src/oidc/id-token.js';
 import { SigningKeys } from '../../src/oidc/signing-keys.js';
@@ -55,101 +55,101 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
     describe('OAuth store', () => {
       it('takes a pending consent request once, and never after ten minutes or for another user', async () => {
         const pending = { user_id: userId, client_id: clientId, redirect_uri: 'https://a.example/cb', scopes: 'profile', state: 's', code_challenge: CHALLENGE };
-        const id = await s.oauth.createPending(pending);
-        expect(await s.oauth.takePending(id, 'user_someone_else')).toBeUndefined();
-        expect(await s.oauth.takePending(id, userId)).toMatchObject(pending);
-        expect(await s.oauth.takePending(id, userId)).toBeUndefined();
-        const stale = await s.oauth.createPending(pending);
+        const id = await s.oauth.pending.create(pending);
+        expect(await s.oauth.pending.take(id, 'user_someone_else')).toBeUndefined();
+        expect(await s.oauth.pending.take(id, userId)).toMatchObject(pending);
+        expect(await s.oauth.pending.take(id, userId)).toBeUndefined();
+        const stale = await s.oauth.pending.create(pending);
         clock += 10 * 60 * 1000 + 1;
-        expect(await s.oauth.takePending(stale, userId)).toBeUndefined();
+        expect(await s.oauth.pending.take(stale, userId)).toBeUndefined();
       });
 
       it('redeems a code exactly once, even when redemptions race, and revokes by code', async () => {
-        const code = await s.oauth.createCode({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
-        const row = await s.oauth.findCode(code);
+        const code = await s.oauth.codes.create({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        const row = await s.oauth.codes.find(code);
         expect(row).toMatchObject({ client_id: clientId, user_id: userId, scopes: 'profile', consumed_at: null, expires_at: clock + 60_000 });
-        const results = await Promise.all(Array.from({ length: 5 }, () => s.oauth.redeemCode(row!.code_hash, { clientId, userId, scopes: ['profile'] })));
+        const results = await Promise.all(Array.from({ length: 5 }, () => s.oauth.issuance.redeemCode(row!.code_hash, { clientId, userId, scopes: ['profile'] })));
         const winners = results.filter((r) => r !== null);
         expect(winners).toHaveLength(1);
-        expect(await s.oauth.findLiveAccessToken(winners[0]!.access_token)).toMatchObject({ clientId, userId, scopes: 'profile' });
-        expect(await s.oauth.revokeByCode(row!.code_hash)).toBe(2);
-        expect(await s.oauth.findLiveAccessToken(winners[0]!.access_token)).toBeUndefined();
+        expect(await s.oauth.tokens.findLiveAccess(winners[0]!.access_token)).toMatchObject({ clientId, userId, scopes: 'profile' });
+        expect(await s.oauth.revocation.byCode(row!.code_hash)).toBe(2);
+        expect(await s.oauth.tokens.findLiveAccess(winners[0]!.access_token)).toBeUndefined();
       });
 
       it('writes a redemption or a rotation whole or not at all: a pair that cannot be inserted leaves its code or refresh token unused', async () => {
         // PostgreSQL consumes and inserts in one statement with no transaction around it; SQLite in a transaction.
         const familySize = async (familyId: string) =>
           Number((await storage.db.selectFrom('oauth_tokens').select((eb) => eb.fn.countAll().as('n')).where('family_id', '=', familyId).executeTakeFirstOrThrow()).n);
-        const code = await s.oauth.createCode({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        const code = await s.oauth.codes.create({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
         // A client that does not exist: the tokens' foreign key refuses the pair.
-        await expect(s.oauth.redeemCode(credentialKey(code), { clientId: 'client_gone', userId, scopes: ['profile'] })).rejects.toThrow(/foreign key/i);
-        expect((await s.oauth.findCode(code))!.consumed_at).toBeNull();
-        const issued = (await s.oauth.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile'] }))!;
-        expect((await s.oauth.findCode(code))!.consumed_at).toBe(clock);
-        const old = (await s.oauth.findToken(issued.refresh_token!))!;
+        await expect(s.oauth.issuance.redeemCode(credentialKey(code), { clientId: 'client_gone', userId, scopes: ['profile'] })).rejects.toThrow(/foreign key/i);
+        expect((await s.oauth.codes.find(code))!.consumed_at).toBeNull();
+        const issued = (await s.oauth.issuance.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile'] }))!;
+        expect((await s.oauth.codes.find(code))!.consumed_at).toBe(clock);
+        const old = (await s.oauth.tokens.find(issued.refresh_token!))!;
         expect(await familySize(old.family_id)).toBe(2);
 
-        await expect(s.oauth.rotateRefresh(old, { clientId: 'client_gone', userId, scopes: ['profile'] })).rejects.toThrow(/foreign key/i);
-        expect(tokenState((await s.oauth.findToken(issued.refresh_token!))!, clock)).toBe('live');
+        await expect(s.oauth.issuance.rotateRefresh(old, { clientId: 'client_gone', userId, scopes: ['profile'] })).rejects.toThrow(/foreign key/i);
+        expect(tokenState((await s.oauth.tokens.find(issued.refresh_token!))!, clock)).toBe('live');
         expect(await familySize(old.family_id)).toBe(2);
         // A revoked refresh token is not rotated, and nothing is written in its place.
-        await s.oauth.revokeToken(old.token_hash);
-        expect(await s.oauth.rotateRefresh(old, { clientId, userId, scopes: ['profile'] })).toBeNull();
+        await s.oauth.revocation.token(old.token_hash);
+        expect(await s.oauth.issuance.rotateRefresh(old, { clientId, userId, scopes: ['profile'] })).toBeNull();
         expect(await familySize(old.family_id)).toBe(2);
       });
 
       it('rotates a refresh token once, keeps the family, and a family revocation ends it all', async () => {
-        const code = await s.oauth.createCode({ clientId, userId, scopes: ['profile', 'characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
-        const first = (await s.oauth.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile', 'characters'] }))!;
-        const old = (await s.oauth.findToken(first.refresh_token!))!;
+        const code = await s.oauth.codes.create({ clientId, userId, scopes: ['profile', 'characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        const first = (await s.oauth.issuance.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile', 'characters'] }))!;
+        const old = (await s.oauth.tokens.find(first.refresh_token!))!;
         const [a, b] = await Promise.all([
-          s.oauth.rotateRefresh(old, { clientId, userId, scopes: ['profile', 'characters'], accessScopes: ['profile'] }),
-          s.oauth.rotateRefresh(old, { clientId, userId, scopes: ['profile', 'characters'] }),
+          s.oauth.issuance.rotateRefresh(old, { clientId, userId, scopes: ['profile', 'characters'], accessScopes: ['profile'] }),
+          s.oauth.issuance.rotateRefresh(old, { clientId, userId, scopes: ['profile', 'characters'] }),
         ]);
         const next = (a ?? b)!;
         expect([a, b].filter(Boolean)).toHaveLength(1);
-        expect(tokenState((await s.oauth.findToken(first.refresh_token!))!, clock)).toBe('consumed');
-        const successor = (await s.oauth.findToken(next.refresh_token!))!;
+        expect(tokenState((await s.oauth.tokens.find(first.refresh_token!))!, clock)).toBe('consumed');
+        const successor = (await s.oauth.tokens.find(next.refresh_token!))!;
         expect(successor.family_id).toBe(old.family_id);
         expect(successor.scopes).toBe('profile characters');
-        expect(await s.oauth.revokeFamily(old.family_id, 'revocation')).toBeGreaterThanOrEqual(3);
-        expect(tokenState((await s.oauth.findToken(next.refresh_token!))!, clock)).toBe('revoked');
-        expect(await s.oauth.findLiveAccessToken(next.access_token)).toBeUndefined();
+        expect(await s.oauth.revocation.family(old.family_id, 'revocation')).toBeGreaterThanOrEqual(3);
+        expect(tokenState((await s.oauth.tokens.find(next.refresh_token!))!, clock)).toBe('revoked');
+        expect(await s.oauth.tokens.findLiveAccess(next.access_token)).toBeUndefined();
       });
 
       it('still takes codes and tokens made before their keys began with the issue time (stored under the plain SHA-256)', async () => {
         // Made as they were before: prefix and 256 random bits, the row keyed by the SHA-256 alone.
         const oldStyle = (prefix: string) => randomSecret(prefix);
         const code = oldStyle('serika_ac_');
-        const made = await s.oauth.createCode({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        const made = await s.oauth.codes.create({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
         await storage.db.updateTable('oauth_codes').set({ code_hash: sha256Hex(code) }).where('code_hash', '=', credentialKey(made)).execute();
-        const row = (await s.oauth.findCode(code))!;
+        const row = (await s.oauth.codes.find(code))!;
         expect(row.code_hash).toBe(sha256Hex(code));
-        const issued = (await s.oauth.redeemCode(row.code_hash, { clientId, userId, scopes: ['profile'] }))!;
+        const issued = (await s.oauth.issuance.redeemCode(row.code_hash, { clientId, userId, scopes: ['profile'] }))!;
         const [access, refresh] = [oldStyle('serika_at_'), oldStyle('serika_rt_')];
         await storage.db.updateTable('oauth_tokens').set({ token_hash: sha256Hex(access) }).where('token_hash', '=', credentialKey(issued.access_token)).execute();
         await storage.db.updateTable('oauth_tokens').set({ token_hash: sha256Hex(refresh) }).where('token_hash', '=', credentialKey(issued.refresh_token!)).execute();
-        expect(await s.oauth.findLiveAccessToken(access)).toMatchObject({ clientId, userId, scopes: 'profile' });
-        const old = (await s.oauth.findToken(refresh))!;
+        expect(await s.oauth.tokens.findLiveAccess(access)).toMatchObject({ clientId, userId, scopes: 'profile' });
+        const old = (await s.oauth.tokens.find(refresh))!;
         expect(old.kind).toBe('refresh');
-        const next = (await s.oauth.rotateRefresh(old, { clientId, userId, scopes: ['profile'] }))!;
+        const next = (await s.oauth.issuance.rotateRefresh(old, { clientId, userId, scopes: ['profile'] }))!;
         expect(next.refresh_token).toMatch(/^serika_rt_[0-9a-f]{12}[A-Za-z0-9_-]{43}$/);
-        expect(tokenState((await s.oauth.findToken(refresh))!, clock)).toBe('consumed');
-        await s.oauth.revokeToken(sha256Hex(access));
-        expect(await s.oauth.findLiveAccessToken(access)).toBeUndefined();
+        expect(tokenState((await s.oauth.tokens.find(refresh))!, clock)).toBe('consumed');
+        await s.oauth.revocation.token(sha256Hex(access));
+        expect(await s.oauth.tokens.findLiveAccess(access)).toBeUndefined();
       });
 
       it('decides liveness in one place: expired, revoked and consumed tokens are not live', async () => {
-        const code = await s.oauth.createCode({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
-        const issued = (await s.oauth.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile'] }))!;
-        expect(await s.oauth.findLiveTokenOf(issued.access_token, clientId)).toBeDefined();
-        expect(await s.oauth.findLiveTokenOf(issued.access_token, 'client_other')).toBeUndefined();
+        const code = await s.oauth.codes.create({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        const issued = (await s.oauth.issuance.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile'] }))!;
+        expect(await s.oauth.tokens.findLiveOf(issued.access_token, clientId)).toBeDefined();
+        expect(await s.oauth.tokens.findLiveOf(issued.access_token, 'client_other')).toBeUndefined();
         clock += 3600 * 1000;
-        expect(await s.oauth.findLiveAccessToken(issued.access_token)).toBeUndefined();
-        expect(await s.oauth.findLiveTokenOf(issued.refresh_token!, clientId)).toBeDefined();
-        await s.oauth.revokeToken(credentialKey(issued.refresh_token!));
-        expect(await s.oauth.findLiveTokenOf(issued.refresh_token!, clientId)).toBeUndefined();
-        expect(await s.oauth.lastIssued(userId, clientId)).toBeGreaterThan(0);
+        expect(await s.oauth.tokens.findLiveAccess(issued.access_token)).toBeUndefined();
+        expect(await s.oauth.tokens.findLiveOf(issued.refresh_token!, clientId)).toBeDefined();
+        await s.oauth.revocation.token(credentialKey(issued.refresh_token!));
+        expect(await s.oauth.tokens.findLiveOf(issued.refresh_token!, clientId)).toBeUndefined();
+        expect(await s.oauth.tokens.lastIssued(userId, clientId)).toBeGreaterThan(0);
       });
     });
 
@@ -170,14 +170,14 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         const user = await newUser();
         const client = await newClient(userId);
         await s.grants.allow(user, client, ['profile']);
-        const code = await s.oauth.createCode({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
-        const issued = (await s.oauth.redeemCode(credentialKey(code), { clientId: client, userId: user, scopes: ['profile'] }))!;
-        const unused = await s.oauth.createCode({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        const code = await s.oauth.codes.create({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        const issued = (await s.oauth.issuance.redeemCode(credentialKey(code), { clientId: client, userId: user, scopes: ['profile'] }))!;
+        const unused = await s.oauth.codes.create({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
         expect(await s.grants.revokeAccess(user, client)).toBe(true);
         expect(await s.grants.find(user, client)).toBeUndefined();
-        expect(await s.oauth.findLiveAccessToken(issued.access_token)).toBeUndefined();
-        expect(await s.oauth.findLiveTokenOf(issued.refresh_token!, client)).toBeUndefined();
-        expect(await s.oauth.findCode(unused)).toBeUndefined();
+        expect(await s.oauth.tokens.findLiveAccess(issued.access_token)).toBeUndefined();
+        expect(await s.oauth.tokens.findLiveOf(issued.refresh_token!, client)).toBeUndefined();
+        expect(await s.oauth.codes.find(unused)).toBeUndefined();
         expect(await s.grants.revokeAccess(user, client)).toBe(false);
       });
 
@@ -187,13 +187,13 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         await s.grants.allow(user, client, ['characters']);
         const other = await newUser();
         await s.grants.allow(other, client, ['profile']);
-        const holding = (await s.oauth.redeemCode(credentialKey(await s.oauth.createCode({ clientId: client, userId: user, scopes: ['characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE })), { clientId: client, userId: user, scopes: ['characters'] }))!;
-        const keeping = (await s.oauth.redeemCode(credentialKey(await s.oauth.createCode({ clientId: client, userId: other, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE })), { clientId: client, userId: other, scopes: ['profile'] }))!;
+        const holding = (await s.oauth.issuance.redeemCode(credentialKey(await s.oauth.codes.create({ clientId: client, userId: user, scopes: ['characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE })), { clientId: client, userId: user, scopes: ['characters'] }))!;
+        const keeping = (await s.oauth.issuance.redeemCode(credentialKey(await s.oauth.codes.create({ clientId: client, userId: other, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE })), { clientId: client, userId: other, scopes: ['profile'] }))!;
         await s.clients.update(userId, client, { scopes: ['profile', 'generations'] });
         expect(await s.grants.find(user, client)).toBeUndefined();
         expect(await s.grants.find(other, client)).toBeDefined();
-        expect(await s.oauth.findLiveAccessToken(holding.access_token)).toBeUndefined();
-        expect(await s.oauth.findLiveAccessToken(keeping.access_token)).toBeDefined();
+        expect(await s.oauth.tokens.findLiveAccess(holding.access_token)).toBeUndefined();
+        expect(await s.oauth.tokens.findLiveAccess(keeping.access_token)).toBeDefined();
       });
     });
 
@@ -261,9 +261,9 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
       it('deletes expired pending requests, codes, tokens, sessions and forgiven failures, and keeps usage and live rows', async () => {
         const user = await newUser();
         const client = await newClient(user);
-        const pending = await s.oauth.createPending({ user_id: user, client_id: client, redirect_uri: 'https://a.example/cb', scopes: 'profile', state: null, code_challenge: CHALLENGE });
-        const code = await s.oauth.createCode({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
-        const issued = (await s.oauth.redeemCode(credentialKey(code), { clientId: client, userId: user, scopes: ['profile'] }))!;
+        const pending = await s.oauth.pending.create({ user_id: user, client_id: client, redirect_uri: 'https://a.example/cb', scopes: 'profile', state: null, code_challenge: CHALLENGE });
+        const code = await s.oauth.codes.create({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
+        const issued = (await s.oauth.issuance.redeemCode(credentialKey(code), { clientId: client, userId: user, scopes: ['profile'] }))!;
         const session = await s.sessions.start(user);
         await s.throttle.recordFailure(`pruned_${dialect}`);
         await s.usage.record({ principal: { userId: user, clientId: client, apiKeyId: null }, clientName: 'App', endpoint: 'chat.completions', model: 'm', promptTokens: 1, completionTokens: 1, images: 0, status: 200, latencyMs: 1 });
@@ -272,8 +272,8 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         clock += 3600 * 1000 + 1;
         const early = (await pruneOnce(s))!;
         expect(early.pendingRequests).toBeGreaterThanOrEqual(1);
-        expect(await s.oauth.takePending(pending, user)).toBeUndefined();
-        expect(await s.oauth.findToken(issued.access_token)).toBeDefined();
+        expect(await s.oauth.pending.take(pending, user)).toBeUndefined();
+        expect(await s.oauth.tokens.find(issued.access_token)).toBeDefined();
         expect(early.loginFailures).toBeGreaterThanOrEqual(1);
 
         // Past the refresh lifetime and a day: everything of that flow goes, usage stays.
@@ -282,8 +282,8 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         expect(late.tokens).toBeGreaterThanOrEqual(2);
         expect(late.codes).toBeGreaterThanOrEqual(1);
         expect(late.sessions).toBeGreaterThanOrEqual(1);
-        expect(await s.oauth.findToken(issued.refresh_token!)).toBeUndefined();
-        expect(await s.oauth.findCode(code)).toBeUndefined();
+        expect(await s.oauth.tokens.find(issued.refresh_token!)).toBeUndefined();
+        expect(await s.oauth.codes.find(code)).toBeUndefined();
         expect(await s.sessions.find(session.id)).toBeUndefined();
         const usage = await storage.db.selectFrom('usage_records').select('id').where('user_id', '=', user).execute();
         expect(usage).toHaveLength(1);

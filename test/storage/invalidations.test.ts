@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { openStorage, type Storage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { InvalidationFeed, type Invalidation } from '../../src/storage/invalidations.js';
-import { accessTokenCache, type CacheableToken } from '../../src/oauth/access-token-cache.js';
+import { accessTokenCache, type CacheableToken } from '../../src/oauth/store/access-token-cache.js';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
 import { until } from '../helpers/until.js';
 

@@ -7,8 +7,8 @@ import { ClientsService } from '../../src/clients/service.js';
 import { AppError } from '../../src/errors.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
-import { OAuthStore } from '../../src/oauth/store.js';
-import { familyOfCode } from '../../src/oauth/tokens.js';
+import { OAuthStore } from '../../src/oauth/store/store.js';
+import { familyOfCode } from '../../src/oauth/store/credentials.js';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
 
 /** One storage suite, run on every dialect (SQLite always; PostgreSQL with TEST_DATABASE_URL_PG). */
@@ -141,7 +141,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
           { token_hash: 'rt2', family_id: familyOfCode(code) },
         ]);
         const store = new OAuthStore(s.db, { accessToken: 3600, refreshToken: 86400, authCode: 600 }, () => t);
-        expect(await store.revokeByCode(code)).toBe(3);
+        expect(await store.revocation.byCode(code)).toBe(3);
         const live = await s.db.selectFrom('oauth_tokens').select('token_hash').where('revoked_at', 'is', null).orderBy('token_hash').execute();
         expect(live.map((r) => r.token_hash)).toEqual(['at3', 'atd']);
       } finally {

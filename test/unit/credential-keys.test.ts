@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { credentialKey, mint, TOKEN_PREFIX } from '../../src/oauth/tokens.js';
+import { credentialKey, mint, TOKEN_PREFIX } from '../../src/oauth/store/credentials.js';
 import { sha256Hex } from '../../src/security/secrets.js';
 
 describe('OAuth credentials and their stored keys', () => {

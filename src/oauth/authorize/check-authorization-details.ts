@@ -1,4 +1,4 @@
-import { authorizationDetailsParam } from '../authorization-details.js';
+import { authorizationDetailsParam } from '../protocol/authorization-details.js';
 import type { AuthorizeStep } from './context.js';
 
 /** RFC 9396 §2: authorization_details of type serika_budget ask for a spending limit (SPEC §10). */

@@ -1,5 +1,5 @@
 import { ClientIdDocumentError, isDocumentClientId } from '../../clients/metadata-documents.js';
-import { OAuthError, invalidRequest } from '../errors.js';
+import { OAuthError, invalidRequest } from '../protocol/errors.js';
 import { malformed, type AuthorizeStep } from './context.js';
 
 /**

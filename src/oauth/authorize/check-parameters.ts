@@ -1,4 +1,4 @@
-import { invalidRequest } from '../errors.js';
+import { invalidRequest } from '../protocol/errors.js';
 import { malformed, type AuthorizeStep } from './context.js';
 
 /**

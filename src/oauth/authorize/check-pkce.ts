@@ -1,5 +1,5 @@
-import { invalidRequest } from '../errors.js';
-import { isValidPkceValue } from '../pkce.js';
+import { invalidRequest } from '../protocol/errors.js';
+import { isValidPkceValue } from '../protocol/pkce.js';
 import type { AuthorizeStep } from './context.js';
 
 /** RFC 7636 §4.3 and RFC 9700 §2.1.1: PKCE with S256 for every client; plain is refused (AZ-10…AZ-12). */

@@ -1,5 +1,5 @@
 import { asciiUri } from '../../clients/redirect-uris.js';
-import { OAuthError, invalidRequest } from '../errors.js';
+import { OAuthError, invalidRequest } from '../protocol/errors.js';
 import { malformed, type AuthorizeStep } from './context.js';
 
 // RFC 8252 §7.3: loopback redirect URIs may vary only in the port.

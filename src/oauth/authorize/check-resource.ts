@@ -1,4 +1,4 @@
-import { audienceParam } from '../resource-param.js';
+import { audienceParam } from '../protocol/resource-param.js';
 import type { AuthorizeStep } from './context.js';
 
 /**

@@ -1,4 +1,4 @@
-import { OAuthError, invalidRequest } from '../errors.js';
+import { OAuthError, invalidRequest } from '../protocol/errors.js';
 import type { AuthorizeStep } from './context.js';
 import { grantRefusal, mayUseGrant } from '../../clients/rules.js';
 

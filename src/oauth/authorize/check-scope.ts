@@ -1,5 +1,5 @@
 import { IGNORED_SCOPES, clientMayRequest, formatScopes, parseScopes } from '../../scopes.js';
-import { OAuthError } from '../errors.js';
+import { OAuthError } from '../protocol/errors.js';
 import type { AuthorizeStep } from './context.js';
 
 /**

@@ -3,7 +3,7 @@ import type { ClientsService } from '../../clients/service.js';
 import type { DocumentRequester, MetadataDocuments } from '../../clients/metadata-documents.js';
 import type { Audience } from '../../audiences.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
-import type { OAuthParams } from '../params.js';
+import type { OAuthParams } from '../protocol/params.js';
 
 /** What the authorize steps have established so far; each step reads and adds. */
 export interface AuthorizeContext {

@@ -1,5 +1,5 @@
 import type { RegisteredClient } from '../../clients/service.js';
-import type { OAuthError } from '../errors.js';
+import type { OAuthError } from '../protocol/errors.js';
 import type { Audience } from '../../audiences.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
 import type { BudgetState } from '../../consent/budgets.js';

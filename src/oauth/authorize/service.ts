@@ -10,9 +10,9 @@ import type { RequestOrigin } from '../../http/request-context.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience } from '../../audiences.js';
 import { clientMayRequest, formatScopes, parseScopes } from '../../scopes.js';
 import { redirectsErrors } from '../../clients/trust.js';
-import { OAuthError } from '../errors.js';
-import { OAuthParams } from '../params.js';
-import type { OAuthStore } from '../store.js';
+import { OAuthError } from '../protocol/errors.js';
+import { OAuthParams } from '../protocol/params.js';
+import type { OAuthStore } from '../store/store.js';
 import { redirectUriMatches } from './check-redirect-uri.js';
 import type { AuthorizeContext } from './context.js';
 import type { AuthorizeOutcome } from './outcome.js';
@@ -114,12 +114,12 @@ export class AuthorizationService {
     // SPEC §10: an app asking for a spending limit always shows the page, where the user sets it.
     const mayReuseGrant = !client.public && client.ownerId !== null && !prompt.has('consent') && ctx.budget === undefined;
     if (mayReuseGrant && (await grants.covers(userId, client.clientId, scopes, audience))) {
-      const code = await store.createCode(codeFields);
+      const code = await store.codes.create(codeFields);
       return this.redirect(redirectUri, { code, state: ctx.state });
     }
     if (prompt.has('none')) return this.fail(ctx, new OAuthError('consent_required', 'The user has not yet allowed this app.'));
 
-    const requestId = await store.createPending({
+    const requestId = await store.pending.create({
       user_id: userId,
       client_id: client.clientId,
       redirect_uri: redirectUri,
@@ -157,7 +157,7 @@ export class AuthorizationService {
    */
   async decide(requestId: string | undefined, userId: string, decision: 'allow' | 'deny', budget?: BudgetLimit | null, origin?: RequestOrigin): Promise<AuthorizeOutcome> {
     const { clients, store } = this.deps;
-    const pending = requestId ? await store.takePending(requestId, userId) : undefined;
+    const pending = requestId ? await store.pending.take(requestId, userId) : undefined;
     if (!pending) {
       return { kind: 'error', error: new OAuthError('invalid_request', 'This authorization request has expired or was already answered. Go back to the app and start again.') };
     }
@@ -179,7 +179,7 @@ export class AuthorizationService {
     const code = await this.deps.transact(async (trx) => {
       await this.deps.consents.record(trx, { userId, clientId: client.clientId, scopes, audience, budget }, origin);
       const subject = { audience, clientId: client.clientId, userId, scopes, redirectUri: pending.redirect_uri, codeChallenge: pending.code_challenge, nonce: pending.nonce, authTime: pending.auth_time };
-      return store.createCode(subject, trx);
+      return store.codes.create(subject, trx);
     });
     return this.redirect(pending.redirect_uri, { code, state });
   }

@@ -3,13 +3,13 @@ import { EVERY_RESOURCE } from '../../audiences.js';
 import { DEVICE_CODE_GRANT, grantRefusal, mayUseGrant } from '../../clients/rules.js';
 import { API, PATHS } from '../../paths.js';
 import { requestedScopes } from '../authorize/check-scope.js';
-import { OAuthError } from '../errors.js';
-import { OAuthParams } from '../params.js';
-import type { ClientAuthenticator } from '../rate-limits.js';
-import { audienceParam } from '../resource-param.js';
+import { OAuthError } from '../protocol/errors.js';
+import { OAuthParams } from '../protocol/params.js';
+import type { ClientAuthenticator } from '../protocol/client-auth.js';
+import { audienceParam } from '../protocol/resource-param.js';
 import type { DeviceCodes } from './store.js';
 import { displayUserCode } from './user-codes.js';
-import { authorizationDetailsParam } from '../authorization-details.js';
+import { authorizationDetailsParam } from '../protocol/authorization-details.js';
 
 export interface DeviceAuthorizationDeps {
   authenticate: ClientAuthenticator;

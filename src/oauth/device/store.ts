@@ -3,8 +3,9 @@ import { formatAudience, type Audience } from '../../audiences.js';
 import { randomId, randomSecret, sha256Hex } from '../../security/secrets.js';
 import type { Database, OAuthDeviceCodesTable } from '../../storage/schema.js';
 import { formatScopes } from '../../scopes.js';
-import type { IssuedTokens, OAuthStore, TokenSubject } from '../store.js';
-import { credentialKey, mint } from '../tokens.js';
+import type { OAuthStore } from '../store/store.js';
+import type { IssuedTokens, TokenSubject } from '../store/token-pair.js';
+import { credentialKey, mint } from '../store/credentials.js';
 import { newUserCode } from './user-codes.js';
 import type { Telemetry } from '../../http/telemetry.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
@@ -213,7 +214,7 @@ export class DeviceCodes {
         .where('status', '=', 'approved')
         .executeTakeFirst();
       if (Number(consumed.numUpdatedRows) !== 1) return null;
-      return this.oauth.issue(trx, subject, randomId('fam_'), null);
+      return this.oauth.issuance.issue(trx, subject, randomId('fam_'), null);
     });
     if (issued) this.telemetry?.tokensIssued('device_code');
     return issued;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { OAuthError, invalidRequest } from '../errors.js';
-import { OAuthParams } from '../params.js';
-import type { ClientAuthenticator } from '../rate-limits.js';
+import { OAuthError, invalidRequest } from '../protocol/errors.js';
+import { OAuthParams } from '../protocol/params.js';
+import type { ClientAuthenticator } from '../protocol/client-auth.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 import { deviceCodeGrant } from './grants/device-code.js';

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 
 /**
- * A code's tokens form one family, named after the code (oauth/store.ts,
+ * A code's tokens form one family, named after the code (oauth/store/,
  * familyOfCode), so a replayed code finds them through the family index and
  * the token table loses its index on code_hash: one B-tree insert, and on
  * SQLite one WAL page, fewer for every code redemption. Families made before

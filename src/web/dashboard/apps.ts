@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { GrantsService } from '../../consent/grants.js';
 import type { UsageService } from '../../generation/usage.js';
-import type { OAuthStore } from '../../oauth/store.js';
+import type { OAuthStore } from '../../oauth/store/store.js';
 import { isScope, SCOPES } from '../../scopes.js';
 import { html, type Html } from '../html.js';
 import type { BudgetState, BudgetsService } from '../../consent/budgets.js';
@@ -36,7 +36,7 @@ export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsSe
     const rows = await Promise.all(
       apps.map(async (app) => {
         const use = totals.get(app.clientId);
-        const tokens = await oauth.lastIssued(userId, app.clientId);
+        const tokens = await oauth.tokens.lastIssued(userId, app.clientId);
         const lastUsed = Math.max(use?.lastUsedAt ?? 0, tokens ?? 0) || null;
         return { app, use, lastUsed, budget: await budgets.get(userId, app.clientId) };
       }),

@@ -2,9 +2,10 @@ import { idTokenDuringCommit } from './id-token-beside.js';
 import { parseAudience } from '../../../audiences.js';
 import { mayUseGrant } from '../../../clients/rules.js';
 import { parseScopes } from '../../../scopes.js';
-import { OAuthError, invalidGrant, invalidRequest } from '../../errors.js';
-import type { IssuedTokens } from '../../store.js';
-import { grantedDetails, type GrantHandler } from './types.js';
+import { OAuthError, invalidGrant, invalidRequest } from '../../protocol/errors.js';
+import type { IssuedTokens } from '../../store/token-pair.js';
+import { grantedDetails } from './granted-details.js';
+import type { GrantHandler } from './types.js';
 
 /** RFC 8628 §3.5: the polling answers are §5.2 errors, 400 each. */
 const polling = (code: 'authorization_pending' | 'slow_down' | 'access_denied' | 'expired_token', description: string) => new OAuthError(code, description, { status: 400 });

@@ -1,5 +1,5 @@
 import type { IdTokenRequest, IdTokens } from '../../../oidc/id-token.js';
-import { mint } from '../../tokens.js';
+import { mint } from '../../store/credentials.js';
 
 /**
  * OIDC Core §3.1.3.3 and §12.2: with openid, an ID token beside the access

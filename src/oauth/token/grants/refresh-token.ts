@@ -1,10 +1,12 @@
 import { idTokenDuringCommit } from './id-token-beside.js';
-import { OAuthError, invalidGrant, invalidRequest } from '../../errors.js';
-import { tokenState, type IssuedTokens } from '../../store.js';
+import { OAuthError, invalidGrant, invalidRequest } from '../../protocol/errors.js';
+import type { IssuedTokens } from '../../store/token-pair.js';
+import { tokenState } from '../../store/token-state.js';
 import { parseScopes } from '../../../scopes.js';
-import { grantedDetails, type GrantHandler } from './types.js';
+import { grantedDetails } from './granted-details.js';
+import type { GrantHandler } from './types.js';
 import { parseAudience } from '../../../audiences.js';
-import { narrowedAudience } from '../../resource-param.js';
+import { narrowedAudience } from '../../protocol/resource-param.js';
 import { joinedBudget } from '../../../consent/joined-budget.js';
 
 /**
@@ -13,13 +15,13 @@ import { joinedBudget } from '../../../consent/joined-budget.js';
  */
 export const refreshTokenGrant: GrantHandler = async ({ params, client, budgets, store, now, audit, idTokens, issuer, origin }): Promise<IssuedTokens> => {
   const replayed = async (familyId: string, userId: string) => {
-    const revoked = await store.revokeFamily(familyId, 'refresh_replay');
+    const revoked = await store.revocation.family(familyId, 'refresh_replay');
     await audit.record({ type: 'refresh_token.replayed', userId, clientId: client.clientId, detail: { familyId, tokensRevoked: revoked } }, origin);
     throw invalidGrant('The refresh token was already used; its family is revoked.');
   };
   const presented = params.get('refresh_token');
   if (presented === undefined) throw invalidRequest('refresh_token is required.');
-  const row = await store.findToken(presented);
+  const row = await store.tokens.find(presented);
   if (!row || row.kind !== 'refresh') throw invalidGrant('The refresh token is invalid.');
   if (row.client_id !== client.clientId) throw invalidGrant('The refresh token was issued to another client.');
   const state = tokenState(row, now());
@@ -44,7 +46,7 @@ export const refreshTokenGrant: GrantHandler = async ({ params, client, budgets,
   const accessAudience = narrowedAudience(params, issuer, audience);
   // OIDC Core §12.2: a refreshed ID token keeps the original auth_time; no nonce.
   const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id, scopes: accessScopes, alg: client.idTokenSigningAlg, authTime: row.auth_time });
-  const issued = await store.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes, authTime: row.auth_time, audience, accessAudience, access });
+  const issued = await store.issuance.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes, authTime: row.auth_time, audience, accessAudience, access });
   if (!issued) {
     // Lost a race with a concurrent use of the same token: a replay all the same.
     return replayed(row.family_id, row.user_id);

@@ -1,8 +1,8 @@
-import { EVERY_RESOURCE, formatAudience, type Audience } from '../audiences.js';
-import { formatScopes } from '../scopes.js';
-import type { OAuthTokensTable } from '../storage/schema.js';
+import { EVERY_RESOURCE, formatAudience, type Audience } from '../../audiences.js';
+import { formatScopes } from '../../scopes.js';
+import type { OAuthTokensTable } from '../../storage/schema.js';
 import { tokenRow, type SharedColumns } from './token-writes.js';
-import { mint } from './tokens.js';
+import { mint } from './credentials.js';
 
 export interface Lifetimes {
   /** Seconds. */

@@ -1,6 +1,6 @@
 import { SqliteAdapter, sql, type Kysely, type RawBuilder } from 'kysely';
-import { preparedIn } from '../storage/prepared.js';
-import type { Database, OAuthTokensTable } from '../storage/schema.js';
+import { preparedIn } from '../../storage/prepared.js';
+import type { Database, OAuthTokensTable } from '../../storage/schema.js';
 
 /** Every column of a token row, in the order the prepared insert takes them. */
 const COLUMNS = ['token_hash', 'kind', 'client_id', 'user_id', 'scopes', 'family_id', 'code_hash', 'created_at', 'expires_at', 'revoked_at', 'consumed_at', 'auth_time', 'resources'] as const satisfies ReadonlyArray<keyof OAuthTokensTable>;

@@ -1,9 +1,11 @@
-import type { FastifyRequest } from 'fastify';
-import type { ClientsService, RegisteredClient } from '../clients/service.js';
-import { equalKnownLength, sha256Hex } from '../security/secrets.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ClientsService, RegisteredClient } from '../../clients/service.js';
+import { equalKnownLength, sha256Hex } from '../../security/secrets.js';
 import { OAuthError, invalidRequest } from './errors.js';
-import { decodeComponent } from '../http/form-body.js';
+import { decodeComponent } from '../../http/form-body.js';
 import type { OAuthParams } from './params.js';
+import type { TokenRateLimits } from './rate-limits.js';
+import { identify } from '../../http/request-context.js';
 
 export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
@@ -65,4 +67,31 @@ export async function authenticateClient(request: FastifyRequest, params: OAuthP
     throw invalidClient('Client authentication failed.', Boolean(basic));
   }
   return { client, method: basic ? 'client_secret_basic' : 'client_secret_post' };
+}
+
+/** The client a request claims to be, read without judging it (Basic or body client_id). */
+function claimedClientId(request: FastifyRequest, params: OAuthParams): string {
+  try {
+    return parseBasic(request.headers.authorization)?.id ?? params.get('client_id') ?? '';
+  } catch {
+    return params.get('client_id') ?? '';
+  }
+}
+
+export type ClientAuthenticator = (request: FastifyRequest, reply: FastifyReply, params: OAuthParams) => Promise<AuthenticatedClient>;
+
+/** Client authentication as every endpoint uses it: counted by the token rate limits, the client named in the log. */
+export function clientAuthenticator(clients: ClientsService, limits: TokenRateLimits): ClientAuthenticator {
+  return async (request, reply, params) => {
+    let authenticated: AuthenticatedClient;
+    try {
+      authenticated = await authenticateClient(request, params, clients);
+    } catch (error) {
+      if (error instanceof OAuthError && error.code === 'invalid_client') await limits.afterAuthentication(request, reply, { failedClaim: claimedClientId(request, params) });
+      throw error;
+    }
+    identify(request.log, { clientId: authenticated.client.clientId });
+    await limits.afterAuthentication(request, reply, { authenticated: authenticated.client.clientId });
+    return authenticated;
+  };
 }

@@ -1,4 +1,4 @@
-import { randomSecret, sha256Hex, sortableTime } from '../security/secrets.js';
+import { randomSecret, sha256Hex, sortableTime } from '../../security/secrets.js';
 
 /** Distinct prefixes for each kind of OAuth credential (SPEC §4). */
 export const TOKEN_PREFIX = {

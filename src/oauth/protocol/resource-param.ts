@@ -1,4 +1,4 @@
-import { InvalidTarget, audienceWithin, requestedAudience, type Audience } from '../audiences.js';
+import { InvalidTarget, audienceWithin, requestedAudience, type Audience } from '../../audiences.js';
 import { OAuthError } from './errors.js';
 import type { OAuthParams } from './params.js';
 

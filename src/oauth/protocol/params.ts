@@ -1,4 +1,4 @@
-import { isFormBody } from '../http/form-body.js';
+import { isFormBody } from '../../http/form-body.js';
 import { invalidRequest } from './errors.js';
 
 /** RFC 8707 §2: resource may be given several times, one per resource. */

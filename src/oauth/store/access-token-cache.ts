@@ -1,5 +1,5 @@
-import type { Invalidation, InvalidationFeed } from '../storage/invalidations.js';
-import { FeedCache, type Eviction } from '../storage/feed-cache.js';
+import type { Invalidation, InvalidationFeed } from '../../storage/invalidations.js';
+import { FeedCache, type Eviction } from '../../storage/feed-cache.js';
 
 /** What a cached token must carry for every way it can be ended to find it. */
 export interface CacheableToken {

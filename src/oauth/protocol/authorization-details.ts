@@ -1,4 +1,4 @@
-import { InvalidAuthorizationDetails, parseAuthorizationDetails, type BudgetLimit } from '../consent/budget-rules.js';
+import { InvalidAuthorizationDetails, parseAuthorizationDetails, type BudgetLimit } from '../../consent/budget-rules.js';
 import { OAuthError } from './errors.js';
 
 /**

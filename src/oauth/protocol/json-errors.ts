@@ -1,8 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable } from '../storage/unavailable.js';
-import { statusOf } from '../errors.js';
-import { isClientGone } from '../http/client-gone.js';
-import { InvalidBody } from '../http/json-body.js';
+import { isDatabaseUnavailable } from '../../storage/unavailable.js';
+import { statusOf } from '../../errors.js';
+import { isClientGone } from '../../http/client-gone.js';
+import { InvalidBody } from '../../http/json-body.js';
 import { OAuthError } from './errors.js';
 
 /**

@@ -1,0 +1,67 @@
+import type { Kysely } from 'kysely';
+import { EVERY_RESOURCE, formatAudience } from '../../audiences.js';
+import type { UserProfile } from '../../accounts/users-service.js';
+import { JOINED_BUDGET, type JoinedBudget } from '../../consent/joined-budget.js';
+import { formatScopes } from '../../scopes.js';
+import { prepared } from '../../storage/prepared.js';
+import type { Database, OAuthCodesTable } from '../../storage/schema.js';
+import { credentialKey, mint } from './credentials.js';
+import type { Lifetimes, TokenSubject } from './token-pair.js';
+import { USER_PROFILE } from './user-profile.js';
+
+export type CodeRow = OAuthCodesTable;
+/** A code with its user's profile claims (an ID token needs them) and its grant's budget, read in the same statement. */
+export type CodeWithUser = CodeRow & UserProfile & JoinedBudget;
+
+export type NewCode = TokenSubject & { redirectUri: string; codeChallenge: string; nonce?: string | null };
+
+/** Authorization codes (RFC 6749 §4.1.2), stored as hashes; redeemed by TokenIssuance.redeemCode. */
+export class AuthorizationCodes {
+  private readonly selectCode;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly lifetimes: Lifetimes,
+    private readonly now: () => number,
+  ) {
+    this.selectCode = prepared(db, (d) =>
+      d
+        .selectFrom('oauth_codes')
+        .innerJoin('users', 'users.id', 'oauth_codes.user_id')
+        .leftJoin('oauth_budgets', (join) => join.onRef('oauth_budgets.user_id', '=', 'oauth_codes.user_id').onRef('oauth_budgets.client_id', '=', 'oauth_codes.client_id'))
+        .selectAll('oauth_codes')
+        .select(USER_PROFILE)
+        .select(JOINED_BUDGET)
+        .where('oauth_codes.code_hash', '=', ''),
+    );
+  }
+
+  async create(subject: NewCode, executor: Kysely<Database> = this.db): Promise<string> {
+    // The code carries the audience the user allowed; the token request may narrow it (RFC 8707 §2.2).
+    const now = this.now();
+    const code = mint('code');
+    await executor
+      .insertInto('oauth_codes')
+      .values({
+        code_hash: code.hash,
+        client_id: subject.clientId,
+        user_id: subject.userId,
+        redirect_uri: subject.redirectUri,
+        scopes: formatScopes(subject.scopes),
+        code_challenge: subject.codeChallenge,
+        created_at: now,
+        expires_at: now + this.lifetimes.authCode * 1000,
+        consumed_at: null,
+        nonce: subject.nonce ?? null,
+        auth_time: subject.authTime ?? null,
+        resources: formatAudience(subject.audience ?? EVERY_RESOURCE),
+      })
+      .execute();
+    return code.value;
+  }
+
+  /** The code with its user's profile (codes go with their user: the foreign key cascades) and its grant's budget. */
+  async find(code: string): Promise<CodeWithUser | undefined> {
+    return (await this.selectCode(credentialKey(code))).rows[0];
+  }
+}

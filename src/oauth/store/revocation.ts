@@ -1,0 +1,90 @@
+import type { Kysely } from 'kysely';
+import type { RevokeReason, Telemetry } from '../../http/telemetry.js';
+import { parseScopes } from '../../scopes.js';
+import type { Invalidation, InvalidationFeed } from '../../storage/invalidations.js';
+import type { Database } from '../../storage/schema.js';
+import { grantKey } from './access-token-cache.js';
+import { familyOfCode } from './credentials.js';
+
+/**
+ * Ends tokens, and announces what it ended to every process's caches in the
+ * same transaction (the invalidation feed), so no instance serves a revoked
+ * access token from memory past the feed's poll.
+ */
+export class Revocation {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number,
+    private readonly telemetry: Telemetry | null,
+    private readonly feed: InvalidationFeed | null,
+  ) {}
+
+  /** RFC 6749 §4.1.2: a code used twice revokes every token issued from it. */
+  async byCode(codeHash: string): Promise<number> {
+    const family = familyOfCode(codeHash);
+    return this.where('family_id', family, { kind: 'family', key: family }, 'code_replay');
+  }
+
+  /** Revokes every token of a family: the refresh chain and all its access tokens. */
+  async family(familyId: string, reason: 'revocation' | 'refresh_replay'): Promise<number> {
+    return this.where('family_id', familyId, { kind: 'family', key: familyId }, reason);
+  }
+
+  /** Revokes one token; returns 1 when it was live, else 0. */
+  async token(tokenHash: string): Promise<number> {
+    return this.where('token_hash', tokenHash, { kind: 'token', key: tokenHash }, 'revocation');
+  }
+
+  /**
+   * Removing a scope from a client (SPEC §3) ends every code and live token
+   * of that client that holds it; run in the caller's transaction so the
+   * grants holding it end with them.
+   */
+  async clientScopes(trx: Kysely<Database>, clientId: string, removed: string[]): Promise<void> {
+    const now = this.now();
+    const holds = (scopes: string) => parseScopes(scopes).some((s) => removed.includes(s));
+    const tokens = await trx.selectFrom('oauth_tokens').select(['token_hash', 'scopes']).where('client_id', '=', clientId).where('revoked_at', 'is', null).execute();
+    const doomed = tokens.filter((t) => holds(t.scopes)).map((t) => t.token_hash);
+    for (let i = 0; i < doomed.length; i += 500) {
+      await trx.updateTable('oauth_tokens').set({ revoked_at: now }).where('token_hash', 'in', doomed.slice(i, i + 500)).execute();
+    }
+    this.counted('scope_removed', await this.ended(trx, doomed.length, { kind: 'client', key: clientId }));
+    const codes = await trx.selectFrom('oauth_codes').select(['code_hash', 'scopes']).where('client_id', '=', clientId).execute();
+    for (const code of codes.filter((c) => holds(c.scopes))) {
+      await trx.deleteFrom('oauth_codes').where('code_hash', '=', code.code_hash).execute();
+    }
+  }
+
+  /** A grant was revoked: every token the app holds for the user dies, and its codes can no longer be redeemed. */
+  async grant(trx: Kysely<Database>, userId: string, clientId: string): Promise<void> {
+    const result = await trx
+      .updateTable('oauth_tokens')
+      .set({ revoked_at: this.now() })
+      .where('user_id', '=', userId)
+      .where('client_id', '=', clientId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    this.counted('grant_revoked', await this.ended(trx, Number(result.numUpdatedRows), { kind: 'grant', key: grantKey(userId, clientId) }));
+    await trx.deleteFrom('oauth_codes').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
+  }
+
+  /** Revokes the live tokens whose column holds the value, and announces what it ended, in one transaction. */
+  private async where(column: 'family_id' | 'token_hash', value: string, event: Invalidation, reason: RevokeReason): Promise<number> {
+    const count = await this.db.transaction().execute(async (trx) => {
+      const result = await trx.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where(column, '=', value).where('revoked_at', 'is', null).executeTakeFirst();
+      return this.ended(trx, Number(result.numUpdatedRows), event);
+    });
+    return this.counted(reason, count);
+  }
+
+  /** Announces to every process's cache what a revocation ended (in its transaction), when it ended anything. */
+  private async ended(trx: Kysely<Database>, count: number, ...events: Invalidation[]): Promise<number> {
+    if (count > 0) await this.feed?.record(trx, events);
+    return count;
+  }
+
+  private counted(reason: RevokeReason, count: number): number {
+    this.telemetry?.tokensRevoked(reason, count);
+    return count;
+  }
+}

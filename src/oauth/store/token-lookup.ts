@@ -1,0 +1,111 @@
+import type { Kysely } from 'kysely';
+import type { UserProfile } from '../../accounts/users-service.js';
+import { parseAudience, type Audience } from '../../audiences.js';
+import { JOINED_BUDGET, type JoinedBudget } from '../../consent/joined-budget.js';
+import { parseScopes } from '../../scopes.js';
+import type { FeedCache } from '../../storage/feed-cache.js';
+import { prepared } from '../../storage/prepared.js';
+import type { Database, OAuthTokensTable } from '../../storage/schema.js';
+import { credentialKey } from './credentials.js';
+import { tokenState } from './token-state.js';
+import { USER_PROFILE } from './user-profile.js';
+
+export type TokenRow = OAuthTokensTable;
+/** A token row with its user's public fields: what the bearer guard and introspection read. */
+export type TokenWithUser = TokenRow & UserProfile;
+
+/** An access token with its owner, as the bearer guard needs it. */
+export interface AccessGrant {
+  clientId: string;
+  userId: string;
+  username: string;
+  avatar: string | null;
+  email: string | null;
+  scopes: string;
+  /** The scopes, split once (RFC 6749 §3.3). */
+  scopeList: readonly string[];
+  expiresAt: number;
+  audience: Audience;
+}
+
+/** Reads of access and refresh tokens; access-token lookups through the cache the invalidation feed keeps exact. */
+export class TokenLookup {
+  private readonly selectToken;
+  private readonly selectWithUser;
+  private readonly grants = new WeakMap<TokenWithUser, AccessGrant>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number,
+    private readonly cache: FeedCache<TokenWithUser> | null,
+  ) {
+    this.selectToken = prepared(db, (d) =>
+      d
+        .selectFrom('oauth_tokens')
+        .leftJoin('oauth_budgets', (join) => join.onRef('oauth_budgets.user_id', '=', 'oauth_tokens.user_id').onRef('oauth_budgets.client_id', '=', 'oauth_tokens.client_id'))
+        .selectAll('oauth_tokens')
+        .select(JOINED_BUDGET)
+        .where('oauth_tokens.token_hash', '=', ''),
+    );
+    this.selectWithUser = prepared(db, (d) =>
+      d.selectFrom('oauth_tokens').innerJoin('users', 'users.id', 'oauth_tokens.user_id').selectAll('oauth_tokens').select(USER_PROFILE).where('oauth_tokens.token_hash', '=', ''),
+    );
+  }
+
+  /** A token with its user by the token's hash: one indexed lookup, or none when the access token is in the cache. */
+  private async withUser(token: string): Promise<TokenWithUser | undefined> {
+    const hash = credentialKey(token);
+    const load = async () => (await this.selectWithUser(hash)).rows[0];
+    return this.cache ? this.cache.get(hash, load) : load();
+  }
+
+  /** Whether this process would answer a lookup of the token from memory (tests and metrics). */
+  isCached(token: string): boolean {
+    return this.cache?.holds(credentialKey(token)) ?? false;
+  }
+
+  /** A live access token and its user, or undefined (the bearer guard). */
+  async findLiveAccess(token: string): Promise<AccessGrant | undefined> {
+    const row = await this.withUser(token);
+    if (!row || row.kind !== 'access' || tokenState(row, this.now()) !== 'live') return undefined;
+    // A cached row is read by many requests: its grant is built once (frozen, shared).
+    let grant = this.grants.get(row);
+    if (!grant) {
+      grant = Object.freeze({
+        clientId: row.client_id,
+        userId: row.user_id,
+        username: row.username,
+        avatar: row.avatar,
+        email: row.email,
+        scopes: row.scopes,
+        scopeList: Object.freeze(parseScopes(row.scopes)),
+        expiresAt: row.expires_at,
+        audience: parseAudience(row.resources),
+      });
+      this.grants.set(row, grant);
+    }
+    return grant;
+  }
+
+  /** The stored row, never from the cache (the token endpoint and revocation read it to change it), with its grant's budget (a refresh's token response carries it). */
+  async find(token: string): Promise<(TokenRow & JoinedBudget) | undefined> {
+    return (await this.selectToken(credentialKey(token))).rows[0];
+  }
+
+  /** A live access or refresh token of this client with its user, or undefined (introspection, RFC 7662 §2.2). */
+  async findLiveOf(token: string, clientId: string): Promise<TokenWithUser | undefined> {
+    const row = await this.withUser(token);
+    return row && row.client_id === clientId && tokenState(row, this.now()) === 'live' ? row : undefined;
+  }
+
+  /** When the app last obtained tokens for the user (code redemption or refresh). */
+  async lastIssued(userId: string, clientId: string): Promise<number | null> {
+    const row = await this.db
+      .selectFrom('oauth_tokens')
+      .select((eb) => eb.fn.max('created_at').as('last'))
+      .where('user_id', '=', userId)
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return row?.last === null || row?.last === undefined ? null : Number(row.last);
+  }
+}
