@@ -4,6 +4,9 @@ import {
   authorizeUrl,
   decide,
   expectErrorPage,
+  form,
+  obtainCode,
+  tokenRequest,
   pkce,
   registerClient,
   standardParams,
@@ -129,13 +132,29 @@ describe.each(DIALECTS)('authorization endpoint (%s)', (dialect) => {
       }
     });
 
-    it('AZ-13 unknown, unregistered, missing or empty scope → invalid_scope', async () => {
+    it('AZ-13 unknown, unregistered or blank scope → invalid_scope', async () => {
       const narrow = await registerClient(ts, (await userWithSession(ts, `narrow_${dialect}`)).user, { scopes: ['profile'] });
       expectRedirectError(await get(params({ scope: 'profile admin' })), 'invalid_scope');
       expectRedirectError(await get(standardParams(narrow, challenge, { scope: 'generations' })), 'invalid_scope');
-      expectRedirectError(await get(params({ scope: undefined })), 'invalid_scope');
-      expectRedirectError(await get(params({ scope: '' })), 'invalid_scope');
       expectRedirectError(await get(params({ scope: '   ' })), 'invalid_scope');
+      expectRedirectError(await get(params({ scope: 'offline_access' })), 'invalid_scope');
+    });
+
+    it('SPEC §4: an omitted scope asks for the scopes the client registered (RFC 6749 §3.3 default)', async () => {
+      const owner = await userWithSession(ts, `default_scope_${dialect}`);
+      const registered = await registerClient(ts, owner.user, { scopes: ['profile', 'characters'] });
+      const { code, verifier } = await obtainCode(ts, owner.agent, registered, { scope: undefined });
+      const tokens = await tokenRequest(ts, form({ grant_type: 'authorization_code', code, redirect_uri: registered.redirectUri, code_verifier: verifier, client_id: registered.clientId, client_secret: registered.clientSecret! }));
+      expect(tokens.status).toBe(200);
+      expect(tokens.json.scope).toBe('profile characters');
+      // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
+      const empty = await obtainCode(ts, owner.agent, registered, { scope: '', prompt: 'consent' });
+      const emptyTokens = await tokenRequest(ts, form({ grant_type: 'authorization_code', code: empty.code, redirect_uri: registered.redirectUri, code_verifier: empty.verifier, client_id: registered.clientId, client_secret: registered.clientSecret! }));
+      expect(emptyTokens.json.scope).toBe('profile characters');
+      // The positive anchor of AZ-13's refusals: the same request naming a registered scope gets that scope alone.
+      const named = await obtainCode(ts, owner.agent, registered, { scope: 'characters', prompt: 'consent' });
+      const narrowed = await tokenRequest(ts, form({ grant_type: 'authorization_code', code: named.code, redirect_uri: registered.redirectUri, code_verifier: named.verifier, client_id: registered.clientId, client_secret: registered.clientSecret! }));
+      expect(narrowed.json.scope).toBe('characters');
     });
 
     it('AZ-14 state echoed byte for byte on success and every redirected error; absent when not sent', async () => {

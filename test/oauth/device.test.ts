@@ -221,6 +221,10 @@ describe.each(DIALECTS)('device authorization grant (%s)', (dialect) => {
       expect(missing.json.error).toBe('invalid_request');
       const badScope = await call('POST', `${ts.api}/oauth/device_authorization`, { body: form({ client_id: cli.clientId, scope: 'characters' }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
       expect(badScope.json.error).toBe('invalid_scope');
+      // SPEC §4 (RFC 6749 §3.3's default): no scope asks for what the client registered.
+      const defaulted = await call('POST', `${ts.api}/oauth/device_authorization`, { body: form({ client_id: cli.clientId }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(defaulted.status).toBe(200);
+      expect(defaulted.json.user_code).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
       const badTarget = await call('POST', `${ts.api}/oauth/device_authorization`, { body: form({ client_id: cli.clientId, scope: 'profile', resource: 'https://evil.example/' }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
       expect(badTarget.json.error).toBe('invalid_target');
       // A device-only client cannot use the authorization endpoint.
