@@ -12,7 +12,7 @@ import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { VERSION } from '../version.js';
 import { HttpCaller } from './http-caller.js';
 import { SharedMcpServer } from './shared-server.js';
-import { createMcpServer, type ToolDeps } from './tools.js';
+import { MCP_SCOPES, createMcpServer, type ToolDeps } from './tools.js';
 
 export interface McpRouteDeps extends Omit<ToolDeps, 'version'> {
   store: OAuthStore;
@@ -177,6 +177,8 @@ export async function mcpRoutes(scope: FastifyInstance, deps: McpRouteDeps): Pro
     method: ['GET', 'POST', 'DELETE'],
     url: MCP_PATH,
     bodyLimit: BODY_LIMIT,
+    // SPEC §8: the 401 challenge names the scopes the tools need (MCP's scope selection reads it first).
+    config: { neededScope: MCP_SCOPES },
     schema: { tags: ['mcp'], summary: 'MCP server (Streamable HTTP): tools whoami, list_characters, get_character, list_models, chat, generate_image', security: [{ accessToken: [] }] },
     handler: async (request, reply) => {
       const grant = bearerOf(request);

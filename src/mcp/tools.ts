@@ -1,3 +1,5 @@
+import { formatScopes } from '../scopes.js';
+import { SERVED_REVISIONS, discoverEveryRevision } from './revisions.js';
 import { McpServer, requireScopes, type AuthInfo, type CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
@@ -96,6 +98,8 @@ const IMAGE_INPUT = z.object({
     .describe('Such as 1024x1024.'),
 });
 const NEEDS = { profile: requireScopes('profile'), characters: requireScopes('characters'), generations: requireScopes('generations') };
+/** Every scope a tool needs: what a 401 at /mcp names (SPEC §8), so a client asks for them all at once. */
+export const MCP_SCOPES = formatScopes(Object.keys(NEEDS));
 const READ_ONLY = { readOnlyHint: true, openWorldHint: false };
 
 /**
@@ -256,10 +260,13 @@ export function createMcpServer(deps: ToolDeps, onlyTool?: string): McpServer {
   const server = new McpServer(
     { name: 'serika', title: 'Serika', version: deps.version },
     {
+      // SPEC §8: version errors name every revision served (the transport reads this list).
+      supportedProtocolVersions: [...SERVED_REVISIONS],
       instructions:
         "Serika is the user's AI platform account: their characters, and text and image generation metered to them. Use list_characters and get_character to learn a character; chat with character_id to answer as it.",
     },
   );
   registerTools(server, deps, onlyTool);
+  discoverEveryRevision(server.server);
   return server;
 }

@@ -139,7 +139,7 @@ describe.each(DIALECTS)('the MCP server (%s)', (dialect) => {
       expect(refused.headers.get('www-authenticate')).toMatch(/error="invalid_token".*resource_metadata="[^"]+\/.well-known\/oauth-protected-resource\/mcp"/);
       const none = await call('POST', mcpUrl.href, { json: { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} } });
       expect(none.status).toBe(401);
-      expect(none.headers.get('www-authenticate')).toBe(`Bearer realm="serika", resource_metadata="${ts.config.publicUrl}/.well-known/oauth-protected-resource/mcp"`);
+      expect(none.headers.get('www-authenticate')).toBe(`Bearer realm="serika", scope="profile characters generations", resource_metadata="${ts.config.publicUrl}/.well-known/oauth-protected-resource/mcp"`);
     });
 
     it('a tool whose scope the token lacks → HTTP 403 insufficient_scope with scope and resource_metadata (step-up)', async () => {
@@ -257,11 +257,33 @@ describe.each(DIALECTS)('the MCP server (%s)', (dialect) => {
       });
     });
 
+    it('server/discover and a version error list every revision served (SPEC §8)', async () => {
+      const answers: unknown[] = [];
+      const recording: typeof fetch = async (input, init) => {
+        const response = await fetch(input, init);
+        if (String(init?.body ?? '').includes('server/discover')) answers.push(await response.clone().json());
+        return response;
+      };
+      const client = new Client({ name: 'discover', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+      await client.connect(new StreamableHTTPClientTransport(mcpUrl, { fetch: recording, requestInit: { headers: { authorization: `Bearer ${tokens.mcp}` } } }));
+      await client.close();
+      expect(answers).toHaveLength(1);
+      const listed = (answers[0] as { result: { supportedVersions: string[] } }).result.supportedVersions;
+      expect(listed).toEqual(expect.arrayContaining(['2025-06-18', '2025-11-25', '2026-07-28']));
+      for (const version of listed.filter((v) => v < '2026')) {
+        const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'old', version: '1' } } });
+        expect(message(init).result.protocolVersion).toBe(version);
+      }
+      const wrong = await post({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }, { 'mcp-protocol-version': '1999-01-01' });
+      expect(wrong.status).toBe(400);
+      expect(message(wrong).error.message).toContain(`supported versions: ${listed.join(', ')}`);
+    });
+
     it('a foreign Origin → 403 with the challenge (realm, resource_metadata); our own Origin and none are fine', async () => {
       const body = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} };
       const foreign = await post(body, { origin: 'https://evil.example' });
       expect(foreign.status).toBe(403);
-      expect(foreign.headers.get('www-authenticate')).toBe(`Bearer realm="serika", resource_metadata="${ts.config.publicUrl}/.well-known/oauth-protected-resource/mcp"`);
+      expect(foreign.headers.get('www-authenticate')).toBe(`Bearer realm="serika", scope="profile characters generations", resource_metadata="${ts.config.publicUrl}/.well-known/oauth-protected-resource/mcp"`);
       expect((await post(body, { origin: new URL(ts.config.publicUrl).origin })).status).toBe(200);
       expect((await post(body)).status).toBe(200);
     });
