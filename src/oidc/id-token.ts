@@ -1,3 +1,4 @@
+import { emailClaims, profileClaims } from './standard-claims.js';
 import { hash } from 'node:crypto';
 import { CompactSign, createLocalJWKSet, jwtVerify } from 'jose';
 import type { UserProfile, UsersService } from '../accounts/users-service.js';
@@ -76,16 +77,8 @@ export class IdTokens {
     const claims: Record<string, unknown> = { iss: issuer, sub: request.userId, aud: request.clientId, exp: issuedAt + ttlSeconds, iat: issuedAt, at_hash: atHash(request.accessToken, alg) };
     if (request.authTime) claims.auth_time = Math.floor(request.authTime / 1000);
     if (request.nonce) claims.nonce = request.nonce;
-    if (user && request.scopes.includes('profile')) {
-      claims.preferred_username = user.username;
-      claims.name = user.username;
-      claims.picture = user.avatar;
-    }
-    if (user && request.scopes.includes('email')) {
-      claims.email = user.email;
-      // Serika does not verify addresses yet (SPEC §7).
-      claims.email_verified = false;
-    }
+    if (user && request.scopes.includes('profile')) Object.assign(claims, profileClaims(user));
+    if (user && request.scopes.includes('email')) Object.assign(claims, emailClaims(user));
     const { kid, key } = await keys.signingKey(alg);
     // The claims are built above, whole: jose's JWT builder would copy and check them again.
     return new CompactSign(encoder.encode(JSON.stringify(claims))).setProtectedHeader({ alg, kid, typ: 'JWT' }).sign(key);

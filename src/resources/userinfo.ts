@@ -3,6 +3,7 @@ import { openAIErrorSchema } from '../http/openai-errors.js';
 import type { AccessGrant } from '../oauth/store/token-lookup.js';
 import { bearerOf, requireScope } from './bearer.js';
 import { API } from '../paths.js';
+import { emailClaims, profileClaims } from '../oidc/standard-claims.js';
 
 const userinfoSchema = {
   type: 'object',
@@ -13,9 +14,9 @@ const userinfoSchema = {
     sub: { type: 'string', description: 'With openid: the user id (= id, and the ID token sub).' },
     preferred_username: { type: 'string', description: 'With openid and profile.' },
     name: { type: 'string', description: 'With openid and profile.' },
-    picture: { type: ['string', 'null'], description: 'With openid and profile.' },
-    email: { type: ['string', 'null'], description: 'With email.' },
-    email_verified: { type: 'boolean', description: 'With email: false until Serika verifies addresses.' },
+    picture: { type: 'string', description: 'With openid and profile, when the user has an avatar (OIDC Core §5.3.2: no null claims).' },
+    email: { type: 'string', description: 'With email, when the user has an address.' },
+    email_verified: { type: 'boolean', description: 'With email and an address: false until Serika verifies addresses.' },
   },
 } as const;
 
@@ -31,9 +32,9 @@ export function userinfoClaims(grant: AccessGrant): Record<string, unknown> {
   if (openid) claims.sub = grant.userId;
   if (scopes.includes('profile')) {
     Object.assign(claims, { id: grant.userId, username: grant.username, avatar: grant.avatar });
-    if (openid) Object.assign(claims, { preferred_username: grant.username, name: grant.username, picture: grant.avatar });
+    if (openid) Object.assign(claims, profileClaims(grant));
   }
-  if (scopes.includes('email')) Object.assign(claims, { email: grant.email, email_verified: false });
+  if (scopes.includes('email')) Object.assign(claims, emailClaims(grant));
   return claims;
 }
 

@@ -96,6 +96,8 @@ describe.each(DIALECTS)('OpenID Connect with openid-client v6 as the relying par
       });
       expect(claims.auth_time).toEqual(expect.any(Number));
       expect(claims.exp! - claims.iat!).toBe(3600);
+      // OIDC Core §5.3.2: no avatar, no picture claim (never null); the next test sees one once the user has an avatar.
+      expect(claims).not.toHaveProperty('picture');
 
       const header = decodeProtectedHeader(tokens.id_token!);
       expect(header.alg).toBe(alg);
@@ -105,6 +107,8 @@ describe.each(DIALECTS)('OpenID Connect with openid-client v6 as the relying par
 
       const info = await client.fetchUserInfo(config, tokens.access_token, user.userId);
       expect(info).toMatchObject({ sub: user.userId, id: user.userId, username: user.username, preferred_username: user.username, email: 'ada@example.com', email_verified: false });
+      expect(info).not.toHaveProperty('picture');
+      expect(info.avatar).toBeNull(); // the seed's own field stays (SPEC §2)
 
       const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
       expect(refreshed.id_token).toBeDefined();
