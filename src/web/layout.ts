@@ -9,6 +9,8 @@ export interface PageOptions {
   /** Needed for the "Sign out" form on signed-in pages. */
   csrf?: string;
   wide?: boolean;
+  /** False on a page whose own form signs out (end-session): one "Sign out" button, the one that keeps the app's return. */
+  signOutButton?: boolean;
 }
 
 /** SPEC §6 / UI-02, UI-03: pages never render in frames and never leak the URL to other sites. */
@@ -40,7 +42,9 @@ export function layout(options: PageOptions): string {
 <header class="top">
   <a class="brand" href="/dashboard">Serika</a>
   ${
-    user
+    user && options.signOutButton === false
+      ? html`<span class="muted">Signed in as <strong>${user.username}</strong></span>`
+      : user
       ? html`<form method="post" action="/logout">
     <span class="muted">Signed in as <strong>${user.username}</strong></span>
     <input type="hidden" name="_csrf" value="${csrf ?? ''}">

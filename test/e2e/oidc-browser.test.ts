@@ -66,7 +66,11 @@ describe.skipIf(!HAVE_CHROMIUM)('Sign in with Serika in a real browser, openid-c
     await page.goto(oidc.buildEndSessionUrl(config, { id_token_hint: refreshed.id_token!, post_logout_redirect_uri: `${app.origin}/callback?signed-out`, state: 'bye' }).href);
     await page.getByRole('heading', { name: 'Sign out of Serika?' }).waitFor();
     await page.screenshot({ path: 'test-results/oidc-logout.png', fullPage: true });
-    await page.getByRole('button', { name: 'Sign out', exact: true }).last().click();
+    // One "Sign out" (the confirmation's, which keeps the app's return), the header still naming the user.
+    const signOut = page.getByRole('button', { name: 'Sign out', exact: true });
+    expect(await signOut.count()).toBe(1);
+    expect(await page.locator('header.top').textContent()).toContain(`Signed in as ${user.username}`);
+    await signOut.click();
     const landed = await signedOut;
     expect(landed.search).toBe('?signed-out&state=bye');
     await context.close();

@@ -18,6 +18,7 @@ export function confirmSignOutView(view: EndSessionView): PageOptions {
     title: 'Sign out',
     user: view.user,
     csrf: view.csrf,
+    signOutButton: false,
     body: html`<div class="card">
   <h1>Sign out of Serika?</h1>
   <p>${view.clientName ? html`<strong>${view.clientName}</strong> asks to sign you out. ` : ''}You are signed in as <strong>${view.user.username}</strong>.</p>
