@@ -122,7 +122,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   await app.register(
     async (api) => {
       await api.register(async (keyed) => {
-        requireApiKey(keyed, services.apiKeys);
+        requireApiKey(keyed, services.apiKeys, config.publicUrl);
         await clientRoutes(keyed, services.clients);
         await characterRoutes(keyed, services.characters);
         await apiKeyGenerationRoutes(keyed, services.gateway, services.usage);

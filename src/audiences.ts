@@ -98,11 +98,13 @@ export function resourceMetadataUrl(publicUrl: string, path: string): string {
 /** A protected resource as the bearer guard and the metadata need it. */
 export interface ProtectedResource {
   path: string;
+  /** PUBLIC_URL, the issuer (for errors that point elsewhere on Serika). */
+  publicUrl: string;
   /** Its identifier (RFC 8707 / RFC 9728 `resource`). */
   uri: string;
   metadataUrl: string;
 }
 
 export function protectedResource(publicUrl: string, path: string): ProtectedResource {
-  return { path, uri: path === ORIGIN ? publicUrl : publicUrl + path, metadataUrl: resourceMetadataUrl(publicUrl, path) };
+  return { path, publicUrl, uri: path === ORIGIN ? publicUrl : publicUrl + path, metadataUrl: resourceMetadataUrl(publicUrl, path) };
 }

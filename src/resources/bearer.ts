@@ -4,6 +4,8 @@ import { presentedCredentials } from '../http/authorization-header.js';
 import type { OAuthStore } from '../oauth/store/store.js';
 import type { AccessGrant } from '../oauth/store/token-lookup.js';
 import type { Scope } from '../scopes.js';
+import { API_BASE } from '../paths.js';
+import { credentialKindOf } from '../security/secrets.js';
 import { identify } from '../http/request-context.js';
 import { audienceCovers, type ProtectedResource } from '../audiences.js';
 
@@ -87,7 +89,14 @@ export function bearerGuard(scope: FastifyInstance, store: OAuthStore, resource:
     }
     if (presented.kind === 'malformed') throw refuse(request, reply, 'invalid_request', 'The Authorization header must be "Bearer" and one token.'); // RS-05
     const grant = await store.tokens.findLiveAccess(presented.token);
-    if (!grant) throw refuse(request, reply, 'invalid_token', 'The access token is invalid, expired or revoked.'); // RS-02
+    if (!grant) {
+      // SPEC §14: an API key sent where an access token belongs is told where it does work.
+      const message =
+        credentialKindOf(presented.token) === 'api_key'
+          ? `This is a Serika API key: it belongs under ${resource.publicUrl}${API_BASE} (without /oauth); ${resource.uri} takes OAuth access tokens.`
+          : 'The access token is invalid, expired or revoked.';
+      throw refuse(request, reply, 'invalid_token', message); // RS-02
+    }
     // RFC 8707, SPEC §8: a token is good only at the resources it was issued for.
     if (!audienceCovers(grant.audience, resource.path)) {
       throw refuse(request, reply, 'invalid_token', `The access token was issued for another resource; ask for one with resource=${resource.uri}.`);

@@ -10,6 +10,22 @@ export const PREFIX = {
   clientSecret: 'secret_',
 } as const;
 
+/** The OAuth credentials' prefixes (SPEC §4: access and refresh tokens and codes differ). */
+export const TOKEN_PREFIX = {
+  access: 'serika_at_',
+  refresh: 'serika_rt_',
+  code: 'serika_ac_',
+  device: 'serika_dc_',
+} as const;
+
+/** Which kind of Serika credential a presented value is, by its prefix (a hint for errors, never an authentication). */
+export function credentialKindOf(value: string): 'api_key' | 'access_token' | 'refresh_token' | null {
+  if (value.startsWith(PREFIX.apiKey)) return 'api_key';
+  if (value.startsWith(TOKEN_PREFIX.access)) return 'access_token';
+  if (value.startsWith(TOKEN_PREFIX.refresh)) return 'refresh_token';
+  return null;
+}
+
 /**
  * CSPRNG bytes drawn from a 4 KiB batch: one call into the CSPRNG per 128
  * secrets instead of one each (a budgeted call draws two ids, a redemption

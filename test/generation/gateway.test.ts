@@ -35,6 +35,27 @@ describe('generation through an OpenAI-compatible upstream', () => {
   const lastReceived = () => up.received[up.received.length - 1]!;
   const usageRows = () => ts.services.storage.db.selectFrom('usage_records').selectAll().where('user_id', '=', user.userId).orderBy('created_at', 'asc').execute();
 
+  it('SPEC §14: a credential on the wrong base path is told where it belongs', async () => {
+    const api = `${ts.config.publicUrl}/api/openai/v1`;
+    const chat = { model: 'test-model', messages: [{ role: 'user', content: 'hi' }] };
+    // The same call with each credential in its place works: the anchor of the refusals below.
+    expect((await call('POST', `${api}/oauth/chat/completions`, { key: token, json: chat })).status).toBe(200);
+    expect((await call('POST', `${api}/chat/completions`, { key: user.key, json: chat })).status).toBe(200);
+    const tokenOnKeyPath = await call('POST', `${api}/chat/completions`, { key: token, json: chat });
+    expect(tokenOnKeyPath.status).toBe(401);
+    expect(tokenOnKeyPath.json.error.code).toBe('invalid_api_key');
+    expect(tokenOnKeyPath.json.error.message).toContain(`belongs under ${api}/oauth`);
+    const keyOnTokenPath = await call('POST', `${api}/oauth/chat/completions`, { key: user.key, json: chat });
+    expect(keyOnTokenPath.status).toBe(401);
+    expect(keyOnTokenPath.json.error.code).toBe('invalid_token');
+    expect(keyOnTokenPath.json.error.message).toContain(`belongs under ${api} (without /oauth)`);
+    const mcp = await call('POST', `${ts.config.publicUrl}/mcp`, { key: user.key, json: { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} } });
+    expect(mcp.status).toBe(401);
+    expect(JSON.stringify(mcp.json)).toContain(`belongs under ${api} (without /oauth)`);
+    // A key that is simply wrong keeps the plain message.
+    expect((await call('POST', `${api}/chat/completions`, { key: 'sk-serika-nope', json: chat })).json.error.message).toBe('Incorrect API key provided.');
+  });
+
   describe('the official openai SDK with an access token', () => {
     it('chat.completions.create, and the upstream saw only Serika’s key', async () => {
       const result = await sdk.chat.completions.create({ model: 'test-model', messages: [{ role: 'user', content: 'hi' }] });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { credentialKey, mint, TOKEN_PREFIX } from '../../src/oauth/store/credentials.js';
+import { credentialKey, mint } from '../../src/oauth/store/credentials.js';
+import { TOKEN_PREFIX } from '../../src/security/secrets.js';
 import { sha256Hex } from '../../src/security/secrets.js';
 
 describe('OAuth credentials and their stored keys', () => {

@@ -1,12 +1,4 @@
-import { randomSecret, sha256Hex, sortableTime } from '../../security/secrets.js';
-
-/** Distinct prefixes for each kind of OAuth credential (SPEC §4). */
-export const TOKEN_PREFIX = {
-  access: 'serika_at_',
-  refresh: 'serika_rt_',
-  code: 'serika_ac_',
-  device: 'serika_dc_',
-} as const;
+import { TOKEN_PREFIX, randomSecret, sha256Hex, sortableTime } from '../../security/secrets.js';
 
 export type CredentialKind = keyof typeof TOKEN_PREFIX;
 
