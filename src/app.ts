@@ -12,6 +12,7 @@ import { registerHealth } from './http/health.js';
 import { registerJsonBody } from './http/json-body.js';
 import { loggerOptions, requestId } from './http/logging.js';
 import { registerMetrics } from './http/metrics.js';
+import { SCHEMA_OPTIONS } from './http/schema-validation.js';
 import { sendOAuthJsonError } from './oauth/protocol/json-errors.js';
 import { metadataRoute } from './oauth/metadata.js';
 import { registerRoute } from './oauth/register.js';
@@ -73,11 +74,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     // headers and body, arrives within REQUEST_TIMEOUT or the connection is answered 408 and closed.
     requestTimeout: config.requestTimeoutMs,
     http: { headersTimeout: Math.min(60_000, config.requestTimeoutMs), connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.requestTimeoutMs / 4)) },
-    ajv: {
-      // Strict validation: unknown fields are an error (SPEC §3), never silently dropped,
-      // and a number is never coerced into a string.
-      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false },
-    },
+    ajv: { customOptions: SCHEMA_OPTIONS },
   });
 
   warnOfUnseenProxies(app, config.trustProxy);

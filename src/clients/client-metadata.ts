@@ -1,4 +1,5 @@
-import AjvModule, { type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { compileSchema } from '../http/schema-validation.js';
 import { IGNORED_SCOPES, SCOPE_NAMES, formatScopes, isScope, parseScopes, type Scope } from '../scopes.js';
 import type { ClientRow } from './repo.js';
 import { REDIRECT_URI_MAX, asciiUri, redirectUriProblem } from './redirect-uris.js';
@@ -52,8 +53,7 @@ export const clientMetadataSchema = {
   required: ['redirect_uris'],
 } as const;
 
-const Ajv = AjvModule.default;
-const validate = new Ajv({ allErrors: false, strict: false }).compile(clientMetadataSchema);
+const validate = compileSchema(clientMetadataSchema);
 
 /** The fields Serika stores and echoes beside the ones it acts on. */
 const INFORMATIONAL = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'contacts', 'software_id', 'software_version'] as const;

@@ -1,13 +1,10 @@
-import AjvModule from 'ajv';
 import { fromValidation } from '../http/openai-errors.js';
+import { compileSchema } from '../http/schema-validation.js';
 import { createClientBody, updateClientBody, type CreateClientInput, type UpdateClientInput } from './schemas.js';
 
-// ajv is CommonJS: under NodeNext its class is the default export's default.
-const Ajv = AjvModule.default;
-// The options Fastify's route validation uses (app.ts), so a form and the JSON API judge alike.
-const ajv = new Ajv({ removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false, strict: false });
-const validateCreate = ajv.compile<CreateClientInput>(createClientBody);
-const validateUpdate = ajv.compile<UpdateClientInput>(updateClientBody);
+// Compiled with the options of Fastify's route validation, so a form and the JSON API judge alike.
+const validateCreate = compileSchema<CreateClientInput>(createClientBody);
+const validateUpdate = compileSchema<UpdateClientInput>(updateClientBody);
 
 /**
  * The client-management schema applied to input that did not come through a
