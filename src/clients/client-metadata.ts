@@ -3,7 +3,8 @@ import { compileSchema } from '../http/schema-validation.js';
 import { IGNORED_SCOPES, SCOPE_NAMES, formatScopes, isScope, parseScopes, type Scope } from '../scopes.js';
 import type { ClientRow } from './repo.js';
 import { REDIRECT_URI_MAX, asciiUri, redirectUriProblem } from './redirect-uris.js';
-import { DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, SIGNING_ALG_NAMES, formatGrantTypes, type SigningAlgName } from './rules.js';
+import { DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, formatGrantTypes } from './rules.js';
+import { SIGNING_ALGS, isSigningAlg, type SigningAlg } from '../oidc/signing-algs.js';
 import { nameProblem } from '../visible-text.js';
 
 /**
@@ -65,7 +66,7 @@ export interface ClientMetadata {
   authMethod: AuthMethodName;
   grantTypes: string[];
   responseTypes: string[];
-  idTokenSigningAlg: SigningAlgName | null;
+  idTokenSigningAlg: SigningAlg | null;
   postLogoutRedirectUris: string[];
   /** client_uri, logo_uri and the rest, as sent. */
   informational: Record<string, unknown>;
@@ -141,8 +142,8 @@ export function readClientMetadata(input: unknown): ClientMetadata {
     if (scopes.length === 0) throw new ClientMetadataError('invalid_client_metadata', `scope must name at least one of ${SCOPE_NAMES.join(', ')}.`);
   }
   const alg = given.id_token_signed_response_alg as string | undefined;
-  if (alg !== undefined && !(SIGNING_ALG_NAMES as readonly string[]).includes(alg)) {
-    throw new ClientMetadataError('invalid_client_metadata', `id_token_signed_response_alg must be one of ${SIGNING_ALG_NAMES.join(', ')}.`);
+  if (alg !== undefined && !isSigningAlg(alg)) {
+    throw new ClientMetadataError('invalid_client_metadata', `id_token_signed_response_alg must be one of ${SIGNING_ALGS.join(', ')}.`);
   }
   let name: string | null = null;
   if (given.client_name !== undefined) {
@@ -161,7 +162,7 @@ export function readClientMetadata(input: unknown): ClientMetadata {
     authMethod: authMethod as AuthMethodName,
     grantTypes: [...new Set(grantTypes)],
     responseTypes: responseTypes.length ? ['code'] : [],
-    idTokenSigningAlg: (alg as SigningAlgName | undefined) ?? null,
+    idTokenSigningAlg: alg ?? null,
     postLogoutRedirectUris: given.post_logout_redirect_uris ? checkUris(given.post_logout_redirect_uris as string[], 'post_logout_redirect_uris', 'invalid_client_metadata') : [],
     informational,
   };

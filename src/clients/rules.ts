@@ -1,6 +1,4 @@
 /** Rules a client's fields follow wherever they come from: the API, the dashboard, registration, a metadata document. */
-export const SIGNING_ALG_NAMES = ['RS256', 'ES256', 'EdDSA'] as const;
-export type SigningAlgName = (typeof SIGNING_ALG_NAMES)[number];
 
 /** RFC 8628 §3.4's grant type, which a client opts into (SPEC §9). */
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';

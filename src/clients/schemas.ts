@@ -2,6 +2,7 @@ import { SCOPE_NAMES } from '../scopes.js';
 import { pageResponseProperties } from '../storage/paging.js';
 import { REDIRECT_URI_MAX } from './redirect-uris.js';
 import { DEVICE_CODE_GRANT, GRANT_TYPE_NAMES } from './rules.js';
+import { SIGNING_ALGS, type SigningAlg } from '../oidc/signing-algs.js';
 
 /**
  * JSON schemas of the client-management API (SPEC §3). They validate
@@ -40,7 +41,7 @@ const scopes = {
 
 const idTokenSigningAlg = {
   type: 'string',
-  enum: ['RS256', 'ES256', 'EdDSA'],
+  enum: SIGNING_ALGS,
   description: 'The alg of this client\'s ID tokens (OpenID Connect): RS256 (default), ES256 or EdDSA (Ed25519).',
 } as const;
 
@@ -151,7 +152,7 @@ export interface CreateClientInput {
   redirectUris: string[];
   scopes: string[];
   public?: boolean;
-  idTokenSigningAlg?: 'RS256' | 'ES256' | 'EdDSA';
+  idTokenSigningAlg?: SigningAlg;
   postLogoutRedirectUris?: string[];
   grantTypes?: string[];
 }
@@ -160,7 +161,7 @@ export interface UpdateClientInput {
   name?: string;
   redirectUris?: string[];
   scopes?: string[];
-  idTokenSigningAlg?: 'RS256' | 'ES256' | 'EdDSA';
+  idTokenSigningAlg?: SigningAlg;
   postLogoutRedirectUris?: string[];
   grantTypes?: string[];
 }

@@ -8,7 +8,8 @@ import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.j
 import { pageOwned, type PageRequest } from '../storage/paging.js';
 import type { ClientKind, Database } from '../storage/schema.js';
 import { asciiUri, redirectUriProblem } from './redirect-uris.js';
-import { SIGNING_ALG_NAMES, formatGrantTypes, parseGrantTypes, type GrantTypeName, type SigningAlgName } from './rules.js';
+import { formatGrantTypes, parseGrantTypes, type GrantTypeName } from './rules.js';
+import { DEFAULT_ALG, type SigningAlg } from '../oidc/signing-algs.js';
 import { nameProblem } from '../visible-text.js';
 import { ClientsRepo, type ClientChanges, type ClientRow } from './repo.js';
 import type { CreateClientInput, UpdateClientInput } from './schemas.js';
@@ -23,14 +24,12 @@ export interface Client {
   public: boolean;
   createdAt: string;
   /** The alg of this client's ID tokens (SPEC §7). */
-  idTokenSigningAlg: SigningAlgName;
+  idTokenSigningAlg: SigningAlg;
   /** Where RP-initiated logout may send the user back, compared exactly (SPEC §7). */
   postLogoutRedirectUris: string[];
   /** The grants it may use (SPEC §9). */
   grantTypes: GrantTypeName[];
 }
-
-export { SIGNING_ALG_NAMES, type SigningAlgName };
 
 export interface ClientWithSecret extends Client {
   clientSecret: string | null;
@@ -72,7 +71,7 @@ export function toClient(row: ClientRow): Client {
     scopes: parseScopes(row.scopes).filter(isScope),
     public: row.is_public === 1,
     createdAt: new Date(row.created_at).toISOString(),
-    idTokenSigningAlg: (row.id_token_signing_alg ?? 'RS256') as SigningAlgName,
+    idTokenSigningAlg: (row.id_token_signing_alg ?? DEFAULT_ALG) as SigningAlg,
     postLogoutRedirectUris: row.post_logout_redirect_uris === null ? [] : (JSON.parse(row.post_logout_redirect_uris) as string[]),
     grantTypes: parseGrantTypes(row.grant_types),
   };

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { PATHS } from '../paths.js';
-import { SIGNING_ALGS } from '../oidc/signing-keys.js';
+import { SIGNING_ALGS } from '../oidc/signing-algs.js';
 import { IGNORED_SCOPES, SCOPE_NAMES } from '../scopes.js';
 import { ORIGIN, RESOURCE_PATHS, protectedResource } from '../audiences.js';
 import { GRANT_TYPE_NAMES } from '../clients/rules.js';

@@ -2,7 +2,8 @@ import { emailClaims, profileClaims } from './standard-claims.js';
 import { hash } from 'node:crypto';
 import { CompactSign, createLocalJWKSet, jwtVerify } from 'jose';
 import type { UserProfile, UsersService } from '../accounts/users-service.js';
-import { DEFAULT_ALG, type SigningAlg, type SigningKeys } from './signing-keys.js';
+import { DEFAULT_ALG, type SigningAlg } from './signing-algs.js';
+import type { SigningKeys } from './signing-keys.js';
 
 export interface IdTokenRequest {
   clientId: string;

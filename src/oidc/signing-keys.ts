@@ -3,11 +3,7 @@ import type { Kysely } from 'kysely';
 import { KeyEncryptionError, type KeyEncryption } from '../security/key-encryption.js';
 import { SIGNING_KEYS_COLUMN, sealContext } from '../security/sealed-columns.js';
 import type { Database, SigningKeysTable } from '../storage/schema.js';
-
-/** The ID token algorithms Serika signs with (SPEC §7): RS256 by default, ES256 and EdDSA (Ed25519) per client. */
-export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
-export type SigningAlg = (typeof SIGNING_ALGS)[number];
-export const DEFAULT_ALG: SigningAlg = 'RS256';
+import { SIGNING_ALGS, type SigningAlg } from './signing-algs.js';
 
 /** Clients cache a JWKS for about five minutes: a new key is published this long before it signs. */
 export const PUBLISH_BEFORE_SIGN_MS = 10 * 60 * 1000;

@@ -8,6 +8,7 @@ import { DASHBOARD, PATHS } from '../../paths.js';
 import { createClientBody } from '../../clients/schemas.js';
 import { DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT } from '../../clients/rules.js';
 import { checkCreateClient, checkUpdateClient } from '../../clients/validate.js';
+import { DEFAULT_ALG } from '../../oidc/signing-algs.js';
 import { formatScopes, SCOPES, SCOPE_NAMES } from '../../scopes.js';
 import { html, type Html } from '../html.js';
 import { confirmPage, csrfField, dashboardPage, describedBy, fieldError, secretOnce, userOf, when } from './common.js';
@@ -47,7 +48,7 @@ function readForm(body: unknown): ClientForm {
     redirectUris: values(body, 'redirect_uri'),
     scopes: values(body, 'scope'),
     public: field(body, 'type') === 'public',
-    idTokenSigningAlg: field(body, 'id_token_signing_alg') ?? 'RS256',
+    idTokenSigningAlg: field(body, 'id_token_signing_alg') ?? DEFAULT_ALG,
     postLogoutRedirectUris: (field(body, 'post_logout_redirect_uris') ?? '').split(/\s+/).filter(Boolean),
     devices: field(body, 'devices') === 'on',
   };
@@ -150,7 +151,7 @@ export async function clientsPages(scope: FastifyInstance, deps: { clients: Clie
     throw error;
   };
 
-  const listPage = async (request: FastifyRequest, reply: FastifyReply, form: ClientForm = { name: '', redirectUris: [], scopes: ['profile'], public: false, idTokenSigningAlg: 'RS256', postLogoutRedirectUris: [], devices: false }, errors: Record<string, string> = {}, status = 200) => {
+  const listPage = async (request: FastifyRequest, reply: FastifyReply, form: ClientForm = { name: '', redirectUris: [], scopes: ['profile'], public: false, idTokenSigningAlg: DEFAULT_ALG, postLogoutRedirectUris: [], devices: false }, errors: Record<string, string> = {}, status = 200) => {
     const list = await clients.list(userOf(request).userId);
     return dashboardPage(request, reply, {
       title: 'OAuth clients',
