@@ -1,3 +1,5 @@
+import { LOOPBACK_HOSTS_IN_WORDS, isLoopbackUri } from './loopback-uris.js';
+
 /**
  * Redirect URI registration rules (SPEC §3, RFC 9700 §2.1, RFC 8252).
  * Returns the reason a URI is refused, or null when it may be registered.
@@ -5,8 +7,6 @@
  * a string by the authorize endpoint.
  */
 export const REDIRECT_URI_MAX = 2048;
-
-export const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 // Schemes that execute or read locally; never a place to send a code.
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:', 'filesystem:']);
@@ -34,9 +34,7 @@ export function redirectUriProblem(uri: string): string | null {
     if (!/^https?:\/\//i.test(uri) || url.hostname === '') return 'must name a host';
     if (url.username || url.password) return 'must not contain a user name or password';
     // RFC 9700 §2.6 and RFC 8252 §7.3: plain http only on the loopback interface.
-    if (scheme === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
-      return 'must use https, or http only for 127.0.0.1, [::1] or localhost';
-    }
+    if (scheme === 'http:' && !isLoopbackUri(uri)) return `must use https, or http only for ${LOOPBACK_HOSTS_IN_WORDS}`;
     return null;
   }
   // RFC 8252 §7.1: private-use URI schemes use reverse domain names, so they contain a dot.

@@ -1,5 +1,6 @@
 import { SCOPE_NAMES } from '../scopes.js';
 import { pageResponseProperties } from '../storage/paging.js';
+import { LOOPBACK_HOSTS_IN_WORDS } from './loopback-uris.js';
 import { REDIRECT_URI_MAX } from './redirect-uris.js';
 import { DEVICE_CODE_GRANT, GRANT_TYPE_NAMES } from './rules.js';
 import { SIGNING_ALGS, type SigningAlg } from '../oidc/signing-algs.js';
@@ -24,8 +25,7 @@ const redirectUris = {
   maxItems: 10,
   uniqueItems: true,
   items: { type: 'string', maxLength: REDIRECT_URI_MAX },
-  description:
-    'Exact callback URIs (1–10): https, http only on 127.0.0.1, [::1] or localhost (any port), or a private-use scheme with a dot (com.example.app:/cb). No fragment, no wildcard.',
+  description: `Exact callback URIs (1–10): https, http only on ${LOOPBACK_HOSTS_IN_WORDS} (any port), or a private-use scheme with a dot (com.example.app:/cb). No fragment, no wildcard.`,
   examples: [['https://myapp.example.com/callback', 'http://127.0.0.1:8080/callback']],
 } as const;
 

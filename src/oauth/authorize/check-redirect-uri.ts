@@ -1,18 +1,11 @@
+import { withoutLoopbackPort } from '../../clients/loopback-uris.js';
 import { asciiUri } from '../../clients/redirect-uris.js';
 import { OAuthError, invalidRequest } from '../protocol/errors.js';
 import { malformed, type AuthorizeStep } from './context.js';
 
-// RFC 8252 §7.3: loopback redirect URIs may vary only in the port.
-const LOOPBACK = /^(http:\/\/(?:127\.0\.0\.1|\[::1\]|localhost))(?::\d{1,5})?(?=[/?]|$)(.*)$/;
-
-function withoutLoopbackPort(uri: string): string | null {
-  const match = LOOPBACK.exec(uri);
-  return match ? `${match[1]}${match[2]}` : null;
-}
-
 /**
  * Exact string comparison (RFC 9700 §4.1.3), except the port of a loopback
- * URI. Registered URIs are stored ASCII-serialized, so a requested URI with
+ * URI (RFC 8252 §7.3). Registered URIs are stored ASCII-serialized, so a requested URI with
  * non-ASCII characters is compared in that form too.
  */
 export function redirectUriMatches(registered: string[], requested: string): boolean {

@@ -9,6 +9,7 @@ import { createClientBody } from '../../clients/schemas.js';
 import { DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT } from '../../clients/rules.js';
 import { checkCreateClient, checkUpdateClient } from '../../clients/validate.js';
 import { DEFAULT_ALG } from '../../oidc/signing-algs.js';
+import { LOOPBACK_HOSTS_IN_WORDS } from '../../clients/loopback-uris.js';
 import { formatScopes, SCOPES, SCOPE_NAMES } from '../../scopes.js';
 import { html, type Html } from '../html.js';
 import { confirmPage, csrfField, dashboardPage, describedBy, fieldError, secretOnce, userOf, when } from './common.js';
@@ -81,7 +82,7 @@ function clientForm(reply: FastifyReply, form: ClientForm, errors: Record<string
   ${fieldError('name', errors)}
   <fieldset${describedBy('redirect_uri', errors, 'redirect-hint')}>
     <legend>Redirect URIs</legend>
-    <p class="hint" id="redirect-hint">Exact callback URLs: https, http only on 127.0.0.1, [::1] or localhost (any port), or an app scheme with a dot such as com.example.app:/callback. No fragments or wildcards. Up to 10.</p>
+    <p class="hint" id="redirect-hint">Exact callback URLs: https, http only on ${LOOPBACK_HOSTS_IN_WORDS} (any port), or an app scheme with a dot such as com.example.app:/callback. No fragments or wildcards. Up to 10.</p>
     <div class="uri-rows" data-rows>
     ${rows.map(
       (uri, i) => html`<div class="uri-row" data-row><label class="visually-hidden" for="redirect-${i}">Redirect URI ${i + 1}</label>

@@ -4,7 +4,8 @@ import { PATHS } from '../../paths.js';
 import { SCOPES, isScope } from '../../scopes.js';
 import { audienceNames } from '../../audiences.js';
 import { spendingLimitFieldset } from './spending-limit.js';
-import { LOOPBACK_HOSTS, redirectUriHost as destination } from '../../clients/redirect-uris.js';
+import { isLoopbackUri } from '../../clients/loopback-uris.js';
+import { redirectUriHost as destination } from '../../clients/redirect-uris.js';
 import { html, type Html } from '../html.js';
 import type { PageOptions } from '../layout.js';
 
@@ -14,15 +15,6 @@ export type ConsentView = Omit<Extract<AuthorizeOutcome, { kind: 'consent' }>, '
   csrf: string;
 };
 
-function isLoopback(uri: string): boolean {
-  try {
-    const url = new URL(uri);
-    return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Who stands behind the app: its owner, or for an ownerless client (SPEC §8)
  * the plain fact that nobody at Serika vouches for it, with the host of its
@@ -31,7 +23,7 @@ function isLoopback(uri: string): boolean {
 function provenance(view: ConsentView): Html {
   if (view.ownerName !== null) return html`<p class="muted">Registered by <strong>${view.ownerName}</strong></p>`;
   const document = view.client.kind === 'metadata_document';
-  const loopbackOnly = view.client.redirectUris.every(isLoopback);
+  const loopbackOnly = view.client.redirectUris.every(isLoopbackUri);
   return html`<div class="notice warning" role="note">
     <p><strong>${document ? 'Serika has not verified this app.' : 'Unverified app.'}</strong>
     ${document ? html`It describes itself at <span class="mono">${destination(view.client.clientId)}</span>.` : html`It registered itself; Serika has not verified who made it.`}
