@@ -2,7 +2,7 @@ import type { ErrorObject } from 'ajv';
 import { compileSchema } from '../http/schema-validation.js';
 import { IGNORED_SCOPES, SCOPE_NAMES, formatScopes, isScope, parseScopes, type Scope } from '../scopes.js';
 import type { ClientRow } from './repo.js';
-import { REDIRECT_URI_MAX, asciiUri, redirectUriProblem } from './redirect-uris.js';
+import { REDIRECT_URI_MAX, checkRedirectUriList, redirectUriListSchema } from './redirect-uris.js';
 import { DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, formatGrantTypes } from './rules.js';
 import { SIGNING_ALGS, isSigningAlg, type SigningAlg } from '../oidc/signing-algs.js';
 import { nameProblem } from '../visible-text.js';
@@ -29,13 +29,12 @@ export const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'
 export type AuthMethodName = (typeof AUTH_METHODS)[number];
 export const GRANT_TYPES = GRANT_TYPE_NAMES;
 
-const uriList = { type: 'array', maxItems: 10, items: { type: 'string', maxLength: REDIRECT_URI_MAX } } as const;
 const text = (max: number) => ({ type: 'string', maxLength: max }) as const;
 
 export const clientMetadataSchema = {
   type: 'object',
   properties: {
-    redirect_uris: { ...uriList, minItems: 1 },
+    redirect_uris: { ...redirectUriListSchema, minItems: 1 },
     token_endpoint_auth_method: text(100),
     grant_types: { type: 'array', maxItems: 10, items: text(200) },
     response_types: { type: 'array', maxItems: 10, items: text(200) },
@@ -49,7 +48,7 @@ export const clientMetadataSchema = {
     software_id: text(200),
     software_version: text(200),
     id_token_signed_response_alg: text(20),
-    post_logout_redirect_uris: uriList,
+    post_logout_redirect_uris: redirectUriListSchema,
   },
   required: ['redirect_uris'],
 } as const;
@@ -80,13 +79,9 @@ function describe(error: ErrorObject | undefined): string {
 }
 
 function checkUris(uris: string[], field: string, code: ClientMetadataErrorCode): string[] {
-  uris.forEach((uri, index) => {
-    const problem = redirectUriProblem(uri);
-    if (problem) throw new ClientMetadataError(code, `${field}[${index}] ${problem}.`);
-  });
-  const ascii = uris.map(asciiUri);
-  if (new Set(ascii).size !== ascii.length) throw new ClientMetadataError(code, `${field} lists a URI more than once.`);
-  return ascii;
+  const checked = checkRedirectUriList(uris, field);
+  if ('problem' in checked) throw new ClientMetadataError(code, checked.problem);
+  return checked.uris;
 }
 
 function informationalUris(input: Record<string, unknown>): void {

@@ -7,6 +7,11 @@ import { LOOPBACK_HOSTS_IN_WORDS, isLoopbackUri } from './loopback-uris.js';
  * a string by the authorize endpoint.
  */
 export const REDIRECT_URI_MAX = 2048;
+/** How many redirect URIs, and how many post-logout ones, a client may register (SPEC §3). */
+export const REDIRECT_URIS_MAX = 10;
+
+/** A list of redirect URIs in a JSON schema: how many, and how long each; the rules a schema cannot say are checkRedirectUriList's. */
+export const redirectUriListSchema = { type: 'array', maxItems: REDIRECT_URIS_MAX, items: { type: 'string', maxLength: REDIRECT_URI_MAX } } as const;
 
 // Schemes that execute or read locally; never a place to send a code.
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:', 'filesystem:']);
@@ -42,6 +47,22 @@ export function redirectUriProblem(uri: string): string | null {
     return 'must use https, http on a loopback host, or a private-use scheme with a dot such as com.example.app:/callback';
   }
   return null;
+}
+
+/**
+ * A list of redirect URIs as a client registers it, through the API, the
+ * dashboard or RFC 7591 registration: each URI by redirectUriProblem, then
+ * each only once in its ASCII form, the form stored (asciiUri) and so the
+ * form compared. `field` names the list in the reason.
+ */
+export function checkRedirectUriList(given: readonly string[], field: string): { uris: string[] } | { problem: string } {
+  for (const [index, uri] of given.entries()) {
+    const problem = redirectUriProblem(uri);
+    if (problem) return { problem: `${field}[${index}] ${problem}.` };
+  }
+  const uris = given.map(asciiUri);
+  if (new Set(uris).size !== uris.length) return { problem: `${field} lists a URI more than once.` };
+  return { uris };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { SCOPE_NAMES } from '../scopes.js';
 import { pageResponseProperties } from '../storage/paging.js';
 import { LOOPBACK_HOSTS_IN_WORDS } from './loopback-uris.js';
-import { REDIRECT_URI_MAX } from './redirect-uris.js';
+import { REDIRECT_URIS_MAX, redirectUriListSchema } from './redirect-uris.js';
 import { DEVICE_CODE_GRANT, GRANT_TYPE_NAMES } from './rules.js';
 import { SIGNING_ALGS, type SigningAlg } from '../oidc/signing-algs.js';
 
@@ -20,12 +20,10 @@ const name = {
 } as const;
 
 const redirectUris = {
-  type: 'array',
+  ...redirectUriListSchema,
   minItems: 1,
-  maxItems: 10,
   uniqueItems: true,
-  items: { type: 'string', maxLength: REDIRECT_URI_MAX },
-  description: `Exact callback URIs (1–10): https, http only on ${LOOPBACK_HOSTS_IN_WORDS} (any port), or a private-use scheme with a dot (com.example.app:/cb). No fragment, no wildcard.`,
+  description: `Exact callback URIs (1–${REDIRECT_URIS_MAX}): https, http only on ${LOOPBACK_HOSTS_IN_WORDS} (any port), or a private-use scheme with a dot (com.example.app:/cb). No fragment, no wildcard.`,
   examples: [['https://myapp.example.com/callback', 'http://127.0.0.1:8080/callback']],
 } as const;
 
@@ -46,10 +44,8 @@ const idTokenSigningAlg = {
 } as const;
 
 const postLogoutRedirectUris = {
-  type: 'array',
-  maxItems: 10,
+  ...redirectUriListSchema,
   uniqueItems: true,
-  items: { type: 'string', maxLength: REDIRECT_URI_MAX },
   description: 'Where RP-initiated logout (/oauth/end_session) may send the user back, compared exactly; the rules of redirectUris.',
   examples: [['https://myapp.example.com/signed-out']],
 } as const;

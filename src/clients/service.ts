@@ -7,7 +7,7 @@ import { formatScopes, isScope, parseScopes, type Scope } from '../scopes.js';
 import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.js';
 import { pageOwned, type PageRequest } from '../storage/paging.js';
 import type { ClientKind, Database } from '../storage/schema.js';
-import { asciiUri, redirectUriProblem } from './redirect-uris.js';
+import { checkRedirectUriList } from './redirect-uris.js';
 import { formatGrantTypes, parseGrantTypes, type GrantTypeName } from './rules.js';
 import { DEFAULT_ALG, type SigningAlg } from '../oidc/signing-algs.js';
 import { nameProblem } from '../visible-text.js';
@@ -87,14 +87,9 @@ function checkName(name: string): string {
 }
 
 function checkRedirectUris(given: string[], field: 'redirectUris' | 'postLogoutRedirectUris' = 'redirectUris'): string {
-  given.forEach((uri, index) => {
-    const problem = redirectUriProblem(uri);
-    if (problem) throw invalidValue(field, `${field}[${index}] ${problem}.`);
-  });
-  // Stored as sent in a Location header, so a registered URI can always be redirected to.
-  const uris = given.map(asciiUri);
-  if (new Set(uris).size !== uris.length) throw invalidValue(field, 'Each URI may be given only once.');
-  return JSON.stringify(uris);
+  const checked = checkRedirectUriList(given, field);
+  if ('problem' in checked) throw invalidValue(field, checked.problem);
+  return JSON.stringify(checked.uris);
 }
 
 export class ClientsService {

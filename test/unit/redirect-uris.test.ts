@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { asciiUri, redirectUriProblem } from '../../src/clients/redirect-uris.js';
+import { asciiUri, checkRedirectUriList, redirectUriProblem } from '../../src/clients/redirect-uris.js';
+import { ClientMetadataError, readClientMetadata } from '../../src/clients/client-metadata.js';
+import { checkCreateClient } from '../../src/clients/validate.js';
+import { AppError } from '../../src/errors.js';
 
 describe('redirect URI registration rules', () => {
   it.each([
@@ -47,5 +50,37 @@ describe('redirect URI registration rules', () => {
     ['com.example.app:/cb', 'com.example.app:/cb'],
   ])('serializes %s as ASCII for storage and Location headers', (uri, ascii) => {
     expect(asciiUri(uri)).toBe(ascii);
+  });
+});
+
+/** One check of a list of redirect URIs for the client API, the dashboard and RFC 7591 registration. */
+describe('a list of redirect URIs', () => {
+  const ten = Array.from({ length: 10 }, (_, i) => `https://app.example.com/cb${i}`);
+
+  it('is stored ASCII-serialized when every URI may be registered and none repeats', () => {
+    expect(checkRedirectUriList(['https://c.example/✓', 'http://127.0.0.1/cb'], 'redirectUris')).toEqual({ uris: ['https://c.example/%E2%9C%93', 'http://127.0.0.1/cb'] });
+    expect(checkRedirectUriList(ten, 'redirect_uris')).toEqual({ uris: ten });
+  });
+
+  it.each([
+    [['https://a.example/cb', 'http://a.example/cb'], 'redirectUris[1] must use https'],
+    [['https://a.example/cb', 'https://a.example/cb'], 'redirectUris lists a URI more than once.'],
+    // Two spellings of one URI are one URI once stored.
+    [['https://c.example/✓', 'https://c.example/%E2%9C%93'], 'redirectUris lists a URI more than once.'],
+  ])('%j is refused: %s', (uris, reason) => {
+    const checked = checkRedirectUriList(uris, 'redirectUris');
+    expect('problem' in checked && checked.problem).toContain(reason);
+  });
+
+  it('holds 1 to 10 URIs in the client API and in registration, each checked alike', () => {
+    const client = { name: 'App', scopes: ['profile'] };
+    expect(() => checkCreateClient({ ...client, redirectUris: ten })).not.toThrow();
+    expect(readClientMetadata({ redirect_uris: ten }).redirectUris).toEqual(ten);
+    for (const uris of [[], [...ten, 'https://app.example.com/more']]) {
+      expect(() => checkCreateClient({ ...client, redirectUris: uris })).toThrow(AppError);
+      expect(() => readClientMetadata({ redirect_uris: uris })).toThrow(ClientMetadataError);
+    }
+    expect(() => readClientMetadata({ redirect_uris: ['https://c.example/✓', 'https://c.example/%E2%9C%93'] })).toThrow('redirect_uris lists a URI more than once.');
+    expect(() => readClientMetadata({ redirect_uris: ten, post_logout_redirect_uris: ['https://a.example/bye#x'] })).toThrow('post_logout_redirect_uris[0] must not contain a fragment');
   });
 });

@@ -82,7 +82,7 @@ function clientForm(reply: FastifyReply, form: ClientForm, errors: Record<string
   ${fieldError('name', errors)}
   <fieldset${describedBy('redirect_uri', errors, 'redirect-hint')}>
     <legend>Redirect URIs</legend>
-    <p class="hint" id="redirect-hint">Exact callback URLs: https, http only on ${LOOPBACK_HOSTS_IN_WORDS} (any port), or an app scheme with a dot such as com.example.app:/callback. No fragments or wildcards. Up to 10.</p>
+    <p class="hint" id="redirect-hint">Exact callback URLs: https, http only on ${LOOPBACK_HOSTS_IN_WORDS} (any port), or an app scheme with a dot such as com.example.app:/callback. No fragments or wildcards. Up to ${LIMITS.redirectUris.maxItems}.</p>
     <div class="uri-rows" data-rows>
     ${rows.map(
       (uri, i) => html`<div class="uri-row" data-row><label class="visually-hidden" for="redirect-${i}">Redirect URI ${i + 1}</label>
