@@ -37,13 +37,27 @@ export function periodEnd(period: BudgetPeriod, start: number): number | null {
   return null;
 }
 
-function amount(entry: Record<string, unknown>, field: 'tokens' | 'images'): number | null {
-  const value = entry[field];
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_BUDGET) {
-    throw new InvalidAuthorizationDetails(`${BUDGET_TYPE}.${field} must be a whole number from 0 to ${MAX_BUDGET}.`);
+/** Why a budget as given is not one SPEC §10 allows. */
+export type BudgetLimitProblem = { problem: 'period' } | { problem: 'amount'; field: 'tokens' | 'images' } | { problem: 'empty' };
+
+/**
+ * SPEC §10's budget, the one rule wherever one is asked for or set (RFC 9396 details at authorize
+ * and device authorization; the consent, device and dashboard forms): tokens and/or images, each a
+ * whole number from 0 to MAX_BUDGET (undefined or null: no limit on it), per day, month (undefined
+ * or null: month) or total. The problems are checked in that order: period, tokens, images, at
+ * least one of the two.
+ */
+export function readBudgetLimit(given: { tokens: unknown; images: unknown; period: unknown }): BudgetLimit | BudgetLimitProblem {
+  const period = given.period ?? 'month';
+  if (typeof period !== 'string' || !(BUDGET_PERIODS as readonly string[]).includes(period)) return { problem: 'period' };
+  const limit: BudgetLimit = { tokens: null, images: null, period: period as BudgetPeriod };
+  for (const field of ['tokens', 'images'] as const) {
+    const value = given[field];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_BUDGET) return { problem: 'amount', field };
+    limit[field] = value;
   }
-  return value;
+  return limit.tokens === null && limit.images === null ? { problem: 'empty' } : limit;
 }
 
 /**
@@ -66,16 +80,17 @@ export function parseAuthorizationDetails(raw: string): BudgetLimit | null {
     const fields = entry as Record<string, unknown>;
     if (fields.type !== BUDGET_TYPE) throw new InvalidAuthorizationDetails(`Unknown authorization_details type ${JSON.stringify(fields.type ?? '(none)').slice(0, 60)}; Serika knows ${BUDGET_TYPE}.`);
     if (budget) throw new InvalidAuthorizationDetails(`authorization_details may hold one ${BUDGET_TYPE}.`);
-    const period = fields.period ?? 'month';
-    if (typeof period !== 'string' || !(BUDGET_PERIODS as readonly string[]).includes(period)) {
-      throw new InvalidAuthorizationDetails(`${BUDGET_TYPE}.period must be one of ${BUDGET_PERIODS.join(', ')}.`);
-    }
-    const tokens = amount(fields, 'tokens');
-    const images = amount(fields, 'images');
-    if (tokens === null && images === null) throw new InvalidAuthorizationDetails(`${BUDGET_TYPE} needs tokens, images or both.`);
-    budget = { tokens, images, period: period as BudgetPeriod };
+    const limit = readBudgetLimit({ tokens: fields.tokens, images: fields.images, period: fields.period });
+    if ('problem' in limit) throw new InvalidAuthorizationDetails(detailsProblem(limit));
+    budget = limit;
   }
   return budget;
+}
+
+function detailsProblem(limit: BudgetLimitProblem): string {
+  if (limit.problem === 'period') return `${BUDGET_TYPE}.period must be one of ${BUDGET_PERIODS.join(', ')}.`;
+  if (limit.problem === 'amount') return `${BUDGET_TYPE}.${limit.field} must be a whole number from 0 to ${MAX_BUDGET}.`;
+  return `${BUDGET_TYPE} needs tokens, images or both.`;
 }
 
 /** The budget as RFC 9396 details, as the token response and introspection carry it. */

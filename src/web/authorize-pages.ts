@@ -8,7 +8,7 @@ import { sendPage } from './layout.js';
 import { sendOAuthErrorPage, sendErrorPage } from './page-errors.js';
 import type { PageSessions } from './session.js';
 import { consentPage } from './views/consent.js';
-import { InvalidSpendingLimit, readSpendingLimit } from './views/spending-limit.js';
+import { readSpendingLimit } from './views/spending-limit.js';
 
 /** The authorize URL with its fresh-login marker set to `after` (any earlier marker replaced, every other byte kept). */
 function withFreshLoginMarker(url: string, after: number): string {
@@ -64,13 +64,7 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
     if (!user) return sendErrorPage(reply, 401, 'login_required', 'Your session has ended. Go back to the app and start again.');
     const decision = field(request.body, 'decision');
     if (decision !== 'allow' && decision !== 'deny') return sendErrorPage(reply, 400, 'invalid_request', 'Choose Allow or Deny.');
-    let budget;
-    try {
-      budget = decision === 'allow' ? readSpendingLimit(request.body) : undefined;
-    } catch (error) {
-      if (error instanceof InvalidSpendingLimit) return sendErrorPage(reply, 400, 'invalid_request', `${error.message} Go back and correct it.`);
-      throw error;
-    }
+    const budget = decision === 'allow' ? readSpendingLimit(request.body) : undefined;
     return show(request, reply, user, await authorization.decide(field(request.body, 'request_id'), user.userId, decision, budget, request));
   });
 }

@@ -7,8 +7,7 @@ import { sendPage } from './layout.js';
 import { sendErrorPage } from './page-errors.js';
 import type { PageSessions } from './session.js';
 import { deviceCodeForm, deviceConfirmPage, deviceDonePage } from './views/device.js';
-import { InvalidSpendingLimit, readSpendingLimit } from './views/spending-limit.js';
-import type { BudgetLimit } from '../consent/budget-rules.js';
+import { readSpendingLimit } from './views/spending-limit.js';
 
 export interface DevicePagesDeps {
   pageSessions: PageSessions;
@@ -81,13 +80,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
     if (!user) return sendErrorPage(reply, 401, 'login_required', 'Your session has ended. Sign in and enter the code again.');
     const decision = field(request.body, 'decision');
     if (decision !== 'allow' && decision !== 'deny') return sendErrorPage(reply, 400, 'invalid_request', 'Choose Allow or Deny.');
-    let budget: BudgetLimit | null | undefined;
-    try {
-      budget = decision === 'allow' ? readSpendingLimit(request.body) : undefined;
-    } catch (error) {
-      if (error instanceof InvalidSpendingLimit) return sendErrorPage(reply, 400, 'invalid_request', `${error.message} Go back and correct it.`);
-      throw error;
-    }
+    const budget = decision === 'allow' ? readSpendingLimit(request.body) : undefined;
     const typed = field(request.body, 'user_code') ?? '';
     const outcome = await decisions.decide({ userId: user.userId, authTime: user.authTime, typed, confirmation: field(request.body, 'confirmation'), decision, budget }, request);
     switch (outcome.kind) {

@@ -5,8 +5,7 @@ import type { OAuthStore } from '../../oauth/store/store.js';
 import { isScope, SCOPES } from '../../scopes.js';
 import { html, type Html } from '../html.js';
 import type { BudgetState, BudgetsService } from '../../consent/budgets.js';
-import { InvalidSpendingLimit, readSpendingLimit, spendingLimitFieldset } from '../views/spending-limit.js';
-import { sendErrorPage } from '../page-errors.js';
+import { readSpendingLimit, spendingLimitFieldset } from '../views/spending-limit.js';
 import { confirmPage, csrfField, dashboardPage, plural, userOf, when } from './common.js';
 import { DASHBOARD, MCP_PATH } from '../../paths.js';
 import { audienceNames } from '../../audiences.js';
@@ -79,13 +78,7 @@ ${
   scope.post<{ Params: { clientId: string } }>(`${DASHBOARD.apps}/:clientId/budget`, async (request, reply) => {
     const userId = userOf(request).userId;
     if (!(await grants.find(userId, request.params.clientId))) return reply.code(303).header('location', DASHBOARD.apps).send();
-    let limit;
-    try {
-      limit = readSpendingLimit(request.body);
-    } catch (error) {
-      if (error instanceof InvalidSpendingLimit) return sendErrorPage(reply, 400, 'invalid_request', `${error.message} Go back and correct it.`);
-      throw error;
-    }
+    const limit = readSpendingLimit(request.body);
     if (limit !== undefined) await budgets.set(userId, request.params.clientId, limit, undefined, request);
     return reply.code(303).header('location', DASHBOARD.apps).send();
   });

@@ -1,4 +1,5 @@
-import { BUDGET_PERIODS, MAX_BUDGET, type BudgetLimit, type BudgetPeriod } from '../../consent/budget-rules.js';
+import { BUDGET_PERIODS, MAX_BUDGET, readBudgetLimit, type BudgetLimit, type BudgetLimitProblem, type BudgetPeriod } from '../../consent/budget-rules.js';
+import { AppError } from '../../errors.js';
 import { field } from '../../http/form-body.js';
 import { html, type Html } from '../html.js';
 
@@ -43,24 +44,33 @@ export function spendingLimitFieldset(view: { appName: string; requested: Budget
 </fieldset>`;
 }
 
-export class InvalidSpendingLimit extends Error {}
+const FORM_PROBLEMS: Record<BudgetLimitProblem['problem'], string> = {
+  period: 'Choose a period: per day, per month or in total.',
+  amount: 'A spending limit is a whole number of tokens or images.',
+  empty: 'Give a number of tokens, of images, or both — or choose "No limit".',
+};
 
-/** The section as posted: undefined when the form had none, null for "No limit", else the limit. */
+/** A 400 page saying what to correct (the pages' error handler renders it). */
+const refused = (message: string) => new AppError('invalid_request', `${message} Go back and correct it.`);
+
+/** An amount as typed: empty is none; anything but digits (a sign, a point, an exponent) or more digits than MAX_BUDGET has is NaN, which readBudgetLimit refuses. */
+function typedAmount(raw: string | undefined): number | null {
+  const typed = (raw ?? '').trim();
+  if (typed === '') return null;
+  return /^\d{1,13}$/.test(typed) ? Number(typed) : NaN;
+}
+
+/**
+ * The section as posted, the one reading of it for the consent, device and dashboard forms: undefined
+ * when the form had none, null for "No limit", else the limit, judged by consent's readBudgetLimit.
+ * Throws the page's 400 for anything else.
+ */
 export function readSpendingLimit(body: unknown): BudgetLimit | null | undefined {
   const choice = field(body, 'budget');
   if (choice === undefined) return undefined;
   if (choice === 'none') return null;
-  if (choice !== 'limit') throw new InvalidSpendingLimit('Choose "No limit" or a limit.');
-  const amount = (name: string): number | null => {
-    const raw = (field(body, name) ?? '').trim();
-    if (raw === '') return null;
-    if (!/^\d{1,13}$/.test(raw) || Number(raw) > MAX_BUDGET) throw new InvalidSpendingLimit('A spending limit is a whole number of tokens or images.');
-    return Number(raw);
-  };
-  const tokens = amount('budget_tokens');
-  const images = amount('budget_images');
-  const period = field(body, 'budget_period') ?? 'month';
-  if (!(BUDGET_PERIODS as readonly string[]).includes(period)) throw new InvalidSpendingLimit('Choose a period: per day, per month or in total.');
-  if (tokens === null && images === null) throw new InvalidSpendingLimit('Give a number of tokens, of images, or both — or choose "No limit".');
-  return { tokens, images, period: period as BudgetPeriod };
+  if (choice !== 'limit') throw refused('Choose "No limit" or a limit.');
+  const limit = readBudgetLimit({ tokens: typedAmount(field(body, 'budget_tokens')), images: typedAmount(field(body, 'budget_images')), period: field(body, 'budget_period') });
+  if ('problem' in limit) throw refused(FORM_PROBLEMS[limit.problem]);
+  return limit;
 }
