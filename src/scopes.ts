@@ -33,6 +33,11 @@ export function parseScopes(value: string): string[] {
   return [...new Set(value.split(' ').filter(Boolean))];
 }
 
+/** A scope string as an app asks (authorize, device authorization, registration): split, without the scopes accepted and ignored. */
+export function askedScopes(value: string): string[] {
+  return parseScopes(value).filter((s) => !(IGNORED_SCOPES as readonly string[]).includes(s));
+}
+
 /** The only place a scope string is joined: each scope once, in the order given. */
 export function formatScopes(scopes: Iterable<string>): string {
   return [...new Set(scopes)].join(' ');

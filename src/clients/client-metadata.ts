@@ -1,6 +1,6 @@
 import type { ErrorObject } from 'ajv';
 import { compileSchema } from '../http/schema-validation.js';
-import { IGNORED_SCOPES, SCOPE_NAMES, formatScopes, isScope, parseScopes, type Scope } from '../scopes.js';
+import { SCOPE_NAMES, askedScopes, formatScopes, isScope, type Scope } from '../scopes.js';
 import type { ClientRow } from './repo.js';
 import { REDIRECT_URI_MAX, checkRedirectUriList, redirectUriListSchema } from './redirect-uris.js';
 import { DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, formatGrantTypes } from './rules.js';
@@ -130,7 +130,7 @@ export function readClientMetadata(input: unknown): ClientMetadata {
 
   let scopes: Scope[] = SCOPE_NAMES.filter((s) => s !== 'openid');
   if (given.scope !== undefined) {
-    const asked = parseScopes(given.scope as string).filter((s) => !(IGNORED_SCOPES as readonly string[]).includes(s));
+    const asked = askedScopes(given.scope as string);
     const unknown = asked.find((s) => !isScope(s));
     if (unknown !== undefined) throw new ClientMetadataError('invalid_client_metadata', `scope: ${unknown.slice(0, 60)} is not a scope Serika knows (${SCOPE_NAMES.join(', ')}).`);
     scopes = asked.filter(isScope);

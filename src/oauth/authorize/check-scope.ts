@@ -1,4 +1,4 @@
-import { IGNORED_SCOPES, clientMayRequest, formatScopes, parseScopes } from '../../scopes.js';
+import { askedScopes, clientMayRequest, formatScopes } from '../../scopes.js';
 import { OAuthError } from '../protocol/errors.js';
 import type { AuthorizeStep } from './context.js';
 
@@ -15,7 +15,7 @@ export function requestedScopes(scope: string | undefined, registered: readonly 
     if (registered.length === 0) throw new OAuthError('invalid_scope', 'scope is required: this client registered no scopes.');
     return [...registered];
   }
-  const requested = parseScopes(scope).filter((s) => !(IGNORED_SCOPES as readonly string[]).includes(s));
+  const requested = askedScopes(scope);
   if (requested.length === 0) throw new OAuthError('invalid_scope', 'scope names no scope; omit it to ask for the scopes the client registered.');
   const refused = requested.filter((s) => !clientMayRequest(registered, s));
   if (refused.length > 0) {
