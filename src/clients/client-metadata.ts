@@ -3,7 +3,7 @@ import { compileSchema } from '../http/schema-validation.js';
 import { SCOPE_NAMES, askedScopes, formatScopes, isScope, type Scope } from '../scopes.js';
 import type { ClientRow } from './repo.js';
 import { REDIRECT_URI_MAX, checkRedirectUriList, redirectUriListSchema } from './redirect-uris.js';
-import { DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, formatGrantTypes } from './rules.js';
+import { DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, needsRedirectUris, formatGrantTypes } from './rules.js';
 import { SIGNING_ALGS, isSigningAlg, type SigningAlg } from '../oidc/signing-algs.js';
 import { nameProblem } from '../visible-text.js';
 
@@ -34,7 +34,7 @@ const text = (max: number) => ({ type: 'string', maxLength: max }) as const;
 export const clientMetadataSchema = {
   type: 'object',
   properties: {
-    redirect_uris: { ...redirectUriListSchema, minItems: 1 },
+    redirect_uris: redirectUriListSchema,
     token_endpoint_auth_method: text(100),
     grant_types: { type: 'array', maxItems: 10, items: text(200) },
     response_types: { type: 'array', maxItems: 10, items: text(200) },
@@ -49,8 +49,8 @@ export const clientMetadataSchema = {
     software_version: text(200),
     id_token_signed_response_alg: text(20),
     post_logout_redirect_uris: redirectUriListSchema,
+    application_type: text(20),
   },
-  required: ['redirect_uris'],
 } as const;
 
 const validate = compileSchema(clientMetadataSchema);
@@ -108,7 +108,7 @@ export function readClientMetadata(input: unknown): ClientMetadata {
     const code = error?.instancePath.startsWith('/redirect_uris') || (error?.keyword === 'required' && describe(error).startsWith('redirect_uris')) ? 'invalid_redirect_uri' : 'invalid_client_metadata';
     throw new ClientMetadataError(code, describe(error));
   }
-  const given = input as Record<string, unknown> & { redirect_uris: string[] };
+  const given = input as Record<string, unknown> & { redirect_uris?: string[] };
   const authMethod = (given.token_endpoint_auth_method ?? 'client_secret_basic') as string;
   if (!(AUTH_METHODS as readonly string[]).includes(authMethod)) {
     throw new ClientMetadataError('invalid_client_metadata', `token_endpoint_auth_method ${authMethod.slice(0, 60)} is not supported; use one of ${AUTH_METHODS.join(', ')}.`);
@@ -120,6 +120,10 @@ export function readClientMetadata(input: unknown): ClientMetadata {
   if (unsupported !== undefined) throw new ClientMetadataError('invalid_client_metadata', `grant_types: ${unsupported.slice(0, 80)} is not supported; use ${GRANT_TYPES.join(', ')}.`);
   if (!grantTypes.includes('authorization_code') && !grantTypes.includes(DEVICE_CODE_GRANT)) {
     throw new ClientMetadataError('invalid_client_metadata', `grant_types must include authorization_code or ${DEVICE_CODE_GRANT}.`);
+  }
+  // RFC 7591 §2: redirect_uris are for redirect-based flows; a device-only client (RFC 8628) has none to register.
+  if (needsRedirectUris(grantTypes) && !given.redirect_uris?.length) {
+    throw new ClientMetadataError('invalid_redirect_uri', 'redirect_uris is required (at least one) for the authorization_code grant.');
   }
   const responseTypes = (given.response_types as string[] | undefined) ?? (grantTypes.includes('authorization_code') ? ['code'] : []);
   if (responseTypes.some((r) => r !== 'code')) throw new ClientMetadataError('invalid_client_metadata', 'response_types may only be ["code"].');
@@ -152,7 +156,7 @@ export function readClientMetadata(input: unknown): ClientMetadata {
 
   return {
     name,
-    redirectUris: checkUris(given.redirect_uris, 'redirect_uris', 'invalid_redirect_uri'),
+    redirectUris: checkUris(given.redirect_uris ?? [], 'redirect_uris', 'invalid_redirect_uri'),
     scopes,
     authMethod: authMethod as AuthMethodName,
     grantTypes: [...new Set(grantTypes)],

@@ -4,6 +4,7 @@ import { formatScopes } from '../scopes.js';
 import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
 import type { AuditService } from '../audit/service.js';
+import { readApplicationType } from './application-type.js';
 import { ownerlessClientRow, readClientMetadata } from './client-metadata.js';
 import { ClientsRepo } from './repo.js';
 
@@ -29,11 +30,13 @@ export class ClientRegistration {
   /** RFC 7591 §3.2.1: the client information response, the metadata as registered. */
   async register(input: unknown, origin?: RequestOrigin): Promise<Record<string, unknown>> {
     const metadata = readClientMetadata(input);
+    const applicationType = readApplicationType((input as Record<string, unknown>).application_type, metadata.redirectUris);
     const isPublic = metadata.authMethod === 'none';
     const secret = isPublic ? null : randomSecret(PREFIX.clientSecret);
     const now = this.now();
     const registered = {
       client_name: metadata.name ?? UNNAMED_APP,
+      application_type: applicationType,
       redirect_uris: metadata.redirectUris,
       grant_types: metadata.grantTypes,
       response_types: metadata.responseTypes,

@@ -17,6 +17,11 @@ export function mayUseGrant(client: { grantTypes: readonly string[] }, grantType
   return client.grantTypes.includes(grantType);
 }
 
+/** A client redirects only for the authorization code grant: a device-only client registers no redirect URI. */
+export function needsRedirectUris(grantTypes: readonly string[]): boolean {
+  return grantTypes.includes('authorization_code');
+}
+
 /** The unauthorized_client description, naming what to change. */
 export function grantRefusal(grantType: string): string {
   if (grantType === DEVICE_CODE_GRANT) return `This client may not use the device grant; add "${DEVICE_CODE_GRANT}" to its grantTypes (dashboard: "Allow sign-in from devices (CLI, TV)").`;

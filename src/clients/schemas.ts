@@ -21,9 +21,8 @@ const name = {
 
 const redirectUris = {
   ...redirectUriListSchema,
-  minItems: 1,
   uniqueItems: true,
-  description: `Exact callback URIs (1–${REDIRECT_URIS_MAX}): https, http only on ${LOOPBACK_HOSTS_IN_WORDS} (any port), or a private-use scheme with a dot (com.example.app:/cb). No fragment, no wildcard.`,
+  description: `Exact callback URIs (1–${REDIRECT_URIS_MAX}; none only for a client whose grantTypes is just the device grant): https, http only on ${LOOPBACK_HOSTS_IN_WORDS} (any port), or a private-use scheme with a dot (com.example.app:/cb). No fragment, no wildcard.`,
   examples: [['https://myapp.example.com/callback', 'http://127.0.0.1:8080/callback']],
 } as const;
 

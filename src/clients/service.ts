@@ -8,7 +8,7 @@ import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.j
 import { pageOwned, type PageRequest } from '../storage/paging.js';
 import type { ClientKind, Database } from '../storage/schema.js';
 import { checkRedirectUriList } from './redirect-uris.js';
-import { formatGrantTypes, parseGrantTypes, type GrantTypeName } from './rules.js';
+import { DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT, formatGrantTypes, needsRedirectUris, parseGrantTypes, type GrantTypeName } from './rules.js';
 import { DEFAULT_ALG, type SigningAlg } from '../oidc/signing-algs.js';
 import { nameProblem } from '../visible-text.js';
 import { ClientsRepo, type ClientChanges, type ClientRow } from './repo.js';
@@ -86,6 +86,13 @@ function checkName(name: string): string {
   return name;
 }
 
+/** A client of the authorization code grant registers at least one redirect URI; a device-only client needs none (RFC 8628). */
+function checkRedirectNeed(redirectUris: readonly string[], grantTypes: readonly string[]): void {
+  if (redirectUris.length === 0 && needsRedirectUris(grantTypes)) {
+    throw invalidValue('redirectUris', `'redirectUris' needs at least 1 item; only a client whose grantTypes is just "${DEVICE_CODE_GRANT}" may have none.`);
+  }
+}
+
 function checkRedirectUris(given: string[], field: 'redirectUris' | 'postLogoutRedirectUris' = 'redirectUris'): string {
   const checked = checkRedirectUriList(given, field);
   if ('problem' in checked) throw invalidValue(field, checked.problem);
@@ -141,6 +148,7 @@ export class ClientsService {
     if ((await this.repo.countOwned(userId)) >= this.maxPerUser) {
       throw new AppError('invalid_request', `You have ${this.maxPerUser} OAuth clients, the most one user may have (MAX_CLIENTS_PER_USER). Delete one you no longer use first.`);
     }
+    checkRedirectNeed(input.redirectUris, input.grantTypes ?? DEFAULT_GRANT_TYPES);
     const isPublic = input.public === true;
     const secret = isPublic ? null : randomSecret(PREFIX.clientSecret);
     const now = this.now();
@@ -191,6 +199,7 @@ export class ClientsService {
     if (input.scopes !== undefined) changes.scopes = formatScopes(input.scopes);
     if (input.idTokenSigningAlg !== undefined) changes.id_token_signing_alg = input.idTokenSigningAlg;
     if (input.grantTypes !== undefined) changes.grant_types = formatGrantTypes(input.grantTypes);
+    checkRedirectNeed(input.redirectUris ?? before.redirectUris, input.grantTypes ?? before.grantTypes);
     if (input.postLogoutRedirectUris !== undefined) {
       changes.post_logout_redirect_uris = input.postLogoutRedirectUris.length ? checkRedirectUris(input.postLogoutRedirectUris, 'postLogoutRedirectUris') : null;
     }

@@ -39,6 +39,7 @@ describe.each(DIALECTS)('dynamic client registration (%s)', (dialect) => {
         client_id: expect.stringMatching(/^client_/),
         client_id_issued_at: expect.any(Number),
         client_name: 'Claude Code',
+        application_type: 'native',
         redirect_uris: ['http://127.0.0.1:33418/callback', 'http://localhost/callback'],
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
@@ -47,6 +48,37 @@ describe.each(DIALECTS)('dynamic client registration (%s)', (dialect) => {
         logo_uri: 'https://agent.example/logo.png',
       });
       expect(Math.abs(reply.json.client_id_issued_at - Date.now() / 1000)).toBeLessThan(60);
+    });
+
+    it('application_type (OpenID DCR §2): stored, checked and echoed; absent it follows the redirect URIs (SPEC §8)', async () => {
+      const typeOf = async (json: Record<string, unknown>) => {
+        const reply = await register({ client_name: 'Typed', token_endpoint_auth_method: 'none', ...json });
+        return reply.status === 201 ? reply.json.application_type : `${reply.status} ${reply.json.error}`;
+      };
+      expect(await typeOf({ redirect_uris: ['https://app.example/cb'] })).toBe('web');
+      expect(await typeOf({ redirect_uris: ['http://127.0.0.1:9000/cb', 'com.example.app:/cb'] })).toBe('native');
+      expect(await typeOf({ application_type: 'web', redirect_uris: ['https://app.example/cb'] })).toBe('web');
+      expect(await typeOf({ application_type: 'native', redirect_uris: ['com.example.app:/cb'] })).toBe('native');
+      expect(await typeOf({ application_type: 'spaceship', redirect_uris: ['https://app.example/cb'] })).toBe('400 invalid_client_metadata');
+      expect(await typeOf({ application_type: 'web', redirect_uris: ['http://localhost/cb'] })).toBe('400 invalid_redirect_uri');
+      expect(await typeOf({ application_type: 'native', redirect_uris: ['https://app.example/cb'] })).toBe('400 invalid_redirect_uri');
+      const mixed = await register({ token_endpoint_auth_method: 'none', redirect_uris: ['https://app.example/cb', 'http://127.0.0.1/cb'] });
+      expect(mixed.json).toEqual({ error: 'invalid_redirect_uri', error_description: expect.stringContaining('application_type web takes https redirect URIs only') });
+      // Stored: the client reads back what was registered (a second instance or the cache sees the same).
+      const stored = await register({ application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['http://127.0.0.1/cb'] });
+      const row = await ts.services.storage.db.selectFrom('oauth_clients').select('metadata').where('id', '=', stored.json.client_id).executeTakeFirstOrThrow();
+      expect(JSON.parse(row.metadata!).application_type).toBe('native');
+    });
+
+    it('a device-only client registers without redirect URIs; the authorization code grant still needs one', async () => {
+      const device = await register({ client_name: 'Living Room TV', token_endpoint_auth_method: 'none', grant_types: ['urn:ietf:params:oauth:grant-type:device_code'] });
+      expect(device.status).toBe(201);
+      expect(device.json).toMatchObject({ redirect_uris: [], application_type: 'native', response_types: [] });
+      const started = await call('POST', `${ts.api}/oauth/device_authorization`, { body: `client_id=${device.json.client_id}&scope=profile`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(started.status).toBe(200);
+      const codeFlow = await register({ token_endpoint_auth_method: 'none' });
+      expect(codeFlow.status).toBe(400);
+      expect(codeFlow.json).toEqual({ error: 'invalid_redirect_uri', error_description: 'redirect_uris is required (at least one) for the authorization_code grant.' });
     });
 
     it('a confidential client gets a secret that never expires, and signs in through consent marked unverified, every time', async () => {
