@@ -60,21 +60,7 @@ app.get('/', async (request, reply) => {
   );
 });
 
-// What the app knows: the ID token's claims (checked by openid-client) and userinfo.
-app.get('/me', async (request, reply) => {
-  const session = sessionOf(request, reply);
-  if (!session.user) return reply.code(401).send({ error: 'signed out' });
-  return { claims: session.tokens.claims(), userinfo: session.userinfo };
-});
-
-// A refresh: new tokens (keep the rotated refresh token) and a new ID token, same sub and auth_time.
-app.post('/refresh', async (request, reply) => {
-  const session = sessionOf(request, reply);
-  if (!session.user) return reply.code(401).send({ error: 'signed out' });
-  session.tokens = await oidc.refreshTokenGrant(config, session.tokens.refresh_token);
-  return { expires_in: session.tokens.expires_in, claims: session.tokens.claims() };
-});
-
+// Send the user to Serika: PKCE, a nonce and a state, kept in the session.
 app.get('/login', async (request, reply) => {
   const session = sessionOf(request, reply);
   session.verifier = oidc.randomPKCECodeVerifier();
@@ -91,6 +77,8 @@ app.get('/login', async (request, reply) => {
   return reply.redirect(url.href, 303);
 });
 
+// Back from Serika: the code for tokens; openid-client checks the ID token (signature, iss, aud,
+// exp, nonce) and the response's state and iss (RFC 9207), then reads userinfo.
 app.get('/callback', async (request, reply) => {
   const session = sessionOf(request, reply);
   const tokens = await oidc.authorizationCodeGrant(config, new URL(request.url, base), {
@@ -106,6 +94,23 @@ app.get('/callback', async (request, reply) => {
   return reply.redirect('/', 303);
 });
 
+// What the app knows: the ID token's claims (checked by openid-client) and userinfo.
+app.get('/me', async (request, reply) => {
+  const session = sessionOf(request, reply);
+  if (!session.user) return reply.code(401).send({ error: 'signed out' });
+  return { claims: session.tokens.claims(), userinfo: session.userinfo };
+});
+
+// A refresh: new tokens (keep the rotated refresh token) and a new ID token, same sub and auth_time.
+app.post('/refresh', async (request, reply) => {
+  const session = sessionOf(request, reply);
+  if (!session.user) return reply.code(401).send({ error: 'signed out' });
+  session.tokens = await oidc.refreshTokenGrant(config, session.tokens.refresh_token);
+  return { expires_in: session.tokens.expires_in, claims: session.tokens.claims() };
+});
+
+// Sign out here and at Serika (RP-Initiated Logout): the user confirms on Serika's page, then
+// lands on the registered post-logout URI with the state.
 app.get('/logout', async (request, reply) => {
   const session = sessionOf(request, reply);
   const idToken = session.tokens?.id_token;
