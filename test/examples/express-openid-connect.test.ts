@@ -1,30 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FormBrowser } from './form-browser.js';
-import { startRelyingParty, type RelyingParty } from './run-example.js';
-import type { Seeded, TestServer } from '../helpers/server.js';
+import { relyingParty, signInToApp } from './run-example.js';
 
 describe('examples/express-openid-connect (express-openid-connect, unchanged) against a started Serika', () => {
-  let rp: RelyingParty;
-  let ts: TestServer;
-  let user: Seeded;
-  let appUrl: string;
-  let clientId: string;
-
-  beforeAll(async () => {
-    rp = await startRelyingParty('examples/express-openid-connect/server.mjs', { name: 'Express App', redirectPath: '/callback', postLogoutPath: '' });
-    ({ ts, user, appUrl, clientId } = rp);
-  });
-  afterAll(() => rp?.close());
+  const rp = relyingParty('examples/express-openid-connect/server.mjs', { name: 'Express App', redirectPath: '/callback', postLogoutPath: '' });
 
   it('signs in with code + PKCE, verifies the ID token, reads userinfo, refreshes and signs out of Serika', async () => {
+    const { ts, user, appUrl, clientId } = rp;
     const browser = new FormBrowser();
     const login = await browser.open(`${appUrl}/login`);
-    const authorize = browser.visited.find((u) => u.pathname.endsWith('/oauth/authorize'))!;
-    expect(Object.fromEntries(authorize.searchParams)).toMatchObject({ response_type: 'code', scope: 'openid profile', code_challenge_method: 'S256', client_id: clientId });
-    expect(authorize.searchParams.has('response_mode')).toBe(false);
-    const home = await browser.signInAndAllow(login, user.username);
-    expect(home.url.href).toBe(`${appUrl}/`);
-    expect(home.html).toContain(`Hello, ${user.username}`);
+    const { home, authorize } = await signInToApp(browser, rp, login);
+    expect(authorize).toMatchObject({ response_type: 'code', scope: 'openid profile', code_challenge_method: 'S256', client_id: clientId });
+    expect(authorize.response_mode).toBeUndefined();
 
     const me = JSON.parse((await browser.open(`${appUrl}/me`)).html);
     expect(me.claims).toMatchObject({ iss: ts.config.publicUrl, sub: user.userId, aud: clientId, preferred_username: user.username, name: user.username, nonce: expect.any(String), at_hash: expect.any(String), auth_time: expect.any(Number) });

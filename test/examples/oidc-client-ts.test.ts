@@ -2,28 +2,18 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_CHROMIUM, launchBrowser } from '../helpers/browser.js';
 import { PASSWORD } from '../helpers/oauth.js';
-import { startRelyingParty, type RelyingParty } from './run-example.js';
-import type { Seeded, TestServer } from '../helpers/server.js';
+import { relyingParty } from './run-example.js';
 
 describe.skipIf(!HAVE_CHROMIUM)('examples/oidc-client-ts (a single-page app, oidc-client-ts unchanged) in Chromium against a started Serika', () => {
-  let rp: RelyingParty;
-  let ts: TestServer;
-  let user: Seeded;
-  let appUrl: string;
-  let clientId: string;
+  const rp = relyingParty('examples/oidc-client-ts/serve.mjs', { name: 'SPA', public: true, redirectPath: '/callback', postLogoutPath: '/signed-out' });
   let browser: Browser;
-
   beforeAll(async () => {
-    rp = await startRelyingParty('examples/oidc-client-ts/serve.mjs', { name: 'SPA', public: true, redirectPath: '/callback', postLogoutPath: '/signed-out' });
-    ({ ts, user, appUrl, clientId } = rp);
     browser = await launchBrowser();
   });
-  afterAll(async () => {
-    await browser?.close();
-    await rp?.close();
-  });
+  afterAll(() => browser?.close());
 
   it('signs in with code + PKCE cross-origin, shows the ID token claims and userinfo, refreshes, revokes and signs out', async () => {
+    const { ts, user, appUrl, clientId } = rp;
     const page = await browser.newPage();
     // What the library sent to Serika's token and revocation endpoints, and what came back.
     const backChannel: string[] = [];

@@ -1,29 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FormBrowser } from './form-browser.js';
-import { startRelyingParty, type RelyingParty } from './run-example.js';
-import type { Seeded, TestServer } from '../helpers/server.js';
+import { relyingParty, signInToApp } from './run-example.js';
 
 describe('examples/passport-openidconnect (Passport + passport-openidconnect, unchanged) against a started Serika', () => {
-  let rp: RelyingParty;
-  let ts: TestServer;
-  let user: Seeded;
-  let appUrl: string;
-  let clientId: string;
-
-  beforeAll(async () => {
-    rp = await startRelyingParty('examples/passport-openidconnect/server.mjs', { name: 'Passport App', redirectPath: '/callback', postLogoutPath: '/' });
-    ({ ts, user, appUrl, clientId } = rp);
-  });
-  afterAll(() => rp?.close());
+  const rp = relyingParty('examples/passport-openidconnect/server.mjs', { name: 'Passport App', redirectPath: '/callback', postLogoutPath: '/' });
 
   it('signs in with code + PKCE and a nonce, reads the ID token and userinfo, and signs out of Serika', async () => {
+    const { ts, user, appUrl, clientId } = rp;
     const browser = new FormBrowser();
     const login = await browser.open(`${appUrl}/login`);
-    const authorize = browser.visited.find((u) => u.pathname.endsWith('/oauth/authorize'))!;
-    expect(Object.fromEntries(authorize.searchParams)).toMatchObject({ response_type: 'code', scope: 'openid profile', code_challenge_method: 'S256', client_id: clientId, nonce: expect.any(String) });
-    const home = await browser.signInAndAllow(login, user.username);
-    expect(home.url.href).toBe(`${appUrl}/`);
-    expect(home.html).toContain(`Hello, ${user.username}`);
+    const { authorize } = await signInToApp(browser, rp, login);
+    expect(authorize).toMatchObject({ response_type: 'code', scope: 'openid profile', code_challenge_method: 'S256', client_id: clientId, nonce: expect.any(String) });
 
     const me = JSON.parse((await browser.open(`${appUrl}/me`)).html);
     expect(me.idProfile).toEqual({ id: user.userId, username: user.username, displayName: user.username });

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { freePort } from '../../src/server.js';
 import { ROOT, childEnv } from '../helpers/cli.js';
+import type { FormBrowser, Page } from './form-browser.js';
 import { call, seedUser, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
 
 export interface RunningExample {
@@ -55,14 +57,14 @@ export interface RelyingParty {
 /**
  * A started Serika with a user, a client registered for an example app (its paths made absolute
  * on the app's port), and the app running against it with SERIKA_ISSUER, CLIENT_ID, CLIENT_SECRET
- * (for a confidential client) and PORT.
+ * (for a confidential client) and PORT. serikaEnv may be a function, read when Serika starts.
  */
 export async function startRelyingParty(
   file: string,
   client: { name: string; redirectPath: string; postLogoutPath?: string; public?: boolean; scopes?: string[] },
-  { serikaEnv = {}, appEnv = {} }: { serikaEnv?: Record<string, string>; appEnv?: Record<string, string> } = {},
+  { serikaEnv = {}, appEnv = {} }: { serikaEnv?: Record<string, string> | (() => Record<string, string>); appEnv?: Record<string, string> } = {},
 ): Promise<RelyingParty> {
-  const ts = await startTestServer('sqlite', serikaEnv);
+  const ts = await startTestServer('sqlite', typeof serikaEnv === 'function' ? serikaEnv() : serikaEnv);
   try {
     const user = await seedUser(ts);
     const port = await freePort('127.0.0.1');
@@ -89,4 +91,28 @@ export async function startRelyingParty(
     await ts.close();
     throw error;
   }
+}
+
+/**
+ * startRelyingParty for a describe block: started before its tests, closed after them. The object
+ * returned is filled in by then.
+ */
+export function relyingParty(...args: Parameters<typeof startRelyingParty>): RelyingParty {
+  const rp = {} as RelyingParty;
+  beforeAll(async () => void Object.assign(rp, await startRelyingParty(...args)));
+  afterAll(() => rp.close?.());
+  return rp;
+}
+
+/**
+ * From Serika's sign-in page, reached from the app: signs in and allows, and expects to land on
+ * the app's home page greeting the user. Returns that page and the authorization request's parameters.
+ */
+export async function signInToApp(browser: FormBrowser, rp: RelyingParty, login: Page): Promise<{ home: Page; authorize: Record<string, string> }> {
+  const authorize = browser.visited.findLast((u) => u.pathname.endsWith('/oauth/authorize'));
+  if (!authorize) throw new Error(`the app sent no authorization request: ${browser.visited.join(' → ')}`);
+  const home = await browser.signInAndAllow(login, rp.user.username);
+  expect(home.url.href).toBe(`${rp.appUrl}/`);
+  expect(home.html).toContain(`Hello, ${rp.user.username}`);
+  return { home, authorize: Object.fromEntries(authorize.searchParams) };
 }

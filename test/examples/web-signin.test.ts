@@ -2,32 +2,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { PASSWORD } from '../helpers/oauth.js';
 import { FormBrowser } from './form-browser.js';
-import { startRelyingParty, type RelyingParty } from './run-example.js';
-import type { Seeded, TestServer } from '../helpers/server.js';
+import { relyingParty } from './run-example.js';
 
 describe('examples/web-signin (openid-client, unchanged) against a started Serika', () => {
   let up: FakeUpstream;
-  let rp: RelyingParty;
-  let ts: TestServer;
-  let user: Seeded;
-  let appUrl: string;
-  let clientId: string;
-
   beforeAll(async () => {
     up = await startFakeUpstream();
-    rp = await startRelyingParty(
-      'examples/web-signin/server.mjs',
-      { name: 'Example', redirectPath: '/callback', postLogoutPath: '/', scopes: ['profile', 'generations'] },
-      { serikaEnv: { UPSTREAM_BASE_URL: up.baseUrl }, appEnv: { MODEL: 'test-model' } },
-    );
-    ({ ts, user, appUrl, clientId } = rp);
   });
-  afterAll(async () => {
-    await rp?.close();
-    await up?.close();
-  });
+  afterAll(() => up?.close());
+  const rp = relyingParty(
+    'examples/web-signin/server.mjs',
+    { name: 'Example', redirectPath: '/callback', postLogoutPath: '/', scopes: ['profile', 'generations'] },
+    { serikaEnv: () => ({ UPSTREAM_BASE_URL: up.baseUrl }), appEnv: { MODEL: 'test-model' } },
+  );
 
   it('signs in (PKCE, nonce), checks the ID token, reads userinfo, chats for the user, refreshes and signs out of Serika', async () => {
+    const { ts, user, appUrl, clientId } = rp;
     const browser = new FormBrowser();
     const login = await browser.open(`${appUrl}/login`);
     const consent = await browser.submit(login, 'Sign in', { fields: { username: user.username, password: PASSWORD } });
