@@ -29,6 +29,8 @@ const config = await oidc.discovery(issuer, env('CLIENT_ID'), undefined, oidc.Cl
 /** Sessions of this example, in memory: sid cookie → what the flow needs. */
 const sessions = new Map();
 const app = Fastify();
+// The page's forms (Refresh) post urlencoded bodies, which Fastify does not parse by itself.
+app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (request, body, done) => done(null, new URLSearchParams(body)));
 const sessionOf = (request, reply) => {
   let sid = /(?:^|;\s*)example_sid=([\w-]+)/.exec(request.headers.cookie ?? '')?.[1];
   if (!sid || !sessions.has(sid)) {
@@ -51,9 +53,14 @@ app.get('/', async (request, reply) => {
     body: JSON.stringify({ model, messages: [{ role: 'user', content: `Say hello to ${session.user.name}.` }] }),
   });
   const answer = chat.ok ? (await chat.json()).choices[0].message.content : `chat failed: ${chat.status}`;
-  return page(reply, `<h1>Hello, ${escape(session.user.name)}</h1><p>Your Serika user id is <code>${escape(session.user.sub)}</code>.</p><p>Serika says: <q>${escape(answer)}</q></p><p><a href="/logout">Sign out</a></p>`);
+  return page(
+    reply,
+    `<h1>Hello, ${escape(session.user.name)}</h1><p>Your Serika user id is <code>${escape(session.user.sub)}</code>.</p><p>Serika says: <q>${escape(answer)}</q></p>` +
+      '<form method="post" action="/refresh"><button>Refresh</button></form><p><a href="/logout">Sign out</a></p>',
+  );
 });
 
+// Send the user to Serika: PKCE, a nonce and a state, kept in the session.
 app.get('/login', async (request, reply) => {
   const session = sessionOf(request, reply);
   session.verifier = oidc.randomPKCECodeVerifier();
@@ -70,6 +77,8 @@ app.get('/login', async (request, reply) => {
   return reply.redirect(url.href, 303);
 });
 
+// Back from Serika: the code for tokens; openid-client checks the ID token (signature, iss, aud,
+// exp, nonce) and the response's state and iss (RFC 9207), then reads userinfo.
 app.get('/callback', async (request, reply) => {
   const session = sessionOf(request, reply);
   const tokens = await oidc.authorizationCodeGrant(config, new URL(request.url, base), {
@@ -80,15 +89,34 @@ app.get('/callback', async (request, reply) => {
   const claims = tokens.claims();
   const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
   session.tokens = tokens;
+  session.userinfo = info;
   session.user = { sub: claims.sub, name: info.name ?? info.preferred_username ?? claims.sub };
   return reply.redirect('/', 303);
 });
 
+// What the app knows: the ID token's claims (checked by openid-client) and userinfo.
+app.get('/me', async (request, reply) => {
+  const session = sessionOf(request, reply);
+  if (!session.user) return reply.code(401).send({ error: 'signed out' });
+  return { claims: session.tokens.claims(), userinfo: session.userinfo };
+});
+
+// A refresh: new tokens (keep the rotated refresh token) and a new ID token, same sub and auth_time.
+app.post('/refresh', async (request, reply) => {
+  const session = sessionOf(request, reply);
+  if (!session.user) return reply.code(401).send({ error: 'signed out' });
+  session.tokens = await oidc.refreshTokenGrant(config, session.tokens.refresh_token);
+  return { expires_in: session.tokens.expires_in, claims: session.tokens.claims() };
+});
+
+// Sign out here and at Serika (RP-Initiated Logout): the user confirms on Serika's page, then
+// lands on the registered post-logout URI with the state.
 app.get('/logout', async (request, reply) => {
   const session = sessionOf(request, reply);
   const idToken = session.tokens?.id_token;
   session.user = undefined;
   session.tokens = undefined;
+  session.userinfo = undefined;
   if (!idToken) return reply.redirect('/', 303);
   return reply.redirect(oidc.buildEndSessionUrl(config, { id_token_hint: idToken, post_logout_redirect_uri: `${base}/`, state: 'signed-out' }).href, 303);
 });

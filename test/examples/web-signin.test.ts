@@ -1,77 +1,44 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/server.js';
-import { ROOT, childEnv } from '../helpers/cli.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { Agent, PASSWORD, hiddenField } from '../helpers/oauth.js';
-import { call, seedUser, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
+import { PASSWORD } from '../helpers/oauth.js';
+import { FormBrowser } from './form-browser.js';
+import { relyingParty } from './run-example.js';
 
-describe('examples/web-signin against a started Serika', () => {
-  let ts: TestServer;
+describe('examples/web-signin (openid-client, unchanged) against a started Serika', () => {
   let up: FakeUpstream;
-  let user: Seeded;
-  let app: ChildProcess;
-  let appUrl: string;
-  let output = '';
-
   beforeAll(async () => {
     up = await startFakeUpstream();
-    ts = await startTestServer('sqlite', { UPSTREAM_BASE_URL: up.baseUrl });
-    user = await seedUser(ts);
-    const port = await freePort('127.0.0.1');
-    appUrl = `http://127.0.0.1:${port}`;
-    const client = await call('POST', `${ts.api}/oauth/clients`, {
-      key: user.key,
-      json: { name: 'Example', redirectUris: [`${appUrl}/callback`], scopes: ['profile', 'generations'], postLogoutRedirectUris: [`${appUrl}/`] },
-    });
-    app = spawn(process.execPath, [join(ROOT, 'examples/web-signin/server.mjs')], {
-      env: childEnv({ SERIKA_ISSUER: ts.config.publicUrl, CLIENT_ID: client.json.clientId, CLIENT_SECRET: client.json.clientSecret, PORT: String(port), MODEL: 'test-model' }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        output += chunk;
-        if (output.includes('Example app on')) resolve();
-      };
-      app.stdout!.on('data', onData);
-      app.stderr!.on('data', onData);
-      app.on('exit', (code) => reject(new Error(`example exited ${code}: ${output}`)));
-    });
   });
-  afterAll(async () => {
-    app?.kill('SIGTERM');
-    await ts?.close();
-    await up?.close();
-  });
+  afterAll(() => up?.close());
+  const rp = relyingParty(
+    'examples/web-signin/server.mjs',
+    { name: 'Example', redirectPath: '/callback', postLogoutPath: '/', scopes: ['profile', 'generations'] },
+    { serikaEnv: () => ({ UPSTREAM_BASE_URL: up.baseUrl }), appEnv: { MODEL: 'test-model' } },
+  );
 
-  it('signs the user in, greets them by name with a chat completion, and signs them out', async () => {
-    const browser = new Agent(ts.url, ts.config.publicUrl);
-    const go = async (url: string) => browser.fetch(url.replace('http://localhost:', 'http://127.0.0.1:'));
-    let response = await go(`${appUrl}/login`);
-    // → Serika's authorize → sign-in page → consent → back to the app.
-    response = await go(response.headers.get('location')!);
-    const loginUrl = new URL(response.headers.get('location')!, ts.url);
-    const loginPage = await (await go(loginUrl.href)).text();
-    response = await browser.fetch('/login', { form: { _csrf: hiddenField(loginPage, '_csrf'), username: user.username, password: PASSWORD, return_to: loginUrl.searchParams.get('return_to')! } });
-    const consent = await (await go(new URL(response.headers.get('location')!, ts.url).href)).text();
-    expect(consent).toContain('<strong>Example</strong> wants to access your Serika account');
-    response = await browser.fetch(`${ts.api}/oauth/authorize/decision`, { form: { _csrf: hiddenField(consent, '_csrf'), request_id: hiddenField(consent, 'request_id'), decision: 'allow' } });
-    response = await go(response.headers.get('location')!);
-    expect(response.status).toBe(303);
-    const home = await (await go(`${appUrl}/`)).text();
-    expect(home).toContain(`Hello, ${user.username}`);
-    expect(home).toContain(user.userId);
-    expect(home).toContain('Serika says: <q>Hello from upstream</q>');
-    console.log(`example app page: ${home.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()}`);
+  it('signs in (PKCE, nonce), checks the ID token, reads userinfo, chats for the user, refreshes and signs out of Serika', async () => {
+    const { ts, user, appUrl, clientId } = rp;
+    const browser = new FormBrowser();
+    const login = await browser.open(`${appUrl}/login`);
+    const consent = await browser.submit(login, 'Sign in', { fields: { username: user.username, password: PASSWORD } });
+    expect(consent.html).toContain('<strong>Example</strong> wants to access your Serika account');
+    const home = await browser.submit(consent, 'Allow');
+    expect(home.url.href).toBe(`${appUrl}/`);
+    expect(home.html).toContain(`Hello, ${user.username}`);
+    expect(home.html).toContain(user.userId);
+    expect(home.html).toContain('Serika says: <q>Hello from upstream</q>');
 
-    response = await go(`${appUrl}/logout`);
-    const endSession = await go(response.headers.get('location')!);
-    const confirm = await endSession.text();
-    expect(confirm).toContain('Sign out of Serika?');
-    const out = await browser.fetch(`${ts.api}/oauth/end_session`, {
-      form: { _csrf: hiddenField(confirm, '_csrf'), id_token_hint: hiddenField(confirm, 'id_token_hint'), client_id: hiddenField(confirm, 'client_id'), post_logout_redirect_uri: `${appUrl}/`, state: 'signed-out', confirm: 'yes' },
-    });
-    expect(out.headers.get('location')).toBe(`${appUrl}/?state=signed-out`);
+    const me = JSON.parse((await browser.open(`${appUrl}/me`)).html);
+    expect(me.claims).toMatchObject({ iss: ts.config.publicUrl, sub: user.userId, aud: clientId, preferred_username: user.username, name: user.username, nonce: expect.any(String), auth_time: expect.any(Number), at_hash: expect.any(String) });
+    expect(me.userinfo).toMatchObject({ sub: user.userId, id: user.userId, username: user.username, preferred_username: user.username });
+
+    const refreshed = JSON.parse((await browser.submit(home, 'Refresh')).html);
+    expect(refreshed.expires_in).toBeGreaterThan(0);
+    expect(refreshed.claims).toMatchObject({ sub: user.userId, aud: clientId, auth_time: me.claims.auth_time });
+
+    const out = await browser.confirmSignOut(await browser.open(`${appUrl}/logout`));
+    expect(out.url.href).toBe(`${appUrl}/?state=signed-out`);
+    expect(out.html).toContain('Sign in with Serika');
+    expect((await browser.open(`${ts.config.publicUrl}/dashboard`)).url.pathname).toBe('/login');
   });
 });
