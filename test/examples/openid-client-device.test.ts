@@ -15,9 +15,8 @@ describe('examples/openid-client-device (the device grant with openid-client, un
     user = await seedUser(ts);
     const client = await call('POST', `${ts.api}/oauth/clients`, {
       key: user.key,
-      // A device-only public client (it has no redirect URI to use)…
-      // until issue 32's product fixes land: the client API still requires one.
-      json: { name: 'Terminal App', public: true, redirectUris: ['http://127.0.0.1/callback'], scopes: ['profile'], grantTypes: [DEVICE, 'refresh_token'] },
+      // A device-only public client: it has no redirect URI to register.
+      json: { name: 'Terminal App', public: true, redirectUris: [], scopes: ['profile'], grantTypes: [DEVICE, 'refresh_token'] },
     });
     expect(client.status, client.text).toBe(201);
     clientId = client.json.clientId;
