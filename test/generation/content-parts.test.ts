@@ -45,6 +45,9 @@ describe.each(DIALECTS)('budgeted calls with content parts (%s)', (dialect) => {
       }
       expect(upstreamCalls().length).toBe(before);
       expect((await ts.services.budgets.get(owner.userId, clientId))!).toMatchObject({ tokensUsed: 0, tokensReserved: 0 });
+      // The positive anchor: the same count sees a call that fits, without the image.
+      expect((await chat(asking())).status).toBe(200);
+      expect(upstreamCalls().length).toBe(before + 1);
     });
 
     it('under 60,000 tokens it is sent, and its hold covers the image: a call whose usage never comes is charged it', async () => {
@@ -87,6 +90,9 @@ describe.each(DIALECTS)('budgeted calls with content parts (%s)', (dialect) => {
       expect(reply.json.error.message).toContain(`a call with a spending limit ${words}`);
       expect(upstreamCalls().length).toBe(before);
       expect((await ts.services.budgets.get(owner.userId, clientId))!).toMatchObject({ tokensUsed: 0, tokensReserved: 0 });
+      // The positive anchor: the same count sees the call without that part.
+      expect((await chat(asking())).status).toBe(200);
+      expect(upstreamCalls().length).toBe(before + 1);
     });
 
     it('with no token limit the same bodies go to the upstream untouched: it judges them', async () => {
