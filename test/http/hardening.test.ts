@@ -88,6 +88,8 @@ describe('bad input answers in the endpoint format', () => {
     expect(up.received.length).toBe(before);
     const shallow = await call('POST', `${ts.api}/oauth/chat/completions`, { headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: deepJson(20) });
     expect(shallow.status).toBe(200);
+    // The positive anchor: the same count sees a call that does reach the upstream.
+    expect(up.received.length).toBe(before + 1);
   });
 
   it('refuses an OAuth parameter that is a JSON array (client_secret: ["…"]) with invalid_request', async () => {

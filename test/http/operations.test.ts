@@ -144,10 +144,13 @@ describe('TRUST_PROXY that believes more hops than stand in front of Serika', ()
 
   it('a hop count the first request bears out: no warning', async () => {
     const log = captureLog();
-    const ts = await startTestServer('sqlite', { TRUST_PROXY: '1', LOG_LEVEL: 'warn' }, { logStream: log.logStream });
+    const ts = await startTestServer('sqlite', { TRUST_PROXY: '1', LOG_LEVEL: 'info' }, { logStream: log.logStream });
     try {
       await call('GET', `${ts.url}/.well-known/oauth-authorization-server`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
       await call('GET', `${ts.url}/.well-known/oauth-authorization-server`);
+      // The positive anchor: the log holds both requests' lines, and the warning is written as the first
+      // request arrives, before its line: had there been one, it would be here.
+      expect(log.lines.filter((l) => l.includes('"msg":"incoming request"'))).toHaveLength(2);
       expect(warnings(log.lines)).toHaveLength(0);
     } finally {
       await ts.close();

@@ -149,6 +149,10 @@ describe.each(DIALECTS)('OpenID Connect with openid-client v6 as the relying par
         const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
         expect(tokens.claims()).toMatchObject({ sub: user.userId, preferred_username: user.username, email: 'ada.new@example.com', picture: 'https://img.example.com/ada.png' });
         expect(reads).toBe(0);
+        // The positive anchor: the count sees a read where there is one. A refresh holds no profile, so its ID token reads the user.
+        const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+        expect(refreshed.claims()).toMatchObject({ sub: user.userId, email: 'ada.new@example.com' });
+        expect(reads).toBe(1);
       } finally {
         users.findById = findById;
         await db.updateTable('users').set({ email: 'ada@example.com', avatar: null }).where('id', '=', user.userId).execute();

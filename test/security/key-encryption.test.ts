@@ -104,6 +104,9 @@ describe.each(DIALECTS)('keys at rest under KEY_ENCRYPTION_SECRETS (%s)', (diale
         await instance.close();
       }
       expect(lines.join('')).not.toContain('KEY_ENCRYPTION_SECRETS');
+      // The positive anchor: the same log sees the warning at a start whose first secret the values are not under.
+      await (await startInstance(database.url, { KEY_ENCRYPTION_SECRETS: `${A},${B}`, LOG_LEVEL: 'warn' }, { logStream })).close();
+      expect(lines.join('')).toContain('are not sealed under the first KEY_ENCRYPTION_SECRETS secret');
     });
 
     it('refuses to start, naming KEY_ENCRYPTION_SECRETS, without the secret that sealed the keys', async () => {
@@ -163,12 +166,14 @@ describe.each(DIALECTS)('keys at rest under KEY_ENCRYPTION_SECRETS (%s)', (diale
       const fresh = await createTestDatabase(dialect);
       const { lines, logStream } = captureLog();
       try {
-        const instance = await startInstance(fresh.url, { LOG_LEVEL: 'warn' }, { logStream });
-        await instance.close();
+        await (await startInstance(fresh.url, { LOG_LEVEL: 'warn' }, { logStream })).close();
+        expect(lines.join('')).not.toContain('KEY_ENCRYPTION_SECRETS');
+        // The positive anchor: the same log, the same database, started at https, does warn.
+        await (await startInstance(fresh.url, { PUBLIC_URL: 'https://auth.example.com', LOG_LEVEL: 'warn' }, { logStream })).close();
+        expect(lines.join('')).toContain('KEY_ENCRYPTION_SECRETS is not set');
       } finally {
         await fresh.cleanup();
       }
-      expect(lines.join('')).not.toContain('KEY_ENCRYPTION_SECRETS');
     });
   });
 });

@@ -149,6 +149,9 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
       expect(reply.json.error).toMatchObject({ type: 'invalid_request_error', param, code: 'invalid_value' });
       expect(reply.json.error.message).toContain(`'${param}'`);
       expect(upstreamCalls()).toBe(before);
+      // The positive anchor: the same count sees a call that can be bounded.
+      expect((await chat({ max_tokens: 10 })).status).toBe(200);
+      expect(upstreamCalls()).toBe(before + 1);
     });
 
     it('the prompt estimate covers the whole body: a 200 KB tools description does not fit 1,000 tokens', async () => {
@@ -163,6 +166,9 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
       expect(upstreamCalls()).toBe(before);
       expect(reply.json.error.message).toContain(`It has 1,000 of its 1,000 tokens left today; this call needs up to ${(estimate(body) + 4096).toLocaleString('en-US')}.`);
       expect((await ts.services.budgets.get(owner.userId, clientId))!).toMatchObject({ tokensUsed: 0, tokensReserved: 0 });
+      // The positive anchor: the same count sees the call without the tools.
+      expect((await chat({ model: 'greedy' })).status).toBe(200);
+      expect(upstreamCalls()).toBe(before + 1);
     });
 
     it('the 429 says what remains and what the call needed, in SPEC §10\'s words', async () => {
@@ -187,11 +193,19 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
     });
 
     it('API-key calls are never budgeted; removing the limit lets the app call again', async () => {
+      await ts.services.budgets.set(owner.userId, clientId, null);
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 100, images: null, period: 'day' });
+      // The positive anchor: the app's own budgeted call carries the header the API-key call must not.
+      const budgeted = await chat({ max_tokens: 10 });
+      expect(budgeted.status).toBe(200);
+      expect(budgeted.headers.get('serika-budget-remaining-tokens')).toBe(String(100 - USAGE.prompt_tokens - USAGE.completion_tokens));
       const keyed = await call('POST', `${ts.api}/chat/completions`, { key: owner.key, json: { model: 'test-model', messages: [{ role: 'user', content: 'hi' }] } });
       expect(keyed.status).toBe(200);
       expect(keyed.headers.get('serika-budget-remaining-tokens')).toBeNull();
+      const tooLong = { messages: [{ role: 'user', content: 'y'.repeat(200) }] };
+      expect((await chat(tooLong)).status).toBe(429);
       await ts.services.budgets.set(owner.userId, clientId, null);
-      expect((await chat({})).status).toBe(200);
+      expect((await chat(tooLong)).status).toBe(200);
     });
   });
 

@@ -69,11 +69,12 @@ describe('the streamed chat relay', () => {
     const log: string[] = [];
     const { body, response } = live();
     const out = relayEvents(response, slowMeter(log, 5), options());
-    out.on('data', () => {});
+    let text = '';
+    out.on('data', (chunk: Buffer) => (text += chunk.toString()));
     // The reply's stream closes only once the call is charged.
     const closed = new Promise((resolve) => out.on('close', () => resolve(log.slice())));
     body.write(WORD + FINISH);
-    await new Promise((resolve) => setImmediate(resolve));
+    await until(() => text.includes('finish_reason'), { intervalMs: 1, message: 'the app to be sent the finish_reason chunk' });
     out.destroy();
     body.write(USAGE);
     body.end(DONE);
@@ -107,7 +108,7 @@ describe('the streamed chat relay', () => {
     let text = '';
     out.on('data', (chunk: Buffer) => (text += chunk.toString()));
     body.write(WORD + WORD + WORD);
-    await new Promise((resolve) => setImmediate(resolve));
+    await until(() => text.split('"hi"').length === 4, { intervalMs: 1, message: 'the app to be sent the three words' });
     ending.abort();
     await new Promise((resolve) => out.on('end', resolve));
     expect(log).toEqual(['committed 503 7+3']);
@@ -121,7 +122,7 @@ describe('the streamed chat relay', () => {
     let text = '';
     out.on('data', (chunk: Buffer) => (text += chunk.toString()));
     body.write(WORD);
-    await new Promise((resolve) => setImmediate(resolve));
+    await until(() => text.includes('"hi"'), { intervalMs: 1, message: 'the app to be sent the first word' });
     body.destroy(new Error('socket hang up'));
     await new Promise((resolve) => out.on('end', resolve));
     expect(log).toEqual(['committed 502 0+0']);

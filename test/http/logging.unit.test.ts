@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { censorFields, loggerOptions } from '../../src/http/logging.js';
+import { censorFields, loggerOptions, redactUrl } from '../../src/http/logging.js';
 
 /** A logger with the server's options whose lines are kept, parsed. */
 function capture() {
@@ -49,5 +49,19 @@ describe('log censoring', () => {
   it('returns the very object when nothing in it is censored (no copy per log line or per request)', () => {
     const bindings = { reqId: 'r2', clientId: 'client_1', user: { id: 'u1' } };
     expect(censorFields(bindings)).toBe(bindings);
+  });
+});
+
+describe('log URL redaction', () => {
+  it('replaces the values of credential-bearing query parameters', () => {
+    expect(redactUrl('/oauth/authorize?client_id=c1&code_challenge=abc&state=xyz&scope=profile')).toBe(
+      '/oauth/authorize?client_id=c1&code_challenge=[REDACTED]&state=[REDACTED]&scope=profile',
+    );
+    expect(redactUrl('/x?access_token=t&refresh_token=r&client_secret=s&password=p&api_key=k&code=c')).toBe(
+      '/x?access_token=[REDACTED]&refresh_token=[REDACTED]&client_secret=[REDACTED]&password=[REDACTED]&api_key=[REDACTED]&code=[REDACTED]',
+    );
+    expect(redactUrl('/x?ACCESS%5FTOKEN=t')).toBe('/x?ACCESS%5FTOKEN=[REDACTED]');
+    expect(redactUrl('/plain/path')).toBe('/plain/path');
+    expect(redactUrl('/x?%E0%A4%A=1')).toBe('/x?%E0%A4%A=[REDACTED]');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { askedScopes, parseScopes } from '../../src/scopes.js';
-import { readClientMetadata } from '../../src/clients/client-metadata.js';
-import { requestedScopes } from '../../src/oauth/authorize/check-scope.js';
+import { askedScopes, parseScopes } from '../src/scopes.js';
+import { readClientMetadata } from '../src/clients/client-metadata.js';
+import { requestedScopes } from '../src/oauth/authorize/check-scope.js';
 
 /** RFC 6749 §3.3 and OIDC Core §11: a scope string as an app asks, the same at authorize and at registration. */
 describe('scopes as asked', () => {

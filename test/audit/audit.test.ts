@@ -88,8 +88,11 @@ describe('security events: audit records, log lines, the Activity page', () => {
   it('logs health probes at debug only, and ISO times', async () => {
     await call('GET', `${ts.url}/healthz`);
     await call('GET', `${ts.url}/readyz`);
-    const probes = lines().filter((l) => l.req?.url === '/healthz' || l.req?.url === '/readyz' || l.url === '/healthz');
-    expect(probes).toEqual([]);
+    await call('GET', `${ts.url}/.well-known/jwks.json`);
+    const logged = (url: string) => lines().filter((l) => l.req?.url === url || l.url === url);
+    expect([...logged('/healthz'), ...logged('/readyz')]).toEqual([]);
+    // The positive anchor: a request that is not a probe, sent after them, is logged at info.
+    expect(logged('/.well-known/jwks.json')).not.toEqual([]);
     for (const line of lines()) expect(line.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config.js';
+import { ConfigError, parseConfig } from '../src/config.js';
 
 describe('configuration', () => {
   it('has the defaults SPEC §1 gives', () => {

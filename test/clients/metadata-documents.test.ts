@@ -103,6 +103,9 @@ describe.each(DIALECTS)('client ID metadata documents (%s)', (dialect) => {
     });
 
     it('is cached as Cache-Control says, always asks consent, and web redirect URIs carry no loopback warning', async () => {
+      expect((await authorize(client('/good.json'))).status).toBe(200);
+      // The positive anchor: the count below sees this document's fetches (this one's, or an earlier test's).
+      expect(docs.hits).toContain('/good.json');
       const before = docs.hits.filter((h) => h === '/good.json').length;
       for (let i = 0; i < 3; i++) {
         const page = await authorize(client('/good.json'));
@@ -250,6 +253,8 @@ describe('client ID metadata documents are never fetched from private addresses'
     expect(text).toContain(words);
     expect(text).not.toContain('which is not');
     expect(docs.hits.length).toBe(before);
+    // The positive anchor: the log names what the page does not, the address refused before any connection.
+    if (code === 'invalid_client') expect(reasons(log.lines, clientId).join()).toContain('which is not a public address');
   });
 
   it('the log says which address was refused', async () => {
@@ -330,8 +335,9 @@ describe.each([
     expect(text).toContain('temporarily_unavailable');
     expect(text).toContain('Too many client ID metadata documents are being fetched');
     expect(docs.hits.length).toBe(before);
-    // Another address is not held back.
+    // Another address is not held back, and the positive anchor: the same count sees its fetch.
     expect((await ask(b, address(), unique(otherHosts()[0]!))).status).toBe(400);
+    expect(docs.hits.length).toBe(before + 1);
   });
 
   it.skipIf(withRedis && !redisUrl)(`one host is asked for at most ${perHost} new documents a minute, whoever asks; a stored document still refreshes`, async () => {

@@ -1,55 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IMAGE_PART_MOST_TOKENS, LOW_DETAIL_IMAGE_PART_MOST_TOKENS, promptBound, promptEstimate } from '../../src/consent/budget-rules.js';
-import { AppError } from '../../src/errors.js';
+import { asking, fileData, fileId, image, video } from '../helpers/chat-bodies.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { type FakeUpstream } from '../helpers/fake-upstream.js';
 import { call, type Seeded, type TestServer } from '../helpers/server.js';
 import { startGenerationApp, type GenerationApp } from '../helpers/tokens.js';
 
 type Json = Record<string, unknown>;
-
-const image = (detail?: string) => ({ type: 'image_url', image_url: { url: 'https://images.example/x.png', ...(detail ? { detail } : {}) } });
-/** A system message first, so a part's param names a message index other than 0. */
-const asking = (...parts: unknown[]): Json => ({
-  model: 'test-model',
-  messages: [
-    { role: 'system', content: 'Be brief.' },
-    { role: 'user', content: [{ type: 'text', text: 'What is in this?' }, ...parts] },
-  ],
-});
-const fileId = { type: 'file', file: { file_id: 'file-abc123' } };
-const fileData = { type: 'file', file: { filename: 'a.pdf', file_data: 'data:application/pdf;base64,JVBERi0xLjQK' } };
-const video = { type: 'input_video', input_video: { url: 'https://videos.example/x.mp4' } };
-
-describe('promptBound: the prompt estimate of a call a token limit applies to', () => {
-  it('adds the most an image part can cost to the byte estimate; text, refusal and audio parts add nothing', () => {
-    expect(IMAGE_PART_MOST_TOKENS).toBe(2_833 + 8 * 5_667);
-    expect(LOW_DETAIL_IMAGE_PART_MOST_TOKENS).toBe(Math.ceil(1_536 * 2.46));
-    const plain = { messages: [{ role: 'user', content: 'hi' }] };
-    expect(promptBound(plain)).toBe(promptEstimate(plain));
-    const texts = { messages: [{ role: 'assistant', content: [{ type: 'refusal', refusal: 'no' }] }, { role: 'user', content: [{ type: 'text', text: 'hi' }] }] };
-    expect(promptBound(texts)).toBe(promptEstimate(texts));
-    // Its base64 is in the bytes: ≥ 2/3 of a token per audio byte, far above ~10 audio tokens a second.
-    const audio = asking({ type: 'input_audio', input_audio: { data: 'UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=', format: 'wav' } });
-    expect(promptBound(audio)).toBe(promptEstimate(audio));
-    const images = asking(image('high'), image(), image('auto'), image('low'));
-    expect(promptBound(images)).toBe(promptEstimate(images) + 3 * IMAGE_PART_MOST_TOKENS + LOW_DETAIL_IMAGE_PART_MOST_TOKENS);
-    // Bodies the upstream will refuse are left to it.
-    expect(promptBound({ messages: 'hi' })).toBe(promptEstimate({ messages: 'hi' }));
-  });
-
-  it.each([
-    ['a file_id', fileId, 'messages[1].content[1]', 'cannot include files'],
-    ['file_data', fileData, 'messages[1].content[1]', 'cannot include files'],
-    ['an unknown part', video, 'messages[1].content[1]', "cannot include 'input_video' content"],
-    ['a part that is not an object', 'hello', 'messages[1].content[1]', 'cannot include a content part without a type'],
-  ])('%s cannot be bounded: the 400 names it', (_, part, param, words) => {
-    const bound = promptBound(asking(part));
-    expect(bound).toBeInstanceOf(AppError);
-    expect(bound).toMatchObject({ status: 400, code: 'invalid_value', param });
-    expect((bound as AppError).message).toContain(`Invalid '${param}': a call with a spending limit ${words}`);
-  });
-});
 
 /** SPEC §10: content parts cost far more than their bytes; a budgeted call reserves their most, or is refused. */
 describe.each(DIALECTS)('budgeted calls with content parts (%s)', (dialect) => {
@@ -89,6 +45,9 @@ describe.each(DIALECTS)('budgeted calls with content parts (%s)', (dialect) => {
       }
       expect(upstreamCalls().length).toBe(before);
       expect((await ts.services.budgets.get(owner.userId, clientId))!).toMatchObject({ tokensUsed: 0, tokensReserved: 0 });
+      // The positive anchor: the same count sees a call that fits, without the image.
+      expect((await chat(asking())).status).toBe(200);
+      expect(upstreamCalls().length).toBe(before + 1);
     });
 
     it('under 60,000 tokens it is sent, and its hold covers the image: a call whose usage never comes is charged it', async () => {
@@ -131,6 +90,9 @@ describe.each(DIALECTS)('budgeted calls with content parts (%s)', (dialect) => {
       expect(reply.json.error.message).toContain(`a call with a spending limit ${words}`);
       expect(upstreamCalls().length).toBe(before);
       expect((await ts.services.budgets.get(owner.userId, clientId))!).toMatchObject({ tokensUsed: 0, tokensReserved: 0 });
+      // The positive anchor: the same count sees the call without that part.
+      expect((await chat(asking())).status).toBe(200);
+      expect(upstreamCalls().length).toBe(before + 1);
     });
 
     it('with no token limit the same bodies go to the upstream untouched: it judges them', async () => {

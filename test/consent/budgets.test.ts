@@ -1,49 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsersService } from '../../src/accounts/users-service.js';
 import { ClientsService } from '../../src/clients/service.js';
-import { InvalidAuthorizationDetails, parseAuthorizationDetails, periodEnd, periodStart, promptEstimate } from '../../src/consent/budget-rules.js';
 import { BudgetsService, RESERVATION_TTL_MS, type BudgetState, type Reservation } from '../../src/consent/budgets.js';
 import { GrantsService } from '../../src/consent/grants.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
-
-describe('budget rules (SPEC §10, RFC 9396)', () => {
-  it('reads serika_budget details, month by default', () => {
-    expect(parseAuthorizationDetails('[{"type":"serika_budget","tokens":100000,"images":20,"period":"month"}]')).toEqual({ tokens: 100000, images: 20, period: 'month' });
-    expect(parseAuthorizationDetails('[{"type":"serika_budget","images":3}]')).toEqual({ tokens: null, images: 3, period: 'month' });
-    expect(parseAuthorizationDetails('[]')).toBeNull();
-  });
-
-  it.each([
-    ['not json', '{'],
-    ['an object', '{"type":"serika_budget","tokens":1}'],
-    ['a wrong type', '[{"type":"payment","tokens":1}]'],
-    ['no type', '[{"tokens":1}]'],
-    ['a negative amount', '[{"type":"serika_budget","tokens":-1}]'],
-    ['a fraction', '[{"type":"serika_budget","tokens":1.5}]'],
-    ['a string amount', '[{"type":"serika_budget","tokens":"10"}]'],
-    ['an unknown period', '[{"type":"serika_budget","tokens":1,"period":"week"}]'],
-    ['nothing limited', '[{"type":"serika_budget","period":"day"}]'],
-    ['two budgets', '[{"type":"serika_budget","tokens":1},{"type":"serika_budget","tokens":2}]'],
-    ['1 MB', `[{"type":"serika_budget","tokens":1,"x":"${'x'.repeat(1_000_000)}"}]`],
-  ])('%s → invalid_authorization_details', (_name, raw) => {
-    expect(() => parseAuthorizationDetails(raw)).toThrow(InvalidAuthorizationDetails);
-  });
-
-  it('periods are calendar UTC; total never resets; the prompt estimate errs high', () => {
-    const t = Date.UTC(2026, 10, 30, 23, 59, 59);
-    expect(periodStart('day', t)).toBe(Date.UTC(2026, 10, 30));
-    expect(periodEnd('day', periodStart('day', t))).toBe(Date.UTC(2026, 11, 1));
-    expect(periodEnd('month', periodStart('month', t))).toBe(Date.UTC(2026, 11, 1));
-    expect(periodEnd('month', Date.UTC(2026, 11, 1))).toBe(Date.UTC(2027, 0, 1));
-    expect(periodEnd('total', 0)).toBeNull();
-    expect(promptEstimate({ messages: [{ role: 'user', content: 'héllo' }] })).toBe(Math.ceil(Buffer.byteLength('{"messages":[{"role":"user","content":"héllo"}]}') / 2));
-    // The whole body: tools, functions and response_format reach the prompt too.
-    const tools = [{ type: 'function', function: { name: 'f', description: 'x'.repeat(200_000) } }];
-    expect(promptEstimate({ messages: [], tools })).toBeGreaterThan(100_000);
-  });
-});
 
 describe.each(DIALECTS)('BudgetsService (%s)', (dialect) => {
   let database: TestDatabase;
