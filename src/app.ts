@@ -7,6 +7,7 @@ import { requireApiKey } from './accounts/api-keys/guard.js';
 import { clientRoutes } from './clients/routes.js';
 import { frameworkErrors, handleClientError, notFound, originForm, sendErrorFor } from './error-formats.js';
 import { registerDocs } from './http/docs.js';
+import { RateLimited } from './http/error-class.js';
 import { field, registerFormBody } from './http/form-body.js';
 import { registerHealth } from './http/health.js';
 import { registerJsonBody } from './http/json-body.js';
@@ -103,7 +104,13 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   const csrfHmacKey = await sharedSecret(services.storage.db, 'csrf-hmac-key', services.keyEncryption);
   // Rate-limit counters live in Redis when REDIS_URL is set (shared by every instance), else in-process.
   services.rateCounter.log = app.log;
-  await app.register(rateLimit, { global: false, store: sharedRateLimitStore(services.rateCounter) });
+  // A route's limit refuses with RateLimited: the error handler sets Retry-After, as for every other limit.
+  await app.register(rateLimit, {
+    global: false,
+    store: sharedRateLimitStore(services.rateCounter),
+    addHeaders: { 'retry-after': false },
+    errorResponseBuilder: (_request, context) => new RateLimited(context.ttl / 1000),
+  });
   registerCors(app);
 
   await registerDocs(app, () => config.publicUrl);

@@ -1,7 +1,8 @@
 /**
  * Errors are values with a code. Each code knows its HTTP status and its
- * OpenAI-style `type`; the wire format is chosen by the endpoint's error
- * mapper (http/openai-errors.ts for the API), never by the thrower.
+ * OpenAI-style `type`; what an error is (client error, rate limited,
+ * unavailable…) is decided once (http/error-class.ts) and the endpoint's
+ * format renders it (http/openai-errors.ts for the API), never the thrower.
  */
 export const ERROR_CODES = {
   invalid_value: { status: 400, type: 'invalid_request_error' },
@@ -33,7 +34,25 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-export class AppError extends Error {
+/**
+ * Serika's own error values (AppError here, OAuthError for RFC 6749 codes):
+ * a code and the HTTP status it asks for, and how long to wait when a limit
+ * knows when it lifts. The base lets http/ classify them without knowing
+ * each domain's codes.
+ */
+export abstract class CodedError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: number;
+  /** Seconds until a limit lifts, for Retry-After (a throttled request). */
+  readonly retryAfter?: number;
+
+  constructor(message: string, retryAfter?: number) {
+    super(message);
+    if (retryAfter !== undefined) this.retryAfter = retryAfter;
+  }
+}
+
+export class AppError extends CodedError {
   readonly status: number;
   readonly type: string;
 
@@ -51,9 +70,9 @@ export class AppError extends Error {
   }
 }
 
-/** The HTTP status an error asks for: an AppError's own, a framework error's statusCode, else 500. */
+/** The HTTP status an error asks for: a coded error's own, a framework error's statusCode, else 500. */
 export function statusOf(error: unknown): number {
-  if (error instanceof AppError) return error.status;
+  if (error instanceof CodedError) return error.status;
   const code = (error as { statusCode?: unknown } | null)?.statusCode;
   return typeof code === 'number' && code >= 400 && code < 600 ? code : 500;
 }

@@ -2,6 +2,7 @@ import { promptBound } from '../consent/budget-rules.js';
 import type { BudgetState, BudgetsService, Planned } from '../consent/budgets.js';
 import { AppError, invalidValue } from '../errors.js';
 import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js';
+import { retryAfterValue } from '../http/retry-after.js';
 import type { Measured } from './meter.js';
 import type { Principal } from './usage.js';
 import type { Kysely } from 'kysely';
@@ -168,7 +169,7 @@ export class BudgetGuard {
       ` You can raise it at ${this.deps.dashboardUrl}.`;
     const error = new AppError('app_budget_exceeded', message);
     const headers: Record<string, string> = { 'x-should-retry': 'false', ...remainingHeaders(state) };
-    if (state.resetsAt !== null) headers['retry-after'] = String(Math.max(1, Math.ceil((state.resetsAt - this.deps.now()) / 1000)));
+    if (state.resetsAt !== null) headers['retry-after'] = retryAfterValue((state.resetsAt - this.deps.now()) / 1000);
     return { status: 429, body: openAIErrorBody(error), headers };
   }
 }

@@ -1,8 +1,7 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, statusOf, type ErrorCode } from '../errors.js';
-import { isClientGone } from './client-gone.js';
-import { InvalidBody } from './json-body.js';
-import { isDatabaseUnavailable } from '../storage/unavailable.js';
+import type { FastifyReply } from 'fastify';
+import { AppError, type ErrorCode } from '../errors.js';
+import type { AjvError, ClientError, ErrorClass } from './error-class.js';
+import { errorHandler } from './error-handler.js';
 
 /**
  * The OpenAI-style error wire format of the API (SPEC §3):
@@ -28,13 +27,6 @@ export const openAIErrorSchema = {
     },
   },
 } as const;
-
-interface AjvError {
-  keyword: string;
-  instancePath: string;
-  params: Record<string, unknown>;
-  message?: string;
-}
 
 /** `param` is the top-level field (SPEC §3): `/redirectUris/2` → `redirectUris`. */
 function topLevelField(error: AjvError): string | null {
@@ -89,8 +81,6 @@ const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   413: 'request_too_large',
   414: 'invalid_request',
   415: 'unsupported_media_type',
-  429: 'rate_limit_exceeded',
-  503: 'service_unavailable',
 };
 
 // Our own words for the framework's client errors: its messages may quote the input.
@@ -103,43 +93,42 @@ const FRAMEWORK_MESSAGES: Record<string, string> = {
   FST_ERR_BAD_URL: 'The request URL is not valid.',
 };
 
-/** Turns anything thrown while serving an API request into an AppError; unknown failures become a 500. */
-export function toAppError(error: unknown): AppError {
-  if (error instanceof AppError) return error;
-  if (error instanceof InvalidBody) return new AppError('invalid_json', error.message);
-  if (isDatabaseUnavailable(error)) return new AppError('service_unavailable', 'The service is temporarily unavailable; try again shortly.');
-  const e = error as FastifyError & { validation?: AjvError[]; validationContext?: string };
-  if (Array.isArray(e?.validation)) return fromValidation(e.validation, e.validationContext);
-  const status = statusOf(error);
-  if (status >= 400 && status < 500) {
-    const isJson = e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e instanceof SyntaxError;
-    const code: ErrorCode = isJson ? 'invalid_json' : (STATUS_CODES[status] ?? 'invalid_request');
-    const message = FRAMEWORK_MESSAGES[e.code] ?? (isJson ? FRAMEWORK_MESSAGES.FST_ERR_CTP_INVALID_JSON_BODY : undefined);
-    return new AppError(code, message ?? defaultMessage(code), null, status);
+const UNAVAILABLE = 'The service is temporarily unavailable; try again shortly.';
+
+/** The AppError an API client is told, for each kind of error; faults of ours become a bare 500. */
+export function toAppError(error: ErrorClass): AppError {
+  switch (error.kind) {
+    case 'client_gone':
+      return new AppError('invalid_request', 'The request was cut off.');
+    case 'client_error':
+      return error.coded instanceof AppError ? error.coded : fromClientError(error);
+    case 'rate_limited':
+      return error.coded instanceof AppError ? error.coded : new AppError('rate_limit_exceeded', 'Too many requests; slow down.');
+    case 'unavailable':
+      return error.coded instanceof AppError ? error.coded : new AppError('service_unavailable', UNAVAILABLE);
+    case 'server_error':
+      return error.coded instanceof AppError ? error.coded : new AppError('server_error', 'The server had an error while processing your request.');
   }
-  if (status === 503) return new AppError('service_unavailable', 'The service is temporarily unavailable; try again shortly.');
-  return new AppError('server_error', 'The server had an error while processing your request.');
 }
 
-function defaultMessage(code: ErrorCode): string {
-  return code === 'rate_limit_exceeded' ? 'Too many requests; slow down.' : 'The request is not valid.';
+function fromClientError(error: ClientError): AppError {
+  // Our body parser's words (InvalidBody) name what is wrong with the JSON.
+  if (error.malformedJson && error.message !== null) return new AppError('invalid_json', error.message);
+  if (error.validation) return fromValidation(error.validation.errors, error.validation.context);
+  const code: ErrorCode = error.malformedJson ? 'invalid_json' : (STATUS_CODES[error.status] ?? 'invalid_request');
+  const message = (error.code === null ? undefined : FRAMEWORK_MESSAGES[error.code]) ?? (error.malformedJson ? FRAMEWORK_MESSAGES.FST_ERR_CTP_INVALID_JSON_BODY : undefined);
+  return new AppError(code, message ?? 'The request is not valid.', null, error.status);
 }
 
 export function openAIErrorBody(error: AppError): OpenAIErrorBody {
   return { error: { message: error.message, type: error.type, param: error.param, code: error.code } };
 }
 
-/** The error handler of API scopes. */
-export function sendOpenAIError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (isClientGone(error, request)) {
-    request.log.info('client closed the connection before its request was read');
-    return reply.code(400).send(openAIErrorBody(new AppError('invalid_request', 'The request was cut off.')));
-  }
+function renderOpenAIError(error: ErrorClass, reply: FastifyReply): FastifyReply {
   const appError = toAppError(error);
-  if (appError.status === 503) {
-    request.log.warn({ err: error }, 'request refused: service unavailable');
-    reply.header('retry-after', '1');
-  } else if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
   if (appError.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer realm="serika"');
   return reply.code(appError.status).type('application/json; charset=utf-8').send(openAIErrorBody(appError));
 }
+
+/** The error handler of API scopes. */
+export const sendOpenAIError = errorHandler(renderOpenAIError);

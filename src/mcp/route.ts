@@ -1,14 +1,14 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { WebStandardStreamableHTTPServerTransport, createMcpHandler, isLegacyRequest, type AuthInfo } from '@modelcontextprotocol/server';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { protectedResource } from '../audiences.js';
-import { AppError, statusOf } from '../errors.js';
-import { isClientGone } from '../http/client-gone.js';
+import { AppError } from '../errors.js';
+import type { ErrorClass } from '../http/error-class.js';
+import { errorHandler } from '../http/error-handler.js';
 import type { OAuthStore } from '../oauth/store/store.js';
 import { MCP_PATH } from '../paths.js';
 import { bearerChallenge, bearerGuard, bearerOf, withRealm } from '../resources/bearer.js';
-import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { VERSION } from '../version.js';
 import { HttpCaller } from './http-caller.js';
 import { SharedMcpServer } from './shared-server.js';
@@ -32,22 +32,25 @@ function jsonRpcError(code: number, message: string) {
  * error body beside the WWW-Authenticate challenge, as the SDK's own
  * challenges have), and the framework's (a JSON-RPC error).
  */
-function sendMcpError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof AppError) return reply.code(error.status).send({ error: error.code, error_description: error.message });
-  const status = statusOf(error);
-  if (isClientGone(error, request)) return reply.code(400).send(jsonRpcError(-32600, 'The request was cut off.'));
-  if (isDatabaseUnavailable(error)) {
-    request.log.warn({ err: error }, 'MCP request refused: database unavailable');
-    return reply.code(503).header('retry-after', '1').send(jsonRpcError(-32603, 'The service is temporarily unavailable; try again shortly.'));
+function renderMcpError(error: ErrorClass, reply: FastifyReply): FastifyReply {
+  if (error.kind !== 'client_gone' && error.coded instanceof AppError) {
+    return reply.code(error.coded.status).send({ error: error.coded.code, error_description: error.coded.message });
   }
-  if (status >= 400 && status < 500) {
-    const code = (error as FastifyError).code;
-    const message = code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'The request body is larger than 4 MiB.' : 'The request is not valid.';
-    return reply.code(status).send(jsonRpcError(-32600, message));
+  switch (error.kind) {
+    case 'client_gone':
+      return reply.code(400).send(jsonRpcError(-32600, 'The request was cut off.'));
+    case 'unavailable':
+      return reply.code(503).send(jsonRpcError(-32603, 'The service is temporarily unavailable; try again shortly.'));
+    case 'rate_limited':
+      return reply.code(429).send(jsonRpcError(-32600, 'The request is not valid.'));
+    case 'client_error':
+      return reply.code(error.status).send(jsonRpcError(-32600, error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'The request body is larger than 4 MiB.' : 'The request is not valid.'));
+    case 'server_error':
+      return reply.code(500).send(jsonRpcError(-32603, 'The server had an error while processing the request.'));
   }
-  request.log.error({ err: error }, 'MCP request failed');
-  return reply.code(500).send(jsonRpcError(-32603, 'The server had an error while processing the request.'));
 }
+
+const sendMcpError = errorHandler(renderMcpError);
 
 /**
  * A POST body parsed once, for the SDK (which would otherwise read and parse

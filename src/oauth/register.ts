@@ -1,12 +1,12 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ClientMetadataError } from '../clients/client-metadata.js';
 import type { ClientRegistration } from '../clients/registration.js';
-import { statusOf } from '../errors.js';
-import { InvalidBody } from '../http/json-body.js';
+import type { ErrorClass } from '../http/error-class.js';
+import { errorHandler } from '../http/error-handler.js';
 import type { Telemetry } from '../http/telemetry.js';
 import { API } from '../paths.js';
 import { OAuthError } from './protocol/errors.js';
-import { sendOAuthJsonError } from './protocol/json-errors.js';
+import { sendOAuthJson, toOAuthError } from './protocol/json-errors.js';
 
 export interface RegisterDeps {
   registration: ClientRegistration;
@@ -22,18 +22,25 @@ const BODY_LIMIT = 2 * 1024 * 1024;
 /**
  * RFC 7591 §3.2.2 errors: invalid_redirect_uri and invalid_client_metadata,
  * 400. A body that is not a JSON object is invalid_client_metadata too;
- * rate limits and outages keep their own answers.
+ * rate limits, outages and a body over the limit (413) keep their RFC 6749
+ * §5.2 answers.
  */
+function toRegistrationError(error: ErrorClass): OAuthError {
+  if (error.kind !== 'client_error' || error.coded instanceof OAuthError || error.status === 413) return toOAuthError(error);
+  const description =
+    error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+      ? 'Send the client metadata as application/json (RFC 7591 §3.1).'
+      : error.coded === null && error.message !== null
+        ? error.message // our body parser's words
+        : 'The request body is not valid JSON.';
+  return new OAuthError('invalid_client_metadata', description);
+}
+
+const sendRegistrationErrorClass = errorHandler((error, reply) => sendOAuthJson(reply, toRegistrationError(error)));
+
+/** The error handler of the registration endpoint: the metadata's own errors become their RFC 7591 codes. */
 function sendRegistrationError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof ClientMetadataError) return sendOAuthJsonError(new OAuthError(error.code, error.message), request, reply);
-  const status = statusOf(error);
-  if (!(error instanceof OAuthError) && status >= 400 && status < 500 && status !== 429 && status !== 413) {
-    const code = (error as FastifyError).code;
-    const description =
-      code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'Send the client metadata as application/json (RFC 7591 §3.1).' : error instanceof InvalidBody ? error.message : 'The request body is not valid JSON.';
-    return sendOAuthJsonError(new OAuthError('invalid_client_metadata', description), request, reply);
-  }
-  return sendOAuthJsonError(error, request, reply);
+  return sendRegistrationErrorClass(error instanceof ClientMetadataError ? new OAuthError(error.code, error.message) : error, request, reply);
 }
 
 /** POST /oauth/register (RFC 7591, SPEC §8): open unless REGISTRATION=closed, CORS-open, limited per IP. */
@@ -62,8 +69,7 @@ export async function registerRoute(scope: FastifyInstance, deps: RegisterDeps):
         const result = await limit(request);
         if (!result.isAllowed && result.isExceeded) {
           deps.telemetry?.rateLimited('register');
-          reply.header('retry-after', String(Math.max(1, result.ttlInSeconds)));
-          throw new OAuthError('invalid_request', 'Too many registrations from this address; retry later.', { status: 429 });
+          throw new OAuthError('invalid_request', 'Too many registrations from this address; retry later.', { status: 429, retryAfter: result.ttlInSeconds });
         }
       }
       return reply.code(201).send(await deps.registration.register(request.body, request));

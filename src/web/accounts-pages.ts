@@ -6,6 +6,7 @@ import type { ClientsService } from '../clients/service.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { field } from '../http/form-body.js';
+import { setRetryAfter } from '../http/retry-after.js';
 import { PATHS } from '../paths.js';
 import { sendPage } from './layout.js';
 import { safeReturnTo, type PageSessions } from './session.js';
@@ -67,7 +68,7 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
 
   scope.post(PATHS.login, async (request, reply) => {
     // Counted before the password is checked, given back unless it was wrong (see loginIpLimit).
-    await loginLimit?.take(request, reply);
+    await loginLimit?.take(request);
     let wrongPassword = false;
     try {
       return await signIn(request, reply, () => (wrongPassword = true));
@@ -124,7 +125,7 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
         telemetry.rateLimited('signup');
         const minutes = Math.max(1, Math.ceil(seconds / 60));
         const error = `Too many accounts have been created from your network in the last hour. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
-        return sendPage(reply.header('retry-after', String(seconds)), 429, signupView(await form(reply, { returnTo, username, email, error })));
+        return sendPage(setRetryAfter(reply, seconds), 429, signupView(await form(reply, { returnTo, username, email, error })));
       }
     }
     let userId: string;

@@ -1,20 +1,17 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import { RateLimited } from '../http/error-class.js';
 import type { RateCounter } from '../http/rate-limit-store.js';
 import type { Telemetry } from '../http/telemetry.js';
 
 const MINUTE_MS = 60_000;
 
-class TooManySignIns extends Error {
-  readonly statusCode = 429;
-}
-
 /** RATE_LIMIT_LOGIN at `/login` (SPEC §1, §2; OAUTH-CASES UI-05). */
 export interface LoginIpLimit {
   /**
-   * Counts a sign-in against the request's address before its password is checked; throws a 429 (with
-   * Retry-After) when that count is past the address's failed sign-ins for the minute.
+   * Counts a sign-in against the request's address before its password is checked; throws a 429 (RateLimited,
+   * with its Retry-After) when that count is past the address's failed sign-ins for the minute.
    */
-  take(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  take(request: FastifyRequest): Promise<void>;
   /** Gives back the count of a sign-in taken with `take` that was not a wrong password. */
   giveBack(request: FastifyRequest): Promise<void>;
 }
@@ -39,14 +36,13 @@ export function loginIpLimit(
   if (perMinute <= 0) return null;
   const failures = (request: FastifyRequest) => `login-failures:${request.ip}`;
   return {
-    async take(request, reply) {
+    async take(request) {
       const retryAfter = await counters.take(failures(request), perMinute, MINUTE_MS);
       if (retryAfter === null) return;
       deps.telemetry.rateLimited('login');
       const lockout = await counters.hit(`login-lockouts:${request.ip}`, MINUTE_MS);
       if (lockout.current === 1) await deps.onLockout(request, retryAfter);
-      reply.header('retry-after', String(retryAfter));
-      throw new TooManySignIns('Too many failed sign-ins from this address.');
+      throw new RateLimited(retryAfter, 'Too many failed sign-ins from this address.');
     },
     async giveBack(request) {
       await counters.giveBack(failures(request));

@@ -1,9 +1,10 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, statusOf } from '../errors.js';
+import type { FastifyReply } from 'fastify';
+import { AppError } from '../errors.js';
 import { redirectUriHost } from '../clients/redirect-uris.js';
 import { OAuthError } from '../oauth/protocol/errors.js';
-import { isClientGone } from '../http/client-gone.js';
-import { isDatabaseUnavailable } from '../storage/unavailable.js';
+import type { ClientError, ErrorClass } from '../http/error-class.js';
+import { errorHandler } from '../http/error-handler.js';
+import { setRetryAfter } from '../http/retry-after.js';
 import { html, type Html } from './html.js';
 import { sendPage, type PageOptions } from './layout.js';
 
@@ -33,7 +34,7 @@ export function sendErrorPage(reply: FastifyReply, status: number, error: string
  * user may follow, never an automatic redirect.
  */
 export function sendOAuthErrorPage(reply: FastifyReply, error: OAuthError, sentRedirectUri?: string, returnTo?: string): FastifyReply {
-  if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
+  if (error.retryAfter !== undefined) setRetryAfter(reply, error.retryAfter);
   let extra: Html | undefined;
   if (sentRedirectUri !== undefined) {
     extra = html`<p>The app sent <code class="mono">${sentRedirectUri}</code></p>
@@ -51,30 +52,33 @@ const FRAMEWORK_STATUS_PAGES: Record<number, [string, string]> = {
   415: ['unsupported_media_type', 'Send the form as application/x-www-form-urlencoded.'],
 };
 
-/** The error handler of every HTML scope, and the one mapper of errors to pages: a page naming the error, never a stack trace. */
-export function sendPageError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof OAuthError) return sendOAuthErrorPage(reply, error);
-  const e = error as FastifyError;
-  const status = statusOf(error);
-  if (e?.code === 'FST_CSRF_INVALID_TOKEN' || e?.code === 'FST_CSRF_MISSING_SECRET') {
+function sendClientErrorPage(reply: FastifyReply, error: ClientError): FastifyReply {
+  if (error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET') {
     return sendErrorPage(reply, 403, 'invalid_csrf_token', 'This form has expired or did not come from this site. Go back, reload the page and try again.');
   }
-  if (e?.code === 'SERIKA_CROSS_SITE') return sendErrorPage(reply, 403, 'cross_site_request', e.message);
-  if (status === 429) {
-    return sendErrorPage(reply, 429, 'too_many_requests', 'Too many attempts from your network. Wait a minute and try again.');
-  }
-  if (isClientGone(error, request)) {
-    request.log.info('client closed the connection before its request was read');
-    return sendErrorPage(reply, 400, 'invalid_request', 'The request was cut off.');
-  }
-  if (isDatabaseUnavailable(error)) {
-    request.log.warn({ err: error }, 'page refused: database unavailable');
-    return sendErrorPage(reply.header('retry-after', '5'), 503, 'temporarily_unavailable', 'Serika is briefly unavailable. Please try again in a moment.');
-  }
-  if (error instanceof AppError && status < 500) return sendErrorPage(reply, status, error.code, error.message);
-  const known = FRAMEWORK_STATUS_PAGES[status];
-  if (known) return sendErrorPage(reply, status, known[0], known[1]);
-  if (status >= 400 && status < 500) return sendErrorPage(reply, status, 'invalid_request', 'The request could not be understood.');
-  request.log.error({ err: error }, 'page failed');
-  return sendErrorPage(reply, 500, 'server_error', 'Something went wrong on our side. Please try again.');
+  if (error.code === 'SERIKA_CROSS_SITE') return sendErrorPage(reply, 403, 'cross_site_request', error.message ?? '');
+  if (error.coded instanceof AppError) return sendErrorPage(reply, error.status, error.coded.code, error.coded.message);
+  const known = FRAMEWORK_STATUS_PAGES[error.status];
+  if (known) return sendErrorPage(reply, error.status, known[0], known[1]);
+  return sendErrorPage(reply, error.status, 'invalid_request', 'The request could not be understood.');
 }
+
+/** Renders an error as a page naming it, never a stack trace; an OAuthError as it is. */
+function renderPageError(error: ErrorClass, reply: FastifyReply): FastifyReply {
+  if (error.kind !== 'client_gone' && error.coded instanceof OAuthError) return sendOAuthErrorPage(reply, error.coded);
+  switch (error.kind) {
+    case 'client_gone':
+      return sendErrorPage(reply, 400, 'invalid_request', 'The request was cut off.');
+    case 'unavailable':
+      return sendErrorPage(reply, 503, 'temporarily_unavailable', 'Serika is briefly unavailable. Please try again in a moment.');
+    case 'rate_limited':
+      return sendErrorPage(reply, 429, 'too_many_requests', 'Too many attempts from your network. Wait a minute and try again.');
+    case 'client_error':
+      return sendClientErrorPage(reply, error);
+    case 'server_error':
+      return sendErrorPage(reply, 500, 'server_error', 'Something went wrong on our side. Please try again.');
+  }
+}
+
+/** The error handler of every HTML scope, and the one mapper of errors to pages. */
+export const sendPageError = errorHandler(renderPageError);

@@ -87,11 +87,11 @@ export function clientAuthenticator(clients: ClientsService, limits: TokenRateLi
     try {
       authenticated = await authenticateClient(request, params, clients);
     } catch (error) {
-      if (error instanceof OAuthError && error.code === 'invalid_client') await limits.afterAuthentication(request, reply, { failedClaim: claimedClientId(request, params) });
+      if (error instanceof OAuthError && error.code === 'invalid_client') await limits.afterAuthentication(request, { failedClaim: claimedClientId(request, params) });
       throw error;
     }
     identify(request.log, { clientId: authenticated.client.clientId });
-    await limits.afterAuthentication(request, reply, { authenticated: authenticated.client.clientId });
+    await limits.afterAuthentication(request, { authenticated: authenticated.client.clientId });
     return authenticated;
   };
 }

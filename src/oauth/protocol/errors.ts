@@ -1,3 +1,5 @@
+import { CodedError } from '../../errors.js';
+
 /**
  * One error value per RFC 6749 error code (§4.1.2.1, §5.2), each knowing its
  * HTTP status. The endpoint decides the wire format: JSON at the token,
@@ -41,22 +43,20 @@ export function safeDescription(text: string): string {
   return text.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?').slice(0, 500);
 }
 
-export class OAuthError extends Error {
+export class OAuthError extends CodedError {
   readonly status: number;
   /** Set when the response must carry a challenge (invalid_client after Basic). */
   wwwAuthenticate?: string;
-  /** Seconds, for a Retry-After header (a throttled request). */
-  readonly retryAfter?: number;
 
   constructor(
     readonly code: OAuthErrorCode,
     description: string,
+    /** retryAfter: seconds, for a Retry-After header (a throttled request). */
     options: { status?: number; retryAfter?: number } = {},
   ) {
-    super(safeDescription(description));
+    super(safeDescription(description), options.retryAfter);
     this.name = 'OAuthError';
     this.status = options.status ?? OAUTH_ERRORS[code];
-    if (options.retryAfter !== undefined) this.retryAfter = options.retryAfter;
   }
 }
 

@@ -1,48 +1,49 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable } from '../../storage/unavailable.js';
-import { statusOf } from '../../errors.js';
-import { isClientGone } from '../../http/client-gone.js';
-import { InvalidBody } from '../../http/json-body.js';
+import type { FastifyReply } from 'fastify';
+import type { ClientError, ErrorClass } from '../../http/error-class.js';
+import { errorHandler } from '../../http/error-handler.js';
 import { OAuthError } from './errors.js';
 
-/**
- * The error handler of the JSON OAuth endpoints (token, revocation,
- * introspection): RFC 6749 §5.2 bodies. Framework errors (a malformed body,
- * an unsupported content type) become invalid_request (TK-15).
- */
-export function sendOAuthJsonError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  let oauth: OAuthError;
-  if (error instanceof OAuthError) oauth = error;
-  else {
-    const e = error as FastifyError;
-    const status = statusOf(error);
-    if (isClientGone(error, request)) {
-      request.log.info('client closed the connection before its request was read');
-      oauth = new OAuthError('invalid_request', 'The request was cut off.');
-    } else if (isDatabaseUnavailable(error)) {
-      request.log.warn({ err: error }, 'OAuth request refused: database unavailable');
-      reply.header('retry-after', '1');
-      oauth = new OAuthError('temporarily_unavailable', 'The service is temporarily unavailable; try again shortly.');
-    } else if (status === 429) {
-      oauth = new OAuthError('invalid_request', 'Too many requests; retry later.', { status: 429 });
-    } else if (status >= 400 && status < 500) {
-      const description =
-        e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-          ? 'Send application/x-www-form-urlencoded or application/json.'
-          : e.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-            ? 'The request body is too large.'
-            : error instanceof InvalidBody
-              ? error.message
-              : 'The request body is malformed.';
-      oauth = new OAuthError('invalid_request', description, { status: status === 413 ? 413 : 400 });
-    } else {
-      request.log.error({ err: error }, 'OAuth endpoint failed');
-      oauth = new OAuthError('server_error', 'The server had an error while processing the request.');
-    }
+/** A request the framework refused (a malformed body, an unsupported content type): invalid_request (TK-15). */
+function refusedRequest(error: ClientError): OAuthError {
+  const description =
+    error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+      ? 'Send application/x-www-form-urlencoded or application/json.'
+      : error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? 'The request body is too large.'
+        : error.coded === null && error.message !== null
+          ? error.message // our body parser's words
+          : 'The request body is malformed.';
+  return new OAuthError('invalid_request', description, { status: error.status === 413 ? 413 : 400 });
+}
+
+/** The RFC 6749 §5.2 error a client is told, for each kind of error; an OAuthError is told as it is. */
+export function toOAuthError(error: ErrorClass): OAuthError {
+  if (error.kind !== 'client_gone' && error.coded instanceof OAuthError) return error.coded;
+  switch (error.kind) {
+    case 'client_gone':
+      return new OAuthError('invalid_request', 'The request was cut off.');
+    case 'unavailable':
+      return new OAuthError('temporarily_unavailable', 'The service is temporarily unavailable; try again shortly.');
+    case 'rate_limited':
+      return new OAuthError('invalid_request', 'Too many requests; retry later.', { status: 429 });
+    case 'client_error':
+      return refusedRequest(error);
+    case 'server_error':
+      return new OAuthError('server_error', 'The server had an error while processing the request.');
   }
+}
+
+/** Sends an OAuthError as RFC 6749 §5.2 JSON, with its challenge when it has one. */
+export function sendOAuthJson(reply: FastifyReply, oauth: OAuthError): FastifyReply {
   if (oauth.wwwAuthenticate) reply.header('www-authenticate', oauth.wwwAuthenticate);
   return reply
     .code(oauth.status)
     .type('application/json; charset=utf-8')
     .send({ error: oauth.code, error_description: oauth.message });
 }
+
+/**
+ * The error handler of the JSON OAuth endpoints (token, revocation,
+ * introspection, device authorization): RFC 6749 §5.2 bodies.
+ */
+export const sendOAuthJsonError = errorHandler((error, reply) => sendOAuthJson(reply, toOAuthError(error)));

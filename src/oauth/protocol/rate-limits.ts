@@ -1,9 +1,6 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { RateLimited } from '../../http/error-class.js';
 import type { Telemetry } from '../../http/telemetry.js';
-
-class TooManyRequests extends Error {
-  readonly statusCode = 429;
-}
 
 /** What client authentication tells the limits: who authenticated, or which client_id a failure claimed. */
 export type AuthenticationOutcome = { authenticated: string } | { failedClaim: string };
@@ -11,8 +8,8 @@ export type AuthenticationOutcome = { authenticated: string } | { failedClaim: s
 export interface TokenRateLimits {
   /** Per IP, every request, before the body is read. */
   onRequest: onRequestHookHandler[];
-  /** Counts an authentication; throws a 429 (with Retry-After) when it goes over. */
-  afterAuthentication(request: FastifyRequest, reply: FastifyReply, outcome: AuthenticationOutcome): Promise<void>;
+  /** Counts an authentication; throws a 429 (RateLimited, with its Retry-After) when it goes over. */
+  afterAuthentication(request: FastifyRequest, outcome: AuthenticationOutcome): Promise<void>;
 }
 
 /**
@@ -30,12 +27,11 @@ export function tokenRateLimits(scope: FastifyInstance, perMinute: number, telem
   const claimed = new WeakMap<FastifyRequest, string>();
   const limiter = (name: 'ip' | 'client' | 'client_auth_failures', key: (request: FastifyRequest) => string) => {
     const check = scope.createRateLimit({ max: perMinute, timeWindow: 60_000, keyGenerator: key });
-    return async (request: FastifyRequest, reply: FastifyReply) => {
+    return async (request: FastifyRequest) => {
       const result = await check(request);
       if (!result.isAllowed && result.isExceeded) {
         telemetry?.rateLimited(name);
-        reply.header('retry-after', String(Math.max(1, result.ttlInSeconds)));
-        throw new TooManyRequests('Too many requests; retry later.');
+        throw new RateLimited(result.ttlInSeconds);
       }
     };
   };
@@ -45,13 +41,13 @@ export function tokenRateLimits(scope: FastifyInstance, perMinute: number, telem
 
   return {
     onRequest: [perIp],
-    afterAuthentication: async (request, reply, outcome) => {
+    afterAuthentication: async (request, outcome) => {
       if ('authenticated' in outcome) {
         claimed.set(request, outcome.authenticated);
-        await perClient(request, reply);
+        await perClient(request);
       } else {
         claimed.set(request, outcome.failedClaim.slice(0, 200));
-        await failures(request, reply);
+        await failures(request);
       }
     },
   };
