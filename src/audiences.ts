@@ -26,7 +26,7 @@ export class InvalidTarget extends Error {}
  * resources; a trailing slash is ignored, scheme and host compare as URLs
  * do (case-insensitively), the path exactly. Returns the resource's path.
  */
-export function resourcePathOf(indicator: string, publicUrl: string): string {
+function resourcePathOf(indicator: string, publicUrl: string): string {
   let url: URL;
   try {
     url = new URL(indicator);
@@ -91,7 +91,7 @@ export function audienceNames(audience: Audience): string[] {
 }
 
 /** RFC 9728 §3.1: the metadata URL of a resource is the well-known prefix followed by the resource's path. */
-export function resourceMetadataUrl(publicUrl: string, path: string): string {
+function resourceMetadataUrl(publicUrl: string, path: string): string {
   return publicUrl + PATHS.protectedResourceMetadata + (path === ORIGIN ? '' : path);
 }
 

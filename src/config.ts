@@ -63,7 +63,7 @@ export interface Config {
   keyEncryptionSecrets: readonly string[];
 }
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export class ConfigError extends Error {
@@ -192,7 +192,7 @@ function metricsToken(env: Env): string | null {
 }
 
 /** The shortest secret KEY_ENCRYPTION_SECRETS accepts (SPEC §1). */
-export const KEY_ENCRYPTION_SECRET_MIN = 32;
+const KEY_ENCRYPTION_SECRET_MIN = 32;
 
 // Never echoed back: the message says what is wrong with which entry, not the value.
 function keyEncryptionSecrets(env: Env): string[] {

@@ -11,7 +11,7 @@ import { API_BASE, MCP_PATH, PATHS } from './paths.js';
 import { layout, PAGE_HEADERS } from './web/layout.js';
 import { errorPage, sendPageError } from './web/page-errors.js';
 
-export type ErrorFormat = 'oauth-json' | 'openai' | 'page';
+type ErrorFormat = 'oauth-json' | 'openai' | 'page';
 
 const OAUTH_JSON = new Set<string>([PATHS.token, PATHS.revoke, PATHS.introspect, PATHS.register, PATHS.deviceAuthorization]);
 
@@ -22,7 +22,7 @@ const OAUTH_JSON = new Set<string>([PATHS.token, PATHS.revoke, PATHS.introspect,
  * HTML page at the authorization endpoint and the pages, OpenAI-style JSON
  * everywhere else under the API and at the JSON operations endpoints.
  */
-export function errorFormatFor(url: string): ErrorFormat {
+function errorFormatFor(url: string): ErrorFormat {
   const path = url.split('?')[0] ?? '';
   if (OAUTH_JSON.has(path)) return 'oauth-json';
   if (path === PATHS.authorize || path.startsWith(`${PATHS.authorize}/`) || path === PATHS.endSession) return 'page';
@@ -99,7 +99,7 @@ function targetOf(raw: Buffer | undefined): string {
 }
 
 /** A whole HTTP/1.1 response refusing a request in its endpoint's format, with a fresh request id. */
-export function refusalResponse(path: string, status: number, message: string, requestId: string): string {
+function refusalResponse(path: string, status: number, message: string, requestId: string): string {
   let type = 'application/json; charset=utf-8';
   let headers: Record<string, string> = {};
   let body: string;

@@ -4,7 +4,7 @@
  * unavailable…) is decided once (http/error-class.ts) and the endpoint's
  * format renders it (http/openai-errors.ts for the API), never the thrower.
  */
-export const ERROR_CODES = {
+const ERROR_CODES = {
   invalid_value: { status: 400, type: 'invalid_request_error' },
   invalid_type: { status: 400, type: 'invalid_request_error' },
   missing_required_parameter: { status: 400, type: 'invalid_request_error' },

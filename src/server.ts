@@ -52,7 +52,7 @@ export function freePort(host: string): Promise<number> {
  * PORT=0: the port is picked before the app is built, so the configuration
  * (and the default issuer derived from it, SPEC §1) never changes afterwards.
  */
-export async function resolvePort(config: Config): Promise<Config> {
+async function resolvePort(config: Config): Promise<Config> {
   if (config.port !== 0) return Object.freeze({ ...config });
   const port = await freePort(config.host);
   return Object.freeze({ ...config, port, publicUrl: config.publicUrlExplicit ? config.publicUrl : defaultPublicUrl(port) });

@@ -77,7 +77,7 @@ export interface Services {
 }
 
 /** Where the process stands in its life: draining (readiness 503) and, past the shutdown timeout, ending streams. */
-export interface Lifecycle {
+interface Lifecycle {
   draining: boolean;
   /** Aborted when in-flight work must end now (SHUTDOWN_TIMEOUT passed): open streams end with an error event. */
   readonly ending: AbortController;

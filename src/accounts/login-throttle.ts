@@ -9,7 +9,7 @@ const MAX_DELAY_MS = 8_000;
 /** A quiet quarter of an hour forgives earlier failures. */
 const FORGET_AFTER_MS = 15 * 60 * 1000;
 
-export function delayAfter(failures: number): number {
+function delayAfter(failures: number): number {
   if (failures < FREE_FAILURES) return 0;
   return Math.min(BASE_DELAY_MS * 2 ** (failures - FREE_FAILURES), MAX_DELAY_MS);
 }

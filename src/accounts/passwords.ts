@@ -3,8 +3,8 @@ import { hash, verify, type Algorithm } from '@node-rs/argon2';
 // OWASP's Argon2id baseline (19 MiB, 2 passes, 1 lane). Algorithm is a const enum: 2 is Argon2id.
 const OPTIONS = { algorithm: 2 as Algorithm, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
-export const PASSWORD_MIN = 8;
-export const PASSWORD_MAX = 256;
+const PASSWORD_MIN = 8;
+const PASSWORD_MAX = 256;
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password, OPTIONS);

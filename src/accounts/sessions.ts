@@ -3,7 +3,7 @@ import { randomSecret, sha256Hex } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
 
 /** Sign-in sessions last a week; signing in again starts a new one. */
-export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 export interface SessionUser {
   userId: string;

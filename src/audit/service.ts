@@ -31,7 +31,7 @@ export const AUDIT_EVENTS = {
   'session.ended': "Signed out at an app's request (RP-initiated logout)",
 } as const;
 
-export type AuditEventType = keyof typeof AUDIT_EVENTS;
+type AuditEventType = keyof typeof AUDIT_EVENTS;
 
 export interface AuditEvent {
   type: AuditEventType;
@@ -47,7 +47,7 @@ export interface StoredAuditEvent extends Required<AuditEvent> {
 }
 
 /** Rows the pruner deletes per statement: each a short write, so requests run between them. */
-export const PRUNE_BATCH = 1000;
+const PRUNE_BATCH = 1000;
 
 /**
  * Security events as named audit records: a row (the user sees their own on

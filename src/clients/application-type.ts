@@ -2,7 +2,7 @@ import { ClientMetadataError } from './client-metadata.js';
 import { isLoopbackUri } from './loopback-uris.js';
 
 /** OpenID Connect Dynamic Client Registration 1.0 §2: what kind of app registers, which decides its redirect URIs. */
-export const APPLICATION_TYPES = ['web', 'native'] as const;
+const APPLICATION_TYPES = ['web', 'native'] as const;
 export type ApplicationType = (typeof APPLICATION_TYPES)[number];
 
 /** https serves a web app; loopback http and private-use schemes (RFC 8252 §7.1, §7.3) a native one. */

@@ -25,13 +25,13 @@ export class ClientMetadataError extends Error {
   }
 }
 
-export const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
-export type AuthMethodName = (typeof AUTH_METHODS)[number];
-export const GRANT_TYPES = GRANT_TYPE_NAMES;
+const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
+type AuthMethodName = (typeof AUTH_METHODS)[number];
+const GRANT_TYPES = GRANT_TYPE_NAMES;
 
 const text = (max: number) => ({ type: 'string', maxLength: max }) as const;
 
-export const clientMetadataSchema = {
+const clientMetadataSchema = {
   type: 'object',
   properties: {
     redirect_uris: redirectUriListSchema,

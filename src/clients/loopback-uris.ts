@@ -7,7 +7,7 @@
  * through a URL parser, which takes 127.1 or 0x7f.0.0.1 for 127.0.0.1: what may be registered over
  * http is exactly what the port-free comparison recognises.
  */
-export const LOOPBACK_HOSTS = ['127.0.0.1', '[::1]', 'localhost'] as const;
+const LOOPBACK_HOSTS = ['127.0.0.1', '[::1]', 'localhost'] as const;
 
 /** "127.0.0.1, [::1] or localhost", for messages and hints. */
 export const LOOPBACK_HOSTS_IN_WORDS = `${LOOPBACK_HOSTS.slice(0, -1).join(', ')} or ${LOOPBACK_HOSTS.at(-1)}`;

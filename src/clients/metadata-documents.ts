@@ -20,8 +20,8 @@ import { toRegisteredClient, type RegisteredClient } from './service.js';
  * for one document share one fetch, and every fetch failure reads the same
  * (the reason goes to the log only).
  */
-export const DOCUMENT_TIMEOUT_MS = 5000;
-export const DOCUMENT_MAX_BYTES = 5 * 1024;
+const DOCUMENT_TIMEOUT_MS = 5000;
+const DOCUMENT_MAX_BYTES = 5 * 1024;
 const MIN_FRESH_MS = 5 * 60_000;
 const MAX_FRESH_MS = 24 * 3_600_000;
 
@@ -34,7 +34,7 @@ const MAX_FRESH_MS = 24 * 3_600_000;
 export const DOCUMENT_FETCH_LIMITS = { perIp: 30, perHost: 20, windowMs: 60_000 } as const;
 
 /** Counters shared by instances (http/rate-limit-store.ts's RateCounter). */
-export interface FetchCounter {
+interface FetchCounter {
   hit(key: string, windowMs: number): Promise<{ current: number; ttl: number }>;
 }
 
@@ -63,7 +63,7 @@ export class ClientIdDocumentError extends Error {
  * large, a private address, not JSON…): telling them apart would map the
  * network behind the URL for whoever picks it.
  */
-export function fetchFailedMessage(clientId: string): string {
+function fetchFailedMessage(clientId: string): string {
   return (
     `The client_id metadata document at ${clientId.slice(0, 200)} could not be fetched. Serika fetches it with GET from a public address, ` +
     `without following redirects, and needs a 200 answer holding a JSON object of at most ${DOCUMENT_MAX_BYTES / 1024} KB within ${DOCUMENT_TIMEOUT_MS / 1000} s.`

@@ -9,7 +9,7 @@ import { ownerlessClientRow, readClientMetadata } from './client-metadata.js';
 import { ClientsRepo } from './repo.js';
 
 /** Shown where a registered client gives no client_name. */
-export const UNNAMED_APP = 'Unnamed app';
+const UNNAMED_APP = 'Unnamed app';
 
 /**
  * Dynamic client registration (RFC 7591, SPEC §8): anyone may register a

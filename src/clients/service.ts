@@ -55,15 +55,15 @@ function clientEviction(event: Invalidation): Eviction<RegisteredClient> | null 
 }
 
 /** How long an ownerless client lives without a grant (SPEC §8). */
-export const OWNERLESS_UNUSED_MS = 30 * 86_400_000;
+const OWNERLESS_UNUSED_MS = 30 * 86_400_000;
 
 /** A metadata document's client_id is its URL, far longer than ours; anything longer is no client. */
-export const MAX_CLIENT_ID_LENGTH = 2048;
+const MAX_CLIENT_ID_LENGTH = 2048;
 
 /** Called after a PATCH removed scopes, so grants, codes and tokens holding them die (SPEC §3). */
 export type ScopesRemovedHook = (clientId: string, removed: string[]) => Promise<void>;
 
-export function toClient(row: ClientRow): Client {
+function toClient(row: ClientRow): Client {
   return {
     clientId: row.id,
     name: row.name,

@@ -13,7 +13,7 @@ export type UpstreamResponse = Dispatcher.ResponseData;
 /** Cap on a buffered (non-streamed) upstream answer; generous for base64 images. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
-export function notConfigured(): AppError {
+function notConfigured(): AppError {
   return new AppError('upstream_not_configured', 'No generation upstream is configured: set UPSTREAM_BASE_URL to an OpenAI-compatible provider.');
 }
 

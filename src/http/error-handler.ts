@@ -10,7 +10,7 @@ export type ErrorRenderer = (error: ErrorClass, reply: FastifyReply) => FastifyR
  * a fault of ours an error with its stack; a refused or throttled request is
  * the client's business and is not logged (the request line has its status).
  */
-export function logErrorClass(request: FastifyRequest, error: ErrorClass, cause: unknown): void {
+function logErrorClass(request: FastifyRequest, error: ErrorClass, cause: unknown): void {
   switch (error.kind) {
     case 'client_gone':
       request.log.info('client closed the connection before its request was read');

@@ -8,7 +8,7 @@ export class InvalidBody extends Error {
 }
 
 /** Deeper than any real request (OpenAI tool schemas included); deeper input is refused before parsing. */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
@@ -22,7 +22,7 @@ export function decodeUtf8(body: Buffer): string | null {
 }
 
 /** The deepest nesting of arrays and objects in a JSON text, counted without parsing it (strings skipped). */
-export function jsonDepth(text: string, limit: number): number {
+function jsonDepth(text: string, limit: number): number {
   let depth = 0;
   let max = 0;
   let inString = false;

@@ -96,7 +96,7 @@ const FRAMEWORK_MESSAGES: Record<string, string> = {
 const UNAVAILABLE = 'The service is temporarily unavailable; try again shortly.';
 
 /** The AppError an API client is told, for each kind of error; faults of ours become a bare 500. */
-export function toAppError(error: ErrorClass): AppError {
+function toAppError(error: ErrorClass): AppError {
   switch (error.kind) {
     case 'client_gone':
       return new AppError('invalid_request', 'The request was cut off.');

@@ -42,7 +42,7 @@ function characterSummary(c: Character) {
 }
 
 /** The character's personality and greeting as the system persona (SPEC §8). */
-export function personaOf(c: Character): string {
+function personaOf(c: Character): string {
   const parts = [`You are ${c.name}, a character the user created on Serika. Stay in character.`];
   if (c.description) parts.push(`About you: ${c.description}`);
   if (c.personality) parts.push(`Your personality: ${c.personality}`);
@@ -107,7 +107,7 @@ const READ_ONLY = { readOnlyHint: true, openWorldHint: false };
  * needs; a call without it is answered HTTP 403 insufficient_scope by the
  * SDK's scope challenge (MCP step-up), before the tool runs.
  */
-export function registerTools(mcp: McpServer, deps: ToolDeps, onlyTool?: string): void {
+function registerTools(mcp: McpServer, deps: ToolDeps, onlyTool?: string): void {
   const server = {
     registerTool: ((name: string, ...rest: unknown[]) => {
       if (onlyTool === undefined || onlyTool === name) (mcp.registerTool as (...args: unknown[]) => unknown)(name, ...rest);

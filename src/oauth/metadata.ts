@@ -15,7 +15,7 @@ const CLAIMS = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_has
  * §3 provider metadata: one document, served at both addresses so they agree
  * field for field; the issuer is PUBLIC_URL exactly (MD-01).
  */
-export function authorizationServerMetadata(config: Config) {
+function authorizationServerMetadata(config: Config) {
   const base = config.publicUrl;
   return {
     issuer: base,

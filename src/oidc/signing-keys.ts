@@ -6,11 +6,11 @@ import type { Database, SigningKeysTable } from '../storage/schema.js';
 import { SIGNING_ALGS, type SigningAlg } from './signing-algs.js';
 
 /** Clients cache a JWKS for about five minutes: a new key is published this long before it signs. */
-export const PUBLISH_BEFORE_SIGN_MS = 10 * 60 * 1000;
+const PUBLISH_BEFORE_SIGN_MS = 10 * 60 * 1000;
 /** How long a process trusts its copy of the key table (a rotation through the CLI is seen within this). */
 const CACHE_MS = 30 * 1000;
 
-export type KeyState = 'next' | 'active' | 'retired' | 'expired';
+type KeyState = 'next' | 'active' | 'retired' | 'expired';
 
 export interface SigningKey {
   kid: string;
@@ -23,7 +23,7 @@ export interface SigningKey {
   state: KeyState;
 }
 
-export class SigningKeyError extends Error {}
+class SigningKeyError extends Error {}
 
 async function generate(alg: SigningAlg, now: number, activatesAt: number, encryption: KeyEncryption): Promise<SigningKeysTable> {
   const options = alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : alg === 'RS256' ? { modulusLength: 2048, extractable: true } : { extractable: true };

@@ -3,10 +3,10 @@ import { ORIGIN, RESOURCES, RESOURCE_PATHS, protectedResource, type ResourcePath
 import { PATHS } from '../paths.js';
 
 /** The scopes an agent needs at Serika's resources (sign-in scopes, openid and email, are the apps' business). */
-export const RESOURCE_SCOPES = ['profile', 'generations', 'characters'] as const;
+const RESOURCE_SCOPES = ['profile', 'generations', 'characters'] as const;
 
 /** RFC 9728 §2: what a client needs to know to get a token for the resource at `path` ("/" is the origin). */
-export function protectedResourceMetadata(publicUrl: string, path: string) {
+function protectedResourceMetadata(publicUrl: string, path: string) {
   const resource = protectedResource(publicUrl, path);
   const known = path === ORIGIN ? null : RESOURCES[path as ResourcePath];
   return {

@@ -25,7 +25,7 @@ const userinfoSchema = {
  * beside them: `sub` with openid, the standard profile claims with openid and
  * profile, `email` and `email_verified` with email.
  */
-export function userinfoClaims(grant: AccessGrant): Record<string, unknown> {
+function userinfoClaims(grant: AccessGrant): Record<string, unknown> {
   const scopes = grant.scopeList;
   const claims: Record<string, unknown> = {};
   const openid = scopes.includes('openid');

@@ -21,7 +21,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
  *   value's context (its table, column and row), so a sealed value copied
  *   into another row does not open.
  */
-export const SEALED_PREFIX = 'serika-sealed:';
+const SEALED_PREFIX = 'serika-sealed:';
 const VERSION = '1';
 const HKDF_SALT = 'serika key encryption';
 const IV_BYTES = 12;

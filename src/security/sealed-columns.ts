@@ -21,7 +21,7 @@ export interface SealedColumn {
 export const SIGNING_KEYS_COLUMN = { table: 'signing_keys', id: 'kid', column: 'private_jwk', holds: 'private signing keys', one: 'the private signing key' } as const satisfies SealedColumn;
 export const SERVER_SECRETS_COLUMN = { table: 'server_secrets', id: 'name', column: 'value', holds: 'cookie and CSRF keys', one: 'the server secret' } as const satisfies SealedColumn;
 
-export const SEALED_COLUMNS: readonly SealedColumn[] = [SIGNING_KEYS_COLUMN, SERVER_SECRETS_COLUMN];
+const SEALED_COLUMNS: readonly SealedColumn[] = [SIGNING_KEYS_COLUMN, SERVER_SECRETS_COLUMN];
 
 /** The context a value is sealed for: its table, column and row (a value copied to another row does not open). */
 export function sealContext(column: SealedColumn, id: string): SealContext {
@@ -76,7 +76,7 @@ export async function reencrypt(db: Kysely<Database>, encryption: KeyEncryption)
  * now (plain, or under a secret other than the first): the start warns, so a
  * secret added or rotated without `serika secrets reencrypt` is noticed.
  */
-export async function staleSealedValues(db: Kysely<Database>, encryption: KeyEncryption): Promise<Array<{ column: SealedColumn; count: number }>> {
+async function staleSealedValues(db: Kysely<Database>, encryption: KeyEncryption): Promise<Array<{ column: SealedColumn; count: number }>> {
   const prefix = encryption.currentPrefix;
   if (prefix === null) return [];
   const counts = [];

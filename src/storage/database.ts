@@ -38,7 +38,7 @@ export interface Storage {
 
 const INT8_OID = 20;
 
-export function sqlitePath(url: string): string {
+function sqlitePath(url: string): string {
   let path = url.slice('sqlite:'.length);
   if (path.startsWith('//')) path = path.slice(2);
   return path;

@@ -5,7 +5,7 @@ import type { Database } from './schema.js';
 import { prepared } from './prepared.js';
 
 /** What a change ended: one token, a token family, the tokens of a code, a grant (`userId clientId`), a client or a user. */
-export type InvalidationKind = 'token' | 'family' | 'code' | 'grant' | 'client' | 'user';
+type InvalidationKind = 'token' | 'family' | 'code' | 'grant' | 'client' | 'user';
 
 export interface Invalidation {
   kind: InvalidationKind;

@@ -3,7 +3,7 @@ import { Migrator, sql, type MigrationResultSet } from 'kysely';
 import type { Storage } from './database.js';
 import { migrations } from './migrations/index.js';
 
-export class MigrationError extends Error {
+class MigrationError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'MigrationError';

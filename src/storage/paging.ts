@@ -16,7 +16,7 @@ export interface Page<T> {
   hasMore: boolean;
 }
 
-export const PAGE_LIMIT = { default: 100, max: 100 } as const;
+const PAGE_LIMIT = { default: 100, max: 100 } as const;
 
 /**
  * Keyset pagination over one owner's rows, ordered by (created_at, id): a

@@ -60,26 +60,26 @@ export interface OAuthClientsTable {
   grant_types: string | null;
 }
 
-export interface ServerSecretsTable {
+interface ServerSecretsTable {
   name: string;
   value: string;
   created_at: number;
 }
 
-export interface SessionsTable {
+interface SessionsTable {
   id_hash: string;
   user_id: string;
   created_at: number;
   expires_at: number;
 }
 
-export interface LoginFailuresTable {
+interface LoginFailuresTable {
   username_key: string;
   failures: number;
   last_failure_at: number;
 }
 
-export interface OAuthGrantsTable {
+interface OAuthGrantsTable {
   user_id: string;
   client_id: string;
   /** Space-separated scope names the user has allowed this client. */
@@ -123,7 +123,7 @@ export interface OAuthCodesTable {
   resources: string | null;
 }
 
-export type TokenKind = 'access' | 'refresh';
+type TokenKind = 'access' | 'refresh';
 
 export interface OAuthTokensTable {
   token_hash: string;
@@ -141,7 +141,7 @@ export interface OAuthTokensTable {
   resources: string | null;
 }
 
-export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';
+type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';
 
 export interface OAuthDeviceCodesTable {
   device_code_hash: string;
@@ -163,7 +163,7 @@ export interface OAuthDeviceCodesTable {
 }
 
 /** One-time ids of device confirmation pages (SPEC §9), as SHA-256: a decision presents the id of the page it came from. */
-export interface OAuthDeviceConfirmationsTable {
+interface OAuthDeviceConfirmationsTable {
   id_hash: string;
   device_code_hash: string;
   user_id: string;
@@ -190,7 +190,7 @@ export interface OAuthBudgetsTable {
   updated_at: number;
 }
 
-export interface BudgetReservationsTable {
+interface BudgetReservationsTable {
   id: string;
   user_id: string;
   client_id: string;
@@ -212,7 +212,7 @@ export interface CharactersTable {
   updated_at: number;
 }
 
-export interface UsageRecordsTable {
+interface UsageRecordsTable {
   id: string;
   user_id: string;
   client_id: string | null;
@@ -230,7 +230,7 @@ export interface UsageRecordsTable {
   created_at: number;
 }
 
-export interface AuditEventsTable {
+interface AuditEventsTable {
   id: string;
   type: string;
   user_id: string | null;
@@ -251,7 +251,7 @@ export interface SigningKeysTable {
 }
 
 /** The invalidation outbox (storage/invalidations.ts). */
-export interface CacheInvalidationsTable {
+interface CacheInvalidationsTable {
   id: Generated<number>;
   kind: string;
   key: string;

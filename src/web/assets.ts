@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * the rest), served from the source tree by both the built server (dist/) and
  * the tests (src/), with an hour of caching and ETags.
  */
-export const ASSETS_DIR = fileURLToPath(new URL('../../src/web/assets/', import.meta.url));
+const ASSETS_DIR = fileURLToPath(new URL('../../src/web/assets/', import.meta.url));
 
 export async function assetRoutes(scope: FastifyInstance): Promise<void> {
   await scope.register(fastifyStatic, {

@@ -98,7 +98,7 @@ export function safeReturnTo(value: unknown): string | null {
   }
 }
 
-export class CrossSiteRequestError extends Error {
+class CrossSiteRequestError extends Error {
   readonly statusCode = 403;
   readonly code = 'SERIKA_CROSS_SITE';
 }

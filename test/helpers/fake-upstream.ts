@@ -7,7 +7,7 @@ import { sleep } from './until.js';
  * name picks a behaviour, so one server covers every case; every request it
  * receives is recorded with its headers and body.
  */
-export interface ReceivedRequest {
+interface ReceivedRequest {
   method: string;
   path: string;
   headers: IncomingHttpHeaders;

@@ -43,7 +43,7 @@ function toInfo(row: ApiKeyRow): ApiKeyInfo {
   };
 }
 
-export function keyPrefix(key: string): string {
+function keyPrefix(key: string): string {
   return key.slice(0, PREFIX.apiKey.length + VISIBLE_CHARS);
 }
 

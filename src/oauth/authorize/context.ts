@@ -40,7 +40,7 @@ export interface StepDeps {
 export type AuthorizeStep = (ctx: AuthorizeContext, deps: StepDeps) => Promise<void> | void;
 
 /** AZ-17: every value at most 2048 characters, and no control characters. */
-export const MAX_PARAM_LENGTH = 2048;
+const MAX_PARAM_LENGTH = 2048;
 
 export function malformed(value: string): boolean {
   return value.length > MAX_PARAM_LENGTH || /\p{Cc}/u.test(value);

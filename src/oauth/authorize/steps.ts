@@ -13,7 +13,7 @@ import type { AuthorizeContext, AuthorizeStep, StepDeps } from './context.js';
  * The authorization request, validated in order. Client and redirect URI
  * come first: until both are verified an error is a page, afterwards a redirect.
  */
-export const AUTHORIZE_STEPS: ReadonlyArray<AuthorizeStep> = [
+const AUTHORIZE_STEPS: ReadonlyArray<AuthorizeStep> = [
   checkClient,
   checkRedirectUri,
   checkParameters,

@@ -13,13 +13,13 @@ import type { BudgetLimit } from '../../consent/budget-rules.js';
 export type DeviceCodeRow = OAuthDeviceCodesTable;
 
 /** RFC 8628 §3.2: the polling interval Serika asks for, and what slow_down adds (§3.5). */
-export const POLL_INTERVAL_S = 5;
-export const SLOW_DOWN_S = 5;
+const POLL_INTERVAL_S = 5;
+const SLOW_DOWN_S = 5;
 
 /** How long a confirmation page's one-time id may decide (SPEC §9: the decision comes from the page it was shown on). */
-export const CONFIRMATION_TTL_MS = 10 * 60_000;
+const CONFIRMATION_TTL_MS = 10 * 60_000;
 /** Confirmation pages of one code a user may have open at once; opening another retires the oldest. */
-export const OPEN_CONFIRMATIONS = 5;
+const OPEN_CONFIRMATIONS = 5;
 const CONFIRMATION_PREFIX = 'serika_dcf_';
 
 export interface NewDeviceCode {

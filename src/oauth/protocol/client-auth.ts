@@ -7,9 +7,9 @@ import type { OAuthParams } from './params.js';
 import type { TokenRateLimits } from './rate-limits.js';
 import { identify } from '../../http/request-context.js';
 
-export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
-export interface AuthenticatedClient {
+interface AuthenticatedClient {
   client: RegisteredClient;
   method: AuthMethod;
 }
@@ -43,7 +43,7 @@ export function parseBasic(header: string | undefined): { id: string; secret: st
  * endpoints: client_secret_basic, client_secret_post, or none for public
  * clients (which identify themselves by client_id).
  */
-export async function authenticateClient(request: FastifyRequest, params: OAuthParams, clients: ClientsService): Promise<AuthenticatedClient> {
+async function authenticateClient(request: FastifyRequest, params: OAuthParams, clients: ClientsService): Promise<AuthenticatedClient> {
   const basic = parseBasic(request.headers.authorization);
   const bodyId = params.get('client_id');
   const bodySecret = params.get('client_secret');

@@ -6,7 +6,7 @@ import { CodedError } from '../../errors.js';
  * revocation and introspection endpoints, a redirect or an HTML page at the
  * authorization endpoint.
  */
-export const OAUTH_ERRORS = {
+const OAUTH_ERRORS = {
   invalid_request: 400,
   invalid_client: 401,
   invalid_grant: 400,

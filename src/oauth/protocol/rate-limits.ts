@@ -3,7 +3,7 @@ import { RateLimited } from '../../http/error-class.js';
 import type { Telemetry } from '../../http/telemetry.js';
 
 /** What client authentication tells the limits: who authenticated, or which client_id a failure claimed. */
-export type AuthenticationOutcome = { authenticated: string } | { failedClaim: string };
+type AuthenticationOutcome = { authenticated: string } | { failedClaim: string };
 
 export interface TokenRateLimits {
   /** Per IP, every request, before the body is read. */

@@ -9,7 +9,7 @@ import { credentialKey, mint } from './credentials.js';
 import type { Lifetimes, TokenSubject } from './token-pair.js';
 import { USER_PROFILE } from './user-profile.js';
 
-export type CodeRow = OAuthCodesTable;
+type CodeRow = OAuthCodesTable;
 /** A code with its user's profile claims (an ID token needs them) and its grant's budget, read in the same statement. */
 export type CodeWithUser = CodeRow & UserProfile & JoinedBudget;
 

@@ -5,7 +5,7 @@ import type { Database, OAuthPendingRequestsTable } from '../../storage/schema.j
 export type PendingRequest = OAuthPendingRequestsTable;
 
 /** Pending consent requests live ten minutes: long enough to read the page, short enough to go stale safely. */
-export const PENDING_TTL_MS = 10 * 60 * 1000;
+const PENDING_TTL_MS = 10 * 60 * 1000;
 
 type NewPendingRequest = Omit<PendingRequest, 'id' | 'created_at' | 'expires_at' | 'nonce' | 'auth_time' | 'resources'> &
   Partial<Pick<PendingRequest, 'nonce' | 'auth_time' | 'resources'>>;

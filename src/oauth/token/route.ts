@@ -9,7 +9,7 @@ import { DEVICE_CODE_GRANT, grantRefusal, mayUseGrant } from '../../clients/rule
 import type { GrantContext, GrantHandler } from './grants/types.js';
 import { API } from '../../paths.js';
 
-export const GRANTS: Record<string, GrantHandler> = {
+const GRANTS: Record<string, GrantHandler> = {
   authorization_code: authorizationCodeGrant,
   refresh_token: refreshTokenGrant,
   [DEVICE_CODE_GRANT]: deviceCodeGrant,

@@ -16,7 +16,7 @@ declare module 'fastify' {
   }
 }
 
-export const SECTIONS = [
+const SECTIONS = [
   [DASHBOARD.overview, 'Overview'],
   [DASHBOARD.keys, 'API keys'],
   [DASHBOARD.clients, 'OAuth clients'],
@@ -47,7 +47,7 @@ export function guardDashboard(scope: FastifyInstance, pageSessions: PageSession
 }
 
 /** A CSRF token bound to this reply's session. */
-export function csrfToken(reply: FastifyReply): string {
+function csrfToken(reply: FastifyReply): string {
   return reply.server.pageSessions.csrf(reply);
 }
 

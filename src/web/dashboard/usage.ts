@@ -12,7 +12,7 @@ function appLabel(row: UsageDay): string {
 }
 
 /** A server-rendered SVG bar chart: tokens per day for the last 30 days, stacked by app. */
-export function usageChart(rows: UsageDay[], today: number): Html {
+function usageChart(rows: UsageDay[], today: number): Html {
   const days = Array.from({ length: 30 }, (_, i) => new Date(today - (29 - i) * DAY_MS).toISOString().slice(0, 10));
   const apps = [...new Set(rows.map(appLabel))];
   const color = (app: string) => COLORS[apps.indexOf(app) % COLORS.length]!;
