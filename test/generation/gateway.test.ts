@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STREAM_USAGE, USAGE, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { userWithSession, type Agent } from '../helpers/oauth.js';
-import { call, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
+import { call, seedUser, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
 import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
 import { until } from '../helpers/until.js';
 
@@ -38,18 +38,21 @@ describe('generation through an OpenAI-compatible upstream', () => {
   it('SPEC §14: a credential on the wrong base path is told where it belongs', async () => {
     const api = `${ts.config.publicUrl}/api/openai/v1`;
     const chat = { model: 'test-model', messages: [{ role: 'user', content: 'hi' }] };
+    // A user of its own, so the usage the API-key tests below read is theirs alone.
+    const other = await seedUser(ts);
     // The same call with each credential in its place works: the anchor of the refusals below.
-    expect((await call('POST', `${api}/oauth/chat/completions`, { key: token, json: chat })).status).toBe(200);
-    expect((await call('POST', `${api}/chat/completions`, { key: user.key, json: chat })).status).toBe(200);
+    // (models: a call that records no usage, which the tests below count.)
+    expect((await call('GET', `${api}/oauth/models`, { key: token })).status).toBe(200);
+    expect((await call('POST', `${api}/chat/completions`, { key: other.key, json: chat })).status).toBe(200);
     const tokenOnKeyPath = await call('POST', `${api}/chat/completions`, { key: token, json: chat });
     expect(tokenOnKeyPath.status).toBe(401);
     expect(tokenOnKeyPath.json.error.code).toBe('invalid_api_key');
     expect(tokenOnKeyPath.json.error.message).toContain(`belongs under ${api}/oauth`);
-    const keyOnTokenPath = await call('POST', `${api}/oauth/chat/completions`, { key: user.key, json: chat });
+    const keyOnTokenPath = await call('POST', `${api}/oauth/chat/completions`, { key: other.key, json: chat });
     expect(keyOnTokenPath.status).toBe(401);
     expect(keyOnTokenPath.json.error.code).toBe('invalid_token');
     expect(keyOnTokenPath.json.error.message).toContain(`belongs under ${api} (without /oauth)`);
-    const mcp = await call('POST', `${ts.config.publicUrl}/mcp`, { key: user.key, json: { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} } });
+    const mcp = await call('POST', `${ts.config.publicUrl}/mcp`, { key: other.key, json: { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} } });
     expect(mcp.status).toBe(401);
     expect(JSON.stringify(mcp.json)).toContain(`belongs under ${api} (without /oauth)`);
     // A key that is simply wrong keeps the plain message.
