@@ -64,7 +64,7 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
   const warnings: string[] = [];
   const storage = openStorage(given.databaseUrl, { onWarning: (message) => warnings.push(message) });
   try {
-    if (!options.skipMigrations) await prepareDatabase(storage, given);
+    if (!options.skipMigrations) await prepareDatabase(storage, given, (message) => warnings.push(message));
     warnings.push(...(await keyEncryptionWarnings(given.publicUrl, storage.db, new KeyEncryption(given.keyEncryptionSecrets))));
     // A picked port can be taken by someone else before we listen on it: pick again.
     for (let attempt = 1; ; attempt++) {

@@ -9,6 +9,11 @@ export function fail(message: string): never {
   process.exit(1);
 }
 
+/** A warning from a command: one line on stderr, the command goes on. */
+export function warn(message: string): void {
+  console.error(`serika: warning: ${message}`);
+}
+
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
@@ -28,7 +33,7 @@ export function describeError(error: unknown): string {
 export async function openDatabase(config: Config): Promise<Storage> {
   const { openStorage } = await import('../storage/database.js');
   try {
-    return openStorage(config.databaseUrl, { onWarning: (message) => console.error(`serika: warning: ${message}`) });
+    return openStorage(config.databaseUrl, { onWarning: warn });
   } catch (error) {
     fail(`cannot open the ${databaseNote(config)}: ${describeError(error)}`);
   }
@@ -82,7 +87,7 @@ export async function withServices<T>(action: (services: Services) => Promise<T>
   let services: Services | undefined;
   let result: { value: T } | { error: unknown };
   try {
-    await prepareDatabase(storage, config);
+    await prepareDatabase(storage, config, warn);
     services = createServices(config, storage);
     result = { value: await action(services) };
   } catch (error) {

@@ -22,7 +22,7 @@ Configuration is read from environment variables (and .env if present):
 Run it from the install directory with the server's environment: the
 commands that touch the database say on stderr which one they used, and
 take --database-url to name another.
-Every command migrates the database first.`;
+Every command but "migrate status" migrates the database first.`;
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command()

@@ -44,7 +44,7 @@ export async function servePrimary(workers: number): Promise<void> {
   const log = pino(loggerOptions(config.logLevel));
   const storage = await openDatabase(config);
   try {
-    await prepareDatabase(storage, config);
+    await prepareDatabase(storage, config, (message) => log.warn(message));
   } catch (error) {
     await storage.close().catch(() => {});
     fail(`cannot start: ${describeError(error)}`);

@@ -258,6 +258,18 @@ interface CacheInvalidationsTable {
   created_at: number;
 }
 
+/** What each applied migration leaves for older versions (storage/migrations/older-versions.ts). */
+export interface MigrationCompatibilityTable {
+  name: string;
+  /** 1: a version without the migration runs on the schema it leaves. */
+  compatible_with_older: number;
+  /** Not compatible, except for versions that have this earlier migration (a contract step). */
+  unless_they_have: string | null;
+  /** Not compatible: what an older version would get wrong. */
+  breaks: string | null;
+  recorded_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -278,4 +290,5 @@ export interface Database {
   oauth_budgets: OAuthBudgetsTable;
   budget_reservations: BudgetReservationsTable;
   cache_invalidations: CacheInvalidationsTable;
+  migration_compatibility: MigrationCompatibilityTable;
 }

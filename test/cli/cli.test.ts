@@ -86,7 +86,7 @@ describe('the serika CLI', () => {
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 
-  it.each([[[]], [['serve']], [['migrate']], [['users', 'create']], [['keys', 'create']], [['keys', 'list']], [['keys', 'revoke']], [['prune']], [['backup']], [['signing-keys', 'rotate']], [['secrets']], [['secrets', 'reencrypt']]])(
+  it.each([[[]], [['serve']], [['migrate']], [['migrate', 'status']], [['users', 'create']], [['keys', 'create']], [['keys', 'list']], [['keys', 'revoke']], [['prune']], [['backup']], [['signing-keys', 'rotate']], [['secrets']], [['secrets', 'reencrypt']]])(
     'has --help for %j',
     async (args) => {
       const result = await runCli([...args, '--help'], env);

@@ -29,6 +29,7 @@ const OWNER: Record<string, string> = {
   characters: 'resources',
   usage_records: 'generation',
   cache_invalidations: 'storage',
+  migration_compatibility: 'storage',
 };
 
 /** Files that write a table named at run time, and why that is theirs to do. */

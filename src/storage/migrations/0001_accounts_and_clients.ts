@@ -1,4 +1,8 @@
 import type { Kysely } from 'kysely';
+import { COMPATIBLE, type OlderVersions } from './older-versions.js';
+
+/** New tables. */
+export const olderVersions: OlderVersions = COMPATIBLE;
 
 // Migrations take Kysely<unknown>: they must not depend on today's schema types.
 export async function up(db: Kysely<unknown>): Promise<void> {

@@ -1,4 +1,8 @@
 import type { Kysely } from 'kysely';
+import { COMPATIBLE, type OlderVersions } from './older-versions.js';
+
+/** New tables. */
+export const olderVersions: OlderVersions = COMPATIBLE;
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   // Secrets the whole deployment shares (the cookie-signing key), so any instance serves any step.

@@ -1,4 +1,8 @@
 import type { Kysely } from 'kysely';
+import { COMPATIBLE, type OlderVersions } from './older-versions.js';
+
+/** A new table. */
+export const olderVersions: OlderVersions = COMPATIBLE;
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   // Security events. user_id has no foreign key: an account's deletion is itself an event,

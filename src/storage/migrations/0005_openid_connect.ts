@@ -1,4 +1,8 @@
 import type { Kysely } from 'kysely';
+import { COMPATIBLE, type OlderVersions } from './older-versions.js';
+
+/** A new table and nullable columns. */
+export const olderVersions: OlderVersions = COMPATIBLE;
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   // ID token signing keys, shared by every instance (SPEC §7). A key is published from its

@@ -1,4 +1,15 @@
 import { SqliteAdapter, sql, type Kysely } from 'kysely';
+import type { OlderVersions } from './older-versions.js';
+
+/**
+ * Breaking: oauth_clients.user_id loses its NOT NULL, a guarantee every older
+ * reader relied on, and audiences are a security rule older versions would
+ * silently drop.
+ */
+export const olderVersions: OlderVersions = {
+  compatible: false,
+  breaks: 'clients may have no owner, and tokens are bound to an audience: a version without it takes every client for an owned one and an audience-bound token for good everywhere',
+};
 
 /**
  * Agents (SPEC §8): clients without an owner (registered dynamically or

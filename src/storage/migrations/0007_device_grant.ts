@@ -1,4 +1,8 @@
 import type { Kysely } from 'kysely';
+import { COMPATIBLE, type OlderVersions } from './older-versions.js';
+
+/** A new table and nullable columns (a version without it lets clients use the grants it knew). */
+export const olderVersions: OlderVersions = COMPATIBLE;
 
 /** The device authorization grant (RFC 8628, SPEC §9). */
 export async function up(db: Kysely<unknown>): Promise<void> {

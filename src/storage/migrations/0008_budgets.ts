@@ -1,4 +1,8 @@
 import type { Kysely } from 'kysely';
+import { COMPATIBLE, type OlderVersions } from './older-versions.js';
+
+/** New tables and a nullable column (a version without it does not enforce the limits users set). */
+export const olderVersions: OlderVersions = COMPATIBLE;
 
 /** Budgets inside the grant (SPEC §10): one per user × client, with reservations in flight. */
 export async function up(db: Kysely<unknown>): Promise<void> {

@@ -1,4 +1,8 @@
 import { SqliteAdapter, type Kysely } from 'kysely';
+import { COMPATIBLE, type OlderVersions } from './older-versions.js';
+
+/** A new table. */
+export const olderVersions: OlderVersions = COMPATIBLE;
 
 /**
  * The invalidation outbox: every change that ends a token writes a row here in

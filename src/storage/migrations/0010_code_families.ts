@@ -1,4 +1,8 @@
 import { sql, type Kysely } from 'kysely';
+import { COMPATIBLE, type OlderVersions } from './older-versions.js';
+
+/** Renamed families and a dropped index: a version without it still finds a replayed code's tokens by code_hash, only without the index. */
+export const olderVersions: OlderVersions = COMPATIBLE;
 
 /**
  * A code's tokens form one family, named after the code (oauth/store/,

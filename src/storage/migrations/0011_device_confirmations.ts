@@ -1,4 +1,8 @@
 import type { Kysely } from 'kysely';
+import { COMPATIBLE, type OlderVersions } from './older-versions.js';
+
+/** A new table. */
+export const olderVersions: OlderVersions = COMPATIBLE;
 
 /**
  * The one-time ids of device confirmation pages (SPEC §9): a decision is

@@ -1,4 +1,8 @@
 import type { Kysely } from 'kysely';
+import { COMPATIBLE, type OlderVersions } from './older-versions.js';
+
+/** An index. */
+export const olderVersions: OlderVersions = COMPATIBLE;
 
 /**
  * The pruner deletes audit events older than AUDIT_RETENTION_DAYS a batch at

@@ -1,4 +1,8 @@
 import { sql, type Kysely } from 'kysely';
+import { COMPATIBLE, type OlderVersions } from './older-versions.js';
+
+/** Data only: the refresh grant every client had already. */
+export const olderVersions: OlderVersions = COMPATIBLE;
 
 /**
  * Until the token endpoint checked `refresh_token` as a grant (clients/rules.ts mayUseGrant),

@@ -1,4 +1,3 @@
-import type { Migration } from 'kysely';
 import * as m0001 from './0001_accounts_and_clients.js';
 import * as m0002 from './0002_sessions_and_oauth.js';
 import * as m0003 from './0003_characters_and_usage.js';
@@ -12,13 +11,17 @@ import * as m0010 from './0010_code_families.js';
 import * as m0011 from './0011_device_confirmations.js';
 import * as m0013 from './0013_audit_events_created.js';
 import * as m0014 from './0014_refresh_grant_kept.js';
+import * as m0015 from './0015_migration_compatibility.js';
+import type { SerikaMigration } from './older-versions.js';
 
 /**
  * The one migration sequence for both dialects, in order. Names sort
- * lexically; a new migration gets the next number. Per-dialect SQL, where it
- * must differ, branches inside a migration on the dialect.
+ * lexically; a new migration gets the next number (0012 was never used).
+ * Per-dialect SQL, where it must differ, branches inside a migration on the
+ * dialect. Each declares what it leaves for older versions, and a few
+ * conventions keep a migration from stalling the service: README.md here.
  */
-export const migrations: Record<string, Migration> = {
+export const migrations: Record<string, SerikaMigration> = {
   '0001_accounts_and_clients': m0001,
   '0002_sessions_and_oauth': m0002,
   '0003_characters_and_usage': m0003,
@@ -32,4 +35,12 @@ export const migrations: Record<string, Migration> = {
   '0011_device_confirmations': m0011,
   '0013_audit_events_created': m0013,
   '0014_refresh_grant_kept': m0014,
+  '0015_migration_compatibility': m0015,
 };
+
+/**
+ * The migration that creates migration_compatibility: it and every later one
+ * record their row in their own run; the rows of those before it are written
+ * afterwards (migrate.ts), as no version that reads the table lacks them.
+ */
+export const RECORDED_FROM = '0015_migration_compatibility';
