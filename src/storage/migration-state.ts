@@ -5,7 +5,7 @@ import type { Database, MigrationCompatibilityTable } from './schema.js';
 
 const COMPATIBILITY_TABLE = 'migration_compatibility';
 
-export interface AppliedMigration {
+interface AppliedMigration {
   name: string;
   /** ISO-8601, as Kysely records it. */
   appliedAt: string;

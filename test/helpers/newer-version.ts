@@ -9,7 +9,7 @@ import { COMPATIBLE, type OlderVersions, type SerikaMigration } from '../../src/
  * the product's (names sorting last): what it applies, this version (the
  * product's sequence, in process or the built CLI) then finds unknown.
  */
-export function newerVersion(extra: Record<string, SerikaMigration>): Record<string, SerikaMigration> {
+function newerVersion(extra: Record<string, SerikaMigration>): Record<string, SerikaMigration> {
   return { ...migrations, ...extra };
 }
 
