@@ -28,7 +28,7 @@ export function describeError(error: unknown): string {
 export async function openDatabase(config: Config): Promise<Storage> {
   const { openStorage } = await import('../storage/database.js');
   try {
-    return openStorage(config.databaseUrl, { onWarning: (message) => console.error(`serika: warning: ${message}`) });
+    return openStorage(config.databaseUrl, { poolSize: config.databasePoolSize, onWarning: (message) => console.error(`serika: warning: ${message}`) });
   } catch (error) {
     fail(`cannot open the ${databaseNote(config)}: ${describeError(error)}`);
   }
