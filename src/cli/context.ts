@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ConfigError, loadDotEnv, maskCredentials, parseConfig, type Config } from '../config.js';
 import type { Services } from '../services.js';
 import type { Storage } from '../storage/database.js';
+import { connectionFailure } from './connection-failures.js';
 
 /** A failing command prints one line on stderr and exits 1 (SPEC §1); never a password from a URL. */
 export function fail(message: string): never {
@@ -10,6 +11,8 @@ export function fail(message: string): never {
 }
 
 export function describeError(error: unknown): string {
+  const failure = connectionFailure(error);
+  if (failure !== undefined) return maskCredentials(failure);
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
     // Connection failures from pg carry only a code (ECONNREFUSED) and an address.
