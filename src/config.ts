@@ -15,6 +15,8 @@ export interface Config {
   publicUrl: string;
   publicUrlExplicit: boolean;
   databaseUrl: string;
+  /** DATABASE_POOL_SIZE: PostgreSQL connections each process keeps at most (SQLite: unused). */
+  databasePoolSize: number;
   redisUrl: string | null;
   upstreamBaseUrl: string | null;
   upstreamApiKey: string | null;
@@ -247,6 +249,8 @@ export function parseConfig(env: Env = process.env): Config {
     publicUrl: explicitPublicUrl ?? defaultPublicUrl(port),
     publicUrlExplicit: explicitPublicUrl !== undefined,
     databaseUrl,
+    // Per process: workers × instances × this must stay under PostgreSQL's max_connections (docs/deploying.md).
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000, 'a whole number of connections per process from 1 to 1000'),
     redisUrl,
     upstreamBaseUrl,
     upstreamApiKey: read(env, 'UPSTREAM_API_KEY') ?? null,

@@ -62,7 +62,7 @@ async function resolvePort(config: Config): Promise<Config> {
 export async function startServer(given: Config, options: StartOptions = {}): Promise<RunningServer> {
   // Said once the app's logger exists.
   const warnings: string[] = [];
-  const storage = openStorage(given.databaseUrl, { onWarning: (message) => warnings.push(message) });
+  const storage = openStorage(given.databaseUrl, { poolSize: given.databasePoolSize, onWarning: (message) => warnings.push(message) });
   try {
     if (!options.skipMigrations) await prepareDatabase(storage, given, (message) => warnings.push(message));
     warnings.push(...(await keyEncryptionWarnings(given.publicUrl, storage.db, new KeyEncryption(given.keyEncryptionSecrets))));

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ConfigError, loadDotEnv, maskCredentials, parseConfig, type Config } from '../config.js';
 import type { Services } from '../services.js';
 import type { Storage } from '../storage/database.js';
+import { connectionFailure } from './connection-failures.js';
 
 /** A failing command prints one line on stderr and exits 1 (SPEC §1); never a password from a URL. */
 export function fail(message: string): never {
@@ -15,6 +16,8 @@ export function warn(message: string): void {
 }
 
 export function describeError(error: unknown): string {
+  const failure = connectionFailure(error);
+  if (failure !== undefined) return maskCredentials(failure);
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
     // Connection failures from pg carry only a code (ECONNREFUSED) and an address.
@@ -33,7 +36,7 @@ export function describeError(error: unknown): string {
 export async function openDatabase(config: Config): Promise<Storage> {
   const { openStorage } = await import('../storage/database.js');
   try {
-    return openStorage(config.databaseUrl, { onWarning: warn });
+    return openStorage(config.databaseUrl, { poolSize: config.databasePoolSize, onWarning: warn });
   } catch (error) {
     fail(`cannot open the ${databaseNote(config)}: ${describeError(error)}`);
   }

@@ -6,6 +6,7 @@ import { serveClusterMetrics } from '../http/metrics.js';
 import { prepareDatabase } from '../prepare-database.js';
 import { closeOnSignals, freePort, startServer } from '../server.js';
 import { describeError, fail, loadConfig, openDatabase } from './context.js';
+import { checkConnections, startWarnings } from './preflight.js';
 
 type WorkerMessage = { type: 'listening'; url: string };
 
@@ -17,8 +18,10 @@ function announce(url: string): void {
 export async function serveSingle(): Promise<void> {
   const config = loadConfig();
   try {
+    await checkConnections(config);
     const server = await startServer(config);
     closeOnSignals(server);
+    for (const warning of startWarnings(config)) server.app.log.warn(warning);
     // The issuer, not the socket address: the URL people copy must pass discovery's issuer check.
     announce(server.config.publicUrl);
   } catch (error) {
@@ -42,6 +45,8 @@ export async function servePrimary(workers: number): Promise<void> {
   const config = loadConfig();
   // The primary's lines are JSON like the workers' (one log format for the whole deployment).
   const log = pino(loggerOptions(config.logLevel));
+  // The workers do not check again: the primary has, just now.
+  await checkConnections(config).catch((error: unknown) => fail(`cannot start: ${describeError(error)}`));
   const storage = await openDatabase(config);
   try {
     await prepareDatabase(storage, config, (message) => log.warn(message));
@@ -50,6 +55,7 @@ export async function servePrimary(workers: number): Promise<void> {
     fail(`cannot start: ${describeError(error)}`);
   }
   await storage.close();
+  for (const warning of startWarnings(config)) log.warn(warning);
   // PORT=0: every worker must listen on the same port, and derive the same issuer from it.
   if (config.port === 0) process.env.PORT = String(await freePort(config.host));
 

@@ -37,6 +37,8 @@ export interface Storage {
 }
 
 const INT8_OID = 20;
+/** pg's own default, and DATABASE_POOL_SIZE's (SPEC §1). */
+const DEFAULT_POOL_SIZE = 10;
 
 function sqlitePath(url: string): string {
   let path = url.slice('sqlite:'.length);
@@ -173,10 +175,10 @@ export function checkpointsItself(connection: SQLite.Database): void {
   connection.pragma('wal_autocheckpoint = 1000');
 }
 
-function openPostgres(url: string): Storage {
+function openPostgres(url: string, options: StorageOptions): Storage {
   const pool = new pg.Pool({
     connectionString: url,
-    max: 10,
+    max: options.poolSize ?? DEFAULT_POOL_SIZE,
     connectionTimeoutMillis: 5000,
     // bigint columns hold epoch milliseconds, well inside Number's safe range.
     types: {
@@ -284,16 +286,18 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
   };
 }
 
-/** Chooses the dialect from DATABASE_URL (SPEC §1). */
 export interface StorageOptions {
   /** SQLite: the WAL's length in frames past which it is copied whole and started again (wal-checkpointer.ts). */
   walRestartFrames?: number;
   /** Told what opening fixed that the operator should know of (SQLite: database files made owner-only). */
   onWarning?: (message: string) => void;
+  /** PostgreSQL: the most connections the pool opens (DATABASE_POOL_SIZE). */
+  poolSize?: number;
 }
 
+/** Chooses the dialect from DATABASE_URL (SPEC §1). */
 export function openStorage(databaseUrl: string, options: StorageOptions = {}): Storage {
   if (databaseUrl.startsWith('sqlite:')) return openSqlite(databaseUrl, options);
-  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return openPostgres(databaseUrl);
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return openPostgres(databaseUrl, options);
   throw new Error(`Unsupported DATABASE_URL scheme: ${databaseUrl.split(':')[0]}`);
 }
