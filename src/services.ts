@@ -113,8 +113,16 @@ export async function closeServices(services: Services): Promise<void> {
 
 export function createServices(config: Config, storage: Storage, now: () => number = Date.now, tracing: Tracing | null = null): Services {
   const redis = connectRedis(config.redisUrl);
-  const telemetry = new Telemetry({ pool: storage.poolStats, redis: redis ? () => redisState(redis) : undefined });
   const invalidations = new InvalidationFeed(storage);
+  const keyEncryption = new KeyEncryption(config.keyEncryptionSecrets);
+  const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, keyEncryption, now);
+  const telemetry = new Telemetry({
+    pool: storage.poolStats,
+    redis: redis ? () => redisState(redis) : undefined,
+    feedLag: () => invalidations.lagMs,
+    signingKeys: () => signingKeys.signing(),
+    now,
+  });
   const group = config.groupCommit ? new GroupCommit(storage.db).run : null;
   const transact = group ?? ownTransaction(storage.db);
   const oauth = new OAuthStore(
@@ -142,8 +150,6 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const users = new UsersService(storage.db, now, audit, invalidations);
   const rateCounter = new RateCounter(redis);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
-  const keyEncryption = new KeyEncryption(config.keyEncryptionSecrets);
-  const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, keyEncryption, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now, transact);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
