@@ -80,7 +80,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
 
   // First of all hooks: everything a request does runs inside its span. Probes and scrapes are not traced.
   if (services.tracing) {
-    traceRequests(app, services.tracing, (url) => isProbe(url) || url === PATHS.metrics);
+    traceRequests(app, services.tracing, (path) => isProbe(path) || path === PATHS.metrics);
     services.tracing.logTo(app.log);
   }
   warnOfUnseenProxies(app, config.trustProxy);

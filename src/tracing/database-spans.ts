@@ -15,8 +15,8 @@ const MAIN_STATEMENT = /\b(select|insert|update|delete)\b/gi;
  * The operation and table of SQL text as Kysely compiles it (identifiers in
  * double quotes, values as placeholders). A `with` query is named after its
  * main statement, the first one outside the parentheses of its common table
- * expressions (`with consumed as (delete …) insert into oauth_tokens …` is an
- * INSERT into oauth_tokens).
+ * expressions (`with gone as (delete …) insert into t …` is an INSERT
+ * into t).
  */
 export function statementSummary(text: string): StatementSummary {
   const first = /^\s*([A-Za-z]+)/.exec(text)?.[1]?.toUpperCase() ?? 'SQL';

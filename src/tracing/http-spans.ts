@@ -13,17 +13,18 @@ import type { Started, Tracing } from './tracing.js';
  * is made active at the first hook, and again once the body has been read,
  * so the handler runs in it however the body's events were scheduled.
  */
-export function traceRequests(app: FastifyInstance, tracing: Tracing, untraced: (url: string) => boolean): void {
+export function traceRequests(app: FastifyInstance, tracing: Tracing, untraced: (path: string) => boolean): void {
   const open = new WeakMap<FastifyRequest, Started>();
 
   app.addHook('onRequest', (request, _reply, done) => {
-    if (untraced(request.url)) return done();
-    const route = request.routeOptions.url;
     const query = request.url.indexOf('?');
+    const path = query === -1 ? request.url : request.url.slice(0, query);
+    if (untraced(path)) return done();
+    const route = request.routeOptions.url;
     const started = tracing.serverSpan(route ? `${request.method} ${route}` : request.method, request.headers, {
       'http.request.method': request.method,
       ...(route ? { 'http.route': route } : {}),
-      'url.path': query === -1 ? request.url : request.url.slice(0, query),
+      'url.path': path,
       'url.scheme': request.protocol,
       'network.protocol.version': request.raw.httpVersion,
       'client.address': request.ip,
