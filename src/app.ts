@@ -13,6 +13,7 @@ import { registerHealth } from './http/health.js';
 import { registerJsonBody } from './http/json-body.js';
 import { loggerOptions, requestId } from './http/logging.js';
 import { registerMetrics } from './http/metrics.js';
+import { traceRequests } from './tracing/http-spans.js';
 import { SCHEMA_OPTIONS } from './http/schema-validation.js';
 import { sendOAuthJsonError } from './oauth/protocol/json-errors.js';
 import { metadataRoute } from './oauth/metadata.js';
@@ -78,6 +79,11 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     ajv: { customOptions: SCHEMA_OPTIONS },
   });
 
+  // First of all hooks: everything a request does runs inside its span. Probes and scrapes are not traced.
+  if (services.tracing) {
+    traceRequests(app, services.tracing, (path) => isProbe(path) || path === PATHS.metrics);
+    services.tracing.logTo(app.log);
+  }
   warnOfUnseenProxies(app, config.trustProxy);
   // Audit lines are written whatever LOG_LEVEL is, to the same destination (audit/service.ts).
   services.audit.logTo(app.log);

@@ -63,6 +63,14 @@ export interface Config {
   auditRetentionDays: number;
   /** KEY_ENCRYPTION_SECRETS: the first seals private keys at rest, any of them opens (empty: stored plain). */
   keyEncryptionSecrets: readonly string[];
+  /** OpenTelemetry tracing from the standard OTEL_* variables; null (off, the SDK never loaded) unless an OTLP endpoint is set. */
+  tracing: TracingConfig | null;
+}
+
+export interface TracingConfig {
+  /** Where spans are POSTed: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, or OTEL_EXPORTER_OTLP_ENDPOINT + v1/traces. */
+  tracesUrl: string;
+  protocol: 'http/protobuf' | 'http/json';
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -208,6 +216,30 @@ function keyEncryptionSecrets(env: Env): string[] {
   return [...new Set(secrets)];
 }
 
+/**
+ * OpenTelemetry's own variables (its SDK environment specification): traces go out only when an OTLP endpoint
+ * is set, the SDK is not disabled and the exporter is not `none`. OTLP over HTTP only (protobuf, the default,
+ * or JSON); the SDK reads the rest (OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS, …).
+ */
+function tracing(env: Env): TracingConfig | null {
+  if (read(env, 'OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return null;
+  if (oneOf(env, 'OTEL_TRACES_EXPORTER', ['otlp', 'none'], 'otlp') === 'none') return null;
+  const accepts = 'an http(s) URL of an OTLP/HTTP receiver, such as http://localhost:4318';
+  const url = (name: string) => {
+    const raw = read(env, name);
+    if (raw !== undefined && !(parsesAsUrl(raw) && /^https?:$/.test(new URL(raw).protocol))) throw new ConfigError(name, raw, accepts);
+    return raw;
+  };
+  const traces = url('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const base = url('OTEL_EXPORTER_OTLP_ENDPOINT');
+  if (traces === undefined && base === undefined) return null;
+  const protocolVariable = read(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = read(env, protocolVariable) ?? 'http/protobuf';
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json') throw new ConfigError(protocolVariable, protocol, 'http/protobuf or http/json (gRPC is not supported)');
+  // The base endpoint gets the signal's path appended; the per-signal one is used as it is.
+  return { tracesUrl: traces ?? `${base!.replace(/\/+$/, '')}/v1/traces`, protocol };
+}
+
 export function parseConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535, 'an integer from 0 to 65535 (0 picks a free port)');
   const host = read(env, 'HOST') ?? '127.0.0.1';
@@ -282,6 +314,7 @@ export function parseConfig(env: Env = process.env): Config {
     cimdAllowPrivate,
     auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500, 'a whole number of days from 1 to 36500'),
     keyEncryptionSecrets: keyEncryptionSecrets(env),
+    tracing: tracing(env),
   };
 }
 

@@ -23,6 +23,7 @@ export async function pruneOnce(services: Services): Promise<PruneCounts | null>
   if (!counts) return null;
   // Outside the transaction: a year of events is many batches, and one transaction would hold SQLite's write lock throughout.
   const auditEvents = await services.audit.pruneBefore(services.now() - services.config.auditRetentionDays * DAY_MS);
+  services.telemetry.pruned(Date.now());
   return { ...counts, auditEvents };
 }
 

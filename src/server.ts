@@ -10,6 +10,7 @@ import { openStorage, type Storage } from './storage/database.js';
 import { prepareDatabase } from './prepare-database.js';
 import { KeyEncryption } from './security/key-encryption.js';
 import { keyEncryptionWarnings } from './security/sealed-columns.js';
+import type { Tracing } from './tracing/tracing.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -62,14 +63,16 @@ async function resolvePort(config: Config): Promise<Config> {
 export async function startServer(given: Config, options: StartOptions = {}): Promise<RunningServer> {
   // Said once the app's logger exists.
   const warnings: string[] = [];
-  const storage = openStorage(given.databaseUrl, { poolSize: given.databasePoolSize, onWarning: (message) => warnings.push(message) });
+  // OTEL_*: the SDK is loaded only when traces are asked for (and before the first statement).
+  const tracing: Tracing | null = given.tracing ? await (await import('./tracing/start.js')).startTracing(given.tracing) : null;
+  const storage = openStorage(given.databaseUrl, { poolSize: given.databasePoolSize, onWarning: (message) => warnings.push(message), tracing });
   try {
     if (!options.skipMigrations) await prepareDatabase(storage, given, (message) => warnings.push(message));
     warnings.push(...(await keyEncryptionWarnings(given.publicUrl, storage.db, new KeyEncryption(given.keyEncryptionSecrets))));
     // A picked port can be taken by someone else before we listen on it: pick again.
     for (let attempt = 1; ; attempt++) {
       const config = await resolvePort(given);
-      const services = createServices(config, storage);
+      const services = createServices(config, storage, Date.now, tracing);
       const app = await buildApp(services, options);
       try {
         await app.listen({ port: config.port, host: config.host });
@@ -89,6 +92,7 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
           await app.close();
           await services.invalidations.stop();
           await storage.close();
+          await tracing?.shutdown();
         })());
       let stopping: Promise<void> | undefined;
       return {
@@ -107,6 +111,7 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
     }
   } catch (error) {
     await storage.close().catch(() => {});
+    await tracing?.shutdown().catch(() => {});
     throw error;
   }
 }

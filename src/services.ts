@@ -31,6 +31,7 @@ import { SigningKeys } from './oidc/signing-keys.js';
 import { KeyEncryption } from './security/key-encryption.js';
 import { InvalidationFeed } from './storage/invalidations.js';
 import { GroupCommit, ownTransaction } from './storage/group-commit.js';
+import type { Tracing } from './tracing/tracing.js';
 
 /**
  * The registry of domain services. Route modules receive only the services
@@ -74,6 +75,8 @@ export interface Services {
   rateCounter: RateCounter;
   lifecycle: Lifecycle;
   telemetry: Telemetry;
+  /** OTEL_*: spans of requests, statements and upstream calls; null when tracing is off. */
+  tracing: Tracing | null;
 }
 
 /** Where the process stands in its life: draining (readiness 503) and, past the shutdown timeout, ending streams. */
@@ -108,10 +111,18 @@ export async function closeServices(services: Services): Promise<void> {
   services.redis?.disconnect();
 }
 
-export function createServices(config: Config, storage: Storage, now: () => number = Date.now): Services {
+export function createServices(config: Config, storage: Storage, now: () => number = Date.now, tracing: Tracing | null = null): Services {
   const redis = connectRedis(config.redisUrl);
-  const telemetry = new Telemetry({ pool: storage.poolStats, redis: redis ? () => redisState(redis) : undefined });
   const invalidations = new InvalidationFeed(storage);
+  const keyEncryption = new KeyEncryption(config.keyEncryptionSecrets);
+  const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, keyEncryption, now);
+  const telemetry = new Telemetry({
+    pool: storage.poolStats,
+    redis: redis ? () => redisState(redis) : undefined,
+    feedLag: () => invalidations.lagMs,
+    signingKeys: () => signingKeys.signing(),
+    now,
+  });
   const group = config.groupCommit ? new GroupCommit(storage.db).run : null;
   const transact = group ?? ownTransaction(storage.db);
   const oauth = new OAuthStore(
@@ -139,8 +150,6 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const users = new UsersService(storage.db, now, audit, invalidations);
   const rateCounter = new RateCounter(redis);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
-  const keyEncryption = new KeyEncryption(config.keyEncryptionSecrets);
-  const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, keyEncryption, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now, transact);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
@@ -149,7 +158,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const consents = new ConsentRecorder(grants, budgets, (trx, clientId) => clients.markGranted(clientId, trx));
   const devices = new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry);
   const clientName = async (clientId: string) => (await clients.findRegistered(clientId))?.name ?? null;
-  const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs });
+  const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs, tracing });
   const gateway = new Gateway({
     upstream,
     usage,
@@ -209,6 +218,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     redis,
     rateCounter,
     telemetry,
+    tracing,
     lifecycle,
     invalidations,
   };

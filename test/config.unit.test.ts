@@ -39,6 +39,7 @@ describe('configuration', () => {
       cimdAllowPrivate: false,
       auditRetentionDays: 365,
       keyEncryptionSecrets: [],
+      tracing: null,
     });
   });
 
@@ -154,6 +155,9 @@ describe('configuration', () => {
     ['AUDIT_RETENTION_DAYS', 'a year'],
     ['KEY_ENCRYPTION_SECRETS', 'too-short-a-secret'],
     ['KEY_ENCRYPTION_SECRETS', `${'n'.repeat(32)},`],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
+    ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'ftp://collector/v1/traces'],
+    ['OTEL_TRACES_EXPORTER', 'jaeger'],
   ];
 
   it('reads KEY_ENCRYPTION_SECRETS as comma-separated secrets of 32 characters or more, and never echoes one', () => {
@@ -192,6 +196,19 @@ describe('configuration', () => {
     ['10.0.0.0/8, 192.168.0.1 ,::1/128', '10.0.0.0/8,192.168.0.1,::1/128'],
   ])('reads TRUST_PROXY=%s', (value, expected) => {
     expect(parseConfig({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it('traces only when an OTLP endpoint is set (OTEL_*), over HTTP with protobuf or JSON', () => {
+    expect(parseConfig({ OTEL_SERVICE_NAME: 'serika' }).tracing).toBeNull();
+    expect(parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toEqual({ tracesUrl: 'http://collector:4318/v1/traces', protocol: 'http/protobuf' });
+    expect(parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://t.example/otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).tracing).toEqual({
+      tracesUrl: 'https://t.example/otlp',
+      protocol: 'http/json',
+    });
+    expect(parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }).tracing?.protocol).toBe('http/protobuf');
+    expect(parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }).tracing).toBeNull();
+    expect(parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing).toBeNull();
+    expect(() => parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/^Invalid OTEL_EXPORTER_OTLP_PROTOCOL="grpc": expected http\/protobuf or http\/json/);
   });
 
   it('treats empty values as unset', () => {

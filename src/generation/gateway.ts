@@ -162,6 +162,7 @@ export class Gateway {
     }
     const headers = budgeted.held ? budgeted.held.headers(budgeted.held.state) : undefined;
     const events = relayEvents(response, meter, { appAskedUsage, signal, ending: this.deps.ending, drainMs: this.deps.drainMs, unmeasured: unmeasured(body, budgeted) });
+    this.deps.telemetry?.streamOpened(events);
     const charged = meter.recorded().catch(() => {});
     this.open.add(charged);
     void charged.then(() => this.open.delete(charged));
@@ -181,8 +182,10 @@ export class Gateway {
     this.deps.telemetry?.upstream(entry.endpoint, entry.status, entry.latencyMs / 1000);
     if (entry.principal.clientId) entry.clientName = await this.deps.clientName(entry.principal.clientId);
     const held = budgeted?.held;
-    if (!held) return this.deps.usage.record(entry);
-    budgeted.settled = await held.settle(entry, (trx) => this.deps.usage.record(entry, trx));
+    if (!held) await this.deps.usage.record(entry);
+    else budgeted.settled = await held.settle(entry, (trx) => this.deps.usage.record(entry, trx));
+    // Counted once the row has committed: the metric and the usage table agree.
+    this.deps.telemetry?.generated(entry.model, entry);
   }
 }
 

@@ -1,11 +1,15 @@
 import { Agent, type Dispatcher } from 'undici';
 import { AppError } from '../errors.js';
+import type { Tracing } from '../tracing/tracing.js';
+import { traceUpstream } from '../tracing/upstream-spans.js';
 
 export interface UpstreamConfig {
   baseUrl: string | null;
   apiKey: string | null;
   /** Longest wait for the first byte, and between two chunks (SPEC §1 UPSTREAM_TIMEOUT). */
   timeoutMs: number;
+  /** OTEL_*: each call is a span of the request that made it (tracing/upstream-spans.ts). */
+  tracing?: Tracing | null;
 }
 
 export type UpstreamResponse = Dispatcher.ResponseData;
@@ -53,12 +57,12 @@ export class UpstreamClient {
   }
 
   async send(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignal): Promise<UpstreamResponse> {
-    if (this.target === null) throw notConfigured();
-    const headers = body === undefined ? this.headers.plain : this.headers.json;
-    try {
-      return await this.agent.request({
-        origin: this.target.origin,
-        path: this.target.basePath + path,
+    const target = this.target;
+    if (target === null) throw notConfigured();
+    const request = (headers: Readonly<Record<string, string>>) =>
+      this.agent.request({
+        origin: target.origin,
+        path: target.basePath + path,
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -66,6 +70,12 @@ export class UpstreamClient {
         headersTimeout: this.config.timeoutMs,
         bodyTimeout: this.config.timeoutMs,
       });
+    const headers = body === undefined ? this.headers.plain : this.headers.json;
+    const tracing = this.config.tracing;
+    try {
+      if (!tracing) return await request(headers);
+      const model = typeof (body as { model?: unknown } | undefined)?.model === 'string' ? (body as { model: string }).model : null;
+      return await traceUpstream(tracing, { method, origin: target.origin, path: target.basePath + path, endpoint: path, model }, headers, request);
     } catch (error) {
       throw transportError(error);
     }

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { registerComputed, type Sample } from './computed-metrics.js';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 
@@ -12,36 +13,19 @@ interface Slot {
   count: number;
 }
 
-interface Sample {
-  labels: Record<string, string | number>;
-  value: number;
-  metricName?: string;
-}
-
 /**
  * `serika_http_requests_total` and `serika_http_request_duration_seconds`,
  * kept per method × route × status in one map of plain counters and read by
- * prom-client's registry at scrape time (the registry calls get()). A
- * prom-client Counter and Histogram validate and hash their label object on
- * every call (bench/NOTES.md); here a request costs one map lookup and a
- * bucket search.
+ * prom-client's registry at scrape time (computed-metrics.ts): a request
+ * costs one map lookup and a bucket search.
  */
 export class RequestMetrics {
   private readonly slots = new Map<string, Slot>();
 
   constructor(registry: Registry) {
-    const metric = (name: string, help: string, type: 'counter' | 'histogram', values: () => Sample[]) => ({
-      name,
-      help,
-      type,
-      aggregator: 'sum',
-      get: async () => ({ name, help, type, aggregator: 'sum', values: values() }),
-      reset: () => this.slots.clear(),
-    });
-    // registerMetric wants prom-client's own classes in its types; it reads only these fields.
-    const register = registry.registerMetric.bind(registry) as (m: unknown) => void;
-    register(metric('serika_http_requests_total', 'HTTP requests served, by method, route pattern and status code.', 'counter', () => this.counts()));
-    register(metric('serika_http_request_duration_seconds', 'HTTP request latency in seconds, by method, route pattern and status code.', 'histogram', () => this.histogram()));
+    const reset = () => this.slots.clear();
+    registerComputed(registry, 'serika_http_requests_total', 'HTTP requests served, by method, route pattern and status code.', 'counter', () => this.counts(), reset);
+    registerComputed(registry, 'serika_http_request_duration_seconds', 'HTTP request latency in seconds, by method, route pattern and status code.', 'histogram', () => this.histogram(), reset);
   }
 
   observe(method: string, route: string, status: number, seconds: number): void {

@@ -25,6 +25,15 @@ export interface SigningKey {
 
 class SigningKeyError extends Error {}
 
+/** Of one alg's keys, the one activated last among those whose activation has come. */
+function signingRow(rows: SigningKeysTable[], alg: SigningAlg, now: number): SigningKeysTable | undefined {
+  let active: SigningKeysTable | undefined;
+  for (const row of rows) {
+    if (row.alg === alg && Number(row.activates_at) <= now && (!active || Number(row.activates_at) > Number(active.activates_at))) active = row;
+  }
+  return active;
+}
+
 async function generate(alg: SigningAlg, now: number, activatesAt: number, encryption: KeyEncryption): Promise<SigningKeysTable> {
   const options = alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : alg === 'RS256' ? { modulusLength: 2048, extractable: true } : { extractable: true };
   const { publicKey, privateKey } = await generateKeyPair(alg, options);
@@ -110,13 +119,19 @@ export class SigningKeys {
 
   /** The key that signs for this alg now: the one of that alg activated last (every ID token asks, so no state list is built). */
   async signingKey(alg: SigningAlg): Promise<{ kid: string; key: CryptoKey }> {
-    const now = this.now();
-    let active: SigningKeysTable | undefined;
-    for (const row of await this.rows(false)) {
-      if (row.alg === alg && Number(row.activates_at) <= now && (!active || Number(row.activates_at) > Number(active.activates_at))) active = row;
-    }
+    const active = signingRow(await this.rows(false), alg, this.now());
     if (!active) throw new SigningKeyError(`No active ${alg} signing key: run serika signing-keys rotate`);
     return { kid: active.kid, key: await this.privateKey(active) };
+  }
+
+  /** The key of each alg that signs now, with its creation time (the metrics' key age). */
+  async signing(): Promise<Array<{ alg: SigningAlg; createdAt: number }>> {
+    const rows = await this.rows(false);
+    const now = this.now();
+    return SIGNING_ALGS.flatMap((alg) => {
+      const row = signingRow(rows, alg, now);
+      return row ? [{ alg, createdAt: Number(row.created_at) }] : [];
+    });
   }
 
   private publicJwk(row: SigningKeysTable): JWK {

@@ -9,6 +9,8 @@ import { startCheckpointer, type Checkpointer } from './wal-checkpointer.js';
 import { registerDirect } from './prepared.js';
 import { CurrentSchemaPostgresDialect } from './pg-introspector.js';
 import { createOwnerOnlyFile, ensureOwnerOnlyDirectory, tightenToOwnerOnly } from './file-modes.js';
+import { statementTracer } from '../tracing/database-spans.js';
+import type { Tracing } from '../tracing/tracing.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -51,19 +53,31 @@ function sqlitePath(url: string): string {
  * them by SQL text (the driver runs one query at a time, so a statement is
  * never in use twice). prepare() was a hot spot of the token endpoint (bench/NOTES.md).
  */
-function withStatementCache(connection: SQLite.Database): SqliteDatabase {
+function withStatementCache(connection: SQLite.Database, tracing: Tracing | null): SqliteDatabase {
   const statements = new Map<string, SQLite.Statement>();
+  const traced = tracing && statementTracer(tracing, 'sqlite');
   return {
     close: () => connection.close(),
     prepare: (text: string) => {
       let statement = statements.get(text);
       if (!statement) {
         statement = connection.prepare(text);
+        if (traced) statement = tracedStatement(statement, (run) => traced(text, run));
         if (statements.size < 2000) statements.set(text, statement);
       }
       return statement;
     },
   };
+}
+
+/** A statement whose runs are spans (Kysely's and the direct runner's calls: reader, all, run, iterate). */
+function tracedStatement(statement: SQLite.Statement, traced: <T>(run: () => T) => T): SQLite.Statement {
+  return {
+    reader: statement.reader,
+    all: (parameters: unknown[]) => traced(() => statement.all(parameters)),
+    run: (parameters: unknown[]) => traced(() => statement.run(parameters)),
+    iterate: (parameters: unknown[]) => statement.iterate(parameters),
+  } as unknown as SQLite.Statement;
 }
 
 /**
@@ -105,7 +119,7 @@ function openSqlite(url: string, options: StorageOptions): Storage {
       ...(options.walRestartFrames ? { restartFrames: options.walRestartFrames } : {}),
     });
   }
-  const cached = withStatementCache(connection);
+  const cached = withStatementCache(connection, options.tracing ?? null);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
   // What SqliteConnection.executeQuery answers, without its promise (prepared.ts runs it where nothing can be between).
   registerDirect(db, {
@@ -189,7 +203,8 @@ function openPostgres(url: string, options: StorageOptions): Storage {
   // An idle connection dropped by the server must not crash the process;
   // the next query gets a fresh connection or a clear error.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool: withNamedStatements(pool) }) });
+  const traced = options.tracing ? statementTracer(options.tracing, 'postgresql') : null;
+  const db = new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool: withNamedStatements(pool, traced) }) });
   return {
     db,
     dialect: 'postgres',
@@ -254,7 +269,7 @@ function listen(url: string, channel: string, onNotify: () => void): () => Promi
  * PostgreSQL parses and plans each one once per connection instead of on
  * every call; pg remembers what each connection has prepared.
  */
-function withNamedStatements(pool: pg.Pool): PostgresPool {
+function withNamedStatements(pool: pg.Pool, traced: (<T>(text: string, run: () => T) => T) | null): PostgresPool {
   const names = new Map<string, string>();
   const nameFor = (text: string) => {
     let name = names.get(text);
@@ -274,11 +289,12 @@ function withNamedStatements(pool: pg.Pool): PostgresPool {
         guarded.add(client);
         client.on('error', () => {});
       }
+      const query = (text: unknown, values?: unknown[]) =>
+        typeof text === 'string' && Array.isArray(values) && values.length > 0 && values.length <= 64
+          ? client.query({ name: nameFor(text), text, values })
+          : client.query(text as string, values);
       return {
-        query: ((text: unknown, values?: unknown[]) =>
-          typeof text === 'string' && Array.isArray(values) && values.length > 0 && values.length <= 64
-            ? client.query({ name: nameFor(text), text, values })
-            : client.query(text as string, values)) as unknown as PostgresPoolClient['query'],
+        query: (traced ? (text: unknown, values?: unknown[]) => (typeof text === 'string' ? traced(text, () => query(text, values)) : query(text, values)) : query) as unknown as PostgresPoolClient['query'],
         release: (destroy?: boolean) => client.release(destroy),
       };
     },
@@ -293,6 +309,8 @@ export interface StorageOptions {
   onWarning?: (message: string) => void;
   /** PostgreSQL: the most connections the pool opens (DATABASE_POOL_SIZE). */
   poolSize?: number;
+  /** OTEL_*: every statement a traced request runs is a span (tracing/database-spans.ts). */
+  tracing?: Tracing | null;
 }
 
 /** Chooses the dialect from DATABASE_URL (SPEC §1). */

@@ -15,6 +15,8 @@ export interface FeedCacheOptions<V extends object> {
   keep?: (value: V) => boolean;
   /** What an invalidation ends; null when it ends nothing kept here. */
   evicts: (event: Invalidation) => Eviction<V> | null;
+  /** Told how each lookup was answered (the metrics' hit rate). */
+  count?: (result: 'hit' | 'miss' | 'bypass') => void;
 }
 
 /**
@@ -38,8 +40,13 @@ export class FeedCache<V extends object> {
   }
 
   async get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
-    if (!this.feed.fresh) return load();
+    const count = this.options.count;
+    if (!this.feed.fresh) {
+      count?.('bypass');
+      return load();
+    }
     const hit = this.entries.get(key);
+    count?.(hit ? 'hit' : 'miss');
     if (hit) return hit;
     const epoch = this.feed.epoch;
     const value = await load();

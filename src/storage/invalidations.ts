@@ -76,6 +76,11 @@ export class InvalidationFeed {
     this.listeners.push(listener);
   }
 
+  /** Milliseconds since the outbox was last read (what the lag metric reports); null while the feed is not running. */
+  get lagMs(): number | null {
+    return this.running ? performance.now() - this.lastRead : null;
+  }
+
   /** True when caches may answer: the outbox was read within staleMs and none of this process's own changes is still on its way. */
   get fresh(): boolean {
     return this.running && this.inFlight.size === 0 && performance.now() - this.lastRead < this.staleMs;

@@ -81,13 +81,18 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
     const returnTo = returnToOf(request, 'body');
     const username = field(request.body, 'username');
     const password = field(request.body, 'password');
-    if (!username || !password) return sendPage(reply, 400, loginView(await form(reply, { returnTo, username, error: 'Enter your username and password.' })));
+    if (!username || !password) {
+      telemetry.loginFailed('missing_credentials');
+      return sendPage(reply, 400, loginView(await form(reply, { returnTo, username, error: 'Enter your username and password.' })));
+    }
     // UI-05: slowed more and more per username; the same path for unknown users and wrong passwords.
     const delay = await throttle.delayFor(username);
     if (delay > 0) await sleep(delay);
     const user = await users.verifyCredentials(username, password);
     if (!user) {
       wrong();
+      // One reason for unknown names and wrong passwords, as the page gives: the metric tells no one which names exist.
+      telemetry.loginFailed('bad_credentials');
       const failures = await throttle.recordFailure(username);
       // A failure is an event of the account it targets; never the password, and for a name no account has,
       // not the name either (it is often a password typed in the wrong box): the row keeps the address only.

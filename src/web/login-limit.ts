@@ -40,6 +40,7 @@ export function loginIpLimit(
       const retryAfter = await counters.take(failures(request), perMinute, MINUTE_MS);
       if (retryAfter === null) return;
       deps.telemetry.rateLimited('login');
+      deps.telemetry.loginFailed('ip_limited');
       const lockout = await counters.hit(`login-lockouts:${request.ip}`, MINUTE_MS);
       if (lockout.current === 1) await deps.onLockout(request, retryAfter);
       throw new RateLimited(retryAfter, 'Too many failed sign-ins from this address.');

@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../helpers/cli.js';
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { STREAM_USAGE, USAGE, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { postFrom } from '../helpers/loopback.js';
-import { form, userWithSession } from '../helpers/oauth.js';
-import { call, captureLog, startTestServer, type TestServer } from '../helpers/server.js';
+import { Agent, form, hiddenField, userWithSession } from '../helpers/oauth.js';
+import { call, captureLog, seedUser, startTestServer, type TestServer } from '../helpers/server.js';
+import { pruneOnce } from '../../src/pruner.js';
+import { VERSION } from '../../src/version.js';
 import { accessTokenFor, clientWithAllScopes } from '../helpers/tokens.js';
 import { until } from '../helpers/until.js';
 
@@ -52,6 +54,104 @@ describe('metrics of what the domains do', () => {
   });
 });
 
+describe('metrics an operator asks for', () => {
+  let ts: TestServer;
+  let up: FakeUpstream;
+  const scrape = async () => (await call('GET', `${ts.url}/metrics`)).text;
+  beforeAll(async () => {
+    up = await startFakeUpstream();
+    ts = await startTestServer('sqlite', { UPSTREAM_BASE_URL: up.baseUrl, RATE_LIMIT_TOKEN: '0', RATE_LIMIT_LOGIN: '2' });
+  });
+  afterAll(async () => {
+    await ts?.close();
+    await up?.close();
+  });
+
+  it('counts the tokens and images charged per model, as the usage rows have them, and no label for a model refused', async () => {
+    const { key } = await seedUser(ts);
+    const chat = (model: string, stream = false) => call('POST', `${ts.api}/chat/completions`, { key, json: { model, stream, messages: [{ role: 'user', content: 'hi' }] } });
+    for (const reply of [await chat('m'), await chat('m'), await chat('m', true), await chat('no-such-model')]) expect(reply.status).toBeLessThan(500);
+    expect((await call('POST', `${ts.api}/images/generations`, { key, json: { model: 'img', prompt: 'a cat', n: 2 } })).status).toBe(200);
+
+    const text = await scrape();
+    expect(sample(text, 'serika_generation_tokens_total', { model: 'm', type: 'prompt' })).toBe(2 * USAGE.prompt_tokens + STREAM_USAGE.prompt_tokens);
+    expect(sample(text, 'serika_generation_tokens_total', { model: 'm', type: 'completion' })).toBe(2 * USAGE.completion_tokens + STREAM_USAGE.completion_tokens);
+    expect(sample(text, 'serika_generation_images_total', { model: 'img' })).toBe(2);
+    expect(text).not.toContain('model="no-such-model"');
+    const rows = await ts.services.storage.db.selectFrom('usage_records').select(['model', 'prompt_tokens', 'completion_tokens', 'images']).execute();
+    const sum = (model: string, column: 'prompt_tokens' | 'completion_tokens' | 'images') => rows.filter((r) => r.model === model).reduce((n, r) => n + Number(r[column]), 0);
+    expect(sample(text, 'serika_generation_tokens_total', { model: 'm', type: 'prompt' })).toBe(sum('m', 'prompt_tokens'));
+    expect(sample(text, 'serika_generation_tokens_total', { model: 'img', type: 'completion' })).toBe(sum('img', 'completion_tokens'));
+    expect(sample(text, 'serika_generation_images_total', { model: 'img' })).toBe(sum('img', 'images'));
+  });
+
+  it('shows the streams being relayed now', async () => {
+    const { key } = await seedUser(ts);
+    const response = await fetch(`${ts.api}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'slow-stream', stream: true, messages: [] }),
+    });
+    const reader = response.body!.getReader();
+    await reader.read(); // the first word: the stream is open
+    expect(sample(await scrape(), 'serika_generation_streams_active')).toBe(1);
+    while (!(await reader.read()).done);
+    await until(async () => sample(await scrape(), 'serika_generation_streams_active') === 0, { timeoutMs: 5_000, intervalMs: 50, message: 'the stream to be counted closed' });
+  });
+
+  it('counts access-token cache hits and misses', async () => {
+    const { user, agent } = await userWithSession(ts);
+    const client = await clientWithAllScopes(ts, user, 'Cache App');
+    const { access_token } = await accessTokenFor(ts, agent, client, 'profile');
+    const before = await scrape();
+    for (let i = 0; i < 2; i++) {
+      await until(() => ts.services.invalidations.fresh, { timeoutMs: 5_000, intervalMs: 10, message: 'the invalidation feed to be fresh' });
+      expect((await call('GET', `${ts.api}/oauth/userinfo`, { headers: { authorization: `Bearer ${access_token}` } })).status).toBe(200);
+    }
+    const after = await scrape();
+    const delta = (result: string) => sample(after, 'serika_token_cache_lookups_total', { result }) - sample(before, 'serika_token_cache_lookups_total', { result });
+    expect([delta('miss'), delta('hit'), delta('bypass')]).toEqual([1, 1, 0]);
+  });
+
+  it('counts failed sign-ins by reason, one reason for unknown names and wrong passwords', async () => {
+    const { username } = await seedUser(ts);
+    const attempt = async (fields: Record<string, string>) => {
+      const agent = new Agent(ts.url, ts.config.publicUrl);
+      const page = await (await agent.fetch('/login')).text();
+      return (await agent.fetch('/login', { form: { _csrf: hiddenField(page, '_csrf'), ...fields } })).status;
+    };
+    expect(await attempt({ username, password: '' })).toBe(400);
+    expect(await attempt({ username, password: 'wrong password' })).toBe(401);
+    expect(await attempt({ username: 'nobody_here', password: 'wrong password' })).toBe(401);
+    // RATE_LIMIT_LOGIN=2: the address has failed twice this minute.
+    expect(await attempt({ username, password: 'wrong again' })).toBe(429);
+    const text = await scrape();
+    expect(sample(text, 'serika_login_failures_total', { reason: 'missing_credentials' })).toBe(1);
+    expect(sample(text, 'serika_login_failures_total', { reason: 'bad_credentials' })).toBe(2);
+    expect(sample(text, 'serika_login_failures_total', { reason: 'ip_limited' })).toBe(1);
+  });
+
+  it('says the build, the signing keys’ age, the invalidation feed’s lag and when rows were last pruned', async () => {
+    let text = await scrape();
+    expect(sample(text, 'serika_build_info', { version: VERSION, node: process.versions.node })).toBe(1);
+    for (const alg of ['RS256', 'ES256', 'EdDSA']) {
+      const age = sample(text, 'serika_signing_key_age_seconds', { alg });
+      expect(age).toBeGreaterThanOrEqual(0);
+      expect(age).toBeLessThan(600); // created when this server first started
+    }
+    expect(text).toMatch(/^serika_signing_key_age_seconds\{alg="RS256"\} /m);
+    expect(sample(text, 'serika_invalidation_feed_lag_seconds')).toBeLessThan(1);
+    expect(text).toMatch(/^serika_invalidation_feed_lag_seconds /m);
+    expect(sample(text, 'serika_last_prune_timestamp_seconds')).toBe(0);
+
+    const before = Math.floor(Date.now() / 1000);
+    expect(await pruneOnce(ts.services)).not.toBeNull();
+    text = await scrape();
+    expect(sample(text, 'serika_last_prune_timestamp_seconds')).toBeGreaterThanOrEqual(before);
+    expect(sample(text, 'serika_last_prune_timestamp_seconds')).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
+  });
+});
+
 describe('metrics with --workers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'serika-metrics-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,6 +168,10 @@ describe('metrics with --workers', () => {
       }
       // Without summing, scrapes alternate between one worker's ~10 and the other's.
       expect(seen.every((n) => n === 20)).toBe(true);
+      // What is the same in every worker is not summed: one build, keys as old as they are.
+      const text = (await call('GET', `${url}/metrics`)).text;
+      expect(sample(text, 'serika_build_info', { version: VERSION })).toBe(1);
+      expect(sample(text, 'serika_signing_key_age_seconds', { alg: 'ES256' })).toBeLessThan(600);
     } finally {
       await server.stop();
     }

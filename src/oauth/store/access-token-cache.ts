@@ -40,6 +40,6 @@ function evicts(event: Invalidation): Eviction<CacheableToken> {
  * never change except by ending, and every change that ends one is announced
  * through the feed; a refresh token changes with every rotation.
  */
-export function accessTokenCache<T extends CacheableToken>(feed: InvalidationFeed, max: number): FeedCache<T> {
-  return new FeedCache<T>(feed, { max, keep: (row) => row.kind === 'access', evicts });
+export function accessTokenCache<T extends CacheableToken>(feed: InvalidationFeed, max: number, count?: (result: 'hit' | 'miss' | 'bypass') => void): FeedCache<T> {
+  return new FeedCache<T>(feed, { max, keep: (row) => row.kind === 'access', evicts, ...(count ? { count } : {}) });
 }

@@ -39,7 +39,7 @@ export class OAuthStore {
   constructor(db: Kysely<Database>, lifetimes: Lifetimes, now: () => number = Date.now, options: StoreOptions = {}) {
     const feed = options.feed ?? null;
     const telemetry = options.telemetry ?? null;
-    const cache: FeedCache<TokenWithUser> | null = feed && (options.cacheSize ?? 0) > 0 ? accessTokenCache<TokenWithUser>(feed, options.cacheSize!) : null;
+    const cache: FeedCache<TokenWithUser> | null = feed && (options.cacheSize ?? 0) > 0 ? accessTokenCache<TokenWithUser>(feed, options.cacheSize!, telemetry ? (result) => telemetry.tokenCacheLookup(result) : undefined) : null;
     this.pending = new PendingRequests(db, now);
     this.codes = new AuthorizationCodes(db, lifetimes, now);
     this.tokens = new TokenLookup(db, now, cache);
