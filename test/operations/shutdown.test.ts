@@ -20,21 +20,23 @@ const logLines = (server: ServerProcess) =>
 
 /**
  * For a describe block: a fake upstream, and a user with an API key in a database of its own, with the given
- * shutdown settings; `env` includes UPSTREAM_BASE_URL once the block's tests run.
+ * shutdown settings; `env` and `key` are set when the block's tests run.
  */
 function streamer(shutdown: Record<string, string>): { env: Record<string, string>; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'serika-shutdown-'));
-  const fixture: { env: Record<string, string>; key: string } = { env: { DATABASE_URL: `sqlite:${join(dir, 'shutdown.db')}`, ...shutdown }, key: '' };
+  const fixture: { env: Record<string, string>; key: string } = { env: {}, key: '' };
+  let dir: string | undefined;
   let up: FakeUpstream | undefined;
+  // Made when the block runs, not when it is collected: a block a filter skips leaves nothing behind.
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'serika-shutdown-'));
     up = await startFakeUpstream();
-    fixture.env = { ...fixture.env, UPSTREAM_BASE_URL: up.baseUrl };
+    fixture.env = { DATABASE_URL: `sqlite:${join(dir, 'shutdown.db')}`, ...shutdown, UPSTREAM_BASE_URL: up.baseUrl };
     await runCli(['users', 'create', '--username', 'streamer', '--password-stdin'], fixture.env, 'a good password\n');
     fixture.key = (await runCli(['keys', 'create', '--username', 'streamer'], fixture.env)).stdout.trim();
   });
   afterAll(async () => {
     await up?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
   return fixture;
 }
