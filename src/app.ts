@@ -7,6 +7,7 @@ import { requireApiKey } from './accounts/api-keys/guard.js';
 import { clientRoutes } from './clients/routes.js';
 import { frameworkErrors, handleClientError, notFound, originForm, sendErrorFor } from './error-formats.js';
 import { registerDocs } from './http/docs.js';
+import { drainAwareResponse } from './http/drain.js';
 import { RateLimited } from './http/error-class.js';
 import { field, registerFormBody } from './http/form-body.js';
 import { registerHealth } from './http/health.js';
@@ -75,7 +76,15 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     // Slow bodies (a byte every few seconds) must not hold a connection forever: the whole request,
     // headers and body, arrives within REQUEST_TIMEOUT or the connection is answered 408 and closed.
     requestTimeout: config.requestTimeoutMs,
-    http: { headersTimeout: Math.min(60_000, config.requestTimeoutMs), connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.requestTimeoutMs / 4)) },
+    http: {
+      headersTimeout: Math.min(60_000, config.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.requestTimeoutMs / 4)),
+      // Draining (SIGTERM): every response says Connection: close, so no proxy reuses a closing connection (http/drain.ts).
+      ServerResponse: drainAwareResponse(() => services.lifecycle.draining),
+    },
+    // A request that reaches a closing server on a connection already open is served, not refused with
+    // 503: the proxy sent it there and cannot retry a POST elsewhere (SHUTDOWN_TIMEOUT bounds the wait).
+    return503OnClosing: false,
     ajv: { customOptions: SCHEMA_OPTIONS },
   });
 

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { buildApp, type BuildOptions } from './app.js';
 import { defaultPublicUrl, type Config } from './config.js';
+import { shortenKeepAlive } from './http/drain.js';
 import { redisState } from './http/health.js';
 import { schedulePruning } from './pruner.js';
 import { createServices, type Services } from './services.js';
@@ -135,13 +136,17 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * A graceful stop, each phase logged:
  * 1. drain: /readyz answers 503 at once while everything is still served for
  *    SHUTDOWN_DRAIN, so the load balancer notices before connections are refused;
- * 2. close: no new connections; in-flight requests get up to SHUTDOWN_TIMEOUT;
+ *    every response says Connection: close, so proxies retire their connections
+ *    themselves instead of sending on one being closed (http/drain.ts);
+ * 2. close: no new connections, idle ones closed; in-flight requests get up to
+ *    SHUTDOWN_TIMEOUT, and the stop goes on as soon as the last one is answered;
  * 3. end: streams still open end with an error event (and are metered), the
  *    remaining connections close, then the database.
  */
 async function shutdown(app: FastifyInstance, services: Services, config: Config, close: () => Promise<void>): Promise<void> {
   const log = app.log;
   services.lifecycle.draining = true;
+  shortenKeepAlive(app.server);
   log.info({ phase: 'drain', drainSeconds: config.shutdownDrainMs / 1000 }, 'shutdown: readiness is 503; still serving while the load balancer notices');
   await sleep(config.shutdownDrainMs);
   log.info({ phase: 'close', timeoutSeconds: config.shutdownTimeoutMs / 1000 }, 'shutdown: no new connections; waiting for in-flight requests');
