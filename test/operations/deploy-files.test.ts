@@ -7,13 +7,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../../src/config.js';
 import { ROOT } from '../helpers/cli.js';
+import { NGINX, documentedConfig, nginxInstalled } from '../helpers/nginx.js';
 
 const DEPLOY = join(ROOT, 'deploy');
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const SYSTEMD_ANALYZE = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
-const NGINX = '/usr/sbin/nginx';
 if (!SYSTEMD_ANALYZE) console.warn('systemd-analyze is not installed: deploy/serika.service is checked statically only');
-if (!existsSync(NGINX)) console.warn('nginx is not installed (apt-get install -y nginx): deploy/nginx.conf is not checked with nginx -t');
 
 /** The seconds a stop may take before Serika's own last resort (serving.ts: drain + timeout + 15 s), at the defaults. */
 const defaults = parseConfig({});
@@ -147,12 +146,12 @@ describe('deploy/nginx.conf', () => {
   const afterUpstream = (text: string) => text.slice(text.indexOf('\n}', text.indexOf('upstream serika {')) + 2).trim();
 
   it('is docs/deploying.md’s nginx configuration, but for its upstream', () => {
-    const documented = /```nginx\n([\s\S]*?)```/.exec(read('docs/deploying.md'))![1]!;
+    const documented = documentedConfig();
     expect(afterUpstream(conf)).toBe(afterUpstream(documented));
     expect(conf).toMatch(/upstream serika \{[^}]*server serika:3000;/);
   });
 
-  describe.skipIf(!existsSync(NGINX))('with nginx -t', () => {
+  describe.skipIf(!nginxInstalled)('with nginx -t', () => {
     const dir = mkdtempSync(join(tmpdir(), 'serika-nginx-conf-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
