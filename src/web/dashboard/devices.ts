@@ -22,8 +22,9 @@ function time(ms: number): Html {
  * marked, a "Sign out" for each other one and "Sign out everywhere else".
  */
 export async function devicesSection(request: FastifyRequest, reply: FastifyReply, sessions: SessionsService): Promise<Html> {
-  const devices = await sessions.list(userOf(request).userId);
   const current = request.server.pageSessions.handle(request);
+  // This device first, then the others as listed (most recently seen first).
+  const devices = (await sessions.list(userOf(request).userId)).sort((a, b) => Number(b.handle === current) - Number(a.handle === current));
   const notice = NOTICES[String((request.query as Record<string, unknown> | undefined)?.devices)];
   const others = devices.filter((d) => d.handle !== current).length;
   return html`<section class="card" id="devices" aria-labelledby="devices-title"><h2 id="devices-title">Signed-in devices</h2>
