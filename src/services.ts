@@ -182,7 +182,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     clients,
     documents,
     registration: new ClientRegistration(storage.db, now, audit),
-    sessions: new SessionsService(storage.db, now),
+    sessions: new SessionsService(storage.db, now, audit),
     throttle: new LoginThrottle(storage.db, now),
     grants,
     budgets,

@@ -28,7 +28,9 @@ export const AUDIT_EVENTS = {
   'device_code.replayed': 'A device code was redeemed again after its tokens were issued',
   'device.approved': 'A sign-in from a device was allowed',
   'device.denied': 'A sign-in from a device was denied',
-  'session.ended': "Signed out at an app's request (RP-initiated logout)",
+  // At an app's request (RP-initiated logout: the app is named), or the user's from Signed-in devices (detail:
+  // the ended session's handle and browser, and the session that ended it).
+  'session.ended': 'A session was signed out',
 } as const;
 
 type AuditEventType = keyof typeof AUDIT_EVENTS;

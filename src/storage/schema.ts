@@ -71,6 +71,12 @@ interface SessionsTable {
   user_id: string;
   created_at: number;
   expires_at: number;
+  /** The browser's User-Agent at sign-in, truncated (0020); null before 0020. */
+  user_agent: string | null;
+  /** The client address at sign-in, as TRUST_PROXY resolves it (0020). */
+  ip: string | null;
+  /** Last request seen, refreshed at most once a minute (0020). */
+  last_seen_at: number | null;
 }
 
 interface LoginFailuresTable {

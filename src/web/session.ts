@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { SessionsService, SessionUser } from '../accounts/sessions.js';
+import { sessionHandle, type Ending, type SessionsService, type SessionUser } from '../accounts/sessions.js';
 import { field } from '../http/form-body.js';
 import { sha256Hex } from '../security/secrets.js';
 import { identify } from '../http/request-context.js';
@@ -46,7 +46,7 @@ export class PageSessions {
    * SameSite=Lax, Secure when PUBLIC_URL is https.
    */
   async signIn(request: FastifyRequest, reply: FastifyReply, userId: string): Promise<void> {
-    const session = await this.sessions.start(userId, request.cookies[this.sessionCookie]);
+    const session = await this.sessions.start(userId, request.cookies[this.sessionCookie], { userAgent: request.headers['user-agent'], ip: request.ip });
     this.started.set(request, session.id);
     reply.setCookie(this.sessionCookie, session.id, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.secure, expires: new Date(session.expiresAt) });
     reply.clearCookie(this.csrfCookie, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.secure });
@@ -57,6 +57,18 @@ export class PageSessions {
     const id = request.cookies[this.sessionCookie];
     if (id) await this.sessions.end(id);
     this.dropCookies(reply);
+  }
+
+  /** This browser's session as the Account page names it (sessionHandle), if it has one. */
+  handle(request: FastifyRequest): string | undefined {
+    const id = this.id(request);
+    return id ? sessionHandle(sha256Hex(id)) : undefined;
+  }
+
+  /** The signed-in user ends sessions of theirs from the Account page: one other, every other, or all. */
+  async endSessions(request: FastifyRequest, userId: string, which: Ending): Promise<void> {
+    const id = this.id(request);
+    await this.sessions.endForUser(userId, id ? sha256Hex(id) : null, which, request);
   }
 
   dropCookies(reply: FastifyReply): void {

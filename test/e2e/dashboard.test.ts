@@ -271,7 +271,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard in a real browser', () => {
     await elsewhere.getByRole('button', { name: 'Sign in' }).click();
     await elsewhere.waitForURL(/\/dashboard$/);
     await elsewhere.goto(`${ts.url}/dashboard/account`);
-    await elsewhere.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await elsewhere.getByRole('button', { name: 'Sign out everywhere', exact: true }).click();
     await elsewhere.waitForURL(/\/login/);
     await page.goto(`${ts.url}/dashboard`);
     expect(page.url()).toContain('/login');

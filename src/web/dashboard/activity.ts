@@ -18,6 +18,9 @@ function limitOf(detail: StoredAuditEvent['detail'], side: 'from' | 'to'): strin
 /** What an event's detail adds to its description on the page. */
 function specifics(e: StoredAuditEvent): Html | string {
   const d = e.detail;
+  if (e.type === 'session.ended' && d.prefix) {
+    return html`: <code>${String(d.prefix)}</code> (${String(d.browser)})${d.by === d.prefix ? '' : d.by ? html`, from <code>${String(d.by)}</code>` : ''}`;
+  }
   if (d.prefix) return html` <code>${String(d.prefix)}</code>`;
   if (e.type === 'budget.changed') return `: from ${limitOf(d, 'from')} to ${limitOf(d, 'to')}`;
   if (e.type === 'token.revoked') return ` (${String(d.tokenType).replace('_', ' ')})`;

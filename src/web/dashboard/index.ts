@@ -7,6 +7,7 @@ import { appsPages } from './apps.js';
 import { charactersPages } from './characters.js';
 import { clientsPages } from './clients.js';
 import { dashboardPage, guardDashboard, userOf } from './common.js';
+import { devicesPages } from './devices.js';
 import { keysPages } from './keys.js';
 import { usagePages } from './usage.js';
 import { DASHBOARD } from '../../paths.js';
@@ -41,4 +42,5 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
   await usagePages(scope, { usage: s.usage, now: s.now });
   await activityPages(scope, { audit: s.audit, appName: async (clientId) => (await s.clients.findRegistered(clientId))?.name ?? null });
   await accountPages(scope, { users: s.users, sessions: s.sessions, throttle: s.throttle });
+  await devicesPages(scope);
 }
