@@ -4,6 +4,8 @@ import { ApiKeysService } from './accounts/api-keys/service.js';
 import { AuditService } from './audit/service.js';
 import { LoginThrottle } from './accounts/login-throttle.js';
 import { SessionsService } from './accounts/sessions.js';
+import { PendingSignIns } from './accounts/pending-sign-ins.js';
+import { SecondFactors } from './accounts/second-factors/service.js';
 import { UsersService } from './accounts/users-service.js';
 import { ClientsService } from './clients/service.js';
 import { MetadataDocuments } from './clients/metadata-documents.js';
@@ -47,6 +49,10 @@ export interface Services {
   documents: MetadataDocuments | null;
   registration: ClientRegistration;
   sessions: SessionsService;
+  /** Half-sessions between the password and the second step (SPEC §11). */
+  pendingSignIns: PendingSignIns;
+  /** TOTP factors and recovery codes (SPEC §11). */
+  secondFactors: SecondFactors;
   throttle: LoginThrottle;
   grants: GrantsService;
   /** Budgets inside the grant (SPEC §10). */
@@ -140,6 +146,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const rateCounter = new RateCounter(redis);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
   const keyEncryption = new KeyEncryption(config.keyEncryptionSecrets);
+  const secondFactors = new SecondFactors(storage.db, keyEncryption, audit, now);
   const signingKeys = new SigningKeys(storage.db, config.idTokenTtl * 1000, keyEncryption, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now, transact);
@@ -174,6 +181,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     documents,
     registration: new ClientRegistration(storage.db, now, audit),
     sessions: new SessionsService(storage.db, now),
+    pendingSignIns: new PendingSignIns(storage.db, now),
+    secondFactors,
     throttle: new LoginThrottle(storage.db, now),
     grants,
     budgets,
@@ -201,6 +210,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
       issuer: config.publicUrl,
       now,
       idTokenHintSubject: (token) => idTokens.hintSubject(token),
+      hasSecondFactor: async (userId) => (await secondFactors.factorsOf(userId)).length > 0,
     }),
     characters: new CharactersService(storage.db, now),
     usage,

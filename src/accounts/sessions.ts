@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { randomSecret, sha256Hex } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
+import { formatAmr, parseAmr, PASSWORD_ONLY, type AuthMethod } from './auth-methods.js';
 
 /** Sign-in sessions last a week; signing in again starts a new one. */
 const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -11,6 +12,8 @@ export interface SessionUser {
   avatar: string | null;
   /** When the user signed in (the session's start), ms: OIDC auth_time, max_age. */
   authTime: number;
+  /** How the session was established (RFC 8176): ID tokens' amr and acr, acr_values. */
+  amr: AuthMethod[];
 }
 
 /**
@@ -24,24 +27,25 @@ export class SessionsService {
   ) {}
 
   /** A new session id every sign-in (UI-06): the previous one, if any, is destroyed. */
-  async start(userId: string, previous?: string): Promise<{ id: string; expiresAt: number }> {
+  async start(userId: string, previous?: string, amr: readonly AuthMethod[] = PASSWORD_ONLY): Promise<{ id: string; expiresAt: number }> {
     if (previous) await this.end(previous);
     const id = randomSecret('');
     const now = this.now();
     const expiresAt = now + SESSION_TTL_MS;
-    await this.db.insertInto('sessions').values({ id_hash: sha256Hex(id), user_id: userId, created_at: now, expires_at: expiresAt }).execute();
+    await this.db.insertInto('sessions').values({ id_hash: sha256Hex(id), user_id: userId, created_at: now, expires_at: expiresAt, amr: formatAmr(amr) }).execute();
     return { id, expiresAt };
   }
 
   async find(id: string): Promise<SessionUser | undefined> {
     if (id.length !== 43) return undefined;
-    return this.db
+    const row = await this.db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select(['users.id as userId', 'users.username as username', 'users.avatar as avatar', 'sessions.created_at as authTime'])
+      .select(['users.id as userId', 'users.username as username', 'users.avatar as avatar', 'sessions.created_at as authTime', 'sessions.amr as amr'])
       .where('sessions.id_hash', '=', sha256Hex(id))
       .where('sessions.expires_at', '>', this.now())
       .executeTakeFirst();
+    return row && { ...row, amr: parseAmr(row.amr) };
   }
 
   async end(id: string): Promise<void> {

@@ -21,7 +21,9 @@ export interface SealedColumn {
 export const SIGNING_KEYS_COLUMN = { table: 'signing_keys', id: 'kid', column: 'private_jwk', holds: 'private signing keys', one: 'the private signing key' } as const satisfies SealedColumn;
 export const SERVER_SECRETS_COLUMN = { table: 'server_secrets', id: 'name', column: 'value', holds: 'cookie and CSRF keys', one: 'the server secret' } as const satisfies SealedColumn;
 
-const SEALED_COLUMNS: readonly SealedColumn[] = [SIGNING_KEYS_COLUMN, SERVER_SECRETS_COLUMN];
+export const TOTP_SECRETS_COLUMN = { table: 'totp_factors', id: 'user_id', column: 'secret', holds: 'TOTP secrets', one: 'the TOTP secret of user' } as const satisfies SealedColumn;
+
+const SEALED_COLUMNS: readonly SealedColumn[] = [SIGNING_KEYS_COLUMN, SERVER_SECRETS_COLUMN, TOTP_SECRETS_COLUMN];
 
 /** The context a value is sealed for: its table, column and row (a value copied to another row does not open). */
 export function sealContext(column: SealedColumn, id: string): SealContext {
