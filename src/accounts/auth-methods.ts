@@ -26,7 +26,7 @@ export function formatAmr(amr: readonly AuthMethod[]): string {
 
 /** The first factor's methods and the second's, marked multi-factor (RFC 8176 §2 "mfa"). */
 export function withSecondFactor(first: readonly AuthMethod[], second: 'otp' | 'pop'): AuthMethod[] {
-  return [...first.filter((m) => m !== 'mfa'), second, 'mfa'];
+  return [...new Set([...first.filter((m) => m !== 'mfa'), second]), 'mfa'];
 }
 
 export function isMultiFactor(amr: readonly AuthMethod[]): boolean {
