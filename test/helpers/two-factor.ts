@@ -9,7 +9,7 @@ export function totpCode(secret: string, steps = 0): string {
 
 /** The secret a set-up page shows (the one beside its QR code). */
 export function shownSecret(page: string): string {
-  const match = /<code id="totp-secret" class="mono">([A-Z2-7]+)<\/code>/.exec(page);
+  const match = /<code id="totp-secret" class="mono"[^>]*>([A-Z2-7]+)<\/code>/.exec(page);
   if (!match) throw new Error('no TOTP secret on the page');
   return match[1]!;
 }

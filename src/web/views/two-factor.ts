@@ -12,8 +12,8 @@ export async function totpSetupFields(options: { uri: string; secret: string; er
   const svg = new Html(await QRCode.toString(options.uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 0 }));
   return html`<p>Scan this QR code with your authenticator app (1Password, Google Authenticator, Authy…), or enter the secret by hand.</p>
 <figure class="qr" role="img" aria-label="QR code of the authenticator app's secret">${svg}</figure>
-<p><label for="totp-secret">Secret</label></p>
-<div class="copy-row"><code id="totp-secret" class="mono">${options.secret}</code><button type="button" class="secondary" data-copy="totp-secret">Copy</button></div>
+<p id="totp-secret-label"><strong>Secret</strong></p>
+<div class="copy-row"><code id="totp-secret" class="mono" aria-labelledby="totp-secret-label">${options.secret}</code><button type="button" class="secondary" data-copy="totp-secret">Copy</button></div>
 <label for="code">Code from the app</label>
 <input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required aria-describedby="code-hint${options.error ? ' code-error' : ''}"${options.error ? html` aria-invalid="true"` : ''}>
 <p class="hint" id="code-hint">The 6-digit code the app shows now.</p>
