@@ -7,7 +7,7 @@ import { formatAmr, parseAmr, type AuthMethod } from './auth-methods.js';
 const PENDING_TTL_MS = 10 * 60 * 1000;
 
 /** What is asked next: a second factor's code, or setting one up first (MFA=required). */
-export type PendingStage = 'verify' | 'enroll';
+type PendingStage = 'verify' | 'enroll';
 
 export interface PendingSignIn {
   userId: string;

@@ -98,7 +98,7 @@ async function staleSealedValues(db: Kysely<Database>, encryption: KeyEncryption
 export async function keyEncryptionWarnings(publicUrl: string, db: Kysely<Database>, encryption: KeyEncryption): Promise<string[]> {
   if (!encryption.enabled) {
     return publicUrl.startsWith('https:')
-      ? ['KEY_ENCRYPTION_SECRETS is not set: private signing keys and the cookie and CSRF keys are stored in the database in the clear, so any copy of it (a backup) gives them away; set it (docs/deploying.md)']
+      ? ['KEY_ENCRYPTION_SECRETS is not set: private signing keys, the cookie and CSRF keys and TOTP secrets are stored in the database in the clear, so any copy of it (a backup) gives them away; set it (docs/deploying.md)']
       : [];
   }
   return (await staleSealedValues(db, encryption)).map(

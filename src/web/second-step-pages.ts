@@ -22,7 +22,7 @@ declare module 'fastify' {
 }
 
 /** The failures-table key second-step codes are counted under, per user, apart from the password's. */
-export const secondStepThrottleKey = (userId: string) => `otp:${userId}`;
+const secondStepThrottleKey = (userId: string) => `otp:${userId}`;
 
 export interface SecondStepDeps {
   config: Config;

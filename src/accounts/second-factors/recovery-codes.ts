@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { sha256Hex } from '../../security/secrets.js';
 
 /** SPEC §11: ten codes, shown once. */
-export const RECOVERY_CODE_COUNT = 10;
+const RECOVERY_CODE_COUNT = 10;
 /** Crockford-like base32 without look-alikes (0/O, 1/I/L): 10 characters carry 50 bits from the CSPRNG. */
 const ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 const LENGTH = 10;
