@@ -3,11 +3,20 @@ import type { Database } from '../storage/schema.js';
 import { usernameKey } from './usernames.js';
 
 /** Failures before any delay, the first delay, and the ceiling: slowed more and more, never locked out (SPEC §2). */
-export const FREE_FAILURES = 3;
+const FREE_FAILURES = 3;
 const BASE_DELAY_MS = 250;
 const MAX_DELAY_MS = 8_000;
 /** A quiet quarter of an hour forgives earlier failures. */
 const FORGET_AFTER_MS = 15 * 60 * 1000;
+
+/**
+ * Which counted failures become audit events: each up to the slowdown, then the burst that
+ * starts it and every doubling after (8, 16, 32…), so a stranger guessing cannot push the
+ * account's other events off its Activity page.
+ */
+export function failureEvents(failures: number): { failed: boolean; throttled: boolean } {
+  return { failed: failures <= FREE_FAILURES, throttled: failures === FREE_FAILURES || (failures > FREE_FAILURES && (failures & (failures - 1)) === 0) };
+}
 
 /** A username's key in the failures table. */
 const nameKey = (username: string) => usernameKey(username).slice(0, 64);

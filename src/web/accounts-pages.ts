@@ -1,6 +1,6 @@
 import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FREE_FAILURES, type LoginThrottle } from '../accounts/login-throttle.js';
+import { failureEvents, type LoginThrottle } from '../accounts/login-throttle.js';
 import type { UsersService } from '../accounts/users-service.js';
 import type { ClientsService } from '../clients/service.js';
 import type { Config } from '../config.js';
@@ -100,10 +100,9 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
       // not the name either (it is often a password typed in the wrong box): the row keeps the address only.
       const target = username.length <= 64 ? ((await users.findByUsername(username))?.id ?? null) : null;
       const named: Record<string, string> = target === null ? {} : { username };
-      // Each failure up to the slowdown, then the burst that starts it and every doubling after (8, 16, 32…):
-      // a stranger who knows a username cannot push the account's other events off its Activity page.
-      if (failures <= FREE_FAILURES) await audit.record({ type: 'sign_in.failed', userId: target, detail: named }, request);
-      if (failures === FREE_FAILURES || (failures > FREE_FAILURES && (failures & (failures - 1)) === 0)) {
+      const report = failureEvents(failures);
+      if (report.failed) await audit.record({ type: 'sign_in.failed', userId: target, detail: named }, request);
+      if (report.throttled) {
         await audit.record({ type: 'sign_in.throttled', userId: target, detail: { ...named, failures } }, request);
       }
       return sendPage(reply, 401, loginView(await form(reply, { returnTo, username, error: 'Incorrect username or password.' })));

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FREE_FAILURES, type LoginThrottle } from '../accounts/login-throttle.js';
+import { failureEvents, type LoginThrottle } from '../accounts/login-throttle.js';
 import { withSecondFactor, type AuthMethod } from '../accounts/auth-methods.js';
 import type { PendingSignIn } from '../accounts/pending-sign-ins.js';
 import type { SecondFactors } from '../accounts/second-factors/service.js';
@@ -83,8 +83,9 @@ export class SecondStep {
       return method;
     }
     const failures = await throttle.recordFailureFor(key);
-    if (failures <= FREE_FAILURES) await audit.record({ type: 'sign_in.failed', userId, detail: { factor: 'totp' } }, request);
-    if (failures === FREE_FAILURES || (failures > FREE_FAILURES && (failures & (failures - 1)) === 0)) {
+    const report = failureEvents(failures);
+    if (report.failed) await audit.record({ type: 'sign_in.failed', userId, detail: { factor: 'totp' } }, request);
+    if (report.throttled) {
       await audit.record({ type: 'sign_in.throttled', userId, detail: { factor: 'totp', failures } }, request);
     }
     return null;
