@@ -8,7 +8,8 @@ import type { Database } from '../storage/schema.js';
 /** The security events Serika records (ids and names only, never a secret). */
 export const AUDIT_EVENTS = {
   'sign_in.succeeded': 'Signed in',
-  'sign_in.failed': 'A sign-in failed: wrong password',
+  // The Activity page adds what was wrong: the password, or a second step's code (detail.factor).
+  'sign_in.failed': 'A sign-in failed',
   'sign_in.throttled': 'Repeated failed sign-ins: further attempts are slowed',
   'sign_in.ip_limited': 'Too many failed sign-ins from one address: it is refused until the minute is over',
   'second_factor.added': 'Two-factor authentication turned on',

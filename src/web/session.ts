@@ -96,6 +96,7 @@ export class PageSessions {
 
   dropCookies(reply: FastifyReply): void {
     reply.clearCookie(this.sessionCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.secure });
+    reply.clearCookie(this.pendingCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.secure });
     reply.clearCookie(this.csrfCookie, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.secure });
   }
 

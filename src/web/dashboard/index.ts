@@ -42,5 +42,5 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
   await usagePages(scope, { usage: s.usage, now: s.now });
   await activityPages(scope, { audit: s.audit, appName: async (clientId) => (await s.clients.findRegistered(clientId))?.name ?? null });
   await accountPages(scope, { users: s.users, sessions: s.sessions, throttle: s.throttle, secondFactors: s.secondFactors });
-  await twoFactorPages(scope, { secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, issuer: s.config.publicUrl });
+  await twoFactorPages(scope, { secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, issuer: s.config.publicUrl });
 }

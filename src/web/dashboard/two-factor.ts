@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LoginThrottle } from '../../accounts/login-throttle.js';
 import type { SecondFactors } from '../../accounts/second-factors/service.js';
 import { totpUri } from '../../accounts/second-factors/totp.js';
 import type { UsersService } from '../../accounts/users-service.js';
@@ -15,6 +17,7 @@ export interface TwoFactorDeps {
   secondFactors: SecondFactors;
   users: UsersService;
   secondStep: SecondStep;
+  throttle: LoginThrottle;
   issuer: string;
 }
 
@@ -40,7 +43,17 @@ export async function twoFactorCard(request: FastifyRequest, reply: FastifyReply
 
 /** Setting the authenticator app up and turning it off (SPEC §11), under the Account section. */
 export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps): Promise<void> {
-  const { secondFactors, users, secondStep, issuer } = deps;
+  const { secondFactors, users, secondStep, issuer, throttle } = deps;
+
+  /** The password, slowed like sign-in (UI-05): a stolen session cannot guess it at full speed here either. */
+  const passwordProof = async (username: string, password: string): Promise<boolean> => {
+    const delay = await throttle.delayFor(username);
+    if (delay > 0) await sleep(delay);
+    const right = (await users.verifyCredentials(username, password)) !== null;
+    if (right) await throttle.clear(username);
+    else await throttle.recordFailure(username);
+    return right;
+  };
 
   const setupPage = async (request: FastifyRequest, reply: FastifyReply, status = 200, error?: string) => {
     const user = userOf(request);
@@ -73,9 +86,7 @@ export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps
   scope.post(`${BASE}/off`, async (request, reply) => {
     const user = userOf(request);
     const proof = field(request.body, 'proof') ?? '';
-    const proven = /^\d{6}$/.test(proof.trim())
-      ? (await secondStep.checkCode(request, user.userId, proof)) === 'totp'
-      : (await users.verifyCredentials(user.username, proof)) !== null;
+    const proven = /^\d{6}$/.test(proof.trim()) ? (await secondStep.checkCode(request, user.userId, proof)) === 'totp' : await passwordProof(user.username, proof);
     if (!proven) {
       const card = await twoFactorCard(request, reply, secondFactors, { proof: 'That is neither a current code nor your password.' });
       return dashboardPage(request, reply, { title: 'Account', section: DASHBOARD.account, status: 400, body: html`<h1>Account</h1>${card}` });
