@@ -39,7 +39,8 @@ import { fastifyTrustProxy, warnOfUnseenProxies } from './http/trust-proxy.js';
 import { API_BASE, PATHS } from './paths.js';
 import { sharedSecret } from './security/server-secrets.js';
 import { closeServices, type Services } from './services.js';
-import { accountsPages } from './web/accounts-pages.js';
+import { accountsPages, appAskingFor } from './web/accounts-pages.js';
+import { SecondStep, secondStepPages } from './web/second-step-pages.js';
 import { assetRoutes } from './web/assets.js';
 import { authorizePages } from './web/authorize-pages.js';
 import { endSessionPages } from './web/end-session-pages.js';
@@ -113,8 +114,19 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   app.setErrorHandler(sendErrorFor);
   app.setNotFoundHandler(notFound);
 
-  const pageSessions = new PageSessions(services.sessions, config.publicUrl);
+  const pageSessions = new PageSessions(services.sessions, config.publicUrl, services.pendingSignIns);
   app.decorate('pageSessions', pageSessions);
+  const stepDeps = {
+    config,
+    users: services.users,
+    secondFactors: services.secondFactors,
+    pageSessions,
+    throttle: services.throttle,
+    audit: services.audit,
+    appAsking: appAskingFor(services.clients),
+  };
+  const secondStep = new SecondStep(stepDeps);
+  app.decorate('secondStep', secondStep);
   const cookieSigningKey = await sharedSecret(services.storage.db, 'cookie-signing-key', services.keyEncryption);
   const csrfHmacKey = await sharedSecret(services.storage.db, 'csrf-hmac-key', services.keyEncryption);
   // Rate-limit counters live in Redis when REDIS_URL is set (shared by every instance), else in-process.
@@ -212,11 +224,12 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     });
     protectFormPosts(pages, config.publicUrl);
     await assetRoutes(pages);
-    await authorizePages(pages, { authorization: services.authorization, pageSessions });
+    const { users, clients, throttle, audit, telemetry } = services;
+    await authorizePages(pages, { authorization: services.authorization, pageSessions, secondStep });
     await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens, audit: services.audit });
     await devicePages(pages, { pageSessions, decisions: services.deviceDecisions });
-    const { users, clients, throttle, audit, telemetry } = services;
-    await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter });
+    await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter, secondStep });
+    await secondStepPages(pages, { ...stepDeps, secondStep });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());
     await pages.register(dashboardRoutes, services);
   });

@@ -42,6 +42,8 @@ export interface Config {
   /** Accounts created per IP per hour at /signup; 0 turns the limit off. */
   rateLimitSignup: number;
   signup: 'open' | 'closed';
+  /** MFA: `required` makes every user set up a second factor at their next sign-in (SPEC §11). */
+  mfa: 'optional' | 'required';
   metricsToken: string | null;
   logLevel: LogLevel;
   /** Fastify's trustProxy: whose X-Forwarded-For/-Proto to believe (false: nobody's). */
@@ -302,6 +304,7 @@ export function parseConfig(env: Env = process.env): Config {
     rateLimitLogin: rate('RATE_LIMIT_LOGIN', 20),
     rateLimitSignup: integer(env, 'RATE_LIMIT_SIGNUP', 10, 0, 1_000_000_000, 'a whole number of accounts per hour (0 turns the limit off)'),
     signup: oneOf(env, 'SIGNUP', ['open', 'closed'] as const, 'open'),
+    mfa: oneOf(env, 'MFA', ['optional', 'required'] as const, 'optional'),
     metricsToken: metricsToken(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     trustProxy: trustProxy(env),

@@ -49,6 +49,9 @@ export const PATHS = {
   /** RFC 9728 §3.1: the resource's path follows this prefix; the prefix alone is the origin's. */
   protectedResourceMetadata: '/.well-known/oauth-protected-resource',
   login: '/login',
+  /** The second step of a sign-in (SPEC §11), and setting a factor up when MFA=required asks for one first. */
+  loginVerify: '/login/verify',
+  loginTwoFactorSetup: '/login/two-factor',
   signup: '/signup',
   logout: '/logout',
   dashboard: '/dashboard',

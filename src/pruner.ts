@@ -28,7 +28,7 @@ export async function pruneOnce(services: Services): Promise<PruneCounts | null>
 }
 
 async function pruneExpired(services: Services): Promise<PruneCounts | null> {
-  const { storage, oauth, sessions, throttle, clients, devices, budgets } = services;
+  const { storage, oauth, sessions, throttle, clients, devices, budgets, pendingSignIns } = services;
   return storage.db.transaction().execute(async (trx) => {
     if (storage.dialect === 'postgres') {
       const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as locked`.execute(trx);
@@ -40,6 +40,7 @@ async function pruneExpired(services: Services): Promise<PruneCounts | null> {
       deviceCodes: await devices.prune(trx, now),
       sessions: await sessions.prune(trx, now),
       loginFailures: await throttle.prune(trx, now),
+      pendingSignIns: await pendingSignIns.prune(trx, now),
       unusedOwnerlessClients: await clients.pruneOwnerless(trx, now),
       budgetHoldsReleased: await budgets.releaseExpired(trx, now),
       cacheInvalidations: await services.invalidations.prune(trx, Date.now()),

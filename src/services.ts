@@ -4,6 +4,8 @@ import { ApiKeysService } from './accounts/api-keys/service.js';
 import { AuditService } from './audit/service.js';
 import { LoginThrottle } from './accounts/login-throttle.js';
 import { SessionsService } from './accounts/sessions.js';
+import { PendingSignIns } from './accounts/pending-sign-ins.js';
+import { SecondFactors } from './accounts/second-factors/service.js';
 import { UsersService } from './accounts/users-service.js';
 import { ClientsService } from './clients/service.js';
 import { MetadataDocuments } from './clients/metadata-documents.js';
@@ -48,6 +50,10 @@ export interface Services {
   documents: MetadataDocuments | null;
   registration: ClientRegistration;
   sessions: SessionsService;
+  /** Half-sessions between the password and the second step (SPEC §11). */
+  pendingSignIns: PendingSignIns;
+  /** TOTP factors and recovery codes (SPEC §11). */
+  secondFactors: SecondFactors;
   throttle: LoginThrottle;
   grants: GrantsService;
   /** Budgets inside the grant (SPEC §10). */
@@ -150,6 +156,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const users = new UsersService(storage.db, now, audit, invalidations);
   const rateCounter = new RateCounter(redis);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
+  const secondFactors = new SecondFactors(storage.db, keyEncryption, audit, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now, transact);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
@@ -183,6 +190,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     documents,
     registration: new ClientRegistration(storage.db, now, audit),
     sessions: new SessionsService(storage.db, now, audit),
+    pendingSignIns: new PendingSignIns(storage.db, now),
+    secondFactors,
     throttle: new LoginThrottle(storage.db, now),
     grants,
     budgets,
@@ -210,6 +219,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
       issuer: config.publicUrl,
       now,
       idTokenHintSubject: (token) => idTokens.hintSubject(token),
+      hasSecondFactor: async (userId) => (await secondFactors.factorsOf(userId)).length > 0,
     }),
     characters: new CharactersService(storage.db, now),
     usage,

@@ -3,11 +3,23 @@ import type { Database } from '../storage/schema.js';
 import { usernameKey } from './usernames.js';
 
 /** Failures before any delay, the first delay, and the ceiling: slowed more and more, never locked out (SPEC §2). */
-export const FREE_FAILURES = 3;
+const FREE_FAILURES = 3;
 const BASE_DELAY_MS = 250;
 const MAX_DELAY_MS = 8_000;
 /** A quiet quarter of an hour forgives earlier failures. */
 const FORGET_AFTER_MS = 15 * 60 * 1000;
+
+/**
+ * Which counted failures become audit events: each up to the slowdown, then the burst that
+ * starts it and every doubling after (8, 16, 32…), so a stranger guessing cannot push the
+ * account's other events off its Activity page.
+ */
+export function failureEvents(failures: number): { failed: boolean; throttled: boolean } {
+  return { failed: failures <= FREE_FAILURES, throttled: failures === FREE_FAILURES || (failures > FREE_FAILURES && (failures & (failures - 1)) === 0) };
+}
+
+/** A username's key in the failures table. */
+const nameKey = (username: string) => usernameKey(username).slice(0, 64);
 
 function delayAfter(failures: number): number {
   if (failures < FREE_FAILURES) return 0;
@@ -65,18 +77,30 @@ export class LoginThrottle {
   ) {}
 
   async delayFor(username: string): Promise<number> {
-    const row = await this.db
-      .selectFrom('login_failures')
-      .select(['failures', 'last_failure_at'])
-      .where('username_key', '=', usernameKey(username).slice(0, 64))
-      .executeTakeFirst();
-    if (!row || this.now() - row.last_failure_at > FORGET_AFTER_MS) return 0;
-    return delayAfter(row.failures);
+    return this.delayForKey(nameKey(username));
   }
 
   /** Counts a failure; returns the failures now counted for the name (a quiet quarter hour restarts at 1). */
   async recordFailure(username: string): Promise<number> {
-    return countFailure(this.db, usernameKey(username).slice(0, 64), this.now(), FORGET_AFTER_MS);
+    return this.recordFailureFor(nameKey(username));
+  }
+
+  /**
+   * The same escalation under another key: second-step codes count per user (`otp:<user id>`,
+   * SPEC §11 "guesses are throttled like passwords"), apart from the password's count.
+   */
+  async delayForKey(key: string): Promise<number> {
+    const row = await failuresUnder(this.db, key);
+    if (!row || this.now() - row.lastFailureAt > FORGET_AFTER_MS) return 0;
+    return delayAfter(row.failures);
+  }
+
+  async recordFailureFor(key: string): Promise<number> {
+    return countFailure(this.db, key, this.now(), FORGET_AFTER_MS);
+  }
+
+  async clearKey(key: string): Promise<void> {
+    await this.db.deleteFrom('login_failures').where('username_key', '=', key).execute();
   }
 
   /** Failures already forgiven (a quiet quarter hour), for the pruner. */
@@ -85,6 +109,6 @@ export class LoginThrottle {
   }
 
   async clear(username: string): Promise<void> {
-    await this.db.deleteFrom('login_failures').where('username_key', '=', usernameKey(username).slice(0, 64)).execute();
+    await this.clearKey(nameKey(username));
   }
 }

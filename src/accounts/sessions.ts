@@ -5,6 +5,7 @@ import type { RequestOrigin } from '../http/request-context.js';
 import { randomSecret, sha256Hex } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
 import { USER_AGENT_MAX, browserName } from './user-agent.js';
+import { formatAmr, parseAmr, PASSWORD_ONLY, type AuthMethod } from './auth-methods.js';
 
 /** Sign-in sessions last a week; signing in again starts a new one. */
 const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -25,6 +26,8 @@ export interface SessionUser {
   avatar: string | null;
   /** When the user signed in (the session's start), ms: OIDC auth_time, max_age. */
   authTime: number;
+  /** How the session was established (RFC 8176): ID tokens' amr and acr, acr_values. */
+  amr: AuthMethod[];
 }
 
 /** Where a session was started from: the browser's User-Agent and the client address TRUST_PROXY gives. */
@@ -59,7 +62,7 @@ export class SessionsService {
   ) {}
 
   /** A new session id every sign-in (UI-06): the previous one, if any, is destroyed. */
-  async start(userId: string, previous?: string, from: SessionOrigin = {}): Promise<{ id: string; expiresAt: number }> {
+  async start(userId: string, previous?: string, from: SessionOrigin = {}, amr: readonly AuthMethod[] = PASSWORD_ONLY): Promise<{ id: string; expiresAt: number }> {
     if (previous) await this.end(previous);
     const id = randomSecret('');
     const now = this.now();
@@ -74,6 +77,7 @@ export class SessionsService {
         user_agent: from.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
         ip: from.ip ?? null,
         last_seen_at: now,
+        amr: formatAmr(amr),
       })
       .execute();
     return { id, expiresAt };
@@ -87,14 +91,14 @@ export class SessionsService {
     const row = await this.db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select(['users.id as userId', 'users.username as username', 'users.avatar as avatar', 'sessions.created_at as authTime', 'sessions.last_seen_at as lastSeenAt'])
+      .select(['users.id as userId', 'users.username as username', 'users.avatar as avatar', 'sessions.created_at as authTime', 'sessions.last_seen_at as lastSeenAt', 'sessions.amr as amr'])
       .where('sessions.id_hash', '=', idHash)
       .where('sessions.expires_at', '>', now)
       .executeTakeFirst();
     if (!row) return undefined;
-    const { lastSeenAt, ...user } = row;
+    const { lastSeenAt, amr, ...user } = row;
     if (lastSeenAt === null || now - Number(lastSeenAt) >= LAST_SEEN_EVERY_MS) await this.markSeen(idHash, now);
-    return user;
+    return { ...user, amr: parseAmr(amr) };
   }
 
   /** Conditional, so instances serving the same session at once write it once. */

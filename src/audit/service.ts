@@ -8,9 +8,13 @@ import type { Database } from '../storage/schema.js';
 /** The security events Serika records (ids and names only, never a secret). */
 export const AUDIT_EVENTS = {
   'sign_in.succeeded': 'Signed in',
-  'sign_in.failed': 'A sign-in failed: wrong password',
+  // The Activity page adds what was wrong: the password, or a second step's code (detail.factor).
+  'sign_in.failed': 'A sign-in failed',
   'sign_in.throttled': 'Repeated failed sign-ins: further attempts are slowed',
   'sign_in.ip_limited': 'Too many failed sign-ins from one address: it is refused until the minute is over',
+  'second_factor.added': 'Two-factor authentication turned on',
+  'second_factor.removed': 'Two-factor authentication turned off',
+  'recovery_code.used': 'A recovery code was used to sign in',
   'password.changed': 'Password changed; other sessions signed out',
   'account.deleted': 'Account deleted',
   'api_key.created': 'API key created',

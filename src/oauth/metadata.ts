@@ -6,9 +6,10 @@ import { IGNORED_SCOPES, SCOPE_NAMES } from '../scopes.js';
 import { ORIGIN, RESOURCE_PATHS, protectedResource } from '../audiences.js';
 import { GRANT_TYPE_NAMES } from '../clients/rules.js';
 import { BUDGET_TYPE } from '../consent/budget-rules.js';
+import { ACR_VALUES_SUPPORTED } from '../accounts/auth-methods.js';
 
 /** The claims an ID token or userinfo may hold (SPEC §7). */
-const CLAIMS = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'preferred_username', 'name', 'picture', 'email', 'email_verified'];
+const CLAIMS = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'amr', 'acr', 'preferred_username', 'name', 'picture', 'email', 'email_verified'];
 
 /**
  * RFC 8414 §2 authorization server metadata and OpenID Connect Discovery 1.0
@@ -41,6 +42,8 @@ function authorizationServerMetadata(config: Config) {
     id_token_signing_alg_values_supported: [...SIGNING_ALGS],
     claims_supported: CLAIMS,
     prompt_values_supported: ['none', 'login', 'consent'],
+    // SPEC §11: acr_values may ask for the multi-factor policy.
+    acr_values_supported: [...ACR_VALUES_SUPPORTED],
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     claims_parameter_supported: false,

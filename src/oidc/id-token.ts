@@ -2,6 +2,7 @@ import { emailClaims, profileClaims } from './standard-claims.js';
 import { hash } from 'node:crypto';
 import { CompactSign, createLocalJWKSet, jwtVerify } from 'jose';
 import type { UserProfile, UsersService } from '../accounts/users-service.js';
+import { acrOf, parseAmr } from '../accounts/auth-methods.js';
 import { DEFAULT_ALG, type SigningAlg } from './signing-algs.js';
 import type { SigningKeys } from './signing-keys.js';
 
@@ -14,6 +15,8 @@ export interface IdTokenRequest {
   nonce?: string | null;
   /** When the user signed in, in milliseconds. */
   authTime?: number | null;
+  /** How the user signed in (RFC 8176 amr, stored form); null or absent: a password. */
+  amr?: string | null;
   /** The access token issued beside it, for at_hash. */
   accessToken: string;
   /** The user's profile claims when the caller has read them already (else they are read here). */
@@ -78,6 +81,10 @@ export class IdTokens {
     const claims: Record<string, unknown> = { iss: issuer, sub: request.userId, aud: request.clientId, exp: issuedAt + ttlSeconds, iat: issuedAt, at_hash: atHash(request.accessToken, alg) };
     if (request.authTime) claims.auth_time = Math.floor(request.authTime / 1000);
     if (request.nonce) claims.nonce = request.nonce;
+    // SPEC §11 (RFC 8176, OIDC Core §2): how the user signed in, and the multi-factor policy when two factors were used.
+    const amr = parseAmr(request.amr);
+    claims.amr = amr;
+    claims.acr = acrOf(amr);
     if (user && request.scopes.includes('profile')) Object.assign(claims, profileClaims(user));
     if (user && request.scopes.includes('email')) Object.assign(claims, emailClaims(user));
     const { kid, key } = await keys.signingKey(alg);

@@ -21,7 +21,9 @@ export interface SealedColumn {
 export const SIGNING_KEYS_COLUMN = { table: 'signing_keys', id: 'kid', column: 'private_jwk', holds: 'private signing keys', one: 'the private signing key' } as const satisfies SealedColumn;
 export const SERVER_SECRETS_COLUMN = { table: 'server_secrets', id: 'name', column: 'value', holds: 'cookie and CSRF keys', one: 'the server secret' } as const satisfies SealedColumn;
 
-const SEALED_COLUMNS: readonly SealedColumn[] = [SIGNING_KEYS_COLUMN, SERVER_SECRETS_COLUMN];
+export const TOTP_SECRETS_COLUMN = { table: 'totp_factors', id: 'user_id', column: 'secret', holds: 'TOTP secrets', one: 'the TOTP secret of user' } as const satisfies SealedColumn;
+
+const SEALED_COLUMNS: readonly SealedColumn[] = [SIGNING_KEYS_COLUMN, SERVER_SECRETS_COLUMN, TOTP_SECRETS_COLUMN];
 
 /** The context a value is sealed for: its table, column and row (a value copied to another row does not open). */
 export function sealContext(column: SealedColumn, id: string): SealContext {
@@ -96,7 +98,7 @@ async function staleSealedValues(db: Kysely<Database>, encryption: KeyEncryption
 export async function keyEncryptionWarnings(publicUrl: string, db: Kysely<Database>, encryption: KeyEncryption): Promise<string[]> {
   if (!encryption.enabled) {
     return publicUrl.startsWith('https:')
-      ? ['KEY_ENCRYPTION_SECRETS is not set: private signing keys and the cookie and CSRF keys are stored in the database in the clear, so any copy of it (a backup) gives them away; set it (docs/deploying.md)']
+      ? ['KEY_ENCRYPTION_SECRETS is not set: private signing keys, the cookie and CSRF keys and TOTP secrets are stored in the database in the clear, so any copy of it (a backup) gives them away; set it (docs/deploying.md)']
       : [];
   }
   return (await staleSealedValues(db, encryption)).map(

@@ -77,6 +77,36 @@ interface SessionsTable {
   ip: string | null;
   /** Last request seen, refreshed at most once a minute (0020). */
   last_seen_at: number | null;
+  /** How the session was established: RFC 8176 amr values, space-separated; null = "pwd" (before 0018). */
+  amr: string | null;
+}
+
+/** A user's authenticator app (SPEC §11): the secret sealed with KEY_ENCRYPTION_SECRETS. */
+interface TotpFactorsTable {
+  user_id: string;
+  secret: string;
+  confirmed_at: number | null;
+  last_used_step: number | null;
+  created_at: number;
+}
+
+/** Recovery codes, as SHA-256, each used once. */
+interface RecoveryCodesTable {
+  code_hash: string;
+  user_id: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+/** Half-sessions between the password and the second step (SPEC §11), the cookie's id as SHA-256. */
+interface PendingSignInsTable {
+  id_hash: string;
+  user_id: string;
+  amr: string;
+  stage: 'verify' | 'enroll';
+  return_to: string | null;
+  created_at: number;
+  expires_at: number;
 }
 
 interface LoginFailuresTable {
@@ -112,6 +142,8 @@ export interface OAuthPendingRequestsTable {
   /** When the user signed in (ms), for auth_time. */
   auth_time: number | null;
   resources: string | null;
+  /** How the user signed in (RFC 8176 amr, space-separated); null = "pwd". */
+  amr: string | null;
 }
 
 export interface OAuthCodesTable {
@@ -127,6 +159,8 @@ export interface OAuthCodesTable {
   nonce: string | null;
   auth_time: number | null;
   resources: string | null;
+  /** How the user signed in (RFC 8176 amr, space-separated); null = "pwd". */
+  amr: string | null;
 }
 
 type TokenKind = 'access' | 'refresh';
@@ -145,6 +179,8 @@ export interface OAuthTokensTable {
   consumed_at: number | null;
   auth_time: number | null;
   resources: string | null;
+  /** How the user signed in (RFC 8176 amr, space-separated); null = "pwd". */
+  amr: string | null;
 }
 
 type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';
@@ -166,6 +202,8 @@ export interface OAuthDeviceCodesTable {
   expires_at: number;
   /** JSON BudgetLimit the device asked for (SPEC §10), or null. */
   budget: string | null;
+  /** How the approving user signed in (RFC 8176 amr, space-separated); null = "pwd". */
+  amr: string | null;
 }
 
 /** One-time ids of device confirmation pages (SPEC §9), as SHA-256: a decision presents the id of the page it came from. */
@@ -282,6 +320,9 @@ export interface Database {
   oauth_clients: OAuthClientsTable;
   server_secrets: ServerSecretsTable;
   sessions: SessionsTable;
+  totp_factors: TotpFactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  pending_sign_ins: PendingSignInsTable;
   login_failures: LoginFailuresTable;
   oauth_grants: OAuthGrantsTable;
   oauth_pending_requests: OAuthPendingRequestsTable;

@@ -1,6 +1,6 @@
 import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FREE_FAILURES, type LoginThrottle } from '../accounts/login-throttle.js';
+import { failureEvents, type LoginThrottle } from '../accounts/login-throttle.js';
 import type { UsersService } from '../accounts/users-service.js';
 import type { ClientsService } from '../clients/service.js';
 import type { Config } from '../config.js';
@@ -15,6 +15,7 @@ import type { AuditService } from '../audit/service.js';
 import type { Telemetry } from '../http/telemetry.js';
 import { loginIpLimit } from './login-limit.js';
 import type { RateCounter } from '../http/rate-limit-store.js';
+import type { SecondStep } from './second-step-pages.js';
 
 export interface AccountsPagesDeps {
   config: Config;
@@ -25,6 +26,17 @@ export interface AccountsPagesDeps {
   audit: AuditService;
   telemetry: Telemetry;
   rateCounter: RateCounter;
+  /** What follows a right password: the second step, a factor's set-up (MFA=required), or the session. */
+  secondStep: SecondStep;
+}
+
+/** The app waiting behind a sign-in, named on the page (an authorization request's client). */
+export function appAskingFor(clients: ClientsService): (returnTo: string | null) => Promise<string | undefined> {
+  return async (returnTo) => {
+    if (!returnTo?.startsWith(`${PATHS.authorize}?`)) return undefined;
+    const clientId = new URLSearchParams(returnTo.slice(returnTo.indexOf('?') + 1)).get('client_id');
+    return clientId ? (await clients.findRegistered(clientId))?.name : undefined;
+  };
 }
 
 /** Sign-up, sign-in and sign-out (SPEC §2). */
@@ -41,12 +53,7 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
   // sent together cannot all pass before any is counted), given back when none was made.
   const signupKey = (request: FastifyRequest) => `signup:${request.ip}`;
 
-  /** The app waiting behind a sign-in, named on the page (an authorization request's client). */
-  const appAsking = async (returnTo: string | null): Promise<string | undefined> => {
-    if (!returnTo?.startsWith(`${PATHS.authorize}?`)) return undefined;
-    const clientId = new URLSearchParams(returnTo.slice(returnTo.indexOf('?') + 1)).get('client_id');
-    return clientId ? (await clients.findRegistered(clientId))?.name : undefined;
-  };
+  const appAsking = appAskingFor(clients);
   const form = async (reply: FastifyReply, state: Omit<FormState, 'csrf' | 'appName'>): Promise<FormState> => ({
     ...state,
     csrf: pageSessions.csrf(reply),
@@ -98,18 +105,15 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
       // not the name either (it is often a password typed in the wrong box): the row keeps the address only.
       const target = username.length <= 64 ? ((await users.findByUsername(username))?.id ?? null) : null;
       const named: Record<string, string> = target === null ? {} : { username };
-      // Each failure up to the slowdown, then the burst that starts it and every doubling after (8, 16, 32…):
-      // a stranger who knows a username cannot push the account's other events off its Activity page.
-      if (failures <= FREE_FAILURES) await audit.record({ type: 'sign_in.failed', userId: target, detail: named }, request);
-      if (failures === FREE_FAILURES || (failures > FREE_FAILURES && (failures & (failures - 1)) === 0)) {
+      const report = failureEvents(failures);
+      if (report.failed) await audit.record({ type: 'sign_in.failed', userId: target, detail: named }, request);
+      if (report.throttled) {
         await audit.record({ type: 'sign_in.throttled', userId: target, detail: { ...named, failures } }, request);
       }
       return sendPage(reply, 401, loginView(await form(reply, { returnTo, username, error: 'Incorrect username or password.' })));
     }
     await throttle.clear(username);
-    await pageSessions.signIn(request, reply, user.id);
-    await audit.record({ type: 'sign_in.succeeded', userId: user.id }, request);
-    return signedIn(reply, returnTo);
+    return deps.secondStep.afterPassword(request, reply, user.id, returnTo);
   };
 
   scope.get(PATHS.signup, async (request, reply) => {
@@ -141,6 +145,8 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
       if (!(error instanceof AppError) || error.status >= 500) throw error;
       return sendPage(reply, error.status === 409 ? 409 : 400, signupView(await form(reply, { returnTo, username, email, error: error.message })));
     }
+    // MFA=required: a new account sets up its second factor before its first session, like any sign-in.
+    if (config.mfa === 'required') return deps.secondStep.afterPassword(request, reply, userId, returnTo);
     await pageSessions.signIn(request, reply, userId);
     return signedIn(reply, returnTo);
   });

@@ -7,6 +7,7 @@ import { PATHS } from '../paths.js';
 import { sendPage } from './layout.js';
 import { sendOAuthErrorPage, sendErrorPage } from './page-errors.js';
 import type { PageSessions } from './session.js';
+import type { SecondStep } from './second-step-pages.js';
 import { consentPage } from './views/consent.js';
 import { readSpendingLimit } from './views/spending-limit.js';
 
@@ -22,6 +23,8 @@ function withFreshLoginMarker(url: string, after: number): string {
 export interface AuthorizePagesDeps {
   authorization: AuthorizationService;
   pageSessions: PageSessions;
+  /** acr_values asked for a second factor the session has not used (SPEC §11). */
+  secondStep: SecondStep;
 }
 
 /**
@@ -30,7 +33,7 @@ export interface AuthorizePagesDeps {
  * posts the user's decision back.
  */
 export async function authorizePages(scope: FastifyInstance, deps: AuthorizePagesDeps): Promise<void> {
-  const { authorization, pageSessions } = deps;
+  const { authorization, pageSessions, secondStep } = deps;
 
   const show = (request: FastifyRequest, reply: FastifyReply, user: SessionUser | null, outcome: AuthorizeOutcome) => {
     switch (outcome.kind) {
@@ -48,6 +51,8 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
         if (outcome.loginHint) query.set('login_hint', outcome.loginHint);
         return reply.code(303).header('location', `${PATHS.login}?${query.toString()}`).send();
       }
+      case 'second_factor':
+        return secondStep.stepUp(request, reply, { userId: outcome.userId, amr: user?.amr ?? [], returnTo: request.url });
       case 'consent':
         return sendPage(reply, 200, consentPage({ ...outcome, user: user!, csrf: pageSessions.csrf(reply) }));
     }
@@ -55,7 +60,7 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
 
   scope.get(PATHS.authorize, { schema: { hide: true } }, async (request, reply) => {
     const user = await pageSessions.user(request);
-    const session = user && { userId: user.userId, authTime: user.authTime };
+    const session = user && { userId: user.userId, authTime: user.authTime, amr: user.amr };
     return show(request, reply, user, await authorization.start(request.raw.url ?? '', session, { ip: request.ip, log: request.log }));
   });
 

@@ -8,6 +8,7 @@ import { sendErrorPage } from './page-errors.js';
 import type { PageSessions } from './session.js';
 import { deviceCodeForm, deviceConfirmPage, deviceDonePage } from './views/device.js';
 import { readSpendingLimit } from './views/spending-limit.js';
+import { formatAmr } from '../accounts/auth-methods.js';
 
 export interface DevicePagesDeps {
   pageSessions: PageSessions;
@@ -82,7 +83,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
     if (decision !== 'allow' && decision !== 'deny') return sendErrorPage(reply, 400, 'invalid_request', 'Choose Allow or Deny.');
     const budget = decision === 'allow' ? readSpendingLimit(request.body) : undefined;
     const typed = field(request.body, 'user_code') ?? '';
-    const outcome = await decisions.decide({ userId: user.userId, authTime: user.authTime, typed, confirmation: field(request.body, 'confirmation'), decision, budget }, request);
+    const outcome = await decisions.decide({ userId: user.userId, authTime: user.authTime, amr: formatAmr(user.amr), typed, confirmation: field(request.body, 'confirmation'), decision, budget }, request);
     switch (outcome.kind) {
       case 'wait':
       case 'wrong':

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sessionHandle, type Ending, type SessionsService, type SessionUser } from '../accounts/sessions.js';
+import type { AuthMethod } from '../accounts/auth-methods.js';
+import type { PendingSignIn, PendingSignIns } from '../accounts/pending-sign-ins.js';
 import { field } from '../http/form-body.js';
 import { sha256Hex } from '../security/secrets.js';
 import { identify } from '../http/request-context.js';
@@ -15,21 +17,54 @@ export class PageSessions {
   readonly secure: boolean;
   readonly sessionCookie: string;
   readonly csrfCookie: string;
+  /** The half-session between the password and the second step (SPEC §11). */
+  readonly pendingCookie: string;
   /** A session started during this request, before the browser has its cookie. */
   private readonly started = new WeakMap<FastifyRequest, string>();
+  /** Likewise a half-session. */
+  private readonly startedPending = new WeakMap<FastifyRequest, string>();
 
   constructor(
     private readonly sessions: SessionsService,
     publicUrl: string,
+    private readonly pending: PendingSignIns,
   ) {
     this.secure = publicUrl.startsWith('https:');
     const prefix = this.secure ? '__Host-' : '';
     this.sessionCookie = `${prefix}serika_session`;
     this.csrfCookie = `${prefix}serika_csrf`;
+    this.pendingCookie = `${prefix}serika_pending`;
   }
 
   private id(request: FastifyRequest): string | undefined {
     return this.started.get(request) ?? request.cookies[this.sessionCookie];
+  }
+
+  private pendingId(request: FastifyRequest): string | undefined {
+    return this.startedPending.get(request) ?? request.cookies[this.pendingCookie];
+  }
+
+  /**
+   * SPEC §11: the password is right and a second step is due. The browser gets a short-lived
+   * half-session of its own (not a session: no page but the second step's reads it).
+   */
+  async startPending(request: FastifyRequest, reply: FastifyReply, sign: PendingSignIn): Promise<void> {
+    const pending = await this.pending.start(sign, request.cookies[this.pendingCookie]);
+    this.startedPending.set(request, pending.id);
+    reply.setCookie(this.pendingCookie, pending.id, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.secure, expires: new Date(pending.expiresAt) });
+  }
+
+  /** The half-session of this request, or null. */
+  async pendingSignIn(request: FastifyRequest): Promise<PendingSignIn | null> {
+    const id = this.pendingId(request);
+    return id ? ((await this.pending.find(id)) ?? null) : null;
+  }
+
+  /** Ends the half-session (the step was passed, or abandoned). */
+  async endPending(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const id = this.pendingId(request);
+    if (id) await this.pending.end(id);
+    reply.clearCookie(this.pendingCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.secure });
   }
 
   /** The signed-in user of this request, or null. */
@@ -45,8 +80,8 @@ export class PageSessions {
    * new CSRF secret with it (the old cookie is dropped). SPEC §2: HttpOnly,
    * SameSite=Lax, Secure when PUBLIC_URL is https.
    */
-  async signIn(request: FastifyRequest, reply: FastifyReply, userId: string): Promise<void> {
-    const session = await this.sessions.start(userId, request.cookies[this.sessionCookie], { userAgent: request.headers['user-agent'], ip: request.ip });
+  async signIn(request: FastifyRequest, reply: FastifyReply, userId: string, amr?: readonly AuthMethod[]): Promise<void> {
+    const session = await this.sessions.start(userId, request.cookies[this.sessionCookie], { userAgent: request.headers['user-agent'], ip: request.ip }, amr);
     this.started.set(request, session.id);
     reply.setCookie(this.sessionCookie, session.id, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.secure, expires: new Date(session.expiresAt) });
     reply.clearCookie(this.csrfCookie, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.secure });
@@ -73,13 +108,16 @@ export class PageSessions {
 
   dropCookies(reply: FastifyReply): void {
     reply.clearCookie(this.sessionCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.secure });
+    reply.clearCookie(this.pendingCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.secure });
     reply.clearCookie(this.csrfCookie, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.secure });
   }
 
-  /** What a CSRF token is bound to: this request's session (a hash of it), or no session. */
+  /** What a CSRF token is bound to: this request's session (a hash of it), else its half-session, or no session. */
   binding(request: FastifyRequest): string {
     const id = this.id(request);
-    return id ? sha256Hex(id) : 'no-session';
+    if (id) return sha256Hex(id);
+    const pending = this.pendingId(request);
+    return pending ? `pending:${sha256Hex(pending)}` : 'no-session';
   }
 
   /** A CSRF token for a form on this reply's page, valid only with this session. */

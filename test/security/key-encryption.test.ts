@@ -86,9 +86,10 @@ describe.each(DIALECTS)('keys at rest under KEY_ENCRYPTION_SECRETS (%s)', (diale
         expect(results.map((r) => [r.column.table, r.resealed, r.sealed, r.unchanged, r.changedMeanwhile])).toEqual([
           ['signing_keys', 3, 0, 0, 0],
           ['server_secrets', 2, 0, 0, 0],
+          ['totp_factors', 0, 0, 0, 0],
         ]);
         const again = await reencrypt(storage.db, new KeyEncryption([B, A]));
-        expect(again.map((r) => r.unchanged)).toEqual([3, 2]);
+        expect(again.map((r) => r.unchanged)).toEqual([3, 2, 0]);
       } finally {
         await storage.close();
       }
@@ -148,6 +149,7 @@ describe.each(DIALECTS)('keys at rest under KEY_ENCRYPTION_SECRETS (%s)', (diale
         expect(results.map((r) => [r.sealed, r.resealed])).toEqual([
           [3, 0],
           [2, 0],
+          [0, 0],
         ]);
       } finally {
         await storage.close();

@@ -24,6 +24,8 @@ export interface AuthorizeContext {
   nonce?: string;
   loginHint?: string;
   idTokenHint?: string;
+  /** acr_values asked for the multi-factor policy (SPEC §11). */
+  multiFactor?: boolean;
   /** RFC 8707: what the app asked to reach; undefined when it sent no resource. */
   audience?: Audience;
   /** RFC 9396 serika_budget: the spending limit the app asks for (SPEC §10). */

@@ -23,6 +23,8 @@ export type AuthorizeOutcome =
    * or (fresh) prompt=login / max_age ask for a new sign-in after freshLoginAfter.
    */
   | { kind: 'login'; client: RegisteredClient; loginHint?: string; fresh: boolean; freshLoginAfter: number }
+  /** acr_values asked for two factors and the session used one: the second step, then back to this very request (SPEC §11). */
+  | { kind: 'second_factor'; userId: string }
   /** The user must allow or deny; the decision is posted back with requestId. */
   | {
       kind: 'consent';

@@ -18,6 +18,7 @@ import type { AuthorizeContext } from './context.js';
 import type { AuthorizeOutcome } from './outcome.js';
 import { responseLocation } from './respond.js';
 import { validateAuthorizeRequest } from './steps.js';
+import { formatAmr, isMultiFactor, type AuthMethod } from '../../accounts/auth-methods.js';
 
 export interface AuthorizationDeps {
   clients: ClientsService;
@@ -34,6 +35,15 @@ export interface AuthorizationDeps {
   now: () => number;
   /** The `sub` of an ID token Serika issued and that has not expired, else null (oidc/). */
   idTokenHintSubject: (token: string) => Promise<string | null>;
+  /** Whether the user has a second factor set up (accounts/second-factors). */
+  hasSecondFactor: (userId: string) => Promise<boolean>;
+}
+
+/** The signed-in session an authorization request arrives with. */
+export interface AuthorizeSession {
+  userId: string;
+  authTime: number;
+  amr: readonly AuthMethod[];
 }
 
 /** Added to the authorize URL a fresh sign-in returns to: the time (ms) the sign-in was asked for. */
@@ -75,7 +85,7 @@ export class AuthorizationService {
    * began after this request first asked (the `fresh_login_after` marker the
    * sign-in redirect adds).
    */
-  async start(rawUrl: string, session: { userId: string; authTime: number } | null, requester: DocumentRequester): Promise<AuthorizeOutcome> {
+  async start(rawUrl: string, session: AuthorizeSession | null, requester: DocumentRequester): Promise<AuthorizeOutcome> {
     const { clients, users, grants, store } = this.deps;
     const ctx: AuthorizeContext = { params: OAuthParams.fromQuery(rawUrl), requester };
     try {
@@ -107,8 +117,18 @@ export class AuthorizationService {
       return this.fail(ctx, new OAuthError('login_required', 'The signed-in user is not the one id_token_hint names.'));
     }
     const userId = session.userId;
+    // SPEC §11: acr_values with the multi-factor policy and a one-factor session: the second step, when the
+    // user has a factor to take it with (OIDC Core §3.1.2.6 unmet_authentication_requirements when not).
+    if (ctx.multiFactor && !isMultiFactor(session.amr)) {
+      if (!(await this.deps.hasSecondFactor(userId))) {
+        return this.fail(ctx, new OAuthError('unmet_authentication_requirements', 'The app asked for two-factor authentication, and this account has no second factor set up.'));
+      }
+      if (prompt.has('none')) return this.fail(ctx, new OAuthError('interaction_required', 'The app asked for two-factor authentication: the user must enter a second factor.'));
+      return { kind: 'second_factor', userId };
+    }
+    const amr = formatAmr(session.amr);
     const audience = ctx.audience ?? EVERY_RESOURCE;
-    const codeFields = { clientId: client.clientId, userId, scopes, redirectUri, codeChallenge: ctx.codeChallenge!, nonce: ctx.nonce ?? null, authTime: session.authTime, audience };
+    const codeFields = { clientId: client.clientId, userId, scopes, redirectUri, codeChallenge: ctx.codeChallenge!, nonce: ctx.nonce ?? null, authTime: session.authTime, amr, audience };
 
     // RFC 8252 §8.6: public clients are always asked; so are ownerless ones (SPEC §8); prompt=consent always asks.
     // SPEC §10: an app asking for a spending limit always shows the page, where the user sets it.
@@ -128,6 +148,7 @@ export class AuthorizationService {
       code_challenge: ctx.codeChallenge!,
       nonce: ctx.nonce ?? null,
       auth_time: session.authTime,
+      amr,
       resources: formatAudience(audience),
     });
     const owner = client.ownerId === null ? undefined : await users.findById(client.ownerId);
@@ -178,7 +199,7 @@ export class AuthorizationService {
     // The consent and the code it issues are stored together or not at all.
     const code = await this.deps.transact(async (trx) => {
       await this.deps.consents.record(trx, { userId, clientId: client.clientId, scopes, audience, budget }, origin);
-      const subject = { audience, clientId: client.clientId, userId, scopes, redirectUri: pending.redirect_uri, codeChallenge: pending.code_challenge, nonce: pending.nonce, authTime: pending.auth_time };
+      const subject = { audience, clientId: client.clientId, userId, scopes, redirectUri: pending.redirect_uri, codeChallenge: pending.code_challenge, nonce: pending.nonce, authTime: pending.auth_time, amr: pending.amr };
       return store.codes.create(subject, trx);
     });
     return this.redirect(pending.redirect_uri, { code, state });

@@ -1,3 +1,4 @@
+import { checkAcrValues } from './check-acr-values.js';
 import { checkClient } from './check-client.js';
 import { checkParameters } from './check-parameters.js';
 import { checkPkce } from './check-pkce.js';
@@ -23,6 +24,7 @@ const AUTHORIZE_STEPS: ReadonlyArray<AuthorizeStep> = [
   checkResource,
   checkAuthorizationDetails,
   checkPrompt,
+  checkAcrValues,
 ];
 
 export async function validateAuthorizeRequest(ctx: AuthorizeContext, deps: StepDeps): Promise<void> {

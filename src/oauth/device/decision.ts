@@ -55,6 +55,8 @@ export type DeviceDecisionOutcome =
 export interface DeviceDecision {
   userId: string;
   authTime: number;
+  /** How the user signed in (RFC 8176 amr, stored form). */
+  amr: string;
   /** The code as typed (the form's hidden copy of it). */
   typed: string;
   /** The confirmation page's one-time id, as posted. */
@@ -123,7 +125,7 @@ export class DeviceDecisions {
     const allowed = input.decision === 'allow';
     return this.deps.transact(async (trx): Promise<DeviceDecisionOutcome> => {
       const status = allowed ? 'approved' : 'denied';
-      const decided = await this.deps.devices.decide(trx, { confirmation: input.confirmation!, deviceCodeHash: row.device_code_hash, userId: input.userId, authTime: input.authTime, status });
+      const decided = await this.deps.devices.decide(trx, { confirmation: input.confirmation!, deviceCodeHash: row.device_code_hash, userId: input.userId, authTime: input.authTime, amr: input.amr, status });
       if (typeof decided === 'string') return { kind: decided };
       if (allowed) {
         const consent = { userId: input.userId, clientId: client.clientId, scopes: parseScopes(decided.scopes), audience: parseAudience(decided.resources), budget: input.budget, device: true };

@@ -74,6 +74,7 @@ export class DeviceCodes {
             status: 'pending',
             user_id: null,
             auth_time: null,
+            amr: null,
             interval_s: POLL_INTERVAL_S,
             last_polled_at: null,
             request_ip: request.ip,
@@ -144,7 +145,7 @@ export class DeviceCodes {
    */
   async decide(
     trx: Kysely<Database>,
-    decision: { confirmation: string; deviceCodeHash: string; userId: string; authTime: number; status: 'approved' | 'denied' },
+    decision: { confirmation: string; deviceCodeHash: string; userId: string; authTime: number; amr: string; status: 'approved' | 'denied' },
   ): Promise<DeviceCodeRow | 'unconfirmed' | 'decided_before'> {
     const now = this.now();
     const confirmed = await trx
@@ -157,7 +158,7 @@ export class DeviceCodes {
     if (Number(confirmed.numDeletedRows) !== 1) return 'unconfirmed';
     const row = await trx
       .updateTable('oauth_device_codes')
-      .set({ status: decision.status, user_id: decision.userId, auth_time: decision.authTime })
+      .set({ status: decision.status, user_id: decision.userId, auth_time: decision.authTime, amr: decision.amr })
       .where('device_code_hash', '=', decision.deviceCodeHash)
       .where('status', '=', 'pending')
       .where('expires_at', '>', now)

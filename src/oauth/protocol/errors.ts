@@ -21,6 +21,8 @@ const OAUTH_ERRORS = {
   interaction_required: 400,
   request_not_supported: 400,
   request_uri_not_supported: 400,
+  // OpenID Connect Core 1.0 incorporating errata set 2, §3.1.2.6: acr_values asked for what the user cannot do
+  unmet_authentication_requirements: 400,
   // RFC 8628 §3.5
   authorization_pending: 400,
   slow_down: 400,

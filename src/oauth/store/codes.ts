@@ -54,6 +54,7 @@ export class AuthorizationCodes {
         consumed_at: null,
         nonce: subject.nonce ?? null,
         auth_time: subject.authTime ?? null,
+        amr: subject.amr ?? null,
         resources: formatAudience(subject.audience ?? EVERY_RESOURCE),
       })
       .execute();

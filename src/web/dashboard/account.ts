@@ -9,9 +9,11 @@ import { DASHBOARD, PATHS } from '../../paths.js';
 import { html, type Html } from '../html.js';
 import { csrfField, dashboardPage, describedBy, fieldError, userOf } from './common.js';
 import { devicesSection } from './devices.js';
+import type { SecondFactors } from '../../accounts/second-factors/service.js';
+import { twoFactorCard } from './two-factor.js';
 
 /** The account: change password, sign out everywhere, delete (with a typed confirmation). */
-export async function accountPages(scope: FastifyInstance, deps: { users: UsersService; sessions: SessionsService; throttle: LoginThrottle }): Promise<void> {
+export async function accountPages(scope: FastifyInstance, deps: { users: UsersService; sessions: SessionsService; throttle: LoginThrottle; secondFactors: SecondFactors }): Promise<void> {
   const { users, sessions, throttle } = deps;
   const pageSessions = scope.pageSessions;
 
@@ -34,6 +36,7 @@ export async function accountPages(scope: FastifyInstance, deps: { users: UsersS
   <div class="actions"><button type="submit">Change password</button></div>
 </form></div>
 ${await devicesSection(request, reply, sessions)}
+${await twoFactorCard(request, reply, deps.secondFactors)}
 <div class="card"><h2>Sessions</h2><p>Sign out of Serika on every browser and device, this one included.</p>
 <form method="post" action="${DASHBOARD.account}/sign-out-everywhere">${csrfField(reply)}<div class="actions"><button type="submit" class="secondary">Sign out everywhere</button></div></form></div>
 <div class="card danger-zone"><h2>Delete account</h2>

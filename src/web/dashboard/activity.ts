@@ -22,6 +22,10 @@ function specifics(e: StoredAuditEvent): Html | string {
     return html`: <code>${String(d.prefix)}</code> (${String(d.browser)})${d.by === d.prefix ? '' : d.by ? html`, from <code>${String(d.by)}</code>` : ''}`;
   }
   if (d.prefix) return html` <code>${String(d.prefix)}</code>`;
+  if (e.type === 'sign_in.failed') return d.factor ? ': wrong authentication code' : ': wrong password';
+  if (e.type === 'sign_in.succeeded' && d.factor) return d.factor === 'recovery_code' ? ' with a recovery code' : ' with an authenticator app code';
+  if (e.type === 'sign_in.throttled' && d.factor) return ' (authentication codes)';
+  if (e.type === 'recovery_code.used' && typeof d.left === 'number') return ` (${d.left} left)`;
   if (e.type === 'budget.changed') return `: from ${limitOf(d, 'from')} to ${limitOf(d, 'to')}`;
   if (e.type === 'token.revoked') return ` (${String(d.tokenType).replace('_', ' ')})`;
   if (e.type === 'client.redirect_uris_changed') {

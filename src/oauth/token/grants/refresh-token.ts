@@ -45,8 +45,8 @@ export const refreshTokenGrant: GrantHandler = async ({ params, client, budgets,
   const audience = parseAudience(row.resources);
   const accessAudience = narrowedAudience(params, issuer, audience);
   // OIDC Core §12.2: a refreshed ID token keeps the original auth_time; no nonce.
-  const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id, scopes: accessScopes, alg: client.idTokenSigningAlg, authTime: row.auth_time });
-  const issued = await store.issuance.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes, authTime: row.auth_time, audience, accessAudience, access });
+  const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id, scopes: accessScopes, alg: client.idTokenSigningAlg, authTime: row.auth_time, amr: row.amr });
+  const issued = await store.issuance.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes, authTime: row.auth_time, amr: row.amr, audience, accessAudience, access });
   if (!issued) {
     // Lost a race with a concurrent use of the same token: a replay all the same.
     return replayed(row.family_id, row.user_id);

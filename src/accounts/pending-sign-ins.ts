@@ -1,0 +1,58 @@
+import type { Kysely } from 'kysely';
+import { randomSecret, sha256Hex } from '../security/secrets.js';
+import type { Database } from '../storage/schema.js';
+import { formatAmr, parseAmr, type AuthMethod } from './auth-methods.js';
+
+/** Long enough to open the app and type a code; a half-session is no session. */
+const PENDING_TTL_MS = 10 * 60 * 1000;
+
+/** What is asked next: a second factor's code, or setting one up first (MFA=required). */
+type PendingStage = 'verify' | 'enroll';
+
+export interface PendingSignIn {
+  userId: string;
+  /** What the user proved so far. */
+  amr: AuthMethod[];
+  stage: PendingStage;
+  returnTo: string | null;
+}
+
+/**
+ * Half-sessions between the password and the second step (SPEC §11): the
+ * browser holds a 256-bit id in its own cookie, only the hash is stored, and
+ * nothing but the second step's pages reads it. The session proper starts
+ * once the step is passed.
+ */
+export class PendingSignIns {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async start(sign: PendingSignIn, previous?: string): Promise<{ id: string; expiresAt: number }> {
+    if (previous) await this.end(previous);
+    const id = randomSecret('');
+    const now = this.now();
+    const expiresAt = now + PENDING_TTL_MS;
+    await this.db
+      .insertInto('pending_sign_ins')
+      .values({ id_hash: sha256Hex(id), user_id: sign.userId, amr: formatAmr(sign.amr), stage: sign.stage, return_to: sign.returnTo, created_at: now, expires_at: expiresAt })
+      .execute();
+    return { id, expiresAt };
+  }
+
+  async find(id: string): Promise<PendingSignIn | undefined> {
+    if (id.length !== 43) return undefined;
+    const row = await this.db.selectFrom('pending_sign_ins').selectAll().where('id_hash', '=', sha256Hex(id)).where('expires_at', '>', this.now()).executeTakeFirst();
+    return row && { userId: row.user_id, amr: parseAmr(row.amr), stage: row.stage, returnTo: row.return_to };
+  }
+
+  async end(id: string): Promise<void> {
+    await this.db.deleteFrom('pending_sign_ins').where('id_hash', '=', sha256Hex(id)).execute();
+  }
+
+  /** Expired half-sessions, for the pruner. */
+  async prune(trx: Kysely<Database>, now: number): Promise<number> {
+    return Number((await trx.deleteFrom('pending_sign_ins').where('expires_at', '<=', now).executeTakeFirst()).numDeletedRows);
+  }
+}

@@ -1,0 +1,97 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LoginThrottle } from '../../accounts/login-throttle.js';
+import type { SecondFactors } from '../../accounts/second-factors/service.js';
+import { totpUri } from '../../accounts/second-factors/totp.js';
+import type { UsersService } from '../../accounts/users-service.js';
+import { field } from '../../http/form-body.js';
+import { DASHBOARD } from '../../paths.js';
+import { html, type Html } from '../html.js';
+import type { SecondStep } from '../second-step-pages.js';
+import { recoveryCodesBlock, totpSetupFields } from '../views/two-factor.js';
+import { csrfField, dashboardPage, describedBy, fieldError, plural, userOf } from './common.js';
+
+const BASE = `${DASHBOARD.account}/two-factor`;
+
+export interface TwoFactorDeps {
+  secondFactors: SecondFactors;
+  users: UsersService;
+  secondStep: SecondStep;
+  throttle: LoginThrottle;
+  issuer: string;
+}
+
+/** The Account page's "Two-factor authentication" card: on (turn off) or off (set up). */
+export async function twoFactorCard(request: FastifyRequest, reply: FastifyReply, secondFactors: SecondFactors, errors: Record<string, string> = {}): Promise<Html> {
+  const userId = userOf(request).userId;
+  if ((await secondFactors.factorsOf(userId)).length === 0) {
+    return html`<div class="card" id="two-factor"><h2>Two-factor authentication</h2>
+<p>Off. With it on, signing in asks for a code from an authenticator app after your password.</p>
+<p><a class="button-link" href="${BASE}/setup">Set up authenticator app</a></p></div>`;
+  }
+  const left = await secondFactors.recoveryCodesLeft(userId);
+  return html`<div class="card" id="two-factor"><h2>Two-factor authentication</h2>
+<p>On: authenticator app. ${plural(left, 'recovery code')} left.</p>
+<form method="post" action="${BASE}/off">${csrfField(reply)}
+  <label for="turn_off_proof">Current code or password</label>
+  <input type="password" id="turn_off_proof" name="proof" autocomplete="current-password" required maxlength="256"${describedBy('proof', errors, 'turn-off-hint')}>
+  <p class="hint" id="turn-off-hint">A code from your authenticator app, or your password.</p>
+  ${fieldError('proof', errors)}
+  <div class="actions"><button type="submit" class="danger">Turn off</button></div>
+</form></div>`;
+}
+
+/** Setting the authenticator app up and turning it off (SPEC §11), under the Account section. */
+export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps): Promise<void> {
+  const { secondFactors, users, secondStep, issuer, throttle } = deps;
+
+  /** The password, slowed like sign-in (UI-05): a stolen session cannot guess it at full speed here either. */
+  const passwordProof = async (username: string, password: string): Promise<boolean> => {
+    const delay = await throttle.delayFor(username);
+    if (delay > 0) await sleep(delay);
+    const right = (await users.verifyCredentials(username, password)) !== null;
+    if (right) await throttle.clear(username);
+    else await throttle.recordFailure(username);
+    return right;
+  };
+
+  const setupPage = async (request: FastifyRequest, reply: FastifyReply, status = 200, error?: string) => {
+    const user = userOf(request);
+    const secret = await secondFactors.setupSecret(user.userId);
+    if (secret === null) return reply.code(303).header('location', DASHBOARD.account).send();
+    const fields = await totpSetupFields({ uri: totpUri(secret, new URL(issuer).host, user.username), secret, error });
+    return dashboardPage(request, reply, {
+      title: 'Set up authenticator app',
+      section: DASHBOARD.account,
+      status,
+      body: html`<div class="card"><h1>Set up authenticator app</h1>
+<form method="post" action="${BASE}/setup">${csrfField(reply)}${fields}
+<div class="actions"><button type="submit">Turn on</button><a class="button-link" href="${DASHBOARD.account}">Cancel</a></div></form></div>`,
+    });
+  };
+
+  scope.get(`${BASE}/setup`, async (request, reply) => setupPage(request, reply));
+
+  scope.post(`${BASE}/setup`, async (request, reply) => {
+    const codes = await secondFactors.confirmTotp(userOf(request).userId, field(request.body, 'code') ?? '', request);
+    if (!codes) return setupPage(request, reply, 400, 'That code is not valid. Enter the current code from your app.');
+    return dashboardPage(request, reply, {
+      title: 'Two-factor authentication is on',
+      section: DASHBOARD.account,
+      body: html`<div class="card"><h1>Two-factor authentication is on</h1>${recoveryCodesBlock(codes)}<p><a href="${DASHBOARD.account}">Back to Account</a></p></div>`,
+    });
+  });
+
+  // SPEC §11: turning it off asks for a current code or the password, either one throttled like sign-in guesses.
+  scope.post(`${BASE}/off`, async (request, reply) => {
+    const user = userOf(request);
+    const proof = field(request.body, 'proof') ?? '';
+    const proven = /^\d{6}$/.test(proof.trim()) ? (await secondStep.checkCode(request, user.userId, proof)) === 'totp' : await passwordProof(user.username, proof);
+    if (!proven) {
+      const card = await twoFactorCard(request, reply, secondFactors, { proof: 'That is neither a current code nor your password.' });
+      return dashboardPage(request, reply, { title: 'Account', section: DASHBOARD.account, status: 400, body: html`<h1>Account</h1>${card}` });
+    }
+    await secondFactors.removeTotp(user.userId, request);
+    return reply.code(303).header('location', DASHBOARD.account).send();
+  });
+}

@@ -1,0 +1,149 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { failureEvents, type LoginThrottle } from '../accounts/login-throttle.js';
+import { withSecondFactor, type AuthMethod } from '../accounts/auth-methods.js';
+import type { PendingSignIn } from '../accounts/pending-sign-ins.js';
+import type { SecondFactors } from '../accounts/second-factors/service.js';
+import { totpUri } from '../accounts/second-factors/totp.js';
+import type { UsersService } from '../accounts/users-service.js';
+import type { AuditService } from '../audit/service.js';
+import type { Config } from '../config.js';
+import { field } from '../http/form-body.js';
+import { PATHS } from '../paths.js';
+import { sendPage } from './layout.js';
+import type { PageSessions } from './session.js';
+import { requiredSetupView, secondStepView, setupDoneView, totpSetupFields } from './views/two-factor.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** What follows a right password, for every page that signs in or checks a second factor. */
+    secondStep: SecondStep;
+  }
+}
+
+/** The failures-table key second-step codes are counted under, per user, apart from the password's. */
+const secondStepThrottleKey = (userId: string) => `otp:${userId}`;
+
+export interface SecondStepDeps {
+  config: Config;
+  users: UsersService;
+  secondFactors: SecondFactors;
+  pageSessions: PageSessions;
+  throttle: LoginThrottle;
+  audit: AuditService;
+  /** The app a return_to's authorization request names, for the page's "to continue to". */
+  appAsking: (returnTo: string | null) => Promise<string | undefined>;
+}
+
+/**
+ * What follows a right password (SPEC §11): with a second factor set up, a half-session and
+ * its second step; under MFA=required without one, setting one up; else the session at once.
+ * The factors the user has decide the step: an authenticator app's code today, and a passkey
+ * prompt beside it once passkeys are a second factor (another factor kind in SecondFactors).
+ */
+export class SecondStep {
+  constructor(private readonly deps: SecondStepDeps) {}
+
+  /** Signs in, or sends the browser to the step still due. */
+  async afterPassword(request: FastifyRequest, reply: FastifyReply, userId: string, returnTo: string | null): Promise<FastifyReply> {
+    const { secondFactors, pageSessions, config, audit } = this.deps;
+    const amr: AuthMethod[] = ['pwd'];
+    if ((await secondFactors.factorsOf(userId)).length > 0) {
+      await pageSessions.startPending(request, reply, { userId, amr, stage: 'verify', returnTo });
+      return reply.code(303).header('location', PATHS.loginVerify).send();
+    }
+    if (config.mfa === 'required') {
+      await pageSessions.startPending(request, reply, { userId, amr, stage: 'enroll', returnTo });
+      return reply.code(303).header('location', PATHS.loginTwoFactorSetup).send();
+    }
+    await pageSessions.signIn(request, reply, userId, amr);
+    await audit.record({ type: 'sign_in.succeeded', userId, detail: { amr: 'pwd' } }, request);
+    return reply.code(303).header('location', returnTo ?? PATHS.dashboard).send();
+  }
+
+  /** A signed-in user asked for a second factor (acr_values): the same step, then back to `returnTo`. */
+  async stepUp(request: FastifyRequest, reply: FastifyReply, sign: Omit<PendingSignIn, 'stage'>): Promise<FastifyReply> {
+    await this.deps.pageSessions.startPending(request, reply, { ...sign, stage: 'verify' });
+    return reply.code(303).header('location', PATHS.loginVerify).send();
+  }
+
+  /**
+   * A code of the user's second factor, throttled like passwords (UI-05: slowed more and
+   * more per user, never locked out). Null when wrong; each failure is an audit event up to
+   * the slowdown, then the burst that starts it and every doubling.
+   */
+  async checkCode(request: FastifyRequest, userId: string, code: string): Promise<'totp' | 'recovery_code' | null> {
+    const { throttle, secondFactors, audit } = this.deps;
+    const key = secondStepThrottleKey(userId);
+    const delay = await throttle.delayForKey(key);
+    if (delay > 0) await sleep(delay);
+    const method = await secondFactors.verifyCode(userId, code, request);
+    if (method) {
+      await throttle.clearKey(key);
+      return method;
+    }
+    const failures = await throttle.recordFailureFor(key);
+    const report = failureEvents(failures);
+    if (report.failed) await audit.record({ type: 'sign_in.failed', userId, detail: { factor: 'totp' } }, request);
+    if (report.throttled) {
+      await audit.record({ type: 'sign_in.throttled', userId, detail: { factor: 'totp', failures } }, request);
+    }
+    return null;
+  }
+}
+
+/** /login/verify (the second step) and /login/two-factor (set-up when MFA=required), on a half-session only. */
+export async function secondStepPages(scope: FastifyInstance, deps: SecondStepDeps & { secondStep: SecondStep }): Promise<void> {
+  const { pageSessions, secondFactors, users, audit, config, secondStep } = deps;
+
+  const pendingAt = async (request: FastifyRequest, stage: PendingSignIn['stage']) => {
+    const pending = await pageSessions.pendingSignIn(request);
+    return pending?.stage === stage ? pending : null;
+  };
+  const backToLogin = (reply: FastifyReply) => reply.code(303).header('location', PATHS.login).send();
+  const verifyPage = async (request: FastifyRequest, reply: FastifyReply, pending: PendingSignIn, status = 200, error?: string) =>
+    sendPage(reply, status, secondStepView(PATHS.loginVerify, { csrf: pageSessions.csrf(reply), error, appName: await deps.appAsking(pending.returnTo) }));
+
+  scope.get(PATHS.loginVerify, async (request, reply) => {
+    const pending = await pendingAt(request, 'verify');
+    return pending ? verifyPage(request, reply, pending) : backToLogin(reply);
+  });
+
+  scope.post(PATHS.loginVerify, async (request, reply) => {
+    const pending = await pendingAt(request, 'verify');
+    if (!pending) return backToLogin(reply);
+    const method = await secondStep.checkCode(request, pending.userId, field(request.body, 'code') ?? '');
+    if (!method) return verifyPage(request, reply, pending, 401, 'That code is not valid. Try the current code from your app, or a recovery code.');
+    // RFC 8176: a TOTP code and a recovery code are both one-time passwords.
+    const amr = withSecondFactor(pending.amr, 'otp');
+    await pageSessions.endPending(request, reply);
+    await pageSessions.signIn(request, reply, pending.userId, amr);
+    await audit.record({ type: 'sign_in.succeeded', userId: pending.userId, detail: { amr: amr.join(' '), factor: method } }, request);
+    return reply.code(303).header('location', pending.returnTo ?? PATHS.dashboard).send();
+  });
+
+  const setupPage = async (reply: FastifyReply, userId: string, status = 200, error?: string) => {
+    const user = await users.findById(userId);
+    const secret = await secondFactors.setupSecret(userId);
+    if (!user || secret === null) return backToLogin(reply);
+    const fields = await totpSetupFields({ uri: totpUri(secret, new URL(config.publicUrl).host, user.username), secret, error });
+    return sendPage(reply, status, requiredSetupView(PATHS.loginTwoFactorSetup, pageSessions.csrf(reply), fields));
+  };
+
+  scope.get(PATHS.loginTwoFactorSetup, async (request, reply) => {
+    const pending = await pendingAt(request, 'enroll');
+    return pending ? setupPage(reply, pending.userId) : backToLogin(reply);
+  });
+
+  scope.post(PATHS.loginTwoFactorSetup, async (request, reply) => {
+    const pending = await pendingAt(request, 'enroll');
+    if (!pending) return backToLogin(reply);
+    const codes = await secondFactors.confirmTotp(pending.userId, field(request.body, 'code') ?? '', request);
+    if (!codes) return setupPage(reply, pending.userId, 400, 'That code is not valid. Enter the current code from your app.');
+    const amr = withSecondFactor(pending.amr, 'otp');
+    await pageSessions.endPending(request, reply);
+    await pageSessions.signIn(request, reply, pending.userId, amr);
+    await audit.record({ type: 'sign_in.succeeded', userId: pending.userId, detail: { amr: amr.join(' '), factor: 'totp' } }, request);
+    return sendPage(reply, 200, setupDoneView(codes, pending.returnTo ?? PATHS.dashboard));
+  });
+}

@@ -1,0 +1,79 @@
+import QRCode from 'qrcode';
+import { html, Html } from '../html.js';
+import type { PageOptions } from '../layout.js';
+
+/**
+ * The authenticator app's set-up fields (SPEC §11), shared by the Account page and the
+ * set-up MFA=required asks for at sign-in: the QR code, drawn here as inline SVG (no
+ * request leaves Serika), the secret for typing in, and the code that confirms it.
+ */
+export async function totpSetupFields(options: { uri: string; secret: string; error?: string }): Promise<Html> {
+  // The SVG comes from qrcode (paths and rects only), not from input: inserted as markup.
+  const svg = new Html(await QRCode.toString(options.uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 0 }));
+  return html`<p>Scan this QR code with your authenticator app (1Password, Google Authenticator, Authy…), or enter the secret by hand.</p>
+<figure class="qr" role="img" aria-label="QR code of the authenticator app's secret">${svg}</figure>
+<p id="totp-secret-label"><strong>Secret</strong></p>
+<div class="copy-row"><code id="totp-secret" class="mono" aria-labelledby="totp-secret-label">${options.secret}</code><button type="button" class="secondary" data-copy="totp-secret">Copy</button></div>
+<label for="code">Code from the app</label>
+<input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required aria-describedby="code-hint${options.error ? ' code-error' : ''}"${options.error ? html` aria-invalid="true"` : ''}>
+<p class="hint" id="code-hint">The 6-digit code the app shows now.</p>
+${options.error ? html`<p class="field-error" id="code-error" role="alert">${options.error}</p>` : ''}`;
+}
+
+/** The ten recovery codes, shown once after the set-up. */
+export function recoveryCodesBlock(codes: readonly string[]): Html {
+  return html`<div class="secret" role="status">
+<p><strong>Recovery codes</strong> — save them now: they cannot be shown again. Each one signs you in once if you lose your authenticator app.</p>
+<ul class="recovery-codes" id="recovery-codes">${codes.map((c) => html`<li><code>${c}</code></li>`)}</ul>
+<button type="button" class="secondary" data-copy="recovery-codes">Copy</button>
+</div>`;
+}
+
+export interface SecondStepState {
+  csrf: string;
+  error?: string;
+  /** The app waiting behind the sign-in, if any. */
+  appName?: string;
+}
+
+/** SPEC §11: the sign-in's second step, "Authentication code" (the app's code or a recovery code), button "Verify". */
+export function secondStepView(action: string, state: SecondStepState): PageOptions {
+  return {
+    title: 'Two-factor authentication',
+    body: html`<div class="card">
+  <h1>Two-factor authentication</h1>
+  ${state.appName ? html`<p class="muted">to continue to <strong>${state.appName}</strong></p>` : ''}
+  ${state.error ? html`<p class="error" role="alert" id="code-error">${state.error}</p>` : ''}
+  <form method="post" action="${action}">
+    <input type="hidden" name="_csrf" value="${state.csrf}">
+    <label for="code">Authentication code</label>
+    <input type="text" id="code" name="code" autocomplete="one-time-code" required maxlength="32" autofocus aria-describedby="code-hint${state.error ? ' code-error' : ''}">
+    <p class="hint" id="code-hint">The 6-digit code from your authenticator app, or one of your recovery codes.</p>
+    <div class="actions"><button type="submit">Verify</button></div>
+  </form>
+</div>`,
+  };
+}
+
+/** MFA=required: the set-up before a sign-in goes on, then the recovery codes and the way on. */
+export function requiredSetupView(action: string, csrf: string, fields: Html): PageOptions {
+  return {
+    title: 'Set up two-factor authentication',
+    body: html`<div class="card">
+  <h1>Set up two-factor authentication</h1>
+  <p>This server requires a second factor. Set up an authenticator app to continue.</p>
+  <form method="post" action="${action}">
+    <input type="hidden" name="_csrf" value="${csrf}">
+    ${fields}
+    <div class="actions"><button type="submit">Turn on</button></div>
+  </form>
+</div>`,
+  };
+}
+
+export function setupDoneView(codes: readonly string[], next: string): PageOptions {
+  return {
+    title: 'Two-factor authentication is on',
+    body: html`<div class="card"><h1>Two-factor authentication is on</h1>${recoveryCodesBlock(codes)}<p><a class="button-link" href="${next}">Continue</a></p></div>`,
+  };
+}

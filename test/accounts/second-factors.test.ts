@@ -1,0 +1,185 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isSealed, KeyEncryption } from '../../src/security/key-encryption.js';
+import { reencrypt } from '../../src/security/sealed-columns.js';
+import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
+import { Agent, PASSWORD, hiddenField, signIn } from '../helpers/oauth.js';
+import { seedUser, startTestServer, type TestServer } from '../helpers/server.js';
+import { enrollTotp, postPassword, postSecondStep, shownRecoveryCodes, shownSecret, totpCode } from '../helpers/two-factor.js';
+
+const KEY_SECRET = 'k'.repeat(40);
+
+describe.each(DIALECTS)('second factors: TOTP, recovery codes, the second step (%s)', (dialect) => {
+  let ts: TestServer;
+
+  beforeAll(async () => {
+    if (!dialectAvailable(dialect)) return;
+    ts = await startTestServer(dialect, { KEY_ENCRYPTION_SECRETS: KEY_SECRET, RATE_LIMIT_LOGIN: '0' });
+  });
+  afterAll(async () => ts?.close());
+
+  const agentFor = () => new Agent(ts.url, ts.config.publicUrl);
+  const events = async (userId: string) =>
+    (await ts.services.storage.db.selectFrom('audit_events').select(['type', 'detail']).where('user_id', '=', userId).orderBy('created_at').execute()).map((e) => ({
+      type: e.type,
+      detail: JSON.parse(e.detail ?? '{}') as Record<string, unknown>,
+    }));
+
+  describe.skipIf(!dialectAvailable(dialect))('over HTTP', () => {
+    it('sets up the app from the page (QR and secret, a code confirms), seals the secret, asks for a code at sign-in, accepts each code once', async () => {
+      const user = await seedUser(ts);
+      const first = await signIn(ts, user.username);
+      const account = await (await first.fetch('/dashboard/account')).text();
+      expect(account).toContain('Two-factor authentication');
+      expect(account).toContain('Set up authenticator app');
+
+      // A wrong confirmation code turns nothing on.
+      const setup = await (await first.fetch('/dashboard/account/two-factor/setup')).text();
+      const secret = shownSecret(setup);
+      const wrong = await first.fetch('/dashboard/account/two-factor/setup', { form: { _csrf: hiddenField(setup, '_csrf'), code: totpCode(secret, 5) } });
+      expect(wrong.status).toBe(400);
+      expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual([]);
+
+      const { codes, used } = await enrollTotp(first);
+      expect((await first.fetch('/dashboard/account')).status).toBe(200);
+      expect(await (await first.fetch('/dashboard/account')).text()).toContain('10 recovery codes left');
+      const row = await ts.services.storage.db.selectFrom('totp_factors').selectAll().where('user_id', '=', user.userId).executeTakeFirstOrThrow();
+      expect(isSealed(row.secret)).toBe(true);
+      expect(row.secret).not.toContain(secret);
+      const stored = await ts.services.storage.db.selectFrom('recovery_codes').select('code_hash').where('user_id', '=', user.userId).execute();
+      expect(stored.map((r) => r.code_hash)).not.toContain(codes[0]);
+      // `serika secrets reencrypt` covers TOTP secrets (under the same secret: left as they are).
+      const results = await reencrypt(ts.services.storage.db, new KeyEncryption([KEY_SECRET]));
+      expect(results.find((r) => r.column.table === 'totp_factors')?.unchanged).toBeGreaterThanOrEqual(1);
+
+      // The password alone is no session: a half-session and the second step.
+      const browser = agentFor();
+      const password = await postPassword(browser, user.username, PASSWORD);
+      expect(password.status).toBe(303);
+      expect(password.headers.get('location')).toBe('/login/verify');
+      expect((await browser.fetch('/dashboard')).headers.get('location')).toMatch(/^\/login/);
+      const stepPage = await (await browser.fetch('/login/verify')).text();
+      expect(stepPage).toContain('<label for="code">Authentication code</label>');
+      expect(stepPage).toContain('>Verify</button>');
+
+      // The code that confirmed the set-up was used: refused; the next step's code passes, once.
+      expect((await postSecondStep(browser, used)).status).toBe(401);
+      const next = totpCode(secret, 1);
+      const passed = await postSecondStep(browser, next);
+      expect(passed.status).toBe(303);
+      expect(passed.headers.get('location')).toBe('/dashboard');
+      expect((await browser.fetch('/dashboard')).status).toBe(200);
+      expect((await browser.fetch('/login/verify')).headers.get('location')).toBe('/login'); // the half-session ended
+
+      const again = agentFor();
+      await postPassword(again, user.username, PASSWORD);
+      expect((await postSecondStep(again, next)).status).toBe(401);
+      expect((await again.fetch('/dashboard')).status).toBe(303);
+
+      const session = await ts.services.storage.db.selectFrom('sessions').select('amr').where('user_id', '=', user.userId).orderBy('created_at', 'desc').executeTakeFirstOrThrow();
+      expect(session.amr).toBe('pwd otp mfa');
+      const types = await events(user.userId);
+      expect(types).toContainEqual({ type: 'second_factor.added', detail: { factor: 'totp' } });
+      expect(types).toContainEqual({ type: 'sign_in.succeeded', detail: { amr: 'pwd otp mfa', factor: 'totp' } });
+      expect(types).toContainEqual({ type: 'sign_in.failed', detail: { factor: 'totp' } });
+      const activity = await (await browser.fetch('/dashboard/activity')).text();
+      expect(activity).toContain('Two-factor authentication turned on');
+      expect(activity).toContain('Signed in with an authenticator app code');
+      expect(activity).toContain('A sign-in failed: wrong authentication code');
+    });
+
+    it('takes a recovery code once, and records its use', async () => {
+      const user = await seedUser(ts);
+      const { codes } = await enrollTotp(await signIn(ts, user.username));
+      const browser = agentFor();
+      await postPassword(browser, user.username, PASSWORD);
+      expect((await postSecondStep(browser, codes[3]!.toUpperCase())).status).toBe(303);
+      expect((await browser.fetch('/dashboard')).status).toBe(200);
+
+      const other = agentFor();
+      await postPassword(other, user.username, PASSWORD);
+      const refused = await postSecondStep(other, codes[3]!);
+      expect(refused.status).toBe(401);
+      expect(await refused.text()).toContain('That code is not valid');
+      expect(await ts.services.secondFactors.recoveryCodesLeft(user.userId)).toBe(9);
+      expect(await events(user.userId)).toContainEqual({ type: 'recovery_code.used', detail: { left: 9 } });
+      expect(await events(user.userId)).toContainEqual({ type: 'sign_in.succeeded', detail: { amr: 'pwd otp mfa', factor: 'recovery_code' } });
+    });
+
+    it('slows a burst of wrong codes like wrong passwords, and still takes the right one', async () => {
+      const user = await seedUser(ts);
+      const { secret } = await enrollTotp(await signIn(ts, user.username));
+      const browser = agentFor();
+      await postPassword(browser, user.username, PASSWORD);
+      const wrong = totpCode(secret, 10);
+      for (let i = 0; i < 4; i++) expect((await postSecondStep(browser, wrong)).status).toBe(401);
+      // Four failures counted: the fifth guess waits 500 ms before it is even checked.
+      const started = performance.now();
+      expect((await postSecondStep(browser, wrong)).status).toBe(401);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(450);
+      expect(await events(user.userId)).toContainEqual({ type: 'sign_in.throttled', detail: { factor: 'totp', failures: 3 } });
+      expect((await postSecondStep(browser, totpCode(secret, 1))).status).toBe(303);
+    });
+
+    it('turns off with a current code or the password, not with anything else', async () => {
+      const user = await seedUser(ts);
+      const agent = await signIn(ts, user.username);
+      const { secret, used } = await enrollTotp(agent);
+      const turnOff = async (proof: string) => {
+        const page = await (await agent.fetch('/dashboard/account')).text();
+        expect(page).toContain('<label for="turn_off_proof">Current code or password</label>');
+        return agent.fetch('/dashboard/account/two-factor/off', { form: { _csrf: hiddenField(page, '_csrf'), proof } });
+      };
+      expect((await turnOff('not my password')).status).toBe(400);
+      expect((await turnOff(used)).status).toBe(400); // it confirmed the set-up
+      expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual(['totp']);
+      expect((await turnOff(totpCode(secret, 1))).status).toBe(303);
+      expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual([]);
+      expect(await ts.services.secondFactors.recoveryCodesLeft(user.userId)).toBe(0);
+      expect(await events(user.userId)).toContainEqual({ type: 'second_factor.removed', detail: { factor: 'totp' } });
+      // Off: the password alone signs in again.
+      expect((await postPassword(agentFor(), user.username, PASSWORD)).headers.get('location')).toBe('/dashboard');
+
+      // And with the password.
+      await enrollTotp(agent);
+      expect((await turnOff(PASSWORD)).status).toBe(303);
+      expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual([]);
+    });
+
+    it('refuses the second step without its CSRF token', async () => {
+      const user = await seedUser(ts);
+      const { secret } = await enrollTotp(await signIn(ts, user.username));
+      const browser = agentFor();
+      await postPassword(browser, user.username, PASSWORD);
+      expect((await browser.fetch('/login/verify', { form: { code: totpCode(secret, 1) } })).status).toBe(403);
+    });
+  });
+});
+
+describe.each(DIALECTS)('MFA=required (%s)', (dialect) => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    if (!dialectAvailable(dialect)) return;
+    ts = await startTestServer(dialect, { MFA: 'required', RATE_LIMIT_LOGIN: '0' });
+  });
+  afterAll(async () => ts?.close());
+
+  it.skipIf(!dialectAvailable(dialect))('sends a user without a factor to set one up before any session, then signs in with two', async () => {
+    const user = await seedUser(ts);
+    const browser = new Agent(ts.url, ts.config.publicUrl);
+    const password = await postPassword(browser, user.username, PASSWORD);
+    expect(password.headers.get('location')).toBe('/login/two-factor');
+    expect((await browser.fetch('/dashboard')).status).toBe(303);
+    const setup = await (await browser.fetch('/login/two-factor')).text();
+    expect(setup).toContain('<svg');
+    const secret = shownSecret(setup);
+    const done = await browser.fetch('/login/two-factor', { form: { _csrf: hiddenField(setup, '_csrf'), code: totpCode(secret) } });
+    expect(done.status).toBe(200);
+    expect(shownRecoveryCodes(await done.text())).toHaveLength(10);
+    expect((await browser.fetch('/dashboard')).status).toBe(200);
+
+    // The next sign-in asks for the code.
+    const next = new Agent(ts.url, ts.config.publicUrl);
+    expect((await postPassword(next, user.username, PASSWORD)).headers.get('location')).toBe('/login/verify');
+    expect((await postSecondStep(next, totpCode(secret, 1))).status).toBe(303);
+  });
+});
