@@ -51,6 +51,10 @@ export const PATHS = {
   login: '/login',
   signup: '/signup',
   logout: '/logout',
+  /** SPEC §11: the links mailed to users, and the form that mails a reset link. */
+  emailVerify: '/email/verify',
+  passwordForgot: '/password/forgot',
+  passwordReset: '/password/reset',
   dashboard: '/dashboard',
   healthz: '/healthz',
   readyz: '/readyz',

@@ -12,6 +12,8 @@ import * as m0011 from './0011_device_confirmations.js';
 import * as m0013 from './0013_audit_events_created.js';
 import * as m0014 from './0014_refresh_grant_kept.js';
 import * as m0015 from './0015_migration_compatibility.js';
+import * as m0016 from './0016_email_links.js';
+import * as m0017 from './0017_mail_outbox.js';
 import type { SerikaMigration } from './older-versions.js';
 
 /**
@@ -36,6 +38,8 @@ export const migrations: Record<string, SerikaMigration> = {
   '0013_audit_events_created': m0013,
   '0014_refresh_grant_kept': m0014,
   '0015_migration_compatibility': m0015,
+  '0016_email_links': m0016,
+  '0017_mail_outbox': m0017,
 };
 
 /**
