@@ -38,6 +38,8 @@ import { API_BASE, PATHS } from './paths.js';
 import { sharedSecret } from './security/server-secrets.js';
 import { closeServices, type Services } from './services.js';
 import { accountsPages } from './web/accounts-pages.js';
+import { mailedLinkPages } from './web/mailed-link-pages.js';
+import { takeMailAllowance } from './mail/allowance.js';
 import { assetRoutes } from './web/assets.js';
 import { authorizePages } from './web/authorize-pages.js';
 import { endSessionPages } from './web/end-session-pages.js';
@@ -202,6 +204,13 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     await devicePages(pages, { pageSessions, decisions: services.deviceDecisions });
     const { users, clients, throttle, audit, telemetry } = services;
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter });
+    await mailedLinkPages(pages, {
+      pageSessions,
+      passwordReset: services.passwordReset,
+      emailVerification: services.emailVerification,
+      telemetry,
+      mailAllowance: (ip) => takeMailAllowance(services.rateCounter, config.rateLimitMail, `mail:ip:${ip}`),
+    });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());
     await pages.register(dashboardRoutes, services);
   });

@@ -67,6 +67,11 @@ export class EmailVerification {
     return { email, sent };
   }
 
+  /** The address a live verification link would verify, else null (the page asks before it acts). */
+  async pendingAddress(token: string): Promise<string | null> {
+    return (await this.deps.links.find(token, 'verify'))?.email ?? null;
+  }
+
   /** Follows a verification link: once, within 24 hours, for the address the account still has. */
   async verify(token: string, origin?: RequestOrigin): Promise<VerifyOutcome> {
     try {

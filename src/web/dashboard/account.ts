@@ -8,19 +8,21 @@ import { field } from '../../http/form-body.js';
 import { DASHBOARD, PATHS } from '../../paths.js';
 import { html, type Html } from '../html.js';
 import { csrfField, dashboardPage, describedBy, fieldError, userOf } from './common.js';
+import { accountEmailRoutes, emailSection, type AccountEmailDeps } from './account-email.js';
 
 /** The account: change password, sign out everywhere, delete (with a typed confirmation). */
-export async function accountPages(scope: FastifyInstance, deps: { users: UsersService; sessions: SessionsService; throttle: LoginThrottle }): Promise<void> {
+export async function accountPages(scope: FastifyInstance, deps: { users: UsersService; sessions: SessionsService; throttle: LoginThrottle } & AccountEmailDeps): Promise<void> {
   const { users, sessions, throttle } = deps;
   const pageSessions = scope.pageSessions;
 
-  const page = (request: FastifyRequest, reply: FastifyReply, errors: Record<string, string> = {}, notice?: Html, status = 200) => {
+  const page = async (request: FastifyRequest, reply: FastifyReply, errors: Record<string, string> = {}, notice?: Html, status = 200) => {
     const user = userOf(request);
     return dashboardPage(request, reply, {
       title: 'Account',
       section: DASHBOARD.account,
       status,
       body: html`<h1>Account</h1>${notice ?? ''}
+${await emailSection(request, reply, users, errors)}
 <div class="card"><h2>Change password</h2>
 <form method="post" action="${DASHBOARD.account}/password">${csrfField(reply)}
   <label for="current_password">Current password</label>
@@ -46,6 +48,7 @@ export async function accountPages(scope: FastifyInstance, deps: { users: UsersS
   };
 
   scope.get(DASHBOARD.account, async (request, reply) => page(request, reply));
+  await accountEmailRoutes(scope, deps, page);
 
   scope.post(`${DASHBOARD.account}/password`, async (request, reply) => {
     const user = userOf(request);

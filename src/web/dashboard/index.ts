@@ -10,6 +10,7 @@ import { dashboardPage, guardDashboard, userOf } from './common.js';
 import { keysPages } from './keys.js';
 import { usagePages } from './usage.js';
 import { DASHBOARD } from '../../paths.js';
+import { takeMailAllowance } from '../../mail/allowance.js';
 
 /** The dashboard: every section, behind one session guard (registered as its own encapsulated plugin). */
 export async function dashboardRoutes(scope: FastifyInstance, s: Services): Promise<void> {
@@ -40,5 +41,11 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
   await charactersPages(scope, s.characters);
   await usagePages(scope, { usage: s.usage, now: s.now });
   await activityPages(scope, { audit: s.audit, appName: async (clientId) => (await s.clients.findRegistered(clientId))?.name ?? null });
-  await accountPages(scope, { users: s.users, sessions: s.sessions, throttle: s.throttle });
+  await accountPages(scope, {
+    users: s.users,
+    sessions: s.sessions,
+    throttle: s.throttle,
+    emailVerification: s.emailVerification,
+    mailAllowance: (userId) => takeMailAllowance(s.rateCounter, s.config.rateLimitMail, `mail:user:${userId}`),
+  });
 }
