@@ -60,7 +60,7 @@ export async function startSmtp(options: { port?: number; reject?: number } = {}
     url: `smtp://127.0.0.1:${port}`,
     received,
     nextTo: (to, n = 1) =>
-      until(() => received.filter((m) => m.to.includes(to))[n - 1], { timeoutMs: 15_000, message: `message ${n} to ${to}` }),
+      until(() => received.filter((m) => m.to.some((r) => r.toLowerCase() === to.toLowerCase()))[n - 1], { timeoutMs: 15_000, message: `message ${n} to ${to}` }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
