@@ -6,7 +6,7 @@ export type EmailLinkRow = EmailLinksTable;
 type Purpose = EmailLinkRow['purpose'];
 
 /** SPEC §11: a verification link lives 24 hours, a reset link 30 minutes. */
-export const LINK_TTL_MS: Record<Purpose, number> = { verify: 24 * 3_600_000, reset: 30 * 60_000 };
+const LINK_TTL_MS: Record<Purpose, number> = { verify: 24 * 3_600_000, reset: 30 * 60_000 };
 
 /** A password hash's stamp: a reset link made under one hash dies when the hash changes. */
 export function passwordStamp(passwordHash: string): string {
