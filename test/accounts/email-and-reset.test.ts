@@ -23,7 +23,8 @@ describe.each(DIALECTS)('e-mail verification and password reset (%s)', (dialect)
     if (!dialectAvailable(dialect)) return;
     smtp = await startSmtp();
     // Each forgot-password request comes from its own address (TRUST_PROXY), so the per-IP limit is met only where a test means to.
-    ts = await startTestServer(dialect, { SMTP_URL: smtp.url, RATE_LIMIT_MAIL: '4', TRUST_PROXY: '127.0.0.1' }, { logStream: log.logStream });
+    // LOG_LEVEL=info: the request lines too, none of which may hold a link's token.
+    ts = await startTestServer(dialect, { SMTP_URL: smtp.url, RATE_LIMIT_MAIL: '4', TRUST_PROXY: '127.0.0.1', LOG_LEVEL: 'info' }, { logStream: log.logStream });
   });
   afterAll(async () => {
     await ts?.close();
@@ -195,6 +196,18 @@ describe.each(DIALECTS)('e-mail verification and password reset (%s)', (dialect)
       expect(last).toContain('Too many reset links');
     });
 
+    it('sends an account at most RATE_LIMIT_MAIL messages an hour: past it a request sends nothing and answers the same', async () => {
+      const { username, email } = await verifiedUser();
+      const queued = async () => (await ts.services.storage.db.selectFrom('mail_outbox').select('id').where('recipient', '=', email).execute()).length;
+      // The verification link does not count (it is the sign-up's); four reset links do, each from another address.
+      for (let i = 0; i < 4; i++) expect((await forgot(username)).html).toContain(RESET_REQUESTED);
+      expect(await queued()).toBe(5);
+      const past = await forgot(username);
+      expect(past.response.status).toBe(200);
+      expect(past.html).toContain(RESET_REQUESTED);
+      expect(await queued()).toBe(5);
+    });
+
     it('never writes a link or its token to the log when SMTP is configured', () => {
       const tokens = smtp.received.flatMap((m) => [...m.raw.matchAll(/token=([A-Za-z0-9_-]{43})/g)].map((t) => t[1]!));
       expect(tokens.length).toBeGreaterThan(3);
@@ -206,6 +219,13 @@ describe.each(DIALECTS)('e-mail verification and password reset (%s)', (dialect)
 });
 
 describe('without SMTP_URL', () => {
+  it('warns at start when PUBLIC_URL is https', async () => {
+    const log = captureLog();
+    const ts = await startTestServer('sqlite', { PUBLIC_URL: 'https://auth.example.com', LOG_LEVEL: 'warn' }, { logStream: log.logStream });
+    await ts.close();
+    expect(log.lines.join('')).toContain('SMTP_URL is not set');
+  });
+
   it('writes each message as one mail log line with its link, and the login page links to the reset form', async () => {
     const log = captureLog();
     const ts = await startTestServer('sqlite', {}, { logStream: log.logStream });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStorage } from '../../src/storage/database.js';
 import { runCli } from '../helpers/cli.js';
 
 describe('the serika CLI', () => {
@@ -25,6 +26,14 @@ describe('the serika CLI', () => {
     const result = await runCli(['users', 'create', '--username', 'Dana', '--password-stdin', '--email', 'dana@example.com'], env, 'a good password\nignored second line\n');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^user_[0-9a-f]{32}\n$/);
+    // --email queues the address's verification link in the outbox, for a running server to send (SPEC §11).
+    const storage = openStorage(env.DATABASE_URL!);
+    try {
+      const queued = await storage.db.selectFrom('mail_outbox').select(['recipient', 'subject', 'state']).execute();
+      expect(queued).toEqual([{ recipient: 'dana@example.com', subject: 'Verify your email address for Serika', state: 'pending' }]);
+    } finally {
+      await storage.close();
+    }
   });
 
   it('refuses a taken username regardless of case, with one line on stderr and exit 1', async () => {
