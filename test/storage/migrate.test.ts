@@ -79,10 +79,10 @@ describe.each(DIALECTS)('migrations across versions (%s)', (dialect) => {
       const db = storage.db as unknown as Kysely<unknown>;
       const early = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < '0015'));
       expect(await migrateToLatest(storage, { migrations: early })).toHaveLength(13);
-      expect(await migrateToLatest(storage)).toEqual(['0015_migration_compatibility']);
+      expect(await migrateToLatest(storage)).toEqual(['0015_migration_compatibility', '0016_email_links', '0017_mail_outbox']);
       const state = await readMigrationState(storage, migrations);
       expect(state).toMatchObject({ pending: [], newer: [], unrecorded: [] });
-      expect(await db.selectFrom('migration_compatibility' as never).select(sql<number>`count(*)`.as('n')).executeTakeFirst()).toEqual({ n: 14 });
+      expect(await db.selectFrom('migration_compatibility' as never).select(sql<number>`count(*)`.as('n')).executeTakeFirst()).toEqual({ n: 16 });
     });
 
     it('runs a migration marked outsideTransaction alone, between transactional batches, in order', async () => {
