@@ -124,6 +124,24 @@ describe.each(DIALECTS)('e-mail verification and password reset (%s)', (dialect)
       expect((await ts.services.users.require(username)).verifiedEmail).toBeNull();
     });
 
+    it('refuses a fifth address change in the hour with a 429 (RATE_LIMIT_MAIL per account); an invalid address costs nothing', async () => {
+      const username = name('changer');
+      const agent = await signUp(username, '');
+      const save = async (email: string) => {
+        const page = await (await agent.fetch('/dashboard/account')).text();
+        const response = await submit(agent, page, '/dashboard/account/email', { email });
+        return { status: response.status, html: await response.text() };
+      };
+      expect((await save('not an address')).status).toBe(400);
+      for (let i = 0; i < 4; i++) expect((await save(`${username}.${i}@example.com`)).status).toBe(200);
+      const refused = await save(`${username}.4@example.com`);
+      expect(refused.status).toBe(429);
+      expect(refused.html).toContain('Too many emails were sent for your account');
+      // Only the last address saved has a live link: each new one killed the one before.
+      const links = await ts.services.storage.db.selectFrom('email_links').select('email').where('user_id', '=', (await ts.services.users.require(username)).id).execute();
+      expect(links).toEqual([{ email: `${username}.3@example.com` }]);
+    });
+
     it('answers a reset request alike for a known and an unknown user, and pads both to the same time', async () => {
       const { username } = await verifiedUser();
       const known = await forgot(username);

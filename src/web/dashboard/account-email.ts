@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { normalizeEmail } from '../../accounts/email-addresses.js';
 import type { EmailVerification } from '../../accounts/email-verification.js';
 import type { UsersService } from '../../accounts/users-service.js';
 import { AppError } from '../../errors.js';
@@ -16,6 +17,15 @@ export interface AccountEmailDeps {
   emailVerification: EmailVerification;
   /** RATE_LIMIT_MAIL for this account: null when a message may go, else seconds until one may. */
   mailAllowance: (userId: string) => Promise<number | null>;
+}
+
+function validEmail(raw: string): boolean {
+  try {
+    normalizeEmail(raw);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The Account page's "Email" card (SPEC §11): the address, whether it is verified, and a form to change it. */
@@ -39,7 +49,8 @@ export async function accountEmailRoutes(scope: FastifyInstance, deps: AccountEm
   scope.post(`${DASHBOARD.account}/email`, async (request, reply) => {
     const user = userOf(request);
     const raw = field(request.body, 'email') ?? '';
-    if (raw.trim() !== '') {
+    // Only a valid address counts against RATE_LIMIT_MAIL (a typo costs no message).
+    if (raw.trim() !== '' && validEmail(raw)) {
       const seconds = await deps.mailAllowance(user.userId);
       if (seconds !== null) {
         const minutes = Math.max(1, Math.ceil(seconds / 60));
