@@ -41,6 +41,8 @@ import { sharedSecret } from './security/server-secrets.js';
 import { closeServices, type Services } from './services.js';
 import { accountsPages, appAskingFor } from './web/accounts-pages.js';
 import { SecondStep, secondStepPages } from './web/second-step-pages.js';
+import { mailedLinkPages } from './web/mailed-link-pages.js';
+import { takeMailAllowance } from './mail/allowance.js';
 import { assetRoutes } from './web/assets.js';
 import { authorizePages } from './web/authorize-pages.js';
 import { endSessionPages } from './web/end-session-pages.js';
@@ -230,6 +232,13 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     await devicePages(pages, { pageSessions, decisions: services.deviceDecisions });
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter, secondStep });
     await secondStepPages(pages, { ...stepDeps, secondStep });
+    await mailedLinkPages(pages, {
+      pageSessions,
+      passwordReset: services.passwordReset,
+      emailVerification: services.emailVerification,
+      telemetry,
+      mailAllowance: (ip) => takeMailAllowance(services.rateCounter, config.rateLimitMail, `mail:ip:${ip}`),
+    });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());
     await pages.register(dashboardRoutes, services);
   });

@@ -65,6 +65,12 @@ export interface Config {
   auditRetentionDays: number;
   /** KEY_ENCRYPTION_SECRETS: the first seals private keys at rest, any of them opens (empty: stored plain). */
   keyEncryptionSecrets: readonly string[];
+  /** SMTP_URL: where mail goes (nodemailer); null: each message is one `mail` log line (SPEC §1, §11). */
+  smtpUrl: string | null;
+  /** MAIL_FROM: the From of every message. */
+  mailFrom: string;
+  /** RATE_LIMIT_MAIL: messages per account (and mail-sending forms per IP) per hour; 0 turns the limit off. */
+  rateLimitMail: number;
   /** OpenTelemetry tracing from the standard OTEL_* variables; null (off, the SDK never loaded) unless an OTLP endpoint is set. */
   tracing: TracingConfig | null;
 }
@@ -242,6 +248,23 @@ function tracing(env: Env): TracingConfig | null {
   return { tracesUrl: traces ?? `${base!.replace(/\/+$/, '')}/v1/traces`, protocol };
 }
 
+function smtpUrl(env: Env): string | null {
+  const raw = read(env, 'SMTP_URL');
+  if (raw === undefined) return null;
+  if (!/^smtps?:\/\/[^/]/.test(raw) || !parsesAsUrl(raw)) throw new ConfigError('SMTP_URL', raw, 'smtp://user:password@host:587 or smtps://user:password@host:465');
+  return raw;
+}
+
+/** MAIL_FROM: an address, optionally with a display name (`Serika <no-reply@example.com>`); the default names PUBLIC_URL's host. */
+function mailFrom(env: Env, publicUrl: string): string {
+  const raw = read(env, 'MAIL_FROM');
+  if (raw === undefined) return `Serika <no-reply@${new URL(publicUrl).hostname}>`;
+  if (!/^(?:[^<>@\r\n]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/.test(raw)) {
+    throw new ConfigError('MAIL_FROM', raw, 'an address such as no-reply@example.com or Serika <no-reply@example.com>');
+  }
+  return raw;
+}
+
 export function parseConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535, 'an integer from 0 to 65535 (0 picks a free port)');
   const host = read(env, 'HOST') ?? '127.0.0.1';
@@ -318,6 +341,9 @@ export function parseConfig(env: Env = process.env): Config {
     auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500, 'a whole number of days from 1 to 36500'),
     keyEncryptionSecrets: keyEncryptionSecrets(env),
     tracing: tracing(env),
+    smtpUrl: smtpUrl(env),
+    mailFrom: mailFrom(env, explicitPublicUrl ?? defaultPublicUrl(port)),
+    rateLimitMail: integer(env, 'RATE_LIMIT_MAIL', 3, 0, 1_000_000_000, 'a whole number of messages per hour (0 turns the limit off)'),
   };
 }
 

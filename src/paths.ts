@@ -54,6 +54,10 @@ export const PATHS = {
   loginTwoFactorSetup: '/login/two-factor',
   signup: '/signup',
   logout: '/logout',
+  /** SPEC §11: the links mailed to users, and the form that mails a reset link. */
+  emailVerify: '/email/verify',
+  passwordForgot: '/password/forgot',
+  passwordReset: '/password/reset',
   dashboard: '/dashboard',
   healthz: '/healthz',
   readyz: '/readyz',

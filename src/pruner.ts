@@ -39,6 +39,8 @@ async function pruneExpired(services: Services): Promise<PruneCounts | null> {
       ...(await oauth.prune(trx, now)),
       deviceCodes: await devices.prune(trx, now),
       sessions: await sessions.prune(trx, now),
+      emailLinks: await services.emailLinks.prune(trx, now),
+      mailSentOrGivenUp: await services.mailOutbox.prune(trx, now),
       loginFailures: await throttle.prune(trx, now),
       pendingSignIns: await pendingSignIns.prune(trx, now),
       unusedOwnerlessClients: await clients.pruneOwnerless(trx, now),

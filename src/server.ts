@@ -69,6 +69,9 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
   const storage = openStorage(given.databaseUrl, { poolSize: given.databasePoolSize, onWarning: (message) => warnings.push(message), tracing });
   try {
     if (!options.skipMigrations) await prepareDatabase(storage, given, (message) => warnings.push(message));
+    if (given.smtpUrl === null && given.publicUrl.startsWith('https:')) {
+      warnings.push('SMTP_URL is not set: verification and password-reset mail is written to the log (one "mail" line each) instead of being sent');
+    }
     warnings.push(...(await keyEncryptionWarnings(given.publicUrl, storage.db, new KeyEncryption(given.keyEncryptionSecrets))));
     // A picked port can be taken by someone else before we listen on it: pick again.
     for (let attempt = 1; ; attempt++) {
@@ -83,6 +86,7 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
         throw error;
       }
       await services.invalidations.start();
+      services.mailWorker.start(app.log);
       const stopPruning = schedulePruning(services, app.log);
       warnIfRedisAway(services, app.log);
       for (const message of warnings) app.log.warn(message);

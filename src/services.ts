@@ -7,6 +7,14 @@ import { SessionsService } from './accounts/sessions.js';
 import { PendingSignIns } from './accounts/pending-sign-ins.js';
 import { SecondFactors } from './accounts/second-factors/service.js';
 import { UsersService } from './accounts/users-service.js';
+import { AccountMail } from './accounts/account-mail.js';
+import { EmailLinks } from './accounts/email-links.js';
+import { EmailVerification } from './accounts/email-verification.js';
+import { PasswordReset } from './accounts/password-reset.js';
+import { MailOutbox } from './mail/outbox.js';
+import { logTransport, smtpTransport } from './mail/transport.js';
+import { MailWorker } from './mail/worker.js';
+import { takeMailAllowance } from './mail/allowance.js';
 import { ClientsService } from './clients/service.js';
 import { MetadataDocuments } from './clients/metadata-documents.js';
 import { ClientRegistration } from './clients/registration.js';
@@ -44,6 +52,13 @@ export interface Services {
   storage: Storage;
   now: () => number;
   users: UsersService;
+  /** Mailed links' tokens (SPEC §11). */
+  emailLinks: EmailLinks;
+  emailVerification: EmailVerification;
+  passwordReset: PasswordReset;
+  /** The mail outbox and the worker that sends it (started by the server, stopped on close). */
+  mailOutbox: MailOutbox;
+  mailWorker: MailWorker;
   apiKeys: ApiKeysService;
   clients: ClientsService;
   /** Client ID metadata documents (SPEC §8); null when CIMD=off. */
@@ -112,6 +127,8 @@ export function connectRedis(url: string | null): Redis | null {
 export async function closeServices(services: Services): Promise<void> {
   // Streams the apps left are still read for their usage (or until lifecycle.ending): their rows commit first.
   await services.gateway.close();
+  // Mail not sent yet stays in the outbox for the next start (or another instance).
+  await services.mailWorker.close();
   await services.upstream.close();
   await services.documents?.close();
   services.redis?.disconnect();
@@ -153,8 +170,14 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     invalidations,
     config.tokenCache > 0 ? 1000 : 0,
   );
-  const users = new UsersService(storage.db, now, audit, invalidations);
   const rateCounter = new RateCounter(redis);
+  const mailOutbox = new MailOutbox(storage.db, now);
+  const mailWorker = new MailWorker(mailOutbox, config.smtpUrl ? smtpTransport(config.smtpUrl, config.mailFrom) : logTransport());
+  const accountMail = new AccountMail(config.publicUrl);
+  const emailLinks = new EmailLinks(storage.db, now);
+  const queued = () => mailWorker.wake();
+  const emailVerification = new EmailVerification({ db: storage.db, links: emailLinks, outbox: mailOutbox, mail: accountMail, audit, feed: invalidations, queued });
+  const users = new UsersService(storage.db, now, audit, invalidations, emailVerification);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
   const secondFactors = new SecondFactors(storage.db, keyEncryption, audit, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
@@ -181,6 +204,20 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     storage,
     now,
     users,
+    emailLinks,
+    emailVerification,
+    passwordReset: new PasswordReset({
+      db: storage.db,
+      links: emailLinks,
+      outbox: mailOutbox,
+      mail: accountMail,
+      audit,
+      now,
+      mayMail: async (userId) => (await takeMailAllowance(rateCounter, config.rateLimitMail, `mail:user:${userId}`)) === null,
+      queued,
+    }),
+    mailOutbox,
+    mailWorker,
     apiKeys: new ApiKeysService(storage.db, now, audit),
     audit,
     signingKeys,

@@ -40,8 +40,23 @@ describe('configuration', () => {
       cimdAllowPrivate: false,
       auditRetentionDays: 365,
       keyEncryptionSecrets: [],
+      smtpUrl: null,
+      mailFrom: 'Serika <no-reply@localhost>',
+      rateLimitMail: 3,
       tracing: null,
     });
+  });
+
+  it('reads SMTP_URL, MAIL_FROM and RATE_LIMIT_MAIL, and refuses what nodemailer could not use', () => {
+    expect(parseConfig({ PUBLIC_URL: 'https://auth.example.com' }).mailFrom).toBe('Serika <no-reply@auth.example.com>');
+    const config = parseConfig({ SMTP_URL: 'smtps://u:p@mail.example.com:465', MAIL_FROM: 'Auth <auth@example.com>', RATE_LIMIT_MAIL: '0' });
+    expect(config).toMatchObject({ smtpUrl: 'smtps://u:p@mail.example.com:465', mailFrom: 'Auth <auth@example.com>', rateLimitMail: 0 });
+    expect(parseConfig({ MAIL_FROM: 'auth@example.com' }).mailFrom).toBe('auth@example.com');
+    expect(() => parseConfig({ SMTP_URL: 'http://mail.example.com' })).toThrow(/SMTP_URL/);
+    // The password never reaches the message.
+    expect(() => parseConfig({ SMTP_URL: 'mail://u:secret@x' })).toThrow(/^(?!.*secret).*SMTP_URL/);
+    expect(() => parseConfig({ MAIL_FROM: 'not an address' })).toThrow(/MAIL_FROM/);
+    expect(() => parseConfig({ RATE_LIMIT_MAIL: '-1' })).toThrow(/RATE_LIMIT_MAIL/);
   });
 
   it('reads every variable', () => {

@@ -17,8 +17,13 @@ export class UsersRepo {
     this.selectById = prepared(db, (d) => d.selectFrom('users').selectAll().where('id', '=', ''));
   }
 
-  async insert(row: UserRow): Promise<void> {
-    await this.db.insertInto('users').values(row).execute();
+  async insert(row: UserRow, executor: Kysely<Database> = this.db): Promise<void> {
+    await executor.insertInto('users').values(row).execute();
+  }
+
+  /** The user whose verified address this is, regardless of case (SPEC §11: unique among verified ones). */
+  async findByVerifiedEmail(emailLower: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('verified_email_lower', '=', emailLower).executeTakeFirst();
   }
 
   async findByUsername(username: string): Promise<UserRow | undefined> {

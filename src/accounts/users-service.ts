@@ -1,5 +1,8 @@
 import type { RequestOrigin } from '../http/request-context.js';
 import { AppError } from '../errors.js';
+import { normalizeEmail } from './email-addresses.js';
+import type { EmailVerification } from './email-verification.js';
+import { isUniqueViolation } from './unique-violation.js';
 import { randomId } from '../security/secrets.js';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import { usernameKey, usernameProblem } from './usernames.js';
@@ -13,12 +16,14 @@ export interface User {
   id: string;
   username: string;
   email: string | null;
+  /** The address lower-cased once its verification link was followed, else null (SPEC §11). */
+  verifiedEmail: string | null;
   avatar: string | null;
   createdAt: number;
 }
 
 /** A user's profile claims: what userinfo and an ID token say of them beside the id. */
-export type UserProfile = Pick<User, 'username' | 'avatar' | 'email'>;
+export type UserProfile = Pick<User, 'username' | 'avatar' | 'email' | 'verifiedEmail'>;
 
 export interface NewUser {
   username: string;
@@ -26,26 +31,20 @@ export interface NewUser {
   email?: string | null;
 }
 
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
-
 function toUser(row: UserRow): User {
-  return { id: row.id, username: row.username, email: row.email, avatar: row.avatar, createdAt: row.created_at };
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  // PostgreSQL unique_violation, SQLite SQLITE_CONSTRAINT_UNIQUE.
-  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+  return { id: row.id, username: row.username, email: row.email, verifiedEmail: row.verified_email_lower, avatar: row.avatar, createdAt: row.created_at };
 }
 
 export class UsersService {
   private readonly repo: UsersRepo;
 
+  /** verification: mails a new account's address its link, in the transaction that creates the account (SPEC §11). */
   constructor(
-    db: Kysely<Database>,
+    private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
     private readonly audit: AuditService | null = null,
     feed: InvalidationFeed | null = null,
+    private readonly verification: EmailVerification | null = null,
   ) {
     this.repo = new UsersRepo(db, feed);
   }
@@ -55,10 +54,7 @@ export class UsersService {
     if (usernameIssue) throw new AppError('invalid_value', usernameIssue, 'username');
     const passwordIssue = passwordProblem(input.password);
     if (passwordIssue) throw new AppError('invalid_value', passwordIssue, 'password');
-    const email = input.email?.trim() || null;
-    if (email !== null && (email.length > 320 || !EMAIL.test(email))) {
-      throw new AppError('invalid_value', 'That email address is not valid.', 'email');
-    }
+    const email = normalizeEmail(input.email);
     if (await this.repo.findByUsername(input.username)) throw usernameTaken();
 
     const now = this.now();
@@ -67,18 +63,23 @@ export class UsersService {
       username: input.username,
       username_lower: usernameKey(input.username),
       email,
+      verified_email_lower: null,
       password_hash: await hashPassword(input.password),
       avatar: null,
       created_at: now,
       updated_at: now,
     };
     try {
-      await this.repo.insert(row);
+      await this.db.transaction().execute(async (trx) => {
+        await this.repo.insert(row, trx);
+        if (email !== null) await this.verification?.sendLink(trx, row, email);
+      });
     } catch (error) {
       // Two sign-ups racing for one name: the unique index decides.
       if (isUniqueViolation(error)) throw usernameTaken();
       throw error;
     }
+    if (email !== null) this.verification?.committed();
     return toUser(row);
   }
 

@@ -19,7 +19,7 @@ export function usersCommand(program: Command): void {
     .description('create a user and print its id; the password is read from the first line of stdin')
     .requiredOption('--username <username>', '3–32 characters of A-Z a-z 0-9 _ . -, unique regardless of case')
     .option('--password-stdin', 'read the password (8–256 characters) from the first line of stdin (required)')
-    .option('--email <email>', 'an optional email address')
+    .option('--email <email>', 'an optional email address; a verification link is mailed to it (sent by a running server)')
     .action(async (options: { username: string; passwordStdin?: boolean; email?: string }) => {
       if (!options.passwordStdin) fail('--password-stdin is required: pass the password on standard input');
       const password = await readFirstLine();

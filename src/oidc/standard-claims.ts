@@ -8,7 +8,7 @@ export function profileClaims(user: Pick<UserProfile, 'username' | 'avatar'>): R
   return { preferred_username: user.username, name: user.username, ...(user.avatar ? { picture: user.avatar } : {}) };
 }
 
-/** With the email scope; Serika does not verify addresses yet (SPEC §7), so email_verified is false. */
-export function emailClaims(user: Pick<UserProfile, 'email'>): Record<string, unknown> {
-  return user.email ? { email: user.email, email_verified: false } : {};
+/** With the email scope: email_verified is true once the address's verification link was followed (SPEC §7, §11). */
+export function emailClaims(user: Pick<UserProfile, 'email' | 'verifiedEmail'>): Record<string, unknown> {
+  return user.email ? { email: user.email, email_verified: user.verifiedEmail !== null } : {};
 }

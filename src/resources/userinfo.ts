@@ -16,7 +16,7 @@ const userinfoSchema = {
     name: { type: 'string', description: 'With openid and profile.' },
     picture: { type: 'string', description: 'With openid and profile, when the user has an avatar (OIDC Core §5.3.2: no null claims).' },
     email: { type: 'string', description: 'With email, when the user has an address.' },
-    email_verified: { type: 'boolean', description: 'With email and an address: false until Serika verifies addresses.' },
+    email_verified: { type: 'boolean', description: 'With email and an address: false until its verification link is followed (SPEC §11).' },
   },
 } as const;
 

@@ -11,6 +11,8 @@ export interface UsersTable {
   /** Usernames are unique regardless of case (SPEC §1). */
   username_lower: string;
   email: string | null;
+  /** The address, lower-cased, once verified; null until then and again when it changes (unique: SPEC §11). */
+  verified_email_lower: string | null;
   password_hash: string;
   avatar: string | null;
   created_at: number;
@@ -314,6 +316,35 @@ export interface MigrationCompatibilityTable {
   recorded_at: number;
 }
 
+/** Links mailed to users (SPEC §11): verification and password reset; the token is stored as SHA-256 only. */
+export interface EmailLinksTable {
+  token_hash: string;
+  purpose: 'verify' | 'reset';
+  user_id: string;
+  /** verify: the address the link verifies; reset: the address it was sent to. */
+  email: string;
+  /** reset: SHA-256 of the password hash the link was made under (a changed password kills it). */
+  password_stamp: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+/** Messages waiting to be sent, sent, or given up (src/mail/outbox.ts). */
+export interface MailOutboxTable {
+  id: string;
+  recipient: string;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  state: 'pending' | 'sending' | 'sent' | 'failed';
+  attempts: number;
+  next_attempt_at: number;
+  claimed_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  sent_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -338,4 +369,6 @@ export interface Database {
   budget_reservations: BudgetReservationsTable;
   cache_invalidations: CacheInvalidationsTable;
   migration_compatibility: MigrationCompatibilityTable;
+  email_links: EmailLinksTable;
+  mail_outbox: MailOutboxTable;
 }

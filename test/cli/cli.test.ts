@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStorage } from '../../src/storage/database.js';
 import { runCli } from '../helpers/cli.js';
 
 describe('the serika CLI', () => {
@@ -25,6 +26,14 @@ describe('the serika CLI', () => {
     const result = await runCli(['users', 'create', '--username', 'Dana', '--password-stdin', '--email', 'dana@example.com'], env, 'a good password\nignored second line\n');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^user_[0-9a-f]{32}\n$/);
+    // --email queues the address's verification link in the outbox, for a running server to send (SPEC §11).
+    const storage = openStorage(env.DATABASE_URL!);
+    try {
+      const queued = await storage.db.selectFrom('mail_outbox').select(['recipient', 'subject', 'state']).execute();
+      expect(queued).toEqual([{ recipient: 'dana@example.com', subject: 'Verify your email address for Serika', state: 'pending' }]);
+    } finally {
+      await storage.close();
+    }
   });
 
   it('refuses a taken username regardless of case, with one line on stderr and exit 1', async () => {
@@ -151,7 +160,7 @@ describe('the serika CLI', () => {
   it('prunes on demand and prints what it deleted', async () => {
     const result = await runCli(['prune'], env);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^pendingRequests\s+\d+\ncodes\s+\d+\ntokens\s+\d+\ndeviceCodes\s+\d+\nsessions\s+\d+\nloginFailures\s+\d+\npendingSignIns\s+\d+\nunusedOwnerlessClients\s+\d+\nbudgetHoldsReleased\s+\d+\ncacheInvalidations\s+\d+\nauditEvents\s+\d+\n$/);
+    expect(result.stdout).toMatch(/^pendingRequests\s+\d+\ncodes\s+\d+\ntokens\s+\d+\ndeviceCodes\s+\d+\nsessions\s+\d+\nemailLinks\s+\d+\nmailSentOrGivenUp\s+\d+\nloginFailures\s+\d+\npendingSignIns\s+\d+\nunusedOwnerlessClients\s+\d+\nbudgetHoldsReleased\s+\d+\ncacheInvalidations\s+\d+\nauditEvents\s+\d+\n$/);
   });
 
   it('lists and rotates the OIDC signing keys', async () => {

@@ -33,6 +33,8 @@ const OWNER: Record<string, string> = {
   usage_records: 'generation',
   cache_invalidations: 'storage',
   migration_compatibility: 'storage',
+  email_links: 'accounts',
+  mail_outbox: 'mail',
 };
 
 /** Files that write a table named at run time, and why that is theirs to do. */

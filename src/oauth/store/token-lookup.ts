@@ -21,6 +21,7 @@ export interface AccessGrant {
   username: string;
   avatar: string | null;
   email: string | null;
+  verifiedEmail: string | null;
   scopes: string;
   /** The scopes, split once (RFC 6749 §3.3). */
   scopeList: readonly string[];
@@ -77,6 +78,7 @@ export class TokenLookup {
         username: row.username,
         avatar: row.avatar,
         email: row.email,
+        verifiedEmail: row.verifiedEmail,
         scopes: row.scopes,
         scopeList: Object.freeze(parseScopes(row.scopes)),
         expiresAt: row.expires_at,

@@ -12,6 +12,8 @@ import * as m0011 from './0011_device_confirmations.js';
 import * as m0013 from './0013_audit_events_created.js';
 import * as m0014 from './0014_refresh_grant_kept.js';
 import * as m0015 from './0015_migration_compatibility.js';
+import * as m0016 from './0016_email_links.js';
+import * as m0017 from './0017_mail_outbox.js';
 import * as m0018 from './0018_second_factors.js';
 import * as m0019 from './0019_amr_through_grants.js';
 import * as m0020 from './0020_session_devices.js';
@@ -39,6 +41,8 @@ export const migrations: Record<string, SerikaMigration> = {
   '0013_audit_events_created': m0013,
   '0014_refresh_grant_kept': m0014,
   '0015_migration_compatibility': m0015,
+  '0016_email_links': m0016,
+  '0017_mail_outbox': m0017,
   '0018_second_factors': m0018,
   '0019_amr_through_grants': m0019,
   '0020_session_devices': m0020,

@@ -11,9 +11,10 @@ import { csrfField, dashboardPage, describedBy, fieldError, userOf } from './com
 import { devicesSection } from './devices.js';
 import type { SecondFactors } from '../../accounts/second-factors/service.js';
 import { twoFactorCard } from './two-factor.js';
+import { accountEmailRoutes, emailSection, type AccountEmailDeps } from './account-email.js';
 
 /** The account: change password, sign out everywhere, delete (with a typed confirmation). */
-export async function accountPages(scope: FastifyInstance, deps: { users: UsersService; sessions: SessionsService; throttle: LoginThrottle; secondFactors: SecondFactors }): Promise<void> {
+export async function accountPages(scope: FastifyInstance, deps: { users: UsersService; sessions: SessionsService; throttle: LoginThrottle; secondFactors: SecondFactors } & AccountEmailDeps): Promise<void> {
   const { users, sessions, throttle } = deps;
   const pageSessions = scope.pageSessions;
 
@@ -24,6 +25,7 @@ export async function accountPages(scope: FastifyInstance, deps: { users: UsersS
       section: DASHBOARD.account,
       status,
       body: html`<h1>Account</h1>${notice ?? ''}
+${await emailSection(request, reply, users, errors)}
 <div class="card"><h2>Change password</h2>
 <form method="post" action="${DASHBOARD.account}/password">${csrfField(reply)}
   <label for="current_password">Current password</label>
@@ -51,6 +53,7 @@ ${await twoFactorCard(request, reply, deps.secondFactors)}
   };
 
   scope.get(DASHBOARD.account, async (request, reply) => page(request, reply));
+  await accountEmailRoutes(scope, deps, page);
 
   scope.post(`${DASHBOARD.account}/password`, async (request, reply) => {
     const user = userOf(request);

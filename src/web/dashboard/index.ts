@@ -12,6 +12,7 @@ import { keysPages } from './keys.js';
 import { usagePages } from './usage.js';
 import { twoFactorPages } from './two-factor.js';
 import { DASHBOARD } from '../../paths.js';
+import { takeMailAllowance } from '../../mail/allowance.js';
 
 /** The dashboard: every section, behind one session guard (registered as its own encapsulated plugin). */
 export async function dashboardRoutes(scope: FastifyInstance, s: Services): Promise<void> {
@@ -42,7 +43,14 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
   await charactersPages(scope, s.characters);
   await usagePages(scope, { usage: s.usage, now: s.now });
   await activityPages(scope, { audit: s.audit, appName: async (clientId) => (await s.clients.findRegistered(clientId))?.name ?? null });
-  await accountPages(scope, { users: s.users, sessions: s.sessions, throttle: s.throttle, secondFactors: s.secondFactors });
+  await accountPages(scope, {
+    users: s.users,
+    sessions: s.sessions,
+    throttle: s.throttle,
+    secondFactors: s.secondFactors,
+    emailVerification: s.emailVerification,
+    mailAllowance: (userId) => takeMailAllowance(s.rateCounter, s.config.rateLimitMail, `mail:user:${userId}`),
+  });
   await devicesPages(scope);
   await twoFactorPages(scope, { secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, issuer: s.config.publicUrl });
 }

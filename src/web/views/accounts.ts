@@ -45,6 +45,7 @@ export function loginView(state: FormState): PageOptions {
     <input type="text" id="username" name="username" autocomplete="username" required maxlength="64" value="${state.username ?? ''}" autofocus>
     <label for="password">Password</label>
     <input type="password" id="password" name="password" autocomplete="current-password" required maxlength="256">
+    <p class="hint"><a href="${PATHS.passwordForgot}">Forgot password?</a></p>
     <div class="actions"><button type="submit">Sign in</button></div>`;
   const footer = html`No account yet? <a href="${withReturn(PATHS.signup, state.returnTo)}">Create account</a>`;
   return { title: 'Sign in', body: accountForm(state, 'Sign in to Serika', PATHS.login, fields, footer) };

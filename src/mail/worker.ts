@@ -1,0 +1,111 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { isPermanent, type MailTransport } from './transport.js';
+import type { MailOutbox, OutboxRow } from './outbox.js';
+
+export interface MailWorkerOptions {
+  /** How often the outbox is read when nothing in this process woke the worker. */
+  pollMs?: number;
+  /** The first retry's delay; each next one doubles, up to an hour. */
+  retryBaseMs?: number;
+  /** Attempts before a message is given up. */
+  maxAttempts?: number;
+  now?: () => number;
+}
+
+const BATCH = 10;
+const HOUR_MS = 3_600_000;
+
+/**
+ * Sends the outbox: every instance runs one, and the outbox's claims make
+ * each message one instance's to send. A failed attempt is tried again with
+ * exponential backoff; a 5xx reply or the last attempt gives the message up,
+ * logged (with its id and recipient, never its body) and kept. close() stops
+ * it after the batch in hand, as the gateway ends its streams before the
+ * database closes.
+ */
+export class MailWorker {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private closed = false;
+  private log: FastifyBaseLogger | null = null;
+  private readonly pollMs: number;
+  private readonly retryBaseMs: number;
+  private readonly maxAttempts: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly outbox: MailOutbox,
+    private readonly transport: MailTransport,
+    options: MailWorkerOptions = {},
+  ) {
+    this.pollMs = options.pollMs ?? 5_000;
+    this.retryBaseMs = options.retryBaseMs ?? 30_000;
+    this.maxAttempts = options.maxAttempts ?? 10;
+    this.now = options.now ?? Date.now;
+  }
+
+  start(log: FastifyBaseLogger): void {
+    if (this.closed || this.timer) return;
+    this.log = log;
+    this.timer = setInterval(() => this.wake(), this.pollMs).unref();
+    this.wake();
+  }
+
+  /** Reads the outbox now (a message was just queued in this process); a read in progress reads again when done. */
+  wake(): void {
+    if (this.closed || !this.timer) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain().finally(() => {
+      this.running = null;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+    this.transport.close();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (;;) {
+        const claimed = await this.outbox.claimDue(BATCH);
+        for (const row of claimed) await this.deliver(row);
+        if (claimed.length < BATCH || this.closed) return;
+      }
+    } catch (error) {
+      // The database away: the next poll tries again; nothing was lost (rows stay pending or claimed until their claim runs out).
+      this.log?.warn({ err: error }, 'mail: could not read the outbox; trying again');
+    }
+  }
+
+  private async deliver(row: OutboxRow): Promise<void> {
+    const attempts = row.attempts + 1;
+    try {
+      await this.transport.send({ to: row.recipient, subject: row.subject, text: row.text_body, html: row.html_body }, this.log);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const mail = { id: row.id, to: row.recipient, subject: row.subject, attempts };
+      if (isPermanent(error) || attempts >= this.maxAttempts) {
+        this.log?.error({ mail, err: error }, 'mail: giving up on a message');
+        await this.outbox.failed(row.id, attempts, reason);
+      } else {
+        const retryAt = this.now() + Math.min(this.retryBaseMs * 2 ** (attempts - 1), HOUR_MS);
+        this.log?.warn({ mail, err: error, retryAt: new Date(retryAt).toISOString() }, 'mail: sending failed; will retry');
+        await this.outbox.retryLater(row.id, attempts, retryAt, reason);
+      }
+      return;
+    }
+    await this.outbox.sent(row.id);
+  }
+}

@@ -1,0 +1,76 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { normalizeEmail } from '../../accounts/email-addresses.js';
+import type { EmailVerification } from '../../accounts/email-verification.js';
+import type { UsersService } from '../../accounts/users-service.js';
+import { AppError } from '../../errors.js';
+import { field } from '../../http/form-body.js';
+import { setRetryAfter } from '../../http/retry-after.js';
+import { DASHBOARD } from '../../paths.js';
+import { html, type Html } from '../html.js';
+import { csrfField, describedBy, fieldError, userOf } from './common.js';
+
+/** How the Account page renders itself with errors, a notice and a status. */
+type AccountPage = (request: FastifyRequest, reply: FastifyReply, errors?: Record<string, string>, notice?: Html, status?: number) => Promise<FastifyReply>;
+
+export interface AccountEmailDeps {
+  users: UsersService;
+  emailVerification: EmailVerification;
+  /** RATE_LIMIT_MAIL for this account: null when a message may go, else seconds until one may. */
+  mailAllowance: (userId: string) => Promise<number | null>;
+}
+
+function validEmail(raw: string): boolean {
+  try {
+    normalizeEmail(raw);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The Account page's "Email" card (SPEC §11): the address, whether it is verified, and a form to change it. */
+export async function emailSection(request: FastifyRequest, reply: FastifyReply, users: UsersService, errors: Record<string, string>): Promise<Html> {
+  const user = await users.findById(userOf(request).userId);
+  const email = user?.email ?? null;
+  const state = email === null ? '' : user?.verifiedEmail ? html` <span class="badge">verified</span>` : html` <span class="badge warning">not verified</span>`;
+  return html`<div class="card"><h2>Email</h2>
+<p>${email === null ? 'No address yet. With a verified one you can reset a forgotten password.' : html`<strong>${email}</strong>${state}`}</p>
+${email !== null && !user?.verifiedEmail ? html`<p class="hint">Follow the link we mailed to it (it works for 24 hours). Saving the address again sends a new one.</p>` : ''}
+<form method="post" action="${DASHBOARD.account}/email">${csrfField(reply)}
+  <label for="email">Email</label>
+  <input type="email" id="email" name="email" autocomplete="email" maxlength="320" value="${email ?? ''}"${describedBy('email', errors)}>
+  ${fieldError('email', errors)}
+  <div class="actions"><button type="submit">Save</button></div>
+</form></div>`;
+}
+
+/** POST /dashboard/account/email: a new address gets a verification link, within RATE_LIMIT_MAIL. */
+export async function accountEmailRoutes(scope: FastifyInstance, deps: AccountEmailDeps, page: AccountPage): Promise<void> {
+  scope.post(`${DASHBOARD.account}/email`, async (request, reply) => {
+    const user = userOf(request);
+    const raw = field(request.body, 'email') ?? '';
+    // Only a valid address counts against RATE_LIMIT_MAIL (a typo costs no message).
+    if (raw.trim() !== '' && validEmail(raw)) {
+      const seconds = await deps.mailAllowance(user.userId);
+      if (seconds !== null) {
+        const minutes = Math.max(1, Math.ceil(seconds / 60));
+        const error = `Too many emails were sent for your account in the last hour. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+        return page(request, setRetryAfter(reply, seconds), { email: error }, undefined, 429);
+      }
+    }
+    let outcome: { email: string | null; sent: boolean };
+    try {
+      outcome = await deps.emailVerification.change({ id: user.userId, username: user.username }, raw, request);
+    } catch (error) {
+      if (error instanceof AppError && error.status < 500) return page(request, reply, { email: error.message }, undefined, 400);
+      throw error;
+    }
+    const notice =
+      outcome.email === null
+        ? 'Email address removed.'
+        : outcome.sent
+          ? `We sent a verification link to ${outcome.email}. It works for 24 hours.`
+          : `${outcome.email} is already verified.`;
+    return page(request, reply, {}, html`<p class="notice" role="status">${notice}</p>`);
+  });
+}

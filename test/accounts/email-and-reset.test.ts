@@ -1,0 +1,264 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FORGOT_ANSWER_MS } from '../../src/web/mailed-link-pages.js';
+import { RESET_REQUESTED } from '../../src/web/views/mailed-links.js';
+import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
+import { Agent, PASSWORD, hiddenField, obtainCode, registerClient, signIn, tokenRequest } from '../helpers/oauth.js';
+import { call, captureLog, randomAddress, seedUser, startTestServer, type TestServer } from '../helpers/server.js';
+import { linkIn, startSmtp, type TestSmtp } from '../helpers/smtp.js';
+
+const NEW_PASSWORD = 'a brand new passphrase';
+
+/**
+ * E-mail verification and password reset over HTTP (SPEC §11), with a real
+ * SMTP server receiving the messages and the test following their links.
+ */
+describe.each(DIALECTS)('e-mail verification and password reset (%s)', (dialect) => {
+  let ts: TestServer;
+  let smtp: TestSmtp;
+  const log = captureLog();
+  let n = 0;
+  const name = (what: string) => `${what}${++n}_${dialect.slice(0, 2)}`;
+
+  beforeAll(async () => {
+    if (!dialectAvailable(dialect)) return;
+    smtp = await startSmtp();
+    // Each forgot-password request comes from its own address (TRUST_PROXY), so the per-IP limit is met only where a test means to.
+    // LOG_LEVEL=info: the request lines too, none of which may hold a link's token.
+    ts = await startTestServer(dialect, { SMTP_URL: smtp.url, RATE_LIMIT_MAIL: '4', TRUST_PROXY: '127.0.0.1', LOG_LEVEL: 'info' }, { logStream: log.logStream });
+  });
+  afterAll(async () => {
+    await ts?.close();
+    await smtp?.close();
+  });
+
+  /** Posts a page's form (its CSRF field, plus `fields`) from the same agent. */
+  const submit = async (agent: Agent, page: string, action: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
+    agent.fetch(action, { form: { _csrf: hiddenField(page, '_csrf'), ...fields }, headers });
+  const signUp = async (username: string, email: string) => {
+    const agent = new Agent(ts.url, ts.config.publicUrl);
+    const page = await (await agent.fetch('/signup')).text();
+    expect((await submit(agent, page, '/signup', { username, password: PASSWORD, email })).status).toBe(303);
+    return agent;
+  };
+  const verify = async (agent: Agent, link: URL) => {
+    const page = await agent.fetch(link.pathname + link.search);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('Verify email address');
+    return agent.fetch('/email/verify', { form: { _csrf: hiddenField(html, '_csrf'), token: link.searchParams.get('token')! } });
+  };
+  const forgot = async (identifier: string, from = randomAddress()) => {
+    const agent = new Agent(ts.url, ts.config.publicUrl);
+    const headers = { 'x-forwarded-for': from };
+    const page = await (await agent.fetch('/password/forgot', { headers })).text();
+    expect(page).toContain('Username or email');
+    expect(page).toContain('Send reset link');
+    const started = performance.now();
+    const response = await submit(agent, page, '/password/forgot', { identifier }, headers);
+    return { response, elapsed: performance.now() - started, html: await response.text() };
+  };
+  const verifiedUser = async () => {
+    const username = name('reset');
+    const email = `${username}@example.com`;
+    const agent = await signUp(username, email);
+    expect((await verify(agent, linkIn(await smtp.nextTo(email), '/email/verify'))).status).toBe(200);
+    return { username, email, agent };
+  };
+
+  describe.skipIf(!dialectAvailable(dialect))('every dialect', () => {
+    it('verifies an address given at sign-up: email_verified turns true in userinfo and ID tokens', async () => {
+      const owner = await seedUser(ts);
+      const client = await registerClient(ts, owner, { scopes: ['openid', 'profile', 'email'] });
+      const username = name('verify');
+      const email = `${username}@Example.com`;
+      const agent = await signUp(username, email);
+      const tokens = async () => {
+        const { code, verifier } = await obtainCode(ts, agent, client, { scope: 'openid profile email' });
+        const reply = await tokenRequest(ts, { grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, client_id: client.clientId, client_secret: client.clientSecret!, code_verifier: verifier });
+        expect(reply.status).toBe(200);
+        const claims = JSON.parse(Buffer.from(reply.json.id_token.split('.')[1], 'base64url').toString());
+        return { access: reply.json.access_token as string, claims };
+      };
+      const userinfo = async (access: string) => (await call('GET', `${ts.api}/oauth/userinfo`, { headers: { authorization: `Bearer ${access}` } })).json;
+
+      const before = await tokens();
+      expect(before.claims).toMatchObject({ email, email_verified: false });
+      expect(await userinfo(before.access)).toMatchObject({ email, email_verified: false });
+
+      const mail = await smtp.nextTo(email);
+      expect(mail.subject).toBe('Verify your email address for Serika');
+      expect(mail.raw).toMatch(/Content-Type: text\/plain/i);
+      expect(mail.raw).toMatch(/Content-Type: text\/html/i);
+      const link = linkIn(mail, '/email/verify');
+      expect(link.origin).toBe(ts.config.publicUrl);
+      // Followed from another browser (a phone's mail app): the link alone is enough.
+      const verified = await verify(new Agent(ts.url, ts.config.publicUrl), link);
+      expect(verified.status).toBe(200);
+      expect(await verified.text()).toContain('is verified');
+
+      // The token issued before sees it too (the token cache heard of the change), and so does a new ID token.
+      expect(await userinfo(before.access)).toMatchObject({ email, email_verified: true });
+      expect((await tokens()).claims).toMatchObject({ email, email_verified: true });
+
+      // Single use.
+      expect((await agent.fetch(link.pathname + link.search)).status).toBe(400);
+      const events = await ts.services.audit.listForUser((await ts.services.users.require(username)).id);
+      expect(events.map((e) => e.type)).toContain('email.verified');
+    });
+
+    it('sets an address on the Account page; a second account verifying an address already verified is refused', async () => {
+      const first = await verifiedUser();
+      const username = name('second');
+      const agent = await signUp(username, '');
+      const account = await (await agent.fetch('/dashboard/account')).text();
+      expect(account).toContain('<h2>Email</h2>');
+      const saved = await submit(agent, account, '/dashboard/account/email', { email: first.email.toUpperCase() });
+      expect(saved.status).toBe(200);
+      const savedPage = await saved.text();
+      expect(savedPage).toContain('We sent a verification link');
+      expect(savedPage).toContain('not verified');
+      // The second message to that address (compared regardless of case): the first was the first account's.
+      const refused = await verify(agent, linkIn(await smtp.nextTo(first.email.toUpperCase(), 2), '/email/verify'));
+      expect(refused.status).toBe(409);
+      expect(await refused.text()).toContain('already verified on another account');
+      expect((await ts.services.users.require(username)).verifiedEmail).toBeNull();
+    });
+
+    it('refuses a fifth address change in the hour with a 429 (RATE_LIMIT_MAIL per account); an invalid address costs nothing', async () => {
+      const username = name('changer');
+      const agent = await signUp(username, '');
+      const save = async (email: string) => {
+        const page = await (await agent.fetch('/dashboard/account')).text();
+        const response = await submit(agent, page, '/dashboard/account/email', { email });
+        return { status: response.status, html: await response.text() };
+      };
+      expect((await save('not an address')).status).toBe(400);
+      for (let i = 0; i < 4; i++) expect((await save(`${username}.${i}@example.com`)).status).toBe(200);
+      const refused = await save(`${username}.4@example.com`);
+      expect(refused.status).toBe(429);
+      expect(refused.html).toContain('Too many emails were sent for your account');
+      // Only the last address saved has a live link: each new one killed the one before.
+      const links = await ts.services.storage.db.selectFrom('email_links').select('email').where('user_id', '=', (await ts.services.users.require(username)).id).execute();
+      expect(links).toEqual([{ email: `${username}.3@example.com` }]);
+    });
+
+    it('answers a reset request alike for a known and an unknown user, and pads both to the same time', async () => {
+      const { username } = await verifiedUser();
+      const known = await forgot(username);
+      const unknown = await forgot(`nobody_${n}`);
+      for (const answer of [known, unknown]) {
+        expect(answer.response.status).toBe(200);
+        expect(answer.html).toContain(RESET_REQUESTED);
+        // The padding is applied to both (not a benchmark: each takes at least the padded time).
+        expect(answer.elapsed).toBeGreaterThanOrEqual(FORGOT_ANSWER_MS - 5);
+      }
+      const strip = (html: string) => html.replace(/value="[^"]*"/g, '');
+      expect(strip(known.html)).toBe(strip(unknown.html));
+    });
+
+    it('resets once with the mailed link, ends every session, keeps nothing else alive, and sends a notice', async () => {
+      const { username, email, agent } = await verifiedUser();
+      const otherBrowser = await signIn(ts, username);
+      expect((await otherBrowser.fetch('/dashboard')).status).toBe(200);
+      expect((await forgot(email.toUpperCase())).html).toContain(RESET_REQUESTED);
+      const mail = await smtp.nextTo(email, 2);
+      expect(mail.subject).toBe('Reset your Serika password');
+      const link = linkIn(mail, '/password/reset');
+      const browser = new Agent(ts.url, ts.config.publicUrl);
+      const form = await (await browser.fetch(link.pathname + link.search)).text();
+      expect(form).toContain('New password');
+      expect(form).toContain('Reset password');
+      const token = link.searchParams.get('token')!;
+      // A second tab with the same form, sent after the reset: refused.
+      const secondTab = new Agent(ts.url, ts.config.publicUrl);
+      const secondForm = await (await secondTab.fetch(link.pathname + link.search)).text();
+      // A password the rules refuse leaves the link usable.
+      expect((await submit(browser, form, '/password/reset', { token, password: 'short' })).status).toBe(400);
+      const done = await submit(browser, form, '/password/reset', { token, password: NEW_PASSWORD });
+      expect(done.status).toBe(200);
+      expect(await done.text()).toContain('Your password was reset');
+
+      for (const signedOut of [agent, otherBrowser]) expect((await signedOut.fetch('/dashboard')).status).toBe(303);
+      await signIn(ts, username, NEW_PASSWORD);
+      expect((await browser.fetch(link.pathname + link.search)).status).toBe(400);
+      const again = await submit(secondTab, secondForm, '/password/reset', { token, password: 'yet another passphrase' });
+      expect(again.status).toBe(400);
+      expect(await again.text()).toContain('This link is not valid');
+      expect((await smtp.nextTo(email, 3)).subject).toBe('Your Serika password was reset');
+      const types = (await ts.services.audit.listForUser((await ts.services.users.require(username)).id)).map((e) => e.type);
+      expect(types).toEqual(expect.arrayContaining(['password.reset_requested', 'password.reset']));
+    });
+
+    it('kills a reset link once the password changes another way', async () => {
+      const { username, email, agent } = await verifiedUser();
+      await forgot(username);
+      const link = linkIn(await smtp.nextTo(email, 2), '/password/reset');
+      const account = await (await agent.fetch('/dashboard/account')).text();
+      const changed = await submit(agent, account, '/dashboard/account/password', { current_password: PASSWORD, new_password: NEW_PASSWORD });
+      expect(changed.status).toBe(200);
+      const page = await new Agent(ts.url, ts.config.publicUrl).fetch(link.pathname + link.search);
+      expect(page.status).toBe(400);
+      expect(await page.text()).toContain('This link is not valid');
+    });
+
+    it('limits the forgot form per address with a 429 page (RATE_LIMIT_MAIL)', async () => {
+      const from = randomAddress();
+      const statuses: number[] = [];
+      let last = '';
+      for (let i = 0; i < 5; i++) {
+        const answer = await forgot(`nobody_${i}`, from);
+        statuses.push(answer.response.status);
+        last = answer.html;
+      }
+      expect(statuses).toEqual([200, 200, 200, 200, 429]);
+      expect(last).toContain('Too many reset links');
+    });
+
+    it('sends an account at most RATE_LIMIT_MAIL messages an hour: past it a request sends nothing and answers the same', async () => {
+      const { username, email } = await verifiedUser();
+      const queued = async () => (await ts.services.storage.db.selectFrom('mail_outbox').select('id').where('recipient', '=', email).execute()).length;
+      // The verification link does not count (it is the sign-up's); four reset links do, each from another address.
+      for (let i = 0; i < 4; i++) expect((await forgot(username)).html).toContain(RESET_REQUESTED);
+      expect(await queued()).toBe(5);
+      const past = await forgot(username);
+      expect(past.response.status).toBe(200);
+      expect(past.html).toContain(RESET_REQUESTED);
+      expect(await queued()).toBe(5);
+    });
+
+    it('never writes a link or its token to the log when SMTP is configured', () => {
+      const tokens = smtp.received.flatMap((m) => [...m.raw.matchAll(/token=([A-Za-z0-9_-]{43})/g)].map((t) => t[1]!));
+      expect(tokens.length).toBeGreaterThan(3);
+      const logged = log.lines.join('');
+      for (const token of tokens) expect(logged).not.toContain(token);
+      expect(logged).not.toMatch(/"msg":"mail"/);
+    });
+  });
+});
+
+describe('without SMTP_URL', () => {
+  it('warns at start when PUBLIC_URL is https', async () => {
+    const log = captureLog();
+    const ts = await startTestServer('sqlite', { PUBLIC_URL: 'https://auth.example.com', LOG_LEVEL: 'warn' }, { logStream: log.logStream });
+    await ts.close();
+    expect(log.lines.join('')).toContain('SMTP_URL is not set');
+  });
+
+  it('writes each message as one mail log line with its link, and the login page links to the reset form', async () => {
+    const log = captureLog();
+    const ts = await startTestServer('sqlite', {}, { logStream: log.logStream });
+    try {
+      const user = await ts.services.users.create({ username: 'logged_mail', password: PASSWORD, email: 'dev@example.com' });
+      const line = await import('../helpers/until.js').then(({ until }) => until(() => log.lines.find((l) => l.includes('"msg":"mail"')), { message: 'the mail line' }));
+      const entry = JSON.parse(line);
+      expect(entry.mail).toMatchObject({ to: 'dev@example.com', subject: 'Verify your email address for Serika' });
+      expect(entry.mail.text).toMatch(new RegExp(`${ts.config.publicUrl}/email/verify\\?token=[A-Za-z0-9_-]{43}`));
+      expect(log.lines.filter((l) => l.includes('"msg":"mail"'))).toHaveLength(1);
+      expect(user.verifiedEmail).toBeNull();
+      const login = await (await fetch(`${ts.url}/login`)).text();
+      expect(login).toContain('<a href="/password/forgot">Forgot password?</a>');
+    } finally {
+      await ts.close();
+    }
+  });
+});
