@@ -4,8 +4,8 @@
 // checkout (an npm pack, a source archive) there is nothing to check.
 import { execFileSync } from 'node:child_process';
 
-/** Landed before the check could stop them (two from a branch begun before the rule, one merge of mine); history is not rewritten. */
-const KNOWN = new Set(['5a44d45', 'fe75b3b', '3ca47ce']);
+/** Landed before the check could stop them (two from a branch begun before the rule, one merge of mine, one a check hid behind it); history is not rewritten. */
+const KNOWN = new Set(['5a44d45', 'fe75b3b', '3ca47ce', '3dbaa8d']);
 const SINCE = '379f95a20d5e6b8554168fad66999cb1ed6068dc';
 const LIMIT = 72;
 let log;
