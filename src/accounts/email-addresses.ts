@@ -1,7 +1,12 @@
 import { AppError } from '../errors.js';
 
-// Deliberately loose (RFC 5321 §4.5.3.1: 64 octets of local part, 255 of domain): the verification link is the real check.
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+// A plain addr-spec only (RFC 5322 §3.4.1), 64 octets of local part and 255 of domain (RFC 5321 §4.5.3.1): none of
+// the characters that make a name-addr, a group, a list, a quoted string, a comment or a domain literal (§3.4, §3.2.2:
+// < > ( ) , ; : " [ ] \ and whitespace), which a mailer would parse into some other recipient or several; one "@";
+// a dot in the domain. Otherwise loose: the verification link is the real check.
+const LOCAL = String.raw`[^\s\p{Cc}@<>(),;:"[\]\\]{1,64}`;
+const LABEL = String.raw`[^\s\p{Cc}@<>(),;:"[\]\\.]+`;
+const EMAIL = new RegExp(String.raw`^${LOCAL}@(?=.{1,255}$)${LABEL}(?:\.${LABEL})+$`, 'u');
 
 /** The address trimmed, or null when empty; an invalid one is an AppError on the `email` field. */
 export function normalizeEmail(raw: string | null | undefined): string | null {

@@ -25,7 +25,8 @@ export function smtpTransport(url: string, from: string): MailTransport {
   const transport = createTransport(withTimeouts.href, { from });
   return {
     async send(message) {
-      await transport.sendMail({ from, to: message.to, subject: message.subject, text: message.text, html: message.html });
+      // An address object, not a string: nodemailer would parse a string as a list of name-addrs (RFC 5322 §3.4).
+      await transport.sendMail({ from, to: { name: '', address: message.to }, subject: message.subject, text: message.text, html: message.html });
     },
     close: () => transport.close(),
   };
