@@ -43,6 +43,7 @@ import { accountsPages, appAskingFor } from './web/accounts-pages.js';
 import { SecondStep, secondStepPages } from './web/second-step-pages.js';
 import { mailedLinkPages } from './web/mailed-link-pages.js';
 import { takeMailAllowance } from './mail/allowance.js';
+import { takeResetAttempt } from './web/login-limit.js';
 import { assetRoutes } from './web/assets.js';
 import { authorizePages } from './web/authorize-pages.js';
 import { endSessionPages } from './web/end-session-pages.js';
@@ -238,6 +239,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
       emailVerification: services.emailVerification,
       telemetry,
       mailAllowance: (ip) => takeMailAllowance(services.rateCounter, config.rateLimitMail, `mail:ip:${ip}`),
+      resetAllowance: (ip) => takeResetAttempt(services.rateCounter, config.rateLimitLogin, ip),
     });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());
     await pages.register(dashboardRoutes, services);

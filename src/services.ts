@@ -11,6 +11,7 @@ import { AccountMail } from './accounts/account-mail.js';
 import { EmailLinks } from './accounts/email-links.js';
 import { EmailVerification } from './accounts/email-verification.js';
 import { PasswordReset } from './accounts/password-reset.js';
+import { hashPassword } from './accounts/passwords.js';
 import { MailOutbox } from './mail/outbox.js';
 import { logTransport, smtpTransport } from './mail/transport.js';
 import { MailWorker } from './mail/worker.js';
@@ -175,6 +176,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const mailWorker = new MailWorker(mailOutbox, config.smtpUrl ? smtpTransport(config.smtpUrl, config.mailFrom) : logTransport());
   const accountMail = new AccountMail(config.publicUrl);
   const emailLinks = new EmailLinks(storage.db, now);
+  const pendingSignIns = new PendingSignIns(storage.db, now);
   const queued = () => mailWorker.wake();
   const emailVerification = new EmailVerification({ db: storage.db, links: emailLinks, outbox: mailOutbox, mail: accountMail, audit, feed: invalidations, queued });
   const users = new UsersService(storage.db, now, audit, invalidations, emailVerification);
@@ -209,6 +211,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     passwordReset: new PasswordReset({
       db: storage.db,
       links: emailLinks,
+      pendingSignIns,
+      hashPassword,
       outbox: mailOutbox,
       mail: accountMail,
       audit,
@@ -227,7 +231,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     documents,
     registration: new ClientRegistration(storage.db, now, audit),
     sessions: new SessionsService(storage.db, now, audit),
-    pendingSignIns: new PendingSignIns(storage.db, now),
+    pendingSignIns,
     secondFactors,
     throttle: new LoginThrottle(storage.db, now),
     grants,

@@ -8,12 +8,16 @@ import type { Database } from '../storage/schema.js';
 import type { AccountMail } from './account-mail.js';
 import { emailKey } from './email-addresses.js';
 import { passwordStamp, type EmailLinks } from './email-links.js';
-import { hashPassword, passwordProblem } from './passwords.js';
+import { passwordProblem } from './passwords.js';
+import type { PendingSignIns } from './pending-sign-ins.js';
 import { usernameKey } from './usernames.js';
 
 export interface PasswordResetDeps {
   db: Kysely<Database>;
   links: EmailLinks;
+  pendingSignIns: PendingSignIns;
+  /** Argon2id (passwords.ts's hashPassword): a dependency so its calls can be counted. */
+  hashPassword: (password: string) => Promise<string>;
   outbox: MailOutbox;
   mail: AccountMail;
   audit: AuditService;
@@ -72,25 +76,31 @@ export class PasswordReset {
 
   /**
    * Sets the new password with the link, once: the link is used, the user's other reset links die, every session
-   * ends, a notice is queued, all in one transaction. A password that breaks the rules is an AppError (the link
-   * stays usable).
+   * ends (half-sessions too), a notice is queued, all in one transaction. A password that breaks the rules is an
+   * AppError (the link stays usable).
    */
   async reset(token: string, password: string, origin?: RequestOrigin): Promise<ResetOutcome> {
     const problem = passwordProblem(password);
     if (problem) throw new AppError('invalid_value', problem, 'password');
-    const { db, links, outbox, mail, audit, now } = this.deps;
+    const { db, links, pendingSignIns, outbox, mail, audit, now } = this.deps;
+    // A dead or unknown link is refused before Argon2id runs: otherwise anyone could spend 19 MiB and two passes of
+    // the hashing threads (which sign-in shares) per request with made-up tokens. The transaction checks again.
+    if (!(await this.isLive(token))) return { reset: false };
     // Hashed before the transaction: Argon2id's time would otherwise hold SQLite's write lock.
-    const hash = await hashPassword(password);
+    const hash = await this.deps.hashPassword(password);
     const outcome = await db.transaction().execute(async (trx): Promise<ResetOutcome> => {
       const link = await links.consume(trx, token, 'reset');
       if (!link) return { reset: false };
-      const user = await trx.selectFrom('users').select(['username', 'email', 'password_hash']).where('id', '=', link.user_id).executeTakeFirst();
+      const user = await trx.selectFrom('users').select(['username', 'password_hash']).where('id', '=', link.user_id).executeTakeFirst();
       // The password changed since the link was mailed: it is dead (and now used up too).
       if (!user || passwordStamp(user.password_hash) !== link.password_stamp) return { reset: false };
       await trx.updateTable('users').set({ password_hash: hash, updated_at: now() }).where('id', '=', link.user_id).execute();
       await links.deleteAll(trx, link.user_id, 'reset');
       await trx.deleteFrom('sessions').where('user_id', '=', link.user_id).execute();
-      await outbox.enqueue(trx, mail.resetNotice(user.email ?? link.email, user.username));
+      // A half-session is the old password's too: left alive, its second step would still open a session.
+      await pendingSignIns.endAllForUser(link.user_id, trx);
+      // To whoever got the link, even if the account's address changed since.
+      await outbox.enqueue(trx, mail.resetNotice(link.email, user.username));
       await audit.record({ type: 'password.reset', userId: link.user_id }, origin, trx);
       return { reset: true, userId: link.user_id };
     });

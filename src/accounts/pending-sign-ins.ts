@@ -51,6 +51,11 @@ export class PendingSignIns {
     await this.db.deleteFrom('pending_sign_ins').where('id_hash', '=', sha256Hex(id)).execute();
   }
 
+  /** Every half-session of the user (a new password: the old one proves nothing), in the caller's transaction if given. */
+  async endAllForUser(userId: string, executor: Kysely<Database> = this.db): Promise<void> {
+    await executor.deleteFrom('pending_sign_ins').where('user_id', '=', userId).execute();
+  }
+
   /** Expired half-sessions, for the pruner. */
   async prune(trx: Kysely<Database>, now: number): Promise<number> {
     return Number((await trx.deleteFrom('pending_sign_ins').where('expires_at', '<=', now).executeTakeFirst()).numDeletedRows);

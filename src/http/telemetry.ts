@@ -150,7 +150,7 @@ export class Telemetry {
     this.upstreamLatency.observe({ endpoint, status: String(status) }, seconds);
   }
 
-  rateLimited(limiter: 'ip' | 'client' | 'client_auth_failures' | 'login' | 'register' | 'signup' | 'mail'): void {
+  rateLimited(limiter: 'ip' | 'client' | 'client_auth_failures' | 'login' | 'password_reset' | 'register' | 'signup' | 'mail'): void {
     this.limited.inc({ limiter });
   }
 

@@ -50,3 +50,12 @@ export function loginIpLimit(
     },
   };
 }
+
+/**
+ * RATE_LIMIT_LOGIN also bounds posts of the reset form per IP and minute: each one guesses at a reset token as a
+ * sign-in guesses at a password. Every post is counted (a person resetting posts once or twice). Null when allowed,
+ * else the seconds until it is; 0 turns it off.
+ */
+export function takeResetAttempt(counters: RateCounter, perMinute: number, ip: string): Promise<number | null> {
+  return perMinute > 0 ? counters.take(`password-reset:${ip}`, perMinute, MINUTE_MS) : Promise.resolve(null);
+}

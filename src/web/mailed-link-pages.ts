@@ -26,6 +26,8 @@ export interface MailedLinkPagesDeps {
   telemetry: Telemetry;
   /** RATE_LIMIT_MAIL per address: null when allowed, else seconds until it is. */
   mailAllowance: (ip: string) => Promise<number | null>;
+  /** RATE_LIMIT_LOGIN per address for reset posts: null when allowed, else seconds until it is. */
+  resetAllowance: (ip: string) => Promise<number | null>;
 }
 
 const tokenOf = (request: FastifyRequest, from: 'query' | 'body'): string => {
@@ -64,6 +66,13 @@ export async function mailedLinkPages(scope: FastifyInstance, deps: MailedLinkPa
 
   scope.post(PATHS.passwordReset, async (request, reply) => {
     const token = tokenOf(request, 'body');
+    // Each post guesses at a token like a sign-in at a password: limited per address the same way, before any lookup.
+    const seconds = await deps.resetAllowance(request.ip);
+    if (seconds !== null) {
+      deps.telemetry.rateLimited('password_reset');
+      const error = `Too many password resets were tried from your network. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`;
+      return sendPage(setRetryAfter(reply, seconds), 429, resetView({ csrf: csrf(reply), token, error }));
+    }
     try {
       const outcome = await passwordReset.reset(token, field(request.body, 'password') ?? '', request);
       if (!outcome.reset) return sendPage(reply, 400, deadLinkView('reset'));

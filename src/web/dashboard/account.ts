@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LoginThrottle } from '../../accounts/login-throttle.js';
+import type { PendingSignIns } from '../../accounts/pending-sign-ins.js';
 import type { SessionsService } from '../../accounts/sessions.js';
 import type { UsersService } from '../../accounts/users-service.js';
 import { AppError } from '../../errors.js';
@@ -14,7 +15,7 @@ import { twoFactorCard } from './two-factor.js';
 import { accountEmailRoutes, emailSection, type AccountEmailDeps } from './account-email.js';
 
 /** The account: change password, sign out everywhere, delete (with a typed confirmation). */
-export async function accountPages(scope: FastifyInstance, deps: { users: UsersService; sessions: SessionsService; throttle: LoginThrottle; secondFactors: SecondFactors } & AccountEmailDeps): Promise<void> {
+export async function accountPages(scope: FastifyInstance, deps: { users: UsersService; sessions: SessionsService; pendingSignIns: PendingSignIns; throttle: LoginThrottle; secondFactors: SecondFactors } & AccountEmailDeps): Promise<void> {
   const { users, sessions, throttle } = deps;
   const pageSessions = scope.pageSessions;
 
@@ -70,8 +71,9 @@ ${await twoFactorCard(request, reply, deps.secondFactors)}
       throw error;
     }
     await throttle.clear(user.username);
-    // Every other session ends; this browser gets a fresh one.
+    // Every other session ends, half-sessions (the old password's) too; this browser gets a fresh one.
     await sessions.endAllForUser(user.userId);
+    await deps.pendingSignIns.endAllForUser(user.userId);
     await pageSessions.signIn(request, reply, user.userId);
     return page(request, reply, {}, html`<p class="notice" role="status">Password changed. Your other sessions were signed out.</p>`);
   });

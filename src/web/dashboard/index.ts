@@ -46,6 +46,7 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
   await accountPages(scope, {
     users: s.users,
     sessions: s.sessions,
+    pendingSignIns: s.pendingSignIns,
     throttle: s.throttle,
     secondFactors: s.secondFactors,
     emailVerification: s.emailVerification,
