@@ -9,6 +9,7 @@ import { openStorage } from '../../src/storage/database.js';
 import { MIGRATION_LOCK } from '../../src/storage/migrate.js';
 import { ROOT, runCli, spawnServer, type ServerProcess } from '../helpers/cli.js';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
+import { migrations } from '../../src/storage/migrations/index.js';
 import { ADDITIVE, BREAKING, additive, breaking, migrateAsNewerVersion } from '../helpers/newer-version.js';
 import { call } from '../helpers/server.js';
 import { until } from '../helpers/until.js';
@@ -54,13 +55,15 @@ describe.each(DIALECTS)('an upgrade that can roll back (%s)', (dialect) => {
       expect(before.code, before.stderr).toBe(2);
       expect(before.stdout).toMatch(/^MIGRATION\s+STATE\s+APPLIED\s+OLDER VERSIONS\n0001_accounts_and_clients\s+pending\s+-\s+compatible\n/);
       expect(before.stdout).toMatch(/\n0006_agents\s+pending\s+-\s+breaking\n/);
-      expect(before.stdout).toMatch(/\n16 pending: apply with npx serika migrate\.\n$/);
+      expect(before.stdout).toMatch(new RegExp(`\\n${Object.keys(migrations).length} pending: apply with npx serika migrate\\.\\n$`));
       expect((await runCli(['migrate', 'status'], env)).code).toBe(2);
 
       expect((await runCli(['migrate'], env)).code).toBe(0);
       const after = await runCli(['migrate', 'status'], env);
       expect(after.code, after.stderr).toBe(0);
-      expect(after.stdout).toMatch(/\n0017_mail_outbox\s+applied\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+compatible\n\nUp to date\.\n$/);
+      // The last migration of the sequence, whichever it is, then the verdict.
+      const last = Object.keys(migrations).at(-1)!;
+      expect(after.stdout).toMatch(new RegExp(`\\n${last}\\s+applied\\s+\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\s+(compatible|breaking)\\n\\nUp to date\\.\\n$`));
     });
 
     it('serves old and new side by side on the expanded schema, then the old version alone after a rollback', async () => {

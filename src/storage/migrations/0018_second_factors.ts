@@ -1,8 +1,14 @@
 import type { Kysely } from 'kysely';
-import { COMPATIBLE, type OlderVersions } from './older-versions.js';
+import type { OlderVersions } from './older-versions.js';
 
-/** New tables and a nullable column: older versions never name them (their sessions read as password-only). */
-export const olderVersions: OlderVersions = COMPATIBLE;
+/**
+ * Breaking, though only additive: an older version would sign in a user who set up a second factor with the
+ * password alone — a security downgrade, not a missing feature (a review of issue 34 found it).
+ */
+export const olderVersions: OlderVersions = {
+  compatible: false,
+  breaks: 'users may have a second factor: a version without it signs them in with the password alone',
+};
 
 /**
  * SPEC §11 second factors: a TOTP secret per user (sealed with KEY_ENCRYPTION_SECRETS), its
