@@ -67,9 +67,15 @@ export class EmailVerification {
     return { email, sent };
   }
 
-  /** The address a live verification link would verify, else null (the page asks before it acts). */
-  async pendingAddress(token: string): Promise<string | null> {
-    return (await this.deps.links.find(token, 'verify'))?.email ?? null;
+  /**
+   * The address a live verification link would verify and the account it would verify it for, else null: the
+   * page asks before it acts, naming the account, so nobody verifies their address for someone else's account.
+   */
+  async pendingVerification(token: string): Promise<{ email: string; username: string } | null> {
+    const link = await this.deps.links.find(token, 'verify');
+    if (!link) return null;
+    const user = await this.deps.db.selectFrom('users').select('username').where('id', '=', link.user_id).executeTakeFirst();
+    return user ? { email: link.email, username: user.username } : null;
   }
 
   /** Follows a verification link: once, within 24 hours, for the address the account still has. */

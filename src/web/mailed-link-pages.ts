@@ -87,9 +87,9 @@ export async function mailedLinkPages(scope: FastifyInstance, deps: MailedLinkPa
 
   scope.get(PATHS.emailVerify, async (request, reply) => {
     const token = tokenOf(request, 'query');
-    const email = await emailVerification.pendingAddress(token);
-    if (email === null) return sendPage(reply, 400, deadLinkView('verify'));
-    return sendPage(reply, 200, verifyView({ csrf: csrf(reply), token, email }));
+    const pending = await emailVerification.pendingVerification(token);
+    if (pending === null) return sendPage(reply, 400, deadLinkView('verify'));
+    return sendPage(reply, 200, verifyView({ csrf: csrf(reply), token, ...pending }));
   });
 
   scope.post(PATHS.emailVerify, async (request, reply) => {

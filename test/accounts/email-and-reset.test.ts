@@ -91,6 +91,9 @@ describe.each(DIALECTS)('e-mail verification and password reset (%s)', (dialect)
       expect(mail.raw).toMatch(/Content-Type: text\/html/i);
       const link = linkIn(mail, '/email/verify');
       expect(link.origin).toBe(ts.config.publicUrl);
+      // The page names the account the address would be verified for (nobody confirms theirs for someone else's).
+      const asked = await (await new Agent(ts.url, ts.config.publicUrl).fetch(link.pathname + link.search)).text();
+      expect(asked).toContain(`for the Serika account <strong>${username}</strong>`);
       // Followed from another browser (a phone's mail app): the link alone is enough.
       const verified = await verify(new Agent(ts.url, ts.config.publicUrl), link);
       expect(verified.status).toBe(200);

@@ -76,12 +76,13 @@ export function deadLinkView(kind: 'reset' | 'verify'): PageOptions {
 }
 
 /** /email/verify?token=…: one button, so a mail scanner that opens links verifies nothing. */
-export function verifyView(state: { csrf: string; token: string; email: string }): PageOptions {
+export function verifyView(state: { csrf: string; token: string; email: string; username: string }): PageOptions {
   return {
     title: 'Verify email',
     body: card(
       'Verify your email address',
-      html`<p>Confirm that <strong>${state.email}</strong> is your address.</p>
+      html`<p>Confirm that <strong>${state.email}</strong> is your address, for the Serika account <strong>${state.username}</strong>.</p>
+  <p>Not your account? Close this page: nothing is verified unless you press the button.</p>
   <form method="post" action="${PATHS.emailVerify}">
     ${csrfInput(state.csrf)}
     <input type="hidden" name="token" value="${state.token}">
