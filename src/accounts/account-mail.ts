@@ -31,6 +31,18 @@ export class AccountMail {
     });
   }
 
+  /** To the address that was verified before a change (security review of issue 34): who changed it can reset the password. */
+  emailChangedNotice(to: string, username: string, next: string | null): MailMessage {
+    return linkMail({
+      to,
+      subject: 'The email address of your Serika account changed',
+      intro: [`Hello ${username},`, next === null ? `the email address of your Serika account at ${this.host} was removed.` : `the email address of your Serika account at ${this.host} was changed to ${next}.`],
+      action: 'Sign in',
+      url: `${this.publicUrl}${PATHS.login}`,
+      outro: ['If it was not you, sign in, change your password and set your address again: whoever controls the new address can reset your password.'],
+    });
+  }
+
   resetNotice(to: string, username: string): MailMessage {
     return linkMail({
       to,

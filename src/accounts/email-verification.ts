@@ -51,19 +51,22 @@ export class EmailVerification {
    */
   async change(user: { id: string; username: string }, raw: string, origin?: RequestOrigin): Promise<{ email: string | null; sent: boolean }> {
     const email = normalizeEmail(raw);
-    const { changed, sent } = await this.deps.db.transaction().execute(async (trx) => {
+    const { changed, sent, notified, previous } = await this.deps.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('users').select(['email', 'verified_email_lower']).where('id', '=', user.id).executeTakeFirst();
       if (!row) throw new AppError('not_found', 'No such user.', 'email');
       // The verified address saved again: nothing changes, nothing is sent.
-      if (email !== null && row.verified_email_lower !== null && email === row.email) return { changed: false, sent: false };
+      if (email !== null && row.verified_email_lower !== null && email === row.email) return { changed: false, sent: false, notified: false, previous: row.email };
+      // The address verified until now hears of the change: it is how a password is recovered.
+      const notify = row.verified_email_lower !== null && row.email !== null && email !== row.email;
+      if (notify) await this.deps.outbox.enqueue(trx, this.deps.mail.emailChangedNotice(row.email!, user.username, email));
       await trx.updateTable('users').set({ email, verified_email_lower: null }).where('id', '=', user.id).execute();
       await this.deps.links.deleteAll(trx, user.id, 'verify');
       await this.deps.feed?.record(trx, [{ kind: 'user', key: user.id }]);
       if (email !== null) await this.sendLink(trx, user, email);
-      return { changed: email !== row.email, sent: email !== null };
+      return { changed: email !== row.email, sent: email !== null, notified: notify, previous: row.email };
     });
-    if (changed) await this.deps.audit?.record({ type: 'email.changed', userId: user.id, detail: { email } }, origin);
-    if (sent) this.committed();
+    if (changed) await this.deps.audit?.record({ type: 'email.changed', userId: user.id, detail: { email, previous } }, origin);
+    if (sent || notified) this.committed();
     return { email, sent };
   }
 

@@ -93,6 +93,12 @@ export class UsersService {
     return row && ok ? toUser(row) : null;
   }
 
+  /** Whether the password is the user's (re-authentication before a change that could take the account over). */
+  async passwordMatches(userId: string, password: string): Promise<boolean> {
+    const row = await this.repo.findById(userId);
+    return row !== undefined && (await verifyPassword(row.password_hash, password.slice(0, 1024)));
+  }
+
   /** Changes the password after checking the current one; the caller ends the other sessions. */
   async changePassword(userId: string, current: string, next: string, origin?: RequestOrigin): Promise<void> {
     const row = await this.repo.findById(userId);

@@ -115,7 +115,7 @@ describe.each(DIALECTS)('e-mail verification and password reset (%s)', (dialect)
       const agent = await signUp(username, '');
       const account = await (await agent.fetch('/dashboard/account')).text();
       expect(account).toContain('<h2>Email</h2>');
-      const saved = await submit(agent, account, '/dashboard/account/email', { email: first.email.toUpperCase() });
+      const saved = await submit(agent, account, '/dashboard/account/email', { email: first.email.toUpperCase(), current_password: PASSWORD });
       expect(saved.status).toBe(200);
       const savedPage = await saved.text();
       expect(savedPage).toContain('We sent a verification link');
@@ -127,12 +127,32 @@ describe.each(DIALECTS)('e-mail verification and password reset (%s)', (dialect)
       expect((await ts.services.users.require(username)).verifiedEmail).toBeNull();
     });
 
+    it('changing the address needs the current password, and the address verified until then hears of it', async () => {
+      const { username, email, agent } = await verifiedUser();
+      const next = `${username}.next@example.com`;
+      const attempt = async (password: string) => {
+        const page = await (await agent.fetch('/dashboard/account')).text();
+        return submit(agent, page, '/dashboard/account/email', { email: next, current_password: password });
+      };
+      const refused = await attempt('not the password');
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).toContain('The current password is not correct.');
+      expect((await ts.services.users.require(username)).email).toBe(email);
+      expect((await attempt(PASSWORD)).status).toBe(200);
+      expect((await ts.services.users.require(username)).email).toBe(next);
+      const notice = await smtp.nextTo(email, 2);
+      expect(notice.subject).toBe('The email address of your Serika account changed');
+      expect(notice.raw).toContain(`was changed to ${next}`);
+      const events = await ts.services.audit.listForUser((await ts.services.users.require(username)).id);
+      expect(events.find((e) => e.type === 'email.changed')?.detail).toMatchObject({ email: next, previous: email });
+    });
+
     it('refuses a fifth address change in the hour with a 429 (RATE_LIMIT_MAIL per account); an invalid address costs nothing', async () => {
       const username = name('changer');
       const agent = await signUp(username, '');
       const save = async (email: string) => {
         const page = await (await agent.fetch('/dashboard/account')).text();
-        const response = await submit(agent, page, '/dashboard/account/email', { email });
+        const response = await submit(agent, page, '/dashboard/account/email', { email, current_password: PASSWORD });
         return { status: response.status, html: await response.text() };
       };
       expect((await save('not an address')).status).toBe(400);

@@ -3,6 +3,8 @@ import { normalizeEmail } from '../../accounts/email-addresses.js';
 import type { EmailVerification } from '../../accounts/email-verification.js';
 import type { UsersService } from '../../accounts/users-service.js';
 import { AppError } from '../../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LoginThrottle } from '../../accounts/login-throttle.js';
 import { field } from '../../http/form-body.js';
 import { setRetryAfter } from '../../http/retry-after.js';
 import { DASHBOARD } from '../../paths.js';
@@ -14,6 +16,7 @@ type AccountPage = (request: FastifyRequest, reply: FastifyReply, errors?: Recor
 
 export interface AccountEmailDeps {
   users: UsersService;
+  throttle: LoginThrottle;
   emailVerification: EmailVerification;
   /** RATE_LIMIT_MAIL for this account: null when a message may go, else seconds until one may. */
   mailAllowance: (userId: string) => Promise<number | null>;
@@ -40,6 +43,9 @@ ${email !== null && !user?.verifiedEmail ? html`<p class="hint">Follow the link 
   <label for="email">Email</label>
   <input type="email" id="email" name="email" autocomplete="email" maxlength="320" value="${email ?? ''}"${describedBy('email', errors)}>
   ${fieldError('email', errors)}
+  <label for="email_password">Confirm with your password</label>
+  <input type="password" id="email_password" name="current_password" autocomplete="current-password" required${describedBy('email_password', errors)}>
+  ${fieldError('email_password', errors)}
   <div class="actions"><button type="submit">Save</button></div>
 </form></div>`;
 }
@@ -49,6 +55,15 @@ export async function accountEmailRoutes(scope: FastifyInstance, deps: AccountEm
   scope.post(`${DASHBOARD.account}/email`, async (request, reply) => {
     const user = userOf(request);
     const raw = field(request.body, 'email') ?? '';
+    // Whoever controls the address can reset the password: a stolen session must not be able to change it
+    // (security review of issue 34). The check is slowed like sign-in.
+    const delay = await deps.throttle.delayFor(user.username);
+    if (delay > 0) await sleep(delay);
+    if (!(await deps.users.passwordMatches(user.userId, field(request.body, 'current_password') ?? ''))) {
+      await deps.throttle.recordFailure(user.username);
+      return page(request, reply, { email_password: 'The current password is not correct.' }, undefined, 400);
+    }
+    await deps.throttle.clear(user.username);
     // Only a valid address counts against RATE_LIMIT_MAIL (a typo costs no message).
     if (raw.trim() !== '' && validEmail(raw)) {
       const seconds = await deps.mailAllowance(user.userId);
