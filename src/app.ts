@@ -40,6 +40,7 @@ import { API_BASE, PATHS } from './paths.js';
 import { sharedSecret } from './security/server-secrets.js';
 import { closeServices, type Services } from './services.js';
 import { accountsPages, appAskingFor } from './web/accounts-pages.js';
+import { loginIpLimit } from './web/login-limit.js';
 import { SecondStep, secondStepPages } from './web/second-step-pages.js';
 import { mailedLinkPages } from './web/mailed-link-pages.js';
 import { takeMailAllowance } from './mail/allowance.js';
@@ -119,8 +120,16 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
 
   const pageSessions = new PageSessions(services.sessions, config.publicUrl, services.pendingSignIns);
   app.decorate('pageSessions', pageSessions);
+  // /login counts failed sign-ins only (SPEC §2): whoever signs in successfully is never refused. Wrong
+  // second-step codes and turn-off proofs count on the same counter (SPEC §11).
+  const loginLimit = loginIpLimit(services.rateCounter, config.rateLimitLogin, {
+    telemetry: services.telemetry,
+    onLockout: (request, retryAfter) =>
+      services.audit.record({ type: 'sign_in.ip_limited', userId: null, detail: { failures: config.rateLimitLogin, retryAfter } }, request),
+  });
   const stepDeps = {
     config,
+    loginLimit,
     users: services.users,
     secondFactors: services.secondFactors,
     pageSessions,
@@ -231,7 +240,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     await authorizePages(pages, { authorization: services.authorization, pageSessions, secondStep });
     await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens, audit: services.audit });
     await devicePages(pages, { pageSessions, decisions: services.deviceDecisions });
-    await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter, secondStep });
+    await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter, loginLimit, secondStep });
     await secondStepPages(pages, { ...stepDeps, secondStep });
     await mailedLinkPages(pages, {
       pageSessions,

@@ -18,8 +18,11 @@ export function failureEvents(failures: number): { failed: boolean; throttled: b
   return { failed: failures <= FREE_FAILURES, throttled: failures === FREE_FAILURES || (failures > FREE_FAILURES && (failures & (failures - 1)) === 0) };
 }
 
-/** A username's key in the failures table. */
-const nameKey = (username: string) => usernameKey(username).slice(0, 64);
+/**
+ * A username's key in the failures table, or null for a string with ':' (never a username, SPEC §2): other keys
+ * of the table have one (`otp:<user id>`, device codes), so a name typed at /login cannot count under them.
+ */
+const nameKey = (username: string) => (username.includes(':') ? null : usernameKey(username).slice(0, 64));
 
 function delayAfter(failures: number): number {
   if (failures < FREE_FAILURES) return 0;
@@ -77,12 +80,17 @@ export class LoginThrottle {
   ) {}
 
   async delayFor(username: string): Promise<number> {
-    return this.delayForKey(nameKey(username));
+    const key = nameKey(username);
+    return key === null ? 0 : this.delayForKey(key);
   }
 
-  /** Counts a failure; returns the failures now counted for the name (a quiet quarter hour restarts at 1). */
+  /**
+   * Counts a failure; returns the failures now counted for the name (a quiet quarter hour restarts at 1).
+   * A name no account can have is not counted (1): the per-address limit still holds its guesses.
+   */
   async recordFailure(username: string): Promise<number> {
-    return this.recordFailureFor(nameKey(username));
+    const key = nameKey(username);
+    return key === null ? 1 : this.recordFailureFor(key);
   }
 
   /**
@@ -93,6 +101,38 @@ export class LoginThrottle {
     const row = await failuresUnder(this.db, key);
     if (!row || this.now() - row.lastFailureAt > FORGET_AFTER_MS) return 0;
     return delayAfter(row.failures);
+  }
+
+  /**
+   * Takes a try under a key, counted as a failure before it is checked (clearKey when it was right): the
+   * failures now counted, or the milliseconds still to wait while the delay of those so far is in force.
+   * One compare-and-set on the count and time it read, so of tries sent together only one passes each
+   * state and the others are told to wait: a delay refuses, it does not merely slow.
+   */
+  async takeTry(key: string): Promise<{ failures: number } | { waitMs: number }> {
+    const now = this.now();
+    const row = await failuresUnder(this.db, key);
+    const fresh = row && now - row.lastFailureAt <= FORGET_AFTER_MS ? row : undefined;
+    const wait = fresh ? fresh.lastFailureAt + delayAfter(fresh.failures) - now : 0;
+    if (wait > 0) return { waitMs: wait };
+    const failures = (fresh?.failures ?? 0) + 1;
+    const taken = row
+      ? await this.db
+          .updateTable('login_failures')
+          .set({ failures, last_failure_at: now })
+          .where('username_key', '=', key)
+          .where('failures', '=', row.failures)
+          .where('last_failure_at', '=', row.lastFailureAt)
+          .returning('failures')
+          .executeTakeFirst()
+      : await this.db.insertInto('login_failures').values({ username_key: key, failures, last_failure_at: now }).onConflict((oc) => oc.doNothing()).returning('failures').executeTakeFirst();
+    return taken ? { failures } : { waitMs: Math.max(1_000, delayAfter(failures)) };
+  }
+
+  /** takeTry under a username's key (a name no account can have: always taken, never counted). */
+  async takeNameTry(username: string): Promise<{ failures: number } | { waitMs: number }> {
+    const key = nameKey(username);
+    return key === null ? { failures: 1 } : this.takeTry(key);
   }
 
   async recordFailureFor(key: string): Promise<number> {
@@ -109,6 +149,7 @@ export class LoginThrottle {
   }
 
   async clear(username: string): Promise<void> {
-    await this.clearKey(nameKey(username));
+    const key = nameKey(username);
+    if (key !== null) await this.clearKey(key);
   }
 }

@@ -5,6 +5,8 @@ import { formatAmr, parseAmr, type AuthMethod } from './auth-methods.js';
 
 /** Long enough to open the app and type a code; a half-session is no session. */
 const PENDING_TTL_MS = 10 * 60 * 1000;
+/** Codes one half-session may try; past them, the password again (a new half-session, a new count). */
+const CODE_TRIES = 5;
 
 /** What is asked next: a second factor's code, or setting one up first (MFA=required). */
 type PendingStage = 'verify' | 'enroll';
@@ -45,6 +47,26 @@ export class PendingSignIns {
     if (id.length !== 43) return undefined;
     const row = await this.db.selectFrom('pending_sign_ins').selectAll().where('id_hash', '=', sha256Hex(id)).where('expires_at', '>', this.now()).executeTakeFirst();
     return row && { userId: row.user_id, amr: parseAmr(row.amr), stage: row.stage, returnTo: row.return_to };
+  }
+
+  /**
+   * Takes one of the half-session's CODE_TRIES before its code is checked, in one
+   * conditional UPDATE, so tries sent together cannot all pass the count: the tries
+   * left after this one, or null when none was left (the half-session is then ended).
+   * A right code ends the half-session, so every try taken is a wrong one or the last.
+   */
+  async takeCodeTry(id: string): Promise<number | null> {
+    const row = await this.db
+      .updateTable('pending_sign_ins')
+      .set((eb) => ({ failures: eb('failures', '+', 1) }))
+      .where('id_hash', '=', sha256Hex(id))
+      .where('expires_at', '>', this.now())
+      .where('failures', '<', CODE_TRIES)
+      .returning('failures')
+      .executeTakeFirst();
+    if (row) return CODE_TRIES - Number(row.failures);
+    await this.end(id);
+    return null;
   }
 
   async end(id: string): Promise<void> {

@@ -109,6 +109,8 @@ interface PendingSignInsTable {
   return_to: string | null;
   created_at: number;
   expires_at: number;
+  /** Second-step codes tried (0021): the half-session ends at the fifth (CODE_TRIES). */
+  failures: Generated<number>;
 }
 
 interface LoginFailuresTable {

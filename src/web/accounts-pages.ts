@@ -13,7 +13,7 @@ import { safeReturnTo, type PageSessions } from './session.js';
 import { loginView, signupClosedView, signupView, type FormState } from './views/accounts.js';
 import type { AuditService } from '../audit/service.js';
 import type { Telemetry } from '../http/telemetry.js';
-import { loginIpLimit } from './login-limit.js';
+import { underLoginLimit, type LoginIpLimit } from './login-limit.js';
 import type { RateCounter } from '../http/rate-limit-store.js';
 import type { SecondStep } from './second-step-pages.js';
 
@@ -26,6 +26,8 @@ export interface AccountsPagesDeps {
   audit: AuditService;
   telemetry: Telemetry;
   rateCounter: RateCounter;
+  /** RATE_LIMIT_LOGIN: failed sign-ins per address and minute, shared with the second step (null: off). */
+  loginLimit: LoginIpLimit | null;
   /** What follows a right password: the second step, a factor's set-up (MFA=required), or the session. */
   secondStep: SecondStep;
 }
@@ -44,11 +46,6 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
   const { config, users, clients, pageSessions, throttle, audit, telemetry } = deps;
   const perIp: FastifyContextConfig =
     config.rateLimitLogin > 0 ? { rateLimit: { max: config.rateLimitLogin, timeWindow: '1 minute', onExceeded: () => telemetry.rateLimited('login') } } : {};
-  // /login counts failed sign-ins only (SPEC §2): whoever signs in successfully is never refused.
-  const loginLimit = loginIpLimit(deps.rateCounter, config.rateLimitLogin, {
-    telemetry,
-    onLockout: (request, retryAfter) => audit.record({ type: 'sign_in.ip_limited', userId: null, detail: { failures: config.rateLimitLogin, retryAfter } }, request),
-  });
   // SPEC §1 RATE_LIMIT_SIGNUP: accounts created per IP per hour. Counted before the account is made (sign-ups
   // sent together cannot all pass before any is counted), given back when none was made.
   const signupKey = (request: FastifyRequest) => `signup:${request.ip}`;
@@ -75,13 +72,7 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
 
   scope.post(PATHS.login, async (request, reply) => {
     // Counted before the password is checked, given back unless it was wrong (see loginIpLimit).
-    await loginLimit?.take(request);
-    let wrongPassword = false;
-    try {
-      return await signIn(request, reply, () => (wrongPassword = true));
-    } finally {
-      if (!wrongPassword) await loginLimit?.giveBack(request);
-    }
+    return underLoginLimit(deps.loginLimit, request, (wrong) => signIn(request, reply, wrong));
   });
 
   const signIn = async (request: FastifyRequest, reply: FastifyReply, wrong: () => void) => {

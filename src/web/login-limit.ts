@@ -59,3 +59,18 @@ export function loginIpLimit(
 export function takeResetAttempt(counters: RateCounter, perMinute: number, ip: string): Promise<number | null> {
   return perMinute > 0 ? counters.take(`password-reset:${ip}`, perMinute, MINUTE_MS) : Promise.resolve(null);
 }
+
+/**
+ * Runs a sign-in try (a password, a second factor's code, the proof that turns one off) under the address's
+ * limit: taken before it is checked, given back unless `attempt` calls `wrong`. One counter for all of them,
+ * so an address cannot guess codes at full speed beside its passwords.
+ */
+export async function underLoginLimit<T>(limit: LoginIpLimit | null, request: FastifyRequest, attempt: (wrong: () => void) => Promise<T>): Promise<T> {
+  await limit?.take(request);
+  let wrong = false;
+  try {
+    return await attempt(() => (wrong = true));
+  } finally {
+    if (!wrong) await limit?.giveBack(request);
+  }
+}

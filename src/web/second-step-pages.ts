@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { failureEvents, type LoginThrottle } from '../accounts/login-throttle.js';
 import { withSecondFactor, type AuthMethod } from '../accounts/auth-methods.js';
 import type { PendingSignIn } from '../accounts/pending-sign-ins.js';
@@ -12,7 +11,8 @@ import { field } from '../http/form-body.js';
 import { PATHS } from '../paths.js';
 import { sendPage } from './layout.js';
 import type { PageSessions } from './session.js';
-import { requiredSetupView, secondStepView, setupDoneView, totpSetupFields } from './views/two-factor.js';
+import { underLoginLimit, type LoginIpLimit } from './login-limit.js';
+import { requiredSetupView, secondStepView, signInAgainView, setupDoneView, totpSetupFields } from './views/two-factor.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -30,6 +30,8 @@ export interface SecondStepDeps {
   secondFactors: SecondFactors;
   pageSessions: PageSessions;
   throttle: LoginThrottle;
+  /** RATE_LIMIT_LOGIN, shared with /login: a wrong code is a failed sign-in of the address (null: off). */
+  loginLimit: LoginIpLimit | null;
   audit: AuditService;
   /** The app a return_to's authorization request names, for the page's "to continue to". */
   appAsking: (returnTo: string | null) => Promise<string | undefined>;
@@ -43,6 +45,11 @@ export interface SecondStepDeps {
  */
 export class SecondStep {
   constructor(private readonly deps: SecondStepDeps) {}
+
+  /** RATE_LIMIT_LOGIN's failed sign-ins per address, for every page that checks a sign-in's proof. */
+  get loginLimit(): LoginIpLimit | null {
+    return this.deps.loginLimit;
+  }
 
   /** Signs in, or sends the browser to the step still due. */
   async afterPassword(request: FastifyRequest, reply: FastifyReply, userId: string, returnTo: string | null): Promise<FastifyReply> {
@@ -68,21 +75,27 @@ export class SecondStep {
   }
 
   /**
-   * A code of the user's second factor, throttled like passwords (UI-05: slowed more and
-   * more per user, never locked out). Null when wrong; each failure is an audit event up to
-   * the slowdown, then the burst that starts it and every doubling.
+   * Takes a try at a code of the user's second factor, throttled like passwords (UI-05: slowed
+   * more and more per user, never locked out) but refusing while the delay is in force rather
+   * than sleeping through it: tries sent together cannot all wait out one delay and all be
+   * checked. The try is counted as a failure here (LoginThrottle.takeTry); checkCode settles it.
    */
-  async checkCode(request: FastifyRequest, userId: string, code: string): Promise<'totp' | 'recovery_code' | null> {
+  async takeCodeTry(userId: string): Promise<{ failures: number } | { waitSeconds: number }> {
+    return inSeconds(await this.deps.throttle.takeTry(secondStepThrottleKey(userId)));
+  }
+
+  /**
+   * Checks a code whose try takeCodeTry took (`failures`: the count it returned). Null when
+   * wrong; each failure is an audit event up to the slowdown, then the burst that starts it
+   * and every doubling.
+   */
+  async checkCode(request: FastifyRequest, userId: string, code: string, failures: number): Promise<'totp' | 'recovery_code' | null> {
     const { throttle, secondFactors, audit } = this.deps;
-    const key = secondStepThrottleKey(userId);
-    const delay = await throttle.delayForKey(key);
-    if (delay > 0) await sleep(delay);
     const method = await secondFactors.verifyCode(userId, code, request);
     if (method) {
-      await throttle.clearKey(key);
+      await throttle.clearKey(secondStepThrottleKey(userId));
       return method;
     }
-    const failures = await throttle.recordFailureFor(key);
     const report = failureEvents(failures);
     if (report.failed) await audit.record({ type: 'sign_in.failed', userId, detail: { factor: 'totp' } }, request);
     if (report.throttled) {
@@ -91,6 +104,13 @@ export class SecondStep {
     return null;
   }
 }
+
+/** A throttle's try (LoginThrottle.takeTry) with its wait in whole seconds, as Retry-After and the page say it. */
+export const inSeconds = (taken: { failures: number } | { waitMs: number }): { failures: number } | { waitSeconds: number } =>
+  'waitMs' in taken ? { waitSeconds: Math.ceil(taken.waitMs / 1000) } : taken;
+
+/** What a page says of a proof refused unchecked, a delay still in force (429, with its Retry-After). */
+export const tooManyWrong = (what: 'codes' | 'tries', waitSeconds: number) => `Too many wrong ${what}; wait ${waitSeconds} second${waitSeconds === 1 ? '' : 's'} and try again.`;
 
 /** /login/verify (the second step) and /login/two-factor (set-up when MFA=required), on a half-session only. */
 export async function secondStepPages(scope: FastifyInstance, deps: SecondStepDeps & { secondStep: SecondStep }): Promise<void> {
@@ -109,18 +129,38 @@ export async function secondStepPages(scope: FastifyInstance, deps: SecondStepDe
     return pending ? verifyPage(request, reply, pending) : backToLogin(reply);
   });
 
-  scope.post(PATHS.loginVerify, async (request, reply) => {
-    const pending = await pendingAt(request, 'verify');
-    if (!pending) return backToLogin(reply);
-    const method = await secondStep.checkCode(request, pending.userId, field(request.body, 'code') ?? '');
-    if (!method) return verifyPage(request, reply, pending, 401, 'That code is not valid. Try the current code from your app, or a recovery code.');
+  // A wrong code counts against the address like a wrong password (loginIpLimit), against the user (the
+  // throttle's delay), and against the half-session: CODE_TRIES, then the password again.
+  scope.post(PATHS.loginVerify, async (request, reply) =>
+    underLoginLimit(deps.loginLimit, request, async (wrong) => {
+      const pending = await pendingAt(request, 'verify');
+      if (!pending) return backToLogin(reply);
+      const tried = await secondStep.takeCodeTry(pending.userId);
+      if ('waitSeconds' in tried) {
+        reply.header('retry-after', String(tried.waitSeconds));
+        return verifyPage(request, reply, pending, 429, tooManyWrong('codes', tried.waitSeconds));
+      }
+      const left = await pageSessions.takeCodeTry(request);
+      if (left === null) return backToLogin(reply);
+      const method = await secondStep.checkCode(request, pending.userId, field(request.body, 'code') ?? '', tried.failures);
+      if (!method) {
+        wrong();
+        if (left > 0) return verifyPage(request, reply, pending, 401, 'That code is not valid. Try the current code from your app, or a recovery code.');
+        await pageSessions.endPending(request, reply);
+        return sendPage(reply, 401, signInAgainView());
+      }
+      return passed(request, reply, pending, method);
+    }),
+  );
+
+  const passed = async (request: FastifyRequest, reply: FastifyReply, pending: PendingSignIn, method: 'totp' | 'recovery_code') => {
     // RFC 8176: a TOTP code and a recovery code are both one-time passwords.
     const amr = withSecondFactor(pending.amr, 'otp');
     await pageSessions.endPending(request, reply);
     await pageSessions.signIn(request, reply, pending.userId, amr);
     await audit.record({ type: 'sign_in.succeeded', userId: pending.userId, detail: { amr: amr.join(' '), factor: method } }, request);
     return reply.code(303).header('location', pending.returnTo ?? PATHS.dashboard).send();
-  });
+  };
 
   const setupPage = async (reply: FastifyReply, userId: string, status = 200, error?: string) => {
     const user = await users.findById(userId);

@@ -60,6 +60,12 @@ export class PageSessions {
     return id ? ((await this.pending.find(id)) ?? null) : null;
   }
 
+  /** Takes a code try of the half-session (PendingSignIns.takeCodeTry): the tries left after it, or null when it had none. */
+  async takeCodeTry(request: FastifyRequest): Promise<number | null> {
+    const id = this.pendingId(request);
+    return id ? this.pending.takeCodeTry(id) : null;
+  }
+
   /** Ends the half-session (the step was passed, or abandoned). */
   async endPending(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const id = this.pendingId(request);

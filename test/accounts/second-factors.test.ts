@@ -1,3 +1,5 @@
+import { randomInt } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSealed, KeyEncryption } from '../../src/security/key-encryption.js';
 import { reencrypt } from '../../src/security/sealed-columns.js';
@@ -18,6 +20,13 @@ describe.each(DIALECTS)('second factors: TOTP, recovery codes, the second step (
   afterAll(async () => ts?.close());
 
   const agentFor = () => new Agent(ts.url, ts.config.publicUrl);
+  /** Sleeps until the user's code delay (from the failures table) is over. */
+  const waitOutCodeDelay = async (userId: string) => {
+    const wait = await ts.services.throttle.delayForKey(`otp:${userId}`);
+    const row = await ts.services.storage.db.selectFrom('login_failures').select('last_failure_at').where('username_key', '=', `otp:${userId}`).executeTakeFirst();
+    const left = row ? row.last_failure_at + wait - Date.now() : 0;
+    if (left > 0) await sleep(left + 20);
+  };
   const events = async (userId: string) =>
     (await ts.services.storage.db.selectFrom('audit_events').select(['type', 'detail']).where('user_id', '=', userId).orderBy('created_at').execute()).map((e) => ({
       type: e.type,
@@ -105,18 +114,85 @@ describe.each(DIALECTS)('second factors: TOTP, recovery codes, the second step (
       expect(await events(user.userId)).toContainEqual({ type: 'sign_in.succeeded', detail: { amr: 'pwd otp mfa', factor: 'recovery_code' } });
     });
 
-    it('slows a burst of wrong codes like wrong passwords, and still takes the right one', async () => {
+    it('ends the half-session at the fifth wrong code: the sixth try, even right, goes back to the password', async () => {
       const user = await seedUser(ts);
       const { secret } = await enrollTotp(await signIn(ts, user.username));
       const browser = agentFor();
       await postPassword(browser, user.username, PASSWORD);
       const wrong = totpCode(secret, 10);
-      for (let i = 0; i < 4; i++) expect((await postSecondStep(browser, wrong)).status).toBe(401);
-      // Four failures counted: the fifth guess waits 500 ms before it is even checked.
-      const started = performance.now();
-      expect((await postSecondStep(browser, wrong)).status).toBe(401);
-      expect(performance.now() - started).toBeGreaterThanOrEqual(450);
+      for (let i = 1; i <= 5; i++) {
+        await waitOutCodeDelay(user.userId);
+        const refused = await postSecondStep(browser, wrong);
+        expect(refused.status).toBe(401);
+        if (i === 5) expect(await refused.text()).toContain('sign in with your password again');
+      }
+      await waitOutCodeDelay(user.userId);
+      expect((await browser.fetch('/login/verify')).headers.get('location')).toBe('/login');
+      const sixth = await browser.fetch('/login/verify', { form: { _csrf: hiddenField(await (await browser.fetch('/login')).text(), '_csrf'), code: totpCode(secret, 1) } });
+      expect(sixth.status).toBe(303);
+      expect(sixth.headers.get('location')).toBe('/login');
+      expect((await browser.fetch('/dashboard')).status).toBe(303);
       expect(await events(user.userId)).toContainEqual({ type: 'sign_in.throttled', detail: { factor: 'totp', failures: 3 } });
+      // The password again: a new half-session, and the right code passes.
+      await waitOutCodeDelay(user.userId);
+      await postPassword(browser, user.username, PASSWORD);
+      expect((await postSecondStep(browser, totpCode(secret, 1))).status).toBe(303);
+      expect((await browser.fetch('/dashboard')).status).toBe(200);
+    });
+
+    it('checks at most one code per throttle state of 20 wrong ones sent together, never more than the half-session allows', async () => {
+      const user = await seedUser(ts);
+      const { secret } = await enrollTotp(await signIn(ts, user.username));
+      const browser = agentFor();
+      await postPassword(browser, user.username, PASSWORD);
+      const page = await (await browser.fetch('/login/verify')).text();
+      const wrong = totpCode(secret, 10);
+      const statuses = await Promise.all(Array.from({ length: 20 }, () => browser.fetch('/login/verify', { form: { _csrf: hiddenField(page, '_csrf'), code: wrong } }).then((r) => r.status)));
+      const checked = statuses.filter((s) => s === 401).length;
+      expect(checked).toBeGreaterThanOrEqual(1);
+      // One try per throttle state passes (the free ones at once, then one per delay), never past the half-session's five;
+      // the rest wait (429) or find the half-session gone (303).
+      expect(checked).toBeLessThanOrEqual(5);
+      expect(statuses.filter((s) => s !== 401).every((s) => s === 429 || s === 303)).toBe(true);
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(10);
+      const failures = await ts.services.storage.db.selectFrom('login_failures').select('failures').where('username_key', '=', `otp:${user.userId}`).executeTakeFirstOrThrow();
+      expect(failures.failures).toBeGreaterThanOrEqual(checked);
+    });
+
+    it('refuses a right code with 429 while the delay is in force, and takes it after', async () => {
+      const user = await seedUser(ts);
+      const { secret } = await enrollTotp(await signIn(ts, user.username));
+      const browser = agentFor();
+      await postPassword(browser, user.username, PASSWORD);
+      const wrong = totpCode(secret, 10);
+      for (let i = 0; i < 4; i++) {
+        await waitOutCodeDelay(user.userId);
+        expect((await postSecondStep(browser, wrong)).status).toBe(401);
+      }
+      // Four failures: 500 ms before the next try is checked at all.
+      const right = totpCode(secret, 1);
+      const refused = await postSecondStep(browser, right);
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(await refused.text()).toContain('Too many wrong codes; wait 1 second');
+      expect((await browser.fetch('/dashboard')).status).toBe(303);
+      await waitOutCodeDelay(user.userId);
+      const passed = await postSecondStep(browser, right);
+      expect(passed.status).toBe(303);
+      expect(passed.headers.get('location')).toBe('/dashboard');
+    });
+
+    it('does not let a username with ":" count against a user\'s codes (usernames never have one)', async () => {
+      const user = await seedUser(ts);
+      const { secret } = await enrollTotp(await signIn(ts, user.username));
+      for (const name of [`otp:${user.userId}`, `OTP:${user.userId}`]) {
+        for (let i = 0; i < 6; i++) expect((await postPassword(agentFor(), name, 'guess')).status).toBe(401);
+      }
+      expect(await ts.services.throttle.delayForKey(`otp:${user.userId}`)).toBe(0);
+      const keys = (await ts.services.storage.db.selectFrom('login_failures').select('username_key').execute()).map((r) => r.username_key);
+      expect(keys).not.toContain(`otp:${user.userId}`);
+      const browser = agentFor();
+      await postPassword(browser, user.username, PASSWORD);
       expect((await postSecondStep(browser, totpCode(secret, 1))).status).toBe(303);
     });
 
@@ -181,5 +257,43 @@ describe.each(DIALECTS)('MFA=required (%s)', (dialect) => {
     const next = new Agent(ts.url, ts.config.publicUrl);
     expect((await postPassword(next, user.username, PASSWORD)).headers.get('location')).toBe('/login/verify');
     expect((await postSecondStep(next, totpCode(secret, 1))).status).toBe(303);
+  });
+});
+
+/** RATE_LIMIT_LOGIN covers the second step and the turn-off proof: wrong codes are failed sign-ins of the address. */
+describe.each(DIALECTS)('the per-IP sign-in limit at the second step (%s)', (dialect) => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    if (!dialectAvailable(dialect)) return;
+    ts = await startTestServer(dialect, { RATE_LIMIT_LOGIN: '4', TRUST_PROXY: '127.0.0.1' });
+  });
+  afterAll(async () => ts?.close());
+
+  it.skipIf(!dialectAvailable(dialect))('refuses /login/verify and the turn-off past the address\'s failures (429), before checking', async () => {
+    const user = await seedUser(ts);
+    const headers = { 'x-forwarded-for': `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}` };
+    const post = async (agent: Agent, path: string, page: string, form: Record<string, string>) =>
+      agent.fetch(path, { headers, form: { _csrf: hiddenField(await (await agent.fetch(page, { headers })).text(), '_csrf'), ...form } });
+    const account = new Agent(ts.url, ts.config.publicUrl);
+    expect((await post(account, '/login', '/login', { username: user.username, password: PASSWORD })).status).toBe(303);
+    const { secret } = await enrollTotp(account);
+
+    const browser = new Agent(ts.url, ts.config.publicUrl);
+    expect((await post(browser, '/login', '/login', { username: user.username, password: PASSWORD })).status).toBe(303);
+    const wrong = totpCode(secret, 10);
+    for (let i = 0; i < 4; i++) {
+      const delay = await ts.services.throttle.delayForKey(`otp:${user.userId}`);
+      if (delay > 0) await sleep(delay + 20);
+      expect((await post(browser, '/login/verify', '/login/verify', { code: wrong })).status).toBe(401);
+    }
+    await sleep(1_100);
+    const refused = await post(browser, '/login/verify', '/login/verify', { code: totpCode(secret, 1) });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Refused before the code was checked: the half-session still has its fifth try.
+    expect((await ts.services.storage.db.selectFrom('pending_sign_ins').select('failures').where('user_id', '=', user.userId).executeTakeFirstOrThrow()).failures).toBe(4);
+    // The turn-off's proof is refused too, even the right password.
+    expect((await post(account, '/dashboard/account/two-factor/off', '/dashboard/account', { proof: PASSWORD })).status).toBe(429);
+    expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual(['totp']);
   });
 });

@@ -17,6 +17,7 @@ import * as m0017 from './0017_mail_outbox.js';
 import * as m0018 from './0018_second_factors.js';
 import * as m0019 from './0019_amr_through_grants.js';
 import * as m0020 from './0020_session_devices.js';
+import * as m0021 from './0021_pending_sign_in_failures.js';
 import type { SerikaMigration } from './older-versions.js';
 
 /**
@@ -46,6 +47,7 @@ export const migrations: Record<string, SerikaMigration> = {
   '0018_second_factors': m0018,
   '0019_amr_through_grants': m0019,
   '0020_session_devices': m0020,
+  '0021_pending_sign_in_failures': m0021,
 };
 
 /**

@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoginThrottle } from '../../accounts/login-throttle.js';
 import type { SecondFactors } from '../../accounts/second-factors/service.js';
 import { totpUri } from '../../accounts/second-factors/totp.js';
@@ -7,7 +6,8 @@ import type { UsersService } from '../../accounts/users-service.js';
 import { field } from '../../http/form-body.js';
 import { DASHBOARD } from '../../paths.js';
 import { html, type Html } from '../html.js';
-import type { SecondStep } from '../second-step-pages.js';
+import { underLoginLimit } from '../login-limit.js';
+import { inSeconds, tooManyWrong, type SecondStep } from '../second-step-pages.js';
 import { recoveryCodesBlock, totpSetupFields } from '../views/two-factor.js';
 import { csrfField, dashboardPage, describedBy, fieldError, plural, userOf } from './common.js';
 
@@ -45,13 +45,20 @@ export async function twoFactorCard(request: FastifyRequest, reply: FastifyReply
 export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps): Promise<void> {
   const { secondFactors, users, secondStep, issuer, throttle } = deps;
 
-  /** The password, slowed like sign-in (UI-05): a stolen session cannot guess it at full speed here either. */
-  const passwordProof = async (username: string, password: string): Promise<boolean> => {
-    const delay = await throttle.delayFor(username);
-    if (delay > 0) await sleep(delay);
-    const right = (await users.verifyCredentials(username, password)) !== null;
-    if (right) await throttle.clear(username);
-    else await throttle.recordFailure(username);
+  /**
+   * The password or a current code, each throttled like sign-in (UI-05) and refused unchecked while its delay
+   * is in force: a stolen session cannot guess either at full speed here. True, false, or the seconds to wait.
+   */
+  const proofOf = async (request: FastifyRequest, user: { userId: string; username: string }, proof: string): Promise<boolean | { waitSeconds: number }> => {
+    if (/^\d{6}$/.test(proof.trim())) {
+      const tried = await secondStep.takeCodeTry(user.userId);
+      return 'waitSeconds' in tried ? tried : (await secondStep.checkCode(request, user.userId, proof, tried.failures)) === 'totp';
+    }
+    const tried = inSeconds(await throttle.takeNameTry(user.username));
+    if ('waitSeconds' in tried) return tried;
+    // The try was counted as a failure: a right password clears the count.
+    const right = (await users.verifyCredentials(user.username, proof)) !== null;
+    if (right) await throttle.clear(user.username);
     return right;
   };
 
@@ -83,15 +90,20 @@ export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps
   });
 
   // SPEC §11: turning it off asks for a current code or the password, either one throttled like sign-in guesses.
-  scope.post(`${BASE}/off`, async (request, reply) => {
-    const user = userOf(request);
-    const proof = field(request.body, 'proof') ?? '';
-    const proven = /^\d{6}$/.test(proof.trim()) ? (await secondStep.checkCode(request, user.userId, proof)) === 'totp' : await passwordProof(user.username, proof);
-    if (!proven) {
-      const card = await twoFactorCard(request, reply, secondFactors, { proof: 'That is neither a current code nor your password.' });
-      return dashboardPage(request, reply, { title: 'Account', section: DASHBOARD.account, status: 400, body: html`<h1>Account</h1>${card}` });
-    }
-    await secondFactors.removeTotp(user.userId, request);
-    return reply.code(303).header('location', DASHBOARD.account).send();
-  });
+  // A wrong proof is a failed sign-in of the address too (RATE_LIMIT_LOGIN, the counter /login uses).
+  scope.post(`${BASE}/off`, async (request, reply) =>
+    underLoginLimit(secondStep.loginLimit, request, async (wrong) => {
+      const user = userOf(request);
+      const proven = await proofOf(request, user, field(request.body, 'proof') ?? '');
+      if (proven !== true) {
+        const refused = proven !== false;
+        if (refused) reply.header('retry-after', String(proven.waitSeconds));
+        else wrong();
+        const card = await twoFactorCard(request, reply, secondFactors, { proof: refused ? tooManyWrong('tries', proven.waitSeconds) : 'That is neither a current code nor your password.' });
+        return dashboardPage(request, reply, { title: 'Account', section: DASHBOARD.account, status: refused ? 429 : 400, body: html`<h1>Account</h1>${card}` });
+      }
+      await secondFactors.removeTotp(user.userId, request);
+      return reply.code(303).header('location', DASHBOARD.account).send();
+    }),
+  );
 }

@@ -1,6 +1,7 @@
 import QRCode from 'qrcode';
 import { html, Html } from '../html.js';
 import type { PageOptions } from '../layout.js';
+import { PATHS } from '../../paths.js';
 
 /**
  * The authenticator app's set-up fields (SPEC §11), shared by the Account page and the
@@ -51,6 +52,18 @@ export function secondStepView(action: string, state: SecondStepState): PageOpti
     <p class="hint" id="code-hint">The 6-digit code from your authenticator app, or one of your recovery codes.</p>
     <div class="actions"><button type="submit">Verify</button></div>
   </form>
+</div>`,
+  };
+}
+
+/** The half-session's last code try was wrong: it ended, and only the password starts another. */
+export function signInAgainView(): PageOptions {
+  return {
+    title: 'Two-factor authentication',
+    body: html`<div class="card">
+  <h1>Two-factor authentication</h1>
+  <p class="error" role="alert">Too many wrong codes. For your security this sign-in was ended: sign in with your password again.</p>
+  <p><a class="button-link" href="${PATHS.login}">Sign in again</a></p>
 </div>`,
   };
 }
