@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSealed, KeyEncryption } from '../../src/security/key-encryption.js';
 import { reencrypt } from '../../src/security/sealed-columns.js';
+import { SecondFactors } from '../../src/accounts/second-factors/service.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { Agent, PASSWORD, hiddenField, signIn } from '../helpers/oauth.js';
 import { seedUser, startTestServer, type TestServer } from '../helpers/server.js';
@@ -20,6 +21,22 @@ describe.each(DIALECTS)('second factors: TOTP, recovery codes, the second step (
   afterAll(async () => ts?.close());
 
   const agentFor = () => new Agent(ts.url, ts.config.publicUrl);
+
+  it('shows an unconfirmed set-up secret again for ten minutes, then makes a new one (an abandoned page secret dies)', async () => {
+    if (!dialectAvailable(dialect)) return;
+    let clock = Date.now();
+    const factors = new SecondFactors(ts.services.storage.db, new KeyEncryption([KEY_SECRET]), ts.services.audit, () => clock);
+    const user = await seedUser(ts);
+    const first = await factors.setupSecret(user.userId);
+    expect(first).toMatch(/^[A-Z2-7]+=*$/);
+    clock += 9 * 60_000;
+    expect(await factors.setupSecret(user.userId)).toBe(first);
+    clock += 2 * 60_000;
+    const second = await factors.setupSecret(user.userId);
+    expect(second).toMatch(/^[A-Z2-7]+=*$/);
+    expect(second).not.toBe(first);
+    expect(await factors.setupSecret(user.userId)).toBe(second);
+  });
   /** Sleeps until the user's code delay (from the failures table) is over. */
   const waitOutCodeDelay = async (userId: string) => {
     const wait = await ts.services.throttle.delayForKey(`otp:${userId}`);

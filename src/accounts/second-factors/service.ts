@@ -17,6 +17,9 @@ export type SecondFactorKind = 'totp';
 /** How a second step was passed: the authenticator app's code, or a recovery code (both RFC 8176 "otp"). */
 export type SecondStepMethod = 'totp' | 'recovery_code';
 
+/** How long an unconfirmed set-up secret is shown again; after that the page makes a new one. */
+const SETUP_TTL_MS = 10 * 60 * 1000;
+
 /**
  * TOTP factors and recovery codes (SPEC §11): the secret sealed with
  * KEY_ENCRYPTION_SECRETS, a code accepted once (the last accepted time step is
@@ -44,13 +47,26 @@ export class SecondFactors {
   }
 
   /**
-   * The secret being set up: an unconfirmed one already made is shown again (a reload keeps
-   * what the app scanned), else a new one. A confirmed factor is never replaced here.
+   * The secret being set up: an unconfirmed one made in the last SETUP_TTL_MS is shown again (a
+   * reload keeps what the app scanned), else a new one. An older unconfirmed one is replaced, so a
+   * secret someone else saw on an abandoned set-up page is not the one the user later confirms
+   * (security review of issue 34). A confirmed factor is never replaced here.
    */
   async setupSecret(userId: string): Promise<string | null> {
-    const row = await this.db.selectFrom('totp_factors').select(['secret', 'confirmed_at']).where('user_id', '=', userId).executeTakeFirst();
+    const row = await this.db.selectFrom('totp_factors').select(['secret', 'confirmed_at', 'created_at']).where('user_id', '=', userId).executeTakeFirst();
     if (row && row.confirmed_at !== null) return null;
-    if (row) return this.open(userId, row.secret);
+    if (row && this.now() - Number(row.created_at) < SETUP_TTL_MS) return this.open(userId, row.secret);
+    if (row) {
+      // Conditional on the row read, so of two pages opened at once one replaces it and both show that one.
+      await this.db
+        .updateTable('totp_factors')
+        .set({ secret: this.seal(userId, newTotpSecret()), created_at: this.now() })
+        .where('user_id', '=', userId)
+        .where('confirmed_at', 'is', null)
+        .where('created_at', '=', row.created_at)
+        .execute();
+      return this.setupSecret(userId);
+    }
     const secret = newTotpSecret();
     await this.db
       .insertInto('totp_factors')
