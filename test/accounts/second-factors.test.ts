@@ -65,7 +65,13 @@ describe.each(DIALECTS)('second factors: TOTP, recovery codes, the second step (
       expect(wrong.status).toBe(400);
       expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual([]);
 
+      // Another browser signed in with the password alone: turning the factor on ends it, not this one.
+      const other = await signIn(ts, user.username);
+      expect((await other.fetch('/dashboard/account')).status).toBe(200);
       const { codes, used } = await enrollTotp(first);
+      const ended = await other.fetch('/dashboard/account');
+      expect(ended.status).toBe(303);
+      expect(ended.headers.get('location')).toContain('/login');
       expect((await first.fetch('/dashboard/account')).status).toBe(200);
       expect(await (await first.fetch('/dashboard/account')).text()).toContain('10 recovery codes left');
       const row = await ts.services.storage.db.selectFrom('totp_factors').selectAll().where('user_id', '=', user.userId).executeTakeFirstOrThrow();

@@ -82,10 +82,13 @@ export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps
   scope.post(`${BASE}/setup`, async (request, reply) => {
     const codes = await secondFactors.confirmTotp(userOf(request).userId, field(request.body, 'code') ?? '', request);
     if (!codes) return setupPage(request, reply, 400, 'That code is not valid. Enter the current code from your app.');
+    // Sessions signed in with the password alone end with it (security review of issue 34): whoever held one
+    // must now pass the second step. This browser's session stays.
+    await scope.pageSessions.endSessions(request, userOf(request).userId, 'others');
     return dashboardPage(request, reply, {
       title: 'Two-factor authentication is on',
       section: DASHBOARD.account,
-      body: html`<div class="card"><h1>Two-factor authentication is on</h1>${recoveryCodesBlock(codes)}<p><a href="${DASHBOARD.account}">Back to Account</a></p></div>`,
+      body: html`<div class="card"><h1>Two-factor authentication is on</h1><p>Your other sessions were signed out.</p>${recoveryCodesBlock(codes)}<p><a href="${DASHBOARD.account}">Back to Account</a></p></div>`,
     });
   });
 
