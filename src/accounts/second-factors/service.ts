@@ -93,7 +93,7 @@ export class SecondFactors {
       await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
       await trx
         .insertInto('recovery_codes')
-        .values(codes.map((c) => ({ code_hash: recoveryCodeHash(c)!, user_id: userId, created_at: now, used_at: null })))
+        .values(codes.map((c) => ({ code_hash: recoveryCodeHash(userId, c)!, user_id: userId, created_at: now, used_at: null })))
         .execute();
       return true;
     });
@@ -109,7 +109,7 @@ export class SecondFactors {
   async verifyCode(userId: string, code: string, origin?: RequestOrigin): Promise<SecondStepMethod | null> {
     const typed = code.trim();
     if (/^\d{6}$/.test(typed)) return (await this.useTotp(userId, typed)) ? 'totp' : null;
-    const hash = recoveryCodeHash(typed);
+    const hash = recoveryCodeHash(userId, typed);
     if (hash === null) return null;
     const used = await this.db.updateTable('recovery_codes').set({ used_at: this.now() }).where('code_hash', '=', hash).where('user_id', '=', userId).where('used_at', 'is', null).executeTakeFirst();
     if (Number(used.numUpdatedRows) === 0) return null;
