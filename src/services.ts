@@ -178,7 +178,9 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const emailLinks = new EmailLinks(storage.db, now);
   const pendingSignIns = new PendingSignIns(storage.db, now);
   const queued = () => mailWorker.wake();
-  const emailVerification = new EmailVerification({ db: storage.db, links: emailLinks, outbox: mailOutbox, mail: accountMail, audit, feed: invalidations, queued });
+  const emailVerification = new EmailVerification({ db: storage.db, links: emailLinks, outbox: mailOutbox, mail: accountMail, audit, feed: invalidations, queued,
+    mayMailTo: async (key) => (await takeMailAllowance(rateCounter, config.rateLimitMail, `mail:to:${key}`)) === null,
+  });
   const users = new UsersService(storage.db, now, audit, invalidations, emailVerification);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
   const secondFactors = new SecondFactors(storage.db, keyEncryption, audit, now);

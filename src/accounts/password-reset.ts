@@ -53,9 +53,14 @@ export class PasswordReset {
       .where(byEmail ? 'verified_email_lower' : 'username_lower', '=', byEmail ? emailKey(value) : usernameKey(value))
       .executeTakeFirst();
     const email = user?.email;
-    if (!user || !email || user.verified_email_lower !== emailKey(email) || !(await this.deps.mayMail(user.id))) {
+    if (!user || !email || user.verified_email_lower !== emailKey(email)) {
       // The stamp's hash is the one computation a real request does outside the database (the padding covers the rest).
       sha256Hex(identifier);
+      return;
+    }
+    if (!(await this.deps.mayMail(user.id))) {
+      // Not mailed, and the page says nothing of it (no enumeration); the owner sees it on the Activity page.
+      await audit.record({ type: 'password.reset_refused', userId: user.id, detail: { by: byEmail ? 'email' : 'username', reason: 'mail_limit' } }, origin);
       return;
     }
     await db.transaction().execute(async (trx) => {

@@ -14,9 +14,12 @@ export const AUDIT_EVENTS = {
   'sign_in.ip_limited': 'Too many failed sign-ins from one address: it is refused until the minute is over',
   'second_factor.added': 'Two-factor authentication turned on',
   'second_factor.removed': 'Two-factor authentication turned off',
+  // A wrong code or password given to turn it off (detail.factor: what was tried).
+  'second_factor.remove_refused': 'A try to turn two-factor authentication off was refused',
   'recovery_code.used': 'A recovery code was used to sign in',
   'password.changed': 'Password changed; other sessions signed out',
   'password.reset_requested': 'A password reset link was requested and mailed to the verified address',
+  'password.reset_refused': 'A password reset link was requested but not mailed: the hourly limit of messages was reached',
   'password.reset': 'Password reset with a mailed link; every session signed out',
   'email.changed': 'Email address changed; a verification link was mailed to it',
   'email.verified': 'Email address verified',

@@ -89,7 +89,7 @@ export class SecondStep {
    * wrong; each failure is an audit event up to the slowdown, then the burst that starts it
    * and every doubling.
    */
-  async checkCode(request: FastifyRequest, userId: string, code: string, failures: number): Promise<'totp' | 'recovery_code' | null> {
+  async checkCode(request: FastifyRequest, userId: string, code: string, failures: number, purpose: 'sign_in' | 'turn_off' = 'sign_in'): Promise<'totp' | 'recovery_code' | null> {
     const { throttle, secondFactors, audit } = this.deps;
     const method = await secondFactors.verifyCode(userId, code, request);
     if (method) {
@@ -97,7 +97,9 @@ export class SecondStep {
       return method;
     }
     const report = failureEvents(failures);
-    if (report.failed) await audit.record({ type: 'sign_in.failed', userId, detail: { factor: 'totp' } }, request);
+    // What was tried, as the Activity page says it: the app's code has six digits, anything else is a recovery code.
+    const factor = /^\d{6}$/.test(code.trim()) ? 'totp' : 'recovery_code';
+    if (report.failed) await audit.record({ type: purpose === 'sign_in' ? 'sign_in.failed' : 'second_factor.remove_refused', userId, detail: { factor } }, request);
     if (report.throttled) {
       await audit.record({ type: 'sign_in.throttled', userId, detail: { factor: 'totp', failures } }, request);
     }

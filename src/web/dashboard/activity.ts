@@ -22,7 +22,8 @@ function specifics(e: StoredAuditEvent): Html | string {
     return html`: <code>${String(d.prefix)}</code> (${String(d.browser)})${d.by === d.prefix ? '' : d.by ? html`, from <code>${String(d.by)}</code>` : ''}`;
   }
   if (d.prefix) return html` <code>${String(d.prefix)}</code>`;
-  if (e.type === 'sign_in.failed') return d.factor ? ': wrong authentication code' : ': wrong password';
+  if (e.type === 'sign_in.failed') return d.factor === 'recovery_code' ? ': wrong recovery code' : d.factor ? ': wrong authentication code' : ': wrong password';
+  if (e.type === 'second_factor.remove_refused') return d.factor === 'password' ? ': wrong password' : ': wrong code';
   if (e.type === 'sign_in.succeeded' && d.factor) return d.factor === 'recovery_code' ? ' with a recovery code' : ' with an authenticator app code';
   if (e.type === 'sign_in.throttled' && d.factor) return ' (authentication codes)';
   if (e.type === 'recovery_code.used' && typeof d.left === 'number') return ` (${d.left} left)`;

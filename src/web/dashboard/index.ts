@@ -53,5 +53,5 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
     mailAllowance: (userId) => takeMailAllowance(s.rateCounter, s.config.rateLimitMail, `mail:user:${userId}`),
   });
   await devicesPages(scope);
-  await twoFactorPages(scope, { secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, issuer: s.config.publicUrl });
+  await twoFactorPages(scope, { secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, audit: s.audit, issuer: s.config.publicUrl });
 }

@@ -1,3 +1,4 @@
+import type { AuditService } from '../../audit/service.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LoginThrottle } from '../../accounts/login-throttle.js';
 import type { SecondFactors } from '../../accounts/second-factors/service.js';
@@ -18,6 +19,7 @@ export interface TwoFactorDeps {
   users: UsersService;
   secondStep: SecondStep;
   throttle: LoginThrottle;
+  audit: AuditService;
   issuer: string;
 }
 
@@ -52,13 +54,14 @@ export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps
   const proofOf = async (request: FastifyRequest, user: { userId: string; username: string }, proof: string): Promise<boolean | { waitSeconds: number }> => {
     if (/^\d{6}$/.test(proof.trim())) {
       const tried = await secondStep.takeCodeTry(user.userId);
-      return 'waitSeconds' in tried ? tried : (await secondStep.checkCode(request, user.userId, proof, tried.failures)) === 'totp';
+      return 'waitSeconds' in tried ? tried : (await secondStep.checkCode(request, user.userId, proof, tried.failures, 'turn_off')) === 'totp';
     }
     const tried = inSeconds(await throttle.takeNameTry(user.username));
     if ('waitSeconds' in tried) return tried;
     // The try was counted as a failure: a right password clears the count.
     const right = (await users.verifyCredentials(user.username, proof)) !== null;
     if (right) await throttle.clear(user.username);
+    else await deps.audit.record({ type: 'second_factor.remove_refused', userId: user.userId, detail: { factor: 'password' } }, request);
     return right;
   };
 
