@@ -180,6 +180,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const queued = () => mailWorker.wake();
   const emailVerification = new EmailVerification({ db: storage.db, links: emailLinks, outbox: mailOutbox, mail: accountMail, audit, feed: invalidations, queued });
   const users = new UsersService(storage.db, now, audit, invalidations, emailVerification);
+  const sessions = new SessionsService(storage.db, now, audit);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
   const secondFactors = new SecondFactors(storage.db, keyEncryption, audit, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
@@ -212,6 +213,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
       db: storage.db,
       links: emailLinks,
       pendingSignIns,
+      sessions,
       hashPassword,
       outbox: mailOutbox,
       mail: accountMail,
@@ -230,7 +232,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     clients,
     documents,
     registration: new ClientRegistration(storage.db, now, audit),
-    sessions: new SessionsService(storage.db, now, audit),
+    sessions,
     pendingSignIns,
     secondFactors,
     throttle: new LoginThrottle(storage.db, now),
