@@ -24,11 +24,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // When the session's user last proved it again for the admin pages (asked every 15 minutes).
   await db.schema.alterTable('sessions').addColumn('reauth_at', 'bigint').execute();
   if (db.getExecutor().adapter instanceof SqliteAdapter) {
-    await sql`create index users_email_lower on users (lower(email))`.execute(db);
+    await sql`create index users_email_lower on users (lower(email), id)`.execute(db);
     await sql`create index oauth_clients_name_lower on oauth_clients (lower(name), id)`.execute(db);
   } else {
     await sql`create index users_username_lower_c on users (username_lower collate "C")`.execute(db);
-    await sql`create index users_email_lower on users ((lower(email)) collate "C")`.execute(db);
+    await sql`create index users_email_lower on users ((lower(email)) collate "C", id)`.execute(db);
     await sql`create index oauth_clients_name_lower on oauth_clients ((lower(name)) collate "C", id)`.execute(db);
   }
 }
