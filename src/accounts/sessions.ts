@@ -63,7 +63,7 @@ export interface EndedSession {
 export type SessionsEndedListener = (executor: Kysely<Database>, ended: readonly EndedSession[]) => Promise<void>;
 
 /** SPEC §12: a suspended user cannot sign in, by any path: every one starts its session through start(). */
-export function suspendedError(): AppError {
+function suspendedError(): AppError {
   return new AppError('account_suspended', 'This account is suspended. Contact the operator of this service.');
 }
 

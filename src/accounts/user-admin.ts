@@ -10,10 +10,10 @@ import type { SessionsService } from './sessions.js';
 import { searchUsers, type UserListItem } from './user-search.js';
 import { toUser, type User } from './users-service.js';
 
-export const ROLES: readonly Role[] = ['user', 'admin'];
+const ROLES: readonly Role[] = ['user', 'admin'];
 
 /** Ends every token the user holds, and what would become one, in the suspension's transaction (oauth's revocation). */
-export type EndUserTokens = (trx: Kysely<Database>, userId: string) => Promise<void>;
+type EndUserTokens = (trx: Kysely<Database>, userId: string) => Promise<void>;
 
 export interface UserAdminDeps {
   db: Kysely<Database>;

@@ -49,7 +49,7 @@ export const AUDIT_EVENTS = {
   'admin.reauthenticated': 'An admin confirmed it is them to use the admin pages',
 } as const;
 
-export type AuditEventType = keyof typeof AUDIT_EVENTS;
+type AuditEventType = keyof typeof AUDIT_EVENTS;
 
 export interface AuditEvent {
   type: AuditEventType;

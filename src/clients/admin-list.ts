@@ -7,7 +7,7 @@ import type { ClientRow } from './repo.js';
 import { toRegisteredClient, type Client } from './service.js';
 
 /** What an operator decided of an app (SPEC §12). */
-export interface ClientTrust {
+interface ClientTrust {
   verified: boolean;
   suspended: boolean;
 }
@@ -16,7 +16,7 @@ export interface ClientTrust {
  * An app's verified and suspended states (SPEC §12). Apps cannot be verified or suspended yet: every app is
  * neither. The one place the admin lists read them, to be replaced when those states are stored.
  */
-export function clientTrust(_row: ClientRow): ClientTrust {
+function clientTrust(_row: ClientRow): ClientTrust {
   return { verified: false, suspended: false };
 }
 

@@ -8,7 +8,7 @@ const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const counted = (eb: ExpressionBuilder<Database, 'usage_records'>) =>
   eb.or([eb.and([eb('status', '>=', 200), eb('status', '<', 300)]), eb('prompt_tokens', '>', 0), eb('completion_tokens', '>', 0), eb('images', '>', 0)]);
 
-export interface UsageTotals {
+interface UsageTotals {
   tokens: number;
   images: number;
   requests: number;
