@@ -50,7 +50,7 @@ const cases = [
   ['users: q=user123456 (1 match)', () => searchUsers(db, dialect, 'User123456', { limit: 100 })],
   ['users: q=nobody (none)', () => searchUsers(db, dialect, 'nobody', { limit: 100 })],
   ['users: q=user4242@ (e-mail)', () => searchUsers(db, dialect, 'user4242@', { limit: 100 })],
-  ['users: q=user4@ paged (e-mail)', () => searchUsers(db, dialect, 'user4', { limit: 100, after: middleUser })],
+  ['users: q=user4 after user500000 (none)', () => searchUsers(db, dialect, 'user4', { limit: 100, after: middleUser })],
   ['clients: first page', () => searchClients(db, dialect, undefined, { limit: 100 })],
   ['clients: a page deep in the list', () => searchClients(db, dialect, undefined, { limit: 100, after: middleClient })],
   ['clients: q=app 9 (11k match)', () => searchClients(db, dialect, 'app 9', { limit: 100 })],
