@@ -1,0 +1,120 @@
+import { SqliteAdapter, type Kysely } from 'kysely';
+import { formatAudience, type Audience } from '../../audiences.js';
+import type { Telemetry } from '../../http/telemetry.js';
+import { formatScopes } from '../../scopes.js';
+import type { Database } from '../../storage/schema.js';
+import { mint } from './credentials.js';
+import type { TokenWithUser } from './token-lookup.js';
+import { tokenRow } from './token-writes.js';
+
+/** RFC 8693 §4.1: the acting party, the one before it nested inside. */
+export interface ActClaim {
+  sub: string;
+  agent_name?: string;
+  act?: ActClaim;
+}
+
+export interface NewAgentToken {
+  /** The subject token, live and of this client, as the exchange read it. */
+  parent: TokenWithUser;
+  scopes: string[];
+  audience: Audience;
+  expiresAt: number;
+  agentName: string | null;
+  act: ActClaim;
+  /** Writes what another domain keeps of the new token (its budget row) in the same transaction. */
+  alongside: (trx: Kysely<Database>, tokenHash: string) => Promise<void>;
+}
+
+/** A live sub-agent token as the dashboard lists it. */
+export interface LiveAgentToken {
+  tokenHash: string;
+  clientId: string;
+  agentName: string | null;
+  depth: number;
+  scopes: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/**
+ * Sub-agent tokens (SPEC §15, RFC 8693): access tokens exchanged for another
+ * access token of the same client. Each is a row of oauth_tokens in its
+ * parent's family (so revoking the family, the grant, the app or the user
+ * ends it like any of the family's tokens) with a row of oauth_agent_tokens
+ * naming its parent (so revoking the parent alone ends it too: Revocation).
+ */
+export class AgentTokens {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number,
+    private readonly telemetry: Telemetry | null,
+  ) {}
+
+  /**
+   * Issues the token in one transaction, only while the parent is live:
+   * PostgreSQL holds the parent's row (FOR SHARE) until the commit, so a
+   * revocation of the parent either waits for this child and then finds it,
+   * or commits first and this finds the parent revoked; SQLite has one
+   * writer, and checks the parent after its first write. Null when the parent
+   * was ended meanwhile.
+   */
+  async issue(request: NewAgentToken): Promise<{ value: string; hash: string } | null> {
+    const { parent } = request;
+    const now = this.now();
+    const token = mint('access', now);
+    const lineage = [token.hash, ...(parent.agent_lineage?.split(' ') ?? [])];
+    const row = tokenRow(
+      { client_id: parent.client_id, user_id: parent.user_id, family_id: parent.family_id, code_hash: parent.code_hash, created_at: now, auth_time: parent.auth_time, amr: parent.amr },
+      token.hash,
+      'access',
+      formatScopes(request.scopes),
+      request.expiresAt,
+      formatAudience(request.audience),
+    );
+    const sqlite = this.db.getExecutor().adapter instanceof SqliteAdapter;
+    const parentLive = (trx: Kysely<Database>) => {
+      const query = trx.selectFrom('oauth_tokens').select('token_hash').where('token_hash', '=', parent.token_hash).where('revoked_at', 'is', null).where('expires_at', '>', now);
+      return (sqlite ? query : query.forShare()).executeTakeFirst();
+    };
+    const issued = await this.db
+      .transaction()
+      .execute(async (trx) => {
+        if (!sqlite && !(await parentLive(trx))) return false;
+        await trx.insertInto('oauth_tokens').values(row).execute();
+        await trx
+          .insertInto('oauth_agent_tokens')
+          .values({ token_hash: token.hash, parent_hash: parent.token_hash, depth: (parent.agent_depth ?? 0) + 1, agent_name: request.agentName, act: JSON.stringify(request.act), lineage: lineage.join(' ') })
+          .execute();
+        await request.alongside(trx, token.hash);
+        // SQLite: the write lock is held from the first insert, so no revocation commits between this check and the commit.
+        if (sqlite && !(await parentLive(trx))) throw new ParentEnded();
+        return true;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof ParentEnded) return false;
+        throw error;
+      });
+    if (!issued) return null;
+    this.telemetry?.tokensIssued('token_exchange');
+    return token;
+  }
+
+  /** The user's live sub-agent tokens, newest first (the connected-apps card). */
+  async live(userId: string): Promise<LiveAgentToken[]> {
+    const rows = await this.db
+      .selectFrom('oauth_tokens')
+      .innerJoin('oauth_agent_tokens', 'oauth_agent_tokens.token_hash', 'oauth_tokens.token_hash')
+      .select(['oauth_tokens.token_hash', 'oauth_tokens.client_id', 'oauth_tokens.scopes', 'oauth_tokens.created_at', 'oauth_tokens.expires_at', 'oauth_agent_tokens.agent_name', 'oauth_agent_tokens.depth'])
+      .where('oauth_tokens.user_id', '=', userId)
+      .where('oauth_tokens.revoked_at', 'is', null)
+      .where('oauth_tokens.expires_at', '>', this.now())
+      .orderBy('oauth_tokens.created_at', 'desc')
+      .limit(200)
+      .execute();
+    return rows.map((r) => ({ tokenHash: r.token_hash, clientId: r.client_id, agentName: r.agent_name, depth: r.depth, scopes: r.scopes, createdAt: r.created_at, expiresAt: r.expires_at }));
+  }
+}
+
+/** The parent was ended while the child was being written: the transaction rolls back. */
+class ParentEnded extends Error {}
