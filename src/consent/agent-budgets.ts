@@ -20,7 +20,7 @@ const left = (limit: number | null, used: number, reserved: number) => (limit ==
 const tighter = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 
 /** A sub-agent row as a budget state: its cap is for the token's life (period total). */
-function agentState(row: AgentBudgetsTable): BudgetState {
+export function agentState(row: AgentBudgetsTable): BudgetState {
   return {
     tokens: row.tokens_limit,
     images: row.images_limit,

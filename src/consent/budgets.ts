@@ -7,7 +7,7 @@ import { budgetStatements } from './budget-statements.js';
 import { periodEnd, periodStart, type BudgetLimit } from './budget-rules.js';
 import type { AuditService } from '../audit/service.js';
 import type { RequestOrigin } from '../http/request-context.js';
-import { agentRows, agentSpending, chainState, createAgentBudget, holdAgents, recordAgentHold, releaseExpiredAgentHolds, settleAgents } from './agent-budgets.js';
+import { agentRows, agentSpending, agentState, chainState, createAgentBudget, holdAgents, recordAgentHold, releaseExpiredAgentHolds, settleAgents } from './agent-budgets.js';
 
 /** A reservation left by a process that died is released after this long (SPEC §10, issue: "say 10 minutes"). */
 export const RESERVATION_TTL_MS = 10 * 60_000;
@@ -293,7 +293,7 @@ export class BudgetsService {
   /** What each sub-agent token spent and may spend, by token hash (the connected-apps card). */
   async agentStates(hashes: readonly string[]): Promise<Map<string, BudgetState>> {
     const rows = await agentSpending(this.db, hashes);
-    return new Map([...rows].map(([hash, row]) => [hash, chainState(null, [row])]));
+    return new Map([...rows].map(([hash, row]) => [hash, agentState(row)]));
   }
 
   /** What remains for a sub-agent token's calls: the tightest of the grant's budget and its lineage's caps (introspection). */
