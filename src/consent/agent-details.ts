@@ -28,7 +28,7 @@ export function parseAgentDetails(raw: string): AgentDetails {
   if (raw.length <= 4096) {
     try {
       const parsed: unknown = JSON.parse(raw);
-      if (Array.isArray(parsed)) text = JSON.stringify(parsed.map((e) => (isEntry(e) && e.type === BUDGET_TYPE && e.period === undefined ? { ...e, period: 'total' } : e)));
+      if (Array.isArray(parsed)) text = JSON.stringify(parsed.map((e: unknown) => (isEntry(e) && e.type === BUDGET_TYPE && e.period === undefined ? { ...e, period: 'total' } : e)));
     } catch {
       // Malformed: parseAuthorizationDetails says so.
     }

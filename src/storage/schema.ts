@@ -239,7 +239,7 @@ export interface OAuthBudgetsTable {
 }
 
 /** A sub-agent token (SPEC §15, RFC 8693): an access token exchanged for another of the same client. */
-export interface OAuthAgentTokensTable {
+interface OAuthAgentTokensTable {
   token_hash: string;
   /** The subject token it was exchanged for. */
   parent_hash: string;

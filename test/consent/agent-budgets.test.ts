@@ -59,7 +59,7 @@ describe.each(DIALECTS)('sub-agent budgets: one hold over the grant and the line
       const grant = (await budgets.get(userId, clientId))!;
       expect(grant.tokensReserved).toBe(700 * reserved.length);
       // Settling takes each hold off both the sibling and the grant, and counts the spending in both.
-      await Promise.all(reserved.map(({ r, child }) => budgets.settle((r as { id: string }).id, userId, clientId, { tokens: 600, images: 0 }, undefined, [child])));
+      await Promise.all(reserved.map(({ r, child }) => budgets.settle((r as { id: string }).id, userId, clientId, { tokens: 600, images: 0 }, undefined, [child!])));
       const after = (await budgets.get(userId, clientId))!;
       expect(after).toMatchObject({ tokensReserved: 0, tokensUsed: 600 * reserved.length });
       const states = await budgets.agentStates(children);

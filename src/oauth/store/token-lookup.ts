@@ -15,7 +15,7 @@ export type TokenRow = OAuthTokensTable;
 export type TokenWithUser = TokenRow & UserProfile & AgentColumns;
 
 /** A sub-agent token's columns (SPEC §15), read beside the token; all null for any other token. */
-export interface AgentColumns {
+interface AgentColumns {
   agent_depth: number | null;
   agent_name: string | null;
   agent_act: string | null;

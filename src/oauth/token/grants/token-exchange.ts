@@ -11,7 +11,7 @@ import { tokenState } from '../../store/token-state.js';
 import type { GrantHandler } from './types.js';
 
 /** RFC 8693 §3: the one token type Serika exchanges, and issues. */
-export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 /** A sub-agent's label (SPEC §15). */
 const MAX_AGENT_NAME = 64;
 
