@@ -2,6 +2,7 @@ import { SqliteAdapter, type Kysely } from 'kysely';
 import { formatAudience, type Audience } from '../../audiences.js';
 import type { Telemetry } from '../../http/telemetry.js';
 import { formatScopes } from '../../scopes.js';
+import type { Transactor } from '../../storage/group-commit.js';
 import type { Database } from '../../storage/schema.js';
 import { mint } from './credentials.js';
 import type { TokenWithUser } from './token-lookup.js';
@@ -22,7 +23,7 @@ export interface NewAgentToken {
   expiresAt: number;
   agentName: string | null;
   act: ActClaim;
-  /** Writes what another domain keeps of the new token (its budget row) in the same transaction. */
+  /** Writes what another domain keeps of the new token (its budget row, its audit event) in the same transaction. */
   alongside: (trx: Kysely<Database>, tokenHash: string) => Promise<void>;
 }
 
@@ -49,6 +50,8 @@ export class AgentTokens {
     private readonly db: Kysely<Database>,
     private readonly now: () => number,
     private readonly telemetry: Telemetry | null,
+    /** Group commit's transactor, as redemptions and rotations use; without it each exchange commits by itself. */
+    private readonly transact: Transactor | null,
   ) {}
 
   /**
@@ -77,9 +80,8 @@ export class AgentTokens {
       const query = trx.selectFrom('oauth_tokens').select('token_hash').where('token_hash', '=', parent.token_hash).where('revoked_at', 'is', null).where('expires_at', '>', now);
       return (sqlite ? query : query.forShare()).executeTakeFirst();
     };
-    const issued = await this.db
-      .transaction()
-      .execute(async (trx) => {
+    const transact: Transactor = this.transact ?? ((work) => this.db.transaction().execute(work));
+    const issued = await transact(async (trx) => {
         if (!sqlite && !(await parentLive(trx))) return false;
         await trx.insertInto('oauth_tokens').values(row).execute();
         await trx
@@ -90,8 +92,7 @@ export class AgentTokens {
         // SQLite: the write lock is held from the first insert, so no revocation commits between this check and the commit.
         if (sqlite && !(await parentLive(trx))) throw new ParentEnded();
         return true;
-      })
-      .catch((error: unknown) => {
+      }).catch((error: unknown) => {
         if (error instanceof ParentEnded) return false;
         throw error;
       });

@@ -48,6 +48,6 @@ export class OAuthStore {
     this.tokens = new TokenLookup(db, now, cache);
     this.issuance = new TokenIssuance(db, lifetimes, now, telemetry, options.transact ?? null);
     this.revocation = new Revocation(db, now, telemetry, feed);
-    this.agents = new AgentTokens(db, now, telemetry);
+    this.agents = new AgentTokens(db, now, telemetry, options.transact ?? null);
   }
 }

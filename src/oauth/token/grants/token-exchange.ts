@@ -73,10 +73,12 @@ export const tokenExchangeGrant: GrantHandler = async ({ params, client, budgets
   }
   const parentAudience = parseAudience(parent.resources);
   const audience = narrowedAudience(params, issuer, parentAudience) ?? parentAudience;
-  const parentLineage = parent.agent_lineage?.split(' ') ?? [];
-  const parentBudget = parentLineage.length > 0 ? await budgets.lineageState(parent.user_id, client.clientId, parentLineage) : await budgets.get(parent.user_id, client.clientId);
-  const wider = details.budget && parentBudget ? budgetWiderThan(details.budget, parentBudget) : null;
-  if (wider) throw new OAuthError('invalid_authorization_details', wider);
+  if (details.budget) {
+    const parentLineage = parent.agent_lineage?.split(' ') ?? [];
+    const parentBudget = parentLineage.length > 0 ? await budgets.lineageState(parent.user_id, client.clientId, parentLineage) : await budgets.get(parent.user_id, client.clientId);
+    const wider = parentBudget ? budgetWiderThan(details.budget, parentBudget) : null;
+    if (wider) throw new OAuthError('invalid_authorization_details', wider);
+  }
 
   // RFC 8693 §4.1: the current actor outermost, the ones before it nested.
   const parentAct = parent.agent_act === null ? undefined : (JSON.parse(parent.agent_act) as ActClaim);
@@ -90,10 +92,13 @@ export const tokenExchangeGrant: GrantHandler = async ({ params, client, budgets
     expiresAt,
     agentName,
     act,
-    alongside: (trx, hash) => budgets.createAgent(trx, hash, parent.user_id, client.clientId, details.budget),
+    // The cap and the audit event commit with the token: one commit (group commit's, when on).
+    alongside: async (trx, hash) => {
+      await budgets.createAgent(trx, hash, parent.user_id, client.clientId, details.budget);
+      await audit.record({ type: 'token.exchanged', userId: parent.user_id, clientId: client.clientId, detail: { depth, agentName, scope: scopes.join(' ') } }, origin, trx);
+    },
   });
   if (!issued) throw invalidGrant('The subject_token was revoked.');
-  await audit.record({ type: 'token.exchanged', userId: parent.user_id, clientId: client.clientId, detail: { depth, agentName, scope: scopes.join(' ') } }, origin);
   const response: IssuedTokens = {
     access_token: issued.value,
     issued_token_type: ACCESS_TOKEN_TYPE,
