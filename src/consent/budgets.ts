@@ -9,6 +9,9 @@ import type { AuditService } from '../audit/service.js';
 import type { RequestOrigin } from '../http/request-context.js';
 import { agentRows, agentSpending, agentState, chainState, createAgentBudget, holdAgents, recordAgentHold, releaseExpiredAgentHolds, settleAgents } from './agent-budgets.js';
 
+/** The id of a sub-agent call nothing limited: it holds nothing, and its settlement only counts. */
+const UNHELD = 'rsv_unheld';
+
 /** A reservation left by a process that died is released after this long (SPEC §10, issue: "say 10 minutes"). */
 export const RESERVATION_TTL_MS = 10 * 60_000;
 
@@ -246,6 +249,13 @@ export class BudgetsService {
    * counts every sub-agent's spending (the dashboard shows it).
    */
   private async reserveLineage(userId: string, clientId: string, lineage: readonly string[], plan: (state: BudgetState) => Planned): Promise<Reservation> {
+    // Nothing limits the call (no budget, no cap in the lineage): no hold and no transaction, as for the user's own
+    // token; the settlement still counts what it spent in the lineage's rows.
+    const [grant, agents] = await Promise.all([this.row(userId, clientId), agentRows(this.db, lineage)]);
+    if (!grant && agents.every((row) => row.tokens_limit === null && row.images_limit === null)) {
+      const state = chainState(null, agents);
+      if (plan(state) === null) return { kind: 'reserved', id: UNHELD, state };
+    }
     const attempt = () =>
       this.transact(async (trx): Promise<Reservation> => {
         let refused: Reservation | null = null;
