@@ -135,6 +135,23 @@ describe.each(DIALECTS)('token exchange: sub-agent tokens (%s)', (dialect) => {
       expect((await exchange(parent)).json.error).toBe('invalid_grant');
     });
 
+    it('an exchange that lost the race with its parent\'s revocation writes nothing', async () => {
+      const parent = await userToken();
+      const row = (await ts.services.oauth.tokens.findWithAgent(parent))!;
+      await ts.services.oauth.revocation.token(row.token_hash);
+      const issued = await ts.services.oauth.agents.issue({
+        parent: row,
+        scopes: ['generations'],
+        audience: ['/'],
+        expiresAt: Date.now() + 60_000,
+        agentName: 'late',
+        act: { sub: client.clientId },
+        alongside: () => Promise.reject(new Error('nothing may be written beside a token that was not issued')),
+      });
+      expect(issued).toBeNull();
+      expect(await ts.services.storage.db.selectFrom('oauth_agent_tokens').select('token_hash').where('parent_hash', '=', row.token_hash).execute()).toEqual([]);
+    });
+
     it('revoking the grant ends every sub-agent token of the app', async () => {
       const parent = await userToken();
       const child = (await exchange(parent)).json.access_token as string;

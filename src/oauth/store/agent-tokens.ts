@@ -1,12 +1,12 @@
-import { SqliteAdapter, type Kysely } from 'kysely';
+import { SqliteAdapter, sql, type Kysely } from 'kysely';
 import { formatAudience, type Audience } from '../../audiences.js';
 import type { Telemetry } from '../../http/telemetry.js';
 import { formatScopes } from '../../scopes.js';
 import type { Transactor } from '../../storage/group-commit.js';
+import { preparedNamed } from '../../storage/prepared.js';
 import type { Database } from '../../storage/schema.js';
 import { mint } from './credentials.js';
 import type { TokenWithUser } from './token-lookup.js';
-import { tokenRow } from './token-writes.js';
 
 /** RFC 8693 §4.1: the acting party, the one before it nested inside. */
 export interface ActClaim {
@@ -46,6 +46,23 @@ export interface LiveAgentToken {
  * naming its parent (so revoking the parent alone ends it too: Revocation).
  */
 export class AgentTokens {
+  /**
+   * The token's insert, made only while its parent is live (one statement): on PostgreSQL the parent's row is
+   * held (FOR SHARE) until the commit. Compiled once per database, as the redemption's statements are.
+   */
+  private readonly insertBelowLive = preparedNamed(
+    ['tokenHash', 'clientId', 'userId', 'scopes', 'familyId', 'codeHash', 'now', 'expiresAt', 'authTime', 'resources', 'amr', 'parentHash'],
+    (db: Kysely<Database>, p) => {
+      const lock = db.getExecutor().adapter instanceof SqliteAdapter ? sql`` : sql` for share`;
+      const big = (value: unknown) => sql`cast(${value} as bigint)`;
+      const query = sql`insert into oauth_tokens (token_hash, kind, client_id, user_id, scopes, family_id, code_hash, created_at, expires_at, revoked_at, consumed_at, auth_time, resources, amr)
+        select ${p.tokenHash}, 'access', ${p.clientId}, ${p.userId}, ${p.scopes}, ${p.familyId}, ${p.codeHash}, ${big(p.now)}, ${big(p.expiresAt)}, null, null, ${big(p.authTime)}, ${p.resources}, ${p.amr}
+        where exists (select 1 from oauth_tokens where token_hash = ${p.parentHash} and revoked_at is null and expires_at > ${big(p.now)}${lock})`;
+      return { compile: () => query.compile({ getExecutor: () => db.getExecutor() }) };
+    },
+  );
+  private readonly insertAgent = preparedNamed(['token_hash', 'parent_hash', 'depth', 'agent_name', 'act', 'lineage'], (db: Kysely<Database>, p) => db.insertInto('oauth_agent_tokens').values(p));
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number,
@@ -59,43 +76,34 @@ export class AgentTokens {
    * PostgreSQL holds the parent's row (FOR SHARE) until the commit, so a
    * revocation of the parent either waits for this child and then finds it,
    * or commits first and this finds the parent revoked; SQLite has one
-   * writer, and checks the parent after its first write. Null when the parent
-   * was ended meanwhile.
+   * writer. Null when the parent was ended meanwhile (nothing is written).
    */
   async issue(request: NewAgentToken): Promise<{ value: string; hash: string } | null> {
     const { parent } = request;
     const now = this.now();
     const token = mint('access', now);
     const lineage = [token.hash, ...(parent.agent_lineage?.split(' ') ?? [])];
-    const row = tokenRow(
-      { client_id: parent.client_id, user_id: parent.user_id, family_id: parent.family_id, code_hash: parent.code_hash, created_at: now, auth_time: parent.auth_time, amr: parent.amr },
-      token.hash,
-      'access',
-      formatScopes(request.scopes),
-      request.expiresAt,
-      formatAudience(request.audience),
-    );
-    const sqlite = this.db.getExecutor().adapter instanceof SqliteAdapter;
-    const parentLive = (trx: Kysely<Database>) => {
-      const query = trx.selectFrom('oauth_tokens').select('token_hash').where('token_hash', '=', parent.token_hash).where('revoked_at', 'is', null).where('expires_at', '>', now);
-      return (sqlite ? query : query.forShare()).executeTakeFirst();
-    };
     const transact: Transactor = this.transact ?? ((work) => this.db.transaction().execute(work));
     const issued = await transact(async (trx) => {
-        if (!sqlite && !(await parentLive(trx))) return false;
-        await trx.insertInto('oauth_tokens').values(row).execute();
-        await trx
-          .insertInto('oauth_agent_tokens')
-          .values({ token_hash: token.hash, parent_hash: parent.token_hash, depth: (parent.agent_depth ?? 0) + 1, agent_name: request.agentName, act: JSON.stringify(request.act), lineage: lineage.join(' ') })
-          .execute();
-        await request.alongside(trx, token.hash);
-        // SQLite: the write lock is held from the first insert, so no revocation commits between this check and the commit.
-        if (sqlite && !(await parentLive(trx))) throw new ParentEnded();
-        return true;
-      }).catch((error: unknown) => {
-        if (error instanceof ParentEnded) return false;
-        throw error;
-      });
+      const row = {
+        tokenHash: token.hash,
+        clientId: parent.client_id,
+        userId: parent.user_id,
+        scopes: formatScopes(request.scopes),
+        familyId: parent.family_id,
+        codeHash: parent.code_hash,
+        now,
+        expiresAt: request.expiresAt,
+        authTime: parent.auth_time,
+        resources: formatAudience(request.audience),
+        amr: parent.amr,
+        parentHash: parent.token_hash,
+      };
+      if (Number((await this.insertBelowLive(trx, row)).numAffectedRows ?? 0) !== 1) return false;
+      await this.insertAgent(trx, { token_hash: token.hash, parent_hash: parent.token_hash, depth: (parent.agent_depth ?? 0) + 1, agent_name: request.agentName, act: JSON.stringify(request.act), lineage: lineage.join(' ') });
+      await request.alongside(trx, token.hash);
+      return true;
+    });
     if (!issued) return null;
     this.telemetry?.tokensIssued('token_exchange');
     return token;
@@ -116,6 +124,3 @@ export class AgentTokens {
     return rows.map((r) => ({ tokenHash: r.token_hash, clientId: r.client_id, agentName: r.agent_name, depth: r.depth, scopes: r.scopes, createdAt: r.created_at, expiresAt: r.expires_at }));
   }
 }
-
-/** The parent was ended while the child was being written: the transaction rolls back. */
-class ParentEnded extends Error {}
