@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely';
 import type { AgentBudgetsTable, Database } from '../storage/schema.js';
-import type { BudgetLimit } from './budget-rules.js';
 import type { BudgetState, Cost } from './budgets.js';
 
 /**
@@ -63,14 +62,6 @@ const lockOrder = (lineage: readonly string[]) => [...lineage].sort();
 export async function agentRows(trx: Kysely<Database>, lineage: readonly string[]): Promise<AgentBudgetsTable[]> {
   if (lineage.length === 0) return [];
   return trx.selectFrom('agent_budgets').selectAll().where('token_hash', 'in', [...lineage]).execute();
-}
-
-/** A new sub-agent's row, in the exchange's transaction: its own cap (null fields: none) and nothing spent. */
-export async function createAgentBudget(trx: Kysely<Database>, tokenHash: string, userId: string, clientId: string, limit: BudgetLimit | null, now: number): Promise<void> {
-  await trx
-    .insertInto('agent_budgets')
-    .values({ token_hash: tokenHash, user_id: userId, client_id: clientId, tokens_limit: limit?.tokens ?? null, images_limit: limit?.images ?? null, tokens_used: 0, images_used: 0, tokens_reserved: 0, images_reserved: 0, updated_at: now })
-    .execute();
 }
 
 /** Adds (sign 1) or takes back (sign −1) a hold on one row, unconditionally. */

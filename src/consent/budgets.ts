@@ -7,7 +7,7 @@ import { budgetStatements } from './budget-statements.js';
 import { periodEnd, periodStart, type BudgetLimit } from './budget-rules.js';
 import type { AuditService } from '../audit/service.js';
 import type { RequestOrigin } from '../http/request-context.js';
-import { agentRows, agentSpending, agentState, chainState, createAgentBudget, holdAgents, recordAgentHold, releaseExpiredAgentHolds, settleAgents } from './agent-budgets.js';
+import { agentRows, agentSpending, agentState, chainState, holdAgents, recordAgentHold, releaseExpiredAgentHolds, settleAgents } from './agent-budgets.js';
 
 /** The id of a sub-agent call nothing limited: it holds nothing, and its settlement only counts. */
 const UNHELD = 'rsv_unheld';
@@ -297,7 +297,8 @@ export class BudgetsService {
 
   /** A new sub-agent token's cap (null: none of its own) and counters, in the exchange's transaction (SPEC §15). */
   async createAgent(trx: Kysely<Database>, tokenHash: string, userId: string, clientId: string, limit: BudgetLimit | null): Promise<void> {
-    await createAgentBudget(trx, tokenHash, userId, clientId, limit, this.now());
+    const zero = { tokens_used: 0, images_used: 0, tokens_reserved: 0, images_reserved: 0 };
+    await this.statements.insertAgent(trx, { token_hash: tokenHash, user_id: userId, client_id: clientId, tokens_limit: limit?.tokens ?? null, images_limit: limit?.images ?? null, ...zero, updated_at: this.now() });
   }
 
   /** What each sub-agent token spent and may spend, by token hash (the connected-apps card). */
