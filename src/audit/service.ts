@@ -32,6 +32,9 @@ export const AUDIT_EVENTS = {
   'client.deleted': 'OAuth client deleted, with its grants and tokens',
   'client.redirect_uris_changed': 'Redirect URIs of an OAuth client changed',
   'token.revoked': 'An app revoked one of its tokens (RFC 7009)',
+  // detail: depth below the user's token, the agent's name, its scope.
+  'token.exchanged': 'An app gave one of its sub-agents a narrower token (RFC 8693)',
+  'agent_token.revoked': 'A sub-agent token was revoked, with the sub-agents below it',
   'budget.changed': 'Spending limit of a connected app changed',
   'grant.revoked': 'Access of a connected app revoked',
   'refresh_token.replayed': 'A used refresh token was presented again: its whole family was revoked',

@@ -154,7 +154,7 @@ export class Telemetry {
     this.limited.inc({ limiter });
   }
 
-  tokensIssued(grant: 'authorization_code' | 'refresh_token' | 'device_code'): void {
+  tokensIssued(grant: 'authorization_code' | 'refresh_token' | 'device_code' | 'token_exchange'): void {
     this.issued.inc({ grant });
   }
 

@@ -246,6 +246,44 @@ export interface OAuthBudgetsTable {
   updated_at: number;
 }
 
+/** A sub-agent token (SPEC §15, RFC 8693): an access token exchanged for another of the same client. */
+interface OAuthAgentTokensTable {
+  token_hash: string;
+  /** The subject token it was exchanged for. */
+  parent_hash: string;
+  /** 1 below the user's token, at most 3. */
+  depth: number;
+  agent_name: string | null;
+  /** RFC 8693 §4.1's act claim, nested per level, as JSON. */
+  act: string;
+  /** Its hash and its sub-agent ancestors', space-separated, leaf first: whose caps one call counts in. */
+  lineage: string;
+}
+
+/** A sub-agent's cap (null: none of its own) and spending. */
+export interface AgentBudgetsTable {
+  token_hash: string;
+  user_id: string;
+  client_id: string;
+  tokens_limit: number | null;
+  images_limit: number | null;
+  tokens_used: number;
+  images_used: number;
+  tokens_reserved: number;
+  images_reserved: number;
+  updated_at: number;
+}
+
+interface AgentReservationsTable {
+  id: string;
+  token_hash: string;
+  chain: string;
+  tokens: number;
+  images: number;
+  created_at: number;
+  expires_at: number;
+}
+
 interface BudgetReservationsTable {
   id: string;
   user_id: string;
@@ -383,4 +421,7 @@ export interface Database {
   migration_compatibility: MigrationCompatibilityTable;
   email_links: EmailLinksTable;
   mail_outbox: MailOutboxTable;
+  oauth_agent_tokens: OAuthAgentTokensTable;
+  agent_budgets: AgentBudgetsTable;
+  agent_reservations: AgentReservationsTable;
 }

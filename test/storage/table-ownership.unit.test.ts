@@ -35,6 +35,9 @@ const OWNER: Record<string, string> = {
   migration_compatibility: 'storage',
   email_links: 'accounts',
   mail_outbox: 'mail',
+  oauth_agent_tokens: 'oauth',
+  agent_budgets: 'consent',
+  agent_reservations: 'consent',
 };
 
 /** Files that write a table named at run time, and why that is theirs to do. */
