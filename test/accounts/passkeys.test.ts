@@ -133,7 +133,11 @@ describe.each(DIALECTS)('passkeys: WebAuthn verification rules (%s)', (dialect) 
       const agent = await signIn(ts, user.username);
       const account = await (await agent.fetch('/dashboard/account')).text();
       const csrf = hiddenField(account, '_csrf');
-      const options = (await (await agent.fetch('/dashboard/account/passkeys/options', { form: { _csrf: csrf } })).json()) as { challenge: string };
+      // A session alone cannot add a passkey: the password (or a current code) comes first.
+      const refused = await agent.fetch('/dashboard/account/passkeys/options', { form: { _csrf: csrf, proof: 'wrong password' } });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({ error: 'That is neither a current code nor your password.' });
+      const options = (await (await agent.fetch('/dashboard/account/passkeys/options', { form: { _csrf: csrf, proof: 'correct horse battery staple' } })).json()) as { challenge: string };
       const credential = new SoftCredential(rpOf(), user.userId);
       const added = await agent.fetch('/dashboard/account/passkeys', { form: { _csrf: csrf, name: 'Key', response: credential.register(options.challenge) } });
       expect(added.status).toBe(303);
@@ -156,7 +160,7 @@ describe.each(DIALECTS)('passkeys: WebAuthn verification rules (%s)', (dialect) 
       const thiefCsrf = await loginPage(thief);
       expect((await thief.fetch('/login/passkey', { form: { _csrf: thiefCsrf, response: answer } })).status).toBe(401);
 
-      const signedIn = await agent.fetch('/login/passkey', { form: { _csrf: csrf, response: credential.authenticate((await (await agent.fetch('/login/passkey/options', { form: { _csrf: csrf } })).json()).challenge), return_to: '/dashboard/keys' } });
+      const signedIn = await agent.fetch('/login/passkey', { form: { _csrf: csrf, response: credential.authenticate(((await (await agent.fetch('/login/passkey/options', { form: { _csrf: csrf } })).json()) as { challenge: string }).challenge), return_to: '/dashboard/keys' } });
       expect(signedIn.status).toBe(303);
       expect(signedIn.headers.get('location')).toBe('/dashboard/keys');
       expect((await agent.fetch('/dashboard/account')).status).toBe(200);

@@ -106,6 +106,14 @@ describe.skipIf(!HAVE_CHROMIUM)('passkeys in a real browser', () => {
     await page.goto(`${base}/dashboard/account`);
     await page.getByRole('heading', { name: 'Passkeys' }).waitFor();
     await page.getByLabel('Passkey name').fill('Test laptop');
+    // Adding a passkey asks for the password first: a wrong one is said beside the form, no prompt shown.
+    await page.getByLabel('Password or current code').fill('not the password');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    const refusal = page.locator('#passkeys [data-passkey-status]');
+    await refusal.waitFor({ state: 'visible' });
+    expect(await refusal.textContent()).toBe('That is neither a current code nor your password.');
+    expect((await mine.cdp.send('WebAuthn.getCredentials', { authenticatorId: mine.authenticatorId })).credentials).toEqual([]);
+    await page.getByLabel('Password or current code').fill(PASSWORD);
     await page.getByRole('button', { name: 'Add a passkey' }).click();
     await page.waitForURL(/passkeys=first/);
     expect(await page.getByRole('status').first().textContent()).toContain('Your other sessions were signed out');

@@ -6,7 +6,7 @@ import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } fr
  * every field wrong on purpose: the origin, the RP ID, the flags, the counter.
  */
 
-type Cbor = number | string | Uint8Array | Map<Cbor, Cbor> | Record<string, Cbor>;
+type Cbor = number | string | Uint8Array | Map<number, Cbor> | { [key: string]: Cbor };
 
 /** RFC 8949 deterministic-enough CBOR for the few types an attestation object uses. */
 function cbor(value: Cbor): Buffer {
@@ -21,7 +21,7 @@ function cbor(value: Cbor): Buffer {
   if (typeof value === 'number') return value >= 0 ? head(0, value) : head(1, -1 - value);
   if (typeof value === 'string') return Buffer.concat([head(3, Buffer.byteLength(value)), Buffer.from(value)]);
   if (value instanceof Uint8Array) return Buffer.concat([head(2, value.length), value]);
-  const entries: Array<[Cbor, Cbor]> = value instanceof Map ? [...value] : Object.entries(value);
+  const entries: Array<[number | string, Cbor]> = value instanceof Map ? [...value] : Object.entries(value);
   return Buffer.concat([head(5, entries.length), ...entries.flatMap(([k, v]) => [cbor(k), cbor(v)])]);
 }
 
@@ -62,11 +62,11 @@ export class SoftCredential {
     const flags = UP | (answer.userVerified === false ? 0 : UV) | (attested ? AT : 0);
     const counter = Buffer.alloc(4);
     counter.writeUInt32BE(answer.counter ?? this.counter);
-    const parts = [sha256(answer.rpId ?? this.rp.id), Buffer.from([flags]), counter];
+    const parts: Buffer[] = [sha256(answer.rpId ?? this.rp.id), Buffer.from([flags]), counter];
     if (attested) {
       const jwk = this.publicKey.export({ format: 'jwk' });
       // RFC 9053 §7.1.1: an EC2 COSE key, P-256, ES256.
-      const cose = new Map<Cbor, Cbor>([
+      const cose = new Map<number, Cbor>([
         [1, 2],
         [3, -7],
         [-1, 1],

@@ -6,16 +6,20 @@
   const lib = window.SimpleWebAuthnBrowser;
   if (!lib || !lib.browserSupportsWebAuthn()) return;
 
-  // The ceremony's options, from a same-origin form post carrying the form's CSRF token.
+  // The ceremony's options, from a same-origin form post of the form's fields (its CSRF token, and on
+  // Account the password that allows adding a passkey). A refusal's message is shown as it is.
   const optionsFor = async (form) => {
+    const fields = new URLSearchParams(new FormData(form));
+    fields.delete('response');
     const response = await fetch(form.dataset.passkeyOptions, {
       method: 'POST',
       credentials: 'same-origin',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ _csrf: form.elements._csrf.value }),
+      body: fields,
     });
-    if (!response.ok) throw new Error('The server did not start the passkey prompt (' + response.status + ').');
-    return response.json();
+    if (response.ok) return response.json();
+    const refusal = await response.json().catch(() => ({}));
+    throw Object.assign(new Error(refusal.error || 'The server did not start the passkey prompt (' + response.status + ').'), { name: 'Refused' });
   };
   const say = (form, text) => {
     const status = form.querySelector('[data-passkey-status]');
@@ -28,10 +32,11 @@
     form.elements.response.value = JSON.stringify(answer);
     form.submit();
   };
-  const problem = (error) =>
-    error && error.name === 'NotAllowedError'
-      ? 'The passkey prompt was closed or timed out. Try again.'
-      : 'The passkey could not be used: ' + (error && error.message ? error.message : 'unknown error') + '.';
+  const problem = (error) => {
+    if (error && error.name === 'Refused') return error.message;
+    if (error && error.name === 'NotAllowedError') return 'The passkey prompt was closed or timed out. Try again.';
+    return 'The passkey could not be used: ' + (error && error.message ? error.message : 'unknown error') + '.';
+  };
 
   for (const form of document.querySelectorAll('form[data-passkey]')) {
     form.hidden = false;

@@ -64,6 +64,9 @@ ${
   <input type="text" id="passkey_name" name="name" required maxlength="${PASSKEY_NAME_MAX}" autocomplete="off"${describedBy('passkey_name', errors, 'passkey-name-hint')}>
   <p class="hint" id="passkey-name-hint">So you can tell it apart later, such as “Work laptop” or “Phone”.</p>
   ${fieldError('passkey_name', errors)}
+  <label for="passkey_proof">Password or current code</label>
+  <input type="password" id="passkey_proof" name="proof" autocomplete="current-password" required maxlength="256" aria-describedby="passkey-proof-hint">
+  <p class="hint" id="passkey-proof-hint">Your password, or a code from your authenticator app: a passkey signs in on its own.</p>
   <div class="actions"><button type="submit">Add a passkey</button></div>
   <p class="error" role="alert" data-passkey-status hidden></p>
 </form>
@@ -77,11 +80,22 @@ export async function passkeysPages(scope: FastifyInstance, deps: PasskeysPagesD
   const pageSessions = scope.pageSessions;
   const account = (reply: FastifyReply, notice: string) => reply.code(303).header('location', `${DASHBOARD.account}?passkeys=${notice}#passkeys`).send();
 
-  // The challenge is bound to this session: only the browser signed in as the user can answer it.
-  scope.post(`${BASE}/options`, async (request, reply) => {
-    const user = userOf(request);
-    return reply.send(await passkeys.registrationOptions({ id: user.userId, username: user.username }, pageSessions.binding(request)));
-  });
+  // A passkey signs in alone, so adding one asks what a stolen session does not have: the password or a
+  // current code, checked (and throttled, and counted per address) before the challenge is made. The
+  // challenge is bound to this session: only the browser signed in as the user can answer it, within minutes.
+  scope.post(`${BASE}/options`, async (request, reply) =>
+    underLoginLimit(secondStep.loginLimit, request, async (wrong) => {
+      const user = userOf(request);
+      const proven = await proofOf(deps, request, user, field(request.body, 'proof') ?? '');
+      if (proven !== true) {
+        if (proven === false) wrong();
+        else reply.header('retry-after', String(proven.waitSeconds));
+        const message = proven === false ? 'That is neither a current code nor your password.' : tooManyWrong('tries', proven.waitSeconds);
+        return reply.code(proven === false ? 400 : 429).send({ error: message });
+      }
+      return reply.send(await passkeys.registrationOptions({ id: user.userId, username: user.username }, pageSessions.binding(request)));
+    }),
+  );
 
   scope.post(BASE, async (request, reply) => {
     const user = userOf(request);
