@@ -243,7 +243,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     await devicePages(pages, { pageSessions, decisions: services.deviceDecisions });
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter, loginLimit, secondStep });
     await secondStepPages(pages, { ...stepDeps, secondStep });
-    await passkeyPages(pages, { pageSessions, passkeys: services.passkeys, secondStep, audit, telemetry, appAsking: stepDeps.appAsking });
+    await passkeyPages(pages, { pageSessions, passkeys: services.passkeys, secondStep, audit, telemetry, appAsking: stepDeps.appAsking, rateLimitLogin: config.rateLimitLogin });
     await mailedLinkPages(pages, {
       pageSessions,
       passwordReset: services.passwordReset,

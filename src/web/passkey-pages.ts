@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PASSKEY_SIGN_IN } from '../accounts/auth-methods.js';
 import type { Passkeys } from '../accounts/second-factors/passkeys.js';
 import type { AuditService } from '../audit/service.js';
@@ -19,6 +19,8 @@ export interface PasskeyPagesDeps {
   audit: AuditService;
   telemetry: Telemetry;
   appAsking: (returnTo: string | null) => Promise<string | undefined>;
+  /** RATE_LIMIT_LOGIN (0: off): the sign-in's options, which anyone may ask for, are limited per IP to three times it a minute. */
+  rateLimitLogin: number;
 }
 
 /**
@@ -33,7 +35,10 @@ export async function passkeyPages(scope: FastifyInstance, deps: PasskeyPagesDep
   const answerOf = (request: FastifyRequest) => field(request.body, 'response') ?? '';
 
   // Sign-in with a passkey alone: no user is named, the browser offers the discoverable credentials it holds.
-  scope.post(PATHS.loginPasskeyOptions, async (request, reply) => {
+  // Each options request stores a challenge; a page load asks once (the autofill) and a click once more.
+  const perIp: FastifyContextConfig =
+    deps.rateLimitLogin > 0 ? { rateLimit: { max: deps.rateLimitLogin * 3, timeWindow: '1 minute', onExceeded: () => telemetry.rateLimited('login') } } : {};
+  scope.post(PATHS.loginPasskeyOptions, { config: perIp }, async (request, reply) => {
     const binding = pageSessions.passkeyBinding(request, reply)!;
     return reply.send(await passkeys.authenticationOptions('sign_in', { binding, userId: null }));
   });

@@ -124,6 +124,46 @@ describe.each(DIALECTS)('passkeys: WebAuthn verification rules (%s)', (dialect) 
     });
   });
 
+  describe.skipIf(!dialectAvailable(dialect))('under RATE_LIMIT_LOGIN', () => {
+    let limited: TestServer;
+    beforeAll(async () => {
+      limited = await startTestServer(dialect, { RATE_LIMIT_LOGIN: '2' });
+    });
+    afterAll(async () => limited?.close());
+
+    it('counts a refused passkey as a failed sign-in of the address, not a right one; limits the options per IP', async () => {
+      const user = await seedUser(limited);
+      const credential = new SoftCredential(relyingPartyOf(limited.config.publicUrl), user.userId);
+      const created = await limited.services.passkeys.registrationOptions({ id: user.userId, username: user.username }, 'setup');
+      expect((await limited.services.passkeys.register(user.userId, 'Key', credential.register(created.challenge), 'setup')).ok).toBe(true);
+      // Each try from a browser of its own (a sign-in changes the CSRF binding), all from one address.
+      let optionsAsked = 0;
+      const browser = async () => {
+        const agent = new Agent(limited.url, limited.config.publicUrl);
+        return { agent, csrf: hiddenField(await (await agent.fetch('/login')).text(), '_csrf') };
+      };
+      const options = async ({ agent, csrf }: { agent: Agent; csrf: string }) => {
+        optionsAsked++;
+        return agent.fetch('/login/passkey/options', { form: { _csrf: csrf } });
+      };
+      const post = async (answer: (b: { agent: Agent; csrf: string }) => Promise<string>) => {
+        const b = await browser();
+        return (await b.agent.fetch('/login/passkey', { form: { _csrf: b.csrf, response: await answer(b) } })).status;
+      };
+      const right = async (b: { agent: Agent; csrf: string }) => credential.authenticate(((await (await options(b)).json()) as { challenge: string }).challenge);
+      // Two right ones are not counted; two refused ones are; then the address waits, even with a right answer.
+      expect(await post(right)).toBe(303);
+      expect(await post(right)).toBe(303);
+      expect(await post(async () => '{}')).toBe(401);
+      expect(await post(async () => 'not json')).toBe(401);
+      expect(await post(right)).toBe(429);
+      // The options: three times RATE_LIMIT_LOGIN a minute.
+      const b = await browser();
+      while (optionsAsked < 6) expect((await options(b)).status).toBe(200);
+      expect((await options(b)).status).toBe(429);
+    });
+  });
+
   describe.skipIf(!dialectAvailable(dialect))('over HTTP', () => {
     const rpOf = () => relyingPartyOf(ts.config.publicUrl);
 
