@@ -5,6 +5,7 @@ import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { Agent, hiddenField, signIn } from '../helpers/oauth.js';
 import { seedUser, startTestServer, type TestServer } from '../helpers/server.js';
 import { SoftCredential } from '../helpers/soft-authenticator.js';
+import { enrollTotp, postPassword } from '../helpers/two-factor.js';
 
 const PUBLIC = 'https://id.serika.test';
 const RP = { id: 'id.serika.test', origin: PUBLIC };
@@ -232,6 +233,15 @@ describe.each(DIALECTS)('passkeys: WebAuthn verification rules (%s)', (dialect) 
       expect(passed.headers.get('location')).toBe('/dashboard');
       const session = await ts.services.storage.db.selectFrom('sessions').select('amr').where('user_id', '=', user.userId).orderBy('created_at', 'desc').executeTakeFirstOrThrow();
       expect(session.amr).toBe('pwd pop mfa');
+
+      // With the authenticator app too, the step offers both: the code's form and the passkey's.
+      await enrollTotp(agent);
+      const both = new Agent(ts.url, ts.config.publicUrl);
+      expect((await postPassword(both, user.username, 'correct horse battery staple')).headers.get('location')).toBe('/login/verify');
+      const page = await (await both.fetch('/login/verify')).text();
+      expect(page).toContain('Authentication code');
+      expect(page).toContain('Verify with a passkey');
+      expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual(['totp', 'passkey']);
     });
   });
 });
