@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Passkeys, relyingPartyOf } from '../../src/accounts/second-factors/passkeys.js';
 import { WebAuthnChallenges } from '../../src/accounts/second-factors/webauthn-challenges.js';
@@ -123,6 +124,19 @@ describe.each(DIALECTS)('passkeys: WebAuthn verification rules (%s)', (dialect) 
       const removed = await ts.services.storage.db.selectFrom('audit_events').select('detail').where('user_id', '=', user.userId).where('type', '=', 'second_factor.removed').executeTakeFirstOrThrow();
       expect(JSON.parse(removed.detail!)).toEqual({ factor: 'passkey', name: 'Laptop' });
     });
+  });
+
+  it.skipIf(!dialectAvailable(dialect))('warns at start when PUBLIC_URL is an IP address (no passkeys there), not for a host name', async () => {
+    const started = async (publicUrl: string) => {
+      const lines: string[] = [];
+      const logStream = new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) });
+      const server = await startTestServer(dialect, { PUBLIC_URL: publicUrl, LOG_LEVEL: 'warn' }, { logStream });
+      await server.close();
+      return lines.join('');
+    };
+    expect(await started('http://127.0.0.1:3999')).toContain('PUBLIC_URL names an IP address: browsers refuse passkeys there');
+    expect(await started('http://[::1]:3999')).toContain('PUBLIC_URL names an IP address');
+    expect(await started('http://localhost:3999')).not.toContain('passkeys');
   });
 
   describe.skipIf(!dialectAvailable(dialect))('under RATE_LIMIT_LOGIN', () => {
