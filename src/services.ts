@@ -9,6 +9,7 @@ import { SecondFactors } from './accounts/second-factors/service.js';
 import { Passkeys, relyingPartyOf } from './accounts/second-factors/passkeys.js';
 import { WebAuthnChallenges } from './accounts/second-factors/webauthn-challenges.js';
 import { UsersService } from './accounts/users-service.js';
+import { UserAdmin } from './accounts/user-admin.js';
 import { AccountMail } from './accounts/account-mail.js';
 import { EmailLinks } from './accounts/email-links.js';
 import { EmailVerification } from './accounts/email-verification.js';
@@ -75,6 +76,8 @@ export interface Services {
   /** Passkeys (SPEC §11, WebAuthn) and their ceremonies' challenges. */
   passkeys: Passkeys;
   webauthnChallenges: WebAuthnChallenges;
+  /** Roles and suspension: what an admin does to users (SPEC §12). */
+  userAdmin: UserAdmin;
   throttle: LoginThrottle;
   grants: GrantsService;
   /** Budgets inside the grant (SPEC §10). */
@@ -183,8 +186,11 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const emailLinks = new EmailLinks(storage.db, now);
   const pendingSignIns = new PendingSignIns(storage.db, now);
   const queued = () => mailWorker.wake();
-  const emailVerification = new EmailVerification({ db: storage.db, links: emailLinks, outbox: mailOutbox, mail: accountMail, audit, feed: invalidations, queued });
+  const emailVerification = new EmailVerification({ db: storage.db, links: emailLinks, outbox: mailOutbox, mail: accountMail, audit, feed: invalidations, queued,
+    mayMailTo: async (key) => (await takeMailAllowance(rateCounter, config.rateLimitMail, `mail:to:${key}`)) === null,
+  });
   const users = new UsersService(storage.db, now, audit, invalidations, emailVerification);
+  const sessions = new SessionsService(storage.db, now, audit);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
   const secondFactors = new SecondFactors(storage.db, keyEncryption, audit, now);
   const webauthnChallenges = new WebAuthnChallenges(storage.db, now);
@@ -219,6 +225,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
       db: storage.db,
       links: emailLinks,
       pendingSignIns,
+      sessions,
       hashPassword,
       outbox: mailOutbox,
       mail: accountMail,
@@ -237,11 +244,20 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     clients,
     documents,
     registration: new ClientRegistration(storage.db, now, audit),
-    sessions: new SessionsService(storage.db, now, audit),
+    sessions,
     pendingSignIns,
     secondFactors,
     passkeys,
     webauthnChallenges,
+    userAdmin: new UserAdmin({
+      db: storage.db,
+      dialect: storage.dialect,
+      now,
+      audit,
+      sessions,
+      pendingSignIns,
+      endTokens: (trx, userId) => oauth.revocation.user(trx, userId),
+    }),
     throttle: new LoginThrottle(storage.db, now),
     grants,
     budgets,

@@ -2,6 +2,7 @@ import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyReques
 import { PASSKEY_SIGN_IN } from '../accounts/auth-methods.js';
 import type { Passkeys } from '../accounts/second-factors/passkeys.js';
 import type { AuditService } from '../audit/service.js';
+import { AppError } from '../errors.js';
 import { field } from '../http/form-body.js';
 import type { Telemetry } from '../http/telemetry.js';
 import { PATHS } from '../paths.js';
@@ -58,6 +59,14 @@ export async function passkeyPages(scope: FastifyInstance, deps: PasskeyPagesDep
         return sendPage(reply, 401, loginView(state));
       }
       const userId = result.value.userId;
+      try {
+        // SPEC §12: a suspended user signs in by no path; the key was right, so saying why is no oracle.
+        await pageSessions.refuseSuspended(userId);
+      } catch (error) {
+        if (!(error instanceof AppError) || error.code !== 'account_suspended') throw error;
+        await audit.record({ type: 'sign_in.refused', userId, detail: { factor: 'passkey' } }, request);
+        return sendPage(reply, 403, loginView({ returnTo, csrf: pageSessions.csrf(reply), appName: await deps.appAsking(returnTo), error: error.message }));
+      }
       // A half-session a password left in this browser is moot now: the passkey proved more.
       await pageSessions.endPending(request, reply);
       await pageSessions.signIn(request, reply, userId, PASSKEY_SIGN_IN);

@@ -54,6 +54,8 @@ export class SecondStep {
   /** Signs in, or sends the browser to the step still due. */
   async afterPassword(request: FastifyRequest, reply: FastifyReply, userId: string, returnTo: string | null): Promise<FastifyReply> {
     const { secondFactors, pageSessions, config, audit } = this.deps;
+    // A suspended user is refused before a second step is asked of them (the session's start refuses them too).
+    await pageSessions.refuseSuspended(userId);
     const amr: AuthMethod[] = ['pwd'];
     if ((await secondFactors.factorsOf(userId)).length > 0) {
       await pageSessions.startPending(request, reply, { userId, amr, stage: 'verify', returnTo });
@@ -110,7 +112,7 @@ export class SecondStep {
    * wrong; each failure is an audit event up to the slowdown, then the burst that starts it
    * and every doubling.
    */
-  async checkCode(request: FastifyRequest, userId: string, code: string, failures: number): Promise<'totp' | 'recovery_code' | null> {
+  async checkCode(request: FastifyRequest, userId: string, code: string, failures: number, purpose: ProofPurpose = 'sign_in'): Promise<'totp' | 'recovery_code' | null> {
     const { throttle, secondFactors, audit } = this.deps;
     const method = await secondFactors.verifyCode(userId, code, request);
     if (method) {
@@ -118,13 +120,20 @@ export class SecondStep {
       return method;
     }
     const report = failureEvents(failures);
-    if (report.failed) await audit.record({ type: 'sign_in.failed', userId, detail: { factor: 'totp' } }, request);
+    // What was tried, as the Activity page says it: the app's code has six digits, anything else is a recovery code.
+    const factor = /^\d{6}$/.test(code.trim()) ? 'totp' : 'recovery_code';
+    if (report.failed) await audit.record({ type: REFUSED_EVENTS[purpose], userId, detail: { factor } }, request);
     if (report.throttled) {
       await audit.record({ type: 'sign_in.throttled', userId, detail: { factor: 'totp', failures } }, request);
     }
     return null;
   }
 }
+
+/** What a code (or the password) is given for: a sign-in's second step, turning a factor off, adding a passkey. */
+export type ProofPurpose = 'sign_in' | 'turn_off' | 'add_passkey';
+
+const REFUSED_EVENTS = { sign_in: 'sign_in.failed', turn_off: 'second_factor.remove_refused', add_passkey: 'second_factor.add_refused' } as const;
 
 /** A throttle's try (LoginThrottle.takeTry) with its wait in whole seconds, as Retry-After and the page say it. */
 export const inSeconds = (taken: { failures: number } | { waitMs: number }): { failures: number } | { waitSeconds: number } =>

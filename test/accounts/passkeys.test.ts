@@ -230,6 +230,18 @@ describe.each(DIALECTS)('passkeys: WebAuthn verification rules (%s)', (dialect) 
       expect(await replayed.text()).toContain('That passkey could not sign you in');
     });
 
+    it('refuses a suspended user their passkey sign-in, saying why (SPEC §12)', async () => {
+      const { user, credential } = await enrolled();
+      expect(await ts.services.userAdmin.suspend(user.userId, null)).toBe(true);
+      const agent = new Agent(ts.url, ts.config.publicUrl);
+      const csrf = await loginPage(agent);
+      const options = (await (await agent.fetch('/login/passkey/options', { form: { _csrf: csrf } })).json()) as { challenge: string };
+      const refused = await agent.fetch('/login/passkey', { form: { _csrf: csrf, response: credential.authenticate(options.challenge) } });
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toContain('This account is suspended');
+      expect((await agent.fetch('/dashboard')).status).toBe(303);
+    });
+
     it('a passkey alone is a second factor: the password asks for it, and it passes the step', async () => {
       const { user, credential } = await enrolled();
       const agent = new Agent(ts.url, ts.config.publicUrl);

@@ -97,7 +97,7 @@ export class SecondFactors {
       await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
       await trx
         .insertInto('recovery_codes')
-        .values(codes.map((c) => ({ code_hash: recoveryCodeHash(c)!, user_id: userId, created_at: now, used_at: null })))
+        .values(codes.map((c) => ({ code_hash: recoveryCodeHash(userId, c)!, user_id: userId, created_at: now, used_at: null })))
         .execute();
       return true;
     });
@@ -113,7 +113,7 @@ export class SecondFactors {
   async verifyCode(userId: string, code: string, origin?: RequestOrigin): Promise<SecondStepMethod | null> {
     const typed = code.trim();
     if (/^\d{6}$/.test(typed)) return (await this.useTotp(userId, typed)) ? 'totp' : null;
-    const hash = recoveryCodeHash(typed);
+    const hash = recoveryCodeHash(userId, typed);
     if (hash === null) return null;
     const used = await this.db.updateTable('recovery_codes').set({ used_at: this.now() }).where('code_hash', '=', hash).where('user_id', '=', userId).where('used_at', 'is', null).executeTakeFirst();
     if (Number(used.numUpdatedRows) === 0) return null;
@@ -144,6 +144,19 @@ export class SecondFactors {
       return Number(deleted.numDeletedRows) > 0;
     });
     if (removed) await this.audit.record({ type: 'second_factor.removed', userId, detail: { factor: 'totp' } }, origin);
+  }
+
+  /**
+   * An admin resets the user's second factors (SPEC §12: a user who lost them all): every factor and recovery code
+   * goes, set up or half set up; a factor kind added here (passkeys) goes with them. actorId: the admin.
+   */
+  async resetAll(userId: string, actorId: string | null, origin?: RequestOrigin): Promise<void> {
+    const factors = await this.factorsOf(userId);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('totp_factors').where('user_id', '=', userId).execute();
+      await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
+    });
+    await this.audit.record({ type: 'second_factors.reset', userId, actorId, detail: { factors: factors.join(' ') || null } }, origin);
   }
 
   private seal(userId: string, secret: string): string {

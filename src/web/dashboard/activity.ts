@@ -24,7 +24,10 @@ function specifics(e: StoredAuditEvent): Html | string {
     return html`: <code>${String(d.prefix)}</code> (${String(d.browser)})${d.by === d.prefix ? '' : d.by ? html`, from <code>${String(d.by)}</code>` : ''}`;
   }
   if (d.prefix) return html` <code>${String(d.prefix)}</code>`;
-  if (e.type === 'sign_in.failed') return d.factor === 'passkey' ? ': passkey refused' : d.factor ? ': wrong authentication code' : ': wrong password';
+  if (e.type === 'sign_in.failed') {
+    return d.factor === 'passkey' ? ': passkey refused' : d.factor === 'recovery_code' ? ': wrong recovery code' : d.factor ? ': wrong authentication code' : ': wrong password';
+  }
+  if (e.type === 'second_factor.remove_refused' || e.type === 'second_factor.add_refused') return d.factor === 'password' ? ': wrong password' : ': wrong code';
   if (e.type === 'sign_in.succeeded' && d.factor) return SIGN_IN_FACTORS[String(d.factor)] ?? '';
   if ((e.type === 'second_factor.added' || e.type === 'second_factor.removed') && d.factor) {
     return d.factor === 'passkey' ? html`: passkey “${String(d.name)}”` : ': authenticator app';

@@ -55,6 +55,6 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
     mailAllowance: (userId) => takeMailAllowance(s.rateCounter, s.config.rateLimitMail, `mail:user:${userId}`),
   });
   await devicesPages(scope);
-  await twoFactorPages(scope, { secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, issuer: s.config.publicUrl });
-  await passkeysPages(scope, { passkeys: s.passkeys, secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle });
+  await twoFactorPages(scope, { secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, audit: s.audit, issuer: s.config.publicUrl });
+  await passkeysPages(scope, { passkeys: s.passkeys, secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, audit: s.audit });
 }

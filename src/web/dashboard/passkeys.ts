@@ -11,7 +11,7 @@ import { proofOf, type TwoFactorDeps } from './two-factor.js';
 
 const BASE = `${DASHBOARD.account}/passkeys`;
 
-export interface PasskeysPagesDeps extends Pick<TwoFactorDeps, 'secondStep' | 'throttle' | 'users'> {
+export interface PasskeysPagesDeps extends Pick<TwoFactorDeps, 'secondStep' | 'throttle' | 'users' | 'audit'> {
   passkeys: Passkeys;
   secondFactors: SecondFactors;
 }
@@ -86,7 +86,7 @@ export async function passkeysPages(scope: FastifyInstance, deps: PasskeysPagesD
   scope.post(`${BASE}/options`, async (request, reply) =>
     underLoginLimit(secondStep.loginLimit, request, async (wrong) => {
       const user = userOf(request);
-      const proven = await proofOf(deps, request, user, field(request.body, 'proof') ?? '');
+      const proven = await proofOf(deps, request, user, field(request.body, 'proof') ?? '', 'add_passkey');
       if (proven !== true) {
         if (proven === false) wrong();
         else reply.header('retry-after', String(proven.waitSeconds));
@@ -138,7 +138,7 @@ export async function passkeysPages(scope: FastifyInstance, deps: PasskeysPagesD
     underLoginLimit(secondStep.loginLimit, request, async (wrong) => {
       const user = userOf(request);
       const id = (request.params as { id: string }).id;
-      const proven = await proofOf(deps, request, user, field(request.body, 'proof') ?? '');
+      const proven = await proofOf(deps, request, user, field(request.body, 'proof') ?? '', 'turn_off');
       if (proven !== true) {
         if (proven === false) {
           wrong();

@@ -1,3 +1,4 @@
+import type { AuditService } from '../../audit/service.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LoginThrottle } from '../../accounts/login-throttle.js';
 import type { SecondFactors } from '../../accounts/second-factors/service.js';
@@ -7,7 +8,7 @@ import { field } from '../../http/form-body.js';
 import { DASHBOARD } from '../../paths.js';
 import { html, type Html } from '../html.js';
 import { underLoginLimit } from '../login-limit.js';
-import { inSeconds, tooManyWrong, type SecondStep } from '../second-step-pages.js';
+import { inSeconds, tooManyWrong, type ProofPurpose, type SecondStep } from '../second-step-pages.js';
 import { recoveryCodesBlock, totpSetupFields } from '../views/two-factor.js';
 import { csrfField, dashboardPage, describedBy, fieldError, plural, userOf } from './common.js';
 
@@ -18,6 +19,7 @@ export interface TwoFactorDeps {
   users: UsersService;
   secondStep: SecondStep;
   throttle: LoginThrottle;
+  audit: AuditService;
   issuer: string;
 }
 
@@ -48,24 +50,26 @@ export async function twoFactorCard(request: FastifyRequest, reply: FastifyReply
 /**
  * The password or a current code, each throttled like sign-in (UI-05) and refused unchecked while its delay
  * is in force: a stolen session cannot guess either at full speed where a factor is turned off or a passkey
- * removed. True, false, or the seconds to wait.
+ * added or removed. A wrong one is an audit event of its purpose. True, false, or the seconds to wait.
  */
 export async function proofOf(
-  deps: Pick<TwoFactorDeps, 'secondStep' | 'throttle' | 'users'>,
+  deps: Pick<TwoFactorDeps, 'secondStep' | 'throttle' | 'users' | 'audit'>,
   request: FastifyRequest,
   user: { userId: string; username: string },
   proof: string,
+  purpose: Exclude<ProofPurpose, 'sign_in'>,
 ): Promise<boolean | { waitSeconds: number }> {
   const { secondStep, throttle, users } = deps;
   if (/^\d{6}$/.test(proof.trim())) {
     const tried = await secondStep.takeCodeTry(user.userId);
-    return 'waitSeconds' in tried ? tried : (await secondStep.checkCode(request, user.userId, proof, tried.failures)) === 'totp';
+    return 'waitSeconds' in tried ? tried : (await secondStep.checkCode(request, user.userId, proof, tried.failures, purpose)) === 'totp';
   }
   const tried = inSeconds(await throttle.takeNameTry(user.username));
   if ('waitSeconds' in tried) return tried;
   // The try was counted as a failure: a right password clears the count.
   const right = (await users.verifyCredentials(user.username, proof)) !== null;
   if (right) await throttle.clear(user.username);
+  else await deps.audit.record({ type: purpose === 'turn_off' ? 'second_factor.remove_refused' : 'second_factor.add_refused', userId: user.userId, detail: { factor: 'password' } }, request);
   return right;
 }
 
@@ -108,7 +112,7 @@ export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps
   scope.post(`${BASE}/off`, async (request, reply) =>
     underLoginLimit(secondStep.loginLimit, request, async (wrong) => {
       const user = userOf(request);
-      const proven = await proofOf(deps, request, user, field(request.body, 'proof') ?? '');
+      const proven = await proofOf(deps, request, user, field(request.body, 'proof') ?? '', 'turn_off');
       if (proven !== true) {
         const refused = proven !== false;
         if (refused) reply.header('retry-after', String(proven.waitSeconds));
