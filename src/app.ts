@@ -42,6 +42,7 @@ import { closeServices, type Services } from './services.js';
 import { accountsPages, appAskingFor } from './web/accounts-pages.js';
 import { loginIpLimit } from './web/login-limit.js';
 import { SecondStep, secondStepPages } from './web/second-step-pages.js';
+import { passkeyPages } from './web/passkey-pages.js';
 import { mailedLinkPages } from './web/mailed-link-pages.js';
 import { takeMailAllowance } from './mail/allowance.js';
 import { takeResetAttempt } from './web/login-limit.js';
@@ -250,6 +251,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     await devicePages(pages, { pageSessions, decisions: services.deviceDecisions });
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter, loginLimit, secondStep });
     await secondStepPages(pages, { ...stepDeps, secondStep });
+    await passkeyPages(pages, { pageSessions, passkeys: services.passkeys, secondStep, audit, telemetry, appAsking: stepDeps.appAsking, rateLimitLogin: config.rateLimitLogin });
     await mailedLinkPages(pages, {
       pageSessions,
       passwordReset: services.passwordReset,

@@ -52,6 +52,11 @@ export const PATHS = {
   /** The second step of a sign-in (SPEC §11), and setting a factor up when MFA=required asks for one first. */
   loginVerify: '/login/verify',
   loginTwoFactorSetup: '/login/two-factor',
+  /** SPEC §11 passkeys: a sign-in with one (its options, then the answer), and the second step with one. */
+  loginPasskeyOptions: '/login/passkey/options',
+  loginPasskey: '/login/passkey',
+  loginVerifyPasskeyOptions: '/login/verify/passkey/options',
+  loginVerifyPasskey: '/login/verify/passkey',
   signup: '/signup',
   logout: '/logout',
   /** SPEC §11: the links mailed to users, and the form that mails a reset link. */

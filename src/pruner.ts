@@ -43,6 +43,7 @@ async function pruneExpired(services: Services): Promise<PruneCounts | null> {
       mailSentOrGivenUp: await services.mailOutbox.prune(trx, now),
       loginFailures: await throttle.prune(trx, now),
       pendingSignIns: await pendingSignIns.prune(trx, now),
+      webauthnChallenges: await services.webauthnChallenges.prune(trx, now),
       unusedOwnerlessClients: await clients.pruneOwnerless(trx, now),
       budgetHoldsReleased: await budgets.releaseExpired(trx, now),
       cacheInvalidations: await services.invalidations.prune(trx, Date.now()),

@@ -6,6 +6,8 @@ import { LoginThrottle } from './accounts/login-throttle.js';
 import { SessionsService } from './accounts/sessions.js';
 import { PendingSignIns } from './accounts/pending-sign-ins.js';
 import { SecondFactors } from './accounts/second-factors/service.js';
+import { Passkeys, relyingPartyOf } from './accounts/second-factors/passkeys.js';
+import { WebAuthnChallenges } from './accounts/second-factors/webauthn-challenges.js';
 import { UsersService } from './accounts/users-service.js';
 import { UserAdmin } from './accounts/user-admin.js';
 import { AccountMail } from './accounts/account-mail.js';
@@ -71,6 +73,9 @@ export interface Services {
   pendingSignIns: PendingSignIns;
   /** TOTP factors and recovery codes (SPEC §11). */
   secondFactors: SecondFactors;
+  /** Passkeys (SPEC §11, WebAuthn) and their ceremonies' challenges. */
+  passkeys: Passkeys;
+  webauthnChallenges: WebAuthnChallenges;
   /** Roles and suspension: what an admin does to users (SPEC §12). */
   userAdmin: UserAdmin;
   throttle: LoginThrottle;
@@ -188,6 +193,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const sessions = new SessionsService(storage.db, now, audit);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
   const secondFactors = new SecondFactors(storage.db, keyEncryption, audit, now);
+  const webauthnChallenges = new WebAuthnChallenges(storage.db, now);
+  const passkeys = new Passkeys(storage.db, webauthnChallenges, relyingPartyOf(config.publicUrl), audit, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now, transact);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
@@ -240,6 +247,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     sessions,
     pendingSignIns,
     secondFactors,
+    passkeys,
+    webauthnChallenges,
     userAdmin: new UserAdmin({
       db: storage.db,
       dialect: storage.dialect,

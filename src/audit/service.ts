@@ -12,10 +12,12 @@ export const AUDIT_EVENTS = {
   'sign_in.failed': 'A sign-in failed',
   'sign_in.throttled': 'Repeated failed sign-ins: further attempts are slowed',
   'sign_in.ip_limited': 'Too many failed sign-ins from one address: it is refused until the minute is over',
-  'second_factor.added': 'Two-factor authentication turned on',
-  'second_factor.removed': 'Two-factor authentication turned off',
-  // A wrong code or password given to turn it off (detail.factor: what was tried).
-  'second_factor.remove_refused': 'A try to turn two-factor authentication off was refused',
+  // detail.factor: "totp" (the authenticator app) or "passkey" (with its name).
+  'second_factor.added': 'Second factor added',
+  'second_factor.removed': 'Second factor removed',
+  // A wrong code or password given to turn the app off or remove a passkey (detail.factor: what was tried).
+  'second_factor.remove_refused': 'A try to remove a second factor was refused',
+  'second_factor.add_refused': 'A try to add a passkey was refused',
   'recovery_code.used': 'A recovery code was used to sign in',
   'password.changed': 'Password changed; other sessions signed out',
   'password.reset_requested': 'A password reset link was requested and mailed to the verified address',

@@ -17,7 +17,7 @@ export interface TelemetrySources {
 }
 
 export type RevokeReason = 'revocation' | 'refresh_replay' | 'code_replay' | 'grant_revoked' | 'scope_removed' | 'user_suspended';
-export type LoginFailure = 'bad_credentials' | 'missing_credentials' | 'ip_limited';
+export type LoginFailure = 'bad_credentials' | 'bad_passkey' | 'missing_credentials' | 'ip_limited';
 export type CacheLookup = 'hit' | 'miss' | 'bypass';
 
 /** Distinct model names counted; past them a model counts as `other` (a label value per name an upstream accepts). */

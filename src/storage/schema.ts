@@ -121,6 +121,32 @@ interface PendingSignInsTable {
   failures: Generated<number>;
 }
 
+/** A user's passkeys (SPEC §11, WebAuthn), 0022: binary fields in base64url. */
+interface WebAuthnCredentialsTable {
+  id: string;
+  user_id: string;
+  name: string;
+  public_key: string;
+  counter: number;
+  /** Space-separated AuthenticatorTransport values, or null. */
+  transports: string | null;
+  /** 0/1: WebAuthn's backup eligibility (a synced passkey) and backup state. */
+  multi_device: number;
+  backed_up: number;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** Challenges of WebAuthn ceremonies under way, as SHA-256, each taken once (0022). */
+interface WebAuthnChallengesTable {
+  challenge_hash: string;
+  purpose: 'register' | 'sign_in' | 'second_step';
+  binding: string;
+  user_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 interface LoginFailuresTable {
   username_key: string;
   failures: number;
@@ -404,6 +430,8 @@ export interface Database {
   totp_factors: TotpFactorsTable;
   recovery_codes: RecoveryCodesTable;
   pending_sign_ins: PendingSignInsTable;
+  webauthn_credentials: WebAuthnCredentialsTable;
+  webauthn_challenges: WebAuthnChallengesTable;
   login_failures: LoginFailuresTable;
   oauth_grants: OAuthGrantsTable;
   oauth_pending_requests: OAuthPendingRequestsTable;

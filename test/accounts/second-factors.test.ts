@@ -114,7 +114,7 @@ describe.each(DIALECTS)('second factors: TOTP, recovery codes, the second step (
       expect(types).toContainEqual({ type: 'sign_in.succeeded', detail: { amr: 'pwd otp mfa', factor: 'totp' } });
       expect(types).toContainEqual({ type: 'sign_in.failed', detail: { factor: 'totp' } });
       const activity = await (await browser.fetch('/dashboard/activity')).text();
-      expect(activity).toContain('Two-factor authentication turned on');
+      expect(activity).toContain('Second factor added: authenticator app');
       expect(activity).toContain('Signed in with an authenticator app code');
       expect(activity).toContain('A sign-in failed: wrong authentication code');
     });

@@ -17,6 +17,8 @@ const OWNER: Record<string, string> = {
   totp_factors: 'accounts',
   recovery_codes: 'accounts',
   pending_sign_ins: 'accounts',
+  webauthn_credentials: 'accounts',
+  webauthn_challenges: 'accounts',
   audit_events: 'audit',
   oauth_clients: 'clients',
   oauth_grants: 'consent',

@@ -8,11 +8,12 @@ import { newRecoveryCodes, recoveryCodeHash } from './recovery-codes.js';
 import { newTotpSecret, totpStep } from './totp.js';
 
 /**
- * The second factors a user has. One kind now ("totp", with its recovery codes); a passkey
- * used as a second step adds its kind here and its check beside verifyCode, and the sign-in's
- * second step (web/second-step-pages.ts) offers every factor the list names.
+ * The second factors a user has: an authenticator app ("totp", with its recovery codes), and
+ * passkeys (passkeys.ts). The sign-in's second step (web/second-step-pages.ts) offers every
+ * factor the list names; a user with either counts as having a second factor (MFA=required,
+ * acr_values).
  */
-export type SecondFactorKind = 'totp';
+export type SecondFactorKind = 'totp' | 'passkey';
 
 /** How a second step was passed: the authenticator app's code, or a recovery code (both RFC 8176 "otp"). */
 export type SecondStepMethod = 'totp' | 'recovery_code';
@@ -34,10 +35,13 @@ export class SecondFactors {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The factors a second step may use (confirmed ones only). */
+  /** The factors a second step may use (a confirmed app only). */
   async factorsOf(userId: string): Promise<SecondFactorKind[]> {
-    const row = await this.db.selectFrom('totp_factors').select('user_id').where('user_id', '=', userId).where('confirmed_at', 'is not', null).executeTakeFirst();
-    return row ? ['totp'] : [];
+    const [totp, passkey] = await Promise.all([
+      this.db.selectFrom('totp_factors').select('user_id').where('user_id', '=', userId).where('confirmed_at', 'is not', null).executeTakeFirst(),
+      this.db.selectFrom('webauthn_credentials').select('id').where('user_id', '=', userId).limit(1).executeTakeFirst(),
+    ]);
+    return [...(totp ? (['totp'] as const) : []), ...(passkey ? (['passkey'] as const) : [])];
   }
 
   /** How many recovery codes are left unused. */

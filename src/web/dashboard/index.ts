@@ -11,6 +11,7 @@ import { devicesPages } from './devices.js';
 import { keysPages } from './keys.js';
 import { usagePages } from './usage.js';
 import { twoFactorPages } from './two-factor.js';
+import { passkeysPages } from './passkeys.js';
 import { DASHBOARD } from '../../paths.js';
 import { takeMailAllowance } from '../../mail/allowance.js';
 
@@ -49,9 +50,11 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
     pendingSignIns: s.pendingSignIns,
     throttle: s.throttle,
     secondFactors: s.secondFactors,
+    passkeys: s.passkeys,
     emailVerification: s.emailVerification,
     mailAllowance: (userId) => takeMailAllowance(s.rateCounter, s.config.rateLimitMail, `mail:user:${userId}`),
   });
   await devicesPages(scope);
   await twoFactorPages(scope, { secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, audit: s.audit, issuer: s.config.publicUrl });
+  await passkeysPages(scope, { passkeys: s.passkeys, secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, audit: s.audit });
 }
