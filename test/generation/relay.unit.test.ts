@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { completionTextBytes, Meter, type Unmeasured } from '../../src/generation/meter.js';
+import { CHAT } from '../../src/generation/call-kinds.js';
 import { relayEvents, type RelayOptions } from '../../src/generation/relay.js';
 import type { UpstreamResponse } from '../../src/generation/upstream.js';
 import type { UsageEntry } from '../../src/generation/usage.js';
@@ -30,10 +31,20 @@ function slowMeter(log: string[], ms: number): Meter {
   return new Meter({ principal: { userId: 'user_1', clientId: 'client_1', apiKeyId: null }, endpoint: 'chat.completions', model: 'm' }, record, Date.now);
 }
 
-const options = (over: Partial<RelayOptions> = {}): RelayOptions => ({ appAskedUsage: false, signal: new AbortController().signal, drainMs: 5_000, unmeasured: RESERVED, ...over });
+/** A chat stream's reader (a fresh one per stream: it keeps what it read). */
+const chatReader = (appAskedUsage: boolean) => CHAT.stream!({ stream: true, ...(appAskedUsage ? { stream_options: { include_usage: true } } : {}) }).reader;
+
+const options = (over: Partial<RelayOptions> = {}): RelayOptions => ({
+  reader: chatReader(false),
+  textBytes: completionTextBytes,
+  signal: new AbortController().signal,
+  drainMs: 5_000,
+  unmeasured: RESERVED,
+  ...over,
+});
 
 async function relay(chunks: string[], appAskedUsage: boolean, log: string[], unmeasured: Unmeasured = RESERVED): Promise<void> {
-  const out = relayEvents(upstream(chunks), slowMeter(log, 30), options({ appAskedUsage, unmeasured }));
+  const out = relayEvents(upstream(chunks), slowMeter(log, 30), options({ reader: chatReader(appAskedUsage), unmeasured }));
   out.on('data', (chunk: Buffer) => log.push(`sent ${chunk.toString().trim()}`));
   await new Promise((resolve, reject) => out.on('end', resolve).on('error', reject));
   log.push('end');
