@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { EMBEDDING_USAGE, RESPONSE_USAGE } from '../helpers/fake-responses.js';
 import type { FakeUpstream } from '../helpers/fake-upstream.js';
+import { pruneOnce } from '../../src/pruner.js';
 import { userWithSession } from '../helpers/oauth.js';
 import { call, type Seeded, type TestServer } from '../helpers/server.js';
 import { accessTokenFor, clientWithAllScopes, startGenerationApp, type GenerationApp } from '../helpers/tokens.js';
@@ -221,6 +222,18 @@ describe.each(DIALECTS)('responses and embeddings (%s)', (dialect) => {
         expect(keyOnTokenPath.status).toBe(401);
         expect(keyOnTokenPath.json.error.message).toContain(`belongs under ${api} (without /oauth)`);
       }
+    });
+  });
+
+  // Last: the pruner, a month on, ends this suite's tokens as well.
+  describe.skipIf(!dialectAvailable(dialect))('pruning', () => {
+    it('forgets who made a response once the upstream keeps it no longer (30 days)', async () => {
+      const made = await sdk.responses.create({ model: 'test-model', input: 'old' });
+      const later = (days: number) => ({ ...ts.services, now: () => Date.now() + days * 86_400_000 });
+      expect((await pruneOnce(later(29)))!.responseOwners).toBe(0);
+      expect(await ownerRow(made.id)).toBeDefined();
+      expect((await pruneOnce(later(31)))!.responseOwners).toBeGreaterThanOrEqual(1);
+      expect(await ownerRow(made.id)).toBeUndefined();
     });
   });
 });
