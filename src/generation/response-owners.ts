@@ -4,7 +4,7 @@ import type { Principal } from './usage.js';
 
 const DAY_MS = 86_400_000;
 /** How long an owner is kept: OpenAI keeps a stored response 30 days; past that its id answers 404 here. */
-export const RESPONSE_OWNERSHIP_DAYS = 30;
+const RESPONSE_OWNERSHIP_DAYS = 30;
 
 /** A response as its owner may reach it. */
 export interface OwnedResponse {

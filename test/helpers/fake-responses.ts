@@ -5,7 +5,7 @@ import { sleep } from './until.js';
 export const RESPONSE_USAGE = { input_tokens: 13, output_tokens: 6 };
 export const EMBEDDING_USAGE = { prompt_tokens: 4, total_tokens: 4 };
 /** The words a fake response answers with. */
-export const RESPONSE_WORDS = ['Hello', ' from', ' upstream'];
+const RESPONSE_WORDS = ['Hello', ' from', ' upstream'];
 
 type Json = Record<string, any>;
 
