@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
+import { preparedNamed } from '../storage/prepared.js';
 import type { Database } from '../storage/schema.js';
 import type { Principal } from './usage.js';
 
@@ -25,7 +26,17 @@ export interface NewResponse {
  * to the user and app that made it. An app is its client id; API-key calls
  * are the user's own (clientId null), whichever key made them.
  */
+const OWNER_COLUMNS = ['response_id', 'user_id', 'client_id', 'api_key_id', 'context_tokens', 'created_at'] as const;
+
 export class ResponseOwners {
+  /** Every response's owner row, compiled once for this database (it rides on the usage commit of each call). */
+  private readonly insert = preparedNamed(OWNER_COLUMNS, (db: Kysely<Database>, p) =>
+    db
+      .insertInto('response_owners')
+      .values(p)
+      .onConflict((oc) => oc.column('response_id').doNothing()),
+  );
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
@@ -40,18 +51,14 @@ export class ResponseOwners {
 
   /** Written in the transaction of the call's usage row. An id already owned keeps its first owner. */
   async record(trx: Kysely<Database>, made: NewResponse): Promise<void> {
-    await trx
-      .insertInto('response_owners')
-      .values({
-        response_id: made.responseId,
-        user_id: made.principal.userId,
-        client_id: made.principal.clientId,
-        api_key_id: made.principal.apiKeyId,
-        context_tokens: Math.max(0, Math.floor(made.contextTokens)),
-        created_at: this.now(),
-      })
-      .onConflict((oc) => oc.column('response_id').doNothing())
-      .execute();
+    await this.insert(trx, {
+      response_id: made.responseId,
+      user_id: made.principal.userId,
+      client_id: made.principal.clientId,
+      api_key_id: made.principal.apiKeyId,
+      context_tokens: Math.max(0, Math.floor(made.contextTokens)),
+      created_at: this.now(),
+    } satisfies Insertable<Database['response_owners']>);
   }
 
   /** After the upstream deleted it. */
