@@ -99,6 +99,9 @@ function responseTextBytes(json: string): number {
   return bytes;
 }
 
+/** The id of a response the upstream keeps: one made with `store: false` cannot be retrieved or continued, so has no owner to record. */
+const keptId = (response: Json): string | null => (typeof response.id === 'string' && response.store !== false ? response.id : null);
+
 /** The event that ends a response, with the response (and its usage) in it; `"type"` unescaped is a key, as for usage. */
 const TERMINAL = /"type"\s*:\s*"response\.(?:completed|incomplete|failed)"/;
 const CREATED = /"type"\s*:\s*"response\.created"/;
@@ -117,7 +120,7 @@ class ResponseEvents implements StreamReader {
     if (!terminal && (this.responseId !== null || !CREATED.test(data))) return PASS;
     const json = parseJson(data);
     const response = isObject(json) && isObject(json.response) ? json.response : null;
-    if (response && typeof response.id === 'string') this.responseId = response.id;
+    if (response) this.responseId = keptId(response);
     if (!terminal) return PASS;
     if (response && isObject(response.usage)) this.usage = responsesUsage(response.usage);
     else if (response?.status === 'failed') this.usage = { promptTokens: 0, completionTokens: 0, images: 0 };
@@ -131,7 +134,7 @@ export const RESPONSES: CallKind = {
   budget: 'responses',
   usageOf: (json) => (isObject(json.usage) ? responsesUsage(json.usage) : null),
   textBytes: responseTextBytes,
-  responseIdOf: (json) => (typeof json.id === 'string' ? json.id : null),
+  responseIdOf: keptId,
   stream: (body) => ({ upstreamBody: body, reader: new ResponseEvents() }),
 };
 

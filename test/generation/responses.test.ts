@@ -81,6 +81,13 @@ describe.each(DIALECTS)('responses and embeddings (%s)', (dialect) => {
       expect(up.received.at(-1)!.body.stream).toBe(true);
     });
 
+    it('a response made with store: false has no owner row (nothing could retrieve or continue it)', async () => {
+      const response = await sdk.responses.create({ model: 'test-model', input: 'forget me', store: false });
+      expect(response.output_text).toBe('Hello from upstream');
+      expect(await ownerRow(response.id)).toBeUndefined();
+      expect((await rowsOf('responses')).at(-1)).toMatchObject({ status: 200, prompt_tokens: RESPONSE_USAGE.input_tokens });
+    });
+
     it('responses.retrieve and responses.delete of its own are passed on; a deleted one is no longer anyone’s', async () => {
       const made = await sdk.responses.create({ model: 'test-model', input: 'keep me' });
       const retrieved = await sdk.responses.retrieve(made.id);

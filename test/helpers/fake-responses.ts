@@ -64,6 +64,7 @@ export class FakeResponses {
       model: b.model,
       previous_response_id: b.previous_response_id ?? null,
       max_output_tokens: b.max_output_tokens ?? null,
+      store: b.store ?? true,
       output: text === null ? [] : [{ type: 'message', id: `msg_${id}`, status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] }],
       usage,
     };
