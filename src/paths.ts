@@ -27,6 +27,7 @@ export const API = {
   /** SPEC §14: the Responses API, a response by its id, and embeddings. */
   responses: '/responses',
   response: '/responses/:id',
+  responseInputItems: '/responses/:id/input_items',
   embeddings: '/embeddings',
   models: '/models',
   usage: '/usage',

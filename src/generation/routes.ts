@@ -57,7 +57,12 @@ function generationRoutes(
   scope.get<{ Params: { id: string } }>(
     `${prefix}${API.response}`,
     { preHandler, schema: { ...common, summary: 'A response this user and app made (404 for anyone else’s)', params: responseParams, response: responseErrors } },
-    async (request, reply) => sendGatewayResult(reply, await stored.retrieve(principalOf(request), request.params.id, queryOf(request), abortOnDisconnect(request, reply))),
+    async (request, reply) => sendGatewayResult(reply, await stored.retrieve(principalOf(request), request.params.id, 'response', queryOf(request), abortOnDisconnect(request, reply))),
+  );
+  scope.get<{ Params: { id: string } }>(
+    `${prefix}${API.responseInputItems}`,
+    { preHandler, schema: { ...common, summary: 'The input items of a response this user and app made', params: responseParams, response: responseErrors } },
+    async (request, reply) => sendGatewayResult(reply, await stored.retrieve(principalOf(request), request.params.id, 'input_items', queryOf(request), abortOnDisconnect(request, reply))),
   );
   scope.delete<{ Params: { id: string } }>(
     `${prefix}${API.response}`,

@@ -11,8 +11,8 @@ type Json = Record<string, unknown>;
 const unknownResponse = (id: string, param: string | null = null) =>
   new AppError('not_found', `Response with id '${id.slice(0, 100)}' not found.`, param);
 
-/** Query parameters a retrieval passes on: a streamed replay (background responses) is not served. */
-const RETRIEVE_QUERY = new Set(['include', 'include[]']);
+/** Query parameters a retrieval passes on (a streamed replay of a background response is not served), and a listing of its input items. */
+const PASSED_QUERY = { response: new Set(['include', 'include[]']), input_items: new Set(['include', 'include[]', 'after', 'before', 'limit', 'order']) } as const;
 
 /**
  * Responses the upstream keeps (SPEC §14). Their ids are global at the
@@ -51,13 +51,13 @@ export class StoredResponses {
     return owned.contextTokens;
   }
 
-  /** GET /responses/:id of the caller's own response, passed to the upstream with `include` only. */
-  async retrieve(principal: Principal, id: string, query: string, signal: AbortSignal): Promise<GatewayResult> {
+  /** GET /responses/:id (or its /input_items) of the caller's own response, passed to the upstream with the query it knows. */
+  async retrieve(principal: Principal, id: string, what: 'response' | 'input_items', query: string, signal: AbortSignal): Promise<GatewayResult> {
     await this.own(principal, id);
     const passed = new URLSearchParams();
-    for (const [name, value] of new URLSearchParams(query)) if (RETRIEVE_QUERY.has(name)) passed.append(name, value);
+    for (const [name, value] of new URLSearchParams(query)) if (PASSED_QUERY[what].has(name)) passed.append(name, value);
     const search = passed.size ? `?${passed.toString()}` : '';
-    return this.forward('GET', `/responses/${encodeURIComponent(id)}${search}`, signal);
+    return this.forward('GET', `/responses/${encodeURIComponent(id)}${what === 'input_items' ? '/input_items' : ''}${search}`, signal);
   }
 
   /** DELETE /responses/:id of the caller's own response; once the upstream has deleted it, its owner row goes too. */

@@ -93,6 +93,9 @@ describe.each(DIALECTS)('responses and embeddings (%s)', (dialect) => {
       const retrieved = await sdk.responses.retrieve(made.id);
       expect(retrieved.id).toBe(made.id);
       expect(up.received.at(-1)).toMatchObject({ method: 'GET', path: `/v1/responses/${made.id}` });
+      const items = await sdk.responses.inputItems.list(made.id, { limit: 5 });
+      expect(items.data).toHaveLength(1);
+      expect(up.received.at(-1)).toMatchObject({ method: 'GET', path: `/v1/responses/${made.id}/input_items?limit=5` });
       await sdk.responses.delete(made.id);
       expect(up.received.at(-1)).toMatchObject({ method: 'DELETE', path: `/v1/responses/${made.id}` });
       expect(await ownerRow(made.id)).toBeUndefined();
@@ -123,6 +126,7 @@ describe.each(DIALECTS)('responses and embeddings (%s)', (dialect) => {
         const before = askedAbout(id).length;
         for (const attempt of [
           () => client.responses.retrieve(id),
+          () => client.responses.inputItems.list(id),
           () => client.responses.delete(id),
           () => client.responses.create({ model: 'test-model', input: 'steal', previous_response_id: id }),
           () => client.responses.create({ model: 'test-model', input: 'steal', previous_response_id: id, stream: true }),

@@ -26,6 +26,10 @@ export class FakeResponses {
       const id = decodeURIComponent(byId[1]!);
       const kept = this.kept.get(id);
       if (!kept) return json(404, { error: { message: `Response with id '${id}' not found.`, type: 'invalid_request_error', param: null, code: null } }), true;
+      if (path.includes('/input_items')) {
+        const items = [{ type: 'message', id: `msg_in_${id}`, role: 'user', content: [{ type: 'input_text', text: kept.input_text }] }];
+        return json(200, { object: 'list', data: items, first_id: items[0]!.id, last_id: items[0]!.id, has_more: false }), true;
+      }
       if (method === 'DELETE') {
         this.kept.delete(id);
         return json(200, { id, object: 'response', deleted: true }), true;
@@ -65,6 +69,7 @@ export class FakeResponses {
       previous_response_id: b.previous_response_id ?? null,
       max_output_tokens: b.max_output_tokens ?? null,
       store: b.store ?? true,
+      input_text: typeof b.input === 'string' ? b.input : '',
       output: text === null ? [] : [{ type: 'message', id: `msg_${id}`, status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] }],
       usage,
     };
