@@ -43,7 +43,7 @@ interface Budgeted {
 const modelOf = (body: Json) => (typeof body.model === 'string' ? body.model : null);
 
 /**
- * The generation gateway (SPEC §5): one implementation behind the OAuth and
+ * The generation gateway (SPEC §5, §14): one implementation behind the OAuth and
  * API-key routes, free of HTTP framework: it calls the upstream, meters the
  * call and says what to answer (routes.ts writes it). Upstream failures map
  * to 502 (5xx, garbage, dropped, or its 401/403: Serika's own key failing),
@@ -97,11 +97,11 @@ export class Gateway {
     const made: { responseId: string | null } = { responseId: null };
     const responseId = streamed ? () => streamed.reader.responseId : () => made.responseId;
     const meter = new Meter({ principal, endpoint: kind.endpoint, model: modelOf(body) }, (entry) => this.record(entry, budgeted, responseId()), this.deps.now);
-    if (streamed) return this.stream(kind, meter, streamed.upstreamBody, streamed.reader, signal, budgeted, unmeasured(sent, budgeted));
+    if (streamed) return this.stream(kind, meter, streamed.upstreamBody, streamed.reader, signal, budgeted, unmeasured(sent, budgeted, previous));
     return this.buffered(meter, kind.path, sent, signal, budgeted, (json, raw) => {
       made.responseId = kind.responseIdOf(json);
       // An answer without its usage is charged as a stream whose usage never came (SPEC §10).
-      return kind.usageOf(json) ?? unmeasuredCharge(unmeasured(body, budgeted), kind.textBytes(raw.toString('utf8')));
+      return kind.usageOf(json) ?? unmeasuredCharge(unmeasured(body, budgeted, previous), kind.textBytes(raw.toString('utf8')));
     });
   }
 
@@ -198,9 +198,10 @@ export class Gateway {
  * under-report what the upstream bills, so it is charged an estimate that errs high, as the reservation does:
  * the prompt estimate of §10 plus the completion text the upstream sent so far, its UTF-8 bytes ÷ 2 rounded up
  * (tokenizers count about a token per 4 bytes of English, a token per CJK character of 3 bytes, so ÷ 2 errs
- * high for text). Reasoning a model does not show is not in it: only its usage can tell.
+ * high for text). Reasoning a model does not show is not in it: only its usage can tell. `previous`: the tokens of
+ * the response a Responses API call continues, part of its prompt.
  */
-function unmeasured(body: Json, budgeted: Budgeted): Unmeasured {
+function unmeasured(body: Json, budgeted: Budgeted, previous: number): Unmeasured {
   if (budgeted.held) return budgeted.held.reserved;
-  return (completionBytes) => ({ promptTokens: promptEstimate(body), completionTokens: Math.ceil(completionBytes / 2), images: 0 });
+  return (completionBytes) => ({ promptTokens: promptEstimate(body) + previous, completionTokens: Math.ceil(completionBytes / 2), images: 0 });
 }

@@ -81,6 +81,18 @@ describe.each(DIALECTS)('responses and embeddings (%s)', (dialect) => {
       expect(up.received.at(-1)!.body.stream).toBe(true);
     });
 
+    it('an unbudgeted answer without usage is charged the estimate of its body, of the response it continues and of its text', async () => {
+      const first = await keyed.responses.create({ model: 'test-model', input: 'one' });
+      const body = { model: 'no-usage', input: 'two', previous_response_id: first.id };
+      await keyed.responses.create(body);
+      const context = RESPONSE_USAGE.input_tokens + RESPONSE_USAGE.output_tokens;
+      expect((await rowsOf('responses')).at(-1)).toMatchObject({
+        model: 'no-usage',
+        prompt_tokens: Math.ceil(Buffer.byteLength(JSON.stringify(body)) / 2) + context,
+        completion_tokens: Math.ceil('Hello from upstream'.length / 2),
+      });
+    });
+
     it('a response made with store: false has no owner row (nothing could retrieve or continue it)', async () => {
       const response = await sdk.responses.create({ model: 'test-model', input: 'forget me', store: false });
       expect(response.output_text).toBe('Hello from upstream');
