@@ -171,7 +171,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         requireApiKey(keyed, services.apiKeys, config.publicUrl);
         await clientRoutes(keyed, services.clients);
         await characterRoutes(keyed, services.characters);
-        await apiKeyGenerationRoutes(keyed, services.gateway, services.usage);
+        await apiKeyGenerationRoutes(keyed, { gateway: services.gateway, stored: services.storedResponses }, services.usage);
       });
       await api.register(async (oauth) => {
         registerFormBody(oauth);
@@ -206,7 +206,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         bearerGuard(resources, services.oauth, protectedResource(config.publicUrl, API_BASE));
         await userinfoRoute(resources);
         await oauthCharacterRoutes(resources, services.characters);
-        await oauthGenerationRoutes(resources, services.gateway);
+        await oauthGenerationRoutes(resources, { gateway: services.gateway, stored: services.storedResponses });
       });
     },
     { prefix: API_BASE },

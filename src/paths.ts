@@ -24,6 +24,11 @@ export const API = {
   oauthCharacter: '/oauth/characters/:id',
   chatCompletions: '/chat/completions',
   imageGenerations: '/images/generations',
+  /** SPEC §14: the Responses API, a response by its id, and embeddings. */
+  responses: '/responses',
+  response: '/responses/:id',
+  responseInputItems: '/responses/:id/input_items',
+  embeddings: '/embeddings',
   models: '/models',
   usage: '/usage',
   /** The prefix of the resources an access token reaches. */

@@ -35,6 +35,8 @@ import { ConsentRecorder } from './consent/record.js';
 import { Gateway } from './generation/gateway.js';
 import { UpstreamClient } from './generation/upstream.js';
 import { UsageService } from './generation/usage.js';
+import { ResponseOwners } from './generation/response-owners.js';
+import { StoredResponses } from './generation/stored-responses.js';
 import { CharactersService } from './resources/characters/service.js';
 import type { Storage } from './storage/database.js';
 import { redisState } from './http/health.js';
@@ -97,6 +99,10 @@ export interface Services {
   usage: UsageService;
   upstream: UpstreamClient;
   gateway: Gateway;
+  /** Who made each upstream response (SPEC §14). */
+  responseOwners: ResponseOwners;
+  /** GET / DELETE of a response, and what a new one may refer to (SPEC §14). */
+  storedResponses: StoredResponses;
   /** What revocations ended, to every process's caches (started by the server). */
   invalidations: InvalidationFeed;
   /** Set when REDIS_URL is: shared rate limits across instances. */
@@ -204,8 +210,12 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const devices = new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry);
   const clientName = async (clientId: string) => (await clients.findRegistered(clientId))?.name ?? null;
   const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs, tracing });
+  const responseOwners = new ResponseOwners(storage.db, now);
+  const storedResponses = new StoredResponses(upstream, responseOwners);
   const gateway = new Gateway({
     upstream,
+    owners: responseOwners,
+    stored: storedResponses,
     usage,
     now,
     clientName,
@@ -291,6 +301,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     usage,
     upstream,
     gateway,
+    responseOwners,
+    storedResponses,
     redis,
     rateCounter,
     telemetry,

@@ -350,6 +350,18 @@ interface UsageRecordsTable {
   created_at: number;
 }
 
+/** SPEC §14: who made each upstream response (its ids are global at the upstream: one key for every user). */
+interface ResponseOwnersTable {
+  response_id: string;
+  user_id: string;
+  /** The app that made it; null for an API-key call (any of the user's keys may reach it). */
+  client_id: string | null;
+  api_key_id: string | null;
+  /** Its input + output tokens: what a call continuing it (previous_response_id) adds to its prompt at most. */
+  context_tokens: number;
+  created_at: number;
+}
+
 interface AuditEventsTable {
   id: string;
   type: string;
@@ -439,6 +451,7 @@ export interface Database {
   oauth_tokens: OAuthTokensTable;
   characters: CharactersTable;
   usage_records: UsageRecordsTable;
+  response_owners: ResponseOwnersTable;
   audit_events: AuditEventsTable;
   signing_keys: SigningKeysTable;
   oauth_device_codes: OAuthDeviceCodesTable;

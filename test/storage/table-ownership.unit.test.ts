@@ -33,6 +33,7 @@ const OWNER: Record<string, string> = {
   server_secrets: 'security',
   characters: 'resources',
   usage_records: 'generation',
+  response_owners: 'generation',
   cache_invalidations: 'storage',
   migration_compatibility: 'storage',
   email_links: 'accounts',
