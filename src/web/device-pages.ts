@@ -13,6 +13,8 @@ import { formatAmr } from '../accounts/auth-methods.js';
 export interface DevicePagesDeps {
   pageSessions: PageSessions;
   decisions: DeviceDecisions;
+  /** OPERATOR_NAME, who verifies apps (SPEC §12). */
+  operatorName: string;
 }
 
 function minutes(ms: number): string {
@@ -52,7 +54,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
   const lookUp = async (reply: FastifyReply, user: SessionUser, typed: string) => {
     const outcome = await decisions.lookUp(user.userId, typed);
     if (outcome.kind !== 'confirm') return refused(reply, user, typed, outcome);
-    return sendPage(reply, 200, deviceConfirmPage({ ...outcome, user, csrf: pageSessions.csrf(reply) }));
+    return sendPage(reply, 200, deviceConfirmPage({ ...outcome, user, csrf: pageSessions.csrf(reply), operatorName: deps.operatorName }));
   };
 
   scope.get(PATHS.device, { schema: { hide: true } }, async (request, reply) => {

@@ -19,6 +19,8 @@ const OWNER: Record<string, string> = {
   pending_sign_ins: 'accounts',
   audit_events: 'audit',
   oauth_clients: 'clients',
+  client_logos: 'clients',
+  client_errors: 'clients',
   oauth_grants: 'consent',
   oauth_budgets: 'consent',
   budget_reservations: 'consent',

@@ -21,12 +21,16 @@ export interface DeviceDecisionDeps {
   consents: ConsentRecorder;
   audit: AuditService;
   transact: Transactor;
+  /** How many users have allowed a client (SPEC §12: shown on the page). */
+  allowedBy: (clientId: string) => Promise<number>;
 }
 
 /** What the confirmation page shows (RFC 8628 §5.4), with the one-time id its decision must present. */
 export interface DeviceConfirmation {
   client: RegisteredClient;
   ownerName: string | null;
+  /** How many users have a grant for it (SPEC §12). */
+  allowedBy: number;
   scopes: string[];
   audience: Audience;
   /** As shown on the device: two groups of four letters joined by a dash. */
@@ -105,6 +109,7 @@ export class DeviceDecisions {
       kind: 'confirm',
       client,
       ownerName: client.ownerId === null ? null : (owner?.username ?? 'unknown'),
+      allowedBy: await this.deps.allowedBy(client.clientId),
       scopes: parseScopes(row.scopes),
       audience: parseAudience(row.resources),
       code: displayUserCode(code),

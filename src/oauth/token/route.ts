@@ -5,7 +5,7 @@ import type { ClientAuthenticator } from '../protocol/client-auth.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 import { deviceCodeGrant } from './grants/device-code.js';
-import { DEVICE_CODE_GRANT, grantRefusal, mayUseGrant } from '../../clients/rules.js';
+import { DEVICE_CODE_GRANT, grantRefusal, mayUseGrant, suspendedRefusal } from '../../clients/rules.js';
 import type { GrantContext, GrantHandler } from './grants/types.js';
 import { API } from '../../paths.js';
 
@@ -38,6 +38,8 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
       const { client } = await authenticate(request, reply, params);
       const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
       if (!grant) throw new OAuthError('unsupported_grant_type', `Supported grant types: ${Object.keys(GRANTS).join(', ')}.`);
+      const suspended = suspendedRefusal(client);
+      if (suspended !== null) throw new OAuthError('unauthorized_client', suspended);
       // The one rule for every grant, refresh_token included (RFC 6749 §5.2 unauthorized_client; SPEC §9 grantTypes).
       if (!mayUseGrant(client, grantType)) throw new OAuthError('unauthorized_client', grantRefusal(grantType));
       // One literal, no rest pattern or spread: one hidden class for every request (bench/NOTES.md).
