@@ -49,14 +49,17 @@ describe.skipIf(!HAVE_CHROMIUM)('apps people can trust, in Chromium', () => {
     const logo = page.locator('img.app-logo');
     const src = await logo.getAttribute('src');
     expect(new URL(src!, ts.url).origin).toBe(new URL(ts.url).origin);
-    await expect.poll(() => logo.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(1);
+    await expect.poll(() => logo.evaluate((img) => { const image = img as unknown as { complete: boolean; naturalWidth: number }; return image.complete && image.naturalWidth; })).toBe(1);
     expect(foreignImages).toEqual([]);
 
     const verified = await runCli(['clients', 'verify', '--client-id', client.clientId], { DATABASE_URL: ts.database.url, LOG_LEVEL: 'silent' });
     expect(verified.code).toBe(0);
     expect(verified.stdout).toContain(`Verified Pixel Writer (${client.clientId}).`);
 
+    // OPERATOR_NAME's default: the host of PUBLIC_URL with its port.
     const operator = new URL(ts.config.publicUrl).host;
+    expect(operator).toMatch(/:\d+$/);
+    expect(ts.config.operatorName).toBe(operator);
     await expect
       .poll(async () => {
         await page.goto(consent);
