@@ -21,7 +21,6 @@ type UriField = keyof typeof BRANDING_URI_FIELDS;
 export const BRANDING_URI_MAX = 2048;
 export const CONTACTS_MAX = 10;
 
-export const NO_BRANDING: Branding = Object.freeze({ logoUri: null, clientUri: null, policyUri: null, tosUri: null, contacts: [] }) as Branding;
 
 /**
  * Why a branding URI is refused, or null. https only, as pages link to it and

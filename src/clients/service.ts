@@ -83,7 +83,7 @@ export function toRegisteredClient(row: ClientRow): RegisteredClient {
 }
 
 /** The path Serika serves a client's stored logo at; `v` changes with every fetch, so it may be cached long. */
-export function logoPath(clientId: string, fetchedAt: number): string {
+function logoPath(clientId: string, fetchedAt: number): string {
   return `${CLIENT_LOGO_PREFIX}${encodeURIComponent(clientId)}/logo?v=${fetchedAt.toString(36)}`;
 }
 

@@ -79,7 +79,7 @@ export interface OAuthClientsTable {
 }
 
 /** The logo Serika fetched once for a client (SPEC §12), when it was a PNG, JPEG or WebP. */
-export interface ClientLogosTable {
+interface ClientLogosTable {
   client_id: string;
   content_type: string;
   bytes: Buffer;
@@ -87,7 +87,7 @@ export interface ClientLogosTable {
 }
 
 /** A client's recent authorization and token errors (SPEC §12), at most 100 per client. */
-export interface ClientErrorsTable {
+interface ClientErrorsTable {
   id: Generated<number>;
   client_id: string;
   created_at: number;

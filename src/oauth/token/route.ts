@@ -28,7 +28,7 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
         tags: ['oauth'],
         summary: 'Token endpoint (RFC 6749 §3.2)',
         description:
-          'grant_type=authorization_code (code, redirect_uri, code_verifier), refresh_token or urn:ietf:params:oauth:grant-type:device_code, each only for a client whose grantTypes include it (otherwise 400 unauthorized_client). Client authentication: client_secret_basic, client_secret_post, or none (public clients, client_id only). Form-urlencoded or JSON.',
+          'grant_type=authorization_code (code, redirect_uri, code_verifier), refresh_token or urn:ietf:params:oauth:grant-type:device_code, each only for a client whose grantTypes include it (otherwise 400 unauthorized_client, as for an app the operator suspended). Client authentication: client_secret_basic, client_secret_post, or none (public clients, client_id only). Form-urlencoded or JSON.',
       },
     },
     async (request, reply) => {

@@ -61,7 +61,7 @@ export function appIdentity(view: AppIdentity): Html {
   return html`<div class="app-identity">
   ${appLogo(client)}
   <div>
-    ${home === null ? '' : html`<p class="muted"><a href="${client.clientUri!}" rel="noopener noreferrer" target="_blank" class="mono">${home}</a></p>`}
+    ${home === null ? '' : html`<p class="muted"><a href="${client.clientUri}" rel="noopener noreferrer" target="_blank" class="mono">${home}</a></p>`}
     <p class="muted">${registeredBy(view)} · ${client.kind === 'metadata_document' ? 'first seen' : 'since'} ${day(client.createdAt)} · ${people(view.allowedBy)}</p>
     ${links.length ? html`<p class="muted">${links.map((link, i) => html`${i ? ' · ' : ''}${link}`)}</p>` : ''}
   </div>
