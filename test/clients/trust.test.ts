@@ -210,5 +210,35 @@ describe.each(DIALECTS)('apps people can trust (%s)', (dialect) => {
       expect(page).not.toContain(bogus);
       expect(page).not.toContain('v'.repeat(50));
     });
+
+    it('records authorization errors too, and keeps the last 100 per client', async () => {
+      const response = await user.agent.fetch(authorizeUrl(dev, standardParams(client, pkce().challenge, { scope: 'nonsense' })));
+      expect(new URL(response.headers.get('location')!).searchParams.get('error')).toBe('invalid_scope');
+      await dev.services.clientErrors.flush();
+      expect((await dev.services.clientErrors.list(client.clientId))[0]).toMatchObject({ endpoint: 'authorize', error: 'invalid_scope', redirectUri: client.redirectUri });
+      for (let i = 0; i < 105; i++) dev.services.clientErrors.record({ clientId: client.clientId, endpoint: 'token', error: 'invalid_grant', description: `n${i}`, redirectUri: null });
+      // An unknown client's error is dropped, never a failure.
+      dev.services.clientErrors.record({ clientId: 'client_unknown', endpoint: 'token', error: 'invalid_client', description: null, redirectUri: null });
+      await dev.services.clientErrors.flush();
+      const kept = await dev.services.clientErrors.list(client.clientId);
+      expect(kept).toHaveLength(100);
+      expect(kept[0]!.description).toBe('n104');
+      expect(kept[99]!.description).toBe('n5');
+      const rows = await dev.services.storage.db.selectFrom('client_errors').select('id').where('client_id', '=', client.clientId).execute();
+      expect(rows).toHaveLength(100);
+    });
+
+    it('takes the branding fields from the dashboard form, by the rules of the API', async () => {
+      const agent = await signIn(dev, owner.username);
+      const page = await (await agent.fetch(`/dashboard/clients/${client.clientId}`)).text();
+      const csrf = /name="_csrf" value="([^"]*)"/.exec(page)![1]!;
+      const fields = { _csrf: csrf, name: 'Trusty', redirect_uri: client.redirectUri, scope: 'profile', id_token_signing_alg: 'RS256', client_uri: 'https://trusty.example.com/', policy_uri: '', tos_uri: '', logo_uri: '' };
+      const refused = await agent.fetch(`/dashboard/clients/${client.clientId}`, { form: { ...fields, contacts: 'not an address' } });
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).toContain('contacts must hold e-mail addresses');
+      const saved = await agent.fetch(`/dashboard/clients/${client.clientId}`, { form: { ...fields, contacts: 'a@trusty.example.com\nb@trusty.example.com' } });
+      expect(saved.status).toBe(200);
+      expect(await dev.services.clients.get(owner.userId, client.clientId)).toMatchObject({ contacts: ['a@trusty.example.com', 'b@trusty.example.com'], policyUri: null, logoUri: null, logoUrl: null });
+    });
   });
 });
