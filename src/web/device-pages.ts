@@ -45,6 +45,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
   const refused = (reply: FastifyReply, user: SessionUser, typed: string, refusal: Refusal) => {
     const csrf = pageSessions.csrf(reply);
     const code = typed.slice(0, 64);
+    if (refusal.kind === 'suspended') return sendErrorPage(reply, 403, 'unauthorized_client', refusal.message);
     if (refusal.kind === 'wait') return sendPage(reply, 429, deviceCodeForm({ user, csrf, code, error: `Too many wrong codes. Try again in ${minutes(refusal.ms)}.` }));
     const { left } = refusal;
     const error = left > 0 ? `That code is not valid or has expired. Check it on your device (${left} more ${left === 1 ? 'try' : 'tries'} before a 10-minute wait).` : 'Too many wrong codes. Try again in 10 minutes.';
@@ -89,6 +90,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
     switch (outcome.kind) {
       case 'wait':
       case 'wrong':
+      case 'suspended':
         return refused(reply, user, typed, outcome);
       case 'unconfirmed':
         return sendErrorPage(reply, 400, 'invalid_request', 'This decision did not come from the confirmation page for this code, or that page is too old. Enter the code again.');

@@ -211,6 +211,21 @@ describe.each(DIALECTS)('apps people can trust (%s)', (dialect) => {
       expect(page).not.toContain('v'.repeat(50));
     });
 
+    it('a suspended app gets no device confirmation and no new device code', async () => {
+      const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
+      const created = await call('POST', `${dev.api}/oauth/clients`, { key: owner.key, json: { name: 'Telly', public: true, redirectUris: [], scopes: ['profile'], grantTypes: [DEVICE] } });
+      const clientId = created.json.clientId as string;
+      const started = await call('POST', `${dev.api}/oauth/device_authorization`, { json: { client_id: clientId, scope: 'profile' } });
+      expect(started.status).toBe(200);
+      await dev.services.clientTrust.suspend(clientId, null);
+      const page = await user.agent.fetch(`/device?user_code=${encodeURIComponent(started.json.user_code)}`);
+      expect(page.status).toBe(403);
+      expect(await page.text()).toContain('Telly');
+      const again = await call('POST', `${dev.api}/oauth/device_authorization`, { json: { client_id: clientId, scope: 'profile' } });
+      expect(again.status).toBe(400);
+      expect(again.json.error).toBe('unauthorized_client');
+    });
+
     it('records authorization errors too, and keeps the last 100 per client', async () => {
       const response = await user.agent.fetch(authorizeUrl(dev, standardParams(client, pkce().challenge, { scope: 'nonsense' })));
       expect(new URL(response.headers.get('location')!).searchParams.get('error')).toBe('invalid_scope');
