@@ -196,7 +196,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     mayMailTo: async (key) => (await takeMailAllowance(rateCounter, config.rateLimitMail, `mail:to:${key}`)) === null,
   });
   const users = new UsersService(storage.db, now, audit, invalidations, emailVerification);
-  const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter, logos }) : null;
+  const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter, logos, current: (id) => clients.findRegistered(id) }) : null;
   const secondFactors = new SecondFactors(storage.db, keyEncryption, audit, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
   const usage = new UsageService(storage.db, now, transact);

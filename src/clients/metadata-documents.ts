@@ -109,6 +109,11 @@ export interface MetadataDocumentsOptions {
   feed?: InvalidationFeed | null;
   /** Counts fetches for DOCUMENT_FETCH_LIMITS; null: unthrottled. */
   counter?: FetchCounter | null;
+  /**
+   * The client as stored now, through the clients' feed-exact cache: the operator's verification or
+   * suspension (SPEC §12) changes the row, never the document, so a fresh document's client is read here.
+   */
+  current?: (clientId: string) => Promise<RegisteredClient | undefined>;
   /** Fetches a document's logo_uri when it is new or changed (SPEC §12); null: logos are not fetched. */
   logos?: ClientLogos | null;
 }
@@ -136,7 +141,7 @@ export class MetadataDocuments {
     if (problem) throw new ClientIdDocumentError('invalid_request', `client_id ${clientId.slice(0, 200)} ${problem} to be a client ID metadata document URL.`);
     const now = this.now();
     const cached = this.cache.get(clientId);
-    if (cached && cached.freshUntil > now) return cached.client;
+    if (cached && cached.freshUntil > now) return (await this.options.current?.(clientId)) ?? cached.client;
     const row = await this.repo.findById(clientId);
     if (row && row.kind === 'metadata_document' && (row.metadata_expires_at ?? 0) > now) {
       const client = toRegisteredClient(row);

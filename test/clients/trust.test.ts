@@ -226,6 +226,27 @@ describe.each(DIALECTS)('apps people can trust (%s)', (dialect) => {
       expect(again.json.error).toBe('unauthorized_client');
     });
 
+    it('a metadata document brings its logo and host; suspending it shows the suspended page at once', async () => {
+      const clientId = `${logos.origin}/client.json`;
+      const params = { response_type: 'code', client_id: clientId, redirect_uri: 'http://127.0.0.1:9/callback', scope: 'profile', code_challenge: pkce().challenge, code_challenge_method: 'S256' };
+      const consent = await user.agent.fetch(authorizeUrl(dev, params));
+      expect(consent.status).toBe(200);
+      const html = await consent.text();
+      expect(html).toContain('Serika has not verified this app.');
+      expect(html).toContain(`Described by its metadata document at <span class="mono">127.0.0.1:${new URL(logos.origin).port}</span>`);
+      expect(html).toContain('agent.example.com');
+      expect(html).toMatch(/<img class="app-logo" src="\/clients\/http%3A%2F%2F127\.0\.0\.1%3A\d+%2Fclient\.json\/logo\?v=/);
+      const src = /<img class="app-logo" src="([^"]+)"/.exec(html)![1]!.replace(/&amp;/g, '&');
+      const image = await fetch(dev.url + src);
+      expect(image.headers.get('content-type')).toBe('image/png');
+
+      await dev.services.clientTrust.suspend(clientId, null);
+      const refused = await user.agent.fetch(authorizeUrl(dev, params));
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toContain('Doc Agent');
+      await dev.services.clientTrust.unsuspend(clientId, null);
+    });
+
     it('records authorization errors too, and keeps the last 100 per client', async () => {
       const response = await user.agent.fetch(authorizeUrl(dev, standardParams(client, pkce().challenge, { scope: 'nonsense' })));
       expect(new URL(response.headers.get('location')!).searchParams.get('error')).toBe('invalid_scope');

@@ -6,7 +6,8 @@ export const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAA
 
 /**
  * A loopback site serving logos (SPEC §12 tests): /logo.png a real PNG; /fake.png SVG text labelled image/png (wrong
- * magic bytes); /big.png a PNG header padded past 100 KB. Counts the requests each path got.
+ * magic bytes); /big.png a PNG header padded past 100 KB; /client.json a client ID metadata document naming
+ * /logo.png as its logo. Counts the requests each path got.
  */
 export async function startLogoServer(): Promise<{ origin: string; hits: Map<string, number>; close(): Promise<void> }> {
   const hits = new Map<string, number>();
@@ -18,6 +19,11 @@ export async function startLogoServer(): Promise<{ origin: string; hits: Map<str
   const server: Server = createServer((request, response) => {
     const path = request.url ?? '';
     hits.set(path, (hits.get(path) ?? 0) + 1);
+    if (path === '/client.json') {
+      const origin = `http://${request.headers.host}`;
+      const document = { client_id: `${origin}/client.json`, client_name: 'Doc Agent', redirect_uris: ['http://127.0.0.1:9/callback'], logo_uri: `${origin}/logo.png`, client_uri: 'https://agent.example.com' };
+      return response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600' }).end(JSON.stringify(document));
+    }
     const body = bodies[path];
     if (!body) return response.writeHead(404).end();
     response.writeHead(200, { 'content-type': 'image/png', 'content-length': body.length }).end(body);
