@@ -52,6 +52,8 @@ import { authorizePages } from './web/authorize-pages.js';
 import { endSessionPages } from './web/end-session-pages.js';
 import { devicePages } from './web/device-pages.js';
 import { dashboardRoutes } from './web/dashboard/index.js';
+import { adminRoutes } from './web/admin/index.js';
+import { adminApiRoutes } from './admin/routes.js';
 import { pageHeaders } from './web/layout.js';
 import { sendPageError } from './web/page-errors.js';
 import { PageSessions, protectFormPosts } from './web/session.js';
@@ -213,6 +215,12 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     { prefix: API_BASE },
   );
 
+  // SPEC §12: the admin API, at the origin root, with an admin's API key (OpenAI-style errors, by its path).
+  await app.register(async (admin) => {
+    requireApiKey(admin, services.apiKeys, config.publicUrl);
+    await adminApiRoutes(admin, { userAdmin: services.userAdmin, storage: services.storage });
+  });
+
   await app.register(async (mcp) =>
     mcpRoutes(mcp, { store: services.oauth, characters: services.characters, gateway: services.gateway, publicUrl: config.publicUrl }),
   );
@@ -257,6 +265,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());
     await pages.register(dashboardRoutes, services);
+    await pages.register(adminRoutes, services);
   });
 
   app.addHook('onClose', async () => closeServices(services));

@@ -81,3 +81,24 @@ export const DASHBOARD = {
   activity: '/dashboard/activity',
   account: '/dashboard/account',
 } as const;
+
+/** The operator's console (SPEC §12), at the origin root: pages for admins, and their API for admins' keys. */
+export const ADMIN = {
+  root: '/admin',
+  reauth: '/admin/reauth',
+  users: '/admin/users',
+  user: '/admin/users/:id',
+  apps: '/admin/apps',
+  app: '/admin/apps/:clientId',
+  usage: '/admin/usage',
+  audit: '/admin/audit',
+  signingKeys: '/admin/signing-keys',
+} as const;
+
+export const ADMIN_API = {
+  base: '/admin/api',
+  users: '/admin/api/users',
+  userSuspend: '/admin/api/users/:id/suspend',
+  userUnsuspend: '/admin/api/users/:id/unsuspend',
+  clients: '/admin/api/clients',
+} as const;

@@ -7,6 +7,7 @@ import { SessionsService } from './accounts/sessions.js';
 import { PendingSignIns } from './accounts/pending-sign-ins.js';
 import { SecondFactors } from './accounts/second-factors/service.js';
 import { UsersService } from './accounts/users-service.js';
+import { UserAdmin } from './accounts/user-admin.js';
 import { AccountMail } from './accounts/account-mail.js';
 import { EmailLinks } from './accounts/email-links.js';
 import { EmailVerification } from './accounts/email-verification.js';
@@ -79,6 +80,8 @@ export interface Services {
   pendingSignIns: PendingSignIns;
   /** TOTP factors and recovery codes (SPEC §11). */
   secondFactors: SecondFactors;
+  /** Roles and suspension: what an admin does to users (SPEC §12). */
+  userAdmin: UserAdmin;
   throttle: LoginThrottle;
   grants: GrantsService;
   /** Budgets inside the grant (SPEC §10). */
@@ -196,6 +199,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     mayMailTo: async (key) => (await takeMailAllowance(rateCounter, config.rateLimitMail, `mail:to:${key}`)) === null,
   });
   const users = new UsersService(storage.db, now, audit, invalidations, emailVerification);
+  const sessions = new SessionsService(storage.db, now, audit);
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter, logos, current: (id) => clients.findRegistered(id) }) : null;
   const secondFactors = new SecondFactors(storage.db, keyEncryption, audit, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
@@ -229,6 +233,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
       db: storage.db,
       links: emailLinks,
       pendingSignIns,
+      sessions,
       hashPassword,
       outbox: mailOutbox,
       mail: accountMail,
@@ -250,9 +255,18 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     clientTrust: new ClientTrust(storage.db, (trx, clientId) => oauth.revocation.client(trx, clientId), audit, invalidations, now),
     logos,
     clientErrors,
-    sessions: new SessionsService(storage.db, now, audit),
+    sessions,
     pendingSignIns,
     secondFactors,
+    userAdmin: new UserAdmin({
+      db: storage.db,
+      dialect: storage.dialect,
+      now,
+      audit,
+      sessions,
+      pendingSignIns,
+      endTokens: (trx, userId) => oauth.revocation.user(trx, userId),
+    }),
     throttle: new LoginThrottle(storage.db, now),
     grants,
     budgets,

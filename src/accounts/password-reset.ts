@@ -1,3 +1,4 @@
+import type { SessionsService } from './sessions.js';
 import type { Kysely } from 'kysely';
 import type { AuditService } from '../audit/service.js';
 import { AppError } from '../errors.js';
@@ -16,6 +17,8 @@ export interface PasswordResetDeps {
   db: Kysely<Database>;
   links: EmailLinks;
   pendingSignIns: PendingSignIns;
+  /** Ends every session of the user in the reset's transaction (SessionsService.endAllForUser: the one way they end). */
+  sessions: Pick<SessionsService, 'endAllForUser'>;
   /** Argon2id (passwords.ts's hashPassword): a dependency so its calls can be counted. */
   hashPassword: (password: string) => Promise<string>;
   outbox: MailOutbox;
@@ -101,7 +104,7 @@ export class PasswordReset {
       if (!user || passwordStamp(user.password_hash) !== link.password_stamp) return { reset: false };
       await trx.updateTable('users').set({ password_hash: hash, updated_at: now() }).where('id', '=', link.user_id).execute();
       await links.deleteAll(trx, link.user_id, 'reset');
-      await trx.deleteFrom('sessions').where('user_id', '=', link.user_id).execute();
+      await this.deps.sessions.endAllForUser(link.user_id, trx);
       // A half-session is the old password's too: left alive, its second step would still open a session.
       await pendingSignIns.endAllForUser(link.user_id, trx);
       // To whoever got the link, even if the account's address changed since.

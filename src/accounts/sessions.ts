@@ -1,6 +1,6 @@
 import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
 import type { AuditService } from '../audit/service.js';
-import { notFound } from '../errors.js';
+import { AppError, notFound } from '../errors.js';
 import type { RequestOrigin } from '../http/request-context.js';
 import { randomSecret, sha256Hex } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
@@ -28,6 +28,8 @@ export interface SessionUser {
   authTime: number;
   /** How the session was established (RFC 8176): ID tokens' amr and acr, acr_values. */
   amr: AuthMethod[];
+  /** When the user last re-authenticated for the admin pages in this session (SPEC §12), else null. */
+  reauthAt: number | null;
 }
 
 /** Where a session was started from: the browser's User-Agent and the client address TRUST_PROXY gives. */
@@ -50,19 +52,51 @@ export type Ending = { handle: string } | 'others' | 'all';
 
 type Where = (eb: ExpressionBuilder<Database, 'sessions'>) => Expression<SqlBool>;
 
+/** Sessions that just ended, in the transaction that ended them: what a listener (back-channel logout) is told. */
+export interface EndedSession {
+  id_hash: string;
+  user_id: string;
+  user_agent: string | null;
+}
+
+/** Told of every session that ends, however it ends, inside the ending's transaction (sessions.onEnded). */
+export type SessionsEndedListener = (executor: Kysely<Database>, ended: readonly EndedSession[]) => Promise<void>;
+
+/** SPEC §12: a suspended user cannot sign in, by any path: every one starts its session through start(). */
+function suspendedError(): AppError {
+  return new AppError('account_suspended', 'This account is suspended. Contact the operator of this service.');
+}
+
 /**
  * Browser sessions live in the database, so any instance serves any step
  * (SPEC §2). The cookie holds a 256-bit random id; only its hash is stored.
  */
 export class SessionsService {
+  private readonly listeners: SessionsEndedListener[] = [];
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number,
     private readonly audit: AuditService,
   ) {}
 
-  /** A new session id every sign-in (UI-06): the previous one, if any, is destroyed. */
+  /** Registers a listener told of every ended session (see remove: the one way sessions end). */
+  onEnded(listener: SessionsEndedListener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Refuses a suspended user (SPEC §12). Every sign-in path passes here: start() checks before making a session,
+   * and the password path checks before a second step, so a suspended user is not asked for a code first.
+   */
+  async refuseSuspended(userId: string): Promise<void> {
+    const row = await this.db.selectFrom('users').select('suspended_at').where('id', '=', userId).executeTakeFirst();
+    if (row && row.suspended_at !== null) throw suspendedError();
+  }
+
+  /** A new session id every sign-in (UI-06): the previous one, if any, is destroyed. A suspended user gets none. */
   async start(userId: string, previous?: string, from: SessionOrigin = {}, amr: readonly AuthMethod[] = PASSWORD_ONLY): Promise<{ id: string; expiresAt: number }> {
+    await this.refuseSuspended(userId);
     if (previous) await this.end(previous);
     const id = randomSecret('');
     const now = this.now();
@@ -91,14 +125,29 @@ export class SessionsService {
     const row = await this.db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select(['users.id as userId', 'users.username as username', 'users.avatar as avatar', 'sessions.created_at as authTime', 'sessions.last_seen_at as lastSeenAt', 'sessions.amr as amr'])
+      .select([
+        'users.id as userId',
+        'users.username as username',
+        'users.avatar as avatar',
+        'sessions.created_at as authTime',
+        'sessions.last_seen_at as lastSeenAt',
+        'sessions.amr as amr',
+        'sessions.reauth_at as reauthAt',
+      ])
       .where('sessions.id_hash', '=', idHash)
       .where('sessions.expires_at', '>', now)
+      // A session started as its user was being suspended is no session (suspension ends them all, too).
+      .where('users.suspended_at', 'is', null)
       .executeTakeFirst();
     if (!row) return undefined;
-    const { lastSeenAt, amr, ...user } = row;
+    const { lastSeenAt, amr, reauthAt, ...user } = row;
     if (lastSeenAt === null || now - Number(lastSeenAt) >= LAST_SEEN_EVERY_MS) await this.markSeen(idHash, now);
-    return { ...user, amr: parseAmr(amr) };
+    return { ...user, authTime: Number(user.authTime), amr: parseAmr(amr), reauthAt: reauthAt === null ? null : Number(reauthAt) };
+  }
+
+  /** The session's user proved it again (the admin pages' check, SPEC §12): the time is kept on the session. */
+  async markReauthenticated(id: string): Promise<void> {
+    await this.db.updateTable('sessions').set({ reauth_at: this.now() }).where('id_hash', '=', sha256Hex(id)).execute();
   }
 
   /** Conditional, so instances serving the same session at once write it once. */
@@ -135,9 +184,12 @@ export class SessionsService {
     await this.remove((eb) => eb('id_hash', '=', sha256Hex(id)));
   }
 
-  /** Every session of the user (a password change, which says so in its own audit event). */
-  async endAllForUser(userId: string): Promise<void> {
-    await this.remove((eb) => eb('user_id', '=', userId));
+  /**
+   * Every session of the user ends (a password change or reset, a suspension: each says so in its own audit
+   * event), in the caller's transaction when it gives one. Returns how many ended.
+   */
+  async endAllForUser(userId: string, executor: Kysely<Database> = this.db): Promise<number> {
+    return (await this.remove((eb) => eb('user_id', '=', userId), executor)).length;
   }
 
   /**
@@ -163,9 +215,11 @@ export class SessionsService {
     }
   }
 
-  /** The one way sessions end, however chosen: returns what it ended. */
-  private async remove(where: Where): Promise<Array<{ id_hash: string; user_agent: string | null }>> {
-    return this.db.deleteFrom('sessions').where(where).returning(['id_hash', 'user_agent']).execute();
+  /** The one way sessions end, however chosen: returns what it ended, after telling the listeners (onEnded). */
+  private async remove(where: Where, executor: Kysely<Database> = this.db): Promise<EndedSession[]> {
+    const ended = await executor.deleteFrom('sessions').where(where).returning(['id_hash', 'user_id', 'user_agent']).execute();
+    if (ended.length > 0) for (const listener of this.listeners) await listener(executor, ended);
+    return ended;
   }
 
   /** Expired sessions, for the pruner. */

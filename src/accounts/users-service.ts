@@ -9,7 +9,7 @@ import { usernameKey, usernameProblem } from './usernames.js';
 import { UsersRepo, type UserRow } from './users-repo.js';
 import type { Kysely } from 'kysely';
 import type { InvalidationFeed } from '../storage/invalidations.js';
-import type { Database } from '../storage/schema.js';
+import type { Database, Role } from '../storage/schema.js';
 import type { AuditService } from '../audit/service.js';
 
 export interface User {
@@ -20,6 +20,10 @@ export interface User {
   verifiedEmail: string | null;
   avatar: string | null;
   createdAt: number;
+  /** SPEC §12: `user` or `admin`. */
+  role: Role;
+  /** When an admin suspended them (SPEC §12), else null. */
+  suspendedAt: number | null;
 }
 
 /** A user's profile claims: what userinfo and an ID token say of them beside the id. */
@@ -31,8 +35,17 @@ export interface NewUser {
   email?: string | null;
 }
 
-function toUser(row: UserRow): User {
-  return { id: row.id, username: row.username, email: row.email, verifiedEmail: row.verified_email_lower, avatar: row.avatar, createdAt: row.created_at };
+export function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    verifiedEmail: row.verified_email_lower,
+    avatar: row.avatar,
+    createdAt: Number(row.created_at),
+    role: row.role,
+    suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at),
+  };
 }
 
 export class UsersService {
@@ -68,6 +81,8 @@ export class UsersService {
       avatar: null,
       created_at: now,
       updated_at: now,
+      role: 'user',
+      suspended_at: null,
     };
     try {
       await this.db.transaction().execute(async (trx) => {
@@ -111,11 +126,14 @@ export class UsersService {
     await this.audit?.record({ type: 'password.changed', userId }, origin);
   }
 
-  /** Deletes the account; its keys, clients, grants, tokens, sessions, characters and usage go with it (foreign keys cascade). */
-  async delete(userId: string, origin?: RequestOrigin): Promise<void> {
+  /**
+   * Deletes the account; its keys, clients, grants, tokens, sessions, characters and usage go with it (foreign keys
+   * cascade). actorId: the admin who deleted it (SPEC §12), when it was not the user.
+   */
+  async delete(userId: string, origin?: RequestOrigin, actorId: string | null = null): Promise<void> {
     const row = await this.repo.findById(userId);
     await this.repo.delete(userId);
-    if (row) await this.audit?.record({ type: 'account.deleted', userId, detail: { username: row.username } }, origin);
+    if (row) await this.audit?.record({ type: 'account.deleted', userId, actorId, detail: { username: row.username } }, origin);
   }
 
   async findByUsername(username: string): Promise<User | undefined> {

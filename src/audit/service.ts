@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RequestOrigin } from '../http/request-context.js';
 import { randomId } from '../security/secrets.js';
@@ -47,6 +47,14 @@ export const AUDIT_EVENTS = {
   // At an app's request (RP-initiated logout: the app is named), or the user's from Signed-in devices (detail:
   // the ended session's handle and browser, and the session that ended it).
   'session.ended': 'A session was signed out',
+  // SPEC §12: an admin's actions (actorId: the admin; from the CLI: none) and what they refuse.
+  'sign_in.refused': 'A sign-in was refused: the account is suspended',
+  'account.suspended': 'Account suspended by an admin: every session and token ended',
+  'account.unsuspended': 'Account unsuspended by an admin',
+  'account.role_changed': 'Account role changed',
+  'second_factors.reset': 'Second factors reset by an admin',
+  'signing_keys.rotated': 'ID token signing keys rotated',
+  'admin.reauthenticated': 'An admin confirmed it is them to use the admin pages',
 } as const;
 
 type AuditEventType = keyof typeof AUDIT_EVENTS;
@@ -55,6 +63,8 @@ export interface AuditEvent {
   type: AuditEventType;
   userId: string | null;
   clientId?: string | null;
+  /** Who did it, when not the user it concerns: an admin (SPEC §12). */
+  actorId?: string | null;
   detail?: Record<string, string | number | null>;
 }
 
@@ -100,12 +110,13 @@ export class AuditService {
       ip: request?.ip ?? null,
       detail: JSON.stringify(event.detail ?? {}),
       created_at: this.now(),
+      actor_id: event.actorId ?? null,
     };
     await executor.insertInto('audit_events').values(row).execute();
     // A child with its own level: LOG_LEVEL filters the parent's lines, never this one. The request's logger
     // carries its id (reqId).
     const log = (request?.log ?? this.log)?.child({}, { level: 'info' });
-    log?.info({ audit: { type: event.type, id: row.id, userId: row.user_id, clientId: row.client_id, ip: row.ip, ...event.detail } }, `audit: ${event.type}`);
+    log?.info({ audit: { type: event.type, id: row.id, userId: row.user_id, clientId: row.client_id, actorId: row.actor_id, ip: row.ip, ...event.detail } }, `audit: ${event.type}`);
   }
 
   /**
@@ -131,14 +142,19 @@ export class AuditService {
   /** The user's own events, newest first. */
   async listForUser(userId: string, limit = 100): Promise<StoredAuditEvent[]> {
     const rows = await this.db.selectFrom('audit_events').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
-    return rows.map((r) => ({
-      id: r.id,
-      type: r.type as AuditEventType,
-      userId: r.user_id,
-      clientId: r.client_id,
-      ip: r.ip,
-      detail: JSON.parse(r.detail) as Record<string, string | number | null>,
-      createdAt: Number(r.created_at),
-    }));
+    return rows.map(toStored);
   }
+}
+
+export function toStored(r: Selectable<Database['audit_events']>): StoredAuditEvent {
+  return {
+    id: r.id,
+    type: r.type as AuditEventType,
+    userId: r.user_id,
+    clientId: r.client_id,
+    actorId: r.actor_id,
+    ip: r.ip,
+    detail: JSON.parse(r.detail) as Record<string, string | number | null>,
+    createdAt: Number(r.created_at),
+  };
 }

@@ -17,7 +17,13 @@ export interface UsersTable {
   avatar: string | null;
   created_at: number;
   updated_at: number;
+  /** SPEC §12: `user` or `admin`. */
+  role: Role;
+  /** When an admin suspended the user (SPEC §12); null: not suspended. */
+  suspended_at: number | null;
 }
+
+export type Role = 'user' | 'admin';
 
 export interface ApiKeysTable {
   id: string;
@@ -116,6 +122,8 @@ interface SessionsTable {
   last_seen_at: number | null;
   /** How the session was established: RFC 8176 amr values, space-separated; null = "pwd" (before 0018). */
   amr: string | null;
+  /** When the session's user last re-authenticated for the admin pages (SPEC §12); null: never. */
+  reauth_at: number | null;
 }
 
 /** A user's authenticator app (SPEC §11): the secret sealed with KEY_ENCRYPTION_SECRETS. */
@@ -322,6 +330,8 @@ interface AuditEventsTable {
   /** JSON: ids and names, never a secret. */
   detail: string;
   created_at: number;
+  /** Who did it when it is not the user it concerns: an admin (SPEC §12); null otherwise. */
+  actor_id: string | null;
 }
 
 export interface SigningKeysTable {

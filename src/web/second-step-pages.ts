@@ -54,6 +54,8 @@ export class SecondStep {
   /** Signs in, or sends the browser to the step still due. */
   async afterPassword(request: FastifyRequest, reply: FastifyReply, userId: string, returnTo: string | null): Promise<FastifyReply> {
     const { secondFactors, pageSessions, config, audit } = this.deps;
+    // A suspended user is refused before a second step is asked of them (the session's start refuses them too).
+    await pageSessions.refuseSuspended(userId);
     const amr: AuthMethod[] = ['pwd'];
     if ((await secondFactors.factorsOf(userId)).length > 0) {
       await pageSessions.startPending(request, reply, { userId, amr, stage: 'verify', returnTo });

@@ -81,6 +81,17 @@ export class PageSessions {
     return user;
   }
 
+  /** SPEC §12: refuses a suspended user before any step of a sign-in (SessionsService.refuseSuspended). */
+  async refuseSuspended(userId: string): Promise<void> {
+    await this.sessions.refuseSuspended(userId);
+  }
+
+  /** The signed-in user proved it again for the admin pages (SPEC §12). */
+  async markReauthenticated(request: FastifyRequest): Promise<void> {
+    const id = this.id(request);
+    if (id) await this.sessions.markReauthenticated(id);
+  }
+
   /**
    * UI-06: a new session id at every sign-in (the previous one ends), and a
    * new CSRF secret with it (the old cookie is dropped). SPEC §2: HttpOnly,

@@ -45,6 +45,7 @@ describe.each(DIALECTS)('password reset guards (%s)', (dialect) => {
         db: s.storage.db,
         links: s.emailLinks,
         pendingSignIns: s.pendingSignIns,
+        sessions: s.sessions,
         hashPassword: (password) => (hashes++, hashPassword(password)),
         outbox: s.mailOutbox,
         mail: new AccountMail(ts.config.publicUrl),

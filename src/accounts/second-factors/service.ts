@@ -142,6 +142,19 @@ export class SecondFactors {
     if (removed) await this.audit.record({ type: 'second_factor.removed', userId, detail: { factor: 'totp' } }, origin);
   }
 
+  /**
+   * An admin resets the user's second factors (SPEC §12: a user who lost them all): every factor and recovery code
+   * goes, set up or half set up; a factor kind added here (passkeys) goes with them. actorId: the admin.
+   */
+  async resetAll(userId: string, actorId: string | null, origin?: RequestOrigin): Promise<void> {
+    const factors = await this.factorsOf(userId);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('totp_factors').where('user_id', '=', userId).execute();
+      await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
+    });
+    await this.audit.record({ type: 'second_factors.reset', userId, actorId, detail: { factors: factors.join(' ') || null } }, origin);
+  }
+
   private seal(userId: string, secret: string): string {
     return this.encryption.seal(secret, sealContext(TOTP_SECRETS_COLUMN, userId));
   }

@@ -80,6 +80,19 @@ export class Revocation {
     await trx.deleteFrom('oauth_codes').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
   }
 
+  /**
+   * SPEC §12: the user was suspended. Every token they hold, with any app, dies, and nothing on its way to becoming
+   * one survives: codes, pending authorization requests, device codes they approved. Tokens of apps they own that
+   * other users hold are not theirs and live on. Runs in the suspension's transaction.
+   */
+  async user(trx: Kysely<Database>, userId: string): Promise<void> {
+    const result = await trx.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+    this.counted('user_suspended', await this.ended(trx, Number(result.numUpdatedRows), { kind: 'user', key: userId }));
+    await trx.deleteFrom('oauth_codes').where('user_id', '=', userId).execute();
+    await trx.deleteFrom('oauth_pending_requests').where('user_id', '=', userId).execute();
+    await trx.updateTable('oauth_device_codes').set({ status: 'denied' }).where('user_id', '=', userId).where('status', '=', 'approved').execute();
+  }
+
   /** Revokes the live tokens whose column holds the value, and announces what it ended, in one transaction. */
   private async where(column: 'family_id' | 'token_hash', value: string, event: Invalidation, reason: RevokeReason): Promise<number> {
     const count = await this.db.transaction().execute(async (trx) => {

@@ -19,6 +19,7 @@ import * as m0019 from './0019_amr_through_grants.js';
 import * as m0020 from './0020_session_devices.js';
 import * as m0021 from './0021_pending_sign_in_failures.js';
 import * as m0025 from './0025_trusted_apps.js';
+import * as m0026 from './0026_roles_and_suspension.js';
 import type { SerikaMigration } from './older-versions.js';
 
 /**
@@ -50,6 +51,7 @@ export const migrations: Record<string, SerikaMigration> = {
   '0020_session_devices': m0020,
   '0021_pending_sign_in_failures': m0021,
   '0025_trusted_apps': m0025,
+  '0026_roles_and_suspension': m0026,
 };
 
 /**
