@@ -76,6 +76,10 @@ export const PATHS = {
   openapi: '/docs/openapi.json',
 } as const;
 
+/** A client's logo, served from the origin root (SPEC §12): `${CLIENT_LOGO_PREFIX}:clientId/logo`. */
+export const CLIENT_LOGO_PREFIX = '/clients/';
+export const CLIENT_LOGO = `${CLIENT_LOGO_PREFIX}:clientId/logo`;
+
 /** The dashboard's sections; their sub-pages hang below each. */
 export const DASHBOARD = {
   overview: '/dashboard',

@@ -22,6 +22,9 @@ import { takeMailAllowance } from './mail/allowance.js';
 import { ClientsService } from './clients/service.js';
 import { MetadataDocuments } from './clients/metadata-documents.js';
 import { ClientRegistration } from './clients/registration.js';
+import { ClientLogos } from './clients/logos.js';
+import { ClientTrust } from './clients/client-trust.js';
+import { ClientErrorLog } from './clients/recent-errors.js';
 import { GrantsService } from './consent/grants.js';
 import { BudgetsService } from './consent/budgets.js';
 import { BudgetGuard } from './generation/budget-guard.js';
@@ -70,6 +73,12 @@ export interface Services {
   /** Client ID metadata documents (SPEC §8); null when CIMD=off. */
   documents: MetadataDocuments | null;
   registration: ClientRegistration;
+  /** The operator's verify/unverify/suspend/unsuspend of apps, each with its actor (SPEC §12). */
+  clientTrust: ClientTrust;
+  /** Client logos, fetched once and served from Serika's origin (SPEC §12). */
+  logos: ClientLogos;
+  /** Each client's recent authorization and token errors (SPEC §12), written in batches. */
+  clientErrors: ClientErrorLog;
   sessions: SessionsService;
   /** Half-sessions between the password and the second step (SPEC §11). */
   pendingSignIns: PendingSignIns;
@@ -146,6 +155,8 @@ export async function closeServices(services: Services): Promise<void> {
   await services.mailWorker.close();
   await services.upstream.close();
   await services.documents?.close();
+  await services.logos.close();
+  await services.clientErrors.close();
   services.redis?.disconnect();
 }
 
@@ -171,6 +182,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   );
   const audit = new AuditService(storage.db, now);
   const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.revocation.grant(trx, userId, clientId), audit);
+  const logos = new ClientLogos(storage.db, config.cimdAllowPrivate, invalidations, now);
+  const branding = { logos, allowHttp: config.cimdAllowPrivate };
   // SPEC §3: a removed scope ends the grants, codes and tokens holding it, together.
   const clients = new ClientsService(
     storage.db,
@@ -184,6 +197,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     audit,
     invalidations,
     config.tokenCache > 0 ? 1000 : 0,
+    branding,
   );
   const rateCounter = new RateCounter(redis);
   const mailOutbox = new MailOutbox(storage.db, now);
@@ -197,7 +211,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   });
   const users = new UsersService(storage.db, now, audit, invalidations, emailVerification);
   const sessions = new SessionsService(storage.db, now, audit);
-  const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
+  const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter, logos, current: (id) => clients.findRegistered(id) }) : null;
   const secondFactors = new SecondFactors(storage.db, keyEncryption, audit, now);
   const webauthnChallenges = new WebAuthnChallenges(storage.db, now);
   const passkeys = new Passkeys(storage.db, webauthnChallenges, relyingPartyOf(config.publicUrl), audit, now);
@@ -208,6 +222,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   // One way to record a consent, for the authorization endpoint and the device page alike.
   const consents = new ConsentRecorder(grants, budgets, (trx, clientId) => clients.markGranted(clientId, trx));
   const devices = new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry);
+  const clientErrors = new ClientErrorLog(storage.db, now);
   const clientName = async (clientId: string) => (await clients.findRegistered(clientId))?.name ?? null;
   const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs, tracing });
   const responseOwners = new ResponseOwners(storage.db, now);
@@ -253,7 +268,10 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     idTokens,
     clients,
     documents,
-    registration: new ClientRegistration(storage.db, now, audit),
+    registration: new ClientRegistration(storage.db, now, audit, branding),
+    clientTrust: new ClientTrust(storage.db, (trx, clientId) => oauth.revocation.client(trx, clientId), audit, invalidations, now),
+    logos,
+    clientErrors,
     sessions,
     pendingSignIns,
     secondFactors,
@@ -282,6 +300,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
       consents,
       audit,
       transact: ownTransaction(storage.db),
+      allowedBy: (clientId) => grants.countForClient(clientId),
     }),
     authorization: new AuthorizationService({
       clients,
@@ -296,6 +315,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
       now,
       idTokenHintSubject: (token) => idTokens.hintSubject(token),
       hasSecondFactor: async (userId) => (await secondFactors.factorsOf(userId)).length > 0,
+      errors: clientErrors,
     }),
     characters: new CharactersService(storage.db, now),
     usage,

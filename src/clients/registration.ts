@@ -7,6 +7,7 @@ import type { AuditService } from '../audit/service.js';
 import { readApplicationType } from './application-type.js';
 import { ownerlessClientRow, readClientMetadata } from './client-metadata.js';
 import { ClientsRepo } from './repo.js';
+import type { BrandingDeps } from './service.js';
 
 /** Shown where a registered client gives no client_name. */
 const UNNAMED_APP = 'Unnamed app';
@@ -23,13 +24,15 @@ export class ClientRegistration {
     db: Kysely<Database>,
     private readonly now: () => number = Date.now,
     private readonly audit: AuditService | null = null,
+    /** SPEC §12: the logo fetcher (null: none), and whether branding URIs may be http (CIMD_ALLOW_PRIVATE). */
+    private readonly branding: BrandingDeps = { logos: null, allowHttp: false },
   ) {
     this.repo = new ClientsRepo(db);
   }
 
   /** RFC 7591 §3.2.1: the client information response, the metadata as registered. */
   async register(input: unknown, origin?: RequestOrigin): Promise<Record<string, unknown>> {
-    const metadata = readClientMetadata(input);
+    const metadata = readClientMetadata(input, this.branding.allowHttp);
     const applicationType = readApplicationType((input as Record<string, unknown>).application_type, metadata.redirectUris);
     const isPublic = metadata.authMethod === 'none';
     const secret = isPublic ? null : randomSecret(PREFIX.clientSecret);
@@ -60,6 +63,8 @@ export class ClientRegistration {
       now,
     );
     await this.repo.insert(row);
+    // A logo that cannot be had leaves the app without one; the registration still succeeds (SPEC §12).
+    await this.branding.logos?.follow(row.id, undefined, row.logo_uri, origin?.log);
     await this.audit?.record({ type: 'client.registered', userId: null, clientId: row.id, detail: { name: row.name } }, origin);
     return {
       client_id: row.id,

@@ -21,6 +21,8 @@ const OWNER: Record<string, string> = {
   webauthn_challenges: 'accounts',
   audit_events: 'audit',
   oauth_clients: 'clients',
+  client_logos: 'clients',
+  client_errors: 'clients',
   oauth_grants: 'consent',
   oauth_budgets: 'consent',
   budget_reservations: 'consent',

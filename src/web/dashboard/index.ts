@@ -39,7 +39,7 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
   });
 
   await keysPages(scope, s.apiKeys);
-  await clientsPages(scope, { clients: s.clients, grants: s.grants, config: s.config });
+  await clientsPages(scope, { clients: s.clients, grants: s.grants, config: s.config, clientErrors: s.clientErrors });
   await appsPages(scope, { grants: s.grants, usage: s.usage, oauth: s.oauth, budgets: s.budgets, audit: s.audit });
   await charactersPages(scope, s.characters);
   await usagePages(scope, { usage: s.usage, now: s.now });
