@@ -7,7 +7,7 @@ import { SecondFactors } from '../../src/accounts/second-factors/service.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { Agent, PASSWORD, hiddenField, signIn } from '../helpers/oauth.js';
 import { seedUser, startTestServer, type TestServer } from '../helpers/server.js';
-import { enrollTotp, postPassword, postSecondStep, shownRecoveryCodes, shownSecret, totpCode } from '../helpers/two-factor.js';
+import { enrollTotp, openTotpSetup, postPassword, postSecondStep, shownRecoveryCodes, shownSecret, totpCode } from '../helpers/two-factor.js';
 
 const KEY_SECRET = 'k'.repeat(40);
 
@@ -58,20 +58,25 @@ describe.each(DIALECTS)('second factors: TOTP, recovery codes, the second step (
       expect(account).toContain('Two-factor authentication');
       expect(account).toContain('Set up authenticator app');
 
+      // No secret before the password; a wrong one shows none either (a stolen session can neither read nor plant one).
+      const ask = await (await first.fetch('/dashboard/account/two-factor/setup')).text();
+      expect(ask).not.toContain('totp-secret');
+      for (const password of ['', 'not the password', '123456']) {
+        const refused = await first.fetch('/dashboard/account/two-factor/setup/password', { form: { _csrf: hiddenField(ask, '_csrf'), password } });
+        expect(refused.status).toBe(400);
+        const text = await refused.text();
+        expect(text).toContain('That is not your password.');
+        expect(text).not.toContain('totp-secret');
+      }
+      expect((await first.fetch('/dashboard/account/two-factor/setup', { form: { _csrf: hiddenField(ask, '_csrf'), code: '123456' } })).status).toBe(403);
+      expect(await events(user.userId)).toContainEqual({ type: 'second_factor.add_refused', detail: { factor: 'password' } });
+
       // A wrong confirmation code turns nothing on.
-      const setup = await (await first.fetch('/dashboard/account/two-factor/setup')).text();
+      const setup = await openTotpSetup(first);
       const secret = shownSecret(setup);
-      const wrong = await first.fetch('/dashboard/account/two-factor/setup', { form: { _csrf: hiddenField(setup, '_csrf'), code: totpCode(secret, 5), password: PASSWORD } });
+      const wrong = await first.fetch('/dashboard/account/two-factor/setup', { form: { _csrf: hiddenField(setup, '_csrf'), code: totpCode(secret, 5) } });
       expect(wrong.status).toBe(400);
       expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual([]);
-      // A right code without the password turns nothing on either (a stolen session cannot lock the owner out).
-      for (const password of ['', 'not the password', totpCode(secret)]) {
-        const refused = await first.fetch('/dashboard/account/two-factor/setup', { form: { _csrf: hiddenField(setup, '_csrf'), code: totpCode(secret), password } });
-        expect(refused.status).toBe(400);
-        expect(await refused.text()).toContain('That is not your password.');
-      }
-      expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual([]);
-      expect(await events(user.userId)).toContainEqual({ type: 'second_factor.add_refused', detail: { factor: 'password' } });
 
       // Another browser signed in with the password alone: turning the factor on ends it, not this one.
       const other = await signIn(ts, user.username);

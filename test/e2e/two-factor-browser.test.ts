@@ -46,12 +46,16 @@ describe.skipIf(!HAVE_CHROMIUM)('two-factor authentication in a real browser', (
     await page.getByRole('heading', { name: 'Two-factor authentication' }).waitFor();
     await page.getByRole('link', { name: 'Set up authenticator app' }).click();
     await page.getByRole('heading', { name: 'Set up authenticator app' }).waitFor();
+    // The password first: no secret is shown before it.
+    expect(await page.locator('#totp-secret').count()).toBe(0);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.locator('#totp-secret').waitFor();
     const qr = page.getByRole('img', { name: /QR code/ });
     expect(await qr.locator('svg').count()).toBe(1);
     expect((await qr.boundingBox())!.width).toBeGreaterThan(100);
     const secret = (await page.locator('#totp-secret').textContent())!.trim();
     await page.getByLabel('Code from the app').fill(totpCode(secret));
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await page.screenshot({ path: 'test-results/two-factor-setup.png', fullPage: true });
     await page.getByRole('button', { name: 'Turn on' }).click();
     await page.getByRole('heading', { name: 'Two-factor authentication is on' }).waitFor();

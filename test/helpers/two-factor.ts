@@ -19,22 +19,35 @@ export function shownRecoveryCodes(page: string): string[] {
 }
 
 /**
- * Turns the authenticator app on from the Account page with the current code and the password; returns the
+ * Turns the authenticator app on from the Account page (the password, then the current code); returns the
  * secret, the code that confirmed it (used: never accepted again) and the recovery codes shown once.
  * The next code a sign-in may use is totpCode(secret, 1).
  */
 export async function enrollTotp(agent: Agent, password = PASSWORD): Promise<{ secret: string; used: string; codes: string[] }> {
-  const setup = await agent.fetch('/dashboard/account/two-factor/setup');
-  expect(setup.status).toBe(200);
-  const page = await setup.text();
-  expect(page).toContain('<svg'); // the QR code, drawn by Serika itself
+  const page = await openTotpSetup(agent, password);
   const secret = shownSecret(page);
   const used = totpCode(secret);
-  const done = await agent.fetch('/dashboard/account/two-factor/setup', { form: { _csrf: hiddenField(page, '_csrf'), code: used, password } });
+  const done = await agent.fetch('/dashboard/account/two-factor/setup', { form: { _csrf: hiddenField(page, '_csrf'), code: used } });
   expect(done.status).toBe(200);
   const codes = shownRecoveryCodes(await done.text());
   expect(codes).toHaveLength(10);
   return { secret, used, codes };
+}
+
+/** The set-up's steps up to the QR code: the password unless this session gave it lately (no secret is shown before it), then the page with the secret. */
+export async function openTotpSetup(agent: Agent, password = PASSWORD): Promise<string> {
+  const first = await agent.fetch('/dashboard/account/two-factor/setup');
+  expect(first.status).toBe(200);
+  const ask = await first.text();
+  // A session that gave the password in the last 10 minutes sees the secret at once.
+  if (ask.includes('totp-secret')) return ask;
+  const given = await agent.fetch('/dashboard/account/two-factor/setup/password', { form: { _csrf: hiddenField(ask, '_csrf'), password } });
+  expect(given.status).toBe(303);
+  const setup = await agent.fetch('/dashboard/account/two-factor/setup');
+  expect(setup.status).toBe(200);
+  const page = await setup.text();
+  expect(page).toContain('<svg'); // the QR code, drawn by Serika itself
+  return page;
 }
 
 /** Posts a code on the second step's page (the agent holds the half-session); returns the response. */

@@ -91,7 +91,15 @@ describe.each(DIALECTS)('admin console (%s)', (dialect) => {
       expect((await reauth(agent)).status).toBe(303);
       const user = await seedUser(ts, `gone_${dialect}`);
       const path = `/admin/users/${user.userId}`;
+      // A passkey is a factor the reset must take too: one an intruder added would otherwise still sign in alone.
+      await ts.services.storage.db
+        .insertInto('webauthn_credentials')
+        .values({ id: `cred_${dialect}`, user_id: user.userId, name: 'Planted', public_key: 'pk', counter: 0, transports: null, multi_device: 0, backed_up: 0, created_at: Date.now(), last_used_at: null })
+        .execute();
+      expect(await ts.services.secondFactors.factorsOf(user.userId)).toContain('passkey');
       expect((await post(agent, path, `${path}/reset-factors`)).status).toBe(303);
+      expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual([]);
+      expect(await ts.services.storage.db.selectFrom('webauthn_credentials').select('id').where('user_id', '=', user.userId).execute()).toEqual([]);
       expect((await post(agent, '/admin/signing-keys', '/admin/signing-keys/rotate')).status).toBe(303);
       expect((await post(agent, path, `${path}/delete`, { confirm: 'not the name' })).status).toBe(400);
       expect((await post(agent, path, `${path}/delete`, { confirm: user.username })).status).toBe(303);

@@ -155,6 +155,9 @@ export class SecondFactors {
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('totp_factors').where('user_id', '=', userId).execute();
       await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
+      // Passkeys too (security review): one an intruder added would otherwise still sign in alone after the reset.
+      await trx.deleteFrom('webauthn_credentials').where('user_id', '=', userId).execute();
+      await trx.deleteFrom('webauthn_challenges').where('user_id', '=', userId).execute();
     });
     await this.audit.record({ type: 'second_factors.reset', userId, actorId, detail: { factors: factors.join(' ') || null } }, origin);
   }

@@ -35,7 +35,8 @@ export async function reauthPages(scope: FastifyInstance, deps: ReauthDeps): Pro
   const minutes = REAUTH_EVERY_MS / 60_000;
 
   const form = async (request: FastifyRequest, reply: FastifyReply, returnTo: string, status = 200, error?: string) => {
-    const hasFactor = (await secondFactors.factorsOf(adminOf(request).userId)).length > 0;
+    // An authenticator app's code, else the password: a passkey-only admin has no code to type (security review).
+    const hasFactor = (await secondFactors.factorsOf(adminOf(request).userId)).includes('totp');
     const input = hasFactor
       ? html`<label for="proof">Authentication code</label>
 <input id="proof" name="proof" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required autofocus>`
@@ -61,7 +62,7 @@ ${input}
       const admin = adminOf(request);
       const returnTo = adminReturn(field(request.body, 'return_to'));
       const proof = field(request.body, 'proof') ?? '';
-      const hasFactor = (await secondFactors.factorsOf(admin.userId)).length > 0;
+      const hasFactor = (await secondFactors.factorsOf(admin.userId)).includes('totp');
       let tried: { failures: number } | { waitSeconds: number };
       let right = false;
       if (hasFactor) {

@@ -73,53 +73,79 @@ export async function proofOf(
   return right;
 }
 
+/** How long the password given at the set-up's first step lets this session see the secret and confirm it. */
+const SETUP_PROOF_MS = 10 * 60 * 1000;
+
 /** Setting the authenticator app up and turning it off (SPEC §11), under the Account section. */
 export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps): Promise<void> {
   const { secondFactors, secondStep, issuer } = deps;
 
-  const setupPage = async (request: FastifyRequest, reply: FastifyReply, status = 200, errors: { code?: string; password?: string } = {}) => {
+  /** The password was given in this session within SETUP_PROOF_MS (the session's re-authentication time). */
+  const proven = (request: FastifyRequest) => {
+    const at = userOf(request).reauthAt;
+    return at !== null && Date.now() - at < SETUP_PROOF_MS;
+  };
+
+  /** Step one: the password, before any secret is made or shown. */
+  const passwordPage = async (request: FastifyRequest, reply: FastifyReply, status = 200, error?: string) => {
+    const errors: Record<string, string> = error ? { password: error } : {};
+    return dashboardPage(request, reply, {
+      title: 'Set up authenticator app',
+      section: DASHBOARD.account,
+      status,
+      body: html`<div class="card"><h1>Set up authenticator app</h1>
+<form method="post" action="${BASE}/setup/password">${csrfField(reply)}
+<label for="setup_password">Password</label>
+<input type="password" id="setup_password" name="password" autocomplete="current-password" required maxlength="256" autofocus${describedBy('password', errors, 'setup-password-hint')}>
+<p class="hint" id="setup-password-hint">Your password first: whoever turns two-factor authentication on decides how this account signs in.</p>
+${fieldError('password', errors)}
+<div class="actions"><button type="submit">Continue</button><a class="button-link" href="${DASHBOARD.account}">Cancel</a></div></form></div>`,
+    });
+  };
+
+  /** Step two: the QR code and the secret, shown only to a session that gave the password. */
+  const setupPage = async (request: FastifyRequest, reply: FastifyReply, status = 200, error?: string) => {
     const user = userOf(request);
     const secret = await secondFactors.setupSecret(user.userId);
     if (secret === null) return reply.code(303).header('location', DASHBOARD.account).send();
-    const fields = await totpSetupFields({ uri: totpUri(secret, new URL(issuer).host, user.username), secret, error: errors.code });
-    const passwordErrors: Record<string, string> = errors.password ? { password: errors.password } : {};
+    if (!proven(request)) return passwordPage(request, reply);
+    const fields = await totpSetupFields({ uri: totpUri(secret, new URL(issuer).host, user.username), secret, error });
     return dashboardPage(request, reply, {
       title: 'Set up authenticator app',
       section: DASHBOARD.account,
       status,
       body: html`<div class="card"><h1>Set up authenticator app</h1>
 <form method="post" action="${BASE}/setup">${csrfField(reply)}${fields}
-<label for="setup_password">Password</label>
-<input type="password" id="setup_password" name="password" autocomplete="current-password" required maxlength="256"${describedBy('password', passwordErrors, 'setup-password-hint')}>
-<p class="hint" id="setup-password-hint">Your password: whoever turns two-factor authentication on decides how this account signs in.</p>
-${fieldError('password', passwordErrors)}
 <div class="actions"><button type="submit">Turn on</button><a class="button-link" href="${DASHBOARD.account}">Cancel</a></div></form></div>`,
     });
   };
 
   scope.get(`${BASE}/setup`, async (request, reply) => setupPage(request, reply));
 
-  // The password first (security review of issue 34, #3b): a session someone else holds must not be able to put
-  // its own authenticator on the account and lock the owner out. Throttled and counted like /login guesses.
-  scope.post(`${BASE}/setup`, async (request, reply) =>
+  // The password first (security reviews of issue 34): a session someone else holds must neither see the secret
+  // nor put its own authenticator on the account and lock the owner out. Throttled and counted like /login guesses.
+  scope.post(`${BASE}/setup/password`, async (request, reply) =>
     underLoginLimit(secondStep.loginLimit, request, async (wrong) => {
       const user = userOf(request);
       const password = field(request.body, 'password') ?? '';
       // Passwords have 8 characters or more: six digits here would be taken for a code, so they are simply wrong.
-      const proven = password.length >= 8 ? await proofOf(deps, request, user, password, 'add_totp') : false;
-      if (proven !== true) {
-        const refused = proven !== false;
-        if (refused) reply.header('retry-after', String(proven.waitSeconds));
+      const right = password.length >= 8 ? await proofOf(deps, request, user, password, 'add_totp') : false;
+      if (right !== true) {
+        const refused = right !== false;
+        if (refused) reply.header('retry-after', String(right.waitSeconds));
         else wrong();
-        return setupPage(request, reply, refused ? 429 : 400, { password: refused ? tooManyWrong('tries', proven.waitSeconds) : 'That is not your password.' });
+        return passwordPage(request, reply, refused ? 429 : 400, refused ? tooManyWrong('tries', right.waitSeconds) : 'That is not your password.');
       }
-      return confirmSetup(request, reply);
+      await scope.pageSessions.markReauthenticated(request);
+      return reply.code(303).header('location', `${BASE}/setup`).send();
     }),
   );
 
+  scope.post(`${BASE}/setup`, async (request, reply) => (proven(request) ? confirmSetup(request, reply) : passwordPage(request, reply, 403, 'Enter your password again to go on.')));
+
   const confirmSetup = async (request: FastifyRequest, reply: FastifyReply) => {
     const codes = await secondFactors.confirmTotp(userOf(request).userId, field(request.body, 'code') ?? '', request);
-    if (!codes) return setupPage(request, reply, 400, { code: 'That code is not valid. Enter the current code from your app.' });
+    if (!codes) return setupPage(request, reply, 400, 'That code is not valid. Enter the current code from your app.');
     // Sessions signed in with the password alone end with it (security review of issue 34): whoever held one
     // must now pass the second step. This browser's session stays.
     await scope.pageSessions.endSessions(request, userOf(request).userId, 'others');
