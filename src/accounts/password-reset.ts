@@ -18,6 +18,8 @@ export interface PasswordResetDeps {
   pendingSignIns: PendingSignIns;
   /** Argon2id (passwords.ts's hashPassword): a dependency so its calls can be counted. */
   hashPassword: (password: string) => Promise<string>;
+  /** Ends every session of the user in the reset's transaction (SessionsService.endAllForUser: back-channel logout too). */
+  endSessions: (userId: string, trx: Kysely<Database>) => Promise<void>;
   outbox: MailOutbox;
   mail: AccountMail;
   audit: AuditService;
@@ -96,7 +98,7 @@ export class PasswordReset {
       if (!user || passwordStamp(user.password_hash) !== link.password_stamp) return { reset: false };
       await trx.updateTable('users').set({ password_hash: hash, updated_at: now() }).where('id', '=', link.user_id).execute();
       await links.deleteAll(trx, link.user_id, 'reset');
-      await trx.deleteFrom('sessions').where('user_id', '=', link.user_id).execute();
+      await this.deps.endSessions(link.user_id, trx);
       // A half-session is the old password's too: left alive, its second step would still open a session.
       await pendingSignIns.endAllForUser(link.user_id, trx);
       // To whoever got the link, even if the account's address changed since.

@@ -2,7 +2,7 @@ import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
 import type { AuditService } from '../audit/service.js';
 import { notFound } from '../errors.js';
 import type { RequestOrigin } from '../http/request-context.js';
-import { randomSecret, sha256Hex } from '../security/secrets.js';
+import { randomId, randomSecret, sha256Hex } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
 import { USER_AGENT_MAX, browserName } from './user-agent.js';
 import { formatAmr, parseAmr, PASSWORD_ONLY, type AuthMethod } from './auth-methods.js';
@@ -28,7 +28,24 @@ export interface SessionUser {
   authTime: number;
   /** How the session was established (RFC 8176): ID tokens' amr and acr, acr_values. */
   amr: AuthMethod[];
+  /** The session's id in ID and logout tokens (SPEC §13), never the cookie's; null for sessions from before 0024. */
+  sid: string | null;
 }
+
+/** A session that just ended, as the hook hears of it (in the transaction that ended it). */
+export interface EndedSession {
+  userId: string;
+  sid: string | null;
+}
+
+/**
+ * Whatever must happen when sessions end, in their transaction: the
+ * back-channel logout of the apps that got ID tokens in them (SPEC §13).
+ * Every way a session ends (sign-out, end_session, sign out everywhere or
+ * one device, a password change or reset, suspension) goes through
+ * SessionsService.ended, so a new way hooks in by calling it.
+ */
+export type SessionsEndedHook = (trx: Kysely<Database>, ended: readonly EndedSession[]) => Promise<void>;
 
 /** Where a session was started from: the browser's User-Agent and the client address TRUST_PROXY gives. */
 export interface SessionOrigin {
@@ -59,6 +76,7 @@ export class SessionsService {
     private readonly db: Kysely<Database>,
     private readonly now: () => number,
     private readonly audit: AuditService,
+    private readonly onEnded: SessionsEndedHook = async () => {},
   ) {}
 
   /** A new session id every sign-in (UI-06): the previous one, if any, is destroyed. */
@@ -78,6 +96,7 @@ export class SessionsService {
         ip: from.ip ?? null,
         last_seen_at: now,
         amr: formatAmr(amr),
+        sid: randomId('sid_'),
       })
       .execute();
     return { id, expiresAt };
@@ -91,7 +110,7 @@ export class SessionsService {
     const row = await this.db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select(['users.id as userId', 'users.username as username', 'users.avatar as avatar', 'sessions.created_at as authTime', 'sessions.last_seen_at as lastSeenAt', 'sessions.amr as amr'])
+      .select(['users.id as userId', 'users.username as username', 'users.avatar as avatar', 'sessions.created_at as authTime', 'sessions.last_seen_at as lastSeenAt', 'sessions.amr as amr', 'sessions.sid as sid'])
       .where('sessions.id_hash', '=', idHash)
       .where('sessions.expires_at', '>', now)
       .executeTakeFirst();
@@ -135,9 +154,9 @@ export class SessionsService {
     await this.remove((eb) => eb('id_hash', '=', sha256Hex(id)));
   }
 
-  /** Every session of the user (a password change, which says so in its own audit event). */
-  async endAllForUser(userId: string): Promise<void> {
-    await this.remove((eb) => eb('user_id', '=', userId));
+  /** Every session of the user (a password change or reset, which says so in its own audit event); in the caller's transaction when given. */
+  async endAllForUser(userId: string, executor?: Kysely<Database>): Promise<void> {
+    await this.remove((eb) => eb('user_id', '=', userId), executor);
   }
 
   /**
@@ -164,8 +183,22 @@ export class SessionsService {
   }
 
   /** The one way sessions end, however chosen: returns what it ended. */
-  private async remove(where: Where): Promise<Array<{ id_hash: string; user_agent: string | null }>> {
-    return this.db.deleteFrom('sessions').where(where).returning(['id_hash', 'user_agent']).execute();
+  private async remove(where: Where, executor?: Kysely<Database>): Promise<Array<{ id_hash: string; user_agent: string | null }>> {
+    const run = async (trx: Kysely<Database>) => {
+      const ended = await trx.deleteFrom('sessions').where(where).returning(['id_hash', 'user_agent', 'user_id', 'sid']).execute();
+      await this.ended(trx, ended.map((s) => ({ userId: s.user_id, sid: s.sid })));
+      return ended;
+    };
+    return executor ? run(executor) : this.db.transaction().execute(run);
+  }
+
+  /**
+   * "Session(s) ended": what every ending of sessions calls, in its
+   * transaction, including endings decided elsewhere (an account suspended,
+   * deleted). Idle when nothing ended.
+   */
+  async ended(trx: Kysely<Database>, sessions: readonly EndedSession[]): Promise<void> {
+    if (sessions.length > 0) await this.onEnded(trx, sessions);
   }
 
   /** Expired sessions, for the pruner. */

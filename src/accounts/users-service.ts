@@ -10,6 +10,7 @@ import { UsersRepo, type UserRow } from './users-repo.js';
 import type { Kysely } from 'kysely';
 import type { InvalidationFeed } from '../storage/invalidations.js';
 import type { Database } from '../storage/schema.js';
+import type { EventOutbox } from '../events/outbox.js';
 import type { AuditService } from '../audit/service.js';
 
 export interface User {
@@ -45,6 +46,8 @@ export class UsersService {
     private readonly audit: AuditService | null = null,
     feed: InvalidationFeed | null = null,
     private readonly verification: EmailVerification | null = null,
+    /** SPEC §13: user.deleted to every app the user had allowed, in the deletion's transaction. */
+    private readonly events: EventOutbox | null = null,
   ) {
     this.repo = new UsersRepo(db, feed);
   }
@@ -114,7 +117,11 @@ export class UsersService {
   /** Deletes the account; its keys, clients, grants, tokens, sessions, characters and usage go with it (foreign keys cascade). */
   async delete(userId: string, origin?: RequestOrigin): Promise<void> {
     const row = await this.repo.findById(userId);
-    await this.repo.delete(userId);
+    await this.repo.delete(userId, async (trx) => {
+      if (!this.events) return;
+      const grants = await trx.selectFrom('oauth_grants').select('client_id').where('user_id', '=', userId).execute();
+      await this.events.webhookEach(trx, 'user.deleted', userId, grants.map((g) => g.client_id));
+    });
     if (row) await this.audit?.record({ type: 'account.deleted', userId, detail: { username: row.username } }, origin);
   }
 

@@ -28,6 +28,8 @@ export const AUDIT_EVENTS = {
   'client.created': 'OAuth client created',
   'client.deleted': 'OAuth client deleted, with its grants and tokens',
   'client.redirect_uris_changed': 'Redirect URIs of an OAuth client changed',
+  'client.webhook_changed': 'Webhook URL of an OAuth client changed',
+  'client.webhook_secret_rotated': 'Webhook signing secret of an OAuth client rotated',
   'token.revoked': 'An app revoked one of its tokens (RFC 7009)',
   'budget.changed': 'Spending limit of a connected app changed',
   'grant.revoked': 'Access of a connected app revoked',

@@ -50,6 +50,8 @@ const clientMetadataSchema = {
     id_token_signed_response_alg: text(20),
     post_logout_redirect_uris: redirectUriListSchema,
     application_type: text(20),
+    backchannel_logout_uri: text(2000),
+    backchannel_logout_session_required: { type: 'boolean' },
   },
 } as const;
 
@@ -67,6 +69,8 @@ export interface ClientMetadata {
   responseTypes: string[];
   idTokenSigningAlg: SigningAlg | null;
   postLogoutRedirectUris: string[];
+  /** OpenID Back-Channel Logout 1.0 §2.2, as given (its address is checked where it is registered). */
+  backchannelLogoutUri: string | null;
   /** client_uri, logo_uri and the rest, as sent. */
   informational: Record<string, unknown>;
 }
@@ -163,6 +167,7 @@ export function readClientMetadata(input: unknown): ClientMetadata {
     responseTypes: responseTypes.length ? ['code'] : [],
     idTokenSigningAlg: alg ?? null,
     postLogoutRedirectUris: given.post_logout_redirect_uris ? checkUris(given.post_logout_redirect_uris as string[], 'post_logout_redirect_uris', 'invalid_client_metadata') : [],
+    backchannelLogoutUri: (given.backchannel_logout_uri as string | undefined) ?? null,
     informational,
   };
 }
@@ -184,5 +189,9 @@ export function ownerlessClientRow(
     post_logout_redirect_uris: metadata.postLogoutRedirectUris.length ? JSON.stringify(metadata.postLogoutRedirectUris) : null,
     last_granted_at: null,
     grant_types: formatGrantTypes(metadata.grantTypes),
+    webhook_url: null,
+    webhook_events: null,
+    webhook_secret: null,
+    backchannel_logout_uri: fields.kind === 'registered' ? metadata.backchannelLogoutUri : null,
   };
 }

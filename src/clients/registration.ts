@@ -5,7 +5,8 @@ import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.j
 import type { Database } from '../storage/schema.js';
 import type { AuditService } from '../audit/service.js';
 import { readApplicationType } from './application-type.js';
-import { ownerlessClientRow, readClientMetadata } from './client-metadata.js';
+import { ClientMetadataError, ownerlessClientRow, readClientMetadata } from './client-metadata.js';
+import { targetUrlProblem } from '../security/target-url.js';
 import { ClientsRepo } from './repo.js';
 
 /** Shown where a registered client gives no client_name. */
@@ -23,6 +24,8 @@ export class ClientRegistration {
     db: Kysely<Database>,
     private readonly now: () => number = Date.now,
     private readonly audit: AuditService | null = null,
+    /** WEBHOOKS_ALLOW_PRIVATE: where a backchannel_logout_uri may point (SPEC §13). */
+    private readonly allowPrivateTargets = false,
   ) {
     this.repo = new ClientsRepo(db);
   }
@@ -31,6 +34,10 @@ export class ClientRegistration {
   async register(input: unknown, origin?: RequestOrigin): Promise<Record<string, unknown>> {
     const metadata = readClientMetadata(input);
     const applicationType = readApplicationType((input as Record<string, unknown>).application_type, metadata.redirectUris);
+    if (metadata.backchannelLogoutUri !== null) {
+      const problem = await targetUrlProblem(metadata.backchannelLogoutUri, this.allowPrivateTargets);
+      if (problem) throw new ClientMetadataError('invalid_client_metadata', `backchannel_logout_uri ${problem}.`);
+    }
     const isPublic = metadata.authMethod === 'none';
     const secret = isPublic ? null : randomSecret(PREFIX.clientSecret);
     const now = this.now();
@@ -44,6 +51,8 @@ export class ClientRegistration {
       scope: formatScopes(metadata.scopes),
       ...(metadata.idTokenSigningAlg ? { id_token_signed_response_alg: metadata.idTokenSigningAlg } : {}),
       ...(metadata.postLogoutRedirectUris.length ? { post_logout_redirect_uris: metadata.postLogoutRedirectUris } : {}),
+      // OpenID Back-Channel Logout 1.0 §2.2: logout tokens always carry sid.
+      ...(metadata.backchannelLogoutUri ? { backchannel_logout_uri: metadata.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
       ...metadata.informational,
     };
     const row = ownerlessClientRow(

@@ -5,7 +5,7 @@ import type { InvalidationFeed } from '../storage/invalidations.js';
 
 export type ClientRow = OAuthClientsTable;
 
-export type ClientChanges = Partial<Pick<ClientRow, 'name' | 'redirect_uris' | 'scopes' | 'secret_hash' | 'updated_at' | 'id_token_signing_alg' | 'post_logout_redirect_uris' | 'grant_types'>>;
+export type ClientChanges = Partial<Pick<ClientRow, 'name' | 'redirect_uris' | 'scopes' | 'secret_hash' | 'updated_at' | 'id_token_signing_alg' | 'post_logout_redirect_uris' | 'grant_types' | 'webhook_url' | 'webhook_events' | 'webhook_secret' | 'backchannel_logout_uri'>>;
 
 export class ClientsRepo {
   private readonly selectById;

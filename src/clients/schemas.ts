@@ -4,6 +4,7 @@ import { LOOPBACK_HOSTS_IN_WORDS } from './loopback-uris.js';
 import { REDIRECT_URIS_MAX, redirectUriListSchema } from './redirect-uris.js';
 import { DEVICE_CODE_GRANT, GRANT_TYPE_NAMES } from './rules.js';
 import { SIGNING_ALGS, type SigningAlg } from '../oidc/signing-algs.js';
+import { WEBHOOK_EVENT_TYPES } from '../events/types.js';
 
 /**
  * JSON schemas of the client-management API (SPEC §3). They validate
@@ -59,6 +60,29 @@ const grantTypes = {
   examples: [['authorization_code', 'refresh_token', DEVICE_CODE_GRANT]],
 } as const;
 
+const webhookUrl = {
+  type: ['string', 'null'],
+  maxLength: 2000,
+  description: 'Where Serika POSTs events, signed as Standard Webhooks says (SPEC §13): https to a public address. The response that first sets it carries webhookSecret (whsec_…), shown once. null removes it.',
+  examples: ['https://myapp.example.com/webhooks/serika'],
+} as const;
+
+const webhookEvents = {
+  type: 'array',
+  uniqueItems: true,
+  maxItems: WEBHOOK_EVENT_TYPES.length,
+  items: { type: 'string', enum: WEBHOOK_EVENT_TYPES },
+  description: `The event types the webhook receives (default: all): ${WEBHOOK_EVENT_TYPES.join(', ')}.`,
+  examples: [['grant.revoked', 'budget.threshold']],
+} as const;
+
+const backchannelLogoutUri = {
+  type: ['string', 'null'],
+  maxLength: 2000,
+  description: 'OpenID Back-Channel Logout 1.0: where Serika POSTs a logout_token when a session in which this app got an ID token ends. https to a public address; null removes it.',
+  examples: ['https://myapp.example.com/backchannel-logout'],
+} as const;
+
 const clientProperties = {
   clientId: { type: 'string', examples: ['client_3f5a0c1e9b7d4a2f8e6c0b1d2a3f4e5d'] },
   name: { type: 'string' },
@@ -69,13 +93,25 @@ const clientProperties = {
   idTokenSigningAlg: { type: 'string' },
   postLogoutRedirectUris: { type: 'array', items: { type: 'string' } },
   grantTypes: { type: 'array', items: { type: 'string' } },
+  webhookUrl: { type: ['string', 'null'] },
+  webhookEvents: { type: 'array', items: { type: 'string' } },
+  backchannelLogoutUri: { type: ['string', 'null'] },
+} as const;
+
+const webhookSecret = {
+  type: 'string',
+  description: 'The webhook signing secret: only in the response that first set webhookUrl and in that of rotate-webhook-secret.',
+  examples: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
 } as const;
 
 export const clientObject = {
   type: 'object',
-  required: ['clientId', 'name', 'redirectUris', 'scopes', 'public', 'createdAt', 'idTokenSigningAlg', 'postLogoutRedirectUris', 'grantTypes'],
+  required: ['clientId', 'name', 'redirectUris', 'scopes', 'public', 'createdAt', 'idTokenSigningAlg', 'postLogoutRedirectUris', 'grantTypes', 'webhookUrl', 'webhookEvents', 'backchannelLogoutUri'],
   properties: clientProperties,
 } as const;
+
+/** A PATCH's answer: the client, with webhookSecret when it set the first webhook URL. */
+export const updatedClientObject = { ...clientObject, properties: { ...clientProperties, webhookSecret } } as const;
 
 export const createdClientObject = {
   type: 'object',
@@ -87,6 +123,7 @@ export const createdClientObject = {
       description: 'Shown only here and on reset; null for a public client.',
       examples: ['secret_Qm9vS2V5c0FyZU5vdFJlYWxTZWNyZXRzQnV0VGhpc0lzT2s'],
     },
+    webhookSecret,
   },
 } as const;
 
@@ -106,6 +143,9 @@ export const createClientBody = {
     idTokenSigningAlg,
     postLogoutRedirectUris,
     grantTypes,
+    webhookUrl,
+    webhookEvents,
+    backchannelLogoutUri,
   },
   examples: [
     {
@@ -120,7 +160,7 @@ export const updateClientBody = {
   type: 'object',
   additionalProperties: false,
   minProperties: 1,
-  properties: { name, redirectUris, scopes, idTokenSigningAlg, postLogoutRedirectUris, grantTypes },
+  properties: { name, redirectUris, scopes, idTokenSigningAlg, postLogoutRedirectUris, grantTypes, webhookUrl, webhookEvents, backchannelLogoutUri },
   examples: [{ scopes: ['profile'] }],
 } as const;
 
@@ -134,6 +174,12 @@ export const resetSecretResponse = {
   type: 'object',
   required: ['clientId', 'clientSecret'],
   properties: { clientId: clientProperties.clientId, clientSecret: { type: 'string' } },
+} as const;
+
+export const rotateWebhookSecretResponse = {
+  type: 'object',
+  required: ['clientId', 'webhookSecret'],
+  properties: { clientId: clientProperties.clientId, webhookSecret },
 } as const;
 
 export const clientListResponse = {
@@ -150,6 +196,9 @@ export interface CreateClientInput {
   idTokenSigningAlg?: SigningAlg;
   postLogoutRedirectUris?: string[];
   grantTypes?: string[];
+  webhookUrl?: string | null;
+  webhookEvents?: string[];
+  backchannelLogoutUri?: string | null;
 }
 
 export interface UpdateClientInput {
@@ -159,4 +208,7 @@ export interface UpdateClientInput {
   idTokenSigningAlg?: SigningAlg;
   postLogoutRedirectUris?: string[];
   grantTypes?: string[];
+  webhookUrl?: string | null;
+  webhookEvents?: string[];
+  backchannelLogoutUri?: string | null;
 }

@@ -46,6 +46,7 @@ describe.each(DIALECTS)('password reset guards (%s)', (dialect) => {
         links: s.emailLinks,
         pendingSignIns: s.pendingSignIns,
         hashPassword: (password) => (hashes++, hashPassword(password)),
+        endSessions: (userId, trx) => s.sessions.endAllForUser(userId, trx),
         outbox: s.mailOutbox,
         mail: new AccountMail(ts.config.publicUrl),
         audit: s.audit,

@@ -35,6 +35,10 @@ const OWNER: Record<string, string> = {
   migration_compatibility: 'storage',
   email_links: 'accounts',
   mail_outbox: 'mail',
+  session_clients: 'oidc',
+  event_outbox: 'events',
+  event_attempts: 'events',
+  budget_notices: 'events',
 };
 
 /** Files that write a table named at run time, and why that is theirs to do. */

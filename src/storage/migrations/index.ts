@@ -18,6 +18,7 @@ import * as m0018 from './0018_second_factors.js';
 import * as m0019 from './0019_amr_through_grants.js';
 import * as m0020 from './0020_session_devices.js';
 import * as m0021 from './0021_pending_sign_in_failures.js';
+import * as m0024 from './0024_events.js';
 import type { SerikaMigration } from './older-versions.js';
 
 /**
@@ -48,6 +49,7 @@ export const migrations: Record<string, SerikaMigration> = {
   '0019_amr_through_grants': m0019,
   '0020_session_devices': m0020,
   '0021_pending_sign_in_failures': m0021,
+  '0024_events': m0024,
 };
 
 /**

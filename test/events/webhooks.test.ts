@@ -1,0 +1,214 @@
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
+import { hiddenField, obtainCode, signIn, tokenRequest, type TestClient } from '../helpers/oauth.js';
+import { call, seedUser, startInstance, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
+import { until } from '../helpers/until.js';
+import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
+
+const REDIRECT = 'https://app.example.com/callback';
+
+describe.each(DIALECTS)('events to apps: webhooks and back-channel logout (%s)', (dialect) => {
+  let ts: TestServer;
+  let receiver: Receiver;
+  let developer: Seeded;
+
+  beforeAll(async () => {
+    if (!dialectAvailable(dialect)) return;
+    ts = await startTestServer(dialect, { WEBHOOKS_ALLOW_PRIVATE: 'true', RATE_LIMIT_TOKEN: '0', RATE_LIMIT_LOGIN: '0', KEY_ENCRYPTION_SECRETS: 'k'.repeat(32) });
+    // Tests shorten the schedule (the product's is SPEC §13's 5 s, 5 min, …).
+    (ts.services.eventWorker.settings as { retryScheduleMs: readonly number[] }).retryScheduleMs = [150, 150, 150];
+    receiver = await startReceiver();
+    developer = await seedUser(ts);
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await ts?.close();
+  });
+
+  /** A confidential client whose webhook (and logout URI) is the receiver, under a path of its own. */
+  const appWithWebhook = async (name: string, extra: Record<string, unknown> = {}) => {
+    const reply = await call('POST', `${ts.api}/oauth/clients`, {
+      key: developer.key,
+      json: { name, redirectUris: [REDIRECT], scopes: ['profile'], webhookUrl: `${receiver.origin}/hooks/${name}`, ...extra },
+    });
+    expect(reply.status).toBe(201);
+    expect(reply.json.webhookSecret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
+    const client: TestClient = { clientId: reply.json.clientId, clientSecret: reply.json.clientSecret, redirectUri: REDIRECT, scopes: ['profile'] };
+    return { client, secret: reply.json.webhookSecret as string };
+  };
+
+  const hooksOf = (name: string) => receiver.received.filter((r) => r.path === `/hooks/${name}`);
+
+  /** Every delivery is checked with the Standard Webhooks library against the client's secret. */
+  const verified = (secret: string, name: string) => hooksOf(name).map((r) => new Webhook(secret).verify(r.body, r.headers) as { type: string; timestamp: string; data: Record<string, unknown> });
+
+  /** A user who allowed the app, with the app's tokens. */
+  const grantedUser = async (client: TestClient, scope = 'profile') => {
+    const user = await seedUser(ts);
+    const agent = await signIn(ts, user.username);
+    const { code, verifier } = await obtainCode(ts, agent, client, { scope });
+    const tokens = await tokenRequest(ts, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier, client_id: client.clientId, client_secret: client.clientSecret! });
+    expect(tokens.status).toBe(200);
+    return { user, agent, tokens: tokens.json };
+  };
+
+  describe.skipIf(!dialectAvailable(dialect))('every dialect', () => {
+    it('shows the secret once, never on GET, and rotates it', async () => {
+      const { client, secret } = await appWithWebhook('secret-once');
+      const got = await call('GET', `${ts.api}/oauth/clients/${client.clientId}`, { key: developer.key });
+      expect(got.json).toMatchObject({ webhookUrl: `${receiver.origin}/hooks/secret-once`, webhookEvents: ['grant.revoked', 'tokens.revoked', 'user.deleted', 'budget.threshold', 'budget.changed'], backchannelLogoutUri: null });
+      expect(got.text).not.toContain('whsec_');
+      const patched = await call('PATCH', `${ts.api}/oauth/clients/${client.clientId}`, { key: developer.key, json: { webhookEvents: ['grant.revoked'] } });
+      expect(patched.json.webhookSecret).toBeUndefined();
+      const rotated = await call('POST', `${ts.api}/oauth/clients/${client.clientId}/rotate-webhook-secret`, { key: developer.key });
+      expect(rotated.status).toBe(200);
+      expect(rotated.json.webhookSecret).toMatch(/^whsec_/);
+      expect(rotated.json.webhookSecret).not.toBe(secret);
+      const stored = await ts.services.storage.db.selectFrom('oauth_clients').select('webhook_secret').where('id', '=', client.clientId).executeTakeFirstOrThrow();
+      expect(stored.webhook_secret).not.toContain(rotated.json.webhookSecret.slice(6, 20));
+    });
+
+    it('signs grant.revoked when the user revokes the app, in the same transaction as the revocation', async () => {
+      const { client, secret } = await appWithWebhook('revoked');
+      const { user } = await grantedUser(client);
+      expect(await ts.services.grants.revokeAccess(user.userId, client.clientId)).toBe(true);
+      await until(() => hooksOf('revoked').length === 1, { message: 'the delivery' });
+      const [event] = verified(secret, 'revoked');
+      expect(event).toMatchObject({ type: 'grant.revoked', data: { user_id: user.userId, client_id: client.clientId, reason: 'user' } });
+      expect(new Date(event!.timestamp).toISOString()).toBe(event!.timestamp);
+      // A forged signature fails the same check.
+      const forged = { ...hooksOf('revoked')[0]!.headers, 'webhook-signature': 'v1,' + Buffer.alloc(32).toString('base64') };
+      expect(() => new Webhook(secret).verify(hooksOf('revoked')[0]!.body, forged)).toThrow();
+    });
+
+    it('tells of client_changed, budget.changed, budget.threshold, tokens.revoked and user.deleted', async () => {
+      const { client, secret } = await appWithWebhook('kinds', { scopes: ['profile', 'generations'] });
+      const { user, tokens } = await grantedUser(client, 'profile generations');
+      await ts.services.budgets.set(user.userId, client.clientId, { tokens: 100, images: null, period: 'month' });
+      // Spending 85 of 100 tokens crosses 80 % once; a second call reaching 100 % adds one more, never a repeat.
+      for (const spent of [85, 20]) {
+        const held = await ts.services.budgets.reserve(user.userId, client.clientId, () => ({ tokens: 1, images: 0 }));
+        if (held?.kind !== 'reserved') throw new Error('no hold');
+        await ts.services.budgets.settle(held.id, user.userId, client.clientId, { tokens: spent, images: 0 });
+      }
+      // A refresh token used twice ends its family.
+      const first = await tokenRequest(ts, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: client.clientId, client_secret: client.clientSecret! });
+      expect(first.status).toBe(200);
+      const replay = await tokenRequest(ts, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: client.clientId, client_secret: client.clientSecret! });
+      expect(replay.status).toBe(400);
+      expect((await call('PATCH', `${ts.api}/oauth/clients/${client.clientId}`, { key: developer.key, json: { scopes: ['profile'] } })).status).toBe(200);
+      await until(() => hooksOf('kinds').length === 5, { message: 'the delivery' });
+      const other = await grantedUser(client);
+      await ts.services.users.delete(other.user.userId);
+      await until(() => hooksOf('kinds').length === 6, { message: 'the delivery' });
+      const events = verified(secret, 'kinds').map((e) => ({ type: e.type, ...e.data }));
+      expect(events).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ type: 'budget.changed', user_id: user.userId, budget: { tokens: 100, images: null, period: 'month' } }),
+          expect.objectContaining({ type: 'budget.threshold', percent: 80 }),
+          expect.objectContaining({ type: 'budget.threshold', percent: 100 }),
+          expect.objectContaining({ type: 'tokens.revoked', user_id: user.userId, client_id: client.clientId }),
+          expect.objectContaining({ type: 'grant.revoked', reason: 'client_changed', user_id: user.userId }),
+          expect.objectContaining({ type: 'user.deleted', user_id: other.user.userId, client_id: client.clientId }),
+        ]),
+      );
+    });
+
+    it('retries a 500 and delivers on the next try; both tries are listed', async () => {
+      const { client, secret } = await appWithWebhook('retry');
+      let calls = 0;
+      const previous = receiver.answer;
+      receiver.answer = (r) => (r.path === '/hooks/retry' ? { status: ++calls === 1 ? 500 : 200 } : previous(r));
+      await ts.services.events.test(developer.userId, client.clientId);
+      await until(async () => (await ts.services.events.deliveries(client.clientId))[0]?.state === 'delivered', { message: 'the delivery' });
+      receiver.answer = previous;
+      expect(hooksOf('retry')).toHaveLength(2);
+      // The same event, the same id, signed afresh each try.
+      expect(new Set(hooksOf('retry').map((r) => r.headers['webhook-id'])).size).toBe(1);
+      expect(verified(secret, 'retry')[1]).toMatchObject({ type: 'webhook.test' });
+      const [delivery] = await ts.services.events.deliveries(client.clientId);
+      expect(delivery).toMatchObject({ state: 'delivered', attempts: 2, lastStatus: 200 });
+      expect(delivery!.tries.map((t) => t.statusCode)).toEqual([500, 200]);
+    });
+
+    it('does not follow a redirect: it counts as a failed try', async () => {
+      const { client } = await appWithWebhook('redirect');
+      const previous = receiver.answer;
+      receiver.answer = (r) => (r.path === '/hooks/redirect' ? { status: 307, headers: { location: `${receiver.origin}/elsewhere` } } : previous(r));
+      await ts.services.events.test(developer.userId, client.clientId);
+      await until(async () => (await ts.services.events.deliveries(client.clientId))[0]?.state === 'failed', { timeoutMs: 10_000, message: 'the delivery' });
+      receiver.answer = previous;
+      const [delivery] = await ts.services.events.deliveries(client.clientId);
+      expect(delivery!.tries).toHaveLength(4);
+      expect(delivery!.tries.every((t) => t.statusCode === 307 && /redirect/.test(t.error ?? ''))).toBe(true);
+      expect(receiver.received.filter((r) => r.path === '/elsewhere')).toHaveLength(0);
+    });
+
+    it('sends a logout token to each app that got an ID token in the session, when the user signs out', async () => {
+      const reply = await call('POST', `${ts.api}/oauth/clients`, {
+        key: developer.key,
+        json: { name: 'RP', redirectUris: [REDIRECT], scopes: ['profile'], backchannelLogoutUri: `${receiver.origin}/logout/rp` },
+      });
+      expect(reply.status).toBe(201);
+      expect(reply.json.webhookSecret).toBeUndefined();
+      const client: TestClient = { clientId: reply.json.clientId, clientSecret: reply.json.clientSecret, redirectUri: REDIRECT, scopes: ['profile'] };
+      const user = await seedUser(ts);
+      const agent = await signIn(ts, user.username);
+      const { code, verifier } = await obtainCode(ts, agent, client, { scope: 'openid profile' });
+      const tokens = await tokenRequest(ts, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier, client_id: client.clientId, client_secret: client.clientSecret! });
+      const jwks = createRemoteJWKSet(new URL(`${ts.url}/.well-known/jwks.json`));
+      const idToken = (await jwtVerify(tokens.json.id_token, jwks, { issuer: ts.config.publicUrl, audience: client.clientId })).payload;
+      expect(idToken.sid).toMatch(/^sid_[0-9a-f]{32}$/);
+      // The sid is not the session cookie's value.
+      expect([...agent.cookies.values()].some((v) => v.includes(String(idToken.sid).slice(4)))).toBe(false);
+      // Another session of the same user, where the app got nothing, does not end with this one.
+      await signIn(ts, user.username);
+
+      const dashboard = await (await agent.fetch('/dashboard')).text();
+      expect((await agent.fetch('/logout', { form: { _csrf: hiddenField(dashboard, '_csrf') } })).status).toBe(303);
+      await until(() => receiver.received.some((r) => r.path === '/logout/rp'), { message: 'the delivery' });
+      const sent = receiver.received.filter((r) => r.path === '/logout/rp');
+      expect(sent).toHaveLength(1);
+      expect(sent[0]!.headers['content-type']).toBe('application/x-www-form-urlencoded');
+      const logoutToken = new URLSearchParams(sent[0]!.body).get('logout_token')!;
+      expect(decodeProtectedHeader(logoutToken).typ).toBe('logout+jwt');
+      const { payload } = await jwtVerify(logoutToken, jwks, { issuer: ts.config.publicUrl, audience: client.clientId, typ: 'logout+jwt' });
+      expect(payload).toMatchObject({ sub: user.userId, sid: idToken.sid, events: { 'http://schemas.openid.net/event/backchannel-logout': {} } });
+      expect(payload.jti).toEqual(expect.any(String));
+      expect(payload.nonce).toBeUndefined();
+      expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(120);
+    });
+
+    it('says so in both metadata documents', async () => {
+      for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
+        const document = (await call('GET', ts.url + path)).json;
+        expect(document).toMatchObject({ backchannel_logout_supported: true, backchannel_logout_session_supported: true });
+        expect(document.claims_supported).toContain('sid');
+      }
+    });
+
+    it('refuses a webhook on a private address unless WEBHOOKS_ALLOW_PRIVATE', async () => {
+      const strict = await startInstance(ts.database.url, { KEY_ENCRYPTION_SECRETS: 'k'.repeat(32) });
+      try {
+        for (const url of [`${receiver.origin}/hooks/x`, 'https://127.0.0.1/hooks', 'https://10.0.0.8/hooks', 'https://[::1]/hooks', 'https://169.254.169.254/latest']) {
+          const reply = await call('POST', `${strict.api}/oauth/clients`, { key: developer.key, json: { name: 'SSRF', redirectUris: [REDIRECT], scopes: ['profile'], webhookUrl: url } });
+          expect(reply.status, url).toBe(400);
+          expect(reply.json.error.param).toBe('webhookUrl');
+        }
+        const logout = await call('POST', `${strict.api}/oauth/clients`, { key: developer.key, json: { name: 'SSRF', redirectUris: [REDIRECT], scopes: ['profile'], backchannelLogoutUri: 'https://localhost/logout' } });
+        expect(logout.status).toBe(400);
+        // And at delivery: an event for a private URL set while it was allowed is not sent by an instance that forbids it.
+        const { client } = await appWithWebhook('strict');
+        await ts.services.eventWorker.close();
+        await strict.services.events.test(developer.userId, client.clientId);
+        await until(async () => (await strict.services.events.deliveries(client.clientId))[0]?.attempts === 1, { message: 'the delivery' });
+        expect(hooksOf('strict')).toHaveLength(0);
+        expect((await strict.services.events.deliveries(client.clientId))[0]!.tries[0]!.error).toMatch(/not allowed|not a public address/);
+      } finally {
+        await strict.close();
+      }
+    });
+  });
+});
