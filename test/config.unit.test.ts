@@ -38,6 +38,7 @@ describe('configuration', () => {
       rateLimitRegister: 10,
       cimd: true,
       cimdAllowPrivate: false,
+      webhooksAllowPrivate: false,
       auditRetentionDays: 365,
       keyEncryptionSecrets: [],
       smtpUrl: null,

@@ -48,6 +48,9 @@ describe.each(DIALECTS)('client-management API over HTTP (%s)', (dialect) => {
         idTokenSigningAlg: 'RS256',
         postLogoutRedirectUris: [],
         grantTypes: ['authorization_code', 'refresh_token'],
+        webhookUrl: null,
+        webhookEvents: ['grant.revoked', 'tokens.revoked', 'user.deleted', 'budget.threshold', 'budget.changed'],
+        backchannelLogoutUri: null,
         clientSecret: expect.stringMatching(/^secret_[A-Za-z0-9_-]{43}$/),
       });
       const listed = await call('GET', clients, { key: alice.key });
@@ -98,7 +101,7 @@ describe.each(DIALECTS)('client-management API over HTTP (%s)', (dialect) => {
       expect(list.status).toBe(200);
       expect(list.json.object).toBe('list');
       expect(list.json.data.map((c: any) => c.clientId)).toEqual([mine.json.clientId]);
-      expect(Object.keys(list.json.data[0]).sort()).toEqual(['clientId', 'createdAt', 'grantTypes', 'idTokenSigningAlg', 'name', 'postLogoutRedirectUris', 'public', 'redirectUris', 'scopes']);
+      expect(Object.keys(list.json.data[0]).sort()).toEqual(['backchannelLogoutUri', 'clientId', 'createdAt', 'grantTypes', 'idTokenSigningAlg', 'name', 'postLogoutRedirectUris', 'public', 'redirectUris', 'scopes', 'webhookEvents', 'webhookUrl']);
       const aliceList = await call('GET', clients, { key: alice.key });
       expect(aliceList.json.data.map((c: any) => c.clientId)).not.toContain(mine.json.clientId);
     });

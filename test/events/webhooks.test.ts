@@ -131,6 +131,22 @@ describe.each(DIALECTS)('events to apps: webhooks and back-channel logout (%s)',
       const [delivery] = await ts.services.events.deliveries(client.clientId);
       expect(delivery).toMatchObject({ state: 'delivered', attempts: 2, lastStatus: 200 });
       expect(delivery!.tries.map((t) => t.statusCode)).toEqual([500, 200]);
+
+      // The dashboard lists it with both tries, and "Resend" sends it again.
+      const agent = await signIn(ts, developer.username);
+      const page = await (await agent.fetch(`/dashboard/clients/${client.clientId}`)).text();
+      const row = new RegExp(`<tr data-event="${delivery!.id}">(.*?)</tr>`, 's').exec(page)![1]!;
+      expect(row).toContain('<td data-status>delivered</td>');
+      expect(row).toContain('<td data-tries>2</td>');
+      expect(row).toMatch(/500<\/span> <span[^>]*>200<\/span>/);
+      const resent = await agent.fetch(`/dashboard/clients/${client.clientId}/deliveries/${delivery!.id}/resend`, { form: { _csrf: hiddenField(page, '_csrf') } });
+      expect(resent.status).toBe(303);
+      await until(() => hooksOf('retry').length === 3, { message: 'the resent event' });
+      expect(hooksOf('retry')[2]!.headers['webhook-id']).toBe(delivery!.id);
+      // "Send test event" queues a new one.
+      expect((await agent.fetch(`/dashboard/clients/${client.clientId}/test-event`, { form: { _csrf: hiddenField(page, '_csrf') } })).status).toBe(303);
+      await until(() => hooksOf('retry').length === 4, { message: 'the test event' });
+      expect(verified(secret, 'retry')[3]).toMatchObject({ type: 'webhook.test', data: { client_id: client.clientId } });
     });
 
     it('does not follow a redirect: it counts as a failed try', async () => {
@@ -186,6 +202,26 @@ describe.each(DIALECTS)('events to apps: webhooks and back-channel logout (%s)',
         const document = (await call('GET', ts.url + path)).json;
         expect(document).toMatchObject({ backchannel_logout_supported: true, backchannel_logout_session_supported: true });
         expect(document.claims_supported).toContain('sid');
+      }
+    });
+
+    it('delivers each event once when two instances run workers on one database', async () => {
+      const { client, secret } = await appWithWebhook('twice');
+      const second = await startInstance(ts.database.url, { WEBHOOKS_ALLOW_PRIVATE: 'true', KEY_ENCRYPTION_SECRETS: 'k'.repeat(32) });
+      try {
+        // Queued in one transaction with neither worker told: both find them at once on their next read.
+        await ts.services.storage.db.transaction().execute(async (trx) => {
+          for (let i = 0; i < 60; i++) await ts.services.events.webhook(trx, 'grant.revoked', developer.userId, client.clientId, { reason: 'user', n: i });
+        });
+        ts.services.eventWorker.wake();
+        second.services.eventWorker.wake();
+        await until(async () => (await ts.services.events.deliveries(client.clientId, 100)).every((d) => d.state === 'delivered'), { timeoutMs: 15_000, message: 'every delivery' });
+        const ids = hooksOf('twice').map((r) => r.headers['webhook-id']);
+        expect(ids).toHaveLength(60);
+        expect(new Set(ids).size).toBe(60);
+        expect(new Set(verified(secret, 'twice').map((e) => e.data.n)).size).toBe(60);
+      } finally {
+        await second.close();
       }
     });
 

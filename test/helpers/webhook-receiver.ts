@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Received {
@@ -27,7 +27,7 @@ async function read(request: IncomingMessage): Promise<string> {
 
 /** An app's webhook and back-channel logout endpoint on loopback, recording everything it was sent. */
 export async function startReceiver(): Promise<Receiver> {
-  const hanging = new Set<import('node:http').ServerResponse>();
+  const hanging = new Set<ServerResponse>();
   const receiver: Receiver = {
     origin: '',
     received: [],

@@ -306,6 +306,9 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
         idTokenSigningAlg: 'RS256',
         postLogoutRedirectUris: [],
         grantTypes: ['authorization_code', 'refresh_token'],
+        webhookUrl: null,
+        webhookEvents: ['grant.revoked', 'tokens.revoked', 'user.deleted', 'budget.threshold', 'budget.changed'],
+        backchannelLogoutUri: null,
       });
     });
 

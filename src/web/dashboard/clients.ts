@@ -12,6 +12,8 @@ import { DEFAULT_ALG } from '../../oidc/signing-algs.js';
 import { LOOPBACK_HOSTS_IN_WORDS } from '../../clients/loopback-uris.js';
 import { formatScopes, SCOPES, SCOPE_NAMES } from '../../scopes.js';
 import { html, type Html } from '../html.js';
+import type { EventOutbox } from '../../events/outbox.js';
+import { eventsCard } from './client-events.js';
 import { confirmPage, csrfField, dashboardPage, describedBy, fieldError, secretOnce, userOf, when } from './common.js';
 
 interface ClientForm {
@@ -145,8 +147,8 @@ function authorizeUrl(config: Config, client: Client): string {
   return `${config.publicUrl}${PATHS.authorize}?${query.toString().replace(/\+/g, '%20')}`;
 }
 
-export async function clientsPages(scope: FastifyInstance, deps: { clients: ClientsService; grants: GrantsService; config: Config }): Promise<void> {
-  const { clients, grants, config } = deps;
+export async function clientsPages(scope: FastifyInstance, deps: { clients: ClientsService; grants: GrantsService; config: Config; events: EventOutbox }): Promise<void> {
+  const { clients, grants, config, events } = deps;
   const fail = (error: unknown): Record<string, string> => {
     if (error instanceof AppError && error.status < 500) return { [FIELD_OF[error.param ?? ''] ?? 'name']: error.message };
     throw error;
@@ -202,6 +204,7 @@ ${extra.notice ?? ''}
   <p class="hint">Replace STATE with a random value and CODE_CHALLENGE with your PKCE S256 challenge.</p>
   <div class="copy-row"><code id="authorize-url" class="mono">${url}</code> <button type="button" class="secondary" data-copy="authorize-url">Copy</button></div>
 </div>
+${await eventsCard(reply, client, events)}
 <div class="card"><h2>Edit</h2>${clientForm(reply, form, extra.errors ?? {}, `${DASHBOARD.clients}/${client.clientId}`, 'Save changes', false)}</div>
 <div class="card danger-zone"><h2>Danger zone</h2><div class="actions">
   ${client.public ? '' : html`<a class="button-link" href="${DASHBOARD.clients}/${client.clientId}/reset-secret">Reset secret</a>`}
