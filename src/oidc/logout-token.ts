@@ -3,7 +3,7 @@ import { DEFAULT_ALG, type SigningAlg } from './signing-algs.js';
 import type { SigningKeys } from './signing-keys.js';
 
 /** OpenID Back-Channel Logout 1.0 §2.4: the event member that makes a JWT a logout token. */
-export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
 /** How long a logout token is good for: the receiver checks exp; two minutes covers clock skew and a slow first try. */
 const LOGOUT_TOKEN_TTL_S = 120;

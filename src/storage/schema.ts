@@ -392,7 +392,7 @@ export interface EventOutboxTable {
 }
 
 /** One try at delivering an event: the answer's status or why there was none. */
-export interface EventAttemptsTable {
+interface EventAttemptsTable {
   event_id: string;
   attempt: number;
   at: number;

@@ -1,14 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface Received {
+interface Received {
   path: string;
   headers: Record<string, string>;
   body: string;
 }
 
 /** What the receiver answers a request with: a status, and headers (a redirect's location). 'hang' never answers. */
-export type Answer = { status: number; headers?: Record<string, string> } | 'hang';
+type Answer = { status: number; headers?: Record<string, string> } | 'hang';
 
 export interface Receiver {
   /** http://127.0.0.1:PORT */
