@@ -197,6 +197,35 @@ describe.each(DIALECTS)('events to apps: webhooks and back-channel logout (%s)',
       expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(120);
     });
 
+    it('tells every app of every session that "sign out everywhere" ends, and keeps sid through refreshes', async () => {
+      const make = async (name: string) => {
+        const reply = await call('POST', `${ts.api}/oauth/clients`, { key: developer.key, json: { name, redirectUris: [REDIRECT], scopes: ['profile'], backchannelLogoutUri: `${receiver.origin}/logout/${name}` } });
+        return { clientId: reply.json.clientId, clientSecret: reply.json.clientSecret, redirectUri: REDIRECT, scopes: ['profile'] } as TestClient;
+      };
+      const [one, two] = [await make('everywhere-1'), await make('everywhere-2')];
+      const user = await seedUser(ts);
+      const sids: string[] = [];
+      for (const client of [one, two]) {
+        // Each app in a session (a browser) of its own.
+        const agent = await signIn(ts, user.username);
+        const { code, verifier } = await obtainCode(ts, agent, client, { scope: 'openid profile' });
+        const tokens = await tokenRequest(ts, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier, client_id: client.clientId, client_secret: client.clientSecret! });
+        const sid = JSON.parse(Buffer.from(tokens.json.id_token.split('.')[1], 'base64url').toString()).sid;
+        const refreshed = await tokenRequest(ts, { grant_type: 'refresh_token', refresh_token: tokens.json.refresh_token, client_id: client.clientId, client_secret: client.clientSecret! });
+        expect(JSON.parse(Buffer.from(refreshed.json.id_token.split('.')[1], 'base64url').toString()).sid).toBe(sid);
+        sids.push(sid);
+      }
+      expect(sids[0]).not.toBe(sids[1]);
+      await ts.services.sessions.endForUser(user.userId, null, 'all', {});
+      await until(() => receiver.received.filter((r) => r.path.startsWith('/logout/everywhere-')).length === 2, { message: 'both logouts' });
+      for (const [i, client] of [one, two].entries()) {
+        const [sent] = receiver.received.filter((r) => r.path === `/logout/everywhere-${i + 1}`);
+        const token = new URLSearchParams(sent!.body).get('logout_token')!;
+        const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${ts.url}/.well-known/jwks.json`)), { issuer: ts.config.publicUrl, audience: client.clientId, typ: 'logout+jwt' });
+        expect(payload.sid).toBe(sids[i]);
+      }
+    });
+
     it('says so in both metadata documents', async () => {
       for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
         const document = (await call('GET', ts.url + path)).json;
