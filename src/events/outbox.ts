@@ -205,16 +205,6 @@ export class EventOutbox {
     }));
   }
 
-  /** Events not yet delivered nor given up, and the age of the oldest (outbox lag), for metrics and the bench. */
-  async backlog(): Promise<{ count: number; oldestAt: number | null }> {
-    const row = await this.db
-      .selectFrom('event_outbox')
-      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('created_at').as('oldest')])
-      .where('state', 'in', ['pending', 'sending'])
-      .executeTakeFirst();
-    return { count: Number(row?.n ?? 0), oldestAt: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest) };
-  }
-
   /** Delivered and failed events past KEEP_MS (their tries by cascade), for the pruner. */
   async prune(trx: Kysely<Database>, now: number): Promise<number> {
     // Notices of periods long over: a period is at most a month (total's start is 0 and is kept).

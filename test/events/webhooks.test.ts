@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
@@ -216,7 +217,7 @@ describe.each(DIALECTS)('events to apps: webhooks and back-channel logout (%s)',
         sids.push(sid);
       }
       expect(sids[0]).not.toBe(sids[1]);
-      await ts.services.sessions.endForUser(user.userId, null, 'all', {});
+      await ts.services.sessions.endForUser(user.userId, null, 'all', { ip: '127.0.0.1', log: pino({ level: 'silent' }) });
       await until(() => receiver.received.filter((r) => r.path.startsWith('/logout/everywhere-')).length === 2, { message: 'both logouts' });
       for (const [i, client] of [one, two].entries()) {
         const [sent] = receiver.received.filter((r) => r.path === `/logout/everywhere-${i + 1}`);
