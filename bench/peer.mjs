@@ -1,4 +1,5 @@
-// The peer: node-oidc-provider 9 with an in-memory store, set up for the same
+// The peer: node-oidc-provider 9 with an in-memory or a durable store (argv[4]:
+// memory, sqlite:PATH or postgres://…; see peer-store.mjs), set up for the same
 // work as Serika (code + PKCE redemption, refresh with rotation, introspection,
 // userinfo). Codes and tokens are minted through its own models beforehand and
 // written to files for the load generator; minting is setup, never measured.
@@ -6,27 +7,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import Provider from 'oidc-provider';
+import { peerStore } from './peer-store.mjs';
 
 const count = Number(process.argv[2] ?? 1000);
 const outDir = process.argv[3] ?? '/tmp';
 
-// A plain Map store: the library's default memory adapter is an LRU capped at
-// 1000 entries, which would evict the codes minted for the run.
-const stores = new Map();
-class MapAdapter {
-  constructor(name) {
-    this.name = name;
-    if (!stores.has(name)) stores.set(name, new Map());
-    this.store = stores.get(name);
-  }
-  async upsert(id, payload) { this.store.set(id, { ...payload }); }
-  async find(id) { return this.store.get(id); }
-  async findByUid(uid) { for (const v of this.store.values()) if (v.uid === uid) return v; return undefined; }
-  async findByUserCode(code) { for (const v of this.store.values()) if (v.userCode === code) return v; return undefined; }
-  async consume(id) { const v = this.store.get(id); if (v) v.consumed = Math.floor(Date.now() / 1000); }
-  async destroy(id) { this.store.delete(id); }
-  async revokeByGrantId(grantId) { for (const [k, v] of this.store) if (v.grantId === grantId) this.store.delete(k); }
-}
+const store = await peerStore(process.argv[4]);
 
 const port = await new Promise((resolve) => {
   const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
@@ -36,7 +22,7 @@ const redirectUri = 'https://bench.example.com/cb';
 const secret = 'peer-bench-secret-' + randomBytes(8).toString('hex');
 
 const provider = new Provider(issuer, {
-  adapter: MapAdapter,
+  adapter: store.Adapter,
   clients: [
     { client_id: 'bench-basic', client_secret: secret, redirect_uris: [redirectUri], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic' },
     { client_id: 'bench-post', client_secret: secret, redirect_uris: [redirectUri], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post' },
@@ -69,7 +55,7 @@ const basic = await mint('bench-basic');
 const post = await mint('bench-post');
 const codes = { basic: [], post: [], oidc: [] };
 const refresh = [];
-for (let i = 0; i < count; i++) {
+async function mintOne() {
   for (const [kind, ctx] of [['basic', basic], ['post', post]]) {
     const code = new provider.AuthorizationCode({ client: ctx.client, accountId, grantId: ctx.grantId, scope: 'api', redirectUri, codeChallenge: challenge, codeChallengeMethod: 'S256', authTime });
     codes[kind].push(await code.save());
@@ -80,6 +66,8 @@ for (let i = 0; i < count; i++) {
   const rt = new provider.RefreshToken({ client: basic.client, accountId, grantId: basic.grantId, scope: 'api', gty: 'authorization_code', authTime });
   refresh.push(await rt.save());
 }
+// Fifty at a time: a durable store's round trips would otherwise make the setup minutes long.
+for (let i = 0; i < count; i += 50) await Promise.all(Array.from({ length: Math.min(50, count - i) }, mintOne));
 const at = new provider.AccessToken({ client: basic.client, accountId, grantId: basic.grantId, scope: 'openid profile', gty: 'authorization_code' });
 const accessToken = await at.save();
 

@@ -3,6 +3,8 @@
 // one database), medians of --runs, with the server's CPU per request.
 //   node bench/quick.mjs [--pg] [--prof] [--node-args='--log-deopt --logfile=/tmp/v8.log'] [--runs 3] [--duration 5] [--ab 'TOKEN_CACHE=0'] userinfo redeem …
 // Scenarios: hello (bare Fastify), proxy (its undici proxy), chat-direct and stream-direct (the upstream itself), userinfo, introspection, redeem, redeem-basic, redeem-oidc, refresh, chat, budgeted, stream, mcp;
+// exchange (RFC 8693: a sub-agent token for the seeded access token; printed ÷ refresh when both ran), chat-agent (chat
+// with a sub-agent token; printed ÷ chat when both ran);
 // peer-oidc, peer-redeem, peer-refresh, peer-introspection: node-oidc-provider's redemption with an ID token (issue 13)
 // or without, rotation and introspection, measured in turn with Serika's.
 import { readFileSync } from 'node:fs';
@@ -45,6 +47,26 @@ const redeemBodies = async (api, extra, withSecret = true) => {
   const secret = withSecret ? { client_id: client.clientId, client_secret: client.clientSecret } : {};
   return writeBodies('q', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, ...secret }).toString()));
 };
+const exchangeBody = (agentName) =>
+  new URLSearchParams({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token: seeded.accessToken,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    scope: 'generations',
+    agent_name: agentName,
+    client_id: client.clientId,
+    client_secret: client.clientSecret,
+  }).toString();
+/** One sub-agent token per server, exchanged before its first run. */
+const agentTokens = new Map();
+const agentToken = async (api) => {
+  if (!agentTokens.has(api)) {
+    const response = await fetch(`${api}/oauth/token`, { method: 'POST', headers: FORM, body: exchangeBody('bench-chat') });
+    if (!response.ok) throw new Error(`exchange: ${response.status} ${await response.text()}`);
+    agentTokens.set(api, (await response.json()).access_token);
+  }
+  return agentTokens.get(api);
+};
 const scenarios = {
   userinfo: (api) => ({ ...base, url: `${api}/oauth/userinfo`, headers: bearer }),
   introspection: (api) => ({ ...base, url: `${api}/oauth/introspect`, method: 'POST', headers: { ...FORM, ...basic }, body: `token=${seeded.accessToken}` }),
@@ -57,6 +79,9 @@ const scenarios = {
     return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
   },
   chat: (api) => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chat(false) }),
+  // The same request every time: an exchange does not use its subject token up.
+  exchange: (api) => ({ ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, body: exchangeBody('bench-agent') }),
+  'chat-agent': async (api) => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, authorization: `Bearer ${await agentToken(api)}` }, body: chat(false) }),
   stream: (api) => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chat(true) }),
   budgeted: (api) => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chat(false) }),
   mcp: (api) => ({
@@ -75,6 +100,8 @@ const OTHERS = {
   'stream-direct': () => ['chat completions, streamed, direct', upstream.child.pid, () => ({ ...base, url: `${upstream.info.url}/chat/completions`, method: 'POST', headers: JSON_TYPE, body: chat(true) })],
 };
 const budgets = new BudgetsService(seeded.storage.db);
+/** Server A's median req/s per scenario, for the ratios printed at the end. */
+const medianA = new Map();
 try {
   for (const name of positionals) {
     if (OTHERS[name]) {
@@ -111,11 +138,16 @@ try {
         results.get(v).push(await measure(`${name} ${v.label} (run ${run + 1})`, v.server.child.pid, 1, () => scenarios[name](api, run), true));
       }
     }
+    medianA.set(name, median(results.get(variants[0]).map((r) => r.rps)));
     for (const v of variants) {
       const rows = results.get(v);
       process.stdout.write(`= ${name} ${v.label}: median ${median(rows.map((r) => r.rps)).toFixed(0)} req/s, CPU ${median(rows.map((r) => r.cpuMsPerRequest)).toFixed(3)} ms/req, p99 ${median(rows.map((r) => r.p99)).toFixed(1)} ms\n`);
     }
     if (name === 'budgeted') await budgets.set(seeded.user.id, client.clientId, null);
+  }
+  // Issue 38's targets: an exchange ≥ 1.0 × a refresh; a sub-agent's chat within noise of its parent's.
+  for (const [mine, theirs] of [['exchange', 'refresh'], ['chat-agent', 'chat']]) {
+    if (medianA.has(mine) && medianA.has(theirs)) process.stdout.write(`= ${mine} ÷ ${theirs}: ${(medianA.get(mine) / medianA.get(theirs)).toFixed(2)}\n`);
   }
 } finally {
   for (const v of variants) await v.server.stop();

@@ -2,7 +2,8 @@
 // and the peer (node-oidc-provider), measured in one run from a separate load
 // process. Prints a table and the targets, and writes docs/BENCHMARKS.md.
 import { BudgetsService } from '../dist/consent/budgets.js';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { load, measure, measureAlternating, procStats, startChild } from './lib.mjs';
 import { BENCH_DIR, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
@@ -56,10 +57,15 @@ async function serika(dialect, upstream) {
   const server = await startSerika(db.url, upstream.info.url);
   const ceilingServer = await startChild(['bench/ceiling.mjs', upstream.info.url]);
   const peerServer = await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), BENCH_DIR]);
+  // Issue 39: the peer on the same durable store as Serika (its own SQLite file, or its own PostgreSQL schema).
+  const peerDb = await freshDatabase(dialect, PG_URL);
+  const durableDir = mkdtempSync(join(BENCH_DIR, 'durable-peer-'));
+  const durablePeerServer = await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), durableDir, peerDb.url]);
   const beside = dialect === 'postgres' ? ' (beside PostgreSQL)' : '';
   const ceilingEntry = (name, prepare) => ({ name, group: `ceiling${beside}`, pid: ceilingServer.child.pid, prepare, shownAs: `  ceiling: ${name}` });
   const directEntry = (name, prepare) => ({ name, group: `direct${beside}`, pid: upstream.child.pid, prepare, shownAs: `  direct: ${name}` });
-  const peerEntry = peerEntries(peerServer, `peer${beside}`);
+  const peerEntry = peerEntries(peerServer, `peer${beside}`, 'peer');
+  const durablePeer = peerEntries(durablePeerServer, `durable peer${beside}`, 'durable peer');
   const ceilingUrl = ceilingServer.info.url;
   const api = `${server.info.url}/api/openai/v1`;
   const pid = server.child.pid;
@@ -94,22 +100,27 @@ async function serika(dialect, upstream) {
     })),
     ceilingEntry('bare Fastify GET /hello', () => ({ ...base, url: `${ceilingUrl}/hello` })),
     peerEntry.userinfo,
+    durablePeer.userinfo,
   ]);
   await addAlternating([
     own('introspection (Basic)', () => ({ ...base, url: `${api}/oauth/introspect`, method: 'POST', headers: { ...FORM, ...basic }, body: `token=${seeded.accessToken}` })),
     peerEntry.introspection,
+    durablePeer.introspection,
   ]);
   // The two ways of authenticating in one rotation: a redemption slows as the runs before it grow the database
   // (60,000 redemptions in, basic read 1.33 × the peer where post read 1.67), so each gets runs early and late alike.
   await addAlternating([
     own('code + PKCE redemption (client_secret_post)', () => redemption('redeem-post', 'post')),
     peerEntry.redeemPost,
+    durablePeer.redeemPost,
     own('code + PKCE redemption (client_secret_basic)', () => redemption('redeem-basic', 'basic')),
     peerEntry.redeemBasic,
+    durablePeer.redeemBasic,
   ]);
   await addAlternating([
     own(ID_TOKEN_REDEMPTION, () => redemption('redeem-oidc', 'post', { scope: 'openid profile', nonce: 'bench-nonce' })),
     peerEntry.redeemOidc,
+    durablePeer.redeemOidc,
   ]);
   await addAlternating([
     own('refresh (rotation)', async (run) => {
@@ -118,6 +129,7 @@ async function serika(dialect, upstream) {
       return { ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, bodiesFile: file, amount: PER_RUN };
     }),
     peerEntry.refresh,
+    durablePeer.refresh,
   ]);
   await add('authorize → token, whole flows', () => ({ ...base, ...flowScenario(api, seeded) }));
   // SPEC §10: the same call under a spending limit it never reaches (reserve + settle on every call), in turn with
@@ -145,16 +157,18 @@ async function serika(dialect, upstream) {
   await server.stop();
   await ceilingServer.stop();
   await peerServer.stop();
+  await durablePeerServer.stop();
+  await peerDb.drop();
   await db.drop();
 }
 
 /** node-oidc-provider's scenarios, one per Serika scenario it is compared with (its codes and tokens minted at its start). */
-function peerEntries(server, group) {
+function peerEntries(server, group, label) {
   const { info } = server;
   const pid = server.child.pid;
   const split = (file) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
   const slice = (file, run, name) => writeBodies(name, split(file).slice(run * PER_RUN, (run + 1) * PER_RUN));
-  const entry = (name, prepare) => ({ name, group, pid, prepare, shownAs: `  peer: ${name}` });
+  const entry = (name, prepare) => ({ name, group, pid, prepare, shownAs: `  ${label}: ${name}` });
   return {
     userinfo: entry('userinfo', () => ({ ...base, url: info.userinfo, headers: { authorization: `Bearer ${info.accessToken}` } })),
     introspection: entry('introspection (Basic)', () => ({ ...base, url: info.introspection, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, body: `token=${info.accessToken}` })),
@@ -271,6 +285,8 @@ function targets() {
   const pg = (name) => find('serika-postgres', name);
   const peerRow = (name) => find('peer', name);
   const peerPg = (name) => find('peer (beside PostgreSQL)', name);
+  const durable = (name) => find('durable peer', name);
+  const durablePg = (name) => find('durable peer (beside PostgreSQL)', name);
   const ceilingPg = (name) => find('ceiling (beside PostgreSQL)', name);
   const directPg = (name) => find('direct (beside PostgreSQL)', name);
   /** A target on SQLite rows, with the same ratio on PostgreSQL reported beside it. */
@@ -292,6 +308,17 @@ function targets() {
   }
   if (soakResult) {
     t.push({ issue: 18, label: `RSS after a ${soakResult.minutes}-minute mixed soak ÷ RSS after its first minute ≤ 1.10`, value: soakResult.rssAtEnd / soakResult.rssAtMinute, goal: 1.1, kind: 'below' });
+  }
+  // Issue 39: against node-oidc-provider on the same durable store (SQLite beside SQLite, PostgreSQL beside PostgreSQL).
+  vs(39, 'introspection (Basic) ≥ 3 × node-oidc-provider on SQLite', sq('introspection (Basic)'), durable('introspection (Basic)'), 3, pg('introspection (Basic)'), durablePg('introspection (Basic)'));
+  for (const name of ['code + PKCE redemption (client_secret_post)', 'code + PKCE redemption (client_secret_basic)']) {
+    vs(39, `${name} ≥ 5 × node-oidc-provider on SQLite`, sq(name), durable(name), 5, pg(name), durablePg(name));
+  }
+  for (const name of ['code + PKCE redemption (client_secret_post)', 'code + PKCE redemption (client_secret_basic)', 'refresh (rotation)']) {
+    vs(39, `PostgreSQL ${name} ≥ 2 × node-oidc-provider on PostgreSQL`, pg(name), durablePg(name), 2);
+  }
+  for (const name of ['refresh (rotation)', ID_TOKEN_REDEMPTION, 'userinfo']) {
+    t.push({ issue: 39, label: `${name} ÷ node-oidc-provider on SQLite`, value: ratio(sq(name), durable(name)), cpu: cpuRatio(sq(name), durable(name)), kind: 'report', pg: ratio(pg(name), durablePg(name)), pgCpu: cpuRatio(pg(name), durablePg(name)) });
   }
   vs(13, `${ID_TOKEN_REDEMPTION} ≥ 1.0 × node-oidc-provider`, sq(ID_TOKEN_REDEMPTION), peerRow(ID_TOKEN_REDEMPTION), 1.0, pg(ID_TOKEN_REDEMPTION), peerPg(ID_TOKEN_REDEMPTION));
   vs(15, `${MCP_WHOAMI} ≥ 0.3 × Serika userinfo`, sq(MCP_WHOAMI), sq('userinfo'), 0.3, pg(MCP_WHOAMI), pg('userinfo'));
@@ -343,7 +370,9 @@ Load: ${LOADGEN} in its own process (one thread; bench/wrk.lua gives each reques
 ${DURATION} s per run, ${RUNS} runs per scenario (the median run's latencies); whole authorize → token flows, the soak
 and the time to first byte through undici; servers on 127.0.0.1 with rate limits off and LOG_LEVEL=warn. Scenarios compared
 in a target are measured in turn, run by run (Serika, its partner, Serika, …), so a noisy minute falls on both: the
-ceiling, the peer (a fresh node-oidc-provider per section) and the direct upstream are measured beside each dialect. Redemption and
+ceiling, the peers (a fresh node-oidc-provider per section: "peer" with an in-memory store, "durable peer" with its
+adapter interface over one table in the section's own store, SQLite in WAL with synchronous=NORMAL or PostgreSQL with a pool
+of 10, see bench/peer-store.mjs) and the direct upstream are measured beside each dialect. Redemption and
 refresh runs use each code or refresh token once (${PER_RUN} per run; a run ends early when they are used up).
 Versions: fastify ${v('fastify')}, kysely ${v('kysely')}, better-sqlite3 ${v('better-sqlite3')}, pg ${v('pg')},
 oidc-provider ${v('oidc-provider')}; PostgreSQL on the same machine.

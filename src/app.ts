@@ -42,6 +42,7 @@ import { closeServices, type Services } from './services.js';
 import { accountsPages, appAskingFor } from './web/accounts-pages.js';
 import { loginIpLimit } from './web/login-limit.js';
 import { SecondStep, secondStepPages } from './web/second-step-pages.js';
+import { passkeyPages } from './web/passkey-pages.js';
 import { mailedLinkPages } from './web/mailed-link-pages.js';
 import { takeMailAllowance } from './mail/allowance.js';
 import { takeResetAttempt } from './web/login-limit.js';
@@ -50,6 +51,8 @@ import { authorizePages } from './web/authorize-pages.js';
 import { endSessionPages } from './web/end-session-pages.js';
 import { devicePages } from './web/device-pages.js';
 import { dashboardRoutes } from './web/dashboard/index.js';
+import { adminRoutes } from './web/admin/index.js';
+import { adminApiRoutes } from './admin/routes.js';
 import { pageHeaders } from './web/layout.js';
 import { sendPageError } from './web/page-errors.js';
 import { PageSessions, protectFormPosts } from './web/session.js';
@@ -210,6 +213,12 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     { prefix: API_BASE },
   );
 
+  // SPEC §12: the admin API, at the origin root, with an admin's API key (OpenAI-style errors, by its path).
+  await app.register(async (admin) => {
+    requireApiKey(admin, services.apiKeys, config.publicUrl);
+    await adminApiRoutes(admin, { userAdmin: services.userAdmin, storage: services.storage });
+  });
+
   await app.register(async (mcp) =>
     mcpRoutes(mcp, { store: services.oauth, characters: services.characters, gateway: services.gateway, publicUrl: config.publicUrl }),
   );
@@ -243,6 +252,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     await devicePages(pages, { pageSessions, decisions: services.deviceDecisions });
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter, loginLimit, secondStep });
     await secondStepPages(pages, { ...stepDeps, secondStep });
+    await passkeyPages(pages, { pageSessions, passkeys: services.passkeys, secondStep, audit, telemetry, appAsking: stepDeps.appAsking, rateLimitLogin: config.rateLimitLogin });
     await mailedLinkPages(pages, {
       pageSessions,
       passwordReset: services.passwordReset,
@@ -253,6 +263,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());
     await pages.register(dashboardRoutes, services);
+    await pages.register(adminRoutes, services);
   });
 
   app.addHook('onClose', async () => closeServices(services));

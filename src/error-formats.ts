@@ -7,7 +7,7 @@ import { CORS_ANSWER, corsAllowed } from './http/cors.js';
 import { openAIErrorBody, sendOpenAIError } from './http/openai-errors.js';
 import { sendOAuthJsonError } from './oauth/protocol/json-errors.js';
 import { OAuthError } from './oauth/protocol/errors.js';
-import { API_BASE, MCP_PATH, PATHS } from './paths.js';
+import { ADMIN_API, API_BASE, MCP_PATH, PATHS } from './paths.js';
 import { layout, PAGE_HEADERS } from './web/layout.js';
 import { errorPage, sendPageError } from './web/page-errors.js';
 
@@ -27,6 +27,7 @@ function errorFormatFor(url: string): ErrorFormat {
   if (OAUTH_JSON.has(path)) return 'oauth-json';
   if (path === PATHS.authorize || path.startsWith(`${PATHS.authorize}/`) || path === PATHS.endSession) return 'page';
   if (path === API_BASE || path.startsWith(`${API_BASE}/`) || path === MCP_PATH) return 'openai';
+  if (path === ADMIN_API.base || path.startsWith(`${ADMIN_API.base}/`)) return 'openai';
   if (path.startsWith('/.well-known/') || path === PATHS.healthz || path === PATHS.readyz || path === PATHS.metrics || path.startsWith(`${PATHS.docs}/`)) {
     return 'openai';
   }

@@ -15,6 +15,10 @@ const ERROR_CODES = {
   invalid_api_key: { status: 401, type: 'invalid_request_error' },
   invalid_token: { status: 401, type: 'invalid_request_error' },
   insufficient_scope: { status: 403, type: 'invalid_request_error' },
+  // SPEC §12: an API key that is not an admin's, at the admin API.
+  permission_denied: { status: 403, type: 'invalid_request_error' },
+  // SPEC §12: a suspended user's sign-in.
+  account_suspended: { status: 403, type: 'invalid_request_error' },
   unauthorized: { status: 401, type: 'invalid_request_error' },
   forbidden_origin: { status: 403, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'invalid_request_error' },

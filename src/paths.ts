@@ -53,6 +53,11 @@ export const PATHS = {
   /** The second step of a sign-in (SPEC §11), and setting a factor up when MFA=required asks for one first. */
   loginVerify: '/login/verify',
   loginTwoFactorSetup: '/login/two-factor',
+  /** SPEC §11 passkeys: a sign-in with one (its options, then the answer), and the second step with one. */
+  loginPasskeyOptions: '/login/passkey/options',
+  loginPasskey: '/login/passkey',
+  loginVerifyPasskeyOptions: '/login/verify/passkey/options',
+  loginVerifyPasskey: '/login/verify/passkey',
   signup: '/signup',
   logout: '/logout',
   /** SPEC §11: the links mailed to users, and the form that mails a reset link. */
@@ -77,4 +82,25 @@ export const DASHBOARD = {
   usage: '/dashboard/usage',
   activity: '/dashboard/activity',
   account: '/dashboard/account',
+} as const;
+
+/** The operator's console (SPEC §12), at the origin root: pages for admins, and their API for admins' keys. */
+export const ADMIN = {
+  root: '/admin',
+  reauth: '/admin/reauth',
+  users: '/admin/users',
+  user: '/admin/users/:id',
+  apps: '/admin/apps',
+  app: '/admin/apps/:clientId',
+  usage: '/admin/usage',
+  audit: '/admin/audit',
+  signingKeys: '/admin/signing-keys',
+} as const;
+
+export const ADMIN_API = {
+  base: '/admin/api',
+  users: '/admin/api/users',
+  userSuspend: '/admin/api/users/:id/suspend',
+  userUnsuspend: '/admin/api/users/:id/unsuspend',
+  clients: '/admin/api/clients',
 } as const;

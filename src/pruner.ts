@@ -45,6 +45,7 @@ async function pruneExpired(services: Services): Promise<PruneCounts | null> {
       sessionClients: await services.sessionClients.prune(trx),
       loginFailures: await throttle.prune(trx, now),
       pendingSignIns: await pendingSignIns.prune(trx, now),
+      webauthnChallenges: await services.webauthnChallenges.prune(trx, now),
       unusedOwnerlessClients: await clients.pruneOwnerless(trx, now),
       budgetHoldsReleased: await budgets.releaseExpired(trx, now),
       cacheInvalidations: await services.invalidations.prune(trx, Date.now()),

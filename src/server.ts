@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { createServer } from 'node:net';
+import { createServer, isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { buildApp, type BuildOptions } from './app.js';
 import { defaultPublicUrl, type Config } from './config.js';
@@ -73,6 +73,10 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
       warnings.push('SMTP_URL is not set: verification and password-reset mail is written to the log (one "mail" line each) instead of being sent');
     }
     warnings.push(...(await keyEncryptionWarnings(given.publicUrl, storage.db, new KeyEncryption(given.keyEncryptionSecrets))));
+    // WebAuthn §5.1.2: an RP ID is a domain; browsers refuse passkeys for an IP address.
+    if (isIP(new URL(given.publicUrl).hostname.replace(/^\[|\]$/g, '')) !== 0) {
+      warnings.push('PUBLIC_URL names an IP address: browsers refuse passkeys there (WebAuthn needs a host name, such as localhost)');
+    }
     // A picked port can be taken by someone else before we listen on it: pick again.
     for (let attempt = 1; ; attempt++) {
       const config = await resolvePort(given);

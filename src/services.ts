@@ -6,7 +6,10 @@ import { LoginThrottle } from './accounts/login-throttle.js';
 import { SessionsService } from './accounts/sessions.js';
 import { PendingSignIns } from './accounts/pending-sign-ins.js';
 import { SecondFactors } from './accounts/second-factors/service.js';
+import { Passkeys, relyingPartyOf } from './accounts/second-factors/passkeys.js';
+import { WebAuthnChallenges } from './accounts/second-factors/webauthn-challenges.js';
 import { UsersService } from './accounts/users-service.js';
+import { UserAdmin } from './accounts/user-admin.js';
 import { AccountMail } from './accounts/account-mail.js';
 import { EmailLinks } from './accounts/email-links.js';
 import { EmailVerification } from './accounts/email-verification.js';
@@ -81,6 +84,11 @@ export interface Services {
   pendingSignIns: PendingSignIns;
   /** TOTP factors and recovery codes (SPEC §11). */
   secondFactors: SecondFactors;
+  /** Passkeys (SPEC §11, WebAuthn) and their ceremonies' challenges. */
+  passkeys: Passkeys;
+  webauthnChallenges: WebAuthnChallenges;
+  /** Roles and suspension: what an admin does to users (SPEC §12). */
+  userAdmin: UserAdmin;
   throttle: LoginThrottle;
   grants: GrantsService;
   /** Budgets inside the grant (SPEC §10). */
@@ -195,15 +203,21 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const emailLinks = new EmailLinks(storage.db, now);
   const pendingSignIns = new PendingSignIns(storage.db, now);
   const queued = () => mailWorker.wake();
-  const emailVerification = new EmailVerification({ db: storage.db, links: emailLinks, outbox: mailOutbox, mail: accountMail, audit, feed: invalidations, queued });
-  const users = new UsersService(storage.db, now, audit, invalidations, emailVerification, events);
-  // SPEC §13: every ending of sessions tells the apps that got ID tokens in them, in its transaction.
-  const sessions = new SessionsService(storage.db, now, audit, async (trx, ended) => {
+  const emailVerification = new EmailVerification({ db: storage.db, links: emailLinks, outbox: mailOutbox, mail: accountMail, audit, feed: invalidations, queued,
+    mayMailTo: async (key) => (await takeMailAllowance(rateCounter, config.rateLimitMail, `mail:to:${key}`)) === null,
+  });
+  const sessions = new SessionsService(storage.db, now, audit);
+  // SPEC §13: every ending of sessions (sessions.remove, the one way) tells the apps that got ID tokens in them,
+  // in its transaction: sign-out, end_session, devices, password change or reset, suspension, account deletion.
+  sessions.onEnded(async (trx, ended) => {
     const sids = ended.flatMap((s) => (s.sid === null ? [] : [s.sid]));
     for (const app of await sessionClients.take(trx, sids)) await events.logout(trx, app.clientId, app.userId, app.sid);
   });
+  const users = new UsersService(storage.db, now, audit, invalidations, emailVerification, events, (userId, trx) => sessions.endAllForUser(userId, trx));
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
   const secondFactors = new SecondFactors(storage.db, keyEncryption, audit, now);
+  const webauthnChallenges = new WebAuthnChallenges(storage.db, now);
+  const passkeys = new Passkeys(storage.db, webauthnChallenges, relyingPartyOf(config.publicUrl), audit, now);
   const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now, sessionClients });
   const logoutTokens = new LogoutTokens({ keys: signingKeys, issuer: config.publicUrl, now });
   eventWorker = new EventWorker({
@@ -242,12 +256,12 @@ export function createServices(config: Config, storage: Storage, now: () => numb
       db: storage.db,
       links: emailLinks,
       pendingSignIns,
+      sessions,
       hashPassword,
       outbox: mailOutbox,
       mail: accountMail,
       audit,
       now,
-      endSessions: (userId, trx) => sessions.endAllForUser(userId, trx),
       mayMail: async (userId) => (await takeMailAllowance(rateCounter, config.rateLimitMail, `mail:user:${userId}`)) === null,
       queued,
     }),
@@ -267,6 +281,17 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     sessions,
     pendingSignIns,
     secondFactors,
+    passkeys,
+    webauthnChallenges,
+    userAdmin: new UserAdmin({
+      db: storage.db,
+      dialect: storage.dialect,
+      now,
+      audit,
+      sessions,
+      pendingSignIns,
+      endTokens: (trx, userId) => oauth.revocation.user(trx, userId),
+    }),
     throttle: new LoginThrottle(storage.db, now),
     grants,
     budgets,

@@ -24,6 +24,12 @@ export function formatAmr(amr: readonly AuthMethod[]): string {
   return amr.join(' ');
 }
 
+/**
+ * The amr of a sign-in with a passkey alone (SPEC §11): possession of the key, and the device's user
+ * verification (required) as the second factor, so multi-factor (RFC 8176 §2 "mfa").
+ */
+export const PASSKEY_SIGN_IN: readonly AuthMethod[] = ['pop', 'mfa'];
+
 /** The first factor's methods and the second's, marked multi-factor (RFC 8176 §2 "mfa"). */
 export function withSecondFactor(first: readonly AuthMethod[], second: 'otp' | 'pop'): AuthMethod[] {
   return [...new Set([...first.filter((m) => m !== 'mfa'), second]), 'mfa'];

@@ -20,6 +20,11 @@ export interface EmailVerificationDeps {
   feed: InvalidationFeed | null;
   /** A message was queued and committed: the mail worker sends it now rather than at its next poll. */
   queued: () => void;
+  /**
+   * RATE_LIMIT_MAIL per recipient: false once an address has had its messages for the hour. Sign-ups with
+   * someone else's address come from many accounts, so only a count per address stops them mailing it without end.
+   */
+  mayMailTo: (email: string) => Promise<boolean>;
 }
 
 export type VerifyOutcome = { verified: true; email: string } | { verified: false; reason: 'invalid' | 'taken' };
@@ -34,10 +39,15 @@ export type VerifyOutcome = { verified: true; email: string } | { verified: fals
 export class EmailVerification {
   constructor(private readonly deps: EmailVerificationDeps) {}
 
-  /** Writes a verification link and its message in the caller's transaction (sign-up, `users create --email`, a change). */
-  async sendLink(trx: Kysely<Database>, user: { id: string; username: string }, email: string): Promise<void> {
+  /**
+   * Writes a verification link and its message in the caller's transaction (sign-up, `users create --email`, a
+   * change); false when the address had its messages for the hour (then the account page offers to send it again).
+   */
+  async sendLink(trx: Kysely<Database>, user: { id: string; username: string }, email: string): Promise<boolean> {
+    if (!(await this.deps.mayMailTo(emailKey(email)))) return false;
     const token = await this.deps.links.create(trx, { purpose: 'verify', userId: user.id, email });
     await this.deps.outbox.enqueue(trx, this.deps.mail.verification(email, user.username, token));
+    return true;
   }
 
   /** After the transaction that called sendLink committed. */
@@ -49,25 +59,25 @@ export class EmailVerification {
    * The account's address set (or, empty, removed): unverified until its link is followed; earlier links die.
    * Returns whether a link was sent (not for the same address again once verified, nor for none).
    */
-  async change(user: { id: string; username: string }, raw: string, origin?: RequestOrigin): Promise<{ email: string | null; sent: boolean }> {
+  async change(user: { id: string; username: string }, raw: string, origin?: RequestOrigin): Promise<{ email: string | null; sent: boolean; limited: boolean }> {
     const email = normalizeEmail(raw);
-    const { changed, sent, notified, previous } = await this.deps.db.transaction().execute(async (trx) => {
+    const { changed, sent, limited, notified, previous } = await this.deps.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('users').select(['email', 'verified_email_lower']).where('id', '=', user.id).executeTakeFirst();
       if (!row) throw new AppError('not_found', 'No such user.', 'email');
       // The verified address saved again: nothing changes, nothing is sent.
-      if (email !== null && row.verified_email_lower !== null && email === row.email) return { changed: false, sent: false, notified: false, previous: row.email };
+      if (email !== null && row.verified_email_lower !== null && email === row.email) return { changed: false, sent: false, limited: false, notified: false, previous: row.email };
       // The address verified until now hears of the change: it is how a password is recovered.
       const notify = row.verified_email_lower !== null && row.email !== null && email !== row.email;
       if (notify) await this.deps.outbox.enqueue(trx, this.deps.mail.emailChangedNotice(row.email!, user.username, email));
       await trx.updateTable('users').set({ email, verified_email_lower: null }).where('id', '=', user.id).execute();
       await this.deps.links.deleteAll(trx, user.id, 'verify');
       await this.deps.feed?.record(trx, [{ kind: 'user', key: user.id }]);
-      if (email !== null) await this.sendLink(trx, user, email);
-      return { changed: email !== row.email, sent: email !== null, notified: notify, previous: row.email };
+      const sent = email !== null && (await this.sendLink(trx, user, email));
+      return { changed: email !== row.email, sent, limited: email !== null && !sent, notified: notify, previous: row.email };
     });
     if (changed) await this.deps.audit?.record({ type: 'email.changed', userId: user.id, detail: { email, previous } }, origin);
     if (sent || notified) this.committed();
-    return { email, sent };
+    return { email, sent, limited };
   }
 
   /**

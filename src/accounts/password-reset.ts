@@ -1,3 +1,4 @@
+import type { SessionsService } from './sessions.js';
 import type { Kysely } from 'kysely';
 import type { AuditService } from '../audit/service.js';
 import { AppError } from '../errors.js';
@@ -16,10 +17,10 @@ export interface PasswordResetDeps {
   db: Kysely<Database>;
   links: EmailLinks;
   pendingSignIns: PendingSignIns;
+  /** Ends every session of the user in the reset's transaction (SessionsService.endAllForUser: the one way they end, back-channel logout too). */
+  sessions: Pick<SessionsService, 'endAllForUser'>;
   /** Argon2id (passwords.ts's hashPassword): a dependency so its calls can be counted. */
   hashPassword: (password: string) => Promise<string>;
-  /** Ends every session of the user in the reset's transaction (SessionsService.endAllForUser: back-channel logout too). */
-  endSessions: (userId: string, trx: Kysely<Database>) => Promise<void>;
   outbox: MailOutbox;
   mail: AccountMail;
   audit: AuditService;
@@ -55,9 +56,14 @@ export class PasswordReset {
       .where(byEmail ? 'verified_email_lower' : 'username_lower', '=', byEmail ? emailKey(value) : usernameKey(value))
       .executeTakeFirst();
     const email = user?.email;
-    if (!user || !email || user.verified_email_lower !== emailKey(email) || !(await this.deps.mayMail(user.id))) {
+    if (!user || !email || user.verified_email_lower !== emailKey(email)) {
       // The stamp's hash is the one computation a real request does outside the database (the padding covers the rest).
       sha256Hex(identifier);
+      return;
+    }
+    if (!(await this.deps.mayMail(user.id))) {
+      // Not mailed, and the page says nothing of it (no enumeration); the owner sees it on the Activity page.
+      await audit.record({ type: 'password.reset_refused', userId: user.id, detail: { by: byEmail ? 'email' : 'username', reason: 'mail_limit' } }, origin);
       return;
     }
     await db.transaction().execute(async (trx) => {
@@ -98,7 +104,7 @@ export class PasswordReset {
       if (!user || passwordStamp(user.password_hash) !== link.password_stamp) return { reset: false };
       await trx.updateTable('users').set({ password_hash: hash, updated_at: now() }).where('id', '=', link.user_id).execute();
       await links.deleteAll(trx, link.user_id, 'reset');
-      await this.deps.endSessions(link.user_id, trx);
+      await this.deps.sessions.endAllForUser(link.user_id, trx);
       // A half-session is the old password's too: left alive, its second step would still open a session.
       await pendingSignIns.endAllForUser(link.user_id, trx);
       // To whoever got the link, even if the account's address changed since.

@@ -1,6 +1,6 @@
 import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
 import type { AuditService } from '../audit/service.js';
-import { notFound } from '../errors.js';
+import { AppError, notFound } from '../errors.js';
 import type { RequestOrigin } from '../http/request-context.js';
 import { randomId, randomSecret, sha256Hex } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
@@ -30,22 +30,9 @@ export interface SessionUser {
   amr: AuthMethod[];
   /** The session's id in ID and logout tokens (SPEC §13), never the cookie's; null for sessions from before 0024. */
   sid: string | null;
+  /** When the user last re-authenticated for the admin pages in this session (SPEC §12), else null. */
+  reauthAt: number | null;
 }
-
-/** A session that just ended, as the hook hears of it (in the transaction that ended it). */
-export interface EndedSession {
-  userId: string;
-  sid: string | null;
-}
-
-/**
- * Whatever must happen when sessions end, in their transaction: the
- * back-channel logout of the apps that got ID tokens in them (SPEC §13).
- * Every way a session ends (sign-out, end_session, sign out everywhere or
- * one device, a password change or reset, suspension) goes through
- * SessionsService.ended, so a new way hooks in by calling it.
- */
-export type SessionsEndedHook = (trx: Kysely<Database>, ended: readonly EndedSession[]) => Promise<void>;
 
 /** Where a session was started from: the browser's User-Agent and the client address TRUST_PROXY gives. */
 export interface SessionOrigin {
@@ -67,20 +54,57 @@ export type Ending = { handle: string } | 'others' | 'all';
 
 type Where = (eb: ExpressionBuilder<Database, 'sessions'>) => Expression<SqlBool>;
 
+/** Sessions that just ended, in the transaction that ended them: what a listener (back-channel logout) is told. */
+export interface EndedSession {
+  id_hash: string;
+  user_id: string;
+  user_agent: string | null;
+  /** The session's id in ID tokens (SPEC §13): whom the back-channel logout names; null for pre-0024 sessions. */
+  sid: string | null;
+}
+
+/**
+ * Told of every session that ends, however it ends, inside the ending's transaction (sessions.onEnded). Every
+ * way a session ends (sign-out, end_session, sign out everywhere or one device, a password change or reset, a
+ * suspension, an account deleted) goes through SessionsService's one private remove, so each one tells these.
+ */
+export type SessionsEndedListener = (executor: Kysely<Database>, ended: readonly EndedSession[]) => Promise<void>;
+
+/** SPEC §12: a suspended user cannot sign in, by any path: every one starts its session through start(). */
+function suspendedError(): AppError {
+  return new AppError('account_suspended', 'This account is suspended. Contact the operator of this service.');
+}
+
 /**
  * Browser sessions live in the database, so any instance serves any step
  * (SPEC §2). The cookie holds a 256-bit random id; only its hash is stored.
  */
 export class SessionsService {
+  private readonly listeners: SessionsEndedListener[] = [];
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number,
     private readonly audit: AuditService,
-    private readonly onEnded: SessionsEndedHook = async () => {},
   ) {}
 
-  /** A new session id every sign-in (UI-06): the previous one, if any, is destroyed. */
+  /** Registers a listener told of every ended session (see remove: the one way sessions end). */
+  onEnded(listener: SessionsEndedListener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Refuses a suspended user (SPEC §12). Every sign-in path passes here: start() checks before making a session,
+   * and the password path checks before a second step, so a suspended user is not asked for a code first.
+   */
+  async refuseSuspended(userId: string): Promise<void> {
+    const row = await this.db.selectFrom('users').select('suspended_at').where('id', '=', userId).executeTakeFirst();
+    if (row && row.suspended_at !== null) throw suspendedError();
+  }
+
+  /** A new session id every sign-in (UI-06): the previous one, if any, is destroyed. A suspended user gets none. */
   async start(userId: string, previous?: string, from: SessionOrigin = {}, amr: readonly AuthMethod[] = PASSWORD_ONLY): Promise<{ id: string; expiresAt: number }> {
+    await this.refuseSuspended(userId);
     if (previous) await this.end(previous);
     const id = randomSecret('');
     const now = this.now();
@@ -110,14 +134,30 @@ export class SessionsService {
     const row = await this.db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select(['users.id as userId', 'users.username as username', 'users.avatar as avatar', 'sessions.created_at as authTime', 'sessions.last_seen_at as lastSeenAt', 'sessions.amr as amr', 'sessions.sid as sid'])
+      .select([
+        'users.id as userId',
+        'users.username as username',
+        'users.avatar as avatar',
+        'sessions.created_at as authTime',
+        'sessions.last_seen_at as lastSeenAt',
+        'sessions.amr as amr',
+        'sessions.reauth_at as reauthAt',
+        'sessions.sid as sid',
+      ])
       .where('sessions.id_hash', '=', idHash)
       .where('sessions.expires_at', '>', now)
+      // A session started as its user was being suspended is no session (suspension ends them all, too).
+      .where('users.suspended_at', 'is', null)
       .executeTakeFirst();
     if (!row) return undefined;
-    const { lastSeenAt, amr, ...user } = row;
+    const { lastSeenAt, amr, reauthAt, ...user } = row;
     if (lastSeenAt === null || now - Number(lastSeenAt) >= LAST_SEEN_EVERY_MS) await this.markSeen(idHash, now);
-    return { ...user, amr: parseAmr(amr) };
+    return { ...user, authTime: Number(user.authTime), amr: parseAmr(amr), reauthAt: reauthAt === null ? null : Number(reauthAt) };
+  }
+
+  /** The session's user proved it again (the admin pages' check, SPEC §12): the time is kept on the session. */
+  async markReauthenticated(id: string): Promise<void> {
+    await this.db.updateTable('sessions').set({ reauth_at: this.now() }).where('id_hash', '=', sha256Hex(id)).execute();
   }
 
   /** Conditional, so instances serving the same session at once write it once. */
@@ -154,9 +194,12 @@ export class SessionsService {
     await this.remove((eb) => eb('id_hash', '=', sha256Hex(id)));
   }
 
-  /** Every session of the user (a password change or reset, which says so in its own audit event); in the caller's transaction when given. */
-  async endAllForUser(userId: string, executor?: Kysely<Database>): Promise<void> {
-    await this.remove((eb) => eb('user_id', '=', userId), executor);
+  /**
+   * Every session of the user ends (a password change or reset, a suspension: each says so in its own audit
+   * event), in the caller's transaction when it gives one. Returns how many ended.
+   */
+  async endAllForUser(userId: string, executor: Kysely<Database> = this.db): Promise<number> {
+    return (await this.remove((eb) => eb('user_id', '=', userId), executor)).length;
   }
 
   /**
@@ -182,23 +225,17 @@ export class SessionsService {
     }
   }
 
-  /** The one way sessions end, however chosen: returns what it ended. */
-  private async remove(where: Where, executor?: Kysely<Database>): Promise<Array<{ id_hash: string; user_agent: string | null }>> {
-    const run = async (trx: Kysely<Database>) => {
-      const ended = await trx.deleteFrom('sessions').where(where).returning(['id_hash', 'user_agent', 'user_id', 'sid']).execute();
-      await this.ended(trx, ended.map((s) => ({ userId: s.user_id, sid: s.sid })));
+  /**
+   * The one way sessions end, however chosen: returns what it ended, after telling the listeners (onEnded) in
+   * the same transaction, so a back-channel logout is queued exactly when its session is gone (SPEC §13).
+   */
+  private async remove(where: Where, executor?: Kysely<Database>): Promise<EndedSession[]> {
+    const run = async (trx: Kysely<Database>): Promise<EndedSession[]> => {
+      const ended = await trx.deleteFrom('sessions').where(where).returning(['id_hash', 'user_id', 'user_agent', 'sid']).execute();
+      if (ended.length > 0) for (const listener of this.listeners) await listener(trx, ended);
       return ended;
     };
     return executor ? run(executor) : this.db.transaction().execute(run);
-  }
-
-  /**
-   * "Session(s) ended": what every ending of sessions calls, in its
-   * transaction, including endings decided elsewhere (an account suspended,
-   * deleted). Idle when nothing ended.
-   */
-  async ended(trx: Kysely<Database>, sessions: readonly EndedSession[]): Promise<void> {
-    if (sessions.length > 0) await this.onEnded(trx, sessions);
   }
 
   /** Expired sessions, for the pruner. */

@@ -9,7 +9,7 @@ import { usernameKey, usernameProblem } from './usernames.js';
 import { UsersRepo, type UserRow } from './users-repo.js';
 import type { Kysely } from 'kysely';
 import type { InvalidationFeed } from '../storage/invalidations.js';
-import type { Database } from '../storage/schema.js';
+import type { Database, Role } from '../storage/schema.js';
 import type { EventOutbox } from '../events/outbox.js';
 import type { AuditService } from '../audit/service.js';
 
@@ -21,6 +21,10 @@ export interface User {
   verifiedEmail: string | null;
   avatar: string | null;
   createdAt: number;
+  /** SPEC §12: `user` or `admin`. */
+  role: Role;
+  /** When an admin suspended them (SPEC §12), else null. */
+  suspendedAt: number | null;
 }
 
 /** A user's profile claims: what userinfo and an ID token say of them beside the id. */
@@ -32,8 +36,17 @@ export interface NewUser {
   email?: string | null;
 }
 
-function toUser(row: UserRow): User {
-  return { id: row.id, username: row.username, email: row.email, verifiedEmail: row.verified_email_lower, avatar: row.avatar, createdAt: row.created_at };
+export function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    verifiedEmail: row.verified_email_lower,
+    avatar: row.avatar,
+    createdAt: Number(row.created_at),
+    role: row.role,
+    suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at),
+  };
 }
 
 export class UsersService {
@@ -48,6 +61,8 @@ export class UsersService {
     private readonly verification: EmailVerification | null = null,
     /** SPEC §13: user.deleted to every app the user had allowed, in the deletion's transaction. */
     private readonly events: EventOutbox | null = null,
+    /** Ends the user's sessions in the deletion's transaction (SessionsService.endAllForUser: the one way they end). */
+    private readonly endSessions: ((userId: string, trx: Kysely<Database>) => Promise<unknown>) | null = null,
   ) {
     this.repo = new UsersRepo(db, feed);
   }
@@ -71,6 +86,8 @@ export class UsersService {
       avatar: null,
       created_at: now,
       updated_at: now,
+      role: 'user',
+      suspended_at: null,
     };
     try {
       await this.db.transaction().execute(async (trx) => {
@@ -114,15 +131,20 @@ export class UsersService {
     await this.audit?.record({ type: 'password.changed', userId }, origin);
   }
 
-  /** Deletes the account; its keys, clients, grants, tokens, sessions, characters and usage go with it (foreign keys cascade). */
-  async delete(userId: string, origin?: RequestOrigin): Promise<void> {
+  /**
+   * Deletes the account; its keys, clients, grants, tokens, sessions, characters and usage go with it (foreign keys
+   * cascade). actorId: the admin who deleted it (SPEC §12), when it was not the user.
+   */
+  async delete(userId: string, origin?: RequestOrigin, actorId: string | null = null): Promise<void> {
     const row = await this.repo.findById(userId);
     await this.repo.delete(userId, async (trx) => {
+      // Its sessions end through the one session-ending path first, so the apps hear of it (SPEC §13 logout).
+      await this.endSessions?.(userId, trx);
       if (!this.events) return;
       const grants = await trx.selectFrom('oauth_grants').select('client_id').where('user_id', '=', userId).execute();
       await this.events.webhookEach(trx, 'user.deleted', userId, grants.map((g) => g.client_id));
     });
-    if (row) await this.audit?.record({ type: 'account.deleted', userId, detail: { username: row.username } }, origin);
+    if (row) await this.audit?.record({ type: 'account.deleted', userId, actorId, detail: { username: row.username } }, origin);
   }
 
   async findByUsername(username: string): Promise<User | undefined> {

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RequestOrigin } from '../http/request-context.js';
 import { randomId } from '../security/secrets.js';
@@ -12,11 +12,16 @@ export const AUDIT_EVENTS = {
   'sign_in.failed': 'A sign-in failed',
   'sign_in.throttled': 'Repeated failed sign-ins: further attempts are slowed',
   'sign_in.ip_limited': 'Too many failed sign-ins from one address: it is refused until the minute is over',
-  'second_factor.added': 'Two-factor authentication turned on',
-  'second_factor.removed': 'Two-factor authentication turned off',
+  // detail.factor: "totp" (the authenticator app) or "passkey" (with its name).
+  'second_factor.added': 'Second factor added',
+  'second_factor.removed': 'Second factor removed',
+  // A wrong code or password given to turn the app off or remove a passkey (detail.factor: what was tried).
+  'second_factor.remove_refused': 'A try to remove a second factor was refused',
+  'second_factor.add_refused': 'A try to add a passkey was refused',
   'recovery_code.used': 'A recovery code was used to sign in',
   'password.changed': 'Password changed; other sessions signed out',
   'password.reset_requested': 'A password reset link was requested and mailed to the verified address',
+  'password.reset_refused': 'A password reset link was requested but not mailed: the hourly limit of messages was reached',
   'password.reset': 'Password reset with a mailed link; every session signed out',
   'email.changed': 'Email address changed; a verification link was mailed to it',
   'email.verified': 'Email address verified',
@@ -31,6 +36,9 @@ export const AUDIT_EVENTS = {
   'client.webhook_changed': 'Webhook URL of an OAuth client changed',
   'client.webhook_secret_rotated': 'Webhook signing secret of an OAuth client rotated',
   'token.revoked': 'An app revoked one of its tokens (RFC 7009)',
+  // detail: depth below the user's token, the agent's name, its scope.
+  'token.exchanged': 'An app gave one of its sub-agents a narrower token (RFC 8693)',
+  'agent_token.revoked': 'A sub-agent token was revoked, with the sub-agents below it',
   'budget.changed': 'Spending limit of a connected app changed',
   'grant.revoked': 'Access of a connected app revoked',
   'refresh_token.replayed': 'A used refresh token was presented again: its whole family was revoked',
@@ -41,6 +49,14 @@ export const AUDIT_EVENTS = {
   // At an app's request (RP-initiated logout: the app is named), or the user's from Signed-in devices (detail:
   // the ended session's handle and browser, and the session that ended it).
   'session.ended': 'A session was signed out',
+  // SPEC §12: an admin's actions (actorId: the admin; from the CLI: none) and what they refuse.
+  'sign_in.refused': 'A sign-in was refused: the account is suspended',
+  'account.suspended': 'Account suspended by an admin: every session and token ended',
+  'account.unsuspended': 'Account unsuspended by an admin',
+  'account.role_changed': 'Account role changed',
+  'second_factors.reset': 'Second factors reset by an admin',
+  'signing_keys.rotated': 'ID token signing keys rotated',
+  'admin.reauthenticated': 'An admin confirmed it is them to use the admin pages',
 } as const;
 
 type AuditEventType = keyof typeof AUDIT_EVENTS;
@@ -49,6 +65,8 @@ export interface AuditEvent {
   type: AuditEventType;
   userId: string | null;
   clientId?: string | null;
+  /** Who did it, when not the user it concerns: an admin (SPEC §12). */
+  actorId?: string | null;
   detail?: Record<string, string | number | null>;
 }
 
@@ -94,12 +112,13 @@ export class AuditService {
       ip: request?.ip ?? null,
       detail: JSON.stringify(event.detail ?? {}),
       created_at: this.now(),
+      actor_id: event.actorId ?? null,
     };
     await executor.insertInto('audit_events').values(row).execute();
     // A child with its own level: LOG_LEVEL filters the parent's lines, never this one. The request's logger
     // carries its id (reqId).
     const log = (request?.log ?? this.log)?.child({}, { level: 'info' });
-    log?.info({ audit: { type: event.type, id: row.id, userId: row.user_id, clientId: row.client_id, ip: row.ip, ...event.detail } }, `audit: ${event.type}`);
+    log?.info({ audit: { type: event.type, id: row.id, userId: row.user_id, clientId: row.client_id, actorId: row.actor_id, ip: row.ip, ...event.detail } }, `audit: ${event.type}`);
   }
 
   /**
@@ -125,14 +144,19 @@ export class AuditService {
   /** The user's own events, newest first. */
   async listForUser(userId: string, limit = 100): Promise<StoredAuditEvent[]> {
     const rows = await this.db.selectFrom('audit_events').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
-    return rows.map((r) => ({
-      id: r.id,
-      type: r.type as AuditEventType,
-      userId: r.user_id,
-      clientId: r.client_id,
-      ip: r.ip,
-      detail: JSON.parse(r.detail) as Record<string, string | number | null>,
-      createdAt: Number(r.created_at),
-    }));
+    return rows.map(toStored);
   }
+}
+
+export function toStored(r: Selectable<Database['audit_events']>): StoredAuditEvent {
+  return {
+    id: r.id,
+    type: r.type as AuditEventType,
+    userId: r.user_id,
+    clientId: r.client_id,
+    actorId: r.actor_id,
+    ip: r.ip,
+    detail: JSON.parse(r.detail) as Record<string, string | number | null>,
+    createdAt: Number(r.created_at),
+  };
 }

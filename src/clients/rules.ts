@@ -2,7 +2,9 @@
 
 /** RFC 8628 §3.4's grant type, which a client opts into (SPEC §9). */
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
-export const GRANT_TYPE_NAMES = ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT] as const;
+/** RFC 8693 token exchange: sub-agent tokens (SPEC §15). */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const GRANT_TYPE_NAMES = ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT] as const;
 export type GrantTypeName = (typeof GRANT_TYPE_NAMES)[number];
 /**
  * SPEC §9's default. With refresh_token in it, refresh tokens are always issued (SPEC §7), so
@@ -14,7 +16,11 @@ export const DEFAULT_GRANT_TYPES: GrantTypeName[] = ['authorization_code', 'refr
 
 /** "May this client use this grant", the one rule: the token endpoint for every grant, and whether a refresh token is issued. */
 export function mayUseGrant(client: { grantTypes: readonly string[] }, grantType: string): boolean {
-  return client.grantTypes.includes(grantType);
+  if (client.grantTypes.includes(grantType)) return true;
+  // Token exchange (SPEC §15 is silent on registration): Hydra and Okta make a client list it; here a client may
+  // also use it when it has authorization_code or the device grant, since it only trades an access token the
+  // client already got from the user for a narrower one — nothing the user did not already allow it.
+  return grantType === TOKEN_EXCHANGE_GRANT && (client.grantTypes.includes('authorization_code') || client.grantTypes.includes(DEVICE_CODE_GRANT));
 }
 
 /** A client redirects only for the authorization code grant: a device-only client registers no redirect URI. */

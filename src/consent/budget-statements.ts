@@ -36,6 +36,10 @@ export function budgetStatements() {
         .where('user_id', '=', p.userId)
         .where('client_id', '=', p.clientId),
     ),
+    /** A new sub-agent token's cap and counters (agent-budgets.ts). */
+    insertAgent: preparedNamed(['token_hash', 'user_id', 'client_id', 'tokens_limit', 'images_limit', 'tokens_used', 'images_used', 'tokens_reserved', 'images_reserved', 'updated_at'], (db: Kysely<Database>, p) =>
+      db.insertInto('agent_budgets').values(p),
+    ),
     takeReservation: preparedNamed(['id'], (db: Kysely<Database>, p) => db.deleteFrom('budget_reservations').where('id', '=', p.id).returning(['tokens', 'images'])),
     /** A settlement: the hold comes off, the spending goes on. */
     settle: preparedNamed([...grant, 'heldTokens', 'heldImages', 'spentTokens', 'spentImages', 'now'], (db: Kysely<Database>, p) =>

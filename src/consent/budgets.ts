@@ -8,6 +8,10 @@ import { periodEnd, periodStart, type BudgetLimit } from './budget-rules.js';
 import type { EventOutbox } from '../events/outbox.js';
 import type { AuditService } from '../audit/service.js';
 import type { RequestOrigin } from '../http/request-context.js';
+import { agentRows, agentSpending, agentState, chainState, holdAgents, recordAgentHold, releaseExpiredAgentHolds, settleAgents } from './agent-budgets.js';
+
+/** The id of a sub-agent call nothing limited: it holds nothing, and its settlement only counts. */
+const UNHELD = 'rsv_unheld';
 
 /** A reservation left by a process that died is released after this long (SPEC §10, issue: "say 10 minutes"). */
 export const RESERVATION_TTL_MS = 10 * 60_000;
@@ -195,7 +199,8 @@ export class BudgetsService {
    * caller settles the reservation after the call, whatever happened. Null
    * when the grant has no budget, or the plan holds nothing.
    */
-  async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Planned): Promise<Reservation | null> {
+  async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Planned, lineage?: readonly string[] | null): Promise<Reservation | null> {
+    if (lineage && lineage.length > 0) return this.reserveLineage(userId, clientId, lineage, plan);
     const key = grantKey(userId, clientId);
     const remembered = this.lastSeen.get(key);
     // Most grants have no budget: they are answered by one indexed read, outside any transaction.
@@ -240,6 +245,77 @@ export class BudgetsService {
     });
   }
 
+  /**
+   * A sub-agent token's call (SPEC §15): one hold over the grant's budget (when the user set one) and every
+   * sub-agent row of its lineage (leaf first), all in one transaction, each a conditional UPDATE checked on the
+   * row as it is now — so calls of sibling agents on any number of instances spend past no cap, neither theirs
+   * nor the grant's. Always a reservation (a hold of nothing when nothing limits the call), so settlement
+   * counts every sub-agent's spending (the dashboard shows it).
+   */
+  private async reserveLineage(userId: string, clientId: string, lineage: readonly string[], plan: (state: BudgetState) => Planned): Promise<Reservation> {
+    // Nothing limits the call (no budget, no cap in the lineage): no hold and no transaction, as for the user's own
+    // token; the settlement still counts what it spent in the lineage's rows.
+    const [grant, agents] = await Promise.all([this.row(userId, clientId), agentRows(this.db, lineage)]);
+    if (!grant && agents.every((row) => row.tokens_limit === null && row.images_limit === null)) {
+      const state = chainState(null, agents);
+      if (plan(state) === null) return { kind: 'reserved', id: UNHELD, state };
+    }
+    const attempt = () =>
+      this.transact(async (trx): Promise<Reservation> => {
+        let refused: Reservation | null = null;
+        // A miss means another call took what was left since the read: read, plan and hold once more.
+        for (let tries = 0; tries < 2; tries++) {
+          const now = this.now();
+          let grant = await this.row(userId, clientId, trx);
+          if (grant) grant = (await this.rollOver(trx, grant, now)) ?? grant;
+          if (grant && (grant.tokens_reserved > 0 || grant.images_reserved > 0) && (await this.releaseStale(trx, userId, clientId, now))) grant = await this.heldRow(trx, userId, clientId);
+          const state = chainState(grant ? stateOf(grant) : null, await agentRows(trx, lineage));
+          const cost = plan(state);
+          if (cost === 'refuse') return { kind: 'refused', state };
+          const held: Cost = cost === null ? { tokens: 0, images: 0 } : { tokens: cost.tokens, images: cost.images };
+          const id = sortableId('rsv_', now);
+          const onGrant = grant !== undefined && (held.tokens > 0 || held.images > 0);
+          // The grant's row first, then the agents' (agent-budgets.ts: the lock order).
+          if (onGrant && !(await this.statements.hold(trx, { userId, clientId, tokens: held.tokens, images: held.images, now })).rows[0]) {
+            refused = { kind: 'refused', state };
+            continue;
+          }
+          if (!(await holdAgents(trx, lineage, held, now))) {
+            // Taken back in the same transaction: a settlement of nothing spent.
+            if (onGrant) await this.statements.settle(trx, { userId, clientId, heldTokens: held.tokens, heldImages: held.images, spentTokens: 0, spentImages: 0, now });
+            refused = { kind: 'refused', state };
+            continue;
+          }
+          if (onGrant) await this.statements.insertReservation(trx, { id, userId, clientId, tokens: held.tokens, images: held.images, now, expires: now + RESERVATION_TTL_MS });
+          await recordAgentHold(trx, id, lineage, held, now, now + RESERVATION_TTL_MS);
+          const minus = (remaining: number | null, n: number) => (remaining === null ? null : remaining - n);
+          return { kind: 'reserved', id, state: { ...state, tokensRemaining: minus(state.tokensRemaining, held.tokens), imagesRemaining: minus(state.imagesRemaining, held.images) } };
+        }
+        return refused!;
+      });
+    const first = await attempt();
+    // Holds of sub-agent calls whose process died are released (in a transaction of their own), then it is tried again.
+    if (first.kind === 'refused' && (await this.transact((trx) => releaseExpiredAgentHolds(trx, this.now()))) > 0) return attempt();
+    return first;
+  }
+
+  /** A new sub-agent token's cap (null: none of its own) and counters, in the exchange's transaction (SPEC §15). */
+  async createAgent(trx: Kysely<Database>, tokenHash: string, userId: string, clientId: string, limit: BudgetLimit | null): Promise<void> {
+    const zero = { tokens_used: 0, images_used: 0, tokens_reserved: 0, images_reserved: 0 };
+    await this.statements.insertAgent(trx, { token_hash: tokenHash, user_id: userId, client_id: clientId, tokens_limit: limit?.tokens ?? null, images_limit: limit?.images ?? null, ...zero, updated_at: this.now() });
+  }
+
+  /** What each sub-agent token spent and may spend, by token hash (the connected-apps card). */
+  async agentStates(hashes: readonly string[]): Promise<Map<string, BudgetState>> {
+    const rows = await agentSpending(this.db, hashes);
+    return new Map([...rows].map(([hash, row]) => [hash, agentState(row)]));
+  }
+
+  /** What remains for a sub-agent token's calls: the tightest of the grant's budget and its lineage's caps (introspection). */
+  async lineageState(userId: string, clientId: string, lineage: readonly string[]): Promise<BudgetState> {
+    return chainState(await this.get(userId, clientId), await agentRows(this.db, lineage));
+  }
+
   /** Remembers a budget row as this process last saw it (lastSeen), and gives its state. */
   private saw(row: OAuthBudgetsTable): BudgetState {
     this.lastSeen.set(grantKey(row.user_id, row.client_id), row);
@@ -257,7 +333,7 @@ export class BudgetsService {
   }
 
   /** The call is over: its reservation goes, and what it actually spent (nothing, when it failed) is counted. */
-  async settle(reservationId: string, userId: string, clientId: string, spent: Cost, alongside?: (trx: Kysely<Database>) => Promise<void>): Promise<BudgetState | null> {
+  async settle(reservationId: string, userId: string, clientId: string, spent: Cost, alongside?: (trx: Kysely<Database>) => Promise<void>, lineage?: readonly string[] | null): Promise<BudgetState | null> {
     return this.transact(async (trx) => {
       // The call's own record (its usage row) commits with its settlement: one commit, not two.
       await alongside?.(trx);
@@ -268,7 +344,10 @@ export class BudgetsService {
       const { rows } = await this.statements.settle(trx, { userId, clientId, heldTokens: held.tokens, heldImages: held.images, spentTokens: spent.tokens, spentImages: spent.images, now: this.now() });
       const row = rows[0];
       if (row) await this.thresholds(trx, row);
-      return row ? this.saw(row) : null;
+      if (!lineage || lineage.length === 0) return row ? this.saw(row) : null;
+      // A sub-agent's call: its lineage's rows after the grant's (the lock order), then what remains of all.
+      await settleAgents(trx, reservationId, lineage, spent, this.now());
+      return chainState(row ? stateOf(row) : null, await agentRows(trx, lineage));
     });
   }
 
@@ -297,7 +376,7 @@ export class BudgetsService {
   async releaseExpired(trx: Kysely<Database>, now: number): Promise<number> {
     const grants = await trx.selectFrom('budget_reservations').select(['user_id', 'client_id']).where('expires_at', '<=', now).distinct().execute();
     for (const g of grants) await this.releaseStale(trx, g.user_id, g.client_id, now);
-    return grants.length;
+    return grants.length + (await releaseExpiredAgentHolds(trx, now));
   }
 
   /** A new period began: the used counts start again (a conditional UPDATE, so racing calls roll it once). */

@@ -140,7 +140,9 @@ export class BudgetGuard {
       reserved = { promptTokens: 0, completionTokens: 0, images: n };
       return budget.imagesRemaining < n ? 'refuse' : { tokens: 0, images: n };
     };
-    const reservation = await this.deps.budgets.reserve(userId, clientId, plan);
+    // A sub-agent token's call also counts against its own cap and its ancestors' (SPEC §15).
+    const lineage = principal.agents ?? null;
+    const reservation = await this.deps.budgets.reserve(userId, clientId, plan, lineage);
     if (unbounded) throw unbounded;
     if (!reservation) return null;
     if (reservation.kind === 'refused') return this.refuse(reservation.state, clientId, kind === 'chat' ? 'tokens' : 'images', needed);
@@ -150,7 +152,7 @@ export class BudgetGuard {
       reserved,
       headers: remainingHeaders,
       settle: (charged, alongside) =>
-        this.deps.budgets.settle(reservation.id, userId, clientId, { tokens: kind === 'chat' ? charged.promptTokens + charged.completionTokens : 0, images: charged.images }, alongside),
+        this.deps.budgets.settle(reservation.id, userId, clientId, { tokens: kind === 'chat' ? charged.promptTokens + charged.completionTokens : 0, images: charged.images }, alongside, lineage),
     };
   }
 

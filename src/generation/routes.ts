@@ -80,7 +80,7 @@ export async function oauthGenerationRoutes(scope: FastifyInstance, gateway: Gat
     API.oauth,
     (request) => {
       const grant = bearerOf(request);
-      return { userId: grant.userId, clientId: grant.clientId, apiKeyId: null };
+      return { userId: grant.userId, clientId: grant.clientId, apiKeyId: null, agents: grant.agents };
     },
     'resources',
     'accessToken',

@@ -10,6 +10,8 @@ export interface Principal {
   userId: string;
   clientId: string | null;
   apiKeyId: string | null;
+  /** A sub-agent token's hash and its sub-agent ancestors', leaf first (SPEC §15): their caps apply too. */
+  agents?: readonly string[] | null;
 }
 
 export interface UsageEntry {

@@ -35,6 +35,7 @@ export async function registerDocs(app: FastifyInstance, publicUrl: () => string
         { name: 'characters', description: "The user's characters, with an API key (SPEC §2)." },
         { name: 'generation', description: 'Chat, images, models and usage with an API key (SPEC §2, §5).' },
         { name: 'operations', description: 'Health and readiness.' },
+        { name: 'admin', description: "The operator's API, with an admin's API key (SPEC §12)." },
       ],
     },
     transform: ({ schema, url }) => ({ schema: schema ?? {}, url }),

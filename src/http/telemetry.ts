@@ -16,8 +16,8 @@ export interface TelemetrySources {
   now?: () => number;
 }
 
-export type RevokeReason = 'revocation' | 'refresh_replay' | 'code_replay' | 'grant_revoked' | 'scope_removed';
-export type LoginFailure = 'bad_credentials' | 'missing_credentials' | 'ip_limited';
+export type RevokeReason = 'revocation' | 'refresh_replay' | 'code_replay' | 'grant_revoked' | 'scope_removed' | 'user_suspended';
+export type LoginFailure = 'bad_credentials' | 'bad_passkey' | 'missing_credentials' | 'ip_limited';
 export type CacheLookup = 'hit' | 'miss' | 'bypass';
 
 /** Distinct model names counted; past them a model counts as `other` (a label value per name an upstream accepts). */
@@ -154,7 +154,7 @@ export class Telemetry {
     this.limited.inc({ limiter });
   }
 
-  tokensIssued(grant: 'authorization_code' | 'refresh_token' | 'device_code'): void {
+  tokensIssued(grant: 'authorization_code' | 'refresh_token' | 'device_code' | 'token_exchange'): void {
     this.issued.inc({ grant });
   }
 

@@ -11,16 +11,18 @@ export class HttpCaller implements McpCaller {
   readonly clientId: string;
   readonly username: string;
   readonly avatar: string | null;
+  readonly agents: readonly string[] | null;
   private controller: AbortController | undefined;
 
   constructor(
-    grant: { userId: string; clientId: string; username: string; avatar: string | null },
+    grant: { userId: string; clientId: string; username: string; avatar: string | null; agents?: readonly string[] | null },
     private readonly response: ServerResponse,
   ) {
     this.userId = grant.userId;
     this.clientId = grant.clientId;
     this.username = grant.username;
     this.avatar = grant.avatar;
+    this.agents = grant.agents ?? null;
   }
 
   /** Made when a tool first asks (the ones that call the upstream): an AbortSignal costs more than whoami. */

@@ -13,6 +13,8 @@ export interface McpCaller {
   clientId: string;
   username: string;
   avatar: string | null;
+  /** A sub-agent token's lineage (SPEC §15): its caps apply to the tools' generations too. */
+  agents: readonly string[] | null;
   /** Aborted when the HTTP request goes away. */
   signal: AbortSignal;
 }
@@ -113,7 +115,7 @@ function registerTools(mcp: McpServer, deps: ToolDeps, onlyTool?: string): void 
       if (onlyTool === undefined || onlyTool === name) (mcp.registerTool as (...args: unknown[]) => unknown)(name, ...rest);
     }) as McpServer['registerTool'],
   };
-  const principalOf = (caller: McpCaller): Principal => ({ userId: caller.userId, clientId: caller.clientId, apiKeyId: null });
+  const principalOf = (caller: McpCaller): Principal => ({ userId: caller.userId, clientId: caller.clientId, apiKeyId: null, agents: caller.agents });
   const character = async (caller: McpCaller, id: string): Promise<Character | null> => {
     try {
       return await deps.characters.get(caller.userId, id);

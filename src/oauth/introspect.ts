@@ -5,17 +5,34 @@ import { tokenParams } from './revoke.js';
 import { API } from '../paths.js';
 import { audienceUris, parseAudience } from '../audiences.js';
 import { authorizationDetailsOf } from '../consent/budget-rules.js';
-import type { BudgetsService } from '../consent/budgets.js';
+import type { BudgetState, BudgetsService } from '../consent/budgets.js';
+import type { TokenWithUser } from './store/token-lookup.js';
 
 const INACTIVE = { active: false } as const;
+
+const remainingOf = (budget: BudgetState) => ({ tokens: budget.tokensRemaining, images: budget.imagesRemaining, resets_at: budget.resetsAt === null ? null : Math.floor(budget.resetsAt / 1000) });
 
 /** SPEC §10: the grant's budget as RFC 9396 details, and what remains of it. */
 async function budgetFields(budgets: BudgetsService, userId: string, clientId: string): Promise<Record<string, unknown>> {
   const budget = await budgets.get(userId, clientId);
   if (!budget) return {};
+  return { authorization_details: authorizationDetailsOf(budget), budget_remaining: remainingOf(budget) };
+}
+
+/**
+ * SPEC §15, a sub-agent token: RFC 8693 §4.1's act (nested per level), its own cap as RFC 9396 details (or the
+ * grant's budget when it has none of its own), and what remains for it: the tightest of its caps and the grant's.
+ */
+async function agentFields(budgets: BudgetsService, row: TokenWithUser): Promise<Record<string, unknown>> {
+  const lineage = row.agent_lineage!.split(' ');
+  const [own, state] = await Promise.all([budgets.agentStates([lineage[0]!]), budgets.lineageState(row.user_id, row.client_id, lineage)]);
+  const cap = own.get(lineage[0]!);
+  const capped = cap && (cap.tokens !== null || cap.images !== null) ? cap : await budgets.get(row.user_id, row.client_id);
+  const limited = state.tokensRemaining !== null || state.imagesRemaining !== null;
   return {
-    authorization_details: authorizationDetailsOf(budget),
-    budget_remaining: { tokens: budget.tokensRemaining, images: budget.imagesRemaining, resets_at: budget.resetsAt === null ? null : Math.floor(budget.resetsAt / 1000) },
+    act: JSON.parse(row.agent_act!) as unknown,
+    ...(capped ? { authorization_details: authorizationDetailsOf(capped) } : {}),
+    ...(limited ? { budget_remaining: remainingOf(state) } : {}),
   };
 }
 
@@ -52,7 +69,7 @@ export async function introspectRoute(scope: FastifyInstance, deps: TokenEndpoin
         iat: Math.floor(row.created_at / 1000),
         token_type: row.kind === 'access' ? 'Bearer' : 'refresh_token',
         aud: aud.length === 1 ? aud[0] : aud,
-        ...(await budgetFields(deps.budgets, row.user_id, row.client_id)),
+        ...(row.agent_lineage === null ? await budgetFields(deps.budgets, row.user_id, row.client_id) : await agentFields(deps.budgets, row)),
       };
     },
   );

@@ -17,7 +17,13 @@ export interface UsersTable {
   avatar: string | null;
   created_at: number;
   updated_at: number;
+  /** SPEC §12: `user` or `admin`. */
+  role: Role;
+  /** When an admin suspended the user (SPEC §12); null: not suspended. */
+  suspended_at: number | null;
 }
+
+export type Role = 'user' | 'admin';
 
 export interface ApiKeysTable {
   id: string;
@@ -91,6 +97,8 @@ interface SessionsTable {
   amr: string | null;
   /** The session's id in ID tokens and logout tokens (SPEC §13, 0024): random, never the cookie's id; null before 0024. */
   sid: string | null;
+  /** When the session's user last re-authenticated for the admin pages (SPEC §12); null: never. */
+  reauth_at: number | null;
 }
 
 /** A user's authenticator app (SPEC §11): the secret sealed with KEY_ENCRYPTION_SECRETS. */
@@ -121,6 +129,32 @@ interface PendingSignInsTable {
   expires_at: number;
   /** Second-step codes tried (0021): the half-session ends at the fifth (CODE_TRIES). */
   failures: Generated<number>;
+}
+
+/** A user's passkeys (SPEC §11, WebAuthn), 0022: binary fields in base64url. */
+interface WebAuthnCredentialsTable {
+  id: string;
+  user_id: string;
+  name: string;
+  public_key: string;
+  counter: number;
+  /** Space-separated AuthenticatorTransport values, or null. */
+  transports: string | null;
+  /** 0/1: WebAuthn's backup eligibility (a synced passkey) and backup state. */
+  multi_device: number;
+  backed_up: number;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** Challenges of WebAuthn ceremonies under way, as SHA-256, each taken once (0022). */
+interface WebAuthnChallengesTable {
+  challenge_hash: string;
+  purpose: 'register' | 'sign_in' | 'second_step';
+  binding: string;
+  user_id: string | null;
+  created_at: number;
+  expires_at: number;
 }
 
 interface LoginFailuresTable {
@@ -254,6 +288,44 @@ export interface OAuthBudgetsTable {
   updated_at: number;
 }
 
+/** A sub-agent token (SPEC §15, RFC 8693): an access token exchanged for another of the same client. */
+interface OAuthAgentTokensTable {
+  token_hash: string;
+  /** The subject token it was exchanged for. */
+  parent_hash: string;
+  /** 1 below the user's token, at most 3. */
+  depth: number;
+  agent_name: string | null;
+  /** RFC 8693 §4.1's act claim, nested per level, as JSON. */
+  act: string;
+  /** Its hash and its sub-agent ancestors', space-separated, leaf first: whose caps one call counts in. */
+  lineage: string;
+}
+
+/** A sub-agent's cap (null: none of its own) and spending. */
+export interface AgentBudgetsTable {
+  token_hash: string;
+  user_id: string;
+  client_id: string;
+  tokens_limit: number | null;
+  images_limit: number | null;
+  tokens_used: number;
+  images_used: number;
+  tokens_reserved: number;
+  images_reserved: number;
+  updated_at: number;
+}
+
+interface AgentReservationsTable {
+  id: string;
+  token_hash: string;
+  chain: string;
+  tokens: number;
+  images: number;
+  created_at: number;
+  expires_at: number;
+}
+
 interface BudgetReservationsTable {
   id: string;
   user_id: string;
@@ -303,6 +375,8 @@ interface AuditEventsTable {
   /** JSON: ids and names, never a secret. */
   detail: string;
   created_at: number;
+  /** Who did it when it is not the user it concerns: an admin (SPEC §12); null otherwise. */
+  actor_id: string | null;
 }
 
 export interface SigningKeysTable {
@@ -418,6 +492,8 @@ export interface Database {
   totp_factors: TotpFactorsTable;
   recovery_codes: RecoveryCodesTable;
   pending_sign_ins: PendingSignInsTable;
+  webauthn_credentials: WebAuthnCredentialsTable;
+  webauthn_challenges: WebAuthnChallengesTable;
   login_failures: LoginFailuresTable;
   oauth_grants: OAuthGrantsTable;
   oauth_pending_requests: OAuthPendingRequestsTable;
@@ -439,4 +515,7 @@ export interface Database {
   event_outbox: EventOutboxTable;
   event_attempts: EventAttemptsTable;
   budget_notices: BudgetNoticesTable;
+  oauth_agent_tokens: OAuthAgentTokensTable;
+  agent_budgets: AgentBudgetsTable;
+  agent_reservations: AgentReservationsTable;
 }

@@ -104,7 +104,14 @@ export async function accountsPages(scope: FastifyInstance, deps: AccountsPagesD
       return sendPage(reply, 401, loginView(await form(reply, { returnTo, username, error: 'Incorrect username or password.' })));
     }
     await throttle.clear(username);
-    return deps.secondStep.afterPassword(request, reply, user.id, returnTo);
+    try {
+      return await deps.secondStep.afterPassword(request, reply, user.id, returnTo);
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'account_suspended') throw error;
+      // The password was right, so saying why is no oracle for it (SPEC §12).
+      await audit.record({ type: 'sign_in.refused', userId: user.id, detail: { username } }, request);
+      return sendPage(reply, 403, loginView(await form(reply, { returnTo, username, error: error.message })));
+    }
   };
 
   scope.get(PATHS.signup, async (request, reply) => {

@@ -1,5 +1,8 @@
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -8,6 +11,15 @@ import { fileURLToPath } from 'node:url';
  * the tests (src/), with an hour of caching and ETags.
  */
 const ASSETS_DIR = fileURLToPath(new URL('../../src/web/assets/', import.meta.url));
+
+/** Where the pages load @simplewebauthn/browser from: Serika's own origin (CSP script-src 'self', no third-party request). */
+export const WEBAUTHN_BROWSER_ASSET = '/assets/vendor/simplewebauthn-browser.umd.min.js';
+
+/** The package's own browser bundle (a UMD build defining SimpleWebAuthnBrowser), found beside its CommonJS entry. */
+function webauthnBrowserBundle(): Buffer {
+  const entry = createRequire(import.meta.url).resolve('@simplewebauthn/browser');
+  return readFileSync(join(dirname(entry), '..', 'dist', 'bundle', 'index.umd.min.js'));
+}
 
 export async function assetRoutes(scope: FastifyInstance): Promise<void> {
   await scope.register(fastifyStatic, {
@@ -21,4 +33,8 @@ export async function assetRoutes(scope: FastifyInstance): Promise<void> {
     list: false,
     decorateReply: false,
   });
+  const bundle = webauthnBrowserBundle();
+  scope.get(WEBAUTHN_BROWSER_ASSET, { schema: { hide: true } }, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=3600').type('application/javascript; charset=utf-8').send(bundle),
+  );
 }

@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import type { SessionUser } from '../accounts/sessions.js';
+import { WEBAUTHN_BROWSER_ASSET } from './assets.js';
 import { html, type Html } from './html.js';
 
 export interface PageOptions {
@@ -11,6 +12,8 @@ export interface PageOptions {
   wide?: boolean;
   /** False on a page whose own form signs out (end-session): one "Sign out" button, the one that keeps the app's return. */
   signOutButton?: boolean;
+  /** A page with passkey forms: loads the WebAuthn browser library and the script that drives them (assets.ts). */
+  passkeys?: boolean;
 }
 
 /** SPEC §6 / UI-02, UI-03: pages never render in frames and never leak the URL to other sites. */
@@ -37,7 +40,9 @@ export function layout(options: PageOptions): string {
 <title>${options.title} · Serika</title>
 <link rel="stylesheet" href="/assets/serika.css">
 <script src="/assets/serika.js" defer></script>
-</head>
+${options.passkeys ? html`<script src="${WEBAUTHN_BROWSER_ASSET}" defer></script>
+<script src="/assets/passkeys.js" defer></script>
+` : ''}</head>
 <body>
 <header class="top">
   <a class="brand" href="/dashboard">Serika</a>

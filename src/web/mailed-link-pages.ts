@@ -53,8 +53,12 @@ export async function mailedLinkPages(scope: FastifyInstance, deps: MailedLinkPa
       const error = `Too many reset links were asked for from your network in the last hour. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
       return sendPage(setRetryAfter(reply, seconds), 429, forgotView({ csrf: csrf(reply), identifier, error }));
     }
-    if (identifier.trim() !== '') await passwordReset.request(identifier, request);
-    await sleep(Math.max(0, FORGOT_ANSWER_MS - (performance.now() - started)));
+    try {
+      if (identifier.trim() !== '') await passwordReset.request(identifier, request);
+    } finally {
+      // Padded on every way out: a fault that only a real account's path can meet must not answer sooner (review #6).
+      await sleep(Math.max(0, FORGOT_ANSWER_MS - (performance.now() - started)));
+    }
     return sendPage(reply, 200, forgotView({ csrf: csrf(reply), sent: true }));
   });
 

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { failureEvents, type LoginThrottle } from '../accounts/login-throttle.js';
 import { withSecondFactor, type AuthMethod } from '../accounts/auth-methods.js';
 import type { PendingSignIn } from '../accounts/pending-sign-ins.js';
-import type { SecondFactors } from '../accounts/second-factors/service.js';
+import type { SecondFactors, SecondStepMethod } from '../accounts/second-factors/service.js';
 import { totpUri } from '../accounts/second-factors/totp.js';
 import type { UsersService } from '../accounts/users-service.js';
 import type { AuditService } from '../audit/service.js';
@@ -40,8 +40,8 @@ export interface SecondStepDeps {
 /**
  * What follows a right password (SPEC §11): with a second factor set up, a half-session and
  * its second step; under MFA=required without one, setting one up; else the session at once.
- * The factors the user has decide the step: an authenticator app's code today, and a passkey
- * prompt beside it once passkeys are a second factor (another factor kind in SecondFactors).
+ * The factors the user has decide the step: an authenticator app's code, a passkey prompt, or both
+ * (passkey-pages.ts takes the passkey's answer).
  */
 export class SecondStep {
   constructor(private readonly deps: SecondStepDeps) {}
@@ -54,6 +54,8 @@ export class SecondStep {
   /** Signs in, or sends the browser to the step still due. */
   async afterPassword(request: FastifyRequest, reply: FastifyReply, userId: string, returnTo: string | null): Promise<FastifyReply> {
     const { secondFactors, pageSessions, config, audit } = this.deps;
+    // A suspended user is refused before a second step is asked of them (the session's start refuses them too).
+    await pageSessions.refuseSuspended(userId);
     const amr: AuthMethod[] = ['pwd'];
     if ((await secondFactors.factorsOf(userId)).length > 0) {
       await pageSessions.startPending(request, reply, { userId, amr, stage: 'verify', returnTo });
@@ -66,6 +68,27 @@ export class SecondStep {
     await pageSessions.signIn(request, reply, userId, amr);
     await audit.record({ type: 'sign_in.succeeded', userId, detail: { amr: 'pwd' } }, request);
     return reply.code(303).header('location', returnTo ?? PATHS.dashboard).send();
+  }
+
+  /** The second step's page: each factor the user has, with an error when a try was refused. */
+  async verifyPage(request: FastifyRequest, reply: FastifyReply, pending: PendingSignIn, status = 200, error?: string): Promise<FastifyReply> {
+    const { pageSessions, appAsking, secondFactors } = this.deps;
+    const factors = await secondFactors.factorsOf(pending.userId);
+    return sendPage(reply, status, secondStepView(PATHS.loginVerify, { csrf: pageSessions.csrf(reply), error, appName: await appAsking(pending.returnTo), factors }));
+  }
+
+  /**
+   * The second step was passed: the half-session ends, the session starts with both factors' methods
+   * (`second`: "otp" for a code, "pop" for a passkey; RFC 8176 lists every method used, so a password and
+   * a passkey are ["pwd","pop","mfa"]), and the browser goes where the sign-in was headed.
+   */
+  async passed(request: FastifyRequest, reply: FastifyReply, pending: PendingSignIn, second: 'otp' | 'pop', factor: SecondStepMethod | 'passkey'): Promise<FastifyReply> {
+    const { pageSessions, audit } = this.deps;
+    const amr = withSecondFactor(pending.amr, second);
+    await pageSessions.endPending(request, reply);
+    await pageSessions.signIn(request, reply, pending.userId, amr);
+    await audit.record({ type: 'sign_in.succeeded', userId: pending.userId, detail: { amr: amr.join(' '), factor } }, request);
+    return reply.code(303).header('location', pending.returnTo ?? PATHS.dashboard).send();
   }
 
   /** A signed-in user asked for a second factor (acr_values): the same step, then back to `returnTo`. */
@@ -89,7 +112,7 @@ export class SecondStep {
    * wrong; each failure is an audit event up to the slowdown, then the burst that starts it
    * and every doubling.
    */
-  async checkCode(request: FastifyRequest, userId: string, code: string, failures: number): Promise<'totp' | 'recovery_code' | null> {
+  async checkCode(request: FastifyRequest, userId: string, code: string, failures: number, purpose: ProofPurpose = 'sign_in'): Promise<'totp' | 'recovery_code' | null> {
     const { throttle, secondFactors, audit } = this.deps;
     const method = await secondFactors.verifyCode(userId, code, request);
     if (method) {
@@ -97,13 +120,20 @@ export class SecondStep {
       return method;
     }
     const report = failureEvents(failures);
-    if (report.failed) await audit.record({ type: 'sign_in.failed', userId, detail: { factor: 'totp' } }, request);
+    // What was tried, as the Activity page says it: the app's code has six digits, anything else is a recovery code.
+    const factor = /^\d{6}$/.test(code.trim()) ? 'totp' : 'recovery_code';
+    if (report.failed) await audit.record({ type: REFUSED_EVENTS[purpose], userId, detail: { factor } }, request);
     if (report.throttled) {
       await audit.record({ type: 'sign_in.throttled', userId, detail: { factor: 'totp', failures } }, request);
     }
     return null;
   }
 }
+
+/** What a code (or the password) is given for: a sign-in's second step, turning a factor off, adding a passkey. */
+export type ProofPurpose = 'sign_in' | 'turn_off' | 'add_passkey';
+
+const REFUSED_EVENTS = { sign_in: 'sign_in.failed', turn_off: 'second_factor.remove_refused', add_passkey: 'second_factor.add_refused' } as const;
 
 /** A throttle's try (LoginThrottle.takeTry) with its wait in whole seconds, as Retry-After and the page say it. */
 export const inSeconds = (taken: { failures: number } | { waitMs: number }): { failures: number } | { waitSeconds: number } =>
@@ -121,8 +151,7 @@ export async function secondStepPages(scope: FastifyInstance, deps: SecondStepDe
     return pending?.stage === stage ? pending : null;
   };
   const backToLogin = (reply: FastifyReply) => reply.code(303).header('location', PATHS.login).send();
-  const verifyPage = async (request: FastifyRequest, reply: FastifyReply, pending: PendingSignIn, status = 200, error?: string) =>
-    sendPage(reply, status, secondStepView(PATHS.loginVerify, { csrf: pageSessions.csrf(reply), error, appName: await deps.appAsking(pending.returnTo) }));
+  const verifyPage = secondStep.verifyPage.bind(secondStep);
 
   scope.get(PATHS.loginVerify, async (request, reply) => {
     const pending = await pendingAt(request, 'verify');
@@ -149,18 +178,10 @@ export async function secondStepPages(scope: FastifyInstance, deps: SecondStepDe
         await pageSessions.endPending(request, reply);
         return sendPage(reply, 401, signInAgainView());
       }
-      return passed(request, reply, pending, method);
+      // RFC 8176: a TOTP code and a recovery code are both one-time passwords.
+      return secondStep.passed(request, reply, pending, 'otp', method);
     }),
   );
-
-  const passed = async (request: FastifyRequest, reply: FastifyReply, pending: PendingSignIn, method: 'totp' | 'recovery_code') => {
-    // RFC 8176: a TOTP code and a recovery code are both one-time passwords.
-    const amr = withSecondFactor(pending.amr, 'otp');
-    await pageSessions.endPending(request, reply);
-    await pageSessions.signIn(request, reply, pending.userId, amr);
-    await audit.record({ type: 'sign_in.succeeded', userId: pending.userId, detail: { amr: amr.join(' '), factor: method } }, request);
-    return reply.code(303).header('location', pending.returnTo ?? PATHS.dashboard).send();
-  };
 
   const setupPage = async (reply: FastifyReply, userId: string, status = 200, error?: string) => {
     const user = await users.findById(userId);

@@ -3,7 +3,7 @@ import { sessionHandle, type Ending, type SessionsService, type SessionUser } fr
 import type { AuthMethod } from '../accounts/auth-methods.js';
 import type { PendingSignIn, PendingSignIns } from '../accounts/pending-sign-ins.js';
 import { field } from '../http/form-body.js';
-import { sha256Hex } from '../security/secrets.js';
+import { randomSecret, sha256Hex } from '../security/secrets.js';
 import { identify } from '../http/request-context.js';
 
 /**
@@ -19,6 +19,8 @@ export class PageSessions {
   readonly csrfCookie: string;
   /** The half-session between the password and the second step (SPEC §11). */
   readonly pendingCookie: string;
+  /** What binds a passkey sign-in's challenge to the browser that asked for it, before any session exists. */
+  readonly passkeyCookie: string;
   /** A session started during this request, before the browser has its cookie. */
   private readonly started = new WeakMap<FastifyRequest, string>();
   /** Likewise a half-session. */
@@ -34,6 +36,7 @@ export class PageSessions {
     this.sessionCookie = `${prefix}serika_session`;
     this.csrfCookie = `${prefix}serika_csrf`;
     this.pendingCookie = `${prefix}serika_pending`;
+    this.passkeyCookie = `${prefix}serika_passkey`;
   }
 
   private id(request: FastifyRequest): string | undefined {
@@ -81,6 +84,17 @@ export class PageSessions {
     return user;
   }
 
+  /** SPEC §12: refuses a suspended user before any step of a sign-in (SessionsService.refuseSuspended). */
+  async refuseSuspended(userId: string): Promise<void> {
+    await this.sessions.refuseSuspended(userId);
+  }
+
+  /** The signed-in user proved it again for the admin pages (SPEC §12). */
+  async markReauthenticated(request: FastifyRequest): Promise<void> {
+    const id = this.id(request);
+    if (id) await this.sessions.markReauthenticated(id);
+  }
+
   /**
    * UI-06: a new session id at every sign-in (the previous one ends), and a
    * new CSRF secret with it (the old cookie is dropped). SPEC §2: HttpOnly,
@@ -124,6 +138,20 @@ export class PageSessions {
     if (id) return sha256Hex(id);
     const pending = this.pendingId(request);
     return pending ? `pending:${sha256Hex(pending)}` : 'no-session';
+  }
+
+  /**
+   * The binding of a passkey sign-in's challenge (SPEC §11): a random id in a cookie of its own, set when the
+   * options are asked for and kept for the next ones, so only the browser that got a challenge can answer it.
+   * Null when the browser has none (an answer without options).
+   */
+  passkeyBinding(request: FastifyRequest, reply?: FastifyReply): string | null {
+    let id = request.cookies[this.passkeyCookie];
+    if ((!id || id.length !== 43) && reply) {
+      id = randomSecret('');
+      reply.setCookie(this.passkeyCookie, id, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.secure, maxAge: 3600 });
+    }
+    return id && id.length === 43 ? `passkey:${sha256Hex(id)}` : null;
   }
 
   /** A CSRF token for a form on this reply's page, valid only with this session. */

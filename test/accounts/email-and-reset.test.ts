@@ -247,6 +247,18 @@ describe.each(DIALECTS)('e-mail verification and password reset (%s)', (dialect)
       expect(past.response.status).toBe(200);
       expect(past.html).toContain(RESET_REQUESTED);
       expect(await queued()).toBe(5);
+      // The owner learns of it on the Activity page; the page the requester saw said nothing.
+      const refused = (await ts.services.audit.listForUser((await ts.services.users.require(username)).id)).filter((e) => e.type === 'password.reset_refused');
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.detail).toMatchObject({ reason: 'mail_limit', by: 'username' });
+    });
+
+    it('mails one address at most RATE_LIMIT_MAIL verification links an hour, however many accounts name it', async () => {
+      const victim = `${name('victim')}@example.com`;
+      // Compared case-insensitively, as addresses are (SPEC §11).
+      for (let i = 0; i < 6; i++) await ts.services.users.create({ username: name('spam'), password: PASSWORD, email: i % 2 ? victim.toUpperCase() : victim });
+      const recipients = await ts.services.storage.db.selectFrom('mail_outbox').select('recipient').execute();
+      expect(recipients.filter((r) => r.recipient.toLowerCase() === victim)).toHaveLength(4);
     });
 
     it('never writes a link or its token to the log when SMTP is configured', () => {

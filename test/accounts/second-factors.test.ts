@@ -114,7 +114,7 @@ describe.each(DIALECTS)('second factors: TOTP, recovery codes, the second step (
       expect(types).toContainEqual({ type: 'sign_in.succeeded', detail: { amr: 'pwd otp mfa', factor: 'totp' } });
       expect(types).toContainEqual({ type: 'sign_in.failed', detail: { factor: 'totp' } });
       const activity = await (await browser.fetch('/dashboard/activity')).text();
-      expect(activity).toContain('Two-factor authentication turned on');
+      expect(activity).toContain('Second factor added: authenticator app');
       expect(activity).toContain('Signed in with an authenticator app code');
       expect(activity).toContain('A sign-in failed: wrong authentication code');
     });
@@ -135,6 +135,9 @@ describe.each(DIALECTS)('second factors: TOTP, recovery codes, the second step (
       expect(await ts.services.secondFactors.recoveryCodesLeft(user.userId)).toBe(9);
       expect(await events(user.userId)).toContainEqual({ type: 'recovery_code.used', detail: { left: 9 } });
       expect(await events(user.userId)).toContainEqual({ type: 'sign_in.succeeded', detail: { amr: 'pwd otp mfa', factor: 'recovery_code' } });
+      // The refused second use is a failed sign-in with a recovery code, not with the app's code.
+      expect(await events(user.userId)).toContainEqual({ type: 'sign_in.failed', detail: { factor: 'recovery_code' } });
+      expect(await (await browser.fetch('/dashboard/activity')).text()).toContain('A sign-in failed: wrong recovery code');
     });
 
     it('ends the half-session at the fifth wrong code: the sixth try, even right, goes back to the password', async () => {
@@ -231,6 +234,12 @@ describe.each(DIALECTS)('second factors: TOTP, recovery codes, the second step (
       expect((await turnOff('not my password')).status).toBe(400);
       expect((await turnOff(used)).status).toBe(400); // it confirmed the set-up
       expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual(['totp']);
+      // Refused tries are the owner's to see, and not as failed sign-ins.
+      const refusals = (await events(user.userId)).filter((e) => e.type === 'second_factor.remove_refused' || e.type === 'sign_in.failed');
+      expect(refusals).toEqual([
+        { type: 'second_factor.remove_refused', detail: { factor: 'password' } },
+        { type: 'second_factor.remove_refused', detail: { factor: 'totp' } },
+      ]);
       expect((await turnOff(totpCode(secret, 1))).status).toBe(303);
       expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual([]);
       expect(await ts.services.secondFactors.recoveryCodesLeft(user.userId)).toBe(0);

@@ -43,11 +43,21 @@ describe('recovery codes', () => {
     const codes = newRecoveryCodes();
     expect(codes).toHaveLength(10);
     expect(new Set(codes).size).toBe(10);
-    for (const code of codes) expect(code).toMatch(/^[a-z2-9]{5}-[a-z2-9]{5}$/);
+    for (const code of codes) expect(code).toMatch(/^[a-z2-9]{4}(-[a-z2-9]{4}){3}$/);
     const code = codes[0]!;
-    expect(recoveryCodeHash(` ${code.toUpperCase().replace('-', ' ')} `)).toBe(recoveryCodeHash(code));
-    expect(recoveryCodeHash(codes[1]!)).not.toBe(recoveryCodeHash(code));
-    expect(recoveryCodeHash('short')).toBeNull();
+    expect(recoveryCodeHash('u1', ` ${code.toUpperCase().replaceAll('-', ' ')} `)).toBe(recoveryCodeHash('u1', code));
+    expect(recoveryCodeHash('u1', codes[1]!)).not.toBe(recoveryCodeHash('u1', code));
+    expect(recoveryCodeHash('short', 'short')).toBeNull();
+  });
+
+  it('salt the hash with the user, so one precomputation cannot serve every account', () => {
+    const [code] = newRecoveryCodes();
+    expect(recoveryCodeHash('u1', code!)).not.toBe(recoveryCodeHash('u2', code!));
+  });
+
+  it('still accept the earlier 10-character codes, hashed as they were stored', () => {
+    expect(recoveryCodeHash('u1', 'abcde-fghjk')).toBe(recoveryCodeHash('u2', 'ABCDE FGHJK'));
+    expect(recoveryCodeHash('u1', 'abcde-fghjk')).toMatch(/^[0-9a-f]{64}$/);
   });
 });
 

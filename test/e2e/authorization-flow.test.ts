@@ -66,7 +66,7 @@ describe.skipIf(!HAVE_CHROMIUM)('authorization code + PKCE in a real browser, re
   async function signInOnPage(page: Page) {
     await page.getByLabel('Username').fill(endUser.username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   async function decideOnPage(page: Page, button: 'Allow' | 'Deny', shot?: string) {

@@ -48,7 +48,7 @@ describe.skipIf(!HAVE_CHROMIUM)('a spending limit set in Chromium', () => {
     await page.goto(url);
     await page.getByLabel('Username').fill(user.username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('group', { name: 'Spending limit' }).waitFor();
     expect(await page.getByLabel('Tokens', { exact: true }).inputValue()).toBe('100000');
     expect(await page.getByLabel('Limit what this app may spend for you').isChecked()).toBe(true);

@@ -28,7 +28,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard in a real browser', () => {
     await page.goto(`${ts.url}/dashboard`);
     await page.getByLabel('Username').fill(dev.username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(/\/dashboard$/);
   });
   afterAll(async () => {
@@ -225,7 +225,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard in a real browser', () => {
     await p.goto(`${ts.url}/login`);
     await p.getByLabel('Username').fill(stranger.username);
     await p.getByLabel('Password').fill(PASSWORD);
-    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByRole('button', { name: 'Sign in', exact: true }).click();
     await p.waitForURL(/\/dashboard$/);
     for (const path of ['/dashboard', '/dashboard/keys', '/dashboard/clients', '/dashboard/apps', '/dashboard/characters', '/dashboard/usage']) {
       await p.goto(ts.url + path);
@@ -247,7 +247,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard in a real browser', () => {
     await elsewhere.goto(`${ts.url}/login`);
     await elsewhere.getByLabel('Username').fill(dev.username);
     await elsewhere.getByLabel('Password').fill(PASSWORD);
-    await elsewhere.getByRole('button', { name: 'Sign in' }).click();
+    await elsewhere.getByRole('button', { name: 'Sign in', exact: true }).click();
     await elsewhere.waitForURL(/\/dashboard$/);
 
     await page.goto(`${ts.url}/dashboard/account`);
@@ -268,7 +268,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard in a real browser', () => {
     // Sign out everywhere, from the second browser after signing in again.
     await elsewhere.getByLabel('Username').fill(dev.username);
     await elsewhere.getByLabel('Password').fill('a brand new password');
-    await elsewhere.getByRole('button', { name: 'Sign in' }).click();
+    await elsewhere.getByRole('button', { name: 'Sign in', exact: true }).click();
     await elsewhere.waitForURL(/\/dashboard$/);
     await elsewhere.goto(`${ts.url}/dashboard/account`);
     await elsewhere.getByRole('button', { name: 'Sign out everywhere', exact: true }).click();
@@ -279,7 +279,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard in a real browser', () => {
 
     await page.getByLabel('Username').fill(dev.username);
     await page.getByLabel('Password').fill('a brand new password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(/\/dashboard$/);
     await page.goto(`${ts.url}/dashboard/account`);
     await page.getByLabel(/Type your username/).fill('not my name');

@@ -62,7 +62,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the device grant in Chromium', () => {
     if (await page.getByLabel('Username').isVisible()) {
       await page.getByLabel('Username').fill(user.username);
       await page.getByLabel('Password').fill(PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     }
     await page.getByLabel('Code').fill(userCode.toLowerCase().replace('-', ' '));
     await page.getByRole('button', { name: 'Continue' }).click();

@@ -45,7 +45,7 @@ describe.skipIf(!HAVE_CHROMIUM)('Signed-in devices in a real browser', () => {
     await page.goto(`${ts.url}/login`);
     await page.getByLabel('Username').fill(user.username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(/\/dashboard$/);
     return page;
   }

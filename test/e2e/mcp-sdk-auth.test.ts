@@ -119,7 +119,7 @@ describe.skipIf(!HAVE_CHROMIUM)('MCP SDK client authorization against Serika', (
     await page.goto(url.href);
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('button', { name: 'Allow' }).waitFor({ timeout: 5000 });
     const consent = await page.content();
     await page.screenshot({ path: `test-results/${screenshot}.png`, fullPage: true });

@@ -50,7 +50,7 @@ describe.skipIf(!HAVE_CHROMIUM)('Sign in with Serika in a real browser, openid-c
     await page.goto(url.href);
     await page.getByLabel('Username').fill(user.username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('button', { name: 'Allow' }).waitFor({ timeout: 5000 });
     expect(await page.content()).toContain('Sign you in with your Serika account');
     await page.screenshot({ path: 'test-results/oidc-consent.png', fullPage: true });

@@ -82,7 +82,7 @@ describe.skipIf(!HAVE_CHROMIUM)('a single-page app on another origin', () => {
       await page.waitForURL(/\/login/);
       await page.getByLabel('Username').fill(user.username);
       await page.getByLabel('Password').fill(PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('button', { name: 'Allow' }).click();
       await page.waitForURL(new RegExp(`^${spaOrigin}/spa\\?`));
       await page.waitForFunction("document.getElementById('result')?.textContent !== 'working'", undefined, { timeout: 15_000 });

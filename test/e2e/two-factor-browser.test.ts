@@ -31,7 +31,7 @@ describe.skipIf(!HAVE_CHROMIUM)('two-factor authentication in a real browser', (
     await page.goto(`${ts.url}/login`);
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   };
 
   it('sets up the authenticator app from Account (QR drawn locally), then signs in with a code typed by keyboard', async () => {

@@ -227,6 +227,35 @@ describe.each(DIALECTS)('events to apps: webhooks and back-channel logout (%s)',
       }
     });
 
+    it('sends a logout token when an admin suspends the user, and when an admin deletes them (one session-ending path)', async () => {
+      const make = async (name: string) => {
+        const reply = await call('POST', `${ts.api}/oauth/clients`, { key: developer.key, json: { name, redirectUris: [REDIRECT], scopes: ['profile'], backchannelLogoutUri: `${receiver.origin}/logout/${name}` } });
+        return { clientId: reply.json.clientId, clientSecret: reply.json.clientSecret, redirectUri: REDIRECT, scopes: ['profile'] } as TestClient;
+      };
+      const admin = await seedUser(ts);
+      const jwks = createRemoteJWKSet(new URL(`${ts.url}/.well-known/jwks.json`));
+      for (const [name, end] of [
+        ['suspended', (userId: string) => ts.services.userAdmin.suspend(userId, admin.userId)],
+        ['deleted', (userId: string) => ts.services.users.delete(userId, undefined, admin.userId)],
+      ] as const) {
+        const client = await make(name);
+        const user = await seedUser(ts);
+        const agent = await signIn(ts, user.username);
+        const { code, verifier } = await obtainCode(ts, agent, client, { scope: 'openid profile' });
+        const tokens = await tokenRequest(ts, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier, client_id: client.clientId, client_secret: client.clientSecret! });
+        const sid = (await jwtVerify(tokens.json.id_token, jwks, { issuer: ts.config.publicUrl, audience: client.clientId })).payload.sid;
+        expect(receiver.received.some((r) => r.path === `/logout/${name}`)).toBe(false);
+        await end(user.userId);
+        await until(() => receiver.received.some((r) => r.path === `/logout/${name}`), { message: `the logout of the ${name} user` });
+        const sent = receiver.received.filter((r) => r.path === `/logout/${name}`);
+        expect(sent).toHaveLength(1);
+        const { payload } = await jwtVerify(new URLSearchParams(sent[0]!.body).get('logout_token')!, jwks, { issuer: ts.config.publicUrl, audience: client.clientId, typ: 'logout+jwt' });
+        expect(payload).toMatchObject({ sub: user.userId, sid, events: { 'http://schemas.openid.net/event/backchannel-logout': {} } });
+        // The session is gone, and its app's record of it with it: nothing is sent twice.
+        expect(await ts.services.storage.db.selectFrom('session_clients').select('sid').where('sid', '=', String(sid)).execute()).toEqual([]);
+      }
+    });
+
     it('says so in both metadata documents', async () => {
       for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
         const document = (await call('GET', ts.url + path)).json;

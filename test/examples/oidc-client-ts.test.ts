@@ -28,7 +28,7 @@ describe.skipIf(!HAVE_CHROMIUM)('examples/oidc-client-ts (a single-page app, oid
     await page.getByRole('button', { name: 'Sign in with Serika' }).click();
     await page.getByLabel('Username').fill(user.username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('button', { name: 'Allow' }).click();
     await expect.poll(() => status().textContent(), { timeout: 10_000 }).toBe(`Signed in as ${user.username}`);
     expect(page.url()).toBe(`${appUrl}/`);

@@ -15,7 +15,7 @@ export function shownSecret(page: string): string {
 }
 
 export function shownRecoveryCodes(page: string): string[] {
-  return [...page.matchAll(/<li><code>([a-z2-9]{5}-[a-z2-9]{5})<\/code><\/li>/g)].map((m) => m[1]!);
+  return [...page.matchAll(/<li><code>([a-z2-9]{4}(?:-[a-z2-9]{4}){3})<\/code><\/li>/g)].map((m) => m[1]!);
 }
 
 /**

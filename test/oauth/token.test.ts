@@ -352,7 +352,7 @@ describe('authorization server metadata', () => {
       userinfo_endpoint: `${base}/userinfo`,
       scopes_supported: ['openid', 'profile', 'email', 'generations', 'characters', 'offline_access'],
       response_types_supported: ['code'],
-      grant_types_supported: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+      grant_types_supported: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:token-exchange'],
       device_authorization_endpoint: `${base}/device_authorization`,
       registration_endpoint: `${base}/register`,
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],

@@ -11,6 +11,13 @@ import { OAuthStore } from '../../src/oauth/store/store.js';
 import { familyOfCode } from '../../src/oauth/store/credentials.js';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
 
+/** Every migration from `first` on, in order: what migrating a database left at the one before applies. */
+const migrationsFrom = (first: string): string[] => {
+  const names = Object.keys(migrations).sort();
+  expect(names).toContain(first);
+  return names.slice(names.indexOf(first));
+};
+
 /** One storage suite, run on every dialect (SQLite always; PostgreSQL with TEST_DATABASE_URL_PG). */
 describe.each(DIALECTS)('storage (%s)', (dialect) => {
   let database: TestDatabase;
@@ -51,7 +58,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
       const fresh = await createTestDatabase(dialect);
       const s = openStorage(fresh.url);
       try {
-        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events', '0005_openid_connect', '0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families', '0011_device_confirmations', '0013_audit_events_created', '0014_refresh_grant_kept', '0015_migration_compatibility', '0016_email_links', '0017_mail_outbox', '0018_second_factors', '0019_amr_through_grants', '0020_session_devices', '0021_pending_sign_in_failures', '0024_events']);
+        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events', '0005_openid_connect', '0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families', '0011_device_confirmations', '0013_audit_events_created', '0014_refresh_grant_kept', '0015_migration_compatibility', '0016_email_links', '0017_mail_outbox', '0018_second_factors', '0019_amr_through_grants', '0020_session_devices', '0021_pending_sign_in_failures', '0022_passkeys', '0024_events', '0026_roles_and_suspension', '0027_agent_tokens']);
       } finally {
         await s.close();
         await fresh.cleanup();
@@ -99,7 +106,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
           .insertInto('oauth_tokens')
           .values({ token_hash: 'th', kind: 'access', client_id: 'c1', user_id: 'u1', scopes: 'profile', family_id: 'f', code_hash: null, created_at: t, expires_at: t + 1, revoked_at: null, consumed_at: null, auth_time: null })
           .execute();
-        expect(await migrateToLatest(s)).toEqual(['0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families', '0011_device_confirmations', '0013_audit_events_created', '0014_refresh_grant_kept', '0015_migration_compatibility', '0016_email_links', '0017_mail_outbox', '0018_second_factors', '0019_amr_through_grants', '0020_session_devices', '0021_pending_sign_in_failures', '0024_events']);
+        expect(await migrateToLatest(s)).toEqual(migrationsFrom('0006_agents'));
         const client = await s.db.selectFrom('oauth_clients').selectAll().where('id', '=', 'c1').executeTakeFirstOrThrow();
         expect(client).toMatchObject({ user_id: 'u1', kind: 'owned', name: 'App', secret_hash: 'h' });
         expect(await s.db.selectFrom('oauth_grants').selectAll().execute()).toHaveLength(1);
@@ -131,7 +138,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
             token('atd', 'access', 'fam_device', null), // the device grant's tokens come from no code
           ])
           .execute();
-        expect(await migrateToLatest(s)).toEqual(['0010_code_families', '0011_device_confirmations', '0013_audit_events_created', '0014_refresh_grant_kept', '0015_migration_compatibility', '0016_email_links', '0017_mail_outbox', '0018_second_factors', '0019_amr_through_grants', '0020_session_devices', '0021_pending_sign_in_failures', '0024_events']);
+        expect(await migrateToLatest(s)).toEqual(migrationsFrom('0010_code_families'));
         const families = await s.db.selectFrom('oauth_tokens').select(['token_hash', 'family_id']).orderBy('token_hash').execute();
         expect(families).toEqual([
           { token_hash: 'at1', family_id: familyOfCode(code) },
@@ -159,7 +166,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
           .insertInto('oauth_clients')
           .values([client('c_code', 'authorization_code'), client('c_device', 'urn:ietf:params:oauth:grant-type:device_code'), client('c_both', 'authorization_code refresh_token')])
           .execute();
-        expect(await migrateToLatest(s)).toEqual(['0014_refresh_grant_kept', '0015_migration_compatibility', '0016_email_links', '0017_mail_outbox', '0018_second_factors', '0019_amr_through_grants', '0020_session_devices', '0021_pending_sign_in_failures', '0024_events']);
+        expect(await migrateToLatest(s)).toEqual(migrationsFrom('0014_refresh_grant_kept'));
         const rows = await s.db.selectFrom('oauth_clients').select(['id', 'grant_types']).orderBy('id').execute();
         expect(Object.fromEntries(rows.map((r) => [r.id, r.grant_types]))).toEqual({
           c1: null, // the default: authorization_code and refresh_token

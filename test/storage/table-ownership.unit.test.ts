@@ -17,6 +17,8 @@ const OWNER: Record<string, string> = {
   totp_factors: 'accounts',
   recovery_codes: 'accounts',
   pending_sign_ins: 'accounts',
+  webauthn_credentials: 'accounts',
+  webauthn_challenges: 'accounts',
   audit_events: 'audit',
   oauth_clients: 'clients',
   oauth_grants: 'consent',
@@ -39,6 +41,9 @@ const OWNER: Record<string, string> = {
   event_outbox: 'events',
   event_attempts: 'events',
   budget_notices: 'events',
+  oauth_agent_tokens: 'oauth',
+  agent_budgets: 'consent',
+  agent_reservations: 'consent',
 };
 
 /** Files that write a table named at run time, and why that is theirs to do. */

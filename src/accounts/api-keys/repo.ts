@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { ApiKeysTable, Database } from '../../storage/schema.js';
+import type { ApiKeysTable, Database, Role } from '../../storage/schema.js';
 
 export type ApiKeyRow = ApiKeysTable;
 
@@ -9,6 +9,7 @@ export interface ApiKeyOwner {
   lastUsedAt: number | null;
   userId: string;
   username: string;
+  role: Role;
 }
 
 export class ApiKeysRepo {
@@ -39,9 +40,12 @@ export class ApiKeysRepo {
         'api_keys.last_used_at as lastUsedAt',
         'users.id as userId',
         'users.username as username',
+        'users.role as role',
       ])
       .where('api_keys.key_hash', '=', keyHash)
       .where('api_keys.revoked_at', 'is', null)
+      // SPEC §12: a suspended user's keys are dead while they are suspended (read each request: never cached).
+      .where('users.suspended_at', 'is', null)
       .executeTakeFirst();
   }
 

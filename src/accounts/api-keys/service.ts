@@ -2,7 +2,7 @@ import type { RequestOrigin } from '../../http/request-context.js';
 import type { Kysely } from 'kysely';
 import { AppError } from '../../errors.js';
 import { PREFIX, equalKnownLength, randomId, randomSecret, sha256Hex } from '../../security/secrets.js';
-import type { Database } from '../../storage/schema.js';
+import type { Database, Role } from '../../storage/schema.js';
 import { ApiKeysRepo, type ApiKeyRow } from './repo.js';
 import type { AuditService } from '../../audit/service.js';
 import { nameProblem } from '../../visible-text.js';
@@ -30,6 +30,8 @@ export interface ApiKeyPrincipal {
   userId: string;
   username: string;
   apiKeyId: string;
+  /** SPEC §12: an admin's key reaches the admin API. */
+  role: Role;
 }
 
 function toInfo(row: ApiKeyRow): ApiKeyInfo {
@@ -108,6 +110,6 @@ export class ApiKeysService {
     if (found.lastUsedAt === null || now - found.lastUsedAt >= LAST_USED_INTERVAL_MS) {
       await this.repo.touch(found.keyId, now, LAST_USED_INTERVAL_MS);
     }
-    return { userId: found.userId, username: found.username, apiKeyId: found.keyId };
+    return { userId: found.userId, username: found.username, apiKeyId: found.keyId, role: found.role };
   }
 }

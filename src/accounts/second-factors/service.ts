@@ -8,11 +8,12 @@ import { newRecoveryCodes, recoveryCodeHash } from './recovery-codes.js';
 import { newTotpSecret, totpStep } from './totp.js';
 
 /**
- * The second factors a user has. One kind now ("totp", with its recovery codes); a passkey
- * used as a second step adds its kind here and its check beside verifyCode, and the sign-in's
- * second step (web/second-step-pages.ts) offers every factor the list names.
+ * The second factors a user has: an authenticator app ("totp", with its recovery codes), and
+ * passkeys (passkeys.ts). The sign-in's second step (web/second-step-pages.ts) offers every
+ * factor the list names; a user with either counts as having a second factor (MFA=required,
+ * acr_values).
  */
-export type SecondFactorKind = 'totp';
+export type SecondFactorKind = 'totp' | 'passkey';
 
 /** How a second step was passed: the authenticator app's code, or a recovery code (both RFC 8176 "otp"). */
 export type SecondStepMethod = 'totp' | 'recovery_code';
@@ -34,10 +35,13 @@ export class SecondFactors {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The factors a second step may use (confirmed ones only). */
+  /** The factors a second step may use (a confirmed app only). */
   async factorsOf(userId: string): Promise<SecondFactorKind[]> {
-    const row = await this.db.selectFrom('totp_factors').select('user_id').where('user_id', '=', userId).where('confirmed_at', 'is not', null).executeTakeFirst();
-    return row ? ['totp'] : [];
+    const [totp, passkey] = await Promise.all([
+      this.db.selectFrom('totp_factors').select('user_id').where('user_id', '=', userId).where('confirmed_at', 'is not', null).executeTakeFirst(),
+      this.db.selectFrom('webauthn_credentials').select('id').where('user_id', '=', userId).limit(1).executeTakeFirst(),
+    ]);
+    return [...(totp ? (['totp'] as const) : []), ...(passkey ? (['passkey'] as const) : [])];
   }
 
   /** How many recovery codes are left unused. */
@@ -93,7 +97,7 @@ export class SecondFactors {
       await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
       await trx
         .insertInto('recovery_codes')
-        .values(codes.map((c) => ({ code_hash: recoveryCodeHash(c)!, user_id: userId, created_at: now, used_at: null })))
+        .values(codes.map((c) => ({ code_hash: recoveryCodeHash(userId, c)!, user_id: userId, created_at: now, used_at: null })))
         .execute();
       return true;
     });
@@ -109,7 +113,7 @@ export class SecondFactors {
   async verifyCode(userId: string, code: string, origin?: RequestOrigin): Promise<SecondStepMethod | null> {
     const typed = code.trim();
     if (/^\d{6}$/.test(typed)) return (await this.useTotp(userId, typed)) ? 'totp' : null;
-    const hash = recoveryCodeHash(typed);
+    const hash = recoveryCodeHash(userId, typed);
     if (hash === null) return null;
     const used = await this.db.updateTable('recovery_codes').set({ used_at: this.now() }).where('code_hash', '=', hash).where('user_id', '=', userId).where('used_at', 'is', null).executeTakeFirst();
     if (Number(used.numUpdatedRows) === 0) return null;
@@ -140,6 +144,19 @@ export class SecondFactors {
       return Number(deleted.numDeletedRows) > 0;
     });
     if (removed) await this.audit.record({ type: 'second_factor.removed', userId, detail: { factor: 'totp' } }, origin);
+  }
+
+  /**
+   * An admin resets the user's second factors (SPEC §12: a user who lost them all): every factor and recovery code
+   * goes, set up or half set up; a factor kind added here (passkeys) goes with them. actorId: the admin.
+   */
+  async resetAll(userId: string, actorId: string | null, origin?: RequestOrigin): Promise<void> {
+    const factors = await this.factorsOf(userId);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('totp_factors').where('user_id', '=', userId).execute();
+      await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
+    });
+    await this.audit.record({ type: 'second_factors.reset', userId, actorId, detail: { factors: factors.join(' ') || null } }, origin);
   }
 
   private seal(userId: string, secret: string): string {

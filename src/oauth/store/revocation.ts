@@ -6,6 +6,9 @@ import type { Database } from '../../storage/schema.js';
 import { grantKey } from './access-token-cache.js';
 import { familyOfCode } from './credentials.js';
 
+/** How many levels of sub-agent tokens may hang below a user's token (SPEC §15). */
+export const MAX_AGENT_DEPTH = 3;
+
 /**
  * Ends tokens, and announces what it ended to every process's caches in the
  * same transaction (the invalidation feed), so no instance serves a revoked
@@ -34,9 +37,26 @@ export class Revocation {
     return this.where('family_id', familyId, { kind: 'family', key: familyId }, reason, alongside);
   }
 
-  /** Revokes one token; returns 1 when it was live, else 0. */
+  /**
+   * Revokes one token and every sub-agent token exchanged below it (SPEC §15, at most 3 levels); returns how
+   * many were live. The parent's row is updated first: an exchange holding it (AgentTokens.issue) commits
+   * before this reads its children, or finds it revoked.
+   */
   async token(tokenHash: string): Promise<number> {
-    return this.where('token_hash', tokenHash, { kind: 'token', key: tokenHash }, 'revocation');
+    const count = await this.db.transaction().execute(async (trx) => {
+      const now = this.now();
+      let ended = Number((await trx.updateTable('oauth_tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).executeTakeFirst()).numUpdatedRows);
+      const events: Invalidation[] = [{ kind: 'token', key: tokenHash }];
+      let frontier = [tokenHash];
+      for (let level = 0; level < MAX_AGENT_DEPTH && frontier.length > 0; level++) {
+        frontier = (await trx.selectFrom('oauth_agent_tokens').select('token_hash').where('parent_hash', 'in', frontier).execute()).map((r) => r.token_hash);
+        if (frontier.length === 0) break;
+        ended += Number((await trx.updateTable('oauth_tokens').set({ revoked_at: now }).where('token_hash', 'in', frontier).where('revoked_at', 'is', null).executeTakeFirst()).numUpdatedRows);
+        events.push(...frontier.map((key) => ({ kind: 'token' as const, key })));
+      }
+      return this.ended(trx, ended, ...events);
+    });
+    return this.counted('revocation', count);
   }
 
   /**
@@ -72,8 +92,21 @@ export class Revocation {
     await trx.deleteFrom('oauth_codes').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
   }
 
+  /**
+   * SPEC §12: the user was suspended. Every token they hold, with any app, dies, and nothing on its way to becoming
+   * one survives: codes, pending authorization requests, device codes they approved. Tokens of apps they own that
+   * other users hold are not theirs and live on. Runs in the suspension's transaction.
+   */
+  async user(trx: Kysely<Database>, userId: string): Promise<void> {
+    const result = await trx.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+    this.counted('user_suspended', await this.ended(trx, Number(result.numUpdatedRows), { kind: 'user', key: userId }));
+    await trx.deleteFrom('oauth_codes').where('user_id', '=', userId).execute();
+    await trx.deleteFrom('oauth_pending_requests').where('user_id', '=', userId).execute();
+    await trx.updateTable('oauth_device_codes').set({ status: 'denied' }).where('user_id', '=', userId).where('status', '=', 'approved').execute();
+  }
+
   /** Revokes the live tokens whose column holds the value, and announces what it ended, in one transaction. */
-  private async where(column: 'family_id' | 'token_hash', value: string, event: Invalidation, reason: RevokeReason, alongside?: (trx: Kysely<Database>) => Promise<void>): Promise<number> {
+  private async where(column: 'family_id', value: string, event: Invalidation, reason: RevokeReason, alongside?: (trx: Kysely<Database>) => Promise<void>): Promise<number> {
     const count = await this.db.transaction().execute(async (trx) => {
       const result = await trx.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where(column, '=', value).where('revoked_at', 'is', null).executeTakeFirst();
       const ended = await this.ended(trx, Number(result.numUpdatedRows), event);

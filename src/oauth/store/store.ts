@@ -5,6 +5,7 @@ import type { Transactor } from '../../storage/group-commit.js';
 import type { InvalidationFeed } from '../../storage/invalidations.js';
 import type { Database } from '../../storage/schema.js';
 import { accessTokenCache } from './access-token-cache.js';
+import { AgentTokens } from './agent-tokens.js';
 import { AuthorizationCodes } from './codes.js';
 import { TokenIssuance } from './issuance.js';
 import { PendingRequests } from './pending-requests.js';
@@ -25,7 +26,7 @@ export interface StoreOptions {
 
 /**
  * The authorization server's state, one part per artifact: pending consent
- * requests, codes, token reads, token issuance and revocation. Codes and
+ * requests, codes, token reads, token issuance, sub-agent tokens and revocation. Codes and
  * tokens are stored only as hashes (SPEC §4).
  */
 export class OAuthStore {
@@ -34,9 +35,11 @@ export class OAuthStore {
   readonly tokens: TokenLookup;
   readonly issuance: TokenIssuance;
   readonly revocation: Revocation;
+  /** Sub-agent tokens (RFC 8693 token exchange, SPEC §15). */
+  readonly agents: AgentTokens;
   readonly prune = pruneOAuthState;
 
-  constructor(db: Kysely<Database>, lifetimes: Lifetimes, now: () => number = Date.now, options: StoreOptions = {}) {
+  constructor(db: Kysely<Database>, readonly lifetimes: Lifetimes, now: () => number = Date.now, options: StoreOptions = {}) {
     const feed = options.feed ?? null;
     const telemetry = options.telemetry ?? null;
     const cache: FeedCache<TokenWithUser> | null = feed && (options.cacheSize ?? 0) > 0 ? accessTokenCache<TokenWithUser>(feed, options.cacheSize!, telemetry ? (result) => telemetry.tokenCacheLookup(result) : undefined) : null;
@@ -45,5 +48,6 @@ export class OAuthStore {
     this.tokens = new TokenLookup(db, now, cache);
     this.issuance = new TokenIssuance(db, lifetimes, now, telemetry, options.transact ?? null);
     this.revocation = new Revocation(db, now, telemetry, feed);
+    this.agents = new AgentTokens(db, now, telemetry, options.transact ?? null);
   }
 }

@@ -12,7 +12,16 @@ import { USER_PROFILE } from './user-profile.js';
 
 export type TokenRow = OAuthTokensTable;
 /** A token row with its user's public fields: what the bearer guard and introspection read. */
-export type TokenWithUser = TokenRow & UserProfile;
+export type TokenWithUser = TokenRow & UserProfile & AgentColumns;
+
+/** A sub-agent token's columns (SPEC §15), read beside the token; all null for any other token. */
+interface AgentColumns {
+  agent_depth: number | null;
+  agent_name: string | null;
+  agent_act: string | null;
+  agent_lineage: string | null;
+}
+const AGENT_COLUMNS = ['oauth_agent_tokens.depth as agent_depth', 'oauth_agent_tokens.agent_name as agent_name', 'oauth_agent_tokens.act as agent_act', 'oauth_agent_tokens.lineage as agent_lineage'] as const;
 
 /** An access token with its owner, as the bearer guard needs it. */
 export interface AccessGrant {
@@ -27,6 +36,8 @@ export interface AccessGrant {
   scopeList: readonly string[];
   expiresAt: number;
   audience: Audience;
+  /** A sub-agent token's hash and its sub-agent ancestors', leaf first (SPEC §15); null for the user's own token. */
+  agents: readonly string[] | null;
 }
 
 /** Reads of access and refresh tokens; access-token lookups through the cache the invalidation feed keeps exact. */
@@ -49,7 +60,14 @@ export class TokenLookup {
         .where('oauth_tokens.token_hash', '=', ''),
     );
     this.selectWithUser = prepared(db, (d) =>
-      d.selectFrom('oauth_tokens').innerJoin('users', 'users.id', 'oauth_tokens.user_id').selectAll('oauth_tokens').select(USER_PROFILE).where('oauth_tokens.token_hash', '=', ''),
+      d
+        .selectFrom('oauth_tokens')
+        .innerJoin('users', 'users.id', 'oauth_tokens.user_id')
+        .leftJoin('oauth_agent_tokens', 'oauth_agent_tokens.token_hash', 'oauth_tokens.token_hash')
+        .selectAll('oauth_tokens')
+        .select(USER_PROFILE)
+        .select(AGENT_COLUMNS)
+        .where('oauth_tokens.token_hash', '=', ''),
     );
   }
 
@@ -83,6 +101,7 @@ export class TokenLookup {
         scopeList: Object.freeze(parseScopes(row.scopes)),
         expiresAt: row.expires_at,
         audience: parseAudience(row.resources),
+        agents: row.agent_lineage === null ? null : Object.freeze(row.agent_lineage.split(' ')),
       });
       this.grants.set(row, grant);
     }
@@ -92,6 +111,11 @@ export class TokenLookup {
   /** The stored row, never from the cache (the token endpoint and revocation read it to change it), with its grant's budget (a refresh's token response carries it). */
   async find(token: string): Promise<(TokenRow & JoinedBudget) | undefined> {
     return (await this.selectToken(credentialKey(token))).rows[0];
+  }
+
+  /** A token with its user and sub-agent columns, live or not, whoever's (token exchange's subject token, which it judges itself). */
+  async findWithAgent(token: string): Promise<TokenWithUser | undefined> {
+    return this.withUser(token);
   }
 
   /** A live access or refresh token of this client with its user, or undefined (introspection, RFC 7662 §2.2). */

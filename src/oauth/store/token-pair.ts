@@ -13,6 +13,8 @@ export interface Lifetimes {
 
 export interface IssuedTokens {
   access_token: string;
+  /** RFC 8693 §2.2.1: what a token exchange issued (the access token type). */
+  issued_token_type?: string;
   token_type: 'Bearer';
   expires_in: number;
   /** RFC 6749 §5.1: OPTIONAL; absent for a client without the refresh_token grant. */

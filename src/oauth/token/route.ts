@@ -5,7 +5,8 @@ import type { ClientAuthenticator } from '../protocol/client-auth.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 import { deviceCodeGrant } from './grants/device-code.js';
-import { DEVICE_CODE_GRANT, grantRefusal, mayUseGrant } from '../../clients/rules.js';
+import { tokenExchangeGrant } from './grants/token-exchange.js';
+import { DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT, grantRefusal, mayUseGrant } from '../../clients/rules.js';
 import type { GrantContext, GrantHandler } from './grants/types.js';
 import { API } from '../../paths.js';
 
@@ -13,6 +14,7 @@ const GRANTS: Record<string, GrantHandler> = {
   authorization_code: authorizationCodeGrant,
   refresh_token: refreshTokenGrant,
   [DEVICE_CODE_GRANT]: deviceCodeGrant,
+  [TOKEN_EXCHANGE_GRANT]: tokenExchangeGrant,
 };
 
 /** What every grant handler is given beside the request, and the client authentication. */
@@ -28,7 +30,7 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
         tags: ['oauth'],
         summary: 'Token endpoint (RFC 6749 §3.2)',
         description:
-          'grant_type=authorization_code (code, redirect_uri, code_verifier), refresh_token or urn:ietf:params:oauth:grant-type:device_code, each only for a client whose grantTypes include it (otherwise 400 unauthorized_client). Client authentication: client_secret_basic, client_secret_post, or none (public clients, client_id only). Form-urlencoded or JSON.',
+          'grant_type=authorization_code (code, redirect_uri, code_verifier), refresh_token or urn:ietf:params:oauth:grant-type:device_code, each only for a client whose grantTypes include it (otherwise 400 unauthorized_client); urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693: subject_token, subject_token_type=urn:ietf:params:oauth:token-type:access_token, optional scope, resource, authorization_details, agent_name) for a client that lists it or has authorization_code or the device grant: a narrower sub-agent token, no refresh token. Client authentication: client_secret_basic, client_secret_post, or none (public clients, client_id only). Form-urlencoded or JSON.',
       },
     },
     async (request, reply) => {

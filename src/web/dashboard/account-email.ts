@@ -73,7 +73,7 @@ export async function accountEmailRoutes(scope: FastifyInstance, deps: AccountEm
         return page(request, setRetryAfter(reply, seconds), { email: error }, undefined, 429);
       }
     }
-    let outcome: { email: string | null; sent: boolean };
+    let outcome: { email: string | null; sent: boolean; limited: boolean };
     try {
       outcome = await deps.emailVerification.change({ id: user.userId, username: user.username }, raw, request);
     } catch (error) {
@@ -85,7 +85,9 @@ export async function accountEmailRoutes(scope: FastifyInstance, deps: AccountEm
         ? 'Email address removed.'
         : outcome.sent
           ? `We sent a verification link to ${outcome.email}. It works for 24 hours.`
-          : `${outcome.email} is already verified.`;
+          : outcome.limited
+            ? `${outcome.email} was saved, but it has had too many emails in the last hour: save it again later to get a verification link.`
+            : `${outcome.email} is already verified.`;
     return page(request, reply, {}, html`<p class="notice" role="status">${notice}</p>`);
   });
 }

@@ -12,10 +12,12 @@ import { csrfField, dashboardPage, describedBy, fieldError, userOf } from './com
 import { devicesSection } from './devices.js';
 import type { SecondFactors } from '../../accounts/second-factors/service.js';
 import { twoFactorCard } from './two-factor.js';
+import type { Passkeys } from '../../accounts/second-factors/passkeys.js';
+import { passkeysSection } from './passkeys.js';
 import { accountEmailRoutes, emailSection, type AccountEmailDeps } from './account-email.js';
 
 /** The account: change password, sign out everywhere, delete (with a typed confirmation). */
-export async function accountPages(scope: FastifyInstance, deps: { users: UsersService; sessions: SessionsService; pendingSignIns: PendingSignIns; throttle: LoginThrottle; secondFactors: SecondFactors } & AccountEmailDeps): Promise<void> {
+export async function accountPages(scope: FastifyInstance, deps: { users: UsersService; sessions: SessionsService; pendingSignIns: PendingSignIns; throttle: LoginThrottle; secondFactors: SecondFactors; passkeys: Passkeys } & AccountEmailDeps): Promise<void> {
   const { users, sessions, throttle } = deps;
   const pageSessions = scope.pageSessions;
 
@@ -25,6 +27,7 @@ export async function accountPages(scope: FastifyInstance, deps: { users: UsersS
       title: 'Account',
       section: DASHBOARD.account,
       status,
+      passkeys: true,
       body: html`<h1>Account</h1>${notice ?? ''}
 ${await emailSection(request, reply, users, errors)}
 <div class="card"><h2>Change password</h2>
@@ -40,6 +43,7 @@ ${await emailSection(request, reply, users, errors)}
 </form></div>
 ${await devicesSection(request, reply, sessions)}
 ${await twoFactorCard(request, reply, deps.secondFactors)}
+${await passkeysSection(request, reply, deps.passkeys)}
 <div class="card"><h2>Sessions</h2><p>Sign out of Serika on every browser and device, this one included.</p>
 <form method="post" action="${DASHBOARD.account}/sign-out-everywhere">${csrfField(reply)}<div class="actions"><button type="submit" class="secondary">Sign out everywhere</button></div></form></div>
 <div class="card danger-zone"><h2>Delete account</h2>

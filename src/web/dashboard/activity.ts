@@ -15,6 +15,8 @@ function limitOf(detail: StoredAuditEvent['detail'], side: 'from' | 'to'): strin
   return describeLimit(limit);
 }
 
+const SIGN_IN_FACTORS: Record<string, string> = { recovery_code: ' with a recovery code', totp: ' with an authenticator app code', passkey: ' with a passkey' };
+
 /** What an event's detail adds to its description on the page. */
 function specifics(e: StoredAuditEvent): Html | string {
   const d = e.detail;
@@ -22,8 +24,14 @@ function specifics(e: StoredAuditEvent): Html | string {
     return html`: <code>${String(d.prefix)}</code> (${String(d.browser)})${d.by === d.prefix ? '' : d.by ? html`, from <code>${String(d.by)}</code>` : ''}`;
   }
   if (d.prefix) return html` <code>${String(d.prefix)}</code>`;
-  if (e.type === 'sign_in.failed') return d.factor ? ': wrong authentication code' : ': wrong password';
-  if (e.type === 'sign_in.succeeded' && d.factor) return d.factor === 'recovery_code' ? ' with a recovery code' : ' with an authenticator app code';
+  if (e.type === 'sign_in.failed') {
+    return d.factor === 'passkey' ? ': passkey refused' : d.factor === 'recovery_code' ? ': wrong recovery code' : d.factor ? ': wrong authentication code' : ': wrong password';
+  }
+  if (e.type === 'second_factor.remove_refused' || e.type === 'second_factor.add_refused') return d.factor === 'password' ? ': wrong password' : ': wrong code';
+  if (e.type === 'sign_in.succeeded' && d.factor) return SIGN_IN_FACTORS[String(d.factor)] ?? '';
+  if ((e.type === 'second_factor.added' || e.type === 'second_factor.removed') && d.factor) {
+    return d.factor === 'passkey' ? html`: passkey “${String(d.name)}”` : ': authenticator app';
+  }
   if (e.type === 'sign_in.throttled' && d.factor) return ' (authentication codes)';
   if (e.type === 'recovery_code.used' && typeof d.left === 'number') return ` (${d.left} left)`;
   if (e.type === 'budget.changed') return `: from ${limitOf(d, 'from')} to ${limitOf(d, 'to')}`;

@@ -9,6 +9,8 @@ import { readSpendingLimit, spendingLimitFieldset } from '../views/spending-limi
 import { confirmPage, csrfField, dashboardPage, plural, userOf, when } from './common.js';
 import { DASHBOARD, MCP_PATH } from '../../paths.js';
 import { audienceNames } from '../../audiences.js';
+import type { AuditService } from '../../audit/service.js';
+import { agentRevokeRoute, agentsView, liveAgents } from './agents.js';
 
 /** A client_id may be a metadata document's URL: one path segment all the same. */
 const appPath = (clientId: string, action: string) => `${DASHBOARD.apps}/${encodeURIComponent(clientId)}/${action}`;
@@ -25,13 +27,14 @@ function spendingView(budget: BudgetState | null): Html {
   <p class="hint">${budget.resetsAt === null ? 'In total; never resets.' : `Resets ${new Date(budget.resetsAt).toISOString().slice(0, 10)} (UTC).`}</p>`;
 }
 
-export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsService; usage: UsageService; oauth: OAuthStore; budgets: BudgetsService }): Promise<void> {
+export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsService; usage: UsageService; oauth: OAuthStore; budgets: BudgetsService; audit: AuditService }): Promise<void> {
   const { grants, usage, oauth, budgets } = deps;
 
   scope.get(DASHBOARD.apps, async (request, reply) => {
     const userId = userOf(request).userId;
     const apps = await grants.listForUser(userId);
     const totals = await usage.totalsByApp(userId);
+    const agents = await liveAgents(oauth, budgets, userId);
     const rows = await Promise.all(
       apps.map(async (app) => {
         const use = totals.get(app.clientId);
@@ -67,6 +70,7 @@ ${
       <div class="actions"><button type="submit">Save limit</button></div>
     </form>
   </details>
+  ${agentsView(reply, app.clientId, agents.get(app.clientId))}
   <div class="actions"><a class="button-link danger" href="${appPath(app.clientId, 'revoke')}">Revoke access</a></div>
 </div>`,
       )
@@ -101,4 +105,5 @@ ${
     return reply.code(303).header('location', DASHBOARD.apps).send();
   });
 
+  await agentRevokeRoute(scope, { oauth, audit: deps.audit });
 }

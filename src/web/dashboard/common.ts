@@ -78,6 +78,8 @@ export interface DashboardView {
   section: Section;
   body: Html;
   status?: number;
+  /** The page has passkey forms (PageOptions.passkeys). */
+  passkeys?: boolean;
 }
 
 /** A dashboard page: the section navigation, then the body. */
@@ -90,6 +92,7 @@ ${SECTIONS.map(([href, label]) => html`<li><a href="${href}"${href === view.sect
     user: userOf(request),
     csrf: csrfToken(reply),
     wide: true,
+    passkeys: view.passkeys,
     body: html`${nav}<div class="dashboard">${view.body}</div>`,
   });
 }

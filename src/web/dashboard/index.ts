@@ -12,6 +12,7 @@ import { devicesPages } from './devices.js';
 import { keysPages } from './keys.js';
 import { usagePages } from './usage.js';
 import { twoFactorPages } from './two-factor.js';
+import { passkeysPages } from './passkeys.js';
 import { DASHBOARD } from '../../paths.js';
 import { takeMailAllowance } from '../../mail/allowance.js';
 
@@ -41,7 +42,7 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
   await keysPages(scope, s.apiKeys);
   await clientsPages(scope, { clients: s.clients, grants: s.grants, config: s.config, events: s.events });
   await clientEventsPages(scope, { clients: s.clients, events: s.events });
-  await appsPages(scope, { grants: s.grants, usage: s.usage, oauth: s.oauth, budgets: s.budgets });
+  await appsPages(scope, { grants: s.grants, usage: s.usage, oauth: s.oauth, budgets: s.budgets, audit: s.audit });
   await charactersPages(scope, s.characters);
   await usagePages(scope, { usage: s.usage, now: s.now });
   await activityPages(scope, { audit: s.audit, appName: async (clientId) => (await s.clients.findRegistered(clientId))?.name ?? null });
@@ -51,9 +52,11 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
     pendingSignIns: s.pendingSignIns,
     throttle: s.throttle,
     secondFactors: s.secondFactors,
+    passkeys: s.passkeys,
     emailVerification: s.emailVerification,
     mailAllowance: (userId) => takeMailAllowance(s.rateCounter, s.config.rateLimitMail, `mail:user:${userId}`),
   });
   await devicesPages(scope);
-  await twoFactorPages(scope, { secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, issuer: s.config.publicUrl });
+  await twoFactorPages(scope, { secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, audit: s.audit, issuer: s.config.publicUrl });
+  await passkeysPages(scope, { passkeys: s.passkeys, secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, audit: s.audit });
 }

@@ -1,3 +1,4 @@
+import type { AuditService } from '../../audit/service.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LoginThrottle } from '../../accounts/login-throttle.js';
 import type { SecondFactors } from '../../accounts/second-factors/service.js';
@@ -7,7 +8,7 @@ import { field } from '../../http/form-body.js';
 import { DASHBOARD } from '../../paths.js';
 import { html, type Html } from '../html.js';
 import { underLoginLimit } from '../login-limit.js';
-import { inSeconds, tooManyWrong, type SecondStep } from '../second-step-pages.js';
+import { inSeconds, tooManyWrong, type ProofPurpose, type SecondStep } from '../second-step-pages.js';
 import { recoveryCodesBlock, totpSetupFields } from '../views/two-factor.js';
 import { csrfField, dashboardPage, describedBy, fieldError, plural, userOf } from './common.js';
 
@@ -18,15 +19,20 @@ export interface TwoFactorDeps {
   users: UsersService;
   secondStep: SecondStep;
   throttle: LoginThrottle;
+  audit: AuditService;
   issuer: string;
 }
 
 /** The Account page's "Two-factor authentication" card: on (turn off) or off (set up). */
 export async function twoFactorCard(request: FastifyRequest, reply: FastifyReply, secondFactors: SecondFactors, errors: Record<string, string> = {}): Promise<Html> {
   const userId = userOf(request).userId;
-  if ((await secondFactors.factorsOf(userId)).length === 0) {
+  const factors = await secondFactors.factorsOf(userId);
+  if (!factors.includes('totp')) {
+    const state = factors.includes('passkey')
+      ? 'On: your passkeys are the second step after your password. You may add an authenticator app too.'
+      : 'Off. With it on, signing in asks for a code from an authenticator app after your password.';
     return html`<div class="card" id="two-factor"><h2>Two-factor authentication</h2>
-<p>Off. With it on, signing in asks for a code from an authenticator app after your password.</p>
+<p>${state}</p>
 <p><a class="button-link" href="${BASE}/setup">Set up authenticator app</a></p></div>`;
   }
   const left = await secondFactors.recoveryCodesLeft(userId);
@@ -41,26 +47,35 @@ export async function twoFactorCard(request: FastifyRequest, reply: FastifyReply
 </form></div>`;
 }
 
+/**
+ * The password or a current code, each throttled like sign-in (UI-05) and refused unchecked while its delay
+ * is in force: a stolen session cannot guess either at full speed where a factor is turned off or a passkey
+ * added or removed. A wrong one is an audit event of its purpose. True, false, or the seconds to wait.
+ */
+export async function proofOf(
+  deps: Pick<TwoFactorDeps, 'secondStep' | 'throttle' | 'users' | 'audit'>,
+  request: FastifyRequest,
+  user: { userId: string; username: string },
+  proof: string,
+  purpose: Exclude<ProofPurpose, 'sign_in'>,
+): Promise<boolean | { waitSeconds: number }> {
+  const { secondStep, throttle, users } = deps;
+  if (/^\d{6}$/.test(proof.trim())) {
+    const tried = await secondStep.takeCodeTry(user.userId);
+    return 'waitSeconds' in tried ? tried : (await secondStep.checkCode(request, user.userId, proof, tried.failures, purpose)) === 'totp';
+  }
+  const tried = inSeconds(await throttle.takeNameTry(user.username));
+  if ('waitSeconds' in tried) return tried;
+  // The try was counted as a failure: a right password clears the count.
+  const right = (await users.verifyCredentials(user.username, proof)) !== null;
+  if (right) await throttle.clear(user.username);
+  else await deps.audit.record({ type: purpose === 'turn_off' ? 'second_factor.remove_refused' : 'second_factor.add_refused', userId: user.userId, detail: { factor: 'password' } }, request);
+  return right;
+}
+
 /** Setting the authenticator app up and turning it off (SPEC §11), under the Account section. */
 export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps): Promise<void> {
-  const { secondFactors, users, secondStep, issuer, throttle } = deps;
-
-  /**
-   * The password or a current code, each throttled like sign-in (UI-05) and refused unchecked while its delay
-   * is in force: a stolen session cannot guess either at full speed here. True, false, or the seconds to wait.
-   */
-  const proofOf = async (request: FastifyRequest, user: { userId: string; username: string }, proof: string): Promise<boolean | { waitSeconds: number }> => {
-    if (/^\d{6}$/.test(proof.trim())) {
-      const tried = await secondStep.takeCodeTry(user.userId);
-      return 'waitSeconds' in tried ? tried : (await secondStep.checkCode(request, user.userId, proof, tried.failures)) === 'totp';
-    }
-    const tried = inSeconds(await throttle.takeNameTry(user.username));
-    if ('waitSeconds' in tried) return tried;
-    // The try was counted as a failure: a right password clears the count.
-    const right = (await users.verifyCredentials(user.username, proof)) !== null;
-    if (right) await throttle.clear(user.username);
-    return right;
-  };
+  const { secondFactors, secondStep, issuer } = deps;
 
   const setupPage = async (request: FastifyRequest, reply: FastifyReply, status = 200, error?: string) => {
     const user = userOf(request);
@@ -97,7 +112,7 @@ export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps
   scope.post(`${BASE}/off`, async (request, reply) =>
     underLoginLimit(secondStep.loginLimit, request, async (wrong) => {
       const user = userOf(request);
-      const proven = await proofOf(request, user, field(request.body, 'proof') ?? '');
+      const proven = await proofOf(deps, request, user, field(request.body, 'proof') ?? '', 'turn_off');
       if (proven !== true) {
         const refused = proven !== false;
         if (refused) reply.header('retry-after', String(proven.waitSeconds));

@@ -26,7 +26,7 @@ function forApp(appName: string | undefined) {
 }
 
 /** The frame both account forms share: heading, the app asking, the error, the CSRF and return fields, and a footer link. */
-function accountForm(state: FormState, heading: string, action: string, fields: Html, footer: Html): Html {
+function accountForm(state: FormState, heading: string, action: string, fields: Html, footer: Html, after: Html | '' = ''): Html {
   return html`<div class="card">
   <h1>${heading}</h1>
   ${forApp(state.appName)}
@@ -36,19 +36,38 @@ function accountForm(state: FormState, heading: string, action: string, fields: 
     ${returnField(state.returnTo)}
     ${fields}
   </form>
+  ${after}
   <p class="hint">${footer}</p>
 </div>`;
 }
 
+/**
+ * SPEC §11: "Sign in with a passkey", a form the passkey script fills with the authenticator's answer and
+ * posts. Hidden until that script finds WebAuthn in the browser: without JavaScript it is absent, and the
+ * password form alone is the page. The same form takes the answer the username field's autofill gives.
+ */
+function passkeyForm(state: FormState): Html {
+  return html`<form method="post" action="${PATHS.loginPasskey}" data-passkey="authenticate" data-passkey-options="${PATHS.loginPasskeyOptions}" data-passkey-autofill hidden>
+    <input type="hidden" name="_csrf" value="${state.csrf}">
+    ${returnField(state.returnTo)}
+    <input type="hidden" name="response" value="">
+    <p class="muted">or</p>
+    <div class="actions"><button type="submit" class="secondary">Sign in with a passkey</button></div>
+    <p class="error" role="alert" data-passkey-status hidden></p>
+  </form>`;
+}
+
 export function loginView(state: FormState): PageOptions {
+  // "webauthn" in the username's autocomplete: the browser offers the passkeys it holds for Serika there
+  // (conditional mediation, WebAuthn §5.1.4.1), beside the saved passwords.
   const fields = html`<label for="username">Username</label>
-    <input type="text" id="username" name="username" autocomplete="username" required maxlength="64" value="${state.username ?? ''}" autofocus>
+    <input type="text" id="username" name="username" autocomplete="username webauthn" required maxlength="64" value="${state.username ?? ''}" autofocus>
     <label for="password">Password</label>
     <input type="password" id="password" name="password" autocomplete="current-password" required maxlength="256">
     <p class="hint"><a href="${PATHS.passwordForgot}">Forgot password?</a></p>
     <div class="actions"><button type="submit">Sign in</button></div>`;
   const footer = html`No account yet? <a href="${withReturn(PATHS.signup, state.returnTo)}">Create account</a>`;
-  return { title: 'Sign in', body: accountForm(state, 'Sign in to Serika', PATHS.login, fields, footer) };
+  return { title: 'Sign in', passkeys: true, body: accountForm(state, 'Sign in to Serika', PATHS.login, fields, footer, passkeyForm(state)) };
 }
 
 export function signupView(state: FormState): PageOptions {

@@ -2,6 +2,7 @@ import QRCode from 'qrcode';
 import { html, Html } from '../html.js';
 import type { PageOptions } from '../layout.js';
 import { PATHS } from '../../paths.js';
+import type { SecondFactorKind } from '../../accounts/second-factors/service.js';
 
 /**
  * The authenticator app's set-up fields (SPEC §11), shared by the Account page and the
@@ -35,23 +36,49 @@ export interface SecondStepState {
   error?: string;
   /** The app waiting behind the sign-in, if any. */
   appName?: string;
+  /** The user's factors: each one the page offers. */
+  factors: readonly SecondFactorKind[];
 }
 
-/** SPEC §11: the sign-in's second step, "Authentication code" (the app's code or a recovery code), button "Verify". */
+/**
+ * SPEC §11: the sign-in's second step: "Authentication code" (the app's code or a recovery code), button
+ * "Verify", and, for a user with passkeys, the passkey prompt beside it. The passkey form is hidden until the
+ * passkey script finds WebAuthn in the browser (without JavaScript, a user whose one factor is a passkey is
+ * told so).
+ */
 export function secondStepView(action: string, state: SecondStepState): PageOptions {
+  const code = state.factors.includes('totp');
+  const passkey = state.factors.includes('passkey');
   return {
     title: 'Two-factor authentication',
+    passkeys: passkey,
     body: html`<div class="card">
   <h1>Two-factor authentication</h1>
   ${state.appName ? html`<p class="muted">to continue to <strong>${state.appName}</strong></p>` : ''}
   ${state.error ? html`<p class="error" role="alert" id="code-error">${state.error}</p>` : ''}
-  <form method="post" action="${action}">
+  ${
+    code
+      ? html`<form method="post" action="${action}">
     <input type="hidden" name="_csrf" value="${state.csrf}">
     <label for="code">Authentication code</label>
     <input type="text" id="code" name="code" autocomplete="one-time-code" required maxlength="32" autofocus aria-describedby="code-hint${state.error ? ' code-error' : ''}">
     <p class="hint" id="code-hint">The 6-digit code from your authenticator app, or one of your recovery codes.</p>
     <div class="actions"><button type="submit">Verify</button></div>
+  </form>`
+      : ''
+  }
+  ${
+    passkey
+      ? html`<form method="post" action="${PATHS.loginVerifyPasskey}" data-passkey="authenticate" data-passkey-options="${PATHS.loginVerifyPasskeyOptions}" hidden>
+    <input type="hidden" name="_csrf" value="${state.csrf}">
+    <input type="hidden" name="response" value="">
+    ${code ? html`<p class="muted">or</p>` : html`<p>Confirm it is you with your passkey.</p>`}
+    <div class="actions"><button type="submit"${code ? html` class="secondary"` : ''}>${code ? 'Verify with a passkey' : 'Verify'}</button></div>
+    <p class="error" role="alert" data-passkey-status hidden></p>
   </form>
+  ${code ? '' : html`<noscript><p class="error">Your passkey needs JavaScript: turn it on for this page to go on.</p></noscript>`}`
+      : ''
+  }
 </div>`,
   };
 }

@@ -1,0 +1,70 @@
+import { sql, type Kysely } from 'kysely';
+import type { Dialect } from '../storage/database.js';
+import type { PageRequest } from '../storage/paging.js';
+import { inByteOrder, upperBound } from '../storage/prefix-search.js';
+import type { Database } from '../storage/schema.js';
+import type { ClientRow } from './repo.js';
+import { toRegisteredClient, type Client } from './service.js';
+
+/** What an operator decided of an app (SPEC §12). */
+interface ClientTrust {
+  verified: boolean;
+  suspended: boolean;
+}
+
+/**
+ * An app's verified and suspended states (SPEC §12). Apps cannot be verified or suspended yet: every app is
+ * neither. The one place the admin lists read them, to be replaced when those states are stored.
+ */
+function clientTrust(_row: ClientRow): ClientTrust {
+  return { verified: false, suspended: false };
+}
+
+/** A client as the admin console and API list it: SPEC §3's object with its owner, users and trust. */
+export type AdminClient = Client &
+  ClientTrust & {
+    ownerId: string | null;
+    /** The owner's username, for the console. */
+    ownerUsername: string | null;
+    /** How many users allowed it (its grants). */
+    users: number;
+  };
+
+const MAX_QUERY = 2048;
+
+/**
+ * The admin console's app list (SPEC §12), a page at a time: by name (lower-cased, then id), or with `q` the apps
+ * whose name starts with it case-insensitively, or the one app whose client_id `q` is. A range scan of the
+ * (lower(name), id) index; `after` (a client_id) continues behind that app (keyset paging). Null when `after` is no
+ * client.
+ */
+export async function searchClients(db: Kysely<Database>, dialect: Dialect, q: string | undefined, page: PageRequest): Promise<{ rows: AdminClient[]; hasMore: boolean } | null> {
+  const raw = (q ?? '').trim().slice(0, MAX_QUERY);
+  const query = raw.toLowerCase();
+  const key = inByteOrder(dialect, sql<string>`lower(oauth_clients.name)`);
+  let select = db
+    .selectFrom('oauth_clients')
+    .leftJoin('users', 'users.id', 'oauth_clients.user_id')
+    .selectAll('oauth_clients')
+    .select((eb) => [
+      'users.username as owner_username',
+      eb.selectFrom('oauth_grants').select((g) => g.fn.countAll<number | string>().as('n')).whereRef('oauth_grants.client_id', '=', 'oauth_clients.id').as('users'),
+    ]);
+  if (raw.startsWith('client_') || /^https?:\/\//.test(raw)) select = select.where('oauth_clients.id', '=', raw);
+  else if (query !== '') select = select.where(key, '>=', query).where(key, '<', upperBound(query));
+  if (page.after !== undefined) {
+    // The cursor's key as the database lower-cases it (SQLite's lower() folds ASCII only).
+    const cursor = await db.selectFrom('oauth_clients').select(['id', sql<string>`lower(name)`.as('key')]).where('id', '=', page.after).executeTakeFirst();
+    if (!cursor) return null;
+    const at = cursor.key;
+    select = select.where(key, '>=', at).where((eb) => eb.or([eb(key, '>', at), eb('oauth_clients.id', '>', cursor.id)]));
+  }
+  const rows = await select.orderBy(key).orderBy('oauth_clients.id').limit(page.limit + 1).execute();
+  return {
+    rows: rows.slice(0, page.limit).map((row) => {
+      const { kind: _kind, secretHash: _secret, ownerId, ...client } = toRegisteredClient(row);
+      return { ...client, ...clientTrust(row), ownerId, ownerUsername: row.owner_username, users: Number(row.users ?? 0) };
+    }),
+    hasMore: rows.length > page.limit,
+  };
+}
