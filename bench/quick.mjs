@@ -2,7 +2,7 @@
 // A/B pair differing only in environment variables, measured alternately on
 // one database), medians of --runs, with the server's CPU per request.
 //   node bench/quick.mjs [--pg] [--prof] [--node-args='--log-deopt --logfile=/tmp/v8.log'] [--runs 3] [--duration 5] [--ab 'TOKEN_CACHE=0'] userinfo redeem …
-// Scenarios: hello (bare Fastify), proxy (its undici proxy), chat-direct and stream-direct (the upstream itself), userinfo, introspection, redeem, redeem-basic, redeem-oidc, refresh, chat, budgeted, stream, mcp;
+// Scenarios: hello (bare Fastify), proxy (its undici proxy), chat-direct and stream-direct (the upstream itself), userinfo, introspection, redeem, redeem-basic, redeem-oidc, refresh, chat, responses, budgeted, stream, mcp;
 // exchange (RFC 8693: a sub-agent token for the seeded access token; printed ÷ refresh when both ran), chat-agent (chat
 // with a sub-agent token; printed ÷ chat when both ran);
 // peer-oidc, peer-redeem, peer-refresh, peer-introspection: node-oidc-provider's redemption with an ID token (issue 13)
@@ -83,6 +83,7 @@ const scenarios = {
   exchange: (api) => ({ ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, body: exchangeBody('bench-agent') }),
   'chat-agent': async (api) => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, authorization: `Bearer ${await agentToken(api)}` }, body: chat(false) }),
   stream: (api) => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chat(true) }),
+  responses: (api) => ({ ...base, url: `${api}/oauth/responses`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: JSON.stringify({ model: 'bench', input: 'Say hello.' }) }),
   budgeted: (api) => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chat(false) }),
   mcp: (api) => ({
     ...base,

@@ -31,6 +31,7 @@ const SOAK_MINUTES = Number(process.env.BENCH_SOAK_MINUTES ?? 10);
 const base = { duration: DURATION, connections: CONNECTIONS };
 const chatBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }] });
 const streamBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }], stream: true });
+const responsesBody = JSON.stringify({ model: 'bench', input: 'Say hello.' });
 
 /** Whole authorize → token flows, one after another on each connection (bench/load.mjs's 'flow'). */
 function flowScenario(api, seeded) {
@@ -138,6 +139,8 @@ async function serika(dialect, upstream) {
   const chat = () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chatBody });
   await addAlternating([
     own('chat completions', chat),
+    // Issue 37: the Responses API on the same path, plus the owner row of each response it makes.
+    own('responses', () => ({ ...base, url: `${api}/oauth/responses`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: responsesBody })),
     own(BUDGETED_CHAT, chat, {
       before: () => budgets.set(seeded.user.id, client.clientId, { tokens: 1_000_000_000_000, images: null, period: 'month' }),
       after: () => budgets.set(seeded.user.id, client.clientId, null),
@@ -322,6 +325,7 @@ function targets() {
   }
   vs(13, `${ID_TOKEN_REDEMPTION} ≥ 1.0 × node-oidc-provider`, sq(ID_TOKEN_REDEMPTION), peerRow(ID_TOKEN_REDEMPTION), 1.0, pg(ID_TOKEN_REDEMPTION), peerPg(ID_TOKEN_REDEMPTION));
   vs(15, `${MCP_WHOAMI} ≥ 0.3 × Serika userinfo`, sq(MCP_WHOAMI), sq('userinfo'), 0.3, pg(MCP_WHOAMI), pg('userinfo'));
+  vs(37, 'responses ≥ 0.9 × chat completions', sq('responses'), sq('chat completions'), 0.9, pg('responses'), pg('chat completions'));
   vs(17, `${BUDGETED_CHAT} ≥ 0.8 × chat completions`, sq(BUDGETED_CHAT), sq('chat completions'), 0.8, pg(BUDGETED_CHAT), pg('chat completions'));
   for (const name of ['userinfo', 'introspection']) {
     const small = rows.find((r) => r.group === 'size' && r.size === '1k' && r.name.startsWith(name));

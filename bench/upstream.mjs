@@ -1,4 +1,4 @@
-// A minimal OpenAI-compatible upstream for the streaming and completion scenarios.
+// A minimal OpenAI-compatible upstream for the streaming, completion and (non-streamed) responses scenarios.
 import { createServer } from 'node:http';
 
 const completion = JSON.stringify({
@@ -8,6 +8,9 @@ const completion = JSON.stringify({
 });
 const chunk = (content, extra = '') => `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,"model":"bench","choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}]${extra}}\n\n`;
 const words = ['Hello', ' from', ' the', ' bench', ' upstream', '.'];
+// The Responses API (SPEC §14): each answer a response with an id of its own, as the upstream's ids are unique.
+let responses = 0;
+const responseAfterId = '","object":"response","created_at":1,"status":"completed","model":"bench","output":[{"type":"message","id":"msg_bench","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Hello from the bench upstream.","annotations":[]}]}],"usage":{"input_tokens":12,"output_tokens":8,"total_tokens":20}}';
 const CHUNK_MS = Number(process.env.BENCH_CHUNK_MS ?? 5);
 
 const server = createServer((request, response) => {
@@ -15,6 +18,10 @@ const server = createServer((request, response) => {
   request.on('data', (c) => chunks.push(c));
   request.on('end', () => {
     const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : {};
+    if (request.url === '/v1/responses') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(`{"id":"resp_bench${(responses++).toString(36)}${responseAfterId}`);
+      return;
+    }
     if (!body.stream) {
       response.writeHead(200, { 'content-type': 'application/json' }).end(completion);
       return;

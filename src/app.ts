@@ -16,7 +16,9 @@ import { loggerOptions, requestId } from './http/logging.js';
 import { registerMetrics } from './http/metrics.js';
 import { traceRequests } from './tracing/http-spans.js';
 import { SCHEMA_OPTIONS } from './http/schema-validation.js';
-import { sendOAuthJsonError } from './oauth/protocol/json-errors.js';
+import { oauthJsonErrors } from './oauth/protocol/json-errors.js';
+import { recordTokenErrors } from './oauth/protocol/recent-errors.js';
+import { logoRoute } from './web/logo-route.js';
 import { metadataRoute } from './oauth/metadata.js';
 import { registerRoute } from './oauth/register.js';
 import { deviceAuthorizationRoute } from './oauth/device/route.js';
@@ -104,6 +106,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   warnOfUnseenProxies(app, config.trustProxy);
   // Audit lines are written whatever LOG_LEVEL is, to the same destination (audit/service.ts).
   services.audit.logTo(app.log);
+  services.clientErrors.logTo(app.log);
 
   const https = config.publicUrl.startsWith('https:');
   app.addHook('onResponse', (request, reply, done) => {
@@ -171,11 +174,12 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         requireApiKey(keyed, services.apiKeys, config.publicUrl);
         await clientRoutes(keyed, services.clients);
         await characterRoutes(keyed, services.characters);
-        await apiKeyGenerationRoutes(keyed, services.gateway, services.usage);
+        await apiKeyGenerationRoutes(keyed, { gateway: services.gateway, stored: services.storedResponses }, services.usage);
       });
       await api.register(async (oauth) => {
         registerFormBody(oauth);
-        oauth.setErrorHandler(sendOAuthJsonError);
+        // SPEC §12: each client's recent token errors, heard where they are rendered.
+        oauth.setErrorHandler(oauthJsonErrors(recordTokenErrors(services.clientErrors)));
         // TK-01: no token response, error or not, may be cached.
         oauth.addHook('onSend', async (_request, reply) => {
           reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
@@ -207,7 +211,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
         bearerGuard(resources, services.oauth, protectedResource(config.publicUrl, API_BASE));
         await userinfoRoute(resources);
         await oauthCharacterRoutes(resources, services.characters);
-        await oauthGenerationRoutes(resources, services.gateway);
+        await oauthGenerationRoutes(resources, { gateway: services.gateway, stored: services.storedResponses });
       });
     },
     { prefix: API_BASE },
@@ -247,9 +251,10 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     protectFormPosts(pages, config.publicUrl);
     await assetRoutes(pages);
     const { users, clients, throttle, audit, telemetry } = services;
-    await authorizePages(pages, { authorization: services.authorization, pageSessions, secondStep });
+    await authorizePages(pages, { authorization: services.authorization, pageSessions, secondStep, operatorName: config.operatorName });
     await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens, audit: services.audit });
-    await devicePages(pages, { pageSessions, decisions: services.deviceDecisions });
+    await devicePages(pages, { pageSessions, decisions: services.deviceDecisions, operatorName: config.operatorName });
+    await logoRoute(pages, services.logos);
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter, loginLimit, secondStep });
     await secondStepPages(pages, { ...stepDeps, secondStep });
     await passkeyPages(pages, { pageSessions, passkeys: services.passkeys, secondStep, audit, telemetry, appAsking: stepDeps.appAsking, rateLimitLogin: config.rateLimitLogin });

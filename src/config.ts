@@ -65,6 +65,8 @@ export interface Config {
   webhooksAllowPrivate: boolean;
   /** Days an audit event is kept before the pruner deletes it. */
   auditRetentionDays: number;
+  /** OPERATOR_NAME: who runs this Serika, as pages name it ("Verified by …", SPEC §12). */
+  operatorName: string;
   /** KEY_ENCRYPTION_SECRETS: the first seals private keys at rest, any of them opens (empty: stored plain). */
   keyEncryptionSecrets: readonly string[];
   /** SMTP_URL: where mail goes (nodemailer); null: each message is one `mail` log line (SPEC §1, §11). */
@@ -258,6 +260,14 @@ function smtpUrl(env: Env): string | null {
 }
 
 /** MAIL_FROM: an address, optionally with a display name (`Serika <no-reply@example.com>`); the default names PUBLIC_URL's host. */
+/** SPEC §1: the host of PUBLIC_URL, with its port if any, unless named; one line of 1–100 characters. */
+function operatorName(env: Env, publicUrl: string): string {
+  const raw = read(env, 'OPERATOR_NAME')?.trim();
+  if (raw === undefined || raw === '') return new URL(publicUrl).host;
+  if (raw.length > 100 || /\p{Cc}/u.test(raw)) throw new ConfigError('OPERATOR_NAME', raw.slice(0, 40), 'a name of 1–100 characters on one line');
+  return raw;
+}
+
 function mailFrom(env: Env, publicUrl: string): string {
   const raw = read(env, 'MAIL_FROM');
   if (raw === undefined) return `Serika <no-reply@${new URL(publicUrl).hostname}>`;
@@ -347,6 +357,7 @@ export function parseConfig(env: Env = process.env): Config {
     cimdAllowPrivate,
     webhooksAllowPrivate,
     auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500, 'a whole number of days from 1 to 36500'),
+    operatorName: operatorName(env, explicitPublicUrl ?? defaultPublicUrl(port)),
     keyEncryptionSecrets: keyEncryptionSecrets(env),
     tracing: tracing(env),
     smtpUrl: smtpUrl(env),

@@ -25,6 +25,11 @@ export const API = {
   oauthCharacter: '/oauth/characters/:id',
   chatCompletions: '/chat/completions',
   imageGenerations: '/images/generations',
+  /** SPEC §14: the Responses API, a response by its id, and embeddings. */
+  responses: '/responses',
+  response: '/responses/:id',
+  responseInputItems: '/responses/:id/input_items',
+  embeddings: '/embeddings',
   models: '/models',
   usage: '/usage',
   /** The prefix of the resources an access token reaches. */
@@ -71,6 +76,10 @@ export const PATHS = {
   docs: '/docs',
   openapi: '/docs/openapi.json',
 } as const;
+
+/** A client's logo, served from the origin root (SPEC §12): `${CLIENT_LOGO_PREFIX}:clientId/logo`. */
+export const CLIENT_LOGO_PREFIX = '/clients/';
+export const CLIENT_LOGO = `${CLIENT_LOGO_PREFIX}:clientId/logo`;
 
 /** The dashboard's sections; their sub-pages hang below each. */
 export const DASHBOARD = {

@@ -13,7 +13,8 @@ const DAY_MS = 86_400_000;
 /**
  * Deletes what can never be used again: expired pending requests, codes and
  * tokens (a day past expiry), sessions, forgiven login failures, and
- * ownerless clients unused for 30 days (SPEC §8), in one transaction; on
+ * ownerless clients unused for 30 days (SPEC §8), owners of responses the
+ * upstream no longer keeps (SPEC §14), in one transaction; on
  * PostgreSQL it first takes an advisory lock and returns null when another
  * instance holds it. Then, in batches of their own, audit events older than
  * AUDIT_RETENTION_DAYS (SPEC §1). Usage rows are kept: they are the bill.
@@ -49,6 +50,7 @@ async function pruneExpired(services: Services): Promise<PruneCounts | null> {
       unusedOwnerlessClients: await clients.pruneOwnerless(trx, now),
       budgetHoldsReleased: await budgets.releaseExpired(trx, now),
       cacheInvalidations: await services.invalidations.prune(trx, Date.now()),
+      responseOwners: await services.responseOwners.prune(trx, now),
     };
   });
 }

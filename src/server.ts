@@ -57,7 +57,10 @@ export function freePort(host: string): Promise<number> {
 async function resolvePort(config: Config): Promise<Config> {
   if (config.port !== 0) return Object.freeze({ ...config });
   const port = await freePort(config.host);
-  return Object.freeze({ ...config, port, publicUrl: config.publicUrlExplicit ? config.publicUrl : defaultPublicUrl(port) });
+  const publicUrl = config.publicUrlExplicit ? config.publicUrl : defaultPublicUrl(port);
+  // OPERATOR_NAME's default is the issuer's host, port included: the port just picked.
+  const operatorName = config.operatorName === new URL(config.publicUrl).host ? new URL(publicUrl).host : config.operatorName;
+  return Object.freeze({ ...config, port, publicUrl, operatorName });
 }
 
 /** Opens the database, migrates it, builds the app and listens. */

@@ -28,6 +28,9 @@ import { SessionClients } from './oidc/session-clients.js';
 import { isSigningAlg, type SigningAlg } from './oidc/signing-algs.js';
 import { MetadataDocuments } from './clients/metadata-documents.js';
 import { ClientRegistration } from './clients/registration.js';
+import { ClientLogos } from './clients/logos.js';
+import { ClientTrust } from './clients/client-trust.js';
+import { ClientErrorLog } from './clients/recent-errors.js';
 import { GrantsService } from './consent/grants.js';
 import { BudgetsService } from './consent/budgets.js';
 import { BudgetGuard } from './generation/budget-guard.js';
@@ -41,6 +44,8 @@ import { ConsentRecorder } from './consent/record.js';
 import { Gateway } from './generation/gateway.js';
 import { UpstreamClient } from './generation/upstream.js';
 import { UsageService } from './generation/usage.js';
+import { ResponseOwners } from './generation/response-owners.js';
+import { StoredResponses } from './generation/stored-responses.js';
 import { CharactersService } from './resources/characters/service.js';
 import type { Storage } from './storage/database.js';
 import { redisState } from './http/health.js';
@@ -79,6 +84,12 @@ export interface Services {
   /** Client ID metadata documents (SPEC §8); null when CIMD=off. */
   documents: MetadataDocuments | null;
   registration: ClientRegistration;
+  /** The operator's verify/unverify/suspend/unsuspend of apps, each with its actor (SPEC §12). */
+  clientTrust: ClientTrust;
+  /** Client logos, fetched once and served from Serika's origin (SPEC §12). */
+  logos: ClientLogos;
+  /** Each client's recent authorization and token errors (SPEC §12), written in batches. */
+  clientErrors: ClientErrorLog;
   sessions: SessionsService;
   /** Half-sessions between the password and the second step (SPEC §11). */
   pendingSignIns: PendingSignIns;
@@ -108,6 +119,10 @@ export interface Services {
   usage: UsageService;
   upstream: UpstreamClient;
   gateway: Gateway;
+  /** Who made each upstream response (SPEC §14). */
+  responseOwners: ResponseOwners;
+  /** GET / DELETE of a response, and what a new one may refer to (SPEC §14). */
+  storedResponses: StoredResponses;
   /** What revocations ended, to every process's caches (started by the server). */
   invalidations: InvalidationFeed;
   /** Set when REDIS_URL is: shared rate limits across instances. */
@@ -153,6 +168,8 @@ export async function closeServices(services: Services): Promise<void> {
   await services.eventWorker.close();
   await services.upstream.close();
   await services.documents?.close();
+  await services.logos.close();
+  await services.clientErrors.close();
   services.redis?.disconnect();
 }
 
@@ -181,6 +198,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const events = new EventOutbox(storage.db, now, () => eventWorker?.wake());
   const sessionClients = new SessionClients(storage.db, now);
   const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.revocation.grant(trx, userId, clientId), audit, events);
+  const logos = new ClientLogos(storage.db, config.cimdAllowPrivate, invalidations, now);
+  const branding = { logos, allowHttp: config.cimdAllowPrivate };
   // SPEC §3: a removed scope ends the grants, codes and tokens holding it, together.
   const clients = new ClientsService(
     storage.db,
@@ -195,6 +214,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     invalidations,
     config.tokenCache > 0 ? 1000 : 0,
     { encryption: keyEncryption, allowPrivate: config.webhooksAllowPrivate },
+    branding,
   );
   const rateCounter = new RateCounter(redis);
   const mailOutbox = new MailOutbox(storage.db, now);
@@ -214,7 +234,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     for (const app of await sessionClients.take(trx, sids)) await events.logout(trx, app.clientId, app.userId, app.sid);
   });
   const users = new UsersService(storage.db, now, audit, invalidations, emailVerification, events, (userId, trx) => sessions.endAllForUser(userId, trx));
-  const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter }) : null;
+  const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter, logos, current: (id) => clients.findRegistered(id) }) : null;
   const secondFactors = new SecondFactors(storage.db, keyEncryption, audit, now);
   const webauthnChallenges = new WebAuthnChallenges(storage.db, now);
   const passkeys = new Passkeys(storage.db, webauthnChallenges, relyingPartyOf(config.publicUrl), audit, now);
@@ -233,10 +253,15 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   // One way to record a consent, for the authorization endpoint and the device page alike.
   const consents = new ConsentRecorder(grants, budgets, (trx, clientId) => clients.markGranted(clientId, trx));
   const devices = new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry);
+  const clientErrors = new ClientErrorLog(storage.db, now);
   const clientName = async (clientId: string) => (await clients.findRegistered(clientId))?.name ?? null;
   const upstream = new UpstreamClient({ baseUrl: config.upstreamBaseUrl, apiKey: config.upstreamApiKey, timeoutMs: config.upstreamTimeoutMs, tracing });
+  const responseOwners = new ResponseOwners(storage.db, now);
+  const storedResponses = new StoredResponses(upstream, responseOwners);
   const gateway = new Gateway({
     upstream,
+    owners: responseOwners,
+    stored: storedResponses,
     usage,
     now,
     clientName,
@@ -277,7 +302,10 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     idTokens,
     clients,
     documents,
-    registration: new ClientRegistration(storage.db, now, audit, config.webhooksAllowPrivate),
+    registration: new ClientRegistration(storage.db, now, audit, branding, config.webhooksAllowPrivate),
+    clientTrust: new ClientTrust(storage.db, (trx, clientId) => oauth.revocation.client(trx, clientId), audit, invalidations, now),
+    logos,
+    clientErrors,
     sessions,
     pendingSignIns,
     secondFactors,
@@ -306,6 +334,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
       consents,
       audit,
       transact: ownTransaction(storage.db),
+      allowedBy: (clientId) => grants.countForClient(clientId),
     }),
     authorization: new AuthorizationService({
       clients,
@@ -320,11 +349,14 @@ export function createServices(config: Config, storage: Storage, now: () => numb
       now,
       idTokenHintSubject: (token) => idTokens.hintSubject(token),
       hasSecondFactor: async (userId) => (await secondFactors.factorsOf(userId)).length > 0,
+      errors: clientErrors,
     }),
     characters: new CharactersService(storage.db, now),
     usage,
     upstream,
     gateway,
+    responseOwners,
+    storedResponses,
     redis,
     rateCounter,
     telemetry,

@@ -40,6 +40,7 @@ describe('configuration', () => {
       cimdAllowPrivate: false,
       webhooksAllowPrivate: false,
       auditRetentionDays: 365,
+      operatorName: 'localhost:3000',
       keyEncryptionSecrets: [],
       smtpUrl: null,
       mailFrom: 'Serika <no-reply@localhost>',
@@ -58,6 +59,14 @@ describe('configuration', () => {
     expect(() => parseConfig({ SMTP_URL: 'mail://u:secret@x' })).toThrow(/^(?!.*secret).*SMTP_URL/);
     expect(() => parseConfig({ MAIL_FROM: 'not an address' })).toThrow(/MAIL_FROM/);
     expect(() => parseConfig({ RATE_LIMIT_MAIL: '-1' })).toThrow(/RATE_LIMIT_MAIL/);
+  });
+
+  it('names the operator OPERATOR_NAME, by default the host of PUBLIC_URL with its port (SPEC §12)', () => {
+    expect(parseConfig({ PUBLIC_URL: 'https://auth.example.com' }).operatorName).toBe('auth.example.com');
+    expect(parseConfig({ PUBLIC_URL: 'https://auth.example.com:8443' }).operatorName).toBe('auth.example.com:8443');
+    expect(parseConfig({ OPERATOR_NAME: '  Example Inc. ' }).operatorName).toBe('Example Inc.');
+    expect(() => parseConfig({ OPERATOR_NAME: 'x'.repeat(101) })).toThrow(/OPERATOR_NAME/);
+    expect(() => parseConfig({ OPERATOR_NAME: 'two\nlines' })).toThrow(ConfigError);
   });
 
   it('reads every variable', () => {

@@ -28,11 +28,10 @@ const userObject = {
 
 const adminClientObject = {
   type: 'object',
-  required: [...clientObject.required, 'verified', 'suspended', 'ownerId', 'users'],
+  // The client object already says verified and suspended (SPEC §12).
+  required: [...clientObject.required, 'ownerId', 'users'],
   properties: {
     ...clientObject.properties,
-    verified: { type: 'boolean', description: 'An admin verified the app (SPEC §12).' },
-    suspended: { type: 'boolean', description: 'An admin suspended the app (SPEC §12).' },
     ownerId: { type: ['string', 'null'], description: 'The user who registered it; null for a self-registered app.' },
     users: { type: 'integer', description: 'How many users allowed it.' },
   },

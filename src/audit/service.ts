@@ -35,6 +35,11 @@ export const AUDIT_EVENTS = {
   'client.redirect_uris_changed': 'Redirect URIs of an OAuth client changed',
   'client.webhook_changed': 'Webhook URL of an OAuth client changed',
   'client.webhook_secret_rotated': 'Webhook signing secret of an OAuth client rotated',
+  // SPEC §12: the operator's decisions on an app; userId is the admin who acted (null: the CLI).
+  'client.verified': 'An OAuth client was verified by the operator',
+  'client.unverified': "An OAuth client's verification was withdrawn",
+  'client.suspended': 'An OAuth client was suspended: every token of it ended',
+  'client.unsuspended': 'An OAuth client was unsuspended',
   'token.revoked': 'An app revoked one of its tokens (RFC 7009)',
   // detail: depth below the user's token, the agent's name, its scope.
   'token.exchanged': 'An app gave one of its sub-agents a narrower token (RFC 8693)',

@@ -7,6 +7,7 @@ import { secretsCommand } from './secrets.js';
 import { signingKeysCommand } from './signing-keys.js';
 import { serveCommand } from './serve.js';
 import { usersCommand } from './users.js';
+import { clientsCommand } from './clients.js';
 
 const ENVIRONMENT = `
 Configuration is read from environment variables (and .env if present):
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<void> {
   migrateCommand(program);
   usersCommand(program);
   keysCommand(program);
+  clientsCommand(program);
   pruneCommand(program);
   backupCommand(program);
   signingKeysCommand(program);

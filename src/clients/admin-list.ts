@@ -12,12 +12,9 @@ interface ClientTrust {
   suspended: boolean;
 }
 
-/**
- * An app's verified and suspended states (SPEC §12). Apps cannot be verified or suspended yet: every app is
- * neither. The one place the admin lists read them, to be replaced when those states are stored.
- */
-function clientTrust(_row: ClientRow): ClientTrust {
-  return { verified: false, suspended: false };
+/** An app's verified and suspended states (SPEC §12), as ClientTrust (client-trust.ts) stores them. */
+function clientTrust(row: ClientRow): ClientTrust {
+  return { verified: row.verified_at !== null, suspended: row.suspended_at !== null };
 }
 
 /** A client as the admin console and API list it: SPEC §3's object with its owner, users and trust. */

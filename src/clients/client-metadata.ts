@@ -6,6 +6,7 @@ import { REDIRECT_URI_MAX, checkRedirectUriList, redirectUriListSchema } from '.
 import { DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, needsRedirectUris, formatGrantTypes } from './rules.js';
 import { SIGNING_ALGS, isSigningAlg, type SigningAlg } from '../oidc/signing-algs.js';
 import { nameProblem } from '../visible-text.js';
+import { BRANDING_URI_FIELDS, brandingColumns, brandingUriProblem, contactsProblem, type Branding } from './branding.js';
 
 /**
  * Client metadata as RFC 7591 §2 names it (snake_case), the one reading of
@@ -73,6 +74,8 @@ export interface ClientMetadata {
   backchannelLogoutUri: string | null;
   /** client_uri, logo_uri and the rest, as sent. */
   informational: Record<string, unknown>;
+  /** The branding fields among them (SPEC §12), checked. */
+  branding: Branding;
 }
 
 function describe(error: ErrorObject | undefined): string {
@@ -88,22 +91,28 @@ function checkUris(uris: string[], field: string, code: ClientMetadataErrorCode)
   return checked.uris;
 }
 
-function informationalUris(input: Record<string, unknown>): void {
-  for (const field of ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri'] as const) {
-    const value = input[field];
+/** SPEC §12: https URIs (http only with CIMD_ALLOW_PRIVATE) and e-mail contacts, else invalid_client_metadata (RFC 7591 §3.2.2). */
+function readBranding(input: Record<string, unknown>, allowHttp: boolean): Branding {
+  const branding: Branding = { logoUri: null, clientUri: null, policyUri: null, tosUri: null, contacts: [] };
+  for (const [field, name] of Object.entries(BRANDING_URI_FIELDS) as Array<[keyof typeof BRANDING_URI_FIELDS, string]>) {
+    const value = input[name] as string | undefined;
     if (value === undefined) continue;
-    let url: URL | null = null;
-    try {
-      url = new URL(value as string);
-    } catch {
-      // reported below
-    }
-    if (!url || url.protocol !== 'https:' || /[\p{Cc}\s]/u.test(value as string)) throw new ClientMetadataError('invalid_client_metadata', `${field} must be an https URL.`);
+    const problem = brandingUriProblem(value, allowHttp);
+    if (problem) throw new ClientMetadataError('invalid_client_metadata', `${name} ${problem}.`);
+    branding[field] = value;
   }
+  if (input.contacts !== undefined) {
+    const contacts = input.contacts as string[];
+    const problem = contactsProblem(contacts);
+    if (problem) throw new ClientMetadataError('invalid_client_metadata', `contacts ${problem}.`);
+    branding.contacts = [...new Set(contacts)];
+  }
+  return branding;
 }
 
 /** RFC 7591 §2, §3.2.2: the metadata, checked and with its defaults filled in. */
-export function readClientMetadata(input: unknown): ClientMetadata {
+/** allowHttp: CIMD_ALLOW_PRIVATE, under which branding URIs may be plain http (development and tests). */
+export function readClientMetadata(input: unknown, allowHttp = false): ClientMetadata {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ClientMetadataError('invalid_client_metadata', 'The client metadata must be a JSON object.');
   }
@@ -154,7 +163,7 @@ export function readClientMetadata(input: unknown): ClientMetadata {
     if (problem) throw new ClientMetadataError('invalid_client_metadata', `client_name ${problem}`);
     name = given.client_name as string;
   }
-  informationalUris(given);
+  const branding = readBranding(given, allowHttp);
   const informational: Record<string, unknown> = {};
   for (const field of INFORMATIONAL) if (given[field] !== undefined) informational[field] = given[field];
 
@@ -169,6 +178,7 @@ export function readClientMetadata(input: unknown): ClientMetadata {
     postLogoutRedirectUris: given.post_logout_redirect_uris ? checkUris(given.post_logout_redirect_uris as string[], 'post_logout_redirect_uris', 'invalid_client_metadata') : [],
     backchannelLogoutUri: (given.backchannel_logout_uri as string | undefined) ?? null,
     informational,
+    branding,
   };
 }
 
@@ -193,5 +203,17 @@ export function ownerlessClientRow(
     webhook_events: null,
     webhook_secret: null,
     backchannel_logout_uri: fields.kind === 'registered' ? metadata.backchannelLogoutUri : null,
+    logo_uri: null,
+    client_uri: null,
+    policy_uri: null,
+    tos_uri: null,
+    contacts: null,
+    ...brandingColumns(metadata.branding),
+    logo_fetched_at: null,
+    logo_problem: null,
+    verified_at: null,
+    verified_by: null,
+    suspended_at: null,
+    suspended_by: null,
   };
 }

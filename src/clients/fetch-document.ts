@@ -16,6 +16,9 @@ export interface FetchedDocument {
 /** Why a document could not be had: the message names the URL and the reason, for the log only (the page says one generic text). */
 export class DocumentUnavailable extends Error {}
 
+/** The answer went past the size limit. */
+export class DocumentTooLarge extends DocumentUnavailable {}
+
 /**
  * GET a JSON document from a URL a stranger named, as
  * draft-ietf-oauth-client-id-metadata-document §6 asks of an authorization
@@ -44,6 +47,19 @@ export class DocumentFetcher {
   }
 
   async fetch(url: URL): Promise<FetchedDocument> {
+    const { bytes, headers } = await this.fetchBytes(url, 'application/json', 'client ID metadata document fetch');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new DocumentUnavailable(`${url.href.slice(0, 300)} is not JSON`);
+    }
+    const cacheControl = headers['cache-control'];
+    return { body: parsed, cacheControl: typeof cacheControl === 'string' ? cacheControl : null };
+  }
+
+  /** The body of a 200 answer, by the same guard (a client's logo, SPEC §12, is fetched this way too). */
+  async fetchBytes(url: URL, accept: string, purpose: string): Promise<{ bytes: Buffer; headers: Record<string, string | string[] | undefined> }> {
     const shown = url.href.slice(0, 300);
     const reach = this.reachOf(url);
     const literal = literalAddress(url.hostname);
@@ -56,7 +72,7 @@ export class DocumentFetcher {
       response = await request(url, {
         dispatcher: this.agent(reach),
         method: 'GET',
-        headers: { accept: 'application/json', 'user-agent': 'Serika (client ID metadata document fetch)' },
+        headers: { accept, 'user-agent': `Serika (${purpose})` },
         signal,
         headersTimeout: this.limits.timeoutMs,
         bodyTimeout: this.limits.timeoutMs,
@@ -69,7 +85,7 @@ export class DocumentFetcher {
     const discard = () => body.dump({ limit: this.limits.maxBytes }).catch(() => undefined);
     if (statusCode >= 300 && statusCode < 400) {
       await discard();
-      throw new DocumentUnavailable(`${shown} answered ${statusCode} (a redirect); metadata documents are fetched without following redirects`);
+      throw new DocumentUnavailable(`${shown} answered ${statusCode} (a redirect); it is fetched without following redirects`);
     }
     if (statusCode !== 200) {
       await discard();
@@ -82,7 +98,7 @@ export class DocumentFetcher {
         size += chunk.length;
         // Leaving the loop by a throw closes the stream.
         if (size > this.limits.maxBytes) {
-          throw new DocumentUnavailable(`${shown} is larger than ${this.limits.maxBytes} bytes`);
+          throw new DocumentTooLarge(`${shown} is larger than ${this.limits.maxBytes} bytes`);
         }
         chunks.push(chunk);
       }
@@ -90,14 +106,7 @@ export class DocumentFetcher {
       if (error instanceof DocumentUnavailable) throw error;
       throw new DocumentUnavailable(`${shown} could not be read: ${reason(error, this.limits.timeoutMs)}`);
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      throw new DocumentUnavailable(`${shown} is not JSON`);
-    }
-    const cacheControl = headers['cache-control'];
-    return { body: parsed, cacheControl: typeof cacheControl === 'string' ? cacheControl : null };
+    return { bytes: Buffer.concat(chunks), headers };
   }
 
   async close(): Promise<void> {

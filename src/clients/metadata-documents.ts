@@ -7,6 +7,7 @@ import { ClientsRepo } from './repo.js';
 import type { InvalidationFeed } from '../storage/invalidations.js';
 import { hasDotSegment } from '../uri-syntax.js';
 import { toRegisteredClient, type RegisteredClient } from './service.js';
+import type { ClientLogos } from './logos.js';
 
 /**
  * Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document,
@@ -108,6 +109,13 @@ export interface MetadataDocumentsOptions {
   feed?: InvalidationFeed | null;
   /** Counts fetches for DOCUMENT_FETCH_LIMITS; null: unthrottled. */
   counter?: FetchCounter | null;
+  /**
+   * The client as stored now, through the clients' feed-exact cache: the operator's verification or
+   * suspension (SPEC §12) changes the row, never the document, so a fresh document's client is read here.
+   */
+  current?: (clientId: string) => Promise<RegisteredClient | undefined>;
+  /** Fetches a document's logo_uri when it is new or changed (SPEC §12); null: logos are not fetched. */
+  logos?: ClientLogos | null;
 }
 
 export class MetadataDocuments {
@@ -133,7 +141,7 @@ export class MetadataDocuments {
     if (problem) throw new ClientIdDocumentError('invalid_request', `client_id ${clientId.slice(0, 200)} ${problem} to be a client ID metadata document URL.`);
     const now = this.now();
     const cached = this.cache.get(clientId);
-    if (cached && cached.freshUntil > now) return cached.client;
+    if (cached && cached.freshUntil > now) return (await this.options.current?.(clientId)) ?? cached.client;
     const row = await this.repo.findById(clientId);
     if (row && row.kind === 'metadata_document' && (row.metadata_expires_at ?? 0) > now) {
       const client = toRegisteredClient(row);
@@ -198,7 +206,7 @@ export class MetadataDocuments {
     }
     let metadata;
     try {
-      metadata = readClientMetadata({ ...fields, token_endpoint_auth_method: 'none' });
+      metadata = readClientMetadata({ ...fields, token_endpoint_auth_method: 'none' }, this.options.allowPrivate);
     } catch (error) {
       if (error instanceof ClientMetadataError) throw new ClientIdDocumentError('invalid_client', `The ${where} is not valid: ${error.message}`);
       throw error;
@@ -218,8 +226,11 @@ export class MetadataDocuments {
       },
       now,
     );
+    const before = await this.repo.findById(clientId);
     await this.repo.upsertDocument(row);
-    const client = toRegisteredClient(row);
+    await this.options.logos?.follow(clientId, before, row.logo_uri, requester.log);
+    // Read back: the operator's verification or suspension and the logo are not the document's to set.
+    const client = toRegisteredClient((await this.repo.findById(clientId)) ?? row);
     this.cache.set(clientId, { client, freshUntil });
     return client;
   }

@@ -8,6 +8,7 @@ import { readApplicationType } from './application-type.js';
 import { ClientMetadataError, ownerlessClientRow, readClientMetadata } from './client-metadata.js';
 import { targetUrlProblem } from '../security/target-url.js';
 import { ClientsRepo } from './repo.js';
+import type { BrandingDeps } from './service.js';
 
 /** Shown where a registered client gives no client_name. */
 const UNNAMED_APP = 'Unnamed app';
@@ -24,6 +25,8 @@ export class ClientRegistration {
     db: Kysely<Database>,
     private readonly now: () => number = Date.now,
     private readonly audit: AuditService | null = null,
+    /** SPEC §12: the logo fetcher (null: none), and whether branding URIs may be http (CIMD_ALLOW_PRIVATE). */
+    private readonly branding: BrandingDeps = { logos: null, allowHttp: false },
     /** WEBHOOKS_ALLOW_PRIVATE: where a backchannel_logout_uri may point (SPEC §13). */
     private readonly allowPrivateTargets = false,
   ) {
@@ -32,7 +35,7 @@ export class ClientRegistration {
 
   /** RFC 7591 §3.2.1: the client information response, the metadata as registered. */
   async register(input: unknown, origin?: RequestOrigin): Promise<Record<string, unknown>> {
-    const metadata = readClientMetadata(input);
+    const metadata = readClientMetadata(input, this.branding.allowHttp);
     const applicationType = readApplicationType((input as Record<string, unknown>).application_type, metadata.redirectUris);
     if (metadata.backchannelLogoutUri !== null) {
       const problem = await targetUrlProblem(metadata.backchannelLogoutUri, this.allowPrivateTargets);
@@ -69,6 +72,8 @@ export class ClientRegistration {
       now,
     );
     await this.repo.insert(row);
+    // A logo that cannot be had leaves the app without one; the registration still succeeds (SPEC §12).
+    await this.branding.logos?.follow(row.id, undefined, row.logo_uri, origin?.log);
     await this.audit?.record({ type: 'client.registered', userId: null, clientId: row.id, detail: { name: row.name } }, origin);
     return {
       client_id: row.id,

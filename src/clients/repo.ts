@@ -5,7 +5,28 @@ import type { InvalidationFeed } from '../storage/invalidations.js';
 
 export type ClientRow = OAuthClientsTable;
 
-export type ClientChanges = Partial<Pick<ClientRow, 'name' | 'redirect_uris' | 'scopes' | 'secret_hash' | 'updated_at' | 'id_token_signing_alg' | 'post_logout_redirect_uris' | 'grant_types' | 'webhook_url' | 'webhook_events' | 'webhook_secret' | 'backchannel_logout_uri'>>;
+export type ClientChanges = Partial<
+  Pick<
+    ClientRow,
+    | 'name'
+    | 'redirect_uris'
+    | 'scopes'
+    | 'secret_hash'
+    | 'updated_at'
+    | 'id_token_signing_alg'
+    | 'post_logout_redirect_uris'
+    | 'grant_types'
+    | 'webhook_url'
+    | 'webhook_events'
+    | 'webhook_secret'
+    | 'backchannel_logout_uri'
+    | 'logo_uri'
+    | 'client_uri'
+    | 'policy_uri'
+    | 'tos_uri'
+    | 'contacts'
+  >
+>;
 
 export class ClientsRepo {
   private readonly selectById;
@@ -28,12 +49,29 @@ export class ClientsRepo {
    */
   async upsertDocument(row: ClientRow): Promise<void> {
     const { name, redirect_uris, scopes, id_token_signing_alg, post_logout_redirect_uris, metadata, metadata_expires_at, updated_at, grant_types } = row;
+    // The operator's verification or suspension, and the logo's fetch state, are Serika's, never the document's.
+    const { logo_uri, client_uri, policy_uri, tos_uri, contacts } = row;
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('oauth_clients')
         .values(row)
         .onConflict((oc) =>
-          oc.column('id').doUpdateSet({ name, redirect_uris, scopes, id_token_signing_alg, post_logout_redirect_uris, metadata, metadata_expires_at, updated_at, grant_types }),
+          oc.column('id').doUpdateSet({
+            name,
+            redirect_uris,
+            scopes,
+            id_token_signing_alg,
+            post_logout_redirect_uris,
+            metadata,
+            metadata_expires_at,
+            updated_at,
+            grant_types,
+            logo_uri,
+            client_uri,
+            policy_uri,
+            tos_uri,
+            contacts,
+          }),
         )
         .execute();
       await this.feed?.record(trx, [{ kind: 'client', key: row.id }]);

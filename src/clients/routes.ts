@@ -37,7 +37,8 @@ export async function clientRoutes(scope: FastifyInstance, clients: ClientsServi
       schema: {
         ...common,
         summary: 'Register an OAuth client',
-        description: 'Returns the client with its secret, which is shown only here and on reset (null for a public client).',
+        description:
+          'Returns the client with its secret, which is shown only here and on reset (null for a public client). A logoUri is fetched once (PNG, JPEG or WebP, at most 100 KB) and served from Serika at logoUrl; when it cannot be had, the client is still created, with logoError saying why.',
         body: createClientBody,
         response: { 201: createdClientObject, ...errors },
       },
@@ -77,7 +78,7 @@ export async function clientRoutes(scope: FastifyInstance, clients: ClientsServi
         ...common,
         summary: 'Update an OAuth client',
         description:
-          'Changes name, redirectUris, scopes and the other fields. Removing a scope revokes every grant and token of the client that holds it. The answer that first sets webhookUrl carries webhookSecret, shown once.',
+          'Changes any field given (name, redirectUris, scopes, the branding fields, the events fields, …). Removing a scope revokes every grant and token of the client that holds it. A changed logoUri is fetched once; a logo that cannot be had leaves logoUrl null and logoError set, and the update still succeeds. The answer that first sets webhookUrl carries webhookSecret, shown once.',
         params: clientIdParams,
         body: updateClientBody,
         response: { 200: updatedClientObject, ...errors },

@@ -43,3 +43,14 @@ export function formatGrantTypes(types: readonly string[]): string | null {
 export function parseGrantTypes(stored: string | null): GrantTypeName[] {
   return stored === null ? [...DEFAULT_GRANT_TYPES] : (stored.split(' ').filter((t) => (GRANT_TYPE_NAMES as readonly string[]).includes(t)) as GrantTypeName[]);
 }
+
+/**
+ * SPEC §12: a suspended app may neither authorize nor get tokens. At the token endpoint it is
+ * unauthorized_client (RFC 6749 §5.2: "the authenticated client is not authorized to use this
+ * authorization grant type"): its credentials are right, so invalid_client (and its Basic
+ * challenge) would send its developer after the wrong fault.
+ */
+export function suspendedRefusal(client: { name: string; suspendedAt: number | null }): string | null {
+  if (client.suspendedAt === null) return null;
+  return `The app ${JSON.stringify(client.name)} is suspended by the operator of this Serika: it cannot sign anyone in or get tokens.`;
+}

@@ -5,6 +5,8 @@ import { REDIRECT_URIS_MAX, redirectUriListSchema } from './redirect-uris.js';
 import { DEVICE_CODE_GRANT, GRANT_TYPE_NAMES } from './rules.js';
 import { SIGNING_ALGS, type SigningAlg } from '../oidc/signing-algs.js';
 import { WEBHOOK_EVENT_TYPES } from '../events/types.js';
+import { BRANDING_URI_MAX, CONTACTS_MAX } from './branding.js';
+import { LOGO_MAX_BYTES } from './logos.js';
 
 /**
  * JSON schemas of the client-management API (SPEC §3). They validate
@@ -83,6 +85,32 @@ const backchannelLogoutUri = {
   examples: ['https://myapp.example.com/backchannel-logout'],
 } as const;
 
+const brandingUri = (description: string, example: string) =>
+  ({
+    type: ['string', 'null'],
+    maxLength: BRANDING_URI_MAX,
+    description: `${description} https (plain http only when CIMD_ALLOW_PRIVATE=true, for development); null or "" removes it.`,
+    examples: [example],
+  }) as const;
+
+/** SPEC §12: shown on the consent and device pages. */
+const brandingProperties = {
+  logoUri: brandingUri(
+    `The app's logo: fetched once by Serika when set or changed (a PNG, JPEG or WebP of at most ${LOGO_MAX_BYTES / 1024} KB, judged by its bytes, from a public address) and served from Serika's own origin (logoUrl). A failed fetch leaves the app without a logo (logoError says why); the request still succeeds.`,
+    'https://myapp.example.com/logo.png',
+  ),
+  clientUri: brandingUri("The app's homepage; the consent page shows its host.", 'https://myapp.example.com'),
+  policyUri: brandingUri("The app's privacy policy, linked from the consent page.", 'https://myapp.example.com/privacy'),
+  tosUri: brandingUri("The app's terms of service, linked from the consent page.", 'https://myapp.example.com/terms'),
+  contacts: {
+    type: 'array',
+    maxItems: CONTACTS_MAX,
+    items: { type: 'string', maxLength: 320 },
+    description: `E-mail addresses of the people responsible for the app (at most ${CONTACTS_MAX}).`,
+    examples: [['dev@myapp.example.com']],
+  },
+} as const;
+
 const clientProperties = {
   clientId: { type: 'string', examples: ['client_3f5a0c1e9b7d4a2f8e6c0b1d2a3f4e5d'] },
   name: { type: 'string' },
@@ -96,6 +124,23 @@ const clientProperties = {
   webhookUrl: { type: ['string', 'null'] },
   webhookEvents: { type: 'array', items: { type: 'string' } },
   backchannelLogoutUri: { type: ['string', 'null'] },
+  logoUri: { type: ['string', 'null'] },
+  clientUri: { type: ['string', 'null'] },
+  policyUri: { type: ['string', 'null'] },
+  tosUri: { type: ['string', 'null'] },
+  contacts: { type: 'array', items: { type: 'string' } },
+  logoUrl: {
+    type: ['string', 'null'],
+    description: "Where Serika serves the logo it fetched from logoUri: a path on Serika's origin; null while there is none.",
+    examples: ['/clients/client_3f5a0c1e9b7d4a2f8e6c0b1d2a3f4e5d/logo?v=mf2k3l1a'],
+  },
+  logoError: {
+    type: ['string', 'null'],
+    enum: ['not_an_image', 'too_large', 'unavailable', null],
+    description: 'Why logoUri gave no logo: not a PNG, JPEG or WebP; over 100 KB; or it could not be fetched (not found, a private address, a timeout, a redirect…). Set logoUri again to retry.',
+  },
+  verified: { type: 'boolean', description: 'Verified by the operator of this Serika: the consent page says "Verified by …".' },
+  suspended: { type: 'boolean', description: 'Suspended by the operator: its tokens are dead and it may neither authorize nor get tokens.' },
 } as const;
 
 const webhookSecret = {
@@ -106,7 +151,29 @@ const webhookSecret = {
 
 export const clientObject = {
   type: 'object',
-  required: ['clientId', 'name', 'redirectUris', 'scopes', 'public', 'createdAt', 'idTokenSigningAlg', 'postLogoutRedirectUris', 'grantTypes', 'webhookUrl', 'webhookEvents', 'backchannelLogoutUri'],
+  required: [
+    'clientId',
+    'name',
+    'redirectUris',
+    'scopes',
+    'public',
+    'createdAt',
+    'idTokenSigningAlg',
+    'postLogoutRedirectUris',
+    'grantTypes',
+    'logoUri',
+    'clientUri',
+    'policyUri',
+    'tosUri',
+    'contacts',
+    'logoUrl',
+    'logoError',
+    'verified',
+    'suspended',
+    'webhookUrl',
+    'webhookEvents',
+    'backchannelLogoutUri',
+  ],
   properties: clientProperties,
 } as const;
 
@@ -146,6 +213,7 @@ export const createClientBody = {
     webhookUrl,
     webhookEvents,
     backchannelLogoutUri,
+    ...brandingProperties,
   },
   examples: [
     {
@@ -160,7 +228,7 @@ export const updateClientBody = {
   type: 'object',
   additionalProperties: false,
   minProperties: 1,
-  properties: { name, redirectUris, scopes, idTokenSigningAlg, postLogoutRedirectUris, grantTypes, webhookUrl, webhookEvents, backchannelLogoutUri },
+  properties: { name, redirectUris, scopes, idTokenSigningAlg, postLogoutRedirectUris, grantTypes, webhookUrl, webhookEvents, backchannelLogoutUri, ...brandingProperties },
   examples: [{ scopes: ['profile'] }],
 } as const;
 
@@ -188,7 +256,16 @@ export const clientListResponse = {
   properties: { object: { type: 'string', enum: ['list'] }, data: { type: 'array', items: clientObject }, ...pageResponseProperties },
 } as const;
 
-export interface CreateClientInput {
+/** SPEC §12's branding fields, as the API and the dashboard take them. */
+interface BrandingInput {
+  logoUri?: string | null;
+  clientUri?: string | null;
+  policyUri?: string | null;
+  tosUri?: string | null;
+  contacts?: string[];
+}
+
+export interface CreateClientInput extends BrandingInput {
   name: string;
   redirectUris: string[];
   scopes: string[];
@@ -201,7 +278,7 @@ export interface CreateClientInput {
   backchannelLogoutUri?: string | null;
 }
 
-export interface UpdateClientInput {
+export interface UpdateClientInput extends BrandingInput {
   name?: string;
   redirectUris?: string[];
   scopes?: string[];

@@ -17,6 +17,15 @@ import type { AuditService } from '../audit/service.js';
 import { formatWebhookEvents, parseWebhookEvents, type WebhookEventType } from '../events/types.js';
 import type { EventTarget } from '../events/worker.js';
 import { checkTargetUrl, newWebhookSecret, openWebhookSecret, sealWebhookSecret, type WebhookSettings } from './webhook-fields.js';
+import { brandingColumns, brandingOf, checkBrandingInput } from './branding.js';
+import type { ClientLogos, LogoProblem } from './logos.js';
+import { CLIENT_LOGO_PREFIX } from '../paths.js';
+
+/** Branding's collaborators: the logo fetcher (null: logos are not fetched), and whether http URIs pass (CIMD_ALLOW_PRIVATE). */
+export interface BrandingDeps {
+  logos: ClientLogos | null;
+  allowHttp: boolean;
+}
 
 /** The client object of SPEC §3. */
 export interface Client {
@@ -38,6 +47,20 @@ export interface Client {
   webhookEvents: WebhookEventType[];
   /** OpenID Back-Channel Logout 1.0: where logout tokens go, or null. */
   backchannelLogoutUri: string | null;
+  /** Branding (SPEC §12): shown on the consent and device pages. */
+  logoUri: string | null;
+  clientUri: string | null;
+  policyUri: string | null;
+  tosUri: string | null;
+  contacts: string[];
+  /** Where Serika serves the logo it fetched from logoUri (a path on its own origin); null while it has none. */
+  logoUrl: string | null;
+  /** Why logoUri gave no logo: not_an_image, too_large or unavailable; null otherwise. */
+  logoError: LogoProblem | null;
+  /** Verified by the operator (SPEC §12). */
+  verified: boolean;
+  /** Suspended by the operator: its tokens are dead, it may neither authorize nor get tokens (SPEC §12). */
+  suspended: boolean;
 }
 
 /** A response that set a webhook for the first time or rotated its secret: the secret, shown this once (SPEC §13). */
@@ -53,10 +76,27 @@ export interface RegisteredClient extends Client {
   ownerId: string | null;
   kind: ClientKind;
   secretHash: string | null;
+  /** When the operator verified it, and who (an admin's user id; null from the CLI). */
+  verifiedAt: number | null;
+  verifiedBy: string | null;
+  suspendedAt: number | null;
 }
 
 export function toRegisteredClient(row: ClientRow): RegisteredClient {
-  return { ...toClient(row), ownerId: row.user_id, kind: row.kind, secretHash: row.secret_hash };
+  return {
+    ...toClient(row),
+    ownerId: row.user_id,
+    kind: row.kind,
+    secretHash: row.secret_hash,
+    verifiedAt: row.verified_at === null ? null : Number(row.verified_at),
+    verifiedBy: row.verified_by,
+    suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at),
+  };
+}
+
+/** The path Serika serves a client's stored logo at; `v` changes with every fetch, so it may be cached long. */
+function logoPath(clientId: string, fetchedAt: number): string {
+  return `${CLIENT_LOGO_PREFIX}${encodeURIComponent(clientId)}/logo?v=${fetchedAt.toString(36)}`;
 }
 
 /** A client changes or goes with its own row, and with its owner's account (cascade). */
@@ -89,6 +129,11 @@ function toClient(row: ClientRow): Client {
     webhookUrl: row.webhook_url,
     webhookEvents: parseWebhookEvents(row.webhook_events),
     backchannelLogoutUri: row.backchannel_logout_uri,
+    ...brandingOf(row),
+    logoUrl: row.logo_uri !== null && row.logo_fetched_at !== null && row.logo_problem === null ? logoPath(row.id, Number(row.logo_fetched_at)) : null,
+    logoError: row.logo_uri === null ? null : (row.logo_problem as LogoProblem | null),
+    verified: row.verified_at !== null,
+    suspended: row.suspended_at !== null,
   };
 }
 
@@ -129,6 +174,7 @@ export class ClientsService {
     cacheSize = 0,
     /** Webhook secrets' sealing and WEBHOOKS_ALLOW_PRIVATE (SPEC §13); without it a webhook cannot be set. */
     private readonly webhooks: WebhookSettings | null = null,
+    private readonly branding: BrandingDeps = { logos: null, allowHttp: false },
   ) {
     this.repo = new ClientsRepo(db, feed);
     this.cache = feed && cacheSize > 0 ? new FeedCache<RegisteredClient>(feed, { max: cacheSize, evicts: clientEviction }) : null;
@@ -166,6 +212,7 @@ export class ClientsService {
       throw new AppError('invalid_request', `You have ${this.maxPerUser} OAuth clients, the most one user may have (MAX_CLIENTS_PER_USER). Delete one you no longer use first.`);
     }
     checkRedirectNeed(input.redirectUris, input.grantTypes ?? DEFAULT_GRANT_TYPES);
+    const branding = checkBrandingInput(input, this.branding.allowHttp);
     const isPublic = input.public === true;
     const secret = isPublic ? null : randomSecret(PREFIX.clientSecret);
     const now = this.now();
@@ -193,9 +240,22 @@ export class ClientsService {
       webhook_events: formatWebhookEvents(input.webhookEvents),
       webhook_secret: webhookSecret && this.sealSecret(id, webhookSecret),
       backchannel_logout_uri: (await this.targetUrl('backchannelLogoutUri', input.backchannelLogoutUri)) ?? null,
+      logo_uri: null,
+      client_uri: null,
+      policy_uri: null,
+      tos_uri: null,
+      contacts: null,
+      ...brandingColumns(branding),
+      logo_fetched_at: null,
+      logo_problem: null,
+      verified_at: null,
+      verified_by: null,
+      suspended_at: null,
+      suspended_by: null,
     };
     await this.repo.insert(row);
-    const client = toClient(row);
+    await this.branding.logos?.follow(row.id, undefined, row.logo_uri, origin?.log);
+    const client = toClient((await this.repo.findById(row.id)) ?? row);
     await this.audit?.record({ type: 'client.created', userId, clientId: row.id, detail: { name: row.name, redirectUris: client.redirectUris.join(' '), public: isPublic ? 1 : 0 } }, origin);
     return { ...client, clientSecret: secret, ...(webhookSecret ? { webhookSecret } : {}) };
   }
@@ -218,7 +278,7 @@ export class ClientsService {
   async update(userId: string, clientId: string, input: UpdateClientInput, origin?: RequestOrigin): Promise<WithWebhookSecret<Client>> {
     const beforeRow = await this.owned(userId, clientId);
     const before = toClient(beforeRow);
-    const changes: ClientChanges = { updated_at: this.now() };
+    const changes: ClientChanges = { updated_at: this.now(), ...brandingColumns(checkBrandingInput(input, this.branding.allowHttp)) };
     if (input.name !== undefined) changes.name = checkName(input.name);
     if (input.redirectUris !== undefined) changes.redirect_uris = checkRedirectUris(input.redirectUris);
     if (input.scopes !== undefined) changes.scopes = formatScopes(input.scopes);
@@ -240,6 +300,7 @@ export class ClientsService {
       changes.post_logout_redirect_uris = input.postLogoutRedirectUris.length ? checkRedirectUris(input.postLogoutRedirectUris, 'postLogoutRedirectUris') : null;
     }
     if (!(await this.repo.updateOwned(userId, clientId, changes))) throw notFound('client');
+    if (changes.logo_uri !== undefined) await this.branding.logos?.follow(clientId, beforeRow, changes.logo_uri, origin?.log);
     // Where the app's users may be sent is a security event: a stolen key's first move is an attacker's URI.
     await this.recordUrisChange(userId, before, 'redirectUris', changes.redirect_uris, origin);
     await this.recordUrisChange(userId, before, 'postLogoutRedirectUris', changes.post_logout_redirect_uris, origin);

@@ -167,3 +167,49 @@ export function promptBound(body: Record<string, unknown>): number | AppError {
   }
   return most;
 }
+
+/** Responses API content parts (SPEC §14): what each may add beyond its bytes. */
+function responsesPartMost(part: unknown, param: string): number | AppError {
+  const fields = typeof part === 'object' && part !== null ? (part as Record<string, unknown>) : {};
+  const type = fields.type;
+  if (type === 'input_text' || type === 'output_text' || type === 'refusal' || type === 'input_audio') return 0;
+  if (type === 'input_image') return fields.detail === 'low' ? LOW_DETAIL_IMAGE_PART_MOST_TOKENS : IMAGE_PART_MOST_TOKENS;
+  if (type === 'input_file') {
+    return invalidValue(param, `Invalid '${param}': a call with a spending limit cannot include files; what a file costs cannot be known before the call.`);
+  }
+  const named = typeof type === 'string' ? `'${type.slice(0, 40)}' content` : 'a content part without a type';
+  return invalidValue(param, `Invalid '${param}': a call with a spending limit cannot include ${named}; what it costs cannot be known before the call.`);
+}
+
+/** Tools whose use stays in the answer's bytes: a function the app runs itself. Hosted tools (web search, file search, code) add input nothing bounds. */
+const BOUNDED_TOOLS = new Set(['function', 'custom']);
+
+/**
+ * SPEC §14 with §10: the prompt estimate of a Responses API call a token limit applies to — the byte estimate of
+ * the whole body, the most each image part can cost, and `previous` (the tokens of the response it continues,
+ * which the upstream puts before its input) — or the 400 naming what nothing bounds: a file, an unknown part,
+ * a hosted tool (its results reach the prompt).
+ */
+export function responsesPromptBound(body: Record<string, unknown>, previous: number): number | AppError {
+  let most = promptEstimate(body) + previous;
+  if (Array.isArray(body.tools)) {
+    for (const [i, tool] of body.tools.entries()) {
+      const type = typeof tool === 'object' && tool !== null ? (tool as Record<string, unknown>).type : undefined;
+      if (typeof type !== 'string' || !BOUNDED_TOOLS.has(type)) {
+        return invalidValue(`tools[${i}]`, `Invalid 'tools[${i}]': a call with a spending limit cannot use hosted tools; what their results cost cannot be known before the call.`);
+      }
+    }
+  }
+  const input = body.input;
+  if (!Array.isArray(input)) return most;
+  for (const [i, item] of input.entries()) {
+    const content = typeof item === 'object' && item !== null ? (item as Record<string, unknown>).content : undefined;
+    if (!Array.isArray(content)) continue;
+    for (const [j, part] of content.entries()) {
+      const extra = responsesPartMost(part, `input[${i}].content[${j}]`);
+      if (extra instanceof AppError) return extra;
+      most += extra;
+    }
+  }
+  return most;
+}

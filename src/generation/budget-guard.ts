@@ -1,4 +1,4 @@
-import { promptBound } from '../consent/budget-rules.js';
+import { promptBound, promptEstimate, responsesPromptBound } from '../consent/budget-rules.js';
 import type { BudgetState, BudgetsService, Planned } from '../consent/budgets.js';
 import { AppError, invalidValue } from '../errors.js';
 import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js';
@@ -39,30 +39,44 @@ export interface Refused {
   headers: Record<string, string>;
 }
 
+/** What a call is, to its budget: chat completions, a Responses API call, embeddings, or images. */
+export type BudgetedKind = 'chat' | 'responses' | 'embeddings' | 'images';
+
 /** OpenAI's own bounds on `n` (chat choices, images): anything else cannot be bounded, and is refused. */
 const MOST_CHOICES = { chat: 128, images: 10 } as const;
 
-/** `n` as the app sent it (absent or null: 1), or the 400 naming it. */
-function countOf(n: unknown, kind: 'chat' | 'images'): number | AppError {
+/** `n` as the app sent it (absent or null: 1), or the 400 naming it; calls without choices are 1. */
+function countOf(n: unknown, kind: BudgetedKind): number | AppError {
+  if (kind !== 'chat' && kind !== 'images') return 1;
   if (n === undefined || n === null) return 1;
   const most = MOST_CHOICES[kind];
   if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= most) return n;
   return invalidValue('n', `Invalid 'n': expected a whole number from 1 to ${most}.`);
 }
 
-const CAP_FIELDS = ['max_completion_tokens', 'max_tokens'] as const;
-type CapField = (typeof CAP_FIELDS)[number];
+/**
+ * The completion caps of each kind: chat's two (SPEC §10), the Responses API's max_output_tokens (SPEC §14);
+ * embeddings have no completion. When the app sent none, Serika sends max_tokens (chat) or max_output_tokens.
+ */
+const CAP_FIELDS = { chat: ['max_completion_tokens', 'max_tokens'], responses: ['max_output_tokens'], embeddings: [], images: [] } as const satisfies Record<BudgetedKind, readonly string[]>;
 
-/** The completion caps the app sent (none: Serika sets max_tokens), or the 400 naming one that is not a whole number ≥ 1. */
-function capsOf(body: Json): Array<[CapField, number]> | AppError {
-  const caps: Array<[CapField, number]> = [];
-  for (const field of CAP_FIELDS) {
+/** The completion caps the app sent (none: Serika sets the first), or the 400 naming one that is not a whole number ≥ 1. */
+function capsOf(body: Json, fields: readonly string[]): Array<[string, number]> | AppError {
+  const caps: Array<[string, number]> = [];
+  for (const field of fields) {
     const value = body[field];
     if (value === undefined || value === null) continue;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) return invalidValue(field, `Invalid '${field}': expected a whole number of at least 1.`);
     caps.push([field, value]);
   }
   return caps;
+}
+
+/** The prompt estimate of a token-metered call (or the 400 of what nothing bounds). */
+function promptOf(kind: BudgetedKind, body: Json, previous: number): number | AppError {
+  if (kind === 'responses') return responsesPromptBound(body, previous);
+  if (kind === 'embeddings') return promptEstimate(body);
+  return promptBound(body);
 }
 
 const PERIOD_WORD = { day: 'daily', month: 'monthly', total: 'total' } as const;
@@ -89,7 +103,11 @@ function remainingHeaders(state: BudgetState | null): Record<string, string> {
 export class BudgetGuard {
   constructor(private readonly deps: BudgetGuardDeps) {}
 
-  async enter(principal: Principal, kind: 'chat' | 'images', body: Json): Promise<Held | Refused | null> {
+  /**
+   * Holds the call's largest cost, or refuses it; null when nothing limits it. `previous`: the tokens of the
+   * response a Responses API call continues (previous_response_id), part of its prompt.
+   */
+  async enter(principal: Principal, kind: BudgetedKind, body: Json, previous = 0): Promise<Held | Refused | null> {
     if (principal.clientId === null) return null;
     const { userId, clientId } = principal;
     let sent = body;
@@ -101,23 +119,30 @@ export class BudgetGuard {
     let unbounded = null as AppError | null;
     // What cannot be bounded is refused only when a limit applies (plan), but it is the same whatever the budget.
     const n = countOf(body.n, kind);
-    const caps = kind === 'chat' ? capsOf(body) : [];
+    const capFields: readonly string[] = CAP_FIELDS[kind];
+    const caps = capsOf(body, capFields);
     /** The prompt estimate (or the 400 of a part nothing bounds), worked out once however often the plan runs. */
     let bound: number | AppError | undefined;
     // Planned on the budget row inside the reserving transaction: one read, one conditional UPDATE.
     const plan = (budget: BudgetState): Planned => {
       unbounded = null;
-      if (kind === 'chat') {
+      if (kind !== 'images') {
         if (budget.tokensRemaining === null) return null;
         if (n instanceof AppError || caps instanceof AppError) {
           unbounded = n instanceof AppError ? n : (caps as AppError);
           return null;
         }
         // Content parts are walked only once a token limit applies: they can cost far more than their bytes.
-        const estimate = (bound ??= promptBound(body));
+        const estimate = (bound ??= promptOf(kind, body, previous));
         if (estimate instanceof AppError) {
           unbounded = estimate;
           return null;
+        }
+        if (capFields.length === 0) {
+          // Embeddings: the input alone, settled to the usage's prompt tokens.
+          needed = estimate;
+          reserved = { promptTokens: estimate, completionTokens: 0, images: 0 };
+          return estimate > budget.tokensRemaining ? 'refuse' : { tokens: estimate, images: 0 };
         }
         const wanted = caps.length ? Math.max(...caps.map(([, cap]) => cap)) : this.deps.defaultMaxTokens;
         needed = estimate + wanted * n;
@@ -125,7 +150,7 @@ export class BudgetGuard {
         const cap = Math.min(wanted, Math.floor((budget.tokensRemaining - estimate) / n));
         if (cap < 1) return 'refuse';
         sent = { ...body };
-        if (caps.length === 0) sent.max_tokens = cap;
+        if (caps.length === 0) sent[kind === 'responses' ? 'max_output_tokens' : 'max_tokens'] = cap;
         // Every cap the app sent is lowered: an upstream may honour either.
         for (const [field, asked] of caps) sent[field] = Math.min(asked, cap);
         reserved = { promptTokens: estimate, completionTokens: cap * n, images: 0 };
@@ -145,14 +170,15 @@ export class BudgetGuard {
     const reservation = await this.deps.budgets.reserve(userId, clientId, plan, lineage);
     if (unbounded) throw unbounded;
     if (!reservation) return null;
-    if (reservation.kind === 'refused') return this.refuse(reservation.state, clientId, kind === 'chat' ? 'tokens' : 'images', needed);
+    const what = kind === 'images' ? 'images' : 'tokens';
+    if (reservation.kind === 'refused') return this.refuse(reservation.state, clientId, what, needed);
     return {
       body: sent,
       state: reservation.state,
       reserved,
       headers: remainingHeaders,
       settle: (charged, alongside) =>
-        this.deps.budgets.settle(reservation.id, userId, clientId, { tokens: kind === 'chat' ? charged.promptTokens + charged.completionTokens : 0, images: charged.images }, alongside, lineage),
+        this.deps.budgets.settle(reservation.id, userId, clientId, { tokens: what === 'tokens' ? charged.promptTokens + charged.completionTokens : 0, images: charged.images }, alongside, lineage),
     };
   }
 

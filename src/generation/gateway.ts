@@ -1,10 +1,12 @@
-import type { Readable } from 'node:stream';
 import { AppError } from '../errors.js';
-import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js';
 import { promptEstimate } from '../consent/budget-rules.js';
-import { completionTextBytes, Meter, NOTHING, unmeasuredCharge, type Measured, type Unmeasured } from './meter.js';
+import { CHAT, EMBEDDINGS, IMAGES, RESPONSES, type CallKind, type StreamReader } from './call-kinds.js';
+import { Meter, NOTHING, unmeasuredCharge, type Measured, type Unmeasured } from './meter.js';
 import { isObject, parseJson } from './json.js';
 import { relayEvents } from './relay.js';
+import type { ResponseOwners } from './response-owners.js';
+import { rejected, upstreamFailureStatus, type GatewayResult } from './results.js';
+import type { StoredResponses } from './stored-responses.js';
 import { transportError, type UpstreamClient, type UpstreamResponse } from './upstream.js';
 import type { Principal, UsageEntry, UsageService } from './usage.js';
 import type { Telemetry } from '../http/telemetry.js';
@@ -24,15 +26,13 @@ export interface GatewayDeps {
   budget?: BudgetGuard;
   /** How long a stream the app left is read on for its usage (UPSTREAM_TIMEOUT). */
   drainMs: number;
+  /** Who made each upstream response (SPEC §14): written with the usage row of the call that made it. */
+  owners: ResponseOwners;
+  /** What a Responses API call may refer to (SPEC §14). */
+  stored: StoredResponses;
 }
 
 type Json = Record<string, unknown>;
-
-/** What the app is answered: the upstream's JSON as it came, an error of its own, or an event stream. */
-export type GatewayResult =
-  | { kind: 'json'; status: number; body: Buffer; headers?: Record<string, string> }
-  | { kind: 'error'; status: number; body: OpenAIErrorBody; headers?: Record<string, string> }
-  | { kind: 'stream'; events: Readable; headers?: Record<string, string> };
 
 /** A call's budget, when its grant has one (budget-guard.ts). */
 interface Budgeted {
@@ -40,15 +40,10 @@ interface Budgeted {
   settled: BudgetState | null;
 }
 
-/** The status a failed upstream answer is recorded with: what the app receives. */
-function upstreamFailureStatus(status: number): number {
-  return status >= 500 || status === 401 || status === 403 || status < 400 ? 502 : status;
-}
-
 const modelOf = (body: Json) => (typeof body.model === 'string' ? body.model : null);
 
 /**
- * The generation gateway (SPEC §5): one implementation behind the OAuth and
+ * The generation gateway (SPEC §5, §14): one implementation behind the OAuth and
  * API-key routes, free of HTTP framework: it calls the upstream, meters the
  * call and says what to answer (routes.ts writes it). Upstream failures map
  * to 502 (5xx, garbage, dropped, or its 401/403: Serika's own key failing),
@@ -70,42 +65,49 @@ export class Gateway {
   }
 
   async images(principal: Principal, body: Json, signal: AbortSignal): Promise<GatewayResult> {
-    const entered = await this.deps.budget?.enter(principal, 'images', body);
-    if (entered && 'status' in entered) return this.refused(principal, 'images.generations', body, entered);
-    const budgeted: Budgeted = { held: entered ?? null, settled: null };
-    return this.buffered(this.meter(principal, 'images.generations', body, budgeted), '/images/generations', body, signal, budgeted, (json) => {
-      // An image call is charged its images (data.length) whether or not tokens are reported.
-      const usage = isObject(json.usage) ? json.usage : {};
-      return {
-        promptTokens: Number(usage.input_tokens ?? usage.prompt_tokens ?? 0),
-        completionTokens: Number(usage.output_tokens ?? usage.completion_tokens ?? 0),
-        images: Array.isArray(json.data) ? json.data.length : 0,
-      };
-    });
+    return this.generate(IMAGES, principal, body, signal);
   }
 
   async chat(principal: Principal, body: Json, signal: AbortSignal): Promise<GatewayResult> {
-    const entered = await this.deps.budget?.enter(principal, 'chat', body);
-    if (entered && 'status' in entered) return this.refused(principal, 'chat.completions', body, entered);
+    return this.generate(CHAT, principal, body, signal);
+  }
+
+  /** SPEC §14: the Responses API; a previous_response_id only of the caller's own, its tokens part of the prompt estimate. */
+  async responses(principal: Principal, body: Json, signal: AbortSignal): Promise<GatewayResult> {
+    const previous = await this.deps.stored.admit(principal, body);
+    return this.generate(RESPONSES, principal, body, signal, previous);
+  }
+
+  /** SPEC §14: embeddings, charged (and budgeted on) their prompt tokens. */
+  async embeddings(principal: Principal, body: Json, signal: AbortSignal): Promise<GatewayResult> {
+    return this.generate(EMBEDDINGS, principal, body, signal);
+  }
+
+  /**
+   * Every generation call, one path (SPEC §5, §10, §14): reserve its budget, send it, meter it — buffered, or
+   * streamed when it asked and its kind can — with the response it made recorded as the caller's.
+   */
+  private async generate(kind: CallKind, principal: Principal, body: Json, signal: AbortSignal, previous = 0): Promise<GatewayResult> {
+    const entered = await this.deps.budget?.enter(principal, kind.budget, body, previous);
+    if (entered && 'status' in entered) return this.refused(principal, kind.endpoint, body, entered);
     const budgeted: Budgeted = { held: entered ?? null, settled: null };
     const sent = budgeted.held?.body ?? body;
-    const meter = this.meter(principal, 'chat.completions', sent, budgeted);
-    if (sent.stream === true) return this.stream(meter, sent, signal, budgeted);
-    return this.buffered(meter, '/chat/completions', sent, signal, budgeted, (json, raw) => {
-      const usage = json.usage;
+    const streamed = sent.stream === true && kind.stream ? kind.stream(sent) : null;
+    /** The response a buffered answer made (a stream's reader sees its own). */
+    const made: { responseId: string | null } = { responseId: null };
+    const responseId = streamed ? () => streamed.reader.responseId : () => made.responseId;
+    const meter = new Meter({ principal, endpoint: kind.endpoint, model: modelOf(body) }, (entry) => this.record(entry, budgeted, responseId()), this.deps.now);
+    if (streamed) return this.stream(kind, meter, streamed.upstreamBody, streamed.reader, signal, budgeted, unmeasured(sent, budgeted, previous));
+    return this.buffered(meter, kind.path, sent, signal, budgeted, (json, raw) => {
+      made.responseId = kind.responseIdOf(json);
       // An answer without its usage is charged as a stream whose usage never came (SPEC §10).
-      if (!isObject(usage)) return unmeasuredCharge(unmeasured(body, budgeted), completionTextBytes(raw.toString('utf8')));
-      return { promptTokens: Number(usage.prompt_tokens ?? 0), completionTokens: Number(usage.completion_tokens ?? 0), images: 0 };
+      return kind.usageOf(json) ?? unmeasuredCharge(unmeasured(body, budgeted, previous), kind.textBytes(raw.toString('utf8')));
     });
   }
 
   /** Waits for the charging of streams still being read (those the app left are read on, up to drainMs, or until `ending`). */
   async close(): Promise<void> {
     await Promise.all(this.open);
-  }
-
-  private meter(principal: Principal, endpoint: UsageEntry['endpoint'], body: Json, budgeted?: Budgeted): Meter {
-    return new Meter({ principal, endpoint, model: modelOf(body) }, (entry) => this.record(entry, budgeted), this.deps.now);
   }
 
   private async buffered(meter: Meter, path: string, body: Json, signal: AbortSignal, budgeted: Budgeted, measure: (json: Json, raw: Buffer) => Measured): Promise<GatewayResult> {
@@ -133,19 +135,12 @@ export class Gateway {
     return held ? { kind: 'json', status: 200, body: raw, headers: held.headers(budgeted.settled) } : { kind: 'json', status: 200, body: raw };
   }
 
-  /**
-   * stream: true — server-sent events passed on chunk by chunk. Serika asks for
-   * the usage chunk itself when the app did not, and then strips it.
-   */
-  private async stream(meter: Meter, body: Json, signal: AbortSignal, budgeted: Budgeted): Promise<GatewayResult> {
-    const options = isObject(body.stream_options) ? body.stream_options : {};
-    const appAskedUsage = options.include_usage === true;
-    const upstreamBody = appAskedUsage ? body : { ...body, stream_options: { ...options, include_usage: true } };
-
+  /** stream: true — server-sent events passed on event by event (relay.ts), read by the call kind's reader. */
+  private async stream(kind: CallKind, meter: Meter, upstreamBody: Json, reader: StreamReader, signal: AbortSignal, budgeted: Budgeted, fallback: Unmeasured): Promise<GatewayResult> {
     let response: UpstreamResponse;
     try {
       // Not aborted when the app goes away: a stream the app leaves is read on for its usage (relay.ts).
-      response = await this.deps.upstream.send('POST', '/chat/completions', upstreamBody);
+      response = await this.deps.upstream.send('POST', kind.path, upstreamBody);
     } catch (error) {
       await meter.charge(error instanceof AppError ? error.status : 502);
       throw error;
@@ -161,7 +156,7 @@ export class Gateway {
       throw new AppError('upstream_error', 'The generation upstream did not answer with an event stream.');
     }
     const headers = budgeted.held ? budgeted.held.headers(budgeted.held.state) : undefined;
-    const events = relayEvents(response, meter, { appAskedUsage, signal, ending: this.deps.ending, drainMs: this.deps.drainMs, unmeasured: unmeasured(body, budgeted) });
+    const events = relayEvents(response, meter, { reader, textBytes: kind.textBytes, signal, ending: this.deps.ending, drainMs: this.deps.drainMs, unmeasured: fallback });
     this.deps.telemetry?.streamOpened(events);
     const charged = meter.recorded().catch(() => {});
     this.open.add(charged);
@@ -177,50 +172,36 @@ export class Gateway {
     return { kind: 'error', ...refusal };
   }
 
-  /** The call's usage row; a budgeted call's settlement commits with it (one transaction). */
-  private async record(entry: UsageEntry, budgeted?: Budgeted): Promise<void> {
+  /**
+   * The call's usage row; a budgeted call's settlement commits with it (one transaction), and so does the owner
+   * of the response it made (SPEC §14), whose context is what the call was charged.
+   */
+  private async record(entry: UsageEntry, budgeted: Budgeted, responseId: string | null): Promise<void> {
     this.deps.telemetry?.upstream(entry.endpoint, entry.status, entry.latencyMs / 1000);
     if (entry.principal.clientId) entry.clientName = await this.deps.clientName(entry.principal.clientId);
-    const held = budgeted?.held;
-    if (!held) await this.deps.usage.record(entry);
-    else budgeted.settled = await held.settle(entry, (trx) => this.deps.usage.record(entry, trx));
+    const owner =
+      responseId === null
+        ? undefined
+        : (trx: Parameters<ResponseOwners['record']>[0]) =>
+            this.deps.owners.record(trx, { responseId, principal: entry.principal, contextTokens: entry.promptTokens + entry.completionTokens });
+    const held = budgeted.held;
+    if (!held) await this.deps.usage.record(entry, undefined, owner);
+    else budgeted.settled = await held.settle(entry, (trx) => this.deps.usage.record(entry, trx, owner));
     // Counted once the row has committed: the metric and the usage table agree.
     this.deps.telemetry?.generated(entry.model, entry);
   }
 }
 
 /**
- * What a chat call whose usage never comes is charged (SPEC §10): a budgeted call its whole reservation. An
+ * What a call whose usage never comes is charged (SPEC §10): a budgeted call its whole reservation. An
  * unbudgeted one (an API key, or a grant with no token limit) has no reservation, and charging it nothing would
  * under-report what the upstream bills, so it is charged an estimate that errs high, as the reservation does:
  * the prompt estimate of §10 plus the completion text the upstream sent so far, its UTF-8 bytes ÷ 2 rounded up
  * (tokenizers count about a token per 4 bytes of English, a token per CJK character of 3 bytes, so ÷ 2 errs
- * high for text). Reasoning a model does not show is not in it: only its usage can tell.
+ * high for text). Reasoning a model does not show is not in it: only its usage can tell. `previous`: the tokens of
+ * the response a Responses API call continues, part of its prompt.
  */
-function unmeasured(body: Json, budgeted: Budgeted): Unmeasured {
+function unmeasured(body: Json, budgeted: Budgeted, previous: number): Unmeasured {
   if (budgeted.held) return budgeted.held.reserved;
-  return (completionBytes) => ({ promptTokens: promptEstimate(body), completionTokens: Math.ceil(completionBytes / 2), images: 0 });
-}
-
-/** Non-2xx from the upstream: its 4xx passed on, its 401/403 and 5xx a 502. */
-function rejected(status: number, raw: Buffer): GatewayResult {
-  if (status === 401 || status === 403) throw new AppError('upstream_error', "The generation upstream refused Serika's credentials (UPSTREAM_API_KEY).");
-  if (status < 400 || status >= 500) throw new AppError('upstream_error', `The generation upstream failed (status ${status}).`);
-  const json = parseJson(raw);
-  if (isObject(json) && isObject(json.error)) {
-    const e = json.error;
-    return {
-      kind: 'error',
-      status,
-      body: {
-        error: {
-          message: typeof e.message === 'string' ? e.message : `The generation upstream refused the request (status ${status}).`,
-          type: typeof e.type === 'string' ? e.type : 'invalid_request_error',
-          param: typeof e.param === 'string' ? e.param : null,
-          code: typeof e.code === 'string' ? e.code : null,
-        },
-      },
-    };
-  }
-  return { kind: 'error', status, body: openAIErrorBody(new AppError('invalid_request', `The generation upstream refused the request (status ${status}).`)) };
+  return (completionBytes) => ({ promptTokens: promptEstimate(body) + previous, completionTokens: Math.ceil(completionBytes / 2), images: 0 });
 }

@@ -1,24 +1,16 @@
 import { Readable } from 'node:stream';
 import { AppError } from '../errors.js';
 import { openAIErrorBody } from '../http/openai-errors.js';
-import { isObject, parseJson } from './json.js';
-import { completionTextBytes, unmeasuredCharge, type Meter, type Measured, type Unmeasured } from './meter.js';
+import { DROP, FINAL, PASS, type StreamReader } from './call-kinds.js';
+import { unmeasuredCharge, type Meter, type Unmeasured } from './meter.js';
 import { SseSplitter, type SseEvent } from './sse.js';
 import { transportError, type UpstreamResponse } from './upstream.js';
 
-/** A `usage` key whose value is an object (outside a JSON string a quote is never escaped, so this is a key). */
-const USAGE_OBJECT = /"usage"\s*:\s*\{/;
-
-/** A streamed chunk whose usage is an object (with include_usage every chunk says `"usage":null`: only that one is parsed). */
-function usageChunk(data: string | null): Record<string, unknown> | null {
-  if (!data || !USAGE_OBJECT.test(data)) return null;
-  const json = parseJson(data);
-  return isObject(json) && isObject(json.usage) ? json : null;
-}
-
 export interface RelayOptions {
-  /** The app asked for the usage chunk itself (else Serika asked for it and strips it). */
-  appAskedUsage: boolean;
+  /** What the call's events are: its usage, its end, the events Serika drops (call-kinds.ts). */
+  reader: StreamReader;
+  /** The completion text bytes of an event (the estimate's, when countText). */
+  textBytes: (data: string) => number;
   /** Aborted when the app goes away. */
   signal: AbortSignal;
   /** Aborted at shutdown when in-flight work must end. */
@@ -31,9 +23,10 @@ export interface RelayOptions {
 
 /**
  * The upstream's events as they come, as the stream the reply pipes to the
- * app: the usage chunk measured (and dropped when Serika asked for it), the
- * usage committed before the app sees `[DONE]`, and the call charged once
- * however it ends.
+ * app, for every kind of streamed call (chat, responses): the usage read by
+ * the call's reader (a chat usage chunk Serika asked for dropped), the usage
+ * committed before the app sees the final event (chat's `[DONE]`, a
+ * response's `response.completed`), and the call charged once however it ends.
  *
  * SPEC §10: a stream the app leaves before its end is still charged. Serika
  * keeps reading the upstream (up to `drainMs`) for the usage, and charges it,
@@ -47,12 +40,11 @@ export interface RelayOptions {
  * round trips per event; bench/NOTES.md.)
  */
 export function relayEvents(response: UpstreamResponse, meter: Meter, options: RelayOptions): Readable {
-  const { appAskedUsage, signal, ending, drainMs, unmeasured } = options;
+  const { reader, textBytes: bytesOf, signal, ending, drainMs, unmeasured } = options;
   const body = response.body;
   const splitter = new SseSplitter();
   // Only an estimate needs the completion text counted: a budgeted call's fallback is its reservation.
   const countText = typeof unmeasured === 'function';
-  let usage: Measured | null = null;
   let textBytes = 0;
   let committing = false;
   let committed = false;
@@ -61,7 +53,7 @@ export function relayEvents(response: UpstreamResponse, meter: Meter, options: R
   let left = false;
   let drainTimer: NodeJS.Timeout | undefined;
 
-  const charged = () => usage ?? unmeasuredCharge(unmeasured, textBytes);
+  const charged = () => reader.usage ?? unmeasuredCharge(unmeasured, textBytes);
   const endNow = () => body.destroy(new Error('Serika is shutting down'));
   /** Nothing more comes from the upstream: no resuming it, nothing to watch for. */
   const finish = () => {
@@ -106,12 +98,19 @@ export function relayEvents(response: UpstreamResponse, meter: Meter, options: R
     out.destroy(error instanceof Error ? error : new Error(String(error)));
   };
 
-  /** Forwards events from `from` on; stops, paused, at `[DONE]` until the usage has committed. */
+  /** Forwards events from `from` on; stops, paused, at the final event until the usage has committed. */
   const forward = (events: SseEvent[], from: number): void => {
     for (let i = from; i < events.length; i++) {
       const event = events[i]!;
-      if (event.data === '[DONE]' && !committed) {
-        if (left) return drained();
+      const data = event.data;
+      // Read until the charge has committed: the final event, forwarded again once it has, is not read twice.
+      const role = data === null || committed ? PASS : reader.read(data);
+      if (countText && role === PASS && data !== null && reader.usage === null) textBytes += bytesOf(data);
+      if (left) {
+        if (role === FINAL || reader.usage) return drained();
+        continue;
+      }
+      if (role === FINAL) {
         committing = true;
         body.pause();
         meter.charge(200, charged()).then(() => {
@@ -122,14 +121,8 @@ export function relayEvents(response: UpstreamResponse, meter: Meter, options: R
         }, fail);
         return;
       }
-      const withUsage = usageChunk(event.data);
-      if (withUsage) {
-        const reported = withUsage.usage as Record<string, unknown>;
-        usage = { promptTokens: Number(reported.prompt_tokens ?? 0), completionTokens: Number(reported.completion_tokens ?? 0), images: 0 };
-        if (left) return drained();
-        if (!appAskedUsage && Array.isArray(withUsage.choices) && withUsage.choices.length === 0) continue;
-      } else if (countText && event.data) textBytes += completionTextBytes(event.data);
-      if (!left && !out.push(event.raw)) body.pause();
+      if (role === DROP) continue;
+      if (!out.push(event.raw)) body.pause();
     }
   };
 

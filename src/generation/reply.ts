@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { GatewayResult } from './gateway.js';
+import type { GatewayResult } from './results.js';
 
 /** Aborted when the app goes away before its answer is complete: a buffered call ends its upstream call; a stream is read on for its usage (relay.ts). */
 export function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply): AbortSignal {

@@ -3,6 +3,7 @@ import { apiKeyOf } from '../accounts/api-keys/guard.js';
 import { openAIErrorSchema } from '../http/openai-errors.js';
 import { bearerOf, requireScope } from '../resources/bearer.js';
 import type { Gateway } from './gateway.js';
+import type { StoredResponses } from './stored-responses.js';
 import { abortOnDisconnect, sendGatewayResult } from './reply.js';
 import type { Principal, UsageService } from './usage.js';
 import { API } from '../paths.js';
@@ -13,12 +14,29 @@ const generationBody = {
   properties: { model: { type: 'string' }, stream: { type: 'boolean' }, stream_options: { type: ['object', 'null'] } },
 } as const;
 const errors = { 400: openAIErrorSchema, 401: openAIErrorSchema, 403: openAIErrorSchema, 502: openAIErrorSchema, 503: openAIErrorSchema, 504: openAIErrorSchema };
+/** A response id as the upstream makes them (resp_…); anything longer is no id Serika handed out. */
+const responseParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 200 } } } as const;
+const responseErrors = { ...errors, 404: openAIErrorSchema };
 const BODY_LIMIT = 10 * 1024 * 1024;
 
 type Json = Record<string, unknown>;
 
-/** The same three routes, once per way of proving who the caller is. */
-function generationRoutes(scope: FastifyInstance, gateway: Gateway, prefix: string, principalOf: (request: FastifyRequest) => Principal, tag: string, security: string, preHandler?: ReturnType<typeof requireScope>): void {
+/** The query string of a request as it came ('' when none). */
+const queryOf = (request: FastifyRequest) => {
+  const at = request.url.indexOf('?');
+  return at === -1 ? '' : request.url.slice(at + 1);
+};
+
+/** The same routes, once per way of proving who the caller is. */
+function generationRoutes(
+  scope: FastifyInstance,
+  { gateway, stored }: Generation,
+  prefix: string,
+  principalOf: (request: FastifyRequest) => Principal,
+  tag: string,
+  security: string,
+  preHandler?: ReturnType<typeof requireScope>,
+): void {
   const common = { tags: [tag], security: [{ [security]: [] }] };
   scope.post<{ Body: Json }>(
     `${prefix}${API.chatCompletions}`,
@@ -29,6 +47,32 @@ function generationRoutes(scope: FastifyInstance, gateway: Gateway, prefix: stri
     `${prefix}${API.imageGenerations}`,
     { bodyLimit: BODY_LIMIT, preHandler, schema: { ...common, summary: 'Image generation (OpenAI API)', body: generationBody } },
     async (request, reply) => sendGatewayResult(reply, await gateway.images(principalOf(request), request.body, abortOnDisconnect(request, reply))),
+  );
+  // SPEC §14: the Responses API; a response only for the user and app that made it.
+  scope.post<{ Body: Json }>(
+    `${prefix}${API.responses}`,
+    { bodyLimit: BODY_LIMIT, preHandler, schema: { ...common, summary: 'Responses (OpenAI API), streamed or not', body: generationBody } },
+    async (request, reply) => sendGatewayResult(reply, await gateway.responses(principalOf(request), request.body, abortOnDisconnect(request, reply))),
+  );
+  scope.get<{ Params: { id: string } }>(
+    `${prefix}${API.response}`,
+    { preHandler, schema: { ...common, summary: 'A response this user and app made (404 for anyone else’s)', params: responseParams, response: responseErrors } },
+    async (request, reply) => sendGatewayResult(reply, await stored.retrieve(principalOf(request), request.params.id, 'response', queryOf(request), abortOnDisconnect(request, reply))),
+  );
+  scope.get<{ Params: { id: string } }>(
+    `${prefix}${API.responseInputItems}`,
+    { preHandler, schema: { ...common, summary: 'The input items of a response this user and app made', params: responseParams, response: responseErrors } },
+    async (request, reply) => sendGatewayResult(reply, await stored.retrieve(principalOf(request), request.params.id, 'input_items', queryOf(request), abortOnDisconnect(request, reply))),
+  );
+  scope.delete<{ Params: { id: string } }>(
+    `${prefix}${API.response}`,
+    { preHandler, schema: { ...common, summary: 'Deletes a response this user and app made (404 for anyone else’s)', params: responseParams, response: responseErrors } },
+    async (request, reply) => sendGatewayResult(reply, await stored.remove(principalOf(request), request.params.id, abortOnDisconnect(request, reply))),
+  );
+  scope.post<{ Body: Json }>(
+    `${prefix}${API.embeddings}`,
+    { bodyLimit: BODY_LIMIT, preHandler, schema: { ...common, summary: 'Embeddings (OpenAI API), metered on prompt tokens', body: generationBody } },
+    async (request, reply) => sendGatewayResult(reply, await gateway.embeddings(principalOf(request), request.body, abortOnDisconnect(request, reply))),
   );
   scope.get(`${prefix}${API.models}`, { preHandler, schema: { ...common, summary: "The upstream's models", response: errors } }, async (request, reply) =>
     sendGatewayResult(reply, await gateway.models(abortOnDisconnect(request, reply))),
@@ -59,9 +103,15 @@ const usageSchema = {
   },
 } as const;
 
-/** API-key routes: /chat/completions, /images/generations, /models and /usage (SPEC §2, §5). */
-export async function apiKeyGenerationRoutes(scope: FastifyInstance, gateway: Gateway, usage: UsageService): Promise<void> {
-  generationRoutes(scope, gateway, '', (request) => {
+/** What the generation routes call: the gateway, and the responses the upstream keeps. */
+interface Generation {
+  gateway: Gateway;
+  stored: StoredResponses;
+}
+
+/** API-key routes: /chat/completions, /images/generations, /responses, /embeddings, /models and /usage (SPEC §2, §5, §14). */
+export async function apiKeyGenerationRoutes(scope: FastifyInstance, generation: Generation, usage: UsageService): Promise<void> {
+  generationRoutes(scope, generation, '', (request) => {
     const key = apiKeyOf(request);
     return { userId: key.userId, clientId: null, apiKeyId: key.apiKeyId };
   }, 'generation', 'apiKey');
@@ -72,11 +122,11 @@ export async function apiKeyGenerationRoutes(scope: FastifyInstance, gateway: Ga
   );
 }
 
-/** OAuth routes under /oauth with the `generations` scope (SPEC §5). */
-export async function oauthGenerationRoutes(scope: FastifyInstance, gateway: Gateway): Promise<void> {
+/** OAuth routes under /oauth with the `generations` scope (SPEC §5, §14). */
+export async function oauthGenerationRoutes(scope: FastifyInstance, generation: Generation): Promise<void> {
   generationRoutes(
     scope,
-    gateway,
+    generation,
     API.oauth,
     (request) => {
       const grant = bearerOf(request);

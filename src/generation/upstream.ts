@@ -56,7 +56,7 @@ export class UpstreamClient {
     });
   }
 
-  async send(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignal): Promise<UpstreamResponse> {
+  async send(method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, signal?: AbortSignal): Promise<UpstreamResponse> {
     const target = this.target;
     if (target === null) throw notConfigured();
     const request = (headers: Readonly<Record<string, string>>) =>

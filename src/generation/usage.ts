@@ -17,7 +17,7 @@ export interface Principal {
 export interface UsageEntry {
   principal: Principal;
   clientName: string | null;
-  endpoint: 'chat.completions' | 'images.generations';
+  endpoint: 'chat.completions' | 'images.generations' | 'responses' | 'embeddings';
   model: string | null;
   promptTokens: number;
   completionTokens: number;
@@ -61,9 +61,9 @@ export class UsageService {
     private readonly transact: Transactor = ownTransaction(db),
   ) {}
 
-  /** One call's row, committed before this resolves; in the caller's transaction when given one (a budget settles in the same commit). */
-  async record(entry: UsageEntry, executor?: Kysely<Database>): Promise<void> {
-    if (!executor) return this.transact((trx) => this.record(entry, trx));
+  /** One call's row, committed before this resolves; in the caller's transaction when given one (a budget settles in the same commit), with `alongside`'s writes. */
+  async record(entry: UsageEntry, executor?: Kysely<Database>, alongside?: (trx: Kysely<Database>) => Promise<void>): Promise<void> {
+    if (!executor) return this.transact((trx) => this.record(entry, trx, alongside));
     const now = this.now();
     await this.insert(executor, {
       // Time-ordered: each usage commit appends to the primary key's last page instead of a random page per row.
@@ -82,6 +82,8 @@ export class UsageService {
       day: utcDay(now),
       created_at: now,
     } satisfies Insertable<Database['usage_records']>);
+    // What commits with the row (who owns the response it made, SPEC §14).
+    if (alongside) await alongside(executor);
   }
 
   /** Totals per app over the last 30 days, with when each was last used; keyed by client ID ('' for API keys). */

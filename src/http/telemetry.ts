@@ -16,7 +16,7 @@ export interface TelemetrySources {
   now?: () => number;
 }
 
-export type RevokeReason = 'revocation' | 'refresh_replay' | 'code_replay' | 'grant_revoked' | 'scope_removed' | 'user_suspended';
+export type RevokeReason = 'revocation' | 'refresh_replay' | 'code_replay' | 'grant_revoked' | 'scope_removed' | 'user_suspended' | 'client_suspended';
 export type LoginFailure = 'bad_credentials' | 'bad_passkey' | 'missing_credentials' | 'ip_limited';
 export type CacheLookup = 'hit' | 'miss' | 'bypass';
 

@@ -3,7 +3,8 @@ import { SERVED_REVISIONS, discoverEveryRevision } from './revisions.js';
 import { McpServer, requireScopes, type AuthInfo, type CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import type { Gateway, GatewayResult } from '../generation/gateway.js';
+import type { Gateway } from '../generation/gateway.js';
+import type { GatewayResult } from '../generation/results.js';
 import type { Principal } from '../generation/usage.js';
 import type { Character, CharactersService } from '../resources/characters/service.js';
 

@@ -60,7 +60,7 @@ export async function registerRoute(scope: FastifyInstance, deps: RegisterDeps):
         tags: ['oauth'],
         summary: 'Dynamic client registration (RFC 7591)',
         description:
-          'JSON client metadata: redirect_uris (required), client_name, token_endpoint_auth_method (none, client_secret_basic, client_secret_post), grant_types, response_types, scope, client_uri, logo_uri, … Answers 201 with client_id (and client_secret for confidential clients). Registered clients have no owner, are shown as unverified, always ask consent, and are deleted after 30 days without a grant.',
+          'JSON client metadata: redirect_uris (required), client_name, token_endpoint_auth_method (none, client_secret_basic, client_secret_post), grant_types, response_types, scope, client_uri, logo_uri, policy_uri, tos_uri (https), contacts (e-mail addresses), … The logo is fetched once and served from Serika itself; one that cannot be had leaves the app without a logo. Answers 201 with client_id (and client_secret for confidential clients). Registered clients have no owner, are shown as unverified, always ask consent, and are deleted after 30 days without a grant.',
       },
     },
     async (request, reply) => {

@@ -74,6 +74,41 @@ export interface OAuthClientsTable {
   webhook_secret: string | null;
   /** OpenID Back-Channel Logout 1.0: where logout tokens go, or null. */
   backchannel_logout_uri: string | null;
+  /** Branding (SPEC §12, RFC 7591 §2), null when not given (0025). */
+  logo_uri: string | null;
+  client_uri: string | null;
+  policy_uri: string | null;
+  tos_uri: string | null;
+  /** JSON array of e-mail addresses, or null. */
+  contacts: string | null;
+  /** When logo_uri was last fetched (null: not yet, or none), and why no logo was stored then (null: stored). */
+  logo_fetched_at: number | null;
+  logo_problem: string | null;
+  /** When and by whom (an admin's user id; null from the CLI) the operator verified it (SPEC §12). */
+  verified_at: number | null;
+  verified_by: string | null;
+  /** While set, the app's tokens are dead and it may neither authorize nor get tokens (SPEC §12). */
+  suspended_at: number | null;
+  suspended_by: string | null;
+}
+
+/** The logo Serika fetched once for a client (SPEC §12), when it was a PNG, JPEG or WebP. */
+interface ClientLogosTable {
+  client_id: string;
+  content_type: string;
+  bytes: Buffer;
+  fetched_at: number;
+}
+
+/** A client's recent authorization and token errors (SPEC §12), at most 100 per client. */
+interface ClientErrorsTable {
+  id: Generated<number>;
+  client_id: string;
+  created_at: number;
+  endpoint: string;
+  error: string;
+  error_description: string | null;
+  redirect_uri: string | null;
 }
 
 interface ServerSecretsTable {
@@ -366,6 +401,18 @@ interface UsageRecordsTable {
   created_at: number;
 }
 
+/** SPEC §14: who made each upstream response (its ids are global at the upstream: one key for every user). */
+interface ResponseOwnersTable {
+  response_id: string;
+  user_id: string;
+  /** The app that made it; null for an API-key call (any of the user's keys may reach it). */
+  client_id: string | null;
+  api_key_id: string | null;
+  /** Its input + output tokens: what a call continuing it (previous_response_id) adds to its prompt at most. */
+  context_tokens: number;
+  created_at: number;
+}
+
 interface AuditEventsTable {
   id: string;
   type: string;
@@ -487,6 +534,8 @@ export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
   oauth_clients: OAuthClientsTable;
+  client_logos: ClientLogosTable;
+  client_errors: ClientErrorsTable;
   server_secrets: ServerSecretsTable;
   sessions: SessionsTable;
   totp_factors: TotpFactorsTable;
@@ -501,6 +550,7 @@ export interface Database {
   oauth_tokens: OAuthTokensTable;
   characters: CharactersTable;
   usage_records: UsageRecordsTable;
+  response_owners: ResponseOwnersTable;
   audit_events: AuditEventsTable;
   signing_keys: SigningKeysTable;
   oauth_device_codes: OAuthDeviceCodesTable;

@@ -25,6 +25,8 @@ export interface AuthorizePagesDeps {
   pageSessions: PageSessions;
   /** acr_values asked for a second factor the session has not used (SPEC §11). */
   secondStep: SecondStep;
+  /** OPERATOR_NAME, who verifies apps (SPEC §12). */
+  operatorName: string;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
       case 'second_factor':
         return secondStep.stepUp(request, reply, { userId: outcome.userId, amr: user?.amr ?? [], returnTo: request.url });
       case 'consent':
-        return sendPage(reply, 200, consentPage({ ...outcome, user: user!, csrf: pageSessions.csrf(reply) }));
+        return sendPage(reply, 200, consentPage({ ...outcome, user: user!, csrf: pageSessions.csrf(reply), operatorName: deps.operatorName }));
     }
   };
 

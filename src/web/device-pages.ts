@@ -13,6 +13,8 @@ import { formatAmr } from '../accounts/auth-methods.js';
 export interface DevicePagesDeps {
   pageSessions: PageSessions;
   decisions: DeviceDecisions;
+  /** OPERATOR_NAME, who verifies apps (SPEC §12). */
+  operatorName: string;
 }
 
 function minutes(ms: number): string {
@@ -43,6 +45,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
   const refused = (reply: FastifyReply, user: SessionUser, typed: string, refusal: Refusal) => {
     const csrf = pageSessions.csrf(reply);
     const code = typed.slice(0, 64);
+    if (refusal.kind === 'suspended') return sendErrorPage(reply, 403, 'unauthorized_client', refusal.message);
     if (refusal.kind === 'wait') return sendPage(reply, 429, deviceCodeForm({ user, csrf, code, error: `Too many wrong codes. Try again in ${minutes(refusal.ms)}.` }));
     const { left } = refusal;
     const error = left > 0 ? `That code is not valid or has expired. Check it on your device (${left} more ${left === 1 ? 'try' : 'tries'} before a 10-minute wait).` : 'Too many wrong codes. Try again in 10 minutes.';
@@ -52,7 +55,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
   const lookUp = async (reply: FastifyReply, user: SessionUser, typed: string) => {
     const outcome = await decisions.lookUp(user.userId, typed);
     if (outcome.kind !== 'confirm') return refused(reply, user, typed, outcome);
-    return sendPage(reply, 200, deviceConfirmPage({ ...outcome, user, csrf: pageSessions.csrf(reply) }));
+    return sendPage(reply, 200, deviceConfirmPage({ ...outcome, user, csrf: pageSessions.csrf(reply), operatorName: deps.operatorName }));
   };
 
   scope.get(PATHS.device, { schema: { hide: true } }, async (request, reply) => {
@@ -87,6 +90,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
     switch (outcome.kind) {
       case 'wait':
       case 'wrong':
+      case 'suspended':
         return refused(reply, user, typed, outcome);
       case 'unconfirmed':
         return sendErrorPage(reply, 400, 'invalid_request', 'This decision did not come from the confirmation page for this code, or that page is too old. Enter the code again.');

@@ -10,6 +10,8 @@ export interface PageOptions {
   /** Needed for the "Sign out" form on signed-in pages. */
   csrf?: string;
   wide?: boolean;
+  /** Images from Serika's own origin only (the consent and device pages, which show a third party's logo: SPEC §12). */
+  ownImagesOnly?: boolean;
   /** False on a page whose own form signs out (end-session): one "Sign out" button, the one that keeps the app's return. */
   signOutButton?: boolean;
   /** A page with passkey forms: loads the WebAuthn browser library and the script that drives them (assets.ts). */
@@ -66,6 +68,11 @@ ${options.body}
 `.value;
 }
 
+/** The pages that show what an app says of itself load no image from elsewhere: its logo is served by Serika (SPEC §12). */
+const OWN_IMAGES_CSP = PAGE_HEADERS['content-security-policy'].replace("img-src 'self' https: http: data:", "img-src 'self'");
+
 export function sendPage(reply: FastifyReply, status: number, options: PageOptions): FastifyReply {
-  return pageHeaders(reply).code(status).type('text/html; charset=utf-8').send(layout(options));
+  pageHeaders(reply);
+  if (options.ownImagesOnly) reply.header('content-security-policy', OWN_IMAGES_CSP);
+  return reply.code(status).type('text/html; charset=utf-8').send(layout(options));
 }

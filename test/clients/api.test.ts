@@ -51,6 +51,15 @@ describe.each(DIALECTS)('client-management API over HTTP (%s)', (dialect) => {
         webhookUrl: null,
         webhookEvents: ['grant.revoked', 'tokens.revoked', 'user.deleted', 'budget.threshold', 'budget.changed'],
         backchannelLogoutUri: null,
+        logoUri: null,
+        clientUri: null,
+        policyUri: null,
+        tosUri: null,
+        contacts: [],
+        logoUrl: null,
+        logoError: null,
+        verified: false,
+        suspended: false,
         clientSecret: expect.stringMatching(/^secret_[A-Za-z0-9_-]{43}$/),
       });
       const listed = await call('GET', clients, { key: alice.key });
@@ -101,7 +110,29 @@ describe.each(DIALECTS)('client-management API over HTTP (%s)', (dialect) => {
       expect(list.status).toBe(200);
       expect(list.json.object).toBe('list');
       expect(list.json.data.map((c: any) => c.clientId)).toEqual([mine.json.clientId]);
-      expect(Object.keys(list.json.data[0]).sort()).toEqual(['backchannelLogoutUri', 'clientId', 'createdAt', 'grantTypes', 'idTokenSigningAlg', 'name', 'postLogoutRedirectUris', 'public', 'redirectUris', 'scopes', 'webhookEvents', 'webhookUrl']);
+      expect(Object.keys(list.json.data[0]).sort()).toEqual([
+        'backchannelLogoutUri',
+        'clientId',
+        'clientUri',
+        'contacts',
+        'createdAt',
+        'grantTypes',
+        'idTokenSigningAlg',
+        'logoError',
+        'logoUri',
+        'logoUrl',
+        'name',
+        'policyUri',
+        'postLogoutRedirectUris',
+        'public',
+        'redirectUris',
+        'scopes',
+        'suspended',
+        'tosUri',
+        'verified',
+        'webhookEvents',
+        'webhookUrl',
+      ]);
       const aliceList = await call('GET', clients, { key: alice.key });
       expect(aliceList.json.data.map((c: any) => c.clientId)).not.toContain(mine.json.clientId);
     });

@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { completionTextBytes, Meter, type Unmeasured } from '../../src/generation/meter.js';
+import { CHAT, RESPONSES } from '../../src/generation/call-kinds.js';
 import { relayEvents, type RelayOptions } from '../../src/generation/relay.js';
 import type { UpstreamResponse } from '../../src/generation/upstream.js';
 import type { UsageEntry } from '../../src/generation/usage.js';
@@ -30,10 +31,20 @@ function slowMeter(log: string[], ms: number): Meter {
   return new Meter({ principal: { userId: 'user_1', clientId: 'client_1', apiKeyId: null }, endpoint: 'chat.completions', model: 'm' }, record, Date.now);
 }
 
-const options = (over: Partial<RelayOptions> = {}): RelayOptions => ({ appAskedUsage: false, signal: new AbortController().signal, drainMs: 5_000, unmeasured: RESERVED, ...over });
+/** A chat stream's reader (a fresh one per stream: it keeps what it read). */
+const chatReader = (appAskedUsage: boolean) => CHAT.stream!({ stream: true, ...(appAskedUsage ? { stream_options: { include_usage: true } } : {}) }).reader;
+
+const options = (over: Partial<RelayOptions> = {}): RelayOptions => ({
+  reader: chatReader(false),
+  textBytes: completionTextBytes,
+  signal: new AbortController().signal,
+  drainMs: 5_000,
+  unmeasured: RESERVED,
+  ...over,
+});
 
 async function relay(chunks: string[], appAskedUsage: boolean, log: string[], unmeasured: Unmeasured = RESERVED): Promise<void> {
-  const out = relayEvents(upstream(chunks), slowMeter(log, 30), options({ appAskedUsage, unmeasured }));
+  const out = relayEvents(upstream(chunks), slowMeter(log, 30), options({ reader: chatReader(appAskedUsage), unmeasured }));
   out.on('data', (chunk: Buffer) => log.push(`sent ${chunk.toString().trim()}`));
   await new Promise((resolve, reject) => out.on('end', resolve).on('error', reject));
   log.push('end');
@@ -54,6 +65,19 @@ describe('the streamed chat relay', () => {
     const log: string[] = [];
     await relay([WORD, USAGE], true, log);
     expect(log).toEqual([`sent ${WORD.trim()}`, `sent ${USAGE.trim()}`, 'committed 200 3+4', 'end']);
+  });
+
+  it('a Responses API stream: response.completed, usage and all, reaches the app only after its usage has committed; the response id is read', async () => {
+    const log: string[] = [];
+    const created = 'event: response.created\ndata: {"type":"response.created","response":{"id":"resp_1","status":"in_progress","usage":null}}\n\n';
+    const delta = 'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"hi \\"type\\":\\"response.completed\\""}\n\n';
+    const completed = 'event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp_1","status":"completed","usage":{"input_tokens":3,"output_tokens":5}}}\n\n';
+    const reader = RESPONSES.stream!({ stream: true }).reader;
+    const out = relayEvents(upstream([created + delta, completed]), slowMeter(log, 30), options({ reader, textBytes: RESPONSES.textBytes }));
+    out.on('data', (chunk: Buffer) => log.push(`sent ${chunk.toString().split('\n')[0]}`));
+    await new Promise((resolve, reject) => out.on('end', resolve).on('error', reject));
+    expect(log).toEqual(['sent event: response.created', 'sent event: response.output_text.delta', 'committed 200 3+5', 'sent event: response.completed']);
+    expect(reader.responseId).toBe('resp_1');
   });
 
   it('charges a stream that ends without its usage the reservation, or the estimate of an unbudgeted call', async () => {

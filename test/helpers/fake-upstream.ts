@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FakeResponses } from './fake-responses.js';
 import { sleep } from './until.js';
 
 /**
@@ -63,6 +64,7 @@ function chunk(model: string, content: string | { finish: string } | null, extra
 export async function startFakeUpstream(): Promise<FakeUpstream> {
   const received: ReceivedRequest[] = [];
   const abortWaiters: Array<(r: ReceivedRequest) => void> = [];
+  const responses = new FakeResponses();
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const c of request) chunks.push(c as Buffer);
@@ -110,6 +112,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         await sleep(3000);
         return json(200, completion(model));
     }
+    if (await responses.handle(record.method, request.url ?? '', record.body, response)) return;
     if (request.url === '/v1/images/generations' && model === 'b64-image') {
       return json(200, { created: 1, data: [{ b64_json: TINY_PNG }], usage: { input_tokens: 9, output_tokens: 100 } });
     }

@@ -74,6 +74,12 @@ describe('operations endpoints', () => {
     expect(clients.post.responses['201']).toBeDefined();
     expect(clients.post.security).toEqual([{ apiKey: [] }]);
     expect(doc.paths['/metrics']).toBeUndefined();
+    // SPEC §14: the Responses API and embeddings, under both base paths.
+    for (const base of ['/api/openai/v1', '/api/openai/v1/oauth']) {
+      expect(doc.paths[`${base}/responses`].post).toBeDefined();
+      expect(Object.keys(doc.paths[`${base}/responses/{id}`]).sort()).toEqual(['delete', 'get']);
+      expect(doc.paths[`${base}/embeddings`].post).toBeDefined();
+    }
   });
 
   it('serves the docs UI from local assets only', async () => {

@@ -11,6 +11,10 @@ const ENDPOINTS: Array<{ method: string; path: string; scope: string; json?: unk
   { method: 'POST', path: '/oauth/chat/completions', scope: 'generations', json: { model: 'test-model', messages: [] } },
   { method: 'POST', path: '/oauth/images/generations', scope: 'generations', json: { model: 'img', prompt: 'x' } },
   { method: 'GET', path: '/oauth/models', scope: 'generations' },
+  // SPEC §14.
+  { method: 'POST', path: '/oauth/responses', scope: 'generations', json: { model: 'test-model', input: 'x' } },
+  { method: 'GET', path: '/oauth/responses/:response', scope: 'generations' },
+  { method: 'POST', path: '/oauth/embeddings', scope: 'generations', json: { model: 'embed', input: 'x' } },
   { method: 'GET', path: '/oauth/characters', scope: 'characters' },
   { method: 'GET', path: '/oauth/characters/:own', scope: 'characters' },
 ];
@@ -23,7 +27,9 @@ describe('the scope matrix of protected endpoints', () => {
   let revoked: string;
   let expired: string;
   let characterId: string;
-  const url = (path: string) => ts.api + path.replace(':own', characterId);
+  /** A response the app made for the user: any of its tokens may read it. */
+  let responseId: string;
+  const url = (path: string) => ts.api + path.replace(':own', characterId).replace(':response', responseId);
 
   beforeAll(async () => {
     up = await startFakeUpstream();
@@ -40,6 +46,7 @@ describe('the scope matrix of protected endpoints', () => {
       body: form({ token: revoked, client_id: client.clientId, client_secret: client.clientSecret! }),
     });
     expired = (await accessTokenFor(ts, agent, client, SCOPES.join(' '))).access_token;
+    responseId = (await call('POST', `${ts.api}/oauth/responses`, { key: tokens.all, json: { model: 'test-model', input: 'x' } })).json.id;
     await ts.services.storage.db.updateTable('oauth_tokens').set({ expires_at: Date.now() - 1 }).where('token_hash', '=', credentialKey(expired)).execute();
   });
   afterAll(async () => {

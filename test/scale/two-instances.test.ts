@@ -60,6 +60,33 @@ describe.skipIf(!PG_URL || !REDIS_URL)('two instances on one PostgreSQL and one 
     expect(status).toBe(401);
   });
 
+  it('a client suspended through one instance has its tokens refused by the other within a second', async () => {
+    const owner = await seedUser(a, `suspended_${randomBytes(3).toString('hex')}`);
+    const client = await registerClient(a, owner);
+    const agent = new Agent(b.url, b.config.publicUrl);
+    const login = await (await agent.fetch('/login')).text();
+    const csrf = /name="_csrf" value="([^"]*)"/.exec(login)![1]!;
+    expect((await agent.fetch('/login', { form: { _csrf: csrf, username: owner.username, password: PASSWORD } })).status).toBe(303);
+    const { verifier, challenge } = pkce();
+    const consent = await agent.fetch(authorizeUrl(b, standardParams(client, challenge)));
+    const decided = await decide(agent, b, await consent.text(), 'allow');
+    const code = new URL(decided.headers.get('location')!).searchParams.get('code')!;
+    const source = `127.0.${Math.floor(Math.random() * 200) + 20}.${Math.floor(Math.random() * 200) + 20}`;
+    const redeemed = await postFrom(source, `${b.api}/oauth/token`, form({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: verifier, client_id: client.clientId, client_secret: client.clientSecret! }));
+    const tokens = JSON.parse(redeemed.text) as { access_token: string; refresh_token: string };
+    const bearer = { authorization: `Bearer ${tokens.access_token}` };
+    // B has the token (and the client) in memory now.
+    expect((await call('GET', `${b.api}/oauth/userinfo`, { headers: bearer })).status).toBe(200);
+
+    await a.services.clientTrust.suspend(client.clientId, null);
+    const started = Date.now();
+    let status = 200;
+    while (Date.now() - started < 1000 && status !== 401) status = (await call('GET', `${b.api}/oauth/userinfo`, { headers: bearer })).status;
+    expect(status).toBe(401);
+    const refreshed = await postFrom(source, `${b.api}/oauth/token`, form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: client.clientId, client_secret: client.clientSecret! }));
+    expect(JSON.parse(refreshed.text).error).toBe('unauthorized_client');
+  });
+
   it('counts a rate limit hit through one instance on the other (per authenticated client, through Redis)', async () => {
     const owner = await seedUser(a, `limited_${randomBytes(3).toString('hex')}`);
     const client = await registerClient(a, owner);

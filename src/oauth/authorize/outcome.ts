@@ -29,8 +29,10 @@ export type AuthorizeOutcome =
   | {
       kind: 'consent';
       client: RegisteredClient;
-      /** Null for an ownerless (unverified) client. */
+      /** Null for an ownerless client (registered, or known by its metadata document). */
       ownerName: string | null;
+      /** How many users have a grant for it (SPEC §12). */
+      allowedBy: number;
       scopes: string[];
       audience: Audience;
       redirectUri: string;

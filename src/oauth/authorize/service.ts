@@ -5,11 +5,13 @@ import type { ConsentRecorder } from '../../consent/record.js';
 import type { Transactor } from '../../storage/group-commit.js';
 import type { DocumentRequester, MetadataDocuments } from '../../clients/metadata-documents.js';
 import type { BudgetsService } from '../../consent/budgets.js';
+import type { ClientErrorLog } from '../../clients/recent-errors.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
 import type { RequestOrigin } from '../../http/request-context.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience } from '../../audiences.js';
 import { clientMayRequest, formatScopes, parseScopes } from '../../scopes.js';
 import { redirectsErrors } from '../../clients/trust.js';
+import { suspendedRefusal } from '../../clients/rules.js';
 import { OAuthError } from '../protocol/errors.js';
 import { OAuthParams } from '../protocol/params.js';
 import type { OAuthStore } from '../store/store.js';
@@ -37,6 +39,8 @@ export interface AuthorizationDeps {
   idTokenHintSubject: (token: string) => Promise<string | null>;
   /** Whether the user has a second factor set up (accounts/second-factors). */
   hasSecondFactor: (userId: string) => Promise<boolean>;
+  /** The client's recent errors (SPEC §12): told of each error response, never waited for. */
+  errors?: ClientErrorLog;
 }
 
 /** The signed-in session an authorization request arrives with. */
@@ -70,13 +74,22 @@ export class AuthorizationService {
    * rely on the user to make the correct decision".
    */
   private answerError(client: RegisteredClient, redirectUri: string, error: OAuthError, state: string | undefined, afterDecision = false): AuthorizeOutcome {
+    this.heard(client.clientId, error, redirectUri);
     const location = responseLocation(redirectUri, { error: error.code, error_description: error.message, state }, this.deps.issuer);
     if (redirectsErrors(client)) return { kind: 'redirect', location };
     return { kind: 'error', error: new OAuthError(error.code, error.message, { status: 400 }), returnTo: afterDecision ? location : undefined };
   }
 
+  /** SPEC §12: the error as the app or the user was told it, for the client's "Recent errors" (only its own fields). */
+  private heard(clientId: string, error: OAuthError, redirectUri: string | undefined): void {
+    this.deps.errors?.record({ clientId, endpoint: 'authorize', error: error.code, description: error.message, redirectUri: redirectUri ?? null });
+  }
+
   private fail(ctx: AuthorizeContext, error: OAuthError): AuthorizeOutcome {
-    if (ctx.redirectUri === undefined) return { kind: 'error', error, sentRedirectUri: ctx.sentRedirectUri };
+    if (ctx.redirectUri === undefined) {
+      if (ctx.client) this.heard(ctx.client.clientId, error, ctx.sentRedirectUri);
+      return { kind: 'error', error, sentRedirectUri: ctx.sentRedirectUri };
+    }
     return this.answerError(ctx.client!, ctx.redirectUri, error, ctx.state);
   }
 
@@ -160,6 +173,7 @@ export class AuthorizationService {
       kind: 'consent',
       client,
       ownerName: client.ownerId === null ? null : (owner?.username ?? 'unknown'),
+      allowedBy: await grants.countForClient(client.clientId),
       scopes,
       audience,
       redirectUri,
@@ -190,6 +204,9 @@ export class AuthorizationService {
     if (!client || !redirectUriMatches(client.redirectUris, pending.redirect_uri)) {
       return { kind: 'error', error: new OAuthError('invalid_request', 'The app changed its registration while this page was open. Go back to the app and start again.') };
     }
+    // SPEC §12: suspended while the page was open: a page naming it, no code and no redirect.
+    const suspended = suspendedRefusal(client);
+    if (suspended !== null) return { kind: 'error', error: new OAuthError('unauthorized_client', suspended, { status: 403 }) };
     const state = pending.state ?? undefined;
     if (decision === 'deny') {
       return this.answerError(client, pending.redirect_uri, new OAuthError('access_denied', 'The user denied the request.'), state, true);

@@ -7,6 +7,7 @@ import type { BudgetsService } from '../../consent/budgets.js';
 import type { ConsentRecorder } from '../../consent/record.js';
 import type { RequestOrigin } from '../../http/request-context.js';
 import { parseScopes } from '../../scopes.js';
+import { suspendedRefusal } from '../../clients/rules.js';
 import type { Transactor } from '../../storage/group-commit.js';
 import { MAX_WRONG_CODES, WRONG_CODE_WINDOW_MS, type DeviceCodeAttempts } from './attempts.js';
 import type { DeviceCodeRow, DeviceCodes } from './store.js';
@@ -21,12 +22,16 @@ export interface DeviceDecisionDeps {
   consents: ConsentRecorder;
   audit: AuditService;
   transact: Transactor;
+  /** How many users have allowed a client (SPEC §12: shown on the page). */
+  allowedBy: (clientId: string) => Promise<number>;
 }
 
 /** What the confirmation page shows (RFC 8628 §5.4), with the one-time id its decision must present. */
 export interface DeviceConfirmation {
   client: RegisteredClient;
   ownerName: string | null;
+  /** How many users have a grant for it (SPEC §12). */
+  allowedBy: number;
   scopes: string[];
   audience: Audience;
   /** As shown on the device: two groups of four letters joined by a dash. */
@@ -40,7 +45,7 @@ export interface DeviceConfirmation {
 }
 
 /** The wrong-code limit's answers: wait `ms` before trying again, or a wrong code with `left` tries before the wait. */
-export type Refusal = { kind: 'wait'; ms: number } | { kind: 'wrong'; left: number };
+export type Refusal = { kind: 'wait'; ms: number } | { kind: 'wrong'; left: number } | { kind: 'suspended'; message: string };
 
 export type DeviceLookUp = Refusal | ({ kind: 'confirm' } & DeviceConfirmation);
 
@@ -92,6 +97,9 @@ export class DeviceDecisions {
     const client = row && (await clients.findRegistered(row.client_id));
     if (!row || !client) return { kind: 'wrong', left: Math.max(0, MAX_WRONG_CODES - tries) };
     await attempts.giveBack(userId);
+    // SPEC §12: a suspended app's code is neither shown for confirmation nor decided.
+    const suspended = suspendedRefusal(client);
+    if (suspended !== null) return { kind: 'suspended', message: suspended };
     return { kind: 'found', row, client, code: code! };
   }
 
@@ -105,6 +113,7 @@ export class DeviceDecisions {
       kind: 'confirm',
       client,
       ownerName: client.ownerId === null ? null : (owner?.username ?? 'unknown'),
+      allowedBy: await this.deps.allowedBy(client.clientId),
       scopes: parseScopes(row.scopes),
       audience: parseAudience(row.resources),
       code: displayUserCode(code),

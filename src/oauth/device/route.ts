@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { EVERY_RESOURCE } from '../../audiences.js';
-import { DEVICE_CODE_GRANT, grantRefusal, mayUseGrant } from '../../clients/rules.js';
+import { DEVICE_CODE_GRANT, grantRefusal, mayUseGrant, suspendedRefusal } from '../../clients/rules.js';
 import { API, PATHS } from '../../paths.js';
 import { requestedScopes } from '../authorize/check-scope.js';
 import { OAuthError } from '../protocol/errors.js';
@@ -36,6 +36,8 @@ export async function deviceAuthorizationRoute(scope: FastifyInstance, deps: Dev
     async (request, reply) => {
       const params = OAuthParams.fromBody(request.body).rejectRepeats();
       const { client } = await deps.authenticate(request, reply, params);
+      const suspended = suspendedRefusal(client);
+      if (suspended !== null) throw new OAuthError('unauthorized_client', suspended);
       // RFC 8628 §3.1: the same rule the token endpoint applies, asked before a code is handed out.
       if (!mayUseGrant(client, DEVICE_CODE_GRANT)) throw new OAuthError('unauthorized_client', grantRefusal(DEVICE_CODE_GRANT));
       const scopes = requestedScopes(params.get('scope'), client.scopes);

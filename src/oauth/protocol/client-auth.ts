@@ -70,7 +70,7 @@ async function authenticateClient(request: FastifyRequest, params: OAuthParams, 
 }
 
 /** The client a request claims to be, read without judging it (Basic or body client_id). */
-function claimedClientId(request: FastifyRequest, params: OAuthParams): string {
+export function claimedClientId(request: FastifyRequest, params: OAuthParams): string {
   try {
     return parseBasic(request.headers.authorization)?.id ?? params.get('client_id') ?? '';
   } catch {

@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ClientError, ErrorClass } from '../../http/error-class.js';
 import { errorHandler } from '../../http/error-handler.js';
 import { OAuthError } from './errors.js';
@@ -46,4 +46,16 @@ export function sendOAuthJson(reply: FastifyReply, oauth: OAuthError): FastifyRe
  * The error handler of the JSON OAuth endpoints (token, revocation,
  * introspection, device authorization): RFC 6749 §5.2 bodies.
  */
-export const sendOAuthJsonError = errorHandler((error, reply) => sendOAuthJson(reply, toOAuthError(error)));
+export const sendOAuthJsonError = oauthJsonErrors();
+
+/** Told of every error these endpoints answer (SPEC §12's recent errors); it must not throw or wait. */
+export type OAuthErrorListener = (request: FastifyRequest, error: OAuthError) => void;
+
+/** The JSON OAuth endpoints' error handler, telling `heard` of each error as it is rendered. */
+export function oauthJsonErrors(heard?: OAuthErrorListener): ReturnType<typeof errorHandler> {
+  return errorHandler((error, reply) => {
+    const oauth = toOAuthError(error);
+    if (heard && error.kind !== 'client_gone') heard(reply.request, oauth);
+    return sendOAuthJson(reply, oauth);
+  });
+}

@@ -79,6 +79,18 @@ export class Revocation {
     }
   }
 
+  /**
+   * The operator suspended the client (SPEC §12): every live token of it dies
+   * and its codes can no longer be redeemed, announced to every process's
+   * caches in the caller's transaction (one client event ends them all).
+   */
+  async client(trx: Kysely<Database>, clientId: string): Promise<void> {
+    const result = await trx.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where('client_id', '=', clientId).where('revoked_at', 'is', null).executeTakeFirst();
+    this.counted('client_suspended', Number(result.numUpdatedRows));
+    await trx.deleteFrom('oauth_codes').where('client_id', '=', clientId).execute();
+    await this.feed?.record(trx, [{ kind: 'client', key: clientId }]);
+  }
+
   /** A grant was revoked: every token the app holds for the user dies, and its codes can no longer be redeemed. */
   async grant(trx: Kysely<Database>, userId: string, clientId: string): Promise<void> {
     const result = await trx

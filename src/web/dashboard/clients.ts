@@ -14,6 +14,8 @@ import { formatScopes, SCOPES, SCOPE_NAMES } from '../../scopes.js';
 import { html, type Html } from '../html.js';
 import type { EventOutbox } from '../../events/outbox.js';
 import { eventsCard } from './client-events.js';
+import type { ClientErrorLog } from '../../clients/recent-errors.js';
+import { BRANDING_FIELD_OF, brandingApiFields, brandingFieldset, brandingFormOf, readBrandingForm, recentErrorsCard, type BrandingForm } from './client-extras.js';
 import { confirmPage, csrfField, dashboardPage, describedBy, fieldError, secretOnce, userOf, when } from './common.js';
 
 interface ClientForm {
@@ -25,6 +27,7 @@ interface ClientForm {
   postLogoutRedirectUris: string[];
   /** "Allow sign-in from devices (CLI, TV)": the device grant (SPEC §9). */
   devices: boolean;
+  branding: BrandingForm;
 }
 
 /** The field limits of the form: those of the JSON API's schema. */
@@ -37,6 +40,7 @@ const FIELD_OF: Record<string, string> = {
   idTokenSigningAlg: 'id_token_signing_alg',
   postLogoutRedirectUris: 'post_logout_redirect_uri',
   grantTypes: 'devices',
+  ...BRANDING_FIELD_OF,
 };
 
 function values(body: unknown, name: string): string[] {
@@ -54,6 +58,7 @@ function readForm(body: unknown): ClientForm {
     idTokenSigningAlg: field(body, 'id_token_signing_alg') ?? DEFAULT_ALG,
     postLogoutRedirectUris: (field(body, 'post_logout_redirect_uris') ?? '').split(/\s+/).filter(Boolean),
     devices: field(body, 'devices') === 'on',
+    branding: readBrandingForm(body),
   };
 }
 
@@ -71,11 +76,13 @@ function apiFields(form: ClientForm, current?: Client) {
     idTokenSigningAlg: form.idTokenSigningAlg,
     postLogoutRedirectUris: form.postLogoutRedirectUris,
     grantTypes: form.devices ? [...base, DEVICE_CODE_GRANT] : [...base],
+    ...brandingApiFields(form.branding),
   };
 }
 
 /** The create and edit form: name, redirect URI rows (add and remove), scopes with their descriptions, and the client type on creation. */
-function clientForm(reply: FastifyReply, form: ClientForm, errors: Record<string, string>, action: string, submit: string, creating: boolean): Html {
+function clientForm(reply: FastifyReply, form: ClientForm, errors: Record<string, string>, action: string, submit: string, client: Client | null): Html {
+  const creating = client === null;
   const rows = [...form.redirectUris, ''].slice(0, LIMITS.redirectUris.maxItems);
   return html`<form method="post" action="${action}" class="client-form">${csrfField(reply)}
   <label for="name">Name</label>
@@ -114,6 +121,7 @@ function clientForm(reply: FastifyReply, form: ClientForm, errors: Record<string
     <p class="hint" id="logout-hint">One per line: where your app may send users after they sign out of Serika. Compared exactly, like redirect URIs.</p>
     ${fieldError('post_logout_redirect_uri', errors)}
   </fieldset>
+  ${brandingFieldset(form.branding, errors, client)}
   <fieldset><legend>Devices</legend>
     <div class="check"><input type="checkbox" id="devices" name="devices"${form.devices ? html` checked` : ''} aria-describedby="devices-hint">
     <label for="devices"><strong>Allow sign-in from devices (CLI, TV)</strong></label></div>
@@ -147,14 +155,14 @@ function authorizeUrl(config: Config, client: Client): string {
   return `${config.publicUrl}${PATHS.authorize}?${query.toString().replace(/\+/g, '%20')}`;
 }
 
-export async function clientsPages(scope: FastifyInstance, deps: { clients: ClientsService; grants: GrantsService; config: Config; events: EventOutbox }): Promise<void> {
-  const { clients, grants, config, events } = deps;
+export async function clientsPages(scope: FastifyInstance, deps: { clients: ClientsService; grants: GrantsService; config: Config; events: EventOutbox; clientErrors: ClientErrorLog }): Promise<void> {
+  const { clients, grants, config, events, clientErrors } = deps;
   const fail = (error: unknown): Record<string, string> => {
     if (error instanceof AppError && error.status < 500) return { [FIELD_OF[error.param ?? ''] ?? 'name']: error.message };
     throw error;
   };
 
-  const listPage = async (request: FastifyRequest, reply: FastifyReply, form: ClientForm = { name: '', redirectUris: [], scopes: ['profile'], public: false, idTokenSigningAlg: DEFAULT_ALG, postLogoutRedirectUris: [], devices: false }, errors: Record<string, string> = {}, status = 200) => {
+  const listPage = async (request: FastifyRequest, reply: FastifyReply, form: ClientForm = { name: '', redirectUris: [], scopes: ['profile'], public: false, idTokenSigningAlg: DEFAULT_ALG, postLogoutRedirectUris: [], devices: false, branding: brandingFormOf(null) }, errors: Record<string, string> = {}, status = 200) => {
     const list = await clients.list(userOf(request).userId);
     return dashboardPage(request, reply, {
       title: 'OAuth clients',
@@ -170,7 +178,7 @@ ${
       )}</ul>`
 }
 </div>
-<div class="card"><h2>Register a new client</h2>${clientForm(reply, form, errors, DASHBOARD.clients, 'Create client', true)}</div>`,
+<div class="card"><h2>Register a new client</h2>${clientForm(reply, form, errors, DASHBOARD.clients, 'Create client', null)}</div>`,
     });
   };
 
@@ -184,7 +192,9 @@ ${
       idTokenSigningAlg: client.idTokenSigningAlg,
       postLogoutRedirectUris: client.postLogoutRedirectUris,
       devices: client.grantTypes.includes(DEVICE_CODE_GRANT),
+      branding: brandingFormOf(client),
     };
+    const recent = await clientErrors.list(client.clientId);
     const url = authorizeUrl(config, client);
     return dashboardPage(request, reply, {
       title: client.name,
@@ -205,7 +215,8 @@ ${extra.notice ?? ''}
   <div class="copy-row"><code id="authorize-url" class="mono">${url}</code> <button type="button" class="secondary" data-copy="authorize-url">Copy</button></div>
 </div>
 ${await eventsCard(reply, client, events)}
-<div class="card"><h2>Edit</h2>${clientForm(reply, form, extra.errors ?? {}, `${DASHBOARD.clients}/${client.clientId}`, 'Save changes', false)}</div>
+${recentErrorsCard(recent)}
+<div class="card"><h2>Edit</h2>${clientForm(reply, form, extra.errors ?? {}, `${DASHBOARD.clients}/${client.clientId}`, 'Save changes', client)}</div>
 <div class="card danger-zone"><h2>Danger zone</h2><div class="actions">
   ${client.public ? '' : html`<a class="button-link" href="${DASHBOARD.clients}/${client.clientId}/reset-secret">Reset secret</a>`}
   <a class="button-link danger" href="${DASHBOARD.clients}/${client.clientId}/delete">Delete client</a>

@@ -40,7 +40,7 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
   });
 
   await keysPages(scope, s.apiKeys);
-  await clientsPages(scope, { clients: s.clients, grants: s.grants, config: s.config, events: s.events });
+  await clientsPages(scope, { clients: s.clients, grants: s.grants, config: s.config, events: s.events, clientErrors: s.clientErrors });
   await clientEventsPages(scope, { clients: s.clients, events: s.events });
   await appsPages(scope, { grants: s.grants, usage: s.usage, oauth: s.oauth, budgets: s.budgets, audit: s.audit });
   await charactersPages(scope, s.characters);

@@ -4,39 +4,24 @@ import { PATHS } from '../../paths.js';
 import { SCOPES, isScope } from '../../scopes.js';
 import { audienceNames } from '../../audiences.js';
 import { spendingLimitFieldset } from './spending-limit.js';
-import { isLoopbackUri } from '../../clients/loopback-uris.js';
 import { redirectUriHost as destination } from '../../clients/redirect-uris.js';
 import { html, type Html } from '../html.js';
 import type { PageOptions } from '../layout.js';
+import { appIdentity } from './app-identity.js';
 
 /** What the authorization endpoint decided to ask, and who is asked. */
 export type ConsentView = Omit<Extract<AuthorizeOutcome, { kind: 'consent' }>, 'kind'> & {
   user: SessionUser;
   csrf: string;
+  /** OPERATOR_NAME (SPEC §12). */
+  operatorName: string;
 };
-
-/**
- * Who stands behind the app: its owner, or for an ownerless client (SPEC §8)
- * the plain fact that nobody at Serika vouches for it, with the host of its
- * metadata document, and a warning when it can only return to this computer.
- */
-function provenance(view: ConsentView): Html {
-  if (view.ownerName !== null) return html`<p class="muted">Registered by <strong>${view.ownerName}</strong></p>`;
-  const document = view.client.kind === 'metadata_document';
-  const loopbackOnly = view.client.redirectUris.every(isLoopbackUri);
-  return html`<div class="notice warning" role="note">
-    <p><strong>${document ? 'Serika has not verified this app.' : 'Unverified app.'}</strong>
-    ${document ? html`It describes itself at <span class="mono">${destination(view.client.clientId)}</span>.` : html`It registered itself; Serika has not verified who made it.`}
-    Allow it only if you started this sign-in and trust it.</p>
-    ${loopbackOnly ? html`<p>This app can only send you back to a program on this computer (<span class="mono">${destination(view.client.redirectUris[0] ?? '')}</span>). If you did not just start it yourself, choose Deny.</p>` : ''}
-  </div>`;
-}
 
 /** The consent page: the app, who registered it, each scope in plain words, what it will reach, Allow and Deny. */
 export function consentPage(view: ConsentView): PageOptions {
   const body: Html = html`<div class="card">
   <h1><strong>${view.client.name}</strong> wants to access your Serika account</h1>
-  ${provenance(view)}
+  ${appIdentity(view)}
   <p>If you allow it, this app will be able to:</p>
   <ul class="scopes">
     ${view.scopes.map((s) => html`<li><strong>${s}</strong><span class="muted">${isScope(s) ? SCOPES[s] : s}</span></li>`)}
@@ -53,5 +38,5 @@ export function consentPage(view: ConsentView): PageOptions {
     </div>
   </form>
 </div>`;
-  return { title: `Authorize ${view.client.name}`, user: view.user, csrf: view.csrf, body };
+  return { title: `Authorize ${view.client.name}`, user: view.user, csrf: view.csrf, body, ownImagesOnly: true };
 }

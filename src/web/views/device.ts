@@ -6,6 +6,7 @@ import { SCOPES, isScope } from '../../scopes.js';
 import { html } from '../html.js';
 import type { PageOptions } from '../layout.js';
 import { spendingLimitFieldset } from './spending-limit.js';
+import { appIdentity } from './app-identity.js';
 
 interface Signed {
   user: SessionUser;
@@ -32,7 +33,7 @@ export function deviceCodeForm(view: Signed & { code?: string; error?: string })
   };
 }
 
-export type DeviceConfirmView = Signed & DeviceConfirmation;
+export type DeviceConfirmView = Signed & DeviceConfirmation & { operatorName: string };
 
 /**
  * The confirmation (RFC 8628 §5.4, draft-ietf-oauth-cross-device-security):
@@ -46,9 +47,10 @@ export function deviceConfirmPage(view: DeviceConfirmView): PageOptions {
     title: `Connect ${view.client.name}`,
     user: view.user,
     csrf: view.csrf,
+    ownImagesOnly: true,
     body: html`<div class="card">
   <h1><strong>${view.client.name}</strong> wants to sign in to your Serika account on a device</h1>
-  ${view.ownerName === null ? html`<p class="notice warning"><strong>Unverified app.</strong> Serika has not verified who made it.</p>` : html`<p class="muted">Registered by <strong>${view.ownerName}</strong></p>`}
+  ${appIdentity(view)}
   <dl class="facts">
     <dt>Code</dt><dd class="mono">${view.code}</dd>
     <dt>Started</dt><dd>${started}${view.startedFrom ? html` from <span class="mono">${view.startedFrom}</span>` : ''}</dd>
