@@ -131,9 +131,9 @@ export class SecondStep {
 }
 
 /** What a code (or the password) is given for: a sign-in's second step, turning a factor off, adding a passkey. */
-export type ProofPurpose = 'sign_in' | 'turn_off' | 'add_passkey';
+export type ProofPurpose = 'sign_in' | 'turn_off' | 'add_passkey' | 'add_totp';
 
-const REFUSED_EVENTS = { sign_in: 'sign_in.failed', turn_off: 'second_factor.remove_refused', add_passkey: 'second_factor.add_refused' } as const;
+const REFUSED_EVENTS = { sign_in: 'sign_in.failed', turn_off: 'second_factor.remove_refused', add_passkey: 'second_factor.add_refused', add_totp: 'second_factor.add_refused' } as const;
 
 /** A throttle's try (LoginThrottle.takeTry) with its wait in whole seconds, as Retry-After and the page say it. */
 export const inSeconds = (taken: { failures: number } | { waitMs: number }): { failures: number } | { waitSeconds: number } =>

@@ -61,9 +61,17 @@ describe.each(DIALECTS)('second factors: TOTP, recovery codes, the second step (
       // A wrong confirmation code turns nothing on.
       const setup = await (await first.fetch('/dashboard/account/two-factor/setup')).text();
       const secret = shownSecret(setup);
-      const wrong = await first.fetch('/dashboard/account/two-factor/setup', { form: { _csrf: hiddenField(setup, '_csrf'), code: totpCode(secret, 5) } });
+      const wrong = await first.fetch('/dashboard/account/two-factor/setup', { form: { _csrf: hiddenField(setup, '_csrf'), code: totpCode(secret, 5), password: PASSWORD } });
       expect(wrong.status).toBe(400);
       expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual([]);
+      // A right code without the password turns nothing on either (a stolen session cannot lock the owner out).
+      for (const password of ['', 'not the password', totpCode(secret)]) {
+        const refused = await first.fetch('/dashboard/account/two-factor/setup', { form: { _csrf: hiddenField(setup, '_csrf'), code: totpCode(secret), password } });
+        expect(refused.status).toBe(400);
+        expect(await refused.text()).toContain('That is not your password.');
+      }
+      expect(await ts.services.secondFactors.factorsOf(user.userId)).toEqual([]);
+      expect(await events(user.userId)).toContainEqual({ type: 'second_factor.add_refused', detail: { factor: 'password' } });
 
       // Another browser signed in with the password alone: turning the factor on ends it, not this one.
       const other = await signIn(ts, user.username);

@@ -51,6 +51,7 @@ describe.skipIf(!HAVE_CHROMIUM)('two-factor authentication in a real browser', (
     expect((await qr.boundingBox())!.width).toBeGreaterThan(100);
     const secret = (await page.locator('#totp-secret').textContent())!.trim();
     await page.getByLabel('Code from the app').fill(totpCode(secret));
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await page.screenshot({ path: 'test-results/two-factor-setup.png', fullPage: true });
     await page.getByRole('button', { name: 'Turn on' }).click();
     await page.getByRole('heading', { name: 'Two-factor authentication is on' }).waitFor();

@@ -1,6 +1,6 @@
 import { Secret, TOTP } from 'otpauth';
 import { expect } from 'vitest';
-import { hiddenField, type Agent } from './oauth.js';
+import { PASSWORD, hiddenField, type Agent } from './oauth.js';
 
 /** The code an authenticator app shows `steps` time steps from now (RFC 6238: SHA-1, 6 digits, 30 s). */
 export function totpCode(secret: string, steps = 0): string {
@@ -19,18 +19,18 @@ export function shownRecoveryCodes(page: string): string[] {
 }
 
 /**
- * Turns the authenticator app on from the Account page with the current code; returns the
+ * Turns the authenticator app on from the Account page with the current code and the password; returns the
  * secret, the code that confirmed it (used: never accepted again) and the recovery codes shown once.
  * The next code a sign-in may use is totpCode(secret, 1).
  */
-export async function enrollTotp(agent: Agent): Promise<{ secret: string; used: string; codes: string[] }> {
+export async function enrollTotp(agent: Agent, password = PASSWORD): Promise<{ secret: string; used: string; codes: string[] }> {
   const setup = await agent.fetch('/dashboard/account/two-factor/setup');
   expect(setup.status).toBe(200);
   const page = await setup.text();
   expect(page).toContain('<svg'); // the QR code, drawn by Serika itself
   const secret = shownSecret(page);
   const used = totpCode(secret);
-  const done = await agent.fetch('/dashboard/account/two-factor/setup', { form: { _csrf: hiddenField(page, '_csrf'), code: used } });
+  const done = await agent.fetch('/dashboard/account/two-factor/setup', { form: { _csrf: hiddenField(page, '_csrf'), code: used, password } });
   expect(done.status).toBe(200);
   const codes = shownRecoveryCodes(await done.text());
   expect(codes).toHaveLength(10);

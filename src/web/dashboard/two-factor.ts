@@ -77,26 +77,49 @@ export async function proofOf(
 export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps): Promise<void> {
   const { secondFactors, secondStep, issuer } = deps;
 
-  const setupPage = async (request: FastifyRequest, reply: FastifyReply, status = 200, error?: string) => {
+  const setupPage = async (request: FastifyRequest, reply: FastifyReply, status = 200, errors: { code?: string; password?: string } = {}) => {
     const user = userOf(request);
     const secret = await secondFactors.setupSecret(user.userId);
     if (secret === null) return reply.code(303).header('location', DASHBOARD.account).send();
-    const fields = await totpSetupFields({ uri: totpUri(secret, new URL(issuer).host, user.username), secret, error });
+    const fields = await totpSetupFields({ uri: totpUri(secret, new URL(issuer).host, user.username), secret, error: errors.code });
+    const passwordErrors: Record<string, string> = errors.password ? { password: errors.password } : {};
     return dashboardPage(request, reply, {
       title: 'Set up authenticator app',
       section: DASHBOARD.account,
       status,
       body: html`<div class="card"><h1>Set up authenticator app</h1>
 <form method="post" action="${BASE}/setup">${csrfField(reply)}${fields}
+<label for="setup_password">Password</label>
+<input type="password" id="setup_password" name="password" autocomplete="current-password" required maxlength="256"${describedBy('password', passwordErrors, 'setup-password-hint')}>
+<p class="hint" id="setup-password-hint">Your password: whoever turns two-factor authentication on decides how this account signs in.</p>
+${fieldError('password', passwordErrors)}
 <div class="actions"><button type="submit">Turn on</button><a class="button-link" href="${DASHBOARD.account}">Cancel</a></div></form></div>`,
     });
   };
 
   scope.get(`${BASE}/setup`, async (request, reply) => setupPage(request, reply));
 
-  scope.post(`${BASE}/setup`, async (request, reply) => {
+  // The password first (security review of issue 34, #3b): a session someone else holds must not be able to put
+  // its own authenticator on the account and lock the owner out. Throttled and counted like /login guesses.
+  scope.post(`${BASE}/setup`, async (request, reply) =>
+    underLoginLimit(secondStep.loginLimit, request, async (wrong) => {
+      const user = userOf(request);
+      const password = field(request.body, 'password') ?? '';
+      // Passwords have 8 characters or more: six digits here would be taken for a code, so they are simply wrong.
+      const proven = password.length >= 8 ? await proofOf(deps, request, user, password, 'add_totp') : false;
+      if (proven !== true) {
+        const refused = proven !== false;
+        if (refused) reply.header('retry-after', String(proven.waitSeconds));
+        else wrong();
+        return setupPage(request, reply, refused ? 429 : 400, { password: refused ? tooManyWrong('tries', proven.waitSeconds) : 'That is not your password.' });
+      }
+      return confirmSetup(request, reply);
+    }),
+  );
+
+  const confirmSetup = async (request: FastifyRequest, reply: FastifyReply) => {
     const codes = await secondFactors.confirmTotp(userOf(request).userId, field(request.body, 'code') ?? '', request);
-    if (!codes) return setupPage(request, reply, 400, 'That code is not valid. Enter the current code from your app.');
+    if (!codes) return setupPage(request, reply, 400, { code: 'That code is not valid. Enter the current code from your app.' });
     // Sessions signed in with the password alone end with it (security review of issue 34): whoever held one
     // must now pass the second step. This browser's session stays.
     await scope.pageSessions.endSessions(request, userOf(request).userId, 'others');
@@ -105,7 +128,7 @@ export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps
       section: DASHBOARD.account,
       body: html`<div class="card"><h1>Two-factor authentication is on</h1><p>Your other sessions were signed out.</p>${recoveryCodesBlock(codes)}<p><a href="${DASHBOARD.account}">Back to Account</a></p></div>`,
     });
-  });
+  };
 
   // SPEC §11: turning it off asks for a current code or the password, either one throttled like sign-in guesses.
   // A wrong proof is a failed sign-in of the address too (RATE_LIMIT_LOGIN, the counter /login uses).
