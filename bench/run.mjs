@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { load, measure, measureAlternating, procStats, startChild } from './lib.mjs';
 import { BENCH_DIR, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
+import { eventsBench } from './events.mjs';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -278,6 +279,9 @@ const ratio = (a, b) => (a && b && b.rps ? a.rps / b.rps : NaN);
 /** A's CPU per request ÷ B's: how much more CPU A spends on a request (beside every req/s ratio: steadier on a shared machine). */
 const cpuRatio = (a, b) => (a && b && b.cpuMsPerRequest ? a.cpuMsPerRequest / b.cpuMsPerRequest : NaN);
 
+/** The events section's delivery figures (bench/events.mjs), when it ran. */
+let eventsResult = null;
+
 function targets() {
   const t = [];
   const sq = (name) => find('serika-sqlite', name);
@@ -301,6 +305,10 @@ function targets() {
   vs(18, 'introspection (Basic) ≥ 3 × node-oidc-provider', sq('introspection (Basic)'), peerRow('introspection (Basic)'), 3, pg('introspection (Basic)'), peerPg('introspection (Basic)'));
   vs(18, `chat completions ≥ 0.5 × ${PROXY_CEILING}`, sq('chat completions'), find('ceiling', PROXY_CEILING), 0.5, pg('chat completions'), ceilingPg(PROXY_CEILING));
   vs(18, 'chat completions, streamed ≥ 0.95 × direct', sq('chat completions, streamed'), find('direct', 'chat completions, streamed, direct'), 0.95, pg('chat completions, streamed'), directPg('chat completions, streamed, direct'));
+  if (eventsResult) {
+    t.push({ issue: 36, label: `userinfo while ${eventsResult.events} webhooks are delivered ≥ 0.9 × without`, value: eventsResult.ratio, goal: 0.9 });
+    t.push({ issue: 36, label: `webhook deliveries per second (outbox lag p50 ${(eventsResult.lagP50Ms / 1000).toFixed(1)} s, max ${(eventsResult.lagMaxMs / 1000).toFixed(1)} s)`, value: eventsResult.eventsPerSecond, goal: 'report', kind: 'report' });
+  }
   if (soakResult) {
     t.push({ issue: 18, label: `RSS after a ${soakResult.minutes}-minute mixed soak ÷ RSS after its first minute ≤ 1.10`, value: soakResult.rssAtEnd / soakResult.rssAtMinute, goal: 1.1, kind: 'below' });
   }
@@ -398,6 +406,12 @@ try {
     }
   }
   if (want('million') && !SKIP_MILLION) await million(upstream.info.url);
+  if (want('events')) {
+    section(`Events to apps (SPEC §13): ${Number(process.env.BENCH_EVENTS ?? 10_000)} queued webhooks delivered to a receiver on loopback (SQLite)`);
+    const measured = await eventsBench({ runs: RUNS, duration: DURATION, connections: CONNECTIONS, upstreamUrl: upstream.info.url });
+    for (const row of measured.rows) rows.push({ group: 'events', dialect: 'sqlite', ...row });
+    eventsResult = measured.delivery;
+  }
   if (want('soak')) await soak(upstream.info.url);
   if (want('scale')) {
     try {

@@ -196,6 +196,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
           issuer: config.publicUrl,
           devices: services.devices,
           budgets: services.budgets,
+          events: services.events,
         };
         await tokenRoute(oauth, deps);
         await revokeRoute(oauth, deps);

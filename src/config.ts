@@ -61,6 +61,8 @@ export interface Config {
   cimd: boolean;
   /** Metadata documents may live on loopback and private addresses, over http too (development and tests only). */
   cimdAllowPrivate: boolean;
+  /** Webhook and back-channel logout URLs may be on loopback and private addresses, over http too (SPEC §13; development and tests only). */
+  webhooksAllowPrivate: boolean;
   /** Days an audit event is kept before the pruner deletes it. */
   auditRetentionDays: number;
   /** OPERATOR_NAME: who runs this Serika, as pages name it ("Verified by …", SPEC §12). */
@@ -309,6 +311,11 @@ export function parseConfig(env: Env = process.env): Config {
   if (cimdAllowPrivate && explicitPublicUrl?.startsWith('https:')) {
     throw new ConfigError('CIMD_ALLOW_PRIVATE', 'true', 'false when PUBLIC_URL is https (private metadata documents are for local development and tests only)');
   }
+  const webhooksAllowPrivate = flag(env, 'WEBHOOKS_ALLOW_PRIVATE', false, 'true', 'false');
+  // Likewise for the URLs apps give for webhooks and back-channel logout (SPEC §13).
+  if (webhooksAllowPrivate && explicitPublicUrl?.startsWith('https:')) {
+    throw new ConfigError('WEBHOOKS_ALLOW_PRIVATE', 'true', 'false when PUBLIC_URL is https (private webhook URLs are for local development and tests only)');
+  }
 
   return {
     port,
@@ -348,6 +355,7 @@ export function parseConfig(env: Env = process.env): Config {
     rateLimitRegister: integer(env, 'RATE_LIMIT_REGISTER', 10, 0, 1_000_000_000, 'a whole number of registrations per hour (0 turns the limit off)'),
     cimd: flag(env, 'CIMD', true, 'on', 'off'),
     cimdAllowPrivate,
+    webhooksAllowPrivate,
     auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500, 'a whole number of days from 1 to 36500'),
     operatorName: operatorName(env, explicitPublicUrl ?? defaultPublicUrl(port)),
     keyEncryptionSecrets: keyEncryptionSecrets(env),

@@ -9,6 +9,7 @@ export const API = {
   clients: '/oauth/clients',
   client: '/oauth/clients/:clientId',
   clientResetSecret: '/oauth/clients/:clientId/reset-secret',
+  clientRotateWebhookSecret: '/oauth/clients/:clientId/rotate-webhook-secret',
   authorize: '/oauth/authorize',
   authorizeDecision: '/oauth/authorize/decision',
   token: '/oauth/token',

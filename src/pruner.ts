@@ -42,6 +42,8 @@ async function pruneExpired(services: Services): Promise<PruneCounts | null> {
       sessions: await sessions.prune(trx, now),
       emailLinks: await services.emailLinks.prune(trx, now),
       mailSentOrGivenUp: await services.mailOutbox.prune(trx, now),
+      eventsDeliveredOrFailed: await services.events.prune(trx, now),
+      sessionClients: await services.sessionClients.prune(trx),
       loginFailures: await throttle.prune(trx, now),
       pendingSignIns: await pendingSignIns.prune(trx, now),
       webauthnChallenges: await services.webauthnChallenges.prune(trx, now),

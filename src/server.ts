@@ -94,6 +94,7 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
       }
       await services.invalidations.start();
       services.mailWorker.start(app.log);
+      services.eventWorker.start(app.log);
       const stopPruning = schedulePruning(services, app.log);
       warnIfRedisAway(services, app.log);
       for (const message of warnings) app.log.warn(message);

@@ -20,6 +20,12 @@ import { logTransport, smtpTransport } from './mail/transport.js';
 import { MailWorker } from './mail/worker.js';
 import { takeMailAllowance } from './mail/allowance.js';
 import { ClientsService } from './clients/service.js';
+import { EventOutbox } from './events/outbox.js';
+import { EventSender } from './events/sender.js';
+import { EventWorker } from './events/worker.js';
+import { LogoutTokens } from './oidc/logout-token.js';
+import { SessionClients } from './oidc/session-clients.js';
+import { isSigningAlg, type SigningAlg } from './oidc/signing-algs.js';
 import { MetadataDocuments } from './clients/metadata-documents.js';
 import { ClientRegistration } from './clients/registration.js';
 import { ClientLogos } from './clients/logos.js';
@@ -68,6 +74,11 @@ export interface Services {
   /** The mail outbox and the worker that sends it (started by the server, stopped on close). */
   mailOutbox: MailOutbox;
   mailWorker: MailWorker;
+  /** Events to apps (SPEC §13): the outbox, and the worker that delivers it (started by the server, stopped on close). */
+  events: EventOutbox;
+  eventWorker: EventWorker;
+  /** Which app got an ID token in which session: the back-channel logout's addressees. */
+  sessionClients: SessionClients;
   apiKeys: ApiKeysService;
   clients: ClientsService;
   /** Client ID metadata documents (SPEC §8); null when CIMD=off. */
@@ -153,6 +164,8 @@ export async function closeServices(services: Services): Promise<void> {
   await services.gateway.close();
   // Mail not sent yet stays in the outbox for the next start (or another instance).
   await services.mailWorker.close();
+  // Events in flight finish their try (10 s at most); the rest wait in the outbox.
+  await services.eventWorker.close();
   await services.upstream.close();
   await services.documents?.close();
   await services.logos.close();
@@ -181,7 +194,10 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     { telemetry, feed: invalidations, cacheSize: config.tokenCache, transact: group },
   );
   const audit = new AuditService(storage.db, now);
-  const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.revocation.grant(trx, userId, clientId), audit);
+  let eventWorker: EventWorker | null = null;
+  const events = new EventOutbox(storage.db, now, () => eventWorker?.wake());
+  const sessionClients = new SessionClients(storage.db, now);
+  const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.revocation.grant(trx, userId, clientId), audit, events);
   const logos = new ClientLogos(storage.db, config.cimdAllowPrivate, invalidations, now);
   const branding = { logos, allowHttp: config.cimdAllowPrivate };
   // SPEC §3: a removed scope ends the grants, codes and tokens holding it, together.
@@ -197,6 +213,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     audit,
     invalidations,
     config.tokenCache > 0 ? 1000 : 0,
+    { encryption: keyEncryption, allowPrivate: config.webhooksAllowPrivate },
     branding,
   );
   const rateCounter = new RateCounter(redis);
@@ -209,16 +226,30 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const emailVerification = new EmailVerification({ db: storage.db, links: emailLinks, outbox: mailOutbox, mail: accountMail, audit, feed: invalidations, queued,
     mayMailTo: async (key) => (await takeMailAllowance(rateCounter, config.rateLimitMail, `mail:to:${key}`)) === null,
   });
-  const users = new UsersService(storage.db, now, audit, invalidations, emailVerification);
   const sessions = new SessionsService(storage.db, now, audit);
+  // SPEC §13: every ending of sessions (sessions.remove, the one way) tells the apps that got ID tokens in them,
+  // in its transaction: sign-out, end_session, devices, password change or reset, suspension, account deletion.
+  sessions.onEnded(async (trx, ended) => {
+    const sids = ended.flatMap((s) => (s.sid === null ? [] : [s.sid]));
+    for (const app of await sessionClients.take(trx, sids)) await events.logout(trx, app.clientId, app.userId, app.sid);
+  });
+  const users = new UsersService(storage.db, now, audit, invalidations, emailVerification, events, (userId, trx) => sessions.endAllForUser(userId, trx));
   const documents = config.cimd ? new MetadataDocuments(storage.db, { allowPrivate: config.cimdAllowPrivate, now, feed: invalidations, counter: rateCounter, logos, current: (id) => clients.findRegistered(id) }) : null;
   const secondFactors = new SecondFactors(storage.db, keyEncryption, audit, now);
   const webauthnChallenges = new WebAuthnChallenges(storage.db, now);
   const passkeys = new Passkeys(storage.db, webauthnChallenges, relyingPartyOf(config.publicUrl), audit, now);
-  const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now });
+  const idTokens = new IdTokens({ keys: signingKeys, users, issuer: config.publicUrl, ttlSeconds: config.idTokenTtl, now, sessionClients });
+  const logoutTokens = new LogoutTokens({ keys: signingKeys, issuer: config.publicUrl, now });
+  eventWorker = new EventWorker({
+    outbox: events,
+    sender: new EventSender({ allowPrivate: config.webhooksAllowPrivate, timeoutMs: 10_000 }),
+    target: (clientId) => clients.eventTarget(clientId),
+    logoutToken: (request) => logoutTokens.mint({ ...request, alg: isSigningAlg(request.alg ?? '') ? (request.alg as SigningAlg) : null }),
+    now,
+  });
   const usage = new UsageService(storage.db, now, transact);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
-  const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres', audit);
+  const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres', audit, events);
   // One way to record a consent, for the authorization endpoint and the device page alike.
   const consents = new ConsentRecorder(grants, budgets, (trx, clientId) => clients.markGranted(clientId, trx));
   const devices = new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry);
@@ -261,6 +292,9 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     }),
     mailOutbox,
     mailWorker,
+    events,
+    eventWorker,
+    sessionClients,
     apiKeys: new ApiKeysService(storage.db, now, audit),
     audit,
     signingKeys,
@@ -268,7 +302,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     idTokens,
     clients,
     documents,
-    registration: new ClientRegistration(storage.db, now, audit, branding),
+    registration: new ClientRegistration(storage.db, now, audit, branding, config.webhooksAllowPrivate),
     clientTrust: new ClientTrust(storage.db, (trx, clientId) => oauth.revocation.client(trx, clientId), audit, invalidations, now),
     logos,
     clientErrors,

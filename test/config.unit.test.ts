@@ -38,6 +38,7 @@ describe('configuration', () => {
       rateLimitRegister: 10,
       cimd: true,
       cimdAllowPrivate: false,
+      webhooksAllowPrivate: false,
       auditRetentionDays: 365,
       operatorName: 'localhost:3000',
       keyEncryptionSecrets: [],
@@ -175,6 +176,7 @@ describe('configuration', () => {
     ['RATE_LIMIT_REGISTER', '-1'],
     ['CIMD', 'yes'],
     ['CIMD_ALLOW_PRIVATE', '1'],
+    ['WEBHOOKS_ALLOW_PRIVATE', 'yes'],
     ['DEVICE_CODE_TTL', '30'],
     ['BUDGET_DEFAULT_MAX_TOKENS', '0'],
     ['AUDIT_RETENTION_DAYS', '0'],
@@ -198,6 +200,12 @@ describe('configuration', () => {
   it('allows private metadata documents only for an http issuer', () => {
     expect(parseConfig({ CIMD_ALLOW_PRIVATE: 'true', PUBLIC_URL: 'http://127.0.0.1:3000' }).cimdAllowPrivate).toBe(true);
     expect(() => parseConfig({ CIMD_ALLOW_PRIVATE: 'true', PUBLIC_URL: 'https://auth.example.com' })).toThrow(/^Invalid CIMD_ALLOW_PRIVATE=.*PUBLIC_URL is https/);
+  });
+
+  it('allows private webhook URLs only for an http issuer', () => {
+    expect(parseConfig({}).webhooksAllowPrivate).toBe(false);
+    expect(parseConfig({ WEBHOOKS_ALLOW_PRIVATE: 'true', PUBLIC_URL: 'http://127.0.0.1:3000' }).webhooksAllowPrivate).toBe(true);
+    expect(() => parseConfig({ WEBHOOKS_ALLOW_PRIVATE: 'true', PUBLIC_URL: 'https://auth.example.com' })).toThrow(/^Invalid WEBHOOKS_ALLOW_PRIVATE=.*PUBLIC_URL is https/);
   });
 
   it.each(bad)('refuses %s=%s with one line naming the variable and what it accepts', (name, value) => {

@@ -17,7 +17,7 @@ export interface PasswordResetDeps {
   db: Kysely<Database>;
   links: EmailLinks;
   pendingSignIns: PendingSignIns;
-  /** Ends every session of the user in the reset's transaction (SessionsService.endAllForUser: the one way they end). */
+  /** Ends every session of the user in the reset's transaction (SessionsService.endAllForUser: the one way they end, back-channel logout too). */
   sessions: Pick<SessionsService, 'endAllForUser'>;
   /** Argon2id (passwords.ts's hashPassword): a dependency so its calls can be counted. */
   hashPassword: (password: string) => Promise<string>;

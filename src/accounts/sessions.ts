@@ -2,7 +2,7 @@ import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
 import type { AuditService } from '../audit/service.js';
 import { AppError, notFound } from '../errors.js';
 import type { RequestOrigin } from '../http/request-context.js';
-import { randomSecret, sha256Hex } from '../security/secrets.js';
+import { randomId, randomSecret, sha256Hex } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
 import { USER_AGENT_MAX, browserName } from './user-agent.js';
 import { formatAmr, parseAmr, PASSWORD_ONLY, type AuthMethod } from './auth-methods.js';
@@ -28,6 +28,8 @@ export interface SessionUser {
   authTime: number;
   /** How the session was established (RFC 8176): ID tokens' amr and acr, acr_values. */
   amr: AuthMethod[];
+  /** The session's id in ID and logout tokens (SPEC §13), never the cookie's; null for sessions from before 0024. */
+  sid: string | null;
   /** When the user last re-authenticated for the admin pages in this session (SPEC §12), else null. */
   reauthAt: number | null;
 }
@@ -57,9 +59,15 @@ export interface EndedSession {
   id_hash: string;
   user_id: string;
   user_agent: string | null;
+  /** The session's id in ID tokens (SPEC §13): whom the back-channel logout names; null for pre-0024 sessions. */
+  sid: string | null;
 }
 
-/** Told of every session that ends, however it ends, inside the ending's transaction (sessions.onEnded). */
+/**
+ * Told of every session that ends, however it ends, inside the ending's transaction (sessions.onEnded). Every
+ * way a session ends (sign-out, end_session, sign out everywhere or one device, a password change or reset, a
+ * suspension, an account deleted) goes through SessionsService's one private remove, so each one tells these.
+ */
 export type SessionsEndedListener = (executor: Kysely<Database>, ended: readonly EndedSession[]) => Promise<void>;
 
 /** SPEC §12: a suspended user cannot sign in, by any path: every one starts its session through start(). */
@@ -112,6 +120,7 @@ export class SessionsService {
         ip: from.ip ?? null,
         last_seen_at: now,
         amr: formatAmr(amr),
+        sid: randomId('sid_'),
       })
       .execute();
     return { id, expiresAt };
@@ -133,6 +142,7 @@ export class SessionsService {
         'sessions.last_seen_at as lastSeenAt',
         'sessions.amr as amr',
         'sessions.reauth_at as reauthAt',
+        'sessions.sid as sid',
       ])
       .where('sessions.id_hash', '=', idHash)
       .where('sessions.expires_at', '>', now)
@@ -215,11 +225,17 @@ export class SessionsService {
     }
   }
 
-  /** The one way sessions end, however chosen: returns what it ended, after telling the listeners (onEnded). */
-  private async remove(where: Where, executor: Kysely<Database> = this.db): Promise<EndedSession[]> {
-    const ended = await executor.deleteFrom('sessions').where(where).returning(['id_hash', 'user_id', 'user_agent']).execute();
-    if (ended.length > 0) for (const listener of this.listeners) await listener(executor, ended);
-    return ended;
+  /**
+   * The one way sessions end, however chosen: returns what it ended, after telling the listeners (onEnded) in
+   * the same transaction, so a back-channel logout is queued exactly when its session is gone (SPEC §13).
+   */
+  private async remove(where: Where, executor?: Kysely<Database>): Promise<EndedSession[]> {
+    const run = async (trx: Kysely<Database>): Promise<EndedSession[]> => {
+      const ended = await trx.deleteFrom('sessions').where(where).returning(['id_hash', 'user_id', 'user_agent', 'sid']).execute();
+      if (ended.length > 0) for (const listener of this.listeners) await listener(trx, ended);
+      return ended;
+    };
+    return executor ? run(executor) : this.db.transaction().execute(run);
   }
 
   /** Expired sessions, for the pruner. */

@@ -34,8 +34,10 @@ export class UsersRepo {
     await this.db.updateTable('users').set({ password_hash: passwordHash, updated_at: now }).where('id', '=', id).execute();
   }
 
-  async delete(id: string): Promise<void> {
+  /** `before`: what must happen in the deletion's transaction first (SPEC §13: user.deleted to the apps the user allowed). */
+  async delete(id: string, before?: (trx: Kysely<Database>) => Promise<void>): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      await before?.(trx);
       const result = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
       if (Number(result.numDeletedRows) > 0) await this.feed?.record(trx, [{ kind: 'user', key: id }]);
     });

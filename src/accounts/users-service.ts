@@ -10,6 +10,7 @@ import { UsersRepo, type UserRow } from './users-repo.js';
 import type { Kysely } from 'kysely';
 import type { InvalidationFeed } from '../storage/invalidations.js';
 import type { Database, Role } from '../storage/schema.js';
+import type { EventOutbox } from '../events/outbox.js';
 import type { AuditService } from '../audit/service.js';
 
 export interface User {
@@ -58,6 +59,10 @@ export class UsersService {
     private readonly audit: AuditService | null = null,
     feed: InvalidationFeed | null = null,
     private readonly verification: EmailVerification | null = null,
+    /** SPEC §13: user.deleted to every app the user had allowed, in the deletion's transaction. */
+    private readonly events: EventOutbox | null = null,
+    /** Ends the user's sessions in the deletion's transaction (SessionsService.endAllForUser: the one way they end). */
+    private readonly endSessions: ((userId: string, trx: Kysely<Database>) => Promise<unknown>) | null = null,
   ) {
     this.repo = new UsersRepo(db, feed);
   }
@@ -132,7 +137,13 @@ export class UsersService {
    */
   async delete(userId: string, origin?: RequestOrigin, actorId: string | null = null): Promise<void> {
     const row = await this.repo.findById(userId);
-    await this.repo.delete(userId);
+    await this.repo.delete(userId, async (trx) => {
+      // Its sessions end through the one session-ending path first, so the apps hear of it (SPEC §13 logout).
+      await this.endSessions?.(userId, trx);
+      if (!this.events) return;
+      const grants = await trx.selectFrom('oauth_grants').select('client_id').where('user_id', '=', userId).execute();
+      await this.events.webhookEach(trx, 'user.deleted', userId, grants.map((g) => g.client_id));
+    });
     if (row) await this.audit?.record({ type: 'account.deleted', userId, actorId, detail: { username: row.username } }, origin);
   }
 

@@ -33,6 +33,8 @@ export const AUDIT_EVENTS = {
   'client.created': 'OAuth client created',
   'client.deleted': 'OAuth client deleted, with its grants and tokens',
   'client.redirect_uris_changed': 'Redirect URIs of an OAuth client changed',
+  'client.webhook_changed': 'Webhook URL of an OAuth client changed',
+  'client.webhook_secret_rotated': 'Webhook signing secret of an OAuth client rotated',
   // SPEC §12: the operator's decisions on an app; userId is the admin who acted (null: the CLI).
   'client.verified': 'An OAuth client was verified by the operator',
   'client.unverified': "An OAuth client's verification was withdrawn",

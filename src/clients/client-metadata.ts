@@ -51,6 +51,8 @@ const clientMetadataSchema = {
     id_token_signed_response_alg: text(20),
     post_logout_redirect_uris: redirectUriListSchema,
     application_type: text(20),
+    backchannel_logout_uri: text(2000),
+    backchannel_logout_session_required: { type: 'boolean' },
   },
 } as const;
 
@@ -68,6 +70,8 @@ export interface ClientMetadata {
   responseTypes: string[];
   idTokenSigningAlg: SigningAlg | null;
   postLogoutRedirectUris: string[];
+  /** OpenID Back-Channel Logout 1.0 §2.2, as given (its address is checked where it is registered). */
+  backchannelLogoutUri: string | null;
   /** client_uri, logo_uri and the rest, as sent. */
   informational: Record<string, unknown>;
   /** The branding fields among them (SPEC §12), checked. */
@@ -172,6 +176,7 @@ export function readClientMetadata(input: unknown, allowHttp = false): ClientMet
     responseTypes: responseTypes.length ? ['code'] : [],
     idTokenSigningAlg: alg ?? null,
     postLogoutRedirectUris: given.post_logout_redirect_uris ? checkUris(given.post_logout_redirect_uris as string[], 'post_logout_redirect_uris', 'invalid_client_metadata') : [],
+    backchannelLogoutUri: (given.backchannel_logout_uri as string | undefined) ?? null,
     informational,
     branding,
   };
@@ -194,6 +199,10 @@ export function ownerlessClientRow(
     post_logout_redirect_uris: metadata.postLogoutRedirectUris.length ? JSON.stringify(metadata.postLogoutRedirectUris) : null,
     last_granted_at: null,
     grant_types: formatGrantTypes(metadata.grantTypes),
+    webhook_url: null,
+    webhook_events: null,
+    webhook_secret: null,
+    backchannel_logout_uri: fields.kind === 'registered' ? metadata.backchannelLogoutUri : null,
     logo_uri: null,
     client_uri: null,
     policy_uri: null,

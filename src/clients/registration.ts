@@ -5,7 +5,8 @@ import { PREFIX, randomId, randomSecret, sha256Hex } from '../security/secrets.j
 import type { Database } from '../storage/schema.js';
 import type { AuditService } from '../audit/service.js';
 import { readApplicationType } from './application-type.js';
-import { ownerlessClientRow, readClientMetadata } from './client-metadata.js';
+import { ClientMetadataError, ownerlessClientRow, readClientMetadata } from './client-metadata.js';
+import { targetUrlProblem } from '../security/target-url.js';
 import { ClientsRepo } from './repo.js';
 import type { BrandingDeps } from './service.js';
 
@@ -26,6 +27,8 @@ export class ClientRegistration {
     private readonly audit: AuditService | null = null,
     /** SPEC §12: the logo fetcher (null: none), and whether branding URIs may be http (CIMD_ALLOW_PRIVATE). */
     private readonly branding: BrandingDeps = { logos: null, allowHttp: false },
+    /** WEBHOOKS_ALLOW_PRIVATE: where a backchannel_logout_uri may point (SPEC §13). */
+    private readonly allowPrivateTargets = false,
   ) {
     this.repo = new ClientsRepo(db);
   }
@@ -34,6 +37,10 @@ export class ClientRegistration {
   async register(input: unknown, origin?: RequestOrigin): Promise<Record<string, unknown>> {
     const metadata = readClientMetadata(input, this.branding.allowHttp);
     const applicationType = readApplicationType((input as Record<string, unknown>).application_type, metadata.redirectUris);
+    if (metadata.backchannelLogoutUri !== null) {
+      const problem = await targetUrlProblem(metadata.backchannelLogoutUri, this.allowPrivateTargets);
+      if (problem) throw new ClientMetadataError('invalid_client_metadata', `backchannel_logout_uri ${problem}.`);
+    }
     const isPublic = metadata.authMethod === 'none';
     const secret = isPublic ? null : randomSecret(PREFIX.clientSecret);
     const now = this.now();
@@ -47,6 +54,8 @@ export class ClientRegistration {
       scope: formatScopes(metadata.scopes),
       ...(metadata.idTokenSigningAlg ? { id_token_signed_response_alg: metadata.idTokenSigningAlg } : {}),
       ...(metadata.postLogoutRedirectUris.length ? { post_logout_redirect_uris: metadata.postLogoutRedirectUris } : {}),
+      // OpenID Back-Channel Logout 1.0 §2.2: logout tokens always carry sid.
+      ...(metadata.backchannelLogoutUri ? { backchannel_logout_uri: metadata.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
       ...metadata.informational,
     };
     const row = ownerlessClientRow(

@@ -8,7 +8,23 @@ export type ClientRow = OAuthClientsTable;
 export type ClientChanges = Partial<
   Pick<
     ClientRow,
-    'name' | 'redirect_uris' | 'scopes' | 'secret_hash' | 'updated_at' | 'id_token_signing_alg' | 'post_logout_redirect_uris' | 'grant_types' | 'logo_uri' | 'client_uri' | 'policy_uri' | 'tos_uri' | 'contacts'
+    | 'name'
+    | 'redirect_uris'
+    | 'scopes'
+    | 'secret_hash'
+    | 'updated_at'
+    | 'id_token_signing_alg'
+    | 'post_logout_redirect_uris'
+    | 'grant_types'
+    | 'webhook_url'
+    | 'webhook_events'
+    | 'webhook_secret'
+    | 'backchannel_logout_uri'
+    | 'logo_uri'
+    | 'client_uri'
+    | 'policy_uri'
+    | 'tos_uri'
+    | 'contacts'
   >
 >;
 

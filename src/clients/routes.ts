@@ -11,7 +11,9 @@ import {
   createClientBody,
   createdClientObject,
   resetSecretResponse,
+  rotateWebhookSecretResponse,
   updateClientBody,
+  updatedClientObject,
   type CreateClientInput,
   type UpdateClientInput,
 } from './schemas.js';
@@ -76,13 +78,17 @@ export async function clientRoutes(scope: FastifyInstance, clients: ClientsServi
         ...common,
         summary: 'Update an OAuth client',
         description:
-          'Changes any field given (name, redirectUris, scopes, the branding fields, …). Removing a scope revokes every grant and token of the client that holds it. A changed logoUri is fetched once; a logo that cannot be had leaves logoUrl null and logoError set, and the update still succeeds.',
+          'Changes any field given (name, redirectUris, scopes, the branding fields, the events fields, …). Removing a scope revokes every grant and token of the client that holds it. A changed logoUri is fetched once; a logo that cannot be had leaves logoUrl null and logoError set, and the update still succeeds. The answer that first sets webhookUrl carries webhookSecret, shown once.',
         params: clientIdParams,
         body: updateClientBody,
-        response: { 200: clientObject, ...errors },
+        response: { 200: updatedClientObject, ...errors },
       },
     },
-    async (request) => clients.update(apiKeyOf(request).userId, request.params.clientId, request.body, request),
+    async (request, reply) => {
+      const updated = await clients.update(apiKeyOf(request).userId, request.params.clientId, request.body, request);
+      if ('webhookSecret' in updated) reply.header('cache-control', 'no-store');
+      return updated;
+    },
   );
 
   scope.delete<ByIdRoute>(
@@ -115,6 +121,23 @@ export async function clientRoutes(scope: FastifyInstance, clients: ClientsServi
     },
     async (request, reply) => {
       const result = await clients.resetSecret(apiKeyOf(request).userId, request.params.clientId, request);
+      return reply.header('cache-control', 'no-store').send(result);
+    },
+  );
+
+  scope.post<ByIdRoute>(
+    API.clientRotateWebhookSecret,
+    {
+      schema: {
+        ...common,
+        summary: "Rotate a client's webhook signing secret",
+        description: 'Returns the new whsec_… secret, shown only here; events are signed with it from now on. A client without webhookUrl: 400.',
+        params: clientIdParams,
+        response: { 200: rotateWebhookSecretResponse, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const result = await clients.rotateWebhookSecret(apiKeyOf(request).userId, request.params.clientId, request);
       return reply.header('cache-control', 'no-store').send(result);
     },
   );

@@ -4,6 +4,7 @@ import { LOOPBACK_HOSTS_IN_WORDS } from './loopback-uris.js';
 import { REDIRECT_URIS_MAX, redirectUriListSchema } from './redirect-uris.js';
 import { DEVICE_CODE_GRANT, GRANT_TYPE_NAMES } from './rules.js';
 import { SIGNING_ALGS, type SigningAlg } from '../oidc/signing-algs.js';
+import { WEBHOOK_EVENT_TYPES } from '../events/types.js';
 import { BRANDING_URI_MAX, CONTACTS_MAX } from './branding.js';
 import { LOGO_MAX_BYTES } from './logos.js';
 
@@ -61,6 +62,29 @@ const grantTypes = {
   examples: [['authorization_code', 'refresh_token', DEVICE_CODE_GRANT]],
 } as const;
 
+const webhookUrl = {
+  type: ['string', 'null'],
+  maxLength: 2000,
+  description: 'Where Serika POSTs events, signed as Standard Webhooks says (SPEC §13): https to a public address. The response that first sets it carries webhookSecret (whsec_…), shown once. null removes it.',
+  examples: ['https://myapp.example.com/webhooks/serika'],
+} as const;
+
+const webhookEvents = {
+  type: 'array',
+  uniqueItems: true,
+  maxItems: WEBHOOK_EVENT_TYPES.length,
+  items: { type: 'string', enum: WEBHOOK_EVENT_TYPES },
+  description: `The event types the webhook receives (default: all): ${WEBHOOK_EVENT_TYPES.join(', ')}.`,
+  examples: [['grant.revoked', 'budget.threshold']],
+} as const;
+
+const backchannelLogoutUri = {
+  type: ['string', 'null'],
+  maxLength: 2000,
+  description: 'OpenID Back-Channel Logout 1.0: where Serika POSTs a logout_token when a session in which this app got an ID token ends. https to a public address; null removes it.',
+  examples: ['https://myapp.example.com/backchannel-logout'],
+} as const;
+
 const brandingUri = (description: string, example: string) =>
   ({
     type: ['string', 'null'],
@@ -97,6 +121,9 @@ const clientProperties = {
   idTokenSigningAlg: { type: 'string' },
   postLogoutRedirectUris: { type: 'array', items: { type: 'string' } },
   grantTypes: { type: 'array', items: { type: 'string' } },
+  webhookUrl: { type: ['string', 'null'] },
+  webhookEvents: { type: 'array', items: { type: 'string' } },
+  backchannelLogoutUri: { type: ['string', 'null'] },
   logoUri: { type: ['string', 'null'] },
   clientUri: { type: ['string', 'null'] },
   policyUri: { type: ['string', 'null'] },
@@ -114,6 +141,12 @@ const clientProperties = {
   },
   verified: { type: 'boolean', description: 'Verified by the operator of this Serika: the consent page says "Verified by …".' },
   suspended: { type: 'boolean', description: 'Suspended by the operator: its tokens are dead and it may neither authorize nor get tokens.' },
+} as const;
+
+const webhookSecret = {
+  type: 'string',
+  description: 'The webhook signing secret: only in the response that first set webhookUrl and in that of rotate-webhook-secret.',
+  examples: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
 } as const;
 
 export const clientObject = {
@@ -137,9 +170,15 @@ export const clientObject = {
     'logoError',
     'verified',
     'suspended',
+    'webhookUrl',
+    'webhookEvents',
+    'backchannelLogoutUri',
   ],
   properties: clientProperties,
 } as const;
+
+/** A PATCH's answer: the client, with webhookSecret when it set the first webhook URL. */
+export const updatedClientObject = { ...clientObject, properties: { ...clientProperties, webhookSecret } } as const;
 
 export const createdClientObject = {
   type: 'object',
@@ -151,6 +190,7 @@ export const createdClientObject = {
       description: 'Shown only here and on reset; null for a public client.',
       examples: ['secret_Qm9vS2V5c0FyZU5vdFJlYWxTZWNyZXRzQnV0VGhpc0lzT2s'],
     },
+    webhookSecret,
   },
 } as const;
 
@@ -170,6 +210,9 @@ export const createClientBody = {
     idTokenSigningAlg,
     postLogoutRedirectUris,
     grantTypes,
+    webhookUrl,
+    webhookEvents,
+    backchannelLogoutUri,
     ...brandingProperties,
   },
   examples: [
@@ -185,7 +228,7 @@ export const updateClientBody = {
   type: 'object',
   additionalProperties: false,
   minProperties: 1,
-  properties: { name, redirectUris, scopes, idTokenSigningAlg, postLogoutRedirectUris, grantTypes, ...brandingProperties },
+  properties: { name, redirectUris, scopes, idTokenSigningAlg, postLogoutRedirectUris, grantTypes, webhookUrl, webhookEvents, backchannelLogoutUri, ...brandingProperties },
   examples: [{ scopes: ['profile'] }],
 } as const;
 
@@ -199,6 +242,12 @@ export const resetSecretResponse = {
   type: 'object',
   required: ['clientId', 'clientSecret'],
   properties: { clientId: clientProperties.clientId, clientSecret: { type: 'string' } },
+} as const;
+
+export const rotateWebhookSecretResponse = {
+  type: 'object',
+  required: ['clientId', 'webhookSecret'],
+  properties: { clientId: clientProperties.clientId, webhookSecret },
 } as const;
 
 export const clientListResponse = {
@@ -224,6 +273,9 @@ export interface CreateClientInput extends BrandingInput {
   idTokenSigningAlg?: SigningAlg;
   postLogoutRedirectUris?: string[];
   grantTypes?: string[];
+  webhookUrl?: string | null;
+  webhookEvents?: string[];
+  backchannelLogoutUri?: string | null;
 }
 
 export interface UpdateClientInput extends BrandingInput {
@@ -233,4 +285,7 @@ export interface UpdateClientInput extends BrandingInput {
   idTokenSigningAlg?: SigningAlg;
   postLogoutRedirectUris?: string[];
   grantTypes?: string[];
+  webhookUrl?: string | null;
+  webhookEvents?: string[];
+  backchannelLogoutUri?: string | null;
 }

@@ -14,6 +14,9 @@ import { nameProblem } from '../visible-text.js';
 import { ClientsRepo, type ClientChanges, type ClientRow } from './repo.js';
 import type { CreateClientInput, UpdateClientInput } from './schemas.js';
 import type { AuditService } from '../audit/service.js';
+import { formatWebhookEvents, parseWebhookEvents, type WebhookEventType } from '../events/types.js';
+import type { EventTarget } from '../events/worker.js';
+import { checkTargetUrl, newWebhookSecret, openWebhookSecret, sealWebhookSecret, type WebhookSettings } from './webhook-fields.js';
 import { brandingColumns, brandingOf, checkBrandingInput } from './branding.js';
 import type { ClientLogos, LogoProblem } from './logos.js';
 import { CLIENT_LOGO_PREFIX } from '../paths.js';
@@ -38,6 +41,12 @@ export interface Client {
   postLogoutRedirectUris: string[];
   /** The grants it may use (SPEC §9). */
   grantTypes: GrantTypeName[];
+  /** Where webhooks go (SPEC §13), or null. */
+  webhookUrl: string | null;
+  /** The event types the webhook receives. */
+  webhookEvents: WebhookEventType[];
+  /** OpenID Back-Channel Logout 1.0: where logout tokens go, or null. */
+  backchannelLogoutUri: string | null;
   /** Branding (SPEC §12): shown on the consent and device pages. */
   logoUri: string | null;
   clientUri: string | null;
@@ -53,6 +62,9 @@ export interface Client {
   /** Suspended by the operator: its tokens are dead, it may neither authorize nor get tokens (SPEC §12). */
   suspended: boolean;
 }
+
+/** A response that set a webhook for the first time or rotated its secret: the secret, shown this once (SPEC §13). */
+export type WithWebhookSecret<T> = T & { webhookSecret?: string };
 
 export interface ClientWithSecret extends Client {
   clientSecret: string | null;
@@ -114,6 +126,9 @@ function toClient(row: ClientRow): Client {
     idTokenSigningAlg: (row.id_token_signing_alg ?? DEFAULT_ALG) as SigningAlg,
     postLogoutRedirectUris: row.post_logout_redirect_uris === null ? [] : (JSON.parse(row.post_logout_redirect_uris) as string[]),
     grantTypes: parseGrantTypes(row.grant_types),
+    webhookUrl: row.webhook_url,
+    webhookEvents: parseWebhookEvents(row.webhook_events),
+    backchannelLogoutUri: row.backchannel_logout_uri,
     ...brandingOf(row),
     logoUrl: row.logo_uri !== null && row.logo_fetched_at !== null && row.logo_problem === null ? logoPath(row.id, Number(row.logo_fetched_at)) : null,
     logoError: row.logo_uri === null ? null : (row.logo_problem as LogoProblem | null),
@@ -157,6 +172,8 @@ export class ClientsService {
     feed: InvalidationFeed | null = null,
     /** Clients kept in memory (0: none); exact through the feed, as the token cache is. */
     cacheSize = 0,
+    /** Webhook secrets' sealing and WEBHOOKS_ALLOW_PRIVATE (SPEC §13); without it a webhook cannot be set. */
+    private readonly webhooks: WebhookSettings | null = null,
     private readonly branding: BrandingDeps = { logos: null, allowHttp: false },
   ) {
     this.repo = new ClientsRepo(db, feed);
@@ -189,7 +206,7 @@ export class ClientsService {
   }
 
   /** origin: the request (API or dashboard form) that made it, for the audit event. */
-  async create(userId: string, input: CreateClientInput, origin?: RequestOrigin): Promise<ClientWithSecret> {
+  async create(userId: string, input: CreateClientInput, origin?: RequestOrigin): Promise<WithWebhookSecret<ClientWithSecret>> {
     // MAX_CLIENTS_PER_USER (SPEC §1, §3): a clear 400 rather than an ever-growing list.
     if ((await this.repo.countOwned(userId)) >= this.maxPerUser) {
       throw new AppError('invalid_request', `You have ${this.maxPerUser} OAuth clients, the most one user may have (MAX_CLIENTS_PER_USER). Delete one you no longer use first.`);
@@ -199,8 +216,11 @@ export class ClientsService {
     const isPublic = input.public === true;
     const secret = isPublic ? null : randomSecret(PREFIX.clientSecret);
     const now = this.now();
+    const id = randomId(PREFIX.clientId);
+    const webhookUrl = await this.targetUrl('webhookUrl', input.webhookUrl);
+    const webhookSecret = webhookUrl ? newWebhookSecret() : null;
     const row: ClientRow = {
-      id: randomId(PREFIX.clientId),
+      id,
       user_id: userId,
       name: checkName(input.name),
       redirect_uris: checkRedirectUris(input.redirectUris),
@@ -216,6 +236,10 @@ export class ClientsService {
       metadata_expires_at: null,
       last_granted_at: null,
       grant_types: input.grantTypes ? formatGrantTypes(input.grantTypes) : null,
+      webhook_url: webhookUrl ?? null,
+      webhook_events: formatWebhookEvents(input.webhookEvents),
+      webhook_secret: webhookSecret && this.sealSecret(id, webhookSecret),
+      backchannel_logout_uri: (await this.targetUrl('backchannelLogoutUri', input.backchannelLogoutUri)) ?? null,
       logo_uri: null,
       client_uri: null,
       policy_uri: null,
@@ -233,7 +257,7 @@ export class ClientsService {
     await this.branding.logos?.follow(row.id, undefined, row.logo_uri, origin?.log);
     const client = toClient((await this.repo.findById(row.id)) ?? row);
     await this.audit?.record({ type: 'client.created', userId, clientId: row.id, detail: { name: row.name, redirectUris: client.redirectUris.join(' '), public: isPublic ? 1 : 0 } }, origin);
-    return { ...client, clientSecret: secret };
+    return { ...client, clientSecret: secret, ...(webhookSecret ? { webhookSecret } : {}) };
   }
 
   /** One page of the user's clients, oldest first (SPEC §3: limit, after). */
@@ -251,7 +275,7 @@ export class ClientsService {
     return toClient(await this.owned(userId, clientId));
   }
 
-  async update(userId: string, clientId: string, input: UpdateClientInput, origin?: RequestOrigin): Promise<Client> {
+  async update(userId: string, clientId: string, input: UpdateClientInput, origin?: RequestOrigin): Promise<WithWebhookSecret<Client>> {
     const beforeRow = await this.owned(userId, clientId);
     const before = toClient(beforeRow);
     const changes: ClientChanges = { updated_at: this.now(), ...brandingColumns(checkBrandingInput(input, this.branding.allowHttp)) };
@@ -260,6 +284,17 @@ export class ClientsService {
     if (input.scopes !== undefined) changes.scopes = formatScopes(input.scopes);
     if (input.idTokenSigningAlg !== undefined) changes.id_token_signing_alg = input.idTokenSigningAlg;
     if (input.grantTypes !== undefined) changes.grant_types = formatGrantTypes(input.grantTypes);
+    // SPEC §13: the secret is made (and shown, once) when a webhook URL is first set; a changed URL keeps it.
+    let webhookSecret: string | undefined;
+    if (input.webhookUrl !== undefined) {
+      changes.webhook_url = await this.targetUrl('webhookUrl', input.webhookUrl);
+      if (changes.webhook_url && beforeRow.webhook_secret === null) {
+        webhookSecret = newWebhookSecret();
+        changes.webhook_secret = this.sealSecret(clientId, webhookSecret);
+      }
+    }
+    if (input.webhookEvents !== undefined) changes.webhook_events = formatWebhookEvents(input.webhookEvents);
+    if (input.backchannelLogoutUri !== undefined) changes.backchannel_logout_uri = await this.targetUrl('backchannelLogoutUri', input.backchannelLogoutUri);
     checkRedirectNeed(input.redirectUris ?? before.redirectUris, input.grantTypes ?? before.grantTypes);
     if (input.postLogoutRedirectUris !== undefined) {
       changes.post_logout_redirect_uris = input.postLogoutRedirectUris.length ? checkRedirectUris(input.postLogoutRedirectUris, 'postLogoutRedirectUris') : null;
@@ -273,7 +308,44 @@ export class ClientsService {
       const removed = before.scopes.filter((s) => !input.scopes!.includes(s));
       if (removed.length > 0) await this.onScopesRemoved(clientId, removed);
     }
-    return this.get(userId, clientId);
+    if (changes.webhook_url !== undefined && changes.webhook_url !== before.webhookUrl) {
+      await this.audit?.record({ type: 'client.webhook_changed', userId, clientId, detail: { from: before.webhookUrl ?? '', to: changes.webhook_url ?? '' } }, origin);
+    }
+    const after = await this.get(userId, clientId);
+    return webhookSecret ? { ...after, webhookSecret } : after;
+  }
+
+  /** SPEC §13: a new webhook secret, shown once; the old one stops signing at once. */
+  async rotateWebhookSecret(userId: string, clientId: string, origin?: RequestOrigin): Promise<{ clientId: string; webhookSecret: string }> {
+    const row = await this.owned(userId, clientId);
+    if (row.webhook_url === null) throw new AppError('invalid_request', 'This client has no webhookUrl: set one first (its secret comes with it).', 'webhookUrl');
+    const webhookSecret = newWebhookSecret();
+    if (!(await this.repo.updateOwned(userId, clientId, { webhook_secret: this.sealSecret(clientId, webhookSecret), updated_at: this.now() }))) throw notFound('client');
+    await this.audit?.record({ type: 'client.webhook_secret_rotated', userId, clientId, detail: { name: row.name } }, origin);
+    return { clientId, webhookSecret };
+  }
+
+  /** Where the client's events go, read fresh for each delivery (events/worker.ts); null when the client is gone. */
+  async eventTarget(clientId: string): Promise<EventTarget | null> {
+    const row = await this.repo.findById(clientId);
+    if (!row) return null;
+    return {
+      webhookUrl: row.webhook_url,
+      webhookSecret: row.webhook_secret === null || !this.webhooks ? null : openWebhookSecret(this.webhooks, clientId, row.webhook_secret),
+      backchannelLogoutUri: row.backchannel_logout_uri,
+      idTokenSigningAlg: row.id_token_signing_alg,
+    };
+  }
+
+  private async targetUrl(field: 'webhookUrl' | 'backchannelLogoutUri', value: string | null | undefined): Promise<string | null | undefined> {
+    if (value === undefined || value === null) return value;
+    if (!this.webhooks) throw invalidValue(field, `${field} cannot be set on this server.`);
+    return checkTargetUrl(this.webhooks, field, value);
+  }
+
+  private sealSecret(clientId: string, secret: string): string {
+    if (!this.webhooks) throw new Error('webhook settings are missing');
+    return sealWebhookSecret(this.webhooks, clientId, secret);
   }
 
   /** The old secret stops working at once: only the new hash is stored (SPEC §3, CM-03). */

@@ -5,6 +5,7 @@ import { sortableId } from '../security/secrets.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
 import { budgetStatements } from './budget-statements.js';
 import { periodEnd, periodStart, type BudgetLimit } from './budget-rules.js';
+import type { EventOutbox } from '../events/outbox.js';
 import type { AuditService } from '../audit/service.js';
 import type { RequestOrigin } from '../http/request-context.js';
 import { agentRows, agentSpending, agentState, chainState, holdAgents, recordAgentHold, releaseExpiredAgentHolds, settleAgents } from './agent-budgets.js';
@@ -100,6 +101,8 @@ export class BudgetsService {
     private readonly rowLocks = true,
     /** Changes of a limit are security events (budget.changed). */
     private readonly audit: AuditService | null = null,
+    /** SPEC §13: budget.changed and budget.threshold to the app's webhook, in the transaction of the change. */
+    private readonly events: EventOutbox | null = null,
   ) {}
 
   /** The grant's budget row as it stands, or undefined: one indexed read (most grants have none), in the transaction when given one. */
@@ -145,6 +148,7 @@ export class BudgetsService {
       await this.write(userId, clientId, limit, trx);
       if (sameLimit(from, limit)) return;
       await this.audit?.record({ type: 'budget.changed', userId, clientId, detail: { ...limitDetail('from', from), ...limitDetail('to', limit) } }, origin, trx);
+      await this.events?.webhook(trx, 'budget.changed', userId, clientId, { budget: limit && { tokens: limit.tokens, images: limit.images, period: limit.period } });
     };
     await (executor.isTransaction ? change(executor) : executor.transaction().execute(change));
   }
@@ -339,11 +343,23 @@ export class BudgetsService {
       const held = released ?? { tokens: 0, images: 0 };
       const { rows } = await this.statements.settle(trx, { userId, clientId, heldTokens: held.tokens, heldImages: held.images, spentTokens: spent.tokens, spentImages: spent.images, now: this.now() });
       const row = rows[0];
+      if (row) await this.thresholds(trx, row);
       if (!lineage || lineage.length === 0) return row ? this.saw(row) : null;
       // A sub-agent's call: its lineage's rows after the grant's (the lock order), then what remains of all.
       await settleAgents(trx, reservationId, lineage, spent, this.now());
       return chainState(row ? stateOf(row) : null, await agentRows(trx, lineage));
     });
+  }
+
+  /** SPEC §13: spending reached 80 % or 100 % of a limit this period (each announced once per period). */
+  private async thresholds(trx: Kysely<Database>, row: OAuthBudgetsTable): Promise<void> {
+    if (!this.events) return;
+    const share = (used: number, limit: number | null) => (limit === null || limit <= 0 ? 0 : Number(used) / Number(limit));
+    const reached = Math.max(share(row.tokens_used, row.tokens_limit), share(row.images_used, row.images_limit));
+    const data = { budget: { tokens: row.tokens_limit, images: row.images_limit, period: row.period }, tokens_used: Number(row.tokens_used), images_used: Number(row.images_used) };
+    for (const percent of [80, 100] as const) {
+      if (reached * 100 >= percent) await this.events.budgetThreshold(trx, row.user_id, row.client_id, Number(row.period_start), percent, data);
+    }
   }
 
   /**

@@ -3,6 +3,8 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
 import { formatScopes, parseScopes } from '../scopes.js';
 import type { AuditService } from '../audit/service.js';
+import type { EventOutbox } from '../events/outbox.js';
+import type { GrantRevokedReason } from '../events/types.js';
 import { EVERY_RESOURCE, audienceUnion, audienceWithin, formatAudience, parseAudience, type Audience } from '../audiences.js';
 
 export interface Grant {
@@ -30,6 +32,8 @@ export class GrantsService {
     private readonly now: () => number = Date.now,
     private readonly onEnded: GrantsEndedHook = async () => {},
     private readonly audit: AuditService | null = null,
+    /** SPEC §13: grant.revoked to the app's webhook, in the transaction that ends the grant. */
+    private readonly events: EventOutbox | null = null,
   ) {}
 
   async find(userId: string, clientId: string, executor: Kysely<Database> = this.db): Promise<Grant | undefined> {
@@ -101,12 +105,15 @@ export class GrantsService {
    * "Revoke access": the grant and every token the app holds for the user
    * die together, in one transaction, so the next request is refused.
    */
-  async revokeAccess(userId: string, clientId: string, origin?: RequestOrigin): Promise<boolean> {
+  async revokeAccess(userId: string, clientId: string, origin?: RequestOrigin, reason: Exclude<GrantRevokedReason, 'client_changed'> = 'user'): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const deleted = await trx.deleteFrom('oauth_grants').where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
       await this.onEnded(trx, userId, clientId);
       const revoked = Number(deleted.numDeletedRows) > 0;
-      if (revoked) await this.audit?.record({ type: 'grant.revoked', userId, clientId }, origin, trx);
+      if (revoked) {
+        await this.audit?.record({ type: 'grant.revoked', userId, clientId }, origin, trx);
+        await this.events?.webhook(trx, 'grant.revoked', userId, clientId, { reason });
+      }
       return revoked;
     });
   }
@@ -116,6 +123,7 @@ export class GrantsService {
     const grants = await trx.selectFrom('oauth_grants').select(['user_id', 'scopes']).where('client_id', '=', clientId).execute();
     for (const grant of grants.filter((g) => parseScopes(g.scopes).some((s) => removed.includes(s)))) {
       await trx.deleteFrom('oauth_grants').where('client_id', '=', clientId).where('user_id', '=', grant.user_id).execute();
+      await this.events?.webhook(trx, 'grant.revoked', grant.user_id, clientId, { reason: 'client_changed' });
     }
   }
 

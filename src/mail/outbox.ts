@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { sortableId } from '../security/secrets.js';
+import { claimDue } from '../storage/outbox.js';
 import type { Database, MailOutboxTable } from '../storage/schema.js';
 import type { MailMessage } from './message.js';
 
@@ -42,33 +43,9 @@ export class MailOutbox {
       .execute();
   }
 
-  /**
-   * Up to `limit` due messages, each claimed for this caller: a conditional
-   * UPDATE that only one instance's statement can win (the row must still be
-   * pending, or claimed by someone whose claim ran out).
-   */
+  /** Up to `limit` due messages, each claimed for this caller alone (storage/outbox.ts). */
   async claimDue(limit: number): Promise<OutboxRow[]> {
-    const now = this.now();
-    const due = await this.db
-      .selectFrom('mail_outbox')
-      .selectAll()
-      .where((eb) => eb.or([eb.and([eb('state', '=', 'pending'), eb('next_attempt_at', '<=', now)]), eb.and([eb('state', '=', 'sending'), eb('claimed_until', '<', now)])]))
-      .orderBy('next_attempt_at')
-      .limit(limit)
-      .execute();
-    const claimed: OutboxRow[] = [];
-    for (const row of due) {
-      const result = await this.db
-        .updateTable('mail_outbox')
-        .set({ state: 'sending', claimed_until: now + CLAIM_MS })
-        .where('id', '=', row.id)
-        .where('state', '=', row.state)
-        .where('attempts', '=', row.attempts)
-        .where((eb) => (row.claimed_until === null ? eb('claimed_until', 'is', null) : eb('claimed_until', '=', row.claimed_until)))
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 1) claimed.push(row);
-    }
-    return claimed;
+    return claimDue(this.db, 'mail_outbox', limit, this.now(), CLAIM_MS);
   }
 
   /** Sent: the bodies (they hold live links) are cleared, the rest kept. */

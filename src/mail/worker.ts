@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { isPermanent, type MailTransport } from './transport.js';
 import type { MailOutbox, OutboxRow } from './outbox.js';
+import { OutboxLoop } from '../storage/outbox.js';
 
 export interface MailWorkerOptions {
   /** How often the outbox is read when nothing in this process woke the worker. */
@@ -24,12 +25,7 @@ const HOUR_MS = 3_600_000;
  * database closes.
  */
 export class MailWorker {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private closed = false;
-  private log: FastifyBaseLogger | null = null;
-  private readonly pollMs: number;
+  private readonly loop: OutboxLoop<OutboxRow>;
   private readonly retryBaseMs: number;
   private readonly maxAttempts: number;
   private readonly now: () => number;
@@ -39,69 +35,39 @@ export class MailWorker {
     private readonly transport: MailTransport,
     options: MailWorkerOptions = {},
   ) {
-    this.pollMs = options.pollMs ?? 5_000;
     this.retryBaseMs = options.retryBaseMs ?? 30_000;
     this.maxAttempts = options.maxAttempts ?? 10;
     this.now = options.now ?? Date.now;
+    this.loop = new OutboxLoop({ name: 'mail', claim: (limit) => outbox.claimDue(limit), deliver: (row, log) => this.deliver(row, log), pollMs: options.pollMs ?? 5_000, batch: BATCH });
   }
 
   start(log: FastifyBaseLogger): void {
-    if (this.closed || this.timer) return;
-    this.log = log;
-    this.timer = setInterval(() => this.wake(), this.pollMs).unref();
-    this.wake();
+    this.loop.start(log);
   }
 
   /** Reads the outbox now (a message was just queued in this process); a read in progress reads again when done. */
   wake(): void {
-    if (this.closed || !this.timer) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.drain().finally(() => {
-      this.running = null;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      }
-    });
+    this.loop.wake();
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+    await this.loop.close();
     this.transport.close();
   }
 
-  private async drain(): Promise<void> {
-    try {
-      for (;;) {
-        const claimed = await this.outbox.claimDue(BATCH);
-        for (const row of claimed) await this.deliver(row);
-        if (claimed.length < BATCH || this.closed) return;
-      }
-    } catch (error) {
-      // The database away: the next poll tries again; nothing was lost (rows stay pending or claimed until their claim runs out).
-      this.log?.warn({ err: error }, 'mail: could not read the outbox; trying again');
-    }
-  }
-
-  private async deliver(row: OutboxRow): Promise<void> {
+  private async deliver(row: OutboxRow, log: FastifyBaseLogger | null): Promise<void> {
     const attempts = row.attempts + 1;
     try {
-      await this.transport.send({ to: row.recipient, subject: row.subject, text: row.text_body, html: row.html_body }, this.log);
+      await this.transport.send({ to: row.recipient, subject: row.subject, text: row.text_body, html: row.html_body }, log);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       const mail = { id: row.id, to: row.recipient, subject: row.subject, attempts };
       if (isPermanent(error) || attempts >= this.maxAttempts) {
-        this.log?.error({ mail, err: error }, 'mail: giving up on a message');
+        log?.error({ mail, err: error }, 'mail: giving up on a message');
         await this.outbox.failed(row.id, attempts, reason);
       } else {
         const retryAt = this.now() + Math.min(this.retryBaseMs * 2 ** (attempts - 1), HOUR_MS);
-        this.log?.warn({ mail, err: error, retryAt: new Date(retryAt).toISOString() }, 'mail: sending failed; will retry');
+        log?.warn({ mail, err: error, retryAt: new Date(retryAt).toISOString() }, 'mail: sending failed; will retry');
         await this.outbox.retryLater(row.id, attempts, retryAt, reason);
       }
       return;

@@ -9,7 +9,7 @@ import { BUDGET_TYPE } from '../consent/budget-rules.js';
 import { ACR_VALUES_SUPPORTED } from '../accounts/auth-methods.js';
 
 /** The claims an ID token or userinfo may hold (SPEC §7). */
-const CLAIMS = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'amr', 'acr', 'preferred_username', 'name', 'picture', 'email', 'email_verified'];
+const CLAIMS = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid', 'amr', 'acr', 'preferred_username', 'name', 'picture', 'email', 'email_verified'];
 
 /**
  * RFC 8414 §2 authorization server metadata and OpenID Connect Discovery 1.0
@@ -27,6 +27,9 @@ function authorizationServerMetadata(config: Config) {
     userinfo_endpoint: base + PATHS.userinfo,
     jwks_uri: base + PATHS.jwks,
     end_session_endpoint: base + PATHS.endSession,
+    // OpenID Back-Channel Logout 1.0 §2.1 (SPEC §13): logout tokens, always with sid.
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
     ...(config.registration === 'open' ? { registration_endpoint: base + PATHS.register } : {}),
     device_authorization_endpoint: base + PATHS.deviceAuthorization,
     scopes_supported: [...SCOPE_NAMES, ...IGNORED_SCOPES],

@@ -5,6 +5,7 @@ import type { UserProfile, UsersService } from '../accounts/users-service.js';
 import { acrOf, parseAmr } from '../accounts/auth-methods.js';
 import { DEFAULT_ALG, type SigningAlg } from './signing-algs.js';
 import type { SigningKeys } from './signing-keys.js';
+import type { SessionClients } from './session-clients.js';
 
 export interface IdTokenRequest {
   clientId: string;
@@ -17,6 +18,10 @@ export interface IdTokenRequest {
   authTime?: number | null;
   /** How the user signed in (RFC 8176 amr, stored form); null or absent: a password. */
   amr?: string | null;
+  /** The sign-in session's sid (OpenID Back-Channel Logout 1.0 §2.4), or null when none is known. */
+  sid?: string | null;
+  /** True where the app first gets an ID token of the session (a code), so a back-channel logout reaches it. */
+  recordSession?: boolean;
   /** The access token issued beside it, for at_hash. */
   accessToken: string;
   /** The user's profile claims when the caller has read them already (else they are read here). */
@@ -38,7 +43,7 @@ export function atHash(accessToken: string, alg: SigningAlg): string {
 /** ID tokens (OIDC Core §2) signed with the database's keys (SPEC §7). */
 export class IdTokens {
   constructor(
-    private readonly deps: { keys: SigningKeys; users: UsersService; issuer: string; ttlSeconds: number; now: () => number },
+    private readonly deps: { keys: SigningKeys; users: UsersService; issuer: string; ttlSeconds: number; now: () => number; sessionClients?: SessionClients },
   ) {}
 
   /**
@@ -81,6 +86,10 @@ export class IdTokens {
     const claims: Record<string, unknown> = { iss: issuer, sub: request.userId, aud: request.clientId, exp: issuedAt + ttlSeconds, iat: issuedAt, at_hash: atHash(request.accessToken, alg) };
     if (request.authTime) claims.auth_time = Math.floor(request.authTime / 1000);
     if (request.nonce) claims.nonce = request.nonce;
+    if (request.sid) {
+      claims.sid = request.sid;
+      if (request.recordSession) await this.deps.sessionClients?.record(request.sid, request.clientId, request.userId);
+    }
     // SPEC §11 (RFC 8176, OIDC Core §2): how the user signed in, and the multi-factor policy when two factors were used.
     const amr = parseAmr(request.amr);
     claims.amr = amr;

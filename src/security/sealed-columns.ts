@@ -23,7 +23,10 @@ export const SERVER_SECRETS_COLUMN = { table: 'server_secrets', id: 'name', colu
 
 export const TOTP_SECRETS_COLUMN = { table: 'totp_factors', id: 'user_id', column: 'secret', holds: 'TOTP secrets', one: 'the TOTP secret of user' } as const satisfies SealedColumn;
 
-const SEALED_COLUMNS: readonly SealedColumn[] = [SIGNING_KEYS_COLUMN, SERVER_SECRETS_COLUMN, TOTP_SECRETS_COLUMN];
+/** Webhook signing secrets (SPEC §13): HMAC keys Serika must use, so sealed rather than hashed. */
+export const WEBHOOK_SECRETS_COLUMN = { table: 'oauth_clients', id: 'id', column: 'webhook_secret', holds: 'webhook signing secrets', one: 'the webhook secret of client' } as const satisfies SealedColumn;
+
+const SEALED_COLUMNS: readonly SealedColumn[] = [SIGNING_KEYS_COLUMN, SERVER_SECRETS_COLUMN, TOTP_SECRETS_COLUMN, WEBHOOK_SECRETS_COLUMN];
 
 /** The context a value is sealed for: its table, column and row (a value copied to another row does not open). */
 export function sealContext(column: SealedColumn, id: string): SealContext {
@@ -52,7 +55,7 @@ export interface ReencryptResult {
 export async function reencrypt(db: Kysely<Database>, encryption: KeyEncryption): Promise<ReencryptResult[]> {
   const results: ReencryptResult[] = [];
   for (const column of SEALED_COLUMNS) {
-    const rows = await sql<{ id: string; value: string }>`select ${sql.ref(column.id)} as id, ${sql.ref(column.column)} as value from ${sql.table(column.table)}`.execute(db);
+    const rows = await sql<{ id: string; value: string }>`select ${sql.ref(column.id)} as id, ${sql.ref(column.column)} as value from ${sql.table(column.table)} where ${sql.ref(column.column)} is not null`.execute(db);
     const result: ReencryptResult = { column, resealed: 0, sealed: 0, unchanged: 0, changedMeanwhile: 0 };
     const updates = rows.rows.flatMap(({ id, value }) => {
       if (encryption.isCurrent(value)) {
@@ -98,7 +101,7 @@ async function staleSealedValues(db: Kysely<Database>, encryption: KeyEncryption
 export async function keyEncryptionWarnings(publicUrl: string, db: Kysely<Database>, encryption: KeyEncryption): Promise<string[]> {
   if (!encryption.enabled) {
     return publicUrl.startsWith('https:')
-      ? ['KEY_ENCRYPTION_SECRETS is not set: private signing keys, the cookie and CSRF keys and TOTP secrets are stored in the database in the clear, so any copy of it (a backup) gives them away; set it (docs/deploying.md)']
+      ? ['KEY_ENCRYPTION_SECRETS is not set: private signing keys, the cookie and CSRF keys, TOTP secrets and webhook secrets are stored in the database in the clear, so any copy of it (a backup) gives them away; set it (docs/deploying.md)']
       : [];
   }
   return (await staleSealedValues(db, encryption)).map(

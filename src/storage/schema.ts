@@ -66,6 +66,14 @@ export interface OAuthClientsTable {
   last_granted_at: number | null;
   /** Space-separated grant types; null is authorization_code refresh_token (SPEC §9). */
   grant_types: string | null;
+  /** SPEC §13 (0024): where webhooks go, or null for none. */
+  webhook_url: string | null;
+  /** Space-separated event types the webhook receives; null: every type. */
+  webhook_events: string | null;
+  /** The webhook signing secret (whsec_…), sealed with KEY_ENCRYPTION_SECRETS when set. */
+  webhook_secret: string | null;
+  /** OpenID Back-Channel Logout 1.0: where logout tokens go, or null. */
+  backchannel_logout_uri: string | null;
   /** Branding (SPEC §12, RFC 7591 §2), null when not given (0025). */
   logo_uri: string | null;
   client_uri: string | null;
@@ -122,6 +130,8 @@ interface SessionsTable {
   last_seen_at: number | null;
   /** How the session was established: RFC 8176 amr values, space-separated; null = "pwd" (before 0018). */
   amr: string | null;
+  /** The session's id in ID tokens and logout tokens (SPEC §13, 0024): random, never the cookie's id; null before 0024. */
+  sid: string | null;
   /** When the session's user last re-authenticated for the admin pages (SPEC §12); null: never. */
   reauth_at: number | null;
 }
@@ -217,6 +227,8 @@ export interface OAuthPendingRequestsTable {
   resources: string | null;
   /** How the user signed in (RFC 8176 amr, space-separated); null = "pwd". */
   amr: string | null;
+  /** The sign-in session's sid (SPEC §13); null before 0024 or without a session. */
+  sid: string | null;
 }
 
 export interface OAuthCodesTable {
@@ -234,6 +246,8 @@ export interface OAuthCodesTable {
   resources: string | null;
   /** How the user signed in (RFC 8176 amr, space-separated); null = "pwd". */
   amr: string | null;
+  /** The sign-in session's sid (SPEC §13); null before 0024 or without a session. */
+  sid: string | null;
 }
 
 type TokenKind = 'access' | 'refresh';
@@ -254,6 +268,8 @@ export interface OAuthTokensTable {
   resources: string | null;
   /** How the user signed in (RFC 8176 amr, space-separated); null = "pwd". */
   amr: string | null;
+  /** The sign-in session's sid (SPEC §13); null before 0024 or without a session. */
+  sid: string | null;
 }
 
 type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';
@@ -468,6 +484,52 @@ export interface MailOutboxTable {
   sent_at: number | null;
 }
 
+/** Which app got an ID token in which session (SPEC §13): the back-channel logout's addressees. */
+interface SessionClientsTable {
+  sid: string;
+  client_id: string;
+  user_id: string;
+  created_at: number;
+}
+
+/** A webhook event or a back-channel logout (SPEC §13), written in the transaction of the change. */
+export interface EventOutboxTable {
+  id: string;
+  client_id: string;
+  user_id: string;
+  channel: 'webhook' | 'logout';
+  /** The webhook's type (grant.revoked, …), or "logout". */
+  type: string;
+  /** JSON: the webhook body, or the logout token's sub and sid. */
+  payload: string;
+  state: 'pending' | 'sending' | 'delivered' | 'failed';
+  attempts: number;
+  next_attempt_at: number;
+  claimed_until: number | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+/** One try at delivering an event: the answer's status or why there was none. */
+interface EventAttemptsTable {
+  event_id: string;
+  attempt: number;
+  at: number;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
+/** A budget threshold already announced in a period (SPEC §13: once per period). */
+interface BudgetNoticesTable {
+  user_id: string;
+  client_id: string;
+  period_start: number;
+  percent: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -499,6 +561,10 @@ export interface Database {
   migration_compatibility: MigrationCompatibilityTable;
   email_links: EmailLinksTable;
   mail_outbox: MailOutboxTable;
+  session_clients: SessionClientsTable;
+  event_outbox: EventOutboxTable;
+  event_attempts: EventAttemptsTable;
+  budget_notices: BudgetNoticesTable;
   oauth_agent_tokens: OAuthAgentTokensTable;
   agent_budgets: AgentBudgetsTable;
   agent_reservations: AgentReservationsTable;

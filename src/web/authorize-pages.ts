@@ -62,7 +62,7 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
 
   scope.get(PATHS.authorize, { schema: { hide: true } }, async (request, reply) => {
     const user = await pageSessions.user(request);
-    const session = user && { userId: user.userId, authTime: user.authTime, amr: user.amr };
+    const session = user && { userId: user.userId, authTime: user.authTime, amr: user.amr, sid: user.sid };
     return show(request, reply, user, await authorization.start(request.raw.url ?? '', session, { ip: request.ip, log: request.log }));
   });
 

@@ -160,7 +160,7 @@ describe('the serika CLI', () => {
   it('prunes on demand and prints what it deleted', async () => {
     const result = await runCli(['prune'], env);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^pendingRequests\s+\d+\ncodes\s+\d+\ntokens\s+\d+\ndeviceCodes\s+\d+\nsessions\s+\d+\nemailLinks\s+\d+\nmailSentOrGivenUp\s+\d+\nloginFailures\s+\d+\npendingSignIns\s+\d+\nunusedOwnerlessClients\s+\d+\nbudgetHoldsReleased\s+\d+\ncacheInvalidations\s+\d+\nresponseOwners\s+\d+\nauditEvents\s+\d+\n$/);
+    expect(result.stdout).toMatch(/^pendingRequests\s+\d+\ncodes\s+\d+\ntokens\s+\d+\ndeviceCodes\s+\d+\nsessions\s+\d+\nemailLinks\s+\d+\nmailSentOrGivenUp\s+\d+\neventsDeliveredOrFailed\s+\d+\nsessionClients\s+\d+\nloginFailures\s+\d+\npendingSignIns\s+\d+\nwebauthnChallenges\s+\d+\nunusedOwnerlessClients\s+\d+\nbudgetHoldsReleased\s+\d+\ncacheInvalidations\s+\d+\nresponseOwners\s+\d+\nauditEvents\s+\d+\n$/);
   });
 
   it('lists and rotates the OIDC signing keys', async () => {

@@ -48,6 +48,9 @@ describe.each(DIALECTS)('client-management API over HTTP (%s)', (dialect) => {
         idTokenSigningAlg: 'RS256',
         postLogoutRedirectUris: [],
         grantTypes: ['authorization_code', 'refresh_token'],
+        webhookUrl: null,
+        webhookEvents: ['grant.revoked', 'tokens.revoked', 'user.deleted', 'budget.threshold', 'budget.changed'],
+        backchannelLogoutUri: null,
         logoUri: null,
         clientUri: null,
         policyUri: null,
@@ -108,6 +111,7 @@ describe.each(DIALECTS)('client-management API over HTTP (%s)', (dialect) => {
       expect(list.json.object).toBe('list');
       expect(list.json.data.map((c: any) => c.clientId)).toEqual([mine.json.clientId]);
       expect(Object.keys(list.json.data[0]).sort()).toEqual([
+        'backchannelLogoutUri',
         'clientId',
         'clientUri',
         'contacts',
@@ -126,6 +130,8 @@ describe.each(DIALECTS)('client-management API over HTTP (%s)', (dialect) => {
         'suspended',
         'tosUri',
         'verified',
+        'webhookEvents',
+        'webhookUrl',
       ]);
       const aliceList = await call('GET', clients, { key: alice.key });
       expect(aliceList.json.data.map((c: any) => c.clientId)).not.toContain(mine.json.clientId);

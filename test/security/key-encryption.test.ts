@@ -87,9 +87,11 @@ describe.each(DIALECTS)('keys at rest under KEY_ENCRYPTION_SECRETS (%s)', (diale
           ['signing_keys', 3, 0, 0, 0],
           ['server_secrets', 2, 0, 0, 0],
           ['totp_factors', 0, 0, 0, 0],
+          // Webhook secrets (SPEC §13): none here; clients without one hold null, which is not a sealed value.
+          ['oauth_clients', 0, 0, 0, 0],
         ]);
         const again = await reencrypt(storage.db, new KeyEncryption([B, A]));
-        expect(again.map((r) => r.unchanged)).toEqual([3, 2, 0]);
+        expect(again.map((r) => r.unchanged)).toEqual([3, 2, 0, 0]);
       } finally {
         await storage.close();
       }
@@ -149,6 +151,7 @@ describe.each(DIALECTS)('keys at rest under KEY_ENCRYPTION_SECRETS (%s)', (diale
         expect(results.map((r) => [r.sealed, r.resealed])).toEqual([
           [3, 0],
           [2, 0],
+          [0, 0],
           [0, 0],
         ]);
       } finally {

@@ -48,6 +48,8 @@ export interface AuthorizeSession {
   userId: string;
   authTime: number;
   amr: readonly AuthMethod[];
+  /** The session's sid for ID tokens (SPEC §13); null for a session from before sids. */
+  sid: string | null;
 }
 
 /** Added to the authorize URL a fresh sign-in returns to: the time (ms) the sign-in was asked for. */
@@ -141,7 +143,7 @@ export class AuthorizationService {
     }
     const amr = formatAmr(session.amr);
     const audience = ctx.audience ?? EVERY_RESOURCE;
-    const codeFields = { clientId: client.clientId, userId, scopes, redirectUri, codeChallenge: ctx.codeChallenge!, nonce: ctx.nonce ?? null, authTime: session.authTime, amr, audience };
+    const codeFields = { clientId: client.clientId, userId, scopes, redirectUri, codeChallenge: ctx.codeChallenge!, nonce: ctx.nonce ?? null, authTime: session.authTime, amr, sid: session.sid, audience };
 
     // RFC 8252 §8.6: public clients are always asked; so are ownerless ones (SPEC §8); prompt=consent always asks.
     // SPEC §10: an app asking for a spending limit always shows the page, where the user sets it.
@@ -162,6 +164,7 @@ export class AuthorizationService {
       nonce: ctx.nonce ?? null,
       auth_time: session.authTime,
       amr,
+      sid: session.sid,
       resources: formatAudience(audience),
     });
     const owner = client.ownerId === null ? undefined : await users.findById(client.ownerId);
@@ -216,7 +219,7 @@ export class AuthorizationService {
     // The consent and the code it issues are stored together or not at all.
     const code = await this.deps.transact(async (trx) => {
       await this.deps.consents.record(trx, { userId, clientId: client.clientId, scopes, audience, budget }, origin);
-      const subject = { audience, clientId: client.clientId, userId, scopes, redirectUri: pending.redirect_uri, codeChallenge: pending.code_challenge, nonce: pending.nonce, authTime: pending.auth_time, amr: pending.amr };
+      const subject = { audience, clientId: client.clientId, userId, scopes, redirectUri: pending.redirect_uri, codeChallenge: pending.code_challenge, nonce: pending.nonce, authTime: pending.auth_time, amr: pending.amr, sid: pending.sid };
       return store.codes.create(subject, trx);
     });
     return this.redirect(pending.redirect_uri, { code, state });

@@ -55,6 +55,7 @@ export class AuthorizationCodes {
         nonce: subject.nonce ?? null,
         auth_time: subject.authTime ?? null,
         amr: subject.amr ?? null,
+        sid: subject.sid ?? null,
         resources: formatAudience(subject.audience ?? EVERY_RESOURCE),
       })
       .execute();

@@ -7,8 +7,8 @@ export type PendingRequest = OAuthPendingRequestsTable;
 /** Pending consent requests live ten minutes: long enough to read the page, short enough to go stale safely. */
 const PENDING_TTL_MS = 10 * 60 * 1000;
 
-type NewPendingRequest = Omit<PendingRequest, 'id' | 'created_at' | 'expires_at' | 'nonce' | 'auth_time' | 'resources' | 'amr'> &
-  Partial<Pick<PendingRequest, 'nonce' | 'auth_time' | 'resources' | 'amr'>>;
+type NewPendingRequest = Omit<PendingRequest, 'id' | 'created_at' | 'expires_at' | 'nonce' | 'auth_time' | 'resources' | 'amr' | 'sid'> &
+  Partial<Pick<PendingRequest, 'nonce' | 'auth_time' | 'resources' | 'amr' | 'sid'>>;
 
 /** An authorization request waiting for the user's decision on the consent page. */
 export class PendingRequests {
@@ -22,7 +22,7 @@ export class PendingRequests {
     const id = randomId('req_');
     await this.db
       .insertInto('oauth_pending_requests')
-      .values({ nonce: null, auth_time: null, resources: null, amr: null, ...request, id, created_at: now, expires_at: now + PENDING_TTL_MS })
+      .values({ nonce: null, auth_time: null, resources: null, amr: null, sid: null, ...request, id, created_at: now, expires_at: now + PENDING_TTL_MS })
       .execute();
     return id;
   }

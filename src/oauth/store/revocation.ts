@@ -28,9 +28,13 @@ export class Revocation {
     return this.where('family_id', family, { kind: 'family', key: family }, 'code_replay');
   }
 
-  /** Revokes every token of a family: the refresh chain and all its access tokens. */
-  async family(familyId: string, reason: 'revocation' | 'refresh_replay'): Promise<number> {
-    return this.where('family_id', familyId, { kind: 'family', key: familyId }, reason);
+  /**
+   * Revokes every token of a family: the refresh chain and all its access
+   * tokens. `alongside` runs in the same transaction when tokens were revoked
+   * (SPEC §13: the tokens.revoked event of a refresh replay).
+   */
+  async family(familyId: string, reason: 'revocation' | 'refresh_replay', alongside?: (trx: Kysely<Database>) => Promise<void>): Promise<number> {
+    return this.where('family_id', familyId, { kind: 'family', key: familyId }, reason, alongside);
   }
 
   /**
@@ -114,10 +118,12 @@ export class Revocation {
   }
 
   /** Revokes the live tokens whose column holds the value, and announces what it ended, in one transaction. */
-  private async where(column: 'family_id', value: string, event: Invalidation, reason: RevokeReason): Promise<number> {
+  private async where(column: 'family_id', value: string, event: Invalidation, reason: RevokeReason, alongside?: (trx: Kysely<Database>) => Promise<void>): Promise<number> {
     const count = await this.db.transaction().execute(async (trx) => {
       const result = await trx.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where(column, '=', value).where('revoked_at', 'is', null).executeTakeFirst();
-      return this.ended(trx, Number(result.numUpdatedRows), event);
+      const ended = await this.ended(trx, Number(result.numUpdatedRows), event);
+      if (ended > 0) await alongside?.(trx);
+      return ended;
     });
     return this.counted(reason, count);
   }

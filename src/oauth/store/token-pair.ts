@@ -36,6 +36,8 @@ export interface TokenSubject {
   authTime?: number | null;
   /** How the user signed in (RFC 8176 amr, stored form), kept beside authTime. */
   amr?: string | null;
+  /** The sign-in session's sid (SPEC §13), kept for the ID tokens of refreshes. */
+  sid?: string | null;
   /** RFC 8707: the resources the refresh token (and the access token unless accessAudience narrows it) reach; the origin by default. */
   audience?: Audience;
   accessAudience?: Audience;
@@ -57,7 +59,7 @@ export function tokenPair(subject: TokenSubject, familyId: string, codeHash: str
   const scopes = formatScopes(subject.scopes);
   const accessScopes = formatScopes(subject.accessScopes ?? subject.scopes);
   const audience = subject.audience ?? EVERY_RESOURCE;
-  const common: SharedColumns = { client_id: subject.clientId, user_id: subject.userId, family_id: familyId, code_hash: codeHash, created_at: now, auth_time: subject.authTime ?? null, amr: subject.amr ?? null };
+  const common: SharedColumns = { client_id: subject.clientId, user_id: subject.userId, family_id: familyId, code_hash: codeHash, created_at: now, auth_time: subject.authTime ?? null, amr: subject.amr ?? null, sid: subject.sid ?? null };
   const accessRow = tokenRow(common, access.hash, 'access', accessScopes, now + lifetimes.accessToken * 1000, formatAudience(subject.accessAudience ?? audience));
   const issued: IssuedTokens = { access_token: access.value, token_type: 'Bearer', expires_in: lifetimes.accessToken, scope: accessScopes };
   if (subject.refresh === false) return { rows: [accessRow], issued };

@@ -3,7 +3,7 @@ import { preparedIn } from '../../storage/prepared.js';
 import type { Database, OAuthTokensTable } from '../../storage/schema.js';
 
 /** Every column of a token row, in the order the prepared insert takes them. */
-const COLUMNS = ['token_hash', 'kind', 'client_id', 'user_id', 'scopes', 'family_id', 'code_hash', 'created_at', 'expires_at', 'revoked_at', 'consumed_at', 'auth_time', 'resources', 'amr'] as const satisfies ReadonlyArray<keyof OAuthTokensTable>;
+const COLUMNS = ['token_hash', 'kind', 'client_id', 'user_id', 'scopes', 'family_id', 'code_hash', 'created_at', 'expires_at', 'revoked_at', 'consumed_at', 'auth_time', 'resources', 'amr', 'sid'] as const satisfies ReadonlyArray<keyof OAuthTokensTable>;
 const placeholder = Object.fromEntries(COLUMNS.map((c) => [c, null])) as unknown as OAuthTokensTable;
 /** Each column's PostgreSQL type: a VALUES list takes no types from the table it feeds, so its parameters are cast. */
 const PG_TYPES: Record<(typeof COLUMNS)[number], 'text' | 'bigint'> = {
@@ -21,17 +21,18 @@ const PG_TYPES: Record<(typeof COLUMNS)[number], 'text' | 'bigint'> = {
   auth_time: 'bigint',
   resources: 'text',
   amr: 'text',
+  sid: 'text',
 };
 /** A row's values in the prepared inserts' order. */
 const valuesOf = (row: OAuthTokensTable) => COLUMNS.map((c) => row[c]);
 
 /** The columns the two tokens of one issue share. */
-export type SharedColumns = Pick<OAuthTokensTable, 'client_id' | 'user_id' | 'family_id' | 'code_hash' | 'created_at' | 'auth_time' | 'amr'>;
+export type SharedColumns = Pick<OAuthTokensTable, 'client_id' | 'user_id' | 'family_id' | 'code_hash' | 'created_at' | 'auth_time' | 'amr' | 'sid'>;
 
 /** A token row written out as one literal, not spread and extended, so every row has one hidden class (bench/NOTES.md). */
 export function tokenRow(shared: SharedColumns, token_hash: string, kind: 'access' | 'refresh', scopes: string, expires_at: number, resources: string | null): OAuthTokensTable {
-  const { client_id, user_id, family_id, code_hash, created_at, auth_time, amr } = shared;
-  return { token_hash, kind, client_id, user_id, scopes, family_id, code_hash, created_at, expires_at, revoked_at: null, consumed_at: null, auth_time, resources, amr };
+  const { client_id, user_id, family_id, code_hash, created_at, auth_time, amr, sid } = shared;
+  return { token_hash, kind, client_id, user_id, scopes, family_id, code_hash, created_at, expires_at, revoked_at: null, consumed_at: null, auth_time, resources, amr, sid };
 }
 
 /** What a new pair of tokens takes the place of: the code it redeems or the refresh token it rotates, by hash. */

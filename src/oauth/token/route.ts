@@ -22,7 +22,7 @@ export type TokenDeps = Omit<GrantContext, 'params' | 'client' | 'origin'> & { a
 
 /** POST /oauth/token (RFC 6749 §3.2): form or JSON body, one grant handler per grant type. */
 export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promise<void> {
-  const { authenticate, store, now, audit, idTokens, issuer, devices, budgets } = deps;
+  const { authenticate, store, now, audit, idTokens, issuer, devices, budgets, events } = deps;
   scope.post(
     API.token,
     {
@@ -45,7 +45,7 @@ export async function tokenRoute(scope: FastifyInstance, deps: TokenDeps): Promi
       // The one rule for every grant, refresh_token included (RFC 6749 §5.2 unauthorized_client; SPEC §9 grantTypes).
       if (!mayUseGrant(client, grantType)) throw new OAuthError('unauthorized_client', grantRefusal(grantType));
       // One literal, no rest pattern or spread: one hidden class for every request (bench/NOTES.md).
-      const issued = await grant({ params, client, origin: request, store, now, audit, idTokens, issuer, devices, budgets });
+      const issued = await grant({ params, client, origin: request, store, now, audit, idTokens, issuer, devices, budgets, events });
       return reply.code(200).send(issued);
     },
   );

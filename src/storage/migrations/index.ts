@@ -20,6 +20,7 @@ import * as m0020 from './0020_session_devices.js';
 import * as m0021 from './0021_pending_sign_in_failures.js';
 import * as m0022 from './0022_passkeys.js';
 import * as m0023 from './0023_response_owners.js';
+import * as m0024 from './0024_events.js';
 import * as m0025 from './0025_trusted_apps.js';
 import * as m0026 from './0026_roles_and_suspension.js';
 import * as m0027 from './0027_agent_tokens.js';
@@ -55,6 +56,7 @@ export const migrations: Record<string, SerikaMigration> = {
   '0021_pending_sign_in_failures': m0021,
   '0022_passkeys': m0022,
   '0023_response_owners': m0023,
+  '0024_events': m0024,
   '0025_trusted_apps': m0025,
   '0026_roles_and_suspension': m0026,
   '0027_agent_tokens': m0027,

@@ -12,6 +12,8 @@ import { DEFAULT_ALG } from '../../oidc/signing-algs.js';
 import { LOOPBACK_HOSTS_IN_WORDS } from '../../clients/loopback-uris.js';
 import { formatScopes, SCOPES, SCOPE_NAMES } from '../../scopes.js';
 import { html, type Html } from '../html.js';
+import type { EventOutbox } from '../../events/outbox.js';
+import { eventsCard } from './client-events.js';
 import type { ClientErrorLog } from '../../clients/recent-errors.js';
 import { BRANDING_FIELD_OF, brandingApiFields, brandingFieldset, brandingFormOf, readBrandingForm, recentErrorsCard, type BrandingForm } from './client-extras.js';
 import { confirmPage, csrfField, dashboardPage, describedBy, fieldError, secretOnce, userOf, when } from './common.js';
@@ -153,8 +155,8 @@ function authorizeUrl(config: Config, client: Client): string {
   return `${config.publicUrl}${PATHS.authorize}?${query.toString().replace(/\+/g, '%20')}`;
 }
 
-export async function clientsPages(scope: FastifyInstance, deps: { clients: ClientsService; grants: GrantsService; config: Config; clientErrors: ClientErrorLog }): Promise<void> {
-  const { clients, grants, config, clientErrors } = deps;
+export async function clientsPages(scope: FastifyInstance, deps: { clients: ClientsService; grants: GrantsService; config: Config; events: EventOutbox; clientErrors: ClientErrorLog }): Promise<void> {
+  const { clients, grants, config, events, clientErrors } = deps;
   const fail = (error: unknown): Record<string, string> => {
     if (error instanceof AppError && error.status < 500) return { [FIELD_OF[error.param ?? ''] ?? 'name']: error.message };
     throw error;
@@ -212,6 +214,7 @@ ${extra.notice ?? ''}
   <p class="hint">Replace STATE with a random value and CODE_CHALLENGE with your PKCE S256 challenge.</p>
   <div class="copy-row"><code id="authorize-url" class="mono">${url}</code> <button type="button" class="secondary" data-copy="authorize-url">Copy</button></div>
 </div>
+${await eventsCard(reply, client, events)}
 ${recentErrorsCard(recent)}
 <div class="card"><h2>Edit</h2>${clientForm(reply, form, extra.errors ?? {}, `${DASHBOARD.clients}/${client.clientId}`, 'Save changes', client)}</div>
 <div class="card danger-zone"><h2>Danger zone</h2><div class="actions">

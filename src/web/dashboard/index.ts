@@ -6,6 +6,7 @@ import { activityPages } from './activity.js';
 import { appsPages } from './apps.js';
 import { charactersPages } from './characters.js';
 import { clientsPages } from './clients.js';
+import { clientEventsPages } from './client-events.js';
 import { dashboardPage, guardDashboard, userOf } from './common.js';
 import { devicesPages } from './devices.js';
 import { keysPages } from './keys.js';
@@ -39,7 +40,8 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
   });
 
   await keysPages(scope, s.apiKeys);
-  await clientsPages(scope, { clients: s.clients, grants: s.grants, config: s.config, clientErrors: s.clientErrors });
+  await clientsPages(scope, { clients: s.clients, grants: s.grants, config: s.config, events: s.events, clientErrors: s.clientErrors });
+  await clientEventsPages(scope, { clients: s.clients, events: s.events });
   await appsPages(scope, { grants: s.grants, usage: s.usage, oauth: s.oauth, budgets: s.budgets, audit: s.audit });
   await charactersPages(scope, s.characters);
   await usagePages(scope, { usage: s.usage, now: s.now });

@@ -40,8 +40,8 @@ export const authorizationCodeGrant: GrantHandler = async ({ params, client, bud
   // RFC 8707 §2.2: the refresh token keeps the audience granted; the access token may be for less.
   const audience = parseAudience(row.resources);
   const accessAudience = narrowedAudience(params, issuer, audience);
-  const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id, scopes, alg: client.idTokenSigningAlg, nonce: row.nonce, authTime: row.auth_time, amr: row.amr, profile: row });
-  const issued = await store.issuance.redeemCode(row.code_hash, { clientId: client.clientId, userId: row.user_id, scopes, authTime: row.auth_time, amr: row.amr, audience, accessAudience, access, refresh: mayUseGrant(client, 'refresh_token') });
+  const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id, scopes, alg: client.idTokenSigningAlg, nonce: row.nonce, authTime: row.auth_time, amr: row.amr, sid: row.sid, recordSession: true, profile: row });
+  const issued = await store.issuance.redeemCode(row.code_hash, { clientId: client.clientId, userId: row.user_id, scopes, authTime: row.auth_time, amr: row.amr, sid: row.sid, audience, accessAudience, access, refresh: mayUseGrant(client, 'refresh_token') });
   if (!issued) {
     // Lost a race with a concurrent redemption: that one's tokens die too.
     return replayed(row.code_hash, row.user_id);

@@ -13,9 +13,10 @@ import { joinedBudget } from '../../../consent/joined-budget.js';
  * RFC 6749 §6 with RFC 9700 §4.14.2: every use rotates the refresh token;
  * a used one presented again revokes its whole family (RT-01…RT-04).
  */
-export const refreshTokenGrant: GrantHandler = async ({ params, client, budgets, store, now, audit, idTokens, issuer, origin }): Promise<IssuedTokens> => {
+export const refreshTokenGrant: GrantHandler = async ({ params, client, budgets, store, now, audit, idTokens, issuer, origin, events }): Promise<IssuedTokens> => {
   const replayed = async (familyId: string, userId: string) => {
-    const revoked = await store.revocation.family(familyId, 'refresh_replay');
+    // SPEC §13: the app hears of it (tokens.revoked) from the transaction that revoked them.
+    const revoked = await store.revocation.family(familyId, 'refresh_replay', (trx) => events.webhook(trx, 'tokens.revoked', userId, client.clientId, { reason: 'refresh_replay' }).then(() => undefined));
     await audit.record({ type: 'refresh_token.replayed', userId, clientId: client.clientId, detail: { familyId, tokensRevoked: revoked } }, origin);
     throw invalidGrant('The refresh token was already used; its family is revoked.');
   };
@@ -45,8 +46,8 @@ export const refreshTokenGrant: GrantHandler = async ({ params, client, budgets,
   const audience = parseAudience(row.resources);
   const accessAudience = narrowedAudience(params, issuer, audience);
   // OIDC Core §12.2: a refreshed ID token keeps the original auth_time; no nonce.
-  const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id, scopes: accessScopes, alg: client.idTokenSigningAlg, authTime: row.auth_time, amr: row.amr });
-  const issued = await store.issuance.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes, authTime: row.auth_time, amr: row.amr, audience, accessAudience, access });
+  const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id, scopes: accessScopes, alg: client.idTokenSigningAlg, authTime: row.auth_time, amr: row.amr, sid: row.sid });
+  const issued = await store.issuance.rotateRefresh(row, { clientId: client.clientId, userId: row.user_id, scopes: familyScopes, accessScopes, authTime: row.auth_time, amr: row.amr, sid: row.sid, audience, accessAudience, access });
   if (!issued) {
     // Lost a race with a concurrent use of the same token: a replay all the same.
     return replayed(row.family_id, row.user_id);

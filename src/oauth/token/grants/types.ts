@@ -7,6 +7,7 @@ import type { RequestOrigin } from '../../../http/request-context.js';
 import type { IdTokens } from '../../../oidc/id-token.js';
 import type { DeviceCodes } from '../../device/store.js';
 import type { BudgetsService } from '../../../consent/budgets.js';
+import type { EventOutbox } from '../../../events/outbox.js';
 
 export interface GrantContext {
   params: OAuthParams;
@@ -19,6 +20,8 @@ export interface GrantContext {
   issuer: string;
   devices: DeviceCodes;
   budgets: BudgetsService;
+  /** SPEC §13: events to apps (tokens.revoked on a refresh replay). */
+  events: EventOutbox;
   /** The token request, for the audit records of replays. */
   origin: RequestOrigin;
 }
