@@ -3,23 +3,10 @@ import type { Dialect } from '../storage/database.js';
 import type { PageRequest } from '../storage/paging.js';
 import { inByteOrder, upperBound } from '../storage/prefix-search.js';
 import type { Database } from '../storage/schema.js';
-import type { ClientRow } from './repo.js';
-import { toRegisteredClient, type Client } from './service.js';
+import { toClient, type Client } from './service.js';
 
-/** What an operator decided of an app (SPEC §12). */
-interface ClientTrust {
-  verified: boolean;
-  suspended: boolean;
-}
-
-/** An app's verified and suspended states (SPEC §12), as ClientTrust (client-trust.ts) stores them. */
-function clientTrust(row: ClientRow): ClientTrust {
-  return { verified: row.verified_at !== null, suspended: row.suspended_at !== null };
-}
-
-/** A client as the admin console and API list it: SPEC §3's object with its owner, users and trust. */
-export type AdminClient = Client &
-  ClientTrust & {
+/** A client as the admin console and API list it: SPEC §3's object (with its verified and suspended states) and its owner and users. */
+export type AdminClient = Client & {
     ownerId: string | null;
     /** The owner's username, for the console. */
     ownerUsername: string | null;
@@ -33,7 +20,8 @@ const MAX_QUERY = 2048;
  * The admin console's app list (SPEC §12), a page at a time: by name (lower-cased, then id), or with `q` the apps
  * whose name starts with it case-insensitively, or the one app whose client_id `q` is. A range scan of the
  * (lower(name), id) index; `after` (a client_id) continues behind that app (keyset paging). Null when `after` is no
- * client.
+ * client. The owner and the users count are looked up only for the page's rows (the LIMIT sits above the index scan
+ * in both dialects' plans; the count reads the oauth_grants_client_id index for each of those clients).
  */
 export async function searchClients(db: Kysely<Database>, dialect: Dialect, q: string | undefined, page: PageRequest): Promise<{ rows: AdminClient[]; hasMore: boolean } | null> {
   const raw = (q ?? '').trim().slice(0, MAX_QUERY);
@@ -59,8 +47,8 @@ export async function searchClients(db: Kysely<Database>, dialect: Dialect, q: s
   const rows = await select.orderBy(key).orderBy('oauth_clients.id').limit(page.limit + 1).execute();
   return {
     rows: rows.slice(0, page.limit).map((row) => {
-      const { kind: _kind, secretHash: _secret, ownerId, ...client } = toRegisteredClient(row);
-      return { ...client, ...clientTrust(row), ownerId, ownerUsername: row.owner_username, users: Number(row.users ?? 0) };
+      // One object per row: a page is 100 rows, and copying each client object again showed in the bench's times.
+      return { ...toClient(row), ownerId: row.user_id, ownerUsername: row.owner_username, users: Number(row.users ?? 0) };
     }),
     hasMore: rows.length > page.limit,
   };
