@@ -41,7 +41,7 @@ describe.skipIf(!HAVE_CHROMIUM)('apps people can trust, in Chromium', () => {
     await page.goto(consent);
     await page.getByLabel('Username').fill(user.username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByText('Serika has not verified this app.').waitFor();
     expect(await page.getByText(`Registered by ${owner.username}`).count()).toBe(1);
     expect(await page.getByText('pixel.example.com').count()).toBe(1);
