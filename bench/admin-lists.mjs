@@ -1,7 +1,8 @@
 // The admin console's lists at scale (SPEC §12): seeds 1,000,000 users and 100,000 clients with one bulk
 // INSERT … SELECT each (a recursive CTE on SQLite, generate_series on PostgreSQL), then measures the lists and
 // searches the console and /admin/api run, p50 and p99 over --runs calls each. Target: p99 < 50 ms.
-//   npm run build && node bench/admin-lists.mjs [--pg] [--users 1000000] [--clients 100000] [--runs 200]
+// --grants N: the first page's ten apps are each allowed by N users (the apps list counts every app's grants).
+//   npm run build && node bench/admin-lists.mjs [--pg] [--users 1000000] [--clients 100000] [--grants 0] [--runs 200]
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
@@ -11,10 +12,11 @@ import { openStorage } from '../dist/storage/database.js';
 import { migrateToLatest } from '../dist/storage/migrate.js';
 import { freshDatabase } from './serika.mjs';
 
-const { values } = parseArgs({ options: { pg: { type: 'boolean' }, users: { type: 'string', default: '1000000' }, clients: { type: 'string', default: '100000' }, runs: { type: 'string', default: '200' } } });
+const { values } = parseArgs({ options: { pg: { type: 'boolean' }, users: { type: 'string', default: '1000000' }, clients: { type: 'string', default: '100000' }, runs: { type: 'string', default: '200' }, grants: { type: 'string', default: '0' } } });
 const USERS = Number(values.users);
 const CLIENTS = Number(values.clients);
 const RUNS = Number(values.runs);
+const GRANTS = Math.min(Number(values.grants), USERS);
 const dialect = values.pg ? 'postgres' : 'sqlite';
 const db0 = await freshDatabase(dialect, process.env.TEST_DATABASE_URL_PG ?? 'postgres://postgres@127.0.0.1:5432/test');
 const storage = openStorage(db0.url);
@@ -30,15 +32,24 @@ if (dialect === 'sqlite') {
   await sql`with recursive n(i) as (select 1 union all select i + 1 from n where i < ${CLIENTS})
     insert into oauth_clients (id, user_id, name, redirect_uris, scopes, is_public, secret_hash, created_at, updated_at, kind)
     select 'client_' || printf('%032d', i), 'user_' || printf('%032d', (i * 7) % ${USERS} + 1), 'App ' || i, '["https://app.example/cb"]', 'profile', 0, null, i, i, 'owned' from n`.execute(db);
+  if (GRANTS > 0) {
+    await sql`with recursive n(i) as (select 1 union all select i + 1 from n where i < ${GRANTS})
+      insert into oauth_grants (user_id, client_id, scopes, created_at, updated_at)
+      select 'user_' || printf('%032d', n.i), c.id, 'profile', 1, 1 from n, (select id from oauth_clients order by lower(name), id limit 10) c`.execute(db);
+  }
   await sql`analyze`.execute(db);
 } else {
   await sql`insert into users (id, username, username_lower, email, password_hash, created_at, updated_at, role)
     select 'user_' || lpad(i::text, 32, '0'), 'User' || i, 'user' || i, 'User' || i || '@example' || (i % 100) || '.com', 'x', i, i, 'user' from generate_series(1, ${USERS}) i`.execute(db);
   await sql`insert into oauth_clients (id, user_id, name, redirect_uris, scopes, is_public, secret_hash, created_at, updated_at, kind)
     select 'client_' || lpad(i::text, 32, '0'), 'user_' || lpad(((i * 7) % ${USERS} + 1)::text, 32, '0'), 'App ' || i, '["https://app.example/cb"]', 'profile', 0, null, i, i, 'owned' from generate_series(1, ${CLIENTS}) i`.execute(db);
+  if (GRANTS > 0) {
+    await sql`insert into oauth_grants (user_id, client_id, scopes, created_at, updated_at)
+      select 'user_' || lpad(i::text, 32, '0'), c.id, 'profile', 1, 1 from generate_series(1, ${GRANTS}) i, (select id from oauth_clients order by lower(name) collate "C", id limit 10) c`.execute(db);
+  }
   await sql`analyze`.execute(db);
 }
-console.log(`${dialect}: seeded ${USERS} users and ${CLIENTS} clients in ${((performance.now() - seeding) / 1000).toFixed(1)} s`);
+console.log(`${dialect}: seeded ${USERS} users, ${CLIENTS} clients and ${GRANTS * 10} grants in ${((performance.now() - seeding) / 1000).toFixed(1)} s`);
 
 const middleUser = dialect === 'sqlite' ? `user_${String(Math.floor(USERS / 2)).padStart(32, '0')}` : `user_${String(Math.floor(USERS / 2)).padStart(32, '0')}`;
 const middleClient = `client_${String(Math.floor(CLIENTS / 2)).padStart(32, '0')}`;

@@ -220,7 +220,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
   // SPEC §12: the admin API, at the origin root, with an admin's API key (OpenAI-style errors, by its path).
   await app.register(async (admin) => {
     requireApiKey(admin, services.apiKeys, config.publicUrl);
-    await adminApiRoutes(admin, { userAdmin: services.userAdmin, storage: services.storage });
+    await adminApiRoutes(admin, { userAdmin: services.userAdmin, clientTrust: services.clientTrust, storage: services.storage });
   });
 
   await app.register(async (mcp) =>

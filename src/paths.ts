@@ -112,4 +112,8 @@ export const ADMIN_API = {
   userSuspend: '/admin/api/users/:id/suspend',
   userUnsuspend: '/admin/api/users/:id/unsuspend',
   clients: '/admin/api/clients',
+  clientVerify: '/admin/api/clients/:clientId/verify',
+  clientUnverify: '/admin/api/clients/:clientId/unverify',
+  clientSuspend: '/admin/api/clients/:clientId/suspend',
+  clientUnsuspend: '/admin/api/clients/:clientId/unsuspend',
 } as const;

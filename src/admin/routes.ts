@@ -3,8 +3,9 @@ import { apiKeyOf } from '../accounts/api-keys/guard.js';
 import type { UserAdmin } from '../accounts/user-admin.js';
 import type { UserListItem } from '../accounts/user-search.js';
 import { searchClients } from '../clients/admin-list.js';
+import type { ClientTrust } from '../clients/client-trust.js';
 import { clientObject } from '../clients/schemas.js';
-import { AppError } from '../errors.js';
+import { AppError, notFound } from '../errors.js';
 import { openAIErrorSchema } from '../http/openai-errors.js';
 import { ADMIN_API } from '../paths.js';
 import type { Storage } from '../storage/database.js';
@@ -49,6 +50,7 @@ const searchQuery = (description: string) => ({
 });
 
 const userParams = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
+const clientParams = { type: 'object', required: ['clientId'], properties: { clientId: { type: 'string', maxLength: 2048 } } } as const;
 
 const toJson = (u: UserListItem) => ({ id: u.id, username: u.username, email: u.email, role: u.role, suspended: u.suspended, createdAt: new Date(u.createdAt).toISOString() });
 
@@ -56,8 +58,8 @@ const toJson = (u: UserListItem) => ({ id: u.id, username: u.username, email: u.
  * The admin API (SPEC §12), for automation with an admin's API key: registered in a scope whose API-key guard runs
  * first (a suspended admin's key is no key: 401), then this role check (another user's key: 403 permission_denied).
  */
-export async function adminApiRoutes(scope: FastifyInstance, deps: { userAdmin: UserAdmin; storage: Storage }): Promise<void> {
-  const { userAdmin, storage } = deps;
+export async function adminApiRoutes(scope: FastifyInstance, deps: { userAdmin: UserAdmin; clientTrust: ClientTrust; storage: Storage }): Promise<void> {
+  const { userAdmin, clientTrust, storage } = deps;
   scope.addHook('onRequest', async (request) => {
     if (apiKeyOf(request).role !== 'admin') throw new AppError('permission_denied', 'This API key is not an admin\'s: the admin API needs one.');
   });
@@ -117,4 +119,33 @@ export async function adminApiRoutes(scope: FastifyInstance, deps: { userAdmin: 
       );
     },
   );
+
+  /** The client as the list shows it (its owner, users and trust), or 404. */
+  const adminClient = async (clientId: string) => {
+    const found = (await searchClients(storage.db, storage.dialect, clientId, { limit: 1 }))?.rows[0];
+    if (!found || found.clientId !== clientId) throw notFound('client');
+    const { ownerUsername: _name, ...client } = found;
+    return client;
+  };
+
+  const clientAction = (path: string, decision: 'verify' | 'unverify' | 'suspend' | 'unsuspend', summary: string, description: string) =>
+    scope.post<{ Params: { clientId: string } }>(
+      path,
+      { schema: { ...common, summary, description, params: clientParams, response: { 200: adminClientObject, ...errors, 404: openAIErrorSchema } } },
+      async (request) => {
+        const { clientId } = request.params;
+        // The admin is the audit event's actor; an unknown client is ClientTrust's 404.
+        await clientTrust[decision](clientId, apiKeyOf(request).userId, request);
+        return adminClient(clientId);
+      },
+    );
+  clientAction(ADMIN_API.clientVerify, 'verify', 'Verify a client', 'Its consent and device pages then say "Verified by" the operator. Returns the client.');
+  clientAction(ADMIN_API.clientUnverify, 'unverify', 'Unverify a client', 'Its consent and device pages say again that the operator has not verified it. Returns the client.');
+  clientAction(
+    ADMIN_API.clientSuspend,
+    'suspend',
+    'Suspend a client',
+    'Every token and code it holds ends at once on every instance; authorization and the token endpoint refuse it. Returns the client.',
+  );
+  clientAction(ADMIN_API.clientUnsuspend, 'unsuspend', 'Unsuspend a client', 'It may ask for new authorizations; tokens ended by the suspension stay ended. Returns the client.');
 }

@@ -3,23 +3,10 @@ import type { Dialect } from '../storage/database.js';
 import type { PageRequest } from '../storage/paging.js';
 import { inByteOrder, upperBound } from '../storage/prefix-search.js';
 import type { Database } from '../storage/schema.js';
-import type { ClientRow } from './repo.js';
-import { toRegisteredClient, type Client } from './service.js';
+import { toClient, type Client } from './service.js';
 
-/** What an operator decided of an app (SPEC §12). */
-interface ClientTrust {
-  verified: boolean;
-  suspended: boolean;
-}
-
-/** An app's verified and suspended states (SPEC §12), as ClientTrust (client-trust.ts) stores them. */
-function clientTrust(row: ClientRow): ClientTrust {
-  return { verified: row.verified_at !== null, suspended: row.suspended_at !== null };
-}
-
-/** A client as the admin console and API list it: SPEC §3's object with its owner, users and trust. */
-export type AdminClient = Client &
-  ClientTrust & {
+/** A client as the admin console and API list it: SPEC §3's object (with its verified and suspended states) and its owner and users. */
+export type AdminClient = Client & {
     ownerId: string | null;
     /** The owner's username, for the console. */
     ownerUsername: string | null;
@@ -33,20 +20,15 @@ const MAX_QUERY = 2048;
  * The admin console's app list (SPEC §12), a page at a time: by name (lower-cased, then id), or with `q` the apps
  * whose name starts with it case-insensitively, or the one app whose client_id `q` is. A range scan of the
  * (lower(name), id) index; `after` (a client_id) continues behind that app (keyset paging). Null when `after` is no
- * client.
+ * client. The owner comes with the page's rows; the users count is a second query over the oauth_grants_client_id
+ * index for those rows only: in the page's query, PostgreSQL evaluated a per-row count below its Sort, for every
+ * matching app, and an app's count reads each of its grants.
  */
 export async function searchClients(db: Kysely<Database>, dialect: Dialect, q: string | undefined, page: PageRequest): Promise<{ rows: AdminClient[]; hasMore: boolean } | null> {
   const raw = (q ?? '').trim().slice(0, MAX_QUERY);
   const query = raw.toLowerCase();
   const key = inByteOrder(dialect, sql<string>`lower(oauth_clients.name)`);
-  let select = db
-    .selectFrom('oauth_clients')
-    .leftJoin('users', 'users.id', 'oauth_clients.user_id')
-    .selectAll('oauth_clients')
-    .select((eb) => [
-      'users.username as owner_username',
-      eb.selectFrom('oauth_grants').select((g) => g.fn.countAll<number | string>().as('n')).whereRef('oauth_grants.client_id', '=', 'oauth_clients.id').as('users'),
-    ]);
+  let select = db.selectFrom('oauth_clients').leftJoin('users', 'users.id', 'oauth_clients.user_id').selectAll('oauth_clients').select('users.username as owner_username');
   if (raw.startsWith('client_') || /^https?:\/\//.test(raw)) select = select.where('oauth_clients.id', '=', raw);
   else if (query !== '') select = select.where(key, '>=', query).where(key, '<', upperBound(query));
   if (page.after !== undefined) {
@@ -57,11 +39,20 @@ export async function searchClients(db: Kysely<Database>, dialect: Dialect, q: s
     select = select.where(key, '>=', at).where((eb) => eb.or([eb(key, '>', at), eb('oauth_clients.id', '>', cursor.id)]));
   }
   const rows = await select.orderBy(key).orderBy('oauth_clients.id').limit(page.limit + 1).execute();
+  const shown = rows.slice(0, page.limit);
+  const counts = new Map<string, number>();
+  if (shown.length > 0) {
+    const counted = await db
+      .selectFrom('oauth_grants')
+      .select(['client_id', (g) => g.fn.countAll<number | string>().as('n')])
+      .where('client_id', 'in', shown.map((row) => row.id))
+      .groupBy('client_id')
+      .execute();
+    for (const c of counted) counts.set(c.client_id, Number(c.n));
+  }
   return {
-    rows: rows.slice(0, page.limit).map((row) => {
-      const { kind: _kind, secretHash: _secret, ownerId, ...client } = toRegisteredClient(row);
-      return { ...client, ...clientTrust(row), ownerId, ownerUsername: row.owner_username, users: Number(row.users ?? 0) };
-    }),
+    // One object per row: a page is 100 rows, and copying each client object again showed in the bench's times.
+    rows: shown.map((row) => ({ ...toClient(row), ownerId: row.user_id, ownerUsername: row.owner_username, users: counts.get(row.id) ?? 0 })),
     hasMore: rows.length > page.limit,
   };
 }

@@ -63,7 +63,8 @@ export class ClientTrust {
       // Every process's client cache must see the new state before the next request it serves.
       await this.feed?.record(trx, [{ kind: 'client', key: clientId }]);
       if (decision === 'suspend') await this.onSuspended(trx, clientId);
-      await this.audit?.record({ type: EVENT[decision], userId: actor, clientId, detail: { name: row.name, by: actor === null ? 'cli' : 'admin' } }, origin, trx);
+      // The event concerns the app's owner (null: self-registered); the admin is its actor.
+      await this.audit?.record({ type: EVENT[decision], userId: row.user_id, actorId: actor, clientId, detail: { name: row.name, by: actor === null ? 'cli' : 'admin' } }, origin, trx);
       return toRegisteredClient({ ...row, ...changes });
     });
   }

@@ -115,7 +115,7 @@ const MAX_CLIENT_ID_LENGTH = 2048;
 /** Called after a PATCH removed scopes, so grants, codes and tokens holding them die (SPEC §3). */
 export type ScopesRemovedHook = (clientId: string, removed: string[]) => Promise<void>;
 
-function toClient(row: ClientRow): Client {
+export function toClient(row: ClientRow): Client {
   return {
     clientId: row.id,
     name: row.name,

@@ -25,6 +25,8 @@ export class PageSessions {
   private readonly started = new WeakMap<FastifyRequest, string>();
   /** Likewise a half-session. */
   private readonly startedPending = new WeakMap<FastifyRequest, string>();
+  /** The CSRF token a reply's page already carries (csrf()). */
+  private readonly tokens = new WeakMap<FastifyReply, { binding: string; token: string }>();
 
   constructor(
     private readonly sessions: SessionsService,
@@ -154,9 +156,18 @@ export class PageSessions {
     return id && id.length === 43 ? `passkey:${sha256Hex(id)}` : null;
   }
 
-  /** A CSRF token for a form on this reply's page, valid only with this session. */
+  /**
+   * A CSRF token for a form on this reply's page, valid only with this session. One per reply and binding: with no
+   * secret cookie yet (the first page after signing in), each generateCsrf makes a new secret and only the last
+   * cookie survives, so a page asking twice (its form, then the layout) would carry a token the cookie cannot check.
+   */
   csrf(reply: FastifyReply): string {
-    return reply.generateCsrf({ userInfo: this.binding(reply.request) });
+    const binding = this.binding(reply.request);
+    const made = this.tokens.get(reply);
+    if (made?.binding === binding) return made.token;
+    const token = reply.generateCsrf({ userInfo: binding });
+    this.tokens.set(reply, { binding, token });
+    return token;
   }
 }
 

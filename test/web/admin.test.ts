@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
-import { Agent, hiddenField, PASSWORD, signIn } from '../helpers/oauth.js';
+import { Agent, authorizeUrl, hiddenField, obtainCode, PASSWORD, pkce, registerClient, signIn, standardParams, tokenRequest, userWithSession } from '../helpers/oauth.js';
 import { call, seedUser, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
 
 /** SPEC §12: the operator's console and its API, on both dialects. */
@@ -11,7 +11,7 @@ describe.each(DIALECTS)('admin console (%s)', (dialect) => {
 
   beforeAll(async () => {
     if (!dialectAvailable(dialect)) return;
-    ts = await startTestServer(dialect);
+    ts = await startTestServer(dialect, { OPERATOR_NAME: 'Console Ops', RATE_LIMIT_TOKEN: '0' });
     admin = await seedUser(ts, 'root_admin');
     await ts.services.userAdmin.setRole(admin.userId, 'admin', null);
     agent = await signIn(ts, admin.username);
@@ -47,9 +47,13 @@ describe.each(DIALECTS)('admin console (%s)', (dialect) => {
     });
 
     it('asks the admin to re-authenticate, and again after 15 minutes', async () => {
-      const first = await agent.fetch('/admin/users');
-      expect(first.status).toBe(303);
-      expect(first.headers.get('location')).toBe('/admin/reauth?return_to=%2Fadmin%2Fusers');
+      // The first page after signing in has no CSRF cookie yet: its form and its layout carry one token, the cookie's.
+      const fresh = await signIn(ts, admin.username);
+      const first = await (await fresh.fetch('/admin/reauth?return_to=%2Fadmin%2Fusers')).text();
+      expect(new Set([...first.matchAll(/name="_csrf" value="([^"]+)"/g)].map((m) => m[1])).size).toBe(1);
+      const asked = await agent.fetch('/admin/users');
+      expect(asked.status).toBe(303);
+      expect(asked.headers.get('location')).toBe('/admin/reauth?return_to=%2Fadmin%2Fusers');
       expect((await reauth(agent, 'wrong password')).status).toBe(401);
       const passed = await reauth(agent);
       expect(passed.status).toBe(303);
@@ -152,6 +156,79 @@ describe.each(DIALECTS)('admin console (%s)', (dialect) => {
       const back = await call('POST', `${ts.url}/admin/api/users/${other.userId}/unsuspend`, { key: admin.key });
       expect(back.json.suspended).toBe(false);
       expect((await call('GET', `${ts.url}/admin/api/users`, { key: other.key })).status).toBe(200);
+    });
+
+    it('verifies and suspends an app through the admin API: consent says so, its tokens die, both are audited', async () => {
+      const owner = await seedUser(ts, `appowner_${dialect}`);
+      const client = await registerClient(ts, owner, { name: `Console App ${dialect}`, scopes: ['profile'] });
+      const user = await userWithSession(ts, `appuser_${dialect}`);
+      const consent = async () => (await user.agent.fetch(authorizeUrl(ts, standardParams(client, pkce().challenge, { prompt: 'consent' })))).text();
+      expect(await consent()).toContain('Serika has not verified this app.');
+
+      const api = (action: string, key = admin.key, id = client.clientId) => call('POST', `${ts.url}/admin/api/clients/${encodeURIComponent(id)}/${action}`, { key });
+      const denied = await api('verify', owner.key);
+      expect(denied.status).toBe(403);
+      expect(denied.json.error).toEqual(expect.objectContaining({ code: 'permission_denied', type: 'invalid_request_error' }));
+      const unknown = await api('suspend', admin.key, 'client_0000000000000000');
+      expect(unknown.status).toBe(404);
+      expect(unknown.json.error.type).toBeDefined();
+
+      const verified = await api('verify');
+      expect(verified.status).toBe(200);
+      expect(verified.json).toEqual(expect.objectContaining({ clientId: client.clientId, verified: true, suspended: false, ownerId: owner.userId, users: 0 }));
+      expect(await consent()).toContain('Verified by Console Ops');
+
+      const { code, verifier } = await obtainCode(ts, user.agent, client);
+      const tokens = await tokenRequest(ts, { grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: verifier, client_id: client.clientId, client_secret: client.clientSecret! });
+      expect(tokens.status).toBe(200);
+      const bearer = { authorization: `Bearer ${tokens.json.access_token}` };
+      expect((await call('GET', `${ts.api}/oauth/userinfo`, { headers: bearer })).status).toBe(200);
+
+      const suspended = await api('suspend');
+      expect(suspended.status).toBe(200);
+      expect(suspended.json).toEqual(expect.objectContaining({ verified: true, suspended: true, users: 1 }));
+      expect((await call('GET', `${ts.api}/oauth/userinfo`, { headers: bearer })).status).toBe(401);
+      const page = await user.agent.fetch(authorizeUrl(ts, standardParams(client, pkce().challenge)));
+      expect(page.status).toBe(403);
+      expect(await page.text()).toContain('is suspended');
+
+      expect((await reauth(agent)).status).toBe(303);
+      const audit = await (await agent.fetch(`/admin/audit?type=client.suspended`)).text();
+      expect(audit).toContain('data-event="client.suspended"');
+      expect(await (await agent.fetch(`/admin/audit?type=client.verified`)).text()).toContain('data-event="client.verified"');
+      const events = await ts.services.storage.db.selectFrom('audit_events').select(['type', 'actor_id']).where('client_id', '=', client.clientId).execute();
+      expect(events).toEqual(expect.arrayContaining([{ type: 'client.verified', actor_id: admin.userId }, { type: 'client.suspended', actor_id: admin.userId }]));
+
+      // Back through the API: unsuspend and unverify.
+      expect((await api('unsuspend')).json.suspended).toBe(false);
+      expect((await api('unverify')).json.verified).toBe(false);
+    });
+
+    it("verifies, suspends and restores an app with the Apps page's buttons", async () => {
+      expect((await reauth(agent)).status).toBe(303);
+      const owner = await seedUser(ts, `btnowner_${dialect}`);
+      const client = await registerClient(ts, owner, { name: `Button App ${dialect}`, scopes: ['profile'] });
+      const path = `/admin/apps/${client.clientId}`;
+      const before = await (await agent.fetch(path)).text();
+      expect(before).toContain(`action="${path}/verify"`);
+      expect(before).toContain(`action="${path}/suspend"`);
+      for (const action of ['verify', 'suspend']) {
+        const done = await post(agent, path, `${path}/${action}`);
+        expect(done.status).toBe(303);
+        expect(done.headers.get('location')).toBe(path);
+      }
+      const after = await (await agent.fetch(path)).text();
+      expect(after).toContain(`action="${path}/unverify"`);
+      expect(after).toContain(`action="${path}/unsuspend"`);
+      expect(await ts.services.clients.findRegistered(client.clientId)).toEqual(expect.objectContaining({ verifiedAt: expect.any(Number), suspendedAt: expect.any(Number) }));
+      for (const action of ['unverify', 'unsuspend']) expect((await post(agent, path, `${path}/${action}`)).status).toBe(303);
+      expect(await ts.services.clients.findRegistered(client.clientId)).toEqual(expect.objectContaining({ verifiedAt: null, suspendedAt: null }));
+      // A POST without the CSRF token is refused; an unknown app is a 404.
+      expect((await agent.fetch(`${path}/suspend`, { form: { _csrf: 'forged' } })).status).toBe(403);
+      expect((await post(agent, path, '/admin/apps/client_0000000000000000/verify')).status).toBe(404);
+      const events = await ts.services.storage.db.selectFrom('audit_events').select(['type', 'actor_id']).where('client_id', '=', client.clientId).where('type', '!=', 'client.created').execute();
+      expect(events.map((e) => e.type).sort()).toEqual(['client.suspended', 'client.unsuspended', 'client.unverified', 'client.verified']);
+      expect(events.every((e) => e.actor_id === admin.userId)).toBe(true);
     });
   });
 });

@@ -1,19 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import { searchClients } from '../../clients/admin-list.js';
+import type { ClientTrust } from '../../clients/client-trust.js';
 import { notFound } from '../../errors.js';
 import { ADMIN } from '../../paths.js';
 import type { Storage } from '../../storage/database.js';
 import { html } from '../html.js';
 import { when } from '../dashboard/common.js';
-import { adminPage, nextPage, queryText, searchForm } from './common.js';
+import { actionButton, adminOf, adminPage, nextPage, queryText, searchForm } from './common.js';
 
 const PAGE = 50;
 const appPath = (id: string) => ADMIN.app.replace(':clientId', encodeURIComponent(id));
 const userPath = (id: string) => ADMIN.user.replace(':id', encodeURIComponent(id));
 
-/** Apps (SPEC §12): search, owner, users, and an app's page. Verifying and suspending apps join here later. */
-export async function adminAppsPages(scope: FastifyInstance, deps: { storage: Storage }): Promise<void> {
+/** Apps (SPEC §12): search, owner, users, and an app's page with the operator's Verify and Suspend buttons. */
+export async function adminAppsPages(scope: FastifyInstance, deps: { storage: Storage; clientTrust: ClientTrust }): Promise<void> {
   const { db, dialect } = deps.storage;
+  const { clientTrust } = deps;
 
   scope.get(ADMIN.apps, async (request, reply) => {
     const q = queryText(request, 'q') ?? '';
@@ -40,6 +42,7 @@ ${nextPage(ADMIN.apps, { q }, page.hasMore && last ? { name: 'after', value: las
     // A client_id (ours, or a metadata document's URL) finds that one app; anything else is no app.
     const app = (await searchClients(db, dialect, clientId, { limit: 1 }))?.rows[0];
     if (!app || app.clientId !== clientId) throw notFound('app');
+    const base = appPath(clientId);
     return adminPage(request, reply, {
       title: app.name,
       section: ADMIN.apps,
@@ -54,7 +57,20 @@ ${nextPage(ADMIN.apps, { q }, page.hasMore && last ? { name: 'after', value: las
 <dt>Grant types</dt><dd>${app.grantTypes.join(', ')}</dd>
 <dt>Verified</dt><dd>${app.verified ? 'yes' : 'no'}</dd>
 <dt>Suspended</dt><dd>${app.suspended ? 'yes' : 'no'}</dd>
-<dt>Created</dt><dd>${when(Date.parse(app.createdAt))}</dd></dl></div>`,
+<dt>Created</dt><dd>${when(Date.parse(app.createdAt))}</dd></dl>
+<div class="actions">
+${app.verified ? actionButton(reply, `${base}/unverify`, 'Unverify') : actionButton(reply, `${base}/verify`, 'Verify')}
+${app.suspended ? actionButton(reply, `${base}/unsuspend`, 'Unsuspend') : actionButton(reply, `${base}/suspend`, 'Suspend', true)}
+</div></div>`,
     });
   });
+
+  // Each decision goes through ClientTrust with the admin as actor (an audit event), then back to the app's page.
+  for (const decision of ['verify', 'unverify', 'suspend', 'unsuspend'] as const) {
+    scope.post(`${ADMIN.app}/${decision}`, async (request, reply) => {
+      const clientId = (request.params as { clientId: string }).clientId;
+      await clientTrust[decision](clientId, adminOf(request).userId, request);
+      return reply.code(303).header('location', appPath(clientId)).send();
+    });
+  }
 }

@@ -13,6 +13,6 @@ export async function adminRoutes(scope: FastifyInstance, s: Services): Promise<
   scope.get(ADMIN.root, async (_request, reply) => reply.code(303).header('location', ADMIN.users).send());
   await reauthPages(scope, { secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, audit: s.audit });
   await adminUsersPages(scope, { userAdmin: s.userAdmin, users: s.users, clients: s.clients, sessions: s.sessions, secondFactors: s.secondFactors });
-  await adminAppsPages(scope, { storage: s.storage });
+  await adminAppsPages(scope, { storage: s.storage, clientTrust: s.clientTrust });
   await adminReportsPages(scope, { storage: s.storage, users: s.users, audit: s.audit, signingKeys: s.signingKeys, now: s.now });
 }
