@@ -150,7 +150,9 @@ describe.each(DIALECTS)('migrations across versions (%s)', (dialect) => {
       await sql`insert into users (id, username, username_lower, email, password_hash, avatar, created_at, updated_at) values ('u1', 'a', 'a', null, 'x', null, 1, 1), ('u2', 'b', 'b', null, 'x', null, 1, 1)`.execute(storage.db);
       // A unique build over duplicate values fails and leaves an INVALID index behind.
       await expect(sql`create unique index concurrently users_created on users (created_at)`.execute(storage.db)).rejects.toThrow(/could not create unique index/);
-      const validity = sql<{ valid: boolean }>`select i.indisvalid as valid from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = 'users_created'`;
+      // This test's schema only: other tests' databases are schemas of the same PostgreSQL database (one a killed run
+      // left behind may hold an index of this name).
+      const validity = sql<{ valid: boolean }>`select i.indisvalid as valid from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = 'users_created' and c.relnamespace = current_schema()::regnamespace`;
       expect((await validity.execute(storage.db)).rows).toEqual([{ valid: false }]);
 
       const inTransaction: SerikaMigration = { olderVersions: COMPATIBLE, up: (db) => createIndexConcurrently(db, 'users_created', 'users', ['created_at']) };
