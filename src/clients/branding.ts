@@ -78,6 +78,28 @@ export function checkBrandingInput(input: Partial<Record<UriField, string | null
 }
 
 /** The columns a branding (or part of one) is stored in. */
+/**
+ * A new client's branding, logo and operator columns: its branding as given (none: null), no logo fetched yet,
+ * neither verified nor suspended. One place for every way a client row is made (created, registered, a
+ * metadata document).
+ */
+export function newClientTrustColumns(branding: Partial<Branding>) {
+  return {
+    logo_uri: null,
+    client_uri: null,
+    policy_uri: null,
+    tos_uri: null,
+    contacts: null,
+    ...brandingColumns(branding),
+    logo_fetched_at: null,
+    logo_problem: null,
+    verified_at: null,
+    verified_by: null,
+    suspended_at: null,
+    suspended_by: null,
+  } satisfies Pick<ClientRow, 'logo_uri' | 'client_uri' | 'policy_uri' | 'tos_uri' | 'contacts' | 'logo_fetched_at' | 'logo_problem' | 'verified_at' | 'verified_by' | 'suspended_at' | 'suspended_by'>;
+}
+
 export function brandingColumns(branding: Partial<Branding>): Partial<Pick<ClientRow, 'logo_uri' | 'client_uri' | 'policy_uri' | 'tos_uri' | 'contacts'>> {
   const columns: Partial<Pick<ClientRow, 'logo_uri' | 'client_uri' | 'policy_uri' | 'tos_uri' | 'contacts'>> = {};
   for (const field of Object.keys(BRANDING_URI_FIELDS) as UriField[]) {

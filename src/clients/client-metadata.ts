@@ -6,7 +6,7 @@ import { REDIRECT_URI_MAX, checkRedirectUriList, redirectUriListSchema } from '.
 import { DEFAULT_GRANT_TYPES, DEVICE_CODE_GRANT, GRANT_TYPE_NAMES, needsRedirectUris, formatGrantTypes } from './rules.js';
 import { SIGNING_ALGS, isSigningAlg, type SigningAlg } from '../oidc/signing-algs.js';
 import { nameProblem } from '../visible-text.js';
-import { BRANDING_URI_FIELDS, brandingColumns, brandingUriProblem, contactsProblem, type Branding } from './branding.js';
+import { BRANDING_URI_FIELDS, brandingUriProblem, contactsProblem, newClientTrustColumns, type Branding } from './branding.js';
 
 /**
  * Client metadata as RFC 7591 §2 names it (snake_case), the one reading of
@@ -203,17 +203,6 @@ export function ownerlessClientRow(
     webhook_events: null,
     webhook_secret: null,
     backchannel_logout_uri: fields.kind === 'registered' ? metadata.backchannelLogoutUri : null,
-    logo_uri: null,
-    client_uri: null,
-    policy_uri: null,
-    tos_uri: null,
-    contacts: null,
-    ...brandingColumns(metadata.branding),
-    logo_fetched_at: null,
-    logo_problem: null,
-    verified_at: null,
-    verified_by: null,
-    suspended_at: null,
-    suspended_by: null,
+    ...newClientTrustColumns(metadata.branding),
   };
 }

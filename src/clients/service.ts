@@ -17,7 +17,7 @@ import type { AuditService } from '../audit/service.js';
 import { formatWebhookEvents, parseWebhookEvents, type WebhookEventType } from '../events/types.js';
 import type { EventTarget } from '../events/worker.js';
 import { checkTargetUrl, newWebhookSecret, openWebhookSecret, sealWebhookSecret, type WebhookSettings } from './webhook-fields.js';
-import { brandingColumns, brandingOf, checkBrandingInput } from './branding.js';
+import { brandingColumns, brandingOf, checkBrandingInput, newClientTrustColumns } from './branding.js';
 import type { ClientLogos, LogoProblem } from './logos.js';
 import { CLIENT_LOGO_PREFIX } from '../paths.js';
 
@@ -240,18 +240,7 @@ export class ClientsService {
       webhook_events: formatWebhookEvents(input.webhookEvents),
       webhook_secret: webhookSecret && this.sealSecret(id, webhookSecret),
       backchannel_logout_uri: (await this.targetUrl('backchannelLogoutUri', input.backchannelLogoutUri)) ?? null,
-      logo_uri: null,
-      client_uri: null,
-      policy_uri: null,
-      tos_uri: null,
-      contacts: null,
-      ...brandingColumns(branding),
-      logo_fetched_at: null,
-      logo_problem: null,
-      verified_at: null,
-      verified_by: null,
-      suspended_at: null,
-      suspended_by: null,
+      ...newClientTrustColumns(branding),
     };
     await this.repo.insert(row);
     await this.branding.logos?.follow(row.id, undefined, row.logo_uri, origin?.log);
