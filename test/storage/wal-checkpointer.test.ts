@@ -39,9 +39,10 @@ describe('WAL checkpoints off the event loop (SQLite)', () => {
       await storage.db.transaction().execute((trx) => sql`insert into t values (randomblob(16), randomblob(16000))`.execute(trx));
     }
     // The WAL file keeps the largest size it reached: the bound (1,024 frames, about 4 MB) and what this loop writes
-    // before the worker notices (its next checkpoint, up to 20 ms on): 17–23 MB here, whatever the length of the load.
-    // Without the restart it reached 74 MB after 60 MB of writes, and grows with them.
-    expect(statSync(`${path}-wal`).size).toBeLessThan(40_000_000);
+    // before the worker notices (its next checkpoint, up to 20 ms on): 17–23 MB here, whatever the length of the load,
+    // and 40.5 MB once in a clean-clone CI run whose other test files kept both cores busy (the worker noticed later).
+    // Without the restart it reached 74 MB after 60 MB of writes, and grows with them: past 100 MB for this loop.
+    expect(statSync(`${path}-wal`).size).toBeLessThan(64_000_000);
     expect((await sql<{ n: number }>`select count(*) as n from t`.execute(storage.db)).rows[0]?.n).toBe(4000);
     await storage.close();
   });
