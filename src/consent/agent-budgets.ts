@@ -18,20 +18,28 @@ const left = (limit: number | null, used: number, reserved: number) => (limit ==
 /** The smaller of two remainders, null meaning "not limited". */
 const tighter = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 
-/** A sub-agent row as a budget state: its cap is for the token's life (period total). */
-export function agentState(row: AgentBudgetsTable): BudgetState {
+/** The columns a grant's budget row and a sub-agent's row share: limits, spending and holds. */
+type Counters = Pick<AgentBudgetsTable, 'tokens_limit' | 'images_limit' | 'tokens_used' | 'images_used' | 'tokens_reserved' | 'images_reserved'>;
+
+/** A budget row as the state calls plan on, for either kind of row (the grant's, or a sub-agent's). */
+export function counterState(row: Counters, period: BudgetState['period'], resetsAt: BudgetState['resetsAt']): BudgetState {
   return {
     tokens: row.tokens_limit,
     images: row.images_limit,
-    period: 'total',
+    period,
     tokensUsed: row.tokens_used,
     imagesUsed: row.images_used,
     tokensReserved: row.tokens_reserved,
     imagesReserved: row.images_reserved,
     tokensRemaining: left(row.tokens_limit, row.tokens_used, row.tokens_reserved),
     imagesRemaining: left(row.images_limit, row.images_used, row.images_reserved),
-    resetsAt: null,
+    resetsAt,
   };
+}
+
+/** A sub-agent row as a budget state: its cap is for the token's life (period total). */
+export function agentState(row: AgentBudgetsTable): BudgetState {
+  return counterState(row, 'total', null);
 }
 
 const UNLIMITED: BudgetState = { tokens: null, images: null, period: 'total', tokensUsed: 0, imagesUsed: 0, tokensReserved: 0, imagesReserved: 0, tokensRemaining: null, imagesRemaining: null, resetsAt: null };

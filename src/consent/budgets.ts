@@ -8,7 +8,7 @@ import { periodEnd, periodStart, type BudgetLimit } from './budget-rules.js';
 import type { EventOutbox } from '../events/outbox.js';
 import type { AuditService } from '../audit/service.js';
 import type { RequestOrigin } from '../http/request-context.js';
-import { agentRows, agentSpending, agentState, chainState, holdAgents, recordAgentHold, releaseExpiredAgentHolds, settleAgents } from './agent-budgets.js';
+import { agentRows, agentSpending, agentState, chainState, counterState, holdAgents, recordAgentHold, releaseExpiredAgentHolds, settleAgents } from './agent-budgets.js';
 
 /** The id of a sub-agent call nothing limited: it holds nothing, and its settlement only counts. */
 const UNHELD = 'rsv_unheld';
@@ -54,19 +54,7 @@ function limitDetail(side: 'from' | 'to', limit: BudgetLimit | null): Record<str
 }
 
 function stateOf(row: OAuthBudgetsTable): BudgetState {
-  const left = (limit: number | null, used: number, reserved: number) => (limit === null ? null : Math.max(0, limit - used - reserved));
-  return {
-    tokens: row.tokens_limit,
-    images: row.images_limit,
-    period: row.period,
-    tokensUsed: row.tokens_used,
-    imagesUsed: row.images_used,
-    tokensReserved: row.tokens_reserved,
-    imagesReserved: row.images_reserved,
-    tokensRemaining: left(row.tokens_limit, row.tokens_used, row.tokens_reserved),
-    imagesRemaining: left(row.images_limit, row.images_used, row.images_reserved),
-    resetsAt: periodEnd(row.period, row.period_start),
-  };
+  return counterState(row, row.period, periodEnd(row.period, row.period_start));
 }
 
 /**
