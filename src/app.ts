@@ -89,8 +89,8 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     http: {
       headersTimeout: Math.min(60_000, config.requestTimeoutMs),
       connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.requestTimeoutMs / 4)),
-      // Draining (SIGTERM): every response says Connection: close, so no proxy reuses a closing connection (http/drain.ts).
-      ServerResponse: drainAwareResponse(() => services.lifecycle.draining),
+      // Stopping (SIGTERM): responses say Connection: close, so no proxy reuses a closing connection (http/drain.ts).
+      ServerResponse: drainAwareResponse(() => services.lifecycle.retiringConnections),
     },
     // A request that reaches a closing server on a connection already open is served, not refused with
     // 503: the proxy sent it there and cannot retry a POST elsewhere (SHUTDOWN_TIMEOUT bounds the wait).

@@ -3,7 +3,7 @@ import { createServer, isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { buildApp, type BuildOptions } from './app.js';
 import { defaultPublicUrl, type Config } from './config.js';
-import { shortenKeepAlive } from './http/drain.js';
+import { closeListener, shortenKeepAlive } from './http/drain.js';
 import { redisState } from './http/health.js';
 import { schedulePruning } from './pruner.js';
 import { createServices, type Services } from './services.js';
@@ -148,30 +148,41 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * A graceful stop, each phase logged:
  * 1. drain: /readyz answers 503 at once while everything is still served for
  *    SHUTDOWN_DRAIN, so the load balancer notices before connections are refused;
- *    every response says Connection: close, so proxies retire their connections
- *    themselves instead of sending on one being closed (http/drain.ts);
- * 2. close: no new connections, idle ones closed; in-flight requests get up to
- *    SHUTDOWN_TIMEOUT, and the stop goes on as soon as the last one is answered;
+ *    responses say Connection: close, so proxies retire their connections
+ *    themselves instead of sending on one being closed, except in the drain's
+ *    last second (a quarter of it at most), when a proxy that still sends
+ *    (nginx) keeps the connections it opens (http/drain.ts);
+ * 2. close: no new connections; those just accepted get a moment to send their
+ *    request (http/drain.ts closeListener), then idle ones close; in-flight requests
+ *    get up to SHUTDOWN_TIMEOUT, and the stop goes on as soon as the last one is answered;
  * 3. end: streams still open end with an error event (and are metered), the
  *    remaining connections close, then the database.
  */
 async function shutdown(app: FastifyInstance, services: Services, config: Config, close: () => Promise<void>): Promise<void> {
   const log = app.log;
   services.lifecycle.draining = true;
+  services.lifecycle.retiringConnections = true;
   shortenKeepAlive(app.server);
   log.info({ phase: 'drain', drainSeconds: config.shutdownDrainMs / 1000 }, 'shutdown: readiness is 503; still serving while the load balancer notices');
-  await sleep(config.shutdownDrainMs);
+  // The drain's last moment keeps connections open, so the listener closes with no new ones queued (http/drain.ts).
+  const settleMs = Math.min(1000, config.shutdownDrainMs / 4);
+  await sleep(config.shutdownDrainMs - settleMs);
+  services.lifecycle.retiringConnections = false;
+  await sleep(settleMs);
+  services.lifecycle.retiringConnections = true;
   log.info({ phase: 'close', timeoutSeconds: config.shutdownTimeoutMs / 1000 }, 'shutdown: no new connections; waiting for in-flight requests');
-  const closed = close().then(() => true);
-  const finished = await Promise.race([closed, sleep(config.shutdownTimeoutMs).then(() => false)]);
+  const answered = closeListener(app.server).then(() => true);
+  const finished = await Promise.race([answered, sleep(config.shutdownTimeoutMs).then(() => false)]);
   if (!finished) {
     log.warn({ phase: 'end' }, 'shutdown: in-flight requests outlived SHUTDOWN_TIMEOUT; ending open streams');
     services.lifecycle.ending.abort();
     // Give ended streams a moment to write their error event and usage row, then cut what is left.
-    await Promise.race([closed, sleep(2_000)]);
+    await Promise.race([answered, sleep(2_000)]);
     app.server.closeAllConnections();
-    await closed;
+    await answered;
   }
+  // Every connection is gone: Fastify's close (its server.close() finds the listener closed already), then the database.
+  await close();
   log.info({ phase: 'done' }, 'shutdown: complete');
 }
 

@@ -138,6 +138,8 @@ export interface Services {
 /** Where the process stands in its life: draining (readiness 503) and, past the shutdown timeout, ending streams. */
 interface Lifecycle {
   draining: boolean;
+  /** Responses say `Connection: close` (http/drain.ts): through the drain but its last moment, and once the listener is closed. */
+  retiringConnections: boolean;
   /** Aborted when in-flight work must end now (SHUTDOWN_TIMEOUT passed): open streams end with an error event. */
   readonly ending: AbortController;
 }
@@ -248,7 +250,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     now,
   });
   const usage = new UsageService(storage.db, now, transact);
-  const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
+  const lifecycle: Lifecycle = { draining: false, retiringConnections: false, ending: new AbortController() };
   const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres', audit, events);
   // One way to record a consent, for the authorization endpoint and the device page alike.
   const consents = new ConsentRecorder(grants, budgets, (trx, clientId) => clients.markGranted(clientId, trx));
