@@ -126,7 +126,9 @@ export class AuthorizationService {
     const freshEnough = session !== null && Number.isFinite(loginAfter) && session.authTime >= loginAfter;
     if (session === null || (wantsFresh && !freshEnough)) {
       if (prompt.has('none')) return this.fail(ctx, new OAuthError('login_required', 'The user must sign in.'));
-      return { kind: 'login', client, loginHint: ctx.loginHint, fresh: session !== null, freshLoginAfter: now };
+      // Marked fresh whenever one was asked for, with a session or not: the sign-in that follows is that fresh
+      // sign-in, and without the marker the request coming back would ask for another.
+      return { kind: 'login', client, loginHint: ctx.loginHint, fresh: wantsFresh, freshLoginAfter: now };
     }
     if (hintSubject !== null && hintSubject !== session.userId && prompt.has('none')) {
       return this.fail(ctx, new OAuthError('login_required', 'The signed-in user is not the one id_token_hint names.'));
