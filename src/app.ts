@@ -257,7 +257,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     await logoRoute(pages, services.logos);
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter, loginLimit, secondStep });
     await secondStepPages(pages, { ...stepDeps, secondStep });
-    await passkeyPages(pages, { pageSessions, passkeys: services.passkeys, secondStep, audit, telemetry, appAsking: stepDeps.appAsking, rateLimitLogin: config.rateLimitLogin });
+    await passkeyPages(pages, { pageSessions, passkeys: services.passkeys, secondStep, users: services.users, audit, telemetry, appAsking: stepDeps.appAsking, rateLimitLogin: config.rateLimitLogin });
     await mailedLinkPages(pages, {
       pageSessions,
       passwordReset: services.passwordReset,

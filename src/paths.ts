@@ -63,6 +63,9 @@ export const PATHS = {
   loginPasskey: '/login/passkey',
   loginVerifyPasskeyOptions: '/login/verify/passkey/options',
   loginVerifyPasskey: '/login/verify/passkey',
+  /** MFA=required: a passkey as the factor set up (its options, then the answer), beside the authenticator app. */
+  loginTwoFactorPasskeyOptions: '/login/two-factor/passkey/options',
+  loginTwoFactorPasskey: '/login/two-factor/passkey',
   signup: '/signup',
   logout: '/logout',
   /** SPEC §11: the links mailed to users, and the form that mails a reset link. */

@@ -1,6 +1,7 @@
 import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PASSKEY_SIGN_IN } from '../accounts/auth-methods.js';
 import type { Passkeys } from '../accounts/second-factors/passkeys.js';
+import type { UsersService } from '../accounts/users-service.js';
 import type { AuditService } from '../audit/service.js';
 import { AppError } from '../errors.js';
 import { field } from '../http/form-body.js';
@@ -17,6 +18,7 @@ export interface PasskeyPagesDeps {
   pageSessions: PageSessions;
   passkeys: Passkeys;
   secondStep: SecondStep;
+  users: UsersService;
   audit: AuditService;
   telemetry: Telemetry;
   appAsking: (returnTo: string | null) => Promise<string | undefined>;
@@ -32,7 +34,7 @@ export interface PasskeyPagesDeps {
  * password does. The passkey script (assets/passkeys.js) drives both.
  */
 export async function passkeyPages(scope: FastifyInstance, deps: PasskeyPagesDeps): Promise<void> {
-  const { pageSessions, passkeys, secondStep, audit, telemetry } = deps;
+  const { pageSessions, passkeys, secondStep, users, audit, telemetry } = deps;
   const answerOf = (request: FastifyRequest) => field(request.body, 'response') ?? '';
 
   // Sign-in with a passkey alone: no user is named, the browser offers the discoverable credentials it holds.
@@ -104,4 +106,25 @@ export async function passkeyPages(scope: FastifyInstance, deps: PasskeyPagesDep
       return sendPage(reply, 401, signInAgainView());
     }),
   );
+
+  // MFA=required's set-up with a passkey: the half-session has just given the password, so no other proof
+  // is asked; the challenge is bound to it, the passkey is the user's second factor from then on.
+  const pendingEnroll = async (request: FastifyRequest) => {
+    const pending = await pageSessions.pendingSignIn(request);
+    return pending?.stage === 'enroll' ? pending : null;
+  };
+  scope.post(PATHS.loginTwoFactorPasskeyOptions, async (request, reply) => {
+    const pending = await pendingEnroll(request);
+    const user = pending && (await users.findById(pending.userId));
+    if (!pending || !user) return reply.code(401).send({ error: 'no sign-in under way' });
+    return reply.send(await passkeys.registrationOptions({ id: user.id, username: user.username }, pageSessions.binding(request)));
+  });
+  scope.post(PATHS.loginTwoFactorPasskey, async (request, reply) => {
+    const pending = await pendingEnroll(request);
+    if (!pending) return backToLogin(reply);
+    const result = await passkeys.register(pending.userId, field(request.body, 'name') ?? '', answerOf(request), pageSessions.binding(request), request);
+    if (!result.ok) return secondStep.enrollPage(reply, pending.userId, 400, 'That passkey could not be added. Try again, or set up an authenticator app.');
+    await secondStep.enrolled(request, reply, pending, 'pop');
+    return reply.code(303).header('location', pending.returnTo ?? PATHS.dashboard).send();
+  });
 }

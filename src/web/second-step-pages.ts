@@ -91,6 +91,27 @@ export class SecondStep {
     return reply.code(303).header('location', pending.returnTo ?? PATHS.dashboard).send();
   }
 
+  /**
+   * MFA=required's set-up page: an authenticator app (its QR code and secret) and, where the browser can
+   * make one, a passkey; `error` says why the last try was refused.
+   */
+  async enrollPage(reply: FastifyReply, userId: string, status = 200, error?: string): Promise<FastifyReply> {
+    const { users, secondFactors, config, pageSessions } = this.deps;
+    const user = await users.findById(userId);
+    const secret = await secondFactors.setupSecret(userId);
+    if (!user || secret === null) return reply.code(303).header('location', PATHS.login).send();
+    const fields = await totpSetupFields({ uri: totpUri(secret, new URL(config.publicUrl).host, user.username), secret, error });
+    return sendPage(reply, status, requiredSetupView(PATHS.loginTwoFactorSetup, pageSessions.csrf(reply), fields));
+  }
+
+  /** The factor MFA=required asked for is set up: the half-session becomes a session with both methods. */
+  async enrolled(request: FastifyRequest, reply: FastifyReply, pending: PendingSignIn, second: 'otp' | 'pop'): Promise<void> {
+    const amr = withSecondFactor(pending.amr, second);
+    await this.deps.pageSessions.endPending(request, reply);
+    await this.deps.pageSessions.signIn(request, reply, pending.userId, amr);
+    await this.deps.audit.record({ type: 'sign_in.succeeded', userId: pending.userId, detail: { amr: amr.join(' '), factor: second === 'otp' ? 'totp' : 'passkey' } }, request);
+  }
+
   /** A signed-in user asked for a second factor (acr_values): the same step, then back to `returnTo`. */
   async stepUp(request: FastifyRequest, reply: FastifyReply, sign: Omit<PendingSignIn, 'stage'>): Promise<FastifyReply> {
     await this.deps.pageSessions.startPending(request, reply, { ...sign, stage: 'verify' });
@@ -144,7 +165,7 @@ export const tooManyWrong = (what: 'codes' | 'tries', waitSeconds: number) => `T
 
 /** /login/verify (the second step) and /login/two-factor (set-up when MFA=required), on a half-session only. */
 export async function secondStepPages(scope: FastifyInstance, deps: SecondStepDeps & { secondStep: SecondStep }): Promise<void> {
-  const { pageSessions, secondFactors, users, audit, config, secondStep } = deps;
+  const { pageSessions, secondFactors, secondStep } = deps;
 
   const pendingAt = async (request: FastifyRequest, stage: PendingSignIn['stage']) => {
     const pending = await pageSessions.pendingSignIn(request);
@@ -183,13 +204,7 @@ export async function secondStepPages(scope: FastifyInstance, deps: SecondStepDe
     }),
   );
 
-  const setupPage = async (reply: FastifyReply, userId: string, status = 200, error?: string) => {
-    const user = await users.findById(userId);
-    const secret = await secondFactors.setupSecret(userId);
-    if (!user || secret === null) return backToLogin(reply);
-    const fields = await totpSetupFields({ uri: totpUri(secret, new URL(config.publicUrl).host, user.username), secret, error });
-    return sendPage(reply, status, requiredSetupView(PATHS.loginTwoFactorSetup, pageSessions.csrf(reply), fields));
-  };
+  const setupPage = secondStep.enrollPage.bind(secondStep);
 
   scope.get(PATHS.loginTwoFactorSetup, async (request, reply) => {
     const pending = await pendingAt(request, 'enroll');
@@ -201,10 +216,7 @@ export async function secondStepPages(scope: FastifyInstance, deps: SecondStepDe
     if (!pending) return backToLogin(reply);
     const codes = await secondFactors.confirmTotp(pending.userId, field(request.body, 'code') ?? '', request);
     if (!codes) return setupPage(reply, pending.userId, 400, 'That code is not valid. Enter the current code from your app.');
-    const amr = withSecondFactor(pending.amr, 'otp');
-    await pageSessions.endPending(request, reply);
-    await pageSessions.signIn(request, reply, pending.userId, amr);
-    await audit.record({ type: 'sign_in.succeeded', userId: pending.userId, detail: { amr: amr.join(' '), factor: 'totp' } }, request);
+    await secondStep.enrolled(request, reply, pending, 'otp');
     return sendPage(reply, 200, setupDoneView(codes, pending.returnTo ?? PATHS.dashboard));
   });
 }

@@ -17,6 +17,26 @@ interface Device {
 }
 
 /**
+ * A browser whose device has a platform authenticator: discoverable credentials, user verification that
+ * passes, the user's touch simulated. The virtual authenticator answers the username field's quiet
+ * (conditional) request on its own, so unless `autofill`, the browser says it has no such autofill and
+ * only the buttons ask.
+ */
+async function newDevice(browser: Browser, options: { autofill?: boolean } = {}): Promise<Device> {
+  const context = await browser.newContext();
+  if (!options.autofill) await context.addInitScript('PublicKeyCredential.isConditionalMediationAvailable = async () => false;');
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  const requests: string[] = [];
+  page.on('request', (request) => requests.push(request.url()));
+  return { context, page, cdp, authenticatorId, requests };
+}
+
+/**
  * SPEC §11 passkeys, end to end: Chromium with a virtual authenticator (DevTools protocol, WebAuthn domain)
  * as the user's device, openid-client as the app reading the ID token. PUBLIC_URL is http://localhost:…
  * (a secure context, and a host name: WebAuthn takes no IP address as an RP ID). The tests run in order,
@@ -50,26 +70,6 @@ describe.skipIf(!HAVE_CHROMIUM)('passkeys in a real browser', () => {
     await ts?.close();
   });
 
-  /**
-   * A browser whose device has a platform authenticator: discoverable credentials, user verification that
-   * passes, the user's touch simulated. The virtual authenticator answers the username field's quiet
-   * (conditional) request on its own, so unless `autofill`, the browser says it has no such autofill and
-   * only the buttons ask.
-   */
-  const device = async (options: { autofill?: boolean } = {}): Promise<Device> => {
-    const context = await browser.newContext();
-    if (!options.autofill) await context.addInitScript('PublicKeyCredential.isConditionalMediationAvailable = async () => false;');
-    const page = await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-    });
-    const requests: string[] = [];
-    page.on('request', (request) => requests.push(request.url()));
-    return { context, page, cdp, authenticatorId, requests };
-  };
-
   const signInWithPassword = async (page: Page) => {
     await page.getByLabel('Username').fill(user.username);
     await page.getByLabel('Password').fill(PASSWORD);
@@ -98,7 +98,7 @@ describe.skipIf(!HAVE_CHROMIUM)('passkeys in a real browser', () => {
     );
 
   it('adds a passkey on Account, then signs in with "Sign in with a passkey" alone: amr ["pop","mfa"], the multi-factor acr, no request leaves Serika', async () => {
-    mine = await device();
+    mine = await newDevice(browser);
     const { page, requests } = mine;
     await page.goto(`${base}/login`);
     await signInWithPassword(page);
@@ -148,7 +148,7 @@ describe.skipIf(!HAVE_CHROMIUM)('passkeys in a real browser', () => {
   });
 
   it('the username field offers the passkey (conditional mediation): chosen, it signs in with no password', async () => {
-    const other = await device({ autofill: true });
+    const other = await newDevice(browser, { autofill: true });
     const { credentials } = await mine.cdp.send('WebAuthn.getCredentials', { authenticatorId: mine.authenticatorId });
     // The same passkey, synced to a second browser.
     await other.cdp.send('WebAuthn.addCredential', { authenticatorId: other.authenticatorId, credential: credentials[0]! });
@@ -166,7 +166,7 @@ describe.skipIf(!HAVE_CHROMIUM)('passkeys in a real browser', () => {
   });
 
   it('a browser whose device holds no passkey for Serika cannot sign in with one', async () => {
-    const stranger = await device();
+    const stranger = await newDevice(browser);
     await stranger.page.goto(`${base}/login`);
     expect(await stranger.page.getByLabel('Username').getAttribute('autocomplete')).toBe('username webauthn');
     await stranger.page.getByRole('button', { name: 'Sign in with a passkey' }).click();
@@ -235,5 +235,52 @@ describe.skipIf(!HAVE_CHROMIUM)('passkeys in a real browser', () => {
     await page.goto(`${base}/dashboard/account`);
     expect(await page.getByRole('button', { name: 'Add a passkey' }).count()).toBe(0);
     await context.close();
+  });
+});
+
+describe.skipIf(!HAVE_CHROMIUM)('MFA=required set up with a passkey in a real browser', () => {
+  let ts: TestServer;
+  let base: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const port = await freePort('127.0.0.1');
+    base = `http://localhost:${port}`;
+    ts = await startTestServer('sqlite', { PORT: String(port), PUBLIC_URL: base, MFA: 'required' });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await ts?.close();
+  });
+
+  it('a user without a factor adds a passkey instead of an authenticator app, and is signed in with both methods', async () => {
+    const user = await seedUser(ts, 'mfa_passkey_user');
+    const { context, page } = await newDevice(browser);
+    try {
+      await page.goto(`${base}/login`);
+      await page.getByLabel('Username').fill(user.username);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.waitForURL(`${base}/login/two-factor`);
+      await page.getByLabel('Passkey name').fill('Enrolled laptop');
+      await page.getByRole('button', { name: 'Add a passkey' }).click();
+      await page.waitForURL(`${base}/dashboard`);
+      const db = ts.services.storage.db;
+      expect(await db.selectFrom('webauthn_credentials').select('name').where('user_id', '=', user.userId).execute()).toEqual([{ name: 'Enrolled laptop' }]);
+      const signedIn = await db.selectFrom('audit_events').select('detail').where('user_id', '=', user.userId).where('type', '=', 'sign_in.succeeded').executeTakeFirstOrThrow();
+      expect(JSON.parse(signedIn.detail!)).toMatchObject({ amr: 'pwd pop mfa', factor: 'passkey' });
+      // From now on the passkey is the second step after the password.
+      await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+      await page.waitForURL(`${base}/login`);
+      await page.getByLabel('Username').fill(user.username);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.waitForURL(`${base}/login/verify`);
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.waitForURL(`${base}/dashboard`);
+    } finally {
+      await context.close();
+    }
   });
 });

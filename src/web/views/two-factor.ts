@@ -2,6 +2,7 @@ import QRCode from 'qrcode';
 import { html, Html } from '../html.js';
 import type { PageOptions } from '../layout.js';
 import { PATHS } from '../../paths.js';
+import { PASSKEY_NAME_MAX } from '../../accounts/second-factors/passkeys.js';
 import type { SecondFactorKind } from '../../accounts/second-factors/service.js';
 
 /**
@@ -99,13 +100,24 @@ export function signInAgainView(): PageOptions {
 export function requiredSetupView(action: string, csrf: string, fields: Html): PageOptions {
   return {
     title: 'Set up two-factor authentication',
+    passkeys: true,
     body: html`<div class="card">
   <h1>Set up two-factor authentication</h1>
-  <p>This server requires a second factor. Set up an authenticator app to continue.</p>
+  <p>This server requires a second factor. Set up an authenticator app, or add a passkey, to continue.</p>
   <form method="post" action="${action}">
     <input type="hidden" name="_csrf" value="${csrf}">
     ${fields}
     <div class="actions"><button type="submit">Turn on</button></div>
+  </form>
+  <form method="post" action="${PATHS.loginTwoFactorPasskey}" data-passkey="register" data-passkey-options="${PATHS.loginTwoFactorPasskeyOptions}" hidden>
+    <input type="hidden" name="_csrf" value="${csrf}">
+    <input type="hidden" name="response" value="">
+    <h2>Or add a passkey</h2>
+    <label for="enroll_passkey_name">Passkey name</label>
+    <input type="text" id="enroll_passkey_name" name="name" maxlength="${PASSKEY_NAME_MAX}" autocomplete="off" aria-describedby="enroll-passkey-hint">
+    <p class="hint" id="enroll-passkey-hint">Optional: so you can tell it apart later, such as “Work laptop” or “Phone”.</p>
+    <div class="actions"><button type="submit" class="secondary">Add a passkey</button></div>
+    <p class="error" role="alert" data-passkey-status hidden></p>
   </form>
 </div>`,
   };
