@@ -9,6 +9,11 @@ import pg from 'pg';
  * introspector now reads its own schema only, storage/pg-introspector.ts.)
  */
 export default function setup(): (() => Promise<void>) | void {
+  // Both service-backed projects name this file (vitest.config.ts); the first to start does the work.
+  if (process.env.SERIKA_TEST_SCHEMA_RUN) return;
+  const run = randomBytes(4).toString('hex');
+  // Inherited by the test workers, which start after this (helpers/databases.ts).
+  process.env.SERIKA_TEST_SCHEMA_RUN = run;
   if (!process.env.TEST_DATABASE_URL_PG) {
     console.warn('[serika tests] TEST_DATABASE_URL_PG is not set: PostgreSQL suites are skipped (SQLite only).');
   }
@@ -17,9 +22,6 @@ export default function setup(): (() => Promise<void>) | void {
   }
   const url = process.env.TEST_DATABASE_URL_PG;
   if (!url) return;
-  const run = randomBytes(4).toString('hex');
-  // Inherited by the test workers, which start after this (helpers/databases.ts).
-  process.env.SERIKA_TEST_SCHEMA_RUN = run;
   return async () => {
     const client = new pg.Client(url);
     await client.connect();
