@@ -21,7 +21,9 @@ describe('a production install (no dev dependencies, no rebuild)', () => {
     for (const path of ['package.json', 'package-lock.json', 'bin', 'dist', 'scripts', 'src/web/assets', 'node_modules']) {
       cpSync(join(ROOT, path), join(dir, path), { recursive: true });
     }
-    execFileSync('npm', ['prune', '--omit=dev', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'ignore', env: childEnv({}) });
+    // --ignore-scripts: pruning only removes packages; without it npm may build better-sqlite3 again from
+    // source (minutes of CPU where no prebuilt binary can be fetched), blocking a test worker.
+    execFileSync('npm', ['prune', '--omit=dev', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: dir, stdio: 'ignore', env: childEnv({}) });
     expect(existsSync(join(dir, 'node_modules/typescript'))).toBe(false);
     expect(existsSync(join(dir, 'node_modules/better-sqlite3'))).toBe(true);
     // What `npm ci --omit=dev` runs as `prepare`: keeps the built dist/.
