@@ -51,7 +51,7 @@ export function effectiveChoice(grant: CharacterChoice, own: CharacterChoice): C
 }
 
 /** Whether a choice lets an app see the character. */
-export function allows(choice: CharacterChoice, id: string): boolean {
+function allows(choice: CharacterChoice, id: string): boolean {
   return choice === null || choice.includes(id);
 }
 

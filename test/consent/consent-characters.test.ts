@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
-import { authorizeUrl, basic, form, hiddenField, pkce, standardParams, tokenRequest, userWithSession, type Agent } from '../helpers/oauth.js';
+import { authorizeUrl, basic, form, hiddenField, pkce, standardParams, tokenRequest, userWithSession, type Agent, type TestClient } from '../helpers/oauth.js';
 import { call, type Seeded, startTestServer, type TestServer } from '../helpers/server.js';
 
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -13,7 +13,7 @@ describe.each(DIALECTS)('per-character consent (%s)', (dialect) => {
   let ts: TestServer;
   let owner: Seeded;
   let agent: Agent;
-  let app: { clientId: string; clientSecret: string; redirectUri: string };
+  let app: TestClient & { clientSecret: string };
   let ann: string;
   let bo: string;
 
@@ -25,7 +25,7 @@ describe.each(DIALECTS)('per-character consent (%s)', (dialect) => {
       key: owner.key,
       json: { name: 'Lore Keeper', redirectUris: ['https://lore.example.com/cb'], scopes: ['profile', 'characters'], grantTypes: ['authorization_code', 'refresh_token', DEVICE] },
     });
-    app = { clientId: made.json.clientId, clientSecret: made.json.clientSecret, redirectUri: 'https://lore.example.com/cb' };
+    app = { clientId: made.json.clientId, clientSecret: made.json.clientSecret, redirectUri: 'https://lore.example.com/cb', scopes: ['profile', 'characters'] };
     ann = (await call('POST', `${ts.api}/characters`, { key: owner.key, json: { name: 'Ann' } })).json.id;
     bo = (await call('POST', `${ts.api}/characters`, { key: owner.key, json: { name: 'Bo' } })).json.id;
   });
