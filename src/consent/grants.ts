@@ -79,16 +79,17 @@ export class GrantsService {
    * page (in the decision's transaction) or the connected-apps card. A change
    * is announced on the invalidation feed in the same transaction: the
    * grant's tokens carry the choice in every instance's token cache, so the
-   * next call on any instance obeys it (within the feed's 1 s bound). Returns
-   * false when there is no grant.
+   * next call on any instance obeys it (within the feed's 1 s bound), and
+   * audited (grant.characters_changed). Returns false when there is no grant.
    */
-  async setCharacters(userId: string, clientId: string, choice: CharacterChoice, executor?: Kysely<Database>): Promise<boolean> {
+  async setCharacters(userId: string, clientId: string, choice: CharacterChoice, executor?: Kysely<Database>, origin?: RequestOrigin): Promise<boolean> {
     const write = async (trx: Kysely<Database>) => {
       const grant = await this.find(userId, clientId, trx);
       if (!grant) return false;
       if (sameChoice(grant.characters, choice)) return true;
       await trx.updateTable('oauth_grants').set({ characters: encodeChoice(choice), updated_at: this.now() }).where('user_id', '=', userId).where('client_id', '=', clientId).execute();
       await this.feed?.record(trx, [{ kind: 'grant', key: grantKey(userId, clientId) }]);
+      await this.audit?.record({ type: 'grant.characters_changed', userId, clientId, detail: { to: choice === null ? 'all' : choice.length } }, origin, trx);
       return true;
     };
     return executor ? write(executor) : this.db.transaction().execute(write);

@@ -45,7 +45,7 @@ export class ConsentRecorder {
   async record(trx: Kysely<Database>, consent: Consent, origin?: RequestOrigin): Promise<void> {
     await this.grants.allow(consent.userId, consent.clientId, consent.scopes, consent.audience, { device: consent.device }, trx);
     if (consent.budget !== undefined) await this.budgets.set(consent.userId, consent.clientId, consent.budget, trx, origin);
-    if (consent.characters !== undefined) await this.grants.setCharacters(consent.userId, consent.clientId, consent.characters, trx);
+    if (consent.characters !== undefined) await this.grants.setCharacters(consent.userId, consent.clientId, consent.characters, trx, origin);
     await this.onRecorded(trx, consent.clientId);
   }
 }

@@ -148,6 +148,8 @@ describe.each(DIALECTS)('per-character consent (%s)', (dialect) => {
       expect(await get(bo)).toBe(200);
       expect(await get(ann)).toBe(404);
       expect((await introspect(tokens.access_token)).authorization_details).toEqual([{ type: 'serika_characters', ids: [bo] }]);
+      const audited = await ts.services.storage.db.selectFrom('audit_events').select('detail').where('user_id', '=', owner.userId).where('type', '=', 'grant.characters_changed').orderBy('created_at', 'desc').execute();
+      expect(audited.map((e) => JSON.parse(e.detail) as unknown)).toContainEqual({ to: 1 });
       // Another user's character cannot be ticked into the choice.
       const stranger = (await call('POST', `${ts.api}/characters`, { key: (await userWithSession(ts)).user.key, json: { name: 'Zed' } })).json.id as string;
       await agent.fetch(`/dashboard/apps/${encodeURIComponent(app.clientId)}/characters`, { form: { _csrf: hiddenField(card, '_csrf'), characters: 'only', character_ids: stranger } });

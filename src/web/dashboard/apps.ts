@@ -109,7 +109,7 @@ ${
     const userId = userOf(request).userId;
     const owned = (await deps.characters.list({ userId })).map((c) => c.id);
     const choice = readCharacterChoice(request.body, owned);
-    if (choice !== undefined) await grants.setCharacters(userId, request.params.clientId, choice);
+    if (choice !== undefined) await grants.setCharacters(userId, request.params.clientId, choice, undefined, request);
     return reply.code(303).header('location', DASHBOARD.apps).send();
   });
 
