@@ -117,8 +117,9 @@ export const tokenExchangeGrant: GrantHandler = async ({ params, client, budgets
     expires_in: Math.floor((expiresAt - at) / 1000),
     scope: scopes.join(' '),
   };
-  // RFC 9396 §7: what the child holds — its cap, and the characters it may see (none listed: all of the user's).
-  const granted = grantedDetailsOf(details.budget, effectiveChoice(decodeChoice(parent.grant_characters), ownCharacters));
+  // RFC 9396 §7: what the child holds — its cap, and with the characters scope the characters it may see (none listed: all).
+  const seen = scopes.includes('characters') ? effectiveChoice(decodeChoice(parent.grant_characters), ownCharacters) : null;
+  const granted = grantedDetailsOf(details.budget, seen);
   if (granted) response.authorization_details = granted;
   return response;
 };
