@@ -251,9 +251,9 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     protectFormPosts(pages, config.publicUrl);
     await assetRoutes(pages);
     const { users, clients, throttle, audit, telemetry } = services;
-    await authorizePages(pages, { authorization: services.authorization, pageSessions, secondStep, operatorName: config.operatorName });
+    await authorizePages(pages, { authorization: services.authorization, pageSessions, secondStep, operatorName: config.operatorName, characters: services.characters });
     await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens, audit: services.audit });
-    await devicePages(pages, { pageSessions, decisions: services.deviceDecisions, operatorName: config.operatorName });
+    await devicePages(pages, { pageSessions, decisions: services.deviceDecisions, operatorName: config.operatorName, characters: services.characters });
     await logoRoute(pages, services.logos);
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter, loginLimit, secondStep });
     await secondStepPages(pages, { ...stepDeps, secondStep });

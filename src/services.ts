@@ -199,7 +199,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   let eventWorker: EventWorker | null = null;
   const events = new EventOutbox(storage.db, now, () => eventWorker?.wake());
   const sessionClients = new SessionClients(storage.db, now);
-  const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.revocation.grant(trx, userId, clientId), audit, events);
+  const grants = new GrantsService(storage.db, now, (trx, userId, clientId) => oauth.revocation.grant(trx, userId, clientId), audit, events, invalidations);
   const logos = new ClientLogos(storage.db, config.cimdAllowPrivate, invalidations, now);
   const branding = { logos, allowHttp: config.cimdAllowPrivate };
   // SPEC §3: a removed scope ends the grants, codes and tokens holding it, together.
@@ -333,6 +333,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
       clients,
       users,
       budgets,
+      grants,
       consents,
       audit,
       transact: ownTransaction(storage.db),

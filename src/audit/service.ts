@@ -45,6 +45,8 @@ export const AUDIT_EVENTS = {
   'token.exchanged': 'An app gave one of its sub-agents a narrower token (RFC 8693)',
   'agent_token.revoked': 'A sub-agent token was revoked, with the sub-agents below it',
   'budget.changed': 'Spending limit of a connected app changed',
+  // detail: to — "all", or how many characters the app may now see (SPEC §15).
+  'grant.characters_changed': 'Characters a connected app may see changed',
   'grant.revoked': 'Access of a connected app revoked',
   'refresh_token.replayed': 'A used refresh token was presented again: its whole family was revoked',
   'code.replayed': 'An authorization code was redeemed twice: the tokens it issued were revoked',

@@ -1,18 +1,18 @@
-import { BUDGET_TYPE, InvalidAuthorizationDetails, parseAuthorizationDetails, type BudgetLimit } from './budget-rules.js';
+import { parseAuthorizationDetails } from './authorization-details.js';
+import { BUDGET_TYPE, InvalidAuthorizationDetails, type BudgetLimit } from './budget-rules.js';
 import type { BudgetState } from './budgets.js';
 
 /**
  * What a token exchange asks for its sub-agent token in RFC 9396
  * `authorization_details` (SPEC §15). Each entry narrows what the subject
- * token holds. A `serika_characters` entry joins here once grants keep a
- * character choice: its ids must then be a subset of the parent's (a parent
- * with "all" allows any); until then it is an unknown type, refused like any
- * other (RFC 9396 §5), since a narrowing that cannot be checked must not be
- * accepted.
+ * token holds: a serika_budget no more than it has left, serika_characters
+ * ids it may see (a parent with "all" allows any of the user's).
  */
 export interface AgentDetails {
   /** The sub-agent's own cap, for its token's life; null: it spends from its parent's alone. */
   budget: BudgetLimit | null;
+  /** The characters it may see; null: its parent's. */
+  characters: readonly string[] | null;
 }
 
 const isEntry = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -33,9 +33,9 @@ export function parseAgentDetails(raw: string): AgentDetails {
       // Malformed: parseAuthorizationDetails says so.
     }
   }
-  const budget = parseAuthorizationDetails(text);
+  const { budget, characters } = parseAuthorizationDetails(text);
   if (budget && budget.period !== 'total') throw new InvalidAuthorizationDetails(`A sub-agent's ${BUDGET_TYPE} is for its token's life: period must be total.`);
-  return { budget };
+  return { budget, characters };
 }
 
 /**

@@ -14,8 +14,6 @@ export const BUDGET_TYPE = 'serika_budget';
 export const BUDGET_PERIODS: readonly BudgetPeriod[] = ['day', 'month', 'total'];
 /** Far beyond any real limit; keeps every sum inside a 64-bit integer and a JS number. */
 export const MAX_BUDGET = 1_000_000_000_000;
-/** RFC 9396 details are a short JSON array; anything longer is refused unread. */
-const MAX_DETAILS_LENGTH = 4096;
 
 export class InvalidAuthorizationDetails extends Error {}
 
@@ -60,34 +58,8 @@ export function readBudgetLimit(given: { tokens: unknown; images: unknown; perio
   return limit.tokens === null && limit.images === null ? { problem: 'empty' } : limit;
 }
 
-/**
- * RFC 9396 `authorization_details` as Serika reads them: a JSON array whose
- * only known type is serika_budget (§2: an unknown type is an error). Returns
- * the budget asked for, or null when the array asks for none.
- */
-export function parseAuthorizationDetails(raw: string): BudgetLimit | null {
-  if (raw.length > MAX_DETAILS_LENGTH) throw new InvalidAuthorizationDetails(`authorization_details may be at most ${MAX_DETAILS_LENGTH} characters.`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new InvalidAuthorizationDetails('authorization_details must be a JSON array (RFC 9396 §2).');
-  }
-  if (!Array.isArray(parsed)) throw new InvalidAuthorizationDetails('authorization_details must be a JSON array (RFC 9396 §2).');
-  let budget: BudgetLimit | null = null;
-  for (const entry of parsed) {
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new InvalidAuthorizationDetails('Each authorization_details entry must be an object.');
-    const fields = entry as Record<string, unknown>;
-    if (fields.type !== BUDGET_TYPE) throw new InvalidAuthorizationDetails(`Unknown authorization_details type ${JSON.stringify(fields.type ?? '(none)').slice(0, 60)}; Serika knows ${BUDGET_TYPE}.`);
-    if (budget) throw new InvalidAuthorizationDetails(`authorization_details may hold one ${BUDGET_TYPE}.`);
-    const limit = readBudgetLimit({ tokens: fields.tokens, images: fields.images, period: fields.period });
-    if ('problem' in limit) throw new InvalidAuthorizationDetails(detailsProblem(limit));
-    budget = limit;
-  }
-  return budget;
-}
-
-function detailsProblem(limit: BudgetLimitProblem): string {
+/** Why a serika_budget entry of RFC 9396 details is refused (consent/authorization-details.ts reads the array). */
+export function budgetDetailsProblem(limit: BudgetLimitProblem): string {
   if (limit.problem === 'period') return `${BUDGET_TYPE}.period must be one of ${BUDGET_PERIODS.join(', ')}.`;
   if (limit.problem === 'amount') return `${BUDGET_TYPE}.${limit.field} must be a whole number from 0 to ${MAX_BUDGET}.`;
   return `${BUDGET_TYPE} needs tokens, images or both.`;

@@ -5,6 +5,8 @@ import { formatScopes, parseScopes } from '../scopes.js';
 import type { AuditService } from '../audit/service.js';
 import type { EventOutbox } from '../events/outbox.js';
 import type { GrantRevokedReason } from '../events/types.js';
+import { grantKey, type InvalidationFeed } from '../storage/invalidations.js';
+import { decodeChoice, encodeChoice, sameChoice, type CharacterChoice } from './character-choice.js';
 import { EVERY_RESOURCE, audienceUnion, audienceWithin, formatAudience, parseAudience, type Audience } from '../audiences.js';
 
 export interface Grant {
@@ -17,6 +19,8 @@ export interface Grant {
   audience: Audience;
   /** When the user last allowed it through /device (RFC 8628), or null. */
   deviceAt: number | null;
+  /** The characters the app may see (SPEC §15): ids, or null for all, new ones too. */
+  characters: CharacterChoice;
 }
 
 /**
@@ -34,6 +38,8 @@ export class GrantsService {
     private readonly audit: AuditService | null = null,
     /** SPEC §13: grant.revoked to the app's webhook, in the transaction that ends the grant. */
     private readonly events: EventOutbox | null = null,
+    /** A changed character choice evicts the grant's cached tokens on every instance (they carry it). */
+    private readonly feed: InvalidationFeed | null = null,
   ) {}
 
   async find(userId: string, clientId: string, executor: Kysely<Database> = this.db): Promise<Grant | undefined> {
@@ -43,7 +49,7 @@ export class GrantsService {
       .where('user_id', '=', userId)
       .where('client_id', '=', clientId)
       .executeTakeFirst();
-    return row && { userId: row.user_id, clientId: row.client_id, scopes: parseScopes(row.scopes), createdAt: row.created_at, updatedAt: row.updated_at, audience: parseAudience(row.resources), deviceAt: row.device_at };
+    return row && { userId: row.user_id, clientId: row.client_id, scopes: parseScopes(row.scopes), createdAt: row.created_at, updatedAt: row.updated_at, audience: parseAudience(row.resources), deviceAt: row.device_at, characters: decodeChoice(row.characters) };
   }
 
   /** True when a stored grant already allows every requested scope and resource. */
@@ -68,6 +74,27 @@ export class GrantsService {
       .execute();
   }
 
+  /**
+   * SPEC §15: the characters the app may see, set on the consent or device
+   * page (in the decision's transaction) or the connected-apps card. A change
+   * is announced on the invalidation feed in the same transaction: the
+   * grant's tokens carry the choice in every instance's token cache, so the
+   * next call on any instance obeys it (within the feed's 1 s bound), and
+   * audited (grant.characters_changed). Returns false when there is no grant.
+   */
+  async setCharacters(userId: string, clientId: string, choice: CharacterChoice, executor?: Kysely<Database>, origin?: RequestOrigin): Promise<boolean> {
+    const write = async (trx: Kysely<Database>) => {
+      const grant = await this.find(userId, clientId, trx);
+      if (!grant) return false;
+      if (sameChoice(grant.characters, choice)) return true;
+      await trx.updateTable('oauth_grants').set({ characters: encodeChoice(choice), updated_at: this.now() }).where('user_id', '=', userId).where('client_id', '=', clientId).execute();
+      await this.feed?.record(trx, [{ kind: 'grant', key: grantKey(userId, clientId) }]);
+      await this.audit?.record({ type: 'grant.characters_changed', userId, clientId, detail: { to: choice === null ? 'all' : choice.length } }, origin, trx);
+      return true;
+    };
+    return executor ? write(executor) : this.db.transaction().execute(write);
+  }
+
   /** Every app the user has authorized, newest first, with the client's name. */
   async listForUser(userId: string): Promise<Array<Grant & { clientName: string; unverified: boolean }>> {
     const rows = await this.db
@@ -81,6 +108,7 @@ export class GrantsService {
         'oauth_grants.updated_at',
         'oauth_grants.resources',
         'oauth_grants.device_at',
+        'oauth_grants.characters',
         'oauth_clients.name',
         'oauth_clients.user_id as owner_id',
       ])
@@ -95,6 +123,7 @@ export class GrantsService {
       updatedAt: r.updated_at,
       audience: parseAudience(r.resources),
       deviceAt: r.device_at,
+      characters: decodeChoice(r.characters),
       clientName: r.name,
       // SPEC §8: registered and metadata-document clients have no owner anyone vouches for.
       unverified: r.owner_id === null,

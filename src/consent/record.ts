@@ -4,6 +4,7 @@ import type { RequestOrigin } from '../http/request-context.js';
 import type { Database } from '../storage/schema.js';
 import type { BudgetLimit } from './budget-rules.js';
 import type { BudgetsService } from './budgets.js';
+import type { CharacterChoice } from './character-choice.js';
 import type { GrantsService } from './grants.js';
 
 /** A user's Allow, as the consent page and the device page take it. */
@@ -14,6 +15,8 @@ export interface Consent {
   audience: Audience;
   /** The spending limit left on the page (null: no limit); undefined keeps the grant's (SPEC §10: it survives re-consent). */
   budget?: BudgetLimit | null;
+  /** The characters chosen on the page (SPEC §15; null: all); undefined keeps the grant's (a new grant: all). */
+  characters?: CharacterChoice;
   /** Allowed through /device (RFC 8628): the dashboard says "signed in from a device". */
   device?: boolean;
 }
@@ -27,7 +30,7 @@ export type ConsentRecordedHook = (trx: Kysely<Database>, clientId: string) => P
 
 /**
  * Recording a consent, in one place for the authorization endpoint's and the
- * device page's decisions: the grant (scopes and resources), its budget, and
+ * device page's decisions: the grant (scopes and resources), its budget, its characters, and
  * the hook, all in the caller's transaction, so a decision is stored whole or
  * not at all.
  */
@@ -42,6 +45,7 @@ export class ConsentRecorder {
   async record(trx: Kysely<Database>, consent: Consent, origin?: RequestOrigin): Promise<void> {
     await this.grants.allow(consent.userId, consent.clientId, consent.scopes, consent.audience, { device: consent.device }, trx);
     if (consent.budget !== undefined) await this.budgets.set(consent.userId, consent.clientId, consent.budget, trx, origin);
+    if (consent.characters !== undefined) await this.grants.setCharacters(consent.userId, consent.clientId, consent.characters, trx, origin);
     await this.onRecorded(trx, consent.clientId);
   }
 }

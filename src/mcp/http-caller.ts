@@ -12,10 +12,11 @@ export class HttpCaller implements McpCaller {
   readonly username: string;
   readonly avatar: string | null;
   readonly agents: readonly string[] | null;
+  readonly characters: readonly string[] | null;
   private controller: AbortController | undefined;
 
   constructor(
-    grant: { userId: string; clientId: string; username: string; avatar: string | null; agents?: readonly string[] | null },
+    grant: { userId: string; clientId: string; username: string; avatar: string | null; agents?: readonly string[] | null; characters?: readonly string[] | null },
     private readonly response: ServerResponse,
   ) {
     this.userId = grant.userId;
@@ -23,6 +24,7 @@ export class HttpCaller implements McpCaller {
     this.username = grant.username;
     this.avatar = grant.avatar;
     this.agents = grant.agents ?? null;
+    this.characters = grant.characters ?? null;
   }
 
   /** Made when a tool first asks (the ones that call the upstream): an AbortSignal costs more than whoami. */

@@ -16,6 +16,8 @@ export interface McpCaller {
   avatar: string | null;
   /** A sub-agent token's lineage (SPEC §15): its caps apply to the tools' generations too. */
   agents: readonly string[] | null;
+  /** The characters the token may see (SPEC §15): ids, or null for all. */
+  characters: readonly string[] | null;
   /** Aborted when the HTTP request goes away. */
   signal: AbortSignal;
 }
@@ -119,7 +121,7 @@ function registerTools(mcp: McpServer, deps: ToolDeps, onlyTool?: string): void 
   const principalOf = (caller: McpCaller): Principal => ({ userId: caller.userId, clientId: caller.clientId, apiKeyId: null, agents: caller.agents });
   const character = async (caller: McpCaller, id: string): Promise<Character | null> => {
     try {
-      return await deps.characters.get(caller.userId, id);
+      return await deps.characters.get(caller, id);
     } catch (error) {
       if (error instanceof AppError && error.code === 'not_found') return null;
       throw error;
@@ -151,7 +153,7 @@ function registerTools(mcp: McpServer, deps: ToolDeps, onlyTool?: string): void 
       scopeChallenge: NEEDS.characters,
     },
     async (_args, ctx) => {
-      const list = await deps.characters.list(callerOf(ctx).userId);
+      const list = await deps.characters.list(callerOf(ctx));
       return structured({ characters: list.map(characterSummary) });
     },
   );

@@ -4,19 +4,29 @@ import type { TokenEndpointsDeps } from './revoke.js';
 import { tokenParams } from './revoke.js';
 import { API } from '../paths.js';
 import { audienceUris, parseAudience } from '../audiences.js';
-import { authorizationDetailsOf } from '../consent/budget-rules.js';
+import { grantedDetailsOf } from '../consent/authorization-details.js';
+import type { BudgetLimit } from '../consent/budget-rules.js';
 import type { BudgetState, BudgetsService } from '../consent/budgets.js';
-import type { TokenWithUser } from './store/token-lookup.js';
+import { parseScopes } from '../scopes.js';
+import { tokenCharacters, type TokenWithUser } from './store/token-lookup.js';
 
 const INACTIVE = { active: false } as const;
 
 const remainingOf = (budget: BudgetState) => ({ tokens: budget.tokensRemaining, images: budget.imagesRemaining, resets_at: budget.resetsAt === null ? null : Math.floor(budget.resetsAt / 1000) });
 
+/**
+ * RFC 9396 §7 details as introspection carries them: the budget (SPEC §10) and, for a token with the characters
+ * scope, the characters it may see when they are only some (SPEC §15: its grant's, narrowed by a sub-agent's own).
+ */
+function detailsFields(row: TokenWithUser, budget: BudgetLimit | null): Record<string, unknown> {
+  const details = grantedDetailsOf(budget, parseScopes(row.scopes).includes('characters') ? tokenCharacters(row) : null);
+  return details ? { authorization_details: details } : {};
+}
+
 /** SPEC §10: the grant's budget as RFC 9396 details, and what remains of it. */
-async function budgetFields(budgets: BudgetsService, userId: string, clientId: string): Promise<Record<string, unknown>> {
-  const budget = await budgets.get(userId, clientId);
-  if (!budget) return {};
-  return { authorization_details: authorizationDetailsOf(budget), budget_remaining: remainingOf(budget) };
+async function budgetFields(budgets: BudgetsService, row: TokenWithUser): Promise<Record<string, unknown>> {
+  const budget = await budgets.get(row.user_id, row.client_id);
+  return { ...detailsFields(row, budget), ...(budget ? { budget_remaining: remainingOf(budget) } : {}) };
 }
 
 /**
@@ -31,7 +41,7 @@ async function agentFields(budgets: BudgetsService, row: TokenWithUser): Promise
   const limited = state.tokensRemaining !== null || state.imagesRemaining !== null;
   return {
     act: JSON.parse(row.agent_act!) as unknown,
-    ...(capped ? { authorization_details: authorizationDetailsOf(capped) } : {}),
+    ...detailsFields(row, capped ?? null),
     ...(limited ? { budget_remaining: remainingOf(state) } : {}),
   };
 }
@@ -69,7 +79,7 @@ export async function introspectRoute(scope: FastifyInstance, deps: TokenEndpoin
         iat: Math.floor(row.created_at / 1000),
         token_type: row.kind === 'access' ? 'Bearer' : 'refresh_token',
         aud: aud.length === 1 ? aud[0] : aud,
-        ...(row.agent_lineage === null ? await budgetFields(deps.budgets, row.user_id, row.client_id) : await agentFields(deps.budgets, row)),
+        ...(row.agent_lineage === null ? await budgetFields(deps.budgets, row) : await agentFields(deps.budgets, row)),
       };
     },
   );

@@ -6,6 +6,7 @@ import { IGNORED_SCOPES, SCOPE_NAMES } from '../scopes.js';
 import { ORIGIN, RESOURCE_PATHS, protectedResource } from '../audiences.js';
 import { GRANT_TYPE_NAMES } from '../clients/rules.js';
 import { BUDGET_TYPE } from '../consent/budget-rules.js';
+import { CHARACTERS_TYPE } from '../consent/character-choice.js';
 import { ACR_VALUES_SUPPORTED } from '../accounts/auth-methods.js';
 
 /** The claims an ID token or userinfo may hold (SPEC §7). */
@@ -56,8 +57,8 @@ function authorizationServerMetadata(config: Config) {
     protected_resources: [ORIGIN, ...RESOURCE_PATHS].map((p) => protectedResource(base, p).uri),
     resource_indicators_supported: true,
     client_id_metadata_document_supported: config.cimd,
-    // RFC 9396 §10: the spending limit of SPEC §10.
-    authorization_details_types_supported: [BUDGET_TYPE],
+    // RFC 9396 §10: the spending limit of SPEC §10 and the characters of SPEC §15.
+    authorization_details_types_supported: [BUDGET_TYPE, CHARACTERS_TYPE],
   };
 }
 

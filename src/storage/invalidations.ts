@@ -12,6 +12,11 @@ export interface Invalidation {
   key: string;
 }
 
+/** The key of a grant's invalidation: the user and the client. */
+export function grantKey(userId: string, clientId: string): string {
+  return `${userId} ${clientId}`;
+}
+
 export type InvalidationListener = (events: Invalidation[]) => void;
 
 /** PostgreSQL NOTIFY channel that wakes every process's feed the moment a change commits. */

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database } from './schema.js';
 
 /** Tables listed per owner, newest last: each row has id, user_id and created_at. */
@@ -23,13 +23,15 @@ const PAGE_LIMIT = { default: 100, max: 100 } as const;
  * page after `after` starts right behind that row whatever was added or
  * deleted since. Null when `after` is not one of the owner's rows.
  */
-export async function pageOwned<T extends OwnedTable>(db: Kysely<Database>, table: T, userId: string, page: PageRequest): Promise<Page<Selectable<Database[T]>> | null> {
+export async function pageOwned<T extends OwnedTable>(db: Kysely<Database>, table: T, userId: string, page: PageRequest, only: readonly string[] | null = null): Promise<Page<Selectable<Database[T]>> | null> {
   // The two tables share the columns used here; Kysely cannot see that through the union, hence the one narrowing.
   const d = db as unknown as Kysely<Record<OwnedTable, { id: string; user_id: string; created_at: number }>>;
   let query = d.selectFrom(table as 'characters').selectAll().where('user_id', '=', userId);
+  // `only`: the ids the caller may see (an OAuth token's characters, SPEC §15); an `after` outside them is unknown too.
+  if (only !== null) query = only.length === 0 ? query.where(sql<boolean>`1 = 0`) : query.where('id', 'in', [...only]);
   if (page.after !== undefined) {
     const cursor = await d.selectFrom(table as 'characters').select(['id', 'created_at']).where('id', '=', page.after).where('user_id', '=', userId).executeTakeFirst();
-    if (!cursor) return null;
+    if (!cursor || (only !== null && !only.includes(cursor.id))) return null;
     query = query.where((eb) => eb.or([eb('created_at', '>', cursor.created_at), eb.and([eb('created_at', '=', cursor.created_at), eb('id', '>', cursor.id)])]));
   }
   const rows = await query.orderBy('created_at', 'asc').orderBy('id', 'asc').limit(page.limit + 1).execute();

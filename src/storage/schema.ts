@@ -209,6 +209,8 @@ interface OAuthGrantsTable {
   resources: string | null;
   /** When the user last allowed the app through /device. */
   device_at: number | null;
+  /** The characters the app may see (SPEC §15): a JSON array of ids; null is every one, new ones too. */
+  characters: string | null;
 }
 
 export interface OAuthPendingRequestsTable {
@@ -293,6 +295,8 @@ export interface OAuthDeviceCodesTable {
   budget: string | null;
   /** How the approving user signed in (RFC 8176 amr, space-separated); null = "pwd". */
   amr: string | null;
+  /** The characters the device asked for (serika_characters ids, JSON), or null. */
+  characters: string | null;
 }
 
 /** One-time ids of device confirmation pages (SPEC §9), as SHA-256: a decision presents the id of the page it came from. */
@@ -335,6 +339,8 @@ interface OAuthAgentTokensTable {
   act: string;
   /** Its hash and its sub-agent ancestors', space-separated, leaf first: whose caps one call counts in. */
   lineage: string;
+  /** Its narrowing of its grant's characters (SPEC §15), a JSON array of ids; null: the grant's alone. */
+  characters: string | null;
 }
 
 /** A sub-agent's cap (null: none of its own) and spending. */

@@ -10,6 +10,8 @@ import type { PageSessions } from './session.js';
 import type { SecondStep } from './second-step-pages.js';
 import { consentPage } from './views/consent.js';
 import { readSpendingLimit } from './views/spending-limit.js';
+import { readCharacterChoice } from './views/character-choice.js';
+import type { CharactersService } from '../resources/characters/service.js';
 
 /** The authorize URL with its fresh-login marker set to `after` (any earlier marker replaced, every other byte kept). */
 function withFreshLoginMarker(url: string, after: number): string {
@@ -27,6 +29,8 @@ export interface AuthorizePagesDeps {
   secondStep: SecondStep;
   /** OPERATOR_NAME, who verifies apps (SPEC §12). */
   operatorName: string;
+  /** The user's characters, listed on the consent page (SPEC §15). */
+  characters: CharactersService;
 }
 
 /**
@@ -36,8 +40,11 @@ export interface AuthorizePagesDeps {
  */
 export async function authorizePages(scope: FastifyInstance, deps: AuthorizePagesDeps): Promise<void> {
   const { authorization, pageSessions, secondStep } = deps;
+  /** The posted choice, limited to the user's own characters (read only when the form has the fieldset). */
+  const readCharacters = async (body: unknown, userId: string) =>
+    field(body, 'characters') === undefined ? undefined : readCharacterChoice(body, (await deps.characters.list({ userId })).map((c) => c.id));
 
-  const show = (request: FastifyRequest, reply: FastifyReply, user: SessionUser | null, outcome: AuthorizeOutcome) => {
+  const show = async (request: FastifyRequest, reply: FastifyReply, user: SessionUser | null, outcome: AuthorizeOutcome) => {
     switch (outcome.kind) {
       case 'redirect':
         // RFC 9700 §4.12 (AZ-20): 303, so a POST is never replayed.
@@ -55,8 +62,10 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
       }
       case 'second_factor':
         return secondStep.stepUp(request, reply, { userId: outcome.userId, amr: user?.amr ?? [], returnTo: request.url });
-      case 'consent':
-        return sendPage(reply, 200, consentPage({ ...outcome, user: user!, csrf: pageSessions.csrf(reply), operatorName: deps.operatorName }));
+      case 'consent': {
+        const userCharacters = outcome.scopes.includes('characters') ? await deps.characters.list({ userId: user!.userId }) : [];
+        return sendPage(reply, 200, consentPage({ ...outcome, user: user!, csrf: pageSessions.csrf(reply), operatorName: deps.operatorName, userCharacters }));
+      }
     }
   };
 
@@ -71,7 +80,7 @@ export async function authorizePages(scope: FastifyInstance, deps: AuthorizePage
     if (!user) return sendErrorPage(reply, 401, 'login_required', 'Your session has ended. Go back to the app and start again.');
     const decision = field(request.body, 'decision');
     if (decision !== 'allow' && decision !== 'deny') return sendErrorPage(reply, 400, 'invalid_request', 'Choose Allow or Deny.');
-    const budget = decision === 'allow' ? readSpendingLimit(request.body) : undefined;
-    return show(request, reply, user, await authorization.decide(field(request.body, 'request_id'), user.userId, decision, budget, request));
+    const chosen = decision === 'allow' ? { budget: readSpendingLimit(request.body), characters: await readCharacters(request.body, user.userId) } : {};
+    return show(request, reply, user, await authorization.decide(field(request.body, 'request_id'), user.userId, decision, chosen, request));
   });
 }

@@ -8,6 +8,8 @@ import { sendErrorPage } from './page-errors.js';
 import type { PageSessions } from './session.js';
 import { deviceCodeForm, deviceConfirmPage, deviceDonePage } from './views/device.js';
 import { readSpendingLimit } from './views/spending-limit.js';
+import { readCharacterChoice } from './views/character-choice.js';
+import type { CharactersService } from '../resources/characters/service.js';
 import { formatAmr } from '../accounts/auth-methods.js';
 
 export interface DevicePagesDeps {
@@ -15,6 +17,8 @@ export interface DevicePagesDeps {
   decisions: DeviceDecisions;
   /** OPERATOR_NAME, who verifies apps (SPEC §12). */
   operatorName: string;
+  /** The user's characters, listed on the confirmation page (SPEC §15). */
+  characters: CharactersService;
 }
 
 function minutes(ms: number): string {
@@ -55,7 +59,8 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
   const lookUp = async (reply: FastifyReply, user: SessionUser, typed: string) => {
     const outcome = await decisions.lookUp(user.userId, typed);
     if (outcome.kind !== 'confirm') return refused(reply, user, typed, outcome);
-    return sendPage(reply, 200, deviceConfirmPage({ ...outcome, user, csrf: pageSessions.csrf(reply), operatorName: deps.operatorName }));
+    const userCharacters = outcome.scopes.includes('characters') ? await deps.characters.list({ userId: user.userId }) : [];
+    return sendPage(reply, 200, deviceConfirmPage({ ...outcome, user, csrf: pageSessions.csrf(reply), operatorName: deps.operatorName, userCharacters }));
   };
 
   scope.get(PATHS.device, { schema: { hide: true } }, async (request, reply) => {
@@ -85,8 +90,10 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
     const decision = field(request.body, 'decision');
     if (decision !== 'allow' && decision !== 'deny') return sendErrorPage(reply, 400, 'invalid_request', 'Choose Allow or Deny.');
     const budget = decision === 'allow' ? readSpendingLimit(request.body) : undefined;
+    // The choice is limited to the user's own characters (read only when the form has the fieldset).
+    const characters = decision === 'allow' && field(request.body, 'characters') !== undefined ? readCharacterChoice(request.body, (await deps.characters.list({ userId: user.userId })).map((c) => c.id)) : undefined;
     const typed = field(request.body, 'user_code') ?? '';
-    const outcome = await decisions.decide({ userId: user.userId, authTime: user.authTime, amr: formatAmr(user.amr), typed, confirmation: field(request.body, 'confirmation'), decision, budget }, request);
+    const outcome = await decisions.decide({ userId: user.userId, authTime: user.authTime, amr: formatAmr(user.amr), typed, confirmation: field(request.body, 'confirmation'), decision, budget, characters }, request);
     switch (outcome.kind) {
       case 'wait':
       case 'wrong':

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { IMAGE_PART_MOST_TOKENS, InvalidAuthorizationDetails, LOW_DETAIL_IMAGE_PART_MOST_TOKENS, parseAuthorizationDetails, periodEnd, periodStart, promptBound, promptEstimate } from '../../src/consent/budget-rules.js';
+import { parseAuthorizationDetails as parseDetails } from '../../src/consent/authorization-details.js';
+import { IMAGE_PART_MOST_TOKENS, InvalidAuthorizationDetails, LOW_DETAIL_IMAGE_PART_MOST_TOKENS, periodEnd, periodStart, promptBound, promptEstimate } from '../../src/consent/budget-rules.js';
 import { AppError } from '../../src/errors.js';
 import { asking, fileData, fileId, image, video } from '../helpers/chat-bodies.js';
+
+/** The budget the details ask for (the parser also reads serika_characters, SPEC §15). */
+const parseAuthorizationDetails = (raw: string) => parseDetails(raw).budget;
 
 describe('budget rules (SPEC §10, RFC 9396)', () => {
   it('reads serika_budget details, month by default', () => {

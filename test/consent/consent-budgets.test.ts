@@ -70,7 +70,7 @@ describe.each(DIALECTS)('budgets on the consent page (%s)', (dialect) => {
         const location = new URL(response.headers.get('location')!);
         expect(location.searchParams.get('error')).toBe('invalid_authorization_details');
       }
-      expect((await call('GET', `${ts.url}/.well-known/oauth-authorization-server`)).json.authorization_details_types_supported).toEqual(['serika_budget']);
+      expect((await call('GET', `${ts.url}/.well-known/oauth-authorization-server`)).json.authorization_details_types_supported).toEqual(['serika_budget', 'serika_characters']);
     });
 
     it('a bad number on the page is refused with a clear page, never a 5xx', async () => {

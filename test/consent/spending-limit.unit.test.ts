@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_BUDGET, parseAuthorizationDetails, readBudgetLimit } from '../../src/consent/budget-rules.js';
+import { parseAuthorizationDetails } from '../../src/consent/authorization-details.js';
+import { MAX_BUDGET, readBudgetLimit } from '../../src/consent/budget-rules.js';
 import { AppError } from '../../src/errors.js';
 import { readSpendingLimit } from '../../src/web/views/spending-limit.js';
 
@@ -36,7 +37,7 @@ describe('the Spending limit section as posted', () => {
   it('is undefined without the section, null for "No limit", else the limit the details would give', () => {
     expect(readSpendingLimit({ decision: 'allow' })).toBeUndefined();
     expect(readSpendingLimit({ budget: 'none', budget_tokens: '5' })).toBeNull();
-    expect(limit({ budget_tokens: '100000', budget_images: '20', budget_period: 'month' })).toEqual(parseAuthorizationDetails('[{"type":"serika_budget","tokens":100000,"images":20,"period":"month"}]'));
+    expect(limit({ budget_tokens: '100000', budget_images: '20', budget_period: 'month' })).toEqual(parseAuthorizationDetails('[{"type":"serika_budget","tokens":100000,"images":20,"period":"month"}]').budget);
     expect(limit({ budget_tokens: '', budget_images: ' 3 ' })).toEqual({ tokens: null, images: 3, period: 'month' });
     expect(limit({ budget_tokens: '007', budget_period: 'total' })).toEqual({ tokens: 7, images: null, period: 'total' });
   });

@@ -141,6 +141,7 @@ describe.each(DIALECTS)('token exchange: sub-agent tokens (%s)', (dialect) => {
       await ts.services.oauth.revocation.token(row.token_hash);
       const issued = await ts.services.oauth.agents.issue({
         parent: row,
+        characters: null,
         scopes: ['generations'],
         audience: ['/'],
         expiresAt: Date.now() + 60_000,

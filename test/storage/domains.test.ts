@@ -356,14 +356,34 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         const user = await newUser();
         const stranger = await newUser();
         const created = await s.characters.create(user, { name: 'Mira', greeting: 'Hello' });
-        expect(await s.characters.list(user)).toEqual([created]);
-        expect(await s.characters.get(user, created.id)).toEqual(created);
-        await expect(s.characters.get(stranger, created.id)).rejects.toMatchObject({ code: 'not_found' });
-        expect((await s.characters.update(user, created.id, { personality: 'curious' })).personality).toBe('curious');
-        await expect(s.characters.update(stranger, created.id, { name: 'x' })).rejects.toMatchObject({ code: 'not_found' });
-        await expect(s.characters.delete(stranger, created.id)).rejects.toMatchObject({ code: 'not_found' });
-        await s.characters.delete(user, created.id);
-        expect(await s.characters.list(user)).toEqual([]);
+        const owner = { userId: user };
+        const other = { userId: stranger };
+        expect(await s.characters.list(owner)).toEqual([created]);
+        expect(await s.characters.get(owner, created.id)).toEqual(created);
+        await expect(s.characters.get(other, created.id)).rejects.toMatchObject({ code: 'not_found' });
+        expect((await s.characters.update(owner, created.id, { personality: 'curious' })).personality).toBe('curious');
+        await expect(s.characters.update(other, created.id, { name: 'x' })).rejects.toMatchObject({ code: 'not_found' });
+        await expect(s.characters.delete(other, created.id)).rejects.toMatchObject({ code: 'not_found' });
+        await s.characters.delete(owner, created.id);
+        expect(await s.characters.list(owner)).toEqual([]);
+      });
+
+      it("an app's character choice (SPEC §15): outside it a character is not found, listed or paged; an empty choice sees none", async () => {
+        const user = await newUser();
+        const [a, b] = [await s.characters.create(user, { name: 'Ann' }), await s.characters.create(user, { name: 'Bo' })];
+        const onlyA = { userId: user, characters: [a.id] };
+        expect(await s.characters.list(onlyA)).toEqual([a]);
+        expect((await s.characters.page(onlyA, { limit: 10 })).data).toEqual([a]);
+        expect(await s.characters.get(onlyA, a.id)).toEqual(a);
+        await expect(s.characters.get(onlyA, b.id)).rejects.toMatchObject({ code: 'not_found' });
+        await expect(s.characters.update(onlyA, b.id, { name: 'x' })).rejects.toMatchObject({ code: 'not_found' });
+        await expect(s.characters.delete(onlyA, b.id)).rejects.toMatchObject({ code: 'not_found' });
+        // A page cursor outside the choice is as unknown as another user's.
+        await expect(s.characters.page(onlyA, { limit: 10, after: b.id })).rejects.toMatchObject({ code: 'invalid_value' });
+        const none = { userId: user, characters: [] };
+        expect(await s.characters.list(none)).toEqual([]);
+        await expect(s.characters.get(none, a.id)).rejects.toMatchObject({ code: 'not_found' });
+        expect(await s.characters.list({ userId: user, characters: null })).toEqual([a, b]);
       });
     });
   });

@@ -30,6 +30,8 @@ export interface AuthorizeContext {
   audience?: Audience;
   /** RFC 9396 serika_budget: the spending limit the app asks for (SPEC §10). */
   budget?: BudgetLimit;
+  /** RFC 9396 serika_characters: the characters the app asks to see (SPEC §15). */
+  characters?: readonly string[];
 }
 
 export interface StepDeps {

@@ -3,6 +3,7 @@ import type { OAuthError } from '../protocol/errors.js';
 import type { Audience } from '../../audiences.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
 import type { BudgetState } from '../../consent/budgets.js';
+import type { CharacterChoice } from '../../consent/character-choice.js';
 
 /**
  * What the authorization endpoint decided must happen next. The protocol
@@ -40,4 +41,7 @@ export type AuthorizeOutcome =
       /** What the app asked for with authorization_details (SPEC §10), and what the grant has now. */
       requestedBudget: BudgetLimit | null;
       currentBudget: BudgetState | null;
+      /** With the characters scope (SPEC §15): the ids the app asked for (null: none), and the grant's choice now (undefined: no grant yet). */
+      requestedCharacters: readonly string[] | null;
+      currentCharacters: CharacterChoice | undefined;
     };

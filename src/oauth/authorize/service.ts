@@ -7,6 +7,7 @@ import type { DocumentRequester, MetadataDocuments } from '../../clients/metadat
 import type { BudgetsService } from '../../consent/budgets.js';
 import type { ClientErrorLog } from '../../clients/recent-errors.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
+import type { CharacterChoice } from '../../consent/character-choice.js';
 import type { RequestOrigin } from '../../http/request-context.js';
 import { EVERY_RESOURCE, formatAudience, parseAudience } from '../../audiences.js';
 import { clientMayRequest, formatScopes, parseScopes } from '../../scopes.js';
@@ -148,8 +149,8 @@ export class AuthorizationService {
     const codeFields = { clientId: client.clientId, userId, scopes, redirectUri, codeChallenge: ctx.codeChallenge!, nonce: ctx.nonce ?? null, authTime: session.authTime, amr, sid: session.sid, audience };
 
     // RFC 8252 §8.6: public clients are always asked; so are ownerless ones (SPEC §8); prompt=consent always asks.
-    // SPEC §10: an app asking for a spending limit always shows the page, where the user sets it.
-    const mayReuseGrant = !client.public && client.ownerId !== null && !prompt.has('consent') && ctx.budget === undefined;
+    // SPEC §10, §15: an app asking for a spending limit or for characters always shows the page, where the user sets them.
+    const mayReuseGrant = !client.public && client.ownerId !== null && !prompt.has('consent') && ctx.budget === undefined && ctx.characters === undefined;
     if (mayReuseGrant && (await grants.covers(userId, client.clientId, scopes, audience))) {
       const code = await store.codes.create(codeFields);
       return this.redirect(redirectUri, { code, state: ctx.state });
@@ -170,7 +171,7 @@ export class AuthorizationService {
       resources: formatAudience(audience),
     });
     const owner = client.ownerId === null ? undefined : await users.findById(client.ownerId);
-    const currentBudget = await this.deps.budgets.get(userId, client.clientId);
+    const [currentBudget, grant] = await Promise.all([this.deps.budgets.get(userId, client.clientId), grants.find(userId, client.clientId)]);
     return {
       kind: 'consent',
       client,
@@ -182,6 +183,8 @@ export class AuthorizationService {
       requestId,
       requestedBudget: ctx.budget ?? null,
       currentBudget,
+      requestedCharacters: ctx.characters ?? null,
+      currentCharacters: grant?.characters,
     };
   }
 
@@ -193,9 +196,18 @@ export class AuthorizationService {
   /**
    * `budget`: the spending limit the user left on the page (null: no limit);
    * undefined keeps what the grant had (SPEC §10: a budget survives re-consent).
+   * `characters`: the characters the user chose (SPEC §15; null: all), kept
+   * only when the request has the characters scope; undefined keeps the grant's.
    * `origin`: the decision's request, for the audit event of a changed limit.
    */
-  async decide(requestId: string | undefined, userId: string, decision: 'allow' | 'deny', budget?: BudgetLimit | null, origin?: RequestOrigin): Promise<AuthorizeOutcome> {
+  async decide(
+    requestId: string | undefined,
+    userId: string,
+    decision: 'allow' | 'deny',
+    chosen: { budget?: BudgetLimit | null; characters?: CharacterChoice } = {},
+    origin?: RequestOrigin,
+  ): Promise<AuthorizeOutcome> {
+    const { budget } = chosen;
     const { clients, store } = this.deps;
     const pending = requestId ? await store.pending.take(requestId, userId) : undefined;
     if (!pending) {
@@ -218,9 +230,10 @@ export class AuthorizationService {
       return this.answerError(client, pending.redirect_uri, new OAuthError('invalid_scope', 'The app no longer has these scopes.'), state, true);
     }
     const audience = parseAudience(pending.resources);
+    const characters = scopes.includes('characters') ? chosen.characters : undefined;
     // The consent and the code it issues are stored together or not at all.
     const code = await this.deps.transact(async (trx) => {
-      await this.deps.consents.record(trx, { userId, clientId: client.clientId, scopes, audience, budget }, origin);
+      await this.deps.consents.record(trx, { userId, clientId: client.clientId, scopes, audience, budget, characters }, origin);
       const subject = { audience, clientId: client.clientId, userId, scopes, redirectUri: pending.redirect_uri, codeChallenge: pending.code_challenge, nonce: pending.nonce, authTime: pending.auth_time, amr: pending.amr, sid: pending.sid };
       return store.codes.create(subject, trx);
     });

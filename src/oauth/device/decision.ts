@@ -4,6 +4,8 @@ import type { AuditService } from '../../audit/service.js';
 import type { ClientsService, RegisteredClient } from '../../clients/service.js';
 import type { BudgetLimit } from '../../consent/budget-rules.js';
 import type { BudgetsService } from '../../consent/budgets.js';
+import type { CharacterChoice } from '../../consent/character-choice.js';
+import type { GrantsService } from '../../consent/grants.js';
 import type { ConsentRecorder } from '../../consent/record.js';
 import type { RequestOrigin } from '../../http/request-context.js';
 import { parseScopes } from '../../scopes.js';
@@ -19,6 +21,7 @@ export interface DeviceDecisionDeps {
   clients: ClientsService;
   users: UsersService;
   budgets: BudgetsService;
+  grants: GrantsService;
   consents: ConsentRecorder;
   audit: AuditService;
   transact: Transactor;
@@ -41,6 +44,9 @@ export interface DeviceConfirmation {
   /** What the device asked for (authorization_details), and what the grant has now (SPEC §10). */
   requestedBudget: BudgetLimit | null;
   currentBudget: BudgetLimit | null;
+  /** With the characters scope (SPEC §15): the ids the device asked for (null: none), and the grant's choice now (undefined: no grant yet). */
+  requestedCharacters: readonly string[] | null;
+  currentCharacters: CharacterChoice | undefined;
   confirmation: string;
 }
 
@@ -69,6 +75,8 @@ export interface DeviceDecision {
   decision: 'allow' | 'deny';
   /** The spending limit left on the page (null: no limit); undefined keeps the grant's. */
   budget?: BudgetLimit | null;
+  /** The characters chosen on the page (null: all); undefined keeps the grant's. */
+  characters?: CharacterChoice;
 }
 
 /**
@@ -121,6 +129,8 @@ export class DeviceDecisions {
       startedFrom: row.request_ip,
       requestedBudget: row.budget === null ? null : (JSON.parse(row.budget) as BudgetLimit),
       currentBudget: await this.deps.budgets.get(userId, client.clientId),
+      requestedCharacters: row.characters === null ? null : (JSON.parse(row.characters) as string[]),
+      currentCharacters: (await this.deps.grants.find(userId, client.clientId))?.characters,
       confirmation: await this.deps.devices.confirmation(row, userId),
     };
   }
@@ -137,7 +147,9 @@ export class DeviceDecisions {
       const decided = await this.deps.devices.decide(trx, { confirmation: input.confirmation!, deviceCodeHash: row.device_code_hash, userId: input.userId, authTime: input.authTime, amr: input.amr, status });
       if (typeof decided === 'string') return { kind: decided };
       if (allowed) {
-        const consent = { userId: input.userId, clientId: client.clientId, scopes: parseScopes(decided.scopes), audience: parseAudience(decided.resources), budget: input.budget, device: true };
+        const scopes = parseScopes(decided.scopes);
+        const characters = scopes.includes('characters') ? input.characters : undefined;
+        const consent = { userId: input.userId, clientId: client.clientId, scopes, audience: parseAudience(decided.resources), budget: input.budget, characters, device: true };
         await this.deps.consents.record(trx, consent, origin);
       }
       // The address the device asked from, beside the browser's (the row's ip): the user can tell a stranger's request.

@@ -30,7 +30,7 @@ export async function deviceAuthorizationRoute(scope: FastifyInstance, deps: Dev
         tags: ['oauth'],
         summary: 'Device authorization (RFC 8628)',
         description:
-          'client_id (and client authentication for confidential clients), scope, resource. The client must have the grant type urn:ietf:params:oauth:grant-type:device_code. Answers device_code, user_code, verification_uri, verification_uri_complete, expires_in and interval.',
+          'client_id (and client authentication for confidential clients), scope, resource, authorization_details (serika_budget, serika_characters). The client must have the grant type urn:ietf:params:oauth:grant-type:device_code. Answers device_code, user_code, verification_uri, verification_uri_complete, expires_in and interval.',
       },
     },
     async (request, reply) => {
@@ -42,8 +42,8 @@ export async function deviceAuthorizationRoute(scope: FastifyInstance, deps: Dev
       if (!mayUseGrant(client, DEVICE_CODE_GRANT)) throw new OAuthError('unauthorized_client', grantRefusal(DEVICE_CODE_GRANT));
       const scopes = requestedScopes(params.get('scope'), client.scopes);
       const audience = audienceParam(params, deps.issuer) ?? EVERY_RESOURCE;
-      const budget = authorizationDetailsParam(params.get('authorization_details'));
-      const created = await deps.devices.create({ clientId: client.clientId, scopes, audience, ip: request.ip, budget });
+      const { budget, characters } = authorizationDetailsParam(params.get('authorization_details'), scopes);
+      const created = await deps.devices.create({ clientId: client.clientId, scopes, audience, ip: request.ip, budget, characters });
       const userCode = displayUserCode(created.userCode);
       const verificationUri = deps.issuer + PATHS.device;
       return reply.send({

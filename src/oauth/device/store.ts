@@ -55,7 +55,7 @@ export class DeviceCodes {
     private readonly telemetry: Telemetry | null = null,
   ) {}
 
-  async create(request: { clientId: string; scopes: string[]; audience: Audience; ip: string | null; budget?: BudgetLimit | null }): Promise<NewDeviceCode> {
+  async create(request: { clientId: string; scopes: string[]; audience: Audience; ip: string | null; budget?: BudgetLimit | null; characters?: readonly string[] | null }): Promise<NewDeviceCode> {
     const device = mint('device');
     for (let attempt = 0; ; attempt++) {
       const now = this.now();
@@ -79,6 +79,7 @@ export class DeviceCodes {
             last_polled_at: null,
             request_ip: request.ip,
             budget: request.budget ? JSON.stringify(request.budget) : null,
+            characters: request.characters ? JSON.stringify(request.characters) : null,
             created_at: now,
             expires_at: now + this.ttlSeconds * 1000,
           })

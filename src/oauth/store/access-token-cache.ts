@@ -1,4 +1,4 @@
-import type { Invalidation, InvalidationFeed } from '../../storage/invalidations.js';
+import { grantKey, type Invalidation, type InvalidationFeed } from '../../storage/invalidations.js';
 import { FeedCache, type Eviction } from '../../storage/feed-cache.js';
 
 /** What a cached token must carry for every way it can be ended to find it. */
@@ -9,11 +9,6 @@ export interface CacheableToken {
   code_hash: string | null;
   client_id: string;
   user_id: string;
-}
-
-/** The key of a grant's invalidation: the user and the client. */
-export function grantKey(userId: string, clientId: string): string {
-  return `${userId} ${clientId}`;
 }
 
 /** Which cached tokens each kind of invalidation ends. */

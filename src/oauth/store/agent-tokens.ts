@@ -1,5 +1,6 @@
 import { SqliteAdapter, sql, type Kysely } from 'kysely';
 import { formatAudience, type Audience } from '../../audiences.js';
+import { encodeChoice } from '../../consent/character-choice.js';
 import type { Telemetry } from '../../http/telemetry.js';
 import { formatScopes } from '../../scopes.js';
 import type { Transactor } from '../../storage/group-commit.js';
@@ -23,6 +24,8 @@ export interface NewAgentToken {
   expiresAt: number;
   agentName: string | null;
   act: ActClaim;
+  /** Its narrowing of the grant's characters (SPEC §15), or null: the grant's alone. */
+  characters: readonly string[] | null;
   /** Writes what another domain keeps of the new token (its budget row, its audit event) in the same transaction. */
   alongside: (trx: Kysely<Database>, tokenHash: string) => Promise<void>;
 }
@@ -61,7 +64,7 @@ export class AgentTokens {
       return { compile: () => query.compile({ getExecutor: () => db.getExecutor() }) };
     },
   );
-  private readonly insertAgent = preparedNamed(['token_hash', 'parent_hash', 'depth', 'agent_name', 'act', 'lineage'], (db: Kysely<Database>, p) => db.insertInto('oauth_agent_tokens').values(p));
+  private readonly insertAgent = preparedNamed(['token_hash', 'parent_hash', 'depth', 'agent_name', 'act', 'lineage', 'characters'], (db: Kysely<Database>, p) => db.insertInto('oauth_agent_tokens').values(p));
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -100,7 +103,7 @@ export class AgentTokens {
         parentHash: parent.token_hash,
       };
       if (Number((await this.insertBelowLive(trx, row)).numAffectedRows ?? 0) !== 1) return false;
-      await this.insertAgent(trx, { token_hash: token.hash, parent_hash: parent.token_hash, depth: (parent.agent_depth ?? 0) + 1, agent_name: request.agentName, act: JSON.stringify(request.act), lineage: lineage.join(' ') });
+      await this.insertAgent(trx, { token_hash: token.hash, parent_hash: parent.token_hash, depth: (parent.agent_depth ?? 0) + 1, agent_name: request.agentName, act: JSON.stringify(request.act), lineage: lineage.join(' '), characters: encodeChoice(request.characters) });
       await request.alongside(trx, token.hash);
       return true;
     });

@@ -11,7 +11,7 @@ import { USER_PROFILE } from './user-profile.js';
 
 type CodeRow = OAuthCodesTable;
 /** A code with its user's profile claims (an ID token needs them) and its grant's budget, read in the same statement. */
-export type CodeWithUser = CodeRow & UserProfile & JoinedBudget;
+export type CodeWithUser = CodeRow & UserProfile & JoinedBudget & { grant_characters: string | null };
 
 export type NewCode = TokenSubject & { redirectUri: string; codeChallenge: string; nonce?: string | null };
 
@@ -29,9 +29,11 @@ export class AuthorizationCodes {
         .selectFrom('oauth_codes')
         .innerJoin('users', 'users.id', 'oauth_codes.user_id')
         .leftJoin('oauth_budgets', (join) => join.onRef('oauth_budgets.user_id', '=', 'oauth_codes.user_id').onRef('oauth_budgets.client_id', '=', 'oauth_codes.client_id'))
+        .leftJoin('oauth_grants', (join) => join.onRef('oauth_grants.user_id', '=', 'oauth_codes.user_id').onRef('oauth_grants.client_id', '=', 'oauth_codes.client_id'))
         .selectAll('oauth_codes')
         .select(USER_PROFILE)
         .select(JOINED_BUDGET)
+        .select('oauth_grants.characters as grant_characters')
         .where('oauth_codes.code_hash', '=', ''),
     );
   }
@@ -62,7 +64,7 @@ export class AuthorizationCodes {
     return code.value;
   }
 
-  /** The code with its user's profile (codes go with their user: the foreign key cascades) and its grant's budget. */
+  /** The code with its user's profile (codes go with their user: the foreign key cascades) and its grant's budget and characters. */
   async find(code: string): Promise<CodeWithUser | undefined> {
     return (await this.selectCode(credentialKey(code))).rows[0];
   }

@@ -1,9 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { RevokeReason, Telemetry } from '../../http/telemetry.js';
 import { parseScopes } from '../../scopes.js';
-import type { Invalidation, InvalidationFeed } from '../../storage/invalidations.js';
+import { grantKey, type Invalidation, type InvalidationFeed } from '../../storage/invalidations.js';
 import type { Database } from '../../storage/schema.js';
-import { grantKey } from './access-token-cache.js';
 import { familyOfCode } from './credentials.js';
 
 /** How many levels of sub-agent tokens may hang below a user's token (SPEC §15). */

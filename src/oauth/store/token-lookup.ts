@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { UserProfile } from '../../accounts/users-service.js';
 import { parseAudience, type Audience } from '../../audiences.js';
 import { JOINED_BUDGET, type JoinedBudget } from '../../consent/joined-budget.js';
+import { decodeChoice, effectiveChoice, type CharacterChoice } from '../../consent/character-choice.js';
 import { parseScopes } from '../../scopes.js';
 import type { FeedCache } from '../../storage/feed-cache.js';
 import { prepared } from '../../storage/prepared.js';
@@ -12,7 +13,7 @@ import { USER_PROFILE } from './user-profile.js';
 
 export type TokenRow = OAuthTokensTable;
 /** A token row with its user's public fields: what the bearer guard and introspection read. */
-export type TokenWithUser = TokenRow & UserProfile & AgentColumns;
+export type TokenWithUser = TokenRow & UserProfile & AgentColumns & CharacterColumns;
 
 /** A sub-agent token's columns (SPEC §15), read beside the token; all null for any other token. */
 interface AgentColumns {
@@ -21,6 +22,21 @@ interface AgentColumns {
   agent_act: string | null;
   agent_lineage: string | null;
 }
+/**
+ * SPEC §15: the characters the token's grant allows, and a sub-agent's narrowing, as stored (JSON ids; null: all).
+ * Read with the token so every cached lookup carries them; a change of the grant's is a grant invalidation.
+ */
+interface CharacterColumns {
+  grant_characters: string | null;
+  agent_characters: string | null;
+}
+const CHARACTER_COLUMNS = ['oauth_grants.characters as grant_characters', 'oauth_agent_tokens.characters as agent_characters'] as const;
+
+/** What a token may see: its grant's characters narrowed by its own (a sub-agent's). */
+export function tokenCharacters(row: CharacterColumns): CharacterChoice {
+  return effectiveChoice(decodeChoice(row.grant_characters), decodeChoice(row.agent_characters));
+}
+
 const AGENT_COLUMNS = ['oauth_agent_tokens.depth as agent_depth', 'oauth_agent_tokens.agent_name as agent_name', 'oauth_agent_tokens.act as agent_act', 'oauth_agent_tokens.lineage as agent_lineage'] as const;
 
 /** An access token with its owner, as the bearer guard needs it. */
@@ -38,6 +54,8 @@ export interface AccessGrant {
   audience: Audience;
   /** A sub-agent token's hash and its sub-agent ancestors', leaf first (SPEC §15); null for the user's own token. */
   agents: readonly string[] | null;
+  /** The characters it may see (SPEC §15): ids, or null for every one of the user's. */
+  characters: CharacterChoice;
 }
 
 /** Reads of access and refresh tokens; access-token lookups through the cache the invalidation feed keeps exact. */
@@ -55,8 +73,10 @@ export class TokenLookup {
       d
         .selectFrom('oauth_tokens')
         .leftJoin('oauth_budgets', (join) => join.onRef('oauth_budgets.user_id', '=', 'oauth_tokens.user_id').onRef('oauth_budgets.client_id', '=', 'oauth_tokens.client_id'))
+        .leftJoin('oauth_grants', (join) => join.onRef('oauth_grants.user_id', '=', 'oauth_tokens.user_id').onRef('oauth_grants.client_id', '=', 'oauth_tokens.client_id'))
         .selectAll('oauth_tokens')
         .select(JOINED_BUDGET)
+        .select('oauth_grants.characters as grant_characters')
         .where('oauth_tokens.token_hash', '=', ''),
     );
     this.selectWithUser = prepared(db, (d) =>
@@ -64,9 +84,11 @@ export class TokenLookup {
         .selectFrom('oauth_tokens')
         .innerJoin('users', 'users.id', 'oauth_tokens.user_id')
         .leftJoin('oauth_agent_tokens', 'oauth_agent_tokens.token_hash', 'oauth_tokens.token_hash')
+        .leftJoin('oauth_grants', (join) => join.onRef('oauth_grants.user_id', '=', 'oauth_tokens.user_id').onRef('oauth_grants.client_id', '=', 'oauth_tokens.client_id'))
         .selectAll('oauth_tokens')
         .select(USER_PROFILE)
         .select(AGENT_COLUMNS)
+        .select(CHARACTER_COLUMNS)
         .where('oauth_tokens.token_hash', '=', ''),
     );
   }
@@ -102,14 +124,15 @@ export class TokenLookup {
         expiresAt: row.expires_at,
         audience: parseAudience(row.resources),
         agents: row.agent_lineage === null ? null : Object.freeze(row.agent_lineage.split(' ')),
+        characters: tokenCharacters(row),
       });
       this.grants.set(row, grant);
     }
     return grant;
   }
 
-  /** The stored row, never from the cache (the token endpoint and revocation read it to change it), with its grant's budget (a refresh's token response carries it). */
-  async find(token: string): Promise<(TokenRow & JoinedBudget) | undefined> {
+  /** The stored row, never from the cache (the token endpoint and revocation read it to change it), with its grant's budget and characters (a refresh's token response carries them). */
+  async find(token: string): Promise<(TokenRow & JoinedBudget & Pick<CharacterColumns, 'grant_characters'>) | undefined> {
     return (await this.selectToken(credentialKey(token))).rows[0];
   }
 
@@ -122,6 +145,12 @@ export class TokenLookup {
   async findLiveOf(token: string, clientId: string): Promise<TokenWithUser | undefined> {
     const row = await this.withUser(token);
     return row && row.client_id === clientId && tokenState(row, this.now()) === 'live' ? row : undefined;
+  }
+
+  /** The characters a grant allows (SPEC §15), for a token response that has no row joined with it (the device grant's). */
+  async grantCharacters(userId: string, clientId: string): Promise<CharacterChoice> {
+    const row = await this.db.selectFrom('oauth_grants').select('characters').where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirst();
+    return decodeChoice(row?.characters ?? null);
   }
 
   /** When the app last obtained tokens for the user (code redemption or refresh). */

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import { invalidValue, notFound } from '../../errors.js';
 import { randomId } from '../../security/secrets.js';
 import { pageOwned, type PageRequest } from '../../storage/paging.js';
@@ -58,7 +58,39 @@ function checkName(name: string | undefined): string | undefined {
   return name;
 }
 
-/** A user's characters; every query is scoped to the owner, so anyone else's is a 404. */
+/**
+ * Whose characters a call sees: the user's, narrowed by an OAuth token's
+ * character choice (SPEC §15) — `characters`, ids or null for all. An API
+ * key or the dashboard passes the user alone (every character).
+ */
+export interface CharacterViewer {
+  userId: string;
+  characters?: readonly string[] | null;
+}
+
+/**
+ * The one place a character choice is enforced (SPEC §15): the ids a viewer
+ * may see, null for all. A character outside them is, to the viewer, not
+ * there: the same 404 (or "no such character") as another user's.
+ */
+function choiceOf(viewer: CharacterViewer): readonly string[] | null {
+  return viewer.characters ?? null;
+}
+
+/** The where-clause of a choice: every id, the ids, or none at all (an empty "Only these"; IN () is not SQL). */
+function withinChoice(viewer: CharacterViewer) {
+  const ids = choiceOf(viewer);
+  return (eb: ExpressionBuilder<Database, 'characters'>): Expression<SqlBool> => {
+    if (ids === null) return sql<SqlBool>`1 = 1`;
+    return ids.length === 0 ? sql<SqlBool>`1 = 0` : eb('id', 'in', [...ids]);
+  };
+}
+
+/**
+ * A user's characters; every query is scoped to the owner, and to the
+ * viewer's character choice, so anyone else's — or one outside an app's
+ * choice — is a 404.
+ */
 export class CharactersService {
   constructor(
     private readonly db: Kysely<Database>,
@@ -84,25 +116,26 @@ export class CharactersService {
     return toCharacter(row);
   }
 
-  /** One page of the user's characters, oldest first (limit, after). */
-  async page(userId: string, request: PageRequest): Promise<{ data: Character[]; hasMore: boolean }> {
-    const page = await pageOwned(this.db, 'characters', userId, request);
+  /** One page of the characters the viewer sees, oldest first (limit, after). */
+  async page(viewer: CharacterViewer, request: PageRequest): Promise<{ data: Character[]; hasMore: boolean }> {
+    const page = await pageOwned(this.db, 'characters', viewer.userId, request, choiceOf(viewer));
     if (!page) throw invalidValue('after', 'after must be the id of one of your characters, such as the last_id of the previous page.');
     return { data: page.rows.map(toCharacter), hasMore: page.hasMore };
   }
 
-  async list(userId: string): Promise<Character[]> {
-    const rows = await this.db.selectFrom('characters').selectAll().where('user_id', '=', userId).orderBy('created_at', 'asc').orderBy('id', 'asc').execute();
+  /** Every character the viewer sees, oldest first. */
+  async list(viewer: CharacterViewer): Promise<Character[]> {
+    const rows = await this.db.selectFrom('characters').selectAll().where('user_id', '=', viewer.userId).where(withinChoice(viewer)).orderBy('created_at', 'asc').orderBy('id', 'asc').execute();
     return rows.map(toCharacter);
   }
 
-  async get(userId: string, id: string): Promise<Character> {
-    const row = await this.db.selectFrom('characters').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+  async get(viewer: CharacterViewer, id: string): Promise<Character> {
+    const row = await this.db.selectFrom('characters').selectAll().where('id', '=', id).where('user_id', '=', viewer.userId).where(withinChoice(viewer)).executeTakeFirst();
     if (!row) throw notFound('character');
     return toCharacter(row);
   }
 
-  async update(userId: string, id: string, input: CharacterInput): Promise<Character> {
+  async update(viewer: CharacterViewer, id: string, input: CharacterInput): Promise<Character> {
     checkLengths(input);
     const changes: Partial<CharactersTable> = { updated_at: this.now() };
     if (input.name !== undefined) changes.name = checkName(input.name);
@@ -110,13 +143,13 @@ export class CharactersService {
     if (input.personality !== undefined) changes.personality = input.personality;
     if (input.greeting !== undefined) changes.greeting = input.greeting;
     if (input.avatar !== undefined) changes.avatar = checkAvatar(input.avatar) ?? null;
-    const result = await this.db.updateTable('characters').set(changes).where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    const result = await this.db.updateTable('characters').set(changes).where('id', '=', id).where('user_id', '=', viewer.userId).where(withinChoice(viewer)).executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw notFound('character');
-    return this.get(userId, id);
+    return this.get(viewer, id);
   }
 
-  async delete(userId: string, id: string): Promise<void> {
-    const result = await this.db.deleteFrom('characters').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+  async delete(viewer: CharacterViewer, id: string): Promise<void> {
+    const result = await this.db.deleteFrom('characters').where('id', '=', id).where('user_id', '=', viewer.userId).where(withinChoice(viewer)).executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw notFound('character');
   }
 }

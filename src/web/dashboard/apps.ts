@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { GrantsService } from '../../consent/grants.js';
 import type { UsageService } from '../../generation/usage.js';
 import type { OAuthStore } from '../../oauth/store/store.js';
@@ -11,6 +11,9 @@ import { DASHBOARD, MCP_PATH } from '../../paths.js';
 import { audienceNames } from '../../audiences.js';
 import type { AuditService } from '../../audit/service.js';
 import { agentRevokeRoute, agentsView, liveAgents } from './agents.js';
+import type { CharactersService } from '../../resources/characters/service.js';
+import type { CharacterChoice } from '../../consent/character-choice.js';
+import { characterChoiceFieldset, readCharacterChoice, type NamedCharacter } from '../views/character-choice.js';
 
 /** A client_id may be a metadata document's URL: one path segment all the same. */
 const appPath = (clientId: string, action: string) => `${DASHBOARD.apps}/${encodeURIComponent(clientId)}/${action}`;
@@ -27,7 +30,19 @@ function spendingView(budget: BudgetState | null): Html {
   <p class="hint">${budget.resetsAt === null ? 'In total; never resets.' : `Resets ${new Date(budget.resetsAt).toISOString().slice(0, 10)} (UTC).`}</p>`;
 }
 
-export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsService; usage: UsageService; oauth: OAuthStore; budgets: BudgetsService; audit: AuditService }): Promise<void> {
+/** Which characters the app sees (SPEC §15), and the form that changes it. */
+function charactersView(reply: FastifyReply, app: { clientId: string; clientName: string; characters: CharacterChoice }, characters: readonly NamedCharacter[], card: number): Html {
+  const names = app.characters === null ? null : characters.filter((c) => app.characters!.includes(c.id)).map((c) => c.name);
+  return html`<details class="characters"><summary>Characters</summary>
+    <p class="muted">${names === null ? 'Sees all your characters, including new ones.' : names.length === 0 ? 'Sees none of your characters.' : `Sees only: ${names.join(', ')}.`}</p>
+    <form method="post" action="${appPath(app.clientId, 'characters')}">${csrfField(reply)}
+      ${characterChoiceFieldset({ appName: app.clientName, characters, requested: null, current: app.characters, idPrefix: `app${card}-` })}
+      <div class="actions"><button type="submit">Save characters</button></div>
+    </form>
+  </details>`;
+}
+
+export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsService; usage: UsageService; oauth: OAuthStore; budgets: BudgetsService; audit: AuditService; characters: CharactersService }): Promise<void> {
   const { grants, usage, oauth, budgets } = deps;
 
   scope.get(DASHBOARD.apps, async (request, reply) => {
@@ -35,6 +50,7 @@ export async function appsPages(scope: FastifyInstance, deps: { grants: GrantsSe
     const apps = await grants.listForUser(userId);
     const totals = await usage.totalsByApp(userId);
     const agents = await liveAgents(oauth, budgets, userId);
+    const characters = apps.some((a) => a.scopes.includes('characters')) ? await deps.characters.list({ userId }) : [];
     const rows = await Promise.all(
       apps.map(async (app) => {
         const use = totals.get(app.clientId);
@@ -52,7 +68,7 @@ ${
   rows.length === 0
     ? html`<div class="card"><p class="muted">You have not authorized any app.</p></div>`
     : rows.map(
-        ({ app, use, lastUsed, budget }) => html`<div class="card app" data-client-id="${app.clientId}">
+        ({ app, use, lastUsed, budget }, card) => html`<div class="card app" data-client-id="${app.clientId}">
   <h2>${app.clientName}${app.unverified ? html` <span class="badge warning" title="It registered itself; Serika has not verified who made it.">Unverified</span>` : ''}${
     app.audience.length === 1 && app.audience[0] === MCP_PATH ? html` <span class="badge">via MCP</span>` : ''
   }${app.deviceAt !== null ? html` <span class="badge">signed in from a device</span>` : ''}</h2>
@@ -70,6 +86,7 @@ ${
       <div class="actions"><button type="submit">Save limit</button></div>
     </form>
   </details>
+  ${app.scopes.includes('characters') ? charactersView(reply, app, characters, card) : ''}
   ${agentsView(reply, app.clientId, agents.get(app.clientId))}
   <div class="actions"><a class="button-link danger" href="${appPath(app.clientId, 'revoke')}">Revoke access</a></div>
 </div>`,
@@ -84,6 +101,15 @@ ${
     if (!(await grants.find(userId, request.params.clientId))) return reply.code(303).header('location', DASHBOARD.apps).send();
     const limit = readSpendingLimit(request.body);
     if (limit !== undefined) await budgets.set(userId, request.params.clientId, limit, undefined, request);
+    return reply.code(303).header('location', DASHBOARD.apps).send();
+  });
+
+  // Change which characters the app sees (SPEC §15): every instance obeys from the next call (GrantsService.setCharacters).
+  scope.post<{ Params: { clientId: string } }>(`${DASHBOARD.apps}/:clientId/characters`, async (request, reply) => {
+    const userId = userOf(request).userId;
+    const owned = (await deps.characters.list({ userId })).map((c) => c.id);
+    const choice = readCharacterChoice(request.body, owned);
+    if (choice !== undefined) await grants.setCharacters(userId, request.params.clientId, choice, undefined, request);
     return reply.code(303).header('location', DASHBOARD.apps).send();
   });
 

@@ -38,7 +38,7 @@ export async function charactersPages(scope: FastifyInstance, characters: Charac
     throw error;
   };
   const listPage = async (request: FastifyRequest, reply: FastifyReply, input = empty, errors: Record<string, string> = {}, status = 200) => {
-    const list = await characters.list(userOf(request).userId);
+    const list = await characters.list(userOf(request));
     return dashboardPage(request, reply, {
       title: 'Characters',
       section: DASHBOARD.characters,
@@ -66,7 +66,7 @@ export async function charactersPages(scope: FastifyInstance, characters: Charac
     });
   const owned = async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     try {
-      return await characters.get(userOf(request).userId, request.params.id);
+      return await characters.get(userOf(request), request.params.id);
     } catch (error) {
       if (error instanceof AppError && error.code === 'not_found') {
         await reply.code(303).header('location', DASHBOARD.characters).send();
@@ -95,7 +95,7 @@ export async function charactersPages(scope: FastifyInstance, characters: Charac
     if (!c) return reply;
     const input = readForm(request.body);
     try {
-      const updated = await characters.update(userOf(request).userId, c.id, input);
+      const updated = await characters.update(userOf(request), c.id, input);
       return await editPage(request, reply, updated, undefined, {}, 200, html`<p class="notice" role="status">Saved.</p>`);
     } catch (error) {
       return editPage(request, reply, c, input, fail(error), 400);
@@ -114,7 +114,7 @@ export async function charactersPages(scope: FastifyInstance, characters: Charac
     });
   });
   scope.post<{ Params: { id: string } }>(`${DASHBOARD.characters}/:id/delete`, async (request, reply) => {
-    await characters.delete(userOf(request).userId, request.params.id).catch((error: unknown) => {
+    await characters.delete(userOf(request), request.params.id).catch((error: unknown) => {
       if (!(error instanceof AppError && error.code === 'not_found')) throw error;
     });
     return reply.code(303).header('location', DASHBOARD.characters).send();

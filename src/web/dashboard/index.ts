@@ -22,7 +22,7 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
 
   scope.get(DASHBOARD.overview, async (request, reply) => {
     const userId = userOf(request).userId;
-    const [keys, clients, apps, characters] = await Promise.all([s.apiKeys.list(userId), s.clients.list(userId), s.grants.listForUser(userId), s.characters.list(userId)]);
+    const [keys, clients, apps, characters] = await Promise.all([s.apiKeys.list(userId), s.clients.list(userId), s.grants.listForUser(userId), s.characters.list({ userId })]);
     const card = (href: string, title: string, count: number, what: string) =>
       html`<a class="card tile" href="${href}"><strong>${title}</strong><span class="count">${count}</span><span class="muted">${what}</span></a>`;
     return dashboardPage(request, reply, {
@@ -42,7 +42,7 @@ export async function dashboardRoutes(scope: FastifyInstance, s: Services): Prom
   await keysPages(scope, s.apiKeys);
   await clientsPages(scope, { clients: s.clients, grants: s.grants, config: s.config, events: s.events, clientErrors: s.clientErrors });
   await clientEventsPages(scope, { clients: s.clients, events: s.events });
-  await appsPages(scope, { grants: s.grants, usage: s.usage, oauth: s.oauth, budgets: s.budgets, audit: s.audit });
+  await appsPages(scope, { grants: s.grants, usage: s.usage, oauth: s.oauth, budgets: s.budgets, audit: s.audit, characters: s.characters });
   await charactersPages(scope, s.characters);
   await usagePages(scope, { usage: s.usage, now: s.now });
   await activityPages(scope, { audit: s.audit, appName: async (clientId) => (await s.clients.findRegistered(clientId))?.name ?? null });

@@ -4,6 +4,7 @@ import { PATHS } from '../../paths.js';
 import { SCOPES, isScope } from '../../scopes.js';
 import { audienceNames } from '../../audiences.js';
 import { spendingLimitFieldset } from './spending-limit.js';
+import { characterChoiceFieldset, type NamedCharacter } from './character-choice.js';
 import { redirectUriHost as destination } from '../../clients/redirect-uris.js';
 import { html, type Html } from '../html.js';
 import type { PageOptions } from '../layout.js';
@@ -15,6 +16,8 @@ export type ConsentView = Omit<Extract<AuthorizeOutcome, { kind: 'consent' }>, '
   csrf: string;
   /** OPERATOR_NAME (SPEC §12). */
   operatorName: string;
+  /** The user's characters, for "Which characters may <App> see?" (with the characters scope, SPEC §15). */
+  userCharacters: readonly NamedCharacter[];
 };
 
 /** The consent page: the app, who registered it, each scope in plain words, what it will reach, Allow and Deny. */
@@ -30,6 +33,7 @@ export function consentPage(view: ConsentView): PageOptions {
   <form method="post" action="${PATHS.authorizeDecision}">
     <input type="hidden" name="_csrf" value="${view.csrf}">
     <input type="hidden" name="request_id" value="${view.requestId}">
+    ${view.scopes.includes('characters') ? characterChoiceFieldset({ appName: view.client.name, characters: view.userCharacters, requested: view.requestedCharacters, current: view.currentCharacters }) : ''}
     ${spendingLimitFieldset({ appName: view.client.name, requested: view.requestedBudget, current: view.currentBudget })}
     <p class="hint">You will be sent back to <span class="mono">${destination(view.redirectUri)}</span>. You can revoke access at any time from your dashboard.</p>
     <div class="actions">

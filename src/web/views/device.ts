@@ -6,6 +6,7 @@ import { SCOPES, isScope } from '../../scopes.js';
 import { html } from '../html.js';
 import type { PageOptions } from '../layout.js';
 import { spendingLimitFieldset } from './spending-limit.js';
+import { characterChoiceFieldset, type NamedCharacter } from './character-choice.js';
 import { appIdentity } from './app-identity.js';
 
 interface Signed {
@@ -33,7 +34,7 @@ export function deviceCodeForm(view: Signed & { code?: string; error?: string })
   };
 }
 
-export type DeviceConfirmView = Signed & DeviceConfirmation & { operatorName: string };
+export type DeviceConfirmView = Signed & DeviceConfirmation & { operatorName: string; userCharacters: readonly NamedCharacter[] };
 
 /**
  * The confirmation (RFC 8628 §5.4, draft-ietf-oauth-cross-device-security):
@@ -65,6 +66,7 @@ export function deviceConfirmPage(view: DeviceConfirmView): PageOptions {
     <input type="hidden" name="_csrf" value="${view.csrf}">
     <input type="hidden" name="user_code" value="${view.code}">
     <input type="hidden" name="confirmation" value="${view.confirmation}">
+    ${view.scopes.includes('characters') ? characterChoiceFieldset({ appName: view.client.name, characters: view.userCharacters, requested: view.requestedCharacters, current: view.currentCharacters }) : ''}
     ${spendingLimitFieldset({ appName: view.client.name, requested: view.requestedBudget, current: view.currentBudget })}
     <div class="actions equal">
       <button type="submit" name="decision" value="allow">Allow</button>

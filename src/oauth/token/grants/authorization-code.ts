@@ -4,6 +4,7 @@ import { idTokenDuringCommit } from './id-token-beside.js';
 import type { IssuedTokens } from '../../store/token-pair.js';
 import { parseScopes } from '../../../scopes.js';
 import { grantedDetails } from './granted-details.js';
+import { decodeChoice } from '../../../consent/character-choice.js';
 import type { GrantHandler } from './types.js';
 import { parseAudience } from '../../../audiences.js';
 import { narrowedAudience } from '../../protocol/resource-param.js';
@@ -48,5 +49,5 @@ export const authorizationCodeGrant: GrantHandler = async ({ params, client, bud
   }
   if (idToken) issued.id_token = await idToken;
   // The budget as the code's statement read it: no read of its own (SPEC §10's details in the token response).
-  return grantedDetails(issued, budgets, row.user_id, client.clientId, joinedBudget(row));
+  return grantedDetails(issued, budgets, row.user_id, client.clientId, decodeChoice(row.grant_characters), joinedBudget(row));
 };

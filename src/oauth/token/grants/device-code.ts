@@ -11,7 +11,7 @@ import type { GrantHandler } from './types.js';
 const polling = (code: 'authorization_pending' | 'slow_down' | 'access_denied' | 'expired_token', description: string) => new OAuthError(code, description, { status: 400 });
 
 /** RFC 8628 §3.4–3.5: the device polls until the user decides; tokens exactly once. */
-export const deviceCodeGrant: GrantHandler = async ({ params, client, budgets, audit, idTokens, devices, origin }): Promise<IssuedTokens> => {
+export const deviceCodeGrant: GrantHandler = async ({ params, client, budgets, audit, idTokens, devices, origin, store }): Promise<IssuedTokens> => {
   const deviceCode = params.get('device_code');
   if (deviceCode === undefined) throw invalidRequest('device_code is required.');
   const outcome = await devices.poll(deviceCode, client.clientId);
@@ -40,5 +40,5 @@ export const deviceCodeGrant: GrantHandler = async ({ params, client, budgets, a
     throw invalidGrant('The device code was already used; its tokens were issued.');
   }
   if (idToken) issued.id_token = await idToken;
-  return grantedDetails(issued, budgets, row.user_id!, client.clientId);
+  return grantedDetails(issued, budgets, row.user_id!, client.clientId, await store.tokens.grantCharacters(row.user_id!, client.clientId));
 };

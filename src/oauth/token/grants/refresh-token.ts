@@ -4,6 +4,7 @@ import type { IssuedTokens } from '../../store/token-pair.js';
 import { tokenState } from '../../store/token-state.js';
 import { parseScopes } from '../../../scopes.js';
 import { grantedDetails } from './granted-details.js';
+import { decodeChoice } from '../../../consent/character-choice.js';
 import type { GrantHandler } from './types.js';
 import { parseAudience } from '../../../audiences.js';
 import { narrowedAudience } from '../../protocol/resource-param.js';
@@ -53,5 +54,5 @@ export const refreshTokenGrant: GrantHandler = async ({ params, client, budgets,
     return replayed(row.family_id, row.user_id);
   }
   if (idToken) issued.id_token = await idToken;
-  return grantedDetails(issued, budgets, row.user_id, client.clientId, joinedBudget(row));
+  return grantedDetails(issued, budgets, row.user_id, client.clientId, decodeChoice(row.grant_characters), joinedBudget(row));
 };

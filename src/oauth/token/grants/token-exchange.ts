@@ -1,12 +1,15 @@
 import { parseAudience } from '../../../audiences.js';
 import { budgetWiderThan, parseAgentDetails, type AgentDetails } from '../../../consent/agent-details.js';
-import { authorizationDetailsOf, InvalidAuthorizationDetails } from '../../../consent/budget-rules.js';
+import { grantedDetailsOf } from '../../../consent/authorization-details.js';
+import { InvalidAuthorizationDetails } from '../../../consent/budget-rules.js';
+import { charactersWiderThan, decodeChoice, effectiveChoice } from '../../../consent/character-choice.js';
 import { parseScopes } from '../../../scopes.js';
 import { OAuthError, invalidGrant, invalidRequest } from '../../protocol/errors.js';
 import { narrowedAudience } from '../../protocol/resource-param.js';
 import type { ActClaim } from '../../store/agent-tokens.js';
 import { MAX_AGENT_DEPTH } from '../../store/revocation.js';
 import type { IssuedTokens } from '../../store/token-pair.js';
+import { tokenCharacters } from '../../store/token-lookup.js';
 import { tokenState } from '../../store/token-state.js';
 import type { GrantHandler } from './types.js';
 
@@ -23,7 +26,7 @@ function agentNameParam(value: string | undefined): string | null {
 }
 
 function detailsParam(raw: string | undefined): AgentDetails {
-  if (raw === undefined) return { budget: null };
+  if (raw === undefined) return { budget: null, characters: null };
   try {
     return parseAgentDetails(raw);
   } catch (error) {
@@ -34,8 +37,8 @@ function detailsParam(raw: string | undefined): AgentDetails {
 
 /**
  * RFC 8693 token exchange for sub-agents (SPEC §15): a client trades one of
- * its own access tokens for a narrower one — scope, resource, budget and
- * lifetime no wider than the subject token's — for an agent it starts. No
+ * its own access tokens for a narrower one — scope, resource, budget,
+ * characters and lifetime no wider than the subject token's — for an agent it starts. No
  * refresh token (§2.2.1: the sub-agent asks its orchestrator again). A child
  * may exchange again, at most MAX_AGENT_DEPTH levels below the user's token.
  */
@@ -63,7 +66,7 @@ export const tokenExchangeGrant: GrantHandler = async ({ params, client, budgets
   // RFC 8693 §2.2.2: a subject token "unacceptable based on policy" is an invalid_request.
   if (depth > MAX_AGENT_DEPTH) throw invalidRequest(`Sub-agent tokens nest at most ${MAX_AGENT_DEPTH} levels below the user's token; this subject_token is ${depth - 1} levels down.`);
 
-  // Each field may only narrow (SPEC §15): scope (RFC 6749 §3.3), resource (RFC 8707 §2.2), budget (RFC 9396).
+  // Each field may only narrow (SPEC §15): scope (RFC 6749 §3.3), resource (RFC 8707 §2.2), budget and characters (RFC 9396).
   const parentScopes = parseScopes(parent.scopes);
   let scopes = parentScopes;
   const requested = params.get('scope');
@@ -79,6 +82,13 @@ export const tokenExchangeGrant: GrantHandler = async ({ params, client, budgets
     const wider = parentBudget ? budgetWiderThan(details.budget, parentBudget) : null;
     if (wider) throw new OAuthError('invalid_authorization_details', wider);
   }
+  // The child's own narrowing: the ids asked (within what the parent sees now), else the parent's own; the grant's
+  // choice applies on top at every call, so a later change on the connected-apps card reaches the child too.
+  if (details.characters) {
+    const wider = charactersWiderThan(details.characters, tokenCharacters(parent));
+    if (wider) throw new OAuthError('invalid_authorization_details', wider);
+  }
+  const ownCharacters = details.characters ?? decodeChoice(parent.agent_characters);
 
   // RFC 8693 §4.1: the current actor outermost, the ones before it nested.
   const parentAct = parent.agent_act === null ? undefined : (JSON.parse(parent.agent_act) as ActClaim);
@@ -92,6 +102,7 @@ export const tokenExchangeGrant: GrantHandler = async ({ params, client, budgets
     expiresAt,
     agentName,
     act,
+    characters: ownCharacters,
     // The cap and the audit event commit with the token: one commit (group commit's, when on).
     alongside: async (trx, hash) => {
       await budgets.createAgent(trx, hash, parent.user_id, client.clientId, details.budget);
@@ -106,6 +117,9 @@ export const tokenExchangeGrant: GrantHandler = async ({ params, client, budgets
     expires_in: Math.floor((expiresAt - at) / 1000),
     scope: scopes.join(' '),
   };
-  if (details.budget) response.authorization_details = authorizationDetailsOf(details.budget);
+  // RFC 9396 §7: what the child holds — its cap, and with the characters scope the characters it may see (none listed: all).
+  const seen = scopes.includes('characters') ? effectiveChoice(decodeChoice(parent.grant_characters), ownCharacters) : null;
+  const granted = grantedDetailsOf(details.budget, seen);
+  if (granted) response.authorization_details = granted;
   return response;
 };
