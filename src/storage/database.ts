@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { Database } from './schema.js';
 import { startCheckpointer, type Checkpointer } from './wal-checkpointer.js';
 import { registerDirect } from './prepared.js';
+import { batchable, readBatch, type ReadBatch } from './read-batch.js';
 import { CurrentSchemaPostgresDialect } from './pg-introspector.js';
 import { createOwnerOnlyFile, ensureOwnerOnlyDirectory, tightenToOwnerOnly } from './file-modes.js';
 import { statementTracer } from '../tracing/database-spans.js';
@@ -53,19 +54,24 @@ function sqlitePath(url: string): string {
  * them by SQL text (the driver runs one query at a time, so a statement is
  * never in use twice). prepare() was a hot spot of the token endpoint (bench/NOTES.md).
  */
-function withStatementCache(connection: SQLite.Database, tracing: Tracing | null): SqliteDatabase {
-  const statements = new Map<string, SQLite.Statement>();
+function withStatementCache(connection: SQLite.Database, tracing: Tracing | null, batch: ReadBatch): SqliteDatabase {
+  const statements = new Map<string, { statement: SQLite.Statement; batched: boolean }>();
   const traced = tracing && statementTracer(tracing, 'sqlite');
   return {
-    close: () => connection.close(),
+    close: () => {
+      batch.end();
+      connection.close();
+    },
+    // Kysely and the direct runner run a statement at once after preparing it: the read batch is joined or ended here.
     prepare: (text: string) => {
-      let statement = statements.get(text);
-      if (!statement) {
-        statement = connection.prepare(text);
-        if (traced) statement = tracedStatement(statement, (run) => traced(text, run));
-        if (statements.size < 2000) statements.set(text, statement);
+      let entry = statements.get(text);
+      if (!entry) {
+        const statement = connection.prepare(text);
+        entry = { statement: traced ? tracedStatement(statement, (run) => traced(text, run)) : statement, batched: batchable(text, statement) };
+        if (statements.size < 2000) statements.set(text, entry);
       }
-      return statement;
+      batch.before(entry.batched);
+      return entry.statement;
     },
   };
 }
@@ -119,7 +125,8 @@ function openSqlite(url: string, options: StorageOptions): Storage {
       ...(options.walRestartFrames ? { restartFrames: options.walRestartFrames } : {}),
     });
   }
-  const cached = withStatementCache(connection, options.tracing ?? null);
+  const batch = readBatch(connection);
+  const cached = withStatementCache(connection, options.tracing ?? null, batch);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
   // What SqliteConnection.executeQuery answers, without its promise (prepared.ts runs it where nothing can be between).
   registerDirect(db, {
@@ -129,7 +136,7 @@ function openSqlite(url: string, options: StorageOptions): Storage {
       const { changes, lastInsertRowid } = statement.run(parameters);
       return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
     },
-    inTransaction: () => connection.inTransaction,
+    inTransaction: () => batch.inTransaction(),
   });
   return {
     db,
