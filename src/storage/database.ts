@@ -7,7 +7,6 @@ import pg from 'pg';
 import type { Database } from './schema.js';
 import { startCheckpointer, type Checkpointer } from './wal-checkpointer.js';
 import { registerDirect } from './prepared.js';
-import { batchable, readBatch, type ReadBatch } from './read-batch.js';
 import { CurrentSchemaPostgresDialect } from './pg-introspector.js';
 import { createOwnerOnlyFile, ensureOwnerOnlyDirectory, tightenToOwnerOnly } from './file-modes.js';
 import { statementTracer } from '../tracing/database-spans.js';
@@ -54,24 +53,19 @@ function sqlitePath(url: string): string {
  * them by SQL text (the driver runs one query at a time, so a statement is
  * never in use twice). prepare() was a hot spot of the token endpoint (bench/NOTES.md).
  */
-function withStatementCache(connection: SQLite.Database, tracing: Tracing | null, batch: ReadBatch): SqliteDatabase {
-  const statements = new Map<string, { statement: SQLite.Statement; batched: boolean }>();
+function withStatementCache(connection: SQLite.Database, tracing: Tracing | null): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
   const traced = tracing && statementTracer(tracing, 'sqlite');
   return {
-    close: () => {
-      batch.end();
-      connection.close();
-    },
-    // Kysely and the direct runner run a statement at once after preparing it: the read batch is joined or ended here.
+    close: () => connection.close(),
     prepare: (text: string) => {
-      let entry = statements.get(text);
-      if (!entry) {
-        const statement = connection.prepare(text);
-        entry = { statement: traced ? tracedStatement(statement, (run) => traced(text, run)) : statement, batched: batchable(text, statement) };
-        if (statements.size < 2000) statements.set(text, entry);
+      let statement = statements.get(text);
+      if (!statement) {
+        statement = connection.prepare(text);
+        if (traced) statement = tracedStatement(statement, (run) => traced(text, run));
+        if (statements.size < 2000) statements.set(text, statement);
       }
-      batch.before(entry.batched);
-      return entry.statement;
+      return statement;
     },
   };
 }
@@ -125,8 +119,7 @@ function openSqlite(url: string, options: StorageOptions): Storage {
       ...(options.walRestartFrames ? { restartFrames: options.walRestartFrames } : {}),
     });
   }
-  const batch = readBatch(connection);
-  const cached = withStatementCache(connection, options.tracing ?? null, batch);
+  const cached = withStatementCache(connection, options.tracing ?? null);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
   // What SqliteConnection.executeQuery answers, without its promise (prepared.ts runs it where nothing can be between).
   registerDirect(db, {
@@ -136,7 +129,7 @@ function openSqlite(url: string, options: StorageOptions): Storage {
       const { changes, lastInsertRowid } = statement.run(parameters);
       return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
     },
-    inTransaction: () => batch.inTransaction(),
+    inTransaction: () => connection.inTransaction,
   });
   return {
     db,
