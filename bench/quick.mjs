@@ -5,13 +5,15 @@
 // Scenarios: hello (bare Fastify), proxy (its undici proxy), chat-direct and stream-direct (the upstream itself), userinfo, introspection, redeem, redeem-basic, redeem-oidc, refresh, chat, responses, budgeted, stream, mcp;
 // exchange (RFC 8693: a sub-agent token for the seeded access token; printed ÷ refresh when both ran), chat-agent (chat
 // with a sub-agent token; printed ÷ chat when both ran);
-// peer-oidc, peer-redeem, peer-refresh, peer-introspection: node-oidc-provider's redemption with an ID token (issue 13)
-// or without, rotation and introspection, measured in turn with Serika's.
-import { readFileSync } from 'node:fs';
+// peer-oidc, peer-redeem, peer-basic, peer-refresh, peer-introspection, peer-userinfo: node-oidc-provider's redemption
+// with an ID token (issue 13) or without (client_secret_post, _basic), rotation, introspection and userinfo, measured in
+// turn with Serika's; durable-oidc, durable-redeem, … the same against node-oidc-provider on a durable store of the
+// dialect measured (issue 39: its own SQLite file, or its own schema with --pg).
 import { parseArgs } from 'node:util';
 import { BudgetsService } from '../dist/consent/budgets.js';
 import { measure, median, startChild } from './lib.mjs';
-import { BENCH_DIR, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
+import { freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
+import { peerEntries, startDurablePeer, startMemoryPeer } from './peers.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -36,8 +38,14 @@ for (const v of variants) v.server = await startSerika(db.url, upstream.info.url
 // With --prof (or --minter), codes are minted through a server of their own, so the profile (or the CPU figure) holds only the measured requests.
 const minter = values.prof || values.minter ? await startSerika(db.url, upstream.info.url, 1) : null;
 const hello = positionals.some((p) => p === 'hello' || p === 'proxy') ? await startChild(['bench/ceiling.mjs', upstream.info.url]) : null;
-const PEER_SCENARIOS = { 'peer-oidc': ['redeemOidc', 'redeem-oidc'], 'peer-redeem': ['redeemPost', 'redeem'], 'peer-refresh': ['refresh', 'refresh'], 'peer-introspection': [null, 'introspection'] };
-const peer = positionals.some((p) => PEER_SCENARIOS[p]) ? await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), BENCH_DIR]) : null;
+// Each peer scenario: its entry in bench/peers.mjs and the Serika scenario it is compared with.
+const PEER_KINDS = { oidc: ['redeemOidc', 'redeem-oidc'], redeem: ['redeemPost', 'redeem'], basic: ['redeemBasic', 'redeem-basic'], refresh: ['refresh', 'refresh'], introspection: ['introspection', 'introspection'], userinfo: ['userinfo', 'userinfo'] };
+const PEER_SCENARIOS = Object.fromEntries(['peer', 'durable'].flatMap((which) => Object.entries(PEER_KINDS).map(([kind, pair]) => [`${which}-${kind}`, [which, ...pair]])));
+const peerWanted = (which) => positionals.some((p) => PEER_SCENARIOS[p]?.[0] === which);
+const peerOptions = { base, perRun: PER_RUN };
+const peer = peerWanted('peer') ? await startMemoryPeer(PER_RUN * RUNS) : null;
+const durable = peerWanted('durable') ? await startDurablePeer(values.pg ? 'postgres' : 'sqlite', process.env.TEST_DATABASE_URL_PG ?? 'postgres://postgres@127.0.0.1:5432/test', PER_RUN * RUNS) : null;
+const peers = { peer: peer && peerEntries(peer, 'peer', 'peer', peerOptions), durable: durable && peerEntries(durable, 'durable', 'durable peer', peerOptions) };
 const { client } = seeded;
 const bearer = { authorization: `Bearer ${seeded.accessToken}` };
 const basic = { authorization: 'Basic ' + Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64') };
@@ -112,21 +120,20 @@ try {
       continue;
     }
     if (PEER_SCENARIOS[name]) {
-      const [peerFile, own] = PEER_SCENARIOS[name];
-      const lines = peerFile ? readFileSync(peer.info.files[peerFile], 'utf8').split('\n').filter(Boolean) : [];
-      // Without a file of its own: the same request every time (introspection of one token).
-      const fixed = () => ({ ...base, url: peer.info.introspection, method: 'POST', headers: { ...FORM, authorization: peer.info.basicAuth }, body: `token=${peer.info.accessToken}` });
+      const [which, key, own] = PEER_SCENARIOS[name];
+      const entry = peers[which][key];
       const peerRows = [];
       const ownRows = [];
       for (let run = 0; run < RUNS; run++) {
-        const file = peerFile && writeBodies(name, lines.slice(run * PER_RUN, (run + 1) * PER_RUN));
-        peerRows.push(await measure(`peer ${own} (run ${run + 1})`, peer.child.pid, 1, () => (file ? { ...base, url: peer.info.token, method: 'POST', headers: peerFile === 'refresh' ? { ...FORM, authorization: peer.info.basicAuth } : FORM, bodiesFile: file, amount: PER_RUN } : fixed()), true));
+        peerRows.push(await measure(`${which} ${own} (run ${run + 1})`, entry.pid, 1, () => entry.prepare(run), true));
         const server = variants[0].server;
-        ownRows.push(await measure(`serika ${own} (run ${run + 1})`, server.child.pid, 1, () => scenarios[own](`${server.info.url}/api/openai/v1`), true));
+        ownRows.push(await measure(`serika ${own} (run ${run + 1})`, server.child.pid, 1, () => scenarios[own](`${server.info.url}/api/openai/v1`, run), true));
       }
       const rps = (rows) => median(rows.map((r) => r.rps));
       const cpu = (rows) => median(rows.map((r) => r.cpuMsPerRequest));
-      process.stdout.write(`= ${own} serika ÷ peer: ${(rps(ownRows) / rps(peerRows)).toFixed(2)} (${rps(ownRows).toFixed(0)} / ${rps(peerRows).toFixed(0)} req/s), CPU ${(cpu(ownRows) / cpu(peerRows)).toFixed(2)} (${cpu(ownRows).toFixed(3)} / ${cpu(peerRows).toFixed(3)} ms/req)\n`);
+      const each = (rows) => rows.map((r) => `${r.rps.toFixed(0)}/${r.cpuMsPerRequest.toFixed(3)}`).join(' ');
+      process.stdout.write(`  runs (req/s / CPU ms): serika ${each(ownRows)}; ${which} ${each(peerRows)}\n`);
+      process.stdout.write(`= ${own} serika ÷ ${which}: ${(rps(ownRows) / rps(peerRows)).toFixed(2)} (${rps(ownRows).toFixed(0)} / ${rps(peerRows).toFixed(0)} req/s), CPU ${(cpu(ownRows) / cpu(peerRows)).toFixed(2)} (${cpu(ownRows).toFixed(3)} / ${cpu(peerRows).toFixed(3)} ms/req)\n`);
       continue;
     }
     if (!scenarios[name]) throw new Error(`unknown scenario ${name}`);
@@ -154,6 +161,7 @@ try {
   for (const v of variants) await v.server.stop();
   await hello?.stop();
   await peer?.stop();
+  await durable?.stop();
   await minter?.stop();
   await upstream.stop();
   await seeded.storage.close();

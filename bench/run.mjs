@@ -2,12 +2,12 @@
 // and the peer (node-oidc-provider), measured in one run from a separate load
 // process. Prints a table and the targets, and writes docs/BENCHMARKS.md.
 import { BudgetsService } from '../dist/consent/budgets.js';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { load, measure, measureAlternating, procStats, startChild } from './lib.mjs';
-import { BENCH_DIR, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
+import { freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
 import { eventsBench } from './events.mjs';
+import { ID_TOKEN_REDEMPTION, peerEntries, startDurablePeer, startMemoryPeer } from './peers.mjs';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -23,7 +23,6 @@ const rows = [];
 // SPEC §7 / issue 13: the same alg (RS256) on both sides.
 const BUDGETED_CHAT = 'chat completions with a budget';
 const MCP_WHOAMI = 'MCP tools/call whoami (stateless, bearer)';
-const ID_TOKEN_REDEMPTION = 'code + PKCE redemption with ID token (RS256, client_secret_post)';
 const PROXY_CEILING = 'bare Fastify + undici proxy: chat completions';
 // bench/load.mjs's generator (wrk unless BENCH_LOADGEN=autocannon), named in the report.
 const LOADGEN = process.env.BENCH_LOADGEN === 'autocannon' ? `autocannon ${JSON.parse(readFileSync('package-lock.json', 'utf8')).packages['node_modules/autocannon']?.version ?? ''}` : 'wrk (Debian\'s)';
@@ -57,16 +56,14 @@ async function serika(dialect, upstream) {
   const seeded = await seed(db.url);
   const server = await startSerika(db.url, upstream.info.url);
   const ceilingServer = await startChild(['bench/ceiling.mjs', upstream.info.url]);
-  const peerServer = await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), BENCH_DIR]);
+  const peerServer = await startMemoryPeer(PER_RUN * RUNS);
   // Issue 39: the peer on the same durable store as Serika (its own SQLite file, or its own PostgreSQL schema).
-  const peerDb = await freshDatabase(dialect, PG_URL);
-  const durableDir = mkdtempSync(join(BENCH_DIR, 'durable-peer-'));
-  const durablePeerServer = await startChild(['bench/peer.mjs', String(PER_RUN * RUNS), durableDir, peerDb.url]);
+  const durablePeerServer = await startDurablePeer(dialect, PG_URL, PER_RUN * RUNS);
   const beside = dialect === 'postgres' ? ' (beside PostgreSQL)' : '';
   const ceilingEntry = (name, prepare) => ({ name, group: `ceiling${beside}`, pid: ceilingServer.child.pid, prepare, shownAs: `  ceiling: ${name}` });
   const directEntry = (name, prepare) => ({ name, group: `direct${beside}`, pid: upstream.child.pid, prepare, shownAs: `  direct: ${name}` });
-  const peerEntry = peerEntries(peerServer, `peer${beside}`, 'peer');
-  const durablePeer = peerEntries(durablePeerServer, `durable peer${beside}`, 'durable peer');
+  const peerEntry = peerEntries(peerServer, `peer${beside}`, 'peer', { base, perRun: PER_RUN });
+  const durablePeer = peerEntries(durablePeerServer, `durable peer${beside}`, 'durable peer', { base, perRun: PER_RUN });
   const ceilingUrl = ceilingServer.info.url;
   const api = `${server.info.url}/api/openai/v1`;
   const pid = server.child.pid;
@@ -161,25 +158,7 @@ async function serika(dialect, upstream) {
   await ceilingServer.stop();
   await peerServer.stop();
   await durablePeerServer.stop();
-  await peerDb.drop();
   await db.drop();
-}
-
-/** node-oidc-provider's scenarios, one per Serika scenario it is compared with (its codes and tokens minted at its start). */
-function peerEntries(server, group, label) {
-  const { info } = server;
-  const pid = server.child.pid;
-  const split = (file) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  const slice = (file, run, name) => writeBodies(name, split(file).slice(run * PER_RUN, (run + 1) * PER_RUN));
-  const entry = (name, prepare) => ({ name, group, pid, prepare, shownAs: `  ${label}: ${name}` });
-  return {
-    userinfo: entry('userinfo', () => ({ ...base, url: info.userinfo, headers: { authorization: `Bearer ${info.accessToken}` } })),
-    introspection: entry('introspection (Basic)', () => ({ ...base, url: info.introspection, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, body: `token=${info.accessToken}` })),
-    redeemPost: entry('code + PKCE redemption (client_secret_post)', (run) => ({ ...base, url: info.token, method: 'POST', headers: FORM, bodiesFile: slice(info.files.redeemPost, run, 'peer-post'), amount: PER_RUN })),
-    redeemBasic: entry('code + PKCE redemption (client_secret_basic)', (run) => ({ ...base, url: info.token, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, bodiesFile: slice(info.files.redeemBasic, run, 'peer-basic'), amount: PER_RUN })),
-    redeemOidc: entry(ID_TOKEN_REDEMPTION, (run) => ({ ...base, url: info.token, method: 'POST', headers: FORM, bodiesFile: slice(info.files.redeemOidc, run, 'peer-oidc'), amount: PER_RUN })),
-    refresh: entry('refresh (rotation)', (run) => ({ ...base, url: info.token, method: 'POST', headers: { ...FORM, authorization: info.basicAuth }, bodiesFile: slice(info.files.refresh, run, 'peer-refresh'), amount: PER_RUN })),
-  };
 }
 
 async function million(upstream) {

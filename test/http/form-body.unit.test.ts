@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseForm } from '../../src/http/form-body.js';
+import { isFormBody, parseForm } from '../../src/http/form-body.js';
 
 describe('parseForm', () => {
   it('keeps fields with nothing to decode as they are, and decodes the others', () => {
@@ -13,5 +13,13 @@ describe('parseForm', () => {
     expect(() => parseForm('a=%zz')).toThrow();
     expect(() => parseForm('a=%C3')).toThrow();
     expect(() => parseForm('%E9=x')).toThrow();
+  });
+  it('keeps fields named like Object.prototype members as plain fields, and is told from a JSON object', () => {
+    const form = parseForm('__proto__=x&constructor=y&toString=z');
+    expect(Object.keys(form)).toEqual(['__proto__', 'constructor', 'toString']);
+    expect([form['__proto__'], form['constructor'], form['toString'], form['hasOwnProperty']]).toEqual(['x', 'y', 'z', undefined]);
+    expect(isFormBody(form)).toBe(true);
+    expect(isFormBody({ a: '1' })).toBe(false);
+    expect(isFormBody(Object.create(null))).toBe(false);
   });
 });
