@@ -249,7 +249,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   });
   const usage = new UsageService(storage.db, now, transact);
   const lifecycle: Lifecycle = { draining: false, ending: new AbortController() };
-  const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres', audit, events);
+  const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres', audit, events, invalidations);
   // One way to record a consent, for the authorization endpoint and the device page alike.
   const consents = new ConsentRecorder(grants, budgets, (trx, clientId) => clients.markGranted(clientId, trx));
   const devices = new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry);
