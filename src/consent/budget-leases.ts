@@ -31,6 +31,8 @@ class Lease {
   closing = false;
   /** When its row expires unless renewed (each extension and settlement renews it). */
   expiresAt = 0;
+  /** Its rest is being (or has been) returned. */
+  returned = false;
 
   constructor(
     readonly id: string,
@@ -156,6 +158,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       if (!matches(userId, clientId)) continue;
       lease.closing = true;
       this.open.delete(key);
+      void this.returnIfIdle(lease);
     }
   }
 
@@ -209,8 +212,21 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       return { kind: 'reserved', id, state: target!.state() };
     } finally {
       unpark();
-      if (lease) lease.extensions--;
+      if (lease) {
+        lease.extensions--;
+        // A settlement that found this extension in flight left the slice to it; it held nothing there.
+        await this.returnIfIdle(lease);
+      }
     }
+  }
+
+  /** A lease with no call in flight and none coming returns its rest now (its last settlement could not). */
+  private async returnIfIdle(lease: Lease): Promise<void> {
+    if (lease.holds.size > 0 || lease.extensions > 0 || lease.returned) return;
+    lease.returned = true;
+    this.retire(lease);
+    // Best effort: a slice left behind expires like a dead instance's.
+    await this.transact((trx) => this.settleLease(trx, lease, ZERO, ZERO, true, this.now())).catch(() => undefined);
   }
 
   /** A lease that takes no new holds. */
@@ -277,8 +293,10 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       const moved = mine.reduce((sum, item) => plus(sum, consumed(lease.holds.get(item.holdId) ?? ZERO, item.spent)), ZERO);
       // The last call in flight returns the rest: decided now, so no hold can start from it meanwhile.
       const last = lease.settling.size === lease.holds.size && lease.extensions === 0;
-      if (last) this.retire(lease);
-      else lease.expiresAt = now + LEASE_TTL_MS;
+      if (last) {
+        lease.returned = true;
+        this.retire(lease);
+      } else lease.expiresAt = now + LEASE_TTL_MS;
       states.set(lease, await this.settleLease(trx, lease, spent, moved, last, now));
     }
     return items.map((item) => states.get(item.lease) ?? null);
@@ -307,12 +325,14 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
   }
 
   /** After the commit: the settled holds leave their lease, and what they spent leaves its slice. */
-  committed(items: readonly LeaseSettlement[]): void {
+  async committed(items: readonly LeaseSettlement[]): Promise<void> {
     for (const item of items) {
       const held = item.lease.release(item.holdId);
       item.lease.granted = minus(item.lease.granted, consumed(held, item.spent));
       this.byHold.delete(item.holdId);
     }
+    // A slice its settlement left to an extension that then held nothing there: its rest goes back before they are answered.
+    for (const lease of new Set(items.map((item) => item.lease))) await this.returnIfIdle(lease);
   }
 
   /** Their transaction failed: the holds leave their lease all the same (its slice keeps their room until it is returned or expires). */
@@ -321,5 +341,6 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       item.lease.release(item.holdId);
       this.byHold.delete(item.holdId);
     }
+    for (const lease of new Set(items.map((item) => item.lease))) void this.returnIfIdle(lease);
   }
 }

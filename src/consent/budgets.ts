@@ -85,7 +85,7 @@ export class BudgetsService {
   private readonly rows: BudgetRows;
   private readonly leases: BudgetLeases;
   /** Sub-agent calls' settlements, each in its transaction (they lock the lineage's rows: never batched with others). */
-  private readonly oneByOne: Batch<HoldSettlement, BudgetState | null> & { solo: true };
+  private readonly oneByOne: Batch<HoldSettlement, BudgetState | null>;
 
   constructor(
     private readonly db: Kysely<Database>,

@@ -17,8 +17,10 @@ export type Transactor = <T>(work: Work<T>) => Promise<T>;
  * may run again after a rollback; `committed` (or `failed`) follows its commit (or its last failure).
  */
 export interface Batch<I, R> {
+  /** Its items are done each in a transaction of its own, never beside other callers' (they lock rows in an order of their own). */
+  readonly solo?: boolean;
   run(trx: Kysely<Database>, items: readonly I[]): Promise<R[]>;
-  committed(items: readonly I[]): void;
+  committed(items: readonly I[]): void | Promise<void>;
   failed(items: readonly I[]): void;
 }
 
@@ -40,7 +42,7 @@ export async function commitOne<R>(transact: Transactor, part: BatchItem<R>, bef
     part.batch.failed([part.item]);
     throw error;
   }
-  part.batch.committed([part.item]);
+  await part.batch.committed([part.item]);
   return result;
 }
 
