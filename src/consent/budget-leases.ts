@@ -6,7 +6,7 @@ import { current, stateOf, type BudgetRows } from './budget-rows.js';
 import type { BudgetState, Cost, Planned, Reservation } from './budgets.js';
 
 /** A slice an instance stopped renewing (its process died) is released after this long, as a call's hold is. */
-export const LEASE_TTL_MS = 10 * 60_000;
+const LEASE_TTL_MS = 10 * 60_000;
 /** A slice takes, beyond the call that asked for it, room for at most this many more such calls… */
 const SLICE_CALLS = 32;
 /** …and at most this share of what would remain, so slices shrink as the remainder nears zero. */

@@ -306,9 +306,9 @@ export class BudgetsService {
    * actually spent (nothing, when it failed) is counted. A lease's calls can be settled many in one transaction.
    */
   settlement(reservationId: string, userId: string, clientId: string, spent: Cost, lineage?: readonly string[] | null): BatchItem<BudgetState | null> {
-    if (this.leases.holds(reservationId)) return { batch: this.leases as Batch<unknown, BudgetState | null>, item: this.leases.settlement(reservationId, spent) };
+    if (this.leases.holds(reservationId)) return { batch: this.leases, item: this.leases.settlement(reservationId, spent) };
     const item: HoldSettlement = { reservationId, userId, clientId, spent, lineage: lineage ?? null };
-    return { batch: this.oneByOne as Batch<unknown, BudgetState | null>, item };
+    return { batch: this.oneByOne, item };
   }
 
   /** The call is over: settled in a transaction of its own, with `alongside`'s writes (its usage row) first. */
