@@ -46,8 +46,10 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
 
   describe.skipIf(!dialectAvailable(dialect))('every dialect', () => {
     it('concurrent calls of one grant hold from one slice; the last settlement returns its rest', async () => {
-      const { budgets } = await instance();
+      const { budgets, feed } = await instance();
       await budgets.set(userId, clientId, { tokens: 1_000_000, images: null, period: 'month' });
+      // The change read back: had it come in later, it would close the lease the calls below open.
+      await feed.catchUp();
       const held = (await Promise.all(Array.from({ length: 10 }, () => budgets.reserve(userId, clientId, tokens(100))))) as Held[];
       expect(held.map((r) => r.kind)).toEqual(Array(10).fill('reserved'));
       // One slice: room for the first call and 32 more like it, all of it reserved on the row.
@@ -62,8 +64,9 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
     });
 
     it('slices shrink as the remainder nears zero: an eighth of what would remain, then only the call', async () => {
-      const { budgets } = await instance();
+      const { budgets, feed } = await instance();
       await budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
+      await feed.catchUp();
       const first = (await budgets.reserve(userId, clientId, tokens(100))) as Held;
       expect(await slices()).toEqual([100 + Math.floor(900 / 8)]);
       const second = (await budgets.reserve(userId, clientId, tokens(800))) as Held;
@@ -81,7 +84,7 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       const a = await instance();
       const b = await instance();
       await a.budgets.set(userId, clientId, { tokens: 10_000, images: null, period: 'month' });
-      await b.feed.catchUp();
+      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
       const inFlight = [(await a.budgets.reserve(userId, clientId, tokens(100))) as Held];
       // The second from the same slice, which had room.
       inFlight.push((await a.budgets.reserve(userId, clientId, tokens(100))) as Held);
@@ -105,7 +108,7 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       const a = await instance();
       const b = await instance();
       await a.budgets.set(userId, clientId, { tokens: 10_000, images: null, period: 'day' });
-      await b.feed.catchUp();
+      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? b : a).budgets.reserve(userId, clientId, tokens(700)).then((r) => [i % 2 ? b : a, r] as const)));
       const held = results.filter(([, r]) => r?.kind === 'reserved');
       expect(held.length).toBeLessThanOrEqual(14);
