@@ -210,11 +210,16 @@ async function runWrkScenario() {
   return { ...summary, requests: done.requests, rps: done.requests / done.seconds, seconds: done.seconds, non2xx: done.non2xx };
 }
 
-/** wrk against several targets at once, which add up (the scale-out rows). */
+/** wrk against several targets at once, which add up (the scale-out rows); with a method, through bench/wrk.lua (a POST body). */
 async function runWrk() {
+  const connections = `-c${Math.max(1, Math.floor((scenario.connections ?? 32) / scenario.urls.length))}`;
   const one = (url) => {
+    if (scenario.method) {
+      const script = ['-s', fileURLToPath(new URL('wrk.lua', import.meta.url)), url, '--', scenario.method, '-', '1e9', ...Object.entries(scenario.headers ?? {}).flat()];
+      return spawnWrk(['-t1', connections, `-d${scenario.duration}s`, '--latency', ...script], { WRK_BODY: scenario.body ?? '' });
+    }
     const headers = Object.entries(scenario.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-    return spawnWrk(['-t1', `-c${Math.max(1, Math.floor((scenario.connections ?? 32) / scenario.urls.length))}`, `-d${scenario.duration}s`, '--latency', ...headers, url], {});
+    return spawnWrk(['-t1', connections, `-d${scenario.duration}s`, '--latency', ...headers, url], {});
   };
   const outputs = (await Promise.all(scenario.urls.map(one))).map(wrkSummary);
   const sum = (key) => outputs.reduce((n, o) => n + o[key], 0);

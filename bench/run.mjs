@@ -181,7 +181,10 @@ async function million(upstream) {
   await seeded.storage.close();
 }
 
-/** Issue 8: 2 workers vs 1, and 2 instances on one PostgreSQL vs 1 (wrk leaves the cores to the servers). */
+/**
+ * Issue 8: 2 workers vs 1, and 2 instances on one PostgreSQL vs 1 (wrk leaves the cores to the servers). Issue 39:
+ * chat with and without a spending limit on 2 instances, the 32 connections (16 each) all on one grant, in turn.
+ */
 async function scaleOut(upstream) {
   section('Scale-out on PostgreSQL (wrk)');
   const db = await freshDatabase('postgres', PG_URL);
@@ -197,6 +200,22 @@ async function scaleOut(upstream) {
   const a = await startSerika(db.url, upstream);
   const b = await startSerika(db.url, upstream);
   rows.push({ group: 'scale', ...(await measure('userinfo, 2 instances, 1 worker each', a.child.pid, RUNS, () => scenario([a.info.url, b.info.url]))) });
+  const budgets = new BudgetsService(seeded.storage.db);
+  const chatOn = () => ({ ...scenario([a.info.url, b.info.url]), urls: [a, b].map((s) => `${s.info.url}/api/openai/v1/oauth/chat/completions`), method: 'POST', headers: { ...JSON_TYPE, ...headers }, body: chatBody });
+  const pairs = await measureAlternating(
+    [
+      { name: 'chat completions, 2 instances', pid: a.child.pid, prepare: chatOn },
+      {
+        name: `${BUDGETED_CHAT}, 2 instances`,
+        pid: a.child.pid,
+        prepare: chatOn,
+        before: () => budgets.set(seeded.user.id, seeded.client.clientId, { tokens: 1_000_000_000_000, images: null, period: 'month' }),
+        after: () => budgets.set(seeded.user.id, seeded.client.clientId, null),
+      },
+    ],
+    RUNS,
+  );
+  rows.push(...pairs.map((row) => ({ group: 'scale', ...row })));
   await a.stop();
   await b.stop();
   await seeded.storage.close();
@@ -306,6 +325,10 @@ function targets() {
   vs(15, `${MCP_WHOAMI} ≥ 0.3 × Serika userinfo`, sq(MCP_WHOAMI), sq('userinfo'), 0.3, pg(MCP_WHOAMI), pg('userinfo'));
   vs(37, 'responses ≥ 0.9 × chat completions', sq('responses'), sq('chat completions'), 0.9, pg('responses'), pg('chat completions'));
   vs(17, `${BUDGETED_CHAT} ≥ 0.8 × chat completions`, sq(BUDGETED_CHAT), sq('chat completions'), 0.8, pg(BUDGETED_CHAT), pg('chat completions'));
+  // Issue 39: PostgreSQL generation, and its budgets with every connection on one grant, on one instance and on two.
+  vs(39, 'PostgreSQL chat completions ≥ 0.5 × SQLite chat completions', pg('chat completions'), sq('chat completions'), 0.5);
+  vs(39, `PostgreSQL ${BUDGETED_CHAT} ≥ 0.8 × chat completions, ${CONNECTIONS} connections on one grant, 1 instance`, pg(BUDGETED_CHAT), pg('chat completions'), 0.8);
+  vs(39, `PostgreSQL ${BUDGETED_CHAT} ≥ 0.8 × chat completions, ${CONNECTIONS} connections on one grant, 2 instances`, find('scale', `${BUDGETED_CHAT}, 2 instances`), find('scale', 'chat completions, 2 instances'), 0.8);
   for (const name of ['userinfo', 'introspection']) {
     const small = rows.find((r) => r.group === 'size' && r.size === '1k' && r.name.startsWith(name));
     const big = rows.find((r) => r.group === 'size' && r.size === '1M' && r.name.startsWith(name));

@@ -56,6 +56,7 @@ import { SigningKeys } from './oidc/signing-keys.js';
 import { KeyEncryption } from './security/key-encryption.js';
 import { InvalidationFeed } from './storage/invalidations.js';
 import { GroupCommit, ownTransaction } from './storage/group-commit.js';
+import { UsageBatches } from './generation/usage-batches.js';
 import type { Tracing } from './tracing/tracing.js';
 
 /**
@@ -249,9 +250,10 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     logoutToken: (request) => logoutTokens.mint({ ...request, alg: isSigningAlg(request.alg ?? '') ? (request.alg as SigningAlg) : null }),
     now,
   });
-  const usage = new UsageService(storage.db, now, transact);
+  // PostgreSQL: usage rows of concurrent calls share one commit (group commit stays off there for the rest).
+  const usage = new UsageService(storage.db, now, transact, storage.dialect === 'postgres' ? new UsageBatches(storage.db) : null);
   const lifecycle: Lifecycle = { draining: false, retiringConnections: false, ending: new AbortController() };
-  const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres', audit, events);
+  const budgets = new BudgetsService(storage.db, now, transact, storage.dialect === 'postgres', audit, events, invalidations);
   // One way to record a consent, for the authorization endpoint and the device page alike.
   const consents = new ConsentRecorder(grants, budgets, (trx, clientId) => clients.markGranted(clientId, trx));
   const devices = new DeviceCodes(storage.db, oauth, config.deviceCodeTtl, now, telemetry);

@@ -3,7 +3,7 @@ import { databaseOption, withServices } from './context.js';
 
 export function pruneCommand(program: Command): void {
   databaseOption(program.command('prune'))
-    .description('delete expired codes and device codes, pending requests, tokens (a day past expiry), sessions and login failures, and ownerless clients unused for 30 days, release the spending-limit holds of calls that died, and delete audit events older than AUDIT_RETENTION_DAYS, now; usage is kept (servers also do this hourly)')
+    .description('delete expired codes and device codes, pending requests, tokens (a day past expiry), sessions and login failures, and ownerless clients unused for 30 days, release the spending-limit holds of calls and instances that died, and delete audit events older than AUDIT_RETENTION_DAYS, now; usage is kept (servers also do this hourly)')
     .action(async () => {
       const counts = await withServices(async (s) => {
         const { pruneOnce } = await import('../pruner.js');

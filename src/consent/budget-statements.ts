@@ -36,6 +36,25 @@ export function budgetStatements() {
         .where('user_id', '=', p.userId)
         .where('client_id', '=', p.clientId),
     ),
+    /** Budget leases (budget-leases.ts): whether a slice is still there, and its changes. */
+    leaseRow: preparedNamed(['id'], (db: Kysely<Database>, p) => db.selectFrom('budget_leases').select('id').where('id', '=', p.id)),
+    insertLease: preparedNamed(['id', ...grant, 'tokens', 'images', 'now', 'expires'], (db: Kysely<Database>, p) =>
+      db.insertInto('budget_leases').values({ id: p.id, user_id: p.userId, client_id: p.clientId, tokens: p.tokens, images: p.images, created_at: p.now, expires_at: p.expires }),
+    ),
+    growLease: preparedNamed(['id', 'tokens', 'images', 'expires'], (db: Kysely<Database>, p) =>
+      db
+        .updateTable('budget_leases')
+        .set((eb) => ({ tokens: eb('tokens', '+', p.tokens), images: eb('images', '+', p.images), expires_at: p.expires }))
+        .where('id', '=', p.id),
+    ),
+    shrinkLease: preparedNamed(['id', 'tokens', 'images', 'expires'], (db: Kysely<Database>, p) =>
+      db
+        .updateTable('budget_leases')
+        .set((eb) => ({ tokens: eb('tokens', '-', p.tokens), images: eb('images', '-', p.images), expires_at: p.expires }))
+        .where('id', '=', p.id)
+        .returning('id'),
+    ),
+    deleteLease: preparedNamed(['id'], (db: Kysely<Database>, p) => db.deleteFrom('budget_leases').where('id', '=', p.id).returning(['tokens', 'images'])),
     /** A new sub-agent token's cap and counters (agent-budgets.ts). */
     insertAgent: preparedNamed(['token_hash', 'user_id', 'client_id', 'tokens_limit', 'images_limit', 'tokens_used', 'images_used', 'tokens_reserved', 'images_reserved', 'updated_at'], (db: Kysely<Database>, p) =>
       db.insertInto('agent_budgets').values(p),

@@ -1,14 +1,16 @@
 import type { Kysely } from 'kysely';
-import { LRUCache } from 'lru-cache';
-import { ownTransaction, type Transactor } from '../storage/group-commit.js';
+import { commitOne, ownTransaction, type Batch, type BatchItem, type Transactor } from '../storage/group-commit.js';
+import type { InvalidationFeed } from '../storage/invalidations.js';
+import { BudgetLeases } from './budget-leases.js';
+import { BudgetRows, stateOf } from './budget-rows.js';
 import { sortableId } from '../security/secrets.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
 import { budgetStatements } from './budget-statements.js';
-import { periodEnd, periodStart, type BudgetLimit } from './budget-rules.js';
+import { periodStart, type BudgetLimit } from './budget-rules.js';
 import type { EventOutbox } from '../events/outbox.js';
 import type { AuditService } from '../audit/service.js';
 import type { RequestOrigin } from '../http/request-context.js';
-import { agentRows, agentSpending, agentState, chainState, counterState, holdAgents, recordAgentHold, releaseExpiredAgentHolds, settleAgents } from './agent-budgets.js';
+import { agentRows, agentSpending, agentState, chainState, holdAgents, recordAgentHold, releaseExpiredAgentHolds, settleAgents } from './agent-budgets.js';
 
 /** The id of a sub-agent call nothing limited: it holds nothing, and its settlement only counts. */
 const UNHELD = 'rsv_unheld';
@@ -42,7 +44,14 @@ export type Planned = (Cost & { shaped?: boolean }) | 'refuse' | null;
 
 export type Reservation = { kind: 'reserved'; id: string; state: BudgetState } | { kind: 'refused'; state: BudgetState };
 
-const grantKey = (userId: string, clientId: string) => `${userId} ${clientId}`;
+/** A call held one by one (a sub-agent's, SPEC §15), settled in a transaction of its own. */
+interface HoldSettlement {
+  reservationId: string;
+  userId: string;
+  clientId: string;
+  spent: Cost;
+  lineage: readonly string[] | null;
+}
 
 function sameLimit(a: BudgetLimit | null, b: BudgetLimit | null): boolean {
   return a === null || b === null ? a === b : a.tokens === b.tokens && a.images === b.images && a.period === b.period;
@@ -51,10 +60,6 @@ function sameLimit(a: BudgetLimit | null, b: BudgetLimit | null): boolean {
 /** A limit as audit detail: fromTokens, fromImages, fromPeriod (all null: no limit). */
 function limitDetail(side: 'from' | 'to', limit: BudgetLimit | null): Record<string, number | string | null> {
   return { [`${side}Tokens`]: limit?.tokens ?? null, [`${side}Images`]: limit?.images ?? null, [`${side}Period`]: limit?.period ?? null };
-}
-
-function stateOf(row: OAuthBudgetsTable): BudgetState {
-  return counterState(row, row.period, periodEnd(row.period, row.period_start));
 }
 
 /**
@@ -66,15 +71,21 @@ function stateOf(row: OAuthBudgetsTable): BudgetState {
  * died expire and are released once, never counted twice: settling and
  * releasing both delete the reservation row first and act only if they did.
  */
+/**
+ * Budgets inside the grant (SPEC §10). A call reserves its largest possible cost and settles to the actual
+ * usage afterwards, so concurrent calls on any number of instances never spend past the limit. A call of the
+ * app's own token holds from this instance's lease of the grant's budget (budget-leases.ts: a slice taken with
+ * one conditional UPDATE, which PostgreSQL re-checks under the row lock and SQLite serialises); a sub-agent
+ * token's call holds on the grant's row and its lineage's rows in one transaction of its own. Holds and slices
+ * of a process that died expire and are released once, never counted twice: settling and releasing both
+ * delete their row first and act only if they did.
+ */
 export class BudgetsService {
   private readonly statements = budgetStatements();
-  /**
-   * The last row each budgeted grant was seen with here (read, held or settled): a budgeted call plans on it
-   * without reading the row first. Only ever a planning hint: the hold's conditional UPDATE checks the row as
-   * it is now, so a stale row can make a hold miss (and the call is planned again on a fresh read), never
-   * overspend. That no grant has a budget is never remembered: a limit set elsewhere must apply at once.
-   */
-  private readonly lastSeen = new LRUCache<string, OAuthBudgetsTable>({ max: 10_000 });
+  private readonly rows: BudgetRows;
+  private readonly leases: BudgetLeases;
+  /** Sub-agent calls' settlements, each in its transaction (they lock the lineage's rows: never batched with others). */
+  private readonly oneByOne: Batch<HoldSettlement, BudgetState | null>;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -82,20 +93,42 @@ export class BudgetsService {
     /** Holds and settlements commit through it (group commit, or a transaction each). */
     private readonly transact: Transactor = ownTransaction(db),
     /**
-     * Whether writers take the budget row's lock before its reservations (lockBudget). PostgreSQL locks rows and
+     * Whether writers take the budget row's lock before its reservations (BudgetRows.lock). PostgreSQL locks rows and
      * needs the order; SQLite locks the whole database at a transaction's first write, so there the extra UPDATE
      * orders nothing.
      */
-    private readonly rowLocks = true,
+    rowLocks = true,
     /** Changes of a limit are security events (budget.changed). */
     private readonly audit: AuditService | null = null,
     /** SPEC §13: budget.changed and budget.threshold to the app's webhook, in the transaction of the change. */
     private readonly events: EventOutbox | null = null,
-  ) {}
+    /** Tells every instance's leases of a changed limit (and of ended grants); without it every hold reads the row. */
+    private readonly feed: InvalidationFeed | null = null,
+  ) {
+    this.rows = new BudgetRows(this.statements, rowLocks, events);
+    this.leases = new BudgetLeases(this.rows, now, transact, () => feed?.fresh ?? false);
+    feed?.subscribe((ended) => {
+      for (const { kind, key } of ended) {
+        if (kind === 'budget' || kind === 'grant') this.leases.close((userId, clientId) => `${userId} ${clientId}` === key);
+        else if (kind === 'user') this.leases.close((userId) => userId === key);
+        else if (kind === 'client') this.leases.close((_, clientId) => clientId === key);
+      }
+    });
+    this.oneByOne = {
+      solo: true,
+      run: async (trx, items) => {
+        const states: Array<BudgetState | null> = [];
+        for (const item of items) states.push(await this.settleHold(trx, item));
+        return states;
+      },
+      committed: () => undefined,
+      failed: () => undefined,
+    };
+  }
 
   /** The grant's budget row as it stands, or undefined: one indexed read (most grants have none), in the transaction when given one. */
-  private async row(userId: string, clientId: string, trx: Kysely<Database> = this.db): Promise<OAuthBudgetsTable | undefined> {
-    return (await this.statements.row(trx, { userId, clientId })).rows[0];
+  private row(userId: string, clientId: string, trx: Kysely<Database> = this.db): Promise<OAuthBudgetsTable | undefined> {
+    return this.rows.row(trx, userId, clientId);
   }
 
   /** The row a transaction has just held or updated: its absence is an error. */
@@ -107,7 +140,9 @@ export class BudgetsService {
 
   /**
    * The budget of a grant, its period rolled over to now; null when the user set none. `known`: the row as a
-   * statement just read it beside something else (joined-budget.ts), null when that read found none.
+   * statement just read it beside something else (joined-budget.ts), null when that read found none. Slices
+   * instances hold for calls in flight count as reserved (SPEC §10's budget_remaining among them): an instance
+   * returns its slice's rest with the settlement of its last call in flight.
    */
   async get(userId: string, clientId: string, known?: OAuthBudgetsTable | null): Promise<BudgetState | null> {
     const now = this.now();
@@ -115,34 +150,36 @@ export class BudgetsService {
     if (!row) return null;
     // Holds of calls that died are released here too, but only a budget holding something can have any:
     // a read stays a read (this runs on every token response and introspection).
-    if ((row.tokens_reserved > 0 || row.images_reserved > 0) && (await this.db.transaction().execute((trx) => this.releaseStale(trx, userId, clientId, now)))) {
+    if ((row.tokens_reserved > 0 || row.images_reserved > 0) && (await this.db.transaction().execute((trx) => this.rows.releaseStale(trx, userId, clientId, now)))) {
       row = await this.row(userId, clientId);
       if (!row) return null;
     }
-    return stateOf((await this.rollOver(this.db, row, now)) ?? row);
+    return stateOf((await this.rows.rollOver(this.db, row, now)) ?? row);
   }
 
   /**
    * Sets, changes or (null) removes the limit; what was used in the current period is kept. Takes effect on the
-   * next call. A change (not the same limit set again) is recorded as budget.changed, from and to, in the same
-   * transaction; origin: the request (dashboard card, consent) that changed it.
+   * next call: this instance's lease of the grant takes no new holds at once, other instances' when the feed
+   * tells them (the change is announced in its transaction). A change (not the same limit set again) is recorded
+   * as budget.changed, from and to, in the same transaction; origin: the request (dashboard card, consent) that changed it.
    */
   async set(userId: string, clientId: string, limit: BudgetLimit | null, executor: Kysely<Database> = this.db, origin?: RequestOrigin): Promise<void> {
     const change = async (trx: Kysely<Database>) => {
       // The row's lock first (PostgreSQL): racing changes are recorded one after the other, each from what the last set.
-      await this.lockBudget(trx, userId, clientId);
+      await this.rows.lock(trx, userId, clientId);
       const before = await this.row(userId, clientId, trx);
       const from: BudgetLimit | null = before ? { tokens: before.tokens_limit, images: before.images_limit, period: before.period } : null;
       await this.write(userId, clientId, limit, trx);
       if (sameLimit(from, limit)) return;
+      await this.feed?.record(trx, [{ kind: 'budget', key: `${userId} ${clientId}` }]);
       await this.audit?.record({ type: 'budget.changed', userId, clientId, detail: { ...limitDetail('from', from), ...limitDetail('to', limit) } }, origin, trx);
       await this.events?.webhook(trx, 'budget.changed', userId, clientId, { budget: limit && { tokens: limit.tokens, images: limit.images, period: limit.period } });
     };
+    this.leases.close((u, c) => u === userId && c === clientId);
     await (executor.isTransaction ? change(executor) : executor.transaction().execute(change));
   }
 
   private async write(userId: string, clientId: string, limit: BudgetLimit | null, executor: Kysely<Database>): Promise<void> {
-    this.lastSeen.delete(grantKey(userId, clientId));
     if (limit === null) {
       await executor.deleteFrom('oauth_budgets').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
       return;
@@ -183,54 +220,14 @@ export class BudgetsService {
    * Holds the cost of a call if it fits in what remains; otherwise says so
    * with the state (for the 429). `plan` turns the budget as it stands into
    * the cost to hold (null: this budget does not limit the call, or nothing
-   * fits); it runs inside the transaction, on the row it will update. The
-   * caller settles the reservation after the call, whatever happened. Null
-   * when the grant has no budget, or the plan holds nothing.
+   * fits). The caller settles the reservation after the call, whatever
+   * happened. Null when the grant has no budget, or the plan holds nothing.
    */
   async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Planned, lineage?: readonly string[] | null): Promise<Reservation | null> {
     if (lineage && lineage.length > 0) return this.reserveLineage(userId, clientId, lineage, plan);
-    const key = grantKey(userId, clientId);
-    const remembered = this.lastSeen.get(key);
     // Most grants have no budget: they are answered by one indexed read, outside any transaction.
-    const seen = remembered ?? (await this.row(userId, clientId));
-    if (!seen) return null;
-    return this.transact(async (trx) => {
-      const now = this.now();
-      // First planned on the row just read (or last seen), when its period is current: the conditional UPDATE
-      // checks the limit again on the row as it is now, so a stale row can only make it miss, never overspend.
-      // A remembered row is trusted only for a plan that fits unshaped (a refusal, a lowered cap or "not
-      // limited" is decided on a fresh read).
-      if (seen.period === 'total' || periodStart(seen.period, now) <= seen.period_start) {
-        const cost = plan(stateOf(seen));
-        if (!remembered || (cost !== null && cost !== 'refuse' && !cost.shaped)) {
-          if (cost === null) return null;
-          if (cost !== 'refuse') {
-            const held = await this.hold(trx, userId, clientId, cost, now);
-            if (held) return held;
-          }
-        }
-      }
-      // Otherwise (or on a miss) read it again inside the transaction, roll the period over, release the
-      // holds of dead calls, plan again.
-      let row = await this.row(userId, clientId, trx);
-      if (!row) {
-        this.lastSeen.delete(key);
-        return null;
-      }
-      row = (await this.rollOver(trx, row, now)) ?? row;
-      let cost = plan(stateOf(row));
-      if (cost === 'refuse' && (await this.releaseStale(trx, userId, clientId, now))) {
-        row = await this.heldRow(trx, userId, clientId);
-        cost = plan(stateOf(row));
-      }
-      if (cost === null) return null;
-      if (cost === 'refuse') return { kind: 'refused' as const, state: this.saw(row) };
-      let held = await this.hold(trx, userId, clientId, cost, now);
-      if (!held && (await this.releaseStale(trx, userId, clientId, now))) held = await this.hold(trx, userId, clientId, cost, now);
-      if (held) return held;
-      const latest = await this.heldRow(trx, userId, clientId);
-      return { kind: 'refused' as const, state: this.saw(latest) };
-    });
+    if (!this.leases.leasing(userId, clientId) && !(await this.row(userId, clientId))) return null;
+    return this.leases.reserve(userId, clientId, plan);
   }
 
   /**
@@ -255,8 +252,8 @@ export class BudgetsService {
         for (let tries = 0; tries < 2; tries++) {
           const now = this.now();
           let grant = await this.row(userId, clientId, trx);
-          if (grant) grant = (await this.rollOver(trx, grant, now)) ?? grant;
-          if (grant && (grant.tokens_reserved > 0 || grant.images_reserved > 0) && (await this.releaseStale(trx, userId, clientId, now))) grant = await this.heldRow(trx, userId, clientId);
+          if (grant) grant = (await this.rows.rollOver(trx, grant, now)) ?? grant;
+          if (grant && (grant.tokens_reserved > 0 || grant.images_reserved > 0) && (await this.rows.releaseStale(trx, userId, clientId, now))) grant = await this.heldRow(trx, userId, clientId);
           const state = chainState(grant ? stateOf(grant) : null, await agentRows(trx, lineage));
           const cost = plan(state);
           if (cost === 'refuse') return { kind: 'refused', state };
@@ -304,96 +301,40 @@ export class BudgetsService {
     return chainState(await this.get(userId, clientId), await agentRows(this.db, lineage));
   }
 
-  /** Remembers a budget row as this process last saw it (lastSeen), and gives its state. */
-  private saw(row: OAuthBudgetsTable): BudgetState {
-    this.lastSeen.set(grantKey(row.user_id, row.client_id), row);
-    return stateOf(row);
-  }
-
-  /** Holds the cost if it fits the row as it is now (one conditional UPDATE), with its reservation row; null when it does not fit. */
-  private async hold(trx: Kysely<Database>, userId: string, clientId: string, cost: Cost, now: number): Promise<Reservation | null> {
-    const held = (await this.statements.hold(trx, { userId, clientId, tokens: cost.tokens, images: cost.images, now })).rows[0];
-    if (!held) return null;
-    // Time-ordered, as usage rows: inserted and deleted with each call, at the key's last page.
-    const id = sortableId('rsv_', now);
-    await this.statements.insertReservation(trx, { id, userId, clientId, tokens: cost.tokens, images: cost.images, now, expires: now + RESERVATION_TTL_MS });
-    return { kind: 'reserved' as const, id, state: this.saw(held) };
-  }
-
-  /** The call is over: its reservation goes, and what it actually spent (nothing, when it failed) is counted. */
-  async settle(reservationId: string, userId: string, clientId: string, spent: Cost, alongside?: (trx: Kysely<Database>) => Promise<void>, lineage?: readonly string[] | null): Promise<BudgetState | null> {
-    return this.transact(async (trx) => {
-      // The call's own record (its usage row) commits with its settlement: one commit, not two.
-      await alongside?.(trx);
-      await this.lockBudget(trx, userId, clientId);
-      const released = (await this.statements.takeReservation(trx, { id: reservationId })).rows[0];
-      // Released already by expiry: only the spending is counted, never the hold twice.
-      const held = released ?? { tokens: 0, images: 0 };
-      const { rows } = await this.statements.settle(trx, { userId, clientId, heldTokens: held.tokens, heldImages: held.images, spentTokens: spent.tokens, spentImages: spent.images, now: this.now() });
-      const row = rows[0];
-      if (row) await this.thresholds(trx, row);
-      if (!lineage || lineage.length === 0) return row ? this.saw(row) : null;
-      // A sub-agent's call: its lineage's rows after the grant's (the lock order), then what remains of all.
-      await settleAgents(trx, reservationId, lineage, spent, this.now());
-      return chainState(row ? stateOf(row) : null, await agentRows(trx, lineage));
-    });
-  }
-
-  /** SPEC §13: spending reached 80 % or 100 % of a limit this period (each announced once per period). */
-  private async thresholds(trx: Kysely<Database>, row: OAuthBudgetsTable): Promise<void> {
-    if (!this.events) return;
-    const share = (used: number, limit: number | null) => (limit === null || limit <= 0 ? 0 : Number(used) / Number(limit));
-    const reached = Math.max(share(row.tokens_used, row.tokens_limit), share(row.images_used, row.images_limit));
-    const data = { budget: { tokens: row.tokens_limit, images: row.images_limit, period: row.period }, tokens_used: Number(row.tokens_used), images_used: Number(row.images_used) };
-    for (const percent of [80, 100] as const) {
-      if (reached * 100 >= percent) await this.events.budgetThreshold(trx, row.user_id, row.client_id, Number(row.period_start), percent, data);
-    }
-  }
-
   /**
-   * Takes the budget row's lock before touching its reservations. Every writer takes them in that order
-   * (a hold updates the row, then inserts; removing the budget locks the row, then cascades), so a
-   * settlement racing the user's "Remove limit" waits instead of deadlocking (PostgreSQL; SQLite has one writer).
+   * What settles a call once it is over, to run in the transaction of its usage row: its hold goes, and what it
+   * actually spent (nothing, when it failed) is counted. A lease's calls can be settled many in one transaction.
    */
-  private lockBudget(trx: Kysely<Database>, userId: string, clientId: string): Promise<unknown> | undefined {
-    // Not async: on SQLite a settlement awaits nothing here.
-    return this.rowLocks ? this.statements.lock(trx, { userId, clientId }) : undefined;
+  settlement(reservationId: string, userId: string, clientId: string, spent: Cost, lineage?: readonly string[] | null): BatchItem<BudgetState | null> {
+    if (this.leases.holds(reservationId)) return { batch: this.leases, item: this.leases.settlement(reservationId, spent) };
+    const item: HoldSettlement = { reservationId, userId, clientId, spent, lineage: lineage ?? null };
+    return { batch: this.oneByOne, item };
   }
 
-  /** The pruner's part: holds of calls whose process died are released within the hour even if nobody reads the budget. */
+  /** The call is over: settled in a transaction of its own, with `alongside`'s writes (its usage row) first. */
+  async settle(reservationId: string, userId: string, clientId: string, spent: Cost, alongside?: (trx: Kysely<Database>) => Promise<void>, lineage?: readonly string[] | null): Promise<BudgetState | null> {
+    return commitOne(this.transact, this.settlement(reservationId, userId, clientId, spent, lineage), alongside);
+  }
+
+  /** A call held one by one: its reservation goes, its spending is counted on the grant's row and its lineage's. */
+  private async settleHold(trx: Kysely<Database>, { reservationId, userId, clientId, spent, lineage }: HoldSettlement): Promise<BudgetState | null> {
+    await this.rows.lock(trx, userId, clientId);
+    const released = (await this.statements.takeReservation(trx, { id: reservationId })).rows[0];
+    // Released already by expiry: only the spending is counted, never the hold twice.
+    const held = released ?? { tokens: 0, images: 0 };
+    const { rows } = await this.statements.settle(trx, { userId, clientId, heldTokens: held.tokens, heldImages: held.images, spentTokens: spent.tokens, spentImages: spent.images, now: this.now() });
+    const row = rows[0];
+    if (row) await this.rows.thresholds(trx, row);
+    if (!lineage || lineage.length === 0) return row ? stateOf(row) : null;
+    // A sub-agent's call: its lineage's rows after the grant's (the lock order), then what remains of all.
+    await settleAgents(trx, reservationId, lineage, spent, this.now());
+    return chainState(row ? stateOf(row) : null, await agentRows(trx, lineage));
+  }
+
+  /** The pruner's part: holds of calls and slices of instances whose process died are released within the hour even if nobody reads the budget. */
   async releaseExpired(trx: Kysely<Database>, now: number): Promise<number> {
-    const grants = await trx.selectFrom('budget_reservations').select(['user_id', 'client_id']).where('expires_at', '<=', now).distinct().execute();
-    for (const g of grants) await this.releaseStale(trx, g.user_id, g.client_id, now);
+    const grants = await this.rows.staleGrants(trx, now);
+    for (const g of grants) await this.rows.releaseStale(trx, g.user_id, g.client_id, now);
     return grants.length + (await releaseExpiredAgentHolds(trx, now));
-  }
-
-  /** A new period began: the used counts start again (a conditional UPDATE, so racing calls roll it once). */
-  private async rollOver(executor: Kysely<Database>, row: OAuthBudgetsTable, now: number): Promise<OAuthBudgetsTable | undefined> {
-    const start = periodStart(row.period, now);
-    if (row.period === 'total' || start <= row.period_start) return undefined;
-    await executor
-      .updateTable('oauth_budgets')
-      .set({ period_start: start, tokens_used: 0, images_used: 0, updated_at: now })
-      .where('user_id', '=', row.user_id)
-      .where('client_id', '=', row.client_id)
-      .where('period_start', '<', start)
-      .execute();
-    return this.row(row.user_id, row.client_id, executor);
-  }
-
-  /** Releases, once, the holds of calls whose process died (their reservations expired); true when there were any. */
-  private async releaseStale(executor: Kysely<Database>, userId: string, clientId: string, now: number): Promise<boolean> {
-    await this.lockBudget(executor, userId, clientId);
-    const stale = await executor.deleteFrom('budget_reservations').where('user_id', '=', userId).where('client_id', '=', clientId).where('expires_at', '<=', now).returning(['tokens', 'images']).execute();
-    if (stale.length === 0) return false;
-    const tokens = stale.reduce((sum, r) => sum + Number(r.tokens), 0);
-    const images = stale.reduce((sum, r) => sum + Number(r.images), 0);
-    await executor
-      .updateTable('oauth_budgets')
-      .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '-', tokens), images_reserved: eb('images_reserved', '-', images) }))
-      .where('user_id', '=', userId)
-      .where('client_id', '=', clientId)
-      .execute();
-    return true;
   }
 }

@@ -5,8 +5,7 @@ import { openAIErrorBody, type OpenAIErrorBody } from '../http/openai-errors.js'
 import { retryAfterValue } from '../http/retry-after.js';
 import type { Measured } from './meter.js';
 import type { Principal } from './usage.js';
-import type { Kysely } from 'kysely';
-import type { Database } from '../storage/schema.js';
+import type { BatchItem } from '../storage/group-commit.js';
 
 type Json = Record<string, unknown>;
 
@@ -27,8 +26,8 @@ export interface Held {
   state: BudgetState;
   /** What was held: the charge of a call whose usage never comes (SPEC §10). */
   reserved: Measured;
-  /** Counts what the call is charged (nothing, when it failed) in place of its hold. */
-  settle: (charged: Measured, alongside?: (trx: Kysely<Database>) => Promise<void>) => Promise<BudgetState | null>;
+  /** Counts what the call is charged (nothing, when it failed) in place of its hold, in the commit of its usage row. */
+  settlement: (charged: Measured) => BatchItem<BudgetState | null>;
   headers: (state: BudgetState | null) => Record<string, string>;
 }
 
@@ -177,8 +176,8 @@ export class BudgetGuard {
       state: reservation.state,
       reserved,
       headers: remainingHeaders,
-      settle: (charged, alongside) =>
-        this.deps.budgets.settle(reservation.id, userId, clientId, { tokens: what === 'tokens' ? charged.promptTokens + charged.completionTokens : 0, images: charged.images }, alongside, lineage),
+      settlement: (charged) =>
+        this.deps.budgets.settlement(reservation.id, userId, clientId, { tokens: what === 'tokens' ? charged.promptTokens + charged.completionTokens : 0, images: charged.images }, lineage),
     };
   }
 

@@ -185,8 +185,8 @@ export class Gateway {
         : (trx: Parameters<ResponseOwners['record']>[0]) =>
             this.deps.owners.record(trx, { responseId, principal: entry.principal, contextTokens: entry.promptTokens + entry.completionTokens });
     const held = budgeted.held;
-    if (!held) await this.deps.usage.record(entry, undefined, owner);
-    else budgeted.settled = await held.settle(entry, (trx) => this.deps.usage.record(entry, trx, owner));
+    if (!held) await this.deps.usage.record(entry, { alongside: owner });
+    else budgeted.settled = (await this.deps.usage.record(entry, { alongside: owner, settle: held.settlement(entry) })) ?? null;
     // Counted once the row has committed: the metric and the usage table agree.
     this.deps.telemetry?.generated(entry.model, entry);
   }

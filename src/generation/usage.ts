@@ -1,5 +1,6 @@
 import type { ExpressionBuilder, Insertable, Kysely } from 'kysely';
-import { ownTransaction, type Transactor } from '../storage/group-commit.js';
+import { commitOne, ownTransaction, type BatchItem, type Transactor, type Work } from '../storage/group-commit.js';
+import type { UsageBatches } from './usage-batches.js';
 import { sql } from 'kysely';
 import { sortableId } from '../security/secrets.js';
 import { preparedNamed } from '../storage/prepared.js';
@@ -47,10 +48,10 @@ const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n 
 const counted = (eb: ExpressionBuilder<Database, 'usage_records'>) =>
   eb.or([eb.and([eb('status', '>=', 200), eb('status', '<', 300)]), eb('prompt_tokens', '>', 0), eb('completion_tokens', '>', 0), eb('images', '>', 0)]);
 
-/** Usage metering: one row per generation, committed before the response ends (SPEC §5). */
 /** The columns of a usage row, as the prepared insert names them. */
 const USAGE_COLUMNS = ['id', 'user_id', 'client_id', 'client_name', 'api_key_id', 'endpoint', 'model', 'prompt_tokens', 'completion_tokens', 'images', 'status', 'latency_ms', 'day', 'created_at'] as const;
 
+/** Usage metering: one row per generation, committed before the response ends (SPEC §5). */
 export class UsageService {
   /** Every generation's insert, compiled once for this database. */
   private readonly insert = preparedNamed(USAGE_COLUMNS, (db: Kysely<Database>, p) => db.insertInto('usage_records').values(p));
@@ -59,13 +60,30 @@ export class UsageService {
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
     private readonly transact: Transactor = ownTransaction(db),
+    /** PostgreSQL: rows of concurrent calls written together, one commit for all (usage-batches.ts). */
+    private readonly batches: UsageBatches | null = null,
   ) {}
 
-  /** One call's row, committed before this resolves; in the caller's transaction when given one (a budget settles in the same commit), with `alongside`'s writes. */
-  async record(entry: UsageEntry, executor?: Kysely<Database>, alongside?: (trx: Kysely<Database>) => Promise<void>): Promise<void> {
-    if (!executor) return this.transact((trx) => this.record(entry, trx, alongside));
+  /**
+   * One call's row, committed before this resolves, with what commits beside it: `alongside`'s writes (who owns the
+   * response it made, SPEC §14) and `settle`, the call's budget settlement, whose result this resolves with.
+   */
+  async record<R = undefined>(entry: UsageEntry, beside: { alongside?: Work<void>; settle?: BatchItem<R> } = {}): Promise<R | undefined> {
+    const row = this.row(entry);
+    const { alongside, settle } = beside;
+    if (this.batches && !settle?.batch.solo) return (await this.batches.write(row, alongside, settle)) as R | undefined;
+    const write = async (trx: Kysely<Database>) => {
+      await this.insert(trx, row);
+      await alongside?.(trx);
+    };
+    if (settle) return commitOne(this.transact, settle, write);
+    await this.transact(write);
+    return undefined;
+  }
+
+  private row(entry: UsageEntry): Required<Insertable<Database['usage_records']>> {
     const now = this.now();
-    await this.insert(executor, {
+    return {
       // Time-ordered: each usage commit appends to the primary key's last page instead of a random page per row.
       id: sortableId('use_', now),
       user_id: entry.principal.userId,
@@ -81,9 +99,7 @@ export class UsageService {
       latency_ms: Math.max(0, Math.round(entry.latencyMs)),
       day: utcDay(now),
       created_at: now,
-    } satisfies Insertable<Database['usage_records']>);
-    // What commits with the row (who owns the response it made, SPEC §14).
-    if (alongside) await alongside(executor);
+    };
   }
 
   /** Totals per app over the last 30 days, with when each was last used; keyed by client ID ('' for API keys). */

@@ -11,6 +11,41 @@ export type Work<T> = (trx: Kysely<Database>) => Promise<T>;
 /** Runs work in a transaction that has committed when the promise resolves. */
 export type Transactor = <T>(work: Work<T>) => Promise<T>;
 
+/**
+ * Work many callers each add an item to, done for all of them in one transaction (a usage batch: one
+ * statement for every row), or for one alone. `run` has no effect outside the transaction it is given and
+ * may run again after a rollback; `committed` (or `failed`) follows its commit (or its last failure).
+ */
+export interface Batch<I, R> {
+  /** Its items are done each in a transaction of its own, never beside other callers' (they lock rows in an order of their own). */
+  readonly solo?: boolean;
+  run(trx: Kysely<Database>, items: readonly I[]): Promise<R[]>;
+  committed(items: readonly I[]): void | Promise<void>;
+  failed(items: readonly I[]): void;
+}
+
+/** One caller's item of a batch. */
+export interface BatchItem<R> {
+  batch: Batch<unknown, R>;
+  item: unknown;
+}
+
+/** Runs one caller's batch item (after `before`'s writes) in a transaction of the transactor: what a batch does for one. */
+export async function commitOne<R>(transact: Transactor, part: BatchItem<R>, before?: Work<void>): Promise<R> {
+  let result: R;
+  try {
+    result = await transact(async (trx) => {
+      await before?.(trx);
+      return (await part.batch.run(trx, [part.item]))[0]!;
+    });
+  } catch (error) {
+    part.batch.failed([part.item]);
+    throw error;
+  }
+  await part.batch.committed([part.item]);
+  return result;
+}
+
 interface Job {
   work: Work<unknown>;
   resolve: (value: unknown) => void;

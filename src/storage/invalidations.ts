@@ -4,8 +4,11 @@ import type { Storage } from './database.js';
 import type { Database } from './schema.js';
 import { prepared } from './prepared.js';
 
-/** What a change ended: one token, a token family, the tokens of a code, a grant (`userId clientId`), a client or a user. */
-type InvalidationKind = 'token' | 'family' | 'code' | 'grant' | 'client' | 'user';
+/**
+ * What a change ended: one token, a token family, the tokens of a code, a grant (`userId clientId`), a client or a
+ * user; or what it changed: a grant's budget (`userId clientId`: every instance's lease of it takes no new holds).
+ */
+type InvalidationKind = 'token' | 'family' | 'code' | 'grant' | 'client' | 'user' | 'budget';
 
 export interface Invalidation {
   kind: InvalidationKind;

@@ -377,6 +377,17 @@ interface BudgetReservationsTable {
   expires_at: number;
 }
 
+/** A slice of a grant's budget one instance holds for its calls (0030_budget_leases). */
+interface BudgetLeasesTable {
+  id: string;
+  user_id: string;
+  client_id: string;
+  tokens: number;
+  images: number;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface CharactersTable {
   id: string;
   user_id: string;
@@ -563,6 +574,7 @@ export interface Database {
   oauth_device_confirmations: OAuthDeviceConfirmationsTable;
   oauth_budgets: OAuthBudgetsTable;
   budget_reservations: BudgetReservationsTable;
+  budget_leases: BudgetLeasesTable;
   cache_invalidations: CacheInvalidationsTable;
   migration_compatibility: MigrationCompatibilityTable;
   email_links: EmailLinksTable;

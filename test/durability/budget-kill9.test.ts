@@ -2,11 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { spawnServer } from '../helpers/cli.js';
 import { crashBed } from '../helpers/durability.js';
 
-/** SPEC §10: a reservation left by a process killed mid-call is released after its time, and only settled usage counts. */
+/**
+ * SPEC §10: what a process killed mid-call held — its lease's slice of the budget (budget-leases.ts) — is
+ * released after its time, and only settled usage counts.
+ */
 describe('budgets survive kill -9 during a streamed call', () => {
   const { databaseUrl, upstream, withServices } = crashBed('budget');
 
-  it('releases the dead call\'s hold once, and counts only what was settled', async () => {
+  it('releases the dead instance\'s slice once, after it expires, and counts only what was settled', async () => {
     const seeded = await withServices(async (s) => {
       const user = await s.users.create({ username: 'killed', password: 'password123' });
       const client = await s.clients.create(user.id, { name: 'Streamer', redirectUris: ['https://s.example/cb'], scopes: ['generations'] });
@@ -36,15 +39,24 @@ describe('budgets survive kill -9 during a streamed call', () => {
     const held = await withServices(async (s) => s.budgets.get(seeded.userId, seeded.clientId));
     expect(held!.tokensReserved).toBeGreaterThan(1000);
     expect(held!.tokensUsed).toBe(18);
+    // The stream held from a slice of the dead instance, which is all that is reserved.
+    const slices = await withServices((s) => s.storage.db.selectFrom('budget_leases').select('tokens').execute());
+    expect(slices.map((slice) => Number(slice.tokens))).toEqual([held!.tokensReserved]);
 
     const second = await spawnServer(env);
     try {
-      // Ten minutes later (the release time), as the database sees it.
-      await withServices((s) => s.storage.db.updateTable('budget_reservations').set({ expires_at: Date.now() - 1 }).execute());
+      // Before its time the slice stays reserved: the new instance's call holds beside it.
+      const during = await chat(second.url, 'test-model', false);
+      expect(during.status).toBe(200);
+      await during.text();
+      expect(await withServices(async (s) => s.budgets.get(seeded.userId, seeded.clientId))).toMatchObject({ tokensUsed: 36, tokensReserved: held!.tokensReserved });
+      // Ten minutes later (the release time), as the database sees it: the budget is whole again but for what was settled.
+      await withServices((s) => s.storage.db.updateTable('budget_leases').set({ expires_at: Date.now() - 1 }).execute());
       const after = await chat(second.url, 'test-model', false);
       expect(after.status).toBe(200);
       const state = await withServices(async (s) => s.budgets.get(seeded.userId, seeded.clientId));
-      expect(state).toMatchObject({ tokensUsed: 36, tokensReserved: 0 });
+      expect(state).toMatchObject({ tokensUsed: 54, tokensReserved: 0, tokensRemaining: 10_000 - 54 });
+      expect(await withServices((s) => s.storage.db.selectFrom('budget_leases').select('id').execute())).toEqual([]);
     } finally {
       await second.stop();
     }

@@ -26,6 +26,7 @@ const OWNER: Record<string, string> = {
   oauth_grants: 'consent',
   oauth_budgets: 'consent',
   budget_reservations: 'consent',
+  budget_leases: 'consent',
   oauth_codes: 'oauth',
   oauth_tokens: 'oauth',
   oauth_pending_requests: 'oauth',

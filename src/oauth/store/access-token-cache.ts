@@ -27,6 +27,8 @@ function evicts(event: Invalidation): Eviction<CacheableToken> {
       return { matches: (row) => row.client_id === key };
     case 'user':
       return { matches: (row) => row.user_id === key };
+    case 'budget': // a changed limit ends no token
+      return {};
   }
 }
 

@@ -1,0 +1,346 @@
+import type { Kysely } from 'kysely';
+import { sortableId } from '../security/secrets.js';
+import type { Batch, Transactor } from '../storage/group-commit.js';
+import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
+import { current, stateOf, type BudgetRows } from './budget-rows.js';
+import type { BudgetState, Cost, Planned, Reservation } from './budgets.js';
+
+/** A slice an instance stopped renewing (its process died) is released after this long, as a call's hold is. */
+const LEASE_TTL_MS = 10 * 60_000;
+/** A slice takes, beyond the call that asked for it, room for at most this many more such calls… */
+const SLICE_CALLS = 32;
+/** …and at most this share of what would remain, so slices shrink as the remainder nears zero. */
+const SLICE_SHARE = 8;
+
+const ZERO: Cost = { tokens: 0, images: 0 };
+const plus = (a: Cost, b: Cost): Cost => ({ tokens: a.tokens + b.tokens, images: a.images + b.images });
+const minus = (a: Cost, b: Cost): Cost => ({ tokens: a.tokens - b.tokens, images: a.images - b.images });
+const grantKey = (userId: string, clientId: string) => `${userId} ${clientId}`;
+
+/** One instance's slice of one grant's budget, and the calls it holds. */
+class Lease {
+  readonly holds = new Map<string, Cost>();
+  /** Holds whose settlement is in a transaction now. */
+  readonly settling = new Set<string>();
+  held: Cost = ZERO;
+  /** Free room an extension in flight has taken for its call. */
+  parked: Cost = ZERO;
+  /** Extensions in flight: the slice is not returned meanwhile. */
+  extensions = 0;
+  /** No new holds: the limit changed, its slice is being returned, or it vanished. */
+  closing = false;
+  /** When its row expires unless renewed (each extension and settlement renews it). */
+  expiresAt = 0;
+  /** Its rest is being (or has been) returned. */
+  returned = false;
+
+  constructor(
+    readonly id: string,
+    readonly key: string,
+    /** What the slice reserves on the budget row, as its committed transactions left it. */
+    public granted: Cost,
+    /** The budget row as this lease last saw it: what calls held from memory report. */
+    public row: OAuthBudgetsTable,
+  ) {}
+
+  free(): Cost {
+    return minus(minus(this.granted, this.held), this.parked);
+  }
+
+  hold(id: string, cost: Cost): void {
+    this.holds.set(id, cost);
+    this.held = plus(this.held, cost);
+  }
+
+  release(id: string): Cost {
+    const cost = this.holds.get(id) ?? ZERO;
+    this.holds.delete(id);
+    this.settling.delete(id);
+    this.held = minus(this.held, cost);
+    return cost;
+  }
+
+  /** The state a call reports: the row, with this slice's free room counted as remaining, not reserved. */
+  state(row = this.row): BudgetState {
+    const free = this.closing ? ZERO : this.free();
+    return stateOf({ ...row, tokens_reserved: Math.max(0, row.tokens_reserved - free.tokens), images_reserved: Math.max(0, row.images_reserved - free.images) });
+  }
+}
+
+/** A call held from a lease, settled to what it spent (in the transaction of its usage row). */
+export interface LeaseSettlement {
+  lease: Lease;
+  holdId: string;
+  spent: Cost;
+}
+
+/** What a call moves from its slice to the used counts: what it spent, up to what it held. */
+const consumed = (held: Cost, spent: Cost): Cost => ({ tokens: Math.min(held.tokens, spent.tokens), images: Math.min(held.images, spent.images) });
+
+type Extended = { kind: 'none' } | { kind: 'refused'; state: BudgetState } | { kind: 'held'; row: OAuthBudgetsTable; cost: Cost; delta: Cost; leaseId: string; alive: boolean; expires: number };
+
+/**
+ * Budget leases (SPEC §10; bench/NOTES.md, issue 39): an instance takes a slice of what remains of a grant's
+ * budget with one conditional UPDATE (the slice counts in the row's reserved columns, recorded in
+ * budget_leases) and holds its calls from it in memory; each call's settlement moves what it spent from the
+ * slice to the used counts in the transaction of its usage row, and the settlement that leaves the slice
+ * with no call in flight returns the rest. So concurrent calls of one grant write its row once per slice
+ * and once per usage batch, not twice per call, and still never spend past the limit together: every hold
+ * is inside a slice the database granted under the limit. A slice takes room for the call that asked plus
+ * up to SLICE_CALLS more, never more than 1/SLICE_SHARE of what would remain, and none when the call's cap
+ * had to be lowered to fit. Memory serves a hold only while the invalidation feed is fresh, so a changed
+ * limit (which closes every instance's lease of the grant) reaches other instances within the feed's delay,
+ * as a revocation reaches their token caches; otherwise each hold goes through the database. A slice whose
+ * process died expires after LEASE_TTL_MS (each extension and settlement renews it).
+ */
+export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> {
+  /** The lease new holds come from, by grant. */
+  private readonly open = new Map<string, Lease>();
+  private readonly byHold = new Map<string, Lease>();
+  /** A grant's extension in flight: concurrent calls wait for it, then try memory again. */
+  private readonly extending = new Map<string, Promise<unknown>>();
+  private sequence = 0;
+
+  constructor(
+    private readonly rows: BudgetRows,
+    private readonly now: () => number,
+    private readonly transact: Transactor,
+    /** Whether a change of limit made anywhere would have reached this process by now (the invalidation feed). */
+    private readonly fresh: () => boolean,
+  ) {}
+
+  /** Holds the call's cost, from this instance's slice or a new or larger one; null when the budget does not limit it. */
+  async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Planned): Promise<Reservation | null> {
+    const key = grantKey(userId, clientId);
+    let waited = false;
+    for (;;) {
+      const lease = this.open.get(key);
+      const now = this.now();
+      // Memory only while nothing can have changed unseen: the feed is fresh, the period the same, the slice far from expiring.
+      if (lease && this.fresh() && current(lease.row, now) && now < lease.expiresAt - LEASE_TTL_MS / 2) {
+        const held = this.fromMemory(lease, plan);
+        if (held !== 'database') return held;
+      }
+      const pending = this.extending.get(key);
+      if (pending && !waited) {
+        waited = true;
+        await pending.catch(() => undefined);
+        continue;
+      }
+      const extension = this.extend(userId, clientId, plan, lease ?? null);
+      this.extending.set(key, extension);
+      try {
+        return await extension;
+      } finally {
+        if (this.extending.get(key) === extension) this.extending.delete(key);
+      }
+    }
+  }
+
+  /** Whether this instance holds an open lease of the grant (its budget then needs no read to be known). */
+  leasing(userId: string, clientId: string): boolean {
+    return this.open.has(grantKey(userId, clientId));
+  }
+
+  /** A hold of this process's leases, by id. */
+  holds(holdId: string): boolean {
+    return this.byHold.has(holdId);
+  }
+
+  settlement(holdId: string, spent: Cost): LeaseSettlement {
+    return { lease: this.byHold.get(holdId)!, holdId, spent };
+  }
+
+  /** No new holds from these grants' leases (a changed limit, a revoked grant, client or user): the next call reads the row. */
+  close(matches: (userId: string, clientId: string) => boolean): void {
+    for (const [key, lease] of this.open) {
+      const [userId, clientId] = [lease.row.user_id, lease.row.client_id];
+      if (!matches(userId, clientId)) continue;
+      lease.closing = true;
+      this.open.delete(key);
+      void this.returnIfIdle(lease);
+    }
+  }
+
+  private fromMemory(lease: Lease, plan: (state: BudgetState) => Planned): Reservation | null | 'database' {
+    const free = lease.free();
+    const { row } = lease;
+    // Planned on what the slice can hold as it is: a call that needs more goes to the row.
+    const cost = plan({ ...stateOf(row), tokensRemaining: row.tokens_limit === null ? null : free.tokens, imagesRemaining: row.images_limit === null ? null : free.images });
+    if (cost === null) return null;
+    // What the slice cannot hold unchanged (or a cap lowered to fit it) is planned again on the row itself.
+    if (cost === 'refuse' || cost.shaped || cost.tokens > free.tokens || cost.images > free.images) return 'database';
+    const id = `lease:${++this.sequence}`;
+    lease.hold(id, { tokens: cost.tokens, images: cost.images });
+    this.byHold.set(id, lease);
+    return { kind: 'reserved', id, state: lease.state() };
+  }
+
+  /**
+   * One transaction under the budget row's lock: the row read, rolled over and (on a refusal) rid of dead holds,
+   * the call planned on what remains plus this lease's free room, and the slice grown (or taken) to hold it and
+   * its slack — or shrunk, when a lowered limit left less than the slice holds.
+   */
+  private async extend(userId: string, clientId: string, plan: (state: BudgetState) => Planned, lease: Lease | null): Promise<Reservation | null> {
+    // The free room this extension takes from its lease: set inside the transaction, under the row's lock (and
+    // again if group commit runs it a second time), given back if it fails.
+    const parking = { room: ZERO };
+    const unpark = () => {
+      if (lease) lease.parked = minus(lease.parked, parking.room);
+      parking.room = ZERO;
+    };
+    if (lease) lease.extensions++;
+    try {
+      const done = await this.transact((trx) => this.extendIn(trx, userId, clientId, plan, lease, parking, unpark));
+      if (done.kind === 'none') return null;
+      if (done.kind === 'refused') return { kind: 'refused', state: done.state };
+      let target = lease;
+      if (lease && done.alive) {
+        lease.granted = plus(lease.granted, done.delta);
+        lease.row = done.row;
+      } else {
+        if (lease) this.retire(lease);
+        target = new Lease(done.leaseId, grantKey(userId, clientId), done.delta, done.row);
+        this.open.set(target.key, target);
+      }
+      target!.expiresAt = done.expires;
+      const id = `lease:${++this.sequence}`;
+      // The new hold goes in as the parked room comes out: nothing between could see the slice idle.
+      target!.hold(id, done.cost);
+      unpark();
+      this.byHold.set(id, target!);
+      return { kind: 'reserved', id, state: target!.state() };
+    } finally {
+      unpark();
+      if (lease) {
+        lease.extensions--;
+        // A settlement that found this extension in flight left the slice to it; it held nothing there.
+        await this.returnIfIdle(lease);
+      }
+    }
+  }
+
+  /** A lease with no call in flight and none coming returns its rest now (its last settlement could not). */
+  private async returnIfIdle(lease: Lease): Promise<void> {
+    if (lease.holds.size > 0 || lease.extensions > 0 || lease.returned) return;
+    lease.returned = true;
+    this.retire(lease);
+    // Best effort: a slice left behind expires like a dead instance's.
+    await this.transact((trx) => this.settleLease(trx, lease, ZERO, ZERO, true, this.now())).catch(() => undefined);
+  }
+
+  /** A lease that takes no new holds. */
+  private retire(lease: Lease): void {
+    lease.closing = true;
+    if (this.open.get(lease.key) === lease) this.open.delete(lease.key);
+  }
+
+  private async extendIn(trx: Kysely<Database>, userId: string, clientId: string, plan: (state: BudgetState) => Planned, lease: Lease | null, parking: { room: Cost }, unpark: () => void): Promise<Extended> {
+    const { rows } = this;
+    const now = this.now();
+    unpark();
+    await rows.lock(trx, userId, clientId);
+    let row = await rows.row(trx, userId, clientId);
+    if (!row) return { kind: 'none' };
+    row = (await rows.rollOver(trx, row, now)) ?? row;
+    const alive = lease !== null && (await rows.statements.leaseRow(trx, { id: lease.id })).rows.length === 1;
+    // Taken now, under the lock: every room this slice has free (or none, when it was released as expired).
+    const mine = alive ? lease.free() : ZERO;
+    if (alive) {
+      lease.parked = plus(lease.parked, mine);
+      parking.room = mine;
+    }
+    // What this call may use: what no one holds, and this slice's own free room.
+    const stateNow = (r: OAuthBudgetsTable) => stateOf({ ...r, tokens_reserved: r.tokens_reserved - mine.tokens, images_reserved: r.images_reserved - mine.images });
+    let cost = plan(stateNow(row));
+    if (cost === 'refuse' && (await rows.releaseStale(trx, userId, clientId, now))) {
+      row = (await rows.row(trx, userId, clientId))!;
+      cost = plan(stateNow(row));
+    }
+    if (cost === null) return { kind: 'none' };
+    if (cost === 'refuse') return { kind: 'refused', state: stateNow(row) };
+    const state = stateNow(row);
+    const slack = (limited: number | null, call: number) => (limited === null || call === 0 || cost.shaped ? 0 : Math.max(0, Math.min(SLICE_CALLS * call, Math.floor((limited - call) / SLICE_SHARE))));
+    const want = { tokens: cost.tokens + slack(state.tokensRemaining, cost.tokens), images: cost.images + slack(state.imagesRemaining, cost.images) };
+    const delta = minus(want, mine);
+    const held = (await rows.statements.hold(trx, { userId, clientId, tokens: delta.tokens, images: delta.images, now })).rows[0];
+    // Under the row's lock the plan fitted what the row holds; a miss is another writer this lock did not order (none known).
+    if (!held) return { kind: 'refused', state };
+    const expires = now + LEASE_TTL_MS;
+    if (alive) {
+      await rows.statements.growLease(trx, { id: lease.id, tokens: delta.tokens, images: delta.images, expires });
+      return { kind: 'held', row: held, cost: { tokens: cost.tokens, images: cost.images }, delta, leaseId: lease.id, alive, expires };
+    }
+    const id = sortableId('lse_', now);
+    await rows.statements.insertLease(trx, { id, userId, clientId, tokens: want.tokens, images: want.images, now, expires });
+    return { kind: 'held', row: held, cost: { tokens: cost.tokens, images: cost.images }, delta: want, leaseId: id, alive: false, expires };
+  }
+
+  /**
+   * Settles calls held from leases in the caller's transaction (their usage rows' batch): per lease, in lock
+   * order, one UPDATE of the budget row (what was spent on, what was held off) and one of the lease's row —
+   * deleted, its rest returned, when no other call of it is in flight. May run again after a rollback.
+   */
+  async run(trx: Kysely<Database>, items: readonly LeaseSettlement[]): Promise<Array<BudgetState | null>> {
+    const byLease = new Map<Lease, LeaseSettlement[]>();
+    for (const item of items) byLease.set(item.lease, [...(byLease.get(item.lease) ?? []), item]);
+    const states = new Map<Lease, BudgetState | null>();
+    const now = this.now();
+    for (const lease of [...byLease.keys()].sort((a, b) => (a.key === b.key ? (a.id < b.id ? -1 : 1) : a.key < b.key ? -1 : 1))) {
+      const mine = byLease.get(lease)!;
+      for (const item of mine) lease.settling.add(item.holdId);
+      const spent = mine.reduce((sum, item) => plus(sum, item.spent), ZERO);
+      const moved = mine.reduce((sum, item) => plus(sum, consumed(lease.holds.get(item.holdId) ?? ZERO, item.spent)), ZERO);
+      // The last call in flight returns the rest: decided now, so no hold can start from it meanwhile.
+      const last = lease.settling.size === lease.holds.size && lease.extensions === 0;
+      if (last) {
+        lease.returned = true;
+        this.retire(lease);
+      } else lease.expiresAt = now + LEASE_TTL_MS;
+      states.set(lease, await this.settleLease(trx, lease, spent, moved, last, now));
+    }
+    return items.map((item) => states.get(item.lease) ?? null);
+  }
+
+  private async settleLease(trx: Kysely<Database>, lease: Lease, spent: Cost, moved: Cost, last: boolean, now: number): Promise<BudgetState | null> {
+    const { rows } = this;
+    const { user_id: userId, client_id: clientId } = lease.row;
+    const settle = (held: Cost, charged: Cost) =>
+      rows.statements.settle(trx, { userId, clientId, heldTokens: held.tokens, heldImages: held.images, spentTokens: charged.tokens, spentImages: charged.images, now });
+    let row: OAuthBudgetsTable | undefined;
+    if (last) {
+      // The budget row first (the lock order), then the slice, whose rest comes off as it goes.
+      row = (await settle(ZERO, spent)).rows[0];
+      const rest = (await rows.statements.deleteLease(trx, { id: lease.id })).rows[0];
+      if (rest && row) row = (await settle({ tokens: Number(rest.tokens), images: Number(rest.images) }, ZERO)).rows[0];
+    } else {
+      row = (await settle(moved, spent)).rows[0];
+      const shrunk = await rows.statements.shrinkLease(trx, { id: lease.id, tokens: moved.tokens, images: moved.images, expires: now + LEASE_TTL_MS });
+      // Released as expired (or returned by a settlement that ran first) meanwhile: only the spending counts, never the slice twice.
+      if (shrunk.rows.length === 0 && row) row = (await settle(minus(ZERO, moved), ZERO)).rows[0];
+    }
+    if (!row) return null;
+    await rows.thresholds(trx, row);
+    return lease.state(row);
+  }
+
+  /** After the commit: the settled holds leave their lease, and what they spent leaves its slice. */
+  async committed(items: readonly LeaseSettlement[]): Promise<void> {
+    for (const item of items) {
+      const held = item.lease.release(item.holdId);
+      item.lease.granted = minus(item.lease.granted, consumed(held, item.spent));
+      this.byHold.delete(item.holdId);
+    }
+    // A slice its settlement left to an extension that then held nothing there: its rest goes back before they are answered.
+    for (const lease of new Set(items.map((item) => item.lease))) await this.returnIfIdle(lease);
+  }
+
+  /** Their transaction failed: the holds leave their lease all the same (its slice keeps their room until it is returned or expires). */
+  failed(items: readonly LeaseSettlement[]): void {
+    for (const item of items) {
+      item.lease.release(item.holdId);
+      this.byHold.delete(item.holdId);
+    }
+    for (const lease of new Set(items.map((item) => item.lease))) void this.returnIfIdle(lease);
+  }
+}

@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsersService } from '../../src/accounts/users-service.js';
+import { ClientsService } from '../../src/clients/service.js';
+import { BudgetsService, type Reservation } from '../../src/consent/budgets.js';
+import { GrantsService } from '../../src/consent/grants.js';
+import { openStorage, type Storage } from '../../src/storage/database.js';
+import { ownTransaction } from '../../src/storage/group-commit.js';
+import { InvalidationFeed } from '../../src/storage/invalidations.js';
+import { migrateToLatest } from '../../src/storage/migrate.js';
+import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
+
+type Held = Extract<Reservation, { kind: 'reserved' }>;
+
+/** Budget leases (src/consent/budget-leases.ts): one slice per instance and grant, never past the limit, closed by a change made anywhere. */
+describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
+  let database: TestDatabase;
+  let storage: Storage;
+  const feeds: InvalidationFeed[] = [];
+  let userId: string;
+  let clientId: string;
+  /** An instance: budgets told of changes by a feed of its own. */
+  const instance = async () => {
+    const feed = new InvalidationFeed(storage);
+    await feed.start();
+    feeds.push(feed);
+    return { feed, budgets: new BudgetsService(storage.db, Date.now, ownTransaction(storage.db), dialect === 'postgres', null, null, feed) };
+  };
+  const row = () => storage.db.selectFrom('oauth_budgets').select(['tokens_used', 'tokens_reserved']).where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow();
+  const slices = async () => (await storage.db.selectFrom('budget_leases').select('tokens').where('user_id', '=', userId).execute()).map((s) => Number(s.tokens)).sort((a, b) => a - b);
+  const tokens = (n: number) => () => ({ tokens: n, images: 0 });
+
+  beforeAll(async () => {
+    if (!dialectAvailable(dialect)) return;
+    database = await createTestDatabase(dialect);
+    storage = openStorage(database.url);
+    await migrateToLatest(storage);
+    userId = (await new UsersService(storage.db).create({ username: `lease_${dialect}`, password: 'password123' })).id;
+    clientId = (await new ClientsService(storage.db).create(userId, { name: 'App', redirectUris: ['https://a.example/cb'], scopes: ['generations'] })).clientId;
+    await new GrantsService(storage.db).allow(userId, clientId, ['generations']);
+  });
+  afterAll(async () => {
+    for (const feed of feeds) await feed.stop();
+    await storage?.close();
+    await database?.cleanup();
+  });
+
+  describe.skipIf(!dialectAvailable(dialect))('every dialect', () => {
+    it('concurrent calls of one grant hold from one slice; the last settlement returns its rest', async () => {
+      const { budgets, feed } = await instance();
+      await budgets.set(userId, clientId, { tokens: 1_000_000, images: null, period: 'month' });
+      // The change read back: had it come in later, it would close the lease the calls below open.
+      await feed.catchUp();
+      const held = (await Promise.all(Array.from({ length: 10 }, () => budgets.reserve(userId, clientId, tokens(100))))) as Held[];
+      expect(held.map((r) => r.kind)).toEqual(Array(10).fill('reserved'));
+      // One slice: room for the first call and 32 more like it, all of it reserved on the row.
+      expect(await slices()).toEqual([100 + 32 * 100]);
+      expect(await row()).toMatchObject({ tokens_used: 0, tokens_reserved: 3_300 });
+      await Promise.all(held.slice(0, 9).map((r) => budgets.settle(r.id, userId, clientId, { tokens: 40, images: 0 })));
+      expect(await slices()).toEqual([3_300 - 9 * 40]);
+      await budgets.settle(held[9]!.id, userId, clientId, { tokens: 40, images: 0 });
+      expect(await slices()).toEqual([]);
+      expect(await row()).toMatchObject({ tokens_used: 400, tokens_reserved: 0 });
+      await budgets.set(userId, clientId, null);
+    });
+
+    it('slices shrink as the remainder nears zero: an eighth of what would remain, then only the call', async () => {
+      const { budgets, feed } = await instance();
+      await budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
+      await feed.catchUp();
+      const first = (await budgets.reserve(userId, clientId, tokens(100))) as Held;
+      expect(await slices()).toEqual([100 + Math.floor(900 / 8)]);
+      const second = (await budgets.reserve(userId, clientId, tokens(800))) as Held;
+      expect(await slices()).toEqual([100 + 800 + Math.floor(100 / 8)]);
+      const third = (await budgets.reserve(userId, clientId, tokens(100))) as Held;
+      expect([first.kind, second.kind, third.kind]).toEqual(['reserved', 'reserved', 'reserved']);
+      expect(await slices()).toEqual([1_000]);
+      expect((await budgets.reserve(userId, clientId, tokens(1)))!.kind).toBe('refused');
+      for (const r of [first, second, third]) await budgets.settle(r.id, userId, clientId, { tokens: 0, images: 0 });
+      expect(await row()).toMatchObject({ tokens_used: 0, tokens_reserved: 0 });
+      await budgets.set(userId, clientId, null);
+    });
+
+    it('a limit lowered on another instance closes this one\'s slice: the next call is planned on the row', async () => {
+      const a = await instance();
+      const b = await instance();
+      await a.budgets.set(userId, clientId, { tokens: 10_000, images: null, period: 'month' });
+      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      const inFlight = [(await a.budgets.reserve(userId, clientId, tokens(100))) as Held];
+      // The second from the same slice, which had room.
+      inFlight.push((await a.budgets.reserve(userId, clientId, tokens(100))) as Held);
+      expect(inFlight.map((r) => r.kind)).toEqual(['reserved', 'reserved']);
+      expect((await slices()).length).toBe(1);
+      await b.budgets.set(userId, clientId, { tokens: 150, images: null, period: 'month' });
+      await a.feed.catchUp();
+      // The slice still has room for this call; the row, under the new limit, has none.
+      expect((await a.budgets.reserve(userId, clientId, tokens(100)))!.kind).toBe('refused');
+      for (const r of inFlight) await a.budgets.settle(r.id, userId, clientId, { tokens: 50, images: 0 });
+      expect(await slices()).toEqual([]);
+      expect((await a.budgets.reserve(userId, clientId, tokens(51)))!.kind).toBe('refused');
+      const last = (await a.budgets.reserve(userId, clientId, tokens(50))) as Held;
+      expect(last.kind).toBe('reserved');
+      await a.budgets.settle(last.id, userId, clientId, { tokens: 50, images: 0 });
+      expect(await row()).toMatchObject({ tokens_used: 150, tokens_reserved: 0 });
+      await a.budgets.set(userId, clientId, null);
+    });
+
+    it('two instances hold 50 calls together never past the limit, and return every slice', async () => {
+      const a = await instance();
+      const b = await instance();
+      await a.budgets.set(userId, clientId, { tokens: 10_000, images: null, period: 'day' });
+      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? b : a).budgets.reserve(userId, clientId, tokens(700)).then((r) => [i % 2 ? b : a, r] as const)));
+      const held = results.filter(([, r]) => r?.kind === 'reserved');
+      expect(held.length).toBeLessThanOrEqual(14);
+      expect(held.length).toBeGreaterThan(0);
+      expect((await row()).tokens_reserved).toBeLessThanOrEqual(10_000);
+      await Promise.all(held.map(([side, r]) => side.budgets.settle((r as Held).id, userId, clientId, { tokens: 700, images: 0 })));
+      expect(await slices()).toEqual([]);
+      expect(await row()).toMatchObject({ tokens_used: held.length * 700, tokens_reserved: 0 });
+      await a.budgets.set(userId, clientId, null);
+    });
+  });
+});
