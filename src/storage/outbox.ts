@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Kysely } from 'kysely';
+import { PostgresAdapter, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 
 /**
@@ -19,33 +19,36 @@ interface ClaimColumns {
 }
 
 /**
- * Up to `limit` due rows, each claimed for this caller: a conditional UPDATE
- * that only one instance's statement can win (the row must still be pending,
- * or claimed by someone whose claim ran out: an instance that died mid-send).
+ * Up to `limit` due rows, each claimed for this caller, in one statement: an
+ * UPDATE … RETURNING of the due rows (pending and due, or claimed by someone
+ * whose claim ran out: an instance that died mid-send). SQLite runs one
+ * writer at a time, so two instances' statements never claim a row twice;
+ * PostgreSQL locks the chosen rows and skips those another claim holds
+ * (`FOR UPDATE SKIP LOCKED`), and the outer WHERE re-checks each row once
+ * locked. Every row of a claim gets the same `claimed_until`, which is the
+ * claim's token: a later claim of a row (only after this one ran out) sets a
+ * later one, so an outcome recorded "where claimed_until = token" is never a
+ * stale claimer's.
  */
 export async function claimDue<T extends OutboxTableName>(db: Kysely<Database>, table: T, limit: number, now: number, claimMs: number): Promise<Array<Database[T]>> {
   // Both tables share the claim columns; Kysely is told only of those, under one name.
   const outbox = (db as unknown as Kysely<{ outbox: ClaimColumns }>).withTables<{ outbox: ClaimColumns }>();
   const name = table as unknown as 'outbox';
-  const due = await outbox
-    .selectFrom(name)
-    .selectAll()
-    .where((eb) => eb.or([eb.and([eb('state', '=', 'pending'), eb('next_attempt_at', '<=', now)]), eb.and([eb('state', '=', 'sending'), eb('claimed_until', '<', now)])]))
-    .orderBy('next_attempt_at')
-    .limit(limit)
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const due = (eb: ExpressionBuilder<{ outbox: ClaimColumns }, 'outbox'>) =>
+    eb.or([eb.and([eb('state', '=', 'pending'), eb('next_attempt_at', '<=', now)]), eb.and([eb('state', '=', 'sending'), eb('claimed_until', '<', now)])]);
+  const claimed = await outbox
+    .updateTable(name)
+    .set({ state: 'sending', claimed_until: now + claimMs })
+    .where('id', 'in', (eb) => {
+      const chosen = eb.selectFrom(name).select('id').where(due).orderBy('next_attempt_at').limit(limit);
+      return postgres ? chosen.forUpdate().skipLocked() : chosen;
+    })
+    .where(due)
+    .returningAll()
     .execute();
-  const claimed: ClaimColumns[] = [];
-  for (const row of due) {
-    const result = await outbox
-      .updateTable(name)
-      .set({ state: 'sending', claimed_until: now + claimMs })
-      .where('id', '=', row.id)
-      .where('state', '=', row.state)
-      .where('attempts', '=', row.attempts)
-      .where((eb) => (row.claimed_until === null ? eb('claimed_until', 'is', null) : eb('claimed_until', '=', row.claimed_until)))
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 1) claimed.push(row);
-  }
+  // RETURNING keeps no order: the oldest due first, as chosen.
+  claimed.sort((a, b) => Number(a.next_attempt_at) - Number(b.next_attempt_at) || (a.id < b.id ? -1 : 1));
   return claimed as unknown as Array<Database[T]>;
 }
 
@@ -54,13 +57,17 @@ export interface OutboxLoopOptions<Row> {
   name: string;
   /** Claims up to `limit` due rows. */
   claim: (limit: number) => Promise<Row[]>;
-  /** Delivers one claimed row, recording the outcome itself; a throw is logged and the claim runs out. */
-  deliver: (row: Row, log: FastifyBaseLogger | null) => Promise<void>;
+  /** Delivers a claimed batch, recording the outcomes itself; a throw is logged and the claims run out. */
+  deliver: (rows: Row[], log: FastifyBaseLogger | null) => Promise<void>;
   /** How often the outbox is read when nothing in this process woke the loop. */
   pollMs: number;
-  /** Rows claimed per read, and (concurrency) delivered at once. */
+  /** Rows claimed per read. */
   batch: number;
-  concurrency?: number;
+  /**
+   * Awaited between two full batches, so the loop takes a share of the
+   * event loop rather than all of it; by default a turn (setImmediate).
+   */
+  pause?: () => Promise<void>;
 }
 
 /**
@@ -107,27 +114,25 @@ export class OutboxLoop<Row> {
   }
 
   private async drain(): Promise<void> {
-    const { batch, claim, name } = this.options;
-    const concurrency = this.options.concurrency ?? 1;
+    const { batch, claim, deliver, name } = this.options;
+    const pause = this.options.pause ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
     try {
       for (;;) {
         const claimed = await claim(batch);
-        for (let i = 0; i < claimed.length; i += concurrency) {
-          await Promise.all(claimed.slice(i, i + concurrency).map((row) => this.deliverOne(row)));
+        if (claimed.length > 0) {
+          try {
+            await deliver(claimed, this.log);
+          } catch (error) {
+            this.log?.error({ err: error }, `${name}: could not record deliveries; their claims run out and they are tried again`);
+          }
         }
         if (claimed.length < batch || this.closed) return;
+        await pause();
+        if (this.closed) return;
       }
     } catch (error) {
       // The database away: the next poll tries again; nothing was lost (rows stay pending or claimed until their claim runs out).
       this.log?.warn({ err: error }, `${name}: could not read the outbox; trying again`);
-    }
-  }
-
-  private async deliverOne(row: Row): Promise<void> {
-    try {
-      await this.options.deliver(row, this.log);
-    } catch (error) {
-      this.log?.error({ err: error }, `${this.options.name}: could not record a delivery; its claim runs out and it is tried again`);
     }
   }
 }
