@@ -293,6 +293,8 @@ export interface OAuthDeviceCodesTable {
   budget: string | null;
   /** How the approving user signed in (RFC 8176 amr, space-separated); null = "pwd". */
   amr: string | null;
+  /** The approving session's sid (SPEC §13), for the device's ID tokens; null before the decision or for a session without one. */
+  sid: string | null;
 }
 
 /** One-time ids of device confirmation pages (SPEC §9), as SHA-256: a decision presents the id of the page it came from. */

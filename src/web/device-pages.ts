@@ -86,7 +86,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
     if (decision !== 'allow' && decision !== 'deny') return sendErrorPage(reply, 400, 'invalid_request', 'Choose Allow or Deny.');
     const budget = decision === 'allow' ? readSpendingLimit(request.body) : undefined;
     const typed = field(request.body, 'user_code') ?? '';
-    const outcome = await decisions.decide({ userId: user.userId, authTime: user.authTime, amr: formatAmr(user.amr), typed, confirmation: field(request.body, 'confirmation'), decision, budget }, request);
+    const outcome = await decisions.decide({ userId: user.userId, authTime: user.authTime, amr: formatAmr(user.amr), sid: user.sid, typed, confirmation: field(request.body, 'confirmation'), decision, budget }, request);
     switch (outcome.kind) {
       case 'wait':
       case 'wrong':

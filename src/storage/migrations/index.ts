@@ -24,6 +24,7 @@ import * as m0024 from './0024_events.js';
 import * as m0025 from './0025_trusted_apps.js';
 import * as m0026 from './0026_roles_and_suspension.js';
 import * as m0027 from './0027_agent_tokens.js';
+import * as m0029 from './0029_device_sid.js';
 import type { SerikaMigration } from './older-versions.js';
 
 /**
@@ -60,6 +61,7 @@ export const migrations: Record<string, SerikaMigration> = {
   '0025_trusted_apps': m0025,
   '0026_roles_and_suspension': m0026,
   '0027_agent_tokens': m0027,
+  '0029_device_sid': m0029,
 };
 
 /**
