@@ -31,7 +31,7 @@ export interface EventWorkerSettings {
 }
 
 /** Events claimed per read, and tries in flight at once (each up to the sender's timeout). */
-const BATCH = 64;
+const BATCH = 128;
 const CONCURRENCY = 32;
 
 /** A client's target as one batch uses it: read once per batch, its secret opened and its signer built once. */
@@ -67,7 +67,7 @@ export class EventWorker {
       deliver: (rows, log) => this.deliverBatch(rows, log),
       pollMs: this.settings.pollMs,
       batch: BATCH,
-      pause: () => this.pacer.pause(),
+      pause: (items, signal) => this.pacer.pause(items, signal),
     });
   }
 

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { PostgresAdapter, type ExpressionBuilder, type Kysely } from 'kysely';
+import { PostgresAdapter, type ExpressionBuilder, type Kysely, type QueryCreator } from 'kysely';
 import type { Database } from './schema.js';
 
 /**
@@ -19,32 +19,33 @@ interface ClaimColumns {
 }
 
 /**
- * Up to `limit` due rows, each claimed for this caller, in one statement: an
- * UPDATE … RETURNING of the due rows (pending and due, or claimed by someone
- * whose claim ran out: an instance that died mid-send). SQLite runs one
- * writer at a time, so two instances' statements never claim a row twice;
- * PostgreSQL locks the chosen rows and skips those another claim holds
- * (`FOR UPDATE SKIP LOCKED`), and the outer WHERE re-checks each row once
- * locked. Every row of a claim gets the same `claimed_until`, which is the
- * claim's token: a later claim of a row (only after this one ran out) sets a
- * later one, so an outcome recorded "where claimed_until = token" is never a
- * stale claimer's.
+ * Up to `limit` due rows (and up to `limit` more whose claim ran out: an
+ * instance that died mid-send), each claimed for this caller, in one
+ * statement: an UPDATE … RETURNING of the rows a subquery chose. SQLite runs
+ * one writer at a time, so two instances' statements never claim a row
+ * twice; PostgreSQL locks the chosen rows and skips those another claim
+ * holds (`FOR UPDATE SKIP LOCKED`; a row another claim changed meanwhile is
+ * re-read and re-checked, as READ COMMITTED does). Every row of a claim gets
+ * the same `claimed_until`, which is the claim's token: a later claim of a
+ * row (only after this one ran out) sets a later one, so an outcome recorded
+ * "where claimed_until = token" is never a stale claimer's.
  */
 export async function claimDue<T extends OutboxTableName>(db: Kysely<Database>, table: T, limit: number, now: number, claimMs: number): Promise<Array<Database[T]>> {
   // Both tables share the claim columns; Kysely is told only of those, under one name.
   const outbox = (db as unknown as Kysely<{ outbox: ClaimColumns }>).withTables<{ outbox: ClaimColumns }>();
   const name = table as unknown as 'outbox';
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
-  const due = (eb: ExpressionBuilder<{ outbox: ClaimColumns }, 'outbox'>) =>
-    eb.or([eb.and([eb('state', '=', 'pending'), eb('next_attempt_at', '<=', now)]), eb.and([eb('state', '=', 'sending'), eb('claimed_until', '<', now)])]);
+  const pending = (eb: ExpressionBuilder<{ outbox: ClaimColumns }, 'outbox'>) => eb.and([eb('state', '=', 'pending'), eb('next_attempt_at', '<=', now)]);
+  const expired = (eb: ExpressionBuilder<{ outbox: ClaimColumns }, 'outbox'>) => eb.and([eb('state', '=', 'sending'), eb('claimed_until', '<', now)]);
+  // Each kind chosen apart, so each reads only its first rows along the (state, next_attempt_at) index, never every due row.
+  const choose = (qb: QueryCreator<{ outbox: ClaimColumns }>, which: typeof pending) => {
+    const chosen = qb.selectFrom(name).select(['id', 'next_attempt_at']).where(which).orderBy('next_attempt_at').limit(limit);
+    return postgres ? chosen.forUpdate().skipLocked() : chosen;
+  };
   const claimed = await outbox
     .updateTable(name)
     .set({ state: 'sending', claimed_until: now + claimMs })
-    .where('id', 'in', (eb) => {
-      const chosen = eb.selectFrom(name).select('id').where(due).orderBy('next_attempt_at').limit(limit);
-      return postgres ? chosen.forUpdate().skipLocked() : chosen;
-    })
-    .where(due)
+    .where('id', 'in', outbox.selectFrom(choose(outbox, pending).as('p')).select('p.id').unionAll(outbox.selectFrom(choose(outbox, expired).as('e')).select('e.id')))
     .returningAll()
     .execute();
   // RETURNING keeps no order: the oldest due first, as chosen.
@@ -65,9 +66,10 @@ export interface OutboxLoopOptions<Row> {
   batch: number;
   /**
    * Awaited between two full batches, so the loop takes a share of the
-   * event loop rather than all of it; by default a turn (setImmediate).
+   * event loop rather than all of it (`items`: the batch's size; `signal`
+   * aborts at close()); by default a turn (setImmediate).
    */
-  pause?: () => Promise<void>;
+  pause?: (items: number, signal: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -80,6 +82,7 @@ export class OutboxLoop<Row> {
   private running: Promise<void> | null = null;
   private again = false;
   private closed = false;
+  private readonly closing = new AbortController();
   private log: FastifyBaseLogger | null = null;
 
   constructor(private readonly options: OutboxLoopOptions<Row>) {}
@@ -108,6 +111,7 @@ export class OutboxLoop<Row> {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.running;
@@ -127,7 +131,7 @@ export class OutboxLoop<Row> {
           }
         }
         if (claimed.length < batch || this.closed) return;
-        await pause();
+        await pause(claimed.length, this.closing.signal);
         if (this.closed) return;
       }
     } catch (error) {
