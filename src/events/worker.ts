@@ -79,6 +79,11 @@ export class EventWorker {
     this.loop.wake();
   }
 
+  /** The server took a request: while they come fast, the worker takes only its share (pacer.ts). */
+  requestSeen(): void {
+    this.pacer.noteRequest();
+  }
+
   async close(): Promise<void> {
     await this.loop.close();
     await this.deps.sender.close();
