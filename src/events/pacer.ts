@@ -73,8 +73,7 @@ export class LoopShare {
       if (!this.busy && this.requests === this.started.requests) {
         // No request came meanwhile: the process's CPU time over the batch is the batch's (a wait for a core is not counted).
         const cpu = process.cpuUsage(this.started.cpu);
-        const own = (cpu.user + cpu.system) / 1000 - this.othersUtilisation * took;
-        if (own > 0) this.costMs = 0.8 * this.costMs + 0.2 * (own / items);
+        this.costMs = 0.8 * this.costMs + 0.2 * ((cpu.user + cpu.system) / 1000 / items);
       }
       if (this.busy) {
         wait = Math.min(maxPauseMs, Math.max(probeMs, (items * this.costMs) / share - took));
