@@ -113,7 +113,9 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     if (isProbe(request.url)) request.log.debug({ url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'health probe');
     done();
   });
+  const events = services.eventWorker;
   app.addHook('onRequest', (request, reply, done) => {
+    events.requestSeen();
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
     // RFC 6797: once served over https, browsers keep to https.

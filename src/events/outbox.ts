@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { sortableId } from '../security/secrets.js';
 import { claimDue } from '../storage/outbox.js';
 import type { Database, EventOutboxTable } from '../storage/schema.js';
@@ -13,6 +13,19 @@ const KEEP_MS = 30 * 86_400_000;
 
 /** What a webhook's `data` holds besides user_id and client_id (SPEC §13). */
 type EventData = Record<string, unknown>;
+
+/**
+ * What became of one claimed event: tried (delivered, pending again at
+ * `retryAt`, or failed for good), or given up without a try (the client or
+ * its URL is gone: failed, `tried` null, `error` says why).
+ */
+export interface EventOutcome {
+  row: EventRow;
+  state: 'delivered' | 'pending' | 'failed';
+  tried: { statusCode: number | null; durationMs: number } | null;
+  error: string | null;
+  retryAt: number | null;
+}
 
 export interface DeliveryView {
   id: string;
@@ -134,41 +147,59 @@ export class EventOutbox {
   }
 
   /**
-   * One try's outcome, with its row in event_attempts: delivered, pending
-   * again at `retryAt`, or failed (retryAt null). Only the claimer records
-   * (the row must still be 'sending' with the attempts it was claimed with).
+   * A claimed batch's outcomes, in two statements whatever its size: every
+   * try into event_attempts (numbered after the event's earlier tries, which
+   * a "Resend" keeps), then the events, one UPDATE per kind of outcome
+   * (usually one: all delivered). Only the claim's holder records: the row
+   * must still be 'sending' under the claim it was claimed with
+   * (storage/outbox.ts); a stale claimer's try is listed, its outcome not.
    */
-  async record(row: EventRow, outcome: { delivered: boolean; statusCode: number | null; error: string | null; durationMs: number; retryAt: number | null }): Promise<void> {
+  async recordAll(outcomes: readonly EventOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
     const now = this.now();
-    const attempts = row.attempts + 1;
-    const state: EventRow['state'] = outcome.delivered ? 'delivered' : outcome.retryAt === null ? 'failed' : 'pending';
-    await this.db.transaction().execute(async (trx) => {
-      const tries = await trx.selectFrom('event_attempts').select((eb) => eb.fn.countAll<number>().as('n')).where('event_id', '=', row.id).executeTakeFirst();
-      await trx
+    const tries = outcomes.filter((o) => o.tried !== null);
+    if (tries.length > 0) {
+      await this.db
         .insertInto('event_attempts')
-        .values({ event_id: row.id, attempt: Number(tries?.n ?? 0) + 1, at: now, status_code: outcome.statusCode, error: outcome.error?.slice(0, 500) ?? null, duration_ms: Math.round(outcome.durationMs) })
+        .values(
+          tries.map(({ row, tried, error }) => ({
+            event_id: row.id,
+            attempt: this.db.selectFrom('event_attempts').select(sql<number>`coalesce(max(attempt), 0) + 1`.as('next')).where('event_id', '=', row.id),
+            at: now,
+            status_code: tried!.statusCode,
+            error: error?.slice(0, 500) ?? null,
+            duration_ms: Math.round(tried!.durationMs),
+          })),
+        )
+        // Two holders of one event's claim (the first's ran out while it still sent) would number a try alike: the first is kept.
+        .onConflict((oc) => oc.columns(['event_id', 'attempt']).doNothing())
         .execute();
-      await trx
+    }
+    const groups = new Map<string, { outcome: EventOutcome; ids: string[] }>();
+    for (const outcome of outcomes) {
+      const { row, state, tried, error, retryAt } = outcome;
+      const key = JSON.stringify([row.claimed_until, state, tried === null, tried?.statusCode ?? null, error, retryAt]);
+      const group = groups.get(key);
+      if (group) group.ids.push(row.id);
+      else groups.set(key, { outcome, ids: [row.id] });
+    }
+    for (const { outcome, ids } of groups.values()) {
+      const { row, state, tried, error, retryAt } = outcome;
+      await this.db
         .updateTable('event_outbox')
-        .set({
+        .set((eb) => ({
           state,
-          attempts,
           claimed_until: null,
-          last_status: outcome.statusCode,
-          last_error: outcome.error?.slice(0, 500) ?? null,
-          next_attempt_at: outcome.retryAt ?? row.next_attempt_at,
-          delivered_at: outcome.delivered ? now : null,
-        })
-        .where('id', '=', row.id)
+          last_error: error?.slice(0, 500) ?? null,
+          ...(tried === null
+            ? {}
+            : { attempts: eb('attempts', '+', 1), last_status: tried.statusCode, delivered_at: state === 'delivered' ? now : null, ...(retryAt === null ? {} : { next_attempt_at: retryAt }) }),
+        }))
+        .where('id', 'in', ids)
         .where('state', '=', 'sending')
-        .where('attempts', '=', row.attempts)
+        .where('claimed_until', '=', row.claimed_until)
         .execute();
-    });
-  }
-
-  /** Given up without a try (the client or its URL is gone): failed, with why. */
-  async drop(row: EventRow, reason: string): Promise<void> {
-    await this.db.updateTable('event_outbox').set({ state: 'failed', claimed_until: null, last_error: reason }).where('id', '=', row.id).where('state', '=', 'sending').execute();
+    }
   }
 
   /** "Resend": the event is due again now, its schedule started over; false when it is not the client's or is in flight. */

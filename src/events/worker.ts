@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { Webhook } from 'standardwebhooks';
 import { OutboxLoop } from '../storage/outbox.js';
-import type { EventOutbox, EventRow } from './outbox.js';
+import type { EventOutbox, EventOutcome, EventRow } from './outbox.js';
+import { LoopShare } from './pacer.js';
 import type { EventSender, SendResult } from './sender.js';
 import { RETRY_SCHEDULE_MS } from './types.js';
 
@@ -29,28 +30,44 @@ export interface EventWorkerSettings {
   pollMs: number;
 }
 
+/** Events claimed per read, and tries in flight at once (each up to the sender's timeout). */
+const BATCH = 128;
+const CONCURRENCY = 32;
+
+/** A client's target as one batch uses it: read once per batch, its secret opened and its signer built once. */
+interface BatchTarget {
+  target: EventTarget;
+  signer: Webhook | null;
+}
+
 /**
  * Delivers the event outbox (SPEC §13): every instance runs one, the claims
- * make each event one instance's, tries run in parallel (each up to the
- * sender's timeout). A 2xx delivers; anything else is retried on the
- * schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), then failed, kept on
- * the dashboard with every try.
+ * make each event one instance's. A batch of due events is claimed in one
+ * statement, tried in parallel, and its outcomes recorded in two
+ * (events/outbox.ts); between batches the worker pauses so that it takes a
+ * share of the event loop, not all of it (pacer.ts). A 2xx delivers;
+ * anything else is retried on the schedule (5 s, 5 min, 30 min, 2 h, 5 h,
+ * 10 h, 10 h), then failed, kept on the dashboard with every try.
  */
 export class EventWorker {
   private readonly loop: OutboxLoop<EventRow>;
   readonly settings: EventWorkerSettings;
   private readonly now: () => number;
+  private readonly pacer = new LoopShare();
 
   constructor(private readonly deps: EventWorkerDeps, settings: Partial<EventWorkerSettings> = {}) {
     this.settings = { retryScheduleMs: RETRY_SCHEDULE_MS, pollMs: 2_000, ...settings };
     this.now = deps.now ?? Date.now;
     this.loop = new OutboxLoop({
       name: 'events',
-      claim: (limit) => deps.outbox.claimDue(limit),
-      deliver: (row, log) => this.deliver(row, log),
+      claim: (limit) => {
+        this.pacer.begin();
+        return deps.outbox.claimDue(limit);
+      },
+      deliver: (rows, log) => this.deliverBatch(rows, log),
       pollMs: this.settings.pollMs,
-      batch: 64,
-      concurrency: 32,
+      batch: BATCH,
+      pause: (items, signal) => this.pacer.pause(items, signal),
     });
   }
 
@@ -62,25 +79,56 @@ export class EventWorker {
     this.loop.wake();
   }
 
+  /** The server took a request: while they come fast, the worker takes only its share (pacer.ts). */
+  requestSeen(): void {
+    this.pacer.noteRequest();
+  }
+
   async close(): Promise<void> {
     await this.loop.close();
     await this.deps.sender.close();
   }
 
-  private async deliver(row: EventRow, log: FastifyBaseLogger | null): Promise<void> {
-    const target = await this.deps.target(row.client_id);
+  private async deliverBatch(rows: EventRow[], log: FastifyBaseLogger | null): Promise<void> {
+    // Read at each batch, never kept longer: a changed URL or rotated secret counts from the next batch.
+    const targets = new Map<string, Promise<BatchTarget | null>>();
+    const targetOf = (clientId: string) => {
+      let target = targets.get(clientId);
+      if (!target) {
+        target = this.deps.target(clientId).then((t) => (t ? { target: t, signer: t.webhookSecret ? new Webhook(t.webhookSecret) : null } : null));
+        targets.set(clientId, target);
+      }
+      return target;
+    };
+    const outcomes: EventOutcome[] = [];
+    let next = 0;
+    const lane = async () => {
+      while (next < rows.length) {
+        const row = rows[next++]!;
+        try {
+          outcomes.push(await this.attempt(row, await targetOf(row.client_id), log));
+        } catch (error) {
+          // Not recorded: the claim runs out and the event is tried again.
+          log?.error({ err: error, event: { id: row.id } }, 'events: could not try an event; its claim runs out and it is tried again');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, rows.length) }, lane));
+    await this.deps.outbox.recordAll(outcomes);
+  }
+
+  private async attempt(row: EventRow, batchTarget: BatchTarget | null, log: FastifyBaseLogger | null): Promise<EventOutcome> {
+    const target = batchTarget?.target;
     const url = row.channel === 'webhook' ? target?.webhookUrl : target?.backchannelLogoutUri;
-    if (!target || !url) {
-      // The app was deleted or no longer takes these: nobody to tell.
-      await this.deps.outbox.drop(row, target ? `the client has no ${row.channel === 'webhook' ? 'webhook URL' : 'back-channel logout URI'} now` : 'the client no longer exists');
-      return;
-    }
+    const drop = (error: string): EventOutcome => ({ row, state: 'failed', tried: null, error, retryAt: null });
+    // The app was deleted or no longer takes these: nobody to tell.
+    if (!target || !url) return drop(target ? `the client has no ${row.channel === 'webhook' ? 'webhook URL' : 'back-channel logout URI'} now` : 'the client no longer exists');
     let result: SendResult;
     if (row.channel === 'webhook') {
-      if (!target.webhookSecret) return this.deps.outbox.drop(row, 'the client has no webhook secret');
+      if (!batchTarget.signer) return drop('the client has no webhook secret');
       const timestamp = new Date(this.now());
       // Standard Webhooks: the signature covers id.timestamp.body with the client's secret.
-      const signature = new Webhook(target.webhookSecret).sign(row.id, timestamp, row.payload);
+      const signature = batchTarget.signer.sign(row.id, timestamp, row.payload);
       result = await this.deps.sender.post(
         url,
         { 'content-type': 'application/json', 'webhook-id': row.id, 'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)), 'webhook-signature': signature },
@@ -93,14 +141,19 @@ export class EventWorker {
       result = await this.deps.sender.post(url, { 'content-type': 'application/x-www-form-urlencoded' }, new URLSearchParams({ logout_token: token }).toString());
     }
     const delivered = result.error === null;
-    const schedule = this.settings.retryScheduleMs;
-    const wait = schedule[row.attempts];
+    const wait = this.settings.retryScheduleMs[row.attempts];
     const retryAt = delivered || wait === undefined ? null : this.now() + wait;
     if (!delivered) {
       const event = { id: row.id, type: row.type, clientId: row.client_id, attempts: row.attempts + 1 };
       if (retryAt === null) log?.warn({ event, reason: result.error }, 'events: giving up on an event');
       else log?.info({ event, reason: result.error, retryAt: new Date(retryAt).toISOString() }, 'events: delivery failed; will retry');
     }
-    await this.deps.outbox.record(row, { delivered, statusCode: result.statusCode, error: result.error, durationMs: result.durationMs, retryAt });
+    return {
+      row,
+      state: delivered ? 'delivered' : retryAt === null ? 'failed' : 'pending',
+      tried: { statusCode: result.statusCode, durationMs: result.durationMs },
+      error: result.error,
+      retryAt,
+    };
   }
 }

@@ -38,7 +38,7 @@ export class MailWorker {
     this.retryBaseMs = options.retryBaseMs ?? 30_000;
     this.maxAttempts = options.maxAttempts ?? 10;
     this.now = options.now ?? Date.now;
-    this.loop = new OutboxLoop({ name: 'mail', claim: (limit) => outbox.claimDue(limit), deliver: (row, log) => this.deliver(row, log), pollMs: options.pollMs ?? 5_000, batch: BATCH });
+    this.loop = new OutboxLoop({ name: 'mail', claim: (limit) => outbox.claimDue(limit), deliver: (rows, log) => this.deliverEach(rows, log), pollMs: options.pollMs ?? 5_000, batch: BATCH });
   }
 
   start(log: FastifyBaseLogger): void {
@@ -53,6 +53,17 @@ export class MailWorker {
   async close(): Promise<void> {
     await this.loop.close();
     this.transport.close();
+  }
+
+  /** One message after the other: a mail server takes them at its pace, and the batch is small. */
+  private async deliverEach(rows: OutboxRow[], log: FastifyBaseLogger | null): Promise<void> {
+    for (const row of rows) {
+      try {
+        await this.deliver(row, log);
+      } catch (error) {
+        log?.error({ err: error, mail: { id: row.id } }, 'mail: could not record a delivery; its claim runs out and it is tried again');
+      }
+    }
   }
 
   private async deliver(row: OutboxRow, log: FastifyBaseLogger | null): Promise<void> {

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Kysely } from 'kysely';
+import { PostgresAdapter, type ExpressionBuilder, type Kysely, type QueryCreator } from 'kysely';
 import type { Database } from './schema.js';
 
 /**
@@ -19,33 +19,37 @@ interface ClaimColumns {
 }
 
 /**
- * Up to `limit` due rows, each claimed for this caller: a conditional UPDATE
- * that only one instance's statement can win (the row must still be pending,
- * or claimed by someone whose claim ran out: an instance that died mid-send).
+ * Up to `limit` due rows (and up to `limit` more whose claim ran out: an
+ * instance that died mid-send), each claimed for this caller, in one
+ * statement: an UPDATE … RETURNING of the rows a subquery chose. SQLite runs
+ * one writer at a time, so two instances' statements never claim a row
+ * twice; PostgreSQL locks the chosen rows and skips those another claim
+ * holds (`FOR UPDATE SKIP LOCKED`; a row another claim changed meanwhile is
+ * re-read and re-checked, as READ COMMITTED does). Every row of a claim gets
+ * the same `claimed_until`, which is the claim's token: a later claim of a
+ * row (only after this one ran out) sets a later one, so an outcome recorded
+ * "where claimed_until = token" is never a stale claimer's.
  */
 export async function claimDue<T extends OutboxTableName>(db: Kysely<Database>, table: T, limit: number, now: number, claimMs: number): Promise<Array<Database[T]>> {
   // Both tables share the claim columns; Kysely is told only of those, under one name.
   const outbox = (db as unknown as Kysely<{ outbox: ClaimColumns }>).withTables<{ outbox: ClaimColumns }>();
   const name = table as unknown as 'outbox';
-  const due = await outbox
-    .selectFrom(name)
-    .selectAll()
-    .where((eb) => eb.or([eb.and([eb('state', '=', 'pending'), eb('next_attempt_at', '<=', now)]), eb.and([eb('state', '=', 'sending'), eb('claimed_until', '<', now)])]))
-    .orderBy('next_attempt_at')
-    .limit(limit)
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const pending = (eb: ExpressionBuilder<{ outbox: ClaimColumns }, 'outbox'>) => eb.and([eb('state', '=', 'pending'), eb('next_attempt_at', '<=', now)]);
+  const expired = (eb: ExpressionBuilder<{ outbox: ClaimColumns }, 'outbox'>) => eb.and([eb('state', '=', 'sending'), eb('claimed_until', '<', now)]);
+  // Each kind chosen apart, so each reads only its first rows along the (state, next_attempt_at) index, never every due row.
+  const choose = (qb: QueryCreator<{ outbox: ClaimColumns }>, which: typeof pending) => {
+    const chosen = qb.selectFrom(name).select(['id', 'next_attempt_at']).where(which).orderBy('next_attempt_at').limit(limit);
+    return postgres ? chosen.forUpdate().skipLocked() : chosen;
+  };
+  const claimed = await outbox
+    .updateTable(name)
+    .set({ state: 'sending', claimed_until: now + claimMs })
+    .where('id', 'in', outbox.selectFrom(choose(outbox, pending).as('p')).select('p.id').unionAll(outbox.selectFrom(choose(outbox, expired).as('e')).select('e.id')))
+    .returningAll()
     .execute();
-  const claimed: ClaimColumns[] = [];
-  for (const row of due) {
-    const result = await outbox
-      .updateTable(name)
-      .set({ state: 'sending', claimed_until: now + claimMs })
-      .where('id', '=', row.id)
-      .where('state', '=', row.state)
-      .where('attempts', '=', row.attempts)
-      .where((eb) => (row.claimed_until === null ? eb('claimed_until', 'is', null) : eb('claimed_until', '=', row.claimed_until)))
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 1) claimed.push(row);
-  }
+  // RETURNING keeps no order: the oldest due first, as chosen.
+  claimed.sort((a, b) => Number(a.next_attempt_at) - Number(b.next_attempt_at) || (a.id < b.id ? -1 : 1));
   return claimed as unknown as Array<Database[T]>;
 }
 
@@ -54,13 +58,18 @@ export interface OutboxLoopOptions<Row> {
   name: string;
   /** Claims up to `limit` due rows. */
   claim: (limit: number) => Promise<Row[]>;
-  /** Delivers one claimed row, recording the outcome itself; a throw is logged and the claim runs out. */
-  deliver: (row: Row, log: FastifyBaseLogger | null) => Promise<void>;
+  /** Delivers a claimed batch, recording the outcomes itself; a throw is logged and the claims run out. */
+  deliver: (rows: Row[], log: FastifyBaseLogger | null) => Promise<void>;
   /** How often the outbox is read when nothing in this process woke the loop. */
   pollMs: number;
-  /** Rows claimed per read, and (concurrency) delivered at once. */
+  /** Rows claimed per read. */
   batch: number;
-  concurrency?: number;
+  /**
+   * Awaited between two full batches, so the loop takes a share of the
+   * event loop rather than all of it (`items`: the batch's size; `signal`
+   * aborts at close()); by default a turn (setImmediate).
+   */
+  pause?: (items: number, signal: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -73,6 +82,7 @@ export class OutboxLoop<Row> {
   private running: Promise<void> | null = null;
   private again = false;
   private closed = false;
+  private readonly closing = new AbortController();
   private log: FastifyBaseLogger | null = null;
 
   constructor(private readonly options: OutboxLoopOptions<Row>) {}
@@ -101,33 +111,32 @@ export class OutboxLoop<Row> {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.running;
   }
 
   private async drain(): Promise<void> {
-    const { batch, claim, name } = this.options;
-    const concurrency = this.options.concurrency ?? 1;
+    const { batch, claim, deliver, name } = this.options;
+    const pause = this.options.pause ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
     try {
       for (;;) {
         const claimed = await claim(batch);
-        for (let i = 0; i < claimed.length; i += concurrency) {
-          await Promise.all(claimed.slice(i, i + concurrency).map((row) => this.deliverOne(row)));
+        if (claimed.length > 0) {
+          try {
+            await deliver(claimed, this.log);
+          } catch (error) {
+            this.log?.error({ err: error }, `${name}: could not record deliveries; their claims run out and they are tried again`);
+          }
         }
         if (claimed.length < batch || this.closed) return;
+        await pause(claimed.length, this.closing.signal);
+        if (this.closed) return;
       }
     } catch (error) {
       // The database away: the next poll tries again; nothing was lost (rows stay pending or claimed until their claim runs out).
       this.log?.warn({ err: error }, `${name}: could not read the outbox; trying again`);
-    }
-  }
-
-  private async deliverOne(row: Row): Promise<void> {
-    try {
-      await this.options.deliver(row, this.log);
-    } catch (error) {
-      this.log?.error({ err: error }, `${this.options.name}: could not record a delivery; its claim runs out and it is tried again`);
     }
   }
 }

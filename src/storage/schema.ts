@@ -297,6 +297,8 @@ export interface OAuthDeviceCodesTable {
   amr: string | null;
   /** The characters the device asked for (serika_characters ids, JSON), or null. */
   characters: string | null;
+  /** The approving session's sid (SPEC §13), for the device's ID tokens; null before the decision or for a session without one. */
+  sid: string | null;
 }
 
 /** One-time ids of device confirmation pages (SPEC §9), as SHA-256: a decision presents the id of the page it came from. */

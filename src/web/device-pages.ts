@@ -93,7 +93,7 @@ export async function devicePages(scope: FastifyInstance, deps: DevicePagesDeps)
     // The choice is limited to the user's own characters (read only when the form has the fieldset).
     const characters = decision === 'allow' && field(request.body, 'characters') !== undefined ? readCharacterChoice(request.body, (await deps.characters.list({ userId: user.userId })).map((c) => c.id)) : undefined;
     const typed = field(request.body, 'user_code') ?? '';
-    const outcome = await decisions.decide({ userId: user.userId, authTime: user.authTime, amr: formatAmr(user.amr), typed, confirmation: field(request.body, 'confirmation'), decision, budget, characters }, request);
+    const outcome = await decisions.decide({ userId: user.userId, authTime: user.authTime, amr: formatAmr(user.amr), sid: user.sid, typed, confirmation: field(request.body, 'confirmation'), decision, budget, characters }, request);
     switch (outcome.kind) {
       case 'wait':
       case 'wrong':

@@ -3,12 +3,13 @@ import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
-import { hiddenField, obtainCode, signIn, tokenRequest, type TestClient } from '../helpers/oauth.js';
+import { form, hiddenField, obtainCode, signIn, tokenRequest, type TestClient } from '../helpers/oauth.js';
 import { call, seedUser, startInstance, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
 import { until } from '../helpers/until.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 
 const REDIRECT = 'https://app.example.com/callback';
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 describe.each(DIALECTS)('events to apps: webhooks and back-channel logout (%s)', (dialect) => {
   let ts: TestServer;
@@ -225,6 +226,39 @@ describe.each(DIALECTS)('events to apps: webhooks and back-channel logout (%s)',
         const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${ts.url}/.well-known/jwks.json`)), { issuer: ts.config.publicUrl, audience: client.clientId, typ: 'logout+jwt' });
         expect(payload.sid).toBe(sids[i]);
       }
+    });
+
+    it('gives the device grant\'s ID token the approving session\'s sid, and tells the app when that session ends', async () => {
+      const reply = await call('POST', `${ts.api}/oauth/clients`, {
+        key: developer.key,
+        json: { name: 'TV', redirectUris: [REDIRECT], scopes: ['profile'], grantTypes: [DEVICE_GRANT, 'refresh_token'], backchannelLogoutUri: `${receiver.origin}/logout/tv` },
+      });
+      expect(reply.status).toBe(201);
+      const tv = { clientId: reply.json.clientId as string, clientSecret: reply.json.clientSecret as string };
+      const started = await call('POST', `${ts.api}/oauth/device_authorization`, {
+        body: form({ client_id: tv.clientId, client_secret: tv.clientSecret, scope: 'openid profile' }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(started.status).toBe(200);
+      const user = await seedUser(ts);
+      const agent = await signIn(ts, user.username);
+      const page = await (await agent.fetch(`/device?user_code=${encodeURIComponent(started.json.user_code)}`)).text();
+      await agent.fetch('/device/decision', { form: { _csrf: hiddenField(page, '_csrf'), user_code: hiddenField(page, 'user_code'), confirmation: hiddenField(page, 'confirmation'), decision: 'allow' } });
+      const tokens = await tokenRequest(ts, { grant_type: DEVICE_GRANT, device_code: started.json.device_code, client_id: tv.clientId, client_secret: tv.clientSecret });
+      expect(tokens.status).toBe(200);
+      const jwks = createRemoteJWKSet(new URL(`${ts.url}/.well-known/jwks.json`));
+      const idToken = (await jwtVerify(tokens.json.id_token, jwks, { issuer: ts.config.publicUrl, audience: tv.clientId })).payload;
+      expect(idToken.sid).toMatch(/^sid_[0-9a-f]{32}$/);
+      const refreshed = await tokenRequest(ts, { grant_type: 'refresh_token', refresh_token: tokens.json.refresh_token, client_id: tv.clientId, client_secret: tv.clientSecret });
+      expect(JSON.parse(Buffer.from(refreshed.json.id_token.split('.')[1], 'base64url').toString()).sid).toBe(idToken.sid);
+
+      const dashboard = await (await agent.fetch('/dashboard')).text();
+      expect((await agent.fetch('/logout', { form: { _csrf: hiddenField(dashboard, '_csrf') } })).status).toBe(303);
+      await until(() => receiver.received.some((r) => r.path === '/logout/tv'), { message: 'the device app\'s logout' });
+      const sent = receiver.received.filter((r) => r.path === '/logout/tv');
+      expect(sent).toHaveLength(1);
+      const { payload } = await jwtVerify(new URLSearchParams(sent[0]!.body).get('logout_token')!, jwks, { issuer: ts.config.publicUrl, audience: tv.clientId, typ: 'logout+jwt' });
+      expect(payload).toMatchObject({ sub: user.userId, sid: idToken.sid });
     });
 
     it('sends a logout token when an admin suspends the user, and when an admin deletes them (one session-ending path)', async () => {

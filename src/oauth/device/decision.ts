@@ -68,6 +68,8 @@ export interface DeviceDecision {
   authTime: number;
   /** How the user signed in (RFC 8176 amr, stored form). */
   amr: string;
+  /** The approving session's sid (SPEC §13), kept for the device's ID tokens; null for a session from before sids. */
+  sid: string | null;
   /** The code as typed (the form's hidden copy of it). */
   typed: string;
   /** The confirmation page's one-time id, as posted. */
@@ -144,7 +146,7 @@ export class DeviceDecisions {
     const allowed = input.decision === 'allow';
     return this.deps.transact(async (trx): Promise<DeviceDecisionOutcome> => {
       const status = allowed ? 'approved' : 'denied';
-      const decided = await this.deps.devices.decide(trx, { confirmation: input.confirmation!, deviceCodeHash: row.device_code_hash, userId: input.userId, authTime: input.authTime, amr: input.amr, status });
+      const decided = await this.deps.devices.decide(trx, { confirmation: input.confirmation!, deviceCodeHash: row.device_code_hash, userId: input.userId, authTime: input.authTime, amr: input.amr, sid: input.sid, status });
       if (typeof decided === 'string') return { kind: decided };
       if (allowed) {
         const scopes = parseScopes(decided.scopes);

@@ -75,6 +75,7 @@ export class DeviceCodes {
             user_id: null,
             auth_time: null,
             amr: null,
+            sid: null,
             interval_s: POLL_INTERVAL_S,
             last_polled_at: null,
             request_ip: request.ip,
@@ -146,7 +147,7 @@ export class DeviceCodes {
    */
   async decide(
     trx: Kysely<Database>,
-    decision: { confirmation: string; deviceCodeHash: string; userId: string; authTime: number; amr: string; status: 'approved' | 'denied' },
+    decision: { confirmation: string; deviceCodeHash: string; userId: string; authTime: number; amr: string; sid: string | null; status: 'approved' | 'denied' },
   ): Promise<DeviceCodeRow | 'unconfirmed' | 'decided_before'> {
     const now = this.now();
     const confirmed = await trx
@@ -159,7 +160,7 @@ export class DeviceCodes {
     if (Number(confirmed.numDeletedRows) !== 1) return 'unconfirmed';
     const row = await trx
       .updateTable('oauth_device_codes')
-      .set({ status: decision.status, user_id: decision.userId, auth_time: decision.authTime, amr: decision.amr })
+      .set({ status: decision.status, user_id: decision.userId, auth_time: decision.authTime, amr: decision.amr, sid: decision.sid })
       .where('device_code_hash', '=', decision.deviceCodeHash)
       .where('status', '=', 'pending')
       .where('expires_at', '>', now)

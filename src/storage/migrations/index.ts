@@ -25,6 +25,7 @@ import * as m0025 from './0025_trusted_apps.js';
 import * as m0026 from './0026_roles_and_suspension.js';
 import * as m0027 from './0027_agent_tokens.js';
 import * as m0028 from './0028_grant_characters.js';
+import * as m0029 from './0029_device_sid.js';
 import * as m0030 from './0030_budget_leases.js';
 import type { SerikaMigration } from './older-versions.js';
 
@@ -63,6 +64,7 @@ export const migrations: Record<string, SerikaMigration> = {
   '0026_roles_and_suspension': m0026,
   '0027_agent_tokens': m0027,
   '0028_grant_characters': m0028,
+  '0029_device_sid': m0029,
   '0030_budget_leases': m0030,
 };
 

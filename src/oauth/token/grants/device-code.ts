@@ -33,8 +33,8 @@ export const deviceCodeGrant: GrantHandler = async ({ params, client, budgets, a
   }
   const { row } = outcome;
   const scopes = parseScopes(row.scopes);
-  const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id!, scopes, alg: client.idTokenSigningAlg, authTime: row.auth_time, amr: row.amr });
-  const issued = await devices.redeem(row, { clientId: client.clientId, userId: row.user_id!, scopes, authTime: row.auth_time, amr: row.amr, audience: parseAudience(row.resources), access, refresh: mayUseGrant(client, 'refresh_token') });
+  const { access, idToken } = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id!, scopes, alg: client.idTokenSigningAlg, authTime: row.auth_time, amr: row.amr, sid: row.sid, recordSession: true });
+  const issued = await devices.redeem(row, { clientId: client.clientId, userId: row.user_id!, scopes, authTime: row.auth_time, amr: row.amr, sid: row.sid, audience: parseAudience(row.resources), access, refresh: mayUseGrant(client, 'refresh_token') });
   if (!issued) {
     await audit.record({ type: 'device_code.replayed', userId: row.user_id, clientId: client.clientId }, origin);
     throw invalidGrant('The device code was already used; its tokens were issued.');
