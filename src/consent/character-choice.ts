@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { InvalidAuthorizationDetails } from './budget-rules.js';
 
 /**
@@ -70,3 +71,10 @@ export function sameChoice(a: CharacterChoice, b: CharacterChoice): boolean {
   if (a === null || b === null) return a === b;
   return a.length === b.length && a.every((id) => b.includes(id));
 }
+
+/**
+ * The grant's characters as a token or code read joins them (`oauth_grants` left-joined). A token whose grant
+ * row is gone (a scope taken from the client ended the grant but not a token without that scope; an approved
+ * device code redeemed after a revoke) sees none: fail closed, never "all".
+ */
+export const JOINED_GRANT_CHARACTERS = sql<string | null>`case when oauth_grants.client_id is null then '[]' else oauth_grants.characters end`.as('grant_characters');

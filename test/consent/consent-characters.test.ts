@@ -38,15 +38,15 @@ describe.each(DIALECTS)('per-character consent (%s)', (dialect) => {
   const checkbox = (html: string, id: string) => new RegExp(`<input type="checkbox"[^>]*value="${id}"[^>]*>`).exec(html)?.[0] ?? '';
 
   /** Authorize (with details when given), post the page's form with `choice`, and redeem the code. */
-  async function consent(details: string | undefined, choice: Record<string, string>, scope = 'characters') {
+  async function consent(details: string | undefined, choice: Record<string, string>, scope = 'characters', client = app) {
     const { verifier, challenge } = pkce();
-    const page = await agent.fetch(authorizeUrl(ts, standardParams(app, challenge, { scope, prompt: 'consent', ...(details ? { authorization_details: details } : {}) })));
+    const page = await agent.fetch(authorizeUrl(ts, standardParams(client, challenge, { scope, prompt: 'consent', ...(details ? { authorization_details: details } : {}) })));
     const html = await page.text();
     expect(page.status, html).toBe(200);
     const back = await agent.fetch(`${ts.api}/oauth/authorize/decision`, { form: { _csrf: hiddenField(html, '_csrf'), request_id: hiddenField(html, 'request_id'), decision: 'allow', ...choice } });
     expect(back.status).toBe(303);
     const code = new URL(back.headers.get('location')!).searchParams.get('code')!;
-    const tokens = await tokenRequest(ts, form({ grant_type: 'authorization_code', code, redirect_uri: app.redirectUri, code_verifier: verifier }), auth());
+    const tokens = await tokenRequest(ts, form({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: verifier }), { authorization: basic(client.clientId, client.clientSecret) });
     expect(tokens.status).toBe(200);
     return { html, tokens: tokens.json };
   }
@@ -155,6 +155,26 @@ describe.each(DIALECTS)('per-character consent (%s)', (dialect) => {
       await agent.fetch(`/dashboard/apps/${encodeURIComponent(app.clientId)}/characters`, { form: { _csrf: hiddenField(card, '_csrf'), characters: 'only', character_ids: stranger } });
       expect((await introspect(tokens.access_token)).authorization_details).toEqual([{ type: 'serika_characters', ids: [] }]);
       expect(await get(bo)).toBe(404);
+    });
+
+    it('a token that outlives its grant sees no character, never all (fail closed)', async () => {
+      const made = await call('POST', `${ts.api}/oauth/clients`, {
+        key: owner.key,
+        json: { name: 'Narrowing App', redirectUris: ['https://narrow.example.com/cb'], scopes: ['profile', 'characters'], grantTypes: ['authorization_code', 'refresh_token'] },
+      });
+      const narrowing = { clientId: made.json.clientId, clientSecret: made.json.clientSecret, redirectUri: 'https://narrow.example.com/cb', scopes: ['profile', 'characters'] };
+      const { tokens } = await consent(undefined, { characters: 'only', character_ids: ann }, 'profile characters', narrowing);
+      // A refresh narrowed to `characters`: its access token does not hold `profile`.
+      const narrowed = await tokenRequest(ts, form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, scope: 'characters' }), { authorization: basic(narrowing.clientId, narrowing.clientSecret) });
+      expect(narrowed.status).toBe(200);
+      // The owner takes `profile` from the app: the grant holding it ends; the narrowed token is not revoked with it.
+      const patched = await call('PATCH', `${ts.api}/oauth/clients/${narrowing.clientId}`, { key: owner.key, json: { scopes: ['characters'] } });
+      expect(patched.status).toBe(200);
+      expect(await ts.services.storage.db.selectFrom('oauth_grants').select('user_id').where('client_id', '=', narrowing.clientId).execute()).toEqual([]);
+      const list = await call('GET', `${ts.api}/oauth/characters`, bearer(narrowed.json.access_token));
+      if (list.status === 200) expect(list.json.data).toEqual([]);
+      else expect(list.status).toBe(401);
+      expect([401, 404]).toContain((await call('GET', `${ts.api}/oauth/characters/${bo}`, bearer(narrowed.json.access_token))).status);
     });
 
     it('token exchange narrows characters only: wider is refused, the child sees its slice, introspection shows it', async () => {

@@ -103,6 +103,13 @@ describe.each(DIALECTS)('device authorization grant (%s)', (dialect) => {
       expect(again.status).toBe(400);
     });
 
+    it('an approved code not yet redeemed dies with the grant the user revokes: access_denied', async () => {
+      const started = await start('profile', tv);
+      expect((await decide(started.user_code, 'allow')).status).toBe(200);
+      expect(await ts.services.grants.revokeAccess(owner.userId, tv.clientId)).toBe(true);
+      expect(((await poll(started.device_code, tv)) as oauth.ResponseBodyError).error).toBe('access_denied');
+    });
+
     it('past DEVICE_CODE_TTL → expired_token, and the code is refused on /device', async () => {
       const started = await start();
       await elapse(started.device_code, 601);

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { EVERY_RESOURCE, formatAudience } from '../../audiences.js';
 import type { UserProfile } from '../../accounts/users-service.js';
+import { JOINED_GRANT_CHARACTERS } from '../../consent/character-choice.js';
 import { JOINED_BUDGET, type JoinedBudget } from '../../consent/joined-budget.js';
 import { formatScopes } from '../../scopes.js';
 import { prepared } from '../../storage/prepared.js';
@@ -33,7 +34,7 @@ export class AuthorizationCodes {
         .selectAll('oauth_codes')
         .select(USER_PROFILE)
         .select(JOINED_BUDGET)
-        .select('oauth_grants.characters as grant_characters')
+        .select(JOINED_GRANT_CHARACTERS)
         .where('oauth_codes.code_hash', '=', ''),
     );
   }

@@ -90,7 +90,10 @@ export class Revocation {
     await this.feed?.record(trx, [{ kind: 'client', key: clientId }]);
   }
 
-  /** A grant was revoked: every token the app holds for the user dies, and its codes can no longer be redeemed. */
+  /**
+   * A grant was revoked: every token the app holds for the user dies, and neither its codes nor a device code
+   * the user approved and the device has not yet polled for can become one.
+   */
   async grant(trx: Kysely<Database>, userId: string, clientId: string): Promise<void> {
     const result = await trx
       .updateTable('oauth_tokens')
@@ -101,6 +104,7 @@ export class Revocation {
       .executeTakeFirst();
     this.counted('grant_revoked', await this.ended(trx, Number(result.numUpdatedRows), { kind: 'grant', key: grantKey(userId, clientId) }));
     await trx.deleteFrom('oauth_codes').where('user_id', '=', userId).where('client_id', '=', clientId).execute();
+    await trx.updateTable('oauth_device_codes').set({ status: 'denied' }).where('user_id', '=', userId).where('client_id', '=', clientId).where('status', '=', 'approved').execute();
   }
 
   /**

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { UserProfile } from '../../accounts/users-service.js';
 import { parseAudience, type Audience } from '../../audiences.js';
 import { JOINED_BUDGET, type JoinedBudget } from '../../consent/joined-budget.js';
-import { decodeChoice, effectiveChoice, type CharacterChoice } from '../../consent/character-choice.js';
+import { JOINED_GRANT_CHARACTERS, decodeChoice, effectiveChoice, type CharacterChoice } from '../../consent/character-choice.js';
 import { parseScopes } from '../../scopes.js';
 import type { FeedCache } from '../../storage/feed-cache.js';
 import { prepared } from '../../storage/prepared.js';
@@ -30,7 +30,7 @@ interface CharacterColumns {
   grant_characters: string | null;
   agent_characters: string | null;
 }
-const CHARACTER_COLUMNS = ['oauth_grants.characters as grant_characters', 'oauth_agent_tokens.characters as agent_characters'] as const;
+const CHARACTER_COLUMNS = [JOINED_GRANT_CHARACTERS, 'oauth_agent_tokens.characters as agent_characters'] as const;
 
 /** What a token may see: its grant's characters narrowed by its own (a sub-agent's). */
 export function tokenCharacters(row: CharacterColumns): CharacterChoice {
@@ -76,7 +76,7 @@ export class TokenLookup {
         .leftJoin('oauth_grants', (join) => join.onRef('oauth_grants.user_id', '=', 'oauth_tokens.user_id').onRef('oauth_grants.client_id', '=', 'oauth_tokens.client_id'))
         .selectAll('oauth_tokens')
         .select(JOINED_BUDGET)
-        .select('oauth_grants.characters as grant_characters')
+        .select(JOINED_GRANT_CHARACTERS)
         .where('oauth_tokens.token_hash', '=', ''),
     );
     this.selectWithUser = prepared(db, (d) =>
