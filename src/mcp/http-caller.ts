@@ -16,7 +16,7 @@ export class HttpCaller implements McpCaller {
   private controller: AbortController | undefined;
 
   constructor(
-    grant: { userId: string; clientId: string; username: string; avatar: string | null; agents?: readonly string[] | null; characters?: readonly string[] | null },
+    grant: { userId: string; clientId: string; username: string; avatar: string | null; scopeList: readonly string[]; agents?: readonly string[] | null; characters?: readonly string[] | null },
     private readonly response: ServerResponse,
   ) {
     this.userId = grant.userId;
@@ -24,7 +24,9 @@ export class HttpCaller implements McpCaller {
     this.username = grant.username;
     this.avatar = grant.avatar;
     this.agents = grant.agents ?? null;
-    this.characters = grant.characters ?? null;
+    // SPEC §15: without the `characters` scope the user was never asked which characters the app may see, so it
+    // sees none (chat's character_id included), not all.
+    this.characters = grant.scopeList.includes('characters') ? (grant.characters ?? null) : [];
   }
 
   /** Made when a tool first asks (the ones that call the upstream): an AbortSignal costs more than whoami. */

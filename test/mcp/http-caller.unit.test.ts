@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { HttpCaller } from '../../src/mcp/http-caller.js';
 
-const grant = { userId: 'u1', clientId: 'c1', username: 'ann', avatar: null };
+const grant = { userId: 'u1', clientId: 'c1', username: 'ann', avatar: null, scopeList: ['profile', 'characters'] };
 
 /** The parts of a response the caller watches. */
 function response(state: { destroyed?: boolean; writableFinished?: boolean } = {}) {
@@ -16,6 +16,13 @@ describe('HttpCaller (the caller of one MCP call over HTTP)', () => {
     expect(caller).toMatchObject({ userId: 'u1', clientId: 'c1', username: 'ann', avatar: null });
     expect(Object.getOwnPropertyDescriptor(caller, 'signal')).toBeUndefined();
     expect(typeof Object.getOwnPropertyDescriptor(HttpCaller.prototype, 'signal')?.get).toBe('function');
+  });
+
+  it('sees the characters of its grant with the characters scope, and none without it (chat with character_id too)', () => {
+    const respond = () => response() as unknown as ServerResponse;
+    expect(new HttpCaller({ ...grant, characters: ['ch_1'] }, respond()).characters).toEqual(['ch_1']);
+    expect(new HttpCaller(grant, respond()).characters).toBeNull();
+    expect(new HttpCaller({ ...grant, scopeList: ['generations'] }, respond()).characters).toEqual([]);
   });
 
   it('makes its signal only when asked, once, and aborts it when the connection closes before the answer', () => {

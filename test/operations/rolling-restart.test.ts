@@ -160,8 +160,9 @@ describe.skipIf(!nginxInstalled)('a rolling restart behind nginx, configured as 
     expect(answered(outcomes, 200)).toBeGreaterThan(400);
     expect(answered(outcomes, 201)).toBeGreaterThan(400);
     expect([...outcomes.statuses.keys()].sort((x, y) => x - y)).toEqual([200, 201]);
-    // Under load a stop takes the drain and the slowest request (a 2.4 s stream), not the drain plus SHUTDOWN_TIMEOUT (30 s).
-    for (const ms of stops) expect(ms).toBeLessThan(5000 + 2400 + 3000);
+    // Under load a stop takes the drain, the slowest request (a 2.4 s stream) and the second its connection may then
+    // stay idle (http/drain.ts), not the drain plus SHUTDOWN_TIMEOUT (30 s); 3 s for a busy machine's process exit.
+    for (const ms of stops) expect(ms).toBeLessThan(5000 + 2400 + 1000 + 3000);
     // Two stops and starts of a spawned server: a busy CI machine takes a minute or more.
   }, 120_000);
 });
