@@ -109,19 +109,16 @@ export async function passkeyPages(scope: FastifyInstance, deps: PasskeyPagesDep
 
   // MFA=required's set-up with a passkey: the half-session has just given the password, so no other proof
   // is asked; the challenge is bound to it, the passkey is the user's second factor from then on.
-  const pendingEnroll = async (request: FastifyRequest) => {
-    const pending = await pageSessions.pendingSignIn(request);
-    return pending?.stage === 'enroll' ? pending : null;
-  };
   scope.post(PATHS.loginTwoFactorPasskeyOptions, async (request, reply) => {
-    const pending = await pendingEnroll(request);
-    const user = pending && (await users.findById(pending.userId));
-    if (!pending || !user) return reply.code(401).send({ error: 'no sign-in under way' });
+    const pending = await secondStep.pendingEnroll(request, reply);
+    if ('sendTo' in pending) return reply.code(409).send({ error: 'This sign-in no longer sets up a factor: reload the page.' });
+    const user = await users.findById(pending.userId);
+    if (!user) return reply.code(401).send({ error: 'no sign-in under way' });
     return reply.send(await passkeys.registrationOptions({ id: user.id, username: user.username }, pageSessions.binding(request)));
   });
   scope.post(PATHS.loginTwoFactorPasskey, async (request, reply) => {
-    const pending = await pendingEnroll(request);
-    if (!pending) return backToLogin(reply);
+    const pending = await secondStep.pendingEnroll(request, reply);
+    if ('sendTo' in pending) return reply.code(303).header('location', pending.sendTo).send();
     const result = await passkeys.register(pending.userId, field(request.body, 'name') ?? '', answerOf(request), pageSessions.binding(request), request);
     if (!result.ok) return secondStep.enrollPage(reply, pending.userId, 400, 'That passkey could not be added. Try again, or set up an authenticator app.');
     await secondStep.enrolled(request, reply, pending, 'pop');

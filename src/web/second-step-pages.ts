@@ -104,6 +104,20 @@ export class SecondStep {
     return sendPage(reply, status, requiredSetupView(PATHS.loginTwoFactorSetup, pageSessions.csrf(reply), fields));
   }
 
+  /**
+   * The half-session MFA=required started to set a factor up, while it still may; else where to send the
+   * browser. A user who has a factor by now (set up in another browser meanwhile) goes to the second step
+   * instead: a password alone never adds a factor beside one it cannot pass.
+   */
+  async pendingEnroll(request: FastifyRequest, reply: FastifyReply): Promise<PendingSignIn | { sendTo: string }> {
+    const { pageSessions, secondFactors } = this.deps;
+    const pending = await pageSessions.pendingSignIn(request);
+    if (pending?.stage !== 'enroll') return { sendTo: PATHS.login };
+    if ((await secondFactors.factorsOf(pending.userId)).length === 0) return pending;
+    await pageSessions.startPending(request, reply, { ...pending, stage: 'verify' });
+    return { sendTo: PATHS.loginVerify };
+  }
+
   /** The factor MFA=required asked for is set up: the half-session becomes a session with both methods. */
   async enrolled(request: FastifyRequest, reply: FastifyReply, pending: PendingSignIn, second: 'otp' | 'pop'): Promise<void> {
     const amr = withSecondFactor(pending.amr, second);
@@ -207,13 +221,13 @@ export async function secondStepPages(scope: FastifyInstance, deps: SecondStepDe
   const setupPage = secondStep.enrollPage.bind(secondStep);
 
   scope.get(PATHS.loginTwoFactorSetup, async (request, reply) => {
-    const pending = await pendingAt(request, 'enroll');
-    return pending ? setupPage(reply, pending.userId) : backToLogin(reply);
+    const pending = await secondStep.pendingEnroll(request, reply);
+    return 'sendTo' in pending ? reply.code(303).header('location', pending.sendTo).send() : setupPage(reply, pending.userId);
   });
 
   scope.post(PATHS.loginTwoFactorSetup, async (request, reply) => {
-    const pending = await pendingAt(request, 'enroll');
-    if (!pending) return backToLogin(reply);
+    const pending = await secondStep.pendingEnroll(request, reply);
+    if ('sendTo' in pending) return reply.code(303).header('location', pending.sendTo).send();
     const codes = await secondFactors.confirmTotp(pending.userId, field(request.body, 'code') ?? '', request);
     if (!codes) return setupPage(reply, pending.userId, 400, 'That code is not valid. Enter the current code from your app.');
     await secondStep.enrolled(request, reply, pending, 'otp');

@@ -303,6 +303,33 @@ describe.each(DIALECTS)('MFA=required (%s)', (dialect) => {
     expect((await postPassword(next, user.username, PASSWORD)).headers.get('location')).toBe('/login/verify');
     expect((await postSecondStep(next, totpCode(secret, 1))).status).toBe(303);
   });
+
+  it.skipIf(!dialectAvailable(dialect))('a set-up begun before the user had a factor asks for that factor instead, once one exists', async () => {
+    const user = await seedUser(ts);
+    // Two browsers (someone with the password alone) are at the set-up page; the user sets the app up in a third.
+    const atSetup = async () => {
+      const early = new Agent(ts.url, ts.config.publicUrl);
+      expect((await postPassword(early, user.username, PASSWORD)).headers.get('location')).toBe('/login/two-factor');
+      return { early, page: await (await early.fetch('/login/two-factor')).text() };
+    };
+    const first = await atSetup();
+    const second = await atSetup();
+    const browser = new Agent(ts.url, ts.config.publicUrl);
+    await postPassword(browser, user.username, PASSWORD);
+    const setup = await (await browser.fetch('/login/two-factor')).text();
+    const secret = shownSecret(setup);
+    expect((await browser.fetch('/login/two-factor', { form: { _csrf: hiddenField(setup, '_csrf'), code: totpCode(secret) } })).status).toBe(200);
+    // Neither can set up a factor of its own any more (an app's code, a passkey): the second step instead.
+    const own = await first.early.fetch('/login/two-factor', { form: { _csrf: hiddenField(first.page, '_csrf'), code: '123456' } });
+    expect(own.status).toBe(303);
+    expect(own.headers.get('location')).toBe('/login/verify');
+    const options = await second.early.fetch('/login/two-factor/passkey/options', { form: { _csrf: hiddenField(second.page, '_csrf') } });
+    expect(options.status).toBe(409);
+    for (const { early } of [first, second]) {
+      expect((await early.fetch('/dashboard')).status).toBe(303);
+      expect((await early.fetch('/login/verify')).status).toBe(200);
+    }
+  });
 });
 
 /** RATE_LIMIT_LOGIN covers the second step and the turn-off proof: wrong codes are failed sign-ins of the address. */
