@@ -31,6 +31,8 @@ class Lease {
   closing = false;
   /** When its row expires unless renewed (each extension and settlement renews it). */
   expiresAt = 0;
+  /** A settlement's renewal, taken into expiresAt once its transaction commits (never before: it may roll back). */
+  renewedTo = 0;
   /** Its rest is being (or has been) returned. */
   returned = false;
 
@@ -243,11 +245,12 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     let row = await rows.row(trx, userId, clientId);
     if (!row) return { kind: 'none' };
     row = (await rows.rollOver(trx, row, now)) ?? row;
-    const alive = lease !== null && (await rows.statements.leaseRow(trx, { id: lease.id })).rows.length === 1;
+    const leaseAlive = async () => lease !== null && (await rows.statements.leaseRow(trx, { id: lease.id })).rows.length === 1;
+    let alive = await leaseAlive();
     // Taken now, under the lock: every room this slice has free (or none, when it was released as expired).
-    const mine = alive ? lease.free() : ZERO;
+    let mine = alive ? lease!.free() : ZERO;
     if (alive) {
-      lease.parked = plus(lease.parked, mine);
+      lease!.parked = plus(lease!.parked, mine);
       parking.room = mine;
     }
     // What this call may use: what no one holds, and this slice's own free room.
@@ -255,6 +258,13 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     let cost = plan(stateNow(row));
     if (cost === 'refuse' && (await rows.releaseStale(trx, userId, clientId, now))) {
       row = (await rows.row(trx, userId, clientId))!;
+      // This very slice may have been the stale one: its room came off the row with it, so it is no longer ours.
+      if (alive && !(await leaseAlive())) {
+        lease!.parked = minus(lease!.parked, mine);
+        parking.room = ZERO;
+        alive = false;
+        mine = ZERO;
+      }
       cost = plan(stateNow(row));
     }
     if (cost === null) return { kind: 'none' };
@@ -268,8 +278,8 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     if (!held) return { kind: 'refused', state };
     const expires = now + LEASE_TTL_MS;
     if (alive) {
-      await rows.statements.growLease(trx, { id: lease.id, tokens: delta.tokens, images: delta.images, expires });
-      return { kind: 'held', row: held, cost: { tokens: cost.tokens, images: cost.images }, delta, leaseId: lease.id, alive, expires };
+      await rows.statements.growLease(trx, { id: lease!.id, tokens: delta.tokens, images: delta.images, expires });
+      return { kind: 'held', row: held, cost: { tokens: cost.tokens, images: cost.images }, delta, leaseId: lease!.id, alive, expires };
     }
     const id = sortableId('lse_', now);
     await rows.statements.insertLease(trx, { id, userId, clientId, tokens: want.tokens, images: want.images, now, expires });
@@ -296,7 +306,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       if (last) {
         lease.returned = true;
         this.retire(lease);
-      } else lease.expiresAt = now + LEASE_TTL_MS;
+      }
       states.set(lease, await this.settleLease(trx, lease, spent, moved, last, now));
     }
     return items.map((item) => states.get(item.lease) ?? null);
@@ -316,8 +326,12 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     } else {
       row = (await settle(moved, spent)).rows[0];
       const shrunk = await rows.statements.shrinkLease(trx, { id: lease.id, tokens: moved.tokens, images: moved.images, expires: now + LEASE_TTL_MS });
-      // Released as expired (or returned by a settlement that ran first) meanwhile: only the spending counts, never the slice twice.
-      if (shrunk.rows.length === 0 && row) row = (await settle(minus(ZERO, moved), ZERO)).rows[0];
+      if (shrunk.rows.length === 0) {
+        // Released as expired (or returned by a settlement that ran first) meanwhile: only the spending counts, never
+        // the slice twice; and no call holds from it in memory any more, the room being no longer reserved.
+        this.retire(lease);
+        if (row) row = (await settle(minus(ZERO, moved), ZERO)).rows[0];
+      } else lease.renewedTo = Math.max(lease.renewedTo, now + LEASE_TTL_MS);
     }
     if (!row) return null;
     await rows.thresholds(trx, row);
@@ -331,8 +345,11 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       item.lease.granted = minus(item.lease.granted, consumed(held, item.spent));
       this.byHold.delete(item.holdId);
     }
-    // A slice its settlement left to an extension that then held nothing there: its rest goes back before they are answered.
-    for (const lease of new Set(items.map((item) => item.lease))) await this.returnIfIdle(lease);
+    for (const lease of new Set(items.map((item) => item.lease))) {
+      lease.expiresAt = Math.max(lease.expiresAt, lease.renewedTo);
+      // A slice its settlement left to an extension that then held nothing there: its rest goes back before they are answered.
+      await this.returnIfIdle(lease);
+    }
   }
 
   /** Their transaction failed: the holds leave their lease all the same (its slice keeps their room until it is returned or expires). */
@@ -341,6 +358,9 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       item.lease.release(item.holdId);
       this.byHold.delete(item.holdId);
     }
-    for (const lease of new Set(items.map((item) => item.lease))) void this.returnIfIdle(lease);
+    for (const lease of new Set(items.map((item) => item.lease))) {
+      lease.renewedTo = 0;
+      void this.returnIfIdle(lease);
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsersService } from '../../src/accounts/users-service.js';
 import { ClientsService } from '../../src/clients/service.js';
-import { BudgetsService, type Reservation } from '../../src/consent/budgets.js';
+import { BudgetsService, type BudgetState, type Reservation } from '../../src/consent/budgets.js';
 import { GrantsService } from '../../src/consent/grants.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
 import { ownTransaction } from '../../src/storage/group-commit.js';
@@ -101,6 +101,32 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       expect(last.kind).toBe('reserved');
       await a.budgets.settle(last.id, userId, clientId, { tokens: 50, images: 0 });
       expect(await row()).toMatchObject({ tokens_used: 150, tokens_reserved: 0 });
+      await a.budgets.set(userId, clientId, null);
+    });
+
+    it('a slice another instance released as expired serves no more calls from memory, its settlements count once', async () => {
+      const a = await instance();
+      const b = await instance();
+      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
+      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      const inFlight = [(await a.budgets.reserve(userId, clientId, tokens(100))) as Held, (await a.budgets.reserve(userId, clientId, tokens(100))) as Held];
+      expect(await slices()).toEqual([100 + Math.floor(900 / 8)]);
+      // A's slice outlived its row's life (its instance looked dead): B, short of room, releases it and takes its own.
+      await storage.db.updateTable('budget_leases').set({ expires_at: 0 }).where('user_id', '=', userId).execute();
+      // Planned as a call is (budget-guard.ts): refused when it does not fit what remains, which releases stale slices first.
+      const fits = (n: number) => (state: BudgetState) => (state.tokensRemaining !== null && state.tokensRemaining < n ? ('refuse' as const) : { tokens: n, images: 0 });
+      const big = (await b.budgets.reserve(userId, clientId, fits(900))) as Held;
+      expect(big.kind).toBe('reserved');
+      // A settles one call: its slice is gone, so only what it spent counts, and A holds nothing more from memory.
+      await a.budgets.settle(inFlight[0]!.id, userId, clientId, { tokens: 50, images: 0 });
+      // A call its memory would still have room for goes to the row, and is held there under a slice of its own.
+      const next = (await a.budgets.reserve(userId, clientId, fits(10))) as Held;
+      expect(next.kind).toBe('reserved');
+      expect((await slices()).length).toBe(2);
+      for (const r of [inFlight[1]!, next]) await a.budgets.settle(r.id, userId, clientId, { tokens: 10, images: 0 });
+      await b.budgets.settle(big.id, userId, clientId, { tokens: 900, images: 0 });
+      expect(await row()).toMatchObject({ tokens_used: 970, tokens_reserved: 0 });
+      expect(await slices()).toEqual([]);
       await a.budgets.set(userId, clientId, null);
     });
 
