@@ -6,8 +6,11 @@ import { parseWebhookEvents, TEST_EVENT_TYPE, type WebhookEventType } from './ty
 
 export type EventRow = EventOutboxTable;
 
-/** How long a claimed event is the claimer's: a try lasts at most 10 s, so past this its instance died mid-send. */
-const CLAIM_MS = 60_000;
+/**
+ * How long a claimed event is the claimer's. A try lasts at most 10 s and a batch (worker.ts: 128 events, 32 at
+ * a time) four rounds of tries, 40 s: past twice that its instance died mid-batch.
+ */
+const CLAIM_MS = 90_000;
 /** Delivered and failed events are kept this long (the dashboard's list), then pruned. */
 const KEEP_MS = 30 * 86_400_000;
 

@@ -33,6 +33,8 @@ export interface EventWorkerSettings {
 /** Events claimed per read, and tries in flight at once (each up to the sender's timeout). */
 const BATCH = 128;
 const CONCURRENCY = 32;
+/** Tries recorded together: one INSERT and one UPDATE per kind of outcome, about every round of the lanes. */
+const RECORD_EVERY = 16;
 
 /** A client's target as one batch uses it: read once per batch, its secret opened and its signer built once. */
 interface BatchTarget {
@@ -100,13 +102,26 @@ export class EventWorker {
       }
       return target;
     };
-    const outcomes: EventOutcome[] = [];
+    // Outcomes are recorded a few at a time as tries end, not all at the batch's end: an instance that dies
+    // mid-batch sends again (after the claim runs out) only what it had not yet recorded.
+    let outcomes: EventOutcome[] = [];
+    let recording: Promise<unknown> = Promise.resolve();
+    const failure: { error?: Error } = {};
+    const record = () => {
+      const chunk = outcomes;
+      outcomes = [];
+      if (chunk.length > 0) recording = recording.then(() => this.deps.outbox.recordAll(chunk).catch((error: unknown) => void (failure.error ??= error instanceof Error ? error : new Error(String(error)))));
+      return recording;
+    };
     let next = 0;
     const lane = async () => {
       while (next < rows.length) {
         const row = rows[next++]!;
         try {
-          outcomes.push(await this.attempt(row, await targetOf(row.client_id), log));
+          // Awaited first: `outcomes` may be a new array by the time the try ends.
+          const outcome = await this.attempt(row, await targetOf(row.client_id), log);
+          outcomes.push(outcome);
+          if (outcomes.length >= RECORD_EVERY) void record();
         } catch (error) {
           // Not recorded: the claim runs out and the event is tried again.
           log?.error({ err: error, event: { id: row.id } }, 'events: could not try an event; its claim runs out and it is tried again');
@@ -114,7 +129,8 @@ export class EventWorker {
       }
     };
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, rows.length) }, lane));
-    await this.deps.outbox.recordAll(outcomes);
+    await record();
+    if (failure.error) throw failure.error;
   }
 
   private async attempt(row: EventRow, batchTarget: BatchTarget | null, log: FastifyBaseLogger | null): Promise<EventOutcome> {
