@@ -1,5 +1,5 @@
 import type { Insertable, Kysely } from 'kysely';
-import type { Batch, BatchItem, Work } from '../storage/group-commit.js';
+import { GroupQueue, type Batch, type BatchItem, type Work } from '../storage/group-commit.js';
 import type { Database } from '../storage/schema.js';
 
 type UsageRow = Insertable<Database['usage_records']>;
@@ -21,39 +21,30 @@ interface Job {
  * fails, each of its calls is written again in a transaction of its own, so a failure fails only its caller.
  */
 export class UsageBatches {
-  private queue: Job[] = [];
-  private draining = false;
+  private readonly queue: GroupQueue<Job>;
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly maxJobs = 256,
-  ) {}
+    maxJobs = 256,
+  ) {
+    this.queue = new GroupQueue(maxJobs, (group) => this.commit(group));
+  }
 
   /** Resolves with the settlement's result once the row (and what goes with it) has committed. */
   write(row: UsageRow, alongside?: Work<void>, settle?: BatchItem<unknown>): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ row, alongside, settle, resolve, reject });
-      if (!this.draining) {
-        this.draining = true;
-        setImmediate(() => void this.drain());
-      }
-    });
+    return new Promise((resolve, reject) => this.queue.push({ row, alongside, settle, resolve, reject }));
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const group = this.queue.splice(0, this.maxJobs);
-      let results: unknown[];
-      try {
-        results = await this.db.transaction().execute((trx) => this.writeAll(trx, group));
-      } catch {
-        await this.oneByOne(group);
-        continue;
-      }
-      for (const [batch, items] of parts(group)) await batch.committed(items.map(([, item]) => item));
-      group.forEach((job, i) => job.resolve(results[i]));
+  private async commit(group: Job[]): Promise<void> {
+    let results: unknown[];
+    try {
+      results = await this.db.transaction().execute((trx) => this.writeAll(trx, group));
+    } catch {
+      await this.oneByOne(group);
+      return;
     }
-    this.draining = false;
+    for (const [batch, items] of parts(group)) await batch.committed(items.map(([, item]) => item));
+    group.forEach((job, i) => job.resolve(results[i]));
   }
 
   private async writeAll(trx: Kysely<Database>, group: readonly Job[]): Promise<unknown[]> {

@@ -58,6 +58,33 @@ export function ownTransaction(db: Kysely<Database>): Transactor {
 }
 
 /**
+ * Jobs queued within one event-loop turn (and while the previous group is handled), handed over in groups of
+ * at most `max`, one group at a time: the queue of group commit and of the usage batches alike.
+ */
+export class GroupQueue<J> {
+  private readonly queue: J[] = [];
+  private draining = false;
+
+  constructor(
+    private readonly max: number,
+    private readonly handle: (group: J[]) => Promise<void>,
+  ) {}
+
+  push(job: J): void {
+    this.queue.push(job);
+    if (!this.draining) {
+      this.draining = true;
+      setImmediate(() => void this.drain());
+    }
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) await this.handle(this.queue.splice(0, this.max));
+    this.draining = false;
+  }
+}
+
+/**
  * Group commit: the writes that arrive within one event-loop turn (and
  * while the previous group commits) share one transaction. Every caller is
  * answered only after the COMMIT that holds its rows, so nothing
@@ -70,41 +97,32 @@ export function ownTransaction(db: Kysely<Database>): Transactor {
  * for every job of a group: one commit writes them once.
  */
 export class GroupCommit {
-  private readonly queue: Job[] = [];
-  private draining = false;
+  private readonly queue: GroupQueue<Job>;
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly maxJobs = 256,
-  ) {}
+    maxJobs = 256,
+  ) {
+    this.queue = new GroupQueue(maxJobs, (group) => this.commit(group));
+  }
 
   readonly run: Transactor = <T>(work: Work<T>): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.draining) {
-        this.draining = true;
-        setImmediate(() => void this.drain());
-      }
-    });
+    new Promise<T>((resolve, reject) => this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject }));
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const group = this.queue.splice(0, this.maxJobs);
-      let values: unknown[];
-      try {
-        values = await this.db.transaction().execute(async (trx) => {
-          const out: unknown[] = [];
-          for (const job of group) out.push(await job.work(trx));
-          return out;
-        });
-      } catch (error) {
-        if (group.length === 1) group[0]!.reject(error);
-        else await this.oneByOne(group);
-        continue;
-      }
-      group.forEach((job, i) => job.resolve(values[i]));
+  private async commit(group: Job[]): Promise<void> {
+    let values: unknown[];
+    try {
+      values = await this.db.transaction().execute(async (trx) => {
+        const out: unknown[] = [];
+        for (const job of group) out.push(await job.work(trx));
+        return out;
+      });
+    } catch (error) {
+      if (group.length === 1) group[0]!.reject(error);
+      else await this.oneByOne(group);
+      return;
     }
-    this.draining = false;
+    group.forEach((job, i) => job.resolve(values[i]));
   }
 
   /** A group that failed, again job by job: each commits or fails on its own. */
