@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RequestOrigin } from '../http/request-context.js';
 import { randomId } from '../security/secrets.js';
+import { preparedNamed } from '../storage/prepared.js';
 import type { Database } from '../storage/schema.js';
 
 /** The security events Serika records (ids and names only, never a secret). */
@@ -83,6 +84,9 @@ export interface StoredAuditEvent extends Required<AuditEvent> {
   createdAt: number;
 }
 
+/** The levels at which a logger writes info lines. */
+const WRITES_INFO = new Set(['info', 'debug', 'trace']);
+
 /** Rows the pruner deletes per statement: each a short write, so requests run between them. */
 const PRUNE_BATCH = 1000;
 
@@ -97,6 +101,9 @@ const PRUNE_BATCH = 1000;
  */
 export class AuditService {
   private log: FastifyBaseLogger | null = null;
+  /** The server's logger at info, made once: a child per event costs more than the line (bench/NOTES.md). */
+  private infoLog: FastifyBaseLogger | null = null;
+  private readonly insert = preparedNamed(['id', 'type', 'user_id', 'client_id', 'ip', 'detail', 'created_at', 'actor_id'], (db: Kysely<Database>, p) => db.insertInto('audit_events').values(p));
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -106,6 +113,7 @@ export class AuditService {
   /** The server's logger, for events recorded without a request (the app attaches it when built). */
   logTo(log: FastifyBaseLogger): void {
     this.log = log;
+    this.infoLog = log.child({}, { level: 'info' });
   }
 
   /** origin: the request that caused it, when there is one (its address is stored, its logger writes the line). */
@@ -121,11 +129,20 @@ export class AuditService {
       created_at: this.now(),
       actor_id: event.actorId ?? null,
     };
-    await executor.insertInto('audit_events').values(row).execute();
-    // A child with its own level: LOG_LEVEL filters the parent's lines, never this one. The request's logger
-    // carries its id (reqId).
-    const log = (request?.log ?? this.log)?.child({}, { level: 'info' });
-    log?.info({ audit: { type: event.type, id: row.id, userId: row.user_id, clientId: row.client_id, actorId: row.actor_id, ip: row.ip, ...event.detail } }, `audit: ${event.type}`);
+    await this.insert(executor, row);
+    const line = { audit: { type: event.type, id: row.id, userId: row.user_id, clientId: row.client_id, actorId: row.actor_id, ip: row.ip, ...event.detail } };
+    const message = `audit: ${event.type}`;
+    if (!request) {
+      this.infoLog?.info(line, message);
+    } else if (WRITES_INFO.has(request.log.level)) {
+      // The request's logger carries its id (reqId) and whom it acts for.
+      request.log.info(line, message);
+    } else if (request.id !== undefined && this.infoLog) {
+      // LOG_LEVEL filters the request's lines, never this one: the server's logger at info, with the request's id.
+      this.infoLog.info({ reqId: request.id, ...line }, message);
+    } else {
+      request.log.child({}, { level: 'info' }).info(line, message);
+    }
   }
 
   /**

@@ -2,6 +2,9 @@ import type { Kysely } from 'kysely';
 import { preparedNamed } from '../storage/prepared.js';
 import type { Database } from '../storage/schema.js';
 
+/** A lineage's hashes as prepared parameters: as many as the deepest sub-agent token has (MAX_AGENT_DEPTH). */
+const LINEAGE_SLOTS = ['h1', 'h2', 'h3'] as const;
+
 /**
  * The statements of every budgeted call (hold, then settle), compiled once per
  * database: building and compiling them cost about as much as running them.
@@ -58,6 +61,27 @@ export function budgetStatements() {
     /** A new sub-agent token's cap and counters (agent-budgets.ts). */
     insertAgent: preparedNamed(['token_hash', 'user_id', 'client_id', 'tokens_limit', 'images_limit', 'tokens_used', 'images_used', 'tokens_reserved', 'images_reserved', 'updated_at'], (db: Kysely<Database>, p) =>
       db.insertInto('agent_budgets').values(p),
+    ),
+    /** A sub-agent lineage's rows (agent-budgets.ts), one statement per lineage length. */
+    agentRows: LINEAGE_SLOTS.map((_, n) => {
+      const slots = LINEAGE_SLOTS.slice(0, n + 1);
+      return preparedNamed(slots, (db: Kysely<Database>, p) =>
+        db
+          .selectFrom('agent_budgets')
+          .selectAll()
+          .where(
+            'token_hash',
+            'in',
+            slots.map((slot) => p[slot]),
+          ),
+      );
+    }),
+    /** What a call spent, counted on one sub-agent row. */
+    spendAgent: preparedNamed(['hash', 'tokens', 'images', 'now'], (db: Kysely<Database>, p) =>
+      db
+        .updateTable('agent_budgets')
+        .set((eb) => ({ tokens_used: eb('tokens_used', '+', p.tokens), images_used: eb('images_used', '+', p.images), updated_at: p.now }))
+        .where('token_hash', '=', p.hash),
     ),
     takeReservation: preparedNamed(['id'], (db: Kysely<Database>, p) => db.deleteFrom('budget_reservations').where('id', '=', p.id).returning(['tokens', 'images'])),
     /** A settlement: the hold comes off, the spending goes on. */

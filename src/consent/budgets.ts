@@ -53,6 +53,12 @@ interface HoldSettlement {
   lineage: readonly string[] | null;
 }
 
+/** A sub-agent call nothing limited: what it spent, counted on its lineage's rows. */
+interface UnheldSpending {
+  lineage: readonly string[];
+  spent: Cost;
+}
+
 function sameLimit(a: BudgetLimit | null, b: BudgetLimit | null): boolean {
   return a === null || b === null ? a === b : a.tokens === b.tokens && a.images === b.images && a.period === b.period;
 }
@@ -62,15 +68,6 @@ function limitDetail(side: 'from' | 'to', limit: BudgetLimit | null): Record<str
   return { [`${side}Tokens`]: limit?.tokens ?? null, [`${side}Images`]: limit?.images ?? null, [`${side}Period`]: limit?.period ?? null };
 }
 
-/**
- * Budgets inside the grant (SPEC §10). A call reserves its largest possible
- * cost with one conditional UPDATE that succeeds only if it fits — PostgreSQL
- * re-checks the condition under the row lock, SQLite serialises writers — so
- * concurrent calls on any number of instances never spend past the limit;
- * it settles to the actual usage afterwards. Reservations of a process that
- * died expire and are released once, never counted twice: settling and
- * releasing both delete the reservation row first and act only if they did.
- */
 /**
  * Budgets inside the grant (SPEC §10). A call reserves its largest possible cost and settles to the actual
  * usage afterwards, so concurrent calls on any number of instances never spend past the limit. A call of the
@@ -86,6 +83,8 @@ export class BudgetsService {
   private readonly leases: BudgetLeases;
   /** Sub-agent calls' settlements, each in its transaction (they lock the lineage's rows: never batched with others). */
   private readonly oneByOne: Batch<HoldSettlement, BudgetState | null>;
+  /** Sub-agent calls nothing limited: their spending, counted for many calls at once beside their usage rows. */
+  private readonly unheld: Batch<UnheldSpending, null>;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -124,6 +123,32 @@ export class BudgetsService {
       committed: () => undefined,
       failed: () => undefined,
     };
+    this.unheld = {
+      // Agents' rows are locked after any grant's budget row (agent-budgets.ts: the lock order).
+      last: true,
+      run: async (trx, items) => {
+        const totals = new Map<string, Cost>();
+        for (const { lineage, spent } of items) {
+          for (const hash of lineage) {
+            const sum = totals.get(hash) ?? { tokens: 0, images: 0 };
+            totals.set(hash, { tokens: sum.tokens + spent.tokens, images: sum.images + spent.images });
+          }
+        }
+        const now = this.now();
+        // Ascending token hash: the lock order of agents' rows.
+        for (const hash of [...totals.keys()].sort()) await this.statements.spendAgent(trx, { hash, ...totals.get(hash)!, now });
+        return items.map(() => null);
+      },
+      committed: () => undefined,
+      failed: () => undefined,
+    };
+  }
+
+  /** A sub-agent lineage's rows (leaf first as given; any order back), through a prepared statement. */
+  private async lineageRows(executor: Kysely<Database>, lineage: readonly string[]) {
+    const select = this.statements.agentRows[lineage.length - 1];
+    if (!select) return agentRows(executor, lineage);
+    return (await select(executor, { h1: lineage[0], h2: lineage[1], h3: lineage[2] })).rows;
   }
 
   /** The grant's budget row as it stands, or undefined: one indexed read (most grants have none), in the transaction when given one. */
@@ -240,7 +265,7 @@ export class BudgetsService {
   private async reserveLineage(userId: string, clientId: string, lineage: readonly string[], plan: (state: BudgetState) => Planned): Promise<Reservation> {
     // Nothing limits the call (no budget, no cap in the lineage): no hold and no transaction, as for the user's own
     // token; the settlement still counts what it spent in the lineage's rows.
-    const [grant, agents] = await Promise.all([this.row(userId, clientId), agentRows(this.db, lineage)]);
+    const [grant, agents] = await Promise.all([this.row(userId, clientId), this.lineageRows(this.db, lineage)]);
     if (!grant && agents.every((row) => row.tokens_limit === null && row.images_limit === null)) {
       const state = chainState(null, agents);
       if (plan(state) === null) return { kind: 'reserved', id: UNHELD, state };
@@ -254,7 +279,7 @@ export class BudgetsService {
           let grant = await this.row(userId, clientId, trx);
           if (grant) grant = (await this.rows.rollOver(trx, grant, now)) ?? grant;
           if (grant && (grant.tokens_reserved > 0 || grant.images_reserved > 0) && (await this.rows.releaseStale(trx, userId, clientId, now))) grant = await this.heldRow(trx, userId, clientId);
-          const state = chainState(grant ? stateOf(grant) : null, await agentRows(trx, lineage));
+          const state = chainState(grant ? stateOf(grant) : null, await this.lineageRows(trx, lineage));
           const cost = plan(state);
           if (cost === 'refuse') return { kind: 'refused', state };
           const held: Cost = cost === null ? { tokens: 0, images: 0 } : { tokens: cost.tokens, images: cost.images };
@@ -298,7 +323,7 @@ export class BudgetsService {
 
   /** What remains for a sub-agent token's calls: the tightest of the grant's budget and its lineage's caps (introspection). */
   async lineageState(userId: string, clientId: string, lineage: readonly string[]): Promise<BudgetState> {
-    return chainState(await this.get(userId, clientId), await agentRows(this.db, lineage));
+    return chainState(await this.get(userId, clientId), await this.lineageRows(this.db, lineage));
   }
 
   /**
@@ -307,6 +332,8 @@ export class BudgetsService {
    */
   settlement(reservationId: string, userId: string, clientId: string, spent: Cost, lineage?: readonly string[] | null): BatchItem<BudgetState | null> {
     if (this.leases.holds(reservationId)) return { batch: this.leases, item: this.leases.settlement(reservationId, spent) };
+    // Nothing limited the call when it began: its spending is counted, as the grant's own calls' is not held.
+    if (reservationId === UNHELD && lineage && lineage.length > 0) return { batch: this.unheld, item: { lineage, spent } satisfies UnheldSpending };
     const item: HoldSettlement = { reservationId, userId, clientId, spent, lineage: lineage ?? null };
     return { batch: this.oneByOne, item };
   }
@@ -328,7 +355,7 @@ export class BudgetsService {
     if (!lineage || lineage.length === 0) return row ? stateOf(row) : null;
     // A sub-agent's call: its lineage's rows after the grant's (the lock order), then what remains of all.
     await settleAgents(trx, reservationId, lineage, spent, this.now());
-    return chainState(row ? stateOf(row) : null, await agentRows(trx, lineage));
+    return chainState(row ? stateOf(row) : null, await this.lineageRows(trx, lineage));
   }
 
   /** The pruner's part: holds of calls and slices of instances whose process died are released within the hour even if nobody reads the budget. */

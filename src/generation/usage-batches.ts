@@ -89,5 +89,5 @@ function parts(group: readonly Job[]): Map<Batch<unknown, unknown>, Array<[numbe
     items.push([index, job.settle.item]);
     byBatch.set(job.settle.batch, items);
   });
-  return byBatch;
+  return new Map([...byBatch].sort(([a], [b]) => Number(a.last ?? false) - Number(b.last ?? false)));
 }

@@ -9,6 +9,8 @@ import type { FastifyBaseLogger } from 'fastify';
 export interface RequestOrigin {
   ip: string;
   log: FastifyBaseLogger;
+  /** The request's id (its log lines' reqId), when known. */
+  id?: string;
 }
 
 /**

@@ -90,6 +90,25 @@ describe.each(DIALECTS)('sub-agent budgets: one hold over the grant and the line
       expect((await budgets.agentStates([free])).get(free)).toMatchObject({ tokensUsed: 42 });
     });
 
+    it('calls nothing limits hold nothing, and many settled in one transaction count on every row of their lineage', async () => {
+      const parent = await agentToken(null);
+      const lineages = [[await agentToken(null), parent], [await agentToken(null), parent]];
+      const reservations = await Promise.all(Array.from({ length: 20 }, (_, i) => budgets.reserve(userId, clientId, () => null, lineages[i % 2])));
+      const ids = held(reservations).map((r) => r.id);
+      expect(ids).toHaveLength(20);
+      const holds = await storage.db.selectFrom('agent_reservations').select('id').where('token_hash', 'in', [parent, ...lineages.map((l) => l[0]!)]).execute();
+      expect(holds).toEqual([]);
+      const parts = ids.map((id, i) => budgets.settlement(id, userId, clientId, { tokens: 10 * (i + 1), images: i % 2 }, lineages[i % 2]));
+      expect(new Set(parts.map((p) => p.batch)).size).toBe(1);
+      const results = await storage.db.transaction().execute((trx) => parts[0]!.batch.run(trx, parts.map((p) => p.item)));
+      expect(results).toEqual(ids.map(() => null));
+      const sum = (from: number) => Array.from({ length: 10 }, (_, k) => 10 * (from + 2 * k + 1)).reduce((a, b) => a + b, 0);
+      const states = await budgets.agentStates([parent, lineages[0]![0]!, lineages[1]![0]!]);
+      expect(states.get(lineages[0]![0]!)).toMatchObject({ tokensUsed: sum(0), imagesUsed: 0, tokensReserved: 0 });
+      expect(states.get(lineages[1]![0]!)).toMatchObject({ tokensUsed: sum(1), imagesUsed: 10, tokensReserved: 0 });
+      expect(states.get(parent)).toMatchObject({ tokensUsed: sum(0) + sum(1), imagesUsed: 10 });
+    });
+
     it('holds of a process that died are released after their expiry, once', async () => {
       const child = await agentToken(1_000);
       expect(held([await budgets.reserve(userId, clientId, () => ({ tokens: 900, images: 0 }), [child])])).toHaveLength(1);
