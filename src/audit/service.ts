@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely, Selectable } from 'kysely';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RequestOrigin } from '../http/request-context.js';
-import { randomId } from '../security/secrets.js';
+import { sortableId } from '../security/secrets.js';
 import { preparedNamed } from '../storage/prepared.js';
 import type { Database } from '../storage/schema.js';
 
@@ -119,14 +119,16 @@ export class AuditService {
   /** origin: the request that caused it, when there is one (its address is stored, its logger writes the line). */
   async record(event: AuditEvent, origin?: RequestOrigin, executor: Kysely<Database> = this.db): Promise<void> {
     const request = origin;
+    const now = this.now();
     const row = {
-      id: randomId('evt_'),
+      // Time-ordered: events append to the primary key's last page (a random id dirtied a page each).
+      id: sortableId('evt_', now),
       type: event.type,
       user_id: event.userId,
       client_id: event.clientId ?? null,
       ip: request?.ip ?? null,
       detail: JSON.stringify(event.detail ?? {}),
-      created_at: this.now(),
+      created_at: now,
       actor_id: event.actorId ?? null,
     };
     await this.insert(executor, row);

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import { commitOne, ownTransaction, type Batch, type BatchItem, type Transactor } from '../storage/group-commit.js';
 import type { InvalidationFeed } from '../storage/invalidations.js';
 import { BudgetLeases } from './budget-leases.js';
@@ -85,6 +86,8 @@ export class BudgetsService {
   private readonly oneByOne: Batch<HoldSettlement, BudgetState | null>;
   /** Sub-agent calls nothing limited: their spending, counted for many calls at once beside their usage rows. */
   private readonly unheld: Batch<UnheldSpending, null>;
+  /** Sub-agent tokens known to have no cap of their own: a cap is set at the exchange and never changes. */
+  private readonly uncapped = new LRUCache<string, true>({ max: 100_000 });
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -265,8 +268,11 @@ export class BudgetsService {
   private async reserveLineage(userId: string, clientId: string, lineage: readonly string[], plan: (state: BudgetState) => Planned): Promise<Reservation> {
     // Nothing limits the call (no budget, no cap in the lineage): no hold and no transaction, as for the user's own
     // token; the settlement still counts what it spent in the lineage's rows.
-    const [grant, agents] = await Promise.all([this.row(userId, clientId), this.lineageRows(this.db, lineage)]);
-    if (!grant && agents.every((row) => row.tokens_limit === null && row.images_limit === null)) {
+    const known = lineage.every((hash) => this.uncapped.has(hash));
+    const [grant, agents] = await Promise.all([this.row(userId, clientId), known ? [] : this.lineageRows(this.db, lineage)]);
+    const capped = agents.filter((row) => row.tokens_limit !== null || row.images_limit !== null);
+    for (const row of agents) if (!capped.includes(row)) this.uncapped.set(row.token_hash, true);
+    if (!grant && capped.length === 0) {
       const state = chainState(null, agents);
       if (plan(state) === null) return { kind: 'reserved', id: UNHELD, state };
     }
