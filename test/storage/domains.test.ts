@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
 import { createServices, type Services } from '../../src/services.js';
 import { credentialKey } from '../../src/oauth/store/credentials.js';
+import type { TokenSubject } from '../../src/oauth/store/token-pair.js';
 import { randomSecret, sha256Hex } from '../../src/security/secrets.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
@@ -51,6 +52,12 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
     await database?.cleanup();
   });
 
+  /** A redemption the test judges itself: the code's tokens for the subject given, or null when it was used already. */
+  const redeem = async (code: string, subject: TokenSubject) => {
+    const redemption = await s.oauth.issuance.redeemCode(code, () => ({ subject }));
+    return 'issued' in redemption ? redemption.issued : null;
+  };
+
   describe.skipIf(!dialectAvailable(dialect))('every dialect', () => {
     describe('OAuth store', () => {
       it('takes a pending consent request once, and never after ten minutes or for another user', async () => {
@@ -68,7 +75,7 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         const code = await s.oauth.codes.create({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
         const row = await s.oauth.codes.find(code);
         expect(row).toMatchObject({ client_id: clientId, user_id: userId, scopes: 'profile', consumed_at: null, expires_at: clock + 60_000 });
-        const results = await Promise.all(Array.from({ length: 5 }, () => s.oauth.issuance.redeemCode(row!.code_hash, { clientId, userId, scopes: ['profile'] })));
+        const results = await Promise.all(Array.from({ length: 5 }, () => redeem(code, { clientId, userId, scopes: ['profile'] })));
         const winners = results.filter((r) => r !== null);
         expect(winners).toHaveLength(1);
         expect(await s.oauth.tokens.findLiveAccess(winners[0]!.access_token)).toMatchObject({ clientId, userId, scopes: 'profile' });
@@ -82,9 +89,9 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
           Number((await storage.db.selectFrom('oauth_tokens').select((eb) => eb.fn.countAll().as('n')).where('family_id', '=', familyId).executeTakeFirstOrThrow()).n);
         const code = await s.oauth.codes.create({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
         // A client that does not exist: the tokens' foreign key refuses the pair.
-        await expect(s.oauth.issuance.redeemCode(credentialKey(code), { clientId: 'client_gone', userId, scopes: ['profile'] })).rejects.toThrow(/foreign key/i);
+        await expect(redeem(code, { clientId: 'client_gone', userId, scopes: ['profile'] })).rejects.toThrow(/foreign key/i);
         expect((await s.oauth.codes.find(code))!.consumed_at).toBeNull();
-        const issued = (await s.oauth.issuance.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile'] }))!;
+        const issued = (await redeem(code, { clientId, userId, scopes: ['profile'] }))!;
         expect((await s.oauth.codes.find(code))!.consumed_at).toBe(clock);
         const old = (await s.oauth.tokens.find(issued.refresh_token!))!;
         expect(await familySize(old.family_id)).toBe(2);
@@ -100,7 +107,7 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
 
       it('rotates a refresh token once, keeps the family, and a family revocation ends it all', async () => {
         const code = await s.oauth.codes.create({ clientId, userId, scopes: ['profile', 'characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
-        const first = (await s.oauth.issuance.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile', 'characters'] }))!;
+        const first = (await redeem(code, { clientId, userId, scopes: ['profile', 'characters'] }))!;
         const old = (await s.oauth.tokens.find(first.refresh_token!))!;
         const [a, b] = await Promise.all([
           s.oauth.issuance.rotateRefresh(old, { clientId, userId, scopes: ['profile', 'characters'], accessScopes: ['profile'] }),
@@ -125,7 +132,7 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         await storage.db.updateTable('oauth_codes').set({ code_hash: sha256Hex(code) }).where('code_hash', '=', credentialKey(made)).execute();
         const row = (await s.oauth.codes.find(code))!;
         expect(row.code_hash).toBe(sha256Hex(code));
-        const issued = (await s.oauth.issuance.redeemCode(row.code_hash, { clientId, userId, scopes: ['profile'] }))!;
+        const issued = (await redeem(code, { clientId, userId, scopes: ['profile'] }))!;
         const [access, refresh] = [oldStyle('serika_at_'), oldStyle('serika_rt_')];
         await storage.db.updateTable('oauth_tokens').set({ token_hash: sha256Hex(access) }).where('token_hash', '=', credentialKey(issued.access_token)).execute();
         await storage.db.updateTable('oauth_tokens').set({ token_hash: sha256Hex(refresh) }).where('token_hash', '=', credentialKey(issued.refresh_token!)).execute();
@@ -141,7 +148,7 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
 
       it('decides liveness in one place: expired, revoked and consumed tokens are not live', async () => {
         const code = await s.oauth.codes.create({ clientId, userId, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
-        const issued = (await s.oauth.issuance.redeemCode(credentialKey(code), { clientId, userId, scopes: ['profile'] }))!;
+        const issued = (await redeem(code, { clientId, userId, scopes: ['profile'] }))!;
         expect(await s.oauth.tokens.findLiveOf(issued.access_token, clientId)).toBeDefined();
         expect(await s.oauth.tokens.findLiveOf(issued.access_token, 'client_other')).toBeUndefined();
         clock += 3600 * 1000;
@@ -171,7 +178,7 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         const client = await newClient(userId);
         await s.grants.allow(user, client, ['profile']);
         const code = await s.oauth.codes.create({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
-        const issued = (await s.oauth.issuance.redeemCode(credentialKey(code), { clientId: client, userId: user, scopes: ['profile'] }))!;
+        const issued = (await redeem(code, { clientId: client, userId: user, scopes: ['profile'] }))!;
         const unused = await s.oauth.codes.create({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
         expect(await s.grants.revokeAccess(user, client)).toBe(true);
         expect(await s.grants.find(user, client)).toBeUndefined();
@@ -187,8 +194,8 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         await s.grants.allow(user, client, ['characters']);
         const other = await newUser();
         await s.grants.allow(other, client, ['profile']);
-        const holding = (await s.oauth.issuance.redeemCode(credentialKey(await s.oauth.codes.create({ clientId: client, userId: user, scopes: ['characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE })), { clientId: client, userId: user, scopes: ['characters'] }))!;
-        const keeping = (await s.oauth.issuance.redeemCode(credentialKey(await s.oauth.codes.create({ clientId: client, userId: other, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE })), { clientId: client, userId: other, scopes: ['profile'] }))!;
+        const holding = (await redeem(await s.oauth.codes.create({ clientId: client, userId: user, scopes: ['characters'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE }), { clientId: client, userId: user, scopes: ['characters'] }))!;
+        const keeping = (await redeem(await s.oauth.codes.create({ clientId: client, userId: other, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE }), { clientId: client, userId: other, scopes: ['profile'] }))!;
         await s.clients.update(userId, client, { scopes: ['profile', 'generations'] });
         expect(await s.grants.find(user, client)).toBeUndefined();
         expect(await s.grants.find(other, client)).toBeDefined();
@@ -263,7 +270,7 @@ describe.each(DIALECTS)('domain stores (%s)', (dialect) => {
         const client = await newClient(user);
         const pending = await s.oauth.pending.create({ user_id: user, client_id: client, redirect_uri: 'https://a.example/cb', scopes: 'profile', state: null, code_challenge: CHALLENGE });
         const code = await s.oauth.codes.create({ clientId: client, userId: user, scopes: ['profile'], redirectUri: 'https://a.example/cb', codeChallenge: CHALLENGE });
-        const issued = (await s.oauth.issuance.redeemCode(credentialKey(code), { clientId: client, userId: user, scopes: ['profile'] }))!;
+        const issued = (await redeem(code, { clientId: client, userId: user, scopes: ['profile'] }))!;
         const session = await s.sessions.start(user);
         await s.throttle.recordFailure(`pruned_${dialect}`);
         await s.usage.record({ principal: { userId: user, clientId: client, apiKeyId: null }, clientName: 'App', endpoint: 'chat.completions', model: 'm', promptTokens: 1, completionTokens: 1, images: 0, status: 200, latencyMs: 1 });

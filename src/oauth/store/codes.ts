@@ -4,7 +4,7 @@ import type { UserProfile } from '../../accounts/users-service.js';
 import { JOINED_GRANT_CHARACTERS } from '../../consent/character-choice.js';
 import { JOINED_BUDGET, type JoinedBudget } from '../../consent/joined-budget.js';
 import { formatScopes } from '../../scopes.js';
-import { prepared } from '../../storage/prepared.js';
+import { preparedIn } from '../../storage/prepared.js';
 import type { Database, OAuthCodesTable } from '../../storage/schema.js';
 import { credentialKey, mint } from './credentials.js';
 import type { Lifetimes, TokenSubject } from './token-pair.js';
@@ -25,7 +25,7 @@ export class AuthorizationCodes {
     private readonly lifetimes: Lifetimes,
     private readonly now: () => number,
   ) {
-    this.selectCode = prepared(db, (d) =>
+    this.selectCode = preparedIn((d: Kysely<Database>) =>
       d
         .selectFrom('oauth_codes')
         .innerJoin('users', 'users.id', 'oauth_codes.user_id')
@@ -65,8 +65,11 @@ export class AuthorizationCodes {
     return code.value;
   }
 
-  /** The code with its user's profile (codes go with their user: the foreign key cascades) and its grant's budget and characters. */
-  async find(code: string): Promise<CodeWithUser | undefined> {
-    return (await this.selectCode(credentialKey(code))).rows[0];
+  /**
+   * The code with its user's profile (codes go with their user: the foreign key cascades) and its grant's budget
+   * and characters; in the transaction when given one (a redemption reads it in the one that consumes it).
+   */
+  async find(code: string, executor: Kysely<Database> = this.db): Promise<CodeWithUser | undefined> {
+    return (await this.selectCode(executor, credentialKey(code))).rows[0];
   }
 }

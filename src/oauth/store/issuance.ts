@@ -6,6 +6,13 @@ import { familyOfCode } from './credentials.js';
 import { tokenPair, type IssuedTokens, type Lifetimes, type TokenSubject } from './token-pair.js';
 import { tokenWrites, type Consumed, type TokenWrites } from './token-writes.js';
 import type { TokenRow } from './token-lookup.js';
+import type { AuthorizationCodes, CodeWithUser } from './codes.js';
+
+/** What a redemption makes of the code its transaction read: the tokens' subject, or a refusal (never thrown there). */
+export type CodeVerdict<E> = { subject: TokenSubject } | { refused: E };
+
+/** A redemption's outcome: its tokens, the refusal, or that the code had been used (a replay). */
+export type Redemption<E> = { issued: IssuedTokens; row: CodeWithUser } | { refused: E } | { replayed: CodeWithUser };
 
 /** Issues token pairs: fresh, in place of a code, or in place of a refresh token (rotation). */
 export class TokenIssuance {
@@ -18,6 +25,7 @@ export class TokenIssuance {
     private readonly telemetry: Telemetry | null,
     /** Group commit's transactor for redemptions and rotations; without it each commits by itself. */
     private readonly transact: Transactor | null,
+    private readonly codes: AuthorizationCodes,
   ) {}
 
   /** Inserts an access token and a refresh token of one family. */
@@ -28,15 +36,26 @@ export class TokenIssuance {
   }
 
   /**
-   * Consumes the code and issues its tokens in one transaction. The consuming
-   * UPDATE is conditional, so of any number of racing redemptions exactly one
-   * sees a row change (PostgreSQL re-checks the condition after the row lock;
-   * SQLite serialises writers). Returns null when the code was already used.
+   * Reads the code, judges it and, if the judge allows, consumes it and issues
+   * its tokens: with group commit all in the transaction that commits them (a
+   * read inside it skips taking SQLite's WAL snapshot again; bench/NOTES.md),
+   * so `judge` may run more than once and must have no effect but its answer.
+   * The consuming UPDATE is conditional, so of any number of racing
+   * redemptions exactly one sees a row change (PostgreSQL re-checks the
+   * condition after the row lock; SQLite serialises writers); the others are
+   * replays. A code already consumed when read is the judge's to refuse.
    */
-  async redeemCode(codeHash: string, subject: TokenSubject): Promise<IssuedTokens | null> {
-    const issued = await this.replace({ kind: 'code', hash: codeHash }, subject, familyOfCode(codeHash), codeHash);
-    if (issued) this.telemetry?.tokensIssued('authorization_code');
-    return issued;
+  async redeemCode<E>(code: string, judge: (row: CodeWithUser | undefined) => CodeVerdict<E>): Promise<Redemption<E>> {
+    const outcome = await this.replacing(async (trx, now): Promise<Redemption<E>> => {
+      const row = await this.codes.find(code, trx);
+      const verdict = judge(row);
+      if ('refused' in verdict) return verdict;
+      if (!row) throw new Error('A judge allowed a code that is not there.');
+      const { rows, issued } = tokenPair(verdict.subject, familyOfCode(row.code_hash), row.code_hash, now, this.lifetimes);
+      return (await this.writes.replace(trx, { kind: 'code', hash: row.code_hash }, now, ...rows)) ? { issued, row } : { replayed: row };
+    });
+    if ('issued' in outcome) this.telemetry?.tokensIssued('authorization_code');
+    return outcome;
   }
 
   /**
@@ -55,12 +74,18 @@ export class TokenIssuance {
    * place, committed before this resolves; null when it was used already.
    */
   private async replace(consumed: Consumed, subject: TokenSubject, familyId: string, codeHash: string | null): Promise<IssuedTokens | null> {
-    const now = this.now();
-    const { rows, issued } = tokenPair(subject, familyId, codeHash, now, this.lifetimes);
-    const work = async (trx: Kysely<Database>) => ((await this.writes.replace(trx, consumed, now, ...rows)) ? issued : null);
-    if (this.transact) return this.transact(work);
+    return this.replacing(async (trx, now) => {
+      const { rows, issued } = tokenPair(subject, familyId, codeHash, now, this.lifetimes);
+      return (await this.writes.replace(trx, consumed, now, ...rows)) ? issued : null;
+    });
+  }
+
+  /** Runs a consume-and-issue: in group commit's transaction, or as one statement, or in a transaction of its own. */
+  private replacing<T>(work: (trx: Kysely<Database>, now: number) => Promise<T>): Promise<T> {
+    const run = (trx: Kysely<Database>) => work(trx, this.now());
+    if (this.transact) return this.transact(run);
     // One statement is a transaction by itself (PostgreSQL): none is opened around it, which saves BEGIN and COMMIT,
-    // two of a redemption's five round trips.
-    return this.writes.isOneStatement(this.db) ? work(this.db) : this.db.transaction().execute(work);
+    // two of a redemption's five round trips (the code's read is before it, outside).
+    return this.writes.isOneStatement(this.db) ? run(this.db) : this.db.transaction().execute(run);
   }
 }

@@ -46,7 +46,7 @@ export class OAuthStore {
     this.pending = new PendingRequests(db, now);
     this.codes = new AuthorizationCodes(db, lifetimes, now);
     this.tokens = new TokenLookup(db, now, cache);
-    this.issuance = new TokenIssuance(db, lifetimes, now, telemetry, options.transact ?? null);
+    this.issuance = new TokenIssuance(db, lifetimes, now, telemetry, options.transact ?? null, this.codes);
     this.revocation = new Revocation(db, now, telemetry, feed);
     this.agents = new AgentTokens(db, now, telemetry, options.transact ?? null);
   }
