@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { BudgetsService } from '../dist/consent/budgets.js';
 import { measure, median, startChild } from './lib.mjs';
-import { freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
+import { exchangeAgentToken, exchangeBody, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
 import { peerEntries, startDurablePeer, startMemoryPeer } from './peers.mjs';
 
 const { values, positionals } = parseArgs({
@@ -55,24 +55,10 @@ const redeemBodies = async (api, extra, withSecret = true) => {
   const secret = withSecret ? { client_id: client.clientId, client_secret: client.clientSecret } : {};
   return writeBodies('q', codes.map((code) => new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: client.verifier, ...secret }).toString()));
 };
-const exchangeBody = (agentName) =>
-  new URLSearchParams({
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    subject_token: seeded.accessToken,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-    scope: 'generations',
-    agent_name: agentName,
-    client_id: client.clientId,
-    client_secret: client.clientSecret,
-  }).toString();
 /** One sub-agent token per server, exchanged before its first run. */
 const agentTokens = new Map();
 const agentToken = async (api) => {
-  if (!agentTokens.has(api)) {
-    const response = await fetch(`${api}/oauth/token`, { method: 'POST', headers: FORM, body: exchangeBody('bench-chat') });
-    if (!response.ok) throw new Error(`exchange: ${response.status} ${await response.text()}`);
-    agentTokens.set(api, (await response.json()).access_token);
-  }
+  if (!agentTokens.has(api)) agentTokens.set(api, await exchangeAgentToken(api, seeded, 'bench-chat'));
   return agentTokens.get(api);
 };
 const scenarios = {
@@ -88,7 +74,7 @@ const scenarios = {
   },
   chat: (api) => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chat(false) }),
   // The same request every time: an exchange does not use its subject token up.
-  exchange: (api) => ({ ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, body: exchangeBody('bench-agent') }),
+  exchange: (api) => ({ ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, body: exchangeBody(seeded, 'bench-agent') }),
   'chat-agent': async (api) => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, authorization: `Bearer ${await agentToken(api)}` }, body: chat(false) }),
   stream: (api) => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chat(true) }),
   responses: (api) => ({ ...base, url: `${api}/oauth/responses`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: JSON.stringify({ model: 'bench', input: 'Say hello.' }) }),

@@ -5,7 +5,7 @@ import { BudgetsService } from '../dist/consent/budgets.js';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { load, measure, measureAlternating, procStats, startChild } from './lib.mjs';
-import { freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
+import { exchangeAgentToken, exchangeBody, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
 import { eventsBench } from './events.mjs';
 import { ID_TOKEN_REDEMPTION, peerEntries, startDurablePeer, startMemoryPeer } from './peers.mjs';
 
@@ -24,6 +24,8 @@ const rows = [];
 const BUDGETED_CHAT = 'chat completions with a budget';
 const MCP_WHOAMI = 'MCP tools/call whoami (stateless, bearer)';
 const PROXY_CEILING = 'bare Fastify + undici proxy: chat completions';
+const TOKEN_EXCHANGE = 'token exchange (a sub-agent token, RFC 8693)';
+const AGENT_CHAT = 'chat completions with a sub-agent token';
 // bench/load.mjs's generator (wrk unless BENCH_LOADGEN=autocannon), named in the report.
 const LOADGEN = process.env.BENCH_LOADGEN === 'autocannon' ? `autocannon ${JSON.parse(readFileSync('package-lock.json', 'utf8')).packages['node_modules/autocannon']?.version ?? ''}` : 'wrk (Debian\'s)';
 const SOAK_MINUTES = Number(process.env.BENCH_SOAK_MINUTES ?? 10);
@@ -128,14 +130,19 @@ async function serika(dialect, upstream) {
     }),
     peerEntry.refresh,
     durablePeer.refresh,
+    // Issue 38: a sub-agent token for the seeded access token (RFC 8693), in turn with the rotation.
+    own(TOKEN_EXCHANGE, () => ({ ...base, url: `${api}/oauth/token`, method: 'POST', headers: FORM, body: exchangeBody(seeded, 'bench-agent') })),
   ]);
   await add('authorize → token, whole flows', () => ({ ...base, ...flowScenario(api, seeded) }));
   // SPEC §10: the same call under a spending limit it never reaches (reserve + settle on every call), in turn with
   // the call without one. The limit is set and removed through the database, as the dashboard does (next call obeys).
   const budgets = new BudgetsService(seeded.storage.db);
   const chat = () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chatBody });
+  const agentBearer = { authorization: `Bearer ${await exchangeAgentToken(api, seeded, 'bench-chat')}` };
   await addAlternating([
     own('chat completions', chat),
+    // Issue 38: the same call with a sub-agent token of the token above (no cap of its own: its spending is counted).
+    own(AGENT_CHAT, () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...agentBearer }, body: chatBody })),
     // Issue 37: the Responses API on the same path, plus the owner row of each response it makes.
     own('responses', () => ({ ...base, url: `${api}/oauth/responses`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: responsesBody })),
     own(BUDGETED_CHAT, chat, {
@@ -321,6 +328,9 @@ function targets() {
   for (const name of ['refresh (rotation)', ID_TOKEN_REDEMPTION, 'userinfo']) {
     t.push({ issue: 39, label: `${name} ÷ node-oidc-provider on SQLite`, value: ratio(sq(name), durable(name)), cpu: cpuRatio(sq(name), durable(name)), kind: 'report', pg: ratio(pg(name), durablePg(name)), pgCpu: cpuRatio(pg(name), durablePg(name)) });
   }
+  // Issue 38: an exchange against a refresh, and a sub-agent's call against its parent's ("within noise": ≥ 0.9).
+  vs(38, `${TOKEN_EXCHANGE} ≥ 1.0 × refresh (rotation)`, sq(TOKEN_EXCHANGE), sq('refresh (rotation)'), 1.0, pg(TOKEN_EXCHANGE), pg('refresh (rotation)'));
+  vs(38, `${AGENT_CHAT} ≥ 0.9 × chat completions with its parent's`, sq(AGENT_CHAT), sq('chat completions'), 0.9, pg(AGENT_CHAT), pg('chat completions'));
   vs(13, `${ID_TOKEN_REDEMPTION} ≥ 1.0 × node-oidc-provider`, sq(ID_TOKEN_REDEMPTION), peerRow(ID_TOKEN_REDEMPTION), 1.0, pg(ID_TOKEN_REDEMPTION), peerPg(ID_TOKEN_REDEMPTION));
   vs(15, `${MCP_WHOAMI} ≥ 0.3 × Serika userinfo`, sq(MCP_WHOAMI), sq('userinfo'), 0.3, pg(MCP_WHOAMI), pg('userinfo'));
   vs(37, 'responses ≥ 0.9 × chat completions', sq('responses'), sq('chat completions'), 0.9, pg('responses'), pg('chat completions'));

@@ -124,6 +124,26 @@ export async function mintCodes(api, seeded, count, extra = {}) {
   return codes;
 }
 
+/** RFC 8693 (SPEC §15): the body that exchanges the seeded access token for a sub-agent token of the seeded client. */
+export function exchangeBody(seeded, agentName) {
+  return new URLSearchParams({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token: seeded.accessToken,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    scope: 'generations',
+    agent_name: agentName,
+    client_id: seeded.client.clientId,
+    client_secret: seeded.client.clientSecret,
+  }).toString();
+}
+
+/** A sub-agent token exchanged for the seeded access token (setup, not measured). */
+export async function exchangeAgentToken(api, seeded, agentName) {
+  const response = await fetch(`${api}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: exchangeBody(seeded, agentName) });
+  if (!response.ok) throw new Error(`exchange: ${response.status} ${await response.text()}`);
+  return (await response.json()).access_token;
+}
+
 export function writeBodies(name, lines) {
   const file = join(BENCH_DIR, `${name}-${randomBytes(3).toString('hex')}.txt`);
   writeFileSync(file, lines.join('\n') + '\n');
