@@ -19,7 +19,7 @@ export type Transactor = <T>(work: Work<T>) => Promise<T>;
 export interface Batch<I, R> {
   /** Its items are done each in a transaction of its own, never beside other callers' (they lock rows in an order of their own). */
   readonly solo?: boolean;
-  /** Its rows are locked after other batches' (a lock order): it runs after them in a shared transaction. */
+  /** Its rows are locked after other batches' (a lock order): a usage batch (PostgreSQL) runs it after them. */
   readonly last?: boolean;
   run(trx: Kysely<Database>, items: readonly I[]): Promise<R[]>;
   committed(items: readonly I[]): void | Promise<void>;

@@ -38,7 +38,8 @@ describe.each(DIALECTS)('protected resources and resource indicators (%s)', (dia
     const code = new URL(response.headers.get('location')!).searchParams.get('code')!;
     const body = new URLSearchParams(form({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: verifier }));
     for (const r of tokenResources) body.append('resource', r);
-    return tokenRequest(ts, body.toString(), { authorization: basic(client.clientId, client.clientSecret!) });
+    const reply = await tokenRequest(ts, body.toString(), { authorization: basic(client.clientId, client.clientSecret!) });
+    return Object.assign(reply, { code, verifier });
   }
 
   const userinfo = (token: string) => call('GET', `${ts.api}/oauth/userinfo`, { headers: { authorization: `Bearer ${token}` } });
@@ -140,6 +141,18 @@ describe.each(DIALECTS)('protected resources and resource indicators (%s)', (dia
       const wider = await tokenRequest(ts, form({ grant_type: 'refresh_token', refresh_token: mcpOnly.json.refresh_token, resource: API }), { authorization: basic(client.clientId, client.clientSecret!) });
       expect(wider.status).toBe(400);
       expect(wider.json.error).toBe('invalid_target');
+    });
+
+    it('a redemption that widens is refused before its code is used: the code then redeems as granted', async () => {
+      const widened = await tokens([MCP], [API], 'openid profile');
+      expect(widened.status).toBe(400);
+      expect(widened.json.error).toBe('invalid_target');
+      const again = await tokenRequest(ts, form({ grant_type: 'authorization_code', code: widened.code, redirect_uri: client.redirectUri, code_verifier: widened.verifier }), {
+        authorization: basic(client.clientId, client.clientSecret!),
+      });
+      expect(again.status).toBe(200);
+      expect(typeof again.json.id_token).toBe('string');
+      expect(await introspect(again.json.access_token)).toMatchObject({ aud: MCP });
     });
 
     it('an unknown or malformed resource at authorize → invalid_target by redirect; at the token endpoint → 400', async () => {

@@ -9,7 +9,7 @@ import { grantedDetails } from './granted-details.js';
 import { decodeChoice } from '../../../consent/character-choice.js';
 import type { GrantHandler } from './types.js';
 import { parseAudience } from '../../../audiences.js';
-import { narrowedAudience } from '../../protocol/resource-param.js';
+import { audienceParam, widerTarget } from '../../protocol/resource-param.js';
 import { joinedBudget } from '../../../consent/joined-budget.js';
 import { mayUseGrant } from '../../../clients/rules.js';
 
@@ -28,8 +28,11 @@ export const authorizationCodeGrant: GrantHandler = async ({ params, client, bud
   if (verifier === undefined) throw invalidGrant('code_verifier is required.'); // TK-06
   if (!isValidPkceValue(verifier)) throw invalidRequest('code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~.'); // TK-07
 
+  // RFC 8707: a malformed resource is refused before the transaction (the judge below must never throw).
+  const asked = audienceParam(params, issuer);
   // Judged in the transaction that consumes the code (so perhaps more than once: nothing here but the verdict and
-  // the ID token's signing, which only the last run's is kept of).
+  // the ID token's signing, which only the last run's is kept of). It returns refusals: a throw would roll back
+  // every other redemption committing in the same group.
   const signing: { idToken: Promise<string> | null } = { idToken: null };
   const redemption = await store.issuance.redeemCode(code, (row): CodeVerdict<OAuthError | { replayOf: CodeWithUser }> => {
     if (!row) return { refused: invalidGrant('The code is invalid, expired or already used.') };
@@ -42,9 +45,11 @@ export const authorizationCodeGrant: GrantHandler = async ({ params, client, bud
     const scopes = parseScopes(row.scopes);
     // RFC 8707 §2.2: the refresh token keeps the audience granted; the access token may be for less.
     const audience = parseAudience(row.resources);
+    const wider = widerTarget(asked, audience);
+    if (wider) return { refused: wider };
     const beside = idTokenDuringCommit(idTokens, { clientId: client.clientId, userId: row.user_id, scopes, alg: client.idTokenSigningAlg, nonce: row.nonce, authTime: row.auth_time, amr: row.amr, sid: row.sid, recordSession: true, profile: row });
     signing.idToken = beside.idToken;
-    return { subject: { clientId: client.clientId, userId: row.user_id, scopes, authTime: row.auth_time, amr: row.amr, sid: row.sid, audience, accessAudience: narrowedAudience(params, issuer, audience), access: beside.access, refresh: mayUseGrant(client, 'refresh_token') } };
+    return { subject: { clientId: client.clientId, userId: row.user_id, scopes, authTime: row.auth_time, amr: row.amr, sid: row.sid, audience, accessAudience: asked, access: beside.access, refresh: mayUseGrant(client, 'refresh_token') } };
   });
   if ('refused' in redemption) {
     const { refused } = redemption;
