@@ -36,18 +36,19 @@ export class UsageBatches {
   }
 
   private async commit(group: Job[]): Promise<void> {
+    const byBatch = parts(group);
     let results: unknown[];
     try {
-      results = await this.db.transaction().execute((trx) => this.writeAll(trx, group));
+      results = await this.db.transaction().execute((trx) => this.writeAll(trx, group, byBatch));
     } catch {
       await this.oneByOne(group);
       return;
     }
-    for (const [batch, items] of parts(group)) await batch.committed(items.map(([, item]) => item));
+    for (const [batch, items] of byBatch) await batch.committed(items.map(([, item]) => item));
     group.forEach((job, i) => job.resolve(results[i]));
   }
 
-  private async writeAll(trx: Kysely<Database>, group: readonly Job[]): Promise<unknown[]> {
+  private async writeAll(trx: Kysely<Database>, group: readonly Job[], byBatch = parts(group)): Promise<unknown[]> {
     await trx
       .insertInto('usage_records')
       .values(group.map((job) => job.row))
@@ -55,7 +56,7 @@ export class UsageBatches {
     for (const job of group) await job.alongside?.(trx);
     // Settlements last: the budget rows they lock are held only until the commit that follows.
     const results: unknown[] = group.map(() => undefined);
-    for (const [batch, items] of parts(group)) {
+    for (const [batch, items] of byBatch) {
       const settled = await batch.run(
         trx,
         items.map(([, item]) => item),

@@ -369,18 +369,8 @@ interface AgentReservationsTable {
   expires_at: number;
 }
 
-interface BudgetReservationsTable {
-  id: string;
-  user_id: string;
-  client_id: string;
-  tokens: number;
-  images: number;
-  created_at: number;
-  expires_at: number;
-}
-
-/** A slice of a grant's budget one instance holds for its calls (0030_budget_leases). */
-interface BudgetLeasesTable {
+/** An amount of a grant's budget held until it expires: a call's hold (0008) or an instance's slice (0030, leases). */
+interface BudgetHoldTable {
   id: string;
   user_id: string;
   client_id: string;
@@ -575,8 +565,8 @@ export interface Database {
   oauth_device_codes: OAuthDeviceCodesTable;
   oauth_device_confirmations: OAuthDeviceConfirmationsTable;
   oauth_budgets: OAuthBudgetsTable;
-  budget_reservations: BudgetReservationsTable;
-  budget_leases: BudgetLeasesTable;
+  budget_reservations: BudgetHoldTable;
+  budget_leases: BudgetHoldTable;
   cache_invalidations: CacheInvalidationsTable;
   migration_compatibility: MigrationCompatibilityTable;
   email_links: EmailLinksTable;

@@ -4,7 +4,7 @@ import type { Transactor } from '../../storage/group-commit.js';
 import type { Database } from '../../storage/schema.js';
 import { familyOfCode } from './credentials.js';
 import { tokenPair, type IssuedTokens, type Lifetimes, type TokenSubject } from './token-pair.js';
-import { tokenWrites, type Consumed, type TokenWrites } from './token-writes.js';
+import { tokenWrites, type TokenWrites } from './token-writes.js';
 import type { TokenRow } from './token-lookup.js';
 import type { AuthorizationCodes, CodeWithUser } from './codes.js';
 
@@ -64,20 +64,12 @@ export class TokenIssuance {
    * conditional, so of racing uses exactly one wins; null for the others.
    */
   async rotateRefresh(old: TokenRow, subject: TokenSubject): Promise<IssuedTokens | null> {
-    const issued = await this.replace({ kind: 'refresh', hash: old.token_hash }, subject, old.family_id, old.code_hash);
+    const issued = await this.replacing(async (trx, now) => {
+      const { rows, issued } = tokenPair(subject, old.family_id, old.code_hash, now, this.lifetimes);
+      return (await this.writes.replace(trx, { kind: 'refresh', hash: old.token_hash }, now, ...rows)) ? issued : null;
+    });
     if (issued) this.telemetry?.tokensIssued('refresh_token');
     return issued;
-  }
-
-  /**
-   * Consumes a code or a refresh token and issues the pair that takes its
-   * place, committed before this resolves; null when it was used already.
-   */
-  private async replace(consumed: Consumed, subject: TokenSubject, familyId: string, codeHash: string | null): Promise<IssuedTokens | null> {
-    return this.replacing(async (trx, now) => {
-      const { rows, issued } = tokenPair(subject, familyId, codeHash, now, this.lifetimes);
-      return (await this.writes.replace(trx, consumed, now, ...rows)) ? issued : null;
-    });
   }
 
   /** Runs a consume-and-issue: in group commit's transaction, or as one statement, or in a transaction of its own. */

@@ -36,7 +36,7 @@ export function tokenRow(shared: SharedColumns, token_hash: string, kind: 'acces
 }
 
 /** What a new pair of tokens takes the place of: the code it redeems or the refresh token it rotates, by hash. */
-export type Consumed = { kind: 'code' | 'refresh'; hash: string };
+type Consumed = { kind: 'code' | 'refresh'; hash: string };
 
 export interface TokenWrites {
   /** Inserts an access token and its refresh token, if one is issued. */
