@@ -160,10 +160,14 @@ const BOUNDED_TOOLS = new Set(['function', 'custom']);
  * SPEC §14 with §10: the prompt estimate of a Responses API call a token limit applies to — the byte estimate of
  * the whole body, the most each image part can cost, and `previous` (the tokens of the response it continues,
  * which the upstream puts before its input) — or the 400 naming what nothing bounds: a file, an unknown part,
- * a hosted tool (its results reach the prompt).
+ * a hosted tool (its results reach the prompt), a stored prompt.
  */
 export function responsesPromptBound(body: Record<string, unknown>, previous: number): number | AppError {
   let most = promptEstimate(body) + previous;
+  // A stored prompt (`prompt: {id}`) is expanded by the upstream: its text is not in the body's bytes.
+  if (body.prompt !== undefined && body.prompt !== null) {
+    return invalidValue('prompt', "Invalid 'prompt': a call with a spending limit cannot use a stored prompt; what it adds cannot be known before the call.");
+  }
   if (Array.isArray(body.tools)) {
     for (const [i, tool] of body.tools.entries()) {
       const type = typeof tool === 'object' && tool !== null ? (tool as Record<string, unknown>).type : undefined;

@@ -88,7 +88,7 @@ describe.each(DIALECTS)('budgets on responses and embeddings (%s)', (dialect) =>
       expect((await respond({ previous_response_id: first.json.id, max_output_tokens: 16 })).status).toBe(200);
     });
 
-    it('refuses with a 400 what nothing bounds under a limit: hosted tools, files', async () => {
+    it('refuses with a 400 what nothing bounds under a limit: hosted tools, files, stored prompts', async () => {
       await limit(100_000);
       const before = upstreamCalls();
       const tool = await respond({ tools: [{ type: 'web_search' }] });
@@ -97,6 +97,10 @@ describe.each(DIALECTS)('budgets on responses and embeddings (%s)', (dialect) =>
       const file = await respond({ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file_1' }] }] });
       expect(file.status).toBe(400);
       expect(file.json.error.param).toBe('input[0].content[0]');
+      // A stored prompt is expanded upstream: its text is not in the bytes the estimate counts.
+      const stored = await respond({ prompt: { id: 'pmpt_1', variables: { topic: 'x' } } });
+      expect(stored.status).toBe(400);
+      expect(stored.json.error.param).toBe('prompt');
       expect(upstreamCalls()).toBe(before);
       // Function tools and images are bounded.
       expect((await respond({ tools: [{ type: 'function', name: 'f', parameters: {} }], input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://img.example/a.png', detail: 'low' }] }] })).status).toBe(200);

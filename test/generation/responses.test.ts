@@ -188,6 +188,15 @@ describe.each(DIALECTS)('responses and embeddings (%s)', (dialect) => {
       const appRow = usage.json.data.find((r: { clientId: string | null }) => r.clientId === clientId);
       expect(appRow.promptTokens).toBe(rows.reduce((n, r) => n + r.prompt_tokens, 0));
       expect(rows.some((r) => r.endpoint === 'embeddings') && rows.some((r) => r.endpoint === 'responses')).toBe(true);
+      // The dashboard's Usage page: one row per day for the app, its tokens those of every counted call that day.
+      const page = await (await app.agent.fetch('/dashboard/usage')).text();
+      const format = (n: number) => n.toLocaleString('en-US');
+      for (const day of new Set(rows.map((r) => r.day))) {
+        const ofDay = rows.filter((r) => r.day === day);
+        const prompt = ofDay.reduce((n, r) => n + r.prompt_tokens, 0);
+        const completion = ofDay.reduce((n, r) => n + r.completion_tokens, 0);
+        expect(page).toContain(`<tr><td>${day}</td><td>Responses App</td><td class="num">${format(prompt)}</td><td class="num">${format(completion)}</td>`);
+      }
     });
   });
 

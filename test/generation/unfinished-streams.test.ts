@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
+import { RESPONSE_USAGE } from '../helpers/fake-responses.js';
 import { STREAM_USAGE, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { type Seeded, type TestServer } from '../helpers/server.js';
 import { startGenerationApp, type GenerationApp } from '../helpers/tokens.js';
@@ -36,9 +37,13 @@ describe.each(DIALECTS)('streams that do not run to their end are charged (%s)',
     return rowsOf(model);
   }
   /** Streams a chat and goes away (the connection closed) once `leaveAt` says so of what came so far. */
-  async function streamAndLeave(body: Record<string, unknown>, leaveAt: (text: string) => boolean, extra: { ending?: () => void } = {}): Promise<string> {
+  async function streamAndLeave(
+    body: Record<string, unknown>,
+    leaveAt: (text: string) => boolean,
+    extra: { ending?: () => void; path?: string } = {},
+  ): Promise<string> {
     const controller = new AbortController();
-    const response = await fetch(`${ts.api}/oauth/chat/completions`, {
+    const response = await fetch(`${ts.api}/oauth/${extra.path ?? 'chat/completions'}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -61,6 +66,43 @@ describe.each(DIALECTS)('streams that do not run to their end are charged (%s)',
     }
   }
   const budget = () => ts.services.budgets.get(owner.userId, clientId);
+
+  // SPEC §14: the Responses API keeps the streamed relay's guarantees; its usage comes in response.completed.
+  describe.skipIf(!dialectAvailable(dialect))('responses', () => {
+    // The chat cases below start from a budget with nothing spent.
+    afterAll(async () => ts.services.budgets.set(owner.userId, clientId, null));
+    const responseRows = (model: string) =>
+      ts.services.storage.db.selectFrom('usage_records').select(['status', 'prompt_tokens', 'completion_tokens', 'endpoint']).where('client_id', '=', clientId).where('model', '=', model).execute();
+    async function responseRowsWritten(model: string, count: number) {
+      await until(async () => (await responseRows(model)).length >= count, { timeoutMs: 15_000, intervalMs: 25, message: `${count} usage rows of ${model}` });
+      return responseRows(model);
+    }
+
+    it('a response the app leaves after its first delta is charged its usage, and its owner is recorded', async () => {
+      await ts.services.budgets.set(owner.userId, clientId, null);
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 10_000, images: null, period: 'month' });
+      const body = { model: 'slow-stream', input: 'hi', stream: true, max_output_tokens: 100 };
+      const seen = await streamAndLeave(body, (text) => text.includes('"delta":"one"'), { path: 'responses' });
+      const id = /"id":"(resp_[^"]+)"/.exec(seen)?.[1];
+      expect(id).toBeDefined();
+      const [row] = await responseRowsWritten('slow-stream', 1);
+      // The upstream ran on for its usage after the app went: 499, charged what it reported.
+      expect(row).toEqual({ status: 499, prompt_tokens: RESPONSE_USAGE.input_tokens, completion_tokens: RESPONSE_USAGE.output_tokens, endpoint: 'responses' });
+      const owned = await ts.services.storage.db.selectFrom('response_owners').select('client_id').where('response_id', '=', id!).executeTakeFirst();
+      expect(owned).toEqual({ client_id: clientId });
+      expect(await budget()).toMatchObject({ tokensUsed: RESPONSE_USAGE.input_tokens + RESPONSE_USAGE.output_tokens, tokensReserved: 0 });
+    });
+
+    it('a response the app leaves whose upstream stalls past UPSTREAM_TIMEOUT is charged the whole reservation', async () => {
+      await ts.services.budgets.set(owner.userId, clientId, null);
+      await ts.services.budgets.set(owner.userId, clientId, { tokens: 10_000, images: null, period: 'month' });
+      const body = { model: 'stall-stream', input: 'hi', stream: true, max_output_tokens: 40 };
+      await streamAndLeave(body, (text) => text.includes('"delta":"Hello"'), { path: 'responses' });
+      const [row] = await responseRowsWritten('stall-stream', 1);
+      expect(row).toEqual({ status: 499, prompt_tokens: estimate(body), completion_tokens: 40, endpoint: 'responses' });
+      expect(await budget()).toMatchObject({ tokensUsed: estimate(body) + 40, tokensReserved: 0 });
+    });
+  });
 
   describe.skipIf(!dialectAvailable(dialect))('chat', () => {
     it('ten answers the app left at finish_reason, before the usage chunk, are each charged their usage with a usage row', async () => {
