@@ -102,14 +102,15 @@ function responseTextBytes(json: string): number {
 /** The id of a response the upstream keeps: one made with `store: false` cannot be retrieved or continued, so has no owner to record. */
 const keptId = (response: Json): string | null => (typeof response.id === 'string' && response.store !== false ? response.id : null);
 
-/** The event that ends a response, with the response (and its usage) in it; `"type"` unescaped is a key, as for usage. */
-const TERMINAL = /"type"\s*:\s*"response\.(?:completed|incomplete|failed)"/;
+/** The events that end a response: the terminal ones with the response (and its usage) in them, and the stream's `error`; `"type"` unescaped is a key, as for usage. */
+const TERMINAL = /"type"\s*:\s*"(?:response\.(?:completed|incomplete|failed)|error)"/;
 const CREATED = /"type"\s*:\s*"response\.created"/;
 
 /**
  * Responses API events (`response.*`): the id from `response.created`, the usage from the terminal event
  * (`response.completed`, `.incomplete` or `.failed`), which is the end the charge commits before and is passed
- * on whole: nothing the app asked for is stripped. A failed response that reports no usage is charged nothing.
+ * on whole: nothing the app asked for is stripped. A failed response that reports no usage, or a stream ended by an
+ * `error` event, is charged nothing.
  */
 class ResponseEvents implements StreamReader {
   usage: Measured | null = null;
@@ -123,7 +124,10 @@ class ResponseEvents implements StreamReader {
     if (response) this.responseId = keptId(response);
     if (!terminal) return PASS;
     if (response && isObject(response.usage)) this.usage = responsesUsage(response.usage);
-    else if (response?.status === 'failed') this.usage = { promptTokens: 0, completionTokens: 0, images: 0 };
+    // SPEC §5: a call the upstream failed is charged nothing — `response.failed` without usage, or the stream's
+    // top-level `error` event (one that ends it without a response).
+    else if (response?.status === 'failed' || (isObject(json) && json.type === 'error')) this.usage = { promptTokens: 0, completionTokens: 0, images: 0 };
+    else if (!response) return PASS; // a nested "type":"error", not the stream's own event
     return FINAL;
   }
 }

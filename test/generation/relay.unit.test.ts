@@ -80,6 +80,18 @@ describe('the streamed chat relay', () => {
     expect(reader.responseId).toBe('resp_1');
   });
 
+  it('a Responses API stream the upstream ends with an error event is charged nothing (SPEC §5), the event passed on', async () => {
+    const log: string[] = [];
+    const created = 'event: response.created\ndata: {"type":"response.created","response":{"id":"resp_2","status":"in_progress","usage":null}}\n\n';
+    const delta = 'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"half"}\n\n';
+    const error = 'event: error\ndata: {"type":"error","code":"server_error","message":"The model failed.","param":null}\n\n';
+    const reader = RESPONSES.stream!({ stream: true }).reader;
+    const out = relayEvents(upstream([created + delta, error]), slowMeter(log, 10), options({ reader, textBytes: RESPONSES.textBytes }));
+    out.on('data', (chunk: Buffer) => log.push(`sent ${chunk.toString().split('\n')[0]}`));
+    await new Promise((resolve, reject) => out.on('end', resolve).on('error', reject));
+    expect(log).toEqual(['sent event: response.created', 'sent event: response.output_text.delta', 'committed 200 0+0', 'sent event: error']);
+  });
+
   it('charges a stream that ends without its usage the reservation, or the estimate of an unbudgeted call', async () => {
     const log: string[] = [];
     await relay([WORD, FINISH + DONE], false, log);
