@@ -326,6 +326,7 @@ export class ClientsService {
       webhookSecret: row.webhook_secret === null || !this.webhooks ? null : openWebhookSecret(this.webhooks, clientId, row.webhook_secret),
       backchannelLogoutUri: row.backchannel_logout_uri,
       idTokenSigningAlg: row.id_token_signing_alg,
+      suspended: row.suspended_at !== null,
     };
   }
 
