@@ -245,7 +245,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const logoutTokens = new LogoutTokens({ keys: signingKeys, issuer: config.publicUrl, now });
   eventWorker = new EventWorker({
     outbox: events,
-    sender: new EventSender({ allowPrivate: config.webhooksAllowPrivate, timeoutMs: 10_000 }),
+    sender: new EventSender({ allowPrivate: config.webhooksAllowPrivate }),
     target: (clientId) => clients.eventTarget(clientId),
     logoutToken: (request) => logoutTokens.mint({ ...request, alg: isSigningAlg(request.alg ?? '') ? (request.alg as SigningAlg) : null }),
     now,
