@@ -245,7 +245,7 @@ export function createServices(config: Config, storage: Storage, now: () => numb
   const logoutTokens = new LogoutTokens({ keys: signingKeys, issuer: config.publicUrl, now });
   eventWorker = new EventWorker({
     outbox: events,
-    sender: new EventSender({ allowPrivate: config.webhooksAllowPrivate, timeoutMs: 10_000 }),
+    sender: new EventSender({ allowPrivate: config.webhooksAllowPrivate }),
     target: (clientId) => clients.eventTarget(clientId),
     logoutToken: (request) => logoutTokens.mint({ ...request, alg: isSigningAlg(request.alg ?? '') ? (request.alg as SigningAlg) : null }),
     now,
@@ -307,7 +307,8 @@ export function createServices(config: Config, storage: Storage, now: () => numb
     clients,
     documents,
     registration: new ClientRegistration(storage.db, now, audit, branding, config.webhooksAllowPrivate),
-    clientTrust: new ClientTrust(storage.db, (trx, clientId) => oauth.revocation.client(trx, clientId), audit, invalidations, now),
+    // A suspended app's events wait (events/worker.ts); its unsuspension sends them at once.
+    clientTrust: new ClientTrust(storage.db, (trx, clientId) => oauth.revocation.client(trx, clientId), audit, invalidations, now, (trx, clientId) => events.release(trx, clientId)),
     logos,
     clientErrors,
     sessions,
@@ -322,7 +323,10 @@ export function createServices(config: Config, storage: Storage, now: () => numb
       audit,
       sessions,
       pendingSignIns,
-      endTokens: (trx, userId) => oauth.revocation.user(trx, userId),
+      endTokens: async (trx, userId) => {
+        await oauth.revocation.user(trx, userId);
+        await grants.userSuspended(trx, userId);
+      },
     }),
     throttle: new LoginThrottle(storage.db, now),
     grants,

@@ -9,6 +9,9 @@ import { toRegisteredClient, type RegisteredClient } from './service.js';
 /** Ends every token and code of a suspended client, in the suspension's transaction (oauth/ owns tokens). */
 export type ClientSuspendedHook = (trx: Kysely<Database>, clientId: string) => Promise<void>;
 
+/** Sends at once the events held while the client was suspended (events/ owns them), in the unsuspension's transaction. */
+export type ClientUnsuspendedHook = (trx: Kysely<Database>, clientId: string) => Promise<void>;
+
 type Decision = 'verify' | 'unverify' | 'suspend' | 'unsuspend';
 
 const EVENT = { verify: 'client.verified', unverify: 'client.unverified', suspend: 'client.suspended', unsuspend: 'client.unsuspended' } as const;
@@ -18,7 +21,8 @@ const EVENT = { verify: 'client.verified', unverify: 'client.unverified', suspen
  * API and the CLI: verify and unverify (the consent page then says "Verified
  * by OPERATOR_NAME"), suspend (every token dies at once on every instance,
  * through the invalidation feed; authorize and the token endpoint refuse it)
- * and unsuspend (new authorizations only: old tokens stay dead). `actor` is
+ * and unsuspend (new authorizations only: old tokens stay dead; the
+ * webhook and logout events held while it was suspended go out at once). `actor` is
  * the admin's user id, or null for the CLI; each decision is an audit event.
  */
 export class ClientTrust {
@@ -28,6 +32,7 @@ export class ClientTrust {
     private readonly audit: AuditService | null = null,
     private readonly feed: InvalidationFeed | null = null,
     private readonly now: () => number = Date.now,
+    private readonly onUnsuspended: ClientUnsuspendedHook | null = null,
   ) {}
 
   async verify(clientId: string, actor: string | null, origin?: RequestOrigin): Promise<RegisteredClient> {
@@ -63,6 +68,7 @@ export class ClientTrust {
       // Every process's client cache must see the new state before the next request it serves.
       await this.feed?.record(trx, [{ kind: 'client', key: clientId }]);
       if (decision === 'suspend') await this.onSuspended(trx, clientId);
+      if (decision === 'unsuspend') await this.onUnsuspended?.(trx, clientId);
       // The event concerns the app's owner (null: self-registered); the admin is its actor.
       await this.audit?.record({ type: EVENT[decision], userId: row.user_id, actorId: actor, clientId, detail: { name: row.name, by: actor === null ? 'cli' : 'admin' } }, origin, trx);
       return toRegisteredClient({ ...row, ...changes });

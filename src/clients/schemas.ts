@@ -65,7 +65,7 @@ const grantTypes = {
 const webhookUrl = {
   type: ['string', 'null'],
   maxLength: 2000,
-  description: 'Where Serika POSTs events, signed as Standard Webhooks says (SPEC §13): https to a public address. The response that first sets it carries webhookSecret (whsec_…), shown once. null removes it.',
+  description: 'Where Serika POSTs events, signed as Standard Webhooks says (SPEC §13): https to a public address. The response that first sets it carries webhookSecret (whsec_…), shown once. null removes it and its secret: setting one again is a first set, with a new webhookSecret.',
   examples: ['https://myapp.example.com/webhooks/serika'],
 } as const;
 

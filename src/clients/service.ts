@@ -274,10 +274,13 @@ export class ClientsService {
     if (input.idTokenSigningAlg !== undefined) changes.id_token_signing_alg = input.idTokenSigningAlg;
     if (input.grantTypes !== undefined) changes.grant_types = formatGrantTypes(input.grantTypes);
     // SPEC §13: the secret is made (and shown, once) when a webhook URL is first set; a changed URL keeps it.
+    // A removed URL takes its secret with it, so setting one again is a first set with a new secret: a
+    // cleared webhook's secret never silently signs again (rows cleared before this rule still hold one).
     let webhookSecret: string | undefined;
     if (input.webhookUrl !== undefined) {
       changes.webhook_url = await this.targetUrl('webhookUrl', input.webhookUrl);
-      if (changes.webhook_url && beforeRow.webhook_secret === null) {
+      if (changes.webhook_url === null) changes.webhook_secret = null;
+      else if (beforeRow.webhook_url === null || beforeRow.webhook_secret === null) {
         webhookSecret = newWebhookSecret();
         changes.webhook_secret = this.sealSecret(clientId, webhookSecret);
       }
@@ -323,6 +326,7 @@ export class ClientsService {
       webhookSecret: row.webhook_secret === null || !this.webhooks ? null : openWebhookSecret(this.webhooks, clientId, row.webhook_secret),
       backchannelLogoutUri: row.backchannel_logout_uri,
       idTokenSigningAlg: row.id_token_signing_alg,
+      suspended: row.suspended_at !== null,
     };
   }
 

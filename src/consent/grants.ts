@@ -156,6 +156,17 @@ export class GrantsService {
     }
   }
 
+  /**
+   * SPEC §12/§13: an admin suspended the user, and every token of theirs died (oauth/ ends them): each app
+   * holding a grant of the user hears grant.revoked, reason "admin", in the suspension's transaction. The
+   * grants themselves stay (a suspension ends sessions and tokens, not what the user allowed).
+   */
+  async userSuspended(trx: Kysely<Database>, userId: string): Promise<void> {
+    if (!this.events) return;
+    const grants = await trx.selectFrom('oauth_grants').select('client_id').where('user_id', '=', userId).execute();
+    await this.events.webhookEach(trx, 'grant.revoked', userId, grants.map((g) => g.client_id), { reason: 'admin' });
+  }
+
   /** How many users have authorized the client. */
   async countForClient(clientId: string): Promise<number> {
     const row = await this.db

@@ -14,6 +14,13 @@ const CLAIM_MS = 90_000;
 /** Delivered and failed events are kept this long (the dashboard's list), then pruned. */
 const KEEP_MS = 30 * 86_400_000;
 
+/**
+ * An event of a suspended app (SPEC §12) waits, untried: looked at again after `ms` (in case a release was missed:
+ * an unsuspension while the event was claimed), and at once when the app is unsuspended (release). `error` marks
+ * the wait on the row (and the dashboard), which is how release finds what to send.
+ */
+export const HOLD = { ms: 3_600_000, error: 'the app is suspended by the operator: held until it is unsuspended' } as const;
+
 /** What a webhook's `data` holds besides user_id and client_id (SPEC §13). */
 type EventData = Record<string, unknown>;
 
@@ -194,15 +201,27 @@ export class EventOutbox {
           state,
           claimed_until: null,
           last_error: error?.slice(0, 500) ?? null,
-          ...(tried === null
-            ? {}
-            : { attempts: eb('attempts', '+', 1), last_status: tried.statusCode, delivered_at: state === 'delivered' ? now : null, ...(retryAt === null ? {} : { next_attempt_at: retryAt }) }),
+          ...(tried === null ? {} : { attempts: eb('attempts', '+', 1), last_status: tried.statusCode, delivered_at: state === 'delivered' ? now : null }),
+          // A try's retry, or a suspended app's hold (untried).
+          ...(retryAt === null ? {} : { next_attempt_at: retryAt }),
         }))
         .where('id', 'in', ids)
         .where('state', '=', 'sending')
         .where('claimed_until', '=', row.claimed_until)
         .execute();
     }
+  }
+
+  /** The app was unsuspended: what its suspension held is due now, in the unsuspension's transaction. */
+  async release(trx: Kysely<Database>, clientId: string): Promise<void> {
+    const result = await trx
+      .updateTable('event_outbox')
+      .set({ next_attempt_at: this.now(), last_error: null })
+      .where('client_id', '=', clientId)
+      .where('state', '=', 'pending')
+      .where('last_error', '=', HOLD.error)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) > 0) this.soon();
   }
 
   /** "Resend": the event is due again now, its schedule started over; false when it is not the client's or is in flight. */

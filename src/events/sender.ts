@@ -10,6 +10,9 @@ export interface SendResult {
   durationMs: number;
 }
 
+/** SPEC §13: a 2xx within 10 s is delivered; no answer by then is a failed try. */
+export const DELIVERY_TIMEOUT_MS = 10_000;
+
 /** Keep-alive connections per reach: enough for the worker's parallel tries to one receiver. */
 const CONNECTIONS = 32;
 
@@ -22,8 +25,16 @@ const CONNECTIONS = 32;
  */
 export class EventSender {
   private readonly agents = new Map<Reach, Agent>();
+  private readonly options: { allowPrivate: boolean; timeoutMs: number };
 
-  constructor(private readonly options: { allowPrivate: boolean; timeoutMs: number }) {}
+  /** timeoutMs: SPEC §13's 10 s unless a test shortens it. */
+  constructor(options: { allowPrivate: boolean; timeoutMs?: number }) {
+    this.options = { timeoutMs: DELIVERY_TIMEOUT_MS, ...options };
+  }
+
+  get timeoutMs(): number {
+    return this.options.timeoutMs;
+  }
 
   private agent(reach: Reach): Agent {
     let agent = this.agents.get(reach);

@@ -22,3 +22,12 @@ export function parseWebhookEvents(stored: string | null): WebhookEventType[] {
 
 /** The retry schedule of SPEC §13: after the first try, these waits, then failed. */
 export const RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000] as const;
+
+/**
+ * When an event whose try number `attempts + 1` just failed (at `now`) is tried again: after the schedule's wait
+ * for that try, or never (null: it has failed) once the schedule is spent — 8 tries in all with SPEC §13's.
+ */
+export function nextAttemptAt(attempts: number, now: number, schedule: readonly number[] = RETRY_SCHEDULE_MS): number | null {
+  const wait = schedule[attempts];
+  return wait === undefined ? null : now + wait;
+}

@@ -1,10 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { Webhook } from 'standardwebhooks';
 import { OutboxLoop } from '../storage/outbox.js';
-import type { EventOutbox, EventOutcome, EventRow } from './outbox.js';
+import { HOLD, type EventOutbox, type EventOutcome, type EventRow } from './outbox.js';
 import { LoopShare } from './pacer.js';
 import type { EventSender, SendResult } from './sender.js';
-import { RETRY_SCHEDULE_MS } from './types.js';
+import { nextAttemptAt, RETRY_SCHEDULE_MS } from './types.js';
 
 /** Where a client's events go, as the clients domain reads it at each delivery (never cached: a changed URL counts at once). */
 export interface EventTarget {
@@ -13,6 +13,8 @@ export interface EventTarget {
   webhookSecret: string | null;
   backchannelLogoutUri: string | null;
   idTokenSigningAlg: string | null;
+  /** Suspended by the operator (SPEC §12): nothing is sent to it; its events wait (HOLD). */
+  suspended: boolean;
 }
 
 export interface EventWorkerDeps {
@@ -139,6 +141,10 @@ export class EventWorker {
     const drop = (error: string): EventOutcome => ({ row, state: 'failed', tried: null, error, retryAt: null });
     // The app was deleted or no longer takes these: nobody to tell.
     if (!target || !url) return drop(target ? `the client has no ${row.channel === 'webhook' ? 'webhook URL' : 'back-channel logout URI'} now` : 'the client no longer exists');
+    // SPEC §12: a suspended app is one the operator stopped trusting: it is sent nothing, not even news of its users,
+    // while suspended. Its events are not dropped (a user.deleted must still reach it, to delete what it keeps):
+    // they wait, untried and with their schedule intact, until the unsuspension releases them (EventOutbox.release).
+    if (target.suspended) return { row, state: 'pending', tried: null, error: HOLD.error, retryAt: this.now() + HOLD.ms };
     let result: SendResult;
     if (row.channel === 'webhook') {
       if (!batchTarget.signer) return drop('the client has no webhook secret');
@@ -157,8 +163,7 @@ export class EventWorker {
       result = await this.deps.sender.post(url, { 'content-type': 'application/x-www-form-urlencoded' }, new URLSearchParams({ logout_token: token }).toString());
     }
     const delivered = result.error === null;
-    const wait = this.settings.retryScheduleMs[row.attempts];
-    const retryAt = delivered || wait === undefined ? null : this.now() + wait;
+    const retryAt = delivered ? null : nextAttemptAt(row.attempts, this.now(), this.settings.retryScheduleMs);
     if (!delivered) {
       const event = { id: row.id, type: row.type, clientId: row.client_id, attempts: row.attempts + 1 };
       if (retryAt === null) log?.warn({ event, reason: result.error }, 'events: giving up on an event');

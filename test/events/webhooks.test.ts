@@ -72,6 +72,28 @@ describe.each(DIALECTS)('events to apps: webhooks and back-channel logout (%s)',
       expect(stored.webhook_secret).not.toContain(rotated.json.webhookSecret.slice(6, 20));
     });
 
+    it('makes a new secret when a removed webhook URL is set again; the old one never signs again', async () => {
+      const { client, secret } = await appWithWebhook('reset-url');
+      const url = `${receiver.origin}/hooks/reset-url`;
+      const patch = (json: Record<string, unknown>) => call('PATCH', `${ts.api}/oauth/clients/${client.clientId}`, { key: developer.key, json });
+      // A changed URL keeps the secret (shown nowhere).
+      expect((await patch({ webhookUrl: `${url}?moved=1` })).json.webhookSecret).toBeUndefined();
+      const cleared = await patch({ webhookUrl: null });
+      expect(cleared.json).toMatchObject({ webhookUrl: null });
+      expect(cleared.json.webhookSecret).toBeUndefined();
+      const stored = await ts.services.storage.db.selectFrom('oauth_clients').select('webhook_secret').where('id', '=', client.clientId).executeTakeFirstOrThrow();
+      expect(stored.webhook_secret).toBeNull();
+      // Set again: a first set, with a new secret shown once; deliveries are signed with it.
+      const again = await patch({ webhookUrl: url });
+      expect(again.status).toBe(200);
+      expect(again.json.webhookSecret).toMatch(/^whsec_/);
+      expect(again.json.webhookSecret).not.toBe(secret);
+      await ts.services.events.test(developer.userId, client.clientId);
+      await until(() => hooksOf('reset-url').length === 1, { message: 'the delivery' });
+      expect(verified(again.json.webhookSecret, 'reset-url')[0]).toMatchObject({ type: 'webhook.test' });
+      expect(() => verified(secret, 'reset-url')).toThrow();
+    });
+
     it('signs grant.revoked when the user revokes the app, in the same transaction as the revocation', async () => {
       const { client, secret } = await appWithWebhook('revoked');
       const { user } = await grantedUser(client);

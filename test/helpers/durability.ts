@@ -5,7 +5,9 @@ import { afterAll, beforeAll } from 'vitest';
 import { parseConfig } from '../../src/config.js';
 import { closeServices, createServices, type Services } from '../../src/services.js';
 import { openStorage } from '../../src/storage/database.js';
+import type { Dialect } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
+import { createTestDatabase, type TestDatabase } from './databases.js';
 import { startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 
 export interface CrashBed {
@@ -28,19 +30,42 @@ export function crashBed(name: string): CrashBed {
     await up?.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return {
-    databaseUrl,
-    upstream: () => up,
-    async withServices(run) {
-      const storage = openStorage(databaseUrl);
-      await migrateToLatest(storage);
-      const services = createServices(parseConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' }), storage);
-      try {
-        return await run(services);
-      } finally {
-        await closeServices(services);
-        await storage.close();
-      }
-    },
+  return { databaseUrl, upstream: () => up, withServices: (run) => withServicesOn(databaseUrl, run) };
+}
+
+/** Services over a database the test's servers use (the CLI's way in), migrated first; closed after `run`. */
+async function withServicesOn<T>(databaseUrl: string, run: (s: Services) => Promise<T>): Promise<T> {
+  const storage = openStorage(databaseUrl);
+  await migrateToLatest(storage);
+  const services = createServices(parseConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' }), storage);
+  try {
+    return await run(services);
+  } finally {
+    await closeServices(services);
+    await storage.close();
+  }
+}
+
+export interface DialectCrashBed {
+  /** The suite's own database (a SQLite file, or a PostgreSQL schema), known once beforeAll has run. */
+  databaseUrl(): string;
+  withServices<T>(run: (s: Services) => Promise<T>): Promise<T>;
+}
+
+/**
+ * crashBed for either dialect (call inside describe.each(DIALECTS), only when the dialect is available): a
+ * fresh database of its own, created before the suite and gone after it. PostgreSQL survives a killed server
+ * as SQLite's file does: what the dead process committed stays, its open transaction is rolled back.
+ */
+export function crashBedOn(dialect: Dialect, available: boolean): DialectCrashBed {
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    if (available) database = await createTestDatabase(dialect);
+  });
+  afterAll(async () => database?.cleanup());
+  const url = () => {
+    if (!database) throw new Error(`no ${dialect} database for this suite`);
+    return database.url;
   };
+  return { databaseUrl: url, withServices: (run) => withServicesOn(url(), run) };
 }

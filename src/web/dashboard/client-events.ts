@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Client, ClientsService } from '../../clients/service.js';
 import { AppError } from '../../errors.js';
-import type { EventOutbox } from '../../events/outbox.js';
+import { HOLD, type EventOutbox } from '../../events/outbox.js';
 import { WEBHOOK_EVENT_TYPES } from '../../events/types.js';
 import { field } from '../../http/form-body.js';
 import { DASHBOARD } from '../../paths.js';
@@ -51,7 +51,7 @@ ${
     ? html`<p class="muted">No events yet.</p>`
     : html`<table class="deliveries"><thead><tr><th scope="col">Event</th><th scope="col">Created</th><th scope="col">Status</th><th scope="col">Tries</th><th scope="col">Response</th><th scope="col"></th></tr></thead><tbody>
 ${deliveries.map(
-  (d) => html`<tr data-event="${d.id}"><td><code>${d.type}</code></td><td>${when(d.createdAt)}</td><td data-status>${d.state}</td><td data-tries>${d.attempts}</td>
+  (d) => html`<tr data-event="${d.id}"><td><code>${d.type}</code></td><td>${when(d.createdAt)}</td><td data-status>${d.state === 'pending' && d.lastError === HOLD.error ? 'held: the app is suspended' : d.state}</td><td data-tries>${d.attempts}</td>
 <td data-response>${d.tries.map((t) => html`<span title="${when(t.at)}${t.error ? ` — ${t.error}` : ''}">${t.statusCode ?? 'no answer'}</span> `)}</td>
 <td>${d.state === 'sending' ? '' : html`<form method="post" action="${path(client, `/deliveries/${d.id}/resend`)}">${csrfField(reply)}<button type="submit" class="secondary">Resend</button></form>`}</td></tr>`,
 )}</tbody></table>`
