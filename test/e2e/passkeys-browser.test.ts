@@ -191,6 +191,21 @@ describe.skipIf(!HAVE_CHROMIUM)('passkeys in a real browser', { timeout: 60_000 
     expect((await events('sign_in.succeeded')).at(-1)).toMatchObject({ amr: 'pwd pop mfa', factor: 'passkey' });
   });
 
+  it('an admin whose one factor is this passkey passes the admin re-authentication with it (SPEC §12)', async () => {
+    const { page } = mine;
+    await ts.services.userAdmin.setRole(user.userId, 'admin', null);
+    try {
+      await page.goto(`${base}/admin/users`);
+      await page.waitForURL(/\/admin\/reauth/);
+      expect(await page.getByLabel('Password').count()).toBe(0);
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.waitForURL(`${base}/admin/users`);
+      expect((await events('admin.reauthenticated')).at(-1)).toMatchObject({ factor: 'passkey' });
+    } finally {
+      await ts.services.userAdmin.setRole(user.userId, 'user', null);
+    }
+  });
+
   it('removes the passkey (with the password): it no longer signs in', async () => {
     const { page } = mine;
     await page.goto(`${base}/dashboard/account`);
