@@ -45,7 +45,7 @@ import { accountsPages, appAskingFor } from './web/accounts-pages.js';
 import { loginIpLimit } from './web/login-limit.js';
 import { SecondStep, secondStepPages } from './web/second-step-pages.js';
 import { passkeyPages } from './web/passkey-pages.js';
-import { mailedLinkPages } from './web/mailed-link-pages.js';
+import { mailedLinkPages, sleepUntil, type WaitUntil } from './web/mailed-link-pages.js';
 import { takeMailAllowance } from './mail/allowance.js';
 import { takeResetAttempt } from './web/login-limit.js';
 import { assetRoutes } from './web/assets.js';
@@ -64,6 +64,8 @@ const isProbe = (url: string) => url === PATHS.healthz || url === PATHS.readyz;
 export interface BuildOptions {
   /** Where JSON log lines go; stdout by default. */
   logStream?: DestinationStream;
+  /** How a padded answer (SPEC §11's forgot form) waits for its moment on the services' clock; a sleep by default. */
+  waitUntil?: WaitUntil;
 }
 
 /** Builds the Fastify app; listening is server.ts's job, so tests can use inject() or port 0. */
@@ -254,7 +256,7 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
     await assetRoutes(pages);
     const { users, clients, throttle, audit, telemetry } = services;
     await authorizePages(pages, { authorization: services.authorization, pageSessions, secondStep, operatorName: config.operatorName, characters: services.characters });
-    await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens, audit: services.audit });
+    await endSessionPages(pages, { pageSessions, clients: services.clients, idTokens: services.idTokens });
     await devicePages(pages, { pageSessions, decisions: services.deviceDecisions, operatorName: config.operatorName, characters: services.characters });
     await logoRoute(pages, services.logos);
     await accountsPages(pages, { config, users, clients, pageSessions, throttle, audit, telemetry, rateCounter: services.rateCounter, loginLimit, secondStep });
@@ -264,7 +266,10 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
       pageSessions,
       passwordReset: services.passwordReset,
       emailVerification: services.emailVerification,
+      users: services.users,
       telemetry,
+      now: services.now,
+      waitUntil: options.waitUntil ?? sleepUntil(services.now),
       mailAllowance: (ip) => takeMailAllowance(services.rateCounter, config.rateLimitMail, `mail:ip:${ip}`),
       resetAllowance: (ip) => takeResetAttempt(services.rateCounter, config.rateLimitLogin, ip),
     });

@@ -100,6 +100,8 @@ export const DASHBOARD = {
 export const ADMIN = {
   root: '/admin',
   reauth: '/admin/reauth',
+  reauthPasskeyOptions: '/admin/reauth/passkey/options',
+  reauthPasskey: '/admin/reauth/passkey',
   users: '/admin/users',
   user: '/admin/users/:id',
   apps: '/admin/apps',

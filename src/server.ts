@@ -30,6 +30,8 @@ export interface RunningServer {
 export interface StartOptions extends BuildOptions {
   /** Skip migrations (cluster workers: the primary has migrated already). */
   skipMigrations?: boolean;
+  /** The services' clock (ms); Date.now by default. Tests move it to reach expiries without waiting for them. */
+  now?: () => number;
 }
 
 function listenUrl(address: AddressInfo): string {
@@ -83,7 +85,7 @@ export async function startServer(given: Config, options: StartOptions = {}): Pr
     // A picked port can be taken by someone else before we listen on it: pick again.
     for (let attempt = 1; ; attempt++) {
       const config = await resolvePort(given);
-      const services = createServices(config, storage, Date.now, tracing);
+      const services = createServices(config, storage, options.now ?? Date.now, tracing);
       const app = await buildApp(services, options);
       try {
         await app.listen({ port: config.port, host: config.host });

@@ -27,7 +27,7 @@ export interface EmailVerificationDeps {
   mayMailTo: (email: string) => Promise<boolean>;
 }
 
-export type VerifyOutcome = { verified: true; email: string } | { verified: false; reason: 'invalid' | 'taken' };
+export type VerifyOutcome = { verified: true; email: string; username: string } | { verified: false; reason: 'invalid' | 'taken' };
 
 /**
  * E-mail addresses and their verification (SPEC §11): each new address gets
@@ -81,17 +81,9 @@ export class EmailVerification {
   }
 
   /**
-   * The address a live verification link would verify and the account it would verify it for, else null: the
-   * page asks before it acts, naming the account, so nobody verifies their address for someone else's account.
+   * Follows a verification link (SPEC §11: following it verifies the address, a GET): once, within 24 hours, for
+   * the address the account still has. The page that says so names the account it was verified for.
    */
-  async pendingVerification(token: string): Promise<{ email: string; username: string } | null> {
-    const link = await this.deps.links.find(token, 'verify');
-    if (!link) return null;
-    const user = await this.deps.db.selectFrom('users').select('username').where('id', '=', link.user_id).executeTakeFirst();
-    return user ? { email: link.email, username: user.username } : null;
-  }
-
-  /** Follows a verification link: once, within 24 hours, for the address the account still has. */
   async verify(token: string, origin?: RequestOrigin): Promise<VerifyOutcome> {
     try {
       return await this.deps.db.transaction().execute(async (trx): Promise<VerifyOutcome> => {
@@ -107,7 +99,8 @@ export class EmailVerification {
         if (Number(updated.numUpdatedRows) === 0) return { verified: false, reason: 'invalid' };
         await this.deps.feed?.record(trx, [{ kind: 'user', key: link.user_id }]);
         await this.deps.audit?.record({ type: 'email.verified', userId: link.user_id, detail: { email: link.email } }, origin, trx);
-        return { verified: true, email: link.email };
+        const user = await trx.selectFrom('users').select('username').where('id', '=', link.user_id).executeTakeFirstOrThrow();
+        return { verified: true, email: link.email, username: user.username };
       });
     } catch (error) {
       // Another account verified this address first (the unique index); the link stays unused (rolled back).

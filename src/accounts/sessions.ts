@@ -6,6 +6,7 @@ import { randomId, randomSecret, sha256Hex } from '../security/secrets.js';
 import type { Database } from '../storage/schema.js';
 import { USER_AGENT_MAX, browserName } from './user-agent.js';
 import { formatAmr, parseAmr, PASSWORD_ONLY, type AuthMethod } from './auth-methods.js';
+import { recentlyAuthenticated } from './recent-auth.js';
 
 /** Sign-in sessions last a week; signing in again starts a new one. */
 const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -32,6 +33,8 @@ export interface SessionUser {
   sid: string | null;
   /** When the user last re-authenticated for the admin pages in this session (SPEC §12), else null. */
   reauthAt: number | null;
+  /** When the user last gave their password or a current code again for an account change (recent-auth.ts), else null. */
+  confirmedAt: number | null;
 }
 
 /** Where a session was started from: the browser's User-Agent and the client address TRUST_PROXY gives. */
@@ -142,6 +145,7 @@ export class SessionsService {
         'sessions.last_seen_at as lastSeenAt',
         'sessions.amr as amr',
         'sessions.reauth_at as reauthAt',
+        'sessions.confirmed_at as confirmedAt',
         'sessions.sid as sid',
       ])
       .where('sessions.id_hash', '=', idHash)
@@ -150,9 +154,22 @@ export class SessionsService {
       .where('users.suspended_at', 'is', null)
       .executeTakeFirst();
     if (!row) return undefined;
-    const { lastSeenAt, amr, reauthAt, ...user } = row;
+    const { lastSeenAt, amr, reauthAt, confirmedAt, ...user } = row;
     if (lastSeenAt === null || now - Number(lastSeenAt) >= LAST_SEEN_EVERY_MS) await this.markSeen(idHash, now);
-    return { ...user, authTime: Number(user.authTime), amr: parseAmr(amr), reauthAt: reauthAt === null ? null : Number(reauthAt) };
+    const ms = (value: number | null) => (value === null ? null : Number(value));
+    return { ...user, authTime: Number(user.authTime), amr: parseAmr(amr), reauthAt: ms(reauthAt), confirmedAt: ms(confirmedAt) };
+  }
+
+  /** The session is recently authenticated (recent-auth.ts), on this service's clock. */
+  recentlyAuthenticated(user: SessionUser): boolean {
+    return recentlyAuthenticated(user, this.now());
+  }
+
+  /** The session's user gave their password or a current code again for an account change (recent-auth.ts): the time kept. Never the admin check. */
+  async markConfirmed(id: string): Promise<number> {
+    const at = this.now();
+    await this.db.updateTable('sessions').set({ confirmed_at: at }).where('id_hash', '=', sha256Hex(id)).execute();
+    return at;
   }
 
   /** The session's user proved it again (the admin pages' check, SPEC §12): the time is kept on the session. */
@@ -189,9 +206,21 @@ export class SessionsService {
       .sort((a, b) => b.lastSeenAt - a.lastSeenAt || a.handle.localeCompare(b.handle));
   }
 
-  /** Signing out in this browser. */
+  /** The session ends, silently: the previous session of a browser signing in again (UI-06). */
   async end(id: string): Promise<void> {
     await this.remove((eb) => eb('id_hash', '=', sha256Hex(id)));
+  }
+
+  /**
+   * The user signs out in this browser (/logout, or an app's RP-initiated logout naming `clientId`): the session
+   * ends and SPEC §11's "session ended" is recorded with its handle and browser, as Signed-in devices records them
+   * (`by`: the session itself). Never the id.
+   */
+  async signOut(id: string, origin: RequestOrigin, clientId: string | null = null): Promise<void> {
+    for (const session of await this.remove((eb) => eb('id_hash', '=', sha256Hex(id)))) {
+      const handle = sessionHandle(session.id_hash);
+      await this.audit.record({ type: 'session.ended', userId: session.user_id, clientId, detail: { prefix: handle, browser: browserName(session.user_agent), by: handle } }, origin);
+    }
   }
 
   /**

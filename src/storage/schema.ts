@@ -134,6 +134,8 @@ interface SessionsTable {
   sid: string | null;
   /** When the session's user last re-authenticated for the admin pages (SPEC §12); null: never. */
   reauth_at: number | null;
+  /** When the session's user last gave their password or a current code again for an account change (0033); null: never. */
+  confirmed_at: number | null;
 }
 
 /** A user's authenticator app (SPEC §11): the secret sealed with KEY_ENCRYPTION_SECRETS. */

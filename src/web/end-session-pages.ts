@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditService } from '../audit/service.js';
 import { asciiUri } from '../clients/redirect-uris.js';
 import { redirectsErrors } from '../clients/trust.js';
 import type { ClientsService } from '../clients/service.js';
@@ -17,7 +16,6 @@ export interface EndSessionDeps {
   pageSessions: PageSessions;
   clients: ClientsService;
   idTokens: IdTokens;
-  audit: AuditService;
 }
 
 /**
@@ -28,7 +26,7 @@ export interface EndSessionDeps {
  * to it (SPEC §7). A URI that is not registered exactly is never followed.
  */
 export async function endSessionPages(scope: FastifyInstance, deps: EndSessionDeps): Promise<void> {
-  const { pageSessions, clients, idTokens, audit } = deps;
+  const { pageSessions, clients, idTokens } = deps;
   const refuse = (reply: FastifyReply, description: string, sent?: string) => sendOAuthErrorPage(reply, new OAuthError('invalid_request', description), sent);
 
   const handle = async (request: FastifyRequest, reply: FastifyReply, params: OAuthParams, confirm: string | undefined) => {
@@ -68,8 +66,8 @@ export async function endSessionPages(scope: FastifyInstance, deps: EndSessionDe
     const user = await pageSessions.user(request);
     if (!user) return finish(null);
     if (confirm === 'yes') {
-      await pageSessions.signOut(request, reply);
-      await audit.record({ type: 'session.ended', userId: user.userId, clientId: client?.clientId ?? null }, request);
+      // Audited as "session ended", naming the app that asked (SessionsService.signOut).
+      await pageSessions.signOut(request, reply, client?.clientId ?? null);
       return finish(user.userId);
     }
     if (confirm === 'no') return reply.code(303).header('location', DASHBOARD.overview).send();

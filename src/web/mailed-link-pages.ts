@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EmailVerification } from '../accounts/email-verification.js';
 import type { PasswordReset } from '../accounts/password-reset.js';
+import type { UsersService } from '../accounts/users-service.js';
 import { AppError } from '../errors.js';
 import { field } from '../http/form-body.js';
 import { setRetryAfter } from '../http/retry-after.js';
@@ -9,7 +10,7 @@ import type { Telemetry } from '../http/telemetry.js';
 import { PATHS } from '../paths.js';
 import { sendPage } from './layout.js';
 import type { PageSessions } from './session.js';
-import { deadLinkView, emailTakenView, forgotView, resetDoneView, resetView, verifiedView, verifyView } from './views/mailed-links.js';
+import { alreadyVerifiedView, deadLinkView, emailTakenView, forgotView, resetDoneView, resetView, verifiedView } from './views/mailed-links.js';
 
 /**
  * Every reset request is answered this long after it arrived, whatever it
@@ -19,11 +20,23 @@ import { deadLinkView, emailTakenView, forgotView, resetDoneView, resetView, ver
  */
 export const FORGOT_ANSWER_MS = 400;
 
+/** Waits until a moment of the services' clock (ms). The server sleeps; a test may record the moment instead. */
+export type WaitUntil = (deadline: number) => Promise<void>;
+
+/** The server's WaitUntil: a sleep until `deadline` as `now` reads the time. */
+export function sleepUntil(now: () => number): WaitUntil {
+  return (deadline) => sleep(Math.max(0, deadline - now()));
+}
+
 export interface MailedLinkPagesDeps {
   pageSessions: PageSessions;
   passwordReset: PasswordReset;
   emailVerification: EmailVerification;
+  users: UsersService;
   telemetry: Telemetry;
+  /** The services' clock, and how the forgot form waits on it for its one moment to answer. */
+  now: () => number;
+  waitUntil: WaitUntil;
   /** RATE_LIMIT_MAIL per address: null when allowed, else seconds until it is. */
   mailAllowance: (ip: string) => Promise<number | null>;
   /** RATE_LIMIT_LOGIN per address for reset posts: null when allowed, else seconds until it is. */
@@ -42,22 +55,25 @@ export async function mailedLinkPages(scope: FastifyInstance, deps: MailedLinkPa
 
   scope.get(PATHS.passwordForgot, async (_request, reply) => sendPage(reply, 200, forgotView({ csrf: csrf(reply) })));
 
+  // SPEC §11: "The answer is always the same page, in the same time": one deadline, fixed on arrival, that every
+  // way out waits for: an unknown name, a known one (looked up, a link queued), an account over RATE_LIMIT_MAIL
+  // ("not sent, same page"), an address over its hourly share of the same limit, and a fault.
   scope.post(PATHS.passwordForgot, async (request, reply) => {
-    const started = performance.now();
+    const deadline = deps.now() + FORGOT_ANSWER_MS;
     const identifier = field(request.body, 'identifier') ?? '';
-    // Per address before anything is looked up: the refusal says nothing of any account.
-    const seconds = await deps.mailAllowance(request.ip);
-    if (seconds !== null) {
-      deps.telemetry.rateLimited('mail');
-      const minutes = Math.max(1, Math.ceil(seconds / 60));
-      const error = `Too many reset links were asked for from your network in the last hour. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
-      return sendPage(setRetryAfter(reply, seconds), 429, forgotView({ csrf: csrf(reply), identifier, error }));
-    }
     try {
-      if (identifier.trim() !== '') await passwordReset.request(identifier, request);
+      // Per address before anything is looked up. Past it nothing is sent, and the page says nothing of it either:
+      // a different answer would let one address tell accounts apart by when the limit shows. The log says it.
+      const seconds = await deps.mailAllowance(request.ip);
+      if (seconds !== null) {
+        deps.telemetry.rateLimited('mail');
+        request.log.warn({ limit: 'RATE_LIMIT_MAIL', perAddress: true, retryAfter: seconds }, 'password reset request over the per-address limit: nothing sent');
+      } else if (identifier.trim() !== '') {
+        await passwordReset.request(identifier, request);
+      }
     } finally {
       // Padded on every way out: a fault that only a real account's path can meet must not answer sooner (review #6).
-      await sleep(Math.max(0, FORGOT_ANSWER_MS - (performance.now() - started)));
+      await deps.waitUntil(deadline);
     }
     return sendPage(reply, 200, forgotView({ csrf: csrf(reply), sent: true }));
   });
@@ -89,16 +105,20 @@ export async function mailedLinkPages(scope: FastifyInstance, deps: MailedLinkPa
     return sendPage(reply, 200, resetDoneView());
   });
 
-  scope.get(PATHS.emailVerify, async (request, reply) => {
-    const token = tokenOf(request, 'query');
-    const pending = await emailVerification.pendingVerification(token);
-    if (pending === null) return sendPage(reply, 400, deadLinkView('verify'));
-    return sendPage(reply, 200, verifyView({ csrf: csrf(reply), token, ...pending }));
-  });
+  // SPEC §11: following the link verifies the address ("until it is followed email_verified stays false"), once.
+  const verifyPage = async (request: FastifyRequest, reply: FastifyReply, token: string) => {
+    const outcome = await emailVerification.verify(token, request);
+    if (outcome.verified) return sendPage(reply, 200, verifiedView(outcome.email, outcome.username));
+    if (outcome.reason === 'taken') return sendPage(reply, 409, emailTakenView());
+    // Used or expired: a signed-in user whose address is verified already (the link followed twice) is told so.
+    const user = await pageSessions.user(request);
+    const account = user ? await deps.users.findById(user.userId) : undefined;
+    if (account?.email && account.verifiedEmail) return sendPage(reply, 200, alreadyVerifiedView(account.email));
+    return sendPage(reply, 400, deadLinkView('verify'));
+  };
 
-  scope.post(PATHS.emailVerify, async (request, reply) => {
-    const outcome = await emailVerification.verify(tokenOf(request, 'body'), request);
-    if (outcome.verified) return sendPage(reply, 200, verifiedView(outcome.email));
-    return outcome.reason === 'taken' ? sendPage(reply, 409, emailTakenView()) : sendPage(reply, 400, deadLinkView('verify'));
-  });
+  scope.get(PATHS.emailVerify, async (request, reply) => verifyPage(request, reply, tokenOf(request, 'query')));
+
+  // The confirmation form pages served before the link verified by itself still post here.
+  scope.post(PATHS.emailVerify, async (request, reply) => verifyPage(request, reply, tokenOf(request, 'body')));
 }

@@ -91,10 +91,27 @@ export class PageSessions {
     await this.sessions.refuseSuspended(userId);
   }
 
-  /** The signed-in user proved it again for the admin pages (SPEC §12). */
+  /**
+   * The signed-in admin passed the admin pages' own check (SPEC §12: a second factor, or the password when they
+   * have none). Only web/admin/reauth.ts calls this: no other proof given anywhere else may open the console.
+   */
   async markReauthenticated(request: FastifyRequest): Promise<void> {
     const id = this.id(request);
     if (id) await this.sessions.markReauthenticated(id);
+  }
+
+  /** Whether the signed-in user may make an account change without giving a proof again (accounts/recent-auth.ts). */
+  recentlyAuthenticated(user: SessionUser): boolean {
+    return this.sessions.recentlyAuthenticated(user);
+  }
+
+  /**
+   * The signed-in user gave their password or a current code again for an account change (recent-auth.ts); `user`,
+   * this request's copy of the session, is updated too, so the page this request renders already knows.
+   */
+  async markConfirmed(request: FastifyRequest, user: SessionUser): Promise<void> {
+    const id = this.id(request);
+    if (id) user.confirmedAt = await this.sessions.markConfirmed(id);
   }
 
   /**
@@ -109,10 +126,10 @@ export class PageSessions {
     reply.clearCookie(this.csrfCookie, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.secure });
   }
 
-  /** Ends this browser's session (if any) and drops both cookies. */
-  async signOut(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /** Ends this browser's session (if any; audited as "session ended", SPEC §11) and drops both cookies. */
+  async signOut(request: FastifyRequest, reply: FastifyReply, clientId: string | null = null): Promise<void> {
     const id = request.cookies[this.sessionCookie];
-    if (id) await this.sessions.end(id);
+    if (id) await this.sessions.signOut(id, request, clientId);
     this.dropCookies(reply);
   }
 

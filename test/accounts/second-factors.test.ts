@@ -58,7 +58,9 @@ describe.each(DIALECTS)('second factors: TOTP, recovery codes, the second step (
       expect(account).toContain('Two-factor authentication');
       expect(account).toContain('Set up authenticator app');
 
-      // No secret before the password; a wrong one shows none either (a stolen session can neither read nor plant one).
+      // A session older than 15 minutes (one left open, or stolen) sees no secret before the password; a wrong one
+      // shows none either (it can neither read nor plant one). A fresh session goes straight on (recent-auth.test.ts).
+      await ts.services.storage.db.updateTable('sessions').set({ created_at: Date.now() - 16 * 60_000 }).where('user_id', '=', user.userId).execute();
       const ask = await (await first.fetch('/dashboard/account/two-factor/setup')).text();
       expect(ask).not.toContain('totp-secret');
       for (const password of ['', 'not the password', '123456']) {
@@ -151,6 +153,21 @@ describe.each(DIALECTS)('second factors: TOTP, recovery codes, the second step (
       // The refused second use is a failed sign-in with a recovery code, not with the app's code.
       expect(await events(user.userId)).toContainEqual({ type: 'sign_in.failed', detail: { factor: 'recovery_code' } });
       expect(await (await browser.fetch('/dashboard/activity')).text()).toContain('A sign-in failed: wrong recovery code');
+    });
+
+    it('a password change keeps how the session was established: signed in with two factors, the new session has both', async () => {
+      const user = await seedUser(ts);
+      const { secret } = await enrollTotp(await signIn(ts, user.username));
+      const browser = agentFor();
+      await postPassword(browser, user.username, PASSWORD);
+      expect((await postSecondStep(browser, totpCode(secret, 1))).status).toBe(303);
+      const account = await (await browser.fetch('/dashboard/account')).text();
+      const changed = await browser.fetch('/dashboard/account/password', { form: { _csrf: hiddenField(account, '_csrf'), current_password: PASSWORD, new_password: 'another long passphrase' } });
+      expect(changed.status).toBe(200);
+      expect((await browser.fetch('/dashboard')).status).toBe(200);
+      // Every other session ended; this browser's new one is still "pwd otp mfa", so its ID tokens keep the multi-factor acr.
+      const sessions = await ts.services.storage.db.selectFrom('sessions').select('amr').where('user_id', '=', user.userId).execute();
+      expect(sessions).toEqual([{ amr: 'pwd otp mfa' }]);
     });
 
     it('ends the half-session at the fifth wrong code: the sixth try, even right, goes back to the password', async () => {

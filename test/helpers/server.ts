@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import type { DestinationStream } from 'pino';
 import { parseConfig, type Config } from '../../src/config.js';
 import { API_BASE } from '../../src/paths.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer, type StartOptions } from '../../src/server.js';
 import type { Services } from '../../src/services.js';
 import type { Dialect } from '../../src/storage/database.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
@@ -24,7 +24,7 @@ export interface TestServer {
  * Where a test server's lines go: the test's stream when it gave one; otherwise nowhere at LOG_LEVEL=silent (the
  * tests' default), whose servers still write their audit lines (audit/service.ts), so the test output stays clean.
  */
-function logOptions(config: Config, options: { logStream?: DestinationStream }): { logStream?: DestinationStream } {
+function logOptions<T extends { logStream?: DestinationStream }>(config: Config, options: T): T {
   if (options.logStream || config.logLevel !== 'silent') return options;
   return { ...options, logStream: new Writable({ write: (_chunk, _encoding, done) => done() }) };
 }
@@ -36,12 +36,11 @@ export async function startInstance(databaseUrl: string, env: Record<string, str
   return { url: server.url, api: server.url + API_BASE, config: server.config, server, services: server.services, close: () => server.close() };
 }
 
-/** A real server on 127.0.0.1 and a free port, over a fresh database of the given dialect. */
-export async function startTestServer(
-  dialect: Dialect,
-  env: Record<string, string> = {},
-  options: { logStream?: DestinationStream } = {},
-): Promise<TestServer> {
+/**
+ * A real server on 127.0.0.1 and a free port, over a fresh database of the given dialect; `options` may give it a
+ * clock (`now`) a test moves, and a `waitUntil` that records the padded answers' moments instead of sleeping.
+ */
+export async function startTestServer(dialect: Dialect, env: Record<string, string> = {}, options: StartOptions = {}): Promise<TestServer> {
   const database = await createTestDatabase(dialect);
   const config = parseConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: database.url, LOG_LEVEL: 'silent', ...env });
   const server = await startServer(config, logOptions(config, options));

@@ -19,7 +19,8 @@ export function shownRecoveryCodes(page: string): string[] {
 }
 
 /**
- * Turns the authenticator app on from the Account page (the password, then the current code); returns the
+ * Turns the authenticator app on from the Account page (the password if the session is older than 15 minutes,
+ * then the current code); returns the
  * secret, the code that confirmed it (used: never accepted again) and the recovery codes shown once.
  * The next code a sign-in may use is totpCode(secret, 1).
  */
@@ -34,12 +35,12 @@ export async function enrollTotp(agent: Agent, password = PASSWORD): Promise<{ s
   return { secret, used, codes };
 }
 
-/** The set-up's steps up to the QR code: the password unless this session gave it lately (no secret is shown before it), then the page with the secret. */
+/** The set-up's steps up to the QR code: the password when the session is older than 15 minutes (no secret is shown before it), then the page with the secret. */
 export async function openTotpSetup(agent: Agent, password = PASSWORD): Promise<string> {
   const first = await agent.fetch('/dashboard/account/two-factor/setup');
   expect(first.status).toBe(200);
   const ask = await first.text();
-  // A session that gave the password in the last 10 minutes sees the secret at once.
+  // A session that signed in, or gave the password, in the last 15 minutes sees the secret at once (recent-auth.ts).
   if (ask.includes('totp-secret')) return ask;
   const given = await agent.fetch('/dashboard/account/two-factor/setup/password', { form: { _csrf: hiddenField(ask, '_csrf'), password } });
   expect(given.status).toBe(303);

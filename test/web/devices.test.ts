@@ -118,6 +118,26 @@ describe.each(DIALECTS)('Signed-in devices (%s)', (dialect) => {
       expect(activity).toContain(`A session was signed out: <code>${phoneRow.handle}</code> (Safari on iOS), from <code>`);
     });
 
+    it('a sign-out at /logout is audited as "session ended", with its handle and browser, never its id', async () => {
+      const user = await seedUser(ts);
+      const laptop = await new Device(ts, CHROME_LINUX).signIn(user.username);
+      const mine = devicesOf(await laptop.account()).find((r) => r.current)!.handle;
+      const cookie = laptop.agent.cookies.get('serika_session')!;
+      const out = await laptop.post('/logout');
+      expect(out.status).toBe(303);
+      expect(out.headers.get('location')).toBe('/login');
+      expect(await laptop.signedIn()).toBe(false);
+      const ended = (await ts.services.audit.listForUser(user.userId)).filter((e) => e.type === 'session.ended');
+      expect(ended).toEqual([expect.objectContaining({ userId: user.userId, ip: laptop.ip, detail: { prefix: mine, browser: 'Chrome on Linux', by: mine } })]);
+      expect(JSON.stringify(ended)).not.toContain(cookie);
+      // A sign-in over a previous session in the same browser (its id renewed, UI-06) is no sign-out.
+      const again = await new Device(ts, FIREFOX_MAC).signIn(user.username);
+      const login = await (await again.fetch('/login?prompt=login')).text();
+      expect((await again.fetch('/login', { form: { _csrf: hiddenField(login, '_csrf'), username: user.username, password: PASSWORD } })).status).toBe(303);
+      expect(await again.signedIn()).toBe(true);
+      expect((await ts.services.audit.listForUser(user.userId)).filter((e) => e.type === 'session.ended')).toHaveLength(1);
+    });
+
     it('"Sign out everywhere else" ends every session but this one', async () => {
       const user = await seedUser(ts);
       const laptop = await new Device(ts, CHROME_LINUX).signIn(user.username);

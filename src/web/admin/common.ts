@@ -47,7 +47,8 @@ export function guardAdmin(scope: FastifyInstance, deps: { pageSessions: PageSes
     }
     if ((await deps.users.findById(user.userId))?.role !== 'admin') return reply.callNotFound();
     request.adminUser = user;
-    if (request.routeOptions.url === ADMIN.reauth) return;
+    // The re-authentication's own routes (its form, and its passkey's options and answer).
+    if (request.routeOptions.url === ADMIN.reauth || request.routeOptions.url?.startsWith(`${ADMIN.reauth}/`)) return;
     if (user.reauthAt === null || deps.now() - user.reauthAt >= REAUTH_EVERY_MS) {
       return reply.code(303).header('location', `${ADMIN.reauth}?return_to=${encodeURIComponent(backTo(request))}`).send();
     }
@@ -64,7 +65,7 @@ export function csrfField(reply: FastifyReply): Html {
 }
 
 /** An admin page: the console's navigation, then the body, in the dashboard's look. */
-export function adminPage(request: FastifyRequest, reply: FastifyReply, view: { title: string; section: AdminSection | null; body: Html; status?: number }): FastifyReply {
+export function adminPage(request: FastifyRequest, reply: FastifyReply, view: { title: string; section: AdminSection | null; body: Html; status?: number; passkeys?: boolean }): FastifyReply {
   const nav = html`<nav class="sections" aria-label="Admin sections"><ul>
 ${SECTIONS.map(([href, label]) => html`<li><a href="${href}"${href === view.section ? html` aria-current="page"` : ''}>${label}</a></li>`)}
 <li><a href="${PATHS.dashboard}">Your dashboard</a></li>
@@ -74,6 +75,7 @@ ${SECTIONS.map(([href, label]) => html`<li><a href="${href}"${href === view.sect
     user: adminOf(request),
     csrf: reply.server.pageSessions.csrf(reply),
     wide: true,
+    passkeys: view.passkeys,
     body: html`${nav}<div class="dashboard">${view.body}</div>`,
   });
 }

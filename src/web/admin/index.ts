@@ -11,7 +11,7 @@ import { adminUsersPages } from './users.js';
 export async function adminRoutes(scope: FastifyInstance, s: Services): Promise<void> {
   guardAdmin(scope, { pageSessions: scope.pageSessions, users: s.users, now: s.now });
   scope.get(ADMIN.root, async (_request, reply) => reply.code(303).header('location', ADMIN.users).send());
-  await reauthPages(scope, { secondFactors: s.secondFactors, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, audit: s.audit });
+  await reauthPages(scope, { secondFactors: s.secondFactors, passkeys: s.passkeys, users: s.users, secondStep: scope.secondStep, throttle: s.throttle, audit: s.audit });
   await adminUsersPages(scope, { userAdmin: s.userAdmin, users: s.users, clients: s.clients, sessions: s.sessions, secondFactors: s.secondFactors });
   await adminAppsPages(scope, { storage: s.storage, clientTrust: s.clientTrust });
   await adminReportsPages(scope, { storage: s.storage, users: s.users, audit: s.audit, signingKeys: s.signingKeys, now: s.now });

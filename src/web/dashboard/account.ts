@@ -75,10 +75,11 @@ ${await passkeysSection(request, reply, deps.passkeys)}
       throw error;
     }
     await throttle.clear(user.username);
-    // Every other session ends, half-sessions (the old password's) too; this browser gets a fresh one.
+    // Every other session ends, half-sessions (the old password's) too; this browser gets a fresh one, established
+    // as the old one was (its amr, so its acr: SPEC §11): a user signed in with two factors keeps both.
     await sessions.endAllForUser(user.userId);
     await deps.pendingSignIns.endAllForUser(user.userId);
-    await pageSessions.signIn(request, reply, user.userId);
+    await pageSessions.signIn(request, reply, user.userId, user.amr);
     return page(request, reply, {}, html`<p class="notice" role="status">Password changed. Your other sessions were signed out.</p>`);
   });
 

@@ -56,6 +56,14 @@ export function userOf(request: FastifyRequest): SessionUser {
   return request.sessionUser;
 }
 
+/**
+ * Whether an account change must ask the password (or a current code) first: the session signed in, or last
+ * gave one, more than 15 minutes ago (the one rule, accounts/recent-auth.ts, on the services' clock).
+ */
+export function proofNeeded(request: FastifyRequest): boolean {
+  return !request.server.pageSessions.recentlyAuthenticated(userOf(request));
+}
+
 const NUMBER = new Intl.NumberFormat('en-US');
 
 /** A count as people read it: 225,296. */

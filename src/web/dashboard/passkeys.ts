@@ -6,7 +6,7 @@ import { DASHBOARD } from '../../paths.js';
 import { html, type Html } from '../html.js';
 import { underLoginLimit } from '../login-limit.js';
 import { tooManyWrong } from '../second-step-pages.js';
-import { csrfField, dashboardPage, describedBy, fieldError, userOf, when } from './common.js';
+import { csrfField, dashboardPage, describedBy, fieldError, proofNeeded, userOf, when } from './common.js';
 import { proofOf, type TwoFactorDeps } from './two-factor.js';
 
 const BASE = `${DASHBOARD.account}/passkeys`;
@@ -64,9 +64,13 @@ ${
   <input type="text" id="passkey_name" name="name" required maxlength="${PASSKEY_NAME_MAX}" autocomplete="off"${describedBy('passkey_name', errors, 'passkey-name-hint')}>
   <p class="hint" id="passkey-name-hint">So you can tell it apart later, such as “Work laptop” or “Phone”.</p>
   ${fieldError('passkey_name', errors)}
-  <label for="passkey_proof">Password or current code</label>
+  ${
+    proofNeeded(request)
+      ? html`<label for="passkey_proof">Password or current code</label>
   <input type="password" id="passkey_proof" name="proof" autocomplete="current-password" required maxlength="256" aria-describedby="passkey-proof-hint">
-  <p class="hint" id="passkey-proof-hint">Your password, or a code from your authenticator app: a passkey signs in on its own.</p>
+  <p class="hint" id="passkey-proof-hint">You signed in more than 15 minutes ago: your password, or a code from your authenticator app, since a passkey signs in on its own.</p>`
+      : ''
+  }
   <div class="actions"><button type="submit">Add a passkey</button></div>
   <p class="error" role="alert" data-passkey-status hidden></p>
 </form>
@@ -80,18 +84,25 @@ export async function passkeysPages(scope: FastifyInstance, deps: PasskeysPagesD
   const pageSessions = scope.pageSessions;
   const account = (reply: FastifyReply, notice: string) => reply.code(303).header('location', `${DASHBOARD.account}?passkeys=${notice}#passkeys`).send();
 
-  // A passkey signs in alone, so adding one asks what a stolen session does not have: the password or a
-  // current code, checked (and throttled, and counted per address) before the challenge is made. The
-  // challenge is bound to this session: only the browser signed in as the user can answer it, within minutes.
+  // A passkey signs in alone, so a session older than 15 minutes (recent-auth.ts: one left open, or stolen) is
+  // asked what it may not have: the password or a current code, checked (and throttled, and counted per
+  // address) before the challenge is made. A fresh session gives a name only (SPEC §11). The challenge is
+  // bound to this session: only the browser signed in as the user can answer it, within minutes.
   scope.post(`${BASE}/options`, async (request, reply) =>
     underLoginLimit(secondStep.loginLimit, request, async (wrong) => {
       const user = userOf(request);
-      const proven = await proofOf(deps, request, user, field(request.body, 'proof') ?? '', 'add_passkey');
-      if (proven !== true) {
-        if (proven === false) wrong();
-        else reply.header('retry-after', String(proven.waitSeconds));
-        const message = proven === false ? 'That is neither a current code nor your password.' : tooManyWrong('tries', proven.waitSeconds);
-        return reply.code(proven === false ? 400 : 429).send({ error: message });
+      if (proofNeeded(request)) {
+        const proof = field(request.body, 'proof') ?? '';
+        // A page loaded while the session was fresh has no such field: no guess was made, none is counted.
+        if (proof === '') return reply.code(400).send({ error: 'You signed in more than 15 minutes ago: reload the page and give your password first.' });
+        const proven = await proofOf(deps, request, user, proof, 'add_passkey');
+        if (proven !== true) {
+          if (proven === false) wrong();
+          else reply.header('retry-after', String(proven.waitSeconds));
+          const message = proven === false ? 'That is neither a current code nor your password.' : tooManyWrong('tries', proven.waitSeconds);
+          return reply.code(proven === false ? 400 : 429).send({ error: message });
+        }
+        await pageSessions.markConfirmed(request, user);
       }
       return reply.send(await passkeys.registrationOptions({ id: user.userId, username: user.username }, pageSessions.binding(request)));
     }),

@@ -10,7 +10,7 @@ import { html, type Html } from '../html.js';
 import { underLoginLimit } from '../login-limit.js';
 import { inSeconds, tooManyWrong, type ProofPurpose, type SecondStep } from '../second-step-pages.js';
 import { recoveryCodesBlock, totpSetupFields } from '../views/two-factor.js';
-import { csrfField, dashboardPage, describedBy, fieldError, plural, userOf } from './common.js';
+import { csrfField, dashboardPage, describedBy, fieldError, plural, proofNeeded, userOf } from './common.js';
 
 const BASE = `${DASHBOARD.account}/two-factor`;
 
@@ -73,20 +73,14 @@ export async function proofOf(
   return right;
 }
 
-/** How long the password given at the set-up's first step lets this session see the secret and confirm it. */
-const SETUP_PROOF_MS = 10 * 60 * 1000;
-
 /** Setting the authenticator app up and turning it off (SPEC §11), under the Account section. */
 export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps): Promise<void> {
   const { secondFactors, secondStep, issuer } = deps;
 
-  /** The password was given in this session within SETUP_PROOF_MS (the session's re-authentication time). */
-  const proven = (request: FastifyRequest) => {
-    const at = userOf(request).reauthAt;
-    return at !== null && Date.now() - at < SETUP_PROOF_MS;
-  };
-
-  /** Step one: the password, before any secret is made or shown. */
+  /**
+   * Asked only of a session older than 15 minutes (proofNeeded, recent-auth.ts): the password, before any
+   * secret is made or shown. A fresh session goes straight to the QR code, as SPEC §11 words the set-up.
+   */
   const passwordPage = async (request: FastifyRequest, reply: FastifyReply, status = 200, error?: string) => {
     const errors: Record<string, string> = error ? { password: error } : {};
     return dashboardPage(request, reply, {
@@ -97,18 +91,20 @@ export async function twoFactorPages(scope: FastifyInstance, deps: TwoFactorDeps
 <form method="post" action="${BASE}/setup/password">${csrfField(reply)}
 <label for="setup_password">Password</label>
 <input type="password" id="setup_password" name="password" autocomplete="current-password" required maxlength="256" autofocus${describedBy('password', errors, 'setup-password-hint')}>
-<p class="hint" id="setup-password-hint">Your password first: whoever turns two-factor authentication on decides how this account signs in.</p>
+<p class="hint" id="setup-password-hint">You signed in more than 15 minutes ago: your password first, since whoever turns two-factor authentication on decides how this account signs in.</p>
 ${fieldError('password', errors)}
 <div class="actions"><button type="submit">Continue</button><a class="button-link" href="${DASHBOARD.account}">Cancel</a></div></form></div>`,
     });
   };
 
-  /** Step two: the QR code and the secret, shown only to a session that gave the password. */
+  /** The QR code and the secret, and the code that confirms them: shown only to a recently authenticated session. */
   const setupPage = async (request: FastifyRequest, reply: FastifyReply, status = 200, error?: string) => {
     const user = userOf(request);
+    // The app is on already: nothing to set up. Else no secret is made before the session may see it.
+    if ((await secondFactors.factorsOf(user.userId)).includes('totp')) return reply.code(303).header('location', DASHBOARD.account).send();
+    if (proofNeeded(request)) return passwordPage(request, reply);
     const secret = await secondFactors.setupSecret(user.userId);
     if (secret === null) return reply.code(303).header('location', DASHBOARD.account).send();
-    if (!proven(request)) return passwordPage(request, reply);
     const fields = await totpSetupFields({ uri: totpUri(secret, new URL(issuer).host, user.username), secret, error });
     return dashboardPage(request, reply, {
       title: 'Set up authenticator app',
@@ -122,11 +118,15 @@ ${fieldError('password', errors)}
 
   scope.get(`${BASE}/setup`, async (request, reply) => setupPage(request, reply));
 
-  // The password first (security reviews of issue 34): a session someone else holds must neither see the secret
-  // nor put its own authenticator on the account and lock the owner out. Throttled and counted like /login guesses.
+  // An older session's password (security reviews of issue 34): a session someone else holds must neither see
+  // the secret nor put its own authenticator on the account and lock the owner out. Throttled and counted like
+  // /login guesses. It confirms the session for account changes only (markConfirmed), never for the admin
+  // pages: an admin's re-authentication is a second factor when they have one (SPEC §12, admin/reauth.ts).
   scope.post(`${BASE}/setup/password`, async (request, reply) =>
     underLoginLimit(secondStep.loginLimit, request, async (wrong) => {
       const user = userOf(request);
+      // The app is on already: nothing to set up, and nothing a password alone may confirm here.
+      if ((await secondFactors.factorsOf(user.userId)).includes('totp')) return reply.code(303).header('location', DASHBOARD.account).send();
       const password = field(request.body, 'password') ?? '';
       // Passwords have 8 characters or more: six digits here would be taken for a code, so they are simply wrong.
       const right = password.length >= 8 ? await proofOf(deps, request, user, password, 'add_totp') : false;
@@ -136,12 +136,12 @@ ${fieldError('password', errors)}
         else wrong();
         return passwordPage(request, reply, refused ? 429 : 400, refused ? tooManyWrong('tries', right.waitSeconds) : 'That is not your password.');
       }
-      await scope.pageSessions.markReauthenticated(request);
+      await scope.pageSessions.markConfirmed(request, user);
       return reply.code(303).header('location', `${BASE}/setup`).send();
     }),
   );
 
-  scope.post(`${BASE}/setup`, async (request, reply) => (proven(request) ? confirmSetup(request, reply) : passwordPage(request, reply, 403, 'Enter your password again to go on.')));
+  scope.post(`${BASE}/setup`, async (request, reply) => (proofNeeded(request) ? passwordPage(request, reply, 403, 'Enter your password again to go on.') : confirmSetup(request, reply)));
 
   const confirmSetup = async (request: FastifyRequest, reply: FastifyReply) => {
     const codes = await secondFactors.confirmTotp(userOf(request).userId, field(request.body, 'code') ?? '', request);

@@ -75,27 +75,22 @@ export function deadLinkView(kind: 'reset' | 'verify'): PageOptions {
   };
 }
 
-/** /email/verify?token=…: one button, so a mail scanner that opens links verifies nothing. */
-export function verifyView(state: { csrf: string; token: string; email: string; username: string }): PageOptions {
+/** /email/verify?token=…, followed (SPEC §11: the link verifies): the address, and the account it is now verified for. */
+export function verifiedView(email: string, username: string): PageOptions {
   return {
-    title: 'Verify email',
+    title: 'Email verified',
     body: card(
-      'Verify your email address',
-      html`<p>Confirm that <strong>${state.email}</strong> is your address, for the Serika account <strong>${state.username}</strong>.</p>
-  <p>Not your account? Close this page: nothing is verified unless you press the button.</p>
-  <form method="post" action="${PATHS.emailVerify}">
-    ${csrfInput(state.csrf)}
-    <input type="hidden" name="token" value="${state.token}">
-    <div class="actions"><button type="submit">Verify email address</button></div>
-  </form>`,
+      'Email verified',
+      html`<p class="notice" role="status"><strong>${email}</strong> is verified for the Serika account <strong>${username}</strong>.</p><p><a href="${PATHS.dashboard}">Go to your dashboard</a></p>`,
     ),
   };
 }
 
-export function verifiedView(email: string): PageOptions {
+/** A used or expired link followed by a signed-in user whose address is verified already: nothing to do. */
+export function alreadyVerifiedView(email: string): PageOptions {
   return {
-    title: 'Email verified',
-    body: card('Email verified', html`<p class="notice" role="status"><strong>${email}</strong> is verified.</p><p><a href="${PATHS.dashboard}">Go to your dashboard</a></p>`),
+    title: 'Email already verified',
+    body: card('Your email is already verified', html`<p class="notice" role="status"><strong>${email}</strong> is verified. This link was used or has expired; nothing more to do.</p><p><a href="${PATHS.dashboard}">Go to your dashboard</a></p>`),
   };
 }
 
