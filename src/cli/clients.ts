@@ -16,7 +16,11 @@ export function clientsCommand(program: Command): void {
       .description(does)
       .requiredOption('--client-id <id>', 'the client_id (client_…, or a metadata document URL)')
       .action(async (options: { clientId: string }) => {
-        const client = await withServices((s) => s.clientTrust[name](options.clientId, null));
+        const client = await withServices(async (s) => {
+          // The one failing line names it (the service's own error says only "No such client.").
+          if (!(await s.clients.findRegistered(options.clientId))) throw new Error(`No client with client_id ${JSON.stringify(options.clientId)}.`);
+          return s.clientTrust[name](options.clientId, null);
+        });
         console.log(`${done} ${client.name} (${client.clientId}).`);
       });
   }

@@ -22,6 +22,12 @@ export interface ClientErrorEntry {
   error: string;
   description: string | null;
   redirectUri: string | null;
+  /**
+   * Set when the request did not authenticate as the client (it only claimed its client_id): then the entry is kept
+   * for a public client alone. Anyone knowing a confidential client's id could otherwise fill its last 100 with
+   * entries of their making, redirect URIs included, and push the real ones out.
+   */
+  claimedOnly?: boolean;
 }
 
 export interface RecordedClientError {
@@ -41,8 +47,9 @@ interface Log {
  * Recording is fire-and-forget: entries are queued and written in a batch a
  * moment later, each client's rows then pruned to the last 100, so the
  * token endpoint never waits on it, and a failed write is a log line, never
- * a failed request. An entry for a client_id nobody registered is dropped by
- * the insert itself (it writes only where the client exists).
+ * a failed request. An entry for a client_id nobody registered, or only
+ * claimed for a confidential client, is dropped by the insert itself (it
+ * writes only where the client exists, and is public when only claimed).
  */
 export class ClientErrorLog {
   private queue: Array<ClientErrorEntry & { at: number }> = [];
@@ -97,7 +104,8 @@ export class ClientErrorLog {
                   eb.val(entry.description?.slice(0, TEXT_MAX) ?? null).as('error_description'),
                   eb.val(entry.redirectUri?.slice(0, TEXT_MAX) ?? null).as('redirect_uri'),
                 ])
-                .where('id', '=', entry.clientId),
+                .where('id', '=', entry.clientId)
+                .$if(entry.claimedOnly === true, (qb) => qb.where('is_public', '=', 1)),
             )
             .execute();
         }

@@ -2,7 +2,15 @@ import { VERSION } from '../version.js';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { API_BASE, PATHS } from '../paths.js';
+import { ADMIN, ADMIN_API, API_BASE, PATHS } from '../paths.js';
+
+/**
+ * The console's pages (SPEC §12): a non-admin gets the 404 of an unknown route there, so the public document must
+ * not list them either (web/admin/common.ts). Their JSON API, for admins' keys, is documented.
+ */
+function consolePage(url: string): boolean {
+  return (url === ADMIN.root || url.startsWith(`${ADMIN.root}/`)) && !(url === ADMIN_API.base || url.startsWith(`${ADMIN_API.base}/`));
+}
 
 /**
  * The OpenAPI document is generated from the route schemas; register this
@@ -38,7 +46,7 @@ export async function registerDocs(app: FastifyInstance, publicUrl: () => string
         { name: 'admin', description: "The operator's API, with an admin's API key (SPEC §12)." },
       ],
     },
-    transform: ({ schema, url }) => ({ schema: schema ?? {}, url }),
+    transform: ({ schema, url }) => ({ schema: consolePage(url) ? { ...schema, hide: true } : (schema ?? {}), url }),
     transformObject: (documentObject) => {
       const spec = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject;
       return { ...spec, servers: [{ url: publicUrl() }] };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { PNG, startLogoServer } from '../helpers/logo-server.js';
-import { authorizeUrl, obtainCode, pkce, registerClient, signIn, standardParams, tokenRequest, userWithSession, type Agent, type TestClient } from '../helpers/oauth.js';
+import { authorizeUrl, basic, expectErrorPage, obtainCode, pkce, registerClient, signIn, standardParams, tokenRequest, userWithSession, type Agent, type TestClient } from '../helpers/oauth.js';
 import { call, seedUser, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
 
 const valid = { name: 'Branded App', redirectUris: ['https://app.example.com/callback'], scopes: ['profile'] };
@@ -262,6 +262,48 @@ describe.each(DIALECTS)('apps people can trust (%s)', (dialect) => {
       expect(kept[99]!.description).toBe('n5');
       const rows = await dev.services.storage.db.selectFrom('client_errors').select('id').where('client_id', '=', client.clientId).execute();
       expect(rows).toHaveLength(100);
+    });
+
+    it("keeps a confidential client's token errors only once it authenticated; a public client's as before", async () => {
+      const guarded = await registerClient(dev, owner, { name: 'Guarded', scopes: ['profile'] });
+      const forged = 'https://intruder.example/cb';
+      const bogus = { grant_type: 'authorization_code', code: 'serika_ac_' + 'y'.repeat(40), code_verifier: 'v'.repeat(50) };
+      // Anyone knowing the client_id: no secret, a wrong one (in the body, then Basic), no grant_type at all.
+      const unauthenticated = [
+        await tokenRequest(dev, { ...bogus, redirect_uri: forged, client_id: guarded.clientId }),
+        await tokenRequest(dev, { ...bogus, redirect_uri: forged, client_id: guarded.clientId, client_secret: 'not the secret' }),
+        await tokenRequest(dev, { ...bogus, redirect_uri: forged }, { authorization: basic(guarded.clientId, 'not the secret') }),
+        await tokenRequest(dev, { redirect_uri: forged, client_id: guarded.clientId }),
+      ];
+      expect(unauthenticated.map((r) => r.json.error)).toEqual(['invalid_client', 'invalid_client', 'invalid_client', 'invalid_request']);
+      // The app itself, authenticated.
+      const own = await tokenRequest(dev, { ...bogus, redirect_uri: guarded.redirectUri }, { authorization: basic(guarded.clientId, guarded.clientSecret!) });
+      expect(own.json.error).toBe('invalid_grant');
+      await dev.services.clientErrors.flush();
+      expect(await dev.services.clientErrors.list(guarded.clientId)).toEqual([expect.objectContaining({ endpoint: 'token', error: 'invalid_grant', redirectUri: guarded.redirectUri })]);
+
+      // A public client has no secret: what names it is its own, as before.
+      const open = await registerClient(dev, owner, { name: 'Open', public: true, scopes: ['profile'] });
+      expect((await tokenRequest(dev, { ...bogus, redirect_uri: forged, client_id: open.clientId })).json.error).toBe('invalid_grant');
+      expect((await tokenRequest(dev, { ...bogus, redirect_uri: forged, client_id: open.clientId, client_secret: 'x' })).json.error).toBe('invalid_client');
+      await dev.services.clientErrors.flush();
+      expect((await dev.services.clientErrors.list(open.clientId)).map((e) => [e.error, e.redirectUri])).toEqual([['invalid_client', forged], ['invalid_grant', forged]]);
+    });
+
+    it('redirects the authorization errors of a self-registered app once an operator verified it (SPEC §4, RFC 9700 §4.11.2)', async () => {
+      const registered = await call('POST', `${dev.api}/oauth/register`, { json: { client_name: 'Vetted', redirect_uris: ['https://vetted.example/cb'], token_endpoint_auth_method: 'none', scope: 'profile' } });
+      expect(registered.status).toBe(201);
+      const vetted: TestClient = { clientId: registered.json.client_id, clientSecret: null, redirectUri: 'https://vetted.example/cb', scopes: ['profile'] };
+      const wrongScope = () => user.agent.fetch(authorizeUrl(dev, standardParams(vetted, pkce().challenge, { scope: 'characters' })));
+      await expectErrorPage(await wrongScope(), 'invalid_scope');
+      await dev.services.clientTrust.verify(vetted.clientId, null);
+      const redirected = await wrongScope();
+      expect(redirected.status).toBe(303);
+      const location = new URL(redirected.headers.get('location')!);
+      expect(`${location.origin}${location.pathname}`).toBe(vetted.redirectUri);
+      expect(location.searchParams.get('error')).toBe('invalid_scope');
+      await dev.services.clientTrust.unverify(vetted.clientId, null);
+      await expectErrorPage(await wrongScope(), 'invalid_scope');
     });
 
     it('takes the branding fields from the dashboard form, by the rules of the API', async () => {

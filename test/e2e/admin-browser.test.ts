@@ -1,11 +1,13 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_CHROMIUM, launchBrowser } from '../helpers/browser.js';
+import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { PASSWORD, registerClient, type TestClient } from '../helpers/oauth.js';
 import { seedUser, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
 
-/** SPEC §12 in Chromium: an admin signs in, proves it again, suspends a user, sees it audited, and verifies an app. */
-describe.skipIf(!HAVE_CHROMIUM)('the operator console, in Chromium', () => {
+/** SPEC §12 in Chromium, on both dialects: an admin signs in, proves it again, suspends a user, sees it audited, and verifies an app. */
+describe.each(DIALECTS)('the operator console, in Chromium (%s)', (dialect) => {
+  const runs = HAVE_CHROMIUM && dialectAvailable(dialect);
   let ts: TestServer;
   let browser: Browser;
   let admin: Seeded;
@@ -13,20 +15,21 @@ describe.skipIf(!HAVE_CHROMIUM)('the operator console, in Chromium', () => {
   let client: TestClient;
 
   beforeAll(async () => {
-    ts = await startTestServer('sqlite', { OPERATOR_NAME: 'Browser Ops' });
+    if (!runs) return;
+    ts = await startTestServer(dialect, { OPERATOR_NAME: 'Browser Ops' });
     admin = await seedUser(ts, 'console_admin');
     await ts.services.userAdmin.setRole(admin.userId, 'admin', null);
     victim = await seedUser(ts, 'console_victim');
     const owner = await seedUser(ts, 'console_owner');
     client = await registerClient(ts, owner, { name: 'Console Checked', scopes: ['profile'] });
     browser = await launchBrowser();
-  });
+  }, 60_000);
   afterAll(async () => {
     await browser?.close();
     await ts?.close();
   });
 
-  it('signs in, re-authenticates with the password, suspends a user, finds it in Audit, and verifies an app', async () => {
+  it.skipIf(!runs)('signs in, re-authenticates with the password, suspends a user, finds it in Audit, and verifies an app', async () => {
     const page = await (await browser.newContext()).newPage();
     page.setDefaultTimeout(10_000);
     await page.goto(`${ts.url}/admin/users`);
@@ -67,7 +70,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the operator console, in Chromium', () => {
     await page.getByRole('button', { name: 'Verify', exact: true }).click();
     await page.getByRole('button', { name: 'Unverify', exact: true }).waitFor();
     expect((await ts.services.clients.findRegistered(client.clientId))?.verifiedAt).not.toBeNull();
-    await page.screenshot({ path: 'test-results/admin-app-verified.png', fullPage: true });
+    await page.screenshot({ path: `test-results/admin-app-verified-${dialect}.png`, fullPage: true });
 
     await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Audit' }).click();
     await page.locator('tr[data-event="client.verified"]').first().waitFor();

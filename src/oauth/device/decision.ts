@@ -103,12 +103,13 @@ export class DeviceDecisions {
     const tries = await attempts.take(userId);
     if (tries > MAX_WRONG_CODES) return { kind: 'wait', ms: (await attempts.waitFor(userId)) || WRONG_CODE_WINDOW_MS };
     const code = normalizeUserCode(typed);
-    const row = code === null ? undefined : await devices.findPending(code);
+    const row = code === null ? undefined : await devices.findLive(code);
     const client = row && (await clients.findRegistered(row.client_id));
-    if (!row || !client) return { kind: 'wrong', left: Math.max(0, MAX_WRONG_CODES - tries) };
+    // SPEC §12: a suspended app's code is neither shown for confirmation nor decided. The suspension denied its
+    // codes (oauth/store/revocation.ts), yet the page still says why; any other code no longer pending is wrong.
+    const suspended = client ? suspendedRefusal(client) : null;
+    if (!row || !client || (suspended === null && row.status !== 'pending')) return { kind: 'wrong', left: Math.max(0, MAX_WRONG_CODES - tries) };
     await attempts.giveBack(userId);
-    // SPEC §12: a suspended app's code is neither shown for confirmation nor decided.
-    const suspended = suspendedRefusal(client);
     if (suspended !== null) return { kind: 'suspended', message: suspended };
     return { kind: 'found', row, client, code: code! };
   }

@@ -97,13 +97,12 @@ export class DeviceCodes {
     return (await this.db.selectFrom('oauth_device_codes').select('device_code_hash').where('user_code_hash', '=', hash).executeTakeFirst()) !== undefined;
   }
 
-  /** A code still waiting for the user's decision, by the letters the user typed (normalized). */
-  async findPending(userCode: string): Promise<DeviceCodeRow | undefined> {
+  /** An unexpired code, decided or not, by the letters the user typed (normalized): the caller reads its status. */
+  async findLive(userCode: string): Promise<DeviceCodeRow | undefined> {
     return this.db
       .selectFrom('oauth_device_codes')
       .selectAll()
       .where('user_code_hash', '=', sha256Hex(userCode))
-      .where('status', '=', 'pending')
       .where('expires_at', '>', this.now())
       .executeTakeFirst();
   }

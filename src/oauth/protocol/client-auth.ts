@@ -69,6 +69,14 @@ async function authenticateClient(request: FastifyRequest, params: OAuthParams, 
   return { client, method: basic ? 'client_secret_basic' : 'client_secret_post' };
 }
 
+/** The client each request authenticated as, once it did (for what is recorded of its errors, SPEC §12). */
+const authenticatedOf = new WeakMap<FastifyRequest, string>();
+
+/** The client_id the request authenticated as, or undefined before (or without) client authentication. */
+export function authenticatedClientId(request: FastifyRequest): string | undefined {
+  return authenticatedOf.get(request);
+}
+
 /** The client a request claims to be, read without judging it (Basic or body client_id). */
 export function claimedClientId(request: FastifyRequest, params: OAuthParams): string {
   try {
@@ -90,6 +98,7 @@ export function clientAuthenticator(clients: ClientsService, limits: TokenRateLi
       if (error instanceof OAuthError && error.code === 'invalid_client') await limits.afterAuthentication(request, { failedClaim: claimedClientId(request, params) });
       throw error;
     }
+    authenticatedOf.set(request, authenticated.client.clientId);
     identify(request.log, { clientId: authenticated.client.clientId });
     await limits.afterAuthentication(request, { authenticated: authenticated.client.clientId });
     return authenticated;

@@ -80,13 +80,17 @@ export class Revocation {
 
   /**
    * The operator suspended the client (SPEC §12): every live token of it dies
-   * and its codes can no longer be redeemed, announced to every process's
-   * caches in the caller's transaction (one client event ends them all).
+   * and nothing on its way to becoming one survives — its codes, and its device
+   * codes whether still waiting or already approved (denied, so a poll after an
+   * unsuspension gets access_denied, not tokens from before it). Announced to
+   * every process's caches in the caller's transaction (one client event ends
+   * them all).
    */
   async client(trx: Kysely<Database>, clientId: string): Promise<void> {
     const result = await trx.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where('client_id', '=', clientId).where('revoked_at', 'is', null).executeTakeFirst();
     this.counted('client_suspended', Number(result.numUpdatedRows));
     await trx.deleteFrom('oauth_codes').where('client_id', '=', clientId).execute();
+    await trx.updateTable('oauth_device_codes').set({ status: 'denied' }).where('client_id', '=', clientId).where('status', 'in', ['pending', 'approved']).execute();
     await this.feed?.record(trx, [{ kind: 'client', key: clientId }]);
   }
 
@@ -109,8 +113,9 @@ export class Revocation {
 
   /**
    * SPEC §12: the user was suspended. Every token they hold, with any app, dies, and nothing on its way to becoming
-   * one survives: codes, pending authorization requests, device codes they approved. Tokens of apps they own that
-   * other users hold are not theirs and live on. Runs in the suspension's transaction.
+   * one survives: codes, pending authorization requests, device codes they approved, the device confirmation pages
+   * they were shown. Tokens of apps they own that other users hold are not theirs and live on. Runs in the
+   * suspension's transaction.
    */
   async user(trx: Kysely<Database>, userId: string): Promise<void> {
     const result = await trx.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
@@ -118,6 +123,8 @@ export class Revocation {
     await trx.deleteFrom('oauth_codes').where('user_id', '=', userId).execute();
     await trx.deleteFrom('oauth_pending_requests').where('user_id', '=', userId).execute();
     await trx.updateTable('oauth_device_codes').set({ status: 'denied' }).where('user_id', '=', userId).where('status', '=', 'approved').execute();
+    // A confirmation page shown to them could otherwise still approve a code (a pending code has no user yet).
+    await trx.deleteFrom('oauth_device_confirmations').where('user_id', '=', userId).execute();
   }
 
   /** Revokes the live tokens whose column holds the value, and announces what it ended, in one transaction. */
