@@ -45,7 +45,7 @@ import { accountsPages, appAskingFor } from './web/accounts-pages.js';
 import { loginIpLimit } from './web/login-limit.js';
 import { SecondStep, secondStepPages } from './web/second-step-pages.js';
 import { passkeyPages } from './web/passkey-pages.js';
-import { mailedLinkPages, sleepUntil, type WaitUntil } from './web/mailed-link-pages.js';
+import { FORGOT_ACCOUNTS_PER_ADDRESS, mailedLinkPages, sleepUntil, type WaitUntil } from './web/mailed-link-pages.js';
 import { takeMailAllowance } from './mail/allowance.js';
 import { takeResetAttempt } from './web/login-limit.js';
 import { assetRoutes } from './web/assets.js';
@@ -270,7 +270,10 @@ export async function buildApp(services: Services, options: BuildOptions = {}): 
       telemetry,
       now: services.now,
       waitUntil: options.waitUntil ?? sleepUntil(services.now),
-      mailAllowance: (ip) => takeMailAllowance(services.rateCounter, config.rateLimitMail, `mail:ip:${ip}`),
+      // A network's share of reset requests: RATE_LIMIT_MAIL counts messages per account (SPEC §1); per address the
+      // allowance is ten accounts' worth, so one user behind a shared address (a NAT, an office) cannot use up
+      // everyone else's resets with a few requests.
+      mailAllowance: (ip) => takeMailAllowance(services.rateCounter, config.rateLimitMail * FORGOT_ACCOUNTS_PER_ADDRESS, `mail:ip:${ip}`),
       resetAllowance: (ip) => takeResetAttempt(services.rateCounter, config.rateLimitLogin, ip),
     });
     pages.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(303).header('location', PATHS.dashboard).send());

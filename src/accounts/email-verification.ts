@@ -80,9 +80,17 @@ export class EmailVerification {
     return { email, sent, limited };
   }
 
+  /** The account and address a live link would verify, without using it (the confirmation page names them). */
+  async pending(token: string): Promise<{ userId: string; email: string; username: string } | null> {
+    const link = await this.deps.links.find(token, 'verify');
+    if (!link) return null;
+    const user = await this.deps.db.selectFrom('users').select('username').where('id', '=', link.user_id).executeTakeFirst();
+    return user ? { userId: link.user_id, email: link.email, username: user.username } : null;
+  }
+
   /**
-   * Follows a verification link (SPEC §11: following it verifies the address, a GET): once, within 24 hours, for
-   * the address the account still has. The page that says so names the account it was verified for.
+   * Follows a verification link: once, within 24 hours, for the address the account still has. The page that
+   * says so names the account it was verified for.
    */
   async verify(token: string, origin?: RequestOrigin): Promise<VerifyOutcome> {
     try {

@@ -105,8 +105,19 @@ export class SessionsService {
     if (row && row.suspended_at !== null) throw suspendedError();
   }
 
-  /** A new session id every sign-in (UI-06): the previous one, if any, is destroyed. A suspended user gets none. */
-  async start(userId: string, previous?: string, from: SessionOrigin = {}, amr: readonly AuthMethod[] = PASSWORD_ONLY): Promise<{ id: string; expiresAt: number }> {
+  /**
+   * A new session id every sign-in (UI-06): the previous one, if any, is destroyed. A suspended user gets none.
+   * `carried`: a session that replaces one of this browser's without a new sign-in (a password change) keeps its
+   * sign-in time with its amr — an ID token's auth_time and acr must name when the factors were last given — and
+   * counts as confirmed now (the password was).
+   */
+  async start(
+    userId: string,
+    previous?: string,
+    from: SessionOrigin = {},
+    amr: readonly AuthMethod[] = PASSWORD_ONLY,
+    carried?: { authTime: number },
+  ): Promise<{ id: string; expiresAt: number }> {
     await this.refuseSuspended(userId);
     if (previous) await this.end(previous);
     const id = randomSecret('');
@@ -117,7 +128,8 @@ export class SessionsService {
       .values({
         id_hash: sha256Hex(id),
         user_id: userId,
-        created_at: now,
+        created_at: carried?.authTime ?? now,
+        confirmed_at: carried ? now : null,
         expires_at: expiresAt,
         user_agent: from.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
         ip: from.ip ?? null,

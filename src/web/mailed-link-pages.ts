@@ -10,7 +10,7 @@ import type { Telemetry } from '../http/telemetry.js';
 import { PATHS } from '../paths.js';
 import { sendPage } from './layout.js';
 import type { PageSessions } from './session.js';
-import { alreadyVerifiedView, deadLinkView, emailTakenView, forgotView, resetDoneView, resetView, verifiedView } from './views/mailed-links.js';
+import { alreadyVerifiedView, deadLinkView, emailTakenView, forgotView, resetDoneView, resetView, verifiedView, verifyView } from './views/mailed-links.js';
 
 /**
  * Every reset request is answered this long after it arrived, whatever it
@@ -19,6 +19,9 @@ import { alreadyVerifiedView, deadLinkView, emailTakenView, forgotView, resetDon
  * No SMTP server is ever waited on (the outbox sends later).
  */
 export const FORGOT_ANSWER_MS = 400;
+
+/** The forgot form's allowance per client address: this many accounts' RATE_LIMIT_MAIL. */
+export const FORGOT_ACCOUNTS_PER_ADDRESS = 10;
 
 /** Waits until a moment of the services' clock (ms). The server sleeps; a test may record the moment instead. */
 export type WaitUntil = (deadline: number) => Promise<void>;
@@ -62,17 +65,22 @@ export async function mailedLinkPages(scope: FastifyInstance, deps: MailedLinkPa
     const deadline = deps.now() + FORGOT_ANSWER_MS;
     const identifier = field(request.body, 'identifier') ?? '';
     try {
-      // Per address before anything is looked up. Past it nothing is sent, and the page says nothing of it either:
-      // a different answer would let one address tell accounts apart by when the limit shows. The log says it.
-      const seconds = await deps.mailAllowance(request.ip);
-      if (seconds !== null) {
+      // Per address before anything is looked up (an empty form counts nothing). Past it nothing is sent, and the
+      // page says nothing of it either: a different answer would let one address tell accounts apart by when the
+      // limit shows. The log says it.
+      const seconds = identifier.trim() === '' ? undefined : await deps.mailAllowance(request.ip);
+      if (typeof seconds === 'number') {
         deps.telemetry.rateLimited('mail');
         request.log.warn({ limit: 'RATE_LIMIT_MAIL', perAddress: true, retryAfter: seconds }, 'password reset request over the per-address limit: nothing sent');
-      } else if (identifier.trim() !== '') {
+      } else if (seconds === null) {
         await passwordReset.request(identifier, request);
       }
+    } catch (error) {
+      // A fault only a real account's path can meet (its link's transaction, the outbox) must not answer otherwise
+      // than an unknown name does: logged without the name, and the same page.
+      request.log.error({ err: error }, 'password reset request failed: nothing sent');
     } finally {
-      // Padded on every way out: a fault that only a real account's path can meet must not answer sooner (review #6).
+      // Padded on every way out.
       await deps.waitUntil(deadline);
     }
     return sendPage(reply, 200, forgotView({ csrf: csrf(reply), sent: true }));
@@ -117,8 +125,16 @@ export async function mailedLinkPages(scope: FastifyInstance, deps: MailedLinkPa
     return sendPage(reply, 400, deadLinkView('verify'));
   };
 
-  scope.get(PATHS.emailVerify, async (request, reply) => verifyPage(request, reply, tokenOf(request, 'query')));
+  // Followed by the account's owner, signed in in this browser, the link verifies at once. Opened anywhere else (a
+  // mail scanner, or the victim of someone who saved their address on another account) it only names the account,
+  // and the address is verified by the confirmation form's POST: a GET must not vouch for someone else's account.
+  scope.get(PATHS.emailVerify, async (request, reply) => {
+    const token = tokenOf(request, 'query');
+    const pending = await emailVerification.pending(token);
+    const user = pending ? await pageSessions.user(request) : null;
+    if (pending && user?.userId !== pending.userId) return sendPage(reply, 200, verifyView({ csrf: csrf(reply), token, email: pending.email, username: pending.username }));
+    return verifyPage(request, reply, token);
+  });
 
-  // The confirmation form pages served before the link verified by itself still post here.
   scope.post(PATHS.emailVerify, async (request, reply) => verifyPage(request, reply, tokenOf(request, 'body')));
 }

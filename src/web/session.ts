@@ -119,8 +119,9 @@ export class PageSessions {
    * new CSRF secret with it (the old cookie is dropped). SPEC §2: HttpOnly,
    * SameSite=Lax, Secure when PUBLIC_URL is https.
    */
-  async signIn(request: FastifyRequest, reply: FastifyReply, userId: string, amr?: readonly AuthMethod[]): Promise<void> {
-    const session = await this.sessions.start(userId, request.cookies[this.sessionCookie], { userAgent: request.headers['user-agent'], ip: request.ip }, amr);
+  async signIn(request: FastifyRequest, reply: FastifyReply, userId: string, amr?: readonly AuthMethod[], carried?: { authTime: number }): Promise<void> {
+    const from = { userAgent: request.headers['user-agent'], ip: request.ip };
+    const session = await this.sessions.start(userId, request.cookies[this.sessionCookie], from, amr, carried);
     this.started.set(request, session.id);
     reply.setCookie(this.sessionCookie, session.id, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.secure, expires: new Date(session.expiresAt) });
     reply.clearCookie(this.csrfCookie, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.secure });

@@ -76,10 +76,11 @@ ${await passkeysSection(request, reply, deps.passkeys)}
     }
     await throttle.clear(user.username);
     // Every other session ends, half-sessions (the old password's) too; this browser gets a fresh one, established
-    // as the old one was (its amr, so its acr: SPEC §11): a user signed in with two factors keeps both.
+    // as the old one was (its amr, so its acr: SPEC §11, at the sign-in time they were given: OIDC auth_time): a
+    // user signed in with two factors keeps both, and max_age still counts from when they gave them.
     await sessions.endAllForUser(user.userId);
     await deps.pendingSignIns.endAllForUser(user.userId);
-    await pageSessions.signIn(request, reply, user.userId, user.amr);
+    await pageSessions.signIn(request, reply, user.userId, user.amr, { authTime: user.authTime });
     return page(request, reply, {}, html`<p class="notice" role="status">Password changed. Your other sessions were signed out.</p>`);
   });
 

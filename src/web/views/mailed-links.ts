@@ -76,6 +76,23 @@ export function deadLinkView(kind: 'reset' | 'verify'): PageOptions {
 }
 
 /** /email/verify?token=…, followed (SPEC §11: the link verifies): the address, and the account it is now verified for. */
+/** A link opened where its account is not signed in: it names the account, and verifies only by the button. */
+export function verifyView(state: { csrf: string; token: string; email: string; username: string }): PageOptions {
+  return {
+    title: 'Verify email',
+    body: card(
+      'Verify your email address',
+      html`<p>Confirm that <strong>${state.email}</strong> is your address, for the Serika account <strong>${state.username}</strong>.</p>
+  <p>Not your account? Close this page: nothing is verified unless you press the button.</p>
+  <form method="post" action="${PATHS.emailVerify}">
+    ${csrfInput(state.csrf)}
+    <input type="hidden" name="token" value="${state.token}">
+    <div class="actions"><button type="submit">Verify email address</button></div>
+  </form>`,
+    ),
+  };
+}
+
 export function verifiedView(email: string, username: string): PageOptions {
   return {
     title: 'Email verified',
