@@ -58,7 +58,7 @@ describe.each(DIALECTS)('storage (%s)', (dialect) => {
       const fresh = await createTestDatabase(dialect);
       const s = openStorage(fresh.url);
       try {
-        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events', '0005_openid_connect', '0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families', '0011_device_confirmations', '0013_audit_events_created', '0014_refresh_grant_kept', '0015_migration_compatibility', '0016_email_links', '0017_mail_outbox', '0018_second_factors', '0019_amr_through_grants', '0020_session_devices', '0021_pending_sign_in_failures', '0022_passkeys', '0023_response_owners', '0024_events', '0025_trusted_apps', '0026_roles_and_suspension', '0027_agent_tokens', '0028_grant_characters', '0029_device_sid', '0030_budget_leases']);
+        expect(await migrateToLatest(s)).toEqual(['0001_accounts_and_clients', '0002_sessions_and_oauth', '0003_characters_and_usage', '0004_audit_events', '0005_openid_connect', '0006_agents', '0007_device_grant', '0008_budgets', '0009_cache_invalidations', '0010_code_families', '0011_device_confirmations', '0013_audit_events_created', '0014_refresh_grant_kept', '0015_migration_compatibility', '0016_email_links', '0017_mail_outbox', '0018_second_factors', '0019_amr_through_grants', '0020_session_devices', '0021_pending_sign_in_failures', '0022_passkeys', '0023_response_owners', '0024_events', '0025_trusted_apps', '0026_roles_and_suspension', '0027_agent_tokens', '0028_grant_characters', '0029_device_sid', '0030_budget_leases', '0031_client_grant_count']);
       } finally {
         await s.close();
         await fresh.cleanup();
