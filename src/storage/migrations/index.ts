@@ -28,6 +28,7 @@ import * as m0028 from './0028_grant_characters.js';
 import * as m0029 from './0029_device_sid.js';
 import * as m0030 from './0030_budget_leases.js';
 import * as m0031 from './0031_client_grant_count.js';
+import * as m0032 from './0032_audit_filter_indexes.js';
 import type { SerikaMigration } from './older-versions.js';
 
 /**
@@ -68,6 +69,7 @@ export const migrations: Record<string, SerikaMigration> = {
   '0029_device_sid': m0029,
   '0030_budget_leases': m0030,
   '0031_client_grant_count': m0031,
+  '0032_audit_filter_indexes': m0032,
 };
 
 /**
