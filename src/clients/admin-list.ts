@@ -20,9 +20,9 @@ const MAX_QUERY = 2048;
  * The admin console's app list (SPEC §12), a page at a time: by name (lower-cased, then id), or with `q` the apps
  * whose name starts with it case-insensitively, or the one app whose client_id `q` is. A range scan of the
  * (lower(name), id) index; `after` (a client_id) continues behind that app (keyset paging). Null when `after` is no
- * client. The owner comes with the page's rows; the users count is a second query over the oauth_grants_client_id
- * index for those rows only: in the page's query, PostgreSQL evaluated a per-row count below its Sort, for every
- * matching app, and an app's count reads each of its grants.
+ * client. The owner comes with the page's rows, and the users count with each app's row (grant_count, kept by
+ * migration 0031's triggers): counting the page's grants instead read every grant of its apps (p50 417 ms for a
+ * first page whose apps held 1M grants).
  */
 export async function searchClients(db: Kysely<Database>, dialect: Dialect, q: string | undefined, page: PageRequest): Promise<{ rows: AdminClient[]; hasMore: boolean } | null> {
   const raw = (q ?? '').trim().slice(0, MAX_QUERY);
@@ -40,19 +40,9 @@ export async function searchClients(db: Kysely<Database>, dialect: Dialect, q: s
   }
   const rows = await select.orderBy(key).orderBy('oauth_clients.id').limit(page.limit + 1).execute();
   const shown = rows.slice(0, page.limit);
-  const counts = new Map<string, number>();
-  if (shown.length > 0) {
-    const counted = await db
-      .selectFrom('oauth_grants')
-      .select(['client_id', (g) => g.fn.countAll<number | string>().as('n')])
-      .where('client_id', 'in', shown.map((row) => row.id))
-      .groupBy('client_id')
-      .execute();
-    for (const c of counted) counts.set(c.client_id, Number(c.n));
-  }
   return {
     // One object per row: a page is 100 rows, and copying each client object again showed in the bench's times.
-    rows: shown.map((row) => ({ ...toClient(row), ownerId: row.user_id, ownerUsername: row.owner_username, users: counts.get(row.id) ?? 0 })),
+    rows: shown.map((row) => ({ ...toClient(row), ownerId: row.user_id, ownerUsername: row.owner_username, users: Number(row.grant_count ?? 0) })),
     hasMore: rows.length > page.limit,
   };
 }

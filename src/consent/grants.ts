@@ -167,13 +167,12 @@ export class GrantsService {
     await this.events.webhookEach(trx, 'grant.revoked', userId, grants.map((g) => g.client_id), { reason: 'admin' });
   }
 
-  /** How many users have authorized the client. */
+  /**
+   * How many users have authorized the client (SPEC §12: the consent and device pages). The client row's count,
+   * which migration 0031's triggers keep in step with its grants: one row read, however many people allowed it.
+   */
   async countForClient(clientId: string): Promise<number> {
-    const row = await this.db
-      .selectFrom('oauth_grants')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('client_id', '=', clientId)
-      .executeTakeFirst();
-    return Number(row?.n ?? 0);
+    const row = await this.db.selectFrom('oauth_clients').select('grant_count').where('id', '=', clientId).executeTakeFirst();
+    return Number(row?.grant_count ?? 0);
   }
 }

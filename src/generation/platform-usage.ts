@@ -39,18 +39,15 @@ export async function platformUsage(db: Kysely<Database>, now: number, days = 30
       .orderBy('tokens', 'desc')
       .limit(top)
       .execute(),
-    base
-      .leftJoin('users', 'users.id', 'usage_records.user_id')
-      .select((eb) => ['usage_records.user_id', eb.fn.max('users.username').as('username'), ...totals(eb)])
-      .groupBy('usage_records.user_id')
-      .orderBy('tokens', 'desc')
-      .limit(top)
-      .execute(),
+    // Grouped first, named after: a join before the grouping looked up the user of every record (1M lookups).
+    base.select((eb) => ['user_id', ...totals(eb)]).groupBy('user_id').orderBy('tokens', 'desc').limit(top).execute(),
   ]);
+  const names = users.length === 0 ? [] : await db.selectFrom('users').select(['id', 'username']).where('id', 'in', users.map((u) => u.user_id)).execute();
+  const username = new Map(names.map((u) => [u.id, u.username]));
   const numbers = (r: { tokens: unknown; images: unknown; requests: unknown }): UsageTotals => ({ tokens: Number(r.tokens ?? 0), images: Number(r.images ?? 0), requests: Number(r.requests) });
   return {
     days: perDay.map((r) => ({ date: r.day, ...numbers(r) })),
     topApps: apps.map((r) => ({ clientId: r.client_id!, name: r.name ?? null, ...numbers(r) })),
-    topUsers: users.map((r) => ({ userId: r.user_id, username: r.username ?? null, ...numbers(r) })),
+    topUsers: users.map((r) => ({ userId: r.user_id, username: username.get(r.user_id) ?? null, ...numbers(r) })),
   };
 }

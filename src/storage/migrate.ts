@@ -1,7 +1,8 @@
 import { inspect } from 'node:util';
-import { Migrator, sql, type Migration, type MigrationResultSet } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
 import type { Storage } from './database.js';
 import { readMigrationState, recordCompatibility } from './migration-state.js';
+import type { Database } from './schema.js';
 import { migrations, RECORDED_FROM } from './migrations/index.js';
 import type { SerikaMigration } from './migrations/older-versions.js';
 import { newerWarning, refusal } from './newer-migrations.js';
@@ -82,7 +83,7 @@ async function applyPending(storage: Storage, options: MigrateOptions): Promise<
     if (state.pending.length === 0) return applied;
 
     const batch = nextBatch(state.pending, known);
-    const result = await runBatch(storage, known, batch, schema, lockTimeoutMs);
+    const result = await inTurn(storage, (db) => runBatch(db, known, batch, storage.dialect, schema, lockTimeoutMs));
     if (!result.error) {
       applied.push(...(result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName));
       continue;
@@ -124,17 +125,43 @@ function nextBatch(pending: readonly string[], known: Readonly<Record<string, Se
   return { last: apart === -1 ? pending[pending.length - 1]! : pending[apart - 1]!, outsideTransaction: false };
 }
 
-function runBatch(storage: Storage, known: Readonly<Record<string, SerikaMigration>>, batch: Batch, schema: string | undefined, lockTimeoutMs: number): Promise<MigrationResultSet> {
-  const postgres = storage.dialect === 'postgres';
+function runBatch(db: Kysely<Database>, known: Readonly<Record<string, SerikaMigration>>, batch: Batch, dialect: Storage['dialect'], schema: string | undefined, lockTimeoutMs: number): Promise<MigrationResultSet> {
+  const postgres = dialect === 'postgres';
   const upTo: Record<string, Migration> = {};
   for (const [name, migration] of Object.entries(known)) if (name <= batch.last) upTo[name] = withBookkeeping(name, migration, postgres, lockTimeoutMs);
   const migrator = new Migrator({
-    db: storage.db,
+    db,
     provider: { getMigrations: async () => upTo },
     disableTransactions: batch.outsideTransaction,
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
   return migrator.migrateToLatest();
+}
+
+/** Serika's own advisory lock key (any constant: it only has to differ from what else takes advisory locks). */
+const TURN_LOCK = 7_305_182_046_331_901;
+const TURN_POLL_MS = 100;
+
+/**
+ * On PostgreSQL, one migrating process at a time, the others waiting by polling pg_try_advisory_lock between
+ * short statements. Kysely's own lock (pg_advisory_lock) waits inside one statement, which holds a snapshot the
+ * whole wait: CREATE INDEX CONCURRENTLY waits for every older snapshot to end, so a build under Kysely's lock and
+ * a second instance waiting for that lock waited for each other (deadlock detected: two instances started at once
+ * on a migration that builds an index concurrently). Once a process holds this turn, Kysely's lock is free to take.
+ * The batch runs on the connection that holds the turn (DATABASE_POOL_SIZE may be 1).
+ */
+async function inTurn<T>(storage: Storage, run: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+  if (storage.dialect !== 'postgres') return run(storage.db);
+  return storage.db.connection().execute(async (connection) => {
+    while (!(await sql<{ taken: boolean }>`select pg_try_advisory_lock(${sql.lit(TURN_LOCK)}) as taken`.execute(connection)).rows[0]!.taken) {
+      await new Promise((resolve) => setTimeout(resolve, TURN_POLL_MS));
+    }
+    try {
+      return await run(connection);
+    } finally {
+      await sql`select pg_advisory_unlock(${sql.lit(TURN_LOCK)})`.execute(connection);
+    }
+  });
 }
 
 /**

@@ -90,6 +90,11 @@ export interface OAuthClientsTable {
   /** While set, the app's tokens are dead and it may neither authorize nor get tokens (SPEC §12). */
   suspended_at: number | null;
   suspended_by: string | null;
+  /**
+   * How many users allowed it: its oauth_grants rows, counted by migration 0031's triggers (never written by the
+   * code, so optional: a client row is written whole from this type, and the database fills it).
+   */
+  grant_count?: number;
 }
 
 /** The logo Serika fetched once for a client (SPEC §12), when it was a PNG, JPEG or WebP. */

@@ -145,6 +145,30 @@ describe.each(DIALECTS)('migrations across versions (%s)', (dialect) => {
       expect(warnings[0]).toMatch(/^migration 9201_alter_users waited 0\.2 s for a table lock and was rolled back; trying again in 0\.1 s \(try 2 of 10\)$/);
     });
 
+    it('lets a second process wait its turn while the first builds an index concurrently (no deadlock)', async () => {
+      await migrateToLatest(storage);
+      // The build starts once the second process waits: a wait inside one statement (Kysely's pg_advisory_lock)
+      // holds a snapshot, which CREATE INDEX CONCURRENTLY waits for, while it waits for the builder's lock.
+      const slowIndex: SerikaMigration = {
+        olderVersions: COMPATIBLE,
+        outsideTransaction: true,
+        up: async (db) => {
+          await sql`select pg_sleep(1.5)`.execute(db);
+          await createIndexConcurrently(db, 'usage_records_created', 'usage_records', ['created_at']);
+        },
+      };
+      const other = openStorage(database.url);
+      try {
+        const [first, second] = await Promise.all([
+          migrateAsNewerVersion(storage, { '9401_index': slowIndex }),
+          new Promise((resolve) => setTimeout(resolve, 300)).then(() => migrateAsNewerVersion(other, { '9401_index': slowIndex })),
+        ]);
+        expect([first, second]).toEqual([['9401_index'], []]);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('builds an index concurrently again over an invalid one left by a failed build, and refuses to inside a transaction', async () => {
       await migrateToLatest(storage);
       await sql`insert into users (id, username, username_lower, email, password_hash, avatar, created_at, updated_at) values ('u1', 'a', 'a', null, 'x', null, 1, 1), ('u2', 'b', 'b', null, 'x', null, 1, 1)`.execute(storage.db);

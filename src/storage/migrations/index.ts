@@ -27,6 +27,8 @@ import * as m0027 from './0027_agent_tokens.js';
 import * as m0028 from './0028_grant_characters.js';
 import * as m0029 from './0029_device_sid.js';
 import * as m0030 from './0030_budget_leases.js';
+import * as m0031 from './0031_client_grant_count.js';
+import * as m0032 from './0032_audit_filter_indexes.js';
 import * as m0033 from './0033_session_confirmed.js';
 import type { SerikaMigration } from './older-versions.js';
 
@@ -67,6 +69,8 @@ export const migrations: Record<string, SerikaMigration> = {
   '0028_grant_characters': m0028,
   '0029_device_sid': m0029,
   '0030_budget_leases': m0030,
+  '0031_client_grant_count': m0031,
+  '0032_audit_filter_indexes': m0032,
   '0033_session_confirmed': m0033,
 };
 
