@@ -22,7 +22,7 @@ export interface PlatformUsage {
 }
 
 /** Every process reads it on request; an operator's page, not a hot path. */
-export async function platformUsage(db: Kysely<Database>, now: number, days = 30, top = 10): Promise<PlatformUsage> {
+async function platformUsage(db: Kysely<Database>, now: number, days = 30, top = 10): Promise<PlatformUsage> {
   const since = utcDay(now - (days - 1) * DAY_MS);
   const totals = (eb: ExpressionBuilder<Database, 'usage_records'>) => [
     eb(eb.fn.sum<number>('prompt_tokens'), '+', eb.fn.sum<number>('completion_tokens')).as('tokens'),
@@ -50,4 +50,48 @@ export async function platformUsage(db: Kysely<Database>, now: number, days = 30
     topApps: apps.map((r) => ({ clientId: r.client_id!, name: r.name ?? null, ...numbers(r) })),
     topUsers: users.map((r) => ({ userId: r.user_id, username: username.get(r.user_id) ?? null, ...numbers(r) })),
   };
+}
+
+/** How long a computed report is served as it is, and how old one may be before a page waits for a new one. */
+export const REPORT_FRESH_MS = 5 * 60_000;
+export const REPORT_STALE_MS = 60 * 60_000;
+
+/**
+ * The Usage page's report, computed at most once per REPORT_FRESH_MS per process. Summing 30 days of every call
+ * takes seconds at a million records (bench/admin-lists.mjs), so a page is served from the last report: as it is
+ * while fresh, and while it is less than REPORT_STALE_MS old as it is while a new one is computed behind it (once,
+ * however many pages ask); an older one, or none, is waited for. The page says what moment it shows.
+ */
+export class PlatformUsageReport {
+  private last: { at: number; report: PlatformUsage } | null = null;
+  private computing: Promise<{ at: number; report: PlatformUsage }> | null = null;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number,
+  ) {}
+
+  async read(): Promise<{ at: number; report: PlatformUsage }> {
+    const age = this.last === null ? Infinity : this.now() - this.last.at;
+    if (this.last !== null && age < REPORT_FRESH_MS) return this.last;
+    if (this.last !== null && age < REPORT_STALE_MS) {
+      // A failed refresh keeps the last report; the next page asks again.
+      this.refresh().catch(() => undefined);
+      return this.last;
+    }
+    return this.refresh();
+  }
+
+  private refresh(): Promise<{ at: number; report: PlatformUsage }> {
+    this.computing ??= (async () => {
+      try {
+        const at = this.now();
+        this.last = { at, report: await platformUsage(this.db, at) };
+        return this.last;
+      } finally {
+        this.computing = null;
+      }
+    })();
+    return this.computing;
+  }
 }

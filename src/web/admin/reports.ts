@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { UsersService } from '../../accounts/users-service.js';
 import { searchAudit, type AuditFilter } from '../../audit/search.js';
 import { AUDIT_EVENTS, type AuditService } from '../../audit/service.js';
-import { platformUsage } from '../../generation/platform-usage.js';
+import { PlatformUsageReport } from '../../generation/platform-usage.js';
 import type { SigningKeys } from '../../oidc/signing-keys.js';
 import { ADMIN } from '../../paths.js';
 import type { Storage } from '../../storage/database.js';
@@ -31,15 +31,16 @@ function dayStart(value: string | undefined): number | undefined {
 /** Usage, Audit and Signing keys (SPEC §12). */
 export async function adminReportsPages(scope: FastifyInstance, deps: AdminReportsDeps): Promise<void> {
   const { storage, users, audit, signingKeys, now } = deps;
+  const usageReport = new PlatformUsageReport(storage.db, now);
 
   scope.get(ADMIN.usage, async (request, reply) => {
-    const usage = await platformUsage(storage.db, now());
+    const { at, report: usage } = await usageReport.read();
     const totals = (t: { tokens: number; images: number; requests: number }) => html`<td>${count(t.tokens)}</td><td>${count(t.images)}</td><td>${count(t.requests)}</td>`;
     const head = (first: string) => html`<thead><tr><th scope="col">${first}</th><th scope="col">Tokens</th><th scope="col">Images</th><th scope="col">Requests</th></tr></thead>`;
     return adminPage(request, reply, {
       title: 'Usage',
       section: ADMIN.usage,
-      body: html`<h1>Usage</h1><p class="muted">Every user and app, the last 30 days (UTC).</p>
+      body: html`<h1>Usage</h1><p class="muted">Every user and app, the last 30 days (UTC), as of ${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC (figures are recomputed every 5 minutes).</p>
 <div class="card table-wrap"><h2>Per day</h2><table>${head('Day')}<tbody>${usage.days.map((d) => html`<tr><td>${d.date}</td>${totals(d)}</tr>`)}</tbody></table></div>
 <div class="card table-wrap"><h2>Top apps</h2><table>${head('App')}<tbody>${usage.topApps.map(
         (a) => html`<tr><td><a href="${ADMIN.app.replace(':clientId', encodeURIComponent(a.clientId))}">${a.name ?? a.clientId}</a></td>${totals(a)}</tr>`,
