@@ -3,14 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOLD } from '../../src/events/outbox.js';
 import { DIALECTS, dialectAvailable, failInserts } from '../helpers/databases.js';
 import { hiddenField, obtainCode, PASSWORD, signIn, tokenRequest, type Agent, type TestClient } from '../helpers/oauth.js';
-import { call, seedUser, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
+import { call, seedUser, type Seeded, type TestServer } from '../helpers/server.js';
 import { until } from '../helpers/until.js';
-import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
+import { startEventsBed, type EventsBed, type Receiver } from '../helpers/webhook-receiver.js';
 
 const REDIRECT = 'https://app.example.com/callback';
 
 /** SPEC §12 × §13: what the operator's actions on users and apps tell the apps. */
 describe.each(DIALECTS)('events of the operator\'s actions (%s)', (dialect) => {
+  let bed: EventsBed;
   let ts: TestServer;
   let receiver: Receiver;
   let developer: Seeded;
@@ -18,16 +19,11 @@ describe.each(DIALECTS)('events of the operator\'s actions (%s)', (dialect) => {
 
   beforeAll(async () => {
     if (!dialectAvailable(dialect)) return;
-    ts = await startTestServer(dialect, { WEBHOOKS_ALLOW_PRIVATE: 'true', RATE_LIMIT_TOKEN: '0', RATE_LIMIT_LOGIN: '0', KEY_ENCRYPTION_SECRETS: 'k'.repeat(32) });
-    receiver = await startReceiver();
-    developer = await seedUser(ts);
+    ({ ts, receiver, developer } = bed = await startEventsBed(dialect));
     admin = await seedUser(ts);
     await ts.services.userAdmin.setRole(admin.userId, 'admin', null);
   });
-  afterAll(async () => {
-    await receiver?.close();
-    await ts?.close();
-  });
+  afterAll(async () => bed?.close());
 
   const appWithWebhook = async (name: string) => {
     const reply = await call('POST', `${ts.api}/oauth/clients`, { key: developer.key, json: { name, redirectUris: [REDIRECT], scopes: ['profile'], webhookUrl: `${receiver.origin}/hooks/${name}` } });

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { passwordStamp } from '../../src/accounts/email-links.js';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { Agent, hiddenField, obtainCode, signIn, tokenRequest, type TestClient } from '../helpers/oauth.js';
-import { call, seedUser, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
+import { call, seedUser, type Seeded, type TestServer } from '../helpers/server.js';
 import { until } from '../helpers/until.js';
-import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
+import { startEventsBed, type EventsBed, type Receiver } from '../helpers/webhook-receiver.js';
 
 const REDIRECT = 'https://app.example.com/callback';
 const SIGNED_OUT = 'https://app.example.com/signed-out';
@@ -16,20 +16,16 @@ const SIGNED_OUT = 'https://app.example.com/signed-out';
  * receives a logout_token that verifies with jose against the JWKS and names the session's sid.
  */
 describe.each(DIALECTS)('back-channel logout on end_session and password reset (%s)', (dialect) => {
+  let bed: EventsBed;
   let ts: TestServer;
   let receiver: Receiver;
   let developer: Seeded;
 
   beforeAll(async () => {
     if (!dialectAvailable(dialect)) return;
-    ts = await startTestServer(dialect, { WEBHOOKS_ALLOW_PRIVATE: 'true', RATE_LIMIT_TOKEN: '0', RATE_LIMIT_LOGIN: '0', KEY_ENCRYPTION_SECRETS: 'k'.repeat(32) });
-    receiver = await startReceiver();
-    developer = await seedUser(ts);
+    ({ ts, receiver, developer } = bed = await startEventsBed(dialect));
   });
-  afterAll(async () => {
-    await receiver?.close();
-    await ts?.close();
-  });
+  afterAll(async () => bed?.close());
 
   const logoutsTo = (name: string) => receiver.received.filter((r) => r.path === `/logout/${name}`);
 

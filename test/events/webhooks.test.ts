@@ -4,30 +4,26 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dialectAvailable } from '../helpers/databases.js';
 import { form, hiddenField, obtainCode, signIn, tokenRequest, type TestClient } from '../helpers/oauth.js';
-import { call, seedUser, startInstance, startTestServer, type Seeded, type TestServer } from '../helpers/server.js';
+import { call, seedUser, startInstance, type Seeded, type TestServer } from '../helpers/server.js';
 import { until } from '../helpers/until.js';
-import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
+import { startEventsBed, type EventsBed, type Receiver } from '../helpers/webhook-receiver.js';
 
 const REDIRECT = 'https://app.example.com/callback';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 describe.each(DIALECTS)('events to apps: webhooks and back-channel logout (%s)', (dialect) => {
+  let bed: EventsBed;
   let ts: TestServer;
   let receiver: Receiver;
   let developer: Seeded;
 
   beforeAll(async () => {
     if (!dialectAvailable(dialect)) return;
-    ts = await startTestServer(dialect, { WEBHOOKS_ALLOW_PRIVATE: 'true', RATE_LIMIT_TOKEN: '0', RATE_LIMIT_LOGIN: '0', KEY_ENCRYPTION_SECRETS: 'k'.repeat(32) });
+    ({ ts, receiver, developer } = bed = await startEventsBed(dialect));
     // Tests shorten the schedule (the product's is SPEC §13's 5 s, 5 min, …).
     (ts.services.eventWorker.settings as { retryScheduleMs: readonly number[] }).retryScheduleMs = [150, 150, 150];
-    receiver = await startReceiver();
-    developer = await seedUser(ts);
   });
-  afterAll(async () => {
-    await receiver?.close();
-    await ts?.close();
-  });
+  afterAll(async () => bed?.close());
 
   /** A confidential client whose webhook (and logout URI) is the receiver, under a path of its own. */
   const appWithWebhook = async (name: string, extra: Record<string, unknown> = {}) => {

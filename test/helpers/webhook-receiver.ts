@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Dialect } from '../../src/storage/database.js';
+import { seedUser, startTestServer, type Seeded, type TestServer } from './server.js';
 
 interface Received {
   path: string;
@@ -54,4 +56,27 @@ export async function startReceiver(): Promise<Receiver> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   receiver.origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return receiver;
+}
+
+/** A server whose apps may send events to loopback (WEBHOOKS_ALLOW_PRIVATE), a receiver, and a developer to own them. */
+export interface EventsBed {
+  ts: TestServer;
+  receiver: Receiver;
+  developer: Seeded;
+  close(): Promise<void>;
+}
+
+export async function startEventsBed(dialect: Dialect): Promise<EventsBed> {
+  const ts = await startTestServer(dialect, { WEBHOOKS_ALLOW_PRIVATE: 'true', RATE_LIMIT_TOKEN: '0', RATE_LIMIT_LOGIN: '0', KEY_ENCRYPTION_SECRETS: 'k'.repeat(32) });
+  const receiver = await startReceiver();
+  const developer = await seedUser(ts);
+  return {
+    ts,
+    receiver,
+    developer,
+    async close() {
+      await receiver.close();
+      await ts.close();
+    },
+  };
 }
