@@ -149,10 +149,15 @@ describe.each(DIALECTS)('migrations across versions (%s)', (dialect) => {
       await migrateToLatest(storage);
       // The build starts once the second process waits: a wait inside one statement (Kysely's pg_advisory_lock)
       // holds a snapshot, which CREATE INDEX CONCURRENTLY waits for, while it waits for the builder's lock.
+      // The second process starts once the first is inside its migration (not after a fixed delay, which a
+      // loaded machine outran: the second then went first).
+      let started!: () => void;
+      const begun = new Promise<void>((resolve) => (started = resolve));
       const slowIndex: SerikaMigration = {
         olderVersions: COMPATIBLE,
         outsideTransaction: true,
         up: async (db) => {
+          started();
           await sql`select pg_sleep(1.5)`.execute(db);
           await createIndexConcurrently(db, 'usage_records_created', 'usage_records', ['created_at']);
         },
@@ -161,7 +166,7 @@ describe.each(DIALECTS)('migrations across versions (%s)', (dialect) => {
       try {
         const [first, second] = await Promise.all([
           migrateAsNewerVersion(storage, { '9401_index': slowIndex }),
-          new Promise((resolve) => setTimeout(resolve, 300)).then(() => migrateAsNewerVersion(other, { '9401_index': slowIndex })),
+          begun.then(() => migrateAsNewerVersion(other, { '9401_index': slowIndex })),
         ]);
         expect([first, second]).toEqual([['9401_index'], []]);
       } finally {
