@@ -179,14 +179,19 @@ export class SessionsService {
 
   /** The session's user gave their password or a current code again for an account change (recent-auth.ts): the time kept. Never the admin check. */
   async markConfirmed(id: string): Promise<number> {
-    const at = this.now();
-    await this.db.updateTable('sessions').set({ confirmed_at: at }).where('id_hash', '=', sha256Hex(id)).execute();
-    return at;
+    return this.stamp(id, 'confirmed_at');
   }
 
   /** The session's user proved it again (the admin pages' check, SPEC §12): the time is kept on the session. */
   async markReauthenticated(id: string): Promise<void> {
-    await this.db.updateTable('sessions').set({ reauth_at: this.now() }).where('id_hash', '=', sha256Hex(id)).execute();
+    await this.stamp(id, 'reauth_at');
+  }
+
+  /** Keeps on the session when its user last proved it again, for the account pages or for the admin pages. */
+  private async stamp(id: string, column: 'confirmed_at' | 'reauth_at'): Promise<number> {
+    const at = this.now();
+    await this.db.updateTable('sessions').set({ [column]: at }).where('id_hash', '=', sha256Hex(id)).execute();
+    return at;
   }
 
   /** Conditional, so instances serving the same session at once write it once. */
@@ -229,10 +234,8 @@ export class SessionsService {
    * (`by`: the session itself). Never the id.
    */
   async signOut(id: string, origin: RequestOrigin, clientId: string | null = null): Promise<void> {
-    for (const session of await this.remove((eb) => eb('id_hash', '=', sha256Hex(id)))) {
-      const handle = sessionHandle(session.id_hash);
-      await this.audit.record({ type: 'session.ended', userId: session.user_id, clientId, detail: { prefix: handle, browser: browserName(session.user_agent), by: handle } }, origin);
-    }
+    const ended = await this.remove((eb) => eb('id_hash', '=', sha256Hex(id)));
+    await this.recordEnded(ended, (session) => sessionHandle(session.id_hash), origin, clientId);
   }
 
   /**
@@ -261,8 +264,14 @@ export class SessionsService {
     });
     if (typeof which === 'object' && ended.length === 0) throw notFound('session');
     const by = currentHash === null ? null : sessionHandle(currentHash);
+    await this.recordEnded(ended, () => by, origin);
+  }
+
+  /** SPEC §11's "session ended", one event per session: its handle and browser, and the session that ended it. Never the id. */
+  private async recordEnded(ended: EndedSession[], by: (session: EndedSession) => string | null, origin: RequestOrigin, clientId: string | null = null): Promise<void> {
     for (const session of ended) {
-      await this.audit.record({ type: 'session.ended', userId, detail: { prefix: sessionHandle(session.id_hash), browser: browserName(session.user_agent), by } }, origin);
+      const detail = { prefix: sessionHandle(session.id_hash), browser: browserName(session.user_agent), by: by(session) };
+      await this.audit.record({ type: 'session.ended', userId: session.user_id, clientId, detail }, origin);
     }
   }
 

@@ -68,12 +68,13 @@ export async function mailedLinkPages(scope: FastifyInstance, deps: MailedLinkPa
       // Per address before anything is looked up (an empty form counts nothing). Past it nothing is sent, and the
       // page says nothing of it either: a different answer would let one address tell accounts apart by when the
       // limit shows. The log says it.
-      const seconds = identifier.trim() === '' ? undefined : await deps.mailAllowance(request.ip);
-      if (typeof seconds === 'number') {
-        deps.telemetry.rateLimited('mail');
-        request.log.warn({ limit: 'RATE_LIMIT_MAIL', perAddress: true, retryAfter: seconds }, 'password reset request over the per-address limit: nothing sent');
-      } else if (seconds === null) {
-        await passwordReset.request(identifier, request);
+      if (identifier.trim() !== '') {
+        const seconds = await deps.mailAllowance(request.ip);
+        if (seconds === null) await passwordReset.request(identifier, request);
+        else {
+          deps.telemetry.rateLimited('mail');
+          request.log.warn({ limit: 'RATE_LIMIT_MAIL', perAddress: true, retryAfter: seconds }, 'password reset request over the per-address limit: nothing sent');
+        }
       }
     } catch (error) {
       // A fault only a real account's path can meet (its link's transaction, the outbox) must not answer otherwise

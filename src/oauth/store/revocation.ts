@@ -82,16 +82,16 @@ export class Revocation {
    * The operator suspended the client (SPEC §12): every live token of it dies
    * and nothing on its way to becoming one survives — its codes, and its device
    * codes whether still waiting or already approved (denied, so a poll after an
-   * unsuspension gets access_denied, not tokens from before it). Announced to
-   * every process's caches in the caller's transaction (one client event ends
-   * them all).
+   * unsuspension gets access_denied, not tokens from before it). Every
+   * process's caches hear of it from the client event the suspension itself
+   * records in this transaction (ClientTrust, its one caller): one client
+   * event ends them all.
    */
   async client(trx: Kysely<Database>, clientId: string): Promise<void> {
     const result = await trx.updateTable('oauth_tokens').set({ revoked_at: this.now() }).where('client_id', '=', clientId).where('revoked_at', 'is', null).executeTakeFirst();
     this.counted('client_suspended', Number(result.numUpdatedRows));
     await trx.deleteFrom('oauth_codes').where('client_id', '=', clientId).execute();
     await trx.updateTable('oauth_device_codes').set({ status: 'denied' }).where('client_id', '=', clientId).where('status', 'in', ['pending', 'approved']).execute();
-    await this.feed?.record(trx, [{ kind: 'client', key: clientId }]);
   }
 
   /**
