@@ -198,9 +198,10 @@ describe('the serika CLI', () => {
     expect((await runCli(['secrets', 'reencrypt', '--help'], env)).stdout).toContain('KEY_ENCRYPTION_SECRETS');
   });
 
+  // npx alone takes 15–20 s on a loaded two-core machine (CI: 17 s and 20 s passing, once past 30 s).
   it('runs through npx serika', async () => {
     const result = await runCli(['keys', 'list', '--username', 'dana'], env, undefined, ['npx', 'serika']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('laptop');
-  });
+  }, 60_000);
 });
