@@ -4,6 +4,7 @@ import { commitOne, ownTransaction, type Batch, type BatchItem, type Transactor 
 import type { InvalidationFeed } from '../storage/invalidations.js';
 import { BudgetLeases } from './budget-leases.js';
 import { BudgetRows, stateOf } from './budget-rows.js';
+import { CommittedReads } from '../storage/commit-stamp.js';
 import { sortableId } from '../security/secrets.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
 import { budgetStatements } from './budget-statements.js';
@@ -88,6 +89,8 @@ export class BudgetsService {
   private readonly unheld: Batch<UnheldSpending, null>;
   /** Sub-agent tokens known to have no cap of their own: a cap is set at the exchange and never changes. */
   private readonly uncapped = new LRUCache<string, true>({ max: 100_000 });
+  /** Grants' budget rows as committed (commit-stamp.ts: reread whenever the database changed). */
+  private readonly committed: CommittedReads<OAuthBudgetsTable | undefined>;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -108,6 +111,7 @@ export class BudgetsService {
     private readonly feed: InvalidationFeed | null = null,
   ) {
     this.rows = new BudgetRows(this.statements, rowLocks, events);
+    this.committed = new CommittedReads(db);
     this.leases = new BudgetLeases(this.rows, now, transact, () => feed?.fresh ?? false);
     feed?.subscribe((ended) => {
       for (const { kind, key } of ended) {
@@ -156,6 +160,9 @@ export class BudgetsService {
 
   /** The grant's budget row as it stands, or undefined: one indexed read (most grants have none), in the transaction when given one. */
   private row(userId: string, clientId: string, trx: Kysely<Database> = this.db): Promise<OAuthBudgetsTable | undefined> {
+    // Outside a transaction the row is read on every call (SPEC §10: a limit set anywhere counts at the next
+    // call), but on SQLite only when any connection has committed since this process last read it.
+    if (trx === this.db) return this.committed.read(`${userId} ${clientId}`, () => this.rows.row(trx, userId, clientId));
     return this.rows.row(trx, userId, clientId);
   }
 

@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { Database } from './schema.js';
 import { startCheckpointer, type Checkpointer } from './wal-checkpointer.js';
 import { registerDirect } from './prepared.js';
+import { registerCommitStamp } from './commit-stamp.js';
 import { CurrentSchemaPostgresDialect } from './pg-introspector.js';
 import { createOwnerOnlyFile, ensureOwnerOnlyDirectory, tightenToOwnerOnly } from './file-modes.js';
 import { statementTracer } from '../tracing/database-spans.js';
@@ -131,6 +132,7 @@ function openSqlite(url: string, options: StorageOptions): Storage {
     },
     inTransaction: () => connection.inTransaction,
   });
+  const closeStamp = checkpointer ? registerCommitStamp(db, resolve(path)) : () => {};
   return {
     db,
     dialect: 'sqlite',
@@ -162,6 +164,7 @@ function openSqlite(url: string, options: StorageOptions): Storage {
     },
     async close() {
       await checkpointer?.stop();
+      closeStamp();
       // The last connection out checkpoints and deletes the WAL, with the syncs of any NORMAL checkpoint.
       await db.destroy();
     },
