@@ -5,6 +5,7 @@ import type { InvalidationFeed } from '../storage/invalidations.js';
 import { BudgetLeases } from './budget-leases.js';
 import { BudgetRows, stateOf } from './budget-rows.js';
 import { CommittedReads } from '../storage/commit-stamp.js';
+import { FeedCache } from '../storage/feed-cache.js';
 import { sortableId } from '../security/secrets.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
 import { budgetStatements } from './budget-statements.js';
@@ -13,6 +14,9 @@ import type { EventOutbox } from '../events/outbox.js';
 import type { AuditService } from '../audit/service.js';
 import type { RequestOrigin } from '../http/request-context.js';
 import { agentRows, agentSpending, agentState, chainState, holdAgents, recordAgentHold, releaseExpiredAgentHolds, settleAgents } from './agent-budgets.js';
+
+/** What the feed cache keeps for a grant without a budget. */
+const NO_BUDGET = Object.freeze({ none: true as const });
 
 /** The id of a sub-agent call nothing limited: it holds nothing, and its settlement only counts. */
 const UNHELD = 'rsv_unheld';
@@ -91,6 +95,8 @@ export class BudgetsService {
   private readonly uncapped = new LRUCache<string, true>({ max: 100_000 });
   /** Grants' budget rows as committed (commit-stamp.ts: reread whenever the database changed). */
   private readonly committed: CommittedReads<OAuthBudgetsTable | undefined>;
+  /** Grants known to have no budget (PostgreSQL: see budgeted()). */
+  private readonly unbudgeted: FeedCache<typeof NO_BUDGET> | null;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -112,6 +118,8 @@ export class BudgetsService {
   ) {
     this.rows = new BudgetRows(this.statements, rowLocks, events);
     this.committed = new CommittedReads(db);
+    this.unbudgeted =
+      feed && !this.committed.stamped ? new FeedCache(feed, { max: 100_000, evicts: (event) => (event.kind === 'budget' ? { key: event.key } : null) }) : null;
     this.leases = new BudgetLeases(this.rows, now, transact, () => feed?.fresh ?? false);
     feed?.subscribe((ended) => {
       for (const { kind, key } of ended) {
@@ -164,6 +172,18 @@ export class BudgetsService {
     // call), but on SQLite only when any connection has committed since this process last read it.
     if (trx === this.db) return this.committed.read(`${userId} ${clientId}`, () => this.rows.row(trx, userId, clientId));
     return this.rows.row(trx, userId, clientId);
+  }
+
+  /**
+   * Whether the grant has a budget, for a call of its own token. Where no exact stamp tells whether the row
+   * changed (PostgreSQL), a grant found without one is remembered through the invalidation feed, as a lease
+   * trusts it for a changed limit: a limit set later counts from the next call on this instance at once, on
+   * the others within the feed's delay (NOTIFY at the commit; the cache is bypassed while the feed is not fresh).
+   */
+  private async budgeted(userId: string, clientId: string): Promise<boolean> {
+    if (!this.unbudgeted) return (await this.row(userId, clientId)) !== undefined;
+    const none = await this.unbudgeted.get(`${userId} ${clientId}`, async () => ((await this.row(userId, clientId)) ? undefined : NO_BUDGET));
+    return none === undefined;
   }
 
   /** The row a transaction has just held or updated: its absence is an error. */
@@ -260,8 +280,8 @@ export class BudgetsService {
    */
   async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Planned, lineage?: readonly string[] | null): Promise<Reservation | null> {
     if (lineage && lineage.length > 0) return this.reserveLineage(userId, clientId, lineage, plan);
-    // Most grants have no budget: they are answered by one indexed read, outside any transaction.
-    if (!this.leases.leasing(userId, clientId) && !(await this.row(userId, clientId))) return null;
+    // Most grants have no budget: they are answered by one indexed read, outside any transaction, or from memory.
+    if (!this.leases.leasing(userId, clientId) && !(await this.budgeted(userId, clientId))) return null;
     return this.leases.reserve(userId, clientId, plan);
   }
 

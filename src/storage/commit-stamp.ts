@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { LRUCache } from 'lru-cache';
 
@@ -64,13 +64,16 @@ export class CommitStamp {
 const stamps = new WeakMap<object, () => CommitStamp | null>();
 
 /**
- * Registers a SQLite database's stamp (database.ts), opened at its first use: by then the connection has read
- * the database, so its -shm exists. Returns what closes it with the database.
+ * Registers a SQLite database's stamp (database.ts), opened at its first use after the connection has read the
+ * database (its -shm exists from then on; asked again until it does). Returns what closes it with the database.
  */
 export function registerCommitStamp(db: object, databasePath: string): () => void {
   let stamp: CommitStamp | null | undefined;
   let closed = false;
-  stamps.set(db, () => (stamp === undefined && !closed ? (stamp = CommitStamp.open(databasePath)) : (stamp ?? null)));
+  stamps.set(db, () => {
+    if (stamp === undefined && !closed && existsSync(`${databasePath}-shm`)) stamp = CommitStamp.open(databasePath);
+    return stamp ?? null;
+  });
   return () => {
     closed = true;
     stamp?.close();
@@ -87,9 +90,13 @@ export function registerCommitStamp(db: object, databasePath: string): () => voi
 export class CommittedReads<V> {
   private readonly entries: LRUCache<string, { stamp: Buffer; value: V }>;
   private readonly stamp: () => CommitStamp | null;
+  /** Whether the database is a SQLite file, whose reads are remembered (or, where its header is unknown, cheap). */
+  readonly stamped: boolean;
 
   constructor(db: object, max = 10_000) {
-    this.stamp = stamps.get(db) ?? (() => null);
+    const stamp = stamps.get(db);
+    this.stamped = stamp !== undefined;
+    this.stamp = stamp ?? (() => null);
     this.entries = new LRUCache({ max });
   }
 

@@ -63,6 +63,23 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       await budgets.set(userId, clientId, null);
     });
 
+    it('a grant found without a budget is so only until a limit is set: at once on that instance, on another once its feed reads the change', async () => {
+      const a = await instance();
+      const b = await instance();
+      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      for (let i = 0; i < 3; i++) expect(await a.budgets.reserve(userId, clientId, tokens(100))).toBeNull();
+      expect(await b.budgets.reserve(userId, clientId, tokens(100))).toBeNull();
+      await b.budgets.set(userId, clientId, { tokens: 50, images: null, period: 'total' });
+      expect((await b.budgets.reserve(userId, clientId, tokens(100)))!.kind).toBe('refused');
+      await a.feed.catchUp();
+      expect((await a.budgets.reserve(userId, clientId, tokens(100)))!.kind).toBe('refused');
+      // Removed: neither limits the call any more.
+      await a.budgets.set(userId, clientId, null);
+      await b.feed.catchUp();
+      expect(await a.budgets.reserve(userId, clientId, tokens(100))).toBeNull();
+      expect(await b.budgets.reserve(userId, clientId, tokens(100))).toBeNull();
+    });
+
     it('slices shrink as the remainder nears zero: an eighth of what would remain, then only the call', async () => {
       const { budgets, feed } = await instance();
       await budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
