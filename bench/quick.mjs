@@ -10,9 +10,8 @@
 // turn with Serika's; durable-oidc, durable-redeem, … the same against node-oidc-provider on a durable store of the
 // dialect measured (issue 39: its own SQLite file, or its own schema with --pg).
 import { parseArgs } from 'node:util';
-import { BudgetsService } from '../dist/consent/budgets.js';
 import { measure, median, startChild } from './lib.mjs';
-import { exchangeAgentToken, exchangeBody, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
+import { benchBudgets, exchangeAgentToken, exchangeBody, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
 import { peerEntries, startDurablePeer, startMemoryPeer } from './peers.mjs';
 
 const { values, positionals } = parseArgs({
@@ -94,7 +93,7 @@ const OTHERS = {
   'chat-direct': () => ['chat completions, direct', upstream.child.pid, () => ({ ...base, url: `${upstream.info.url}/chat/completions`, method: 'POST', headers: JSON_TYPE, body: chat(false) })],
   'stream-direct': () => ['chat completions, streamed, direct', upstream.child.pid, () => ({ ...base, url: `${upstream.info.url}/chat/completions`, method: 'POST', headers: JSON_TYPE, body: chat(true) })],
 };
-const budgets = new BudgetsService(seeded.storage.db);
+const budgets = benchBudgets(seeded.storage);
 /** Server A's median req/s per scenario, for the ratios printed at the end. */
 const medianA = new Map();
 try {

@@ -1,11 +1,10 @@
 // npm run bench: the ceiling (bare Fastify), Serika on SQLite and PostgreSQL,
 // and the peer (node-oidc-provider), measured in one run from a separate load
 // process. Prints a table and the targets, and writes docs/BENCHMARKS.md.
-import { BudgetsService } from '../dist/consent/budgets.js';
 import { existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { load, measure, measureAlternating, procStats, startChild } from './lib.mjs';
-import { exchangeAgentToken, exchangeBody, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
+import { benchBudgets, exchangeAgentToken, exchangeBody, freshDatabase, mintCodes, mintTokens, seed, startSerika, writeBodies } from './serika.mjs';
 import { eventsBench } from './events.mjs';
 import { ADMIN_TARGET_MS, adminLists } from './admin-lists.mjs';
 import { ID_TOKEN_REDEMPTION, peerEntries, startDurablePeer, startMemoryPeer } from './peers.mjs';
@@ -137,7 +136,7 @@ async function serika(dialect, upstream) {
   await add('authorize → token, whole flows', () => ({ ...base, ...flowScenario(api, seeded) }));
   // SPEC §10: the same call under a spending limit it never reaches (reserve + settle on every call), in turn with
   // the call without one. The limit is set and removed through the database, as the dashboard does (next call obeys).
-  const budgets = new BudgetsService(seeded.storage.db);
+  const budgets = benchBudgets(seeded.storage);
   const chat = () => ({ ...base, url: `${api}/oauth/chat/completions`, method: 'POST', headers: { ...JSON_TYPE, ...bearer }, body: chatBody });
   const agentBearer = { authorization: `Bearer ${await exchangeAgentToken(api, seeded, 'bench-chat')}` };
   await addAlternating([
@@ -208,7 +207,7 @@ async function scaleOut(upstream) {
   const a = await startSerika(db.url, upstream);
   const b = await startSerika(db.url, upstream);
   rows.push({ group: 'scale', ...(await measure('userinfo, 2 instances, 1 worker each', a.child.pid, RUNS, () => scenario([a.info.url, b.info.url]))) });
-  const budgets = new BudgetsService(seeded.storage.db);
+  const budgets = benchBudgets(seeded.storage);
   const chatOn = () => ({ ...scenario([a.info.url, b.info.url]), urls: [a, b].map((s) => `${s.info.url}/api/openai/v1/oauth/chat/completions`), method: 'POST', headers: { ...JSON_TYPE, ...headers }, body: chatBody });
   const pairs = await measureAlternating(
     [

@@ -11,6 +11,8 @@ import { parseConfig } from '../dist/config.js';
 import { createServices } from '../dist/services.js';
 import { openStorage } from '../dist/storage/database.js';
 import { migrateToLatest } from '../dist/storage/migrate.js';
+import { BudgetsService } from '../dist/consent/budgets.js';
+import { InvalidationFeed } from '../dist/storage/invalidations.js';
 import { mint } from '../dist/oauth/store/credentials.js';
 import { startChild } from './lib.mjs';
 
@@ -60,6 +62,14 @@ export async function seed(databaseUrl) {
 }
 
 /** Inserts `count` live refresh tokens (and their access tokens) straight into the database, in batches. */
+/**
+ * Budgets changed the way the dashboard changes them: each change announced in its transaction through the
+ * invalidation outbox, which tells every server's feed (the servers keep what the feed vouches for).
+ */
+export function benchBudgets(storage) {
+  return new BudgetsService(storage.db, Date.now, undefined, storage.dialect === 'postgres', null, null, new InvalidationFeed(storage));
+}
+
 export async function mintTokens(storage, seeded, count, familyPrefix = 'fam_r') {
   const values = [];
   const now = Date.now();

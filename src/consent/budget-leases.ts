@@ -139,9 +139,13 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     }
   }
 
-  /** Whether this instance holds an open lease of the grant (its budget then needs no read to be known). */
+  /**
+   * Whether this instance holds an open lease of the grant, or is taking one: its budget then needs no read to be
+   * known (a call waits for the extension in flight, which reads the row under its lock, instead of each reading it).
+   */
   leasing(userId: string, clientId: string): boolean {
-    return this.open.has(grantKey(userId, clientId));
+    const key = grantKey(userId, clientId);
+    return this.open.has(key) || this.extending.has(key);
   }
 
   /** A hold of this process's leases, by id. */
