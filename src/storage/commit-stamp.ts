@@ -90,6 +90,7 @@ export function registerCommitStamp(db: object, databasePath: string): () => voi
 export class CommittedReads<V> {
   private readonly entries: LRUCache<string, { stamp: Buffer; value: V }>;
   private readonly stamp: () => CommitStamp | null;
+  private last: Buffer | undefined;
   /** Whether the database is a SQLite file, whose reads are remembered (or, where its header is unknown, cheap). */
   readonly stamped: boolean;
 
@@ -107,9 +108,21 @@ export class CommittedReads<V> {
     if (hit && hit.stamp.equals(now)) return hit.value;
     // Taken before the read: a commit between the two leaves a newer row under an older stamp, which the next
     // use finds changed and reads again; never an older row under a newer stamp.
-    const stamp = Buffer.from(now);
+    const stamp = this.copy(now);
     const value = await load();
     this.entries.set(key, { stamp, value });
     return value;
+  }
+
+  /**
+   * The header kept with an entry: the last copy while the header stays the same (entries read between two
+   * commits share it), else a copy of its own — never a slice of Node's shared pool, which would keep 8 KiB
+   * alive per entry.
+   */
+  private copy(now: Buffer): Buffer {
+    if (this.last?.equals(now)) return this.last;
+    this.last = Buffer.allocUnsafeSlow(now.length);
+    now.copy(this.last);
+    return this.last;
   }
 }

@@ -162,7 +162,7 @@ describe.each(DIALECTS)('token cache: revocations reach another instance within 
     expect((await refresh(reset.json.clientSecret, token)).status).toBe(200);
   });
 
-  it.skipIf(!dialectAvailable(dialect))('a spending limit set through one instance is what the other reports at once (budgets are never cached)', async () => {
+  it.skipIf(!dialectAvailable(dialect))('a spending limit set through one instance is what the other reports at once (a budget row is read, or checked unchanged, on every call)', async () => {
     const { owner, client, tokens } = await setUp();
     await cachedAtA(tokens.access_token);
     await b.services.budgets.set(owner.userId, client.clientId, { tokens: 1234, images: null, period: 'total' });
