@@ -111,8 +111,13 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     private readonly fresh: () => boolean,
   ) {}
 
-  /** Holds the call's cost, from this instance's slice or a new or larger one; null when the budget does not limit it. */
-  async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Planned): Promise<Reservation | null> {
+  /**
+   * Holds the call's cost, from this instance's slice or a new or larger one; null when the budget does not limit it.
+   * `joining`: the call came only because a lease is open or being taken (leasing()); when, after waiting for that
+   * extension, no lease is open (it found no budget, or failed), undefined: the caller asks whether there is a budget
+   * as any call would, rather than every such call taking a transaction of its own.
+   */
+  async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Planned, joining = false): Promise<Reservation | null | undefined> {
     const key = grantKey(userId, clientId);
     let waited = false;
     for (;;) {
@@ -129,6 +134,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
         await pending.catch(() => undefined);
         continue;
       }
+      if (joining && !lease) return undefined;
       const extension = this.extend(userId, clientId, plan, lease ?? null);
       this.extending.set(key, extension);
       try {

@@ -15,6 +15,12 @@ import type { AuditService } from '../audit/service.js';
 import type { RequestOrigin } from '../http/request-context.js';
 import { agentRows, agentSpending, agentState, chainState, holdAgents, recordAgentHold, releaseExpiredAgentHolds, settleAgents } from './agent-budgets.js';
 
+/**
+ * A grant's "no budget" is read again at least this often whatever the feed says: a limit set on another instance
+ * is obeyed here within the same bound as a revocation, even were its announcement lost.
+ */
+const UNBUDGETED_TTL_MS = 1_000;
+
 /** What the feed cache keeps for a grant without a budget. */
 const NO_BUDGET = Object.freeze({ none: true as const });
 
@@ -119,7 +125,7 @@ export class BudgetsService {
     this.rows = new BudgetRows(this.statements, rowLocks, events);
     this.committed = new CommittedReads(db);
     this.unbudgeted =
-      feed && !this.committed.stamped ? new FeedCache(feed, { max: 100_000, evicts: (event) => (event.kind === 'budget' ? { key: event.key } : null) }) : null;
+      feed && !this.committed.stamped ? new FeedCache(feed, { max: 100_000, ttlMs: UNBUDGETED_TTL_MS, evicts: (event) => (event.kind === 'budget' ? { key: event.key } : null) }) : null;
     this.leases = new BudgetLeases(this.rows, now, transact, () => feed?.fresh ?? false);
     feed?.subscribe((ended) => {
       for (const { kind, key } of ended) {
@@ -281,8 +287,12 @@ export class BudgetsService {
   async reserve(userId: string, clientId: string, plan: (state: BudgetState) => Planned, lineage?: readonly string[] | null): Promise<Reservation | null> {
     if (lineage && lineage.length > 0) return this.reserveLineage(userId, clientId, lineage, plan);
     // Most grants have no budget: they are answered by one indexed read, outside any transaction, or from memory.
-    if (!this.leases.leasing(userId, clientId) && !(await this.budgeted(userId, clientId))) return null;
-    return this.leases.reserve(userId, clientId, plan);
+    if (this.leases.leasing(userId, clientId)) {
+      const joined = await this.leases.reserve(userId, clientId, plan, true);
+      if (joined !== undefined) return joined;
+    }
+    if (!(await this.budgeted(userId, clientId))) return null;
+    return (await this.leases.reserve(userId, clientId, plan)) ?? null;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, realpathSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { LRUCache } from 'lru-cache';
 
@@ -26,7 +26,11 @@ export class CommitStamp {
 
   private constructor(private fd: number | null) {}
 
-  static open(databasePath: string): CommitStamp | null {
+  /**
+   * The stamp of the database at this path; null where it cannot be one (big-endian, no -shm, another layout);
+   * undefined while the header is not readable yet (a writer between its copies, not initialised): ask again.
+   */
+  static open(databasePath: string): CommitStamp | null | undefined {
     if (endianness() !== 'LE') return null;
     let fd: number;
     try {
@@ -38,7 +42,7 @@ export class CommitStamp {
     const header = stamp.now();
     if (!header || header.readUInt32LE(0) !== WAL_INDEX_VERSION) {
       stamp.close();
-      return null;
+      return header ? null : undefined;
     }
     return stamp;
   }
@@ -70,8 +74,13 @@ const stamps = new WeakMap<object, () => CommitStamp | null>();
 export function registerCommitStamp(db: object, databasePath: string): () => void {
   let stamp: CommitStamp | null | undefined;
   let closed = false;
+  // SQLite follows a symbolic link to the database and keeps its -shm beside the file itself.
+  let real: string | undefined;
   stamps.set(db, () => {
-    if (stamp === undefined && !closed && existsSync(`${databasePath}-shm`)) stamp = CommitStamp.open(databasePath);
+    if (stamp === undefined && !closed) {
+      real ??= realpathSync(databasePath);
+      if (existsSync(`${real}-shm`)) stamp = CommitStamp.open(real);
+    }
     return stamp ?? null;
   });
   return () => {
@@ -110,6 +119,8 @@ export class CommittedReads<V> {
     // use finds changed and reads again; never an older row under a newer stamp.
     const stamp = this.copy(now);
     const value = await load();
+    // Shared by every caller from now on.
+    if (typeof value === 'object' && value !== null) Object.freeze(value);
     this.entries.set(key, { stamp, value });
     return value;
   }

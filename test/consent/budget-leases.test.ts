@@ -4,10 +4,11 @@ import { ClientsService } from '../../src/clients/service.js';
 import { BudgetsService, type BudgetState, type Reservation } from '../../src/consent/budgets.js';
 import { GrantsService } from '../../src/consent/grants.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
-import { ownTransaction } from '../../src/storage/group-commit.js';
+import { ownTransaction, type Transactor } from '../../src/storage/group-commit.js';
 import { InvalidationFeed } from '../../src/storage/invalidations.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
+import { until } from '../helpers/until.js';
 
 type Held = Extract<Reservation, { kind: 'reserved' }>;
 
@@ -78,6 +79,46 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       await b.feed.catchUp();
       expect(await a.budgets.reserve(userId, clientId, tokens(100))).toBeNull();
       expect(await b.budgets.reserve(userId, clientId, tokens(100))).toBeNull();
+    });
+
+    it('a limit whose announcement never came is still obeyed within about a second (a grant without a budget is read again)', async () => {
+      const a = await instance();
+      await a.feed.catchUp();
+      expect(await a.budgets.reserve(userId, clientId, tokens(100))).toBeNull();
+      // Written by a service with no feed: the change is announced to nobody.
+      await new BudgetsService(storage.db).set(userId, clientId, { tokens: 50, images: null, period: 'total' });
+      const set = Date.now();
+      await until(async () => (await a.budgets.reserve(userId, clientId, tokens(100)))?.kind === 'refused', { timeoutMs: 3000, message: 'the unannounced limit to be obeyed' });
+      expect(Date.now() - set).toBeLessThan(1_500);
+      await a.budgets.set(userId, clientId, null);
+    });
+
+    it('calls that waited for an extension which found the budget removed ask whether there is one, rather than each extending', async () => {
+      const a = await instance();
+      await a.budgets.set(userId, clientId, { tokens: 10_000, images: null, period: 'month' });
+      await a.feed.catchUp();
+      // An instance whose transactions (its extensions) wait at a gate, and count.
+      let extensions = 0;
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const transact: Transactor = async (work) => {
+        extensions++;
+        await gate;
+        return storage.db.transaction().execute(work);
+      };
+      const feed = new InvalidationFeed(storage);
+      await feed.start();
+      feeds.push(feed);
+      const gated = new BudgetsService(storage.db, Date.now, transact, dialect === 'postgres', null, null, feed);
+      const first = gated.reserve(userId, clientId, tokens(100));
+      await until(async () => extensions === 1, { timeoutMs: 2000, message: 'the first call to start its extension' });
+      const waiting = Array.from({ length: 5 }, () => gated.reserve(userId, clientId, tokens(100)));
+      await a.budgets.set(userId, clientId, null);
+      await feed.catchUp();
+      open();
+      expect(await first).toBeNull();
+      expect(await Promise.all(waiting)).toEqual(Array(5).fill(null));
+      expect(extensions).toBe(1);
     });
 
     it('slices shrink as the remainder nears zero: an eighth of what would remain, then only the call', async () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
@@ -18,6 +18,15 @@ async function readKey(storage: Storage, key: string): Promise<number | undefine
   if (!selects.has(storage)) selects.set(storage, selectOf());
   const row = (await selects.get(storage)!(storage.db, { key })).rows[0];
   return row === undefined ? undefined : Number(row.created_at);
+}
+
+/** One copy of a WAL-index header: its version, its change counter, initialised. */
+function header(version: number, change: number): Buffer {
+  const copy = Buffer.alloc(48);
+  copy.writeUInt32LE(version, 0);
+  copy.writeUInt32LE(change, 8);
+  copy[12] = 1;
+  return copy;
 }
 
 /** Counts the loads a CommittedReads makes: a use it answered from memory loads nothing. */
@@ -78,6 +87,25 @@ describe('CommittedReads on SQLite: exact for every connection and process shari
     expect(child.status).toBe(0);
     expect(await reads.read('k1')).toBe(4);
     expect(reads.loads()).toBe(4);
+  });
+
+  it('a database reached through a symbolic link is stamped by the -shm beside the file itself, not a stale one beside the link', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'serika-stamp-link-'));
+    const link = join(dir, 'link.db');
+    symlinkSync(database.url.slice('sqlite:'.length), link);
+    // A header that never changes, where a stamp that did not follow the link would look.
+    writeFileSync(`${link}-shm`, Buffer.concat([header(3007000, 9), header(3007000, 9), Buffer.alloc(32)]));
+    const linked = openStorage(`sqlite:${link}`);
+    try {
+      await write(b, 'k4', 1);
+      const reads = counted(new CommittedReads(linked.db), linked);
+      expect(await reads.read('k4')).toBe(1);
+      await change(b, 'k4', 2);
+      expect(await reads.read('k4')).toBe(2);
+    } finally {
+      await linked.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an absent row is remembered too, until a commit writes it', async () => {
@@ -150,13 +178,6 @@ describe.each(DIALECTS)('CommittedReads without a stamp read every time (%s)', (
 describe('CommitStamp: only a header it knows, and never one mid-update', () => {
   const dir = mkdtempSync(join(tmpdir(), 'serika-stamp-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const header = (version: number, change: number) => {
-    const copy = Buffer.alloc(48);
-    copy.writeUInt32LE(version, 0);
-    copy.writeUInt32LE(change, 8);
-    copy[12] = 1;
-    return copy;
-  };
 
   it('opens on the layout of version 3007000 and answers null while the two copies differ', () => {
     const path = join(dir, 'a.db');
@@ -174,8 +195,18 @@ describe('CommitStamp: only a header it knows, and never one mid-update', () => 
     const path = join(dir, 'b.db');
     writeFileSync(`${path}-shm`, Buffer.concat([header(3007001, 1), header(3007001, 1)]));
     expect(CommitStamp.open(path)).toBeNull();
-    writeFileSync(`${path}-shm`, header(3007000, 1));
-    expect(CommitStamp.open(path)).toBeNull();
     expect(CommitStamp.open(join(dir, 'none.db'))).toBeNull();
+  });
+
+  it('a header not readable yet (too short, or a writer between its copies) is asked again, not given up on', () => {
+    const path = join(dir, 'c.db');
+    writeFileSync(`${path}-shm`, header(3007000, 1));
+    expect(CommitStamp.open(path)).toBeUndefined();
+    writeFileSync(`${path}-shm`, Buffer.concat([header(3007000, 1), header(3007000, 2)]));
+    expect(CommitStamp.open(path)).toBeUndefined();
+    writeFileSync(`${path}-shm`, Buffer.concat([header(3007000, 2), header(3007000, 2)]));
+    const stamp = CommitStamp.open(path);
+    expect(stamp).toBeInstanceOf(CommitStamp);
+    stamp!.close();
   });
 });
