@@ -61,7 +61,6 @@ export async function seed(databaseUrl) {
   };
 }
 
-/** Inserts `count` live refresh tokens (and their access tokens) straight into the database, in batches. */
 /**
  * Budgets changed the way the dashboard changes them: each change announced in its transaction through the
  * invalidation outbox, which tells every server's feed (the servers keep what the feed vouches for).
@@ -70,6 +69,7 @@ export function benchBudgets(storage) {
   return new BudgetsService(storage.db, Date.now, undefined, storage.dialect === 'postgres', null, null, new InvalidationFeed(storage));
 }
 
+/** Inserts `count` live refresh tokens (and their access tokens) straight into the database, in batches. */
 export async function mintTokens(storage, seeded, count, familyPrefix = 'fam_r') {
   const values = [];
   const now = Date.now();

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { sortableId } from '../security/secrets.js';
 import type { Batch, Transactor } from '../storage/group-commit.js';
+import { grantKey } from '../storage/invalidations.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
 import { current, stateOf, type BudgetRows } from './budget-rows.js';
 import type { BudgetState, Cost, Planned, Reservation } from './budgets.js';
@@ -15,7 +16,6 @@ const SLICE_SHARE = 8;
 const ZERO: Cost = { tokens: 0, images: 0 };
 const plus = (a: Cost, b: Cost): Cost => ({ tokens: a.tokens + b.tokens, images: a.images + b.images });
 const minus = (a: Cost, b: Cost): Cost => ({ tokens: a.tokens - b.tokens, images: a.images - b.images });
-const grantKey = (userId: string, clientId: string) => `${userId} ${clientId}`;
 
 /** One instance's slice of one grant's budget, and the calls it holds. */
 class Lease {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { commitOne, ownTransaction, type Batch, type BatchItem, type Transactor } from '../storage/group-commit.js';
-import type { InvalidationFeed } from '../storage/invalidations.js';
+import { grantKey, type InvalidationFeed } from '../storage/invalidations.js';
 import { BudgetLeases } from './budget-leases.js';
 import { BudgetRows, stateOf } from './budget-rows.js';
 import { CommittedReads } from '../storage/commit-stamp.js';
@@ -129,7 +129,7 @@ export class BudgetsService {
     this.leases = new BudgetLeases(this.rows, now, transact, () => feed?.fresh ?? false);
     feed?.subscribe((ended) => {
       for (const { kind, key } of ended) {
-        if (kind === 'budget' || kind === 'grant') this.leases.close((userId, clientId) => `${userId} ${clientId}` === key);
+        if (kind === 'budget' || kind === 'grant') this.leases.close((userId, clientId) => grantKey(userId, clientId) === key);
         else if (kind === 'user') this.leases.close((userId) => userId === key);
         else if (kind === 'client') this.leases.close((_, clientId) => clientId === key);
       }
@@ -176,7 +176,7 @@ export class BudgetsService {
   private row(userId: string, clientId: string, trx: Kysely<Database> = this.db): Promise<OAuthBudgetsTable | undefined> {
     // Outside a transaction the row is read on every call (SPEC §10: a limit set anywhere counts at the next
     // call), but on SQLite only when any connection has committed since this process last read it.
-    if (trx === this.db) return this.committed.read(`${userId} ${clientId}`, () => this.rows.row(trx, userId, clientId));
+    if (trx === this.db) return this.committed.read(grantKey(userId, clientId), () => this.rows.row(trx, userId, clientId));
     return this.rows.row(trx, userId, clientId);
   }
 
@@ -188,7 +188,7 @@ export class BudgetsService {
    */
   private async budgeted(userId: string, clientId: string): Promise<boolean> {
     if (!this.unbudgeted) return (await this.row(userId, clientId)) !== undefined;
-    const none = await this.unbudgeted.get(`${userId} ${clientId}`, async () => ((await this.row(userId, clientId)) ? undefined : NO_BUDGET));
+    const none = await this.unbudgeted.get(grantKey(userId, clientId), async () => ((await this.row(userId, clientId)) ? undefined : NO_BUDGET));
     return none === undefined;
   }
 
@@ -232,7 +232,7 @@ export class BudgetsService {
       const from: BudgetLimit | null = before ? { tokens: before.tokens_limit, images: before.images_limit, period: before.period } : null;
       await this.write(userId, clientId, limit, trx);
       if (sameLimit(from, limit)) return;
-      await this.feed?.record(trx, [{ kind: 'budget', key: `${userId} ${clientId}` }]);
+      await this.feed?.record(trx, [{ kind: 'budget', key: grantKey(userId, clientId) }]);
       await this.audit?.record({ type: 'budget.changed', userId, clientId, detail: { ...limitDetail('from', from), ...limitDetail('to', limit) } }, origin, trx);
       await this.events?.webhook(trx, 'budget.changed', userId, clientId, { budget: limit && { tokens: limit.tokens, images: limit.images, period: limit.period } });
     };
