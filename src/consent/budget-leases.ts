@@ -29,17 +29,20 @@ class Lease {
   extensions = 0;
   /** No new holds: the limit changed, its slice is being returned, or it vanished. */
   closing = false;
-  /** When its row expires unless renewed (each extension and settlement renews it). */
+  /** When its row expires unless renewed (each extension renews it). */
   expiresAt = 0;
-  /** A settlement's renewal, taken into expiresAt once its transaction commits (never before: it may roll back). */
-  renewedTo = 0;
+  /**
+   * What committed settlements spent of its room: counted as used, yet still reserved on the budget row and in
+   * the slice's row until the next extension (or the return) takes it off. Not free: it was spent.
+   */
+  spentIn: Cost = ZERO;
   /** Its rest is being (or has been) returned. */
   returned = false;
 
   constructor(
     readonly id: string,
     readonly key: string,
-    /** What the slice reserves on the budget row, as its committed transactions left it. */
+    /** What the slice reserves on the budget row for calls (free or held), as its committed transactions left it; spentIn beside it. */
     public granted: Cost,
     /** The budget row as this lease last saw it: what calls held from memory report. */
     public row: OAuthBudgetsTable,
@@ -62,10 +65,13 @@ class Lease {
     return cost;
   }
 
-  /** The state a call reports: the row, with this slice's free room counted as remaining, not reserved. */
-  state(row = this.row): BudgetState {
-    const free = this.closing ? ZERO : this.free();
-    return stateOf({ ...row, tokens_reserved: Math.max(0, row.tokens_reserved - free.tokens), images_reserved: Math.max(0, row.images_reserved - free.images) });
+  /**
+   * The state a call reports: the row, with this slice's free room counted as remaining, not reserved; `spent`:
+   * what the row still reserves of the slice though it is counted as used (spentIn, as the row stood).
+   */
+  state(row = this.row, spent = ZERO): BudgetState {
+    const off = plus(this.closing ? ZERO : this.free(), spent);
+    return stateOf({ ...row, tokens_reserved: Math.max(0, row.tokens_reserved - off.tokens), images_reserved: Math.max(0, row.images_reserved - off.images) });
   }
 }
 
@@ -76,24 +82,32 @@ export interface LeaseSettlement {
   spent: Cost;
 }
 
-/** What a call moves from its slice to the used counts: what it spent, up to what it held. */
+/** What a call spends of its slice's room: what it spent, up to what it held (more is counted, but was never in the slice). */
 const consumed = (held: Cost, spent: Cost): Cost => ({ tokens: Math.min(held.tokens, spent.tokens), images: Math.min(held.images, spent.images) });
+
+/** What an extension in flight has taken from its lease: free room for its call, spent room to take off the rows. */
+interface Parking {
+  room: Cost;
+  spent: Cost;
+}
 
 type Extended = { kind: 'none' } | { kind: 'refused'; state: BudgetState } | { kind: 'held'; row: OAuthBudgetsTable; cost: Cost; delta: Cost; leaseId: string; alive: boolean; expires: number };
 
 /**
  * Budget leases (SPEC §10; bench/NOTES.md, issue 39): an instance takes a slice of what remains of a grant's
  * budget with one conditional UPDATE (the slice counts in the row's reserved columns, recorded in
- * budget_leases) and holds its calls from it in memory; each call's settlement moves what it spent from the
- * slice to the used counts in the transaction of its usage row, and the settlement that leaves the slice
- * with no call in flight returns the rest. So concurrent calls of one grant write its row once per slice
- * and once per usage batch, not twice per call, and still never spend past the limit together: every hold
- * is inside a slice the database granted under the limit. A slice takes room for the call that asked plus
+ * budget_leases) and holds its calls from it in memory; each call's settlement counts what it spent as used
+ * in the transaction of its usage row — one UPDATE of the budget row per usage batch, none of the slice's:
+ * the spent room stays reserved in the slice (spentIn) until its next extension takes it off, and the
+ * settlement that leaves the slice with no call in flight returns the rest. So concurrent calls of one grant
+ * write its row once per slice and once per usage batch, not twice per call, and still never spend past the
+ * limit together: every hold is inside a slice the database granted under the limit, and spent room is
+ * counted twice (never zero times) until it is taken off. A slice takes room for the call that asked plus
  * up to SLICE_CALLS more, never more than 1/SLICE_SHARE of what would remain, and none when the call's cap
  * had to be lowered to fit. Memory serves a hold only while the invalidation feed is fresh, so a changed
  * limit (which closes every instance's lease of the grant) reaches other instances within the feed's delay,
  * as a revocation reaches their token caches; otherwise each hold goes through the database. A slice whose
- * process died expires after LEASE_TTL_MS (each extension and settlement renews it).
+ * process died expires after LEASE_TTL_MS (each extension renews it; memory serves only in its first half).
  */
 export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> {
   /** The lease new holds come from, by grant. */
@@ -194,16 +208,22 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
    * its slack — or shrunk, when a lowered limit left less than the slice holds.
    */
   private async extend(userId: string, clientId: string, plan: (state: BudgetState) => Planned, lease: Lease | null): Promise<Reservation | null> {
-    // The free room this extension takes from its lease: set inside the transaction, under the row's lock (and
-    // again if group commit runs it a second time), given back if it fails.
-    const parking = { room: ZERO };
+    // The free room this extension takes from its lease, and the spent room it takes off the rows: set inside
+    // the transaction, under the row's lock (and again if group commit runs it a second time); the room comes
+    // back to the lease when the extension ends, the spent room only if it did not grow the slice.
+    const parking: Parking = { room: ZERO, spent: ZERO };
     const unpark = () => {
       if (lease) lease.parked = minus(lease.parked, parking.room);
       parking.room = ZERO;
     };
+    const unspend = () => {
+      if (lease) lease.spentIn = plus(lease.spentIn, parking.spent);
+      parking.spent = ZERO;
+    };
     if (lease) lease.extensions++;
     try {
-      const done = await this.transact((trx) => this.extendIn(trx, userId, clientId, plan, lease, parking, unpark));
+      const done = await this.transact((trx) => this.extendIn(trx, userId, clientId, plan, lease, parking, () => (unpark(), unspend())));
+      if (done.kind === 'held' && done.alive) parking.spent = ZERO;
       if (done.kind === 'none') return null;
       if (done.kind === 'refused') return { kind: 'refused', state: done.state };
       let target = lease;
@@ -224,6 +244,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       return { kind: 'reserved', id, state: target!.state() };
     } finally {
       unpark();
+      unspend();
       if (lease) {
         lease.extensions--;
         // A settlement that found this extension in flight left the slice to it; it held nothing there.
@@ -247,7 +268,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     if (this.open.get(lease.key) === lease) this.open.delete(lease.key);
   }
 
-  private async extendIn(trx: Kysely<Database>, userId: string, clientId: string, plan: (state: BudgetState) => Planned, lease: Lease | null, parking: { room: Cost }, unpark: () => void): Promise<Extended> {
+  private async extendIn(trx: Kysely<Database>, userId: string, clientId: string, plan: (state: BudgetState) => Planned, lease: Lease | null, parking: Parking, unpark: () => void): Promise<Extended> {
     const { rows } = this;
     const now = this.now();
     unpark();
@@ -257,23 +278,27 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     row = (await rows.rollOver(trx, row, now)) ?? row;
     const leaseAlive = async () => lease !== null && (await rows.statements.leaseRow(trx, { id: lease.id })).rows.length === 1;
     let alive = await leaseAlive();
-    // Taken now, under the lock: every room this slice has free (or none, when it was released as expired).
+    // Taken now, under the lock: every room this slice has free, and what its committed settlements spent of it
+    // (none of either, when it was released as expired).
     let mine = alive ? lease!.free() : ZERO;
+    let spent = alive ? lease!.spentIn : ZERO;
     if (alive) {
       lease!.parked = plus(lease!.parked, mine);
       parking.room = mine;
+      lease!.spentIn = minus(lease!.spentIn, spent);
+      parking.spent = spent;
     }
-    // What this call may use: what no one holds, and this slice's own free room.
-    const stateNow = (r: OAuthBudgetsTable) => stateOf({ ...r, tokens_reserved: r.tokens_reserved - mine.tokens, images_reserved: r.images_reserved - mine.images });
+    // What this call may use: what no one holds, and this slice's own free room (its spent room is used already).
+    const stateNow = (r: OAuthBudgetsTable) => stateOf({ ...r, tokens_reserved: r.tokens_reserved - mine.tokens - spent.tokens, images_reserved: r.images_reserved - mine.images - spent.images });
     let cost = plan(stateNow(row));
     if (cost === 'refuse' && (await rows.releaseStale(trx, userId, clientId, now))) {
       row = (await rows.row(trx, userId, clientId))!;
       // This very slice may have been the stale one: its room came off the row with it, so it is no longer ours.
       if (alive && !(await leaseAlive())) {
-        lease!.parked = minus(lease!.parked, mine);
-        parking.room = ZERO;
+        unpark();
         alive = false;
         mine = ZERO;
+        spent = ZERO;
       }
       cost = plan(stateNow(row));
     }
@@ -283,12 +308,14 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     const slack = (limited: number | null, call: number) => (limited === null || call === 0 || cost.shaped ? 0 : Math.max(0, Math.min(SLICE_CALLS * call, Math.floor((limited - call) / SLICE_SHARE))));
     const want = { tokens: cost.tokens + slack(state.tokensRemaining, cost.tokens), images: cost.images + slack(state.imagesRemaining, cost.images) };
     const delta = minus(want, mine);
-    const held = (await rows.statements.hold(trx, { userId, clientId, tokens: delta.tokens, images: delta.images, now })).rows[0];
+    // The slice's spent room comes off the row and the slice as it grows (or shrinks) to what the call wants.
+    const net = minus(delta, spent);
+    const held = (await rows.statements.hold(trx, { userId, clientId, tokens: net.tokens, images: net.images, now })).rows[0];
     // Under the row's lock the plan fitted what the row holds; a miss is another writer this lock did not order (none known).
     if (!held) return { kind: 'refused', state };
     const expires = now + LEASE_TTL_MS;
     if (alive) {
-      await rows.statements.growLease(trx, { id: lease!.id, tokens: delta.tokens, images: delta.images, expires });
+      await rows.statements.growLease(trx, { id: lease!.id, tokens: net.tokens, images: net.images, expires });
       return { kind: 'held', row: held, cost: { tokens: cost.tokens, images: cost.images }, delta, leaseId: lease!.id, alive, expires };
     }
     const id = sortableId('lse_', now);
@@ -298,8 +325,8 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
 
   /**
    * Settles calls held from leases in the caller's transaction (their usage rows' batch): per lease, in lock
-   * order, one UPDATE of the budget row (what was spent on, what was held off) and one of the lease's row —
-   * deleted, its rest returned, when no other call of it is in flight. May run again after a rollback.
+   * order, one UPDATE of the budget row (what was spent goes on) — and, when no other call of it is in flight,
+   * the lease's row deleted and its rest returned. May run again after a rollback.
    */
   async run(trx: Kysely<Database>, items: readonly LeaseSettlement[]): Promise<Array<BudgetState | null>> {
     const byLease = new Map<Lease, LeaseSettlement[]>();
@@ -325,38 +352,38 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
   private async settleLease(trx: Kysely<Database>, lease: Lease, spent: Cost, moved: Cost, last: boolean, now: number): Promise<BudgetState | null> {
     const { rows } = this;
     const { user_id: userId, client_id: clientId } = lease.row;
-    const settle = (held: Cost, charged: Cost) =>
-      rows.statements.settle(trx, { userId, clientId, heldTokens: held.tokens, heldImages: held.images, spentTokens: charged.tokens, spentImages: charged.images, now });
-    let row: OAuthBudgetsTable | undefined;
+    const spending = (await rows.statements.spendLeased(trx, { userId, clientId, lease: lease.id, tokens: spent.tokens, images: spent.images, now })).rows[0];
+    if (!spending) return null;
+    const { leased, ...updated } = spending;
+    let row: OAuthBudgetsTable | undefined = updated;
+    // What the row still reserves of the slice though it is used: its earlier settlements' and this one's.
+    let spentIn = plus(lease.spentIn, moved);
     if (last) {
-      // The budget row first (the lock order), then the slice, whose rest comes off as it goes.
-      row = (await settle(ZERO, spent)).rows[0];
+      // The budget row first (the lock order), then the slice, whose rest (spent room with it) comes off as it goes.
       const rest = (await rows.statements.deleteLease(trx, { id: lease.id })).rows[0];
-      if (rest && row) row = (await settle({ tokens: Number(rest.tokens), images: Number(rest.images) }, ZERO)).rows[0];
-    } else {
-      row = (await settle(moved, spent)).rows[0];
-      const shrunk = await rows.statements.shrinkLease(trx, { id: lease.id, tokens: moved.tokens, images: moved.images, expires: now + LEASE_TTL_MS });
-      if (shrunk.rows.length === 0) {
-        // Released as expired (or returned by a settlement that ran first) meanwhile: only the spending counts, never
-        // the slice twice; and no call holds from it in memory any more, the room being no longer reserved.
-        this.retire(lease);
-        if (row) row = (await settle(minus(ZERO, moved), ZERO)).rows[0];
-      } else lease.renewedTo = Math.max(lease.renewedTo, now + LEASE_TTL_MS);
+      if (rest) row = (await rows.statements.settle(trx, { userId, clientId, heldTokens: Number(rest.tokens), heldImages: Number(rest.images), spentTokens: 0, spentImages: 0, now })).rows[0];
+      spentIn = ZERO;
+    } else if (!leased) {
+      // Released as expired meanwhile (by an instance that took this one for dead), its room with it: the spending
+      // counts all the same, and no call holds from it in memory any more. Read in the statement's snapshot, so a
+      // release committed while it waited for the row's lock is seen by the next settlement or extension instead.
+      this.retire(lease);
+      spentIn = ZERO;
     }
     if (!row) return null;
     await rows.thresholds(trx, row);
-    return lease.state(row);
+    return lease.state(row, spentIn);
   }
 
-  /** After the commit: the settled holds leave their lease, and what they spent leaves its slice. */
+  /** After the commit: the settled holds leave their lease, and what they spent of it is no longer free room but spent. */
   async committed(items: readonly LeaseSettlement[]): Promise<void> {
     for (const item of items) {
-      const held = item.lease.release(item.holdId);
-      item.lease.granted = minus(item.lease.granted, consumed(held, item.spent));
+      const used = consumed(item.lease.release(item.holdId), item.spent);
+      item.lease.granted = minus(item.lease.granted, used);
+      item.lease.spentIn = plus(item.lease.spentIn, used);
       this.byHold.delete(item.holdId);
     }
     for (const lease of new Set(items.map((item) => item.lease))) {
-      lease.expiresAt = Math.max(lease.expiresAt, lease.renewedTo);
       // A slice its settlement left to an extension that then held nothing there: its rest goes back before they are answered.
       await this.returnIfIdle(lease);
     }
@@ -368,9 +395,6 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       item.lease.release(item.holdId);
       this.byHold.delete(item.holdId);
     }
-    for (const lease of new Set(items.map((item) => item.lease))) {
-      lease.renewedTo = 0;
-      void this.returnIfIdle(lease);
-    }
+    for (const lease of new Set(items.map((item) => item.lease))) void this.returnIfIdle(lease);
   }
 }

@@ -21,8 +21,9 @@ import { agentRows, agentSpending, agentState, chainState, holdAgents, recordAge
  */
 const UNBUDGETED_TTL_MS = 1_000;
 
-/** What the feed cache keeps for a grant without a budget. */
-const NO_BUDGET = Object.freeze({ none: true as const });
+/** What the feed cache keeps for a grant: whether it has a budget. */
+const NO_BUDGET = Object.freeze({ budgeted: false });
+const HAS_BUDGET = Object.freeze({ budgeted: true });
 
 /** The id of a sub-agent call nothing limited: it holds nothing, and its settlement only counts. */
 const UNHELD = 'rsv_unheld';
@@ -101,8 +102,8 @@ export class BudgetsService {
   private readonly uncapped = new LRUCache<string, true>({ max: 100_000 });
   /** Grants' budget rows as committed (commit-stamp.ts: reread whenever the database changed). */
   private readonly committed: CommittedReads<OAuthBudgetsTable | undefined>;
-  /** Grants known to have no budget (PostgreSQL: see budgeted()). */
-  private readonly unbudgeted: FeedCache<typeof NO_BUDGET> | null;
+  /** Grants known to have a budget or none (PostgreSQL: see budgeted()). */
+  private readonly knownBudgets: FeedCache<{ budgeted: boolean }> | null;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -124,7 +125,7 @@ export class BudgetsService {
   ) {
     this.rows = new BudgetRows(this.statements, rowLocks, events);
     this.committed = new CommittedReads(db);
-    this.unbudgeted =
+    this.knownBudgets =
       feed && !this.committed.stamped ? new FeedCache(feed, { max: 100_000, ttlMs: UNBUDGETED_TTL_MS, evicts: (event) => (event.kind === 'budget' ? { key: event.key } : null) }) : null;
     this.leases = new BudgetLeases(this.rows, now, transact, () => feed?.fresh ?? false);
     feed?.subscribe((ended) => {
@@ -182,14 +183,17 @@ export class BudgetsService {
 
   /**
    * Whether the grant has a budget, for a call of its own token. Where no exact stamp tells whether the row
-   * changed (PostgreSQL), a grant found without one is remembered through the invalidation feed, as a lease
-   * trusts it for a changed limit: a limit set later counts from the next call on this instance at once, on
-   * the others within the feed's delay (NOTIFY at the commit; the cache is bypassed while the feed is not fresh).
+   * changed (PostgreSQL), the answer is remembered through the invalidation feed. "None", as a lease trusts the
+   * feed for a changed limit: a limit set later counts from the next call on this instance at once, on the
+   * others within the feed's delay (NOTIFY at the commit; the cache is bypassed while the feed is not fresh).
+   * "One" sends the call to its lease, whose extension reads the row under its lock: a budget removed since
+   * costs that call a transaction, never a wrong answer — and calls that find a slice returned a moment ago
+   * wait for the one extension that takes the next, instead of each reading the row first.
    */
   private async budgeted(userId: string, clientId: string): Promise<boolean> {
-    if (!this.unbudgeted) return (await this.row(userId, clientId)) !== undefined;
-    const none = await this.unbudgeted.get(grantKey(userId, clientId), async () => ((await this.row(userId, clientId)) ? undefined : NO_BUDGET));
-    return none === undefined;
+    if (!this.knownBudgets) return (await this.row(userId, clientId)) !== undefined;
+    const known = await this.knownBudgets.get(grantKey(userId, clientId), async () => ((await this.row(userId, clientId)) ? HAS_BUDGET : NO_BUDGET));
+    return known!.budgeted;
   }
 
   /** The row a transaction has just held or updated: its absence is an error. */

@@ -57,10 +57,37 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       expect(await slices()).toEqual([100 + 32 * 100]);
       expect(await row()).toMatchObject({ tokens_used: 0, tokens_reserved: 3_300 });
       await Promise.all(held.slice(0, 9).map((r) => budgets.settle(r.id, userId, clientId, { tokens: 40, images: 0 })));
-      expect(await slices()).toEqual([3_300 - 9 * 40]);
+      // Settlements write the budget row only: what they spent is used, and stays reserved in the slice until it is taken off.
+      expect(await slices()).toEqual([3_300]);
+      expect(await row()).toMatchObject({ tokens_used: 360, tokens_reserved: 3_300 });
       await budgets.settle(held[9]!.id, userId, clientId, { tokens: 40, images: 0 });
       expect(await slices()).toEqual([]);
       expect(await row()).toMatchObject({ tokens_used: 400, tokens_reserved: 0 });
+      await budgets.set(userId, clientId, null);
+    });
+
+    it('the room settled calls spent comes off the row and the slice at its next extension, never counted zero times', async () => {
+      const { budgets, feed } = await instance();
+      await budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
+      await feed.catchUp();
+      const first = (await budgets.reserve(userId, clientId, tokens(100))) as Held;
+      const second = (await budgets.reserve(userId, clientId, tokens(100))) as Held;
+      expect(await slices()).toEqual([100 + Math.floor(900 / 8)]);
+      // One call settles (all it held spent) while another is in flight: used, and still reserved in the slice.
+      const settled = await budgets.settle(first.id, userId, clientId, { tokens: 100, images: 0 });
+      expect(await row()).toMatchObject({ tokens_used: 100, tokens_reserved: 212 });
+      // What the call reports counts its spending once: 1000 − 100 used − the 100 the other call holds.
+      expect(settled).toMatchObject({ tokensUsed: 100, tokensRemaining: 800 });
+      // 12 free in the slice: the next call extends it, planned on 1000 − 100 used − 100 held, the spent 100 taken off.
+      const third = (await budgets.reserve(userId, clientId, tokens(100))) as Held;
+      expect(third.kind).toBe('reserved');
+      expect(await slices()).toEqual([200 + Math.floor(700 / 8)]);
+      expect(await row()).toMatchObject({ tokens_used: 100, tokens_reserved: 200 + Math.floor(700 / 8) });
+      // One token over what remains (1000 − 100 used − 200 held) is refused.
+      expect((await budgets.reserve(userId, clientId, tokens(701)))!.kind).toBe('refused');
+      for (const r of [second, third]) await budgets.settle(r.id, userId, clientId, { tokens: 100, images: 0 });
+      expect(await slices()).toEqual([]);
+      expect(await row()).toMatchObject({ tokens_used: 300, tokens_reserved: 0 });
       await budgets.set(userId, clientId, null);
     });
 
@@ -91,6 +118,18 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       await until(async () => (await a.budgets.reserve(userId, clientId, tokens(100)))?.kind === 'refused', { timeoutMs: 3000, message: 'the unannounced limit to be obeyed' });
       expect(Date.now() - set).toBeLessThan(1_500);
       await a.budgets.set(userId, clientId, null);
+    });
+
+    it('a grant remembered with a budget that was removed unannounced limits nothing: its extension reads the row', async () => {
+      const a = await instance();
+      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
+      await a.feed.catchUp();
+      const held = (await a.budgets.reserve(userId, clientId, tokens(100))) as Held;
+      await a.budgets.settle(held.id, userId, clientId, { tokens: 100, images: 0 });
+      // Removed by a service with no feed: A still takes the grant for budgeted, and its slice was returned.
+      await new BudgetsService(storage.db).set(userId, clientId, null);
+      expect(await a.budgets.reserve(userId, clientId, tokens(5_000))).toBeNull();
+      expect(await slices()).toEqual([]);
     });
 
     it('calls that waited for an extension which found the budget removed ask whether there is one, rather than each extending', async () => {
