@@ -5,6 +5,7 @@ import { grantKey } from '../storage/invalidations.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
 import { current, stateOf, type BudgetRows } from './budget-rows.js';
 import type { BudgetState, Cost, Planned, Reservation } from './budgets.js';
+import { Lease, ZERO, consumed, minus, plus } from './lease-slice.js';
 
 /** A slice an instance stopped renewing (its process died) is released after this long, as a call's hold is. */
 const LEASE_TTL_MS = 10 * 60_000;
@@ -12,68 +13,11 @@ const LEASE_TTL_MS = 10 * 60_000;
 const SLICE_CALLS = 32;
 /** …and at most this share of what would remain, so slices shrink as the remainder nears zero. */
 const SLICE_SHARE = 8;
-
-const ZERO: Cost = { tokens: 0, images: 0 };
-const plus = (a: Cost, b: Cost): Cost => ({ tokens: a.tokens + b.tokens, images: a.images + b.images });
-const minus = (a: Cost, b: Cost): Cost => ({ tokens: a.tokens - b.tokens, images: a.images - b.images });
-
-/** One instance's slice of one grant's budget, and the calls it holds. */
-class Lease {
-  readonly holds = new Map<string, Cost>();
-  /** Holds whose settlement is in a transaction now. */
-  readonly settling = new Set<string>();
-  held: Cost = ZERO;
-  /** Free room an extension in flight has taken for its call. */
-  parked: Cost = ZERO;
-  /** Extensions in flight: the slice is not returned meanwhile. */
-  extensions = 0;
-  /** No new holds: the limit changed, its slice is being returned, or it vanished. */
-  closing = false;
-  /** When its row expires unless renewed (each extension renews it). */
-  expiresAt = 0;
-  /**
-   * What committed settlements spent of its room: counted as used, yet still reserved on the budget row and in
-   * the slice's row until the next extension (or the return) takes it off. Not free: it was spent.
-   */
-  spentIn: Cost = ZERO;
-  /** Its rest is being (or has been) returned. */
-  returned = false;
-
-  constructor(
-    readonly id: string,
-    readonly key: string,
-    /** What the slice reserves on the budget row for calls (free or held), as its committed transactions left it; spentIn beside it. */
-    public granted: Cost,
-    /** The budget row as this lease last saw it: what calls held from memory report. */
-    public row: OAuthBudgetsTable,
-  ) {}
-
-  free(): Cost {
-    return minus(minus(this.granted, this.held), this.parked);
-  }
-
-  hold(id: string, cost: Cost): void {
-    this.holds.set(id, cost);
-    this.held = plus(this.held, cost);
-  }
-
-  release(id: string): Cost {
-    const cost = this.holds.get(id) ?? ZERO;
-    this.holds.delete(id);
-    this.settling.delete(id);
-    this.held = minus(this.held, cost);
-    return cost;
-  }
-
-  /**
-   * The state a call reports: the row, with this slice's free room counted as remaining, not reserved; `spent`:
-   * what the row still reserves of the slice though it is counted as used (spentIn, as the row stood).
-   */
-  state(row = this.row, spent = ZERO): BudgetState {
-    const off = plus(this.closing ? ZERO : this.free(), spent);
-    return stateOf({ ...row, tokens_reserved: Math.max(0, row.tokens_reserved - off.tokens), images_reserved: Math.max(0, row.images_reserved - off.images) });
-  }
-}
+/**
+ * A settlement renews its slice's row (and sees that it is still there) when it was last renewed this long ago: so a
+ * slice in use lives on as its calls end, as a call held from it may outlast the first half of its life.
+ */
+const TOUCH_MS = 60_000;
 
 /** A call held from a lease, settled to what it spent (in the transaction of its usage row). */
 export interface LeaseSettlement {
@@ -82,8 +26,6 @@ export interface LeaseSettlement {
   spent: Cost;
 }
 
-/** What a call spends of its slice's room: what it spent, up to what it held (more is counted, but was never in the slice). */
-const consumed = (held: Cost, spent: Cost): Cost => ({ tokens: Math.min(held.tokens, spent.tokens), images: Math.min(held.images, spent.images) });
 
 /** What an extension in flight has taken from its lease: free room for its call, spent room to take off the rows. */
 interface Parking {
@@ -107,7 +49,7 @@ type Extended = { kind: 'none' } | { kind: 'refused'; state: BudgetState } | { k
  * had to be lowered to fit. Memory serves a hold only while the invalidation feed is fresh, so a changed
  * limit (which closes every instance's lease of the grant) reaches other instances within the feed's delay,
  * as a revocation reaches their token caches; otherwise each hold goes through the database. A slice whose
- * process died expires after LEASE_TTL_MS (each extension renews it; memory serves only in its first half).
+ * process died expires after LEASE_TTL_MS (each extension renews it, and a settlement once a TOUCH_MS).
  */
 export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> {
   /** The lease new holds come from, by grant. */
@@ -166,6 +108,11 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
   leasing(userId: string, clientId: string): boolean {
     const key = grantKey(userId, clientId);
     return this.open.has(key) || this.extending.has(key);
+  }
+
+  /** What this instance's open slice of the grant has spent and the budget row still reserves (Lease.spentIn). */
+  spentIn(userId: string, clientId: string): Cost {
+    return this.open.get(grantKey(userId, clientId))?.spentIn ?? ZERO;
   }
 
   /** A hold of this process's leases, by id. */
@@ -230,12 +177,14 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       if (lease && done.alive) {
         lease.granted = plus(lease.granted, done.delta);
         lease.row = done.row;
+        lease.releasesSeen = done.row.slices_released;
       } else {
         if (lease) this.retire(lease);
         target = new Lease(done.leaseId, grantKey(userId, clientId), done.delta, done.row);
         this.open.set(target.key, target);
       }
       target!.expiresAt = done.expires;
+      target!.touchedAt = done.expires - LEASE_TTL_MS;
       const id = `lease:${++this.sequence}`;
       // The new hold goes in as the parked room comes out: nothing between could see the slice idle.
       target!.hold(id, done.cost);
@@ -352,10 +301,8 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
   private async settleLease(trx: Kysely<Database>, lease: Lease, spent: Cost, moved: Cost, last: boolean, now: number): Promise<BudgetState | null> {
     const { rows } = this;
     const { user_id: userId, client_id: clientId } = lease.row;
-    const spending = (await rows.statements.spendLeased(trx, { userId, clientId, lease: lease.id, tokens: spent.tokens, images: spent.images, now })).rows[0];
-    if (!spending) return null;
-    const { leased, ...updated } = spending;
-    let row: OAuthBudgetsTable | undefined = updated;
+    let row = (await rows.statements.spendLeased(trx, { userId, clientId, tokens: spent.tokens, images: spent.images, now })).rows[0];
+    if (!row) return null;
     // What the row still reserves of the slice though it is used: its earlier settlements' and this one's.
     let spentIn = plus(lease.spentIn, moved);
     if (last) {
@@ -363,16 +310,31 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       const rest = (await rows.statements.deleteLease(trx, { id: lease.id })).rows[0];
       if (rest) row = (await rows.statements.settle(trx, { userId, clientId, heldTokens: Number(rest.tokens), heldImages: Number(rest.images), spentTokens: 0, spentImages: 0, now })).rows[0];
       spentIn = ZERO;
-    } else if (!leased) {
+    } else if (!(await this.stillThere(trx, lease, row, now))) {
       // Released as expired meanwhile (by an instance that took this one for dead), its room with it: the spending
-      // counts all the same, and no call holds from it in memory any more. Read in the statement's snapshot, so a
-      // release committed while it waited for the row's lock is seen by the next settlement or extension instead.
+      // counts all the same, and no call holds from it in memory any more.
       this.retire(lease);
       spentIn = ZERO;
     }
     if (!row) return null;
     await rows.thresholds(trx, row);
     return lease.state(row, spentIn);
+  }
+
+  /**
+   * Whether the slice is still there, the budget row just settled under its lock: asked of the slice's own row (and
+   * the slice renewed) only when a slice of the grant was released since this one was last seen — the row's count,
+   * as committed when the lock was taken, says so exactly — or when a renewal is due (TOUCH_MS).
+   */
+  private async stillThere(trx: Kysely<Database>, lease: Lease, row: OAuthBudgetsTable, now: number): Promise<boolean> {
+    if (row.slices_released === lease.releasesSeen && now - lease.touchedAt < TOUCH_MS) return true;
+    lease.touchedAt = now;
+    // A statement of its own, after the lock: it sees every release committed before it.
+    const renewed = await this.rows.statements.touchLease(trx, { id: lease.id, expires: now + LEASE_TTL_MS });
+    if (renewed.rows.length === 0) return false;
+    lease.releasesSeen = row.slices_released;
+    lease.renewedTo = Math.max(lease.renewedTo, now + LEASE_TTL_MS);
+    return true;
   }
 
   /** After the commit: the settled holds leave their lease, and what they spent of it is no longer free room but spent. */
@@ -384,6 +346,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       this.byHold.delete(item.holdId);
     }
     for (const lease of new Set(items.map((item) => item.lease))) {
+      lease.expiresAt = Math.max(lease.expiresAt, lease.renewedTo);
       // A slice its settlement left to an extension that then held nothing there: its rest goes back before they are answered.
       await this.returnIfIdle(lease);
     }
@@ -395,6 +358,9 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       item.lease.release(item.holdId);
       this.byHold.delete(item.holdId);
     }
-    for (const lease of new Set(items.map((item) => item.lease))) void this.returnIfIdle(lease);
+    for (const lease of new Set(items.map((item) => item.lease))) {
+      lease.renewedTo = 0;
+      void this.returnIfIdle(lease);
+    }
   }
 }

@@ -62,7 +62,12 @@ export class BudgetRows {
     const images = stale.reduce((sum, r) => sum + Number(r.images), 0);
     await executor
       .updateTable('oauth_budgets')
-      .set((eb) => ({ tokens_reserved: eb('tokens_reserved', '-', tokens), images_reserved: eb('images_reserved', '-', images) }))
+      .set((eb) => ({
+        tokens_reserved: eb('tokens_reserved', '-', tokens),
+        images_reserved: eb('images_reserved', '-', images),
+        // Counted where a lease's settlement sees it under the row's lock (budget-leases.ts): its slice may be gone.
+        ...(slices.length > 0 ? { slices_released: eb('slices_released', '+', 1) } : {}),
+      }))
       .where('user_id', '=', userId)
       .where('client_id', '=', clientId)
       .execute();

@@ -50,6 +50,8 @@ export function budgetStatements() {
         .set((eb) => ({ tokens: eb('tokens', '+', p.tokens), images: eb('images', '+', p.images), expires_at: p.expires }))
         .where('id', '=', p.id),
     ),
+    /** A slice renewed by a settlement: still there only if this matches (a statement of its own, after the row's lock). */
+    touchLease: preparedNamed(['id', 'expires'], (db: Kysely<Database>, p) => db.updateTable('budget_leases').set({ expires_at: p.expires }).where('id', '=', p.id).returning('id')),
     deleteLease: preparedNamed(['id'], (db: Kysely<Database>, p) => db.deleteFrom('budget_leases').where('id', '=', p.id).returning(['tokens', 'images'])),
     /** A new sub-agent token's cap and counters (agent-budgets.ts). */
     insertAgent: preparedNamed(['token_hash', 'user_id', 'client_id', 'tokens_limit', 'images_limit', 'tokens_used', 'images_used', 'tokens_reserved', 'images_reserved', 'updated_at'], (db: Kysely<Database>, p) =>
@@ -79,17 +81,15 @@ export function budgetStatements() {
     takeReservation: preparedNamed(['id'], (db: Kysely<Database>, p) => db.deleteFrom('budget_reservations').where('id', '=', p.id).returning(['tokens', 'images'])),
     /**
      * A lease's settlement (budget-leases.ts): what its calls spent goes on the used counts; their room stays in
-     * the slice until its next extension or its return takes it off. `leased`: whether the slice was there as the
-     * statement began (released as expired by another instance, it serves no more calls from memory).
+     * the slice until its next extension or its return takes it off.
      */
-    spendLeased: preparedNamed([...grant, 'lease', 'tokens', 'images', 'now'], (db: Kysely<Database>, p) =>
+    spendLeased: preparedNamed([...grant, 'tokens', 'images', 'now'], (db: Kysely<Database>, p) =>
       db
         .updateTable('oauth_budgets')
         .set((eb) => ({ tokens_used: eb('tokens_used', '+', p.tokens), images_used: eb('images_used', '+', p.images), updated_at: p.now }))
         .where('user_id', '=', p.userId)
         .where('client_id', '=', p.clientId)
-        .returningAll()
-        .returning((eb) => eb.exists(eb.selectFrom('budget_leases').select('id').where('id', '=', p.lease)).as('leased')),
+        .returningAll(),
     ),
     /** A settlement: the hold comes off, the spending goes on. */
     settle: preparedNamed([...grant, 'heldTokens', 'heldImages', 'spentTokens', 'spentImages', 'now'], (db: Kysely<Database>, p) =>

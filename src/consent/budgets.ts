@@ -206,8 +206,9 @@ export class BudgetsService {
   /**
    * The budget of a grant, its period rolled over to now; null when the user set none. `known`: the row as a
    * statement just read it beside something else (joined-budget.ts), null when that read found none. Slices
-   * instances hold for calls in flight count as reserved (SPEC §10's budget_remaining among them): an instance
-   * returns its slice's rest with the settlement of its last call in flight.
+   * instances hold for calls in flight count as reserved (SPEC §10's budget_remaining among them), and what
+   * other instances' slices spent since their last extension: an instance returns its slice's rest with the
+   * settlement of its last call in flight.
    */
   async get(userId: string, clientId: string, known?: OAuthBudgetsTable | null): Promise<BudgetState | null> {
     const now = this.now();
@@ -219,7 +220,10 @@ export class BudgetsService {
       row = await this.row(userId, clientId);
       if (!row) return null;
     }
-    return stateOf((await this.rows.rollOver(this.db, row, now)) ?? row);
+    row = (await this.rows.rollOver(this.db, row, now)) ?? row;
+    // What this instance's slice spent is used, though the row reserves it too until the slice's next extension.
+    const spent = this.leases.spentIn(userId, clientId);
+    return stateOf({ ...row, tokens_reserved: Math.max(0, row.tokens_reserved - spent.tokens), images_reserved: Math.max(0, row.images_reserved - spent.images) });
   }
 
   /**
@@ -265,6 +269,7 @@ export class BudgetsService {
         tokens_reserved: 0,
         images_reserved: 0,
         updated_at: now,
+        slices_released: 0,
       })
       .onConflict((oc) =>
         oc.columns(['user_id', 'client_id']).doUpdateSet((eb) => ({

@@ -16,6 +16,7 @@ export const JOINED_BUDGET = [
   'oauth_budgets.tokens_reserved as budget_tokens_reserved',
   'oauth_budgets.images_reserved as budget_images_reserved',
   'oauth_budgets.updated_at as budget_updated_at',
+  'oauth_budgets.slices_released as budget_slices_released',
 ] as const;
 
 type BudgetColumn = Exclude<keyof OAuthBudgetsTable, 'user_id' | 'client_id'>;
@@ -38,5 +39,6 @@ export function joinedBudget(row: JoinedBudget & Pick<OAuthBudgetsTable, 'user_i
     tokens_reserved: row.budget_tokens_reserved!,
     images_reserved: row.budget_images_reserved!,
     updated_at: row.budget_updated_at!,
+    slices_released: row.budget_slices_released!,
   };
 }

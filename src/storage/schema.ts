@@ -330,10 +330,12 @@ export interface OAuthBudgetsTable {
   period_start: number;
   tokens_used: number;
   images_used: number;
-  /** Held by calls in flight (budget_reservations). */
+  /** Held by calls in flight (budget_reservations), and slices (budget_leases). */
   tokens_reserved: number;
   images_reserved: number;
   updated_at: number;
+  /** How many times slices of the grant were released as expired (budget-leases.ts; migration 0034). */
+  slices_released: number;
 }
 
 /** A sub-agent token (SPEC §15, RFC 8693): an access token exchanged for another of the same client. */

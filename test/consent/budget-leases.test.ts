@@ -1,6 +1,9 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsersService } from '../../src/accounts/users-service.js';
 import { ClientsService } from '../../src/clients/service.js';
+import { BudgetRows } from '../../src/consent/budget-rows.js';
+import { budgetStatements } from '../../src/consent/budget-statements.js';
 import { BudgetsService, type BudgetState, type Reservation } from '../../src/consent/budgets.js';
 import { GrantsService } from '../../src/consent/grants.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
@@ -20,15 +23,17 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
   let userId: string;
   let clientId: string;
   /** An instance: budgets told of changes by a feed of its own. */
-  const instance = async () => {
+  const instance = async (now: () => number = Date.now) => {
     const feed = new InvalidationFeed(storage);
     await feed.start();
     feeds.push(feed);
-    return { feed, budgets: new BudgetsService(storage.db, Date.now, ownTransaction(storage.db), dialect === 'postgres', null, null, feed) };
+    return { feed, budgets: new BudgetsService(storage.db, now, ownTransaction(storage.db), dialect === 'postgres', null, null, feed) };
   };
   const row = () => storage.db.selectFrom('oauth_budgets').select(['tokens_used', 'tokens_reserved']).where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow();
   const slices = async () => (await storage.db.selectFrom('budget_leases').select('tokens').where('user_id', '=', userId).execute()).map((s) => Number(s.tokens)).sort((a, b) => a - b);
   const tokens = (n: number) => () => ({ tokens: n, images: 0 });
+  /** Planned as a call is (budget-guard.ts): refused when it does not fit what remains. */
+  const fits = (n: number) => (state: BudgetState) => (state.tokensRemaining !== null && state.tokensRemaining < n ? ('refuse' as const) : { tokens: n, images: 0 });
 
   beforeAll(async () => {
     if (!dialectAvailable(dialect)) return;
@@ -89,6 +94,48 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       expect(await slices()).toEqual([]);
       expect(await row()).toMatchObject({ tokens_used: 300, tokens_reserved: 0 });
       await budgets.set(userId, clientId, null);
+    });
+
+    it('what other instances see of a slice\'s spent room: this one reports it used once, others at worst twice, never less', async () => {
+      const a = await instance();
+      const b = await instance();
+      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
+      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      const first = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
+      const second = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
+      await a.budgets.settle(first.id, userId, clientId, { tokens: 100, images: 0 });
+      // 1000 − 100 used − 112 A's slice still reserves (100 held, 12 free).
+      expect((await a.budgets.get(userId, clientId))!.tokensRemaining).toBe(788);
+      // B sees the spent 100 reserved too until A's slice next extends: less than there is, never more.
+      expect((await b.budgets.get(userId, clientId))!.tokensRemaining).toBe(688);
+      const own = (await a.budgets.reserve(userId, clientId, fits(700))) as Held;
+      expect(own.kind).toBe('reserved');
+      expect((await b.budgets.get(userId, clientId))!.tokensRemaining).toBeLessThanOrEqual(1_000 - 100 - 100 - 700);
+      for (const r of [second, own]) await a.budgets.settle(r.id, userId, clientId, { tokens: 0, images: 0 });
+      expect(await row()).toMatchObject({ tokens_used: 100, tokens_reserved: 0 });
+      await a.budgets.set(userId, clientId, null);
+    });
+
+    it('a call held from memory late in its slice\'s first half stays covered while the slice\'s other calls settle (a settlement renews it once a minute)', async () => {
+      let t = Date.now();
+      const clock = () => t;
+      const a = await instance(clock);
+      const b = await instance(clock);
+      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
+      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      const first = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
+      t += 4.9 * 60_000;
+      const long = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
+      expect(long.kind).toBe('reserved');
+      expect(await slices()).toEqual([100 + Math.floor(900 / 8)]);
+      await a.budgets.settle(first.id, userId, clientId, { tokens: 100, images: 0 });
+      // 10.1 minutes after the slice was taken, the long call still running: its room is still reserved.
+      t += 5.2 * 60_000;
+      const big = await b.budgets.reserve(userId, clientId, fits(801));
+      expect(big!.kind).toBe('refused');
+      await a.budgets.settle(long.id, userId, clientId, { tokens: 100, images: 0 });
+      expect(await row()).toMatchObject({ tokens_used: 200, tokens_reserved: 0 });
+      await a.budgets.set(userId, clientId, null);
     });
 
     it('a grant found without a budget is so only until a limit is set: at once on that instance, on another once its feed reads the change', async () => {
@@ -210,8 +257,7 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       expect(await slices()).toEqual([100 + Math.floor(900 / 8)]);
       // A's slice outlived its row's life (its instance looked dead): B, short of room, releases it and takes its own.
       await storage.db.updateTable('budget_leases').set({ expires_at: 0 }).where('user_id', '=', userId).execute();
-      // Planned as a call is (budget-guard.ts): refused when it does not fit what remains, which releases stale slices first.
-      const fits = (n: number) => (state: BudgetState) => (state.tokensRemaining !== null && state.tokensRemaining < n ? ('refuse' as const) : { tokens: n, images: 0 });
+      // Refused when it does not fit what remains, which releases stale slices first.
       const big = (await b.budgets.reserve(userId, clientId, fits(900))) as Held;
       expect(big.kind).toBe('reserved');
       // A settles one call: its slice is gone, so only what it spent counts, and A holds nothing more from memory.
@@ -240,6 +286,46 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       await Promise.all(held.map(([side, r]) => side.budgets.settle((r as Held).id, userId, clientId, { tokens: 700, images: 0 })));
       expect(await slices()).toEqual([]);
       expect(await row()).toMatchObject({ tokens_used: held.length * 700, tokens_reserved: 0 });
+      await a.budgets.set(userId, clientId, null);
+    });
+  });
+
+  // PostgreSQL: a statement's reads see the snapshot from before it waited for a row's lock (READ COMMITTED).
+  describe.skipIf(!dialectAvailable(dialect) || dialect !== 'postgres')('PostgreSQL', () => {
+    it('a slice released while its settlement waits for the budget row\'s lock serves no more calls from memory', async () => {
+      const a = await instance();
+      const b = await instance();
+      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
+      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      const h1 = (await a.budgets.reserve(userId, clientId, tokens(10))) as Held;
+      const h2 = (await a.budgets.reserve(userId, clientId, tokens(10))) as Held;
+      expect(await slices()).toEqual([10 + Math.floor(990 / 8)]);
+      // A's slice outlived its row's life; another instance releases it in a transaction that commits only once A's settlement waits.
+      await storage.db.updateTable('budget_leases').set({ expires_at: 0 }).where('user_id', '=', userId).execute();
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const rows = new BudgetRows(budgetStatements(), true, null);
+      const releasing = storage.db.transaction().execute(async (trx) => {
+        expect(await rows.releaseStale(trx, userId, clientId, Date.now())).toBe(true);
+        locked();
+        await gate;
+      });
+      await isLocked;
+      const settling = a.budgets.settle(h1.id, userId, clientId, { tokens: 10, images: 0 });
+      await until(async () => Number((await sql<{ n: string }>`select count(*) as n from pg_locks where not granted`.execute(storage.db)).rows[0]!.n) > 0, { message: "A's settlement to wait for the row's lock" });
+      open();
+      await releasing;
+      await settling;
+      expect(await slices()).toEqual([]);
+      const big = (await b.budgets.reserve(userId, clientId, fits(980))) as Held;
+      expect(big.kind).toBe('reserved');
+      // A's slice is gone: its next call goes to the row (1000 − 10 used − B's slice), not to memory.
+      expect((await a.budgets.reserve(userId, clientId, fits(100)))!.kind).toBe('refused');
+      await a.budgets.settle(h2.id, userId, clientId, { tokens: 10, images: 0 });
+      await b.budgets.settle(big.id, userId, clientId, { tokens: 980, images: 0 });
+      expect(await row()).toMatchObject({ tokens_used: 1_000, tokens_reserved: 0 });
       await a.budgets.set(userId, clientId, null);
     });
   });

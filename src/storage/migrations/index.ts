@@ -30,6 +30,7 @@ import * as m0030 from './0030_budget_leases.js';
 import * as m0031 from './0031_client_grant_count.js';
 import * as m0032 from './0032_audit_filter_indexes.js';
 import * as m0033 from './0033_session_confirmed.js';
+import * as m0034 from './0034_budget_slices_released.js';
 import type { SerikaMigration } from './older-versions.js';
 
 /**
@@ -72,6 +73,7 @@ export const migrations: Record<string, SerikaMigration> = {
   '0031_client_grant_count': m0031,
   '0032_audit_filter_indexes': m0032,
   '0033_session_confirmed': m0033,
+  '0034_budget_slices_released': m0034,
 };
 
 /**

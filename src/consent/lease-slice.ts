@@ -1,0 +1,78 @@
+import type { OAuthBudgetsTable } from '../storage/schema.js';
+import { stateOf } from './budget-rows.js';
+import type { BudgetState, Cost } from './budgets.js';
+
+// One lease of budget-leases.ts in memory: the room it was granted, what its calls hold, and what they spent.
+
+export const ZERO: Cost = { tokens: 0, images: 0 };
+export const plus = (a: Cost, b: Cost): Cost => ({ tokens: a.tokens + b.tokens, images: a.images + b.images });
+export const minus = (a: Cost, b: Cost): Cost => ({ tokens: a.tokens - b.tokens, images: a.images - b.images });
+
+/** One instance's slice of one grant's budget, and the calls it holds. */
+export class Lease {
+  readonly holds = new Map<string, Cost>();
+  /** Holds whose settlement is in a transaction now. */
+  readonly settling = new Set<string>();
+  held: Cost = ZERO;
+  /** Free room an extension in flight has taken for its call. */
+  parked: Cost = ZERO;
+  /** Extensions in flight: the slice is not returned meanwhile. */
+  extensions = 0;
+  /** No new holds: the limit changed, its slice is being returned, or it vanished. */
+  closing = false;
+  /** When its row expires unless renewed (each extension renews it, and a settlement once a TOUCH_MS). */
+  expiresAt = 0;
+  /** When it was last renewed, or a settlement set out to (a renewal that rolls back is tried again a TOUCH_MS later). */
+  touchedAt = 0;
+  /** A settlement's renewal, taken into expiresAt once its transaction commits (never before: it may roll back). */
+  renewedTo = 0;
+  /** The budget row's slices_released when the slice was last seen there: a count that moved since may mean it is gone. */
+  releasesSeen: number;
+  /**
+   * What committed settlements spent of its room: counted as used, yet still reserved on the budget row and in
+   * the slice's row until the next extension (or the return) takes it off. Not free: it was spent.
+   */
+  spentIn: Cost = ZERO;
+  /** Its rest is being (or has been) returned. */
+  returned = false;
+
+  constructor(
+    readonly id: string,
+    readonly key: string,
+    /** What the slice reserves on the budget row for calls (free or held), as its committed transactions left it; spentIn beside it. */
+    public granted: Cost,
+    /** The budget row as this lease last saw it: what calls held from memory report. */
+    public row: OAuthBudgetsTable,
+  ) {
+    this.releasesSeen = row.slices_released;
+  }
+
+  free(): Cost {
+    return minus(minus(this.granted, this.held), this.parked);
+  }
+
+  hold(id: string, cost: Cost): void {
+    this.holds.set(id, cost);
+    this.held = plus(this.held, cost);
+  }
+
+  release(id: string): Cost {
+    const cost = this.holds.get(id) ?? ZERO;
+    this.holds.delete(id);
+    this.settling.delete(id);
+    this.held = minus(this.held, cost);
+    return cost;
+  }
+
+  /**
+   * The state a call reports: the row, with this slice's free room counted as remaining, not reserved; `spent`:
+   * what the row still reserves of the slice though it is counted as used (spentIn, as the row stood).
+   */
+  state(row = this.row, spent = ZERO): BudgetState {
+    const off = plus(this.closing ? ZERO : this.free(), spent);
+    return stateOf({ ...row, tokens_reserved: Math.max(0, row.tokens_reserved - off.tokens), images_reserved: Math.max(0, row.images_reserved - off.images) });
+  }
+}
+
+/** What a call spends of its slice's room: what it spent, up to what it held (more is counted, but was never in the slice). */
+export const consumed = (held: Cost, spent: Cost): Cost => ({ tokens: Math.min(held.tokens, spent.tokens), images: Math.min(held.images, spent.images) });
