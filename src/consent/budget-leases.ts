@@ -26,7 +26,6 @@ export interface LeaseSettlement {
   spent: Cost;
 }
 
-
 /** What an extension in flight has taken from its lease: free room for its call, spent room to take off the rows. */
 interface Parking {
   room: Cost;
