@@ -24,6 +24,8 @@ export interface LeaseSettlement {
   lease: Lease;
   holdId: string;
   spent: Cost;
+  /** The slice's renewal by this settlement's transaction (0: none), taken into the lease once it commits. */
+  renewedTo?: number;
 }
 
 /** What an extension in flight has taken from its lease: free room for its call, spent room to take off the rows. */
@@ -107,11 +109,6 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
   leasing(userId: string, clientId: string): boolean {
     const key = grantKey(userId, clientId);
     return this.open.has(key) || this.extending.has(key);
-  }
-
-  /** What this instance's open slice of the grant has spent and the budget row still reserves (Lease.spentIn). */
-  spentIn(userId: string, clientId: string): Cost {
-    return this.open.get(grantKey(userId, clientId))?.spentIn ?? ZERO;
   }
 
   /** A hold of this process's leases, by id. */
@@ -281,6 +278,8 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     for (const item of items) byLease.set(item.lease, [...(byLease.get(item.lease) ?? []), item]);
     const states = new Map<Lease, BudgetState | null>();
     const now = this.now();
+    // A run again after a rollback renews afresh: nothing of the first run's counts.
+    for (const item of items) item.renewedTo = 0;
     for (const lease of [...byLease.keys()].sort((a, b) => (a.key === b.key ? (a.id < b.id ? -1 : 1) : a.key < b.key ? -1 : 1))) {
       const mine = byLease.get(lease)!;
       for (const item of mine) lease.settling.add(item.holdId);
@@ -292,48 +291,54 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
         lease.returned = true;
         this.retire(lease);
       }
-      states.set(lease, await this.settleLease(trx, lease, spent, moved, last, now));
+      const settled = await this.settleLease(trx, lease, spent, moved, last, now);
+      states.set(lease, settled.state);
+      for (const item of mine) item.renewedTo = settled.renewedTo;
     }
     return items.map((item) => states.get(item.lease) ?? null);
   }
 
-  private async settleLease(trx: Kysely<Database>, lease: Lease, spent: Cost, moved: Cost, last: boolean, now: number): Promise<BudgetState | null> {
+  private async settleLease(trx: Kysely<Database>, lease: Lease, spent: Cost, moved: Cost, last: boolean, now: number): Promise<{ state: BudgetState | null; renewedTo: number }> {
     const { rows } = this;
     const { user_id: userId, client_id: clientId } = lease.row;
     let row = (await rows.statements.spendLeased(trx, { userId, clientId, tokens: spent.tokens, images: spent.images, now })).rows[0];
-    if (!row) return null;
+    if (!row) return { state: null, renewedTo: 0 };
     // What the row still reserves of the slice though it is used: its earlier settlements' and this one's.
     let spentIn = plus(lease.spentIn, moved);
+    let renewedTo = 0;
     if (last) {
       // The budget row first (the lock order), then the slice, whose rest (spent room with it) comes off as it goes.
       const rest = (await rows.statements.deleteLease(trx, { id: lease.id })).rows[0];
       if (rest) row = (await rows.statements.settle(trx, { userId, clientId, heldTokens: Number(rest.tokens), heldImages: Number(rest.images), spentTokens: 0, spentImages: 0, now })).rows[0];
       spentIn = ZERO;
-    } else if (!(await this.stillThere(trx, lease, row, now))) {
-      // Released as expired meanwhile (by an instance that took this one for dead), its room with it: the spending
-      // counts all the same, and no call holds from it in memory any more.
-      this.retire(lease);
-      spentIn = ZERO;
+    } else {
+      const there = await this.stillThere(trx, lease, row, now);
+      if (there === 'gone') {
+        // Released as expired meanwhile (by an instance that took this one for dead), its room with it: the spending
+        // counts all the same, and no call holds from it in memory any more.
+        this.retire(lease);
+        spentIn = ZERO;
+      } else renewedTo = there;
     }
-    if (!row) return null;
+    if (!row) return { state: null, renewedTo };
     await rows.thresholds(trx, row);
-    return lease.state(row, spentIn);
+    return { state: lease.state(row, spentIn), renewedTo };
   }
 
   /**
    * Whether the slice is still there, the budget row just settled under its lock: asked of the slice's own row (and
    * the slice renewed) only when a slice of the grant was released since this one was last seen — the row's count,
-   * as committed when the lock was taken, says so exactly — or when a renewal is due (TOUCH_MS).
+   * as committed when the lock was taken, says so exactly — or when a renewal is due (TOUCH_MS). 'gone', or when
+   * the slice now expires (its renewal, 0 when none ran).
    */
-  private async stillThere(trx: Kysely<Database>, lease: Lease, row: OAuthBudgetsTable, now: number): Promise<boolean> {
-    if (row.slices_released === lease.releasesSeen && now - lease.touchedAt < TOUCH_MS) return true;
-    lease.touchedAt = now;
+  private async stillThere(trx: Kysely<Database>, lease: Lease, row: OAuthBudgetsTable, now: number): Promise<'gone' | number> {
+    if (row.slices_released === lease.releasesSeen && now - lease.touchedAt < TOUCH_MS) return 0;
     // A statement of its own, after the lock: it sees every release committed before it.
     const renewed = await this.rows.statements.touchLease(trx, { id: lease.id, expires: now + LEASE_TTL_MS });
-    if (renewed.rows.length === 0) return false;
+    if (renewed.rows.length === 0) return 'gone';
+    // The slice was there at this count, whether or not this transaction commits.
     lease.releasesSeen = row.slices_released;
-    lease.renewedTo = Math.max(lease.renewedTo, now + LEASE_TTL_MS);
-    return true;
+    return now + LEASE_TTL_MS;
   }
 
   /** After the commit: the settled holds leave their lease, and what they spent of it is no longer free room but spent. */
@@ -342,10 +347,13 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       const used = consumed(item.lease.release(item.holdId), item.spent);
       item.lease.granted = minus(item.lease.granted, used);
       item.lease.spentIn = plus(item.lease.spentIn, used);
+      if (item.renewedTo) {
+        item.lease.expiresAt = Math.max(item.lease.expiresAt, item.renewedTo);
+        item.lease.touchedAt = Math.max(item.lease.touchedAt, item.renewedTo - LEASE_TTL_MS);
+      }
       this.byHold.delete(item.holdId);
     }
     for (const lease of new Set(items.map((item) => item.lease))) {
-      lease.expiresAt = Math.max(lease.expiresAt, lease.renewedTo);
       // A slice its settlement left to an extension that then held nothing there: its rest goes back before they are answered.
       await this.returnIfIdle(lease);
     }
@@ -357,9 +365,6 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       item.lease.release(item.holdId);
       this.byHold.delete(item.holdId);
     }
-    for (const lease of new Set(items.map((item) => item.lease))) {
-      lease.renewedTo = 0;
-      void this.returnIfIdle(lease);
-    }
+    for (const lease of new Set(items.map((item) => item.lease))) void this.returnIfIdle(lease);
   }
 }

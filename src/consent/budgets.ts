@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { randomInt } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { commitOne, ownTransaction, type Batch, type BatchItem, type Transactor } from '../storage/group-commit.js';
 import { grantKey, type InvalidationFeed } from '../storage/invalidations.js';
@@ -207,8 +208,8 @@ export class BudgetsService {
    * The budget of a grant, its period rolled over to now; null when the user set none. `known`: the row as a
    * statement just read it beside something else (joined-budget.ts), null when that read found none. Slices
    * instances hold for calls in flight count as reserved (SPEC §10's budget_remaining among them), and what
-   * other instances' slices spent since their last extension: an instance returns its slice's rest with the
-   * settlement of its last call in flight.
+   * their calls spent since the slice's last extension (less room than there is, never more): an instance
+   * returns its slice's rest with the settlement of its last call in flight.
    */
   async get(userId: string, clientId: string, known?: OAuthBudgetsTable | null): Promise<BudgetState | null> {
     const now = this.now();
@@ -220,10 +221,7 @@ export class BudgetsService {
       row = await this.row(userId, clientId);
       if (!row) return null;
     }
-    row = (await this.rows.rollOver(this.db, row, now)) ?? row;
-    // What this instance's slice spent is used, though the row reserves it too until the slice's next extension.
-    const spent = this.leases.spentIn(userId, clientId);
-    return stateOf({ ...row, tokens_reserved: Math.max(0, row.tokens_reserved - spent.tokens), images_reserved: Math.max(0, row.images_reserved - spent.images) });
+    return stateOf((await this.rows.rollOver(this.db, row, now)) ?? row);
   }
 
   /**
@@ -269,7 +267,8 @@ export class BudgetsService {
         tokens_reserved: 0,
         images_reserved: 0,
         updated_at: now,
-        slices_released: 0,
+        // Not 0: a row removed and set again (or its grant's) must never show a count a slice of the old row saw.
+        slices_released: now * 1000 + randomInt(1000),
       })
       .onConflict((oc) =>
         oc.columns(['user_id', 'client_id']).doUpdateSet((eb) => ({

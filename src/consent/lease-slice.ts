@@ -22,10 +22,8 @@ export class Lease {
   closing = false;
   /** When its row expires unless renewed (each extension renews it, and a settlement once a TOUCH_MS). */
   expiresAt = 0;
-  /** When it was last renewed, or a settlement set out to (a renewal that rolls back is tried again a TOUCH_MS later). */
+  /** When its row was last renewed, as committed (a renewal in a transaction that rolls back never counts). */
   touchedAt = 0;
-  /** A settlement's renewal, taken into expiresAt once its transaction commits (never before: it may roll back). */
-  renewedTo = 0;
   /** The budget row's slices_released when the slice was last seen there: a count that moved since may mean it is gone. */
   releasesSeen: number;
   /**

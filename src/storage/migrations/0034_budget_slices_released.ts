@@ -16,7 +16,9 @@ export const olderVersions: OlderVersions = COMPATIBLE;
  * the lock wait, under PostgreSQL's READ COMMITTED).
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema.alterTable('oauth_budgets').addColumn('slices_released', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  // bigint: a row set from now on starts its count at its creation time (budgets.ts), so a row removed and set again
+  // never shows a count a slice of the old one saw.
+  await db.schema.alterTable('oauth_budgets').addColumn('slices_released', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
