@@ -3,6 +3,7 @@ import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } fro
 import { runCli } from '../helpers/cli.js';
 import { Agent, PASSWORD, authorizeUrl, hiddenField, pkce, registerClient, signIn, standardParams, type TestClient } from '../helpers/oauth.js';
 import { call, seedUser, startInstance, type Seeded, type TestServer } from '../helpers/server.js';
+import { until } from '../helpers/until.js';
 
 type Instance = Awaited<ReturnType<typeof startInstance>>;
 
@@ -93,6 +94,13 @@ describe.each(DIALECTS)('the operator commands of the CLI (%s)', (dialect) => {
         return { status: page.status, text: await page.text() };
       };
       const shown = async () => (await call('GET', `${server.api}/oauth/clients/${client.clientId}`, { key: owner.key })).json as { verified: boolean; suspended: boolean };
+      // The CLI is another process: the running server's cached client learns of its change through the invalidation
+      // feed, within its delay (a second at most) — the consent page may show the old one until then (it did, once, in CI).
+      const consentOnceItShows = (what: string, test: (page: { status: number; text: string }) => boolean) =>
+        until(async () => {
+          const page = await consent();
+          return test(page) && page;
+        }, { timeoutMs: 2000, message: `the consent page to show ${what}` });
       const operator = server.config.operatorName;
       expect(await shown()).toMatchObject({ verified: false, suspended: false });
 
@@ -100,21 +108,19 @@ describe.each(DIALECTS)('the operator commands of the CLI (%s)', (dialect) => {
       expect(verified.code).toBe(0);
       expect(verified.stdout).toBe(`Verified CLI App ${dialect} (${client.clientId}).\n`);
       expect(await shown()).toMatchObject({ verified: true, suspended: false });
-      expect((await consent()).text).toContain(`Verified by ${operator}`);
+      expect((await consentOnceItShows('the app verified', (p) => p.text.includes(`Verified by ${operator}`))).status).toBe(200);
 
       expect((await cli('clients', 'unverify', '--client-id', client.clientId)).stdout).toBe(`Unverified CLI App ${dialect} (${client.clientId}).\n`);
       expect(await shown()).toMatchObject({ verified: false });
-      const unverified = await consent();
-      expect(unverified.text).toContain('Serika has not verified this app.');
+      const unverified = await consentOnceItShows('the app unverified', (p) => p.text.includes('Serika has not verified this app.'));
       expect(unverified.text).not.toContain('Verified by');
 
       expect((await cli('clients', 'suspend', '--client-id', client.clientId)).stdout).toBe(`Suspended CLI App ${dialect} (${client.clientId}).\n`);
       expect(await shown()).toMatchObject({ suspended: true });
-      const page = await consent();
-      expect(page.status).toBe(403);
+      const page = await consentOnceItShows('the app suspended', (p) => p.status === 403);
       expect(page.text).toContain('is suspended');
       expect((await cli('clients', 'unsuspend', '--client-id', client.clientId)).code).toBe(0);
-      expect((await consent()).status).toBe(200);
+      await consentOnceItShows('the app back', (p) => p.status === 200);
 
       expectOneLineFailure(await cli('clients', 'suspend', '--client-id', 'client_0000000000000000'), /No client with client_id "client_0000000000000000"/);
       const events = await server.services.storage.db.selectFrom('audit_events').select(['type', 'actor_id']).where('client_id', '=', client.clientId).where('type', '!=', 'client.created').execute();
