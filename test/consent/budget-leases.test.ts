@@ -34,6 +34,17 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
   const tokens = (n: number) => () => ({ tokens: n, images: 0 });
   /** Planned as a call is (budget-guard.ts): refused when it does not fit what remains. */
   const fits = (n: number) => (state: BudgetState) => (state.tokensRemaining !== null && state.tokensRemaining < n ? ('refuse' as const) : { tokens: n, images: 0 });
+  /** Two instances on a clock the test moves (`clock.at(ms)`: that long after the start), the grant limited to 1,000 tokens in all. */
+  const twoInstances = async () => {
+    const start = Date.now();
+    let t = start;
+    const now = () => t;
+    const a = await instance(now);
+    const b = await instance(now);
+    await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
+    await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+    return { a, b, clock: { at: (ms: number) => void (t = start + ms) } };
+  };
 
   beforeAll(async () => {
     if (!dialectAvailable(dialect)) return;
@@ -97,10 +108,7 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
     });
 
     it('what a read of the budget sees of a slice\'s spent room: reserved too until the slice extends — less room than there is, never more', async () => {
-      const a = await instance();
-      const b = await instance();
-      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
-      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      const { a, b } = await twoInstances();
       const first = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
       const second = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
       await a.budgets.settle(first.id, userId, clientId, { tokens: 100, images: 0 });
@@ -115,20 +123,15 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
     });
 
     it('a call held from memory late in its slice\'s first half stays covered while the slice\'s other calls settle (a settlement renews it once a minute)', async () => {
-      let t = Date.now();
-      const clock = () => t;
-      const a = await instance(clock);
-      const b = await instance(clock);
-      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
-      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      const { a, b, clock } = await twoInstances();
       const first = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
-      t += 4.9 * 60_000;
+      clock.at(4.9 * 60_000);
       const long = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
       expect(long.kind).toBe('reserved');
       expect(await slices()).toEqual([100 + Math.floor(900 / 8)]);
       await a.budgets.settle(first.id, userId, clientId, { tokens: 100, images: 0 });
       // 10.1 minutes after the slice was taken, the long call still running: its room is still reserved.
-      t += 5.2 * 60_000;
+      clock.at(10.1 * 60_000);
       const big = await b.budgets.reserve(userId, clientId, fits(801));
       expect(big!.kind).toBe('refused');
       await a.budgets.settle(long.id, userId, clientId, { tokens: 100, images: 0 });
@@ -182,18 +185,12 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
     });
 
     it('the holder\'s budget_remaining is never more than there is when another instance released its slice', async () => {
-      let t = Date.now();
-      const clock = () => t;
-      const a = await instance(clock);
-      const b = await instance(clock);
-      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
-      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
-      const t0 = t;
+      const { a, b, clock } = await twoInstances();
       const first = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
       const second = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
       await a.budgets.settle(first.id, userId, clientId, { tokens: 100, images: 0 });
       // A's slice outlives its row (A's clock behind B's, say): B releases it and takes most of what remains.
-      t = t0 + 10.1 * 60_000;
+      clock.at(10.1 * 60_000);
       const big = (await b.budgets.reserve(userId, clientId, fits(800))) as Held;
       expect(big.kind).toBe('reserved');
       const r = await row();
