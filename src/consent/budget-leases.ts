@@ -26,7 +26,12 @@ export interface LeaseSettlement {
   spent: Cost;
   /** The slice's renewal by this settlement's transaction (0: none), taken into the lease once it commits. */
   renewedTo?: number;
+  /** The budget row's slices_released at which this settlement's transaction saw the slice there (taken in likewise). */
+  releasesSeen?: number;
 }
+
+/** What a settlement's transaction saw of its slice: renewed until, at the budget row's count of releases. */
+type Seen = Required<Pick<LeaseSettlement, 'renewedTo' | 'releasesSeen'>>;
 
 /** What an extension in flight has taken from its lease: free room for its call, spent room to take off the rows. */
 interface Parking {
@@ -279,33 +284,37 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     const states = new Map<Lease, BudgetState | null>();
     const now = this.now();
     // A run again after a rollback renews afresh: nothing of the first run's counts.
-    for (const item of items) item.renewedTo = 0;
+    for (const item of items) {
+      item.renewedTo = 0;
+      item.releasesSeen = undefined;
+    }
     for (const lease of [...byLease.keys()].sort((a, b) => (a.key === b.key ? (a.id < b.id ? -1 : 1) : a.key < b.key ? -1 : 1))) {
       const mine = byLease.get(lease)!;
-      for (const item of mine) lease.settling.add(item.holdId);
       const spent = mine.reduce((sum, item) => plus(sum, item.spent), ZERO);
       const moved = mine.reduce((sum, item) => plus(sum, consumed(lease.holds.get(item.holdId) ?? ZERO, item.spent)), ZERO);
-      // The last call in flight returns the rest: decided now, so no hold can start from it meanwhile.
-      const last = lease.settling.size === lease.holds.size && lease.extensions === 0;
+      // The last call in flight returns the rest: decided now, so no hold can start from it meanwhile. Only when this
+      // very run settles every hold the slice has: a hold settled by another transaction (or by one that rolled back
+      // and will run again on its own) keeps its room; the slice goes back once that one commits (committed()).
+      const last = mine.length === lease.holds.size && lease.extensions === 0;
       if (last) {
         lease.returned = true;
         this.retire(lease);
       }
       const settled = await this.settleLease(trx, lease, spent, moved, last, now);
       states.set(lease, settled.state);
-      for (const item of mine) item.renewedTo = settled.renewedTo;
+      for (const item of mine) Object.assign(item, settled.seen);
     }
     return items.map((item) => states.get(item.lease) ?? null);
   }
 
-  private async settleLease(trx: Kysely<Database>, lease: Lease, spent: Cost, moved: Cost, last: boolean, now: number): Promise<{ state: BudgetState | null; renewedTo: number }> {
+  private async settleLease(trx: Kysely<Database>, lease: Lease, spent: Cost, moved: Cost, last: boolean, now: number): Promise<{ state: BudgetState | null; seen?: Seen }> {
     const { rows } = this;
     const { user_id: userId, client_id: clientId } = lease.row;
     let row = (await rows.statements.spendLeased(trx, { userId, clientId, tokens: spent.tokens, images: spent.images, now })).rows[0];
-    if (!row) return { state: null, renewedTo: 0 };
+    if (!row) return { state: null };
     // What the row still reserves of the slice though it is used: its earlier settlements' and this one's.
     let spentIn = plus(lease.spentIn, moved);
-    let renewedTo = 0;
+    let seen: Seen | undefined;
     if (last) {
       // The budget row first (the lock order), then the slice, whose rest (spent room with it) comes off as it goes.
       const rest = (await rows.statements.deleteLease(trx, { id: lease.id })).rows[0];
@@ -318,27 +327,26 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
         // counts all the same, and no call holds from it in memory any more.
         this.retire(lease);
         spentIn = ZERO;
-      } else renewedTo = there;
+      } else seen = there;
     }
-    if (!row) return { state: null, renewedTo };
+    if (!row) return { state: null, seen };
     await rows.thresholds(trx, row);
-    return { state: lease.state(row, spentIn), renewedTo };
+    return { state: lease.state(row, spentIn), seen };
   }
 
   /**
    * Whether the slice is still there, the budget row just settled under its lock: asked of the slice's own row (and
    * the slice renewed) only when a slice of the grant was released since this one was last seen — the row's count,
-   * as committed when the lock was taken, says so exactly — or when a renewal is due (TOUCH_MS). 'gone', or when
-   * the slice now expires (its renewal, 0 when none ran).
+   * as committed when the lock was taken, says so exactly — or when a renewal is due (TOUCH_MS). 'gone', or what
+   * the transaction saw and renewed, for the lease to take once it commits (the count may hold another job's bump
+   * that rolls back with it; the renewal may roll back).
    */
-  private async stillThere(trx: Kysely<Database>, lease: Lease, row: OAuthBudgetsTable, now: number): Promise<'gone' | number> {
-    if (row.slices_released === lease.releasesSeen && now - lease.touchedAt < TOUCH_MS) return 0;
+  private async stillThere(trx: Kysely<Database>, lease: Lease, row: OAuthBudgetsTable, now: number): Promise<'gone' | Seen | undefined> {
+    if (row.slices_released === lease.releasesSeen && now - lease.touchedAt < TOUCH_MS) return undefined;
     // A statement of its own, after the lock: it sees every release committed before it.
     const renewed = await this.rows.statements.touchLease(trx, { id: lease.id, expires: now + LEASE_TTL_MS });
     if (renewed.rows.length === 0) return 'gone';
-    // The slice was there at this count, whether or not this transaction commits.
-    lease.releasesSeen = row.slices_released;
-    return now + LEASE_TTL_MS;
+    return { renewedTo: now + LEASE_TTL_MS, releasesSeen: row.slices_released };
   }
 
   /** After the commit: the settled holds leave their lease, and what they spent of it is no longer free room but spent. */
@@ -351,6 +359,8 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
         item.lease.expiresAt = Math.max(item.lease.expiresAt, item.renewedTo);
         item.lease.touchedAt = Math.max(item.lease.touchedAt, item.renewedTo - LEASE_TTL_MS);
       }
+      // Counts only grow: a transaction that committed later may have seen the slice at a higher one.
+      if (item.releasesSeen !== undefined) item.lease.releasesSeen = Math.max(item.lease.releasesSeen, item.releasesSeen);
       this.byHold.delete(item.holdId);
     }
     for (const lease of new Set(items.map((item) => item.lease))) {

@@ -11,8 +11,6 @@ export const minus = (a: Cost, b: Cost): Cost => ({ tokens: a.tokens - b.tokens,
 /** One instance's slice of one grant's budget, and the calls it holds. */
 export class Lease {
   readonly holds = new Map<string, Cost>();
-  /** Holds whose settlement is in a transaction now. */
-  readonly settling = new Set<string>();
   held: Cost = ZERO;
   /** Free room an extension in flight has taken for its call. */
   parked: Cost = ZERO;
@@ -57,7 +55,6 @@ export class Lease {
   release(id: string): Cost {
     const cost = this.holds.get(id) ?? ZERO;
     this.holds.delete(id);
-    this.settling.delete(id);
     this.held = minus(this.held, cost);
     return cost;
   }

@@ -184,6 +184,46 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       await a.budgets.set(userId, clientId, null);
     });
 
+    it('a group rolled back, then run job by job: the first settlement again does not return the slice while its sibling is still to run', async () => {
+      // As group commit does: both settlements in one transaction that rolls back (a third job failed), then each again alone.
+      type Job = { work: Parameters<Transactor>[0]; resolve: (value: unknown) => void };
+      const queued: Job[] = [];
+      let grouping = false;
+      const transact = ((work: Job['work']) => (grouping ? new Promise<unknown>((resolve) => queued.push({ work, resolve })) : storage.db.transaction().execute(work))) as Transactor;
+      const feed = new InvalidationFeed(storage);
+      await feed.start();
+      feeds.push(feed);
+      const a = { feed, budgets: new BudgetsService(storage.db, Date.now, transact, dialect === 'postgres', null, null, feed) };
+      const b = await instance();
+      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
+      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      const first = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
+      const second = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
+      expect(await slices()).toEqual([212]);
+      grouping = true;
+      const settled = [first, second].map((r) => a.budgets.settle(r.id, userId, clientId, { tokens: 100, images: 0 }));
+      await until(() => queued.length === 2, { message: 'both settlements to be queued' });
+      grouping = false;
+      await storage.db
+        .transaction()
+        .execute(async (trx) => {
+          for (const job of queued) await job.work(trx);
+          throw new Error('a third job of the group failed');
+        })
+        .catch(() => undefined);
+      const [one, two] = queued as [Job, Job];
+      one.resolve(await storage.db.transaction().execute(one.work));
+      await settled[0];
+      // The second call spent its 100, its settlement not committed yet: the row still reserves the slice.
+      expect(await row()).toMatchObject({ tokens_used: 100, tokens_reserved: 212 });
+      expect((await b.budgets.reserve(userId, clientId, fits(850)))!.kind).toBe('refused');
+      two.resolve(await storage.db.transaction().execute(two.work));
+      await settled[1];
+      expect(await row()).toMatchObject({ tokens_used: 200, tokens_reserved: 0 });
+      expect(await slices()).toEqual([]);
+      await a.budgets.set(userId, clientId, null);
+    });
+
     it('the holder\'s budget_remaining is never more than there is when another instance released its slice', async () => {
       const { a, b, clock } = await twoInstances();
       const first = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
