@@ -290,12 +290,13 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     }
     for (const lease of [...byLease.keys()].sort((a, b) => (a.key === b.key ? (a.id < b.id ? -1 : 1) : a.key < b.key ? -1 : 1))) {
       const mine = byLease.get(lease)!;
+      for (const item of mine) lease.settling.set(item.holdId, trx);
       const spent = mine.reduce((sum, item) => plus(sum, item.spent), ZERO);
       const moved = mine.reduce((sum, item) => plus(sum, consumed(lease.holds.get(item.holdId) ?? ZERO, item.spent)), ZERO);
       // The last call in flight returns the rest: decided now, so no hold can start from it meanwhile. Only when this
-      // very run settles every hold the slice has: a hold settled by another transaction (or by one that rolled back
-      // and will run again on its own) keeps its room; the slice goes back once that one commits (committed()).
-      const last = mine.length === lease.holds.size && lease.extensions === 0;
+      // very transaction settles every hold the slice has: a hold settled by another (or by one that rolled back and
+      // will run again on its own) keeps its room; the slice goes back once that one commits (committed()).
+      const last = lease.extensions === 0 && [...lease.holds.keys()].every((id) => lease.settling.get(id) === trx);
       if (last) {
         lease.returned = true;
         this.retire(lease);

@@ -11,6 +11,11 @@ export const minus = (a: Cost, b: Cost): Cost => ({ tokens: a.tokens - b.tokens,
 /** One instance's slice of one grant's budget, and the calls it holds. */
 export class Lease {
   readonly holds = new Map<string, Cost>();
+  /**
+   * Holds whose settlement is in a transaction, by that transaction: a group's jobs share one, so its last job
+   * can return the slice; a rolled-back one's marks are stale, and never make another transaction's run the last.
+   */
+  readonly settling = new Map<string, object>();
   held: Cost = ZERO;
   /** Free room an extension in flight has taken for its call. */
   parked: Cost = ZERO;
@@ -55,6 +60,7 @@ export class Lease {
   release(id: string): Cost {
     const cost = this.holds.get(id) ?? ZERO;
     this.holds.delete(id);
+    this.settling.delete(id);
     this.held = minus(this.held, cost);
     return cost;
   }
