@@ -24,14 +24,15 @@ export interface LeaseSettlement {
   lease: Lease;
   holdId: string;
   spent: Cost;
-  /** The slice's renewal by this settlement's transaction (0: none), taken into the lease once it commits. */
-  renewedTo?: number;
-  /** The budget row's slices_released at which this settlement's transaction saw the slice there (taken in likewise). */
-  releasesSeen?: number;
+  /** What this settlement's last run saw of its slice, taken into the lease once its transaction commits. */
+  seen?: Seen;
 }
 
 /** What a settlement's transaction saw of its slice: renewed until, at the budget row's count of releases. */
-type Seen = Required<Pick<LeaseSettlement, 'renewedTo' | 'releasesSeen'>>;
+interface Seen {
+  renewedTo: number;
+  releasesSeen: number;
+}
 
 /** What an extension in flight has taken from its lease: free room for its call, spent room to take off the rows. */
 interface Parking {
@@ -164,13 +165,14 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       if (lease) lease.parked = minus(lease.parked, parking.room);
       parking.room = ZERO;
     };
-    const unspend = () => {
+    const giveBack = () => {
+      unpark();
       if (lease) lease.spentIn = plus(lease.spentIn, parking.spent);
       parking.spent = ZERO;
     };
     if (lease) lease.extensions++;
     try {
-      const done = await this.transact((trx) => this.extendIn(trx, userId, clientId, plan, lease, parking, () => (unpark(), unspend())));
+      const done = await this.transact((trx) => this.extendIn(trx, userId, clientId, plan, lease, parking, giveBack));
       if (done.kind === 'held' && done.alive) parking.spent = ZERO;
       if (done.kind === 'none') return null;
       if (done.kind === 'refused') return { kind: 'refused', state: done.state };
@@ -193,8 +195,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       this.byHold.set(id, target!);
       return { kind: 'reserved', id, state: target!.state() };
     } finally {
-      unpark();
-      unspend();
+      giveBack();
       if (lease) {
         lease.extensions--;
         // A settlement that found this extension in flight left the slice to it; it held nothing there.
@@ -283,11 +284,6 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     for (const item of items) byLease.set(item.lease, [...(byLease.get(item.lease) ?? []), item]);
     const states = new Map<Lease, BudgetState | null>();
     const now = this.now();
-    // A run again after a rollback renews afresh: nothing of the first run's counts.
-    for (const item of items) {
-      item.renewedTo = 0;
-      item.releasesSeen = undefined;
-    }
     for (const lease of [...byLease.keys()].sort((a, b) => (a.key === b.key ? (a.id < b.id ? -1 : 1) : a.key < b.key ? -1 : 1))) {
       const mine = byLease.get(lease)!;
       for (const item of mine) lease.settling.set(item.holdId, trx);
@@ -296,14 +292,15 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       // The last call in flight returns the rest: decided now, so no hold can start from it meanwhile. Only when this
       // very transaction settles every hold the slice has: a hold settled by another (or by one that rolled back and
       // will run again on its own) keeps its room; the slice goes back once that one commits (committed()).
-      const last = lease.extensions === 0 && [...lease.holds.keys()].every((id) => lease.settling.get(id) === trx);
+      const last = lease.extensions === 0 && lease.settlingOnlyIn(trx);
       if (last) {
         lease.returned = true;
         this.retire(lease);
       }
       const settled = await this.settleLease(trx, lease, spent, moved, last, now);
       states.set(lease, settled.state);
-      for (const item of mine) Object.assign(item, settled.seen);
+      // Set on every run: a run again after a rollback keeps nothing of the first one's.
+      for (const item of mine) item.seen = settled.seen;
     }
     return items.map((item) => states.get(item.lease) ?? null);
   }
@@ -352,17 +349,17 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
 
   /** After the commit: the settled holds leave their lease, and what they spent of it is no longer free room but spent. */
   async committed(items: readonly LeaseSettlement[]): Promise<void> {
-    for (const item of items) {
-      const used = consumed(item.lease.release(item.holdId), item.spent);
-      item.lease.granted = minus(item.lease.granted, used);
-      item.lease.spentIn = plus(item.lease.spentIn, used);
-      if (item.renewedTo) {
-        item.lease.expiresAt = Math.max(item.lease.expiresAt, item.renewedTo);
-        item.lease.touchedAt = Math.max(item.lease.touchedAt, item.renewedTo - LEASE_TTL_MS);
+    for (const { lease, holdId, spent, seen } of items) {
+      const used = consumed(lease.release(holdId), spent);
+      lease.granted = minus(lease.granted, used);
+      lease.spentIn = plus(lease.spentIn, used);
+      if (seen) {
+        lease.expiresAt = Math.max(lease.expiresAt, seen.renewedTo);
+        lease.touchedAt = Math.max(lease.touchedAt, seen.renewedTo - LEASE_TTL_MS);
+        // Counts only grow: a transaction that committed later may have seen the slice at a higher one.
+        lease.releasesSeen = Math.max(lease.releasesSeen, seen.releasesSeen);
       }
-      // Counts only grow: a transaction that committed later may have seen the slice at a higher one.
-      if (item.releasesSeen !== undefined) item.lease.releasesSeen = Math.max(item.lease.releasesSeen, item.releasesSeen);
-      this.byHold.delete(item.holdId);
+      this.byHold.delete(holdId);
     }
     for (const lease of new Set(items.map((item) => item.lease))) {
       // A slice its settlement left to an extension that then held nothing there: its rest goes back before they are answered.

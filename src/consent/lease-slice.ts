@@ -48,6 +48,12 @@ export class Lease {
     this.releasesSeen = row.slices_released;
   }
 
+  /** Whether every hold it has is being settled in this transaction (and so none by another, or by none). */
+  settlingOnlyIn(trx: object): boolean {
+    for (const id of this.holds.keys()) if (this.settling.get(id) !== trx) return false;
+    return true;
+  }
+
   free(): Cost {
     return minus(minus(this.granted, this.held), this.parked);
   }

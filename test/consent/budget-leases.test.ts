@@ -22,18 +22,23 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
   const feeds: InvalidationFeed[] = [];
   let userId: string;
   let clientId: string;
-  /** An instance: budgets told of changes by a feed of its own. */
-  const instance = async (now: () => number = Date.now) => {
+  /** An instance: budgets told of changes by a feed of its own (its transactions through `transact`). */
+  const instance = async (now: () => number = Date.now, transact: Transactor = ownTransaction(storage.db)) => {
     const feed = new InvalidationFeed(storage);
     await feed.start();
     feeds.push(feed);
-    return { feed, budgets: new BudgetsService(storage.db, now, ownTransaction(storage.db), dialect === 'postgres', null, null, feed) };
+    return { feed, budgets: new BudgetsService(storage.db, now, transact, dialect === 'postgres', null, null, feed) };
   };
   const row = () => storage.db.selectFrom('oauth_budgets').select(['tokens_used', 'tokens_reserved']).where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow();
   const slices = async () => (await storage.db.selectFrom('budget_leases').select('tokens').where('user_id', '=', userId).execute()).map((s) => Number(s.tokens)).sort((a, b) => a - b);
   const tokens = (n: number) => () => ({ tokens: n, images: 0 });
   /** Planned as a call is (budget-guard.ts): refused when it does not fit what remains. */
   const fits = (n: number) => (state: BudgetState) => (state.tokensRemaining !== null && state.tokensRemaining < n ? ('refuse' as const) : { tokens: n, images: 0 });
+  /** The grant limited to 1,000 tokens in all, set through the first instance and read back by every one's feed. */
+  const limitTo1000 = async (...sides: Array<Awaited<ReturnType<typeof instance>>>) => {
+    await sides[0]!.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
+    await Promise.all(sides.map((side) => side.feed.catchUp()));
+  };
   /** Two instances on a clock the test moves (`clock.at(ms)`: that long after the start), the grant limited to 1,000 tokens in all. */
   const twoInstances = async () => {
     const start = Date.now();
@@ -41,8 +46,7 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
     const now = () => t;
     const a = await instance(now);
     const b = await instance(now);
-    await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
-    await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+    await limitTo1000(a, b);
     return { a, b, clock: { at: (ms: number) => void (t = start + ms) } };
   };
 
@@ -157,13 +161,9 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
         }
         return storage.db.transaction().execute(work);
       };
-      const feed = new InvalidationFeed(storage);
-      await feed.start();
-      feeds.push(feed);
-      const a = { feed, budgets: new BudgetsService(storage.db, clock, transact, dialect === 'postgres', null, null, feed) };
+      const a = await instance(clock, transact);
       const b = await instance(clock);
-      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
-      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      await limitTo1000(a, b);
       const t0 = t;
       const first = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
       const second = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
@@ -190,13 +190,9 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       const queued: Job[] = [];
       let grouping = false;
       const transact = ((work: Job['work']) => (grouping ? new Promise<unknown>((resolve) => queued.push({ work, resolve })) : storage.db.transaction().execute(work))) as Transactor;
-      const feed = new InvalidationFeed(storage);
-      await feed.start();
-      feeds.push(feed);
-      const a = { feed, budgets: new BudgetsService(storage.db, Date.now, transact, dialect === 'postgres', null, null, feed) };
+      const a = await instance(Date.now, transact);
       const b = await instance();
-      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
-      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      await limitTo1000(a, b);
       const first = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
       const second = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
       expect(await slices()).toEqual([212]);
@@ -243,8 +239,7 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
 
     it('a slice whose budget was removed and set again, unannounced, is seen gone at its next settlement', async () => {
       const a = await instance();
-      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
-      await a.feed.catchUp();
+      await limitTo1000(a);
       const first = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
       const second = (await a.budgets.reserve(userId, clientId, fits(100))) as Held;
       // Removed (its slice with it, by cascade) and set again by a service with no feed: A is told nothing.
@@ -294,8 +289,7 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
 
     it('a grant remembered with a budget that was removed unannounced limits nothing: its extension reads the row', async () => {
       const a = await instance();
-      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
-      await a.feed.catchUp();
+      await limitTo1000(a);
       const held = (await a.budgets.reserve(userId, clientId, tokens(100))) as Held;
       await a.budgets.settle(held.id, userId, clientId, { tokens: 100, images: 0 });
       // Removed by a service with no feed: A still takes the grant for budgeted, and its slice was returned.
@@ -317,10 +311,7 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
         await gate;
         return storage.db.transaction().execute(work);
       };
-      const feed = new InvalidationFeed(storage);
-      await feed.start();
-      feeds.push(feed);
-      const gated = new BudgetsService(storage.db, Date.now, transact, dialect === 'postgres', null, null, feed);
+      const { feed, budgets: gated } = await instance(Date.now, transact);
       const first = gated.reserve(userId, clientId, tokens(100));
       await until(async () => extensions === 1, { timeoutMs: 2000, message: 'the first call to start its extension' });
       const waiting = Array.from({ length: 5 }, () => gated.reserve(userId, clientId, tokens(100)));
@@ -376,8 +367,7 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
     it('a slice another instance released as expired serves no more calls from memory, its settlements count once', async () => {
       const a = await instance();
       const b = await instance();
-      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
-      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      await limitTo1000(a, b);
       const inFlight = [(await a.budgets.reserve(userId, clientId, tokens(100))) as Held, (await a.budgets.reserve(userId, clientId, tokens(100))) as Held];
       expect(await slices()).toEqual([100 + Math.floor(900 / 8)]);
       // A's slice outlived its row's life (its instance looked dead): B, short of room, releases it and takes its own.
@@ -420,8 +410,7 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
     it('a slice released while its settlement waits for the budget row\'s lock serves no more calls from memory', async () => {
       const a = await instance();
       const b = await instance();
-      await a.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
-      await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
+      await limitTo1000(a, b);
       const h1 = (await a.budgets.reserve(userId, clientId, tokens(10))) as Held;
       const h2 = (await a.budgets.reserve(userId, clientId, tokens(10))) as Held;
       expect(await slices()).toEqual([10 + Math.floor(990 / 8)]);
