@@ -165,6 +165,8 @@ export function connectRedis(url: string | null): Redis | null {
 export async function closeServices(services: Services): Promise<void> {
   // Streams the apps left are still read for their usage (or until lifecycle.ending): their rows commit first.
   await services.gateway.close();
+  // Their settlements have committed: the budget slices this instance kept go back (else they expire in 10 minutes).
+  await services.budgets.close();
   // Mail not sent yet stays in the outbox for the next start (or another instance).
   await services.mailWorker.close();
   // Events in flight finish their try (10 s at most); the rest wait in the outbox.

@@ -18,6 +18,12 @@ const SLICE_SHARE = 8;
  * slice in use lives on as its calls end, as a call held from it may outlast the first half of its life.
  */
 const TOUCH_MS = 60_000;
+/**
+ * A slice with no call in flight is kept this long before its rest goes back: a steady flow of calls leaves it idle
+ * for an instant between usage batches, and would otherwise return it and take it again (a transaction each) many
+ * times a second. A read of the budget on this instance, a changed limit and shutdown return it at once.
+ */
+export const LEASE_IDLE_MS = 1_000;
 
 /** A call held from a lease, settled to what it spent (in the transaction of its usage row). */
 export interface LeaseSettlement {
@@ -47,8 +53,8 @@ type Extended = { kind: 'none' } | { kind: 'refused'; state: BudgetState } | { k
  * budget with one conditional UPDATE (the slice counts in the row's reserved columns, recorded in
  * budget_leases) and holds its calls from it in memory; each call's settlement counts what it spent as used
  * in the transaction of its usage row — one UPDATE of the budget row per usage batch, none of the slice's:
- * the spent room stays reserved in the slice (spentIn) until its next extension takes it off, and the
- * settlement that leaves the slice with no call in flight returns the rest. So concurrent calls of one grant
+ * the spent room stays reserved in the slice (spentIn) until its next extension takes it off, or until the
+ * slice, idle for LEASE_IDLE_MS, is returned. So concurrent calls of one grant
  * write its row once per slice and once per usage batch, not twice per call, and still never spend past the
  * limit together: every hold is inside a slice the database granted under the limit, and spent room is
  * counted twice (never zero times) until it is taken off. A slice takes room for the call that asked plus
@@ -72,6 +78,8 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     private readonly transact: Transactor,
     /** Whether a change of limit made anywhere would have reached this process by now (the invalidation feed). */
     private readonly fresh: () => boolean,
+    /** How long an idle slice is kept (LEASE_IDLE_MS); 0: returned as its last call settles. */
+    private idleMs = LEASE_IDLE_MS,
   ) {}
 
   /**
@@ -137,6 +145,21 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     }
   }
 
+  /**
+   * Returns this instance's idle slice of the grant now, so a read of its budget here sees no room reserved for
+   * calls that have ended. True when it returned one.
+   */
+  async returnIdle(userId: string, clientId: string): Promise<boolean> {
+    const lease = this.open.get(grantKey(userId, clientId));
+    return lease !== undefined && (await this.returnIfIdle(lease));
+  }
+
+  /** Shutdown: every idle slice goes back (a slice with calls in flight goes back with its last settlement). */
+  async returnAll(): Promise<void> {
+    this.idleMs = 0;
+    await Promise.all([...this.open.values()].map((lease) => this.returnIfIdle(lease)));
+  }
+
   private fromMemory(lease: Lease, plan: (state: BudgetState) => Planned): Reservation | null | 'database' {
     const free = lease.free();
     const { row } = lease;
@@ -198,19 +221,43 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       giveBack();
       if (lease) {
         lease.extensions--;
-        // A settlement that found this extension in flight left the slice to it; it held nothing there.
-        await this.returnIfIdle(lease);
+        // It held nothing there (or moved to a new slice): the slice may be idle now.
+        await this.whenIdle(lease);
       }
     }
   }
 
-  /** A lease with no call in flight and none coming returns its rest now (its last settlement could not). */
-  private async returnIfIdle(lease: Lease): Promise<void> {
-    if (lease.holds.size > 0 || lease.extensions > 0 || lease.returned) return;
+  /**
+   * A lease left with no call in flight: returned now when it takes no new holds (or nothing is kept), else once it
+   * has stayed idle for idleMs (LEASE_IDLE_MS), checked by one timer per lease.
+   */
+  private async whenIdle(lease: Lease): Promise<void> {
+    if (!lease.idle()) return;
+    if (lease.closing || this.idleMs === 0 || !lease.worthKeeping(SLICE_SHARE)) {
+      await this.returnIfIdle(lease);
+      return;
+    }
+    lease.idleSince = performance.now();
+    if (lease.idleTimer) return;
+    const check = () => {
+      lease.idleTimer = undefined;
+      if (!lease.idle()) return;
+      const left = lease.idleSince + this.idleMs - performance.now();
+      if (left > 0) lease.idleTimer = setTimeout(check, left).unref();
+      else void this.returnIfIdle(lease);
+    };
+    lease.idleTimer = setTimeout(check, this.idleMs).unref();
+  }
+
+  /** A lease with no call in flight and none coming returns its rest now. True when this returned it. */
+  private async returnIfIdle(lease: Lease): Promise<boolean> {
+    if (!lease.idle()) return false;
     lease.returned = true;
+    clearTimeout(lease.idleTimer);
     this.retire(lease);
     // Best effort: a slice left behind expires like a dead instance's.
-    await this.transact((trx) => this.settleLease(trx, lease, ZERO, ZERO, true, this.now())).catch(() => undefined);
+    await this.transact((trx) => this.returnLease(trx, lease)).catch(() => undefined);
+    return true;
   }
 
   /** A lease that takes no new holds. */
@@ -276,8 +323,8 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
 
   /**
    * Settles calls held from leases in the caller's transaction (their usage rows' batch): per lease, in lock
-   * order, one UPDATE of the budget row (what was spent goes on) — and, when no other call of it is in flight,
-   * the lease's row deleted and its rest returned. May run again after a rollback.
+   * order, one UPDATE of the budget row (what was spent goes on); the slice stays (whenIdle returns it). May run
+   * again after a rollback.
    */
   async run(trx: Kysely<Database>, items: readonly LeaseSettlement[]): Promise<Array<BudgetState | null>> {
     const byLease = new Map<Lease, LeaseSettlement[]>();
@@ -286,18 +333,10 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     const now = this.now();
     for (const lease of [...byLease.keys()].sort((a, b) => (a.key === b.key ? (a.id < b.id ? -1 : 1) : a.key < b.key ? -1 : 1))) {
       const mine = byLease.get(lease)!;
-      for (const item of mine) lease.settling.set(item.holdId, trx);
       const spent = mine.reduce((sum, item) => plus(sum, item.spent), ZERO);
+      const held = mine.reduce((sum, item) => plus(sum, lease.holds.get(item.holdId) ?? ZERO), ZERO);
       const moved = mine.reduce((sum, item) => plus(sum, consumed(lease.holds.get(item.holdId) ?? ZERO, item.spent)), ZERO);
-      // The last call in flight returns the rest: decided now, so no hold can start from it meanwhile. Only when this
-      // very transaction settles every hold the slice has: a hold settled by another (or by one that rolled back and
-      // will run again on its own) keeps its room; the slice goes back once that one commits (committed()).
-      const last = lease.extensions === 0 && lease.settlingOnlyIn(trx);
-      if (last) {
-        lease.returned = true;
-        this.retire(lease);
-      }
-      const settled = await this.settleLease(trx, lease, spent, moved, last, now);
+      const settled = await this.settleLease(trx, lease, spent, moved, minus(held, moved), now);
       states.set(lease, settled.state);
       // Set on every run: a run again after a rollback keeps nothing of the first one's.
       for (const item of mine) item.seen = settled.seen;
@@ -305,31 +344,31 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     return items.map((item) => states.get(item.lease) ?? null);
   }
 
-  private async settleLease(trx: Kysely<Database>, lease: Lease, spent: Cost, moved: Cost, last: boolean, now: number): Promise<{ state: BudgetState | null; seen?: Seen }> {
+  /** `freed`: what the settled calls held and did not spend, free room of the slice once this commits (what they report counts it). */
+  private async settleLease(trx: Kysely<Database>, lease: Lease, spent: Cost, moved: Cost, freed: Cost, now: number): Promise<{ state: BudgetState | null; seen?: Seen }> {
     const { rows } = this;
     const { user_id: userId, client_id: clientId } = lease.row;
-    let row = (await rows.statements.spendLeased(trx, { userId, clientId, tokens: spent.tokens, images: spent.images, now })).rows[0];
+    const row = (await rows.statements.spendLeased(trx, { userId, clientId, tokens: spent.tokens, images: spent.images, now })).rows[0];
     if (!row) return { state: null };
     // What the row still reserves of the slice though it is used: its earlier settlements' and this one's.
     let spentIn = plus(lease.spentIn, moved);
-    let seen: Seen | undefined;
-    if (last) {
-      // The budget row first (the lock order), then the slice, whose rest (spent room with it) comes off as it goes.
-      const rest = (await rows.statements.deleteLease(trx, { id: lease.id })).rows[0];
-      if (rest) row = (await rows.statements.settle(trx, { userId, clientId, heldTokens: Number(rest.tokens), heldImages: Number(rest.images), spentTokens: 0, spentImages: 0, now })).rows[0];
+    const there = await this.stillThere(trx, lease, row, now);
+    if (there === 'gone') {
+      // Released as expired meanwhile (by an instance that took this one for dead), its room with it: the spending
+      // counts all the same, and no call holds from it in memory any more.
+      this.retire(lease);
       spentIn = ZERO;
-    } else {
-      const there = await this.stillThere(trx, lease, row, now);
-      if (there === 'gone') {
-        // Released as expired meanwhile (by an instance that took this one for dead), its room with it: the spending
-        // counts all the same, and no call holds from it in memory any more.
-        this.retire(lease);
-        spentIn = ZERO;
-      } else seen = there;
     }
-    if (!row) return { state: null, seen };
     await rows.thresholds(trx, row);
-    return { state: lease.state(row, spentIn), seen };
+    return { state: lease.state(row, there === 'gone' ? spentIn : plus(spentIn, freed)), seen: there === 'gone' ? undefined : there };
+  }
+
+  /** An idle slice's rest (its spent room with it) goes back: the budget row locked first (the lock order), then the slice deleted. */
+  private async returnLease(trx: Kysely<Database>, lease: Lease): Promise<void> {
+    const { user_id: userId, client_id: clientId } = lease.row;
+    await this.rows.lock(trx, userId, clientId);
+    const rest = (await this.rows.statements.deleteLease(trx, { id: lease.id })).rows[0];
+    if (rest) await this.rows.statements.settle(trx, { userId, clientId, heldTokens: Number(rest.tokens), heldImages: Number(rest.images), spentTokens: 0, spentImages: 0, now: this.now() });
   }
 
   /**
@@ -361,10 +400,8 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       }
       this.byHold.delete(holdId);
     }
-    for (const lease of new Set(items.map((item) => item.lease))) {
-      // A slice its settlement left to an extension that then held nothing there: its rest goes back before they are answered.
-      await this.returnIfIdle(lease);
-    }
+    // Before they are answered, when nothing is kept: a read right after the call sees the slice's rest back.
+    for (const lease of new Set(items.map((item) => item.lease))) await this.whenIdle(lease);
   }
 
   /** Their transaction failed: the holds leave their lease all the same (its slice keeps their room until it is returned or expires). */
@@ -373,6 +410,6 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       item.lease.release(item.holdId);
       this.byHold.delete(item.holdId);
     }
-    for (const lease of new Set(items.map((item) => item.lease))) void this.returnIfIdle(lease);
+    for (const lease of new Set(items.map((item) => item.lease))) void this.whenIdle(lease);
   }
 }

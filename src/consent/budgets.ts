@@ -3,7 +3,7 @@ import { randomInt } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { commitOne, ownTransaction, type Batch, type BatchItem, type Transactor } from '../storage/group-commit.js';
 import { grantKey, type InvalidationFeed } from '../storage/invalidations.js';
-import { BudgetLeases } from './budget-leases.js';
+import { BudgetLeases, LEASE_IDLE_MS } from './budget-leases.js';
 import { BudgetRows, stateOf } from './budget-rows.js';
 import { CommittedReads } from '../storage/commit-stamp.js';
 import { FeedCache } from '../storage/feed-cache.js';
@@ -123,12 +123,14 @@ export class BudgetsService {
     private readonly events: EventOutbox | null = null,
     /** Tells every instance's leases of a changed limit (and of ended grants); without it every hold reads the row. */
     private readonly feed: InvalidationFeed | null = null,
+    /** How long this instance keeps an idle slice of a grant's budget (budget-leases.ts); 0: returned at once. */
+    leaseIdleMs = LEASE_IDLE_MS,
   ) {
     this.rows = new BudgetRows(this.statements, rowLocks, events);
     this.committed = new CommittedReads(db);
     this.knownBudgets =
       feed && !this.committed.stamped ? new FeedCache(feed, { max: 100_000, ttlMs: UNBUDGETED_TTL_MS, evicts: (event) => (event.kind === 'budget' ? { key: event.key } : null) }) : null;
-    this.leases = new BudgetLeases(this.rows, now, transact, () => feed?.fresh ?? false);
+    this.leases = new BudgetLeases(this.rows, now, transact, () => feed?.fresh ?? false, leaseIdleMs);
     feed?.subscribe((ended) => {
       for (const { kind, key } of ended) {
         if (kind === 'budget' || kind === 'grant') this.leases.close((userId, clientId) => grantKey(userId, clientId) === key);
@@ -208,12 +210,13 @@ export class BudgetsService {
    * The budget of a grant, its period rolled over to now; null when the user set none. `known`: the row as a
    * statement just read it beside something else (joined-budget.ts), null when that read found none. Slices
    * instances hold for calls in flight count as reserved (SPEC §10's budget_remaining among them), and what
-   * their calls spent since the slice's last extension (less room than there is, never more): an instance
-   * returns its slice's rest with the settlement of its last call in flight.
+   * their calls spent since the slice's last extension (less room than there is, never more). This instance's
+   * own idle slice goes back first, so what it reports here is exact once the grant's calls have ended.
    */
   async get(userId: string, clientId: string, known?: OAuthBudgetsTable | null): Promise<BudgetState | null> {
     const now = this.now();
-    let row = known === undefined ? await this.row(userId, clientId) : (known ?? undefined);
+    const returned = await this.leases.returnIdle(userId, clientId);
+    let row = known === undefined || returned ? await this.row(userId, clientId) : (known ?? undefined);
     if (!row) return null;
     // Holds of calls that died are released here too, but only a budget holding something can have any:
     // a read stays a read (this runs on every token response and introspection).
@@ -407,6 +410,11 @@ export class BudgetsService {
     // A sub-agent's call: its lineage's rows after the grant's (the lock order), then what remains of all.
     await settleAgents(trx, reservationId, lineage, spent, this.now());
     return chainState(row ? stateOf(row) : null, await this.lineageRows(trx, lineage));
+  }
+
+  /** Shutdown, once no call is in flight: this instance's slices go back rather than wait to expire. */
+  close(): Promise<void> {
+    return this.leases.returnAll();
   }
 
   /** The pruner's part: holds of calls and slices of instances whose process died are released within the hour even if nobody reads the budget. */

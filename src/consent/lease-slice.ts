@@ -11,11 +11,6 @@ export const minus = (a: Cost, b: Cost): Cost => ({ tokens: a.tokens - b.tokens,
 /** One instance's slice of one grant's budget, and the calls it holds. */
 export class Lease {
   readonly holds = new Map<string, Cost>();
-  /**
-   * Holds whose settlement is in a transaction, by that transaction: a group's jobs share one, so its last job
-   * can return the slice; a rolled-back one's marks are stale, and never make another transaction's run the last.
-   */
-  readonly settling = new Map<string, object>();
   held: Cost = ZERO;
   /** Free room an extension in flight has taken for its call. */
   parked: Cost = ZERO;
@@ -36,6 +31,9 @@ export class Lease {
   spentIn: Cost = ZERO;
   /** Its rest is being (or has been) returned. */
   returned = false;
+  /** When (performance.now()) it was last left with no call in flight, and the timer that returns it once idle long enough. */
+  idleSince = 0;
+  idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly id: string,
@@ -48,10 +46,21 @@ export class Lease {
     this.releasesSeen = row.slices_released;
   }
 
-  /** Whether every hold it has is being settled in this transaction (and so none by another, or by none). */
-  settlingOnlyIn(trx: object): boolean {
-    for (const id of this.holds.keys()) if (this.settling.get(id) !== trx) return false;
-    return true;
+  /** No call in flight, no extension coming, not returned yet. */
+  idle(): boolean {
+    return this.holds.size === 0 && this.extensions === 0 && !this.returned;
+  }
+
+  /**
+   * Whether it may be kept idle: it has free room, and no more than a `share`-th of what remains (its own free room
+   * included, the row as it last saw it), as when a slice is taken — so a call on another instance meanwhile still
+   * finds at least the rest; a call that held much and spent little leaves more, which goes back at once.
+   */
+  worthKeeping(share: number): boolean {
+    const free = this.free();
+    const { row } = this;
+    const ample = (limit: number | null, used: number, reserved: number, room: number) => limit === null || room * share <= limit - used - reserved + room;
+    return (free.tokens > 0 || free.images > 0) && ample(row.tokens_limit, row.tokens_used, row.tokens_reserved, free.tokens) && ample(row.images_limit, row.images_used, row.images_reserved, free.images);
   }
 
   free(): Cost {
@@ -66,17 +75,17 @@ export class Lease {
   release(id: string): Cost {
     const cost = this.holds.get(id) ?? ZERO;
     this.holds.delete(id);
-    this.settling.delete(id);
     this.held = minus(this.held, cost);
     return cost;
   }
 
   /**
-   * The state a call reports: the row, with this slice's free room counted as remaining, not reserved; `spent`:
-   * what the row still reserves of the slice though it is counted as used (spentIn, as the row stood).
+   * The state a call reports: the row, with this slice's free room counted as remaining, not reserved; `unheld`:
+   * what else the row still reserves of the slice though no call holds it (spentIn, as the row stood, and what the
+   * calls settling now held and did not spend).
    */
-  state(row = this.row, spent = ZERO): BudgetState {
-    const off = plus(this.closing ? ZERO : this.free(), spent);
+  state(row = this.row, unheld = ZERO): BudgetState {
+    const off = plus(this.closing ? ZERO : this.free(), unheld);
     return stateOf({ ...row, tokens_reserved: Math.max(0, row.tokens_reserved - off.tokens), images_reserved: Math.max(0, row.images_reserved - off.images) });
   }
 }

@@ -22,12 +22,15 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
   const feeds: InvalidationFeed[] = [];
   let userId: string;
   let clientId: string;
-  /** An instance: budgets told of changes by a feed of its own (its transactions through `transact`). */
-  const instance = async (now: () => number = Date.now, transact: Transactor = ownTransaction(storage.db)) => {
+  /**
+   * An instance: budgets told of changes by a feed of its own (its transactions through `transact`); an idle slice is
+   * returned at once unless `idleMs` says how long to keep it.
+   */
+  const instance = async (now: () => number = Date.now, transact: Transactor = ownTransaction(storage.db), idleMs = 0) => {
     const feed = new InvalidationFeed(storage);
     await feed.start();
     feeds.push(feed);
-    return { feed, budgets: new BudgetsService(storage.db, now, transact, dialect === 'postgres', null, null, feed) };
+    return { feed, budgets: new BudgetsService(storage.db, now, transact, dialect === 'postgres', null, null, feed, idleMs) };
   };
   const row = () => storage.db.selectFrom('oauth_budgets').select(['tokens_used', 'tokens_reserved']).where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow();
   const slices = async () => (await storage.db.selectFrom('budget_leases').select('tokens').where('user_id', '=', userId).execute()).map((s) => Number(s.tokens)).sort((a, b) => a - b);
@@ -386,6 +389,69 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       expect(await row()).toMatchObject({ tokens_used: 970, tokens_reserved: 0 });
       expect(await slices()).toEqual([]);
       await a.budgets.set(userId, clientId, null);
+    });
+
+    it('an idle slice is kept a moment: the next call holds from it in memory; it goes back once idle long enough', async () => {
+      const { budgets, feed } = await instance(Date.now, ownTransaction(storage.db), 300);
+      await budgets.set(userId, clientId, { tokens: 1_000_000, images: null, period: 'month' });
+      await feed.catchUp();
+      const ids = async () => (await storage.db.selectFrom('budget_leases').select('id').where('user_id', '=', userId).execute()).map((s) => s.id);
+      const first = (await budgets.reserve(userId, clientId, tokens(100))) as Held;
+      const [slice] = await ids();
+      await budgets.settle(first.id, userId, clientId, { tokens: 40, images: 0 });
+      // Idle, and kept: the call's unspent room is free in it again, as what the call reports says.
+      expect(await ids()).toEqual([slice]);
+      const second = (await budgets.reserve(userId, clientId, tokens(100))) as Held;
+      expect(second.kind).toBe('reserved');
+      expect(await ids()).toEqual([slice]);
+      expect(await row()).toMatchObject({ tokens_used: 40, tokens_reserved: 3_300 });
+      const settledAt = Date.now();
+      await budgets.settle(second.id, userId, clientId, { tokens: 40, images: 0 });
+      await until(async () => (await ids()).length === 0, { timeoutMs: 3_000, message: 'the idle slice to go back' });
+      expect(Date.now() - settledAt).toBeGreaterThanOrEqual(250);
+      expect(await row()).toMatchObject({ tokens_used: 80, tokens_reserved: 0 });
+      await budgets.set(userId, clientId, null);
+    });
+
+    it('a kept idle slice goes back at once when this instance reads the budget, and when it shuts down', async () => {
+      const { budgets, feed } = await instance(Date.now, ownTransaction(storage.db), 60_000);
+      await budgets.set(userId, clientId, { tokens: 1_000_000, images: null, period: 'month' });
+      await feed.catchUp();
+      const once = async () => {
+        const held = (await budgets.reserve(userId, clientId, tokens(100))) as Held;
+        const state = await budgets.settle(held.id, userId, clientId, { tokens: 10, images: 0 });
+        expect(await slices()).toEqual([3_300]);
+        return state;
+      };
+      const reported = await once();
+      // What the call reports counts the slice's rest as remaining; a read here returns the rest, and is as exact.
+      expect(reported).toMatchObject({ tokensUsed: 10, tokensRemaining: 1_000_000 - 10 });
+      expect(await budgets.get(userId, clientId)).toMatchObject({ tokensUsed: 10, tokensReserved: 0, tokensRemaining: 1_000_000 - 10 });
+      expect(await slices()).toEqual([]);
+      await once();
+      await budgets.close();
+      expect(await slices()).toEqual([]);
+      expect(await row()).toMatchObject({ tokens_used: 20, tokens_reserved: 0 });
+      await budgets.set(userId, clientId, null);
+    });
+
+    it('an idle slice is kept only while its free room is at most an eighth of what remains: a call that held much and spent little returns it at once', async () => {
+      const { budgets, feed } = await instance(Date.now, ownTransaction(storage.db), 60_000);
+      await budgets.set(userId, clientId, { tokens: 500, images: null, period: 'total' });
+      await feed.catchUp();
+      const small = (await budgets.reserve(userId, clientId, tokens(10))) as Held;
+      await budgets.settle(small.id, userId, clientId, { tokens: 10, images: 0 });
+      // 10 + an eighth of 490 taken, all 10 spent: 61 free of the 490 that remain — kept.
+      expect(await slices()).toEqual([10 + Math.floor(490 / 8)]);
+      await budgets.get(userId, clientId);
+      expect(await slices()).toEqual([]);
+      const big = (await budgets.reserve(userId, clientId, tokens(300))) as Held;
+      expect(await slices()).toEqual([300 + Math.floor((490 - 300) / 8)]);
+      await budgets.settle(big.id, userId, clientId, { tokens: 0, images: 0 });
+      // 323 free of 490: more than an eighth, back at once.
+      expect(await slices()).toEqual([]);
+      expect(await row()).toMatchObject({ tokens_used: 10, tokens_reserved: 0 });
+      await budgets.set(userId, clientId, null);
     });
 
     it('two instances hold 50 calls together never past the limit, and return every slice', async () => {

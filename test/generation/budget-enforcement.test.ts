@@ -5,6 +5,7 @@ import { USAGE, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { hiddenField, type Agent } from '../helpers/oauth.js';
 import { call, type Seeded, startInstance, type TestServer } from '../helpers/server.js';
 import { startGenerationApp, type GenerationApp } from '../helpers/tokens.js';
+import { until } from '../helpers/until.js';
 
 /** SPEC §10 enforcement in the gateway: reserve before the upstream, settle after, 429 when it cannot fit. */
 describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
@@ -229,7 +230,8 @@ describe.each(DIALECTS)('budget enforcement (%s)', (dialect) => {
         expect(upstreamCalls() - before).toBe(ok);
         const state = (await ts.services.budgets.get(owner.userId, clientId))!;
         expect(state.tokensUsed).toBeLessThanOrEqual(10_000);
-        expect(state.tokensReserved).toBe(0);
+        // The other instance may keep its idle slice a second (budget-leases.ts, LEASE_IDLE_MS) before its rest goes back.
+        await until(async () => (await ts.services.budgets.get(owner.userId, clientId))!.tokensReserved === 0, { timeoutMs: 3_000, message: "the other instance's slice to go back" });
       } finally {
         await other.close();
       }
