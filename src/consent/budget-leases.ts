@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely';
 import { sortableId } from '../security/secrets.js';
-import type { Batch, Transactor } from '../storage/group-commit.js';
+import type { Batch, Lead, Transactor } from '../storage/group-commit.js';
 import { grantKey } from '../storage/invalidations.js';
 import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
 import { current, stateOf, type BudgetRows } from './budget-rows.js';
+import { spendLeasedOn } from './budget-statements.js';
 import type { BudgetState, Cost, Planned, Reservation } from './budgets.js';
 import { Lease, ZERO, consumed, minus, plus } from './lease-slice.js';
 
@@ -326,7 +327,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
    * order, one UPDATE of the budget row (what was spent goes on); the slice stays (whenIdle returns it). May run
    * again after a rollback.
    */
-  async run(trx: Kysely<Database>, items: readonly LeaseSettlement[]): Promise<Array<BudgetState | null>> {
+  async run(trx: Kysely<Database>, items: readonly LeaseSettlement[], lead?: Lead): Promise<Array<BudgetState | null>> {
     const byLease = new Map<Lease, LeaseSettlement[]>();
     for (const item of items) byLease.set(item.lease, [...(byLease.get(item.lease) ?? []), item]);
     const states = new Map<Lease, BudgetState | null>();
@@ -336,7 +337,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       const spent = mine.reduce((sum, item) => plus(sum, item.spent), ZERO);
       const held = mine.reduce((sum, item) => plus(sum, lease.holds.get(item.holdId) ?? ZERO), ZERO);
       const moved = mine.reduce((sum, item) => plus(sum, consumed(lease.holds.get(item.holdId) ?? ZERO, item.spent)), ZERO);
-      const settled = await this.settleLease(trx, lease, spent, moved, minus(held, moved), now);
+      const settled = await this.settleLease(trx, lease, spent, moved, minus(held, moved), now, lead);
       states.set(lease, settled.state);
       // Set on every run: a run again after a rollback keeps nothing of the first one's.
       for (const item of mine) item.seen = settled.seen;
@@ -345,10 +346,16 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
   }
 
   /** `freed`: what the settled calls held and did not spend, free room of the slice once this commits (what they report counts it). */
-  private async settleLease(trx: Kysely<Database>, lease: Lease, spent: Cost, moved: Cost, freed: Cost, now: number): Promise<{ state: BudgetState | null; seen?: Seen }> {
+  private async settleLease(trx: Kysely<Database>, lease: Lease, spent: Cost, moved: Cost, freed: Cost, now: number, lead?: Lead): Promise<{ state: BudgetState | null; seen?: Seen }> {
     const { rows } = this;
     const { user_id: userId, client_id: clientId } = lease.row;
-    const row = (await rows.statements.spendLeased(trx, { userId, clientId, tokens: spent.tokens, images: spent.images, now })).rows[0];
+    const spend = { userId, clientId, tokens: spent.tokens, images: spent.images, now };
+    let row: OAuthBudgetsTable | undefined;
+    // The first lease's UPDATE carries the usage rows' INSERT when offered (set before it runs: a failure rolls back both).
+    if (lead && !lead.carried) {
+      lead.carried = true;
+      row = await spendLeasedOn(lead.db, spend).executeTakeFirst();
+    } else row = (await rows.statements.spendLeased(trx, spend)).rows[0];
     if (!row) return { state: null };
     // What the row still reserves of the slice though it is used: its earlier settlements' and this one's.
     let spentIn = plus(lease.spentIn, moved);

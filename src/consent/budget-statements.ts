@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, QueryCreator } from 'kysely';
 import { preparedNamed } from '../storage/prepared.js';
 import type { Database } from '../storage/schema.js';
 
@@ -83,14 +83,7 @@ export function budgetStatements() {
      * A lease's settlement (budget-leases.ts): what its calls spent goes on the used counts; their room stays in
      * the slice until its next extension or its return takes it off.
      */
-    spendLeased: preparedNamed([...grant, 'tokens', 'images', 'now'], (db: Kysely<Database>, p) =>
-      db
-        .updateTable('oauth_budgets')
-        .set((eb) => ({ tokens_used: eb('tokens_used', '+', p.tokens), images_used: eb('images_used', '+', p.images), updated_at: p.now }))
-        .where('user_id', '=', p.userId)
-        .where('client_id', '=', p.clientId)
-        .returningAll(),
-    ),
+    spendLeased: preparedNamed([...grant, 'tokens', 'images', 'now'], (db: Kysely<Database>, p) => spendLeasedOn(db, p)),
     /** A settlement: the hold comes off, the spending goes on. */
     settle: preparedNamed([...grant, 'heldTokens', 'heldImages', 'spentTokens', 'spentImages', 'now'], (db: Kysely<Database>, p) =>
       db
@@ -107,4 +100,17 @@ export function budgetStatements() {
         .returningAll(),
     ),
   };
+}
+
+/**
+ * A lease's settlement built on any query creator: prepared above, or on a usage batch's lead (group-commit.ts), whose
+ * rows' INSERT it then carries.
+ */
+export function spendLeasedOn(db: QueryCreator<Database>, p: { userId: string; clientId: string; tokens: number; images: number; now: number }) {
+  return db
+    .updateTable('oauth_budgets')
+    .set((eb) => ({ tokens_used: eb('tokens_used', '+', p.tokens), images_used: eb('images_used', '+', p.images), updated_at: p.now }))
+    .where('user_id', '=', p.userId)
+    .where('client_id', '=', p.clientId)
+    .returningAll();
 }

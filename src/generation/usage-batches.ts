@@ -1,5 +1,5 @@
-import type { Insertable, Kysely } from 'kysely';
-import { GroupQueue, type Batch, type BatchItem, type Work } from '../storage/group-commit.js';
+import type { Insertable, Kysely, QueryCreator } from 'kysely';
+import { GroupQueue, type Batch, type BatchItem, type Lead, type Work } from '../storage/group-commit.js';
 import type { Database } from '../storage/schema.js';
 
 type UsageRow = Insertable<Database['usage_records']>;
@@ -49,10 +49,11 @@ export class UsageBatches {
   }
 
   private async writeAll(trx: Kysely<Database>, group: readonly Job[], byBatch = parts(group)): Promise<unknown[]> {
-    await trx
-      .insertInto('usage_records')
-      .values(group.map((job) => job.row))
-      .execute();
+    const insert = (db: QueryCreator<Database>) => db.insertInto('usage_records').values(group.map((job) => job.row));
+    const [first] = byBatch.keys();
+    // The rows ride on the first settlement's statement when nothing of a call's own must follow them.
+    const lead: Lead | undefined = first && group.every((job) => !job.alongside) ? { db: trx.with('usage', insert) as unknown as QueryCreator<Database>, carried: false } : undefined;
+    if (!lead) await insert(trx).execute();
     for (const job of group) await job.alongside?.(trx);
     // Settlements last: the budget rows they lock are held only until the commit that follows.
     const results: unknown[] = group.map(() => undefined);
@@ -60,9 +61,11 @@ export class UsageBatches {
       const settled = await batch.run(
         trx,
         items.map(([, item]) => item),
+        batch === first ? lead : undefined,
       );
       items.forEach(([index], i) => (results[index] = settled[i]));
     }
+    if (lead && !lead.carried) await insert(trx).execute();
     return results;
   }
 

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, QueryCreator } from 'kysely';
 import type { Database } from './schema.js';
 
 /**
@@ -21,9 +21,19 @@ export interface Batch<I, R> {
   readonly solo?: boolean;
   /** Its rows are locked after other batches' (a lock order): a usage batch (PostgreSQL) runs it after them. */
   readonly last?: boolean;
-  run(trx: Kysely<Database>, items: readonly I[]): Promise<R[]>;
+  run(trx: Kysely<Database>, items: readonly I[], lead?: Lead): Promise<R[]>;
   committed(items: readonly I[]): void | Promise<void>;
   failed(items: readonly I[]): void;
+}
+
+/**
+ * The statement a usage batch (PostgreSQL) runs first, its rows' INSERT, offered to the batch that runs after it:
+ * `run` may build its own first statement on `db`, which carries the INSERT as a data-modifying WITH (one round trip
+ * fewer), and then sets `carried`; else the usage batch runs the INSERT itself.
+ */
+export interface Lead {
+  readonly db: QueryCreator<Database>;
+  carried: boolean;
 }
 
 /** One caller's item of a batch. */
