@@ -33,6 +33,8 @@ export interface LeaseSettlement {
   spent: Cost;
   /** What this settlement's last run saw of its slice, taken into the lease once its transaction commits. */
   seen?: Seen;
+  /** The budget row as its last run left it, under the row's lock: the lease's view of it once that commits. */
+  row?: OAuthBudgetsTable;
 }
 
 /** What a settlement's transaction saw of its slice: renewed until, at the budget row's count of releases. */
@@ -71,6 +73,8 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
   private readonly byHold = new Map<string, Lease>();
   /** A grant's extension in flight: concurrent calls wait for it, then try memory again. */
   private readonly extending = new Map<string, Promise<unknown>>();
+  /** Returns of slices in flight, by grant: a read of the budget here, and shutdown, wait for them. */
+  private readonly returning = new Map<string, Set<Promise<void>>>();
   private sequence = 0;
 
   constructor(
@@ -142,7 +146,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       if (!matches(userId, clientId)) continue;
       lease.closing = true;
       this.open.delete(key);
-      void this.returnIfIdle(lease);
+      this.returnIfIdle(lease);
     }
   }
 
@@ -151,14 +155,25 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
    * calls that have ended. True when it returned one.
    */
   async returnIdle(userId: string, clientId: string): Promise<boolean> {
-    const lease = this.open.get(grantKey(userId, clientId));
-    return lease !== undefined && (await this.returnIfIdle(lease));
+    const key = grantKey(userId, clientId);
+    const lease = this.open.get(key);
+    if (lease) this.returnIfIdle(lease);
+    const inFlight = this.returning.get(key);
+    if (!inFlight) return false;
+    await Promise.all(inFlight);
+    return true;
   }
 
   /** Shutdown: every idle slice goes back (a slice with calls in flight goes back with its last settlement). */
   async returnAll(): Promise<void> {
     this.idleMs = 0;
-    await Promise.all([...this.open.values()].map((lease) => this.returnIfIdle(lease)));
+    for (const lease of this.open.values()) this.returnIfIdle(lease);
+    await this.returnsDone();
+  }
+
+  /** Once every return of a slice begun so far has ended. */
+  async returnsDone(): Promise<void> {
+    await Promise.all([...this.returning.values()].flatMap((inFlight) => [...inFlight]));
   }
 
   private fromMemory(lease: Lease, plan: (state: BudgetState) => Planned): Reservation | null | 'database' {
@@ -223,7 +238,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       if (lease) {
         lease.extensions--;
         // It held nothing there (or moved to a new slice): the slice may be idle now.
-        await this.whenIdle(lease);
+        this.whenIdle(lease);
       }
     }
   }
@@ -232,10 +247,10 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
    * A lease left with no call in flight: returned now when it takes no new holds (or nothing is kept), else once it
    * has stayed idle for idleMs (LEASE_IDLE_MS), checked by one timer per lease.
    */
-  private async whenIdle(lease: Lease): Promise<void> {
+  private whenIdle(lease: Lease): void {
     if (!lease.idle()) return;
     if (lease.closing || this.idleMs === 0 || !lease.worthKeeping(SLICE_SHARE)) {
-      await this.returnIfIdle(lease);
+      this.returnIfIdle(lease);
       return;
     }
     lease.idleSince = performance.now();
@@ -245,20 +260,30 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       if (!lease.idle()) return;
       const left = lease.idleSince + this.idleMs - performance.now();
       if (left > 0) lease.idleTimer = setTimeout(check, left).unref();
-      else void this.returnIfIdle(lease);
+      else this.returnIfIdle(lease);
     };
     lease.idleTimer = setTimeout(check, this.idleMs).unref();
   }
 
-  /** A lease with no call in flight and none coming returns its rest now. True when this returned it. */
-  private async returnIfIdle(lease: Lease): Promise<boolean> {
-    if (!lease.idle()) return false;
+  /**
+   * A lease with no call in flight and none coming returns its rest, in a transaction of its own that nobody's answer
+   * waits for (a usage batch goes on at once); returnIdle and returnAll wait for it.
+   */
+  private returnIfIdle(lease: Lease): void {
+    if (!lease.idle()) return;
     lease.returned = true;
     clearTimeout(lease.idleTimer);
     this.retire(lease);
+    const inFlight = this.returning.get(lease.key) ?? new Set<Promise<void>>();
+    this.returning.set(lease.key, inFlight);
     // Best effort: a slice left behind expires like a dead instance's.
-    await this.transact((trx) => this.returnLease(trx, lease)).catch(() => undefined);
-    return true;
+    const done: Promise<void> = this.transact((trx) => this.returnLease(trx, lease))
+      .catch(() => undefined)
+      .finally(() => {
+        inFlight.delete(done);
+        if (inFlight.size === 0 && this.returning.get(lease.key) === inFlight) this.returning.delete(lease.key);
+      });
+    inFlight.add(done);
   }
 
   /** A lease that takes no new holds. */
@@ -340,13 +365,16 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       const settled = await this.settleLease(trx, lease, spent, moved, minus(held, moved), now, lead);
       states.set(lease, settled.state);
       // Set on every run: a run again after a rollback keeps nothing of the first one's.
-      for (const item of mine) item.seen = settled.seen;
+      for (const item of mine) {
+        item.seen = settled.seen;
+        item.row = settled.row;
+      }
     }
     return items.map((item) => states.get(item.lease) ?? null);
   }
 
   /** `freed`: what the settled calls held and did not spend, free room of the slice once this commits (what they report counts it). */
-  private async settleLease(trx: Kysely<Database>, lease: Lease, spent: Cost, moved: Cost, freed: Cost, now: number, lead?: Lead): Promise<{ state: BudgetState | null; seen?: Seen }> {
+  private async settleLease(trx: Kysely<Database>, lease: Lease, spent: Cost, moved: Cost, freed: Cost, now: number, lead?: Lead): Promise<{ state: BudgetState | null; seen?: Seen; row?: OAuthBudgetsTable }> {
     const { rows } = this;
     const { user_id: userId, client_id: clientId } = lease.row;
     const spend = { userId, clientId, tokens: spent.tokens, images: spent.images, now };
@@ -367,7 +395,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       spentIn = ZERO;
     }
     await rows.thresholds(trx, row);
-    return { state: lease.state(row, there === 'gone' ? spentIn : plus(spentIn, freed)), seen: there === 'gone' ? undefined : there };
+    return { state: lease.state(row, there === 'gone' ? spentIn : plus(spentIn, freed)), seen: there === 'gone' ? undefined : there, row };
   }
 
   /** An idle slice's rest (its spent room with it) goes back: the budget row locked first (the lock order), then the slice deleted. */
@@ -394,8 +422,8 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
   }
 
   /** After the commit: the settled holds leave their lease, and what they spent of it is no longer free room but spent. */
-  async committed(items: readonly LeaseSettlement[]): Promise<void> {
-    for (const { lease, holdId, spent, seen } of items) {
+  committed(items: readonly LeaseSettlement[]): void {
+    for (const { lease, holdId, spent, seen, row } of items) {
       const used = consumed(lease.release(holdId), spent);
       lease.granted = minus(lease.granted, used);
       lease.spentIn = plus(lease.spentIn, used);
@@ -405,10 +433,11 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
         // Counts only grow: a transaction that committed later may have seen the slice at a higher one.
         lease.releasesSeen = Math.max(lease.releasesSeen, seen.releasesSeen);
       }
+      // Fresher than the extension's: what an idle slice is judged on (worthKeeping) and calls report.
+      if (row && !lease.closing) lease.row = row;
       this.byHold.delete(holdId);
     }
-    // Before they are answered, when nothing is kept: a read right after the call sees the slice's rest back.
-    for (const lease of new Set(items.map((item) => item.lease))) await this.whenIdle(lease);
+    for (const lease of new Set(items.map((item) => item.lease))) this.whenIdle(lease);
   }
 
   /** Their transaction failed: the holds leave their lease all the same (its slice keeps their room until it is returned or expires). */
@@ -417,6 +446,6 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       item.lease.release(item.holdId);
       this.byHold.delete(item.holdId);
     }
-    for (const lease of new Set(items.map((item) => item.lease))) void this.whenIdle(lease);
+    for (const lease of new Set(items.map((item) => item.lease))) this.whenIdle(lease);
   }
 }

@@ -218,8 +218,9 @@ export class BudgetsService {
     const returned = await this.leases.returnIdle(userId, clientId);
     let row = known === undefined || returned ? await this.row(userId, clientId) : (known ?? undefined);
     if (!row) return null;
-    // Holds of calls that died are released here too, but only a budget holding something can have any:
-    // a read stays a read (this runs on every token response and introspection).
+    // Holds of calls that died are released here too, but only a budget holding something can have any: a read
+    // writes only then, or to return this instance's idle slice (this runs on every token response and introspection,
+    // never inside a transaction).
     if ((row.tokens_reserved > 0 || row.images_reserved > 0) && (await this.db.transaction().execute((trx) => this.rows.releaseStale(trx, userId, clientId, now)))) {
       row = await this.row(userId, clientId);
       if (!row) return null;
@@ -415,6 +416,11 @@ export class BudgetsService {
   /** Shutdown, once no call is in flight: this instance's slices go back rather than wait to expire. */
   close(): Promise<void> {
     return this.leases.returnAll();
+  }
+
+  /** Once the returns of idle slices this instance has begun (budget-leases.ts: nobody's answer waits for them) have ended. */
+  returnsDone(): Promise<void> {
+    return this.leases.returnsDone();
   }
 
   /** The pruner's part: holds of calls and slices of instances whose process died are released within the hour even if nobody reads the budget. */

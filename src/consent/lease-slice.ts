@@ -40,7 +40,7 @@ export class Lease {
     readonly key: string,
     /** What the slice reserves on the budget row for calls (free or held), as its committed transactions left it; spentIn beside it. */
     public granted: Cost,
-    /** The budget row as this lease last saw it: what calls held from memory report. */
+    /** The budget row as this lease last saw it (its last committed extension or settlement): what calls held from memory report. */
     public row: OAuthBudgetsTable,
   ) {
     this.releasesSeen = row.slices_released;
@@ -53,7 +53,7 @@ export class Lease {
 
   /**
    * Whether it may be kept idle: it has free room, and no more than a `share`-th of what remains (its own free room
-   * included, the row as it last saw it), as when a slice is taken — so a call on another instance meanwhile still
+   * included, the row as its last committed settlement or extension left it), as when a slice is taken — so a call on another instance meanwhile still
    * finds at least the rest; a call that held much and spent little leaves more, which goes back at once.
    */
   worthKeeping(share: number): boolean {

@@ -30,10 +30,15 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
     const feed = new InvalidationFeed(storage);
     await feed.start();
     feeds.push(feed);
-    return { feed, budgets: new BudgetsService(storage.db, now, transact, dialect === 'postgres', null, null, feed, idleMs) };
+    const budgets = new BudgetsService(storage.db, now, transact, dialect === 'postgres', null, null, feed, idleMs);
+    everyInstance.push(budgets);
+    return { feed, budgets };
   };
-  const row = () => storage.db.selectFrom('oauth_budgets').select(['tokens_used', 'tokens_reserved']).where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow();
-  const slices = async () => (await storage.db.selectFrom('budget_leases').select('tokens').where('user_id', '=', userId).execute()).map((s) => Number(s.tokens)).sort((a, b) => a - b);
+  const everyInstance: BudgetsService[] = [];
+  /** The rows as they stand once the slice returns every instance has begun have ended (nobody's answer waits for them). */
+  const returnsDone = () => Promise.all(everyInstance.map((budgets) => budgets.returnsDone()));
+  const row = async () => (await returnsDone(), storage.db.selectFrom('oauth_budgets').select(['tokens_used', 'tokens_reserved']).where('user_id', '=', userId).where('client_id', '=', clientId).executeTakeFirstOrThrow());
+  const slices = async () => (await returnsDone(), (await storage.db.selectFrom('budget_leases').select('tokens').where('user_id', '=', userId).execute()).map((s) => Number(s.tokens)).sort((a, b) => a - b));
   const tokens = (n: number) => () => ({ tokens: n, images: 0 });
   /** Planned as a call is (budget-guard.ts): refused when it does not fit what remains. */
   const fits = (n: number) => (state: BudgetState) => (state.tokensRemaining !== null && state.tokensRemaining < n ? ('refuse' as const) : { tokens: n, images: 0 });
@@ -437,20 +442,52 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
 
     it('an idle slice is kept only while its free room is at most an eighth of what remains: a call that held much and spent little returns it at once', async () => {
       const { budgets, feed } = await instance(Date.now, ownTransaction(storage.db), 60_000);
-      await budgets.set(userId, clientId, { tokens: 500, images: null, period: 'total' });
+      await budgets.set(userId, clientId, { tokens: 10_000, images: null, period: 'total' });
       await feed.catchUp();
       const small = (await budgets.reserve(userId, clientId, tokens(10))) as Held;
       await budgets.settle(small.id, userId, clientId, { tokens: 10, images: 0 });
-      // 10 + an eighth of 490 taken, all 10 spent: 61 free of the 490 that remain — kept.
-      expect(await slices()).toEqual([10 + Math.floor(490 / 8)]);
+      // 10 + 32 more like it taken, all 10 spent: 320 free of the 9,980 that remain — kept.
+      expect(await slices()).toEqual([10 + 32 * 10]);
       await budgets.get(userId, clientId);
       expect(await slices()).toEqual([]);
-      const big = (await budgets.reserve(userId, clientId, tokens(300))) as Held;
-      expect(await slices()).toEqual([300 + Math.floor((490 - 300) / 8)]);
+      const big = (await budgets.reserve(userId, clientId, tokens(3_000))) as Held;
+      expect(await slices()).toEqual([3_000 + Math.floor((9_990 - 3_000) / 8)]);
       await budgets.settle(big.id, userId, clientId, { tokens: 0, images: 0 });
-      // 323 free of 490: more than an eighth, back at once.
+      // 3,873 free of 9,990: more than an eighth, back at once.
       expect(await slices()).toEqual([]);
       expect(await row()).toMatchObject({ tokens_used: 10, tokens_reserved: 0 });
+      await budgets.set(userId, clientId, null);
+    });
+
+    it('an idle slice is judged on the row its last settlement saw: another instance\'s spending since its extension counts', async () => {
+      const a = await instance(Date.now, ownTransaction(storage.db), 60_000);
+      const b = await instance();
+      await limitTo1000(a, b);
+      const small = (await a.budgets.reserve(userId, clientId, tokens(10))) as Held;
+      const big = (await b.budgets.reserve(userId, clientId, fits(800))) as Held;
+      await b.budgets.settle(big.id, userId, clientId, { tokens: 800, images: 0 });
+      await a.budgets.settle(small.id, userId, clientId, { tokens: 10, images: 0 });
+      // A's 123 free would be most of the 190 left: it goes back, and B's call of 100 fits.
+      expect(await slices()).toEqual([]);
+      const next = (await b.budgets.reserve(userId, clientId, fits(100)))!;
+      expect(next.kind).toBe('reserved');
+      await b.budgets.settle((next as Held).id, userId, clientId, { tokens: 0, images: 0 });
+      await a.budgets.set(userId, clientId, null);
+    });
+
+    it('a call in the idle second keeps the slice a full second more from its own end', async () => {
+      const { budgets, feed } = await instance(Date.now, ownTransaction(storage.db), 1_000);
+      await budgets.set(userId, clientId, { tokens: 1_000_000, images: null, period: 'month' });
+      await feed.catchUp();
+      const once = async () => budgets.settle(((await budgets.reserve(userId, clientId, tokens(100))) as Held).id, userId, clientId, { tokens: 10, images: 0 });
+      await once();
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      await once();
+      const secondEnded = Date.now();
+      // The first idle second ends about now: the call in it keeps the slice until about a second after its own end.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      if (Date.now() - secondEnded < 950) expect(await slices()).toEqual([3_300]);
+      await until(async () => (await slices()).length === 0, { timeoutMs: 3_000, message: 'the idle slice to go back' });
       await budgets.set(userId, clientId, null);
     });
 

@@ -77,6 +77,26 @@ describe.skipIf(!dialectAvailable('postgres'))('usage batches (postgres)', () =>
     await budgets.set(userId, clientId, null);
   });
 
+  it("a batch's callers are answered without waiting for the return of the slice their settlement left idle", async () => {
+    let gate: Promise<void> | null = null;
+    let open!: () => void;
+    const gated = new BudgetsService(storage.db, Date.now, async (work) => ((await gate), storage.db.transaction().execute(work)), true, null, null, feed);
+    await gated.set(userId, clientId, { tokens: 100_000, images: null, period: 'month' });
+    await feed.catchUp();
+    const held = (await gated.reserve(userId, clientId, () => ({ tokens: 4_196, images: 0 }))) as Held;
+    gate = new Promise<void>((resolve) => (open = resolve));
+    // It held much and spends little: its slice goes back at once, in a transaction the gate holds up.
+    const written = usage.record(entry(100), { settle: gated.settlement(held.id, userId, clientId, { tokens: 100, images: 0 }) });
+    const answered = await Promise.race([written.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 1_000))]);
+    open();
+    gate = null;
+    await written;
+    await gated.returnsDone();
+    expect(answered).toBe(true);
+    expect(Number((await storage.db.selectFrom('budget_leases').select((eb) => eb.fn.countAll<string>().as('n')).where('client_id', '=', clientId).executeTakeFirstOrThrow()).n)).toBe(0);
+    await gated.set(userId, clientId, null);
+  });
+
   it('the rows are written though the budget row went away meanwhile (the UPDATE matches nothing)', async () => {
     await budgets.set(userId, clientId, { tokens: 1_000_000, images: null, period: 'month' });
     await feed.catchUp();
