@@ -7,6 +7,7 @@ import { current, stateOf, type BudgetRows } from './budget-rows.js';
 import { spendLeasedOn } from './budget-statements.js';
 import type { BudgetState, Cost, Planned, Reservation } from './budgets.js';
 import { Lease, ZERO, consumed, minus, plus } from './lease-slice.js';
+import { LEASE_IDLE_MS, SliceReturns } from './slice-returns.js';
 
 /** A slice an instance stopped renewing (its process died) is released after this long, as a call's hold is. */
 const LEASE_TTL_MS = 10 * 60_000;
@@ -19,13 +20,6 @@ const SLICE_SHARE = 8;
  * slice in use lives on as its calls end, as a call held from it may outlast the first half of its life.
  */
 const TOUCH_MS = 60_000;
-/**
- * A slice with no call in flight is kept this long before its rest goes back: a steady flow of calls leaves it idle
- * for an instant between usage batches, and would otherwise return it and take it again (a transaction each) many
- * times a second. A read of the budget on this instance, a changed limit and shutdown return it at once.
- */
-export const LEASE_IDLE_MS = 1_000;
-
 /** A call held from a lease, settled to what it spent (in the transaction of its usage row). */
 export interface LeaseSettlement {
   lease: Lease;
@@ -73,9 +67,8 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
   private readonly byHold = new Map<string, Lease>();
   /** A grant's extension in flight: concurrent calls wait for it, then try memory again. */
   private readonly extending = new Map<string, Promise<unknown>>();
-  /** Returns of slices in flight, by grant: a read of the budget here, and shutdown, wait for them. */
-  private readonly returning = new Map<string, Set<Promise<void>>>();
   private sequence = 0;
+  private readonly returns: SliceReturns;
 
   constructor(
     private readonly rows: BudgetRows,
@@ -84,8 +77,10 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     /** Whether a change of limit made anywhere would have reached this process by now (the invalidation feed). */
     private readonly fresh: () => boolean,
     /** How long an idle slice is kept (LEASE_IDLE_MS); 0: returned as its last call settles. */
-    private idleMs = LEASE_IDLE_MS,
-  ) {}
+    idleMs = LEASE_IDLE_MS,
+  ) {
+    this.returns = new SliceReturns(rows, now, transact, idleMs, (lease) => this.retire(lease), SLICE_SHARE);
+  }
 
   /**
    * Holds the call's cost, from this instance's slice or a new or larger one; null when the budget does not limit it.
@@ -146,7 +141,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       if (!matches(userId, clientId)) continue;
       lease.closing = true;
       this.open.delete(key);
-      this.returnIfIdle(lease);
+      this.returns.now(lease);
     }
   }
 
@@ -157,23 +152,20 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
   async returnIdle(userId: string, clientId: string): Promise<boolean> {
     const key = grantKey(userId, clientId);
     const lease = this.open.get(key);
-    if (lease) this.returnIfIdle(lease);
-    const inFlight = this.returning.get(key);
-    if (!inFlight) return false;
-    await Promise.all(inFlight);
-    return true;
+    if (lease) this.returns.now(lease);
+    return this.returns.awaitGrant(key);
   }
 
   /** Shutdown: every idle slice goes back (a slice with calls in flight goes back with its last settlement). */
   async returnAll(): Promise<void> {
-    this.idleMs = 0;
-    for (const lease of this.open.values()) this.returnIfIdle(lease);
-    await this.returnsDone();
+    this.returns.stopKeeping();
+    for (const lease of this.open.values()) this.returns.now(lease);
+    await this.returns.done();
   }
 
   /** Once every return of a slice begun so far has ended. */
-  async returnsDone(): Promise<void> {
-    await Promise.all([...this.returning.values()].flatMap((inFlight) => [...inFlight]));
+  returnsDone(): Promise<void> {
+    return this.returns.done();
   }
 
   private fromMemory(lease: Lease, plan: (state: BudgetState) => Planned): Reservation | null | 'database' {
@@ -238,52 +230,9 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       if (lease) {
         lease.extensions--;
         // It held nothing there (or moved to a new slice): the slice may be idle now.
-        this.whenIdle(lease);
+        this.returns.whenIdle(lease);
       }
     }
-  }
-
-  /**
-   * A lease left with no call in flight: returned now when it takes no new holds (or nothing is kept), else once it
-   * has stayed idle for idleMs (LEASE_IDLE_MS), checked by one timer per lease.
-   */
-  private whenIdle(lease: Lease): void {
-    if (!lease.idle()) return;
-    if (lease.closing || this.idleMs === 0 || !lease.worthKeeping(SLICE_SHARE)) {
-      this.returnIfIdle(lease);
-      return;
-    }
-    lease.idleSince = performance.now();
-    if (lease.idleTimer) return;
-    const check = () => {
-      lease.idleTimer = undefined;
-      if (!lease.idle()) return;
-      const left = lease.idleSince + this.idleMs - performance.now();
-      if (left > 0) lease.idleTimer = setTimeout(check, left).unref();
-      else this.returnIfIdle(lease);
-    };
-    lease.idleTimer = setTimeout(check, this.idleMs).unref();
-  }
-
-  /**
-   * A lease with no call in flight and none coming returns its rest, in a transaction of its own that nobody's answer
-   * waits for (a usage batch goes on at once); returnIdle and returnAll wait for it.
-   */
-  private returnIfIdle(lease: Lease): void {
-    if (!lease.idle()) return;
-    lease.returned = true;
-    clearTimeout(lease.idleTimer);
-    this.retire(lease);
-    const inFlight = this.returning.get(lease.key) ?? new Set<Promise<void>>();
-    this.returning.set(lease.key, inFlight);
-    // Best effort: a slice left behind expires like a dead instance's.
-    const done: Promise<void> = this.transact((trx) => this.returnLease(trx, lease))
-      .catch(() => undefined)
-      .finally(() => {
-        inFlight.delete(done);
-        if (inFlight.size === 0 && this.returning.get(lease.key) === inFlight) this.returning.delete(lease.key);
-      });
-    inFlight.add(done);
   }
 
   /** A lease that takes no new holds. */
@@ -398,14 +347,6 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     return { state: lease.state(row, there === 'gone' ? spentIn : plus(spentIn, freed)), seen: there === 'gone' ? undefined : there, row };
   }
 
-  /** An idle slice's rest (its spent room with it) goes back: the budget row locked first (the lock order), then the slice deleted. */
-  private async returnLease(trx: Kysely<Database>, lease: Lease): Promise<void> {
-    const { user_id: userId, client_id: clientId } = lease.row;
-    await this.rows.lock(trx, userId, clientId);
-    const rest = (await this.rows.statements.deleteLease(trx, { id: lease.id })).rows[0];
-    if (rest) await this.rows.statements.settle(trx, { userId, clientId, heldTokens: Number(rest.tokens), heldImages: Number(rest.images), spentTokens: 0, spentImages: 0, now: this.now() });
-  }
-
   /**
    * Whether the slice is still there, the budget row just settled under its lock: asked of the slice's own row (and
    * the slice renewed) only when a slice of the grant was released since this one was last seen — the row's count,
@@ -437,7 +378,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       if (row && !lease.closing) lease.row = row;
       this.byHold.delete(holdId);
     }
-    for (const lease of new Set(items.map((item) => item.lease))) this.whenIdle(lease);
+    for (const lease of new Set(items.map((item) => item.lease))) this.returns.whenIdle(lease);
   }
 
   /** Their transaction failed: the holds leave their lease all the same (its slice keeps their room until it is returned or expires). */
@@ -446,6 +387,6 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       item.lease.release(item.holdId);
       this.byHold.delete(item.holdId);
     }
-    for (const lease of new Set(items.map((item) => item.lease))) this.whenIdle(lease);
+    for (const lease of new Set(items.map((item) => item.lease))) this.returns.whenIdle(lease);
   }
 }
