@@ -106,6 +106,13 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
         continue;
       }
       if (joining && !lease) return undefined;
+      // A return of this instance's slice of the grant in flight: the row the extension reads must have it back.
+      // (Checked without a turn of the event loop: between `extending` read above and set below nothing may run.)
+      const returning = this.returns.inFlight(key);
+      if (returning) {
+        await returning;
+        continue;
+      }
       const extension = this.extend(userId, clientId, plan, lease ?? null);
       this.extending.set(key, extension);
       try {
@@ -153,7 +160,10 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     const key = grantKey(userId, clientId);
     const lease = this.open.get(key);
     if (lease) this.returns.now(lease);
-    return this.returns.awaitGrant(key);
+    const returning = this.returns.inFlight(key);
+    if (!returning) return false;
+    await returning;
+    return true;
   }
 
   /** Shutdown: every idle slice goes back (a slice with calls in flight goes back with its last settlement). */
@@ -364,6 +374,7 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
 
   /** After the commit: the settled holds leave their lease, and what they spent of it is no longer free room but spent. */
   committed(items: readonly LeaseSettlement[]): void {
+    const rows = new Map<Lease, OAuthBudgetsTable>();
     for (const { lease, holdId, spent, seen, row } of items) {
       const used = consumed(lease.release(holdId), spent);
       lease.granted = minus(lease.granted, used);
@@ -374,9 +385,13 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
         // Counts only grow: a transaction that committed later may have seen the slice at a higher one.
         lease.releasesSeen = Math.max(lease.releasesSeen, seen.releasesSeen);
       }
-      // Fresher than the extension's: what an idle slice is judged on (worthKeeping) and calls report.
-      if (row && !lease.closing) lease.row = row;
+      if (row) rows.set(lease, row);
       this.byHold.delete(holdId);
+    }
+    for (const [lease, row] of rows) {
+      // Fresher than the extension's, as an extension would see it (the spent room it takes off taken off): what an
+      // idle slice is judged on (worthKeeping) and calls held from memory report.
+      if (!lease.closing) lease.row = { ...row, tokens_reserved: Math.max(0, row.tokens_reserved - lease.spentIn.tokens), images_reserved: Math.max(0, row.images_reserved - lease.spentIn.images) };
     }
     for (const lease of new Set(items.map((item) => item.lease))) this.returns.whenIdle(lease);
   }

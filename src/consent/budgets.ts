@@ -316,6 +316,8 @@ export class BudgetsService {
    * counts every sub-agent's spending (the dashboard shows it).
    */
   private async reserveLineage(userId: string, clientId: string, lineage: readonly string[], plan: (state: BudgetState) => Planned): Promise<Reservation> {
+    // It holds on the grant's row: this instance's idle slice of it goes back first (as for a read).
+    await this.leases.returnIdle(userId, clientId);
     // Nothing limits the call (no budget, no cap in the lineage): no hold and no transaction, as for the user's own
     // token; the settlement still counts what it spent in the lineage's rows.
     const known = lineage.every((hash) => this.uncapped.has(hash));

@@ -70,12 +70,10 @@ export class SliceReturns {
     inFlight.add(done);
   }
 
-  /** Once the grant's returns in flight have ended; true when there were any. */
-  async awaitGrant(key: string): Promise<boolean> {
+  /** What ends once the grant's returns in flight have ended; undefined when there are none. */
+  inFlight(key: string): Promise<unknown> | undefined {
     const inFlight = this.returning.get(key);
-    if (!inFlight) return false;
-    await Promise.all(inFlight);
-    return true;
+    return inFlight && Promise.all(inFlight);
   }
 
   /** Once every return begun so far has ended. */

@@ -459,6 +459,62 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       await budgets.set(userId, clientId, null);
     });
 
+    it('a slice with an eighth of what remains free is kept: its spent room, still reserved on the row, counted once', async () => {
+      const { budgets, feed } = await instance(Date.now, ownTransaction(storage.db), 60_000);
+      await budgets.set(userId, clientId, { tokens: 500, images: null, period: 'total' });
+      await feed.catchUp();
+      const small = (await budgets.reserve(userId, clientId, tokens(10))) as Held;
+      await budgets.settle(small.id, userId, clientId, { tokens: 10, images: 0 });
+      // 61 free of the 490 that remain (488 ≤ 490): kept, though the row still reserves the 10 spent.
+      expect(await slices()).toEqual([10 + Math.floor(490 / 8)]);
+      await budgets.set(userId, clientId, null);
+    });
+
+    it('a call held from memory after settlements reports what remains, the spent room counted once', async () => {
+      const { budgets, feed } = await instance(Date.now, ownTransaction(storage.db), 60_000);
+      await budgets.set(userId, clientId, { tokens: 1_000_000, images: null, period: 'total' });
+      await feed.catchUp();
+      for (let i = 0; i < 10; i++) {
+        const held = (await budgets.reserve(userId, clientId, tokens(10))) as Held;
+        await budgets.settle(held.id, userId, clientId, { tokens: 10, images: 0 });
+      }
+      expect(await slices()).toEqual([330]);
+      const next = (await budgets.reserve(userId, clientId, tokens(10))) as Held;
+      // 1,000,000 − 100 used − the 10 this call holds.
+      expect(next.state.tokensRemaining).toBe(999_890);
+      await budgets.settle(next.id, userId, clientId, { tokens: 0, images: 0 });
+      await budgets.set(userId, clientId, null);
+    });
+
+    it('a call coming while its instance\'s slice goes back waits for the return rather than find the room still reserved', async () => {
+      // The transaction after the next one (the settlement's) — the slice's return — waits for the gate.
+      let skip = -1;
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const transact = (async (work: Parameters<Transactor>[0]) => {
+        if (skip === 0) {
+          skip = -1;
+          await gate;
+        } else if (skip > 0) skip--;
+        return storage.db.transaction().execute(work);
+      }) as Transactor;
+      const { budgets, feed } = await instance(Date.now, transact, 60_000);
+      await budgets.set(userId, clientId, { tokens: 100, images: null, period: 'total' });
+      await feed.catchUp();
+      const first = (await budgets.reserve(userId, clientId, fits(100))) as Held;
+      skip = 1;
+      // Spent 50 of its 100: the 50 left are all that remains, more than an eighth — the slice goes back at once.
+      await budgets.settle(first.id, userId, clientId, { tokens: 50, images: 0 });
+      const second = budgets.reserve(userId, clientId, fits(50));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      open();
+      const held = (await second)!;
+      expect(held.kind).toBe('reserved');
+      await budgets.settle((held as Held).id, userId, clientId, { tokens: 50, images: 0 });
+      expect(await row()).toMatchObject({ tokens_used: 100, tokens_reserved: 0 });
+      await budgets.set(userId, clientId, null);
+    });
+
     it('an idle slice is judged on the row its last settlement saw: another instance\'s spending since its extension counts', async () => {
       const a = await instance(Date.now, ownTransaction(storage.db), 60_000);
       const b = await instance();
