@@ -4,6 +4,7 @@ import { UsersService } from '../../src/accounts/users-service.js';
 import { ClientsService } from '../../src/clients/service.js';
 import { BudgetRows } from '../../src/consent/budget-rows.js';
 import { budgetStatements } from '../../src/consent/budget-statements.js';
+import type { BudgetLimit } from '../../src/consent/budget-rules.js';
 import { BudgetsService, type BudgetState, type Reservation } from '../../src/consent/budgets.js';
 import { GrantsService } from '../../src/consent/grants.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
@@ -42,6 +43,15 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
   const tokens = (n: number) => () => ({ tokens: n, images: 0 });
   /** Planned as a call is (budget-guard.ts): refused when it does not fit what remains. */
   const fits = (n: number) => (state: BudgetState) => (state.tokensRemaining !== null && state.tokensRemaining < n ? ('refuse' as const) : { tokens: n, images: 0 });
+  /** A call held from the grant's budget (`held` tokens) that spends `spent`: what it reports once settled. */
+  const callOf = async (budgets: BudgetsService, held: number, spent: number) => budgets.settle(((await budgets.reserve(userId, clientId, tokens(held))) as Held).id, userId, clientId, { tokens: spent, images: 0 });
+  /** One instance that keeps an idle slice a minute, the grant limited as given (read back by its feed). */
+  const keeping = async (limit: BudgetLimit) => {
+    const side = await instance(Date.now, ownTransaction(storage.db), 60_000);
+    await side.budgets.set(userId, clientId, limit);
+    await side.feed.catchUp();
+    return side;
+  };
   /** The grant limited to 1,000 tokens in all, set through the first instance and read back by every one's feed. */
   const limitTo1000 = async (...sides: Array<Awaited<ReturnType<typeof instance>>>) => {
     await sides[0]!.budgets.set(userId, clientId, { tokens: 1_000, images: null, period: 'total' });
@@ -419,12 +429,9 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
     });
 
     it('a kept idle slice goes back at once when this instance reads the budget, and when it shuts down', async () => {
-      const { budgets, feed } = await instance(Date.now, ownTransaction(storage.db), 60_000);
-      await budgets.set(userId, clientId, { tokens: 1_000_000, images: null, period: 'month' });
-      await feed.catchUp();
+      const { budgets } = await keeping({ tokens: 1_000_000, images: null, period: 'month' });
       const once = async () => {
-        const held = (await budgets.reserve(userId, clientId, tokens(100))) as Held;
-        const state = await budgets.settle(held.id, userId, clientId, { tokens: 10, images: 0 });
+        const state = await callOf(budgets, 100, 10);
         expect(await slices()).toEqual([3_300]);
         return state;
       };
@@ -441,11 +448,8 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
     });
 
     it('an idle slice is kept only while its free room is at most an eighth of what remains: a call that held much and spent little returns it at once', async () => {
-      const { budgets, feed } = await instance(Date.now, ownTransaction(storage.db), 60_000);
-      await budgets.set(userId, clientId, { tokens: 10_000, images: null, period: 'total' });
-      await feed.catchUp();
-      const small = (await budgets.reserve(userId, clientId, tokens(10))) as Held;
-      await budgets.settle(small.id, userId, clientId, { tokens: 10, images: 0 });
+      const { budgets } = await keeping({ tokens: 10_000, images: null, period: 'total' });
+      await callOf(budgets, 10, 10);
       // 10 + 32 more like it taken, all 10 spent: 320 free of the 9,980 that remain — kept.
       expect(await slices()).toEqual([10 + 32 * 10]);
       await budgets.get(userId, clientId);
@@ -460,20 +464,15 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
     });
 
     it('a slice with an eighth of what remains free is kept: its spent room, still reserved on the row, counted once', async () => {
-      const { budgets, feed } = await instance(Date.now, ownTransaction(storage.db), 60_000);
-      await budgets.set(userId, clientId, { tokens: 500, images: null, period: 'total' });
-      await feed.catchUp();
-      const small = (await budgets.reserve(userId, clientId, tokens(10))) as Held;
-      await budgets.settle(small.id, userId, clientId, { tokens: 10, images: 0 });
+      const { budgets } = await keeping({ tokens: 500, images: null, period: 'total' });
+      await callOf(budgets, 10, 10);
       // 61 free of the 490 that remain (488 ≤ 490): kept, though the row still reserves the 10 spent.
       expect(await slices()).toEqual([10 + Math.floor(490 / 8)]);
       await budgets.set(userId, clientId, null);
     });
 
     it('a call held from memory after settlements reports what remains, the spent room counted once', async () => {
-      const { budgets, feed } = await instance(Date.now, ownTransaction(storage.db), 60_000);
-      await budgets.set(userId, clientId, { tokens: 1_000_000, images: null, period: 'total' });
-      await feed.catchUp();
+      const { budgets } = await keeping({ tokens: 1_000_000, images: null, period: 'total' });
       for (let i = 0; i < 10; i++) {
         const held = (await budgets.reserve(userId, clientId, tokens(10))) as Held;
         await budgets.settle(held.id, userId, clientId, { tokens: 10, images: 0 });
@@ -535,10 +534,9 @@ describe.each(DIALECTS)('budget leases (%s)', (dialect) => {
       const { budgets, feed } = await instance(Date.now, ownTransaction(storage.db), 1_000);
       await budgets.set(userId, clientId, { tokens: 1_000_000, images: null, period: 'month' });
       await feed.catchUp();
-      const once = async () => budgets.settle(((await budgets.reserve(userId, clientId, tokens(100))) as Held).id, userId, clientId, { tokens: 10, images: 0 });
-      await once();
+      await callOf(budgets, 100, 10);
       await new Promise((resolve) => setTimeout(resolve, 600));
-      await once();
+      await callOf(budgets, 100, 10);
       const secondEnded = Date.now();
       // The first idle second ends about now: the call in it keeps the slice until about a second after its own end.
       await new Promise((resolve) => setTimeout(resolve, 700));
