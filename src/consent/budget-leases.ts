@@ -6,7 +6,7 @@ import type { Database, OAuthBudgetsTable } from '../storage/schema.js';
 import { current, stateOf, type BudgetRows } from './budget-rows.js';
 import { spendLeasedOn } from './budget-statements.js';
 import type { BudgetState, Cost, Planned, Reservation } from './budgets.js';
-import { Lease, ZERO, consumed, minus, plus } from './lease-slice.js';
+import { Lease, ZERO, consumed, lessReserved, minus, plus } from './lease-slice.js';
 import { LEASE_IDLE_MS, SliceReturns } from './slice-returns.js';
 
 /** A slice an instance stopped renewing (its process died) is released after this long, as a call's hold is. */
@@ -318,9 +318,13 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
     const now = this.now();
     for (const lease of [...byLease.keys()].sort((a, b) => (a.key === b.key ? (a.id < b.id ? -1 : 1) : a.key < b.key ? -1 : 1))) {
       const mine = byLease.get(lease)!;
-      const spent = mine.reduce((sum, item) => plus(sum, item.spent), ZERO);
-      const held = mine.reduce((sum, item) => plus(sum, lease.holds.get(item.holdId) ?? ZERO), ZERO);
-      const moved = mine.reduce((sum, item) => plus(sum, consumed(lease.holds.get(item.holdId) ?? ZERO, item.spent)), ZERO);
+      let [spent, held, moved] = [ZERO, ZERO, ZERO];
+      for (const item of mine) {
+        const hold = lease.holds.get(item.holdId) ?? ZERO;
+        spent = plus(spent, item.spent);
+        held = plus(held, hold);
+        moved = plus(moved, consumed(hold, item.spent));
+      }
       const settled = await this.settleLease(trx, lease, spent, moved, minus(held, moved), now, lead);
       states.set(lease, settled.state);
       // Set on every run: a run again after a rollback keeps nothing of the first one's.
@@ -344,17 +348,15 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
       row = await spendLeasedOn(lead.db, spend).executeTakeFirst();
     } else row = (await rows.statements.spendLeased(trx, spend)).rows[0];
     if (!row) return { state: null };
-    // What the row still reserves of the slice though it is used: its earlier settlements' and this one's.
-    let spentIn = plus(lease.spentIn, moved);
     const there = await this.stillThere(trx, lease, row, now);
-    if (there === 'gone') {
-      // Released as expired meanwhile (by an instance that took this one for dead), its room with it: the spending
-      // counts all the same, and no call holds from it in memory any more.
-      this.retire(lease);
-      spentIn = ZERO;
-    }
+    // Released as expired meanwhile (by an instance that took this one for dead), its room with it: the spending
+    // counts all the same, and no call holds from it in memory any more.
+    const gone = there === 'gone';
+    if (gone) this.retire(lease);
     await rows.thresholds(trx, row);
-    return { state: lease.state(row, there === 'gone' ? spentIn : plus(spentIn, freed)), seen: there === 'gone' ? undefined : there, row };
+    // Unless it is gone, the row still reserves of the slice what its calls spent (earlier settlements' and this
+    // one's) and what this one's held and did not spend.
+    return { state: lease.state(row, gone ? ZERO : plus(plus(lease.spentIn, moved), freed)), seen: gone ? undefined : there, row };
   }
 
   /**
@@ -374,7 +376,8 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
 
   /** After the commit: the settled holds leave their lease, and what they spent of it is no longer free room but spent. */
   committed(items: readonly LeaseSettlement[]): void {
-    const rows = new Map<Lease, OAuthBudgetsTable>();
+    /** Each lease's row as its settlements left it (undefined where the budget had gone). */
+    const latest = new Map<Lease, OAuthBudgetsTable | undefined>();
     for (const { lease, holdId, spent, seen, row } of items) {
       const used = consumed(lease.release(holdId), spent);
       lease.granted = minus(lease.granted, used);
@@ -385,15 +388,15 @@ export class BudgetLeases implements Batch<LeaseSettlement, BudgetState | null> 
         // Counts only grow: a transaction that committed later may have seen the slice at a higher one.
         lease.releasesSeen = Math.max(lease.releasesSeen, seen.releasesSeen);
       }
-      if (row) rows.set(lease, row);
+      latest.set(lease, row ?? latest.get(lease));
       this.byHold.delete(holdId);
     }
-    for (const [lease, row] of rows) {
+    for (const [lease, row] of latest) {
       // Fresher than the extension's, as an extension would see it (the spent room it takes off taken off): what an
       // idle slice is judged on (worthKeeping) and calls held from memory report.
-      if (!lease.closing) lease.row = { ...row, tokens_reserved: Math.max(0, row.tokens_reserved - lease.spentIn.tokens), images_reserved: Math.max(0, row.images_reserved - lease.spentIn.images) };
+      if (row && !lease.closing) lease.row = lessReserved(row, lease.spentIn);
+      this.returns.whenIdle(lease);
     }
-    for (const lease of new Set(items.map((item) => item.lease))) this.returns.whenIdle(lease);
   }
 
   /** Their transaction failed: the holds leave their lease all the same (its slice keeps their room until it is returned or expires). */

@@ -8,6 +8,13 @@ export const ZERO: Cost = { tokens: 0, images: 0 };
 export const plus = (a: Cost, b: Cost): Cost => ({ tokens: a.tokens + b.tokens, images: a.images + b.images });
 export const minus = (a: Cost, b: Cost): Cost => ({ tokens: a.tokens - b.tokens, images: a.images - b.images });
 
+/** A budget row with `off` taken from what it reserves (never below zero). */
+export const lessReserved = (row: OAuthBudgetsTable, off: Cost): OAuthBudgetsTable => ({
+  ...row,
+  tokens_reserved: Math.max(0, row.tokens_reserved - off.tokens),
+  images_reserved: Math.max(0, row.images_reserved - off.images),
+});
+
 /** One instance's slice of one grant's budget, and the calls it holds. */
 export class Lease {
   readonly holds = new Map<string, Cost>();
@@ -85,8 +92,7 @@ export class Lease {
    * calls settling now held and did not spend).
    */
   state(row = this.row, unheld = ZERO): BudgetState {
-    const off = plus(this.closing ? ZERO : this.free(), unheld);
-    return stateOf({ ...row, tokens_reserved: Math.max(0, row.tokens_reserved - off.tokens), images_reserved: Math.max(0, row.images_reserved - off.images) });
+    return stateOf(lessReserved(row, plus(this.closing ? ZERO : this.free(), unheld)));
   }
 }
 
