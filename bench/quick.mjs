@@ -94,6 +94,11 @@ const OTHERS = {
   'stream-direct': () => ['chat completions, streamed, direct', upstream.child.pid, () => ({ ...base, url: `${upstream.info.url}/chat/completions`, method: 'POST', headers: JSON_TYPE, body: chat(true) })],
 };
 const budgets = benchBudgets(seeded.storage);
+/** Failed requests and non-2xx answers of some runs, flagged: a run that answers errors fast is no measure. */
+const errorsOf = (rows) => {
+  const errors = rows.reduce((n, r) => n + r.errors, 0);
+  return errors ? `  ERRORS ${errors}` : '';
+};
 /** Server A's median req/s per scenario, for the ratios printed at the end. */
 const medianA = new Map();
 try {
@@ -117,7 +122,7 @@ try {
       const rps = (rows) => median(rows.map((r) => r.rps));
       const cpu = (rows) => median(rows.map((r) => r.cpuMsPerRequest));
       const each = (rows) => rows.map((r) => `${r.rps.toFixed(0)}/${r.cpuMsPerRequest.toFixed(3)}`).join(' ');
-      process.stdout.write(`  runs (req/s / CPU ms): serika ${each(ownRows)}; ${which} ${each(peerRows)}\n`);
+      process.stdout.write(`  runs (req/s / CPU ms): serika ${each(ownRows)}${errorsOf(ownRows)}; ${which} ${each(peerRows)}${errorsOf(peerRows)}\n`);
       process.stdout.write(`= ${own} serika ÷ ${which}: ${(rps(ownRows) / rps(peerRows)).toFixed(2)} (${rps(ownRows).toFixed(0)} / ${rps(peerRows).toFixed(0)} req/s), CPU ${(cpu(ownRows) / cpu(peerRows)).toFixed(2)} (${cpu(ownRows).toFixed(3)} / ${cpu(peerRows).toFixed(3)} ms/req)\n`);
       continue;
     }
@@ -134,7 +139,7 @@ try {
     medianA.set(name, median(results.get(variants[0]).map((r) => r.rps)));
     for (const v of variants) {
       const rows = results.get(v);
-      process.stdout.write(`= ${name} ${v.label}: median ${median(rows.map((r) => r.rps)).toFixed(0)} req/s, CPU ${median(rows.map((r) => r.cpuMsPerRequest)).toFixed(3)} ms/req, p99 ${median(rows.map((r) => r.p99)).toFixed(1)} ms\n`);
+      process.stdout.write(`= ${name} ${v.label}: median ${median(rows.map((r) => r.rps)).toFixed(0)} req/s, CPU ${median(rows.map((r) => r.cpuMsPerRequest)).toFixed(3)} ms/req, p99 ${median(rows.map((r) => r.p99)).toFixed(1)} ms${errorsOf(rows)}\n`);
     }
     if (name === 'budgeted') await budgets.set(seeded.user.id, client.clientId, null);
   }

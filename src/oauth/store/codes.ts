@@ -4,6 +4,7 @@ import type { UserProfile } from '../../accounts/users-service.js';
 import { JOINED_GRANT_CHARACTERS } from '../../consent/character-choice.js';
 import { JOINED_BUDGET, type JoinedBudget } from '../../consent/joined-budget.js';
 import { formatScopes } from '../../scopes.js';
+import { anyOf, lookupByKey } from '../../storage/batched-reads.js';
 import { preparedIn } from '../../storage/prepared.js';
 import type { Database, OAuthCodesTable } from '../../storage/schema.js';
 import { credentialKey, mint } from './credentials.js';
@@ -19,13 +20,14 @@ export type NewCode = TokenSubject & { redirectUri: string; codeChallenge: strin
 /** Authorization codes (RFC 6749 §4.1.2), stored as hashes; redeemed by TokenIssuance.redeemCode. */
 export class AuthorizationCodes {
   private readonly selectCode;
+  private readonly batched: (hash: string) => Promise<CodeWithUser | undefined>;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly lifetimes: Lifetimes,
     private readonly now: () => number,
   ) {
-    this.selectCode = preparedIn((d: Kysely<Database>) =>
+    const codes = (d: Kysely<Database>) =>
       d
         .selectFrom('oauth_codes')
         .innerJoin('users', 'users.id', 'oauth_codes.user_id')
@@ -34,8 +36,14 @@ export class AuthorizationCodes {
         .selectAll('oauth_codes')
         .select(USER_PROFILE)
         .select(JOINED_BUDGET)
-        .select(JOINED_GRANT_CHARACTERS)
-        .where('oauth_codes.code_hash', '=', ''),
+        .select(JOINED_GRANT_CHARACTERS);
+    this.selectCode = preparedIn((d: Kysely<Database>) => codes(d).where('oauth_codes.code_hash', '=', ''));
+    const many = preparedIn((d: Kysely<Database>) => codes(d).where(anyOf('oauth_codes.code_hash')));
+    this.batched = lookupByKey(
+      db,
+      async (hash) => (await this.selectCode(db, hash)).rows[0],
+      async (hashes) => (await many(db, hashes)).rows,
+      (row) => row.code_hash,
     );
   }
 
@@ -70,6 +78,8 @@ export class AuthorizationCodes {
    * and characters; in the transaction when given one (a redemption reads it in the one that consumes it).
    */
   async find(code: string, executor: Kysely<Database> = this.db): Promise<CodeWithUser | undefined> {
-    return (await this.selectCode(executor, credentialKey(code))).rows[0];
+    const hash = credentialKey(code);
+    // Outside a transaction, with the redemptions of the same event-loop turn (PostgreSQL).
+    return executor === this.db ? this.batched(hash) : (await this.selectCode(executor, hash)).rows[0];
   }
 }

@@ -16,7 +16,7 @@ export type Redemption<E> = { issued: IssuedTokens; row: CodeWithUser } | { refu
 
 /** Issues token pairs: fresh, in place of a code, or in place of a refresh token (rotation). */
 export class TokenIssuance {
-  private readonly writes: TokenWrites = tokenWrites();
+  private readonly writes: TokenWrites;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -26,7 +26,9 @@ export class TokenIssuance {
     /** Group commit's transactor for redemptions and rotations; without it each commits by itself. */
     private readonly transact: Transactor | null,
     private readonly codes: AuthorizationCodes,
-  ) {}
+  ) {
+    this.writes = tokenWrites(db);
+  }
 
   /** Inserts an access token and a refresh token of one family. */
   async issue(db: Kysely<Database>, subject: TokenSubject, familyId: string, codeHash: string | null): Promise<IssuedTokens> {

@@ -5,6 +5,7 @@ import { JOINED_BUDGET, type JoinedBudget } from '../../consent/joined-budget.js
 import { JOINED_GRANT_CHARACTERS, decodeChoice, effectiveChoice, type CharacterChoice } from '../../consent/character-choice.js';
 import { parseScopes } from '../../scopes.js';
 import type { FeedCache } from '../../storage/feed-cache.js';
+import { anyOf, lookupByKey } from '../../storage/batched-reads.js';
 import { prepared } from '../../storage/prepared.js';
 import type { Database, OAuthTokensTable } from '../../storage/schema.js';
 import { credentialKey } from './credentials.js';
@@ -69,15 +70,21 @@ export class TokenLookup {
     private readonly now: () => number,
     private readonly cache: FeedCache<TokenWithUser> | null,
   ) {
-    this.selectToken = prepared(db, (d) =>
+    const tokens = (d: Kysely<Database>) =>
       d
         .selectFrom('oauth_tokens')
         .leftJoin('oauth_budgets', (join) => join.onRef('oauth_budgets.user_id', '=', 'oauth_tokens.user_id').onRef('oauth_budgets.client_id', '=', 'oauth_tokens.client_id'))
         .leftJoin('oauth_grants', (join) => join.onRef('oauth_grants.user_id', '=', 'oauth_tokens.user_id').onRef('oauth_grants.client_id', '=', 'oauth_tokens.client_id'))
         .selectAll('oauth_tokens')
         .select(JOINED_BUDGET)
-        .select(JOINED_GRANT_CHARACTERS)
-        .where('oauth_tokens.token_hash', '=', ''),
+        .select(JOINED_GRANT_CHARACTERS);
+    const one = prepared(db, (d) => tokens(d).where('oauth_tokens.token_hash', '=', ''));
+    const many = prepared(db, (d) => tokens(d).where(anyOf('oauth_tokens.token_hash')));
+    this.selectToken = lookupByKey(
+      db,
+      async (hash) => (await one(hash)).rows[0],
+      async (hashes) => (await many(hashes)).rows,
+      (row) => row.token_hash,
     );
     this.selectWithUser = prepared(db, (d) =>
       d
@@ -133,7 +140,7 @@ export class TokenLookup {
 
   /** The stored row, never from the cache (the token endpoint and revocation read it to change it), with its grant's budget and characters (a refresh's token response carries them). */
   async find(token: string): Promise<(TokenRow & JoinedBudget & Pick<CharacterColumns, 'grant_characters'>) | undefined> {
-    return (await this.selectToken(credentialKey(token))).rows[0];
+    return this.selectToken(credentialKey(token));
   }
 
   /** A token with its user and sub-agent columns, live or not, whoever's (token exchange's subject token, which it judges itself). */

@@ -1,30 +1,12 @@
 import { SqliteAdapter, sql, type Kysely, type RawBuilder } from 'kysely';
 import { preparedIn } from '../../storage/prepared.js';
 import type { Database, OAuthTokensTable } from '../../storage/schema.js';
+import { ReplaceBatches, type Replacement } from './replace-batches.js';
+import { TOKEN_COLUMNS, TOKEN_COLUMN_TYPES, type Consumed } from './token-columns.js';
 
-/** Every column of a token row, in the order the prepared insert takes them. */
-const COLUMNS = ['token_hash', 'kind', 'client_id', 'user_id', 'scopes', 'family_id', 'code_hash', 'created_at', 'expires_at', 'revoked_at', 'consumed_at', 'auth_time', 'resources', 'amr', 'sid'] as const satisfies ReadonlyArray<keyof OAuthTokensTable>;
-const placeholder = Object.fromEntries(COLUMNS.map((c) => [c, null])) as unknown as OAuthTokensTable;
-/** Each column's PostgreSQL type: a VALUES list takes no types from the table it feeds, so its parameters are cast. */
-const PG_TYPES: Record<(typeof COLUMNS)[number], 'text' | 'bigint'> = {
-  token_hash: 'text',
-  kind: 'text',
-  client_id: 'text',
-  user_id: 'text',
-  scopes: 'text',
-  family_id: 'text',
-  code_hash: 'text',
-  created_at: 'bigint',
-  expires_at: 'bigint',
-  revoked_at: 'bigint',
-  consumed_at: 'bigint',
-  auth_time: 'bigint',
-  resources: 'text',
-  amr: 'text',
-  sid: 'text',
-};
 /** A row's values in the prepared inserts' order. */
-const valuesOf = (row: OAuthTokensTable) => COLUMNS.map((c) => row[c]);
+const valuesOf = (row: OAuthTokensTable) => TOKEN_COLUMNS.map((c) => row[c]);
+const placeholder = Object.fromEntries(TOKEN_COLUMNS.map((c) => [c, null])) as unknown as OAuthTokensTable;
 
 /** The columns the two tokens of one issue share. */
 export type SharedColumns = Pick<OAuthTokensTable, 'client_id' | 'user_id' | 'family_id' | 'code_hash' | 'created_at' | 'auth_time' | 'amr' | 'sid'>;
@@ -34,9 +16,6 @@ export function tokenRow(shared: SharedColumns, token_hash: string, kind: 'acces
   const { client_id, user_id, family_id, code_hash, created_at, auth_time, amr, sid } = shared;
   return { token_hash, kind, client_id, user_id, scopes, family_id, code_hash, created_at, expires_at, revoked_at: null, consumed_at: null, auth_time, resources, amr, sid };
 }
-
-/** What a new pair of tokens takes the place of: the code it redeems or the refresh token it rotates, by hash. */
-type Consumed = { kind: 'code' | 'refresh'; hash: string };
 
 export interface TokenWrites {
   /** Inserts an access token and its refresh token, if one is issued. */
@@ -56,9 +35,10 @@ export interface TokenWrites {
  * The statements of every code redemption and refresh rotation, compiled
  * once per database (building and compiling them cost more than running
  * them; the SQL differs between dialects). Each runs on the transaction it is
- * given.
+ * given; on PostgreSQL a `replace` outside any transaction runs on `db` in a
+ * batch (replace-batches.ts).
  */
-export function tokenWrites(): TokenWrites {
+export function tokenWrites(db: Kysely<Database>): TokenWrites {
   const insertOne = preparedIn((db: Kysely<Database>) => db.insertInto('oauth_tokens').values(placeholder));
   const insertPair = preparedIn((db: Kysely<Database>) => db.insertInto('oauth_tokens').values([placeholder, placeholder]));
   // The conditional UPDATE that uses a code or a live refresh token: of racing uses exactly one changes a row.
@@ -68,8 +48,8 @@ export function tokenWrites(): TokenWrites {
   };
   // PostgreSQL: the consuming UPDATE and the INSERT in one statement; the INSERT's rows are crossed with the UPDATE's,
   // so they are written only when the UPDATE changed a row. One round trip, and a transaction by itself.
-  const columns = sql.join(COLUMNS.map((c) => sql.ref(c)));
-  const values = () => sql`(${sql.join(COLUMNS.map((c) => sql`${null}::${sql.raw(PG_TYPES[c])}`))})`;
+  const columns = sql.join(TOKEN_COLUMNS.map((c) => sql.ref(c)));
+  const values = () => sql`(${sql.join(TOKEN_COLUMNS.map((c) => sql`${null}::${sql.raw(TOKEN_COLUMN_TYPES[c])}`))})`;
   const andInsert = (consume: RawBuilder<unknown>, rows: 1 | 2) =>
     sql`with consumed as (${consume} returning 1) insert into oauth_tokens (${columns}) select v.* from (values ${sql.join(rows === 2 ? [values(), values()] : [values()])}) as v (${columns}) cross join consumed`;
   const compiled = (query: RawBuilder<unknown>) => preparedIn((db: Kysely<Database>) => ({ compile: () => query.compile({ getExecutor: () => db.getExecutor() }) }));
@@ -88,12 +68,19 @@ export function tokenWrites(): TokenWrites {
       await insertPair(trx, ...valuesOf(access), ...valuesOf(refresh));
     }
   };
+  // PostgreSQL, one item's statement: in a transaction (group commit), and for an item a batch could not write.
+  const alone = async (trx: Kysely<Database>, { consumed, now, rows: [access, refresh] }: Replacement) => {
+    if (!refresh) return Number((await consumeAndInsertAccess[consumed.kind](trx, now, consumed.hash, ...valuesOf(access!))).numAffectedRows) === 1;
+    return Number((await consumeAndInsert[consumed.kind](trx, now, consumed.hash, ...valuesOf(access!), ...valuesOf(refresh))).numAffectedRows) === 2;
+  };
+  const batches = isSqlite(db) ? null : { code: new ReplaceBatches(db, 'code', alone), refresh: new ReplaceBatches(db, 'refresh', alone) };
   return {
     insertPair: insertPairWith,
     async replace(trx, consumed, now, access, refresh) {
-      if (!isSqlite(trx)) {
-        if (!refresh) return Number((await consumeAndInsertAccess[consumed.kind](trx, now, consumed.hash, ...valuesOf(access))).numAffectedRows) === 1;
-        return Number((await consumeAndInsert[consumed.kind](trx, now, consumed.hash, ...valuesOf(access), ...valuesOf(refresh))).numAffectedRows) === 2;
+      if (batches) {
+        const item: Replacement = { consumed, now, rows: refresh ? [access, refresh] : [access] };
+        // Outside a transaction, with the other redemptions (or rotations) of the same event-loop turn.
+        return trx.isTransaction ? alone(trx, item) : batches[consumed.kind].replace(item);
       }
       const used = Number((await consume[consumed.kind](trx, now, consumed.hash)).numAffectedRows) === 1;
       if (used) await insertPairWith(trx, access, refresh);
