@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KyselyPlugin } from 'kysely';
+import pg from 'pg';
 import { parseConfig } from '../../src/config.js';
 import { createServices, type Services } from '../../src/services.js';
 import { credentialKey } from '../../src/oauth/store/credentials.js';
@@ -8,6 +9,7 @@ import type { TokenSubject } from '../../src/oauth/store/token-pair.js';
 import { tokenState } from '../../src/oauth/store/token-state.js';
 import { openStorage, type Storage } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
+import { until } from '../helpers/until.js';
 import { DIALECTS, createTestDatabase, dialectAvailable, type TestDatabase } from '../helpers/databases.js';
 
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
@@ -110,6 +112,34 @@ describe.each(DIALECTS)('redemptions and rotations of one turn (%s)', (dialect) 
       expect(tokenState((await store.tokens.find(live!))!, Date.now())).toBe('consumed');
       expect(tokenState((await store.tokens.find(revoked!))!, Date.now())).toBe('revoked');
     });
+  });
+
+  it.skipIf(dialect !== 'postgres' || !dialectAvailable(dialect))('a batch never waits for a row another transaction holds: the others go on, that one waits alone', async () => {
+    // Waiting for one lock while holding others could deadlock the batch with a revocation (which locks rows in an
+    // order of its own), and PostgreSQL could roll back the revocation.
+    const three = await codes(3);
+    const first = await Promise.all(three.map((code) => redeem(code)));
+    const tokens = first.map((i) => (typeof i === 'string' ? '' : i.refresh_token!));
+    const rows = await Promise.all(tokens.map(async (token) => (await store.tokens.find(token))!));
+    const holder = new pg.Client(database.url);
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select 1 from oauth_tokens where token_hash = $1 for update', [rows[1]!.token_hash]);
+      const settled: boolean[] = [false, false, false];
+      const rotations = rows.map((row, i) =>
+        store.issuance.rotateRefresh(row, { clientId, userId, scopes: ['profile'] }).then((issued) => {
+          settled[i] = true;
+          return issued;
+        }),
+      );
+      await until(() => settled[0]! && settled[2]!, { timeoutMs: 10_000, message: 'the rotations of the rows not held' });
+      expect(settled[1]).toBe(false);
+      await holder.query('rollback');
+      expect((await Promise.all(rotations)).map((r) => r !== null)).toEqual([true, true, true]);
+    } finally {
+      await holder.end();
+    }
   });
 
   it.skipIf(dialect !== 'postgres' || !dialectAvailable(dialect))('a batch that fails after it ran (a connection lost) fails each of its redemptions, none written again alone', async () => {

@@ -16,11 +16,11 @@ interface Queued extends Replacement {
   reject: (error: unknown) => void;
 }
 
-/** The consuming UPDATE of each kind, over the batch's items (`item`: old_hash, now). */
-const CONSUMING = {
-  code: sql`update oauth_codes c set consumed_at = item.now from item where c.code_hash = item.old_hash and c.consumed_at is null returning c.code_hash as old_hash`,
-  refresh: sql`update oauth_tokens t set consumed_at = item.now from item where t.token_hash = item.old_hash and t.consumed_at is null and t.revoked_at is null returning t.token_hash as old_hash`,
-};
+/** What each kind consumes: its table, key, and the condition of a row still usable. */
+const CONSUMED = {
+  code: { table: 'oauth_codes', key: 'c.code_hash', usable: sql`c.consumed_at is null` },
+  refresh: { table: 'oauth_tokens', key: 'c.token_hash', usable: sql`c.consumed_at is null and c.revoked_at is null` },
+} as const;
 
 /**
  * PostgreSQL: the redemptions (or rotations) of one event-loop turn in one
@@ -28,10 +28,17 @@ const CONSUMING = {
  * UPDATE, and the INSERT of the rows of the items whose UPDATE changed a row.
  * Of racing uses of one code exactly one changes its row (PostgreSQL
  * re-checks the condition after the row lock), as with a statement each.
- * Two items using the same code never share a statement (an UPDATE … FROM
- * changes the row once, yet would insert both items' rows): the second
- * waits for the next. A statement that fails wrote nothing; its items are
- * then written one by one, so a failure is only its own item's.
+ *
+ * - Two items using the same code never share a statement (an UPDATE … FROM
+ *   changes the row once, yet would insert both items' rows): the second
+ *   waits for the next.
+ * - The statement never waits for a lock while it holds others (that could
+ *   deadlock it with a revocation, and the revocation could be the one
+ *   rolled back): it locks its rows with SKIP LOCKED, and an item whose row
+ *   another transaction holds is written by a statement of its own, which
+ *   waits as any single statement would.
+ * - A statement the server refused wrote nothing: its items are written one by
+ *   one, so a failure is only its own item's.
  */
 export class ReplaceBatches {
   private readonly batches: TurnBatches<Queued>;
@@ -42,16 +49,20 @@ export class ReplaceBatches {
     kind: Consumed['kind'],
     private readonly alone: (db: Kysely<Database>, item: Replacement) => Promise<boolean>,
   ) {
+    const { table, key, usable } = CONSUMED[kind];
     const columns = sql.join(TOKEN_COLUMNS.map((c) => sql.ref(c)));
     // Arrays, one per column, each a parameter: the statement's parameters do not depend on the batch's size.
     const arrays = sql.join([sql`${[]}::text[]`, ...TOKEN_COLUMNS.map((c) => sql`${[]}::${sql.raw(TOKEN_COLUMN_TYPES[c])}[]`)]);
     const query = sql`with item as (select * from unnest(${[]}::text[], ${[]}::bigint[]) as i (old_hash, now)),
-      consumed as (${CONSUMING[kind]}),
-      issued as (select * from unnest(${arrays}) as r (old_hash, ${columns}))
-      insert into oauth_tokens (${columns}) select ${sql.join(TOKEN_COLUMNS.map((c) => sql.ref(`issued.${c}`)))} from issued join consumed using (old_hash)
-      returning token_hash`;
+      locked as materialized (select ${sql.ref(key)} as old_hash from ${sql.table(table)} c where ${sql.ref(key)} in (select old_hash from item) order by 1 for update of c skip locked),
+      consumed as (update ${sql.table(table)} c set consumed_at = item.now from item join locked using (old_hash) where ${sql.ref(key)} = item.old_hash and ${usable} returning ${sql.ref(key)} as old_hash),
+      issued as (select * from unnest(${arrays}) as r (old_hash, ${columns})),
+      inserted as (insert into oauth_tokens (${columns}) select ${sql.join(TOKEN_COLUMNS.map((c) => sql.ref(`issued.${c}`)))} from issued join consumed using (old_hash) returning token_hash)
+      select token_hash as hash, true as issued from inserted union all select old_hash, false from locked`;
     this.statement = preparedIn((d: Kysely<Database>) => ({ compile: () => query.compile({ getExecutor: () => d.getExecutor() }) }));
-    this.batches = new TurnBatches((items) => void this.write(items));
+    this.batches = new TurnBatches((items) => {
+      this.write(items).catch((error: unknown) => items.forEach((item) => item.reject(error)));
+    });
   }
 
   replace(item: Replacement): Promise<boolean> {
@@ -70,33 +81,41 @@ export class ReplaceBatches {
         batch.push(item);
       }
     }
-    let inserted: Set<string>;
+    let outcome: { issued: Set<string>; locked: Set<string> };
     try {
-      inserted = await this.run(batch);
+      outcome = await this.run(batch);
     } catch (error) {
-      // An error the server reported for the statement (a constraint, such as a user deleted meanwhile; a deadlock
-      // with a revocation) means it rolled back and wrote nothing: each item is tried again by itself. Any other failure
-      // (a connection lost) may have come after the commit: each item fails, as its own statement would have.
+      // An error the server reported for the statement (a constraint, such as a user deleted meanwhile) means it rolled
+      // back and wrote nothing: each item is tried again by itself. Any other failure (a connection lost) may have come
+      // after the commit: each item fails, as its own statement would have.
       if (!refusedByServer(error)) for (const item of batch) item.reject(error);
       else for (const item of batch) this.alone(this.db, item).then(item.resolve, item.reject);
       return;
     }
-    for (const item of batch) item.resolve(inserted.has(item.rows[0]!.token_hash));
+    for (const item of batch) {
+      if (outcome.issued.has(item.rows[0]!.token_hash)) item.resolve(true);
+      // Locked here and not usable: used (or revoked) already.
+      else if (outcome.locked.has(item.consumed.hash)) item.resolve(false);
+      // Held by another transaction, or gone: a statement of its own waits for it, or finds nothing.
+      else this.alone(this.db, item).then(item.resolve, item.reject);
+    }
   }
 
-  private async run(batch: Queued[]): Promise<Set<string>> {
+  private async run(batch: Queued[]): Promise<{ issued: Set<string>; locked: Set<string> }> {
     const issued = batch.flatMap((item) => item.rows.map((row) => ({ old: item.consumed.hash, row })));
     const parameters = [batch.map((item) => item.consumed.hash), batch.map((item) => item.now), issued.map((i) => i.old), ...TOKEN_COLUMNS.map((c) => issued.map((i) => i.row[c]))];
-    const result = await this.statement(this.db, ...parameters);
-    return new Set((result.rows as Array<{ token_hash: string }>).map((r) => r.token_hash));
+    const outcome = { issued: new Set<string>(), locked: new Set<string>() };
+    for (const row of (await this.statement(this.db, ...parameters)).rows as Array<{ hash: string; issued: boolean }>) (row.issued ? outcome.issued : outcome.locked).add(row.hash);
+    return outcome;
   }
 }
 
 /**
- * A statement's error the server reported (a SQLSTATE): the statement rolled back. Not the classes that end or
- * cancel the session, or report the server's own failure (08, 57, 58, XX), after which the commit is in doubt.
+ * An error the server reported for the statement (node-postgres's DatabaseError: a SQLSTATE and a severity), after
+ * which the statement has rolled back: not one that ends the session or reports the server's own failure (classes 08,
+ * 57P, 58, XX), after which the commit is in doubt. A statement_timeout (57014) rolled back.
  */
 function refusedByServer(error: unknown): boolean {
-  const { code } = error as { code?: unknown };
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57|58|XX)/.test(code);
+  const { code, severity } = (error ?? {}) as { code?: unknown; severity?: unknown };
+  return typeof severity === 'string' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57P|58|XX)/.test(code);
 }
