@@ -13,6 +13,7 @@ describe.each(DIALECTS)('nothing acknowledged is lost on kill -9 (%s)', (dialect
     for (const db of cleanups) await db.cleanup();
   });
 
+  // Child processes (CLI runs, two servers) of a second or more each: on a loaded machine past 30 s.
   it.skipIf(!dialectAvailable(dialect))('finds every user, key and client after SIGKILL and restart', async () => {
     const database = await createTestDatabase(dialect);
     cleanups.push(database);
@@ -69,5 +70,5 @@ describe.each(DIALECTS)('nothing acknowledged is lost on kill -9 (%s)', (dialect
     } finally {
       await storage.close();
     }
-  });
+  }, 90_000);
 });

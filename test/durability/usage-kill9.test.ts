@@ -7,6 +7,7 @@ import { call } from '../helpers/server.js';
 describe('usage records survive kill -9', () => {
   const { databaseUrl, upstream } = crashBed('usage');
 
+  // Child processes (CLI runs, two servers) of a second or more each: on a loaded machine past 30 s.
   it('counts every acknowledged generation after SIGKILL and restart', async () => {
     const env = { DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: upstream().baseUrl, LOG_LEVEL: 'warn' };
     await runCli(['users', 'create', '--username', 'meter', '--password-stdin'], env, 'meter password\n');
@@ -35,5 +36,5 @@ describe('usage records survive kill -9', () => {
     } finally {
       await second.stop();
     }
-  });
+  }, 90_000);
 });

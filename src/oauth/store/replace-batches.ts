@@ -16,11 +16,22 @@ interface Queued extends Replacement {
   reject: (error: unknown) => void;
 }
 
-/** What each kind consumes: its table, key, and the condition of a row still usable. */
-const CONSUMED = {
-  code: { table: 'oauth_codes', key: 'c.code_hash', usable: sql`c.consumed_at is null` },
-  refresh: { table: 'oauth_tokens', key: 'c.token_hash', usable: sql`c.consumed_at is null and c.revoked_at is null` },
-} as const;
+/**
+ * Each kind's statements over the batch's items (`item`: old_hash, now): the rows it locks, in key order and
+ * skipping any another transaction holds, and the conditional UPDATE of those still usable.
+ */
+const CONSUMING = {
+  code: {
+    lock: sql`select c.code_hash as old_hash from oauth_codes c where c.code_hash in (select old_hash from item) order by 1 for update of c skip locked`,
+    consume: sql`update oauth_codes c set consumed_at = item.now from item join locked using (old_hash)
+      where c.code_hash = item.old_hash and c.consumed_at is null returning c.code_hash as old_hash`,
+  },
+  refresh: {
+    lock: sql`select t.token_hash as old_hash from oauth_tokens t where t.token_hash in (select old_hash from item) order by 1 for update of t skip locked`,
+    consume: sql`update oauth_tokens t set consumed_at = item.now from item join locked using (old_hash)
+      where t.token_hash = item.old_hash and t.consumed_at is null and t.revoked_at is null returning t.token_hash as old_hash`,
+  },
+};
 
 /**
  * PostgreSQL: the redemptions (or rotations) of one event-loop turn in one
@@ -49,13 +60,13 @@ export class ReplaceBatches {
     kind: Consumed['kind'],
     private readonly alone: (db: Kysely<Database>, item: Replacement) => Promise<boolean>,
   ) {
-    const { table, key, usable } = CONSUMED[kind];
+    const { lock, consume } = CONSUMING[kind];
     const columns = sql.join(TOKEN_COLUMNS.map((c) => sql.ref(c)));
     // Arrays, one per column, each a parameter: the statement's parameters do not depend on the batch's size.
     const arrays = sql.join([sql`${[]}::text[]`, ...TOKEN_COLUMNS.map((c) => sql`${[]}::${sql.raw(TOKEN_COLUMN_TYPES[c])}[]`)]);
     const query = sql`with item as (select * from unnest(${[]}::text[], ${[]}::bigint[]) as i (old_hash, now)),
-      locked as materialized (select ${sql.ref(key)} as old_hash from ${sql.table(table)} c where ${sql.ref(key)} in (select old_hash from item) order by 1 for update of c skip locked),
-      consumed as (update ${sql.table(table)} c set consumed_at = item.now from item join locked using (old_hash) where ${sql.ref(key)} = item.old_hash and ${usable} returning ${sql.ref(key)} as old_hash),
+      locked as materialized (${lock}),
+      consumed as (${consume}),
       issued as (select * from unnest(${arrays}) as r (old_hash, ${columns})),
       inserted as (insert into oauth_tokens (${columns}) select ${sql.join(TOKEN_COLUMNS.map((c) => sql.ref(`issued.${c}`)))} from issued join consumed using (old_hash) returning token_hash)
       select token_hash as hash, true as issued from inserted union all select old_hash, false from locked`;
