@@ -1,4 +1,4 @@
-import type { CompiledQuery, DialectAdapter, Kysely, QueryResult } from 'kysely';
+import type { CompiledQuery, DialectAdapter, Kysely, QueryResult, RawBuilder } from 'kysely';
 
 /** A SQLite database's one connection, run on synchronously. */
 export interface DirectRunner {
@@ -48,6 +48,11 @@ export function preparedIn<DB, Row>(build: Build<DB, Row>): (executor: Kysely<DB
     if (compiled.parameters.length !== parameters.length) throw new Error('prepared query called with the wrong number of parameters');
     return run(executor, compiled, parameters);
   };
+}
+
+/** A prepared raw SQL query (`sql` tag), compiled for the dialect of the first executor it runs on. */
+export function preparedRaw<DB, Row>(query: RawBuilder<Row>): (executor: Kysely<DB>, ...parameters: unknown[]) => Promise<QueryResult<Row>> {
+  return preparedIn((db: Kysely<DB>) => ({ compile: () => query.compile(db) }));
 }
 
 /** A prepared query always run on one database (outside any transaction). */

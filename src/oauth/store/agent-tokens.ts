@@ -61,7 +61,7 @@ export class AgentTokens {
       const query = sql`insert into oauth_tokens (token_hash, kind, client_id, user_id, scopes, family_id, code_hash, created_at, expires_at, revoked_at, consumed_at, auth_time, resources, amr)
         select ${p.tokenHash}, 'access', ${p.clientId}, ${p.userId}, ${p.scopes}, ${p.familyId}, ${p.codeHash}, ${big(p.now)}, ${big(p.expiresAt)}, null, null, ${big(p.authTime)}, ${p.resources}, ${p.amr}
         where exists (select 1 from oauth_tokens where token_hash = ${p.parentHash} and revoked_at is null and expires_at > ${big(p.now)}${lock})`;
-      return { compile: () => query.compile({ getExecutor: () => db.getExecutor() }) };
+      return { compile: () => query.compile(db) };
     },
   );
   private readonly insertAgent = preparedNamed(['token_hash', 'parent_hash', 'depth', 'agent_name', 'act', 'lineage', 'characters'], (db: Kysely<Database>, p) => db.insertInto('oauth_agent_tokens').values(p));

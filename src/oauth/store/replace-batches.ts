@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { TurnBatches } from '../../storage/batched-reads.js';
-import { preparedIn } from '../../storage/prepared.js';
+import { preparedRaw } from '../../storage/prepared.js';
 import type { Database, OAuthTokensTable } from '../../storage/schema.js';
 import { TOKEN_COLUMNS, TOKEN_COLUMN_TYPES, type Consumed } from './token-columns.js';
 
@@ -64,13 +64,13 @@ export class ReplaceBatches {
     const columns = sql.join(TOKEN_COLUMNS.map((c) => sql.ref(c)));
     // Arrays, one per column, each a parameter: the statement's parameters do not depend on the batch's size.
     const arrays = sql.join([sql`${[]}::text[]`, ...TOKEN_COLUMNS.map((c) => sql`${[]}::${sql.raw(TOKEN_COLUMN_TYPES[c])}[]`)]);
-    const query = sql`with item as (select * from unnest(${[]}::text[], ${[]}::bigint[]) as i (old_hash, now)),
+    const query = sql<{ hash: string; issued: boolean }>`with item as (select * from unnest(${[]}::text[], ${[]}::bigint[]) as i (old_hash, now)),
       locked as materialized (${lock}),
       consumed as (${consume}),
       issued as (select * from unnest(${arrays}) as r (old_hash, ${columns})),
       inserted as (insert into oauth_tokens (${columns}) select ${sql.join(TOKEN_COLUMNS.map((c) => sql.ref(`issued.${c}`)))} from issued join consumed using (old_hash) returning token_hash)
       select token_hash as hash, true as issued from inserted union all select old_hash, false from locked`;
-    this.statement = preparedIn((d: Kysely<Database>) => ({ compile: () => query.compile({ getExecutor: () => d.getExecutor() }) }));
+    this.statement = preparedRaw<Database, { hash: string; issued: boolean }>(query);
     this.batches = new TurnBatches((items) => {
       this.write(items).catch((error: unknown) => items.forEach((item) => item.reject(error)));
     });
@@ -116,7 +116,7 @@ export class ReplaceBatches {
     const issued = batch.flatMap((item) => item.rows.map((row) => ({ old: item.consumed.hash, row })));
     const parameters = [batch.map((item) => item.consumed.hash), batch.map((item) => item.now), issued.map((i) => i.old), ...TOKEN_COLUMNS.map((c) => issued.map((i) => i.row[c]))];
     const outcome = { issued: new Set<string>(), locked: new Set<string>() };
-    for (const row of (await this.statement(this.db, ...parameters)).rows as Array<{ hash: string; issued: boolean }>) (row.issued ? outcome.issued : outcome.locked).add(row.hash);
+    for (const row of (await this.statement(this.db, ...parameters)).rows) (row.issued ? outcome.issued : outcome.locked).add(row.hash);
     return outcome;
   }
 }

@@ -1,5 +1,5 @@
 import { SqliteAdapter, sql, type Kysely, type RawBuilder } from 'kysely';
-import { preparedIn } from '../../storage/prepared.js';
+import { preparedIn, preparedRaw } from '../../storage/prepared.js';
 import type { Database, OAuthTokensTable } from '../../storage/schema.js';
 import { ReplaceBatches, type Replacement } from './replace-batches.js';
 import { TOKEN_COLUMNS, TOKEN_COLUMN_TYPES, type Consumed } from './token-columns.js';
@@ -52,7 +52,7 @@ export function tokenWrites(db: Kysely<Database>): TokenWrites {
   const values = () => sql`(${sql.join(TOKEN_COLUMNS.map((c) => sql`${null}::${sql.raw(TOKEN_COLUMN_TYPES[c])}`))})`;
   const andInsert = (consume: RawBuilder<unknown>, rows: 1 | 2) =>
     sql`with consumed as (${consume} returning 1) insert into oauth_tokens (${columns}) select v.* from (values ${sql.join(rows === 2 ? [values(), values()] : [values()])}) as v (${columns}) cross join consumed`;
-  const compiled = (query: RawBuilder<unknown>) => preparedIn((db: Kysely<Database>) => ({ compile: () => query.compile({ getExecutor: () => db.getExecutor() }) }));
+  const compiled = (query: RawBuilder<unknown>) => preparedRaw<Database, unknown>(query);
   const consume = { code: compiled(consuming.code), refresh: compiled(consuming.refresh) };
   const consumeAndInsert = { code: compiled(andInsert(consuming.code, 2)), refresh: compiled(andInsert(consuming.refresh, 2)) };
   // For a client without the refresh_token grant: the access token alone.
