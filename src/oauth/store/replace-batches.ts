@@ -18,16 +18,18 @@ interface Queued extends Replacement {
 
 /**
  * Each kind's statements over the batch's items (`item`: old_hash, now): the rows it locks, in key order and
- * skipping any another transaction holds, and the conditional UPDATE of those still usable.
+ * skipping any another transaction holds (FOR NO KEY UPDATE, the lock its UPDATE takes: a foreign key's KEY SHARE
+ * does not stop it), and the conditional UPDATE of those still usable. A row reaches the UPDATE only through
+ * `locked`, which yields only rows it locked (the final SELECT reads it through too).
  */
 const CONSUMING = {
   code: {
-    lock: sql`select c.code_hash as old_hash from oauth_codes c where c.code_hash in (select old_hash from item) order by 1 for update of c skip locked`,
+    lock: sql`select c.code_hash as old_hash from oauth_codes c where c.code_hash in (select old_hash from item) order by 1 for no key update of c skip locked`,
     consume: sql`update oauth_codes c set consumed_at = item.now from item join locked using (old_hash)
       where c.code_hash = item.old_hash and c.consumed_at is null returning c.code_hash as old_hash`,
   },
   refresh: {
-    lock: sql`select t.token_hash as old_hash from oauth_tokens t where t.token_hash in (select old_hash from item) order by 1 for update of t skip locked`,
+    lock: sql`select t.token_hash as old_hash from oauth_tokens t where t.token_hash in (select old_hash from item) order by 1 for no key update of t skip locked`,
     consume: sql`update oauth_tokens t set consumed_at = item.now from item join locked using (old_hash)
       where t.token_hash = item.old_hash and t.consumed_at is null and t.revoked_at is null returning t.token_hash as old_hash`,
   },
@@ -43,11 +45,13 @@ const CONSUMING = {
  * - Two items using the same code never share a statement (an UPDATE … FROM
  *   changes the row once, yet would insert both items' rows): the second
  *   waits for the next.
- * - The statement never waits for a lock while it holds others (that could
- *   deadlock it with a revocation, and the revocation could be the one
- *   rolled back): it locks its rows with SKIP LOCKED, and an item whose row
- *   another transaction holds is written by a statement of its own, which
- *   waits as any single statement would.
+ * - The statement never waits for the lock of a code or token while it
+ *   holds others (that could deadlock it with a revocation, and the
+ *   revocation could be the one rolled back): it locks them with SKIP LOCKED,
+ *   and an item whose row another transaction holds is written by a
+ *   statement of its own, which waits as any single statement would. Its
+ *   INSERT's foreign-key checks may still wait for a user or client being
+ *   deleted, as a single statement's do, and hold up the batch meanwhile.
  * - A statement the server refused wrote nothing: its items are written one by
  *   one, so a failure is only its own item's.
  */
