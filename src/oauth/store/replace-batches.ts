@@ -20,7 +20,7 @@ interface Queued extends Replacement {
  * Each kind's statements over the batch's items (`item`: old_hash, now): the rows it locks, in key order and
  * skipping any another transaction holds (FOR NO KEY UPDATE, the lock its UPDATE takes: a foreign key's KEY SHARE
  * does not stop it), and the conditional UPDATE of those still usable. A row reaches the UPDATE only through
- * `locked`, which yields only rows it locked (the final SELECT reads it through too).
+ * `locked`, which yields only rows it locked.
  */
 const CONSUMING = {
   code: {
@@ -48,10 +48,13 @@ const CONSUMING = {
  * - The statement never waits for the lock of a code or token while it
  *   holds others (that could deadlock it with a revocation, and the
  *   revocation could be the one rolled back): it locks them with SKIP LOCKED,
- *   and an item whose row another transaction holds is written by a
- *   statement of its own, which waits as any single statement would. Its
- *   INSERT's foreign-key checks may still wait for a user or client being
- *   deleted, as a single statement's do, and hold up the batch meanwhile.
+ *   and an item whose row another transaction holds (or that lost) is
+ *   written by a statement of its own, which waits as any single statement
+ *   would. Its INSERT's foreign-key checks may still wait for a user or
+ *   client being deleted, as a single statement's do, and hold up the batch
+ *   meanwhile.
+ * - It is an INSERT (`… insert into oauth_tokens … returning`), as its
+ *   trace span says.
  * - A statement the server refused wrote nothing: its items are written one by
  *   one, so a failure is only its own item's.
  */
@@ -68,13 +71,13 @@ export class ReplaceBatches {
     const columns = sql.join(TOKEN_COLUMNS.map((c) => sql.ref(c)));
     // Arrays, one per column, each a parameter: the statement's parameters do not depend on the batch's size.
     const arrays = sql.join([sql`${[]}::text[]`, ...TOKEN_COLUMNS.map((c) => sql`${[]}::${sql.raw(TOKEN_COLUMN_TYPES[c])}[]`)]);
-    const query = sql<{ hash: string; issued: boolean }>`with item as (select * from unnest(${[]}::text[], ${[]}::bigint[]) as i (old_hash, now)),
+    const query = sql<{ token_hash: string }>`with item as (select * from unnest(${[]}::text[], ${[]}::bigint[]) as i (old_hash, now)),
       locked as materialized (${lock}),
       consumed as (${consume}),
-      issued as (select * from unnest(${arrays}) as r (old_hash, ${columns})),
-      inserted as (insert into oauth_tokens (${columns}) select ${sql.join(TOKEN_COLUMNS.map((c) => sql.ref(`issued.${c}`)))} from issued join consumed using (old_hash) returning token_hash)
-      select token_hash as hash, true as issued from inserted union all select old_hash, false from locked`;
-    this.statement = preparedRaw<Database, { hash: string; issued: boolean }>(query);
+      issued as (select * from unnest(${arrays}) as r (old_hash, ${columns}))
+      insert into oauth_tokens (${columns}) select ${sql.join(TOKEN_COLUMNS.map((c) => sql.ref(`issued.${c}`)))} from issued join consumed using (old_hash)
+      returning token_hash`;
+    this.statement = preparedRaw<Database, { token_hash: string }>(query);
     this.batches = new TurnBatches((items) => {
       this.write(items).catch((error: unknown) => items.forEach((item) => item.reject(error)));
     });
@@ -96,9 +99,9 @@ export class ReplaceBatches {
         batch.push(item);
       }
     }
-    let outcome: { issued: Set<string>; locked: Set<string> };
+    let issued: Set<string>;
     try {
-      outcome = await this.run(batch);
+      issued = await this.run(batch);
     } catch (error) {
       // An error the server reported for the statement (a constraint, such as a user deleted meanwhile) means it rolled
       // back and wrote nothing: each item is tried again by itself. Any other failure (a connection lost) may have come
@@ -108,20 +111,18 @@ export class ReplaceBatches {
       return;
     }
     for (const item of batch) {
-      if (outcome.issued.has(item.rows[0]!.token_hash)) item.resolve(true);
-      // Locked here and not usable: used (or revoked) already.
-      else if (outcome.locked.has(item.consumed.hash)) item.resolve(false);
-      // Held by another transaction, or gone: a statement of its own waits for it, or finds nothing.
+      if (issued.has(item.rows[0]!.token_hash)) item.resolve(true);
+      // Used or revoked already (a race lost, which is rare: a used code is refused before its write), or held by another
+      // transaction: a statement of its own says which, waiting for the lock as any single statement would.
       else this.alone(this.db, item).then(item.resolve, item.reject);
     }
   }
 
-  private async run(batch: Queued[]): Promise<{ issued: Set<string>; locked: Set<string> }> {
+  /** The access and refresh tokens the statement inserted, by hash. */
+  private async run(batch: Queued[]): Promise<Set<string>> {
     const issued = batch.flatMap((item) => item.rows.map((row) => ({ old: item.consumed.hash, row })));
     const parameters = [batch.map((item) => item.consumed.hash), batch.map((item) => item.now), issued.map((i) => i.old), ...TOKEN_COLUMNS.map((c) => issued.map((i) => i.row[c]))];
-    const outcome = { issued: new Set<string>(), locked: new Set<string>() };
-    for (const row of (await this.statement(this.db, ...parameters)).rows) (row.issued ? outcome.issued : outcome.locked).add(row.hash);
-    return outcome;
+    return new Set((await this.statement(this.db, ...parameters)).rows.map((row) => row.token_hash));
   }
 }
 
