@@ -1,4 +1,4 @@
-import { SqliteAdapter, sql, type Kysely } from 'kysely';
+import { SqliteAdapter, sql, type Kysely, type QueryResult } from 'kysely';
 import type { Database } from './schema.js';
 
 /**
@@ -86,12 +86,12 @@ export class BatchedReads<R> {
  */
 export function lookupByKey<R>(
   db: Kysely<Database>,
-  one: (key: string) => Promise<R | undefined>,
-  many: (keys: string[]) => Promise<readonly R[]>,
+  one: (key: string) => Promise<QueryResult<R>>,
+  many: (keys: string[]) => Promise<QueryResult<R>>,
   keyOf: (row: R) => string,
 ): (key: string) => Promise<R | undefined> {
-  if (db.getExecutor().adapter instanceof SqliteAdapter) return one;
-  const batched = new BatchedReads(many, keyOf);
+  if (db.getExecutor().adapter instanceof SqliteAdapter) return async (key) => (await one(key)).rows[0];
+  const batched = new BatchedReads(async (keys) => (await many(keys)).rows, keyOf);
   return (key) => batched.get(key);
 }
 

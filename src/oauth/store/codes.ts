@@ -39,12 +39,7 @@ export class AuthorizationCodes {
         .select(JOINED_GRANT_CHARACTERS);
     this.selectCode = preparedIn((d: Kysely<Database>) => codes(d).where('oauth_codes.code_hash', '=', ''));
     const many = preparedIn((d: Kysely<Database>) => codes(d).where(anyOf('oauth_codes.code_hash')));
-    this.batched = lookupByKey(
-      db,
-      async (hash) => (await this.selectCode(db, hash)).rows[0],
-      async (hashes) => (await many(db, hashes)).rows,
-      (row) => row.code_hash,
-    );
+    this.batched = lookupByKey(db, (hash) => this.selectCode(db, hash), (hashes) => many(db, hashes), (row) => row.code_hash);
   }
 
   async create(subject: NewCode, executor: Kysely<Database> = this.db): Promise<string> {

@@ -83,8 +83,9 @@ export class ReplaceBatches {
     });
   }
 
-  replace(item: Replacement): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => this.batches.push({ ...item, resolve, reject }));
+  replace(consumed: Consumed, now: number, rows: readonly OAuthTokensTable[]): Promise<boolean> {
+    // One literal per item, not a spread of another: every queued item has one hidden class (bench/NOTES.md).
+    return new Promise<boolean>((resolve, reject) => this.batches.push({ consumed, now, rows, resolve, reject }));
   }
 
   private async write(items: Queued[]): Promise<void> {

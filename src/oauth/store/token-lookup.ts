@@ -80,12 +80,7 @@ export class TokenLookup {
         .select(JOINED_GRANT_CHARACTERS);
     const one = prepared(db, (d) => tokens(d).where('oauth_tokens.token_hash', '=', ''));
     const many = prepared(db, (d) => tokens(d).where(anyOf('oauth_tokens.token_hash')));
-    this.selectToken = lookupByKey(
-      db,
-      async (hash) => (await one(hash)).rows[0],
-      async (hashes) => (await many(hashes)).rows,
-      (row) => row.token_hash,
-    );
+    this.selectToken = lookupByKey(db, one, many, (row) => row.token_hash);
     this.selectWithUser = prepared(db, (d) =>
       d
         .selectFrom('oauth_tokens')

@@ -52,7 +52,7 @@ export function tokenWrites(db: Kysely<Database>): TokenWrites {
   const values = () => sql`(${sql.join(TOKEN_COLUMNS.map((c) => sql`${null}::${sql.raw(TOKEN_COLUMN_TYPES[c])}`))})`;
   const andInsert = (consume: RawBuilder<unknown>, rows: 1 | 2) =>
     sql`with consumed as (${consume} returning 1) insert into oauth_tokens (${columns}) select v.* from (values ${sql.join(rows === 2 ? [values(), values()] : [values()])}) as v (${columns}) cross join consumed`;
-  const compiled = (query: RawBuilder<unknown>) => preparedRaw<Database, unknown>(query);
+  const compiled = preparedRaw<Database, unknown>;
   const consume = { code: compiled(consuming.code), refresh: compiled(consuming.refresh) };
   const consumeAndInsert = { code: compiled(andInsert(consuming.code, 2)), refresh: compiled(andInsert(consuming.refresh, 2)) };
   // For a client without the refresh_token grant: the access token alone.
@@ -78,9 +78,9 @@ export function tokenWrites(db: Kysely<Database>): TokenWrites {
     insertPair: insertPairWith,
     async replace(trx, consumed, now, access, refresh) {
       if (batches) {
-        const item: Replacement = { consumed, now, rows: refresh ? [access, refresh] : [access] };
+        const rows = refresh ? [access, refresh] : [access];
         // Outside a transaction, with the other redemptions (or rotations) of the same event-loop turn.
-        return trx.isTransaction ? alone(trx, item) : batches[consumed.kind].replace(item);
+        return trx.isTransaction ? alone(trx, { consumed, now, rows }) : batches[consumed.kind].replace(consumed, now, rows);
       }
       const used = Number((await consume[consumed.kind](trx, now, consumed.hash)).numAffectedRows) === 1;
       if (used) await insertPairWith(trx, access, refresh);
